@@ -1,0 +1,29 @@
+# ZeroTap: `make demo` runs a secure call on this machine, `make test` runs every test.
+# Both set the machine up first (tools/setup.sh); a second run installs nothing.
+
+VENV        ?= .venv
+PYTHON      := $(VENV)/bin/python
+MICROPYTHON := $(VENV)/bin/micropython
+PYTEST_ARGS ?=
+
+.PHONY: help setup test test-cpython test-micropython
+
+help:
+	@echo "make test    set up this machine, then run every test (CPython and MicroPython)"
+	@echo "make setup   only the setup: Debian packages, .venv, native module"
+
+setup:
+	@bash tools/setup.sh
+
+# Both runners always run; the target fails if either fails (pytest's "no tests" included).
+test: setup
+	@rc=0; \
+	$(MAKE) --no-print-directory test-cpython || rc=1; \
+	$(MAKE) --no-print-directory test-micropython || rc=1; \
+	exit $$rc
+
+test-cpython:
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-micropython:
+	$(MICROPYTHON) host_tests/mp_runner.py
