@@ -6,10 +6,11 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-cpython test-micropython
+.PHONY: help setup test test-cpython test-micropython bench
 
 help:
 	@echo "make test    set up this machine, then run every test (CPython and MicroPython)"
+	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
 
 setup:
@@ -27,3 +28,7 @@ test-cpython:
 
 test-micropython:
 	$(MICROPYTHON) host_tests/mp_runner.py
+
+# BENCH=name runs only the benchmarks whose file name contains it.
+bench: setup
+	$(PYTHON) tools/bench/run.py $(BENCH)

@@ -1,0 +1,175 @@
+"""The box's status model: the one truth behind the display, the JSON status stream and the controls.
+
+Protocol code changes it through methods; renderers only read it. A call is SECURE only through
+:meth:`CallStatus.set_secure`, which the media session calls when SRTP keys exist and the peer's
+Confirm MAC was verified. Every change bumps ``BoxStatus.version`` and notifies the listeners
+(the display, the status stream).
+"""
+import json
+
+# Call.security
+CLEAR = "clear"
+NEGOTIATING = "negotiating"
+SECURE = "secure"
+FAILED = "failed"
+
+# Call.state
+CALLING = "calling"  # outgoing, not answered yet
+RINGING = "ringing"  # incoming, not answered yet
+ACTIVE = "active"
+ENDED = "ended"
+
+# Call.cache: the ZRTP retained-secret result
+CACHE_NEW = "new"
+CACHE_MATCH = "match"
+CACHE_MISMATCH = "mismatch"
+
+# BoxStatus.network
+NET_DOWN = "down"
+NET_UP = "up"
+
+FIELDS = ("call", "direction", "peer", "state", "security", "sas", "sas_type", "hash", "cipher",
+          "auth", "ka", "peer_zid", "verified", "cache", "mitm", "error")
+
+
+class CallStatus:
+    """What the person at the phone must know about one call."""
+
+    def __init__(self, box, call, direction, peer):
+        self._box = box
+        self.call = call  # an id, unique while the box runs
+        self.direction = direction  # "out" (the phone called) or "in"
+        self.peer = peer  # the remote party, as the phone would show it
+        self.state = RINGING if direction == "in" else CALLING
+        self.security = CLEAR
+        self.sas = None
+        self.sas_type = None  # "B32" or "B256"
+        self.hash = None
+        self.cipher = None
+        self.auth = None
+        self.ka = None
+        self.peer_zid = None  # hex
+        self.verified = False
+        self.cache = None
+        self.mitm = False  # True: a cache mismatch, or plain RTP after SECURE
+        self.error = None
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def to_json(self):
+        return json.dumps(self.as_dict())
+
+    def _changed(self):
+        self._box.changed(self)
+
+    def set_state(self, state):
+        if state != self.state:
+            self.state = state
+            self._changed()
+
+    def negotiating(self):
+        if self.security == CLEAR:
+            self.security = NEGOTIATING
+            self._changed()
+
+    def set_secure(self, sas, sas_type, hash, cipher, auth, ka, peer_zid, cache, verified):
+        """The only way to SECURE: call it once SRTP keys exist and the Confirm MAC was verified."""
+        self.security = SECURE
+        self.sas = sas
+        self.sas_type = sas_type
+        self.hash = hash
+        self.cipher = cipher
+        self.auth = auth
+        self.ka = ka
+        self.peer_zid = peer_zid
+        self.cache = cache
+        self.verified = bool(verified) and cache != CACHE_MISMATCH
+        if cache == CACHE_MISMATCH:
+            self.mitm = True
+        self.error = None
+        self._changed()
+
+    def set_verified(self, verified):
+        if self.security == SECURE and bool(verified) != self.verified:
+            self.verified = bool(verified)
+            self._changed()
+
+    def fail(self, reason):
+        """The call is not secure and will not become so; REASON says why."""
+        self.security = FAILED
+        self.error = reason
+        self._changed()
+
+    def alarm(self, reason):
+        """Something an attacker could cause (plain RTP after SECURE, say): flag it, keep the state."""
+        self.mitm = True
+        self.error = reason
+        self._changed()
+
+
+class BoxStatus:
+    """The whole box: boot and network state, registration, config errors, and the calls."""
+
+    def __init__(self):
+        self.booting = True
+        self.network = NET_DOWN
+        self.ip = None
+        self.registered = False
+        self.config_error = None  # (key, message) while a bad config is refused
+        self.warning = None  # a loud warning that outlives calls (a corrupt cache was set aside)
+        self.calls = []
+        self.selected = 0  # index into calls of the call the display shows
+        self.version = 0
+        self._listeners = []
+
+    def listen(self, func):
+        """FUNC(box, call_or_None) runs after every change."""
+        self._listeners.append(func)
+
+    def changed(self, call=None):
+        self.version += 1
+        for func in self._listeners:
+            func(self, call)
+
+    def set_network(self, up, ip=None):
+        self.booting = False
+        self.network = NET_UP if up else NET_DOWN
+        self.ip = ip if up else None
+        self.changed()
+
+    def set_registered(self, registered):
+        self.registered = bool(registered)
+        self.changed()
+
+    def set_config_error(self, key, message):
+        self.config_error = None if key is None else (key, message)
+        self.changed()
+
+    def set_warning(self, message):
+        self.warning = message
+        self.changed()
+
+    def new_call(self, call, direction, peer):
+        status = CallStatus(self, call, direction, peer)
+        self.calls.append(status)
+        self.changed(status)
+        return status
+
+    def end_call(self, status):
+        status.state = ENDED
+        if status in self.calls:
+            self.calls.remove(status)
+        if self.selected >= len(self.calls):
+            self.selected = 0
+        self.changed(status)
+
+    def shown_call(self):
+        if not self.calls:
+            return None
+        return self.calls[self.selected % len(self.calls)]
+
+    def select_next(self):
+        if len(self.calls) > 1:
+            self.selected = (self.selected + 1) % len(self.calls)
+            self.changed(self.shown_call())
