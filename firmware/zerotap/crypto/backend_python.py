@@ -96,3 +96,10 @@ class SrtpTransform(_srtp.SrtpTransform):
         o = self._outer.copy() if self._copy else hashlib.sha1(self._opad)
         o.update(h.digest())
         return o.digest()
+
+
+# Key agreement in pure Python, resumable in bounded steps (keyagreement.py)
+from zerotap.crypto import keyagreement as _ka  # noqa: E402
+
+KA_IMPL = "pure"
+_ka.Suite(random_bytes, _ka.PureMath()).install(globals())
