@@ -241,15 +241,18 @@ class Engine:
       key pairs in bounded slices when it learns which key agreement it needs.
     - ``random_bytes``: ``f(n) -> bytes`` (default ``crypto.random_bytes``).
     - ``log``: ``f(text)`` for state changes and dropped packets (default: silent).
+    - ``ka_backend``: where ``KeyGeneration``/``Agreement``/``public_length`` come from (default
+      the crypto module, i.e. ``crypto.BACKEND``; tests pass ``crypto.backend("python")``).
     """
 
     def __init__(self, ssrc, cache=None, config=None, key_pool=None, random_bytes=None, log=None,
-                 session=None):
+                 session=None, ka_backend=None):
         self.ssrc = ssrc & 0xFFFFFFFF
         self.config = config or Config()
         self._random = random_bytes or crypto.random_bytes
         self._log = log
         self._pool = key_pool
+        self._ka = ka_backend or crypto
         if session is None:
             zid = cache.zid if cache is not None else bytes(self._random(12))
             session = Session(zid, cache)
@@ -365,6 +368,8 @@ class Engine:
         except ValueError as e:
             self._drop("unparsable: %s" % e)
             return
+        if self._heard_ms is None and self.state not in (IDLE, FAILED):
+            self._heard_ms = now_ms  # the exchange timeout runs from the peer's first packet
         try:
             self._dispatch(msg, ssrc, now_ms)
         except Exception as e:  # a bug or an input we did not foresee: end cleanly, never raise
@@ -437,7 +442,8 @@ class Engine:
         """An engine for another media stream of this call, keyed in multistream mode (section 4.4.3)."""
         if self._session.zrtp_sess is None:
             raise ValueError("multistream needs a secure DH stream first")
-        return Engine(ssrc, self._session.cache, self.config, self._pool, self._random, self._log, self._session)
+        return Engine(ssrc, self._session.cache, self.config, self._pool, self._random, self._log, self._session,
+                      self._ka)
 
     # --- internals: sending -----------------------------------------------------------------------
 
@@ -600,9 +606,6 @@ class Engine:
         self._choice = choice
         self._hash = algorithms.Hash(choice.hash)
         s.peer_zid = h.zid
-        first = self._heard_ms is None
-        if first:
-            self._heard_ms = now_ms
         self._send(packets.Ack(HELLOACK).encode())
         if not self._hello_acked:
             # keep our Hello going at least 12 s from now (bzrtp, libzrtp's T1_MAX_COUNT_EXT)
@@ -638,7 +641,7 @@ class Engine:
             if ready is None or ready(ka):
                 self._keypair = pool.take(ka)
                 return
-        self._keygen = crypto.KeyGeneration(ka)
+        self._keygen = self._ka.KeyGeneration(ka)
         self._keygen_ka = ka
         self._step_keygen()
 
@@ -800,7 +803,7 @@ class Engine:
     # --- internals: DHPart --------------------------------------------------------------------------
 
     def _check_pv(self, d):
-        n = crypto.public_length(self._ka_name(self._choice.key_agreement))
+        n = self._ka.public_length(self._ka_name(self._choice.key_agreement))
         if len(d.pv) != n:
             self._drop("%s public value has %d bytes, %s needs %d" % (d.name, len(d.pv),
                                                                       algorithms.text(self._choice.key_agreement), n))
@@ -823,7 +826,7 @@ class Engine:
         self._match_secrets(d, _RESPONDER)
         self._set_state(DHPART2_SENT, "DHPart1 received")
         self._arm(self._dhpart, now_ms, T2, T2_CAP, T2_RETRIES)
-        self._agreement = crypto.Agreement(self._keypair, d.pv)
+        self._agreement = self._ka.Agreement(self._keypair, d.pv)
         self._step_agreement()
 
     def _on_dhpart2(self, d, now_ms):
@@ -847,7 +850,7 @@ class Engine:
             return
         self._peer_dhpart = d
         self._match_secrets(d, _INITIATOR)
-        self._agreement = crypto.Agreement(self._keypair, d.pv)
+        self._agreement = self._ka.Agreement(self._keypair, d.pv)
         self._step_agreement()
 
     def _match_secrets(self, d, peer_label):
