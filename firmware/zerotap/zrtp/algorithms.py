@@ -156,7 +156,7 @@ class NoCommonAlgorithm(ValueError):
     """The two Hellos share no algorithm of one family; ``code`` is the RFC 6189 error code."""
 
     def __init__(self, code, message):
-        ValueError.__init__(self, message)
+        super().__init__(message)
         self.code = code
 
 

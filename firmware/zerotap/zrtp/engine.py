@@ -80,7 +80,7 @@ CACHE_MISMATCH = "mismatch"
 T1 = const(50)  # Hello: 50 ms, doubling
 T1_CAP = const(200)
 T1_RETRIES = const(20)  # before any Hello from the peer: about 4 s
-T1_RETRIES_HEARD = const(60)  # once the peer is heard: at least 12 s at the cap
+T1_RETRIES_HEARD = const(62)  # once the peer is heard: 50 + 100 + 60 x 200 ms = 12.15 s
 T2 = const(150)  # Commit, DHPart2, Confirm2, Error: 150 ms, doubling
 T2_CAP = const(1200)
 T2_RETRIES = const(10)
@@ -368,12 +368,12 @@ class Engine:
         except ValueError as e:
             self._drop("unparsable: %s" % e)
             return
-        if self._heard_ms is None and self.state not in (IDLE, FAILED):
-            self._heard_ms = now_ms  # the exchange timeout runs from the peer's first packet
         try:
             self._dispatch(msg, ssrc, now_ms)
         except Exception as e:  # a bug or an input we did not foresee: end cleanly, never raise
             self._fail(packets.ERROR_SOFTWARE, "internal error handling %s: %r" % (msg.name, e), send=True)
+        if self._heard_ms is None and self.state not in (IDLE, FAILED):
+            self._heard_ms = now_ms  # the exchange timeout runs from the peer's first packet
 
     def datagrams_to_send(self):
         """The packets to send to the peer, oldest first (the list is emptied)."""
