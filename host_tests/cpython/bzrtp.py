@@ -376,3 +376,98 @@ def need():
     """Load the library now (fails the calling test, naming the package, when it is missing)."""
     hostenv  # keeps the import: hostenv is where every peer check lives
     return lib()
+
+
+class Duel:
+    """Our engine against a bzrtp channel on a simulated clock, through a lossy network.
+
+    Every packet is dropped with probability ``loss``, sent twice with ``dup``, and delayed by
+    1..``jitter`` ms (so packets overtake each other). ``mutate(direction, packet, rng)`` may
+    replace or drop (None) a packet ("ours->bz" or "bz->ours"). The same seed gives the same
+    network; bzrtp's own randomness (keys, hvi) is its own.
+    """
+
+    TICK = 5
+
+    def __init__(self, ours, theirs, seed=1, loss=0.0, dup=0.0, jitter=0, start_ours=0, start_theirs=0,
+                 mutate=None):
+        import random
+
+        self.ours, self.theirs = ours, theirs
+        self.rng = random.Random(seed)
+        self.loss, self.dup, self.jitter = loss, dup, jitter
+        self.start_ours, self.start_theirs = start_ours, start_theirs
+        self.mutate = mutate
+        self.flight = []
+        self.order = 0
+        self.events = []
+        self.sent = {"ours": [], "bz": []}
+        self.now = 0
+
+    def _post(self, packets_, direction):
+        for p in packets_:
+            self.sent["ours" if direction == "ours->bz" else "bz"].append(p)
+            copies = 2 if self.rng.random() < self.dup else 1
+            for _ in range(copies):
+                if self.rng.random() < self.loss:
+                    continue
+                q = p
+                if self.mutate is not None:
+                    q = self.mutate(direction, p, self.rng)
+                    if q is None:
+                        continue
+                self.order += 1
+                delay = 1 + (self.rng.randrange(self.jitter) if self.jitter else 0)
+                self.flight.append((self.now + delay, self.order, direction, q))
+
+    def _drive_ours(self):
+        o = self.ours
+        t = o.timer()
+        n = 0
+        while t is not None and t <= self.now and n < 100000:
+            o.handle_timer(self.now)
+            n += 1
+            t = o.timer()
+            if t == self.now and not o.busy:
+                break
+
+    def run(self, limit_ms=130000):
+        o, b = self.ours, self.theirs
+        started_o = started_b = False
+        while self.now <= limit_ms:
+            if not started_o and self.now >= self.start_ours:
+                o.start(self.now)
+                started_o = True
+            if not started_b and self.now >= self.start_theirs:
+                b.start(self.now)
+                started_b = True
+            if started_o:
+                self._drive_ours()
+            if started_b:
+                b.iterate(self.now)
+            self._post(o.datagrams_to_send(), "ours->bz")
+            self._post(b.take_outbox(), "bz->ours")
+            self.flight.sort()
+            while self.flight and self.flight[0][0] <= self.now:
+                _, _, direction, p = self.flight.pop(0)
+                if direction == "ours->bz":
+                    if started_b:
+                        b.receive(p)
+                else:
+                    o.receive(p, self.now)
+                self._post(o.datagrams_to_send(), "ours->bz")
+                self._post(b.take_outbox(), "bz->ours")
+                self.flight.sort()
+            while True:
+                ev = o.next_event()
+                if ev is None:
+                    break
+                self.events.append(ev)
+            done_o = o.state in ("secure", "failed", "clear") and o.timer() is None
+            if started_b and done_o and (b.secure or o.state == "failed") and not self.flight:
+                break
+            self.now += self.TICK
+        return self
+
+    def of(self, cls):
+        return [e for e in self.events if isinstance(e, cls)]

@@ -347,3 +347,30 @@ def test_slices_keep_the_caller_responsive():
     sim.run()
     _check_secure_pair(sim)
     assert len(busy_seen) > 10 and all(busy_seen)
+
+
+def test_key_pool_answers_a_commit_at_once():
+    # A key pair made while idle (crypto.KeyPool) lets the responder answer a Commit inside the
+    # same receive() call, with no slow work left (section 4.4.1.2; bzrtp resends Commit for ~10 s).
+    for ka in ("X255", "DH3k"):
+        pool = crypto.KeyPool([ka], 1)
+        while pool.step():
+            pass
+        assert pool.ready(ka) == 1
+        offer = algorithms.Offer(key_agreements=[ka])
+        a = E.Engine(1, config=E.Config(offer=offer))
+        b = E.Engine(2, config=E.Config(offer=offer, initiate=False), key_pool=pool)
+        a.start(0)
+        b.start(0)
+        for p in a.datagrams_to_send():
+            b.receive(p, 0)
+        assert pool.ready(ka) == 0 and b._keypair is not None and not b.busy  # taken when the Hello came
+        for p in b.datagrams_to_send():
+            a.receive(p, 0)
+        while a.busy:
+            a.handle_timer(0)
+        commit = [p for p in a.datagrams_to_send() if p[16:24] == b"Commit  "]
+        assert commit
+        b.receive(commit[0], 1)
+        out = b.datagrams_to_send()
+        assert [p[16:24] for p in out] == [b"DHPart1 "] and not b.busy and b.state == E.DHPART1_SENT

@@ -517,3 +517,23 @@ def test_mutated_packets_never_make_an_engine_secure_with_other_keys():
                 assert x.sas == y.sas
             if x.state == E.FAILED:
                 assert _events(x)[-1].fatal
+
+
+def test_confirm_with_a_broken_hash_chain():
+    # A Confirm1 that authenticates (the peer knows the keys) but reveals an H0 that does not hash
+    # to the H1 of its DHPart1: the last link of the hash chain fails (section 9).
+    a, b = _pair()
+    a.start(0)
+    b.start(0)
+
+    def forge(src, p):
+        if src is b and _types([p]) == ["Confirm1"]:
+            k = b._keys
+            body = packets.ConfirmBody(crypto.sha256(b"not H0"), expiry=0xFFFFFFFF)
+            c = packets.Confirm.seal(1, body, bytes(16), k.zrtpkeyr, k.mackeyr, b._hash.hmac)
+            return _frame_from(b, c.encode())
+        return p
+
+    _shuttle(a, b, tamper=forge)
+    ev = _events(a)
+    assert a.state == E.FAILED and ev[-1].code == 0x70 and "H0" in ev[-1].reason
