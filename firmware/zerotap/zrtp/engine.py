@@ -280,6 +280,8 @@ class Engine:
         self._keygen = None  # KeyGeneration job
         self._keygen_ka = None
         self._agreement = None  # Agreement job
+        self._derivation = None  # generator: total_hash, s0, then one KDF per slice
+        self._after_derivation = None
         self._commit = None  # our Commit message bytes
         self._peer_commit = None  # the peer's Commit (object, with raw)
         self._dhpart = None  # our DHPart message bytes
@@ -323,8 +325,8 @@ class Engine:
 
     @property
     def busy(self):
-        """True while a slow job (key pair, DH shared secret) waits for slices."""
-        return self._keygen is not None or self._agreement is not None
+        """True while slow work waits for slices: a key pair, a DH result, the key derivation."""
+        return self._keygen is not None or self._agreement is not None or self._derivation is not None
 
     @property
     def session(self):
@@ -399,6 +401,8 @@ class Engine:
                 self._step_keygen()
             elif self._agreement is not None:
                 self._step_agreement()
+            elif self._derivation is not None:
+                self._step_derivation()
             if (self._heard_ms is not None and self.state not in (SECURE, CLEAR, FAILED, IDLE)
                     and now_ms >= self._heard_ms + self.config.timeout_ms):
                 self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
@@ -514,6 +518,7 @@ class Engine:
         self._disarm()
         self._keygen = None
         self._agreement = None
+        self._derivation = None
         self._error_code = code
         self._set_state(FAILED, reason)
         if send and code is not None:
@@ -772,9 +777,8 @@ class Engine:
         self.role = RESPONDER
         if c.multistream:
             self._multistream = True
-            self._derive_multistream()
-            self._send_confirm(1)
-            self._set_state(CONFIRM1_SENT, "multistream Commit")
+            self._set_state(COMMIT_RECEIVED, "took the peer's multistream Commit, as responder")
+            self._start_derivation(self._derive_multistream(), self._multistream_responder_ready)
             return
         self._multistream = False
         self._set_state(COMMIT_RECEIVED, "took the peer's Commit, as responder")
@@ -837,7 +841,7 @@ class Engine:
             if self._peer_dhpart is not None and d.raw == self._peer_dhpart.raw and self._confirm is not None:
                 self._send(self._confirm)  # the initiator lost our Confirm1 (section 6)
             return
-        if self.state != DHPART1_SENT or self._agreement is not None:
+        if self.state != DHPART1_SENT or self._agreement is not None or self._derivation is not None:
             return  # still computing the shared secret: the repeat changes nothing
         if not self._check_pv(d):
             return
@@ -862,29 +866,55 @@ class Engine:
         self._had_secrets = rs1 is not None or rs2 is not None
         self._s1, self._s1_matched = keys.select_s1(self._hash.hmac, rs1, rs2, d.rs1_id, d.rs2_id, peer_label)
 
+    def _start_derivation(self, steps, after):
+        self._derivation = steps
+        self._after_derivation = after
+        self._step_derivation()
+
+    def _step_derivation(self):
+        try:
+            next(self._derivation)
+        except StopIteration:
+            self._derivation = None
+            after, self._after_derivation = self._after_derivation, None
+            after()
+
     def _dh_done(self, dh_result):
-        """The DH result is known: s0, the KDF context and the keys (section 4.4.1.4)."""
+        """The DH result is known: s0, the KDF context and the keys, in slices (section 4.4.1.4)."""
+        self._start_derivation(self._derive_dh(dh_result), self._dh_keys_ready)
+
+    def _derive_dh(self, dh_result):
         s = self._session
-        c = self._choice
         if self.role == INITIATOR:
             total = keys.total_hash(self._hash, self._peer_hello.raw, self._commit, self._peer_dhpart.raw, self._dhpart)
             zidi, zidr = s.zid, s.peer_zid
         else:
             total = keys.total_hash(self._hash, self._hello, self._peer_commit.raw, self._dhpart, self._peer_dhpart.raw)
             zidi, zidr = s.peer_zid, s.zid
+        yield
         self._context = keys.kdf_context(zidi, zidr, total)
         s0 = keys.s0_dh(self._hash, dh_result, self._context, self._s1)
-        self._keys = keys.Keys(self._hash, algorithms.CIPHERS[c.cipher], s0, self._context)
+        yield
+        k = keys.Keys()
+        for _ in k.steps(self._hash, algorithms.CIPHERS[self._choice.cipher], s0, self._context):
+            yield
+        self._keys = k
+
+    def _dh_keys_ready(self):
         self._keypair = None  # a DH key pair serves one exchange only
         if self.role == RESPONDER:
             self._send_confirm(1)
             self._set_state(CONFIRM1_SENT, "shared secret computed")
-        elif self._stashed_confirm1 is not None:
+        else:
+            self._confirm1_ready()
+
+    def _confirm1_ready(self):
+        if self._stashed_confirm1 is not None:
             m, self._stashed_confirm1 = self._stashed_confirm1, None
             self._on_confirm1(m, self._last_now)
 
     def _derive_multistream(self):
-        """Multistream: s0 from ZRTPSess (section 4.4.3.2)."""
+        """Multistream: s0 from ZRTPSess (section 4.4.3.2), then the keys, in slices."""
         s = self._session
         if self.role == INITIATOR:
             total = keys.total_hash(self._hash, self._peer_hello.raw, self._commit)
@@ -894,7 +924,15 @@ class Engine:
             zidi, zidr = s.peer_zid, s.zid
         self._context = keys.kdf_context(zidi, zidr, total)
         s0 = keys.s0_multistream(self._hash, s.zrtp_sess, self._context)
-        self._keys = keys.Keys(self._hash, algorithms.CIPHERS[self._choice.cipher], s0, self._context, True)
+        yield
+        k = keys.Keys()
+        for _ in k.steps(self._hash, algorithms.CIPHERS[self._choice.cipher], s0, self._context, True):
+            yield
+        self._keys = k
+
+    def _multistream_responder_ready(self):
+        self._send_confirm(1)
+        self._set_state(CONFIRM1_SENT, "multistream keys derived")
 
     # --- internals: Confirm ---------------------------------------------------------------------
 
@@ -942,8 +980,12 @@ class Engine:
         if self.state in (CONFIRM2_SENT, SECURE, CLEAR):
             return  # a repeat: our Confirm2 is on its way
         if self.state == COMMIT_SENT and self._multistream_exchange():
-            self._disarm()
-            self._derive_multistream()
+            if self._keys is None:
+                self._stashed_confirm1 = m
+                if self._derivation is None:
+                    self._disarm()  # the Commit arrived: stop resending it
+                    self._start_derivation(self._derive_multistream(), self._confirm1_ready)
+                return
         elif self.state != DHPART2_SENT:
             self._drop("Confirm1 in state %s" % self.state)
             return

@@ -98,23 +98,45 @@ class Keys:
 
     Attributes: mackeyi, mackeyr, zrtpkeyi, zrtpkeyr (for Confirm and SASrelay), srtp_key_i,
     srtp_salt_i, srtp_key_r, srtp_salt_r, and for a DH exchange sas_hash, sas_value,
-    zrtp_sess and new_rs1. s0 itself is not kept."""
+    zrtp_sess and new_rs1. s0 itself is not kept.
 
-    def __init__(self, hash, cipher_key_length, s0, context, multistream=False):
+    ``Keys(hash, cipher_key_length, s0, context)`` derives everything at once; ``Keys()`` then
+    ``steps(...)`` does it one KDF per iteration, for callers that must not block (a SHA-384 KDF
+    in pure MicroPython takes milliseconds on the unix port, far more on a board)."""
+
+    def __init__(self, hash=None, cipher_key_length=0, s0=None, context=None, multistream=False):
+        self.mackeyi = self.mackeyr = self.zrtpkeyi = self.zrtpkeyr = None
+        self.srtp_key_i = self.srtp_salt_i = self.srtp_key_r = self.srtp_salt_r = None
+        self.sas_hash = self.sas_value = self.zrtp_sess = self.new_rs1 = None
+        if hash is not None:
+            for _ in self.steps(hash, cipher_key_length, s0, context, multistream):
+                pass
+
+    def steps(self, hash, cipher_key_length, s0, context, multistream=False):
+        """A generator: one KDF per step; the attributes are set when it ends."""
         h = hash.hmac
         n = hash.length
         self.mackeyi = kdf(h, s0, b"Initiator HMAC key", context, n)
+        yield
         self.mackeyr = kdf(h, s0, b"Responder HMAC key", context, n)
+        yield
         self.zrtpkeyi = kdf(h, s0, b"Initiator ZRTP key", context, cipher_key_length)
+        yield
         self.zrtpkeyr = kdf(h, s0, b"Responder ZRTP key", context, cipher_key_length)
+        yield
         self.srtp_key_i = kdf(h, s0, b"Initiator SRTP master key", context, cipher_key_length)
+        yield
         self.srtp_salt_i = kdf(h, s0, b"Initiator SRTP master salt", context, SRTP_SALT_LENGTH)
+        yield
         self.srtp_key_r = kdf(h, s0, b"Responder SRTP master key", context, cipher_key_length)
+        yield
         self.srtp_salt_r = kdf(h, s0, b"Responder SRTP master salt", context, SRTP_SALT_LENGTH)
         if multistream:
-            self.sas_hash = self.sas_value = self.zrtp_sess = self.new_rs1 = None
-        else:
-            self.sas_hash = kdf(h, s0, b"SAS", context, SAS_HASH_LENGTH)
-            self.sas_value = self.sas_hash[:4]
-            self.zrtp_sess = kdf(h, s0, b"ZRTP Session Key", context, n)
-            self.new_rs1 = kdf(h, s0, b"retained secret", context, RETAINED_SECRET_LENGTH)
+            return
+        yield
+        self.sas_hash = kdf(h, s0, b"SAS", context, SAS_HASH_LENGTH)
+        self.sas_value = self.sas_hash[:4]
+        yield
+        self.zrtp_sess = kdf(h, s0, b"ZRTP Session Key", context, n)
+        yield
+        self.new_rs1 = kdf(h, s0, b"retained secret", context, RETAINED_SECRET_LENGTH)
