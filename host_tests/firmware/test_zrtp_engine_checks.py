@@ -537,3 +537,17 @@ def test_confirm_with_a_broken_hash_chain():
     _shuttle(a, b, tamper=forge)
     ev = _events(a)
     assert a.state == E.FAILED and ev[-1].code == 0x70 and "H0" in ev[-1].reason
+
+
+def test_receive_takes_buffers_and_ignores_junk():
+    a, b = _pair()
+    a.start(0)
+    b.start(0)
+    hello = b.datagrams_to_send()[0]
+    for junk in (b"", b"\x80\x00" + bytes(30), bytes(28), b"ZRTP" * 10, bytearray(hello[:-4]) + b"\0\0\0\0"):
+        a.receive(junk, 1)  # never raises
+    assert a.dropped == 5 and a.state == E.DISCOVERY
+    buf = bytearray(200)
+    buf[:len(hello)] = hello
+    a.receive(memoryview(buf)[:len(hello)], 2)  # a slice of the caller's receive buffer
+    assert _types(a.datagrams_to_send())[:1] == ["Hello"] and a.peer_zid == b.zid

@@ -8,15 +8,17 @@ randomness is injected. The media session drives it like this::
     eng.set_peer_hello_hash(value_from_peer_sdp)           # optional: checks the peer's Hello
     eng.start(now_ms)
     loop:
-        on a ZRTP packet (cookie "ZRTP" at offset 4):  eng.receive(packet, now_ms)
-        when now_ms >= eng.timer():                    eng.handle_timer(now_ms)
-        for packet in eng.datagrams_to_send():         send it to the peer's media address
-        while (ev := eng.next_event()) is not None:    act on it (see the event classes)
+        a ZRTP packet arrived (cookie "ZRTP" at offset 4)  ->  eng.receive(packet, now_ms)
+        eng.timer() is not None and now_ms >= eng.timer() ->  eng.handle_timer(now_ms)
+        for packet in eng.datagrams_to_send():                send it to the peer's media address
+        ev = eng.next_event(), until None:                    act on it (see the event classes)
+        an SRTP packet from the peer authenticated         ->  eng.srtp_authenticated(now_ms)
 
 ``timer()`` is the next deadline in ms, or None. While slow work is pending (a DH key pair, a DH
-shared secret on the MicroPython backend), ``timer()`` returns the current time and every
-``handle_timer()`` does one bounded slice, so the caller keeps relaying media between slices
-(``busy`` says whether such work is pending).
+result on the MicroPython backend, the key derivation after it), ``timer()`` returns the current
+time and every ``handle_timer()`` does one bounded slice, so the caller keeps relaying media
+between slices (``busy`` says whether such work is pending). The ``key_pool`` is the caller's:
+step it (``pool.step()``) while no call is being set up, so that key pairs are ready.
 
 Events, in the order they come:
 
@@ -84,6 +86,11 @@ T1_RETRIES_HEARD = const(62)  # once the peer is heard: 50 + 100 + 60 x 200 ms =
 T2 = const(150)  # Commit, DHPart2, Confirm2, Error: 150 ms, doubling
 T2_CAP = const(1200)
 T2_RETRIES = const(10)
+
+# The handler of each message the state machine takes (Ping, Error and the ACKs are handled first).
+_HANDLERS = {HELLO: "_on_hello", HELLOACK: "_on_hello_ack", COMMIT: "_on_commit", DHPART1: "_on_dhpart1",
+             DHPART2: "_on_dhpart2", CONFIRM1: "_on_confirm1", CONFIRM2: "_on_confirm2", CONF2ACK: "_on_conf2ack",
+             GOCLEAR: "_on_goclear", SASRELAY: "_on_sasrelay"}
 
 _GOCLEAR_LABEL = b"GoClear"  # clear_mac = MAC(sender's mackey, "GoClear"), as libzrtp
 _INITIATOR = b"Initiator"
@@ -302,7 +309,6 @@ class Engine:
         self._rtx_left = 0
         self._rtx_at = None
         self._rtx_hello = False
-        self._error_code = None
         self._last_now = 0
 
     # --- public API -----------------------------------------------------------------------------
@@ -362,13 +368,15 @@ class Engine:
         self._start_hello(now_ms, T1_RETRIES)
 
     def receive(self, packet, now_ms):
-        """Handle one received ZRTP packet. Never raises: bad packets are dropped and counted."""
+        """Handle one received ZRTP packet (bytes-like). Never raises: bad packets are dropped and
+        counted in ``dropped``; the sequence number is not used to drop repeats or reordered
+        packets (each message is judged by content and state, section 5)."""
         self._last_now = now_ms
         try:
-            sequence, ssrc, message = packets.unframe(packet)
+            sequence, ssrc, message = packets.unframe(bytes(packet))
             msg = packets.parse(message)
-        except ValueError as e:
-            self._drop("unparsable: %s" % e)
+        except Exception as e:  # ValueError with the reason; anything else is malformed too
+            self._drop("unparsable: %s" % (e,))
             return
         try:
             self._dispatch(msg, ssrc, now_ms)
@@ -519,7 +527,6 @@ class Engine:
         self._keygen = None
         self._agreement = None
         self._derivation = None
-        self._error_code = code
         self._set_state(FAILED, reason)
         if send and code is not None:
             self._send_error(code)
@@ -554,16 +561,11 @@ class Engine:
         if self.state == IDLE or self.state == FAILED:
             self._drop("%s in state %s" % (msg.name, self.state))
             return
-        handler = {
-            HELLO: self._on_hello, HELLOACK: self._on_hello_ack, COMMIT: self._on_commit,
-            DHPART1: self._on_dhpart1, DHPART2: self._on_dhpart2, CONFIRM1: self._on_confirm1,
-            CONFIRM2: self._on_confirm2, CONF2ACK: self._on_conf2ack, GOCLEAR: self._on_goclear,
-            SASRELAY: self._on_sasrelay,
-        }.get(t)
-        if handler is None:
+        name = _HANDLERS.get(t)
+        if name is None:
             self._drop("unexpected %s" % msg.name)
             return
-        handler(msg, now_ms)
+        getattr(self, name)(msg, now_ms)
 
     def _on_hello(self, h, now_ms):
         if self._peer_hello is not None:
