@@ -42,7 +42,7 @@ class FrameBuffer:
 
     def pixel(self, x, y, c=None):
         if not (0 <= x < self.width and 0 <= y < self.height):
-            return None if c is None else None
+            return None  # framebuf ignores pixels outside the buffer
         i = (y >> 3) * self.width + x
         bit = 1 << (y & 7)
         if c is None:
