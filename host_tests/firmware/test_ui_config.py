@@ -62,7 +62,7 @@ def test_bad_config_keeps_the_last_good_and_names_the_key():
     box.set_network(True, "10.0.0.2")
     log = []
     assert screens.render(box, canvas.frame(buf, 128, 64), 128, 64, log) == screens.CONFIG_ERROR
-    assert "network.sip" in log
+    assert "network.sip" in log and "last good in use" in log
     s.write("config.json", b'{"port": 5070}')  # fixed: the error goes away
     cfg, err = lastgood.load(s, "config.json", _parse, box)
     assert cfg == {"port": 5070} and err is None and box.config_error is None
@@ -70,8 +70,14 @@ def test_bad_config_keeps_the_last_good_and_names_the_key():
 
 def test_broken_json_and_missing_file_without_a_good_copy():
     s = _fresh("nogood")
-    cfg, err = lastgood.load(s, "config.json", _parse)
+    box = st.BoxStatus()
+    box.set_network(True, "10.0.0.2")
+    cfg, err = lastgood.load(s, "config.json", _parse, box)
     assert cfg is None and err == ("config", "config.json is missing")
+    log = []
+    buf = bytearray(canvas.buffer_size(128, 64))
+    assert screens.render(box, canvas.frame(buf, 128, 64), 128, 64, log) == screens.CONFIG_ERROR
+    assert "last good in use" not in log  # there is none
     s.write("config.json", b"{not json")
     cfg, err = lastgood.load(s, "config.json", boardconf.loads)
     assert cfg is None and err[0] == "board" and err[1].startswith("not valid JSON")

@@ -350,7 +350,9 @@ def _idle(pen, box):
             for line in wrap(message, 21, 3):
                 pen.center(line, y)
                 y += LINE
-            pen.center("last good in use", 55)
+            # lastgood.load() sets this until the status model carries it (see zerotap.lastgood)
+            if getattr(box, "config_fallback", False):
+                pen.center("last good in use", 55)
         else:
             pen.center(canvas.fit(key, pen.w), 9)
             y = 17
