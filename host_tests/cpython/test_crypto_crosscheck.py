@@ -6,23 +6,24 @@ import hmac
 import os
 import random
 import struct
-import warnings
 
 import pylibsrtp
-from cryptography.utils import CryptographyDeprecationWarning
+import pytest
 from cryptography.hazmat.primitives.asymmetric import dh, ec, x25519
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from zerotap import crypto
 from zerotap.crypto import dh as zdh
 
-warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 try:  # CFB moved to the "decrepit" module in newer releases
     from cryptography.hazmat.decrepit.ciphers.modes import CFB
 except ImportError:  # pragma: no cover
     CFB = modes.CFB
 
 ROUNDS = 3
+
+# FFDH and CFB are "deprecated" in cryptography: they are exactly what ZRTP needs
+pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 
 
 def _backends():
