@@ -223,10 +223,9 @@ class _Stream:
     """
 
     def __init__(self, ssrc_bytes, ssrc, index):
-        self.b0 = ssrc_bytes[0]
-        self.b1 = ssrc_bytes[1]
-        self.b2 = ssrc_bytes[2]
-        self.b3 = ssrc_bytes[3]
+        # The SSRC as two 16-bit halves: compared on every packet, small ints on every port.
+        self.hi = (ssrc_bytes[0] << 8) | ssrc_bytes[1]
+        self.lo = (ssrc_bytes[2] << 8) | ssrc_bytes[3]
         self.ssrc = ssrc
         self.highest = index
         self.next = 0
@@ -277,8 +276,7 @@ class _Streams:
 
     def find(self, buf, i):
         s = self.last
-        if s is not None and buf[i] == s.b0 and buf[i + 1] == s.b1 and buf[i + 2] == s.b2 \
-                and buf[i + 3] == s.b3:
+        if s is not None and s.hi == (buf[i] << 8) | buf[i + 1] and s.lo == (buf[i + 2] << 8) | buf[i + 3]:
             return s
         s = self.by_ssrc.get(_ssrc(buf, i))
         if s is not None:
@@ -319,6 +317,8 @@ class Session:
             derive_key(master_key, master_salt, LABEL_RTCP_SALT, SESSION_SALT_LENGTH, c),
             derive_key(master_key, master_salt, LABEL_RTCP_MSG_AUTH, SESSION_AUTH_KEY_LENGTH, c),
             rtcp_tag_length)
+        self._rtp_trailer = bytes(tag_length)  # room that the bytes API appends
+        self._rtcp_trailer = bytes(SRTCP_INDEX_LENGTH + rtcp_tag_length)
         self._tx = _Streams()
         self._rx = _Streams()
         self._tx_rtcp = _Streams()
@@ -328,27 +328,37 @@ class Session:
 
     def protect(self, packet):
         """RTP -> SRTP (RFC 3711 section 3.3)."""
-        n = len(packet)
-        buf = bytearray(n + self.tag_length)
-        buf[0:n] = packet
-        return bytes(buf[:self.protect_into(buf, n)])
+        buf = bytearray(packet)
+        buf.extend(self._rtp_trailer)
+        r = self._protect(buf, len(packet))
+        if r < 0:
+            raise error(r)
+        return bytes(buf)
 
     def unprotect(self, packet):
         """SRTP -> RTP (RFC 3711 section 3.3)."""
         buf = bytearray(packet)
-        return bytes(buf[:self.unprotect_into(buf, len(buf))])
+        r = self._unprotect(buf, len(buf))
+        if r < 0:
+            raise error(r)
+        return bytes(buf[:r])
 
     def protect_rtcp(self, packet):
         """RTCP (a compound packet) -> SRTCP (RFC 3711 section 3.4)."""
-        n = len(packet)
-        buf = bytearray(n + SRTCP_INDEX_LENGTH + self.rtcp_tag_length)
-        buf[0:n] = packet
-        return bytes(buf[:self.protect_rtcp_into(buf, n)])
+        buf = bytearray(packet)
+        buf.extend(self._rtcp_trailer)
+        r = self._protect_rtcp(buf, len(packet))
+        if r < 0:
+            raise error(r)
+        return bytes(buf)
 
     def unprotect_rtcp(self, packet):
         """SRTCP -> RTCP (RFC 3711 section 3.4)."""
         buf = bytearray(packet)
-        return bytes(buf[:self.unprotect_rtcp_into(buf, len(buf))])
+        r = self._unprotect_rtcp(buf, len(buf))
+        if r < 0:
+            raise error(r)
+        return bytes(buf[:r])
 
     # -- in place, for the media path -----------------------------------------------------------
     # buf is a bytearray holding a packet in buf[:length]; the new length is returned. On error:
@@ -357,10 +367,16 @@ class Session:
 
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
-        return self._result(self._protect(buf, length), drops)
+        r = self._protect(buf, length)
+        if r < 0:
+            self._drop(r, drops)
+        return r
 
     def unprotect_into(self, buf, length, drops=None):
-        return self._result(self._unprotect(buf, length), drops)
+        r = self._unprotect(buf, length)
+        if r < 0:
+            self._drop(r, drops)
+        return r
 
     def protect_rtcp_into(self, buf, length, drops=None):
         """Protect buf[:length]; buf needs 4 + rtcp_tag_length bytes of room after it."""
@@ -372,22 +388,41 @@ class Session:
     @staticmethod
     def _result(n, drops):
         if n < 0:
-            if drops is None:
-                raise error(n)
-            drops.count(n)
+            Session._drop(n, drops)
         return n
+
+    @staticmethod
+    def _drop(n, drops):
+        if drops is None:
+            raise error(n)
+        drops.count(n)
 
     # -- RFC 3711 section 3.3: SRTP --------------------------------------------------------------
 
     def _protect(self, buf, length):
-        hl = _rtp.header_length(buf, length)
-        if hl < 0:
-            return hl
+        if length >= 12 and buf[0] == 0x80:  # V=2, no padding, no extension, no CSRC
+            hl = 12
+        else:
+            hl = _rtp.header_length(buf, length)
+            if hl < 0:
+                return hl
         if len(buf) < length + self.tag_length:
             return ERR_NO_ROOM
         seq = (buf[2] << 8) | buf[3]
         streams = self._tx
-        s = streams.find(buf, 8)
+        s = streams.last
+        if s is not None and s.hi == (buf[8] << 8) | buf[9] and s.lo == (buf[10] << 8) | buf[11]:
+            index = s.highest + 1
+            if index & 0xFFFF == seq:
+                # The next packet of the last stream: its index is the highest + 1 (Appendix A
+                # agrees), it cannot have been used, and the window only gains its bit.
+                n = self._rtp.protect(buf, hl, length, length, s.ssrc, index, index >> 16)
+                s.highest = index
+                index &= _WINDOW_MASK
+                s.window[index >> 3] |= 1 << (index & 7)
+                return n
+        else:
+            s = streams.find(buf, 8)
         if s is None:
             index = seq
             ssrc = _ssrc(buf, 8)
@@ -412,7 +447,20 @@ class Session:
             return ERR_SRTP_SHORT
         auth_end = length - tag
         seq = (buf[2] << 8) | buf[3]
-        s = self._rx.find(buf, 8)
+        streams = self._rx
+        s = streams.last
+        if s is not None and s.hi == (buf[8] << 8) | buf[9] and s.lo == (buf[10] << 8) | buf[11]:
+            index = s.highest + 1
+            if index & 0xFFFF == seq and buf[0] == 0x80:
+                # In order on the last stream, plain 12-byte header: nothing to look up.
+                if not self._rtp.unprotect(buf, 12, auth_end, auth_end, s.ssrc, index, index >> 16):
+                    return ERR_AUTH
+                s.highest = index
+                index &= _WINDOW_MASK
+                s.window[index >> 3] |= 1 << (index & 7)
+                return auth_end
+        else:
+            s = streams.find(buf, 8)
         if s is None:
             index = seq  # RFC 3711 section 3.3.1: a new SSRC starts with ROC 0
             ssrc = _ssrc(buf, 8)
