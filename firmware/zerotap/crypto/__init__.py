@@ -29,6 +29,8 @@ _cache = {}
 def _import(name):
     if name == "native":
         from zerotap.crypto import backend_native as m
+        if m._zcrypto is None:
+            raise ImportError("the _zcrypto module is not built into this interpreter")
     elif name == "micropython":
         from zerotap.crypto import backend_micropython as m
     elif name == "python":

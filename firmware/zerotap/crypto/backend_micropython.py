@@ -203,3 +203,10 @@ class SrtpTransform(_srtp.SrtpTransform):
             return False
         self._crypt(buf, enc_start, enc_end, ssrc, index)
         return True
+
+
+# Key agreement in pure Python, resumable in bounded steps (keyagreement.py)
+from zerotap.crypto import keyagreement as _ka  # noqa: E402
+
+KA_IMPL = "pure"
+_ka.Suite(random_bytes, _ka.PureMath()).install(globals())

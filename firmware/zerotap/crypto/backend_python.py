@@ -12,6 +12,9 @@ from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import srtp_transform as _srtp
 from zerotap.crypto.crc32c import crc32c  # noqa: F401  (part of the backend's interface)
 
+if not hasattr(hashlib, "sha1"):  # a MicroPython build without SHA-1 (the unix port without SSL)
+    raise ImportError("hashlib has no sha1 here")
+
 _sha384 = getattr(hashlib, "sha384", None)
 if _sha384 is None:  # MicroPython
     from zerotap.crypto.sha512 import SHA384 as _sha384
@@ -96,3 +99,10 @@ class SrtpTransform(_srtp.SrtpTransform):
         o = self._outer.copy() if self._copy else hashlib.sha1(self._opad)
         o.update(h.digest())
         return o.digest()
+
+
+# Key agreement in pure Python, resumable in bounded steps (keyagreement.py)
+from zerotap.crypto import keyagreement as _ka  # noqa: E402
+
+KA_IMPL = "pure"
+_ka.Suite(random_bytes, _ka.PureMath()).install(globals())
