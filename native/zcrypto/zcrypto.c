@@ -319,43 +319,264 @@ size_t zc_ec_size(int curve) {
     return curve == ZC_P256 ? 32 : curve == ZC_P384 ? 48 : 0;
 }
 
+/* The curves are loaded once and kept: mbedTLS also keeps its precomputed multiples of G in the
+ * group, which makes key generation after the first several times faster. */
+static mbedtls_ecp_group ec_groups[2];
+static int ec_ready[2];
+
 int zc_ec_mul(int curve, const uint8_t *scalar, size_t slen, const uint8_t *point, uint8_t *out,
               const uint8_t *seed, size_t seedlen) {
     size_t n = zc_ec_size(curve), olen = 0;
     if (!n) return ZC_ERR_ARG;
+    int c = curve - 1;
+    if (!ec_ready[c]) {
+        mbedtls_ecp_group_init(&ec_groups[c]);
+        if (mbedtls_ecp_group_load(&ec_groups[c], c ? MBEDTLS_ECP_DP_SECP384R1 : MBEDTLS_ECP_DP_SECP256R1)) {
+            mbedtls_ecp_group_free(&ec_groups[c]);
+            return ZC_ERR_CRYPTO;
+        }
+        ec_ready[c] = 1;
+    }
+    mbedtls_ecp_group *grp = &ec_groups[c];
     uint8_t enc[1 + 2 * 48];
-    mbedtls_ecp_group grp;
     mbedtls_ecp_point P, R;
     mbedtls_mpi d;
     zc_rng rng;
     int r = ZC_OK;
     rng_init(&rng, seed, seedlen);
-    mbedtls_ecp_group_init(&grp), mbedtls_ecp_point_init(&P), mbedtls_ecp_point_init(&R), mbedtls_mpi_init(&d);
-    if (mbedtls_ecp_group_load(&grp, curve == ZC_P256 ? MBEDTLS_ECP_DP_SECP256R1 : MBEDTLS_ECP_DP_SECP384R1) ||
-        mbedtls_mpi_read_binary(&d, scalar, slen)) {
+    mbedtls_ecp_point_init(&P), mbedtls_ecp_point_init(&R), mbedtls_mpi_init(&d);
+    if (mbedtls_mpi_read_binary(&d, scalar, slen)) {
         r = ZC_ERR_CRYPTO;
         goto done;
     }
     if (point) {
         enc[0] = 0x04; /* SEC 1 uncompressed: 04 || x || y */
         memcpy(enc + 1, point, 2 * n);
-        if (mbedtls_ecp_point_read_binary(&grp, &P, enc, 1 + 2 * n) || mbedtls_ecp_check_pubkey(&grp, &P)) {
+        if (mbedtls_ecp_point_read_binary(grp, &P, enc, 1 + 2 * n) || mbedtls_ecp_check_pubkey(grp, &P)) {
             r = ZC_ERR_POINT;
             goto done;
         }
     }
-    if (mbedtls_ecp_mul(&grp, &R, &d, point ? &P : &grp.G, rng_fill, &rng) ||
-        mbedtls_ecp_point_write_binary(&grp, &R, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, enc, sizeof enc) ||
+    if (mbedtls_ecp_mul(grp, &R, &d, point ? &P : &grp->G, rng_fill, &rng) ||
+        mbedtls_ecp_point_write_binary(grp, &R, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, enc, sizeof enc) ||
         olen != 1 + 2 * n) {
         r = ZC_ERR_CRYPTO;
         goto done;
     }
     memcpy(out, enc + 1, 2 * n);
 done:
-    mbedtls_ecp_group_free(&grp), mbedtls_ecp_point_free(&P), mbedtls_ecp_point_free(&R), mbedtls_mpi_free(&d);
+    mbedtls_ecp_point_free(&P), mbedtls_ecp_point_free(&R), mbedtls_mpi_free(&d);
     memset(&rng, 0, sizeof rng);
     return r;
 }
+
+#if defined(__SIZEOF_INT128__) && !defined(ZC_X25519_MBEDTLS)
+/* X25519 in radix 2^51 (five 64-bit limbs, 128-bit products): the RFC 7748 section 5 ladder
+ * with a constant-time conditional swap, and inversion by Fermat (z^(p-2)). */
+typedef uint64_t fe[5];
+typedef unsigned __int128 u128;
+#define M51 0x7ffffffffffffULL
+
+static uint64_t ld64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void fe_frombytes(fe h, const uint8_t s[32]) {
+    uint64_t t0 = ld64(s), t1 = ld64(s + 8), t2 = ld64(s + 16), t3 = ld64(s + 24);
+    h[0] = t0 & M51;
+    h[1] = ((t0 >> 51) | (t1 << 13)) & M51;
+    h[2] = ((t1 >> 38) | (t2 << 26)) & M51;
+    h[3] = ((t2 >> 25) | (t3 << 39)) & M51;
+    h[4] = (t3 >> 12) & M51; /* the top bit of u is masked (RFC 7748 section 5) */
+}
+
+static void fe_carry(fe t) {
+    t[1] += t[0] >> 51, t[0] &= M51;
+    t[2] += t[1] >> 51, t[1] &= M51;
+    t[3] += t[2] >> 51, t[2] &= M51;
+    t[4] += t[3] >> 51, t[3] &= M51;
+    t[0] += 19 * (t[4] >> 51), t[4] &= M51;
+}
+
+static void fe_tobytes(uint8_t s[32], const fe f) {
+    fe t;
+    memcpy(t, f, sizeof t);
+    fe_carry(t);
+    fe_carry(t);
+    /* t < 2^255 + small; subtract p once if t >= p: q = 1 exactly when t + 19 >= 2^255 */
+    uint64_t q = (t[0] + 19) >> 51;
+    q = (t[1] + q) >> 51;
+    q = (t[2] + q) >> 51;
+    q = (t[3] + q) >> 51;
+    q = (t[4] + q) >> 51;
+    t[0] += 19 * q;
+    t[1] += t[0] >> 51, t[0] &= M51;
+    t[2] += t[1] >> 51, t[1] &= M51;
+    t[3] += t[2] >> 51, t[2] &= M51;
+    t[4] += t[3] >> 51, t[3] &= M51;
+    t[4] &= M51;
+    uint64_t w[4] = {t[0] | (t[1] << 51), (t[1] >> 13) | (t[2] << 38), (t[2] >> 26) | (t[3] << 25),
+                     (t[3] >> 39) | (t[4] << 12)};
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) s[8 * i + j] = (uint8_t)(w[i] >> (8 * j));
+}
+
+static void fe_add(fe h, const fe f, const fe g) {
+    for (int i = 0; i < 5; i++) h[i] = f[i] + g[i];
+}
+
+static void fe_sub(fe h, const fe f, const fe g) {
+    /* add 4p so that no limb goes negative (inputs are below 2^54) */
+    h[0] = f[0] + 0x1fffffffffffb4ULL - g[0];
+    for (int i = 1; i < 5; i++) h[i] = f[i] + 0x1ffffffffffffcULL - g[i];
+    fe_carry(h);
+}
+
+static void fe_mul(fe h, const fe f, const fe g) {
+    uint64_t g1 = 19 * g[1], g2 = 19 * g[2], g3 = 19 * g[3], g4 = 19 * g[4];
+    u128 r0 = (u128)f[0] * g[0] + (u128)f[1] * g4 + (u128)f[2] * g3 + (u128)f[3] * g2 + (u128)f[4] * g1;
+    u128 r1 = (u128)f[0] * g[1] + (u128)f[1] * g[0] + (u128)f[2] * g4 + (u128)f[3] * g3 + (u128)f[4] * g2;
+    u128 r2 = (u128)f[0] * g[2] + (u128)f[1] * g[1] + (u128)f[2] * g[0] + (u128)f[3] * g4 + (u128)f[4] * g3;
+    u128 r3 = (u128)f[0] * g[3] + (u128)f[1] * g[2] + (u128)f[2] * g[1] + (u128)f[3] * g[0] + (u128)f[4] * g4;
+    u128 r4 = (u128)f[0] * g[4] + (u128)f[1] * g[3] + (u128)f[2] * g[2] + (u128)f[3] * g[1] + (u128)f[4] * g[0];
+    r1 += (uint64_t)(r0 >> 51);
+    r2 += (uint64_t)(r1 >> 51);
+    r3 += (uint64_t)(r2 >> 51);
+    r4 += (uint64_t)(r3 >> 51);
+    uint64_t c = (uint64_t)(r4 >> 51);
+    h[0] = ((uint64_t)r0 & M51) + 19 * c;
+    h[1] = ((uint64_t)r1 & M51) + (h[0] >> 51);
+    h[0] &= M51;
+    h[2] = (uint64_t)r2 & M51;
+    h[3] = (uint64_t)r3 & M51;
+    h[4] = (uint64_t)r4 & M51;
+}
+
+static void fe_sq(fe h, const fe f) {
+    /* fe_mul(h, f, f) with the symmetric products merged: 15 multiplications instead of 25 */
+    uint64_t d0 = 2 * f[0], d1 = 2 * f[1], d2 = 2 * f[2], d3 = 2 * f[3], f3_19 = 19 * f[3], f4_19 = 19 * f[4];
+    u128 r0 = (u128)f[0] * f[0] + (u128)d1 * f4_19 + (u128)d2 * f3_19;
+    u128 r1 = (u128)d0 * f[1] + (u128)d2 * f4_19 + (u128)f[3] * f3_19;
+    u128 r2 = (u128)d0 * f[2] + (u128)f[1] * f[1] + (u128)d3 * f4_19;
+    u128 r3 = (u128)d0 * f[3] + (u128)d1 * f[2] + (u128)f[4] * f4_19;
+    u128 r4 = (u128)d0 * f[4] + (u128)d1 * f[3] + (u128)f[2] * f[2];
+    r1 += (uint64_t)(r0 >> 51);
+    r2 += (uint64_t)(r1 >> 51);
+    r3 += (uint64_t)(r2 >> 51);
+    r4 += (uint64_t)(r3 >> 51);
+    uint64_t c = (uint64_t)(r4 >> 51);
+    h[0] = ((uint64_t)r0 & M51) + 19 * c;
+    h[1] = ((uint64_t)r1 & M51) + (h[0] >> 51);
+    h[0] &= M51;
+    h[2] = (uint64_t)r2 & M51;
+    h[3] = (uint64_t)r3 & M51;
+    h[4] = (uint64_t)r4 & M51;
+}
+
+static void fe_mul_a24(fe h, const fe f) {
+    /* (A - 2) / 4 = 121665, RFC 7748 section 5 */
+    u128 r[5];
+    for (int i = 0; i < 5; i++) r[i] = (u128)f[i] * 121665;
+    for (int i = 0; i < 4; i++) r[i + 1] += (uint64_t)(r[i] >> 51), r[i] = (uint64_t)r[i] & M51;
+    uint64_t c = (uint64_t)(r[4] >> 51);
+    r[4] = (uint64_t)r[4] & M51;
+    h[0] = (uint64_t)r[0] + 19 * c;
+    h[1] = (uint64_t)r[1] + (h[0] >> 51);
+    h[0] &= M51;
+    h[2] = (uint64_t)r[2], h[3] = (uint64_t)r[3], h[4] = (uint64_t)r[4];
+}
+
+static void fe_sqn(fe h, const fe f, int n) {
+    fe_sq(h, f);
+    while (--n) fe_sq(h, h);
+}
+
+static void fe_invert(fe out, const fe z) {
+    /* z^(p-2) = z^(2^255 - 21), the usual addition chain */
+    fe z2, z9, z11, a, b, c;
+    fe_sq(z2, z);
+    fe_sqn(a, z2, 2);
+    fe_mul(z9, a, z);
+    fe_mul(z11, z9, z2);
+    fe_sq(a, z11);
+    fe_mul(a, a, z9);        /* 2^5 - 1 */
+    fe_sqn(b, a, 5);
+    fe_mul(a, b, a);         /* 2^10 - 1 */
+    fe_sqn(b, a, 10);
+    fe_mul(b, b, a);         /* 2^20 - 1 */
+    fe_sqn(c, b, 20);
+    fe_mul(b, c, b);         /* 2^40 - 1 */
+    fe_sqn(b, b, 10);
+    fe_mul(a, b, a);         /* 2^50 - 1 */
+    fe_sqn(b, a, 50);
+    fe_mul(b, b, a);         /* 2^100 - 1 */
+    fe_sqn(c, b, 100);
+    fe_mul(b, c, b);         /* 2^200 - 1 */
+    fe_sqn(b, b, 50);
+    fe_mul(b, b, a);         /* 2^250 - 1 */
+    fe_sqn(b, b, 5);
+    fe_mul(out, b, z11);     /* 2^255 - 32 + 11 */
+}
+
+static void fe_cswap(fe f, fe g, uint64_t swap) {
+    uint64_t mask = 0 - swap;
+    for (int i = 0; i < 5; i++) {
+        uint64_t x = mask & (f[i] ^ g[i]);
+        f[i] ^= x, g[i] ^= x;
+    }
+}
+
+static void x25519_ladder(uint8_t out[32], const uint8_t k[32], const uint8_t u[32]) {
+    fe x1, x2 = {1}, z2 = {0}, x3, z3 = {1}, A, AA, B, BB, E, C, D, DA, CB, t;
+    uint64_t swap = 0;
+    fe_frombytes(x1, u);
+    memcpy(x3, x1, sizeof x3);
+    for (int i = 254; i >= 0; i--) {
+        uint64_t kt = (k[i >> 3] >> (i & 7)) & 1;
+        swap ^= kt;
+        fe_cswap(x2, x3, swap);
+        fe_cswap(z2, z3, swap);
+        swap = kt;
+        fe_add(A, x2, z2);
+        fe_sq(AA, A);
+        fe_sub(B, x2, z2);
+        fe_sq(BB, B);
+        fe_sub(E, AA, BB);
+        fe_add(C, x3, z3);
+        fe_sub(D, x3, z3);
+        fe_mul(DA, D, A);
+        fe_mul(CB, C, B);
+        fe_add(t, DA, CB);
+        fe_sq(x3, t);
+        fe_sub(t, DA, CB);
+        fe_sq(t, t);
+        fe_mul(z3, x1, t);
+        fe_mul(x2, AA, BB);
+        fe_mul_a24(t, E);
+        fe_add(t, t, AA);
+        fe_mul(z2, E, t);
+    }
+    fe_cswap(x2, x3, swap);
+    fe_cswap(z2, z3, swap);
+    fe_invert(z2, z2);
+    fe_mul(x2, x2, z2);
+    fe_tobytes(out, x2);
+}
+
+int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], const uint8_t *seed, size_t seedlen) {
+    uint8_t k[32], z = 0;
+    (void)seed, (void)seedlen; /* the ladder is constant-time by construction: no blinding */
+    memcpy(k, scalar, 32);
+    k[0] &= 248, k[31] &= 127, k[31] |= 64;
+    x25519_ladder(out, k, u);
+    memset(k, 0, sizeof k);
+    for (int i = 0; i < 32; i++) z |= out[i];
+    return z ? ZC_OK : ZC_ERR_ZERO;
+}
+
+#else /* no 128-bit integers (32-bit boards): mbedTLS's Curve25519 */
 
 int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], const uint8_t *seed, size_t seedlen) {
     uint8_t k[32], uc[32], z = 0;
@@ -393,3 +614,5 @@ done:
     memset(&rng, 0, sizeof rng);
     return r;
 }
+
+#endif

@@ -16,7 +16,6 @@ import micropython
 
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import crc32c as _crc
-from zerotap.crypto import srtp_transform as _srtp
 
 NAME = "micropython"
 _ECB = 1  # cryptolib's MODE_ECB
@@ -106,41 +105,46 @@ def crc32c(data, crc=0):
 
 @micropython.viper
 def _xor(buf, pos: int, ks, n: int):
+    # buf[pos:pos+n] ^= ks[0:n]; 32-bit words where both are word aligned (an ESP32 faults on
+    # unaligned word access), bytes for the rest
     b = ptr8(buf)
     k = ptr8(ks)
-    for i in range(n):
+    i = 0
+    if ((int(b) + pos) & 3) == 0 and (int(k) & 3) == 0:
+        bw = ptr32(int(b) + pos)
+        kw = ptr32(k)
+        nw = n >> 2
+        for j in range(nw):
+            bw[j] = bw[j] ^ kw[j]
+        i = nw << 2
+    while i < n:
         b[pos + i] = b[pos + i] ^ k[i]
+        i += 1
 
 
 @micropython.viper
-def _set_iv(iv, salt, ssrc: uint, index_hi: int, index_lo: uint):
-    # IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), RFC 3711 section 4.1.1
-    v = ptr8(iv)
+def _counters(ks, salt, ssrc: uint, index_hi: int, index_lo: uint, nblocks: int, first: int):
+    # AES-CM counter blocks: IV = (k_s * 2^16) XOR (SSRC * 2^64) XOR (i * 2^16), RFC 3711
+    # section 4.1.1, with the 16-bit block counter in the low bytes
+    k = ptr8(ks)
     s = ptr8(salt)
     for i in range(14):
-        v[i] = s[i]
-    v[14] = 0
-    v[15] = 0
-    v[4] = v[4] ^ int((ssrc >> 24) & uint(0xFF))
-    v[5] = v[5] ^ int((ssrc >> 16) & uint(0xFF))
-    v[6] = v[6] ^ int((ssrc >> 8) & uint(0xFF))
-    v[7] = v[7] ^ int(ssrc & uint(0xFF))
-    v[8] = v[8] ^ ((index_hi >> 8) & 0xFF)
-    v[9] = v[9] ^ (index_hi & 0xFF)
-    v[10] = v[10] ^ int((index_lo >> 24) & uint(0xFF))
-    v[11] = v[11] ^ int((index_lo >> 16) & uint(0xFF))
-    v[12] = v[12] ^ int((index_lo >> 8) & uint(0xFF))
-    v[13] = v[13] ^ int(index_lo & uint(0xFF))
-
-
-@micropython.viper
-def _fill_counters(ks, iv, nblocks: int, first: int):
-    k = ptr8(ks)
-    v = ptr8(iv)
+        k[i] = s[i]
+    k[4] = k[4] ^ int((ssrc >> 24) & uint(0xFF))
+    k[5] = k[5] ^ int((ssrc >> 16) & uint(0xFF))
+    k[6] = k[6] ^ int((ssrc >> 8) & uint(0xFF))
+    k[7] = k[7] ^ int(ssrc & uint(0xFF))
+    k[8] = k[8] ^ ((index_hi >> 8) & 0xFF)
+    k[9] = k[9] ^ (index_hi & 0xFF)
+    k[10] = k[10] ^ int((index_lo >> 24) & uint(0xFF))
+    k[11] = k[11] ^ int((index_lo >> 16) & uint(0xFF))
+    k[12] = k[12] ^ int((index_lo >> 8) & uint(0xFF))
+    k[13] = k[13] ^ int(index_lo & uint(0xFF))
     for j in range(nblocks):
         o = j << 4
-        for i in range(14):
-            k[o + i] = v[i]
+        if j:
+            for i in range(14):
+                k[o + i] = k[i]
         c = first + j
         k[o + 14] = (c >> 8) & 0xFF
         k[o + 15] = c & 0xFF
@@ -156,50 +160,110 @@ def _differ(a, b, boff: int, n: int) -> int:
     return d
 
 
-class SrtpTransform(_srtp.SrtpTransform):
-    def _setup(self, cipher_key, auth_key):
-        self._cipher = cryptolib.aes(cipher_key, _ECB)
-        self._ksmv = memoryview(self._ks)
-        # hashlib objects have no copy() on MicroPython: keep the pad blocks, hash them per packet
-        self._ipad, self._opad = mac.pads(hashlib.sha1, 64, auth_key)
+@micropython.viper
+def _put(dst, off: int, src, n: int):
+    d = ptr8(dst)
+    s = ptr8(src)
+    for i in range(n):
+        d[off + i] = s[i]
 
+
+_BLOCKS = 100  # keystream buffer: a 1600-byte packet in one go, longer ones loop
+_MAX_INDEX = 1 << 48
+
+
+class SrtpTransform:
+    """The SRTP/SRTCP transform on stock MicroPython: viper builds the counter blocks into a
+    preallocated buffer, cryptolib encrypts them in one ECB call, viper XORs them in; two hashlib
+    SHA-1 objects per packet make the HMAC (hashlib objects cannot be copied here, so the pad
+    blocks are hashed each time).
+
+    Call it as ``t.protect(...)``. MicroPython heap-allocates and then frees the argument array
+    when a *stored* bound method (``p = t.protect; p(...)``) is called with more than four
+    arguments, and a bytecode frame of more than 11 words; an explicit free sends the next
+    allocation on a scan through the heap, which costs tens of microseconds on the unix port.
+    Hence the native methods here, and the plain method call."""
+
+    def __init__(self, cipher_key, cipher_salt, auth_key, tag_len):
+        checks.srtp_keys(cipher_key, cipher_salt, auth_key, tag_len)
+        self.tag_len = tag_len
+        self._salt = bytes(cipher_salt)
+        self._cipher = cryptolib.aes(bytes(cipher_key), _ECB)
+        self._ks = bytearray(16 * _BLOCKS)
+        self._views = {}  # blocks -> memoryview of the keystream buffer, made once per size
+        self._suffix = bytearray(4)
+        self._ipad, self._opad = mac.pads(hashlib.sha1, 64, auth_key)
+        self._buf = None  # the caller's buffer (usually the same one every packet) and a view of it
+        self._view = None
+
+    @micropython.native
     def _crypt(self, buf, start, end, ssrc, index):
-        _set_iv(self._iv, self._salt, ssrc, index >> 32, index & 0xFFFFFFFF)
         ks = self._ks
-        cap = len(ks)
         block = 0
         pos = start
+        hi = index >> 32
+        lo = index & 0xFFFFFFFF
         while pos < end:
             n = end - pos
-            if n > cap:
-                n = cap
+            if n > 16 * _BLOCKS:
+                n = 16 * _BLOCKS
             nb = (n + 15) >> 4
-            _fill_counters(ks, self._iv, nb, block)
-            mv = self._ksmv[0:nb << 4]
+            _counters(ks, self._salt, ssrc, hi, lo, nb, block)
+            mv = self._views.get(nb)
+            if mv is None:
+                mv = self._views[nb] = memoryview(ks)[0:nb << 4]
             self._cipher.encrypt(mv, mv)
             _xor(buf, pos, ks, n)
             pos += n
             block += nb
 
+    @micropython.native
     def _mac(self, buf, auth_end, suffix):
+        if buf is not self._buf:
+            self._buf = buf
+            self._view = memoryview(buf)
         h = hashlib.sha1(self._ipad)
-        h.update(memoryview(buf)[0:auth_end])
+        h.update(self._view[0:auth_end])
         if suffix >= 0:
-            h.update(self._suffix_bytes(suffix))
+            s = self._suffix
+            s[0] = (suffix >> 24) & 0xFF
+            s[1] = (suffix >> 16) & 0xFF
+            s[2] = (suffix >> 8) & 0xFF
+            s[3] = suffix & 0xFF
+            h.update(s)
         o = hashlib.sha1(self._opad)
         o.update(h.digest())
         return o.digest()
 
+    @micropython.native
     def protect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
-        checks.srtp_span(len(buf), enc_start, enc_end, auth_end, self.tag_len, ssrc, index)
-        self._crypt(buf, enc_start, enc_end, ssrc, index)
+        # native code keeps this frame on the C stack; a bytecode frame this size goes to the heap
         n = self.tag_len
-        buf[auth_end:auth_end + n] = memoryview(self._mac(buf, auth_end, suffix))[0:n]
+        if not (0 <= enc_start <= enc_end <= auth_end and auth_end + n <= len(buf)
+                and 0 <= ssrc <= 0xFFFFFFFF and 0 <= index < _MAX_INDEX):
+            checks.srtp_span(len(buf), enc_start, enc_end, auth_end, n, ssrc, index)
+        size = enc_end - enc_start
+        if size <= 16 * _BLOCKS:  # one keystream chunk: the usual packet, inline
+            nb = (size + 15) >> 4
+            ks = self._ks
+            _counters(ks, self._salt, ssrc, index >> 32, index & 0xFFFFFFFF, nb, 0)
+            mv = self._views.get(nb)
+            if mv is None:
+                mv = self._views[nb] = memoryview(ks)[0:nb << 4]
+            self._cipher.encrypt(mv, mv)
+            _xor(buf, enc_start, ks, size)
+        else:
+            self._crypt(buf, enc_start, enc_end, ssrc, index)
+        _put(buf, auth_end, self._mac(buf, auth_end, suffix), n)
         return auth_end + n
 
+    @micropython.native
     def unprotect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
-        checks.srtp_span(len(buf), enc_start, enc_end, auth_end, self.tag_len, ssrc, index)
-        if _differ(self._mac(buf, auth_end, suffix), buf, auth_end, self.tag_len):
+        n = self.tag_len
+        if not (0 <= enc_start <= enc_end <= auth_end and auth_end + n <= len(buf)
+                and 0 <= ssrc <= 0xFFFFFFFF and 0 <= index < _MAX_INDEX):
+            checks.srtp_span(len(buf), enc_start, enc_end, auth_end, n, ssrc, index)
+        if _differ(self._mac(buf, auth_end, suffix), buf, auth_end, n):
             return False
         self._crypt(buf, enc_start, enc_end, ssrc, index)
         return True
