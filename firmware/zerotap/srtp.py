@@ -363,7 +363,7 @@ class Session:
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
         s = self._tx.last
-        if s is not None and buf[0] == 0x80 and length >= 12 and len(buf) >= length + self.tag_length \
+        if s is not None and length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
                 and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
             index = s.highest + 1
             if index & 0xFFFF == (buf[2] << 8) | buf[3]:
@@ -383,7 +383,7 @@ class Session:
     def unprotect_into(self, buf, length, drops=None):
         """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
         s = self._rx.last
-        if s is not None and buf[0] == 0x80 and length >= 12 + self.tag_length \
+        if s is not None and length >= 12 + self.tag_length and buf[0] == 0x80 \
                 and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
             index = s.highest + 1
             if index & 0xFFFF == (buf[2] << 8) | buf[3]:

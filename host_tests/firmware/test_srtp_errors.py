@@ -1,6 +1,6 @@
 """SRTP negative cases: every flipped bit is an authentication failure, truncation is rejected
 cleanly, bad input gets a precise error, and the media path counts drops without raising."""
-from zerotap import crypto, srtp
+from zerotap import crypto, rtp, srtp
 
 SALT = bytes(range(100, 114))
 RTCP = b"\x80\xc8\x00\x06\x11\x22\x33\x44" + bytes(range(20)) + \
@@ -208,6 +208,11 @@ def test_in_order_plain_packets_fail_the_same_way():
             assert rx.unprotect(packets[0]) == _plain(65534)
             for k in range(1, 6):
                 p = packets[k]
+                for n in range(len(p)):  # truncated, the receiver knowing the stream
+                    e = _error(rx.unprotect, p[:n])
+                    assert isinstance(e, srtp.MalformedError if n < 12 + srtp.PROFILES[profile][1]
+                                      else srtp.AuthenticationError), (profile, n, e)
+                    assert rx.unprotect_into(bytearray(p[:n]), n, srtp.Drops()) < 0
                 for bit in range(len(p) * 8):
                     e = _error(rx.unprotect, _flip(p, bit))
                     assert isinstance(e, srtp.AuthenticationError), (profile, k, bit, e)
@@ -224,3 +229,5 @@ def test_in_order_plain_packets_fail_the_same_way():
             buf = bytearray(_plain(3) + bytes(10))
             drops = srtp.Drops()
             assert tx.protect_into(buf, 52, drops) == srtp.ERR_INDEX_USED and drops.replay == 1
+            for n in range(12):
+                assert tx.protect_into(bytearray(n), n, drops) == rtp.ERR_RTP_SHORT
