@@ -111,22 +111,29 @@ for ka, n in (("X255", 3), ("EC25", 3), ("DH3k", 2)):
     peer = b.generate(ka)
     a, _ = ms(lambda: b.agree(kp, peer.public), n)
     print("KA %s %.1f %.1f" % (ka, g, a))
-# the longest single step of the resumable DH3k jobs
-def longest(job):
-    worst = 0
-    steps = 0
-    while True:
-        t0 = time.ticks_us()
-        done = job.step()
-        worst = max(worst, time.ticks_diff(time.ticks_us(), t0))
-        steps += 1
-        if done:
-            return worst, steps
+# the longest single step of the resumable DH3k jobs. The OS preempts this process on a shared
+# machine (a 4 ms time slice lands inside some step), so each job runs three times and every step
+# keeps its shortest time; garbage collection runs between steps, in the caller's idle time.
+def steps(make):
+    best = None
+    for run in range(3):
+        job = make()
+        times = []
+        while True:
+            gc.collect()
+            t0 = time.ticks_us()
+            done = job.step()
+            times.append(time.ticks_diff(time.ticks_us(), t0))
+            if done:
+                break
+        best = times if best is None else [min(x, y) for x, y in zip(best, times)]
+    s = sorted(best)
+    return s[-1], s[len(s) // 2], len(s)
 peer = b.generate("DH3k")
-wg, ng = longest(b.KeyGeneration("DH3k"))
 kp = b.generate("DH3k")
-wa, na = longest(b.Agreement(kp, peer.public))
-print("STEP %d %d %d %d" % (wg, ng, wa, na))
+g = steps(lambda: b.KeyGeneration("DH3k"))
+a = steps(lambda: b.Agreement(kp, peer.public))
+print("STEP %d %d %d %d %d %d" % (g + a))
 """
 
 
@@ -195,10 +202,11 @@ def bench_key_agreement():
             _, ka, g, a = line.split()
             print("micropython backend (unix port): %s keygen %s ms, shared %s ms" % (ka, g, a))
         if line.startswith("STEP "):
-            wg, ng, wa, na = (int(x) for x in line.split()[1:])
-            print("FIGURE MicroPython DH3k longest resumable step (unix port): key generation %.2f ms of %d steps, "
-                  "shared secret %.2f ms of %d steps (x200 for an ESP32-C3: %.0f ms, %.0f ms)"
-                  % (wg / 1000, ng, wa / 1000, na, wg / 5, wa / 5))
+            wg, mg, ng, wa, ma, na = (int(x) for x in line.split()[1:])
+            print("FIGURE MicroPython DH3k resumable steps on the unix port: key generation longest %.2f ms, "
+                  "median %.2f ms, %d steps; shared secret longest %.2f ms, median %.2f ms, %d steps "
+                  "(x200 for an ESP32-C3: longest %.0f ms and %.0f ms)"
+                  % (wg / 1000, mg / 1000, ng, wa / 1000, ma / 1000, na, wg / 5, wa / 5))
 
 
 def main():
