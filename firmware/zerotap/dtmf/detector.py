@@ -57,6 +57,7 @@ _C4 = const(4768)
 _C5 = const(4081)
 _C6 = const(3271)
 _C7 = const(2329)
+GOERTZEL_COEFS = (_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7)
 
 # Decision thresholds (see the module text). Powers are |X|^2 / 64 of 11-bit samples: a full-block
 # tone of amplitude A has power 25*A^2 and energy 40*A^2.
