@@ -4,9 +4,9 @@ Linear samples are signed 16-bit. A buffer of linear samples is a bytes-like obj
 little-endian int16 (a ``bytearray`` of ``2 * n`` bytes), so that the same buffer works with viper
 pointers on MicroPython and with ``memoryview.cast('h')`` on CPython.
 
-The encoders quantise exactly as the classic reference coder does (the 14-bit and 13-bit
-magnitudes of G.711 tables 2a and 1a, reached by an arithmetic shift of the 16-bit sample); the
-tests check every one of the 65536 inputs against sox.
+The encoders round the 16-bit sample to the 14-bit (mu-law) or 13-bit (A-law) uniform code of
+G.711 tables 2a and 1a, then quantise as the classic reference coder does; the tests check every
+one of the 65536 inputs against sox, which codes the same way.
 
 Block functions (``decode``/``encode``) run in viper on MicroPython and as plain Python over
 ``memoryview`` on CPython.
@@ -149,7 +149,10 @@ def _encode_viper(codec: int, src, dst, n: int, off: int):
             while t:
                 t >>= 1
                 seg += 1
-            d[off + i] = ((seg << 4) | ((v >> (seg + 1)) & 0x0F)) ^ mask
+            if seg >= 8:
+                d[off + i] = 0x7F ^ mask
+            else:
+                d[off + i] = ((seg << 4) | ((v >> (seg + 1)) & 0x0F)) ^ mask
         else:
             v = (v + 4) >> 3
             if v > 4095:

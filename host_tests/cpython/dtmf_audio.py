@@ -29,7 +29,8 @@ def _raw_out():
 
 
 def run_sox(args, stdin=None):
-    r = subprocess.run([sox()] + args, input=stdin, capture_output=True, timeout=120)
+    # -R: repeatable (seeded) noise and dither, so that fixtures can be made again byte for byte.
+    r = subprocess.run([sox(), "-R"] + args, input=stdin, capture_output=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("sox failed: %s" % r.stderr.decode(errors="replace"))
     return r.stdout
@@ -49,7 +50,7 @@ def tone_pair(f_row, f_col, ms, level_row=-10.0, level_col=-10.0, snr_db=None):
     """Two sines from sox (plus white noise at SNR_DB below the pair's power), MS long."""
     seconds = "%.6f" % (ms / 1000.0)
     a, b = gain(level_row), gain(level_col)
-    args = ["-D", "-R", "-n"] + _raw_out() + ["synth", seconds, "sine", "%.4f" % f_row, "sine",
+    args = ["-D", "-n"] + _raw_out() + ["synth", seconds, "sine", "%.4f" % f_row, "sine",
                                          "%.4f" % f_col]
     remix = "1v%.6f,2v%.6f" % (a, b)
     if snr_db is not None:

@@ -17,6 +17,7 @@ import dtmf_audio as A  # noqa: E402
 
 VECTORS = HERE.parent / "vectors"
 K = A.KEYPAD
+KEYS_TYPED = "15590*#3"  # linphonec sends 0-9, * and # (a repeated key too)
 
 
 def wav(name, samples, encoding):
@@ -82,10 +83,10 @@ def main():
     # RFC 2833/4733 events exactly as linphonec (mediastreamer2) sent them to us.
     import dtmf_sip
     with tempfile.TemporaryDirectory() as d:
-        ans = dtmf_sip.linphone_dtmf(d, "1590*#AD", rfc2833=True, spacing=0.6)
+        ans = dtmf_sip.linphone_dtmf(d, KEYS_TYPED, rfc2833=True)
     t0 = ans.packets[0][0]
     events = {"source": "linphonec (liblinphone/mediastreamer2), keys typed during a call",
-              "payload_type": ans.event_pt, "keys": "1590*#AD",
+              "payload_type": ans.event_pt, "keys": KEYS_TYPED,
               "packets": [{"ms": int(round((t - t0) * 1000)), "hex": p.hex()}
                           for t, p in ans.packets]}
     (VECTORS / "dtmf_linphone_events.json").write_text(json.dumps(events, indent=1) + "\n")

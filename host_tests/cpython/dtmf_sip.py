@@ -169,7 +169,7 @@ class Linphonec:
                     self.proc.wait()
 
 
-def linphone_dtmf(workdir, keys, rfc2833=True, spacing=0.6):
+def linphone_dtmf(workdir, keys, rfc2833=True, spacing=1.0):
     """Call our answerer from linphonec, type KEYS as DTMF during the call; return the answerer
     (its .packets hold every RTP packet linphonec sent, STUN filtered out)."""
     ans = Answerer(events=rfc2833)
@@ -187,7 +187,8 @@ def linphone_dtmf(workdir, keys, rfc2833=True, spacing=0.6):
         for key in keys:
             lp.send(key)
             ans.poll(spacing)
-        ans.poll(1.0)
+        # linphonec reads about one command line per second: let it catch up before hanging up.
+        ans.poll(2.0)
         lp.send("terminate")
         ans.poll(0.5)
     finally:
