@@ -8,6 +8,13 @@ Runs on CPython and MicroPython alike.
 """
 import sys
 
+USAGE = """usage: python -m zerotap.dtmf encode [options] DIGITS OUT.wav
+       python -m zerotap.dtmf decode IN.wav
+encode options: --tone-ms N (80) --gap-ms N (60) --level DBM0 (-8, row tone)
+                --twist DB (2, column above row) --lead-ms N (0)
+encode writes 8 kHz mono 16-bit PCM; decode reads 8 kHz mono 16-bit PCM, mu-law or A-law
+and prints the keys found."""
+
 from zerotap.dtmf import detector, tones, wav
 
 _OPTIONS = {"--tone-ms": "tone_ms", "--gap-ms": "gap_ms", "--level": "level_dbm0",
@@ -17,7 +24,7 @@ _OPTIONS = {"--tone-ms": "tone_ms", "--gap-ms": "gap_ms", "--level": "level_dbm0
 def _usage(msg=None):
     if msg:
         print("zerotap.dtmf: %s" % msg)
-    print(__doc__.strip())
+    print(USAGE)
     return 2
 
 
