@@ -41,8 +41,8 @@ from zerotap.dtmf import COLUMN_HZ, KEYPAD, ROW_HZ
 LINEAR = const(-1)  # codec value for 16-bit little-endian linear samples
 RATE = const(8000)
 BLOCK = const(80)  # samples per decision block (10 ms)
-_MAX_BLOCKS = const(9)  # blocks per front-end call
-_CAP = const(720)  # samples held by the input buffer (_MAX_BLOCKS * BLOCK)
+_RAW = const(1680)  # samples held by the input buffer: one block of history, then 20 blocks
+_MAX_BLOCKS = const(20)  # blocks per front-end call
 
 # 0 dBm0 as the peak of a sine in 16-bit linear PCM: 3.17 dB below mu-law full scale (G.711).
 DBM0_PEAK = 22627
@@ -460,9 +460,12 @@ def _load_viper(table, data, pos: int, n: int, raw, at: int):
             d[at + i] = t[s[pos + i]]
             i += 1
     else:
-        w = ptr16(data)
+        # Byte loads: a payload inside a packet need not be 2-byte aligned (Xtensa faults on it).
+        w = ptr8(data)
+        j = 2 * pos
         while i < n:
-            d[at + i] = w[pos + i]
+            d[at + i] = w[j] | (w[j + 1] << 8)
+            j += 2
             i += 1
 
 
@@ -627,13 +630,15 @@ class Detector:
             self._table = ULAW_TABLE if codec == PCMU else ALAW_TABLE
             if not _MICROPYTHON:
                 self._table = list(array("h", self._table))
-        # One block of history (the harmonic check looks at two blocks), then the new samples.
-        self._raw = bytearray(2 * (BLOCK + _CAP))
+        # Samples: a block of history (the harmonic check looks at two blocks), then the samples
+        # not judged yet from _head to _end. Compacted only when full, not on every call.
+        self._raw = bytearray(2 * _RAW)
+        self._head = BLOCK
+        self._end = BLOCK
         self._fy = array("h", bytes(32 * _MAX_BLOCKS))
         self._fe = array("i", bytes(4 * _MAX_BLOCKS))
         self._st = array("i", bytes(4 * _S_LEN))
         self._prev = array("h", bytes(32))
-        self._fill = 0
         self._blocks = 0  # blocks judged since the start
         self.samples = 0  # samples fed since the start
 
@@ -641,7 +646,7 @@ class Detector:
         """Forget all audio and any key in progress."""
         for i in range(_S_LEN):
             self._st[i] = 0
-        self._fill = 0
+        self._head = self._end = BLOCK
 
     @property
     def pressed(self):
@@ -664,33 +669,38 @@ class Detector:
         raw = self._raw
         found = ()
         pos = 0
-        fill = self._fill
+        head = self._head
+        end = self._end
         while pos < n:
-            k = _CAP - fill
+            if end == _RAW:
+                # Full: move the history block and the samples not judged yet to the front.
+                _move(raw, 0, head - BLOCK, end - head + BLOCK)
+                end -= head - BLOCK
+                head = BLOCK
+            k = _RAW - end
             if k > n - pos:
                 k = n - pos
-            _load(table, data, pos, k, raw, BLOCK + fill)
-            fill += k
+            _load(table, data, pos, k, raw, end)
+            end += k
             pos += k
-            nb = fill // BLOCK
+            nb = (end - head) // BLOCK
             if nb:
-                _front(raw, BLOCK, nb, self._fy, self._fe)
+                _front(raw, head, nb, self._fy, self._fe)
                 b = _decide(self._fy, self._fe, 0, nb, self._st, self._prev)
                 if b < nb:
-                    found = self._confirm(b, nb, found)
+                    found = self._confirm(head, b, nb, found)
                 self._blocks += nb
-                fill -= nb * BLOCK
-                # Keep the last block judged as history, and the samples not judged yet.
-                _move(raw, 0, nb * BLOCK, BLOCK + fill)
-        self._fill = fill
+                head += nb * BLOCK
+        self._head = head
+        self._end = end
         self.samples += n
         return found
 
-    def _confirm(self, b, nb, found):
+    def _confirm(self, head, b, nb, found):
         st = self._st
         while b < nb:
             key = st[_S_CAND] - 1
-            if self._harmonics_ok(b, key):
+            if self._harmonics_ok(head + (b - 1) * BLOCK, key):
                 st[_S_CUR] = key + 1
                 st[_S_MISS] = 0
                 if not found:
@@ -700,9 +710,8 @@ class Detector:
             b = _decide(self._fy, self._fe, b + 1, nb, st, self._prev)
         return found
 
-    def _harmonics_ok(self, b, key):
-        # Blocks b-1 and b: both full of tone when b confirms a key.
-        start = b * BLOCK
+    def _harmonics_ok(self, start, key):
+        # The two blocks from START (the confirming block and the one before): full of tone.
         raw = self._raw
         tones = harmonics = 0
         for k in (key >> 2, 4 + (key & 3)):
