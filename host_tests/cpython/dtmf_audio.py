@@ -211,3 +211,13 @@ def write_wav(path, samples):
 
 if __name__ == "__main__":
     sys.exit("usage: see host_tests/cpython/test_dtmf_fixtures.py")
+
+
+def with_harmonics(key, ms, level=-10.0, harmonic_db=-20.0):
+    """A key whose two tones each carry a second harmonic HARMONIC_DB under them (sox sines)."""
+    fr, fc = key_pair(key)
+    a, h = gain(level), gain(level + harmonic_db)
+    return run_sox(["-D", "-n"] + _raw_out() + ["synth", "%.6f" % (ms / 1000.0), "sine", str(fr),
+                                                "sine", str(fc), "sine", str(2 * fr), "sine",
+                                                str(2 * fc), "remix",
+                                                "1v%.6f,2v%.6f,3v%.6f,4v%.6f" % (a, a, h, h)])

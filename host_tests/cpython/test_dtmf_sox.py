@@ -91,3 +91,25 @@ def test_twist_beyond_the_limits_is_rejected(row, col):
 
 def test_levels_far_below_the_threshold_are_ignored():
     assert detect(A.sequence(K, level_row=-45, level_col=-45)) == ""
+
+
+def _harmonic_sequence(db):
+    return b"".join(A.silence(60) + A.with_harmonics(k, 70, harmonic_db=db) + A.silence(70)
+                    for k in K)
+
+
+def test_weak_second_harmonics_are_accepted():
+    assert detect(_harmonic_sequence(-20)) == K
+
+
+def test_strong_second_harmonics_are_rejected():
+    # At -6 dB the two tones still hold over 70 % of the energy: the harmonic check rejects them.
+    audio = _harmonic_sequence(-6)
+    assert detect(audio) == ""
+    # Without that check the same audio would pass (so the check is what rejects it).
+    saved = detector._HARMONIC_DIV
+    try:
+        detector._HARMONIC_DIV = 0
+        assert len(detect(audio)) >= 12
+    finally:
+        detector._HARMONIC_DIV = saved
