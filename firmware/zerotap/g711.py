@@ -127,12 +127,13 @@ def _decode_viper(table, src, dst, n: int, off: int):
 
 @micropython.viper
 def _encode_viper(codec: int, src, dst, n: int, off: int):
-    # The same arithmetic as linear_to_ulaw / linear_to_alaw, on raw little-endian int16.
-    s = ptr16(src)
+    # The same arithmetic as linear_to_ulaw / linear_to_alaw, on raw little-endian int16 read a
+    # byte at a time (SRC need not be 2-byte aligned).
+    s = ptr8(src)
     d = ptr8(dst)
     i = 0
     while i < n:
-        v = (s[i] ^ 0x8000) - 0x8000
+        v = ((s[2 * i] | (s[2 * i + 1] << 8)) ^ 0x8000) - 0x8000
         if codec == 0:
             v = (v + 2) >> 2
             if v > 8191:
