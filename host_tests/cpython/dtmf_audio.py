@@ -2,13 +2,12 @@
 espeak-ng for speech, multimon-ng to decode.
 
 Every function returns 8 kHz mono 16-bit little-endian samples (bytes) made at call time; nothing
-generated is committed except the small fixtures that ``python dtmf_audio.py FIXTURE_DIR`` writes
-(host_tests/vectors/dtmf_*, read by the MicroPython runner).
+generated is committed except the small fixtures that dtmf_fixtures.py writes (host_tests/vectors/
+dtmf_*, read by the MicroPython runner).
 """
 import math
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 from hostenv import need
@@ -208,9 +207,6 @@ def write_wav(path, samples):
     run_sox(["-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-L", "-",
              str(path)], stdin=bytes(samples))
 
-
-if __name__ == "__main__":
-    sys.exit("usage: see host_tests/cpython/test_dtmf_fixtures.py")
 
 
 def with_harmonics(key, ms, level=-10.0, harmonic_db=-20.0):
