@@ -16,14 +16,16 @@ only per-sample work). Each block is then judged (the decision), in the manner o
   block's.
 
 A block *hits* a key when it and the previous block pass these tests with the same key. Two hits
-in a row (three blocks, 30 ms of tone) confirm the key once its second harmonics are checked (each
-at least 10 dB under its tone, which speech rarely manages). So a 40 ms tone is always found, and
-a tone shorter than 24 ms never is (the outer blocks must hold 70 % tone to pass). The key ends
-after four blocks without a hit: a pause of 40 ms always separates two presses, and a break of up
-to 10 ms inside a tone never does.
+in a row (three blocks, 30 ms of tone) confirm the key once the second harmonics pass: over the
+last two blocks, both harmonics together at least 10 dB under both tones (speech has strong
+harmonics; sines do not). So a 40 ms tone is always found, and a tone of 23 ms or less never is:
+the outer blocks must hold about 70 % tone to pass (at 80 alignments to the blocks, none of the
+23 ms tones is found, a few of the 25 ms ones, all from 36 ms). The key ends after four blocks
+without a hit: a pause of 40 ms always separates two presses, and a break of up to 10 ms inside a
+tone never does.
 
-The front end runs in viper on MicroPython; on CPython a plain-Python twin computes the very same
-integers (the tests compare the two). The decision is viper code that both interpreters run.
+The front end and the decision run in viper on MicroPython; on CPython, plain-Python twins of
+both compute the very same integers (test_dtmf_twins.py compares them on the same audio).
 Fixed-point ranges hold on 32-bit words: samples enter the filters as 11-bit values, so a
 Goertzel state stays under 2**18.3 and a product with a coefficient (< 2**12.8) under 2**31.
 """
