@@ -18,7 +18,7 @@ Parameters are ordered ``[name, value]`` lists (see :class:`zerotap.sip.uri.Para
 parameter value keeps its quotes (:func:`unquote` removes them).
 """
 from zerotap.sip import uri as urimod
-from zerotap.sip.uri import Params, is_digits, params_text
+from zerotap.sip.uri import Params, is_digits, params_text, show
 
 # RFC 3261 §25.1 token
 _TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
@@ -129,7 +129,7 @@ def parse_params(text, i, what):
         if i >= n:
             return params
         if text[i] != ";":
-            raise ValueError("%s: unexpected %r" % (what, text[i:i + 20]))
+            raise ValueError("%s: unexpected %s" % (what, show(text[i:i + 20])))
         i = _skip_ws(text, i + 1)
         j = _span(text, i, _TOKEN_CHARS)
         if j == i:
@@ -198,7 +198,7 @@ def parse_via(text):
     """One Via value: ``sent-protocol LWS sent-by *( SEMI via-params )``."""
     parts = text.split("/", 2)
     if len(parts) != 3:
-        raise ValueError("Via: no sent-protocol in %r" % text[:40])
+        raise ValueError("Via: no sent-protocol in %s" % show(text[:40]))
     protocol = parts[0].strip(_WS)
     version = parts[1].strip(_WS)
     rest = parts[2]
@@ -206,7 +206,7 @@ def parse_via(text):
     j = _span(rest, i, _TOKEN_CHARS)
     transport = rest[i:j]
     if not (is_token(protocol) and is_token(version) and transport):
-        raise ValueError("Via: bad sent-protocol in %r" % text[:40])
+        raise ValueError("Via: bad sent-protocol in %s" % show(text[:40]))
     if j >= len(rest) or rest[j] not in _WS:
         raise ValueError("Via: no sent-by after %s" % transport)
     semi = rest.find(";", j)
@@ -223,23 +223,23 @@ def parse_via(text):
     port = None
     if port_text:
         if port_text[0] != ":":
-            raise ValueError("Via: bad sent-by %r" % sent_by)
+            raise ValueError("Via: bad sent-by %s" % show(sent_by))
         port = urimod.parse_port(port_text[1:].lstrip(_WS))
     try:
         urimod.parse_host(host)
     except ValueError:
-        raise ValueError("Via: bad sent-by host %r" % host)
+        raise ValueError("Via: bad sent-by host %s" % show(host))
     via = Via(transport, host, port, parse_params(rest, end, "Via"), protocol, version)
     for name, value in via.params:
         lname = name.lower()
         if lname == "branch" and not is_token(value or ""):
-            raise ValueError("Via: bad branch %r" % value)
+            raise ValueError("Via: bad branch %s" % show(value))
         if lname == "received" and not _is_ip(value or ""):
-            raise ValueError("Via: received is not an IP address: %r" % value)
+            raise ValueError("Via: received is not an IP address: %s" % show(value))
         if lname == "rport" and value is not None and not (is_digits(value) and len(value) <= 5):
-            raise ValueError("Via: bad rport %r" % value)
+            raise ValueError("Via: bad rport %s" % show(value))
         if lname == "ttl" and not (is_digits(value or "") and len(value) <= 3 and int(value) <= 255):
-            raise ValueError("Via: bad ttl %r" % value)
+            raise ValueError("Via: bad ttl %s" % show(value))
     return via
 
 
@@ -306,7 +306,7 @@ def parse_address(text, what="address", name_addr=False, star=False):
             words = split_ws(s[:lt])
             for w in words:
                 if not is_token(w):
-                    raise ValueError("%s: display name needs quotes: %r" % (what, s[:lt].strip(_WS)))
+                    raise ValueError("%s: display name needs quotes: %s" % (what, show(s[:lt].strip(_WS))))
             if words:
                 display = " ".join(words)
         else:
@@ -332,7 +332,7 @@ def parse_address(text, what="address", name_addr=False, star=False):
                 raise ValueError("%s: whitespace in addr-spec" % what)
             if c == "?" or c == ",":
                 # RFC 3261 §20: a URI with a comma, question mark or semicolon must use <>
-                raise ValueError("%s: URI with %r must be enclosed in <>" % (what, c))
+                raise ValueError("%s: URI with %s must be enclosed in <>" % (what, show(c)))
     try:
         uri = urimod.parse(uri_text)
     except ValueError as e:
@@ -340,7 +340,7 @@ def parse_address(text, what="address", name_addr=False, star=False):
     addr = Address(uri, display, parse_params(s, rest, what))
     tag = addr.param("tag", "")
     if addr.has_param("tag") and not is_token(tag):
-        raise ValueError("%s: bad tag %r" % (what, tag))
+        raise ValueError("%s: bad tag %s" % (what, show(tag)))
     return addr
 
 
@@ -362,15 +362,15 @@ def parse_uint32(text, what):
     """1*DIGIT no larger than 2**32-1 (RFC 3261 §8.1.1.5); leading zeros allowed."""
     digits = text.lstrip("0") or "0"
     if not is_digits(text) or len(digits) > 10 or int(digits) > 0xFFFFFFFF:
-        raise ValueError("%s: not a 32-bit number: %r" % (what, text[:24]))
+        raise ValueError("%s: not a 32-bit number: %s" % (what, show(text[:24])))
     return int(digits)
 
 
 def parse_cseq(text):
     parts = split_ws(text)
     if len(parts) != 2:
-        raise ValueError("CSeq: expected 'number method', got %r" % text[:40])
+        raise ValueError("CSeq: expected 'number method', got %s" % show(text[:40]))
     number = parse_uint32(parts[0], "CSeq")
     if not is_token(parts[1]):
-        raise ValueError("CSeq: bad method %r" % parts[1])
+        raise ValueError("CSeq: bad method %s" % show(parts[1]))
     return CSeq(number, parts[1])

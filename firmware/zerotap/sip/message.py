@@ -38,6 +38,7 @@ Storage
 from zerotap.sip import headers as hdr
 from zerotap.sip import uri as urimod
 from zerotap.sip.headers import is_token, split_list
+from zerotap.sip.uri import show
 
 SIP_VERSION = "SIP/2.0"
 MAX_LINES = 256  # header lines per message; bounds the work one datagram can cause
@@ -356,7 +357,7 @@ def _version(text):
     major, dot, minor = text[4:].partition(".")
     if text[:4].upper() == "SIP/" and dot and urimod.is_digits(major) and urimod.is_digits(minor):
         return 505, "SIP version %s is not supported" % text[4:]
-    return 400, "bad SIP-Version %r" % text[:20]
+    return 400, "bad SIP-Version %s" % show(text[:20])
 
 
 def _decode(line):
@@ -394,10 +395,10 @@ def _request_line(msg, line):
 def _status_line(line):
     version, _, rest = line.partition(" ")
     if _version(version):
-        raise ParseError("bad Status-Line version %r" % version[:20])
+        raise ParseError("bad Status-Line version %s" % show(version[:20]))
     code, _, reason = rest.partition(" ")
     if len(code) != 3 or not urimod.is_digits(code) or not 100 <= int(code) <= 699:
-        raise ParseError("bad status code %r" % code[:20])
+        raise ParseError("bad status code %s" % show(code[:20]))
     # "SIP/2.0 200" without the SP is accepted (RFC 4475 §3.1.1.13 allows liberal receivers)
     return Response(int(code), reason, version)
 
@@ -446,7 +447,7 @@ def _fields(msg, lines):
         colon = line.find(":")
         name = line[:colon].rstrip(" \t")
         if colon < 0 or not is_token(name):
-            problem = problem or "bad header line %r" % line[:40]
+            problem = problem or "bad header line %s" % show(line[:40])
             continue
         msg.headers.append([key(name), name, line[colon + 1:].strip(" \t")])
     return problem
@@ -463,7 +464,7 @@ def _check(msg):
                                                           ", ".join(missing)))
     call_id = msg.get("call-id")
     if not call_id or " " in call_id or "\t" in call_id:
-        raise ValueError("bad Call-ID %r" % call_id[:40])
+        raise ValueError("bad Call-ID %s" % show(call_id[:40]))
     cseq = msg.cseq()
     if msg.is_request and cseq.method != msg.method:
         raise ValueError("CSeq method %s does not match the request method %s"
@@ -501,7 +502,7 @@ def parse(data):
     else:
         sp = first.find(" ")
         if sp <= 0 or not is_token(first[:sp]) or "SIP/" not in first.upper():
-            raise ParseError("not a SIP request or response: %r" % first[:40])
+            raise ParseError("not a SIP request or response: %s" % show(first[:40]))
         msg = Request(first[:sp], None)
         status, problem = 400, None
         bad = _request_line(msg, first)
@@ -532,7 +533,7 @@ def _body(msg, data, body_at):
         return None
     text = lines[0][2]
     if not urimod.is_digits(text) or len(text.lstrip("0")) > 9:
-        return "bad Content-Length %r" % text[:20]
+        return "bad Content-Length %s" % show(text[:20])
     length = int(text)
     if length > available:
         return "Content-Length %d is larger than the body (%d bytes)" % (length, available)

@@ -28,7 +28,7 @@ three fields; m= with media, port (0-65535, optional /count), proto and at least
 attribute names are tokens. Lines may end in CRLF or LF (RFC 8866 §5).
 """
 from zerotap.sip.headers import is_token, split_ws
-from zerotap.sip.uri import is_digits
+from zerotap.sip.uri import is_digits, show
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1, RFC 8866 §6.7
 
@@ -51,7 +51,7 @@ class Connection:
 def parse_connection(value):
     parts = split_ws(value)
     if len(parts) != 3:
-        raise ValueError("c=: expected 'nettype addrtype address', got %r" % value[:60])
+        raise ValueError("c=: expected 'nettype addrtype address', got %s" % show(value[:60]))
     return Connection(parts[2], parts[1], parts[0])
 
 
@@ -139,7 +139,7 @@ class _Lines:
     def set_direction(self, direction):
         """Write DIRECTION here, replacing any other direction attribute at this level."""
         if direction not in DIRECTIONS:
-            raise ValueError("not an SDP direction: %r" % direction)
+            raise ValueError("not an SDP direction: %s" % show(direction))
         for i in range(len(self.lines)):
             if self.lines[i][0] == "a" and self.lines[i][1] in DIRECTIONS:
                 self.lines[i][1] = direction
@@ -205,14 +205,14 @@ class Media(_Lines):
 def parse_media(value):
     parts = split_ws(value)
     if len(parts) < 4:
-        raise ValueError("m=: expected 'media port proto fmt...', got %r" % value[:60])
+        raise ValueError("m=: expected 'media port proto fmt...', got %s" % show(value[:60]))
     port_text, slash, count_text = parts[1].partition("/")
     if not is_digits(port_text) or len(port_text) > 5 or int(port_text) > 65535:
-        raise ValueError("m=: bad port %r" % parts[1][:20])
+        raise ValueError("m=: bad port %s" % show(parts[1][:20]))
     count = None
     if slash:
         if not is_digits(count_text) or len(count_text) > 5:
-            raise ValueError("m=: bad port count %r" % parts[1][:20])
+            raise ValueError("m=: bad port count %s" % show(parts[1][:20]))
         count = int(count_text)
     return Media(parts[0], int(port_text), parts[2], parts[3:], count)
 
@@ -277,10 +277,10 @@ def parse(data):
         if line.endswith("\r"):
             line = line[:-1]
         if len(line) < 2 or line[1] != "=" or not "a" <= line[0] <= "z":
-            raise ValueError("SDP line %d: expected <type>=<value>, got %r" % (number + 1, line[:40]))
+            raise ValueError("SDP line %d: expected <type>=<value>, got %s" % (number + 1, show(line[:40])))
         t, value = line[0], line[2:]
         if number == 0 and (t != "v" or value != "0"):
-            raise ValueError("SDP line 1: expected v=0, got %r" % line[:40])
+            raise ValueError("SDP line 1: expected v=0, got %s" % show(line[:40]))
         try:
             if t == "m":
                 section = parse_media(value)
@@ -293,7 +293,7 @@ def parse(data):
             elif t == "a":
                 name = value.partition(":")[0]
                 if not is_token(name):
-                    raise ValueError("a=: bad attribute name %r" % name[:30])
+                    raise ValueError("a=: bad attribute name %s" % show(name[:30]))
         except ValueError as e:
             raise ValueError("SDP line %d: %s" % (number + 1, e))
         section.lines.append([t, value])
@@ -307,7 +307,7 @@ def parse_zrtp_hash(value):
     """``a=zrtp-hash`` value (RFC 6189 §8.1): ``1.10 <64 hex>`` -> (version, hex in lower case)."""
     parts = split_ws(value or "")
     if len(parts) != 2:
-        raise ValueError("zrtp-hash: expected 'version hash', got %r" % (value or "")[:80])
+        raise ValueError("zrtp-hash: expected 'version hash', got %s" % show(value or ""))
     version, digest = parts
     if len(digest) != 64 or not all(c in "0123456789abcdefABCDEF" for c in digest):
         raise ValueError("zrtp-hash: hash is not 64 hex digits")
@@ -318,9 +318,9 @@ def parse_rtcp(value):
     """``a=rtcp`` value (RFC 3605): ``port [nettype addrtype address]`` -> (port, Connection|None)."""
     parts = split_ws(value or "")
     if not parts or not is_digits(parts[0]) or len(parts[0]) > 5 or int(parts[0]) > 65535:
-        raise ValueError("rtcp: bad port in %r" % (value or "")[:40])
+        raise ValueError("rtcp: bad port in %s" % show(value or ""))
     if len(parts) == 1:
         return int(parts[0]), None
     if len(parts) != 4:
-        raise ValueError("rtcp: expected 'port nettype addrtype address', got %r" % value[:60])
+        raise ValueError("rtcp: expected 'port nettype addrtype address', got %s" % show(value[:60]))
     return int(parts[0]), Connection(parts[3], parts[2], parts[1])

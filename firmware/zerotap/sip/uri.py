@@ -29,6 +29,23 @@ _DIGITS = "0123456789"
 _NEVER = " \t\r\n<>\"\x7f"
 
 
+def show(text, limit=60):
+    """TEXT quoted for an error message, alike on every runtime (``repr`` of non-ASCII text
+    differs between CPython and MicroPython): ASCII only, at most LIMIT characters."""
+    if text is None:
+        return "None"
+    out = "'"
+    for c in text[:limit]:
+        if c == "'" or c == "\\":
+            out += "\\" + c
+        elif " " <= c <= "~":
+            out += c
+        else:
+            o = ord(c)
+            out += ("\\x%02x" if o < 0x100 else "\\u%04x" if o < 0x10000 else "\\U%08x") % o
+    return out + ("'..." if len(text) > limit else "'")
+
+
 def _all_in(text, chars):
     for c in text:
         if c not in chars:
@@ -44,7 +61,7 @@ def is_digits(text):
 def _check_opaque(text, what):
     for c in text:
         if c in _NEVER or c < " ":
-            raise ValueError("%s contains %r" % (what, c))
+            raise ValueError("%s contains %s" % (what, show(c)))
 
 
 def parse_host(text):
@@ -55,17 +72,17 @@ def parse_host(text):
         # RFC 3261 §25.1 IPv6reference = "[" IPv6address "]"; RFC 5118 §4.10 asks for robustness
         # about the ABNF bug, so we only check the character set.
         if text[-1] != "]" or len(text) < 4 or not _all_in(text[1:-1], _HEX_CHARS + ":."):
-            raise ValueError("bad IPv6 reference %r" % text)
+            raise ValueError("bad IPv6 reference %s" % show(text))
         return text
     if not _all_in(text, _HOST_CHARS):
-        raise ValueError("bad host %r" % text)
+        raise ValueError("bad host %s" % show(text))
     return text
 
 
 def parse_port(text):
     """Port number from TEXT (1*DIGIT, at most 65535)."""
     if not is_digits(text) or len(text) > 5 or int(text) > 65535:
-        raise ValueError("bad port %r" % text)
+        raise ValueError("bad port %s" % show(text))
     return int(text)
 
 
@@ -74,10 +91,10 @@ def split_hostport(text):
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
-            raise ValueError("unterminated IPv6 reference %r" % text)
+            raise ValueError("unterminated IPv6 reference %s" % show(text))
         host, rest = text[:end + 1], text[end + 1:]
         if rest and rest[0] != ":":
-            raise ValueError("bad text after IPv6 reference %r" % text)
+            raise ValueError("bad text after IPv6 reference %s" % show(text))
     else:
         i = text.find(":")
         if i < 0:
@@ -100,7 +117,7 @@ def unescape(text):
         if c == 0x25:  # "%"
             pair = raw[i + 1:i + 3]
             if len(pair) != 2 or pair[0] not in _HEX_BYTES or pair[1] not in _HEX_BYTES:
-                raise ValueError("bad escape in %r" % text)
+                raise ValueError("bad escape in %s" % show(text))
             out.append(int(pair.decode(), 16))
             i += 3
         else:
@@ -162,7 +179,7 @@ def _uri_params(text):
     for part in text[1:].split(";"):
         name, eq, value = part.partition("=")
         if not name:
-            raise ValueError("empty URI parameter name in %r" % text)
+            raise ValueError("empty URI parameter name in %s" % show(text))
         params.append([name, value if eq else None])
     return params
 
@@ -221,21 +238,21 @@ def parse(text):
     """Parse a URI (addr-spec; no angle brackets, no surrounding whitespace)."""
     colon = text.find(":")
     if colon <= 0:
-        raise ValueError("no URI scheme in %r" % text)
+        raise ValueError("no URI scheme in %s" % show(text))
     scheme = text[:colon]
     if not _all_in(scheme, _SCHEME_CHARS) or not ("A" <= scheme[0] <= "Z" or "a" <= scheme[0] <= "z"):
-        raise ValueError("bad URI scheme %r" % scheme)
+        raise ValueError("bad URI scheme %s" % show(scheme))
     rest = text[colon + 1:]
     _check_opaque(rest, "URI")
     if not rest:
-        raise ValueError("empty URI after %r" % (scheme + ":"))
+        raise ValueError("empty URI after %s" % show(scheme + ":"))
     lower = scheme.lower()
     if lower == "tel":
         # RFC 3966 §3: telephone-subscriber *par
         semi = rest.find(";")
         number = rest if semi < 0 else rest[:semi]
         if not number:
-            raise ValueError("empty tel number in %r" % text)
+            raise ValueError("empty tel number in %s" % show(text))
         return Uri(scheme, user=number, params=_uri_params(rest[len(number):]))
     if lower != "sip" and lower != "sips":
         return Uri(scheme, opaque=rest)
@@ -246,7 +263,7 @@ def parse(text):
         userinfo, rest = rest[:at], rest[at + 1:]
         user, colon, pw = userinfo.partition(":")
         if not user:
-            raise ValueError("empty user part in %r" % text)
+            raise ValueError("empty user part in %s" % show(text))
         if colon:
             password = pw
     end = len(rest)
