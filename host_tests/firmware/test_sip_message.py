@@ -275,3 +275,22 @@ def test_response_to_a_request_with_a_broken_to_gets_no_tag():
     assert reply.get("To") == "\"broken <sip:c@d>"
     e = _error(_minimal(extra=b"Max-Forwards: x\r\n"))
     assert e.response(to_tag="abc").address("To").tag == "abc"
+
+
+def test_cancel_and_ack_for_a_non_2xx():
+    invite = message.parse(INVITE.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nRoute: <sip:p1.example;lr>\r\n")
+                           .replace(b"Via: SIP/2.0/UDP pc33", b"Via: SIP/2.0/UDP box;branch=z9hG4bKtop\r\nVia: SIP/2.0/UDP pc33"))
+    cancel = message.make_cancel(invite)
+    assert cancel.start_line() == "CANCEL sip:bob@biloxi.com SIP/2.0"
+    assert cancel.get_all("Via") == ["SIP/2.0/UDP box;branch=z9hG4bKtop"]  # RFC 3261 §9.1: top Via only
+    assert str(cancel.cseq()) == "314159 CANCEL" and cancel.get("To") == invite.get("To")
+    assert cancel.get("From") == invite.get("From") and cancel.call_id() == invite.call_id()
+    assert cancel.get_all("Route") == ["<sip:p1.example;lr>"] and cancel.max_forwards() == 70
+    assert cancel.body == b"" and not cancel.has("Contact") and not cancel.has("Content-Type")
+    busy = message.make_response(invite, 486, to_tag="x9")
+    ack = message.make_ack(invite, busy)
+    assert ack.start_line() == "ACK sip:bob@biloxi.com SIP/2.0"
+    assert ack.get_all("Via") == ["SIP/2.0/UDP box;branch=z9hG4bKtop"] and str(ack.cseq()) == "314159 ACK"
+    assert ack.address("To").tag == "x9" and ack.get_all("Route") == ["<sip:p1.example;lr>"]
+    assert message.parse(ack.serialize()).serialize() == ack.serialize()
+    assert invite.cseq().method == "INVITE" and len(invite.vias()) == 2  # the INVITE is untouched

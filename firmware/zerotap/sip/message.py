@@ -348,6 +348,34 @@ def make_response(request, status, reason=None, to_tag=None):
     return resp
 
 
+def _request_from(invite, method, fields):
+    req = Request(method, invite.uri.copy())
+    for h in invite.headers:
+        if h[0] in fields:
+            req.headers.append(list(h))
+    req.set("CSeq", "%d %s" % (invite.cseq().number, method))
+    req.set("Max-Forwards", "70")
+    return req
+
+
+def make_cancel(invite):
+    """CANCEL for a pending INVITE (RFC 3261 §9.1): same Request-URI, the INVITE's top Via only
+    (same branch), From, To, Call-ID, Route, and the CSeq number with method CANCEL."""
+    req = _request_from(invite, "CANCEL", ("from", "to", "call-id", "route"))
+    req.insert("Via", invite.get("via"))
+    return req
+
+
+def make_ack(invite, response):
+    """ACK for a non-2xx final RESPONSE to INVITE (RFC 3261 §17.1.1.3): the INVITE's Request-URI,
+    top Via, From, Call-ID and Route; To from the response (with its tag); CSeq number with ACK.
+    (The ACK of a 2xx is a new in-dialog request, built by the dialog's owner.)"""
+    req = _request_from(invite, "ACK", ("from", "call-id", "route"))
+    req.insert("Via", invite.get("via"))
+    req.set("To", response.get("to"))
+    return req
+
+
 # -- parsing ---------------------------------------------------------------------------------
 
 def _version(text):
