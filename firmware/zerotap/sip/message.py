@@ -14,6 +14,8 @@
     msg.vias()[0].branch, msg.cseq().number, msg.address("To").tag, msg.addresses("Contact")
     msg.insert("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport")   # on top
     msg.pop("Route")                             # remove and return the first value
+    via = msg.vias()[0]; via.set_param("received", "192.0.2.9")
+    msg.pop("Via"); msg.insert("Via", str(via))  # write an edited top Via back (RFC 3581)
     msg.body = new_sdp                           # bytes
     data = msg.serialize()                       # Content-Length recomputed
 
@@ -432,7 +434,8 @@ def _status_line(line):
 
 
 def _split(data):
-    """Header lines (bytes, folding not yet joined) and the body offset.
+    """The header lines (str, or None for a line that is not UTF-8; folding not yet joined) and
+    the body offset.
 
     RFC 3261 §7 wants an empty line even without a body; a datagram that simply ends after its
     last header line is taken as having an empty body (RFC 4475 §3.1.2.15's file is one)."""
@@ -440,31 +443,40 @@ def _split(data):
     pos = 0
     while pos < n and data[pos] in b"\r\n":  # RFC 3261 §7.5
         pos += 1
-    lines = []
-    while pos < n:
-        nl = data.find(b"\n", pos)
-        if nl < 0:
-            lines.append(data[pos:])
-            break
-        end = nl - 1 if nl > pos and data[nl - 1] == 13 else nl
-        if end == pos:
-            return lines, nl + 1
-        if len(lines) > MAX_LINES:
-            raise ParseError("more than %d header lines" % MAX_LINES)
-        lines.append(data[pos:end])
-        pos = nl + 1
-    return lines, n
+    crlf = data.find(b"\n\r\n", pos)
+    lf = data.find(b"\n\n", pos)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        end, body_at = crlf, crlf + 3
+    elif lf >= 0:
+        end, body_at = lf, lf + 2
+    else:
+        end = body_at = n
+        while end > pos and data[end - 1] in b"\r\n":
+            end -= 1
+    if end > pos and data[end - 1] == 13:
+        end -= 1
+    head = data[pos:end]
+    if head.count(b"\n") >= MAX_LINES:
+        raise ParseError("more than %d header lines" % MAX_LINES)
+    if not head:
+        return [], body_at
+    text = _decode(head)
+    if text is None:  # decode line by line, so that one bad line can still get its 400
+        return [_decode(line.rstrip(b"\r")) for line in head.split(b"\n")], body_at
+    if text.count("\n") == text.count("\r\n"):
+        return text.split("\r\n"), body_at
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")], body_at
 
 
 def _fields(msg, lines):
-    """Fill msg.headers from the header lines; returns the first problem or None."""
+    """Fill msg.headers from lines[1:]; returns the first problem or None."""
     problem = None
-    for raw in lines:
-        line = _decode(raw)
+    for i in range(1, len(lines)):
+        line = lines[i]
         if line is None:
             problem = problem or "header line is not UTF-8"
             continue
-        if line[0] in " \t":  # folding: LWS that contains CRLF is one SP (RFC 3261 §7.3.1)
+        if line and line[0] in " \t":  # folding: LWS with CRLF is one SP (RFC 3261 §7.3.1)
             if not msg.headers:
                 problem = problem or "continuation line before any header field"
                 continue
@@ -520,7 +532,7 @@ def parse(data):
     lines, body_at = _split(data)
     if not lines:
         raise ParseError("empty datagram (a keep-alive?)")
-    first = _decode(lines[0])
+    first = lines[0]
     if first is None:
         raise ParseError("start line is not UTF-8")
     if first.startswith("SIP/"):
@@ -536,7 +548,7 @@ def parse(data):
         bad = _request_line(msg, first)
         if bad:
             status, problem = bad
-    fields_problem = _fields(msg, lines[1:])
+    fields_problem = _fields(msg, lines)
     problem = problem or fields_problem
     if problem is None:
         try:
