@@ -85,9 +85,10 @@ def test_lists_split_outside_quotes_and_angle_brackets():
 
 
 def test_folding_joins_with_one_space():
-    extra = b"Subject: first\r\n  second\r\n\tthird\r\nX-Empty:\r\n value\r\n"
+    extra = b"Subject: first\r\n  second\r\n\tthird\r\nX-Empty:\r\n value\r\nX-Blank: b\r\n \r\n"
     msg = message.parse(_minimal(extra=extra))
     assert msg.get("Subject") == "first second third" and msg.get("X-Empty") == "value"
+    assert msg.get("X-Blank") == "b"  # a continuation of only whitespace adds nothing
     assert b"Subject: first second third\r\n" in msg.serialize()
 
 
@@ -201,6 +202,7 @@ def test_bad_requests_get_a_400_with_the_reason():
         (_minimal(cseq=b"OPTIONS"), 400, "CSeq: expected 'number method', got 'OPTIONS'"),
         (_minimal(extra=b"Bad Header: x\r\n"), 400, "bad header line 'Bad Header: x'"),
         (_minimal(extra=b"NoColon\r\n"), 400, "bad header line 'NoColon'"),
+        (_minimal(extra=b"X-CR: a\rb\r\n"), 400, "bad header line 'X-CR: a\\x0db'"),
         (_minimal(extra=b"X-Bin: \xff\xfe\r\n"), 400, "header line is not UTF-8"),
         (_minimal(extra=b"Via: SIP/2.0/UDP\r\n"), 400, "Via: no sent-by after UDP"),
         (_minimal(extra=b"Via: SIP/2.0/UDP h:99999\r\n"), 400, "bad port '99999'"),
@@ -294,3 +296,20 @@ def test_cancel_and_ack_for_a_non_2xx():
     assert ack.address("To").tag == "x9" and ack.get_all("Route") == ["<sip:p1.example;lr>"]
     assert message.parse(ack.serialize()).serialize() == ack.serialize()
     assert invite.cseq().method == "INVITE" and len(invite.vias()) == 2  # the INVITE is untouched
+
+
+def test_edits_refuse_what_would_break_framing():
+    msg = message.parse(_minimal())
+    for name, value, reason in (("X-A", "a\r\nVia: SIP/2.0/UDP evil", "line break in the value of X-A"),
+                                ("X-A", "a\nb", "line break in the value of X-A"),
+                                ("X A", "b", "bad header name 'X A'"),
+                                ("", "b", "bad header name ''")):
+        for edit in (msg.set, msg.add, msg.insert):
+            try:
+                edit(name, value)
+            except ValueError as e:
+                assert str(e) == reason
+            else:
+                assert False, (edit, name, value)
+    msg.add("X-Pad", "  padded\t")
+    assert msg.get("X-Pad") == "padded" and message.parse(msg.serialize()).get("X-Pad") == "padded"

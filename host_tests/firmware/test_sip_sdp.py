@@ -141,6 +141,15 @@ def test_set_attr_replaces_in_place():
     assert [n for n, v in m.attributes()][2] == "crypto"
     m.set_attr("ptime", "20")
     assert m.attributes()[-1] == ("ptime", "20")
+    for name, value, reason in (("x", "a\r\nc=IN IP4 6.6.6.6", "a=x: line break in the value"),
+                                ("bad name", None, "a=: bad attribute name 'bad name'")):
+        for edit in (m.add_attr, m.set_attr):
+            try:
+                edit(name, value)
+            except ValueError as e:
+                assert str(e) == reason
+            else:
+                assert False, (name, value)
 
 
 def test_port_count_lf_line_ends_and_unknown_lines():

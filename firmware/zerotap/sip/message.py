@@ -100,6 +100,16 @@ def _label(k):
     return _NAMES.get(k, k)
 
 
+def _line(k, name, value):
+    """A header line to store; refuses what would break the framing when serialized."""
+    value = str(value)
+    if not is_token(name):
+        raise ValueError("bad header name %s" % show(name))
+    if "\r" in value or "\n" in value:
+        raise ValueError("line break in the value of %s" % name)
+    return [k, name, value.strip(" \t")]
+
+
 class ParseError(ValueError):
     """Why a datagram is not a usable SIP message; ``str(e)`` is the reason.
 
@@ -168,7 +178,7 @@ class Message:
         first one; appended when NAME is absent."""
         k = key(name)
         values = value if isinstance(value, list) else [value]
-        new = [[k, name, str(v)] for v in values]
+        new = [_line(k, name, v) for v in values]
         at = -1
         kept = []
         for h in self.headers:
@@ -189,7 +199,7 @@ class Message:
         for i in range(len(self.headers)):
             if self.headers[i][0] == k:
                 at = i + 1
-        self.headers.insert(at, [k, name, str(value)])
+        self.headers.insert(at, _line(k, name, value))
 
     def insert(self, name, value):
         """Insert a NAME line before the first one (at the top when NAME is absent), e.g. a Via
@@ -200,7 +210,7 @@ class Message:
             if self.headers[i][0] == k:
                 at = i
                 break
-        self.headers.insert(at, [k, name, str(value)])
+        self.headers.insert(at, _line(k, name, value))
 
     def remove(self, name):
         """Remove every NAME line; returns how many there were."""
@@ -482,11 +492,12 @@ def _fields(msg, lines):
                 continue
             last = msg.headers[-1]
             value = line.strip(" \t")
-            last[2] = last[2] + " " + value if last[2] else value
+            if value:
+                last[2] = last[2] + " " + value if last[2] else value
             continue
         colon = line.find(":")
         name = line[:colon].rstrip(" \t")
-        if colon < 0 or not is_token(name):
+        if colon < 0 or not is_token(name) or "\r" in line:  # a bare CR is no line end
             problem = problem or "bad header line %s" % show(line[:40])
             continue
         msg.headers.append([key(name), name, line[colon + 1:].strip(" \t")])

@@ -84,6 +84,15 @@ def parse_origin(value):
     return Origin(parts[0], parts[1], parts[2], parts[5], parts[4], parts[3])
 
 
+def _attr_text(name, value):
+    if not is_token(name):
+        raise ValueError("a=: bad attribute name %s" % show(name))
+    text = name if value is None else name + ":" + value
+    if "\r" in text or "\n" in text:
+        raise ValueError("a=%s: line break in the value" % name)
+    return text
+
+
 class _Lines:
     """Attribute access over ``self.lines`` (a list of ``[type, value]``)."""
 
@@ -109,7 +118,7 @@ class _Lines:
 
     def add_attr(self, name, value=None):
         """Append ``a=NAME[:VALUE]`` after the last line."""
-        self.lines.append(["a", name if value is None else name + ":" + value])
+        self.lines.append(["a", _attr_text(name, value)])
 
     def remove_attr(self, name):
         """Remove every a=NAME line; returns how many were removed."""
@@ -120,7 +129,7 @@ class _Lines:
 
     def set_attr(self, name, value=None):
         """Replace every a=NAME line by one (at the first one's place, else appended)."""
-        text = name if value is None else name + ":" + value
+        text = _attr_text(name, value)
         for i in range(len(self.lines)):
             l = self.lines[i]
             if l[0] == "a" and (l[1] == name or l[1].startswith(name + ":")):
