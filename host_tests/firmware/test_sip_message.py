@@ -203,6 +203,7 @@ def test_bad_requests_get_a_400_with_the_reason():
         (_minimal(extra=b"Bad Header: x\r\n"), 400, "bad header line 'Bad Header: x'"),
         (_minimal(extra=b"NoColon\r\n"), 400, "bad header line 'NoColon'"),
         (_minimal(extra=b"X-CR: a\rb\r\n"), 400, "bad header line 'X-CR: a\\x0db'"),
+        (_minimal(extra=b"X-CR: a\r\n \rb\r\n"), 400, "bad header line ' \\x0db'"),
         (_minimal(extra=b"X-Bin: \xff\xfe\r\n"), 400, "header line is not UTF-8"),
         (_minimal(extra=b"Via: SIP/2.0/UDP\r\n"), 400, "Via: no sent-by after UDP"),
         (_minimal(extra=b"Via: SIP/2.0/UDP h:99999\r\n"), 400, "bad port '99999'"),

@@ -185,6 +185,8 @@ def test_bad_descriptions_get_precise_reasons():
         (good + "m=audio 5000/x RTP/AVP 0\r\n", "SDP line 5: m=: bad port count '5000/x'"),
         (good + "a=bad name\r\n", "SDP line 5: a=: bad attribute name 'bad name'"),
         (good + "a=:x\r\n", "SDP line 5: a=: bad attribute name ''"),
+        (good + "a=x\ry\r\n", "SDP line 5: NUL or CR inside the line"),
+        (good + "s=a\x00b\r\n", "SDP line 5: NUL or CR inside the line"),
     ]
     for data, reason in cases:
         assert _error(data) == reason, (data, _error(data))

@@ -486,6 +486,9 @@ def _fields(msg, lines):
         if line is None:
             problem = problem or "header line is not UTF-8"
             continue
+        if "\r" in line:  # a bare CR is no line end, and RFC 3261 allows it nowhere else
+            problem = problem or "bad header line %s" % show(line[:40])
+            continue
         if line and line[0] in " \t":  # folding: LWS with CRLF is one SP (RFC 3261 §7.3.1)
             if not msg.headers:
                 problem = problem or "continuation line before any header field"
@@ -497,7 +500,7 @@ def _fields(msg, lines):
             continue
         colon = line.find(":")
         name = line[:colon].rstrip(" \t")
-        if colon < 0 or not is_token(name) or "\r" in line:  # a bare CR is no line end
+        if colon < 0 or not is_token(name):
             problem = problem or "bad header line %s" % show(line[:40])
             continue
         msg.headers.append([key(name), name, line[colon + 1:].strip(" \t")])

@@ -287,6 +287,8 @@ def parse(data):
             line = line[:-1]
         if len(line) < 2 or line[1] != "=" or not "a" <= line[0] <= "z":
             raise ValueError("SDP line %d: expected <type>=<value>, got %s" % (number + 1, show(line[:40])))
+        if "\r" in line or "\x00" in line:  # RFC 8866 §9: byte-string excludes NUL, CR and LF
+            raise ValueError("SDP line %d: NUL or CR inside the line" % (number + 1))
         t, value = line[0], line[2:]
         if number == 0 and (t != "v" or value != "0"):
             raise ValueError("SDP line 1: expected v=0, got %s" % show(line[:40]))
