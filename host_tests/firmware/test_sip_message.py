@@ -314,3 +314,32 @@ def test_edits_refuse_what_would_break_framing():
                 assert False, (edit, name, value)
     msg.add("X-Pad", "  padded\t")
     assert msg.get("X-Pad") == "padded" and message.parse(msg.serialize()).get("X-Pad") == "padded"
+
+
+def test_response_address_follows_rfc3261_and_rfc3581():
+    cases = [
+        # RFC 3581 §4 example: received and rport together
+        ("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport=9988;branch=z9hG4bKkjshdyff", ("192.0.2.1", 9988)),
+        # rport asked for but not filled in: received with the sent-by port (RFC 3261 §18.2.2)
+        ("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport", ("192.0.2.1", 4540)),
+        ("SIP/2.0/UDP 10.1.1.1;received=192.0.2.1", ("192.0.2.1", 5060)),
+        ("SIP/2.0/UDP 10.1.1.1:4540;rport", ("10.1.1.1", 4540)),
+        ("SIP/2.0/UDP pc33.atlanta.com", ("pc33.atlanta.com", 5060)),
+        ("SIP/2.0/UDP 10.1.1.1:4540;maddr=239.255.255.1;received=192.0.2.1;rport=9", ("239.255.255.1", 4540)),
+        ("SIP/2.0/UDP [2001:db8::9:1]:6050;received=[2001:db8::9:255];rport=6051", ("2001:db8::9:255", 6051)),
+        ("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255", ("2001:db8::9:255", 5060)),
+        ("SIP/2.0/UDP [::1]:5062", ("::1", 5062)),
+    ]
+    for text, want in cases:
+        assert parse_via(text).response_address() == want, text
+    from zerotap.sip import uri
+    assert uri.parse("sip:bob@[2001:db8::10]:5070;lr").address() == ("2001:db8::10", 5070)
+    assert uri.parse("sips:bob@biloxi.com").address(5061) == ("biloxi.com", 5061)
+
+
+def test_a_broken_ack_is_never_answered():
+    e = _error(_minimal(b"ACK sip:bob@biloxi.com SIP/2.0", cseq=b"1 INVITE"))
+    assert str(e) == "CSeq method INVITE does not match the request method ACK"
+    assert e.status is None and e.response() is None and e.message.method == "ACK"
+    e = _error(_minimal(b"ACK sip:bob@biloxi.com SIP/3.0", cseq=b"1 ACK"))
+    assert str(e) == "SIP version 3.0 is not supported" and e.status is None and e.response() is None

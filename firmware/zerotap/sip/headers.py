@@ -186,6 +186,22 @@ class Via(Params):
     def sent_by(self):
         return self.host if self.port is None else "%s:%d" % (self.host, self.port)
 
+    def response_address(self, default_port=5060):
+        """(host, port) a response to this top Via goes to over UDP: RFC 3261 §18.2.2 (maddr, then
+        received, with the sent-by port) and RFC 3581 §4 (received and rport together win).
+        The host has no IPv6 brackets."""
+        maddr = self.param("maddr")
+        received = self.param("received")
+        port = self.port if self.port is not None else default_port
+        if maddr:
+            return urimod.unbracket(maddr), port
+        if received:
+            rport = self.param("rport")
+            if rport and is_digits(rport):
+                port = int(rport)
+            return urimod.unbracket(received), port
+        return urimod.unbracket(self.host), port
+
     def __str__(self):
         return "%s/%s/%s %s%s" % (self.protocol, self.version, self.transport, self.sent_by(),
                                   params_text(self.params))

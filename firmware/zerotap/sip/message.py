@@ -16,6 +16,8 @@
     msg.pop("Route")                             # remove and return the first value
     via = msg.vias()[0]; via.set_param("received", "192.0.2.9")
     msg.pop("Via"); msg.insert("Via", str(via))  # write an edited top Via back (RFC 3581)
+    resp.vias()[0].response_address()            # (host, port) a response goes to (§18.2.2)
+    msg.uri.address()                            # (host, port) of a SIP URI, no IPv6 brackets
     msg.body = new_sdp                           # bytes
     data = msg.serialize()                       # Content-Length recomputed
 
@@ -114,10 +116,10 @@ class ParseError(ValueError):
     """Why a datagram is not a usable SIP message; ``str(e)`` is the reason.
 
     ``status`` is the response code the request deserves (400, or 505 for another SIP version),
-    or None when nothing must be answered: the datagram is a response, or not recognisably a
-    request. ``message`` is then None; otherwise it is the request as far as it was parsed (at
+    or None when nothing must be answered: the datagram is a response, an ACK, or not
+    recognisably a request. ``message`` is the request (or the ACK) as far as it was parsed (at
     least its well-formed header lines), so that :meth:`response` can copy Via, From, To, Call-ID
-    and CSeq (RFC 3261 §8.2.6).
+    and CSeq (RFC 3261 §8.2.6); it is None for responses and unrecognisable datagrams.
     """
 
     def __init__(self, reason, status=None, message=None):
@@ -558,10 +560,13 @@ def parse(data):
         if sp <= 0 or not is_token(first[:sp]) or "SIP/" not in first.upper():
             raise ParseError("not a SIP request or response: %s" % show(first[:40]))
         msg = Request(first[:sp], None)
-        status, problem = 400, None
+        # RFC 3261 §17.2.3/§8.2: an ACK is never answered, a broken one included
+        status, problem = (None if msg.method == "ACK" else 400), None
         bad = _request_line(msg, first)
         if bad:
-            status, problem = bad
+            problem = bad[1]
+            if status is not None:
+                status = bad[0]
     fields_problem = _fields(msg, lines)
     problem = problem or fields_problem
     if problem is None:
@@ -570,7 +575,7 @@ def parse(data):
         except ValueError as e:
             problem = str(e)
     if problem is not None:
-        if status is None:  # a response: dropped, never answered
+        if not msg.is_request:  # a response: dropped, never answered
             raise ParseError(problem)
         raise ParseError(problem, status, msg)
     return msg

@@ -86,6 +86,13 @@ def parse_port(text):
     return int(text)
 
 
+def unbracket(host):
+    """``[2001:db8::1]`` -> ``2001:db8::1`` (what a socket wants); other hosts unchanged."""
+    if host and host[0] == "[" and host[-1] == "]":
+        return host[1:-1]
+    return host
+
+
 def split_hostport(text):
     """``host[:port]`` -> (host, port or None); an IPv6 reference keeps its brackets."""
     if text.startswith("["):
@@ -207,6 +214,11 @@ class Uri(Params):
     def host_port(self):
         """``host`` or ``host:port`` as written in the URI."""
         return self.host if self.port is None else "%s:%d" % (self.host, self.port)
+
+    def address(self, default_port=5060):
+        """(host without IPv6 brackets, port or DEFAULT_PORT): where to send, for a SIP URI whose
+        host is an address or a name the caller resolves (RFC 3263 is not done here)."""
+        return unbracket(self.host), self.port if self.port is not None else default_port
 
     def __str__(self):
         if self.opaque is not None:
