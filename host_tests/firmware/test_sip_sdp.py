@@ -176,7 +176,6 @@ def test_bad_descriptions_get_precise_reasons():
         ("v=0\r\no=- 1 IN IP4 192.0.2.1\r\ns=-\r\n", "SDP line 2: o=: expected 6 fields, got 5"),
         ("v=0\r\no=- x 1 IN IP4 a\r\ns=-\r\n", "SDP line 2: o=: sess-id and sess-version must be numbers"),
         ("v=0\r\ns=-\r\n", "SDP has no o= line"),
-        ("v=0\r\no=- 1 1 IN IP4 a\r\n", "SDP has no s= line"),
         (good + "c=IN IP4\r\n", "SDP line 5: c=: expected 'nettype addrtype address', got 'IN IP4'"),
         (good + "m=audio 5000 RTP/AVP\r\n",
          "SDP line 5: m=: expected 'media port proto fmt...', got 'audio 5000 RTP/AVP'"),
@@ -190,6 +189,11 @@ def test_bad_descriptions_get_precise_reasons():
     ]
     for data, reason in cases:
         assert _error(data) == reason, (data, _error(data))
+
+
+def test_missing_s_and_t_lines_are_let_through():
+    s = sdp.parse("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\n")
+    assert s.media[0].port == 4000 and s.media_connection(s.media[0]).address == "192.0.2.1"
 
 
 def test_attribute_helpers_reject_bad_values():

@@ -23,9 +23,10 @@ Model
   types, attribute order) is kept as written, so canonical input (single spaces in m=, CRLF line
   ends) serializes back byte for byte. Attributes are ``a=name`` or ``a=name:value``.
 
-Checks: v=0 first; every line ``<letter>=<value>``; o= with six fields and s= present; c= with
-three fields; m= with media, port (0-65535, optional /count), proto and at least one format;
-attribute names are tokens. Lines may end in CRLF or LF (RFC 8866 §5).
+Checks: v=0 first; every line ``<letter>=<value>`` without NUL or CR inside; o= present, with
+six fields; c= with three fields; m= with media, port (0-65535, optional /count), proto and at
+least one format; attribute names are tokens. Lines may end in CRLF or LF (RFC 8866 §5). A missing
+s= or t= is let through (the box needs neither).
 """
 from zerotap.sip.headers import is_token, split_ws
 from zerotap.sip.uri import is_digits, show
@@ -308,9 +309,9 @@ def parse(data):
         except ValueError as e:
             raise ValueError("SDP line %d: %s" % (number + 1, e))
         section.lines.append([t, value])
-    for t in "os":
-        if session._line(t) is None:
-            raise ValueError("SDP has no %s= line" % t)
+    # RFC 8866 §5 also wants s= and t=; the box needs neither, so their absence is let through
+    if session._line("o") is None:
+        raise ValueError("SDP has no o= line")
     return session
 
 
