@@ -121,7 +121,7 @@ def split_list(value):
 
 
 def parse_params(text, i, what):
-    """Header parameters ``*( SEMI generic-param )`` from TEXT[i:], LWS allowed around ``;``/``=``."""
+    """Header parameters ``*( SEMI generic-param )`` from TEXT[i:]; LWS may surround ; and =."""
     params = []
     n = len(text)
     while True:
@@ -143,7 +143,8 @@ def parse_params(text, i, what):
                 try:
                     j = quoted_end(text, i)
                 except ValueError:
-                    raise ValueError("%s: unterminated quoted string in parameter %s" % (what, name))
+                    raise ValueError("%s: unterminated quoted string in parameter %s"
+                                     % (what, name))
             else:
                 j = _span(text, i, _VALUE_CHARS)
                 if j == i:
@@ -240,7 +241,10 @@ def parse_via(text):
     if port_text:
         if port_text[0] != ":":
             raise ValueError("Via: bad sent-by %s" % show(sent_by))
-        port = urimod.parse_port(port_text[1:].lstrip(_WS))
+        try:
+            port = urimod.parse_port(port_text[1:].lstrip(_WS))
+        except ValueError as e:
+            raise ValueError("Via: %s" % e)
     try:
         urimod.parse_host(host)
     except ValueError:
@@ -254,7 +258,8 @@ def parse_via(text):
             raise ValueError("Via: received is not an IP address: %s" % show(value))
         if lname == "rport" and value is not None and not (is_digits(value) and len(value) <= 5):
             raise ValueError("Via: bad rport %s" % show(value))
-        if lname == "ttl" and not (is_digits(value or "") and len(value) <= 3 and int(value) <= 255):
+        if lname == "ttl" and not (is_digits(value or "") and len(value) <= 3
+                                   and int(value) <= 255):
             raise ValueError("Via: bad ttl %s" % show(value))
     return via
 
@@ -322,7 +327,8 @@ def parse_address(text, what="address", name_addr=False, star=False):
             words = split_ws(s[:lt])
             for w in words:
                 if not is_token(w):
-                    raise ValueError("%s: display name needs quotes: %s" % (what, show(s[:lt].strip(_WS))))
+                    raise ValueError("%s: display name needs quotes: %s"
+                                     % (what, show(s[:lt].strip(_WS))))
             if words:
                 display = " ".join(words)
         else:

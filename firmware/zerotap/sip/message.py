@@ -25,7 +25,8 @@ Parsing
   - UDP framing (RFC 3261 §18.3): Content-Length governs the body; extra bytes are cut, a shorter
     body is an error; without Content-Length the body runs to the end of the datagram.
   - Leading CRLFs are skipped (§7.5); lines may end in CRLF or a bare LF; folded lines (§7.3.1)
-    are joined with one SP; a datagram that ends after its last header line has an empty body. Header names keep their spelling (compact ``v``, ``i``...) and order.
+    are joined with one SP; a datagram that ends after its last header line has an empty body.
+    Header names keep their spelling (compact ``v``, ``i``...) and order.
   - Validated on parse: the start line; Content-Length; that Via, From, To, Call-ID and CSeq are
     present and that single-valued fields appear once; every Via, From, To, Contact, Route and
     Record-Route value; CSeq (32-bit, same method as the request); Max-Forwards (0-255).

@@ -287,7 +287,8 @@ def parse(data):
         if line.endswith("\r"):
             line = line[:-1]
         if len(line) < 2 or line[1] != "=" or not "a" <= line[0] <= "z":
-            raise ValueError("SDP line %d: expected <type>=<value>, got %s" % (number + 1, show(line[:40])))
+            raise ValueError("SDP line %d: expected <type>=<value>, got %s"
+                             % (number + 1, show(line[:40])))
         if "\r" in line or "\x00" in line:  # RFC 8866 §9: byte-string excludes NUL, CR and LF
             raise ValueError("SDP line %d: NUL or CR inside the line" % (number + 1))
         t, value = line[0], line[2:]
@@ -327,12 +328,15 @@ def parse_zrtp_hash(value):
 
 
 def parse_rtcp(value):
-    """``a=rtcp`` value (RFC 3605): ``port [nettype addrtype address]`` -> (port, Connection|None)."""
+    """``a=rtcp`` value (RFC 3605): ``port [nettype addrtype address]``.
+
+    Returns (port, Connection or None)."""
     parts = split_ws(value or "")
     if not parts or not is_digits(parts[0]) or len(parts[0]) > 5 or int(parts[0]) > 65535:
         raise ValueError("rtcp: bad port in %s" % show(value or ""))
     if len(parts) == 1:
         return int(parts[0]), None
     if len(parts) != 4:
-        raise ValueError("rtcp: expected 'port nettype addrtype address', got %s" % show(value[:60]))
+        raise ValueError("rtcp: expected 'port nettype addrtype address', got %s"
+                         % show(value[:60]))
     return int(parts[0]), Connection(parts[3], parts[2], parts[1])

@@ -252,7 +252,8 @@ def parse(text):
     if colon <= 0:
         raise ValueError("no URI scheme in %s" % show(text))
     scheme = text[:colon]
-    if not _all_in(scheme, _SCHEME_CHARS) or not ("A" <= scheme[0] <= "Z" or "a" <= scheme[0] <= "z"):
+    first = scheme[0]
+    if not _all_in(scheme, _SCHEME_CHARS) or not ("A" <= first <= "Z" or "a" <= first <= "z"):
         raise ValueError("bad URI scheme %s" % show(scheme))
     rest = text[colon + 1:]
     _check_opaque(rest, "URI")
