@@ -86,7 +86,15 @@ def unquote(text):
 
 
 def quote(text):
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A quoted-string for TEXT (RFC 3261 §25.1): quoted-pairs for ", \\ and control characters."""
+    out = '"'
+    for c in text:
+        if c == "\r" or c == "\n":
+            raise ValueError("a quoted string cannot hold a line break")
+        if c == '"' or c == "\\" or (c < " " and c != "\t") or c == "\x7f":
+            out += "\\"
+        out += c
+    return out + '"'
 
 
 def split_list(value):
