@@ -216,3 +216,20 @@ def test_attribute_helpers_reject_bad_values():
     port, conn = sdp.parse_rtcp("53020 IN IP6 2001:db8::1")
     assert port == 53020 and conn.addrtype == "IP6" and conn.address == "2001:db8::1"
     assert sdp.parse_rtcp("53020") == (53020, None)
+
+
+def test_a_session_built_from_scratch():
+    s = sdp.Session()
+    s.lines.append(["v", "0"])
+    s.set_origin(sdp.Origin("zerotap", "1", "1", "2001:db8::1", "IP6"))
+    s.lines.append(["s", "-"])
+    s.set_connection("2001:db8::1")
+    s.lines.append(["t", "0 0"])
+    m = sdp.Media("audio", 40000, "RTP/AVP", ["0", "101"])
+    m.add_attr("rtpmap", "0 PCMU/8000")
+    m.add_attr("sendrecv")
+    s.media.append(m)
+    text = s.serialize()
+    assert text == (b"v=0\r\no=zerotap 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n"
+                    b"m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+    assert sdp.parse(text).serialize() == text

@@ -239,7 +239,12 @@ class Session(_Lines):
         return None if line is None else parse_origin(line[1])
 
     def set_origin(self, origin):
-        self._line("o")[1] = str(origin)
+        """Replace o= (or add it after v=)."""
+        line = self._line("o")
+        if line is None:
+            self.lines.insert(1 if self._line("v") else 0, ["o", str(origin)])
+        else:
+            line[1] = str(origin)
 
     def media_connection(self, media):
         """The c= that applies to MEDIA: its own, else the session's (RFC 8866 §5.7)."""
