@@ -172,6 +172,10 @@ def test_response_parse_and_reason_phrases():
     v = r.vias()[0]
     assert v.param("received") == "192.0.2.2" and v.param("rport") == "5062"
     assert message.parse(data.replace(b"200 OK", b"200")).reason == ""
+    lower = message.parse(data.replace(b"SIP/2.0 200", b"sip/2.0 200"))
+    assert lower.status == 200 and lower.version == "sip/2.0"
+    assert str(_error(data.replace(b"SIP/2.0 200", b"s\xc4\xb1p/2.0 200"))) == \
+        "not a SIP request or response: 's\\u0131p/2.0 200 OK'"
 
 
 def test_body_framing():
@@ -263,6 +267,7 @@ def test_what_cannot_be_answered_is_only_reported():
         (b"SIP/3.0 200 OK\r\n\r\n", "bad Status-Line version 'SIP/3.0'"),
         (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n", "missing header fields: From, To, Call-ID, CSeq"),
         (b"INVITE\r\n\r\n", "not a SIP request or response: 'INVITE'"),
+        (_minimal(b"OPTIONS sip:b s\xc4\xb1p/2.0"), "not a SIP request or response: 'OPTIONS sip:b s\\u0131p/2.0'"),
         (b"OPTIONS sip:x SIP/2.0\r\n" + b"X: y\r\n" * 300 + b"\r\n", "more than 256 header lines"),
     ]
     for data, reason in cases:

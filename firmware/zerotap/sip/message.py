@@ -95,7 +95,7 @@ REASONS = {
 
 def key(name):
     """Lookup key of a header name: lower case, compact form expanded."""
-    k = name.lower()
+    k = urimod.ascii_lower(name)
     return COMPACT.get(k, k)
 
 
@@ -278,7 +278,7 @@ class Message:
     def content_type(self):
         """The media type in lower case without parameters (``application/sdp``), or None."""
         value = self.get("content-type")
-        return None if value is None else value.split(";")[0].strip(" \t").lower()
+        return None if value is None else urimod.ascii_lower(value.split(";")[0].strip(" \t"))
 
     # -- output ------------------------------------------------------------------------------
     def serialize(self):
@@ -395,10 +395,11 @@ def make_ack(invite, response):
 
 def _version(text):
     """None when TEXT is SIP/2.0; else (status, reason) for the error."""
-    if text.upper() == SIP_VERSION:
+    upper = text.encode().upper()  # ASCII only: "sıp/2.0".upper() is "SIP/2.0" on CPython
+    if upper == b"SIP/2.0":
         return None
     major, dot, minor = text[4:].partition(".")
-    if text[:4].upper() == "SIP/" and dot and urimod.is_digits(major) and urimod.is_digits(minor):
+    if upper[:4] == b"SIP/" and dot and urimod.is_digits(major) and urimod.is_digits(minor):
         return 505, "SIP version %s is not supported" % text[4:]
     return 400, "bad SIP-Version %s" % show(text[:20])
 
@@ -506,7 +507,8 @@ def _fields(msg, lines):
         if colon < 0 or not is_token(name):
             problem = problem or "bad header line %s" % show(line[:40])
             continue
-        msg.headers.append([key(name), name, line[colon + 1:].strip(" \t")])
+        k = name.lower()  # a token: ASCII, so str.lower is safe here and cheaper than key()
+        msg.headers.append([COMPACT.get(k, k), name, line[colon + 1:].strip(" \t")])
     return problem
 
 
@@ -552,13 +554,13 @@ def parse(data):
     first = lines[0]
     if first is None:
         raise ParseError("start line is not UTF-8")
-    if first.startswith("SIP/"):
+    if first[:4].encode().upper() == b"SIP/":  # "SIP" is case-insensitive (RFC 3261 §25)
         msg = _status_line(first)
         status = None
         problem = None
     else:
         sp = first.find(" ")
-        if sp <= 0 or not is_token(first[:sp]) or "SIP/" not in first.upper():
+        if sp <= 0 or not is_token(first[:sp]) or b"SIP/" not in first.encode().upper():
             raise ParseError("not a SIP request or response: %s" % show(first[:40]))
         msg = Request(first[:sp], None)
         # RFC 3261 §17.2.3/§8.2: an ACK is never answered, a broken one included

@@ -53,6 +53,12 @@ def _all_in(text, chars):
     return True
 
 
+def ascii_lower(text):
+    """Lower case for ASCII letters only, alike on every runtime (CPython's ``str.lower`` also
+    maps other scripts, MicroPython's does not)."""
+    return text.encode().lower().decode()
+
+
 def is_digits(text):
     """True when TEXT is one or more ASCII digits (``str.isdigit`` also takes other scripts)."""
     return bool(text) and _all_in(text, _DIGITS)
@@ -135,9 +141,9 @@ def unescape(text):
 
 def find_param(params, name):
     """Index of parameter NAME (case-insensitive, RFC 3261 §19.1.4) in a [[name, value]] list."""
-    name = name.lower()
+    name = ascii_lower(name)
     for i in range(len(params)):
-        if params[i][0].lower() == name:
+        if ascii_lower(params[i][0]) == name:
             return i
     return -1
 
