@@ -78,29 +78,48 @@ int zc_aes_ecb(const uint8_t *key, size_t klen, const uint8_t in[16], uint8_t ou
     return r;
 }
 
+/* CTR and CFB are built here on the block function, so the core needs no MBEDTLS_CIPHER_MODE_*
+ * option (MicroPython's and ESP-IDF's mbedTLS configurations differ there). */
 int zc_aes_ctr(const uint8_t *key, size_t klen, const uint8_t iv[16], const uint8_t *in, uint8_t *out, size_t len) {
     mbedtls_aes_context ctx;
-    uint8_t counter[16], stream[16];
-    size_t off = 0;
+    uint8_t counter[16], ks[16];
     int r = aes_setkey(&ctx, key, klen);
     memcpy(counter, iv, 16);
-    /* SP 800-38A CTR: mbedTLS increments the whole 128-bit block big-endian */
-    if (r == ZC_OK && mbedtls_aes_crypt_ctr(&ctx, len, &off, counter, stream, in, out)) r = ZC_ERR_CRYPTO;
+    while (r == ZC_OK && len) {
+        size_t n = len < 16 ? len : 16;
+        if (mbedtls_aes_crypt_ecb(&ctx, MBEDTLS_AES_ENCRYPT, counter, ks)) {
+            r = ZC_ERR_CRYPTO;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) out[i] = in[i] ^ ks[i];
+        in += n, out += n, len -= n;
+        for (int i = 15; i >= 0 && ++counter[i] == 0; i--) { /* SP 800-38A: the whole block counts */
+        }
+    }
     mbedtls_aes_free(&ctx);
     return r;
 }
 
 int zc_aes_cfb(const uint8_t *key, size_t klen, const uint8_t iv[16], const uint8_t *in, uint8_t *out, size_t len,
                int decrypt) {
+    /* CFB-128, SP 800-38A section 6.3; only the forward cipher is ever used */
     mbedtls_aes_context ctx;
-    uint8_t reg[16];
-    size_t off = 0;
+    uint8_t reg[16], ks[16];
     int r = aes_setkey(&ctx, key, klen);
     memcpy(reg, iv, 16);
-    /* CFB-128 only ever uses the forward cipher, so the encryption key schedule serves both ways */
-    if (r == ZC_OK && mbedtls_aes_crypt_cfb128(&ctx, decrypt ? MBEDTLS_AES_DECRYPT : MBEDTLS_AES_ENCRYPT, len, &off,
-                                               reg, in, out))
-        r = ZC_ERR_CRYPTO;
+    while (r == ZC_OK && len) {
+        size_t n = len < 16 ? len : 16;
+        if (mbedtls_aes_crypt_ecb(&ctx, MBEDTLS_AES_ENCRYPT, reg, ks)) {
+            r = ZC_ERR_CRYPTO;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint8_t c = decrypt ? in[i] : (uint8_t)(in[i] ^ ks[i]);
+            out[i] = (uint8_t)(in[i] ^ ks[i]);
+            reg[i] = c;
+        }
+        in += n, out += n, len -= n;
+    }
     mbedtls_aes_free(&ctx);
     return r;
 }

@@ -15,7 +15,7 @@ import cryptolib
 import micropython
 
 from zerotap.crypto import checks, mac, modes
-from zerotap.crypto import crc32c as _crc
+from zerotap.crypto import crc as _crc
 
 NAME = "micropython"
 _ECB = 1  # cryptolib's MODE_ECB
