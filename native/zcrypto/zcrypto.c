@@ -304,13 +304,149 @@ static const char P3072_HEX[] =
     "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C"
     "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF";
 
+size_t zc_dh_size(int group) {
+    return group == ZC_DH2K ? 256 : group == ZC_DH3K ? 384 : 0;
+}
+
+#if defined(__SIZEOF_INT128__) && !defined(ZC_DH_MBEDTLS)
+/* Montgomery exponentiation in 64-bit limbs (CIOS multiplication, 4-bit fixed windows with a
+ * constant-time table lookup): about a third faster than mbedTLS 2.28's bignum on a PC. Boards
+ * (no 128-bit integers) use mbedTLS, which drives the ESP32's bignum accelerator. */
+#define DH_MAXN 48
+typedef unsigned __int128 dh_u128;
+
+typedef struct {
+    int n;                 /* limbs */
+    uint64_t p[DH_MAXN];   /* little-endian limbs */
+    uint64_t one[DH_MAXN]; /* R mod p, R = 2^(64n) */
+    uint64_t rr[DH_MAXN];  /* R^2 mod p */
+    uint64_t n0;           /* -p^-1 mod 2^64 */
+} dh_group;
+
+static dh_group dh_groups[2];
+static int dh_ready[2];
+
+static void be_to_limbs(uint64_t *x, int n, const uint8_t *b, size_t len) {
+    memset(x, 0, (size_t)n * 8);
+    for (size_t i = 0; i < len && i < (size_t)n * 8; i++) x[i / 8] |= (uint64_t)b[len - 1 - i] << (8 * (i % 8));
+}
+
+static void limbs_to_be(uint8_t *b, size_t len, const uint64_t *x) {
+    for (size_t i = 0; i < len; i++) b[len - 1 - i] = (uint8_t)(x[i / 8] >> (8 * (i % 8)));
+}
+
+/* r = x + hi * 2^(64n) - p when that is not negative, else x; constant time */
+static void reduce_once(uint64_t *r, const uint64_t *x, uint64_t hi, const uint64_t *p, int n) {
+    uint64_t d[DH_MAXN], borrow = 0;
+    for (int i = 0; i < n; i++) {
+        dh_u128 t = (dh_u128)x[i] - p[i] - borrow;
+        d[i] = (uint64_t)t;
+        borrow = (uint64_t)(t >> 64) & 1;
+    }
+    uint64_t use_d = 0 - (uint64_t)((hi | (borrow ^ 1)) & 1);
+    for (int i = 0; i < n; i++) r[i] = (d[i] & use_d) | (x[i] & ~use_d);
+}
+
+/* r = a * b / R mod p (r may alias a or b) */
+static void mont_mul(uint64_t *r, const uint64_t *a, const uint64_t *b, const dh_group *g) {
+    int n = g->n;
+    uint64_t t[DH_MAXN + 2];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < n; i++) {
+        uint64_t c = 0;
+        for (int j = 0; j < n; j++) {
+            dh_u128 u = (dh_u128)a[i] * b[j] + t[j] + c;
+            t[j] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        dh_u128 u = (dh_u128)t[n] + c;
+        t[n] = (uint64_t)u;
+        t[n + 1] = (uint64_t)(u >> 64);
+        uint64_t m = t[0] * g->n0;
+        u = (dh_u128)m * g->p[0] + t[0];
+        c = (uint64_t)(u >> 64);
+        for (int j = 1; j < n; j++) {
+            u = (dh_u128)m * g->p[j] + t[j] + c;
+            t[j - 1] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        u = (dh_u128)t[n] + c;
+        t[n - 1] = (uint64_t)u;
+        t[n] = t[n + 1] + (uint64_t)(u >> 64);
+    }
+    reduce_once(r, t, t[n], g->p, n);
+}
+
+static int dh_group_init(dh_group *g, const char *hex, int n) {
+    mbedtls_mpi P;
+    uint8_t b[DH_MAXN * 8];
+    mbedtls_mpi_init(&P);
+    int bad = mbedtls_mpi_read_string(&P, 16, hex) || mbedtls_mpi_write_binary(&P, b, (size_t)n * 8);
+    mbedtls_mpi_free(&P);
+    if (bad) return ZC_ERR_CRYPTO;
+    g->n = n;
+    be_to_limbs(g->p, n, b, (size_t)n * 8);
+    uint64_t inv = 1; /* p^-1 mod 2^64 by Newton's iteration (p is odd) */
+    for (int i = 0; i < 7; i++) inv *= 2 - g->p[0] * inv;
+    g->n0 = 0 - inv;
+    uint64_t zero[DH_MAXN];
+    memset(zero, 0, sizeof zero);
+    reduce_once(g->one, zero, 1, g->p, n); /* R mod p = 2^(64n) - p, as p > 2^(64n-1) */
+    memcpy(g->rr, g->one, sizeof g->rr);
+    for (int k = 0; k < 64 * n; k++) { /* R^2 mod p: double R mod p 64n times */
+        uint64_t hi = g->rr[n - 1] >> 63;
+        for (int i = n - 1; i > 0; i--) g->rr[i] = (g->rr[i] << 1) | (g->rr[i - 1] >> 63);
+        g->rr[0] <<= 1;
+        reduce_once(g->rr, g->rr, hi, g->p, n);
+    }
+    return ZC_OK;
+}
+
+int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_t elen, uint8_t *out) {
+    size_t size = zc_dh_size(group);
+    if (!size || blen > size) return ZC_ERR_ARG;
+    int gi = group - 1;
+    if (!dh_ready[gi]) {
+        int r = dh_group_init(&dh_groups[gi], gi ? P3072_HEX : P2048_HEX, gi ? 48 : 32);
+        if (r) return r;
+        dh_ready[gi] = 1;
+    }
+    const dh_group *g = &dh_groups[gi];
+    int n = g->n;
+    uint64_t table[16][DH_MAXN], x[DH_MAXN], sel[DH_MAXN], b[DH_MAXN];
+    uint8_t two = 2;
+    be_to_limbs(b, n, base ? base : &two, base ? blen : 1);
+    memcpy(table[0], g->one, sizeof table[0]);
+    mont_mul(table[1], b, g->rr, g); /* into Montgomery form */
+    for (int i = 2; i < 16; i++) mont_mul(table[i], table[i - 1], table[1], g);
+    memcpy(x, g->one, sizeof x);
+    /* every 4-bit window of the exponent, high to low, with the same work whatever its value */
+    for (size_t w = 0; w < 2 * elen; w++) {
+        int v = (exp[w / 2] >> ((w & 1) ? 0 : 4)) & 0xF;
+        if (w)
+            for (int k = 0; k < 4; k++) mont_mul(x, x, x, g);
+        memset(sel, 0, sizeof sel);
+        for (int i = 0; i < 16; i++) {
+            uint64_t mask = 0 - (uint64_t)(i == v);
+            for (int j = 0; j < n; j++) sel[j] |= table[i][j] & mask;
+        }
+        mont_mul(x, x, sel, g);
+    }
+    memset(b, 0, sizeof b);
+    b[0] = 1;
+    mont_mul(x, x, b, g); /* out of Montgomery form */
+    limbs_to_be(out, size, x);
+    memset(table, 0, sizeof table);
+    memset(sel, 0, sizeof sel);
+    return ZC_OK;
+}
+
+#else /* mbedTLS bignum (and the ESP32's accelerator behind it) */
+
 /* The primes and their Montgomery constants R^2 mod p, made once and kept. */
 static mbedtls_mpi dh_p[2], dh_rr[2];
 static int dh_ready[2];
 
-size_t zc_dh_size(int group) {
-    return group == ZC_DH2K ? 256 : group == ZC_DH3K ? 384 : 0;
-}
 
 int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_t elen, uint8_t *out) {
     size_t size = zc_dh_size(group);
@@ -331,6 +467,7 @@ int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_
     mbedtls_mpi_free(&B), mbedtls_mpi_free(&E), mbedtls_mpi_free(&X);
     return r;
 }
+#endif
 
 /* ---- ECDH over P-256 / P-384 and X25519 ----------------------------------------------------- */
 
