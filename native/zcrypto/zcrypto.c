@@ -469,6 +469,286 @@ int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_
 }
 #endif
 
+/* ---- P-256 in 64-bit limbs --------------------------------------------------------------------- */
+
+#if defined(__SIZEOF_INT128__) && !defined(ZC_P256_MBEDTLS)
+/* P-256 scalar multiplication where the compiler has 128-bit integers: Montgomery field
+ * arithmetic over four 64-bit limbs, Jacobian coordinates with the a = -3 doubling, and 4-bit
+ * fixed windows with a constant-time table lookup. About ten times faster than mbedTLS 2.28's
+ * generic code here; boards keep mbedTLS. A peer's point must be on the curve (ZC_ERR_POINT).
+ * Timing: the table lookup and the field arithmetic do not depend on the scalar; the additions
+ * while the accumulator is still the point at infinity (leading zero windows) are skipped. */
+#define ZC_HAVE_P256 1
+typedef unsigned __int128 p256_u128;
+typedef uint64_t p256_fe[4];
+
+static const p256_fe P256_P = {0xFFFFFFFFFFFFFFFFull, 0x00000000FFFFFFFFull, 0, 0xFFFFFFFF00000001ull};
+static const p256_fe P256_GX = {0xF4A13945D898C296ull, 0x77037D812DEB33A0ull, 0xF8BCE6E563A440F2ull,
+                                0x6B17D1F2E12C4247ull};
+static const p256_fe P256_GY = {0xCBB6406837BF51F5ull, 0x2BCE33576B315ECEull, 0x8EE7EB4A7C0F9E16ull,
+                                0x4FE342E2FE1A7F9Bull};
+static const p256_fe P256_B = {0x3BCE3C3E27D2604Bull, 0x651D06B0CC53B0F6ull, 0xB3EBBD55769886BCull,
+                               0x5AC635D8AA3A93E7ull};
+static p256_fe p256_one, p256_rr; /* R mod p and R^2 mod p, R = 2^256 */
+static int p256_ready;
+
+/* r = x + hi * 2^256 - p when that is not negative, else x */
+static void p256_reduce(p256_fe r, const p256_fe x, uint64_t hi) {
+    uint64_t d[4], borrow = 0;
+    for (int i = 0; i < 4; i++) {
+        p256_u128 t = (p256_u128)x[i] - P256_P[i] - borrow;
+        d[i] = (uint64_t)t;
+        borrow = (uint64_t)(t >> 64) & 1;
+    }
+    uint64_t use_d = 0 - (uint64_t)((hi | (borrow ^ 1)) & 1);
+    for (int i = 0; i < 4; i++) r[i] = (d[i] & use_d) | (x[i] & ~use_d);
+}
+
+static void p256_add(p256_fe r, const p256_fe a, const p256_fe b) {
+    uint64_t t[4], c = 0;
+    for (int i = 0; i < 4; i++) {
+        p256_u128 u = (p256_u128)a[i] + b[i] + c;
+        t[i] = (uint64_t)u;
+        c = (uint64_t)(u >> 64);
+    }
+    p256_reduce(r, t, c);
+}
+
+static void p256_sub(p256_fe r, const p256_fe a, const p256_fe b) {
+    uint64_t t[4], borrow = 0, c = 0;
+    for (int i = 0; i < 4; i++) {
+        p256_u128 u = (p256_u128)a[i] - b[i] - borrow;
+        t[i] = (uint64_t)u;
+        borrow = (uint64_t)(u >> 64) & 1;
+    }
+    uint64_t mask = 0 - borrow; /* add p back when it went negative */
+    for (int i = 0; i < 4; i++) {
+        p256_u128 u = (p256_u128)t[i] + (P256_P[i] & mask) + c;
+        r[i] = (uint64_t)u;
+        c = (uint64_t)(u >> 64);
+    }
+}
+
+/* r = a * b / R mod p; -p^-1 mod 2^64 is 1 for this p */
+static void p256_mul(p256_fe r, const p256_fe a, const p256_fe b) {
+    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        uint64_t c = 0;
+        for (int j = 0; j < 4; j++) {
+            p256_u128 u = (p256_u128)a[i] * b[j] + t[j] + c;
+            t[j] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        p256_u128 u = (p256_u128)t[4] + c;
+        t[4] = (uint64_t)u;
+        t[5] = (uint64_t)(u >> 64);
+        uint64_t m = t[0];
+        u = (p256_u128)m * P256_P[0] + t[0];
+        c = (uint64_t)(u >> 64);
+        for (int j = 1; j < 4; j++) {
+            u = (p256_u128)m * P256_P[j] + t[j] + c;
+            t[j - 1] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        u = (p256_u128)t[4] + c;
+        t[3] = (uint64_t)u;
+        t[4] = t[5] + (uint64_t)(u >> 64);
+    }
+    p256_reduce(r, t, t[4]);
+}
+
+static void p256_init(void) {
+    p256_fe zero = {0, 0, 0, 0};
+    p256_reduce(p256_one, zero, 1); /* 2^256 - p */
+    memcpy(p256_rr, p256_one, sizeof p256_rr);
+    for (int k = 0; k < 256; k++) { /* R^2 mod p: double R mod p 256 times */
+        uint64_t hi = p256_rr[3] >> 63;
+        for (int i = 3; i > 0; i--) p256_rr[i] = (p256_rr[i] << 1) | (p256_rr[i - 1] >> 63);
+        p256_rr[0] <<= 1;
+        p256_reduce(p256_rr, p256_rr, hi);
+    }
+    p256_ready = 1;
+}
+
+static int p256_is_zero(const p256_fe a) {
+    return (a[0] | a[1] | a[2] | a[3]) == 0;
+}
+
+typedef struct {
+    p256_fe x, y, z; /* Jacobian, Montgomery form; z = 0 is the point at infinity */
+} p256_pt;
+
+static void p256_double(p256_pt *r, const p256_pt *p) {
+    /* dbl-2001-b (a = -3) */
+    p256_fe delta, gamma, beta, alpha, t1, t2;
+    p256_mul(delta, p->z, p->z);
+    p256_mul(gamma, p->y, p->y);
+    p256_mul(beta, p->x, gamma);
+    p256_sub(t1, p->x, delta);
+    p256_add(t2, p->x, delta);
+    p256_mul(alpha, t1, t2);
+    p256_add(t1, alpha, alpha);
+    p256_add(alpha, t1, alpha);        /* alpha = 3 (x - delta)(x + delta) */
+    p256_add(t1, p->y, p->z);
+    p256_mul(t1, t1, t1);
+    p256_sub(t1, t1, gamma);
+    p256_sub(r->z, t1, delta);         /* z3 = (y + z)^2 - gamma - delta */
+    p256_add(beta, beta, beta);
+    p256_add(beta, beta, beta);        /* 4 beta */
+    p256_mul(t1, alpha, alpha);
+    p256_add(t2, beta, beta);
+    p256_sub(r->x, t1, t2);            /* x3 = alpha^2 - 8 beta */
+    p256_sub(t1, beta, r->x);
+    p256_mul(t1, alpha, t1);
+    p256_mul(t2, gamma, gamma);
+    p256_add(t2, t2, t2);
+    p256_add(t2, t2, t2);
+    p256_add(t2, t2, t2);              /* 8 gamma^2 */
+    p256_sub(r->y, t1, t2);            /* y3 = alpha (4 beta - x3) - 8 gamma^2 */
+}
+
+static void p256_add_pt(p256_pt *r, const p256_pt *p, const p256_pt *q) {
+    /* add-2007-bl */
+    if (p256_is_zero(p->z)) {
+        *r = *q;
+        return;
+    }
+    if (p256_is_zero(q->z)) {
+        *r = *p;
+        return;
+    }
+    p256_fe z1z1, z2z2, u1, u2, s1, s2, h, i, j, rr, v, t;
+    p256_mul(z1z1, p->z, p->z);
+    p256_mul(z2z2, q->z, q->z);
+    p256_mul(u1, p->x, z2z2);
+    p256_mul(u2, q->x, z1z1);
+    p256_mul(s1, p->y, q->z);
+    p256_mul(s1, s1, z2z2);
+    p256_mul(s2, q->y, p->z);
+    p256_mul(s2, s2, z1z1);
+    p256_sub(h, u2, u1);
+    p256_sub(rr, s2, s1);
+    if (p256_is_zero(h)) {
+        if (p256_is_zero(rr)) {
+            p256_double(r, p);
+        } else {
+            memset(r, 0, sizeof *r);
+        }
+        return;
+    }
+    p256_add(rr, rr, rr);
+    p256_add(i, h, h);
+    p256_mul(i, i, i);
+    p256_mul(j, h, i);
+    p256_mul(v, u1, i);
+    p256_mul(t, rr, rr);
+    p256_sub(t, t, j);
+    p256_sub(t, t, v);
+    p256_sub(r->x, t, v);              /* x3 = r^2 - J - 2V */
+    p256_sub(t, v, r->x);
+    p256_mul(t, rr, t);
+    p256_mul(s1, s1, j);
+    p256_add(s1, s1, s1);
+    p256_sub(r->y, t, s1);             /* y3 = r (V - x3) - 2 S1 J */
+    p256_add(t, p->z, q->z);
+    p256_mul(t, t, t);
+    p256_sub(t, t, z1z1);
+    p256_sub(t, t, z2z2);
+    p256_mul(r->z, t, h);              /* z3 = ((z1 + z2)^2 - z1z1 - z2z2) H */
+}
+
+static void fe_from_be(p256_fe r, const uint8_t b[32]) {
+    for (int i = 0; i < 4; i++) {
+        uint64_t v = 0;
+        for (int j = 0; j < 8; j++) v = (v << 8) | b[8 * (3 - i) + j];
+        r[i] = v;
+    }
+}
+
+static void fe_to_be(uint8_t b[32], const p256_fe a) {
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) b[8 * (3 - i) + j] = (uint8_t)(a[i] >> (56 - 8 * j));
+}
+
+/* out = x || y of k * (x, y), big-endian; point NULL means G */
+static int p256_mul_point(const uint8_t k[32], const uint8_t *point, uint8_t out[64]) {
+    if (!p256_ready) p256_init();
+    p256_pt table[16], acc, sel;
+    p256_fe x, y, one_plain = {1, 0, 0, 0};
+    if (point) {
+        fe_from_be(x, point);
+        fe_from_be(y, point + 32);
+        /* below p, and y^2 = x^3 - 3x + b */
+        p256_fe xm, ym, l, r, t;
+        uint64_t borrow = 0;
+        for (int i = 0; i < 4; i++) {
+            p256_u128 u = (p256_u128)x[i] - P256_P[i] - borrow;
+            borrow = (uint64_t)(u >> 64) & 1;
+        }
+        if (!borrow) return ZC_ERR_POINT;
+        borrow = 0;
+        for (int i = 0; i < 4; i++) {
+            p256_u128 u = (p256_u128)y[i] - P256_P[i] - borrow;
+            borrow = (uint64_t)(u >> 64) & 1;
+        }
+        if (!borrow) return ZC_ERR_POINT;
+        p256_mul(xm, x, p256_rr);
+        p256_mul(ym, y, p256_rr);
+        p256_mul(l, ym, ym);
+        p256_mul(r, xm, xm);
+        p256_mul(r, r, xm);
+        p256_add(t, xm, xm);
+        p256_add(t, t, xm);
+        p256_sub(r, r, t);
+        p256_mul(t, P256_B, p256_rr);
+        p256_add(r, r, t);
+        if (memcmp(l, r, sizeof l) != 0) return ZC_ERR_POINT;
+    } else {
+        memcpy(x, P256_GX, sizeof x);
+        memcpy(y, P256_GY, sizeof y);
+    }
+    memset(&table[0], 0, sizeof table[0]);
+    p256_mul(table[1].x, x, p256_rr);
+    p256_mul(table[1].y, y, p256_rr);
+    memcpy(table[1].z, p256_one, sizeof(p256_fe));
+    p256_double(&table[2], &table[1]);
+    for (int i = 3; i < 16; i++) p256_add_pt(&table[i], &table[i - 1], &table[1]);
+    memset(&acc, 0, sizeof acc);
+    for (int w = 0; w < 64; w++) {
+        int v = (k[w / 2] >> ((w & 1) ? 0 : 4)) & 0xF;
+        if (w)
+            for (int d = 0; d < 4; d++) p256_double(&acc, &acc);
+        uint64_t *s = (uint64_t *)&sel, *t;
+        memset(&sel, 0, sizeof sel);
+        for (int i = 0; i < 16; i++) {
+            uint64_t mask = 0 - (uint64_t)(i == v);
+            t = (uint64_t *)&table[i];
+            for (int j = 0; j < 12; j++) s[j] |= t[j] & mask;
+        }
+        p256_add_pt(&acc, &acc, &sel);
+    }
+    memset(table, 0, sizeof table);
+    if (p256_is_zero(acc.z)) return ZC_ERR_CRYPTO;
+    /* to affine: z^-1 = z^(p-2) (the exponent is public), then out of Montgomery form */
+    p256_fe zi, zi2, e;
+    static const uint64_t PM2[4] = {0xFFFFFFFFFFFFFFFDull, 0x00000000FFFFFFFFull, 0, 0xFFFFFFFF00000001ull};
+    memcpy(zi, p256_one, sizeof zi);
+    for (int bit = 255; bit >= 0; bit--) {
+        p256_mul(zi, zi, zi);
+        if ((PM2[bit / 64] >> (bit % 64)) & 1) p256_mul(zi, zi, acc.z);
+    }
+    p256_mul(zi2, zi, zi);
+    p256_mul(e, acc.x, zi2);
+    p256_mul(e, e, one_plain);
+    fe_to_be(out, e);
+    p256_mul(e, acc.y, zi2);
+    p256_mul(e, e, zi);
+    p256_mul(e, e, one_plain);
+    fe_to_be(out + 32, e);
+    return ZC_OK;
+}
+#endif
+
 /* ---- ECDH over P-256 / P-384 and X25519 ----------------------------------------------------- */
 
 size_t zc_ec_size(int curve) {
@@ -484,6 +764,9 @@ int zc_ec_mul(int curve, const uint8_t *scalar, size_t slen, const uint8_t *poin
               const uint8_t *seed, size_t seedlen) {
     size_t n = zc_ec_size(curve), olen = 0;
     if (!n) return ZC_ERR_ARG;
+#ifdef ZC_HAVE_P256
+    if (curve == ZC_P256 && slen == 32) return p256_mul_point(scalar, point, out);
+#endif
     int c = curve - 1;
     if (!ec_ready[c]) {
         mbedtls_ecp_group_init(&ec_groups[c]);
