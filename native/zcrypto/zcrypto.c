@@ -494,67 +494,77 @@ static int p256_ready;
 
 /* r = x + hi * 2^256 - p when that is not negative, else x */
 static void p256_reduce(p256_fe r, const p256_fe x, uint64_t hi) {
-    uint64_t d[4], borrow = 0;
-    for (int i = 0; i < 4; i++) {
-        p256_u128 t = (p256_u128)x[i] - P256_P[i] - borrow;
-        d[i] = (uint64_t)t;
-        borrow = (uint64_t)(t >> 64) & 1;
-    }
-    uint64_t use_d = 0 - (uint64_t)((hi | (borrow ^ 1)) & 1);
+    uint64_t d[4];
+    unsigned long long b0, b1, b2, b3, v;
+    b0 = __builtin_usubll_overflow(x[0], P256_P[0], &v), d[0] = v;
+    b1 = __builtin_usubll_overflow(x[1], P256_P[1], &v);
+    b1 |= __builtin_usubll_overflow(v, b0, &v), d[1] = v;
+    b2 = __builtin_usubll_overflow(x[2], 0, &v);
+    b2 |= __builtin_usubll_overflow(v, b1, &v), d[2] = v;
+    b3 = __builtin_usubll_overflow(x[3], P256_P[3], &v);
+    b3 |= __builtin_usubll_overflow(v, b2, &v), d[3] = v;
+    uint64_t use_d = 0 - (uint64_t)((hi | (b3 ^ 1)) & 1);
     for (int i = 0; i < 4; i++) r[i] = (d[i] & use_d) | (x[i] & ~use_d);
 }
 
 static void p256_add(p256_fe r, const p256_fe a, const p256_fe b) {
-    uint64_t t[4], c = 0;
-    for (int i = 0; i < 4; i++) {
-        p256_u128 u = (p256_u128)a[i] + b[i] + c;
-        t[i] = (uint64_t)u;
-        c = (uint64_t)(u >> 64);
-    }
-    p256_reduce(r, t, c);
+    uint64_t t[4];
+    unsigned long long c0, c1, c2, c3, x;
+    c0 = __builtin_uaddll_overflow(a[0], b[0], &x), t[0] = x;
+    c1 = __builtin_uaddll_overflow(a[1], b[1], &x);
+    c1 |= __builtin_uaddll_overflow(x, c0, &x), t[1] = x;
+    c2 = __builtin_uaddll_overflow(a[2], b[2], &x);
+    c2 |= __builtin_uaddll_overflow(x, c1, &x), t[2] = x;
+    c3 = __builtin_uaddll_overflow(a[3], b[3], &x);
+    c3 |= __builtin_uaddll_overflow(x, c2, &x), t[3] = x;
+    p256_reduce(r, t, c3);
 }
 
 static void p256_sub(p256_fe r, const p256_fe a, const p256_fe b) {
-    uint64_t t[4], borrow = 0, c = 0;
-    for (int i = 0; i < 4; i++) {
-        p256_u128 u = (p256_u128)a[i] - b[i] - borrow;
-        t[i] = (uint64_t)u;
-        borrow = (uint64_t)(u >> 64) & 1;
-    }
-    uint64_t mask = 0 - borrow; /* add p back when it went negative */
-    for (int i = 0; i < 4; i++) {
-        p256_u128 u = (p256_u128)t[i] + (P256_P[i] & mask) + c;
-        r[i] = (uint64_t)u;
-        c = (uint64_t)(u >> 64);
-    }
+    uint64_t t[4];
+    unsigned long long b0, b1, b2, b3, x;
+    b0 = __builtin_usubll_overflow(a[0], b[0], &x), t[0] = x;
+    b1 = __builtin_usubll_overflow(a[1], b[1], &x);
+    b1 |= __builtin_usubll_overflow(x, b0, &x), t[1] = x;
+    b2 = __builtin_usubll_overflow(a[2], b[2], &x);
+    b2 |= __builtin_usubll_overflow(x, b1, &x), t[2] = x;
+    b3 = __builtin_usubll_overflow(a[3], b[3], &x);
+    b3 |= __builtin_usubll_overflow(x, b2, &x), t[3] = x;
+    uint64_t mask = 0 - (uint64_t)b3; /* add p back when it went negative */
+    unsigned long long c;
+    c = __builtin_uaddll_overflow(t[0], P256_P[0] & mask, &x), r[0] = x;
+    unsigned long long c1 = __builtin_uaddll_overflow(t[1], P256_P[1] & mask, &x);
+    c1 |= __builtin_uaddll_overflow(x, c, &x), r[1] = x;
+    unsigned long long c2 = __builtin_uaddll_overflow(t[2], 0, &x);
+    c2 |= __builtin_uaddll_overflow(x, c1, &x), r[2] = x;
+    r[3] = t[3] + (P256_P[3] & mask) + c2;
 }
 
-/* r = a * b / R mod p; -p^-1 mod 2^64 is 1 for this p */
+/* r = a * b / R mod p: the 512-bit product, then four Montgomery rounds; -p^-1 mod 2^64 is 1
+ * for this p, so each round's multiplier is the lowest word, and p's third word is zero */
 static void p256_mul(p256_fe r, const p256_fe a, const p256_fe b) {
-    uint64_t t[6] = {0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < 4; i++) {
-        uint64_t c = 0;
-        for (int j = 0; j < 4; j++) {
-            p256_u128 u = (p256_u128)a[i] * b[j] + t[j] + c;
-            t[j] = (uint64_t)u;
-            c = (uint64_t)(u >> 64);
-        }
-        p256_u128 u = (p256_u128)t[4] + c;
-        t[4] = (uint64_t)u;
-        t[5] = (uint64_t)(u >> 64);
-        uint64_t m = t[0];
-        u = (p256_u128)m * P256_P[0] + t[0];
-        c = (uint64_t)(u >> 64);
-        for (int j = 1; j < 4; j++) {
-            u = (p256_u128)m * P256_P[j] + t[j] + c;
-            t[j - 1] = (uint64_t)u;
-            c = (uint64_t)(u >> 64);
-        }
-        u = (p256_u128)t[4] + c;
-        t[3] = (uint64_t)u;
-        t[4] = t[5] + (uint64_t)(u >> 64);
+    uint64_t t[8], c;
+    p256_u128 u;
+    u = (p256_u128)a[0] * b[0], t[0] = (uint64_t)u, c = (uint64_t)(u >> 64);
+    u = (p256_u128)a[0] * b[1] + c, t[1] = (uint64_t)u, c = (uint64_t)(u >> 64);
+    u = (p256_u128)a[0] * b[2] + c, t[2] = (uint64_t)u, c = (uint64_t)(u >> 64);
+    u = (p256_u128)a[0] * b[3] + c, t[3] = (uint64_t)u, t[4] = (uint64_t)(u >> 64);
+    for (int i = 1; i < 4; i++) {
+        u = (p256_u128)a[i] * b[0] + t[i], t[i] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)a[i] * b[1] + t[i + 1] + c, t[i + 1] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)a[i] * b[2] + t[i + 2] + c, t[i + 2] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)a[i] * b[3] + t[i + 3] + c, t[i + 3] = (uint64_t)u, t[i + 4] = (uint64_t)(u >> 64);
     }
-    p256_reduce(r, t, t[4]);
+    uint64_t top = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t m = t[i];
+        u = (p256_u128)m * P256_P[0] + t[i], c = (uint64_t)(u >> 64);
+        u = (p256_u128)m * P256_P[1] + t[i + 1] + c, t[i + 1] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)t[i + 2] + c, t[i + 2] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)m * P256_P[3] + t[i + 3] + c, t[i + 3] = (uint64_t)u, c = (uint64_t)(u >> 64);
+        u = (p256_u128)t[i + 4] + c + top, t[i + 4] = (uint64_t)u, top = (uint64_t)(u >> 64);
+    }
+    p256_reduce(r, t + 4, top);
 }
 
 static void p256_init(void) {
@@ -670,6 +680,124 @@ static void fe_to_be(uint8_t b[32], const p256_fe a) {
         for (int j = 0; j < 8; j++) b[8 * (3 - i) + j] = (uint8_t)(a[i] >> (56 - 8 * j));
 }
 
+static void p256_inv(p256_fe out, const p256_fe z) {
+    /* z^(p-2): Fermat; the exponent is public */
+    static const uint64_t PM2[4] = {0xFFFFFFFFFFFFFFFDull, 0x00000000FFFFFFFFull, 0, 0xFFFFFFFF00000001ull};
+    p256_fe r;
+    memcpy(r, p256_one, sizeof r);
+    for (int bit = 255; bit >= 0; bit--) {
+        p256_mul(r, r, r);
+        if ((PM2[bit / 64] >> (bit % 64)) & 1) p256_mul(r, r, z);
+    }
+    memcpy(out, r, sizeof r);
+}
+
+static uint64_t p256_zero_mask(const p256_fe a) {
+    uint64_t nz = a[0] | a[1] | a[2] | a[3];
+    return ((nz | (0 - nz)) >> 63) - 1; /* all ones when a == 0 */
+}
+
+/* acc += (x, y) (affine, Montgomery form), madd-2007-bl; when acc is the point at infinity the
+ * result is (x, y), chosen without a branch. The caller never adds a point to itself or to its
+ * negative (see p256_base_mul). */
+static void p256_madd(p256_pt *acc, const p256_fe x2, const p256_fe y2) {
+    p256_fe z1z1, u2, s2, h, hh, i, j, rr, v, t;
+    p256_pt r;
+    p256_mul(z1z1, acc->z, acc->z);
+    p256_mul(u2, x2, z1z1);
+    p256_mul(s2, y2, acc->z);
+    p256_mul(s2, s2, z1z1);
+    p256_sub(h, u2, acc->x);
+    p256_mul(hh, h, h);
+    p256_add(i, hh, hh);
+    p256_add(i, i, i);
+    p256_mul(j, h, i);
+    p256_sub(rr, s2, acc->y);
+    p256_add(rr, rr, rr);
+    p256_mul(v, acc->x, i);
+    p256_mul(t, rr, rr);
+    p256_sub(t, t, j);
+    p256_sub(t, t, v);
+    p256_sub(r.x, t, v);
+    p256_sub(t, v, r.x);
+    p256_mul(t, rr, t);
+    p256_mul(u2, acc->y, j);
+    p256_add(u2, u2, u2);
+    p256_sub(r.y, t, u2);
+    p256_add(t, acc->z, h);
+    p256_mul(t, t, t);
+    p256_sub(t, t, z1z1);
+    p256_sub(r.z, t, hh);
+    uint64_t inf = p256_zero_mask(acc->z);
+    for (int k = 0; k < 4; k++) {
+        acc->x[k] = (x2[k] & inf) | (r.x[k] & ~inf);
+        acc->y[k] = (y2[k] & inf) | (r.y[k] & ~inf);
+        acc->z[k] = (p256_one[k] & inf) | (r.z[k] & ~inf);
+    }
+}
+
+/* Fixed-base comb for key generation: P256_GTAB[w][v-1] = v * 16^w * G in affine Montgomery form,
+ * 61 KB made on first use. k * G is then 64 mixed additions and no doubling. */
+static p256_fe p256_gtab[64][15][2];
+static int p256_gtab_ready;
+
+static void p256_gtab_init(void) {
+    p256_pt base, cur, next;
+    p256_mul(base.x, P256_GX, p256_rr);
+    p256_mul(base.y, P256_GY, p256_rr);
+    memcpy(base.z, p256_one, sizeof(p256_fe));
+    for (int w = 0; w < 64; w++) {
+        cur = base;
+        for (int v = 1; v <= 15; v++) {
+            if (v == 2)
+                p256_double(&next, &base);
+            else if (v > 2)
+                p256_add_pt(&next, &cur, &base);
+            else
+                next = base;
+            cur = next;
+            p256_fe zi, zi2;
+            p256_inv(zi, cur.z);
+            p256_mul(zi2, zi, zi);
+            p256_mul(p256_gtab[w][v - 1][0], cur.x, zi2);
+            p256_mul(zi2, zi2, zi);
+            p256_mul(p256_gtab[w][v - 1][1], cur.y, zi2);
+        }
+        for (int d = 0; d < 4; d++) p256_double(&base, &base);
+    }
+    p256_gtab_ready = 1;
+}
+
+/* acc = k * G. Window w adds v_w * 16^w * G; a zero window adds 16^w * G into a copy that is then
+ * thrown away, so every window does the same work. No partial sum can equal the point added or
+ * its negative for k < n: the partial sums are below 16^w * G in the same multiple order. */
+static void p256_base_mul(p256_pt *acc, const uint8_t k[32]) {
+    if (!p256_gtab_ready) p256_gtab_init();
+    memset(acc, 0, sizeof *acc);
+    for (int w = 0; w < 64; w++) {
+        int v = (k[31 - w / 2] >> ((w & 1) ? 4 : 0)) & 0xF;
+        p256_fe x, y;
+        memset(x, 0, sizeof x);
+        memset(y, 0, sizeof y);
+        int want = v ? v : 1;
+        for (int i = 1; i <= 15; i++) {
+            uint64_t mask = 0 - (uint64_t)(i == want);
+            for (int j = 0; j < 4; j++) {
+                x[j] |= p256_gtab[w][i - 1][0][j] & mask;
+                y[j] |= p256_gtab[w][i - 1][1][j] & mask;
+            }
+        }
+        p256_pt sum = *acc;
+        p256_madd(&sum, x, y);
+        uint64_t keep = 0 - (uint64_t)(v == 0);
+        for (int j = 0; j < 4; j++) {
+            acc->x[j] = (acc->x[j] & keep) | (sum.x[j] & ~keep);
+            acc->y[j] = (acc->y[j] & keep) | (sum.y[j] & ~keep);
+            acc->z[j] = (acc->z[j] & keep) | (sum.z[j] & ~keep);
+        }
+    }
+}
+
 /* out = x || y of k * (x, y), big-endian; point NULL means G */
 static int p256_mul_point(const uint8_t k[32], const uint8_t *point, uint8_t out[64]) {
     if (!p256_ready) p256_init();
@@ -707,6 +835,10 @@ static int p256_mul_point(const uint8_t k[32], const uint8_t *point, uint8_t out
         memcpy(x, P256_GX, sizeof x);
         memcpy(y, P256_GY, sizeof y);
     }
+    if (!point) {
+        p256_base_mul(&acc, k);
+        goto affine;
+    }
     memset(&table[0], 0, sizeof table[0]);
     p256_mul(table[1].x, x, p256_rr);
     p256_mul(table[1].y, y, p256_rr);
@@ -728,15 +860,11 @@ static int p256_mul_point(const uint8_t k[32], const uint8_t *point, uint8_t out
         p256_add_pt(&acc, &acc, &sel);
     }
     memset(table, 0, sizeof table);
+affine:
     if (p256_is_zero(acc.z)) return ZC_ERR_CRYPTO;
-    /* to affine: z^-1 = z^(p-2) (the exponent is public), then out of Montgomery form */
+    /* to affine, then out of Montgomery form */
     p256_fe zi, zi2, e;
-    static const uint64_t PM2[4] = {0xFFFFFFFFFFFFFFFDull, 0x00000000FFFFFFFFull, 0, 0xFFFFFFFF00000001ull};
-    memcpy(zi, p256_one, sizeof zi);
-    for (int bit = 255; bit >= 0; bit--) {
-        p256_mul(zi, zi, zi);
-        if ((PM2[bit / 64] >> (bit % 64)) & 1) p256_mul(zi, zi, acc.z);
-    }
+    p256_inv(zi, acc.z);
     p256_mul(zi2, zi, zi);
     p256_mul(e, acc.x, zi2);
     p256_mul(e, e, one_plain);
