@@ -93,7 +93,7 @@ def run(n):
         # allocate and free an argument array per call (see backend_micropython.SrtpTransform)
         t.protect(buf, 12, 172, 172, 0x1234ABCD, i, 0)
     return time.ticks_diff(time.ticks_us(), t0) / n
-print("RESULT %.3f" % min(run(2000) for r in range(20)))
+print("RESULT %.3f" % min(run(1000) for r in range(40)))
 """
 
 MP_KA = r"""
