@@ -15,7 +15,7 @@ import cryptolib
 import micropython
 
 from zerotap.crypto import checks, mac, modes
-from zerotap.crypto import crc32c as _crc
+from zerotap.crypto import crc as _crc
 
 NAME = "micropython"
 _ECB = 1  # cryptolib's MODE_ECB
@@ -254,7 +254,22 @@ class SrtpTransform:
             _xor(buf, enc_start, ks, size)
         else:
             self._crypt(buf, enc_start, enc_end, ssrc, index)
-        _put(buf, auth_end, self._mac(buf, auth_end, suffix), n)
+        # HMAC-SHA1 (RFC 3711 section 4.2.1), as _mac() but inline: one call less per packet
+        if buf is not self._buf:
+            self._buf = buf
+            self._view = memoryview(buf)
+        h = hashlib.sha1(self._ipad)
+        h.update(self._view[0:auth_end])
+        if suffix >= 0:
+            sfx = self._suffix
+            sfx[0] = (suffix >> 24) & 0xFF
+            sfx[1] = (suffix >> 16) & 0xFF
+            sfx[2] = (suffix >> 8) & 0xFF
+            sfx[3] = suffix & 0xFF
+            h.update(sfx)
+        o = hashlib.sha1(self._opad)
+        o.update(h.digest())
+        _put(buf, auth_end, o.digest(), n)
         return auth_end + n
 
     @micropython.native
