@@ -19,6 +19,7 @@ drop and return a negative code instead, so the media loop never has to catch an
 The ciphers are ``zerotap.crypto``'s ``SrtpTransform`` (AES-CM and HMAC-SHA1 in one call, tag
 compared in constant time); pass ``backend=crypto.backend(name)`` to pick one.
 """
+import micropython
 from micropython import const
 
 from zerotap import crypto as _crypto
@@ -360,6 +361,7 @@ class Session:
     # with drops=None an SrtpError is raised, else the drop is counted and a negative code
     # returned. After an error on unprotect, buf[:length] is unchanged.
 
+    @micropython.native
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
         s = self._tx.last
@@ -380,6 +382,7 @@ class Session:
             self._drop(r, drops)
         return r
 
+    @micropython.native
     def unprotect_into(self, buf, length, drops=None):
         """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
         s = self._rx.last
