@@ -269,11 +269,13 @@ def _ssrc(buf, i):
 
 
 class _Streams:
-    """SSRC -> _Stream, with the last one used cached so the media path needs no lookup."""
+    """SSRC -> _Stream (or the native backend's SrtpStream, the same in C), with the last one used
+    cached so the media path needs no lookup."""
 
-    def __init__(self):
+    def __init__(self, stream=None):
         self.by_ssrc = {}
         self.last = None
+        self._stream = stream or _Stream
 
     def find(self, buf, i):
         s = self.last
@@ -285,7 +287,7 @@ class _Streams:
         return s
 
     def add(self, buf, i, ssrc, index):
-        s = _Stream(bytes(buf[i:i + 4]), ssrc, index)
+        s = self._stream(bytes(buf[i:i + 4]), ssrc, index)
         self.by_ssrc[ssrc] = s
         self.last = s
         return s
@@ -320,8 +322,13 @@ class Session:
             rtcp_tag_length)
         self._rtp_trailer = bytes(tag_length)  # room that the bytes API appends
         self._rtcp_trailer = bytes(SRTCP_INDEX_LENGTH + rtcp_tag_length)
-        self._tx = _Streams()
-        self._rx = _Streams()
+        # The native backend keeps the per-SSRC state of RTP in C and runs the in-order case there
+        # (SrtpTransform.protect_next and its kin, crypto package docstring); with the other
+        # backends the *_into methods below run it in Python.
+        stream = getattr(c, "SrtpStream", None)
+        self._native = stream is not None
+        self._tx = _Streams(stream)
+        self._rx = _Streams(stream)
         self._tx_rtcp = _Streams()
         self._rx_rtcp = _Streams()
 
@@ -329,6 +336,11 @@ class Session:
 
     def protect(self, packet):
         """RTP -> SRTP (RFC 3711 section 3.3)."""
+        s = self._tx.last
+        if s is not None and self._native:
+            out = self._rtp.protect_bytes(packet, s)  # None: not the next plain packet of s
+            if out is not None:
+                return out
         buf = bytearray(packet)
         buf.extend(self._rtp_trailer)
         self.protect_into(buf, len(packet))  # raises on error
@@ -336,6 +348,11 @@ class Session:
 
     def unprotect(self, packet):
         """SRTP -> RTP (RFC 3711 section 3.3)."""
+        s = self._rx.last
+        if s is not None and self._native:
+            out = self._rtp.unprotect_bytes(packet, s)  # None: not the fast case, or a wrong tag
+            if out is not None:
+                return out
         buf = bytearray(packet)
         return bytes(buf[:self.unprotect_into(buf, len(buf))])
 
@@ -365,7 +382,13 @@ class Session:
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
         s = self._tx.last
-        if s is not None and length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
+        if s is None:
+            pass
+        elif self._native:
+            n = self._rtp.protect_next(buf, length, s)  # -1: not the next plain packet of s
+            if n >= 0:
+                return n
+        elif length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
                 and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
             index = s.highest + 1
             if index & 0xFFFF == (buf[2] << 8) | buf[3]:
@@ -386,7 +409,16 @@ class Session:
     def unprotect_into(self, buf, length, drops=None):
         """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
         s = self._rx.last
-        if s is not None and length >= 12 + self.tag_length and buf[0] == 0x80 \
+        if s is None:
+            pass
+        elif self._native:
+            n = self._rtp.unprotect_next(buf, length, s)  # -1: not the next plain packet of s
+            if n >= 0:
+                return n
+            if n == -2:  # a wrong tag; buf is untouched
+                self._drop(ERR_AUTH, drops)
+                return ERR_AUTH
+        elif length >= 12 + self.tag_length and buf[0] == 0x80 \
                 and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
             index = s.highest + 1
             if index & 0xFFFF == (buf[2] << 8) | buf[3]:

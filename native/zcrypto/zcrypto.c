@@ -161,6 +161,27 @@ uint32_t zc_crc32c(uint32_t crc, const uint8_t *p, size_t len) {
 
 /* ---- SRTP transform ------------------------------------------------------------------------- */
 
+/* x86-64: the CPU's features, found once; zc_x86_on is what the transforms may use. */
+#if ZC_X86
+static int zc_x86_found = -1, zc_x86_on;
+
+static int x86_features(void) {
+    if (zc_x86_found < 0) zc_x86_on = zc_x86_found = zc_x86_detect();
+    return zc_x86_found;
+}
+#endif
+
+int zc_cpu_features(int enable) {
+#if ZC_X86
+    int f = x86_features();
+    if (enable >= 0) zc_x86_on = enable ? f : 0;
+    return zc_x86_on;
+#else
+    (void)enable;
+    return 0;
+#endif
+}
+
 int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt[14], const uint8_t auth[20],
                  int tag_len) {
     uint8_t pad[64];
@@ -175,9 +196,25 @@ int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt
     memset(pad, 0x36, sizeof pad);
     for (int i = 0; i < 20; i++) pad[i] ^= auth[i];
     if (MB_SHA1_STARTS(&t->inner) || MB_SHA1_UPDATE(&t->inner, pad, 64)) return ZC_ERR_CRYPTO;
+#if ZC_X86
+    /* both paths get their state, so that zc_cpu_features() can switch between them */
+    static const uint32_t sha1_iv[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    t->x86 = x86_features();
+    if (t->x86 & ZC_X86_SHA) {
+        memcpy(t->ih, sha1_iv, sizeof sha1_iv);
+        zc_x86_sha1_blocks(t->ih, pad, 1);
+    }
+#endif
     memset(pad, 0x5C, sizeof pad);
     for (int i = 0; i < 20; i++) pad[i] ^= auth[i];
     if (MB_SHA1_STARTS(&t->outer) || MB_SHA1_UPDATE(&t->outer, pad, 64)) return ZC_ERR_CRYPTO;
+#if ZC_X86
+    if (t->x86 & ZC_X86_SHA) {
+        memcpy(t->oh, sha1_iv, sizeof sha1_iv);
+        zc_x86_sha1_blocks(t->oh, pad, 1);
+    }
+    if (t->x86 & ZC_X86_AES) t->nr = zc_x86_aes_expand(t->rk, key, klen);
+#endif
     memset(pad, 0, sizeof pad);
     return ZC_OK;
 }
@@ -196,6 +233,12 @@ static int srtp_crypt(zc_srtp *t, uint8_t *p, size_t len, uint32_t ssrc, uint64_
     ctr[14] = ctr[15] = 0;
     for (int i = 0; i < 4; i++) ctr[4 + i] ^= (uint8_t)(ssrc >> (24 - 8 * i));
     for (int i = 0; i < 6; i++) ctr[8 + i] ^= (uint8_t)(index >> (40 - 8 * i));
+#if ZC_X86
+    if (t->x86 & zc_x86_on & ZC_X86_AES) {
+        zc_x86_aes_cm(t->rk, t->nr, ctr, p, len);
+        return ZC_OK;
+    }
+#endif
     while (len) {
         size_t n = len < 16 ? len : 16;
         if (mbedtls_aes_crypt_ecb(&t->aes, MBEDTLS_AES_ENCRYPT, ctr, ks)) return ZC_ERR_CRYPTO;
@@ -207,7 +250,45 @@ static int srtp_crypt(zc_srtp *t, uint8_t *p, size_t len, uint32_t ssrc, uint64_
     return ZC_OK;
 }
 
+#if ZC_X86
+static void be32_put(uint8_t *b, uint32_t v) {
+    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8), b[3] = (uint8_t)v;
+}
+
+/* HMAC-SHA1 from the two pad states: the message's whole blocks straight from the buffer, then
+ * its tail, the suffix and the padding (FIPS 180-4 section 5.1.1), then the outer block. */
+static void srtp_tag_x86(const zc_srtp *t, const uint8_t *buf, size_t auth_end, int64_t suffix, uint8_t mac[20]) {
+    uint32_t st[5];
+    uint8_t blk[128];
+    size_t whole = auth_end / 64, r = auth_end % 64;
+    memcpy(st, t->ih, sizeof st);
+    zc_x86_sha1_blocks(st, buf, whole);
+    memcpy(blk, buf + 64 * whole, r);
+    if (suffix >= 0) be32_put(blk + r, (uint32_t)suffix), r += 4;
+    uint64_t bits = (uint64_t)(64 + auth_end + (suffix >= 0 ? 4 : 0)) * 8;
+    blk[r++] = 0x80;
+    size_t end = r + 8 <= 64 ? 64 : 128;
+    memset(blk + r, 0, end - 8 - r);
+    be32_put(blk + end - 8, (uint32_t)(bits >> 32));
+    be32_put(blk + end - 4, (uint32_t)bits);
+    zc_x86_sha1_blocks(st, blk, end / 64);
+    for (int i = 0; i < 5; i++) be32_put(blk + 4 * i, st[i]);
+    memset(blk + 20, 0, 44);
+    blk[20] = 0x80;
+    blk[62] = (84 * 8) >> 8, blk[63] = (84 * 8) & 0xFF; /* K ^ opad and the inner digest: 84 bytes */
+    memcpy(st, t->oh, sizeof st);
+    zc_x86_sha1_blocks(st, blk, 1);
+    for (int i = 0; i < 5; i++) be32_put(mac + 4 * i, st[i]);
+}
+#endif
+
 static int srtp_tag(zc_srtp *t, const uint8_t *buf, size_t auth_end, int64_t suffix, uint8_t mac[20]) {
+#if ZC_X86
+    if (t->x86 & zc_x86_on & ZC_X86_SHA) {
+        srtp_tag_x86(t, buf, auth_end, suffix, mac);
+        return ZC_OK;
+    }
+#endif
     mbedtls_sha1_context c;
     uint8_t s[4];
     int bad = 0;
@@ -254,6 +335,76 @@ int zc_srtp_unprotect(zc_srtp *t, uint8_t *buf, size_t size, size_t enc_start, s
     if (diff) return 0;
     if ((r = srtp_crypt(t, buf + enc_start, enc_end - enc_start, ssrc, index))) return r;
     return 1;
+}
+
+/* ---- the in-order fast path of an SRTP session ----------------------------------------------- */
+
+void zc_stream_init(zc_stream *s, uint32_t ssrc, uint64_t index) {
+    memset(s, 0, sizeof *s);
+    s->ssrc = ssrc;
+    s->highest = index;
+    unsigned pos = (unsigned)(index % ZC_REPLAY_WINDOW);
+    s->window[pos >> 3] = (uint8_t)(1u << (pos & 7));
+}
+
+int zc_stream_check(const zc_stream *s, uint64_t index) {
+    if (index > s->highest) return 0;
+    if (s->highest - index >= ZC_REPLAY_WINDOW) return 2;
+    unsigned pos = (unsigned)(index % ZC_REPLAY_WINDOW);
+    return (s->window[pos >> 3] >> (pos & 7)) & 1;
+}
+
+void zc_stream_add(zc_stream *s, uint64_t index) {
+    if (index > s->highest) {
+        if (index - s->highest >= ZC_REPLAY_WINDOW) {
+            memset(s->window, 0, sizeof s->window);
+        } else {
+            for (uint64_t i = s->highest + 1; i < index; i++) {
+                unsigned pos = (unsigned)(i % ZC_REPLAY_WINDOW);
+                s->window[pos >> 3] &= (uint8_t)~(1u << (pos & 7));
+            }
+        }
+        s->highest = index;
+    }
+    unsigned pos = (unsigned)(index % ZC_REPLAY_WINDOW);
+    s->window[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+}
+
+int64_t zc_srtp_next(const zc_srtp *t, const zc_stream *s, const uint8_t *p, size_t length, int unprotect) {
+    if (length < 12 + (unprotect ? (size_t)t->tag_len : 0) || p[0] != 0x80) return -1;
+    uint32_t ssrc = ((uint32_t)p[8] << 24) | ((uint32_t)p[9] << 16) | ((uint32_t)p[10] << 8) | p[11];
+    uint64_t index = s->highest + 1;
+    /* RFC 3711 Appendix A gives highest + 1 for the next sequence number, and that index cannot
+     * have been used: the window only gains its bit */
+    if (ssrc != s->ssrc || index >> 48 || (index & 0xFFFF) != (((unsigned)p[2] << 8) | p[3])) return -1;
+    return (int64_t)index;
+}
+
+static void stream_next(zc_stream *s, uint64_t index) {
+    unsigned pos = (unsigned)(index % ZC_REPLAY_WINDOW);
+    s->highest = index;
+    s->window[pos >> 3] |= (uint8_t)(1u << (pos & 7));
+}
+
+long zc_srtp_seal_next(zc_srtp *t, zc_stream *s, const uint8_t *in, size_t length, int64_t index, uint8_t *out) {
+    if (out != in) memcpy(out, in, length);
+    long n = zc_srtp_protect(t, out, length + (size_t)t->tag_len, 12, length, length, s->ssrc, (uint64_t)index,
+                             index >> 16);
+    if (n >= 0) stream_next(s, (uint64_t)index);
+    return n;
+}
+
+long zc_srtp_open_next(zc_srtp *t, zc_stream *s, const uint8_t *in, size_t length, int64_t index, uint8_t *out) {
+    size_t auth_end = length - (size_t)t->tag_len;
+    uint8_t mac[20], diff = 0;
+    int r = srtp_tag(t, in, auth_end, index >> 16, mac);
+    if (r) return r;
+    for (int i = 0; i < t->tag_len; i++) diff |= (uint8_t)(mac[i] ^ in[auth_end + (size_t)i]); /* constant time */
+    if (diff) return ZC_ERR_AUTH;
+    if (out != in) memcpy(out, in, auth_end);
+    if ((r = srtp_crypt(t, out + 12, auth_end - 12, s->ssrc, (uint64_t)index))) return r;
+    stream_next(s, (uint64_t)index);
+    return (long)auth_end;
 }
 
 /* ---- a small deterministic RNG for mbedTLS's blinding: SHA-256(seed || counter) --------------- */

@@ -32,6 +32,7 @@ _NAMES = (
     "aes_ecb_encrypt", "aes_ctr", "aes_cfb_encrypt", "aes_cfb_decrypt",
     "crc32c", "random_bytes", "SrtpTransform",
     "public_length", "generate", "agree", "KeyGeneration", "Agreement", "KeyPool",
+    "SrtpStream",  # the native backend only: see the docstring
 )
 
 _cache = {}
