@@ -119,6 +119,18 @@ int zc_ec_mul(int curve, const uint8_t *scalar, size_t slen, const uint8_t *poin
               const uint8_t *seed, size_t seedlen);
 size_t zc_ec_size(int curve);
 
+/* P-256 in C of our own where the compiler has 128-bit integers (zcrypto_p256.c): out = x || y
+ * of k * point (point = x || y, or NULL for the base point), constant time in k. zc_ec_mul uses it;
+ * zc_p256_prepare() makes the base point's table (53 KB, about a millisecond) ahead of the first
+ * key generation, e.g. while a module loads. */
+#if defined(__SIZEOF_INT128__) && !defined(ZC_P256_MBEDTLS)
+#define ZC_HAVE_P256 1
+int zc_p256_mul(const uint8_t k[32], const uint8_t *point, uint8_t out[64]);
+void zc_p256_prepare(void);
+#else
+#define ZC_HAVE_P256 0
+#endif
+
 /* X25519 (RFC 7748): out = X25519(scalar, u); ZC_ERR_ZERO for an all-zero result. */
 int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], const uint8_t *seed, size_t seedlen);
 

@@ -482,6 +482,9 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_zcrypto", "ZeroTap crypto core over mbedTLS", -1, methods};
 
 PyMODINIT_FUNC PyInit__zcrypto(void) {
+#if ZC_HAVE_P256
+    zc_p256_prepare(); /* here, under the GIL: ec_mul runs without it */
+#endif
     if (PyType_Ready(&SrtpType) < 0 || PyType_Ready(&StreamType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
