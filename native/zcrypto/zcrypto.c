@@ -469,7 +469,7 @@ typedef unsigned __int128 dh_u128;
 typedef struct {
     int n;                 /* limbs */
     uint64_t p[DH_MAXN];   /* little-endian limbs */
-    uint64_t one[DH_MAXN]; /* R mod p, R = 2^(64n) */
+    uint64_t one[DH_MAXN]; /* R mod p, R = 2^(64n); also 2^(64n) - p, as p > 2^(64n-1) */
     uint64_t rr[DH_MAXN];  /* R^2 mod p */
     uint64_t n0;           /* -p^-1 mod 2^64 */
 } dh_group;
@@ -528,6 +528,85 @@ static void mont_mul(uint64_t *r, const uint64_t *a, const uint64_t *b, const dh
     reduce_once(r, t, t[n], g->p, n);
 }
 
+/* r = t / R mod p for the 2n-word t (t is clobbered): n Montgomery rounds, each clearing a word */
+static void mont_redc(uint64_t *r, uint64_t *t, const dh_group *g) {
+    int n = g->n;
+    uint64_t up = 0; /* the carry out of round i's top word, added in round i+1 */
+    for (int i = 0; i < n; i++) {
+        uint64_t m = t[i] * g->n0, c = 0;
+        for (int j = 0; j < n; j++) {
+            dh_u128 u = (dh_u128)m * g->p[j] + t[i + j] + c;
+            t[i + j] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        dh_u128 u = (dh_u128)t[i + n] + c + up;
+        t[i + n] = (uint64_t)u;
+        up = (uint64_t)(u >> 64);
+    }
+    reduce_once(r, t + n, up, g->p, n);
+}
+
+/* r = a^2 / R mod p: each cross product once, doubled, plus the squares (n(n+1)/2 word
+ * products instead of n^2), then the reduction */
+static void mont_sqr(uint64_t *r, const uint64_t *a, const dh_group *g) {
+    int n = g->n;
+    uint64_t t[2 * DH_MAXN];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < n - 1; i++) {
+        uint64_t c = 0;
+        for (int j = i + 1; j < n; j++) {
+            dh_u128 u = (dh_u128)a[i] * a[j] + t[i + j] + c;
+            t[i + j] = (uint64_t)u;
+            c = (uint64_t)(u >> 64);
+        }
+        t[i + n] = c;
+    }
+    uint64_t top = 0;
+    for (int k = 1; k < 2 * n; k++) {
+        uint64_t v = t[k];
+        t[k] = (v << 1) | top;
+        top = v >> 63;
+    }
+    uint64_t c = 0;
+    for (int i = 0; i < n; i++) {
+        dh_u128 sq = (dh_u128)a[i] * a[i];
+        dh_u128 u = (dh_u128)t[2 * i] + (uint64_t)sq + c;
+        t[2 * i] = (uint64_t)u;
+        u = (dh_u128)t[2 * i + 1] + (uint64_t)(sq >> 64) + (uint64_t)(u >> 64);
+        t[2 * i + 1] = (uint64_t)u;
+        c = (uint64_t)(u >> 64);
+    }
+    mont_redc(r, t, g);
+}
+
+/* x = x * 2^v mod p for a secret v < 16, in constant time: four conditional shifts (each
+ * computed, then kept or not by mask), then the bits above 2^(64n) folded back in as
+ * hi * (2^(64n) - p) < 2^(64n - 48), and one conditional subtraction. For the generator 2 this
+ * replaces a window's multiplication. */
+static void mont_shl(uint64_t *x, unsigned v, const dh_group *g) {
+    int n = g->n;
+    uint64_t hi = 0;
+    for (int b = 0; b < 4; b++) {
+        unsigned s = 1u << b;
+        uint64_t keep = ((uint64_t)(v >> b) & 1) - 1; /* all ones: this bit of v is clear */
+        uint64_t prev = 0;
+        for (int k = 0; k < n; k++) {
+            uint64_t w = x[k], y = (w << s) | (prev >> (64 - s));
+            x[k] = (w & keep) | (y & ~keep);
+            prev = w;
+        }
+        uint64_t h = (hi << s) | (prev >> (64 - s));
+        hi = (hi & keep) | (h & ~keep);
+    }
+    uint64_t c = 0;
+    for (int k = 0; k < n; k++) { /* one[] is 2^(64n) - p */
+        dh_u128 u = (dh_u128)hi * g->one[k] + x[k] + c;
+        x[k] = (uint64_t)u;
+        c = (uint64_t)(u >> 64);
+    }
+    reduce_once(x, x, c, g->p, n);
+}
+
 static int dh_group_init(dh_group *g, const char *hex, int n) {
     mbedtls_mpi P;
     uint8_t b[DH_MAXN * 8];
@@ -565,17 +644,22 @@ int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_
     const dh_group *g = &dh_groups[gi];
     int n = g->n;
     uint64_t table[16][DH_MAXN], x[DH_MAXN], sel[DH_MAXN], b[DH_MAXN];
-    uint8_t two = 2;
-    be_to_limbs(b, n, base ? base : &two, base ? blen : 1);
-    memcpy(table[0], g->one, sizeof table[0]);
-    mont_mul(table[1], b, g->rr, g); /* into Montgomery form */
-    for (int i = 2; i < 16; i++) mont_mul(table[i], table[i - 1], table[1], g);
+    if (base) { /* base^0 .. base^15 in Montgomery form */
+        be_to_limbs(b, n, base, blen);
+        memcpy(table[0], g->one, sizeof table[0]);
+        mont_mul(table[1], b, g->rr, g);
+        for (int i = 2; i < 16; i++) mont_mul(table[i], table[i - 1], table[1], g);
+    }
     memcpy(x, g->one, sizeof x);
     /* every 4-bit window of the exponent, high to low, with the same work whatever its value */
     for (size_t w = 0; w < 2 * elen; w++) {
         int v = (exp[w / 2] >> ((w & 1) ? 0 : 4)) & 0xF;
         if (w)
-            for (int k = 0; k < 4; k++) mont_mul(x, x, x, g);
+            for (int k = 0; k < 4; k++) mont_sqr(x, x, g);
+        if (!base) { /* the generator 2: multiplying by 2^v is a shift */
+            mont_shl(x, (unsigned)v, g);
+            continue;
+        }
         memset(sel, 0, sizeof sel);
         for (int i = 0; i < 16; i++) {
             uint64_t mask = 0 - (uint64_t)(i == v);
