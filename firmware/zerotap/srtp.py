@@ -322,11 +322,13 @@ class Session:
             rtcp_tag_length)
         self._rtp_trailer = bytes(tag_length)  # room that the bytes API appends
         self._rtcp_trailer = bytes(SRTCP_INDEX_LENGTH + rtcp_tag_length)
-        # The native backend keeps the per-SSRC state of RTP in C and runs the in-order case there
-        # (SrtpTransform.protect_next and its kin, crypto package docstring); with the other
-        # backends the *_into methods below run it in Python.
+        # The in-order case of RTP (the next packet of the last stream, plain header) is the
+        # transform's, where it has the fast path (protect_next and its kin: the native and the
+        # micropython backends, crypto package docstring); the native backend keeps the per-SSRC
+        # state in C for it (SrtpStream), the others in _Stream objects.
         stream = getattr(c, "SrtpStream", None)
-        self._native = stream is not None
+        self._next = hasattr(self._rtp, "protect_next")
+        self._bytes = hasattr(self._rtp, "protect_bytes")
         self._tx = _Streams(stream)
         self._rx = _Streams(stream)
         self._tx_rtcp = _Streams()
@@ -337,7 +339,7 @@ class Session:
     def protect(self, packet):
         """RTP -> SRTP (RFC 3711 section 3.3)."""
         s = self._tx.last
-        if s is not None and self._native:
+        if s is not None and self._bytes:
             out = self._rtp.protect_bytes(packet, s)  # None: not the next plain packet of s
             if out is not None:
                 return out
@@ -349,7 +351,7 @@ class Session:
     def unprotect(self, packet):
         """SRTP -> RTP (RFC 3711 section 3.3)."""
         s = self._rx.last
-        if s is not None and self._native:
+        if s is not None and self._bytes:
             out = self._rtp.unprotect_bytes(packet, s)  # None: not the fast case, or a wrong tag
             if out is not None:
                 return out
@@ -382,23 +384,11 @@ class Session:
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
         s = self._tx.last
-        if s is None:
-            pass
-        elif self._native:
-            n = self._rtp.protect_next(buf, length, s)  # -1: not the next plain packet of s
+        if s is not None and self._next:
+            # the next packet of the last stream, with a plain 12-byte header: the transform
+            # does it all (the Appendix A index is the highest + 1 and cannot have been used)
+            n = self._rtp.protect_next(buf, length, s)  # -1: not that packet
             if n >= 0:
-                return n
-        elif length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
-                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
-            index = s.highest + 1
-            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
-                # The next packet of the last stream, with a plain 12-byte header (V=2, no
-                # padding, extension or CSRC): its index is the highest + 1 (Appendix A agrees),
-                # it cannot have been used, and the window only gains its bit.
-                n = self._rtp.protect(buf, 12, length, length, s.ssrc, index, index >> 16)
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
                 return n
         r = self._protect_any(buf, length)
         if r < 0:
@@ -409,28 +399,13 @@ class Session:
     def unprotect_into(self, buf, length, drops=None):
         """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
         s = self._rx.last
-        if s is None:
-            pass
-        elif self._native:
+        if s is not None and self._next:
             n = self._rtp.unprotect_next(buf, length, s)  # -1: not the next plain packet of s
             if n >= 0:
                 return n
             if n == -2:  # a wrong tag; buf is untouched
                 self._drop(ERR_AUTH, drops)
                 return ERR_AUTH
-        elif length >= 12 + self.tag_length and buf[0] == 0x80 \
-                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
-            index = s.highest + 1
-            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
-                # In order on the last stream, plain 12-byte header: nothing to look up.
-                auth_end = length - self.tag_length
-                if not self._rtp.unprotect(buf, 12, auth_end, auth_end, s.ssrc, index, index >> 16):
-                    self._drop(ERR_AUTH, drops)
-                    return ERR_AUTH
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
-                return auth_end
         r = self._unprotect_any(buf, length)
         if r < 0:
             self._drop(r, drops)

@@ -198,13 +198,19 @@ class SrtpTransform:
     over a memoryview of the caller's buffer that is kept while the caller passes the same buffer.
     Per packet that allocates the two hashlib objects and their two digests, nothing else.
 
-    Call it as ``t.protect(...)``. MicroPython heap-allocates and then frees the argument array
-    when a *stored* bound method (``p = t.protect; p(...)``) is called with more than four
+    Besides the contract's protect()/unprotect(), protect_next()/unprotect_next() are the in-order
+    fast path of zerotap.srtp.Session, as in the native backend: the next packet (plain 12-byte
+    header, sequence number one above the highest) of a stream (srtp._Stream: ssrc, hi, lo,
+    highest, window) in one call, stream update included; -1 when the packet is anything else,
+    -2 (unprotect) for a wrong tag with buf untouched.
+
+    Call the methods as ``t.protect(...)``. MicroPython heap-allocates and then frees the argument
+    array when a *stored* bound method (``p = t.protect; p(...)``) is called with more than four
     arguments, and the frame of a bytecode function of more than 11 words; an explicit free sends
     the next allocations on a scan through the heap, which costs microseconds on the unix port.
     Hence the native methods here (their frames live on the C stack), and the plain method call.
-    protect() and unprotect() do all their work inline for a packet of up to _BLOCKS blocks: a
-    call of a native method costs about as much as the XOR of a whole G.711 payload."""
+    The fast paths do all their work inline: a call of a native method costs about as much as the
+    XOR of a whole G.711 payload. The general path shares _crypt() and _tag()."""
 
     def __init__(self, cipher_key, cipher_salt, auth_key, tag_len):
         checks.srtp_keys(cipher_key, cipher_salt, auth_key, tag_len)
@@ -224,8 +230,8 @@ class SrtpTransform:
         self._auth_view = None
 
     @micropython.native
-    def _crypt_long(self, buf, start, end, ssrc, index):
-        """AES-CM over more than _BLOCKS blocks, a chunk at a time."""
+    def _crypt(self, buf, start, end, ssrc, index):
+        """AES-CM (RFC 3711 section 4.1.1) over buf[start:end], _BLOCKS blocks at a time."""
         ks = self._ks
         block = 0
         pos = start
@@ -235,32 +241,17 @@ class SrtpTransform:
                 n = 16 * _BLOCKS
             nb = (n + 15) >> 4
             _blocks(ks, nb, self._salt, ssrc, index >> 32, index, block)
-            mv = memoryview(ks)[0:nb << 4]
+            mv = self._views[nb]
+            if mv is None:
+                mv = self._views[nb] = memoryview(ks)[0:nb << 4]
             self._cipher.encrypt(mv, mv)
             _xor(buf, pos, ks, n)
             pos += n
             block += nb
 
     @micropython.native
-    def protect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
-        n = self.tag_len
-        if not (0 <= enc_start <= enc_end <= auth_end and auth_end + n <= len(buf)
-                and 0 <= ssrc <= 0xFFFFFFFF and 0 <= index < _MAX_INDEX):
-            checks.srtp_span(len(buf), enc_start, enc_end, auth_end, n, ssrc, index)
-        # AES-CM (RFC 3711 section 4.1.1)
-        size = enc_end - enc_start
-        if size <= 16 * _BLOCKS:
-            nb = (size + 15) >> 4
-            ks = self._ks
-            _blocks(ks, nb, self._salt, ssrc, index >> 32, index, 0)
-            mv = self._views[nb]
-            if mv is None:
-                mv = self._views[nb] = memoryview(ks)[0:nb << 4]
-            self._cipher.encrypt(mv, mv)
-            _xor(buf, enc_start, ks, size)
-        else:
-            self._crypt_long(buf, enc_start, enc_end, ssrc, index)
-        # HMAC-SHA1 (RFC 3711 section 4.2.1) of buf[0:auth_end] || suffix (4 bytes, if >= 0)
+    def _tag(self, buf, auth_end, suffix):
+        """HMAC-SHA1 (RFC 3711 section 4.2.1) of buf[0:auth_end] || suffix (4 bytes, if >= 0)."""
         if buf is not self._buf or len(buf) != self._len:
             # a new buffer, or one that grew (and may have moved): views of it made afresh
             self._buf = buf
@@ -281,7 +272,16 @@ class SrtpTransform:
             h.update(s)
         o = hashlib.sha1(self._opad)
         o.update(h.digest())
-        _put(buf, auth_end, o.digest(), n)
+        return o.digest()
+
+    @micropython.native
+    def protect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
+        n = self.tag_len
+        if not (0 <= enc_start <= enc_end <= auth_end and auth_end + n <= len(buf)
+                and 0 <= ssrc <= 0xFFFFFFFF and 0 <= index < _MAX_INDEX):
+            checks.srtp_span(len(buf), enc_start, enc_end, auth_end, n, ssrc, index)
+        self._crypt(buf, enc_start, enc_end, ssrc, index)
+        _put(buf, auth_end, self._tag(buf, auth_end, suffix), n)
         return auth_end + n
 
     @micropython.native
@@ -290,7 +290,69 @@ class SrtpTransform:
         if not (0 <= enc_start <= enc_end <= auth_end and auth_end + n <= len(buf)
                 and 0 <= ssrc <= 0xFFFFFFFF and 0 <= index < _MAX_INDEX):
             checks.srtp_span(len(buf), enc_start, enc_end, auth_end, n, ssrc, index)
-        # HMAC-SHA1, as in protect()
+        if _differ(self._tag(buf, auth_end, suffix), buf, auth_end, n):
+            return False
+        self._crypt(buf, enc_start, enc_end, ssrc, index)
+        return True
+
+    @micropython.native
+    def protect_next(self, buf, length, s):
+        n = self.tag_len
+        if length < 12 or buf[0] != 0x80 or len(buf) < length + n or length > 12 + 16 * _BLOCKS \
+                or s.lo != (buf[10] << 8) | buf[11] or s.hi != (buf[8] << 8) | buf[9]:
+            return -1
+        index = s.highest + 1
+        # RFC 3711 Appendix A gives highest + 1 for the next sequence number, and that index
+        # cannot have been used: the window only gains its bit
+        if index & 0xFFFF != (buf[2] << 8) | buf[3] or index >= _MAX_INDEX:
+            return -1
+        # AES-CM over the payload, as in _crypt()
+        size = length - 12
+        nb = (size + 15) >> 4
+        ks = self._ks
+        _blocks(ks, nb, self._salt, s.ssrc, index >> 32, index, 0)
+        mv = self._views[nb]
+        if mv is None:
+            mv = self._views[nb] = memoryview(ks)[0:nb << 4]
+        self._cipher.encrypt(mv, mv)
+        _xor(buf, 12, ks, size)
+        # HMAC-SHA1 with the ROC as suffix, as in _tag()
+        if buf is not self._buf or len(buf) != self._len:
+            self._buf = buf
+            self._len = len(buf)
+            self._view = memoryview(buf)
+            self._auth_end = -1
+        if length != self._auth_end:
+            self._auth_end = length
+            self._auth_view = self._view[0:length]
+        h = hashlib.sha1(self._ipad)
+        h.update(self._auth_view)
+        roc = index >> 16
+        sf = self._suffix
+        sf[0] = (roc >> 24) & 0xFF
+        sf[1] = (roc >> 16) & 0xFF
+        sf[2] = (roc >> 8) & 0xFF
+        sf[3] = roc & 0xFF
+        h.update(sf)
+        o = hashlib.sha1(self._opad)
+        o.update(h.digest())
+        _put(buf, length, o.digest(), n)
+        s.highest = index
+        index &= 127  # the replay window's bit (srtp.REPLAY_WINDOW)
+        s.window[index >> 3] |= 1 << (index & 7)
+        return length + n
+
+    @micropython.native
+    def unprotect_next(self, buf, length, s):
+        n = self.tag_len
+        if length < 12 + n or buf[0] != 0x80 or len(buf) < length or length > 12 + n + 16 * _BLOCKS \
+                or s.lo != (buf[10] << 8) | buf[11] or s.hi != (buf[8] << 8) | buf[9]:
+            return -1
+        index = s.highest + 1
+        if index & 0xFFFF != (buf[2] << 8) | buf[3] or index >= _MAX_INDEX:
+            return -1
+        auth_end = length - n
+        # HMAC-SHA1 with the ROC as suffix, as in _tag()
         if buf is not self._buf or len(buf) != self._len:
             self._buf = buf
             self._len = len(buf)
@@ -301,31 +363,31 @@ class SrtpTransform:
             self._auth_view = self._view[0:auth_end]
         h = hashlib.sha1(self._ipad)
         h.update(self._auth_view)
-        if suffix >= 0:
-            s = self._suffix
-            s[0] = (suffix >> 24) & 0xFF
-            s[1] = (suffix >> 16) & 0xFF
-            s[2] = (suffix >> 8) & 0xFF
-            s[3] = suffix & 0xFF
-            h.update(s)
+        roc = index >> 16
+        sf = self._suffix
+        sf[0] = (roc >> 24) & 0xFF
+        sf[1] = (roc >> 16) & 0xFF
+        sf[2] = (roc >> 8) & 0xFF
+        sf[3] = roc & 0xFF
+        h.update(sf)
         o = hashlib.sha1(self._opad)
         o.update(h.digest())
         if _differ(o.digest(), buf, auth_end, n):
-            return False
-        # AES-CM, as in protect()
-        size = enc_end - enc_start
-        if size <= 16 * _BLOCKS:
-            nb = (size + 15) >> 4
-            ks = self._ks
-            _blocks(ks, nb, self._salt, ssrc, index >> 32, index, 0)
-            mv = self._views[nb]
-            if mv is None:
-                mv = self._views[nb] = memoryview(ks)[0:nb << 4]
-            self._cipher.encrypt(mv, mv)
-            _xor(buf, enc_start, ks, size)
-        else:
-            self._crypt_long(buf, enc_start, enc_end, ssrc, index)
-        return True
+            return -2
+        # AES-CM over the payload, as in _crypt()
+        size = auth_end - 12
+        nb = (size + 15) >> 4
+        ks = self._ks
+        _blocks(ks, nb, self._salt, s.ssrc, index >> 32, index, 0)
+        mv = self._views[nb]
+        if mv is None:
+            mv = self._views[nb] = memoryview(ks)[0:nb << 4]
+        self._cipher.encrypt(mv, mv)
+        _xor(buf, 12, ks, size)
+        s.highest = index
+        index &= 127
+        s.window[index >> 3] |= 1 << (index & 7)
+        return auth_end
 
 
 # Key agreement in pure Python, resumable in bounded steps (keyagreement.py)
