@@ -227,3 +227,34 @@ def test_native_fast_path_refuses_what_it_is_not_for():
             pass
         else:
             assert False, "a Python stream is refused"
+
+
+def test_native_media_path_allocates_nothing_under_micropython():
+    # MicroPython built with the native module: protect_into and unprotect_into of in-order
+    # packets under heap_lock, where any allocation raises MemoryError. (Stock MicroPython has no
+    # native backend and CPython no heap_lock: there this finds nothing to check.)
+    import micropython
+    lock = getattr(micropython, "heap_lock", None)
+    for name in crypto.backends():
+        c = crypto.backend(name)
+        if lock is None or getattr(c, "SrtpStream", None) is None:
+            continue
+        for profile in srtp.PROFILES:
+            key = bytes(range(srtp.PROFILES[profile][0]))
+            tx, rx = srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=c)
+            buf = bytearray(_rtp(7, 0xCAFEBABE, bytes(160), False) + bytes(10))
+            drops = srtp.Drops()
+            n = tx.protect_into(buf, 172, drops)
+            rx.unprotect_into(buf, n, drops)
+            results = []
+            for seq in (8, 9, 10):
+                buf[3] = seq
+                lock()
+                try:
+                    n = tx.protect_into(buf, 172, drops)
+                    m = rx.unprotect_into(buf, n, drops)
+                except MemoryError:
+                    n = m = -1
+                micropython.heap_unlock()
+                results.append((n, m))
+            assert results == [(172 + tx.tag_length, 172)] * 3 and drops.total == 0, (profile, results)
