@@ -6,12 +6,13 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-cpython test-micropython bench
+.PHONY: help setup test test-cpython test-micropython bench deploy
 
 help:
 	@echo "make test    set up this machine, then run every test (CPython and MicroPython)"
 	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
+	@echo "make deploy BOARD=name PORT=/dev/ttyUSB0   precompile and copy to a board (DRY_RUN=1: show only)"
 
 setup:
 	@bash tools/setup.sh
@@ -32,3 +33,7 @@ test-micropython:
 # BENCH=name runs only the benchmarks whose file name contains it.
 bench: setup
 	$(PYTHON) tools/bench/run.py $(BENCH)
+
+# BOARD=<boards/ folder> PORT=<serial port>; DRY_RUN=1 only shows what would be copied.
+deploy: setup
+	BOARD=$(BOARD) PORT=$(PORT) DRY_RUN=$(DRY_RUN) $(PYTHON) tools/deploy.py

@@ -1,0 +1,8 @@
+# Freeze manifest for a custom MicroPython build (see ../README.md):
+#   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=$PWD/manifest.py \
+#        USER_C_MODULES=<zerotap>/native/zcrypto/micropython.cmake
+# Paths are relative to this file.
+include("$(PORT_DIR)/boards/manifest.py")  # the port's own frozen modules (asyncio, ...)
+require("ssd1306")  # micropython-lib's SSD1306 driver, never copied into this repository
+package("zerotap", base_path="../../firmware", opt=3)
+module("board.py", opt=3)

@@ -1,0 +1,213 @@
+"""Board support: network bring-up, the display factory and the button, from a board's parameters.
+
+Each ``boards/<name>/board.py`` holds only data (pins, the Ethernet PHY, the I2C bus) and calls
+these functions with MicroPython's ``machine``, ``network`` and ``time`` modules, which are passed
+in, never imported here: the tests pass stand-ins that record every call.
+
+The Ethernet parameters are those of ``network.LAN`` on the esp32 port (MicroPython's esp32 quick
+reference, "LAN"): ``mdc``, ``mdio``, ``power`` (the pin that powers the PHY or its oscillator),
+``phy_addr``, ``phy_type`` and ``ref_clk``/``ref_clk_mode`` (who drives the 50 MHz RMII clock).
+"""
+from zerotap.ui.panels import SSD1306Panel
+
+LAN_TIMEOUT_MS = 12000
+WIFI_TIMEOUT_MS = 20000
+
+
+def lan(machine, network, p):
+    """A started ``network.LAN`` from a board's parameter dict P."""
+    Pin = machine.Pin
+    kw = {
+        "mdc": Pin(p["mdc"]),
+        "mdio": Pin(p["mdio"]),
+        "phy_addr": p["phy_addr"],
+        "phy_type": getattr(network, p["phy_type"]),
+    }
+    if p.get("power") is not None:
+        kw["power"] = Pin(p["power"])
+    if p.get("ref_clk") is not None:
+        kw["ref_clk"] = Pin(p["ref_clk"])
+    if p.get("ref_clk_mode") is not None:
+        kw["ref_clk_mode"] = Pin.OUT if p["ref_clk_mode"] == "OUT" else Pin.IN
+    nic = network.LAN(**kw)
+    nic.active(True)
+    return nic
+
+
+def wifi(network, ssid, password):
+    """A ``network.WLAN`` station connecting to SSID."""
+    nic = network.WLAN(network.STA_IF)
+    nic.active(True)
+    nic.connect(ssid, password)
+    return nic
+
+
+def address(nic):
+    """The interface's IPv4 address, or None while it has none."""
+    try:
+        ip = nic.ipconfig("addr4")[0]
+    except (AttributeError, OSError, ValueError, TypeError):
+        ip = nic.ifconfig()[0]
+    if not ip or ip == "0.0.0.0":
+        return None
+    return ip
+
+
+def _wait(time, nic, timeout_ms, poll_ms):
+    start = time.ticks_ms()
+    while True:
+        if nic.isconnected():
+            ip = address(nic)
+            if ip:
+                return ip
+        if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
+            return None
+        time.sleep_ms(poll_ms)
+
+
+def network_up(machine, network, time, lan_params, settings, status, poll_ms=250):
+    """Ethernet first (when the board has it), then Wi-Fi (when board.json names a network).
+
+    Tells STATUS (``set_network``) and returns (interface, ip), or (None, None).
+    """
+    if lan_params is not None:
+        nic = None
+        try:
+            nic = lan(machine, network, lan_params)
+        except (OSError, ValueError) as e:
+            print("board: Ethernet failed:", e)
+        if nic is not None:
+            ip = _wait(time, nic, LAN_TIMEOUT_MS, poll_ms)
+            if ip:
+                status.set_network(True, ip)
+                return nic, ip
+            nic.active(False)  # the RMII PHY and Wi-Fi can share no state; fall back cleanly
+    if settings.wifi_ssid:
+        try:
+            nic = wifi(network, settings.wifi_ssid, settings.wifi_password or "")
+        except OSError as e:
+            print("board: Wi-Fi failed:", e)
+        else:
+            ip = _wait(time, nic, WIFI_TIMEOUT_MS, poll_ms)
+            if ip:
+                status.set_network(True, ip)
+                return nic, ip
+    status.set_network(False)
+    return None, None
+
+
+def ssd1306_i2c(machine, time, bus, settings, reset=None, vext=None):
+    """micropython-lib's SSD1306 on I2C, wrapped as a panel; None when no display answers.
+
+    BUS: {"id": hardware I2C id, "sda": pin, "scl": pin, "freq": Hz}. RESET: the panel's reset
+    pin, pulsed low (Heltec boards). VEXT: a pin that powers the panel when driven low (Heltec V3).
+    """
+    import ssd1306  # micropython-lib: frozen with require("ssd1306"), or `mip install ssd1306`
+
+    Pin = machine.Pin
+    if vext is not None:
+        Pin(vext, Pin.OUT, value=0)
+    if reset is not None:
+        rst = Pin(reset, Pin.OUT, value=1)
+        rst.value(0)
+        time.sleep_ms(5)
+        rst.value(1)
+        time.sleep_ms(5)
+    i2c = machine.I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus.get("freq", 400000))
+    if settings.address not in i2c.scan():
+        print("board: no display at I2C address 0x%02x" % settings.address)
+        return None
+    drv = ssd1306.SSD1306_I2C(settings.width, settings.height, i2c, addr=settings.address)
+    if settings.flip and hasattr(drv, "rotate"):
+        drv.rotate(True)
+    return SSD1306Panel(drv)
+
+
+class PinButton:
+    """A push button on a GPIO: pressed reads low (to ground, with a pull-up)."""
+
+    def __init__(self, machine, pin, pull_up=True, active_low=True):
+        Pin = machine.Pin
+        self.pin = Pin(pin, Pin.IN, Pin.PULL_UP if pull_up else None)
+        self.active_low = active_low
+
+    def pressed(self):
+        v = self.pin.value()
+        return not v if self.active_low else bool(v)
+
+
+class BoardUI:
+    """The display, the button and the keypad codes of a running board, polled from one loop.
+
+    The box's runtime keeps a reference and calls :meth:`poll` from its main loop (every 20-50 ms),
+    and feeds keys from the phone to :meth:`keypad_key` (see :mod:`zerotap.ui.keypad`).
+    """
+
+    def __init__(self, status, display, button, pin, keypad, storage, settings):
+        self.status = status
+        self.display = display
+        self.button = button
+        self.pin = pin
+        self.keypad = keypad
+        self.storage = storage
+        self.settings = settings
+
+    def poll(self, now_ms):
+        from zerotap.ui import button as buttons
+
+        if self.pin is not None:
+            action = self.button.update(self.pin.pressed(), now_ms)
+            if action:
+                self.display.wake()
+                buttons.apply(action, self.status)
+        return self.display.tick(now_ms)
+
+    def keypad_poll(self, now_ms):
+        """Keys held back longer than the code timeout, to forward now (a string, maybe empty)."""
+        return "".join(value for kind, value in self.keypad.poll(now_ms))
+
+    def keypad_key(self, key, now_ms):
+        """A key from the phone; returns the keys to forward (a string, maybe empty)."""
+        from zerotap.ui import button as buttons
+        from zerotap.ui.keypad import FORWARD
+
+        out = ""
+        for kind, value in self.keypad.feed(key, now_ms):
+            if kind == FORWARD:
+                out += value
+            else:
+                self.display.wake()
+                buttons.apply(value, self.status)
+        return out
+
+
+def start(board, machine, network, time, status=None):
+    """Bring a board up: storage, board.json, display, button, network. Returns a BoardUI."""
+    from zerotap import boardconf, lastgood
+    from zerotap.status import BoxStatus
+    from zerotap.storage import Storage
+    from zerotap.ui.button import Button
+    from zerotap.ui.display import Display
+    from zerotap.ui.keypad import KeypadMatcher
+    from zerotap.ui.panels import MemoryPanel
+
+    status = status or BoxStatus()
+    storage = Storage(board.STORAGE)
+    settings = boardconf.BoardConfig()
+    if storage.read("board.json") is not None:
+        loaded, _ = lastgood.load(storage, "board.json", boardconf.loads, status)
+        settings = loaded or settings
+    panel = None
+    try:
+        panel = board.display(settings)
+    except OSError as e:
+        print("board: display failed:", e)
+    display = Display(panel or MemoryPanel(settings.width, settings.height), status,
+                      dim_after_ms=settings.dim_after_s * 1000, now_ms=time.ticks_ms())
+    display.tick(time.ticks_ms())
+    pin = board.button()
+    ui = BoardUI(status, display, Button(hold_ms=settings.hold_ms), pin,
+                 KeypadMatcher(settings.keypad), storage, settings)
+    network_up(machine, network, time, getattr(board, "LAN", None), settings, status)
+    display.tick(time.ticks_ms())
+    return ui

