@@ -1,0 +1,108 @@
+"""The pure-Python backend: ``hashlib`` for the hashes, pure-Python AES (aes.py), ``os.urandom``.
+
+On CPython it is the fallback where the native ``_zcrypto`` extension is absent. It also loads on
+MicroPython (SHA-384 from sha512.py there), after the ``micropython`` backend in preference, so
+the tests compare all backends on both interpreters (every backend passes the same known answers).
+"""
+import hashlib
+import os
+
+from zerotap.crypto import aes as _aes
+from zerotap.crypto import checks, mac, modes
+from zerotap.crypto import srtp_transform as _srtp
+from zerotap.crypto.crc32c import crc32c  # noqa: F401  (part of the backend's interface)
+
+if not hasattr(hashlib, "sha1"):  # a MicroPython build without SHA-1 (the unix port without SSL)
+    raise ImportError("hashlib has no sha1 here")
+
+_sha384 = getattr(hashlib, "sha384", None)
+if _sha384 is None:  # MicroPython
+    from zerotap.crypto.sha512 import SHA384 as _sha384
+
+NAME = "python"
+
+
+def sha1(data):
+    return hashlib.sha1(data).digest()
+
+
+def sha256(data):
+    return hashlib.sha256(data).digest()
+
+
+def sha384(data):
+    return _sha384(data).digest()
+
+
+def hmac_sha1(key, data):
+    return mac.hmac(hashlib.sha1, 64, key, data)
+
+
+def hmac_sha256(key, data):
+    return mac.hmac(hashlib.sha256, 64, key, data)
+
+
+def hmac_sha384(key, data):
+    return mac.hmac(_sha384, 128, key, data)
+
+
+def _ecb(key):
+    return _aes.AES(key).encrypt_blocks
+
+
+def aes_ecb_encrypt(key, block):
+    checks.aes_key(key)
+    checks.aes_block(block)
+    out = bytearray(block)
+    _aes.AES(key).encrypt_blocks(out, 1)
+    return bytes(out)
+
+
+def aes_ctr(key, iv, data):
+    checks.aes_key(key)
+    checks.iv(iv, "AES-CTR")
+    return modes.ctr(_ecb(key), iv, data)
+
+
+def aes_cfb_encrypt(key, iv, data):
+    checks.aes_key(key)
+    checks.iv(iv, "AES-CFB")
+    return modes.cfb_encrypt(_ecb(key), iv, data)
+
+
+def aes_cfb_decrypt(key, iv, data):
+    checks.aes_key(key)
+    checks.iv(iv, "AES-CFB")
+    return modes.cfb_decrypt(_ecb(key), iv, data)
+
+
+def random_bytes(n):
+    return os.urandom(n)
+
+
+class SrtpTransform(_srtp.SrtpTransform):
+    def _setup(self, cipher_key, auth_key):
+        self._ecb = _aes.AES(cipher_key).encrypt_blocks
+        ipad, opad = mac.pads(hashlib.sha1, 64, auth_key)
+        self._inner = hashlib.sha1(ipad)
+        self._outer = hashlib.sha1(opad)
+        # CPython's hash objects copy, so the two pad states are hashed once per key;
+        # MicroPython's do not, and the pads are hashed per packet there.
+        self._copy = hasattr(self._inner, "copy")
+        self._ipad, self._opad = ipad, opad
+
+    def _mac(self, buf, auth_end, suffix):
+        h = self._inner.copy() if self._copy else hashlib.sha1(self._ipad)
+        h.update(memoryview(buf)[0:auth_end])
+        if suffix >= 0:
+            h.update(self._suffix_bytes(suffix))
+        o = self._outer.copy() if self._copy else hashlib.sha1(self._opad)
+        o.update(h.digest())
+        return o.digest()
+
+
+# Key agreement in pure Python, resumable in bounded steps (keyagreement.py)
+from zerotap.crypto import keyagreement as _ka  # noqa: E402
+
+KA_IMPL = "pure"
+_ka.Suite(random_bytes, _ka.PureMath()).install(globals())

@@ -1,0 +1,239 @@
+/* _zcrypto for MicroPython: a user C module over the C core (zcrypto.c), with the same functions
+ * as the CPython binding. Lengths are checked in zerotap/crypto/backend_native.py, except on the
+ * per-packet SRTP path, which checks its spans here with the same messages as the pure backends.
+ * The SRTP calls allocate nothing for small-int arguments (every SSRC and index on 64-bit
+ * ports; on a 32-bit board values above 2^30 are already heap ints before they get here). */
+#include <string.h>
+
+#include "py/binary.h"
+#include "py/objint.h"
+#include "py/runtime.h"
+
+#include "zcrypto.h"
+
+static MP_NORETURN void fail(int r) {
+    switch (r) {
+        case ZC_ERR_POINT: mp_raise_ValueError(MP_ERROR_TEXT("public value is not a point on the curve"));
+        case ZC_ERR_ZERO: mp_raise_ValueError(MP_ERROR_TEXT("X255 shared secret is all zero"));
+        case ZC_ERR_ARG: mp_raise_ValueError(MP_ERROR_TEXT("bad argument length"));
+    }
+    mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("mbedTLS failed (%d)"), r);
+}
+
+static mp_obj_t zc_mp_hash(mp_obj_t alg_in, mp_obj_t data_in) {
+    mp_buffer_info_t data;
+    uint8_t out[48];
+    int alg = mp_obj_get_int(alg_in);
+    mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
+    int r = zc_hash(alg, data.buf, data.len, out);
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, zc_digest_size(alg));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(zc_mp_hash_obj, zc_mp_hash);
+
+static mp_obj_t zc_mp_hmac(mp_obj_t alg_in, mp_obj_t key_in, mp_obj_t data_in) {
+    mp_buffer_info_t key, data;
+    uint8_t out[48];
+    int alg = mp_obj_get_int(alg_in);
+    mp_get_buffer_raise(key_in, &key, MP_BUFFER_READ);
+    mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
+    int r = zc_hmac(alg, key.buf, key.len, data.buf, data.len, out);
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, zc_digest_size(alg));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_hmac_obj, zc_mp_hmac);
+
+static mp_obj_t zc_mp_aes_ecb(mp_obj_t key_in, mp_obj_t block_in) {
+    mp_buffer_info_t key, block;
+    uint8_t out[16];
+    mp_get_buffer_raise(key_in, &key, MP_BUFFER_READ);
+    mp_get_buffer_raise(block_in, &block, MP_BUFFER_READ);
+    int r = block.len == 16 ? zc_aes_ecb(key.buf, key.len, block.buf, out) : ZC_ERR_ARG;
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, 16);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(zc_mp_aes_ecb_obj, zc_mp_aes_ecb);
+
+/* aes_stream(mode, key, iv, data): mode 0 CTR, 1 CFB encrypt, 2 CFB decrypt */
+static mp_obj_t zc_mp_aes_stream(size_t n_args, const mp_obj_t *args) {
+    mp_buffer_info_t key, iv, data;
+    int mode = mp_obj_get_int(args[0]);
+    mp_get_buffer_raise(args[1], &key, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[2], &iv, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[3], &data, MP_BUFFER_READ);
+    if (iv.len != 16) fail(ZC_ERR_ARG);
+    vstr_t out;
+    vstr_init_len(&out, data.len);
+    uint8_t *o = (uint8_t *)out.buf;
+    int r = mode == 0 ? zc_aes_ctr(key.buf, key.len, iv.buf, data.buf, o, data.len)
+                      : zc_aes_cfb(key.buf, key.len, iv.buf, data.buf, o, data.len, mode == 2);
+    if (r) {
+        vstr_clear(&out);
+        fail(r);
+    }
+    return mp_obj_new_bytes_from_vstr(&out);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_aes_stream_obj, 4, 4, zc_mp_aes_stream);
+
+/* A non-negative int of at most BITS bits (BITS <= 64), without allocating for small ints. */
+static bool get_bits(mp_obj_t o, int bits, uint64_t *out) {
+    if (mp_obj_is_small_int(o)) {
+        mp_int_t v = MP_OBJ_SMALL_INT_VALUE(o);
+        if (v < 0) return false;
+        *out = (uint64_t)v;
+        return bits >= 64 || (*out >> bits) == 0;
+    }
+    if (!mp_obj_is_int(o) || mp_obj_int_sign(o) < 0) return false;
+    mp_obj_t hi = mp_binary_op(MP_BINARY_OP_RSHIFT, o, MP_OBJ_NEW_SMALL_INT(bits));
+    if (!mp_obj_is_small_int(hi) || MP_OBJ_SMALL_INT_VALUE(hi) != 0) return false;
+    /* 24-bit pieces are small ints on every port */
+    uint64_t v = 0;
+    for (int shift = 0; shift < bits; shift += 24) {
+        mp_obj_t piece = mp_binary_op(MP_BINARY_OP_AND, mp_binary_op(MP_BINARY_OP_RSHIFT, o, MP_OBJ_NEW_SMALL_INT(shift)),
+                                      MP_OBJ_NEW_SMALL_INT(0xFFFFFF));
+        v |= (uint64_t)MP_OBJ_SMALL_INT_VALUE(piece) << shift;
+    }
+    *out = v;
+    return true;
+}
+
+static mp_obj_t zc_mp_crc32c(size_t n_args, const mp_obj_t *args) {
+    mp_buffer_info_t data;
+    uint64_t crc = 0;
+    mp_get_buffer_raise(args[0], &data, MP_BUFFER_READ);
+    if (n_args > 1 && !get_bits(args[1], 32, &crc)) mp_raise_ValueError(MP_ERROR_TEXT("crc must fit 32 bits"));
+    return mp_obj_new_int_from_uint(zc_crc32c((uint32_t)crc, data.buf, data.len));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_crc32c_obj, 1, 2, zc_mp_crc32c);
+
+static mp_obj_t zc_mp_dh(mp_obj_t group_in, mp_obj_t base_in, mp_obj_t exp_in) {
+    mp_buffer_info_t base, exp;
+    uint8_t out[384];
+    int group = mp_obj_get_int(group_in);
+    mp_get_buffer_raise(base_in, &base, MP_BUFFER_READ);
+    mp_get_buffer_raise(exp_in, &exp, MP_BUFFER_READ);
+    int r = zc_dh(group, base.len ? base.buf : NULL, base.len, exp.buf, exp.len, out);
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, zc_dh_size(group));
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_dh_obj, zc_mp_dh);
+
+static mp_obj_t zc_mp_ec_mul(size_t n_args, const mp_obj_t *args) {
+    mp_buffer_info_t scalar, point, seed;
+    uint8_t out[96];
+    int curve = mp_obj_get_int(args[0]);
+    mp_get_buffer_raise(args[1], &scalar, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[2], &point, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[3], &seed, MP_BUFFER_READ);
+    size_t n = zc_ec_size(curve);
+    if (!n || (point.len != 0 && point.len != 2 * n)) fail(ZC_ERR_ARG);
+    int r = zc_ec_mul(curve, scalar.buf, scalar.len, point.len ? point.buf : NULL, out, seed.buf, seed.len);
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, 2 * n);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_ec_mul_obj, 4, 4, zc_mp_ec_mul);
+
+static mp_obj_t zc_mp_x25519(mp_obj_t scalar_in, mp_obj_t u_in, mp_obj_t seed_in) {
+    mp_buffer_info_t scalar, u, seed;
+    uint8_t out[32];
+    mp_get_buffer_raise(scalar_in, &scalar, MP_BUFFER_READ);
+    mp_get_buffer_raise(u_in, &u, MP_BUFFER_READ);
+    mp_get_buffer_raise(seed_in, &seed, MP_BUFFER_READ);
+    if (scalar.len != 32 || u.len != 32) fail(ZC_ERR_ARG);
+    int r = zc_x25519(scalar.buf, u.buf, out, seed.buf, seed.len);
+    if (r) fail(r);
+    return mp_obj_new_bytes(out, 32);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_x25519_obj, zc_mp_x25519);
+
+/* ---- SrtpTransform -------------------------------------------------------------------------- */
+
+typedef struct {
+    mp_obj_base_t base;
+    zc_srtp t;
+} zc_srtp_obj_t;
+
+static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 4, 4, false);
+    mp_buffer_info_t key, salt, auth;
+    mp_get_buffer_raise(args[0], &key, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[1], &salt, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[2], &auth, MP_BUFFER_READ);
+    int tag_len = mp_obj_get_int(args[3]);
+    if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
+    zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
+    int r = zc_srtp_init(&o->t, key.buf, key.len, salt.buf, auth.buf, tag_len);
+    if (r) fail(r);
+    return MP_OBJ_FROM_PTR(o);
+}
+
+/* (self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix): one call per packet */
+static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
+    zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_buffer_info_t b;
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
+    mp_int_t es = mp_obj_get_int(args[2]), ee = mp_obj_get_int(args[3]), ae = mp_obj_get_int(args[4]);
+    uint64_t ssrc, index, suffix = 0;
+    bool has_suffix = !(mp_obj_is_small_int(args[7]) && MP_OBJ_SMALL_INT_VALUE(args[7]) < 0);
+    if (!get_bits(args[5], 32, &ssrc)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP SSRC must fit 32 bits"));
+    if (!get_bits(args[6], 48, &index)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP index must fit 48 bits"));
+    if (has_suffix && !get_bits(args[7], 32, &suffix)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP suffix must fit 32 bits"));
+    long r = ZC_ERR_SPAN;
+    if (es >= 0 && ee >= 0 && ae >= 0) {
+        int64_t sfx = has_suffix ? (int64_t)suffix : -1;
+        r = protect ? zc_srtp_protect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx)
+                    : zc_srtp_unprotect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx);
+    }
+    if (r == ZC_ERR_SPAN)
+        mp_raise_msg_varg(&mp_type_ValueError,
+                          MP_ERROR_TEXT("SRTP spans must satisfy 0 <= enc_start <= enc_end <= auth_end, got %d, %d, %d"),
+                          (int)es, (int)ee, (int)ae);
+    if (r == ZC_ERR_ROOM)
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("SRTP buffer of %d bytes has no room for the tag at %d"),
+                          (int)b.len, (int)ae);
+    if (r < 0) fail((int)r);
+    return protect ? MP_OBJ_NEW_SMALL_INT(r) : mp_obj_new_bool(r);
+}
+
+static mp_obj_t zc_srtp_mp_protect(size_t n_args, const mp_obj_t *args) {
+    return zc_srtp_call(n_args, args, 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_protect_obj, 8, 8, zc_srtp_mp_protect);
+
+static mp_obj_t zc_srtp_mp_unprotect(size_t n_args, const mp_obj_t *args) {
+    return zc_srtp_call(n_args, args, 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_unprotect_obj, 8, 8, zc_srtp_mp_unprotect);
+
+static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
+    {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
+};
+static MP_DEFINE_CONST_DICT(zc_srtp_locals, zc_srtp_locals_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(zc_srtp_type, MP_QSTR_SrtpTransform, MP_TYPE_FLAG_NONE, make_new, zc_srtp_make_new,
+                         locals_dict, &zc_srtp_locals);
+
+/* ---- the module ----------------------------------------------------------------------------- */
+
+static const mp_rom_map_elem_t zc_globals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__zcrypto)},
+    {MP_ROM_QSTR(MP_QSTR_hash), MP_ROM_PTR(&zc_mp_hash_obj)},
+    {MP_ROM_QSTR(MP_QSTR_hmac), MP_ROM_PTR(&zc_mp_hmac_obj)},
+    {MP_ROM_QSTR(MP_QSTR_aes_ecb), MP_ROM_PTR(&zc_mp_aes_ecb_obj)},
+    {MP_ROM_QSTR(MP_QSTR_aes_stream), MP_ROM_PTR(&zc_mp_aes_stream_obj)},
+    {MP_ROM_QSTR(MP_QSTR_crc32c), MP_ROM_PTR(&zc_mp_crc32c_obj)},
+    {MP_ROM_QSTR(MP_QSTR_dh), MP_ROM_PTR(&zc_mp_dh_obj)},
+    {MP_ROM_QSTR(MP_QSTR_ec_mul), MP_ROM_PTR(&zc_mp_ec_mul_obj)},
+    {MP_ROM_QSTR(MP_QSTR_x25519), MP_ROM_PTR(&zc_mp_x25519_obj)},
+    {MP_ROM_QSTR(MP_QSTR_SrtpTransform), MP_ROM_PTR(&zc_srtp_type)},
+    {MP_ROM_QSTR(MP_QSTR_MBEDTLS_VERSION), MP_ROM_INT(MBEDTLS_VERSION_NUMBER >> 8)},
+};
+static MP_DEFINE_CONST_DICT(zc_globals, zc_globals_table);
+
+const mp_obj_module_t zc_user_cmodule = {
+    .base = {&mp_type_module},
+    .globals = (mp_obj_dict_t *)&zc_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR__zcrypto, zc_user_cmodule);

@@ -1,0 +1,16 @@
+"""The host install's native part: the `_zcrypto` CPython extension over the system mbedTLS
+(Debian libmbedtls-dev). Everything else is in pyproject.toml."""
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "_zcrypto",
+            sources=["native/zcrypto/zcrypto.c", "native/zcrypto/zcrypto_cpython.c"],
+            include_dirs=["native/zcrypto"],
+            libraries=["mbedcrypto"],
+            extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                                "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
+        )
+    ],
+)
