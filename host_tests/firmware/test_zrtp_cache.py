@@ -1,0 +1,118 @@
+"""The ZRTP trust cache: a persistent ZID, rs1/rs2 rotation, the verified flag, expiry, atomic
+files, and corrupt files set aside with a loud warning."""
+import binascii
+import os
+
+from zerotap.storage import Storage
+from zerotap.zrtp import cache as zcache
+
+_BASE = "/tmp/zerotap-test-zrtp-cache-" + binascii.hexlify(os.urandom(4)).decode()
+
+
+def _fresh(tag):
+    directory = _BASE + "-" + tag
+    try:
+        for name in os.listdir(directory):
+            os.remove(directory + "/" + name)
+    except OSError:
+        pass
+    return Storage(directory)
+
+
+class _Clock:
+    def __init__(self, t):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+PEER = b"peer-zid-123"
+OTHER = b"other-zid-12"
+
+
+def test_new_cache_has_a_persistent_zid():
+    st = _fresh("zid")
+    c = zcache.Cache(st)
+    assert len(c.zid) == 12 and c.warning is None
+    assert st.read(zcache.FILE_NAME) is not None  # the ZID is written at once
+    again = zcache.Cache(st)
+    assert again.zid == c.zid and len(again) == 0
+    assert zcache.Cache(_fresh("zid2")).zid != c.zid
+
+
+def test_store_rotates_rs1_into_rs2_and_survives_a_reload():
+    st = _fresh("rot")
+    clock = _Clock(1700000000)
+    c = zcache.Cache(st, clock=clock)
+    assert c.get(PEER) is None
+    c.store(PEER, b"1" * 32, 3600)
+    e = c.get(PEER)
+    assert (e.rs1, e.rs2, e.verified, e.expires, e.last_used) == (b"1" * 32, None, False, 1700003600, 1700000000)
+    clock.t += 10
+    c.store(PEER, b"2" * 32)
+    c.set_verified(PEER, True)
+    c.store(OTHER, b"o" * 32, 0xFFFFFFFF)
+    c.save()
+    d = zcache.Cache(st, clock=clock)
+    e = d.get(PEER)
+    assert (e.rs1, e.rs2, e.verified, e.expires, e.last_used) == (b"2" * 32, b"1" * 32, True, zcache.NEVER, 1700000010)
+    assert d.verified(PEER) and not d.verified(OTHER)
+    assert sorted(d.peers()) == sorted([PEER, OTHER])
+    assert d.encode() == c.encode()
+
+
+def test_expiry_and_a_zero_interval():
+    clock = _Clock(1700000000)
+    c = zcache.Cache(None, clock=clock)
+    c.store(PEER, b"1" * 32, 60)
+    assert c.get(PEER) is not None
+    clock.t += 60
+    assert c.get(PEER) is None  # expired: as if unknown
+    c.store(PEER, b"2" * 32, 60)
+    assert c.get(PEER).rs2 is None  # an expired rs1 does not become rs2
+    c.store(PEER, b"3" * 32, 0)  # section 4.9: an interval of 0 means do not cache
+    assert c.get(PEER) is None and len(c) == 0
+    # an unknown clock (a board before NTP): nothing expires
+    c2 = zcache.Cache(None, clock=_Clock(None))
+    c2.store(PEER, b"1" * 32, 60)
+    assert c2.get(PEER).expires == zcache.NEVER
+
+
+def test_corrupt_file_is_set_aside_with_a_warning():
+    cases = (
+        (lambda good: good[:20], "ZRTP cache truncated: 20 bytes, need at least 32"),
+        (lambda good: b"XXXX" + good[4:], "ZRTP cache: bad magic b'XXXX'"),
+        (lambda good: good[:4] + b"\x09" + good[5:], "ZRTP cache: unknown version 9"),
+        (lambda good: good[:-9] + bytes((good[-9] ^ 0x40,)) + good[-8:], "ZRTP cache: bad CRC"),
+        (lambda good: good[:-5] + good[-4:], "ZRTP cache: 1 entries need 117 bytes, the file has 116"),
+    )
+    for i, (damage, reason) in enumerate(cases):
+        st = _fresh("bad%d" % i)
+        c = zcache.Cache(st)
+        c.store(PEER, b"1" * 32)
+        c.save()
+        good = st.read(zcache.FILE_NAME)
+        try:
+            zcache.decode(damage(good))
+        except ValueError as e:
+            assert str(e) == reason, str(e)
+        else:
+            raise AssertionError("decode accepted damaged data: %r" % reason)
+        st.write(zcache.FILE_NAME, damage(good))
+        d = zcache.Cache(st)
+        assert d.warning is not None and reason in d.warning and "zrtp_cache.bin.bad" in d.warning, d.warning
+        assert d.zid != c.zid and d.get(PEER) is None  # a fresh start: every peer is new
+        assert st.read("zrtp_cache.bin.bad") == damage(good)  # the bad file is kept aside
+        assert zcache.Cache(st).warning is None  # the fresh cache was written and loads cleanly
+
+
+def test_size_is_bounded():
+    clock = _Clock(1700000000)
+    c = zcache.Cache(None, clock=clock)
+    for i in range(zcache.MAX_ENTRIES + 5):
+        clock.t += 1
+        c.store(b"%012d" % i, b"s" * 32)
+    assert len(c) == zcache.MAX_ENTRIES
+    assert c.get(b"%012d" % 0) is None and c.get(b"%012d" % (zcache.MAX_ENTRIES + 4)) is not None
+    assert len(c.encode()) == zcache.HEADER_LENGTH + zcache.MAX_ENTRIES * zcache.ENTRY_LENGTH + 4

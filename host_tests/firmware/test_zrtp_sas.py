@@ -1,0 +1,39 @@
+"""SAS renderings B32 and B256 against bzrtp's (RFC 6189 section 5.1.6)."""
+from vectors import load, unhex
+
+from zerotap.zrtp import sas
+
+V = load("zrtp_sas.json")
+
+
+def test_b32_vectors():
+    assert len(V["b32"]) >= 32
+    for v in V["b32"]:
+        value = unhex(v["sasvalue"])
+        assert sas.base32(value) == v["sas"], v
+        assert sas.base32(int(v["sasvalue"], 16)) == v["sas"]
+        assert sas.render("B32", value) == v["sas"]
+        assert sas.render(b"B32 ", value + b"rest of sashash") == v["sas"]
+
+
+def test_b256_vectors_cover_both_word_lists():
+    evens, odds = set(), set()
+    for v in V["b256"]:
+        value = unhex(v["sasvalue"])
+        assert sas.base256(value) == v["sas"], v
+        assert sas.render("B256", value) == v["sas"]
+        even, odd = v["sas"].split(":")
+        evens.add(even)
+        odds.add(odd)
+    assert len(evens) == 256 and len(odds) == 256
+
+
+def test_bad_sas_input():
+    for args, text in (((b"B16 ", b"\0\0\0\0"), "unknown SAS type 'B16'"),
+                       (("B32", b"\0\0\0"), "sasvalue needs 4 bytes, got 3")):
+        try:
+            sas.render(*args)
+        except ValueError as e:
+            assert str(e) == text, str(e)
+            continue
+        raise AssertionError("no ValueError for %r" % (args,))
