@@ -51,7 +51,7 @@ def _run(args):
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
     b = _box.Box(cfg, name=args[1] if len(args) > 1 else None,
-                 secure_factory=_secure.factory(cfg))
+                 secure_factory=_secure.factory(cfg, _box.stderr_log))
     b.run()
     return 0
 

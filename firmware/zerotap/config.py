@@ -27,7 +27,8 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   a dialog. Without it, requests are routed by Route and Request-URI.
 - ``phone.address`` / ``network.address``: optional address to advertise in Via, Record-Route and
   SDP instead of the socket's (required when a socket binds the wildcard address).
-- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name, and the cache path.
+- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name, and ``zrtp.cache``: the
+  directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
 - ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
 - ``status``: a path for the JSON status lines, or ``-`` for stdout.
@@ -44,13 +45,13 @@ MEDIA_CLEAR = ("pass", "mute", "block")
 # ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6), with the Curve25519 alias "E255".
 ZRTP_ALGORITHMS = {
     "key_agreement": ("DH3k", "DH2k", "EC25", "EC38", "X255", "E255", "Mult"),
-    "cipher": ("AES1", "AES2", "AES3"),
+    "cipher": ("AES1", "AES3"),
     "hash": ("S256", "S384"),
     "auth": ("HS32", "HS80"),
     "sas": ("B32", "B256"),
 }
 ZRTP_DEFAULTS = {
-    "key_agreement": ["DH3k", "X255", "EC25", "Mult"],
+    "key_agreement": ["X255", "E255", "EC25", "DH3k"],
     "cipher": ["AES1", "AES3"],
     "hash": ["S256"],
     "auth": ["HS80", "HS32"],

@@ -19,6 +19,10 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
 """
 from micropython import const
 
+from zerotap import rtp as _rtp
+from zerotap import srtp as _srtp
+from zerotap import status as _status
+
 PHONE_RTP = const(0)
 PHONE_RTCP = const(1)
 NET_RTP = const(2)
@@ -32,42 +36,14 @@ POLICY_BLOCK = "block"
 # G.711 silence (RFC 3551 section 4.5.14): the codeword for zero amplitude
 _SILENCE = {0: 0xFF, 8: 0xD5}
 
-_KIND_RTP = const(1)
-_KIND_RTCP = const(2)
-_KIND_ZRTP = const(3)
-_KIND_STUN = const(4)
-_KIND_OTHER = const(0)
+_KIND_RTP = _rtp.PACKET_RTP
+_KIND_RTCP = _rtp.PACKET_RTCP
+_KIND_ZRTP = _rtp.PACKET_ZRTP
+_KIND_STUN = _rtp.PACKET_STUN
 
-
-def demux(buf, n):
-    """What a datagram on a media port is, by its first bytes and the word at offset 4:
-    ZRTP (RFC 6189 section 5: version 0, cookie 0x5A525450), STUN (RFC 5389 section 6: top bits
-    00, magic cookie 0x2112A442), RTCP (RFC 5761 section 4: version 2, packet type 192-223) or RTP
-    (version 2)."""
-    if n < 8:
-        return _KIND_OTHER
-    b0 = buf[0]
-    if b0 & 0xC0 == 0x80:
-        if n >= 12 or 192 <= buf[1] <= 223:
-            return _KIND_RTCP if 192 <= buf[1] <= 223 else _KIND_RTP
-        return _KIND_OTHER
-    if b0 == 0x10 and buf[4] == 0x5A and buf[5] == 0x52 and buf[6] == 0x54 and buf[7] == 0x50:
-        return _KIND_ZRTP
-    if b0 & 0xC0 == 0 and buf[4] == 0x21 and buf[5] == 0x12 and buf[6] == 0xA4 and buf[7] == 0x42:
-        return _KIND_STUN
-    return _KIND_OTHER
-
-
-def payload_offset(buf, n):
-    """Where an RTP packet's payload starts (RFC 3550 section 5.1: CSRCs, extension), or -1."""
-    if n < 12:
-        return -1
-    off = 12 + 4 * (buf[0] & 0x0F)
-    if buf[0] & 0x10:
-        if off + 4 > n:
-            return -1
-        off += 4 + 4 * ((buf[off + 2] << 8) | buf[off + 3])
-    return off if off <= n else -1
+# What ZrtpLeg.unprotect returns besides a length
+UNPROTECT_FAILED = const(0)
+UNPROTECT_REPLAY = const(-2)
 
 
 class Counters:
@@ -130,14 +106,22 @@ class MediaSession:
 
     # --- packets ---------------------------------------------------------------------------------
     def receive(self, leg, buf, n, addr, now_ms):
-        """A datagram BUF[:N] from ADDR arrived on LEG."""
+        """A datagram BUF[:N] from ADDR arrived on LEG. BUF may be changed in place."""
         if self.closed:
             return
-        kind = demux(buf, n)
+        kind = _rtp.demux(buf, n)
         if leg <= PHONE_RTCP:
             self._from_phone(leg, kind, buf, n, addr, now_ms)
         else:
             self._from_network(leg, kind, buf, n, addr, now_ms)
+
+    def _writable(self, buf, n):
+        # MicroPython's recvfrom gives bytes: work in the session's own buffer then
+        if isinstance(buf, bytearray):
+            return buf
+        s = self._scratch
+        s[:n] = buf[:n]
+        return s
 
     def _from_phone(self, leg, kind, buf, n, addr, now_ms):
         c = self.counters
@@ -158,6 +142,7 @@ class MediaSession:
             return
         sec = self.secure
         if sec is not None and sec.is_secure:
+            buf = self._writable(buf, n)
             n = sec.protect(buf, n, kind == _KIND_RTCP)
             if n <= 0:
                 c.errors += 1
@@ -177,10 +162,12 @@ class MediaSession:
             return False
         if kind == _KIND_RTCP:
             return True  # reports carry no audio
-        start = payload_offset(buf, n)
+        start = _rtp.header_length(buf, n)
         fill = _SILENCE.get(buf[1] & 0x7F)
         if start < 0 or fill is None:
             return False
+        if not isinstance(buf, bytearray):
+            return False  # the caller's copy is immutable: drop rather than relay audio
         end = n - (buf[n - 1] if buf[0] & 0x20 and n > start else 0)
         for i in range(start, end):
             buf[i] = fill
@@ -192,7 +179,7 @@ class MediaSession:
         if kind == _KIND_ZRTP:
             if leg == NET_RTP and sec is not None:
                 self._latch(leg, addr)
-                sec.receive_zrtp(buf, n, addr, now_ms)
+                sec.receive_zrtp(buf, n, now_ms)
             else:
                 c.unknown += 1
             return
@@ -202,20 +189,18 @@ class MediaSession:
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
             return
-        if sec is not None and sec.is_secure:
-            n2 = sec.unprotect(buf, n, kind == _KIND_RTCP)
+        if sec is not None and sec.can_unprotect:
+            buf = self._writable(buf, n)
+            n2 = sec.unprotect(buf, n, kind == _KIND_RTCP, now_ms)
             if n2 <= 0:
-                if n2 == -2:
+                if n2 == UNPROTECT_REPLAY:
                     c.replayed += 1
                     return
                 c.unauthenticated += 1
-                self._alarm()
+                if sec.is_secure:
+                    self._alarm()
                 return
             n = n2
-        elif sec is not None and sec.failed_closed:
-            c.clear_held += 1  # ZRTP failed and the peer sends audio: CLEAR, say so, relay per policy
-            if self.policy == POLICY_BLOCK:
-                return
         elif not self._clear_allowed(kind, buf, n):
             c.clear_held += 1
             return
@@ -228,14 +213,22 @@ class MediaSession:
         self.transmit(leg - 2, buf, n, dest)
 
     def _alarm(self):
-        # Plain or forged media after SECURE: drop it, count it, tell the user once per burst.
-        if not self._alarmed and self.status is not None:
+        # Plain or forged media after SECURE: drop it, count it, tell the user.
+        n = self.counters.unauthenticated
+        if self.status is not None and (not self._alarmed or n & (n - 1) == 0):
             self._alarmed = True
-            self.status.alarm("unauthenticated media from the network after SECURE, dropped")
-        if self.log:
-            n = self.counters.unauthenticated
-            if n & (n - 1) == 0:  # 1, 2, 4, 8, ...: a log line that cannot flood
-                self.log("media: %d unauthenticated packets dropped after SECURE" % n)
+            self.status.alarm("%d unauthenticated media packets from the network after SECURE, "
+                              "dropped" % n)
+        if self.log and n & (n - 1) == 0:  # 1, 2, 4, 8, ...: log lines that cannot flood
+            self.log("media: %d unauthenticated packets dropped after SECURE" % n)
+
+    def send_zrtp(self, packet):
+        """The ZRTP leg sends PACKET to the peer's media address."""
+        dest = self.remote[NET_RTP]
+        if dest is None or self.closed:
+            return False
+        self.transmit(NET_RTP, packet, len(packet), dest)
+        return True
 
     # --- ZRTP timers -----------------------------------------------------------------------------
     def timer(self):
@@ -250,3 +243,158 @@ class MediaSession:
         self.closed = True
         if self.secure is not None:
             self.secure.close()
+
+
+class ZrtpLeg:
+    """ZRTP and SRTP/SRTCP on the network leg of one call: the engine
+    (:class:`zerotap.zrtp.engine.Engine`), its packets, its events, and the SRTP sessions keyed from
+    them. The status goes SECURE only here, on the engine's Secure event: SRTP keys exist and the
+    peer's Confirm MAC was verified."""
+
+    def __init__(self, engine, status=None, log=None):
+        self.engine = engine
+        self.status = status
+        self.log = log
+        self.session = None  # the MediaSession, for sending
+        self.is_secure = False
+        self.can_unprotect = False
+        self.failed = False
+        self.started = False
+        self.peer_hash = None  # (version, hex) from the peer's SDP
+        self._start_at = None
+        self.tx = None
+        self.rx = None
+        self.drops = _srtp.Drops()
+        self.profile = None
+        self._no_peer = False
+
+    def bind(self, session):
+        self.session = session
+
+    def hello_hash(self):
+        return self.engine.hello_hash()
+
+    def set_peer_hash(self, value):
+        """The peer's a=zrtp-hash (version, hex) from its SDP, or None: the engine checks the
+        peer's Hello against it (RFC 6189 section 8.1)."""
+        if value is None or value == self.peer_hash:
+            return
+        self.peer_hash = value
+        try:
+            self.engine.set_peer_hello_hash("%s %s" % value)
+        except ValueError as e:
+            if self.log:
+                self.log("zrtp: peer a=zrtp-hash ignored: %s" % e)
+        self._drain()
+
+    def start(self, now_ms):
+        """The call was answered (or early media began): send Hellos once the peer's media
+        address is known."""
+        if self.started:
+            return
+        if self.session is None or self.session.remote[NET_RTP] is None:
+            self._start_at = now_ms  # retried from the timer
+            return
+        self.started = True
+        self._start_at = None
+        self.engine.start(now_ms)
+        if self.peer_hash is not None and self.status is not None:
+            self.status.negotiating()
+        self._drain()
+
+    def receive_zrtp(self, buf, n, now_ms):
+        if not self.started:
+            # The peer's Hello came before we saw the answer: start now (RFC 6189 section 4.1).
+            self.started = True
+            self._start_at = None
+            self.engine.start(now_ms)
+        if self.status is not None and not self.is_secure and not self.failed:
+            self.status.negotiating()
+        self.engine.receive(bytes(buf[:n]) if n != len(buf) else bytes(buf), now_ms)
+        self._drain()
+
+    def timer(self):
+        if self._start_at is not None:
+            return self._start_at + 20
+        return self.engine.timer()
+
+    def handle_timer(self, now_ms):
+        if self._start_at is not None:
+            self.start(now_ms)
+            return
+        self.engine.handle_timer(now_ms)
+        self._drain()
+
+    def _drain(self):
+        eng = self.engine
+        for pkt in eng.datagrams_to_send():
+            if self.session is not None:
+                self.session.send_zrtp(pkt)
+        ev = eng.next_event()
+        while ev is not None:
+            self._event(ev)
+            ev = eng.next_event()
+
+    def _event(self, ev):
+        name = type(ev).__name__
+        if name == "Sas":
+            # Initiator: the responder may send SRTP right after its Conf2ACK
+            self._keys(ev, rx_only=True)
+        elif name == "Secure":
+            self._keys(ev, rx_only=False)
+            self.is_secure = True
+            self.failed = False
+            if self.status is not None:
+                self.status.set_secure(**ev.status())
+            if self.log:
+                self.log("zrtp: SECURE sas=%s %s %s %s %s %s cache=%s" % (
+                    ev.sas, ev.sas_type, ev.hash, ev.cipher, ev.auth, ev.ka, ev.cache))
+        elif name == "Error":
+            if self.log:
+                self.log("zrtp: error %s: %s%s" % (ev.code, ev.reason, " (fatal)" if ev.fatal else ""))
+            if ev.fatal and not self.is_secure:
+                self.failed = True
+                if self.status is not None:
+                    self.status.fail("ZRTP: %s" % ev.reason)
+        elif name == "NoPeer":
+            self._no_peer = True
+            if self.status is not None and not self.is_secure:
+                self.status.set_clear("the peer does not answer ZRTP")
+        elif name == "PeerCleared":
+            if self.status is not None and ev.accepted:
+                self.status.fail("the peer went clear (GoClear)")
+
+    def _keys(self, ev, rx_only):
+        if self.rx is None:
+            self.profile = ev.profile
+            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt)
+            self.can_unprotect = True
+        if not rx_only and self.tx is None:
+            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt)
+
+    def protect(self, buf, n, rtcp):
+        if rtcp:
+            return self.tx.protect_rtcp_into(buf, n, self.drops)
+        return self.tx.protect_into(buf, n, self.drops)
+
+    def unprotect(self, buf, n, rtcp, now_ms):
+        rx = self.rx
+        before = self.drops.replay
+        if rtcp:
+            m = rx.unprotect_rtcp_into(buf, n, self.drops)
+        else:
+            m = rx.unprotect_into(buf, n, self.drops)
+        if m <= 0:
+            return UNPROTECT_REPLAY if self.drops.replay != before else UNPROTECT_FAILED
+        if not self.is_secure:
+            self.engine.srtp_authenticated(now_ms)  # RFC 6189 section 4.6: stands for Conf2ACK
+            self._drain()
+        return m
+
+    def set_verified(self, verified):
+        self.engine.set_verified(verified)
+
+    def close(self):
+        self.tx = self.rx = None
+        self.can_unprotect = False
+        self.is_secure = False

@@ -40,20 +40,31 @@ def read(path):
     return x
 
 
-def correlation(recorded, reference):
-    """Peak normalised cross-correlation of REFERENCE (a WAV) within RECORDED (a WAV), using
-    the best 1-second window of the reference so that a partial recording still counts."""
-    rec = read(recorded)
-    ref = read(reference)
-    win = ref[RATE // 2:RATE // 2 + RATE]  # one second from inside the signal
-    if len(rec) < len(win):
-        return 0.0
+def _peak(rec, win):
     n = len(rec) + len(win)
     size = 1 << (n - 1).bit_length()
     cc = np.fft.irfft(np.fft.rfft(rec, size) * np.conj(np.fft.rfft(win, size)), size)
     cc = cc[:len(rec) - len(win) + 1]
-    # energy of each window of the recording
     c2 = np.concatenate(([0.0], np.cumsum(rec * rec)))
-    energy = c2[len(win):] - c2[:-len(win)]
+    energy = c2[len(win):] - c2[:-len(win)]  # energy of each window of the recording
     denom = np.sqrt(np.maximum(energy, 1e-9) * np.dot(win, win))
     return float(np.max(cc / denom))
+
+
+def correlation(recorded, reference, window=0.5):
+    """How well REFERENCE (a WAV) shows up in RECORDED (a WAV): the median, over half-second
+    windows of the reference (from 0.5 s to 0.5 s before its end), of each window's peak
+    normalised cross-correlation at any lag. One glitch (a lost packet, a jitter-buffer
+    adjustment) spoils one window, not the verdict."""
+    rec = read(recorded)
+    ref = read(reference)
+    w = int(RATE * window)
+    peaks = []
+    start = RATE // 2
+    while start + w <= len(ref) - RATE // 2:
+        if len(rec) >= w:
+            peaks.append(_peak(rec, ref[start:start + w]))
+        start += w
+    if not peaks:
+        return 0.0
+    return float(np.median(peaks))

@@ -28,7 +28,7 @@ def test_minimal_config_gets_defaults():
     assert (cfg.network.host, cfg.network.port) == ("127.0.0.1", 5080)
     assert cfg.network.address == "127.0.0.1"
     assert cfg.proxy is None and cfg.media_clear == "pass" and cfg.status == "-"
-    assert cfg.zrtp["key_agreement"][0] == "DH3k"
+    assert cfg.zrtp["key_agreement"] == ["X255", "E255", "EC25", "DH3k"]
     assert cfg.control == ("127.0.0.1", 5079)
 
 

@@ -157,6 +157,11 @@ class Box:
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
         self.stopped = False
+        self._pool_pending = secure_factory is not None and hasattr(secure_factory, "step_pool")
+        warning = getattr(secure_factory, "warning", None)
+        if warning:
+            self.log(warning)
+            self.status.set_warning(warning)
 
     # --- the proxy's media factory ---------------------------------------------------------------
     def open(self, call_status):
@@ -167,6 +172,8 @@ class Box:
     def media_closed(self, m):
         if m in self.media:
             self.media.remove(m)
+        self._pool_pending = self.secure_factory is not None and hasattr(self.secure_factory,
+                                                                          "step_pool")
 
     def make_secure(self, call_status, call_media):
         if self.secure_factory is None:
@@ -206,6 +213,8 @@ class Box:
     # --- timers ----------------------------------------------------------------------------------
     def timer(self):
         deadline = self.proxy.timer()
+        if self._pool_pending and not self.media:
+            deadline = self.loop.clock() + 5  # idle key generation, one slice at a time
         for m in self.media:
             t = m.session.timer()
             if t is not None and (deadline is None or t < deadline):
@@ -220,6 +229,9 @@ class Box:
         t = self.proxy.timer()
         if t is not None and t <= now_ms:
             self.proxy.handle_timer(now_ms)
+        if self._pool_pending and not self.media:
+            # only while no call has media: a slice must never stall a relayed call
+            self._pool_pending = self.secure_factory.step_pool()
 
     # --- life ------------------------------------------------------------------------------------
     def stop(self):

@@ -34,6 +34,7 @@ import hashlib
 
 from zerotap.sip import message as _sip
 from zerotap.sip import rewrite
+from zerotap.sip import uri as _urimod
 from zerotap import status as _status
 
 PHONE = 0
@@ -192,10 +193,21 @@ def _values(msg, name):
 
 
 def _set_values(msg, name, values):
-    """Replace every NAME header by one header per value, keeping their place near the top."""
-    msg.remove(name)
-    for v in reversed(values):
-        msg.insert(name, v)
+    """Replace every NAME header by one header per value, at the place of the first one (on top
+    when NAME was absent, as RFC 3261 section 16.6 wants for Via and Record-Route)."""
+    if msg.has(name):
+        msg.set(name, list(values))
+    else:
+        for v in reversed(values):
+            msg.insert(name, v)
+
+
+def _ruri(req):
+    return str(req.uri)
+
+
+def _set_ruri(req, text):
+    req.uri = _urimod.parse(text)
 
 
 def _body(msg):
@@ -286,7 +298,7 @@ class Proxy:
             self.malformed += 1
             self.log("sip: malformed message from %s %s: %s" % (SIDE_NAMES[side],
                                                                 _hostport_text(*src), e))
-            return self._bad_request(side, data, src, str(e))
+            return self._bad_request(side, e, src)
         try:
             if _is_request(msg):
                 return self._request(side, msg, src, now_ms)
@@ -333,7 +345,13 @@ class Proxy:
     # --- responses the box makes itself ------------------------------------------------------------
     def _reply(self, side, req, src, code, reason):
         try:
-            resp = _sip.make_response(req, code, reason)
+            return self._send_reply(side, _sip.make_response(req, code, reason), src)
+        except ValueError as e:
+            self.log("sip: cannot answer %d: %s" % (code, e))
+            return []
+
+    def _send_reply(self, side, resp, src):
+        try:
             vias = _values(resp, "Via")
             if vias:
                 top = Via(vias[0])
@@ -345,24 +363,27 @@ class Proxy:
                 dest = src
             return [(side, resp.serialize(), dest)]
         except ValueError as e:
-            self.log("sip: cannot answer %d: %s" % (code, e))
+            self.log("sip: cannot answer: %s" % (e,))
             return []
 
-    def _bad_request(self, side, data, src, reason):
-        """A 400 for a request the parser refused, when enough of it survives (RFC 3261 8.2)."""
-        if data[:4] == b"SIP/" or data[:3] == b"ACK":
+    def _bad_request(self, side, error, src):
+        """The 400 (or 505) that the parser says a refused request deserves (RFC 3261 8.2), or
+        nothing for a malformed response or ACK."""
+        response = getattr(error, "response", None)
+        if response is None:
             return []
-        partial = getattr(_sip, "parse_for_error", None)
-        if partial is None:
+        req = getattr(error, "message", None)
+        if req is not None and getattr(req, "method", None) == "ACK":
+            return []
+        if side == PHONE and src[0] not in self.cfg.allow:
             return []
         try:
-            req = partial(data)
+            resp = response()
         except ValueError:
             return []
-        if req is None:
+        if resp is None:
             return []
-        reason_text = "Bad Request"
-        return self._reply(side, req, src, 400, reason_text)
+        return self._send_reply(side, resp, src)
 
     # --- requests --------------------------------------------------------------------------------
     @staticmethod
@@ -429,8 +450,8 @@ class Proxy:
         routes = _values(req, "Route")
         while routes and self._ours(_uri_of(routes[0])):
             routes.pop(0)
-        if self._ours(req.uri) and routes:  # a strict router before us (RFC 3261 16.4)
-            req.uri = _uri_of(routes.pop())
+        if self._ours(_ruri(req)) and routes:  # a strict router before us (RFC 3261 16.4)
+            _set_ruri(req, _uri_of(routes.pop()))
         _set_values(req, "Route", routes)
 
         to_tag = _tag(req.get("To") or "")
@@ -487,7 +508,7 @@ class Proxy:
             seed = incoming
         else:  # RFC 2543 peers: the transaction is Call-ID, CSeq number, From tag, Request-URI
             seed = "%s|%s|%s|%s" % (req.get("Call-ID"), _cseq(req)[0], _tag(req.get("From")),
-                                    req.uri)
+                                    _ruri(req))
         if req.method == "CANCEL" or req.method == "ACK":
             method = "INVITE"
         else:
@@ -499,8 +520,8 @@ class Proxy:
         if routes:
             host, port, params = uri_hostport(_uri_of(routes[0]))
             if "lr" not in params:  # a strict router next (RFC 3261 section 16.6 item 6)
-                routes.append("<%s>" % req.uri)
-                req.uri = _uri_of(routes.pop(0))
+                routes.append("<%s>" % _ruri(req))
+                _set_ruri(req, _uri_of(routes.pop(0)))
                 _set_values(req, "Route", routes)
             return host, port
         if out_side == NETWORK and to_tag is None and self.cfg.proxy is not None \
@@ -509,13 +530,13 @@ class Proxy:
         if out_side == NETWORK and self.cfg.proxy is not None and req.method in ("ACK", "CANCEL") \
                 and to_tag is None:
             return self.cfg.proxy
-        host, port, params = uri_hostport(req.uri)
+        host, port, params = uri_hostport(_ruri(req))
         maddr = params.get("maddr")
         return (maddr or host), port
 
     def _phone_target(self, req):
         """Where a request from the network goes on the phone side; R-URI rewritten if needed."""
-        uri = req.uri
+        uri = _ruri(req)
         try:
             host, port, params = uri_hostport(uri)
         except ValueError:
@@ -523,18 +544,18 @@ class Proxy:
         key = params.get("zt")
         if key is not None and key in self.bindings:
             b = self.bindings[key]
-            req.uri = b.contact_uri
+            _set_ruri(req, b.contact_uri)
             h, p, _ = uri_hostport(b.contact_uri)
             return h, p
         if (host, port) in self.addr or (host, port) in self.bound:
             # addressed to the box itself: the phone that registered, or phone.contact
             if self.bindings:
                 b = self.bindings[max(self.bindings)]
-                req.uri = b.contact_uri
+                _set_ruri(req, b.contact_uri)
                 h, p, _ = uri_hostport(b.contact_uri)
                 return h, p
             if self.cfg.phone_contact:
-                req.uri = self.cfg.phone_contact
+                _set_ruri(req, self.cfg.phone_contact)
                 h, p, _ = uri_hostport(self.cfg.phone_contact)
                 return h, p
             return None
