@@ -1,18 +1,18 @@
-"""``python -m zerotap``: the box on a host.
+"""``python -m zerotap``: the box on a host (see USAGE)."""
+import json
+import sys
+
+from zerotap import config
+
+USAGE = """python -m zerotap: the box on a host.
 
     python -m zerotap run CONFIG.json [NAME]     run the box (NAME tags its status lines)
     python -m zerotap check CONFIG.json          validate a config and exit
     python -m zerotap control [-c CONFIG.json | --to HOST:PORT] verify|unverify CALL
     python -m zerotap control [...] status|stop
 
-Under the MicroPython unix port: ``MICROPYPATH=firmware micropython -m zerotap run CONFIG.json``.
+Under the MicroPython unix port: MICROPYPATH=firmware micropython -m zerotap run CONFIG.json
 """
-import json
-import sys
-
-from zerotap import config
-
-USAGE = __doc__
 
 
 def _control(args):
