@@ -41,6 +41,11 @@ _KIND_RTCP = _rtp.PACKET_RTCP
 _KIND_ZRTP = _rtp.PACKET_ZRTP
 _KIND_STUN = _rtp.PACKET_STUN
 
+# RFC 6189 section 4.6: the peer switches to SRTP when our Conf2ACK (or Confirm2) reaches it, so
+# plain packets it sent just before may still arrive after we went SECURE. For this long they are
+# dropped and counted, but raise no alarm.
+SWITCH_GRACE_MS = const(1000)
+
 # What ZrtpLeg.unprotect returns besides a length
 UNPROTECT_FAILED = const(0)
 UNPROTECT_REPLAY = const(-2)
@@ -197,7 +202,7 @@ class MediaSession:
                     c.replayed += 1
                     return
                 c.unauthenticated += 1
-                if sec.is_secure:
+                if sec.is_secure and now_ms - sec.secure_at >= SWITCH_GRACE_MS:
                     self._alarm()
                 return
             n = n2
@@ -257,6 +262,8 @@ class ZrtpLeg:
         self.log = log
         self.session = None  # the MediaSession, for sending
         self.is_secure = False
+        self.secure_at = 0  # now_ms when SECURE came
+        self._now = 0
         self.can_unprotect = False
         self.failed = False
         self.started = False
@@ -297,12 +304,14 @@ class ZrtpLeg:
             return
         self.started = True
         self._start_at = None
+        self._now = now_ms
         self.engine.start(now_ms)
         if self.peer_hash is not None and self.status is not None:
             self.status.negotiating()
         self._drain()
 
     def receive_zrtp(self, buf, n, now_ms):
+        self._now = now_ms
         if not self.started:
             # The peer's Hello came before we saw the answer: start now (RFC 6189 section 4.1).
             self.started = True
@@ -319,6 +328,7 @@ class ZrtpLeg:
         return self.engine.timer()
 
     def handle_timer(self, now_ms):
+        self._now = now_ms
         if self._start_at is not None:
             self.start(now_ms)
             return
@@ -343,6 +353,7 @@ class ZrtpLeg:
         elif name == "Secure":
             self._keys(ev, rx_only=False)
             self.is_secure = True
+            self.secure_at = self._now
             self.failed = False
             if self.status is not None:
                 self.status.set_secure(**ev.status())
@@ -387,6 +398,7 @@ class ZrtpLeg:
         if m <= 0:
             return UNPROTECT_REPLAY if self.drops.replay != before else UNPROTECT_FAILED
         if not self.is_secure:
+            self._now = now_ms
             self.engine.srtp_authenticated(now_ms)  # RFC 6189 section 4.6: stands for Conf2ACK
             self._drain()
         return m

@@ -61,15 +61,18 @@ class Packet:
 
 
 class Capture:
-    def __init__(self, path, ports, interface="lo"):
+    def __init__(self, path, ports, interface="lo", ranges=()):
         self.path = Path(path)
         self.ports = sorted(set(ports))
+        self.ranges = list(ranges)  # (low, high) port ranges
         self.interface = interface
         self.proc = None
 
     def start(self, timeout=10):
         dumpcap = need("dumpcap", "the Debian package tshark")
-        flt = "udp and (%s)" % " or ".join("port %d" % p for p in self.ports)
+        terms = ["port %d" % p for p in self.ports]
+        terms += ["portrange %d-%d" % r for r in self.ranges]
+        flt = "udp and (%s)" % " or ".join(terms)
         if self.path.exists():
             self.path.unlink()
         self._err = self.path.with_suffix(".dumpcap.log")
@@ -105,7 +108,10 @@ class Capture:
         args = [tshark, "-r", str(self.path), "-n", "-T", "fields", "-E", "separator=\t",
                 "-E", "occurrence=f"]
         for p in media_ports:
-            args += ["-d", "udp.port==%d,rtp" % p]
+            if isinstance(p, tuple):
+                args += ["-d", "udp.port==%d-%d,rtp" % p]
+            else:
+                args += ["-d", "udp.port==%d,rtp" % p]
         for p in sip_ports:
             args += ["-d", "udp.port==%d,sip" % p]
         for f in FIELDS:
