@@ -53,7 +53,9 @@ def _peak(rec, win):
 
 def correlation(recorded, reference, window=0.5):
     """How well REFERENCE (a WAV) shows up in RECORDED (a WAV): the median, over half-second
-    windows of the reference (from 0.5 s to 0.5 s before its end), of each window's peak
+    windows of the reference (from 0.5 s to 0.5 s before the end of the reference or of the
+    recording, whichever is shorter: a call shorter than the file hears only its start), of each
+    window's peak
     normalised cross-correlation at any lag. One glitch (a lost packet, a jitter-buffer
     adjustment) spoils one window, not the verdict."""
     rec = read(recorded)
@@ -61,7 +63,8 @@ def correlation(recorded, reference, window=0.5):
     w = int(RATE * window)
     peaks = []
     start = RATE // 2
-    while start + w <= len(ref) - RATE // 2:
+    end = min(len(ref), len(rec)) - RATE // 2
+    while start + w <= end:
         if len(rec) >= w:
             peaks.append(_peak(rec, ref[start:start + w]))
         start += w

@@ -190,6 +190,15 @@ class Linphone:
     def record(self, wav):
         self.command("record %s" % wav)
 
+    def wait_registered(self, timeout=15):
+        """Until the log says the account registered (LinphoneRegistrationOk)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "to [LinphoneRegistrationOk]" in self.log_text():
+                return
+            time.sleep(0.1)
+        raise AssertionError("%s: not registered within %.0f s" % (self.name, timeout))
+
     def wait_connected(self, timeout=15):
         return self.wait_for(r"Call \d+ with .* connected", timeout)
 

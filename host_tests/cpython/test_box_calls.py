@@ -187,8 +187,10 @@ def test_through_kamailio_with_digest_auth(tmp_path):
     box_b = BoxProcess(tmp_path / "boxB", "B", proxy=dom)
 
     def account(box, user):
-        return {"identity": "sip:%s@%s" % (user, dom), "proxy": "sip:%s" % dom,
-                "route": "%s;lr" % box.phone_uri, "register": True, "username": user,
+        # the phone's server is its box (linphonec sends REGISTER straight to its server and
+        # ignores an outbound route for it, like many desk phones)
+        return {"identity": "sip:%s@%s" % (user, dom), "proxy": box.phone_uri,
+                "register": True, "username": user,
                 "password": "%s-pw" % user, "realm": "127.0.0.1", "expires": 300}
 
     a = phone(tmp_path, "alice", account=account(box_a, "alice"))
@@ -200,12 +202,12 @@ def test_through_kamailio_with_digest_auth(tmp_path):
         a.start()
         b.start()
         for p in (a, b):
-            p.wait_for(r"[Rr]egistration .* successful", 15)
+            p.wait_registered(15)
         wa, wb = talk(tmp_path, a, b)
         a.call("sip:bob@%s" % dom)
         sa = box_a.wait_secure(30)
         sb = box_b.wait_secure(30)
-        time.sleep(3)
+        time.sleep(4)
         a.terminate_call()
         b.wait_ended()
     finally:

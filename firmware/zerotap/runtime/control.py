@@ -51,8 +51,15 @@ class Control:
             return {"ok": True, "call": call.as_dict()}
         if cmd == "status":
             st = self.box.status
+            calls = []
+            for c in st.calls:
+                d = c.as_dict()
+                counters = getattr(c, "counters", None)
+                if counters is not None:
+                    d["media"] = counters.as_dict()
+                calls.append(d)
             return {"ok": True, "registered": st.registered, "warning": st.warning,
-                    "calls": [c.as_dict() for c in st.calls]}
+                    "calls": calls}
         if cmd == "stop":
             self.box.stop()
             return {"ok": True}

@@ -265,6 +265,7 @@ class Call:
         self.route = [[], []]  # route set toward each side (beyond the box)
         self.cseq = [0, 0]  # the last CSeq each side sent
         self.bye_sent = False
+        self.challenged_until = None  # a 401/407 to the INVITE: the UA may retry with credentials
 
 
 class Proxy:
@@ -319,8 +320,12 @@ class Proxy:
             if deadline is None or t < deadline:
                 deadline = t
         for call in self.calls.values():
-            t = call.ended_at + ENDED_LINGER_MS if call.ended_at is not None else (
-                None if call.confirmed else call.created + CALL_SETUP_LIMIT_MS)
+            if call.ended_at is not None:
+                t = call.ended_at + ENDED_LINGER_MS
+            elif call.challenged_until is not None:
+                t = call.challenged_until
+            else:
+                t = None if call.confirmed else call.created + CALL_SETUP_LIMIT_MS
             if t is not None and (deadline is None or t < deadline):
                 deadline = t
         return deadline
@@ -335,6 +340,8 @@ class Proxy:
             if call.ended_at is not None:
                 if call.ended_at + ENDED_LINGER_MS <= now_ms:
                     del self.calls[cid]
+            elif call.challenged_until is not None and call.challenged_until <= now_ms:
+                self._end(call, now_ms, "authentication not retried")
             elif not call.confirmed and call.created + CALL_SETUP_LIMIT_MS <= now_ms:
                 self._end(call, now_ms, "no answer")
                 del self.calls[cid]
@@ -461,6 +468,12 @@ class Proxy:
             if side != PHONE:
                 return self._reply(side, req, src, 403, "Forbidden")
             self._register_request(req, src, now_ms)
+            if not routes and self._ours(_ruri(req)):
+                # the phone has the box as its registrar: the registrar is the AoR's domain
+                # (RFC 3261 section 10.2); the credentials stay as the phone made them
+                host, port, _ = uri_hostport(_uri_of(req.get("To")))
+                _set_ruri(req, "sip:" + _hostport_text(host, port) if port != 5060 else
+                          "sip:" + (("[%s]" % host) if ":" in host else host))
         if out_side == PHONE and not routes:
             dest = self._phone_target(req)
             if dest is None:
@@ -473,6 +486,8 @@ class Proxy:
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
+        if call is not None and method == "INVITE" and to_tag is None:
+            call.challenged_until = None
         if call is not None and call.ended_at is None:
             self._note_dialog(call, side, req)
             if method in ("INVITE", "UPDATE", "PRACK", "ACK") and _body(req):
@@ -759,7 +774,11 @@ class Proxy:
                     self._media_body(call, side, resp, now_ms)
                 if 200 <= code < 300 or (code == 183 and _body(resp)):
                     call.media.answered(now_ms)
-                if code >= 300 and not call.confirmed:
+                if code in (401, 407) and not call.confirmed:
+                    # RFC 3261 section 22.2: the UA retries the INVITE with credentials, same
+                    # Call-ID; keep the call (and its media ports) for that long
+                    call.challenged_until = now_ms + ENDED_LINGER_MS
+                elif code >= 300 and not call.confirmed:
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and _body(resp) and code < 300:
                 self._media_body(call, side, resp, now_ms)
