@@ -262,7 +262,9 @@ def test_peer_without_zrtp_stays_clear(tmp_path):
 
 # --- 5 ----------------------------------------------------------------------------------------
 
-def _secure_call(tmp_path, n, box_a, box_b, pb_port):
+def _secure_call(tmp_path, n, box_a, box_b, pb_port, nb=None):
+    """Call N on box A (NB on box B, default N) between two plain phones."""
+    nb = n if nb is None else nb
     a = phone(tmp_path, "alice%d" % n, account=outbound(box_a, "alice"))
     b = phone(tmp_path, "bob%d" % n, auto_answer=True, sip_port=pb_port)
     try:
@@ -270,11 +272,11 @@ def _secure_call(tmp_path, n, box_a, box_b, pb_port):
         b.start()
         a.call("sip:bob@%s" % box_b.network_hostport)
         sa = box_a.wait_secure(20, call=n)
-        sb = box_b.wait_secure(20, call=n)
+        sb = box_b.wait_secure(20, call=nb)
         a.terminate_call()
         a.wait_ended()
         box_a.wait_status(lambda s: s["call"] == n and s["state"] == "ended", 10, "ended")
-        box_b.wait_status(lambda s: s["call"] == n and s["state"] == "ended", 10, "ended")
+        box_b.wait_status(lambda s: s["call"] == nb and s["state"] == "ended", 10, "ended")
     finally:
         stop_all(a, b)
     return sa, sb
@@ -302,7 +304,7 @@ def test_cache_match_then_mismatch(tmp_path):
         box_b.stop()
         _wipe_secrets(box_b.dir / "cache")
         box_b.start()
-        sa3, sb3 = _secure_call(tmp_path, 1, box_a, box_b, pb_port)
+        sa3, sb3 = _secure_call(tmp_path, 3, box_a, box_b, pb_port, nb=1)
     finally:
         stop_all(box_a, box_b)
     assert sa3["peer_zid"] == sa["peer_zid"], "box B kept its ZID"

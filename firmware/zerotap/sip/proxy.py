@@ -483,6 +483,10 @@ class Proxy:
                 return self._reply(side, req, src, 403, "Forbidden")
 
         if method == "INVITE" and to_tag is None and call is None:
+            if _body(req) and _content_type(req) == SDP_TYPE:
+                seen = rewrite.read(_body(req))  # a bad offer gets its 400 before any call exists
+                if seen.host is None:
+                    raise ValueError("SDP: no audio stream to relay")
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
