@@ -46,6 +46,8 @@ _KIND_STUN = _rtp.PACKET_STUN
 # dropped and counted, but raise no alarm.
 SWITCH_GRACE_MS = const(1000)
 
+_TRAILER_ROOM = const(18)  # SRTCP E||index (4) and the longest tag (10), with margin
+
 # What ZrtpLeg.unprotect returns besides a length
 UNPROTECT_FAILED = const(0)
 UNPROTECT_REPLAY = const(-2)
@@ -121,8 +123,9 @@ class MediaSession:
             self._from_network(leg, kind, buf, n, addr, now_ms)
 
     def _writable(self, buf, n):
-        # MicroPython's recvfrom gives bytes: work in the session's own buffer then
-        if isinstance(buf, bytearray):
+        # MicroPython's recvfrom gives bytes, and protecting needs room for the SRTCP index and
+        # the tag: work in the session's own buffer then
+        if isinstance(buf, bytearray) and len(buf) >= n + _TRAILER_ROOM:
             return buf
         s = self._scratch
         s[:n] = buf[:n]
