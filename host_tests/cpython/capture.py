@@ -124,3 +124,63 @@ class Capture:
             row += [""] * (len(FIELDS) - len(row))
             out.append(Packet(row[:len(FIELDS)]))
         return out
+
+
+ZRTP_EXCHANGE = ("Hello", "Commit", "DHPart1", "DHPart2", "Confirm1", "Confirm2", "Conf2ACK")
+
+
+class LegReport:
+    """What the wire says about one secure call: the phone legs against the network leg.
+
+    - ``zrtp_network``: the ZRTP message types seen on the network leg;
+    - ``zrtp_phone``: ZRTP packets seen on a phone leg (must be 0);
+    - ``matched``: network RTP packets whose twin (same SSRC and sequence number) was seen on a
+      phone leg, where it is plain by definition;
+    - ``plain_after``: of those, after the last Conf2ACK, how many carry the same payload bytes as
+      their plain twin (plaintext on the network leg: must be 0), or lack the SRTP tag;
+    - ``srtp_before``: encrypted twins before the first Confirm2 (SRTP before ZRTP: must be 0).
+    """
+
+    def __init__(self, packets, phone_ports, network_test):
+        phone = [p for p in packets if p.src in phone_ports or p.dst in phone_ports]
+        network = [p for p in packets if network_test(p)]
+        self.zrtp_phone = len([p for p in phone if p.kind == "zrtp"])
+        zrtp = [p for p in network if p.kind == "zrtp"]
+        self.zrtp_network = sorted(set(p.zrtp_type for p in zrtp))
+        confirm2 = [p.time for p in zrtp if p.zrtp_type == "Confirm2"]
+        conf2ack = [p.time for p in zrtp if p.zrtp_type == "Conf2ACK"]
+        self.confirm2 = min(confirm2) if confirm2 else None
+        self.conf2ack = max(conf2ack) if conf2ack else None
+        plain = {}
+        for p in phone:
+            if p.kind == "rtp":
+                plain[(p.ssrc, p.seq)] = p
+        self.matched = self.plain_after = self.srtp_before = self.srtp = 0
+        for p in network:
+            if p.kind != "rtp":
+                continue
+            q = plain.get((p.ssrc, p.seq))
+            if q is None:
+                continue
+            self.matched += 1
+            n = len(q.payload)
+            encrypted = p.length >= q.length + 4 and p.payload[:n] != q.payload
+            if encrypted:
+                self.srtp += 1
+                if self.confirm2 is None or p.time < self.confirm2:
+                    self.srtp_before += 1
+            elif self.conf2ack is not None and p.time > self.conf2ack + 0.05:
+                self.plain_after += 1
+
+    def complete_exchange(self):
+        return all(t in self.zrtp_network for t in ZRTP_EXCHANGE)
+
+    def proves_secure(self, min_matched=100):
+        return (self.complete_exchange() and self.zrtp_phone == 0 and self.srtp_before == 0
+                and self.plain_after == 0 and self.matched >= min_matched and self.srtp > 0)
+
+    def __repr__(self):
+        return ("LegReport(zrtp on the network leg=%s, zrtp on phone legs=%d, matched=%d, "
+                "srtp=%d, plain after Conf2ACK=%d, srtp before Confirm2=%d)"
+                % (self.zrtp_network, self.zrtp_phone, self.matched, self.srtp, self.plain_after,
+                   self.srtp_before))

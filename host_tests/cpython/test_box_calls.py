@@ -20,7 +20,7 @@ import audio
 import ports
 from baresip import Baresip
 from boxproc import BoxProcess
-from capture import Capture
+from capture import Capture, LegReport
 from kamailio import Kamailio
 from linphone import Linphone
 
@@ -112,33 +112,14 @@ def test_plain_phone_through_box_to_zrtp_linphonec(tmp_path):
 
     pkts = cap.packets(media_ports=[box.phone_rtp, box.network_rtp, a.rtp_port, a.rtp_port + 1,
                                     b.rtp_port, b.rtp_port + 1])
-    phone_leg = [p for p in pkts if a.rtp_port in p.ports() or a.rtp_port + 1 in p.ports()]
-    net_leg = [p for p in pkts if b.rtp_port in p.ports() or b.rtp_port + 1 in p.ports()]
-    assert not [p for p in phone_leg if p.kind == "zrtp"], "ZRTP on the phone leg"
-    zrtp = [p for p in net_leg if p.kind == "zrtp"]
-    types = [p.zrtp_type for p in zrtp]
-    for t in ("Hello", "Commit", "DHPart1", "DHPart2", "Confirm1", "Confirm2", "Conf2ACK"):
-        assert t in types, (t, types)
-    confirm2 = min(p.time for p in zrtp if p.zrtp_type == "Confirm2")
-    conf2ack = max(p.time for p in zrtp if p.zrtp_type == "Conf2ACK")
-    # the same RTP packet (SSRC, sequence number) seen on both legs: plain there, SRTP here
-    plain = {(p.ssrc, p.seq): p for p in phone_leg if p.kind == "rtp"}
-    matched = srtp_before = plain_after = 0
-    for p in net_leg:
-        if p.kind != "rtp":
-            continue
-        q = plain.get((p.ssrc, p.seq))
-        if q is None:
-            continue
-        matched += 1
-        is_srtp = p.length == q.length + 10 and p.payload[:q.length - 12] != q.payload
-        if is_srtp and p.time < confirm2:
-            srtp_before += 1
-        if not is_srtp and p.time > conf2ack + 0.05:
-            plain_after += 1
-    assert matched > 100, matched
-    assert srtp_before == 0, "SRTP before ZRTP finished"
-    assert plain_after == 0, "%d plain RTP packets on the network leg after Conf2ACK" % plain_after
+    report = LegReport(pkts, (a.rtp_port, a.rtp_port + 1),
+                       lambda p: b.rtp_port in p.ports() or b.rtp_port + 1 in p.ports())
+    assert report.zrtp_phone == 0, report
+    assert report.complete_exchange(), report
+    assert report.srtp_before == 0, report
+    assert report.plain_after == 0, report
+    assert report.matched > 100 and report.srtp > 100, report
+    assert report.proves_secure(), report
 
 
 # --- 2 ----------------------------------------------------------------------------------------
