@@ -360,3 +360,39 @@ def test_shutdown_says_bye_to_both_parties():
     assert dest == ("192.0.2.50", 5060) and to_far.cseq().number == 21
     assert to_far.address("From").tag == "mWSSwrRMI"
     assert box.calls == [] and p.media.opened[0].closed
+
+
+def _in_dialog(method, cseq, body=b"", ctype=None):
+    lines = ["%s sip:bob@192.0.2.50:5060 SIP/2.0" % method,
+             "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK.%s%d;rport" % (method, cseq),
+             "Route: <sip:127.0.0.1:5070;lr>", "Route: <sip:198.51.100.7:5080;lr>",
+             "From: <sip:alice@127.0.0.1>;tag=mWSSwrRMI",
+             "To: <sip:bob@192.0.2.50>;tag=fcd4026e", "Call-ID: c140wxXF0q",
+             "CSeq: %d %s" % (cseq, method), "Max-Forwards: 70"]
+    if ctype:
+        lines.append("Content-Type: " + ctype)
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def test_update_info_options_and_prack_follow_the_dialog():
+    p, _, _ = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), FAR, 1200)
+    side, upd, dest = _one(p.receive(proxy.PHONE, _in_dialog("UPDATE", 22, SDP_PHONE.encode(),
+                                                               "application/sdp"), PHONE, 3000))
+    assert side == proxy.NETWORK and dest == ("192.0.2.50", 5060)
+    assert upd.get_all("Route") == [] and b"m=audio 42000 " in upd.body
+    assert b"a=zrtp-hash:1.10 " + b"ab" * 32 in upd.body
+    info = b"Signal=1\r\nDuration=160\r\n"
+    _, inf, _ = _one(p.receive(proxy.PHONE, _in_dialog("INFO", 23, info,
+                                                       "application/dtmf-relay"), PHONE, 3100))
+    assert inf.body == info and inf.method == "INFO"
+    _, opt, _ = _one(p.receive(proxy.PHONE, _in_dialog("OPTIONS", 24), PHONE, 3200))
+    assert opt.method == "OPTIONS" and len(opt.get_all("Via")) == 2
+    _, pr, _ = _one(p.receive(proxy.PHONE, _in_dialog("PRACK", 25), PHONE, 3300))
+    assert pr.method == "PRACK"
+    # the 200 to UPDATE with SDP is rewritten toward the phone
+    _, resp, dest = _one(p.receive(proxy.NETWORK, _response(upd, 200, "OK", SDP_FAR), FAR, 3400))
+    assert dest == PHONE and b"m=audio 40000 " in resp.body and b"zrtp-hash" not in resp.body
+    assert len(p.media.opened) == 1
