@@ -9,7 +9,7 @@ setup(
             sources=["native/zcrypto/zcrypto.c", "native/zcrypto/zcrypto_cpython.c"],
             include_dirs=["native/zcrypto"],
             libraries=["mbedcrypto"],
-            extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter",
+            extra_compile_args=["-O3", "-funroll-loops", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter",
                                 "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
         )
     ],

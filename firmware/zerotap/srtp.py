@@ -330,18 +330,13 @@ class Session:
         """RTP -> SRTP (RFC 3711 section 3.3)."""
         buf = bytearray(packet)
         buf.extend(self._rtp_trailer)
-        r = self._protect(buf, len(packet))
-        if r < 0:
-            raise error(r)
+        self.protect_into(buf, len(packet))  # raises on error
         return bytes(buf)
 
     def unprotect(self, packet):
         """SRTP -> RTP (RFC 3711 section 3.3)."""
         buf = bytearray(packet)
-        r = self._unprotect(buf, len(buf))
-        if r < 0:
-            raise error(r)
-        return bytes(buf[:r])
+        return bytes(buf[:self.unprotect_into(buf, len(buf))])
 
     def protect_rtcp(self, packet):
         """RTCP (a compound packet) -> SRTCP (RFC 3711 section 3.4)."""
@@ -367,13 +362,41 @@ class Session:
 
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
-        r = self._protect(buf, length)
+        s = self._tx.last
+        if s is not None and length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
+                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
+            index = s.highest + 1
+            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
+                # The next packet of the last stream, with a plain 12-byte header (V=2, no
+                # padding, extension or CSRC): its index is the highest + 1 (Appendix A agrees),
+                # it cannot have been used, and the window only gains its bit.
+                n = self._rtp.protect(buf, 12, length, length, s.ssrc, index, index >> 16)
+                s.highest = index
+                index &= _WINDOW_MASK
+                s.window[index >> 3] |= 1 << (index & 7)
+                return n
+        r = self._protect_any(buf, length)
         if r < 0:
             self._drop(r, drops)
         return r
 
     def unprotect_into(self, buf, length, drops=None):
-        r = self._unprotect(buf, length)
+        """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
+        s = self._rx.last
+        if s is not None and length >= 12 + self.tag_length and buf[0] == 0x80 \
+                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
+            index = s.highest + 1
+            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
+                # In order on the last stream, plain 12-byte header: nothing to look up.
+                auth_end = length - self.tag_length
+                if not self._rtp.unprotect(buf, 12, auth_end, auth_end, s.ssrc, index, index >> 16):
+                    self._drop(ERR_AUTH, drops)
+                    return ERR_AUTH
+                s.highest = index
+                index &= _WINDOW_MASK
+                s.window[index >> 3] |= 1 << (index & 7)
+                return auth_end
+        r = self._unprotect_any(buf, length)
         if r < 0:
             self._drop(r, drops)
         return r
@@ -399,30 +422,15 @@ class Session:
 
     # -- RFC 3711 section 3.3: SRTP --------------------------------------------------------------
 
-    def _protect(self, buf, length):
-        if length >= 12 and buf[0] == 0x80:  # V=2, no padding, no extension, no CSRC
-            hl = 12
-        else:
-            hl = _rtp.header_length(buf, length)
-            if hl < 0:
-                return hl
+    def _protect_any(self, buf, length):
+        hl = _rtp.header_length(buf, length)
+        if hl < 0:
+            return hl
         if len(buf) < length + self.tag_length:
             return ERR_NO_ROOM
         seq = (buf[2] << 8) | buf[3]
         streams = self._tx
-        s = streams.last
-        if s is not None and s.hi == (buf[8] << 8) | buf[9] and s.lo == (buf[10] << 8) | buf[11]:
-            index = s.highest + 1
-            if index & 0xFFFF == seq:
-                # The next packet of the last stream: its index is the highest + 1 (Appendix A
-                # agrees), it cannot have been used, and the window only gains its bit.
-                n = self._rtp.protect(buf, hl, length, length, s.ssrc, index, index >> 16)
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
-                return n
-        else:
-            s = streams.find(buf, 8)
+        s = streams.find(buf, 8)
         if s is None:
             index = seq
             ssrc = _ssrc(buf, 8)
@@ -441,26 +449,13 @@ class Session:
             s.add(index)
         return n
 
-    def _unprotect(self, buf, length):
+    def _unprotect_any(self, buf, length):
         tag = self.tag_length
         if length < _rtp.RTP_HEADER_LENGTH + tag:
             return ERR_SRTP_SHORT
         auth_end = length - tag
         seq = (buf[2] << 8) | buf[3]
-        streams = self._rx
-        s = streams.last
-        if s is not None and s.hi == (buf[8] << 8) | buf[9] and s.lo == (buf[10] << 8) | buf[11]:
-            index = s.highest + 1
-            if index & 0xFFFF == seq and buf[0] == 0x80:
-                # In order on the last stream, plain 12-byte header: nothing to look up.
-                if not self._rtp.unprotect(buf, 12, auth_end, auth_end, s.ssrc, index, index >> 16):
-                    return ERR_AUTH
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
-                return auth_end
-        else:
-            s = streams.find(buf, 8)
+        s = self._rx.find(buf, 8)
         if s is None:
             index = seq  # RFC 3711 section 3.3.1: a new SSRC starts with ROC 0
             ssrc = _ssrc(buf, 8)

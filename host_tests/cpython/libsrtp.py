@@ -26,6 +26,8 @@ ERR_AUTH_FAIL = 7
 ERR_REPLAY_FAIL = 9
 ERR_REPLAY_OLD = 10
 
+SEC_SERV_AUTH = 2  # srtp_sec_serv_t: authentication only
+
 SRTP_MAX_TRAILER_LEN = 16 + 128 + 4  # tag + MKI + SRTCP index, with room to spare
 
 
@@ -120,7 +122,8 @@ class LibSrtp:
 
     _ctx = None
 
-    def __init__(self, profile, master_key, master_salt, outbound, window_size=128):
+    def __init__(self, profile, master_key, master_salt, outbound, window_size=128,
+                 rtcp_encrypted=True):
         lib = library()
         key_length, rtp_setter, rtcp_setter = PROFILES[profile]
         assert len(master_key) == key_length and len(master_salt) == 14
@@ -128,6 +131,8 @@ class LibSrtp:
         policy = _Policy()
         getattr(lib, rtp_setter)(ctypes.byref(policy.rtp))
         getattr(lib, rtcp_setter)(ctypes.byref(policy.rtcp))
+        if not rtcp_encrypted:
+            policy.rtcp.sec_serv = SEC_SERV_AUTH  # SRTCP with the E flag clear
         policy.ssrc.type = ssrc_any_outbound if outbound else ssrc_any_inbound
         policy.key = ctypes.cast(self._key, ctypes.c_void_p)
         policy.window_size = window_size

@@ -282,8 +282,9 @@ def test_cancel_and_ack_we_build_are_accepted(linphonec):
         assert (200, "CANCEL") in seen
         assert final is not None and final.status == 487
         # an ACK the transaction did not match would leave linphonec retransmitting the 487
-        # (RFC 3261 §17.2.1, timer G: 500 ms, 1 s, 2 s...)
-        assert seen.count((487, "INVITE")) == 1, seen
+        # (RFC 3261 §17.2.1, timer G: at 0.5, 1.5 and 3.5 s within our 4 s); one retransmission
+        # may cross our ACK on a loaded machine
+        assert seen.count((487, "INVITE")) <= 2, seen
     finally:
         uac.close()
 

@@ -228,3 +228,32 @@ def test_receivers_decide_like_libsrtp_under_reordering():
             decisions["ok" if n >= 0 else n] += 1
         assert ours._rx.last.highest == start + max(order)  # the ROC went to 1
         assert all(decisions.values()), decisions  # every kind of decision happened
+
+
+def test_unencrypted_srtcp_from_libsrtp():
+    # RFC 3711 section 3.4: with the E flag clear the compound packet travels in clear but
+    # authenticated; we accept it, and reject it once a bit is flipped or when replayed.
+    rng = random.Random("E=0")
+    for profile in PROFILES:
+        key, salt = rng.randbytes(srtp.PROFILES[profile][0]), rng.randbytes(14)
+        lib_tx = libsrtp.LibSrtp(profile, key, salt, outbound=True, rtcp_encrypted=False)
+        ours = srtp.Session(profile, key, salt)
+        for i in range(20):
+            p = srtp_traffic.rtcp_compound(rng, 0x1234)
+            q = lib_tx.protect_rtcp(p)
+            assert q[:len(p)] == p and q[len(p)] & 0x80 == 0  # clear text, E flag clear
+            assert ours.unprotect_rtcp(q) == p
+            bad = bytearray(q)
+            bad[rng.randrange(len(q))] ^= 1 << rng.randrange(8)
+            try:
+                ours.unprotect_rtcp(bytes(bad))
+            except srtp.AuthenticationError:
+                pass
+            else:
+                raise AssertionError("a flipped bit was accepted")
+        try:
+            ours.unprotect_rtcp(q)
+        except srtp.ReplayError:
+            pass
+        else:
+            raise AssertionError("a replay was accepted")

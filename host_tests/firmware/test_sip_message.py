@@ -85,9 +85,10 @@ def test_lists_split_outside_quotes_and_angle_brackets():
 
 
 def test_folding_joins_with_one_space():
-    extra = b"Subject: first\r\n  second\r\n\tthird\r\nX-Empty:\r\n value\r\n"
+    extra = b"Subject: first\r\n  second\r\n\tthird\r\nX-Empty:\r\n value\r\nX-Blank: b\r\n \r\n"
     msg = message.parse(_minimal(extra=extra))
     assert msg.get("Subject") == "first second third" and msg.get("X-Empty") == "value"
+    assert msg.get("X-Blank") == "b"  # a continuation of only whitespace adds nothing
     assert b"Subject: first second third\r\n" in msg.serialize()
 
 
@@ -171,6 +172,10 @@ def test_response_parse_and_reason_phrases():
     v = r.vias()[0]
     assert v.param("received") == "192.0.2.2" and v.param("rport") == "5062"
     assert message.parse(data.replace(b"200 OK", b"200")).reason == ""
+    lower = message.parse(data.replace(b"SIP/2.0 200", b"sip/2.0 200"))
+    assert lower.status == 200 and lower.version == "sip/2.0"
+    assert str(_error(data.replace(b"SIP/2.0 200", b"s\xc4\xb1p/2.0 200"))) == \
+        "not a SIP request or response: 's\\u0131p/2.0 200 OK'"
 
 
 def test_body_framing():
@@ -201,9 +206,11 @@ def test_bad_requests_get_a_400_with_the_reason():
         (_minimal(cseq=b"OPTIONS"), 400, "CSeq: expected 'number method', got 'OPTIONS'"),
         (_minimal(extra=b"Bad Header: x\r\n"), 400, "bad header line 'Bad Header: x'"),
         (_minimal(extra=b"NoColon\r\n"), 400, "bad header line 'NoColon'"),
+        (_minimal(extra=b"X-CR: a\rb\r\n"), 400, "bad header line 'X-CR: a\\x0db'"),
+        (_minimal(extra=b"X-CR: a\r\n \rb\r\n"), 400, "bad header line ' \\x0db'"),
         (_minimal(extra=b"X-Bin: \xff\xfe\r\n"), 400, "header line is not UTF-8"),
         (_minimal(extra=b"Via: SIP/2.0/UDP\r\n"), 400, "Via: no sent-by after UDP"),
-        (_minimal(extra=b"Via: SIP/2.0/UDP h:99999\r\n"), 400, "bad port '99999'"),
+        (_minimal(extra=b"Via: SIP/2.0/UDP h:99999\r\n"), 400, "Via: bad port '99999'"),
         (_minimal(extra=b"Via: SIP/2.0/UDP h;received=nope\r\n"), 400, "Via: received is not an IP address: 'nope'"),
         (_minimal(extra=b"Via: SIP/2.0/UDP h;rport=x\r\n"), 400, "Via: bad rport 'x'"),
         (_minimal(extra=b"Via: SIP/2.0/UDP h;ttl=256\r\n"), 400, "Via: bad ttl '256'"),
@@ -260,6 +267,7 @@ def test_what_cannot_be_answered_is_only_reported():
         (b"SIP/3.0 200 OK\r\n\r\n", "bad Status-Line version 'SIP/3.0'"),
         (b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n", "missing header fields: From, To, Call-ID, CSeq"),
         (b"INVITE\r\n\r\n", "not a SIP request or response: 'INVITE'"),
+        (_minimal(b"OPTIONS sip:b s\xc4\xb1p/2.0"), "not a SIP request or response: 'OPTIONS sip:b s\\u0131p/2.0'"),
         (b"OPTIONS sip:x SIP/2.0\r\n" + b"X: y\r\n" * 300 + b"\r\n", "more than 256 header lines"),
     ]
     for data, reason in cases:
@@ -294,3 +302,49 @@ def test_cancel_and_ack_for_a_non_2xx():
     assert ack.address("To").tag == "x9" and ack.get_all("Route") == ["<sip:p1.example;lr>"]
     assert message.parse(ack.serialize()).serialize() == ack.serialize()
     assert invite.cseq().method == "INVITE" and len(invite.vias()) == 2  # the INVITE is untouched
+
+
+def test_edits_refuse_what_would_break_framing():
+    msg = message.parse(_minimal())
+    for name, value, reason in (("X-A", "a\r\nVia: SIP/2.0/UDP evil", "line break in the value of X-A"),
+                                ("X-A", "a\nb", "line break in the value of X-A"),
+                                ("X A", "b", "bad header name 'X A'"),
+                                ("", "b", "bad header name ''")):
+        for edit in (msg.set, msg.add, msg.insert):
+            try:
+                edit(name, value)
+            except ValueError as e:
+                assert str(e) == reason
+            else:
+                assert False, (edit, name, value)
+    msg.add("X-Pad", "  padded\t")
+    assert msg.get("X-Pad") == "padded" and message.parse(msg.serialize()).get("X-Pad") == "padded"
+
+
+def test_response_address_follows_rfc3261_and_rfc3581():
+    cases = [
+        # RFC 3581 §4 example: received and rport together
+        ("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport=9988;branch=z9hG4bKkjshdyff", ("192.0.2.1", 9988)),
+        # rport asked for but not filled in: received with the sent-by port (RFC 3261 §18.2.2)
+        ("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport", ("192.0.2.1", 4540)),
+        ("SIP/2.0/UDP 10.1.1.1;received=192.0.2.1", ("192.0.2.1", 5060)),
+        ("SIP/2.0/UDP 10.1.1.1:4540;rport", ("10.1.1.1", 4540)),
+        ("SIP/2.0/UDP pc33.atlanta.com", ("pc33.atlanta.com", 5060)),
+        ("SIP/2.0/UDP 10.1.1.1:4540;maddr=239.255.255.1;received=192.0.2.1;rport=9", ("239.255.255.1", 4540)),
+        ("SIP/2.0/UDP [2001:db8::9:1]:6050;received=[2001:db8::9:255];rport=6051", ("2001:db8::9:255", 6051)),
+        ("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255", ("2001:db8::9:255", 5060)),
+        ("SIP/2.0/UDP [::1]:5062", ("::1", 5062)),
+    ]
+    for text, want in cases:
+        assert parse_via(text).response_address() == want, text
+    from zerotap.sip import uri
+    assert uri.parse("sip:bob@[2001:db8::10]:5070;lr").address() == ("2001:db8::10", 5070)
+    assert uri.parse("sips:bob@biloxi.com").address(5061) == ("biloxi.com", 5061)
+
+
+def test_a_broken_ack_is_never_answered():
+    e = _error(_minimal(b"ACK sip:bob@biloxi.com SIP/2.0", cseq=b"1 INVITE"))
+    assert str(e) == "CSeq method INVITE does not match the request method ACK"
+    assert e.status is None and e.response() is None and e.message.method == "ACK"
+    e = _error(_minimal(b"ACK sip:bob@biloxi.com SIP/3.0", cseq=b"1 ACK"))
+    assert str(e) == "SIP version 3.0 is not supported" and e.status is None and e.response() is None

@@ -141,6 +141,15 @@ def test_set_attr_replaces_in_place():
     assert [n for n, v in m.attributes()][2] == "crypto"
     m.set_attr("ptime", "20")
     assert m.attributes()[-1] == ("ptime", "20")
+    for name, value, reason in (("x", "a\r\nc=IN IP4 6.6.6.6", "a=x: line break in the value"),
+                                ("bad name", None, "a=: bad attribute name 'bad name'")):
+        for edit in (m.add_attr, m.set_attr):
+            try:
+                edit(name, value)
+            except ValueError as e:
+                assert str(e) == reason
+            else:
+                assert False, (name, value)
 
 
 def test_port_count_lf_line_ends_and_unknown_lines():
@@ -167,7 +176,6 @@ def test_bad_descriptions_get_precise_reasons():
         ("v=0\r\no=- 1 IN IP4 192.0.2.1\r\ns=-\r\n", "SDP line 2: o=: expected 6 fields, got 5"),
         ("v=0\r\no=- x 1 IN IP4 a\r\ns=-\r\n", "SDP line 2: o=: sess-id and sess-version must be numbers"),
         ("v=0\r\ns=-\r\n", "SDP has no o= line"),
-        ("v=0\r\no=- 1 1 IN IP4 a\r\n", "SDP has no s= line"),
         (good + "c=IN IP4\r\n", "SDP line 5: c=: expected 'nettype addrtype address', got 'IN IP4'"),
         (good + "m=audio 5000 RTP/AVP\r\n",
          "SDP line 5: m=: expected 'media port proto fmt...', got 'audio 5000 RTP/AVP'"),
@@ -176,9 +184,16 @@ def test_bad_descriptions_get_precise_reasons():
         (good + "m=audio 5000/x RTP/AVP 0\r\n", "SDP line 5: m=: bad port count '5000/x'"),
         (good + "a=bad name\r\n", "SDP line 5: a=: bad attribute name 'bad name'"),
         (good + "a=:x\r\n", "SDP line 5: a=: bad attribute name ''"),
+        (good + "a=x\ry\r\n", "SDP line 5: NUL or CR inside the line"),
+        (good + "s=a\x00b\r\n", "SDP line 5: NUL or CR inside the line"),
     ]
     for data, reason in cases:
         assert _error(data) == reason, (data, _error(data))
+
+
+def test_missing_s_and_t_lines_are_let_through():
+    s = sdp.parse("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.1\r\n")
+    assert s.media[0].port == 4000 and s.media_connection(s.media[0]).address == "192.0.2.1"
 
 
 def test_attribute_helpers_reject_bad_values():
@@ -201,3 +216,20 @@ def test_attribute_helpers_reject_bad_values():
     port, conn = sdp.parse_rtcp("53020 IN IP6 2001:db8::1")
     assert port == 53020 and conn.addrtype == "IP6" and conn.address == "2001:db8::1"
     assert sdp.parse_rtcp("53020") == (53020, None)
+
+
+def test_a_session_built_from_scratch():
+    s = sdp.Session()
+    s.lines.append(["v", "0"])
+    s.set_origin(sdp.Origin("zerotap", "1", "1", "2001:db8::1", "IP6"))
+    s.lines.append(["s", "-"])
+    s.set_connection("2001:db8::1")
+    s.lines.append(["t", "0 0"])
+    m = sdp.Media("audio", 40000, "RTP/AVP", ["0", "101"])
+    m.add_attr("rtpmap", "0 PCMU/8000")
+    m.add_attr("sendrecv")
+    s.media.append(m)
+    text = s.serialize()
+    assert text == (b"v=0\r\no=zerotap 1 1 IN IP6 2001:db8::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\n"
+                    b"m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
+    assert sdp.parse(text).serialize() == text

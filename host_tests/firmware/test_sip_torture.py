@@ -140,7 +140,11 @@ def test_intmeth_wide_range_of_characters():
     assert u.user == "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
     assert u.password == "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)" and u.host == "example.com"
     assert msg.vias()[0].branch == "z9hG4bK-.!%66*_+`'~"
-    assert msg.address("To").display == "BEL:\x07 NUL:\x00 DEL:\x7f"
+    to = msg.address("To")
+    assert to.display == "BEL:\x07 NUL:\x00 DEL:\x7f"
+    assert str(to).startswith('"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:1_unusual.URI')
+    from zerotap.sip.headers import parse_address
+    assert parse_address(str(to)).display == to.display and str(parse_address(str(to))) == str(to)
     frm = msg.address("From")
     assert frm.display == "token1~` token2'+_ token3*%!.-" and frm.tag == "_token~1'+`*%!-."
     assert unquote(frm.param("fromParam''~+*_!.-%")) == "\u0440\u0430\u0431\u043e\u0442\u0430\u044e\u0449\u0438\u0439"

@@ -1,6 +1,6 @@
 """SRTP negative cases: every flipped bit is an authentication failure, truncation is rejected
 cleanly, bad input gets a precise error, and the media path counts drops without raising."""
-from zerotap import crypto, srtp
+from zerotap import crypto, rtp, srtp
 
 SALT = bytes(range(100, 114))
 RTCP = b"\x80\xc8\x00\x06\x11\x22\x33\x44" + bytes(range(20)) + \
@@ -191,3 +191,43 @@ def test_zrtp_names_map_onto_profiles():
         assert str(e) == "no SRTP profile for ZRTP cipher 2FS1 with auth tag HS80"
     else:
         assert False
+
+
+def _plain(seq, ssrc=0x0BADCAFE):
+    return bytes([0x80, 0x00, seq >> 8, seq & 0xFF, 0, 0, 0, 160, ssrc >> 24, (ssrc >> 16) & 0xFF,
+                  (ssrc >> 8) & 0xFF, ssrc & 0xFF]) + bytes(range(40))
+
+
+def test_in_order_plain_packets_fail_the_same_way():
+    # Plain 12-byte headers arriving in order take the session's short path: it must reject,
+    # raise and count exactly like the general one.
+    for c in _backends():
+        for profile in srtp.PROFILES:
+            tx, rx = _pair(profile, c)
+            packets = [tx.protect(_plain(65534 + i & 0xFFFF)) for i in range(6)]
+            assert rx.unprotect(packets[0]) == _plain(65534)
+            for k in range(1, 6):
+                p = packets[k]
+                for n in range(len(p)):  # truncated, the receiver knowing the stream
+                    e = _error(rx.unprotect, p[:n])
+                    assert isinstance(e, srtp.MalformedError if n < 12 + srtp.PROFILES[profile][1]
+                                      else srtp.AuthenticationError), (profile, n, e)
+                    assert rx.unprotect_into(bytearray(p[:n]), n, srtp.Drops()) < 0
+                for bit in range(len(p) * 8):
+                    e = _error(rx.unprotect, _flip(p, bit))
+                    assert isinstance(e, srtp.AuthenticationError), (profile, k, bit, e)
+                drops = srtp.Drops()
+                buf = bytearray(_flip(p, len(p) * 8 - 1))
+                assert rx.unprotect_into(buf, len(buf), drops) == srtp.ERR_AUTH
+                assert drops.authentication == 1 and drops.total == 1
+                assert bytes(buf) == _flip(p, len(p) * 8 - 1)  # untouched
+                assert rx.unprotect(p) == _plain(65534 + k & 0xFFFF)
+                e = _error(rx.unprotect, p)
+                assert isinstance(e, srtp.ReplayError) and str(e) == "SRTP packet replayed"
+            assert rx._rx.last.highest == 65536 + 3  # across the wrap: ROC 1
+            # and the sender's short path refuses to reuse an index it just used
+            buf = bytearray(_plain(3) + bytes(10))
+            drops = srtp.Drops()
+            assert tx.protect_into(buf, 52, drops) == srtp.ERR_INDEX_USED and drops.replay == 1
+            for n in range(12):
+                assert tx.protect_into(bytearray(n), n, drops) == rtp.ERR_RTP_SHORT

@@ -6,6 +6,10 @@ KEY = bytes(range(16))
 SALT = bytes(range(100, 114))
 
 
+def _backends():
+    return [crypto.backend(name) for name in crypto.backends()]
+
+
 def _sessions(profile=srtp.AES_CM_128_HMAC_SHA1_80, c=None):
     key = (KEY * 2)[:srtp.PROFILES[profile][0]]
     return srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=c)
@@ -132,71 +136,126 @@ def test_rollover_counter_many_wraps():
 
 
 def test_replay_is_rejected():
-    tx, rx = _sessions()
-    p = tx.protect(_rtp(7))
-    rx.unprotect(p)
-    _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, p)
-    q = tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44")
-    rx.unprotect_rtcp(q)
-    _raises(srtp.ReplayError, "SRTCP packet replayed", rx.unprotect_rtcp, q)
+    for c in _backends():
+        tx, rx = _sessions(c=c)
+        p = tx.protect(_rtp(7))
+        rx.unprotect(p)
+        _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, p)
+        q = tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44")
+        rx.unprotect_rtcp(q)
+        _raises(srtp.ReplayError, "SRTCP packet replayed", rx.unprotect_rtcp, q)
 
 
 def test_older_than_window_is_rejected():
-    tx, rx = _sessions()
-    packets = [tx.protect(_rtp(1000 + i)) for i in range(300)]
-    rx.unprotect(packets[299])
-    _raises(srtp.ReplayError, "SRTP packet older than the replay window", rx.unprotect,
-            packets[299 - srtp.REPLAY_WINDOW])
-    # the oldest one still inside the window is new, once
-    assert rx.unprotect(packets[299 - srtp.REPLAY_WINDOW + 1]) == _rtp(1000 + 299 - srtp.REPLAY_WINDOW + 1)
-    _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, packets[299 - srtp.REPLAY_WINDOW + 1])
-    rtcp = [tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44") for _ in range(200)]
-    rx.unprotect_rtcp(rtcp[199])
-    _raises(srtp.ReplayError, "SRTCP packet older than the replay window", rx.unprotect_rtcp,
-            rtcp[199 - srtp.REPLAY_WINDOW])
-    assert rx.unprotect_rtcp(rtcp[199 - srtp.REPLAY_WINDOW + 1])
+    for c in _backends():
+        tx, rx = _sessions(c=c)
+        packets = [tx.protect(_rtp(1000 + i)) for i in range(300)]
+        rx.unprotect(packets[299])
+        _raises(srtp.ReplayError, "SRTP packet older than the replay window", rx.unprotect,
+                packets[299 - srtp.REPLAY_WINDOW])
+        # the oldest one still inside the window is new, once
+        assert rx.unprotect(packets[299 - srtp.REPLAY_WINDOW + 1]) == _rtp(1000 + 299 - srtp.REPLAY_WINDOW + 1)
+        _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, packets[299 - srtp.REPLAY_WINDOW + 1])
+        rtcp = [tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44") for _ in range(200)]
+        rx.unprotect_rtcp(rtcp[199])
+        _raises(srtp.ReplayError, "SRTCP packet older than the replay window", rx.unprotect_rtcp,
+                rtcp[199 - srtp.REPLAY_WINDOW])
+        assert rx.unprotect_rtcp(rtcp[199 - srtp.REPLAY_WINDOW + 1])
 
 
 def test_sender_never_reuses_an_index():
-    tx, _ = _sessions()
-    tx.protect(_rtp(5))
-    _raises(srtp.ReplayError, "SRTP index already protected: refusing to reuse the keystream",
-            tx.protect, _rtp(5))
-    for q in range(6, 6 + srtp.REPLAY_WINDOW):
-        tx.protect(_rtp(q))
-    _raises(srtp.ReplayError, "SRTP index older than the replay window: refusing to protect",
-            tx.protect, _rtp(5))
+    for c in _backends():
+        tx, _ = _sessions(c=c)
+        tx.protect(_rtp(5))
+        _raises(srtp.ReplayError, "SRTP index already protected: refusing to reuse the keystream",
+                tx.protect, _rtp(5))
+        for q in range(6, 6 + srtp.REPLAY_WINDOW):
+            tx.protect(_rtp(q))
+        _raises(srtp.ReplayError, "SRTP index older than the replay window: refusing to protect",
+                tx.protect, _rtp(5))
 
 
 def test_each_ssrc_has_its_own_state():
-    tx, rx = _sessions()
-    a = [tx.protect(_rtp(q, ssrc=0xA)) for q in range(65530, 65536)] + \
-        [tx.protect(_rtp(q, ssrc=0xA)) for q in range(0, 4)]
-    b = [tx.protect(_rtp(q, ssrc=0xB)) for q in range(65530, 65536)]
-    for i in range(6):
-        rx.unprotect(a[i])
-        rx.unprotect(b[i])  # same sequence numbers on another SSRC: not replays
-    for p in a[6:]:
-        rx.unprotect(p)
-    assert rx._rx.by_ssrc[0xA].highest == 65536 + 3
-    assert rx._rx.by_ssrc[0xB].highest == 65535
-    # SRTCP indexes count per SSRC too (RFC 3711 section 3.4)
-    r1 = tx.protect_rtcp(b"\x80\xc9\x00\x01\x00\x00\x00\x0a")
-    r2 = tx.protect_rtcp(b"\x80\xc9\x00\x01\x00\x00\x00\x0b")
-    assert r1[8:12] == r2[8:12] == b"\x80\x00\x00\x00"
-    rx.unprotect_rtcp(r2)
-    rx.unprotect_rtcp(r1)
+    for c in _backends():
+        tx, rx = _sessions(c=c)
+        a = [tx.protect(_rtp(q, ssrc=0xA)) for q in range(65530, 65536)] + \
+            [tx.protect(_rtp(q, ssrc=0xA)) for q in range(0, 4)]
+        b = [tx.protect(_rtp(q, ssrc=0xB)) for q in range(65530, 65536)]
+        for i in range(6):
+            rx.unprotect(a[i])
+            rx.unprotect(b[i])  # same sequence numbers on another SSRC: not replays
+        for p in a[6:]:
+            rx.unprotect(p)
+        assert rx._rx.by_ssrc[0xA].highest == 65536 + 3
+        assert rx._rx.by_ssrc[0xB].highest == 65535
+        # SRTCP indexes count per SSRC too (RFC 3711 section 3.4)
+        r1 = tx.protect_rtcp(b"\x80\xc9\x00\x01\x00\x00\x00\x0a")
+        r2 = tx.protect_rtcp(b"\x80\xc9\x00\x01\x00\x00\x00\x0b")
+        assert r1[8:12] == r2[8:12] == b"\x80\x00\x00\x00"
+        rx.unprotect_rtcp(r2)
+        rx.unprotect_rtcp(r1)
 
 
 def test_srtcp_index_and_e_flag():
-    tx, rx = _sessions()
-    rtcp = b"\x80\xc9\x00\x01\x11\x22\x33\x44"
-    for i in range(3):
-        p = tx.protect_rtcp(rtcp)
-        assert len(p) == len(rtcp) + 4 + 10
-        assert p[8:12] == bytes([0x80, 0, 0, i])  # E set, 31-bit index counting from 0
-        assert rx.unprotect_rtcp(p) == rtcp
-    # the _32 profiles keep an 80-bit SRTCP tag (RFC 4568 section 6.2.2)
-    tx32, _ = _sessions(srtp.AES_CM_128_HMAC_SHA1_32)
-    assert len(tx32.protect_rtcp(rtcp)) == len(rtcp) + 4 + 10
-    assert len(tx32.protect(_rtp(1))) == len(_rtp(1)) + 4
+    for c in _backends():
+        tx, rx = _sessions(c=c)
+        rtcp = b"\x80\xc9\x00\x01\x11\x22\x33\x44"
+        for i in range(3):
+            p = tx.protect_rtcp(rtcp)
+            assert len(p) == len(rtcp) + 4 + 10
+            assert p[8:12] == bytes([0x80, 0, 0, i])  # E set, 31-bit index counting from 0
+            assert rx.unprotect_rtcp(p) == rtcp
+        # the _32 profiles keep an 80-bit SRTCP tag (RFC 4568 section 6.2.2)
+        tx32, _ = _sessions(srtp.AES_CM_128_HMAC_SHA1_32, c)
+        assert len(tx32.protect_rtcp(rtcp)) == len(rtcp) + 4 + 10
+        assert len(tx32.protect(_rtp(1))) == len(_rtp(1)) + 4
+
+
+class _NullTransform:
+    """A stand-in for crypto.SrtpTransform, to see what the session itself costs."""
+
+    def __init__(self, *args):
+        pass
+
+    def protect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
+        return auth_end + 10
+
+    def unprotect(self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix):
+        return True
+
+
+class _NullBackend:
+    SrtpTransform = _NullTransform
+
+    @staticmethod
+    def aes_ctr(key, iv, data):
+        return bytes(len(data))
+
+
+def test_media_path_allocates_nothing():
+    # In place, the session's own work per packet (header, index, window, drop counting)
+    # allocates nothing on MicroPython, for packets passed and for packets dropped.
+    import gc
+
+    tx = srtp.Session(srtp.AES_CM_128_HMAC_SHA1_80, KEY, SALT, backend=_NullBackend)
+    rx = srtp.Session(srtp.AES_CM_128_HMAC_SHA1_80, KEY, SALT, backend=_NullBackend)
+    buf = bytearray(_rtp(0, 0xCAFEBABE, bytes(160)) + bytes(10))
+    drops = srtp.Drops()
+    assert tx.protect_into(buf, 172, drops) == 182 and rx.unprotect_into(buf, 182, drops) == 172
+    measure = getattr(gc, "mem_alloc", None)  # MicroPython only
+    gc.collect()
+    gc.disable()
+    try:
+        before = measure() if measure else 0
+        for i in range(1, 501):
+            buf[2] = i >> 8
+            buf[3] = i & 0xFF
+            tx.protect_into(buf, 172, drops)
+            rx.unprotect_into(buf, 182, drops)
+            rx.unprotect_into(buf, 182, drops)  # the same again: a replay, dropped
+        after = measure() if measure else 0
+    finally:
+        gc.enable()
+    assert after - before == 0, after - before
+    assert drops.replay == 500 and drops.total == 500
+    assert rx._rx.last.highest == 500

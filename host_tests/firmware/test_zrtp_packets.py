@@ -23,8 +23,9 @@ def test_crc_vectors_from_bzrtp():
     for v in vs:
         data = unhex(v["data"])
         wire = unhex(v["crc_wire"])
-        crc = crypto.crc32c(data)
-        assert bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24)) == wire  # little-endian
+        for name in crypto.backends():
+            crc = crypto.backend(name).crc32c(data)
+            assert bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24)) == wire, name  # little-endian
         # frame() writes the same CRC field, and unframe() accepts the packet
         seq, ssrc, message = packets.unframe(data + wire)
         assert packets.frame(seq, ssrc, message) == data + wire

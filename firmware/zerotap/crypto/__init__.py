@@ -10,7 +10,18 @@ Three backends give the same bytes (they pass the same known-answer tests):
 
 ``BACKEND`` names the one picked at import (the first of these that loads); the module-level
 functions are that backend's. ``backends()`` lists those that load here, ``backend(name)`` gives
-one of them. The interface is the contract in the package README section "Crypto core".
+one of them. The interface is the crypto contract (README section "Crypto core"), with these
+choices where the contract left room:
+
+- ``KeyGeneration``, ``Agreement`` and ``KeyPool`` are factories that return the job/pool objects
+  (``step()``, ``result``, ``take()`` as specified), not classes to subclass or isinstance-check.
+- Additions: ``keypair(ka, secret)`` (the key pair of a given secret, for known answers),
+  ``KeyPair`` (``.ka``, ``.public``, ``.secret``), ``NAME`` and ``KA_IMPL`` on each backend.
+- DH2k and DH3k secrets are 256-bit exponents (as bzrtp uses them); EC secrets are scalars in
+  [1, n-1]; X25519 secrets are 32 random bytes, clamped by the function (RFC 7748).
+- ``SrtpTransform`` also rejects an SSRC outside 32 bits and an index outside 48 bits.
+- On MicroPython call ``t.protect(...)`` directly, not through a stored bound method (see
+  backend_micropython.SrtpTransform: that would allocate and free per call).
 """
 
 _ORDER = ("native", "micropython", "python")

@@ -10,7 +10,7 @@ import os
 from zerotap.crypto import aes as _aes
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import srtp_transform as _srtp
-from zerotap.crypto.crc32c import crc32c  # noqa: F401  (part of the backend's interface)
+from zerotap.crypto.crc import crc32c  # noqa: F401  (part of the backend's interface)
 
 if not hasattr(hashlib, "sha1"):  # a MicroPython build without SHA-1 (the unix port without SSL)
     raise ImportError("hashlib has no sha1 here")

@@ -86,7 +86,15 @@ def unquote(text):
 
 
 def quote(text):
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A quoted-string for TEXT (RFC 3261 §25.1): quoted-pairs for ", \\ and control characters."""
+    out = '"'
+    for c in text:
+        if c == "\r" or c == "\n":
+            raise ValueError("a quoted string cannot hold a line break")
+        if c == '"' or c == "\\" or (c < " " and c != "\t") or c == "\x7f":
+            out += "\\"
+        out += c
+    return out + '"'
 
 
 def split_list(value):
@@ -121,7 +129,7 @@ def split_list(value):
 
 
 def parse_params(text, i, what):
-    """Header parameters ``*( SEMI generic-param )`` from TEXT[i:], LWS allowed around ``;``/``=``."""
+    """Header parameters ``*( SEMI generic-param )`` from TEXT[i:]; LWS may surround ; and =."""
     params = []
     n = len(text)
     while True:
@@ -143,7 +151,8 @@ def parse_params(text, i, what):
                 try:
                     j = quoted_end(text, i)
                 except ValueError:
-                    raise ValueError("%s: unterminated quoted string in parameter %s" % (what, name))
+                    raise ValueError("%s: unterminated quoted string in parameter %s"
+                                     % (what, name))
             else:
                 j = _span(text, i, _VALUE_CHARS)
                 if j == i:
@@ -186,6 +195,22 @@ class Via(Params):
     def sent_by(self):
         return self.host if self.port is None else "%s:%d" % (self.host, self.port)
 
+    def response_address(self, default_port=5060):
+        """(host, port) a response to this top Via goes to over UDP: RFC 3261 §18.2.2 (maddr, then
+        received, with the sent-by port) and RFC 3581 §4 (received and rport together win).
+        The host has no IPv6 brackets."""
+        maddr = self.param("maddr")
+        received = self.param("received")
+        port = self.port if self.port is not None else default_port
+        if maddr:
+            return urimod.unbracket(maddr), port
+        if received:
+            rport = self.param("rport")
+            if rport and is_digits(rport):
+                port = int(rport)
+            return urimod.unbracket(received), port
+        return urimod.unbracket(self.host), port
+
     def __str__(self):
         return "%s/%s/%s %s%s" % (self.protocol, self.version, self.transport, self.sent_by(),
                                   params_text(self.params))
@@ -224,7 +249,10 @@ def parse_via(text):
     if port_text:
         if port_text[0] != ":":
             raise ValueError("Via: bad sent-by %s" % show(sent_by))
-        port = urimod.parse_port(port_text[1:].lstrip(_WS))
+        try:
+            port = urimod.parse_port(port_text[1:].lstrip(_WS))
+        except ValueError as e:
+            raise ValueError("Via: %s" % e)
     try:
         urimod.parse_host(host)
     except ValueError:
@@ -238,7 +266,8 @@ def parse_via(text):
             raise ValueError("Via: received is not an IP address: %s" % show(value))
         if lname == "rport" and value is not None and not (is_digits(value) and len(value) <= 5):
             raise ValueError("Via: bad rport %s" % show(value))
-        if lname == "ttl" and not (is_digits(value or "") and len(value) <= 3 and int(value) <= 255):
+        if lname == "ttl" and not (is_digits(value or "") and len(value) <= 3
+                                   and int(value) <= 255):
             raise ValueError("Via: bad ttl %s" % show(value))
     return via
 
@@ -306,7 +335,8 @@ def parse_address(text, what="address", name_addr=False, star=False):
             words = split_ws(s[:lt])
             for w in words:
                 if not is_token(w):
-                    raise ValueError("%s: display name needs quotes: %s" % (what, show(s[:lt].strip(_WS))))
+                    raise ValueError("%s: display name needs quotes: %s"
+                                     % (what, show(s[:lt].strip(_WS))))
             if words:
                 display = " ".join(words)
         else:

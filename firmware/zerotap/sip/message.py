@@ -16,6 +16,8 @@
     msg.pop("Route")                             # remove and return the first value
     via = msg.vias()[0]; via.set_param("received", "192.0.2.9")
     msg.pop("Via"); msg.insert("Via", str(via))  # write an edited top Via back (RFC 3581)
+    resp.vias()[0].response_address()            # (host, port) a response goes to (§18.2.2)
+    msg.uri.address()                            # (host, port) of a SIP URI, no IPv6 brackets
     msg.body = new_sdp                           # bytes
     data = msg.serialize()                       # Content-Length recomputed
 
@@ -23,7 +25,8 @@ Parsing
   - UDP framing (RFC 3261 §18.3): Content-Length governs the body; extra bytes are cut, a shorter
     body is an error; without Content-Length the body runs to the end of the datagram.
   - Leading CRLFs are skipped (§7.5); lines may end in CRLF or a bare LF; folded lines (§7.3.1)
-    are joined with one SP; a datagram that ends after its last header line has an empty body. Header names keep their spelling (compact ``v``, ``i``...) and order.
+    are joined with one SP; a datagram that ends after its last header line has an empty body.
+    Header names keep their spelling (compact ``v``, ``i``...) and order.
   - Validated on parse: the start line; Content-Length; that Via, From, To, Call-ID and CSeq are
     present and that single-valued fields appear once; every Via, From, To, Contact, Route and
     Record-Route value; CSeq (32-bit, same method as the request); Max-Forwards (0-255).
@@ -92,7 +95,7 @@ REASONS = {
 
 def key(name):
     """Lookup key of a header name: lower case, compact form expanded."""
-    k = name.lower()
+    k = urimod.ascii_lower(name)
     return COMPACT.get(k, k)
 
 
@@ -100,14 +103,24 @@ def _label(k):
     return _NAMES.get(k, k)
 
 
+def _line(k, name, value):
+    """A header line to store; refuses what would break the framing when serialized."""
+    value = str(value)
+    if not is_token(name):
+        raise ValueError("bad header name %s" % show(name))
+    if "\r" in value or "\n" in value:
+        raise ValueError("line break in the value of %s" % name)
+    return [k, name, value.strip(" \t")]
+
+
 class ParseError(ValueError):
     """Why a datagram is not a usable SIP message; ``str(e)`` is the reason.
 
     ``status`` is the response code the request deserves (400, or 505 for another SIP version),
-    or None when nothing must be answered: the datagram is a response, or not recognisably a
-    request. ``message`` is then None; otherwise it is the request as far as it was parsed (at
+    or None when nothing must be answered: the datagram is a response, an ACK, or not
+    recognisably a request. ``message`` is the request (or the ACK) as far as it was parsed (at
     least its well-formed header lines), so that :meth:`response` can copy Via, From, To, Call-ID
-    and CSeq (RFC 3261 §8.2.6).
+    and CSeq (RFC 3261 §8.2.6); it is None for responses and unrecognisable datagrams.
     """
 
     def __init__(self, reason, status=None, message=None):
@@ -168,7 +181,7 @@ class Message:
         first one; appended when NAME is absent."""
         k = key(name)
         values = value if isinstance(value, list) else [value]
-        new = [[k, name, str(v)] for v in values]
+        new = [_line(k, name, v) for v in values]
         at = -1
         kept = []
         for h in self.headers:
@@ -189,7 +202,7 @@ class Message:
         for i in range(len(self.headers)):
             if self.headers[i][0] == k:
                 at = i + 1
-        self.headers.insert(at, [k, name, str(value)])
+        self.headers.insert(at, _line(k, name, value))
 
     def insert(self, name, value):
         """Insert a NAME line before the first one (at the top when NAME is absent), e.g. a Via
@@ -200,7 +213,7 @@ class Message:
             if self.headers[i][0] == k:
                 at = i
                 break
-        self.headers.insert(at, [k, name, str(value)])
+        self.headers.insert(at, _line(k, name, value))
 
     def remove(self, name):
         """Remove every NAME line; returns how many there were."""
@@ -265,7 +278,7 @@ class Message:
     def content_type(self):
         """The media type in lower case without parameters (``application/sdp``), or None."""
         value = self.get("content-type")
-        return None if value is None else value.split(";")[0].strip(" \t").lower()
+        return None if value is None else urimod.ascii_lower(value.split(";")[0].strip(" \t"))
 
     # -- output ------------------------------------------------------------------------------
     def serialize(self):
@@ -382,10 +395,11 @@ def make_ack(invite, response):
 
 def _version(text):
     """None when TEXT is SIP/2.0; else (status, reason) for the error."""
-    if text.upper() == SIP_VERSION:
+    upper = text.encode().upper()  # ASCII only: "sıp/2.0".upper() is "SIP/2.0" on CPython
+    if upper == b"SIP/2.0":
         return None
     major, dot, minor = text[4:].partition(".")
-    if text[:4].upper() == "SIP/" and dot and urimod.is_digits(major) and urimod.is_digits(minor):
+    if upper[:4] == b"SIP/" and dot and urimod.is_digits(major) and urimod.is_digits(minor):
         return 505, "SIP version %s is not supported" % text[4:]
     return 400, "bad SIP-Version %s" % show(text[:20])
 
@@ -476,20 +490,25 @@ def _fields(msg, lines):
         if line is None:
             problem = problem or "header line is not UTF-8"
             continue
+        if "\r" in line:  # a bare CR is no line end, and RFC 3261 allows it nowhere else
+            problem = problem or "bad header line %s" % show(line[:40])
+            continue
         if line and line[0] in " \t":  # folding: LWS with CRLF is one SP (RFC 3261 §7.3.1)
             if not msg.headers:
                 problem = problem or "continuation line before any header field"
                 continue
             last = msg.headers[-1]
             value = line.strip(" \t")
-            last[2] = last[2] + " " + value if last[2] else value
+            if value:
+                last[2] = last[2] + " " + value if last[2] else value
             continue
         colon = line.find(":")
         name = line[:colon].rstrip(" \t")
         if colon < 0 or not is_token(name):
             problem = problem or "bad header line %s" % show(line[:40])
             continue
-        msg.headers.append([key(name), name, line[colon + 1:].strip(" \t")])
+        k = name.lower()  # a token: ASCII, so str.lower is safe here and cheaper than key()
+        msg.headers.append([COMPACT.get(k, k), name, line[colon + 1:].strip(" \t")])
     return problem
 
 
@@ -535,19 +554,22 @@ def parse(data):
     first = lines[0]
     if first is None:
         raise ParseError("start line is not UTF-8")
-    if first.startswith("SIP/"):
+    if first[:4].encode().upper() == b"SIP/":  # "SIP" is case-insensitive (RFC 3261 §25)
         msg = _status_line(first)
         status = None
         problem = None
     else:
         sp = first.find(" ")
-        if sp <= 0 or not is_token(first[:sp]) or "SIP/" not in first.upper():
+        if sp <= 0 or not is_token(first[:sp]) or b"SIP/" not in first.encode().upper():
             raise ParseError("not a SIP request or response: %s" % show(first[:40]))
         msg = Request(first[:sp], None)
-        status, problem = 400, None
+        # RFC 3261 §17.2.3/§8.2: an ACK is never answered, a broken one included
+        status, problem = (None if msg.method == "ACK" else 400), None
         bad = _request_line(msg, first)
         if bad:
-            status, problem = bad
+            problem = bad[1]
+            if status is not None:
+                status = bad[0]
     fields_problem = _fields(msg, lines)
     problem = problem or fields_problem
     if problem is None:
@@ -556,7 +578,7 @@ def parse(data):
         except ValueError as e:
             problem = str(e)
     if problem is not None:
-        if status is None:  # a response: dropped, never answered
+        if not msg.is_request:  # a response: dropped, never answered
             raise ParseError(problem)
         raise ParseError(problem, status, msg)
     return msg

@@ -23,9 +23,10 @@ Model
   types, attribute order) is kept as written, so canonical input (single spaces in m=, CRLF line
   ends) serializes back byte for byte. Attributes are ``a=name`` or ``a=name:value``.
 
-Checks: v=0 first; every line ``<letter>=<value>``; o= with six fields and s= present; c= with
-three fields; m= with media, port (0-65535, optional /count), proto and at least one format;
-attribute names are tokens. Lines may end in CRLF or LF (RFC 8866 §5).
+Checks: v=0 first; every line ``<letter>=<value>`` without NUL or CR inside; o= present, with
+six fields; c= with three fields; m= with media, port (0-65535, optional /count), proto and at
+least one format; attribute names are tokens. Lines may end in CRLF or LF (RFC 8866 §5). A missing
+s= or t= is let through (the box needs neither).
 """
 from zerotap.sip.headers import is_token, split_ws
 from zerotap.sip.uri import is_digits, show
@@ -84,6 +85,15 @@ def parse_origin(value):
     return Origin(parts[0], parts[1], parts[2], parts[5], parts[4], parts[3])
 
 
+def _attr_text(name, value):
+    if not is_token(name):
+        raise ValueError("a=: bad attribute name %s" % show(name))
+    text = name if value is None else name + ":" + value
+    if "\r" in text or "\n" in text:
+        raise ValueError("a=%s: line break in the value" % name)
+    return text
+
+
 class _Lines:
     """Attribute access over ``self.lines`` (a list of ``[type, value]``)."""
 
@@ -109,7 +119,7 @@ class _Lines:
 
     def add_attr(self, name, value=None):
         """Append ``a=NAME[:VALUE]`` after the last line."""
-        self.lines.append(["a", name if value is None else name + ":" + value])
+        self.lines.append(["a", _attr_text(name, value)])
 
     def remove_attr(self, name):
         """Remove every a=NAME line; returns how many were removed."""
@@ -120,7 +130,7 @@ class _Lines:
 
     def set_attr(self, name, value=None):
         """Replace every a=NAME line by one (at the first one's place, else appended)."""
-        text = name if value is None else name + ":" + value
+        text = _attr_text(name, value)
         for i in range(len(self.lines)):
             l = self.lines[i]
             if l[0] == "a" and (l[1] == name or l[1].startswith(name + ":")):
@@ -229,7 +239,12 @@ class Session(_Lines):
         return None if line is None else parse_origin(line[1])
 
     def set_origin(self, origin):
-        self._line("o")[1] = str(origin)
+        """Replace o= (or add it after v=)."""
+        line = self._line("o")
+        if line is None:
+            self.lines.insert(1 if self._line("v") else 0, ["o", str(origin)])
+        else:
+            line[1] = str(origin)
 
     def media_connection(self, media):
         """The c= that applies to MEDIA: its own, else the session's (RFC 8866 §5.7)."""
@@ -277,7 +292,10 @@ def parse(data):
         if line.endswith("\r"):
             line = line[:-1]
         if len(line) < 2 or line[1] != "=" or not "a" <= line[0] <= "z":
-            raise ValueError("SDP line %d: expected <type>=<value>, got %s" % (number + 1, show(line[:40])))
+            raise ValueError("SDP line %d: expected <type>=<value>, got %s"
+                             % (number + 1, show(line[:40])))
+        if "\r" in line or "\x00" in line:  # RFC 8866 §9: byte-string excludes NUL, CR and LF
+            raise ValueError("SDP line %d: NUL or CR inside the line" % (number + 1))
         t, value = line[0], line[2:]
         if number == 0 and (t != "v" or value != "0"):
             raise ValueError("SDP line 1: expected v=0, got %s" % show(line[:40]))
@@ -297,9 +315,9 @@ def parse(data):
         except ValueError as e:
             raise ValueError("SDP line %d: %s" % (number + 1, e))
         section.lines.append([t, value])
-    for t in "os":
-        if session._line(t) is None:
-            raise ValueError("SDP has no %s= line" % t)
+    # RFC 8866 §5 also wants s= and t=; the box needs neither, so their absence is let through
+    if session._line("o") is None:
+        raise ValueError("SDP has no o= line")
     return session
 
 
@@ -315,12 +333,15 @@ def parse_zrtp_hash(value):
 
 
 def parse_rtcp(value):
-    """``a=rtcp`` value (RFC 3605): ``port [nettype addrtype address]`` -> (port, Connection|None)."""
+    """``a=rtcp`` value (RFC 3605): ``port [nettype addrtype address]``.
+
+    Returns (port, Connection or None)."""
     parts = split_ws(value or "")
     if not parts or not is_digits(parts[0]) or len(parts[0]) > 5 or int(parts[0]) > 65535:
         raise ValueError("rtcp: bad port in %s" % show(value or ""))
     if len(parts) == 1:
         return int(parts[0]), None
     if len(parts) != 4:
-        raise ValueError("rtcp: expected 'port nettype addrtype address', got %s" % show(value[:60]))
+        raise ValueError("rtcp: expected 'port nettype addrtype address', got %s"
+                         % show(value[:60]))
     return int(parts[0]), Connection(parts[3], parts[2], parts[1])

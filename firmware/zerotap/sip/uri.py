@@ -53,6 +53,12 @@ def _all_in(text, chars):
     return True
 
 
+def ascii_lower(text):
+    """Lower case for ASCII letters only, alike on every runtime (CPython's ``str.lower`` also
+    maps other scripts, MicroPython's does not)."""
+    return text.encode().lower().decode()
+
+
 def is_digits(text):
     """True when TEXT is one or more ASCII digits (``str.isdigit`` also takes other scripts)."""
     return bool(text) and _all_in(text, _DIGITS)
@@ -84,6 +90,13 @@ def parse_port(text):
     if not is_digits(text) or len(text) > 5 or int(text) > 65535:
         raise ValueError("bad port %s" % show(text))
     return int(text)
+
+
+def unbracket(host):
+    """``[2001:db8::1]`` -> ``2001:db8::1`` (what a socket wants); other hosts unchanged."""
+    if host and host[0] == "[" and host[-1] == "]":
+        return host[1:-1]
+    return host
 
 
 def split_hostport(text):
@@ -128,9 +141,9 @@ def unescape(text):
 
 def find_param(params, name):
     """Index of parameter NAME (case-insensitive, RFC 3261 §19.1.4) in a [[name, value]] list."""
-    name = name.lower()
+    name = ascii_lower(name)
     for i in range(len(params)):
-        if params[i][0].lower() == name:
+        if ascii_lower(params[i][0]) == name:
             return i
     return -1
 
@@ -208,6 +221,11 @@ class Uri(Params):
         """``host`` or ``host:port`` as written in the URI."""
         return self.host if self.port is None else "%s:%d" % (self.host, self.port)
 
+    def address(self, default_port=5060):
+        """(host without IPv6 brackets, port or DEFAULT_PORT): where to send, for a SIP URI whose
+        host is an address or a name the caller resolves (RFC 3263 is not done here)."""
+        return unbracket(self.host), self.port if self.port is not None else default_port
+
     def __str__(self):
         if self.opaque is not None:
             return self.scheme + ":" + self.opaque
@@ -240,7 +258,8 @@ def parse(text):
     if colon <= 0:
         raise ValueError("no URI scheme in %s" % show(text))
     scheme = text[:colon]
-    if not _all_in(scheme, _SCHEME_CHARS) or not ("A" <= scheme[0] <= "Z" or "a" <= scheme[0] <= "z"):
+    first = scheme[0]
+    if not _all_in(scheme, _SCHEME_CHARS) or not ("A" <= first <= "Z" or "a" <= first <= "z"):
         raise ValueError("bad URI scheme %s" % show(scheme))
     rest = text[colon + 1:]
     _check_opaque(rest, "URI")

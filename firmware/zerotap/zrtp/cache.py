@@ -18,6 +18,7 @@ Times are Unix seconds; ``expires`` 0xFFFFFFFF means never. When the clock is un
 before NTP), nothing expires and ``last used`` keeps its old value.
 """
 from zerotap import crypto
+from zerotap.zrtp.packets import crc32c
 
 FILE_NAME = "zrtp_cache.bin"
 MAGIC = b"ZTZC"
@@ -84,7 +85,7 @@ def encode(zid, entries):
         parts.append(e.rs1 or bytes(32))
         parts.append(e.rs2 or bytes(32))
     body = b"".join(parts)
-    crc = crypto.crc32c(body)
+    crc = crc32c(body)
     return body + bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
 
 
@@ -102,7 +103,7 @@ def decode(data):
     if n != need:
         raise ValueError("ZRTP cache: %d entries need %d bytes, the file has %d" % (count, need, n))
     crc = data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)
-    if crypto.crc32c(data[:n - 4]) != crc:
+    if crc32c(data[:n - 4]) != crc:
         raise ValueError("ZRTP cache: bad CRC")
     zid = bytes(data[8:20])
     entries = []

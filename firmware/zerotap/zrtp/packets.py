@@ -19,6 +19,10 @@ from micropython import const
 
 from zerotap import crypto
 
+# CRC-32C from the selected backend's module: the package attribute ``crypto.crc32c`` is shadowed
+# by the submodule ``zerotap/crypto/crc32c.py`` once that is imported after backend selection.
+crc32c = crypto.backend(crypto.BACKEND).crc32c
+
 PACKET_HEADER_LENGTH = const(12)
 MESSAGE_HEADER_LENGTH = const(12)
 CRC_LENGTH = const(4)
@@ -173,7 +177,7 @@ def unframe(data):
     if data[4:8] != MAGIC_COOKIE:
         raise ValueError("ZRTP packet: no magic cookie")
     crc = data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)
-    if crypto.crc32c(data[:n - 4]) != crc:
+    if crc32c(data[:n - 4]) != crc:
         raise ValueError("ZRTP packet: bad CRC")
     if data[12:14] != MESSAGE_PREAMBLE:
         raise ValueError("ZRTP message: bad preamble 0x%02x%02x, must be 0x505a" % (data[12], data[13]))
@@ -190,7 +194,7 @@ def frame(sequence, ssrc, message):
         raise ValueError("ZRTP sequence number %d out of range" % sequence)
     head = b"\x10\x00" + _be16(sequence) + MAGIC_COOKIE + _be32(ssrc & 0xFFFFFFFF)
     body = head + message
-    crc = crypto.crc32c(body)
+    crc = crc32c(body)
     return body + bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
 
 
