@@ -98,6 +98,11 @@ def test_plain_phone_through_box_to_zrtp_linphonec(tmp_path):
         a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
         sas = b.wait_encrypted(20)
         st = box.wait_secure(10)
+        # the local control marks the SAS verified (as `python -m zerotap control verify N`)
+        r = box.control("verify %d" % st["call"])
+        assert r["ok"] and r["call"]["verified"] is True, r
+        box.wait_status(lambda s: s["verified"] is True, 5, "verified")
+        assert box.control("unverify %d" % st["call"])["call"]["verified"] is False
         time.sleep(4)
         a.terminate_call()
         a.wait_ended()

@@ -2,6 +2,8 @@
 
     verify CALL      mark call CALL's SAS as verified (both parties read it aloud and it matched)
     unverify CALL    take that back
+    toggle_verified  the board button's short press: toggle verified on the shown call
+    switch_call      the board button's long press: show the next call
     status           the box and every call, as JSON
     stop             end the calls, write the cache, exit
 
@@ -49,6 +51,16 @@ class Control:
                 raise ValueError("call %d is not secure" % call.call)
             self.box.set_verified(call, cmd == "verify")
             return {"ok": True, "call": call.as_dict()}
+        if cmd == "toggle_verified":
+            call = self.box.status.shown_call()
+            if call is None or call.security != "secure":
+                raise ValueError("no secure call shown")
+            self.box.set_verified(call, not call.verified)
+            return {"ok": True, "call": call.as_dict()}
+        if cmd == "switch_call":
+            self.box.status.select_next()
+            call = self.box.status.shown_call()
+            return {"ok": True, "call": call.as_dict() if call else None}
         if cmd == "status":
             st = self.box.status
             calls = []
@@ -63,4 +75,5 @@ class Control:
         if cmd == "stop":
             self.box.stop()
             return {"ok": True}
-        raise ValueError("unknown command %r (verify, unverify, status, stop)" % cmd)
+        raise ValueError("unknown command %r (verify, unverify, toggle_verified, switch_call, "
+                         "status, stop)" % cmd)
