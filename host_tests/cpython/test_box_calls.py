@@ -396,3 +396,39 @@ def test_malformed_sip_and_sdp_while_a_call_goes_on(tmp_path):
     assert log.count("malformed") + log.count("refused") >= 2 * 4, log
     assert "internal error" not in log
     assert_audio_both_ways(tmp_path, a, b, wa, wb)
+
+
+# --- two calls at once --------------------------------------------------------------------------
+
+def test_two_simultaneous_secure_calls_through_one_box(tmp_path):
+    """Two phones behind one box call two ZRTP linphonecs at the same time: two SECURE calls, each
+    with its peer's SAS, audio on both."""
+    box = BoxProcess(tmp_path / "box", "A")
+    callers = [phone(tmp_path, "alice%d" % i, account=outbound(box, "alice%d" % i))
+               for i in (1, 2)]
+    callees = [phone(tmp_path, "bob%d" % i, encryption="zrtp", auto_answer=True) for i in (1, 2)]
+    try:
+        box.start()
+        for p in callers + callees:
+            p.start()
+        wavs = [talk(tmp_path, a, b, seed_a=10 + i, seed_b=20 + i)
+                for i, (a, b) in enumerate(zip(callers, callees))]
+        for a, b in zip(callers, callees):
+            a.call("sip:%s@127.0.0.1:%d" % (b.name, b.sip_port))
+        sas = [b.wait_encrypted(30) for b in callees]
+        secure = [box.wait_status(lambda s, n=b.name: s["security"] == "secure" and
+                                  s["peer"].startswith("sip:%s@" % n), 10, "SECURE")
+                  for b in callees]
+        st = box.control("status")
+        time.sleep(3)
+        for a in callers:
+            a.terminate_call()
+        for a in callers:
+            a.wait_ended()
+    finally:
+        stop_all(*(callers + callees + [box]))
+    assert len(st["calls"]) == 2 and all(c["security"] == "secure" for c in st["calls"]), st
+    assert [s["sas"] for s in secure] == sas and sas[0] != sas[1], (secure, sas)
+    assert secure[0]["call"] != secure[1]["call"]
+    for (a, b), (wa, wb) in zip(zip(callers, callees), wavs):
+        assert_audio_both_ways(tmp_path, a, b, wa, wb)
