@@ -396,3 +396,19 @@ def test_update_info_options_and_prack_follow_the_dialog():
     _, resp, dest = _one(p.receive(proxy.NETWORK, _response(upd, 200, "OK", SDP_FAR), FAR, 3400))
     assert dest == PHONE and b"m=audio 40000 " in resp.body and b"zrtp-hash" not in resp.body
     assert len(p.media.opened) == 1
+
+
+def test_requests_addressed_to_the_box_itself():
+    p, _, _ = _proxy()
+    opt = _in_dialog("OPTIONS", 1).replace(b"OPTIONS sip:bob@192.0.2.50:5060",
+                                           b"OPTIONS sip:127.0.0.1:5070").replace(
+        b"Route: <sip:127.0.0.1:5070;lr>\r\nRoute: <sip:198.51.100.7:5080;lr>\r\n", b"")
+    side, resp, dest = _one(p.receive(proxy.PHONE, opt, PHONE, 0))
+    assert side == proxy.PHONE and resp.status == 200 and dest == PHONE
+    sub = opt.replace(b"OPTIONS", b"SUBSCRIBE")
+    _, resp, _ = _one(p.receive(proxy.PHONE, sub, PHONE, 0))
+    assert resp.status == 404
+    p, _, _ = _proxy(network_proxy="203.0.113.9:5060")
+    side, fwd, dest = _one(p.receive(proxy.PHONE, sub, PHONE, 0))
+    assert side == proxy.NETWORK and dest == ("203.0.113.9", 5060)
+    assert str(fwd.uri) == "sip:bob@192.0.2.50"

@@ -474,6 +474,16 @@ class Proxy:
                 host, port, _ = uri_hostport(_uri_of(req.get("To")))
                 _set_ruri(req, "sip:" + _hostport_text(host, port) if port != 5060 else
                           "sip:" + (("[%s]" % host) if ":" in host else host))
+        if side == PHONE and method != "REGISTER" and not routes and self._ours(_ruri(req)):
+            # addressed to the box itself (a phone whose server is the box)
+            if method == "OPTIONS":
+                return self._reply(side, req, src, 200, "OK")  # keep-alive
+            if method == "ACK":
+                return []
+            if self.cfg.proxy is None:
+                return self._reply(side, req, src, 404, "Not Found")
+            _set_ruri(req, _uri_of(req.get("To")))  # on to the AoR, through network.proxy
+            dest = self.cfg.proxy
         if out_side == PHONE and not routes:
             dest = self._phone_target(req)
             if dest is None:
