@@ -6,9 +6,10 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-cpython test-micropython bench deploy
+.PHONY: help setup test test-cpython test-micropython bench demo deploy
 
 help:
+	@echo "make demo    set up, then a whole secure call between two boxes on this machine"
 	@echo "make test    set up this machine, then run every test (CPython and MicroPython)"
 	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
@@ -29,6 +30,12 @@ test-cpython:
 
 test-micropython:
 	$(MICROPYTHON) host_tests/mp_runner.py
+
+# A secure call phone -> box -> box -> phone on loopback, checked on the wire; DEMO_ARGS=--micropython
+# runs box B under the MicroPython unix port.
+DEMO_ARGS ?=
+demo: setup
+	$(PYTHON) tools/demo.py $(DEMO_ARGS)
 
 # BENCH=name runs only the benchmarks whose file name contains it.
 bench: setup

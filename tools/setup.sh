@@ -50,3 +50,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
     echo "$digest" >"$stamp"
 fi
+
+# --- 3. Display drivers for the driver-path tests (downloaded once into .venv, never committed) ---
+"$VENV/bin/python" host_tests/cpython/ui_drivers.py

@@ -73,6 +73,14 @@ class CallStatus:
             self.security = NEGOTIATING
             self._changed()
 
+    def set_clear(self, reason=None):
+        """Not secure and no longer trying (the peer has no ZRTP): CLEAR, with REASON. A SECURE
+        call never goes back to CLEAR this way."""
+        if self.security != SECURE and (self.security != CLEAR or self.error != reason):
+            self.security = CLEAR
+            self.error = reason
+            self._changed()
+
     def set_secure(self, sas, sas_type, hash, cipher, auth, ka, peer_zid, cache, verified):
         """The only way to SECURE: call it once SRTP keys exist and the Confirm MAC was verified."""
         self.security = SECURE

@@ -8,7 +8,8 @@
 - adafruit-circuitpython-ssd1306 with busdevice and framebuf, installed ``--no-deps`` into a
   folder of its own: its Adafruit-Blinka dependency would shadow our ``micropython`` shim.
 
-Everything lands in ``.venv/ui-drivers/`` once; a missing download FAILS the test, naming the package.
+Everything lands in ``.venv/ui-drivers/`` once: `make test`'s setup runs this file, so the tests
+find the drivers in place. If they are still missing, the test FAILS, naming the package.
 """
 import glob
 import hashlib
@@ -19,7 +20,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
+
+def _fail(message):
+    import pytest
+
+    pytest.fail(message, pytrace=False)
 
 CACHE = Path(sys.prefix) / "ui-drivers"  # inside .venv
 MP_SSD1306 = "micropython-ssd1306==0.3"
@@ -44,11 +49,10 @@ def micropython_lib_ssd1306():
                      MP_SSD1306, env=env)
             found = glob.glob(tmp + "/pip-*/*/ssd1306.py") + glob.glob(tmp + "/pip-*/ssd1306.py")
             if not found:
-                pytest.fail("could not get %s from PyPI with pip:\n%s" % (MP_SSD1306, r.stderr[-2000:]),
-                            pytrace=False)
+                _fail("could not get %s with pip:\n%s" % (MP_SSD1306, r.stderr[-2000:]))
             data = Path(found[0]).read_bytes()
             if hashlib.sha256(data).hexdigest() != MP_SSD1306_SHA256:
-                pytest.fail("%s: ssd1306.py is not the expected file" % MP_SSD1306, pytrace=False)
+                _fail("%s: ssd1306.py is not the expected file" % MP_SSD1306)
             target.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
     return target
@@ -61,6 +65,13 @@ def adafruit_ssd1306():
         shutil.rmtree(target, ignore_errors=True)
         r = _pip("install", "--no-deps", "--target", str(target), *ADAFRUIT)
         if r.returncode != 0:
-            pytest.fail("could not install %s with pip:\n%s" % (", ".join(ADAFRUIT), r.stderr[-2000:]),
-                        pytrace=False)
+            _fail("could not install %s with pip:\n%s" % (", ".join(ADAFRUIT), r.stderr[-2000:]))
     return target
+
+
+if __name__ == "__main__":  # tools/setup.sh: fetch both once, so the tests need no download
+    def _fail(message):  # noqa: F811
+        sys.exit("setup: " + message)
+
+    micropython_lib_ssd1306()
+    adafruit_ssd1306()

@@ -1,0 +1,82 @@
+"""``python -m zerotap``: the box on a host (see USAGE)."""
+import json
+import sys
+
+from zerotap import config
+
+USAGE = """python -m zerotap: the box on a host.
+
+    python -m zerotap run CONFIG.json [NAME]     run the box (NAME tags its status lines)
+    python -m zerotap check CONFIG.json          validate a config and exit
+    python -m zerotap control [-c CONFIG.json | --to HOST:PORT] verify|unverify CALL
+    python -m zerotap control [...] status|stop
+
+Under the MicroPython unix port: MICROPYPATH=firmware micropython -m zerotap run CONFIG.json
+"""
+
+
+def _control(args):
+    import socket
+    addr = config.parse_hostport("control", config.DEFAULT_CONTROL)
+    while args and args[0] in ("-c", "--to"):
+        if len(args) < 2:
+            raise SystemExit(USAGE)
+        if args[0] == "-c":
+            addr = config.load(args[1]).control
+        else:
+            addr = config.parse_hostport("--to", args[1])
+        args = args[2:]
+    if not args:
+        raise SystemExit(USAGE)
+    family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    dest = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
+    s.sendto(" ".join(args).encode(), dest)
+    try:
+        data = s.recvfrom(65536)[0]
+    except OSError:
+        print(json.dumps({"ok": False, "error": "no answer from %s:%d" % addr}))
+        return 2
+    finally:
+        s.close()
+    print(data.decode())
+    return 0 if json.loads(data).get("ok") else 1
+
+
+def _run(args):
+    if not args:
+        raise SystemExit(USAGE)
+    cfg = config.load(args[0])
+    from zerotap.runtime import box as _box
+    from zerotap.runtime import secure as _secure
+    b = _box.Box(cfg, name=args[1] if len(args) > 1 else None,
+                 secure_factory=_secure.factory(cfg, _box.stderr_log))
+    b.run()
+    return 0
+
+
+def main(argv):
+    if not argv:
+        print(USAGE)
+        return 2
+    cmd, args = argv[0], argv[1:]
+    try:
+        if cmd == "run":
+            return _run(args)
+        if cmd == "check":
+            if not args:
+                raise SystemExit(USAGE)
+            config.load(args[0])
+            print("config: ok")
+            return 0
+        if cmd == "control":
+            return _control(args)
+    except config.ConfigError as e:
+        sys.stderr.write("zerotap: config refused: %s\n" % e)
+        return 3
+    print(USAGE)
+    return 2
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,406 @@
+"""The box's configuration (``CONFIG.json``): strict validation that names the key at fault.
+
+A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network.sip``,
+``phone.rtp`` and ``network.rtp`` are required)::
+
+    {
+      "phone":   {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1", "192.168.1.0/24"],
+                  "rtp": "40000-40099", "contact": "sip:phone@127.0.0.1:5062"},
+      "network": {"sip": "127.0.0.1:5080", "proxy": "127.0.0.1:5060", "rtp": "42000-42099",
+                  "address": "203.0.113.5"},
+      "zrtp":    {"key_agreement": ["DH3k", "X255"], "cipher": ["AES1", "AES3"],
+                  "hash": ["S256"], "auth": ["HS80", "HS32"], "sas": ["B32", "B256"],
+                  "cache": "zerotap-cache"},
+      "media":   {"clear": "pass"},
+      "status":  "-",
+      "control": "127.0.0.1:5079"
+    }
+
+- ``phone.sip`` / ``network.sip``: the box's two SIP sockets, ``host:port`` with a literal IPv4
+  address or a bracketed IPv6 one (``[::1]:5070``).
+- ``phone.allow``: the addresses or CIDRs allowed to use the box; other sources get 403.
+- ``phone.rtp`` / ``network.rtp``: ``"LOW-HIGH"`` port ranges; each call takes one even/odd pair
+  (RTP, RTCP) on each side.
+- ``phone.contact``: optional SIP URI where calls from the network go while no phone has
+  registered through the box.
+- ``network.proxy``: optional upstream proxy (``host:port``): the first hop of requests that start
+  a dialog. Without it, requests are routed by Route and Request-URI.
+- ``phone.address`` / ``network.address``: optional address to advertise in Via, Record-Route and
+  SDP instead of the socket's (required when a socket binds the wildcard address).
+- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name, and ``zrtp.cache``: the
+  directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
+- ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
+  says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
+- ``status``: a path for the JSON status lines, or ``-`` for stdout.
+- ``control``: the loopback address of the local control socket (``python -m zerotap control``).
+
+:func:`load` / :func:`parse` raise :class:`ConfigError` (a ``ValueError``) whose message starts with
+the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
+bad addresses are refused.
+"""
+import json
+
+MEDIA_CLEAR = ("pass", "mute", "block")
+
+# ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6), with the Curve25519 alias "E255".
+ZRTP_ALGORITHMS = {
+    "key_agreement": ("DH3k", "DH2k", "EC25", "EC38", "X255", "E255", "Mult"),
+    "cipher": ("AES1", "AES3"),
+    "hash": ("S256", "S384"),
+    "auth": ("HS32", "HS80"),
+    "sas": ("B32", "B256"),
+}
+ZRTP_DEFAULTS = {
+    "key_agreement": ["X255", "E255", "EC25", "DH3k"],
+    "cipher": ["AES1", "AES3"],
+    "hash": ["S256"],
+    "auth": ["HS80", "HS32"],
+    "sas": ["B32", "B256"],
+}
+DEFAULT_CONTROL = "127.0.0.1:5079"
+DEFAULT_CACHE = "zerotap-cache"
+
+
+class ConfigError(ValueError):
+    """A refused configuration; ``key`` names the key at fault (``phone.allow[1]``)."""
+
+    def __init__(self, key, message):
+        super().__init__("%s: %s" % (key, message))
+        self.key = key
+        self.reason = message
+
+
+def _type_name(value):
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return "a " + type(value).__name__
+
+
+def _want(key, value, kind, what):
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(key, "must be %s, not %s" % (what, _type_name(value)))
+    return value
+
+
+# --- addresses ----------------------------------------------------------------------------------
+
+def _ipv4(text):
+    """The 4 bytes of a dotted-quad IPv4 address, or None."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    out = bytearray(4)
+    for i in range(4):
+        p = parts[i]
+        if not p or len(p) > 3 or not p.isdigit() or (len(p) > 1 and p[0] == "0"):
+            return None
+        n = int(p)
+        if n > 255:
+            return None
+        out[i] = n
+    return bytes(out)
+
+
+def _ipv6(text):
+    """The 16 bytes of an IPv6 address (RFC 4291 section 2.2 text forms), or None."""
+    if not text or "%" in text:
+        return None
+    tail = b""
+    if "." in text:  # an embedded IPv4 address in the last 32 bits
+        i = text.rfind(":")
+        tail = _ipv4(text[i + 1:])
+        if tail is None:
+            return None
+        text = text[:i + 1] + "0:0"
+    halves = text.split("::")
+    if len(halves) > 2:
+        return None
+
+    def groups(s):
+        if not s:
+            return []
+        out = []
+        for g in s.split(":"):
+            if not g or len(g) > 4:
+                return None
+            for c in g:
+                if c not in "0123456789abcdefABCDEF":
+                    return None
+            out.append(int(g, 16))
+        return out
+
+    head = groups(halves[0])
+    rest = groups(halves[1]) if len(halves) == 2 else []
+    if head is None or rest is None:
+        return None
+    if len(halves) == 2:
+        if len(head) + len(rest) > 7:
+            return None
+        words = head + [0] * (8 - len(head) - len(rest)) + rest
+    else:
+        words = head
+    if len(words) != 8:
+        return None
+    out = bytearray(16)
+    for i in range(8):
+        out[2 * i] = words[i] >> 8
+        out[2 * i + 1] = words[i] & 0xFF
+    if tail:
+        out[12:16] = tail
+    return bytes(out)
+
+
+def ip_bytes(text):
+    """The packed form (4 or 16 bytes) of a literal IP address, or None."""
+    if ":" in text:
+        return _ipv6(text)
+    return _ipv4(text)
+
+
+_HOSTNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
+
+
+def _hostname(text):
+    if not text or len(text) > 253 or text[0] in "-." or text[-1] == "-":
+        return False
+    for c in text:
+        if c not in _HOSTNAME_CHARS:
+            return False
+    return not text.replace(".", "").isdigit()
+
+
+def parse_hostport(key, text, hostnames=False):
+    """``host:port`` (IPv6 as ``[addr]:port``) -> (host, port), or ConfigError naming KEY."""
+    _want(key, text, str, "a string 'host:port'")
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0 or text[end + 1:end + 2] != ":":
+            raise ConfigError(key, "bad address %r: want [IPv6]:port" % text)
+        host = text[1:end]
+        port_text = text[end + 2:]
+        if _ipv6(host) is None:
+            raise ConfigError(key, "bad IPv6 address %r" % host)
+    else:
+        i = text.rfind(":")
+        if i <= 0 or text.count(":") != 1:
+            raise ConfigError(key, "bad address %r: want host:port" % text)
+        host = text[:i]
+        port_text = text[i + 1:]
+        if _ipv4(host) is None and not (hostnames and _hostname(host)):
+            raise ConfigError(key, "bad %s %r" % ("host" if hostnames else "IPv4 address", host))
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(key, "bad port %r" % port_text)
+    return host, int(port_text)
+
+
+class Network:
+    """A set of addresses and CIDR blocks (IPv4 and IPv6) for ``phone.allow``."""
+
+    def __init__(self, key, entries):
+        self._blocks = []
+        _want(key, entries, list, "a list of addresses or CIDRs")
+        if not entries:
+            raise ConfigError(key, "must not be empty")
+        for i in range(len(entries)):
+            k = "%s[%d]" % (key, i)
+            text = _want(k, entries[i], str, "a string")
+            addr, _, bits = text.partition("/")
+            packed = ip_bytes(addr)
+            if packed is None:
+                raise ConfigError(k, "bad address or CIDR %r" % text)
+            width = 8 * len(packed)
+            if bits:
+                if not bits.isdigit() or int(bits) > width:
+                    raise ConfigError(k, "bad address or CIDR %r" % text)
+                n = int(bits)
+            else:
+                n = width
+            self._blocks.append((packed, n))
+
+    def __contains__(self, host):
+        packed = ip_bytes(host)
+        if packed is None:
+            return False
+        if len(packed) == 16 and packed[:12] == b"\0" * 10 + b"\xff\xff":
+            v4 = packed[12:]  # IPv4-mapped (RFC 4291 section 2.5.5.2)
+        else:
+            v4 = None
+        for block, n in self._blocks:
+            cand = v4 if (len(block) == 4 and v4 is not None) else packed
+            if len(cand) != len(block):
+                continue
+            whole, rest = n // 8, n % 8
+            if cand[:whole] != block[:whole]:
+                continue
+            if rest and (cand[whole] ^ block[whole]) & (0xFF << (8 - rest)) & 0xFF:
+                continue
+            return True
+        return False
+
+
+def _port_range(key, value):
+    _want(key, value, str, "a string 'LOW-HIGH'")
+    low, sep, high = value.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit():
+        raise ConfigError(key, "bad port range %r: want LOW-HIGH" % value)
+    low, high = int(low), int(high)
+    if not 1024 <= low < 65536 or not 1024 <= high < 65536 or high < low + 1:
+        raise ConfigError(key, "bad port range %r: want 1024 <= LOW < HIGH <= 65535" % value)
+    return low, high
+
+
+def _sip_uri(key, value):
+    _want(key, value, str, "a SIP URI string")
+    if not value.startswith("sip:") or len(value) < 5:
+        raise ConfigError(key, "bad SIP URI %r" % value)
+    rest = value[4:]
+    hostport = rest.split("@")[-1].split(";")[0]
+    if hostport.startswith("["):
+        parse_hostport(key, hostport if "]:" in hostport else hostport + ":5060")
+    elif ":" in hostport:
+        parse_hostport(key, hostport, hostnames=True)
+    elif not (_ipv4(hostport) or _hostname(hostport)):
+        raise ConfigError(key, "bad SIP URI %r" % value)
+    return value
+
+
+class Side:
+    """One side of the box (``phone`` or ``network``)."""
+
+    def __init__(self, sip, address, rtp):
+        self.host, self.port = sip
+        self.address = address or self.host  # what Via, Record-Route and SDP carry
+        self.rtp = rtp  # (low, high)
+
+
+class Config:
+    """A validated configuration. Attributes mirror the JSON keys."""
+
+    def __init__(self):
+        self.phone = None
+        self.network = None
+        self.allow = None  # a Network
+        self.phone_contact = None
+        self.proxy = None  # (host, port) or None
+        self.zrtp = {}
+        self.cache = DEFAULT_CACHE
+        self.media_clear = "pass"
+        self.status = "-"
+        self.control = None  # (host, port)
+
+
+def _check_keys(key, obj, allowed):
+    _want(key or "config", obj, dict, "an object")
+    for name in obj:
+        if name not in allowed:
+            raise ConfigError((key + "." if key else "") + name, "unknown key")
+
+
+def _side(cfg, name, obj, extra):
+    _check_keys(name, obj, ("sip", "rtp", "address") + extra)
+    for k in ("sip", "rtp"):
+        if k not in obj:
+            raise ConfigError(name + "." + k, "missing")
+    sip = parse_hostport(name + ".sip", obj["sip"])
+    address = obj.get("address")
+    if address is not None:
+        _want(name + ".address", address, str, "a string")
+        if ip_bytes(address) is None:
+            raise ConfigError(name + ".address", "bad IP address %r" % address)
+    wildcard = sip[0] in ("0.0.0.0", "::")
+    if wildcard and address is None:
+        raise ConfigError(name + ".address", "missing: %s.sip binds the wildcard address" % name)
+    return Side(sip, address, _port_range(name + ".rtp", obj["rtp"]))
+
+
+def parse(obj):
+    """Validate a decoded CONFIG.json object and return a :class:`Config`."""
+    cfg = Config()
+    _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control"))
+    for k in ("phone", "network"):
+        if k not in obj:
+            raise ConfigError(k, "missing")
+    phone = obj["phone"]
+    _want("phone", phone, dict, "an object")
+    cfg.phone = _side(cfg, "phone", phone, ("allow", "contact"))
+    if "allow" not in phone:
+        raise ConfigError("phone.allow", "missing")
+    cfg.allow = Network("phone.allow", phone["allow"])
+    if "contact" in phone:
+        cfg.phone_contact = _sip_uri("phone.contact", phone["contact"])
+    network = obj["network"]
+    _want("network", network, dict, "an object")
+    cfg.network = _side(cfg, "network", network, ("proxy",))
+    if "proxy" in network:
+        cfg.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
+    if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
+        raise ConfigError("network.sip", "same socket as phone.sip")
+    a, b = cfg.phone.rtp, cfg.network.rtp
+    if a[0] <= b[1] and b[0] <= a[1] and cfg.phone.host == cfg.network.host:
+        raise ConfigError("network.rtp", "overlaps phone.rtp on the same address")
+
+    zrtp = obj.get("zrtp", {})
+    _check_keys("zrtp", zrtp, tuple(ZRTP_ALGORITHMS) + ("cache",))
+    for kind in ZRTP_ALGORITHMS:
+        key = "zrtp." + kind
+        names = zrtp.get(kind, ZRTP_DEFAULTS[kind])
+        _want(key, names, list, "a list of ZRTP algorithm names")
+        if not names:
+            raise ConfigError(key, "must not be empty")
+        for i in range(len(names)):
+            _want("%s[%d]" % (key, i), names[i], str, "a string")
+            if names[i] not in ZRTP_ALGORITHMS[kind]:
+                raise ConfigError("%s[%d]" % (key, i), "unknown algorithm %r (known: %s)"
+                                  % (names[i], ", ".join(ZRTP_ALGORITHMS[kind])))
+            if names.index(names[i]) != i:
+                raise ConfigError("%s[%d]" % (key, i), "%r listed twice" % names[i])
+        cfg.zrtp[kind] = list(names)
+    if "cache" in zrtp:
+        cfg.cache = _want("zrtp.cache", zrtp["cache"], str, "a path string")
+        if not cfg.cache:
+            raise ConfigError("zrtp.cache", "must not be empty")
+
+    media = obj.get("media", {})
+    _check_keys("media", media, ("clear",))
+    clear = media.get("clear", "pass")
+    _want("media.clear", clear, str, "a string")
+    if clear not in MEDIA_CLEAR:
+        raise ConfigError("media.clear", "must be one of pass, mute, block, not %r" % clear)
+    cfg.media_clear = clear
+
+    cfg.status = _want("status", obj.get("status", "-"), str, "a path string or '-'")
+    if not cfg.status:
+        raise ConfigError("status", "must not be empty")
+    cfg.control = parse_hostport("control", obj.get("control", DEFAULT_CONTROL))
+    if cfg.control[0] not in ("127.0.0.1", "::1") and not cfg.control[0].startswith("127."):
+        raise ConfigError("control", "must be a loopback address, not %r" % cfg.control[0])
+    return cfg
+
+
+def loads(text):
+    """Parse CONFIG.json text; a JSON syntax error is a ConfigError for the key ``config``."""
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise ConfigError("config", "not valid JSON (%s)" % (e,))
+    return parse(obj)
+
+
+def load(path):
+    """Read and validate the file at PATH."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError("config", "cannot read %s (%s)" % (path, e))
+    return loads(text)

@@ -1,0 +1,415 @@
+"""One call's media, sans-IO: plain RTP/RTCP on the phone leg; ZRTP, then SRTP/SRTCP, on the
+network leg.
+
+The runtime owns four sockets per call (phone RTP/RTCP, network RTP/RTCP) and hands every datagram
+to :meth:`MediaSession.receive` with its leg; the session calls ``transmit(leg, buf, n, addr)``
+for what goes out. It never touches a socket or the clock: ``now_ms`` comes in, the next ZRTP
+deadline goes out through :meth:`timer`.
+
+Rules (RFC 6189 section 10, and the box's promise to its user):
+- ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
+  the far end, the box does.
+- Before SECURE, audio follows ``media.clear``: ``pass`` relays it (the status says CLEAR or
+  NEGOTIATING), ``mute`` relays silence (G.711 only; other payloads are dropped), ``block``
+  relays nothing.
+- After SECURE, audio from the phone is SRTP-protected toward the network, SRTP from the network is
+  unprotected toward the phone, and anything from the network that does not authenticate (plain
+  RTP above all) is dropped, counted, and raised as an alarm: it never reaches the phone.
+- A peer without ZRTP leaves the call working in clear, and the status CLEAR.
+"""
+from micropython import const
+
+from zerotap import rtp as _rtp
+from zerotap import srtp as _srtp
+from zerotap import status as _status
+
+PHONE_RTP = const(0)
+PHONE_RTCP = const(1)
+NET_RTP = const(2)
+NET_RTCP = const(3)
+LEG_NAMES = ("phone-rtp", "phone-rtcp", "net-rtp", "net-rtcp")
+
+POLICY_PASS = "pass"
+POLICY_MUTE = "mute"
+POLICY_BLOCK = "block"
+
+# G.711 silence (RFC 3551 section 4.5.14): the codeword for zero amplitude
+_SILENCE = {0: 0xFF, 8: 0xD5}
+
+_KIND_RTP = _rtp.PACKET_RTP
+_KIND_RTCP = _rtp.PACKET_RTCP
+_KIND_ZRTP = _rtp.PACKET_ZRTP
+_KIND_STUN = _rtp.PACKET_STUN
+
+# RFC 6189 section 4.6: the peer switches to SRTP when our Conf2ACK (or Confirm2) reaches it, so
+# plain packets it sent just before may still arrive after we went SECURE. For this long they are
+# dropped and counted, but raise no alarm.
+SWITCH_GRACE_MS = const(1000)
+
+_TRAILER_ROOM = const(18)  # SRTCP E||index (4) and the longest tag (10), with margin
+
+# What ZrtpLeg.unprotect returns besides a length
+UNPROTECT_FAILED = const(0)
+UNPROTECT_REPLAY = const(-2)
+
+
+class Counters:
+    """What the media path dropped and why; a status line may carry them."""
+
+    def __init__(self):
+        self.relayed_out = 0  # phone -> network
+        self.relayed_in = 0  # network -> phone
+        self.zrtp_from_phone = 0
+        self.stun = 0
+        self.unknown = 0
+        self.clear_held = 0  # audio held back by media.clear = block/mute before SECURE
+        self.no_route = 0  # nowhere to send yet
+        self.unauthenticated = 0  # network packets after SECURE that failed SRTP/SRTCP checks
+        self.replayed = 0
+        self.errors = 0
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in ("relayed_out", "relayed_in", "zrtp_from_phone",
+                                              "stun", "unknown", "clear_held", "no_route",
+                                              "unauthenticated", "replayed", "errors")}
+
+
+class MediaSession:
+    """The media of one call. ``secure`` (an object from :mod:`zerotap.securemedia`, or None in
+    clear mode) does ZRTP and SRTP on the network leg."""
+
+    def __init__(self, transmit, policy=POLICY_PASS, secure=None, status=None, log=None):
+        self.transmit = transmit
+        self.policy = policy
+        self.secure = secure
+        self.status = status
+        self.log = log
+        self.remote = [None, None, None, None]  # (host, port) per leg
+        self._sdp_host = [None, None]  # per side (0 phone, 1 network): latch only from this host
+        self.counters = Counters()
+        self.closed = False
+        self._alarmed = False
+        self._scratch = bytearray(2048)
+
+    # --- addresses from SDP ----------------------------------------------------------------------
+    def set_remote(self, side, host, rtp_port, rtcp_port=None):
+        """Media of SIDE (0 phone, 1 network) goes to HOST:RTP_PORT (and RTCP_PORT, default +1)."""
+        base = 2 * side
+        if host is None or rtp_port == 0:
+            self.remote[base] = self.remote[base + 1] = None
+            self._sdp_host[side] = host
+            return
+        self._sdp_host[side] = host
+        self.remote[base] = (host, rtp_port)
+        self.remote[base + 1] = (host, rtcp_port or rtp_port + 1)
+
+    def _latch(self, leg, addr):
+        # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
+        # SDP named, so that a stranger cannot steal the stream.
+        cur = self.remote[leg]
+        if cur != addr and (addr[0] == self._sdp_host[leg >> 1] or cur is None and
+                            self._sdp_host[leg >> 1] is None):
+            self.remote[leg] = addr
+
+    # --- packets ---------------------------------------------------------------------------------
+    def receive(self, leg, buf, n, addr, now_ms):
+        """A datagram BUF[:N] from ADDR arrived on LEG. BUF may be changed in place."""
+        if self.closed:
+            return
+        kind = _rtp.demux(buf, n)
+        if leg <= PHONE_RTCP:
+            self._from_phone(leg, kind, buf, n, addr, now_ms)
+        else:
+            self._from_network(leg, kind, buf, n, addr, now_ms)
+
+    def _writable(self, buf, n):
+        # MicroPython's recvfrom gives bytes, and protecting needs room for the SRTCP index and
+        # the tag: work in the session's own buffer then
+        if isinstance(buf, bytearray) and len(buf) >= n + _TRAILER_ROOM:
+            return buf
+        s = self._scratch
+        s[:n] = buf[:n]
+        return s
+
+    def _from_phone(self, leg, kind, buf, n, addr, now_ms):
+        c = self.counters
+        if kind == _KIND_ZRTP:
+            c.zrtp_from_phone += 1  # RFC 6189 section 10: never let the phone run ZRTP
+            return
+        if kind == _KIND_STUN:
+            c.stun += 1
+            return
+        if kind != _KIND_RTP and kind != _KIND_RTCP:
+            c.unknown += 1
+            return
+        self._latch(leg, addr)
+        out_leg = leg + 2
+        dest = self.remote[out_leg]
+        if dest is None:
+            c.no_route += 1
+            return
+        sec = self.secure
+        if sec is not None and sec.is_secure:
+            buf = self._writable(buf, n)
+            n = sec.protect(buf, n, kind == _KIND_RTCP)
+            if n <= 0:
+                c.errors += 1
+                return
+        elif not self._clear_allowed(kind, buf, n):
+            c.clear_held += 1
+            return
+        c.relayed_out += 1
+        self.transmit(out_leg, buf, n, dest)
+
+    def _clear_allowed(self, kind, buf, n):
+        """media.clear before SECURE; MUTE rewrites G.711 payloads to silence in place."""
+        p = self.policy
+        if p == POLICY_PASS:
+            return True
+        if p == POLICY_BLOCK:
+            return False
+        if kind == _KIND_RTCP:
+            return True  # reports carry no audio
+        start = _rtp.header_length(buf, n)
+        fill = _SILENCE.get(buf[1] & 0x7F)
+        if start < 0 or fill is None:
+            return False
+        if not isinstance(buf, bytearray):
+            return False  # the caller's copy is immutable: drop rather than relay audio
+        end = n - (buf[n - 1] if buf[0] & 0x20 and n > start else 0)
+        for i in range(start, end):
+            buf[i] = fill
+        return True
+
+    def _from_network(self, leg, kind, buf, n, addr, now_ms):
+        c = self.counters
+        sec = self.secure
+        if kind == _KIND_ZRTP:
+            if leg == NET_RTP and sec is not None:
+                self._latch(leg, addr)
+                sec.receive_zrtp(buf, n, now_ms)
+            else:
+                c.unknown += 1
+            return
+        if kind == _KIND_STUN:
+            c.stun += 1
+            return
+        if kind != _KIND_RTP and kind != _KIND_RTCP:
+            c.unknown += 1
+            return
+        if sec is not None and sec.can_unprotect:
+            buf = self._writable(buf, n)
+            n2 = sec.unprotect(buf, n, kind == _KIND_RTCP, now_ms)
+            if n2 <= 0:
+                if n2 == UNPROTECT_REPLAY:
+                    c.replayed += 1
+                    return
+                c.unauthenticated += 1
+                if sec.is_secure and now_ms - sec.secure_at >= SWITCH_GRACE_MS:
+                    self._alarm()
+                return
+            n = n2
+        elif not self._clear_allowed(kind, buf, n):
+            c.clear_held += 1
+            return
+        self._latch(leg, addr)
+        dest = self.remote[leg - 2]
+        if dest is None:
+            c.no_route += 1
+            return
+        c.relayed_in += 1
+        self.transmit(leg - 2, buf, n, dest)
+
+    def _alarm(self):
+        # Plain or forged media after SECURE: drop it, count it, tell the user.
+        n = self.counters.unauthenticated
+        if self.status is not None and (not self._alarmed or n & (n - 1) == 0):
+            self._alarmed = True
+            self.status.alarm("%d unauthenticated media packets from the network after SECURE, "
+                              "dropped" % n)
+        if self.log and n & (n - 1) == 0:  # 1, 2, 4, 8, ...: log lines that cannot flood
+            self.log("media: %d unauthenticated packets dropped after SECURE" % n)
+
+    def send_zrtp(self, packet):
+        """The ZRTP leg sends PACKET to the peer's media address."""
+        dest = self.remote[NET_RTP]
+        if dest is None or self.closed:
+            return False
+        self.transmit(NET_RTP, packet, len(packet), dest)
+        return True
+
+    # --- ZRTP timers -----------------------------------------------------------------------------
+    def timer(self):
+        sec = self.secure
+        return sec.timer() if sec is not None else None
+
+    def handle_timer(self, now_ms):
+        if self.secure is not None:
+            self.secure.handle_timer(now_ms)
+
+    def close(self):
+        self.closed = True
+        if self.secure is not None:
+            self.secure.close()
+
+
+class ZrtpLeg:
+    """ZRTP and SRTP/SRTCP on the network leg of one call: the engine
+    (:class:`zerotap.zrtp.engine.Engine`), its packets, its events, and the SRTP sessions keyed from
+    them. The status goes SECURE only here, on the engine's Secure event: SRTP keys exist and the
+    peer's Confirm MAC was verified."""
+
+    def __init__(self, engine, status=None, log=None):
+        self.engine = engine
+        self.status = status
+        self.log = log
+        self.session = None  # the MediaSession, for sending
+        self.is_secure = False
+        self.secure_at = 0  # now_ms when SECURE came
+        self._now = 0
+        self.can_unprotect = False
+        self.failed = False
+        self.started = False
+        self.peer_hash = None  # (version, hex) from the peer's SDP
+        self._start_at = None
+        self.tx = None
+        self.rx = None
+        self.drops = _srtp.Drops()
+        self.profile = None
+        self._no_peer = False
+
+    def bind(self, session):
+        self.session = session
+
+    def hello_hash(self):
+        return self.engine.hello_hash()
+
+    def set_peer_hash(self, value):
+        """The peer's a=zrtp-hash (version, hex) from its SDP, or None: the engine checks the
+        peer's Hello against it (RFC 6189 section 8.1)."""
+        if value is None or value == self.peer_hash:
+            return
+        self.peer_hash = value
+        try:
+            self.engine.set_peer_hello_hash("%s %s" % value)
+        except ValueError as e:
+            if self.log:
+                self.log("zrtp: peer a=zrtp-hash ignored: %s" % e)
+        self._drain()
+
+    def start(self, now_ms):
+        """The call was answered (or early media began): send Hellos once the peer's media
+        address is known."""
+        if self.started:
+            return
+        if self.session is None or self.session.remote[NET_RTP] is None:
+            self._start_at = now_ms  # retried from the timer
+            return
+        self.started = True
+        self._start_at = None
+        self._now = now_ms
+        self.engine.start(now_ms)
+        if self.peer_hash is not None and self.status is not None:
+            self.status.negotiating()
+        self._drain()
+
+    def receive_zrtp(self, buf, n, now_ms):
+        self._now = now_ms
+        if not self.started:
+            # The peer's Hello came before we saw the answer: start now (RFC 6189 section 4.1).
+            self.started = True
+            self._start_at = None
+            self.engine.start(now_ms)
+        if self.status is not None and not self.is_secure and not self.failed:
+            self.status.negotiating()
+        self.engine.receive(bytes(buf[:n]) if n != len(buf) else bytes(buf), now_ms)
+        self._drain()
+
+    def timer(self):
+        if self._start_at is not None:
+            return self._start_at + 20
+        return self.engine.timer()
+
+    def handle_timer(self, now_ms):
+        self._now = now_ms
+        if self._start_at is not None:
+            self.start(now_ms)
+            return
+        self.engine.handle_timer(now_ms)
+        self._drain()
+
+    def _drain(self):
+        eng = self.engine
+        for pkt in eng.datagrams_to_send():
+            if self.session is not None:
+                self.session.send_zrtp(pkt)
+        ev = eng.next_event()
+        while ev is not None:
+            self._event(ev)
+            ev = eng.next_event()
+
+    def _event(self, ev):
+        name = type(ev).__name__
+        if name == "Sas":
+            # Initiator: the responder may send SRTP right after its Conf2ACK
+            self._keys(ev, rx_only=True)
+        elif name == "Secure":
+            self._keys(ev, rx_only=False)
+            self.is_secure = True
+            self.secure_at = self._now
+            self.failed = False
+            if self.status is not None:
+                self.status.set_secure(**ev.status())
+            if self.log:
+                self.log("zrtp: SECURE sas=%s %s %s %s %s %s cache=%s" % (
+                    ev.sas, ev.sas_type, ev.hash, ev.cipher, ev.auth, ev.ka, ev.cache))
+        elif name == "Error":
+            if self.log:
+                self.log("zrtp: error %s: %s%s" % (ev.code, ev.reason, " (fatal)" if ev.fatal else ""))
+            if ev.fatal and not self.is_secure:
+                self.failed = True
+                if self.status is not None:
+                    self.status.fail("ZRTP: %s" % ev.reason)
+        elif name == "NoPeer":
+            self._no_peer = True
+            if self.status is not None and not self.is_secure:
+                self.status.set_clear("the peer does not answer ZRTP")
+        elif name == "PeerCleared":
+            if self.status is not None and ev.accepted:
+                self.status.fail("the peer went clear (GoClear)")
+
+    def _keys(self, ev, rx_only):
+        if self.rx is None:
+            self.profile = ev.profile
+            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt)
+            self.can_unprotect = True
+        if not rx_only and self.tx is None:
+            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt)
+
+    def protect(self, buf, n, rtcp):
+        if rtcp:
+            return self.tx.protect_rtcp_into(buf, n, self.drops)
+        return self.tx.protect_into(buf, n, self.drops)
+
+    def unprotect(self, buf, n, rtcp, now_ms):
+        rx = self.rx
+        before = self.drops.replay
+        if rtcp:
+            m = rx.unprotect_rtcp_into(buf, n, self.drops)
+        else:
+            m = rx.unprotect_into(buf, n, self.drops)
+        if m <= 0:
+            return UNPROTECT_REPLAY if self.drops.replay != before else UNPROTECT_FAILED
+        if not self.is_secure:
+            self._now = now_ms
+            self.engine.srtp_authenticated(now_ms)  # RFC 6189 section 4.6: stands for Conf2ACK
+            self._drain()
+        return m
+
+    def set_verified(self, verified):
+        self.engine.set_verified(verified)
+
+    def close(self):
+        self.tx = self.rx = None
+        self.can_unprotect = False
+        self.is_secure = False

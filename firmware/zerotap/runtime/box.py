@@ -1,0 +1,286 @@
+"""The box on a host (CPython or the MicroPython unix port): config in, sockets up, serve.
+
+    box = Box(cfg)          # opens the two SIP sockets and the control socket
+    box.run()               # until SIGINT/SIGTERM (CPython), SIGINT (MicroPython) or ``stop``
+                            # then: BYE for every call, media closed, the ZRTP cache written
+
+It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy (:mod:`zerotap.sip.proxy`),
+one :class:`zerotap.media.MediaSession` per call with its four sockets, the status model with
+its JSON line stream, and the local control socket (:mod:`zerotap.runtime.control`).
+"""
+import json
+import sys
+import time
+
+from zerotap import media as _media
+from zerotap import status as _status
+from zerotap.runtime import udp
+from zerotap.sip import proxy as _proxy
+
+
+def _epoch_ms():
+    ns = getattr(time, "time_ns", None)
+    if ns is not None:
+        return ns() // 1000000
+    return int(time.time() * 1000)
+
+
+def stderr_log(text):
+    sys.stderr.write("zerotap: %s\n" % text)
+
+
+class StatusStream:
+    """One JSON line per change of a call: the status model's fields, plus ``at`` (epoch ms),
+    ``box`` (a name) and the media counters. PATH ``-`` is stdout."""
+
+    def __init__(self, path, name=None):
+        self.path = path
+        self.name = name
+        self._file = None
+        if path == "-":
+            self._file = sys.stdout
+        else:
+            self._file = open(path, "a")
+
+    def __call__(self, box, call):
+        if call is None:
+            line = {"box": self.name, "at": _epoch_ms(), "registered": box.registered,
+                    "warning": box.warning}
+        else:
+            line = call.as_dict()
+            line["at"] = _epoch_ms()
+            if self.name:
+                line["box"] = self.name
+            line["state"] = call.state
+            counters = getattr(call, "counters", None)
+            if counters is not None:
+                line["dropped"] = counters.unauthenticated
+        self._file.write(json.dumps(line) + "\n")
+        try:
+            self._file.flush()
+        except (AttributeError, OSError):
+            pass
+
+    def close(self):
+        if self._file is not None and self._file is not sys.stdout:
+            self._file.close()
+        self._file = None
+
+
+class CallMedia:
+    """A call's media session with its four sockets (what the proxy's media factory hands out)."""
+
+    def __init__(self, box, call_status):
+        self.box = box
+        cfg = box.cfg
+        loop = box.loop
+        self.call_status = call_status
+        self.eps = [None, None, None, None]
+        self.session = None
+        secure = box.make_secure(call_status, self)
+        self.session = _media.MediaSession(self._transmit, cfg.media_clear, secure, call_status,
+                                           box.log)
+        call_status.counters = self.session.counters
+        try:
+            self.eps[0], self.eps[1] = loop.open_pair(cfg.phone.host, cfg.phone.rtp[0],
+                                                      cfg.phone.rtp[1], self._handler)
+            self.eps[2], self.eps[3] = loop.open_pair(cfg.network.host, cfg.network.rtp[0],
+                                                      cfg.network.rtp[1], self._handler)
+        except OSError:
+            self._close_sockets()
+            raise
+        self._legs = {}
+        for leg in range(4):
+            self._legs[id(self.eps[leg])] = leg
+        if secure is not None:
+            secure.bind(self.session)
+
+    def _handler(self, ep, data, n, addr, now):
+        self.session.receive(self._legs[id(ep)], data, n, addr, now)
+
+    def _transmit(self, leg, buf, n, addr):
+        ep = self.eps[leg]
+        if ep is None or ep.closed:
+            return
+        if len(buf) != n:
+            buf = memoryview(buf)[:n]
+        ep.send(buf, addr)
+
+    # --- what the proxy calls --------------------------------------------------------------------
+    def ports(self, side):
+        return self.eps[2 * side].port, self.eps[2 * side + 1].port
+
+    def hello_hash(self):
+        sec = self.session.secure
+        return sec.hello_hash() if sec is not None else None
+
+    def set_remote(self, side, host, port, rtcp_port=None):
+        self.session.set_remote(side, host, port, rtcp_port)
+
+    def set_peer_hash(self, value):
+        sec = self.session.secure
+        if sec is not None:
+            sec.set_peer_hash(value)
+
+    def answered(self, now_ms):
+        sec = self.session.secure
+        if sec is not None:
+            sec.start(now_ms)
+
+    def close(self):
+        self.session.close()
+        self._close_sockets()
+        self.box.media_closed(self)
+
+    def _close_sockets(self):
+        for i in range(4):
+            if self.eps[i] is not None:
+                self.eps[i].close()
+
+
+class Box:
+    """The whole box on one host."""
+
+    def __init__(self, cfg, loop=None, log=None, name=None, secure_factory=None):
+        self.cfg = cfg
+        self.loop = loop or udp.Loop()
+        self.log = log or stderr_log
+        self.status = _status.BoxStatus()
+        self.stream = StatusStream(cfg.status, name)
+        self.status.listen(self.stream)
+        self.media = []  # CallMedia objects alive
+        self.secure_factory = secure_factory
+        self.proxy = _proxy.Proxy(cfg, self, self.status, self.log)
+        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
+                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
+        self.control = None
+        from zerotap.runtime import control as _control
+        self.control = _control.Control(self, cfg.control)
+        self.stopped = False
+        self._pool_pending = secure_factory is not None and hasattr(secure_factory, "step_pool")
+        warning = getattr(secure_factory, "warning", None)
+        if warning:
+            self.log(warning)
+            self.status.set_warning(warning)
+
+    # --- the proxy's media factory ---------------------------------------------------------------
+    def open(self, call_status):
+        m = CallMedia(self, call_status)
+        self.media.append(m)
+        return m
+
+    def media_closed(self, m):
+        if m in self.media:
+            self.media.remove(m)
+        self._pool_pending = self.secure_factory is not None and hasattr(self.secure_factory,
+                                                                          "step_pool")
+
+    def make_secure(self, call_status, call_media):
+        if self.secure_factory is None:
+            return None
+        return self.secure_factory(self, call_status, call_media)
+
+    def set_verified(self, call_status, verified):
+        """The user compared the SAS (or takes that back): tell the ZRTP engine (the cache keeps
+        it) and the status."""
+        for m in self.media:
+            if m.call_status is call_status and m.session.secure is not None:
+                m.session.secure.set_verified(verified)
+        call_status.set_verified(verified)
+
+    # --- SIP -------------------------------------------------------------------------------------
+    def _on_sip(self, ep, data, n, addr, now):
+        side = 0 if ep is self.sip[0] else 1
+        try:
+            out = self.proxy.receive(side, bytes(data[:n]), addr, now)
+        except Exception as e:  # the box must survive anything a peer sends
+            self.log("sip: internal error on a message from %s:%d: %r" % (addr[0], addr[1], e))
+            if hasattr(sys, "print_exception"):
+                sys.print_exception(e)
+            else:
+                import traceback
+                traceback.print_exc()
+            return
+        self._send(out)
+
+    def _send(self, out):
+        for side, data, dest in out:
+            try:
+                self.sip[side].send(data, dest)
+            except OSError as e:  # getaddrinfo of a name that does not resolve
+                self.log("sip: cannot send to %s:%d: %s" % (dest[0], dest[1], e))
+
+    # --- timers ----------------------------------------------------------------------------------
+    def timer(self):
+        deadline = self.proxy.timer()
+        if self._pool_pending and not self.media:
+            deadline = self.loop.clock() + 5  # idle key generation, one slice at a time
+        for m in self.media:
+            t = m.session.timer()
+            if t is not None and (deadline is None or t < deadline):
+                deadline = t
+        return deadline
+
+    def handle_timer(self, now_ms):
+        for m in list(self.media):
+            t = m.session.timer()
+            if t is not None and t <= now_ms:
+                m.session.handle_timer(now_ms)
+        t = self.proxy.timer()
+        if t is not None and t <= now_ms:
+            self.proxy.handle_timer(now_ms)
+        if self._pool_pending and not self.media:
+            # only while no call has media: a slice must never stall a relayed call
+            self._pool_pending = self.secure_factory.step_pool()
+
+    # --- life ------------------------------------------------------------------------------------
+    def stop(self):
+        self.loop.stop()
+
+    def run(self):
+        """Serve until stopped; then end the calls and write the cache. SIGINT (both
+        interpreters) and SIGTERM (CPython) stop it."""
+        self.log("listening: phone %s:%d, network %s:%d, control %s:%d" % (
+            self.cfg.phone.host, self.cfg.phone.port, self.cfg.network.host,
+            self.cfg.network.port, self.cfg.control[0], self.cfg.control[1]))
+        self.status.set_network(True, self.cfg.network.address)
+        _install_sigterm(self)
+        try:
+            self.loop.run(self)
+        except KeyboardInterrupt:
+            self.log("interrupted")
+        finally:
+            self.shutdown()
+
+    def shutdown(self):
+        if self.stopped:
+            return
+        self.stopped = True
+        now = self.loop.clock()
+        try:
+            self._send(self.proxy.shutdown(now))
+        except Exception as e:
+            self.log("shutdown: %r" % (e,))
+        for m in list(self.media):
+            m.close()
+        if self.secure_factory is not None and hasattr(self.secure_factory, "close"):
+            self.secure_factory.close()
+        self.loop.close_all()
+        self.stream.close()
+        self.log("stopped")
+
+
+def _install_sigterm(box):
+    """CPython: SIGTERM ends the loop like SIGINT. MicroPython's unix port has no ``signal``
+    module: there SIGINT (KeyboardInterrupt) and ``python -m zerotap control stop`` do it, and
+    tools/zerotap-micropython turns a SIGTERM into a SIGINT."""
+    try:
+        import signal
+    except ImportError:
+        return
+
+    def handler(signum, frame):
+        box.stop()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,79 @@
+"""The local control: a loopback UDP socket that takes one command per datagram.
+
+    verify CALL      mark call CALL's SAS as verified (both parties read it aloud and it matched)
+    unverify CALL    take that back
+    toggle_verified  the board button's short press: toggle verified on the shown call
+    switch_call      the board button's long press: show the next call
+    status           the box and every call, as JSON
+    stop             end the calls, write the cache, exit
+
+Every answer is one JSON object: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
+``python -m zerotap control [-c CONFIG.json | --to HOST:PORT] verify 3`` sends one. Only loopback
+sources are served (the socket binds a loopback address; config refuses anything else).
+"""
+import json
+
+
+class Control:
+    def __init__(self, box, addr):
+        self.box = box
+        self.ep = box.loop.open(addr[0], addr[1], self._on_datagram)
+
+    def _on_datagram(self, ep, data, n, addr, now):
+        if not (addr[0].startswith("127.") or addr[0] == "::1"):
+            return
+        try:
+            words = bytes(data[:n]).decode().split()
+        except (UnicodeError, ValueError):
+            words = []
+        try:
+            reply = self.command(words)
+        except ValueError as e:
+            reply = {"ok": False, "error": str(e)}
+        ep.send(json.dumps(reply).encode(), addr)
+
+    def _call(self, words):
+        if len(words) != 2 or not words[1].isdigit():
+            raise ValueError("usage: %s CALL" % (words[0] if words else "verify"))
+        number = int(words[1])
+        for call in self.box.status.calls:
+            if call.call == number:
+                return call
+        raise ValueError("no call %d" % number)
+
+    def command(self, words):
+        if not words:
+            raise ValueError("empty command")
+        cmd = words[0]
+        if cmd in ("verify", "unverify"):
+            call = self._call(words)
+            if call.security != "secure":
+                raise ValueError("call %d is not secure" % call.call)
+            self.box.set_verified(call, cmd == "verify")
+            return {"ok": True, "call": call.as_dict()}
+        if cmd == "toggle_verified":
+            call = self.box.status.shown_call()
+            if call is None or call.security != "secure":
+                raise ValueError("no secure call shown")
+            self.box.set_verified(call, not call.verified)
+            return {"ok": True, "call": call.as_dict()}
+        if cmd == "switch_call":
+            self.box.status.select_next()
+            call = self.box.status.shown_call()
+            return {"ok": True, "call": call.as_dict() if call else None}
+        if cmd == "status":
+            st = self.box.status
+            calls = []
+            for c in st.calls:
+                d = c.as_dict()
+                counters = getattr(c, "counters", None)
+                if counters is not None:
+                    d["media"] = counters.as_dict()
+                calls.append(d)
+            return {"ok": True, "registered": st.registered, "warning": st.warning,
+                    "calls": calls}
+        if cmd == "stop":
+            self.box.stop()
+            return {"ok": True}
+        raise ValueError("unknown command %r (verify, unverify, toggle_verified, switch_call, "
+                         "status, stop)" % cmd)

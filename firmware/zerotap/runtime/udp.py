@@ -1,0 +1,256 @@
+"""The UDP wait helper: the one place that touches sockets, ``select.poll`` and the clock.
+
+MicroPython's asyncio has no UDP, so the box runs one small loop over ``select.poll`` on both
+interpreters (and on a board, whose lwIP sockets poll the same way):
+
+    loop = Loop()
+    ep = loop.open("127.0.0.1", 5070, handler)   # handler(ep, data, n, addr, now_ms)
+    ep.send(b"...", ("127.0.0.1", 5062))
+    loop.run(app)                                  # app.timer() -> deadline or None,
+                                                   # app.handle_timer(now_ms)
+    loop.stop()                                    # from a handler, a timer or a signal
+
+Addresses are ``(host, port)`` tuples everywhere above this module, whatever the port gives
+(CPython: tuples; the unix port: raw ``sockaddr`` bytes, decoded and cached here).
+
+``data`` handed to a handler is a buffer that the next receive overwrites: a handler that keeps
+bytes copies ``data[:n]``. On CPython the loop receives into one preallocated buffer
+(``recvfrom_into``); MicroPython's sockets have no such call, so there ``recvfrom`` allocates.
+
+Time is :class:`Clock`: milliseconds that never wrap, built from ``time.ticks_ms`` where it exists
+(MicroPython's ticks wrap) and from ``time.monotonic`` on CPython.
+"""
+import select
+import socket
+import time
+
+MAX_DATAGRAM = 2048
+_BURST = 32  # datagrams read from one socket per wake-up, so that one busy socket starves none
+_EAGAIN = (11, 35)  # EAGAIN / EWOULDBLOCK on Linux, BSD
+_ADDR_CACHE_MAX = 64
+
+try:
+    _ticks_ms = time.ticks_ms
+    _ticks_diff = time.ticks_diff
+except AttributeError:  # CPython
+    _ticks_ms = None
+    _ticks_diff = None
+
+
+class Clock:
+    """Monotonic milliseconds since the clock was made; ``clock()`` reads it."""
+
+    def __init__(self):
+        if _ticks_ms is None:
+            self._t0 = time.monotonic()
+        else:
+            self._last = _ticks_ms()
+            self._ms = 0
+
+    def __call__(self):
+        if _ticks_ms is None:
+            return int((time.monotonic() - self._t0) * 1000)
+        t = _ticks_ms()
+        self._ms += _ticks_diff(t, self._last)
+        self._last = t
+        return self._ms
+
+
+def sleep_ms(ms):
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+
+
+_has_recv_into = hasattr(socket.socket, "recvfrom_into")
+
+
+class Endpoint:
+    """One bound UDP socket registered with a :class:`Loop`."""
+
+    def __init__(self, loop, sock, host, port, handler):
+        self.loop = loop
+        self.sock = sock
+        self.host = host
+        self.port = port
+        self.handler = handler
+        self.sent = 0
+        self.send_errors = 0
+        self.closed = False
+
+    def send(self, data, addr):
+        """Send DATA (bytes-like) to ADDR ``(host, port)``; errors are counted, never raised."""
+        try:
+            self.sock.sendto(data, self.loop.sockaddr(addr))
+            self.sent += 1
+            return True
+        except OSError:
+            self.send_errors += 1
+            return False
+
+    def close(self):
+        self.loop.close(self)
+
+    def __repr__(self):
+        return "<udp %s:%d>" % (self.host, self.port)
+
+
+def _family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+class Loop:
+    """Wait on UDP sockets and one timer; call handlers; stop cleanly."""
+
+    def __init__(self, clock=None):
+        self.clock = clock or Clock()
+        self._poll = select.poll()
+        self._by_key = {}
+        self._sockaddr = {}
+        self._peer = {}
+        self._buf = bytearray(MAX_DATAGRAM)
+        self._mv = memoryview(self._buf)
+        self._stopping = False
+        self.received = 0
+
+    # --- addresses ------------------------------------------------------------------------------
+    def sockaddr(self, addr):
+        """What ``sendto`` wants for ``(host, port)`` (cached)."""
+        s = self._sockaddr.get(addr)
+        if s is None:
+            if len(self._sockaddr) >= _ADDR_CACHE_MAX:
+                self._sockaddr = {}
+            s = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
+            self._sockaddr[addr] = s
+        return s
+
+    def peer(self, raw):
+        """``(host, port)`` for a source address as ``recvfrom`` returned it."""
+        if isinstance(raw, tuple):
+            if len(raw) == 2:
+                return raw
+            return raw[0], raw[1]
+        key = bytes(raw)
+        p = self._peer.get(key)
+        if p is None:
+            if len(self._peer) >= _ADDR_CACHE_MAX:
+                self._peer = {}
+            fields = socket.sockaddr(raw)
+            p = (socket.inet_ntop(fields[0], fields[1]), fields[2])
+            self._peer[key] = p
+        return p
+
+    # --- sockets --------------------------------------------------------------------------------
+    def open(self, host, port, handler):
+        """Bind a UDP socket to HOST:PORT; HANDLER(ep, data, n, addr, now_ms) gets its datagrams.
+
+        Raises OSError when the port is taken.
+        """
+        sock = socket.socket(_family(host), socket.SOCK_DGRAM)
+        try:
+            sock.bind(socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0][-1])
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        ep = Endpoint(self, sock, host, port, handler)
+        self._poll.register(sock, select.POLLIN)
+        self._by_key[self._key(sock)] = ep
+        return ep
+
+    def open_pair(self, host, low, high, handler):
+        """Bind an even/odd pair (RTP, RTCP) in LOW..HIGH; returns (ep_rtp, ep_rtcp) or raises
+        OSError when the range is full."""
+        start = low + (low & 1)
+        for port in range(start, high, 2):
+            try:
+                a = self.open(host, port, handler)
+            except OSError:
+                continue
+            try:
+                b = self.open(host, port + 1, handler)
+            except OSError:
+                self.close(a)
+                continue
+            return a, b
+        raise OSError(98, "no free port pair in %d-%d" % (low, high))
+
+    def close(self, ep):
+        if ep.closed:
+            return
+        ep.closed = True
+        try:
+            self._poll.unregister(ep.sock)
+        except (OSError, KeyError, ValueError):
+            pass
+        self._by_key.pop(self._key(ep.sock), None)
+        ep.sock.close()
+
+    def close_all(self):
+        for ep in list(self._by_key.values()):
+            self.close(ep)
+
+    @staticmethod
+    def _key(sock):
+        try:
+            return sock.fileno()
+        except (AttributeError, OSError):
+            return id(sock)
+
+    # --- running --------------------------------------------------------------------------------
+    def stop(self):
+        self._stopping = True
+
+    @property
+    def stopping(self):
+        return self._stopping
+
+    def _drain(self, ep):
+        sock = ep.sock
+        handler = ep.handler
+        for _ in range(_BURST):
+            try:
+                if _has_recv_into:
+                    n, raw = sock.recvfrom_into(self._buf)
+                    data = self._buf
+                else:
+                    data, raw = sock.recvfrom(MAX_DATAGRAM)
+                    n = len(data)
+            except OSError as e:
+                if e.args and e.args[0] in _EAGAIN:
+                    return
+                # ICMP errors (ECONNREFUSED) on a UDP socket: nothing to read, go on
+                return
+            self.received += 1
+            handler(ep, data, n, self.peer(raw), self.clock())
+            if ep.closed or self._stopping:
+                return
+
+    def run_once(self, timeout_ms):
+        """Wait up to TIMEOUT_MS (-1: forever) and dispatch what arrived."""
+        for entry in self._poll.poll(timeout_ms):
+            key = entry[0]
+            if not isinstance(key, int):
+                key = self._key(key)
+            ep = self._by_key.get(key)
+            if ep is not None and not ep.closed:
+                self._drain(ep)
+            if self._stopping:
+                return
+
+    def run(self, app=None, max_wait_ms=1000):
+        """Serve until :meth:`stop`. APP (optional) has ``timer()`` (a deadline in clock
+        milliseconds, or None) and ``handle_timer(now_ms)``."""
+        self._stopping = False
+        while not self._stopping:
+            wait = max_wait_ms
+            if app is not None:
+                deadline = app.timer()
+                if deadline is not None:
+                    wait = min(wait, max(0, deadline - self.clock()))
+            self.run_once(wait)
+            if app is not None and not self._stopping:
+                deadline = app.timer()
+                if deadline is not None and deadline <= self.clock():
+                    app.handle_timer(self.clock())

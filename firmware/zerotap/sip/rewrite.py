@@ -1,0 +1,177 @@
+"""The SDP rewrite that puts the box into the media path (RFC 3264 offer/answer, RFC 4566 lines).
+
+:func:`rewrite` works on the SDP text line by line, so that everything the box does not need to
+change passes byte for byte: codecs, ptime, fmtp, direction attributes (hold and resume), bandwidth.
+It changes only:
+
+- the connection address (``c=``, session and media level) and the port of the first audio
+  stream, to the box's own address and port on the side the SDP goes to;
+- other media streams: port 0 (the box relays one audio stream per call);
+- attributes that would bypass or confuse the box: ``a=crypto`` (SDES keys in clear), ``a=zrtp-hash``
+  (the phone must not run ZRTP; the far end gets the box's own), ICE (``a=candidate``,
+  ``a=ice-*``, ``a=remote-candidates``, ``a=end-of-candidates``), ``a=rtcp`` and ``a=rtcp-mux``;
+- toward the network, it adds the box's ``a=zrtp-hash:1.10 <hex>`` (RFC 6189 section 8.1) to the
+  audio stream.
+
+It returns what the far side said: its address and ports, and its ``a=zrtp-hash`` if any. Hold by
+``c=0.0.0.0`` (RFC 2543 style) and ``a=sendonly``/``a=inactive`` (RFC 3264 section 8.4) pass
+through unchanged.
+"""
+
+_STRIP_PREFIXES = (b"a=crypto:", b"a=zrtp-hash:", b"a=candidate:", b"a=ice-", b"a=remote-candidates",
+                   b"a=end-of-candidates", b"a=rtcp:", b"a=rtcp-mux")
+
+
+class Media:
+    """What one SDP said about its audio stream."""
+
+    def __init__(self):
+        self.host = None  # connection address of the audio stream (None: no audio stream)
+        self.port = 0
+        self.rtcp_port = 0
+        self.zrtp_hash = None  # (version, hex) from a=zrtp-hash
+        self.hold = False  # c=0.0.0.0, or a=sendonly/inactive on the audio stream
+        self.payload_types = []
+
+    def __repr__(self):
+        return "<Media %s:%s zrtp=%s hold=%s>" % (self.host, self.port, self.zrtp_hash, self.hold)
+
+
+def _ip_version(host):
+    return b"IP6" if b":" in host else b"IP4"
+
+
+def _split_lines(body):
+    if isinstance(body, str):
+        body = body.encode()
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for line in lines:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        out.append(line)
+    return out
+
+
+def _parse_c(line):
+    # c=<nettype> <addrtype> <connection-address> (RFC 4566 section 5.7)
+    parts = line[2:].split(b" ")
+    if len(parts) != 3 or parts[0] != b"IN" or parts[1] not in (b"IP4", b"IP6") or not parts[2]:
+        raise ValueError("SDP: bad c= line %r" % (bytes(line),))
+    addr = parts[2].split(b"/")[0]
+    return addr
+
+
+def _parse_m(line):
+    # m=<media> <port>[/<count>] <proto> <fmt> ... (RFC 4566 section 5.14)
+    parts = line[2:].split(b" ")
+    if len(parts) < 4:
+        raise ValueError("SDP: bad m= line %r" % (bytes(line),))
+    port = parts[1].split(b"/")[0]
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError("SDP: bad port in m= line %r" % (bytes(line),))
+    return parts, int(port)
+
+
+def read(body):
+    """What BODY (SDP) says about its first audio stream, without changing anything.
+    Raises ValueError for SDP that the box cannot relay."""
+    return _walk(body, None, None, None)[1]
+
+
+def rewrite(body, address, port, zrtp_hash=None):
+    """(new_body, Media): BODY with its first audio stream pointed at ADDRESS:PORT (str, int),
+    the attributes above stripped, and ``a=zrtp-hash:ZRTP_HASH`` added when given (a str such as
+    ``"1.10 3f..."``). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
+    m= line, an audio stream without a connection address)."""
+    return _walk(body, address.encode(), port, zrtp_hash)
+
+
+def _walk(body, address, port, zrtp_hash):
+    lines = _split_lines(body)
+    if not lines or lines[0] != b"v=0":
+        raise ValueError("SDP: must start with v=0")
+    media = Media()
+    out = []
+    session_c = None
+    section = -1  # -1 session level, then the index of the m= line
+    audio = -1  # the index of the relayed audio section
+    audio_c = None
+    in_audio = False
+    for line in lines:
+        if len(line) < 2 or line[1:2] != b"=":
+            if not line:
+                continue  # tolerate blank lines
+            raise ValueError("SDP: bad line %r" % (bytes(line),))
+        t = line[0:1]
+        if t == b"m":
+            section += 1
+            parts, p = _parse_m(line)
+            in_audio = parts[0] == b"audio" and audio < 0 and p != 0
+            if in_audio:
+                audio = section
+                media.port = p
+                media.payload_types = [bytes(f) for f in parts[3:]]
+                if address is not None:
+                    parts[1] = str(port).encode()
+                    line = b"m=" + b" ".join(parts)
+            elif address is not None and p != 0:
+                parts[1] = b"0"  # RFC 3264 section 6: a stream the box does not relay
+                line = b"m=" + b" ".join(parts)
+            out.append(line)
+            if in_audio and address is not None and zrtp_hash:
+                out.append(b"a=zrtp-hash:" + zrtp_hash.encode())
+            continue
+        if t == b"c":
+            host = _parse_c(line)
+            if section < 0:
+                session_c = host
+            elif in_audio:
+                audio_c = host
+            if address is not None and (section < 0 or in_audio) and host not in (b"0.0.0.0",
+                                                                                 b"::"):
+                line = b"c=IN " + _ip_version(address) + b" " + address
+            out.append(line)
+            continue
+        if t == b"o" and address is not None:
+            # o=<username> <sess-id> <sess-version> IN IP4 <address>: the box's address
+            parts = line[2:].split(b" ")
+            if len(parts) == 6:
+                parts[4] = _ip_version(address)
+                parts[5] = address
+                line = b"o=" + b" ".join(parts)
+            out.append(line)
+            continue
+        if t == b"a":
+            if line.startswith(b"a=zrtp-hash:") and (in_audio or section < 0):
+                value = line[len(b"a=zrtp-hash:"):].strip().split(b" ")
+                if len(value) == 2:
+                    media.zrtp_hash = (value[0].decode(), value[1].decode().lower())
+            if in_audio or section < 0:
+                if line in (b"a=sendonly", b"a=inactive"):
+                    media.hold = True
+                if line.startswith(b"a=rtcp:"):
+                    v = line[7:].split(b" ")[0]
+                    if v.isdigit():
+                        media.rtcp_port = int(v)
+            if address is not None:
+                stripped = False
+                for prefix in _STRIP_PREFIXES:
+                    if line.startswith(prefix):
+                        stripped = True
+                        break
+                if stripped:
+                    continue
+        out.append(line)
+    if audio >= 0:
+        host = audio_c or session_c
+        if host is None:
+            raise ValueError("SDP: audio stream without a connection address")
+        media.host = host.decode()
+        if host in (b"0.0.0.0", b"::"):
+            media.hold = True
+    if address is None:
+        return None, media
+    return b"\r\n".join(out) + b"\r\n", media

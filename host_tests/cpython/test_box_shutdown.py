@@ -1,0 +1,73 @@
+"""SIGINT/SIGTERM end the box cleanly: its calls are ended (BYE to both parties) and its ZRTP cache
+is written; on both interpreters. MicroPython's unix port has no ``signal`` module: SIGINT works
+there, and tools/zerotap-micropython turns SIGTERM into SIGINT."""
+import os
+import signal
+import subprocess
+import time
+
+import ports
+from boxproc import BoxProcess
+from hostenv import ROOT
+from linphone import Linphone
+
+WRAPPER = str(ROOT / "tools" / "zerotap-micropython")
+
+
+def _secure_call_then_signal(tmp_path, interpreter, sig, wrapper=False):
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interpreter)
+    if wrapper:
+        box.command = [WRAPPER, "run", str(box.config_path), "A"]
+    a = Linphone(tmp_path / "alice", ports.udp_port(), ports.udp_pair(), encryption="none",
+                 account={"identity": "sip:alice@127.0.0.1", "proxy": box.phone_uri,
+                          "register": False})
+    b = Linphone(tmp_path / "bob", ports.udp_port(), ports.udp_pair(), encryption="zrtp",
+                 auto_answer=True)
+    try:
+        box.start()
+        a.start()
+        b.start()
+        a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
+        st = box.wait_secure(30)
+        cache = box.dir / "cache" / "zrtp_cache.bin"
+        t0 = time.monotonic()
+        rc = box.stop(sig)
+        # the box said BYE to both phones
+        a.wait_ended(10)
+        b.wait_ended(10)
+    finally:
+        for p in (a, b, box):
+            p.stop()
+    assert rc == 0, (rc, box.log())
+    assert "stopped" in box.log()
+    assert time.monotonic() - t0 < 10
+    ended = box.wait_status(lambda s: s["state"] == "ended", 1, "ended")
+    assert ended["call"] == st["call"]
+    assert cache.is_file() and cache.stat().st_size > 32
+    return box
+
+
+def test_sigterm_on_cpython_ends_calls_and_writes_cache(tmp_path):
+    box = _secure_call_then_signal(tmp_path, "cpython", signal.SIGTERM)
+    assert "box shutting down" in box.log()
+
+
+def test_sigint_on_micropython_ends_calls_and_writes_cache(tmp_path):
+    _secure_call_then_signal(tmp_path, "micropython", signal.SIGINT)
+
+
+def test_sigterm_through_the_micropython_wrapper(tmp_path):
+    _secure_call_then_signal(tmp_path, "micropython", signal.SIGTERM, wrapper=True)
+
+
+def test_bad_config_is_refused_naming_the_key(tmp_path):
+    for interpreter in ("cpython", "micropython"):
+        box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
+        box.config["media"] = {"clear": "sometimes"}
+        box.config_path.write_text(__import__("json").dumps(box.config))
+        r = subprocess.run(box.base_command() + ["run", str(box.config_path)],
+                           capture_output=True, text=True, env=box.env(), cwd=str(ROOT),
+                           timeout=60)
+        assert r.returncode == 3, (interpreter, r)
+        assert "config refused: media.clear: must be one of pass, mute, block, not " \
+               "'sometimes'" in r.stderr, (interpreter, r.stderr)

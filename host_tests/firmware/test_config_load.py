@@ -1,0 +1,167 @@
+"""CONFIG.json: a good config loads; every refusal names the key at fault."""
+import json
+
+from zerotap import config
+
+
+def _good():
+    return {
+        "phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1", "10.1.0.0/16", "::1"],
+                  "rtp": "40000-40099"},
+        "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42099"},
+    }
+
+
+def _refused(obj, key, text):
+    try:
+        config.parse(obj)
+    except config.ConfigError as e:
+        assert e.key == key, (e.key, key, str(e))
+        assert str(e) == key + ": " + text, str(e)
+        return
+    raise AssertionError("accepted: %r" % (obj,))
+
+
+def test_minimal_config_gets_defaults():
+    cfg = config.parse(_good())
+    assert (cfg.phone.host, cfg.phone.port, cfg.phone.rtp) == ("127.0.0.1", 5070, (40000, 40099))
+    assert (cfg.network.host, cfg.network.port) == ("127.0.0.1", 5080)
+    assert cfg.network.address == "127.0.0.1"
+    assert cfg.proxy is None and cfg.media_clear == "pass" and cfg.status == "-"
+    assert cfg.zrtp["key_agreement"] == ["X255", "E255", "EC25", "DH3k"]
+    assert cfg.control == ("127.0.0.1", 5079)
+
+
+def test_full_config_from_json_text():
+    obj = _good()
+    obj["network"]["proxy"] = "sip.example.org:5060"
+    obj["phone"]["contact"] = "sip:desk@127.0.0.1:5062"
+    obj["zrtp"] = {"key_agreement": ["X255", "DH3k"], "cache": "/tmp/zc", "sas": ["B256"]}
+    obj["media"] = {"clear": "block"}
+    obj["status"] = "/tmp/status.jsonl"
+    obj["control"] = "[::1]:6000"
+    cfg = config.loads(json.dumps(obj))
+    assert cfg.proxy == ("sip.example.org", 5060)
+    assert cfg.phone_contact == "sip:desk@127.0.0.1:5062"
+    assert cfg.zrtp["key_agreement"] == ["X255", "DH3k"] and cfg.zrtp["sas"] == ["B256"]
+    assert cfg.cache == "/tmp/zc" and cfg.media_clear == "block"
+    assert cfg.control == ("::1", 6000)
+
+
+def test_ipv6_sockets():
+    obj = _good()
+    obj["phone"]["sip"] = "[::1]:5070"
+    obj["network"]["sip"] = "[2001:db8::1]:5080"
+    cfg = config.parse(obj)
+    assert (cfg.phone.host, cfg.phone.port) == ("::1", 5070)
+    assert cfg.network.host == "2001:db8::1"
+
+
+def test_allow_matches_addresses_and_cidrs():
+    obj = _good()
+    obj["phone"]["allow"] = ["192.168.1.0/24", "10.0.0.7", "2001:db8::/32", "172.16.0.0/12"]
+    allow = config.parse(obj).allow
+    for host in ("192.168.1.1", "192.168.1.255", "10.0.0.7", "2001:db8:1::5", "172.31.255.1",
+                 "::ffff:192.168.1.9"):
+        assert host in allow, host
+    for host in ("192.168.2.1", "10.0.0.8", "2001:db9::1", "172.32.0.1", "garbage", "::1"):
+        assert host not in allow, host
+
+
+def test_unknown_keys_are_refused():
+    obj = _good()
+    obj["phone"]["alow"] = []
+    _refused(obj, "phone.alow", "unknown key")
+    obj = _good()
+    obj["media"] = {"clear": "pass", "loud": 1}
+    _refused(obj, "media.loud", "unknown key")
+    obj = _good()
+    obj["zrtp_cache"] = "x"
+    _refused(obj, "zrtp_cache", "unknown key")
+
+
+def test_missing_keys_are_named():
+    obj = _good()
+    del obj["phone"]["allow"]
+    _refused(obj, "phone.allow", "missing")
+    obj = _good()
+    del obj["network"]
+    _refused(obj, "network", "missing")
+    obj = _good()
+    del obj["network"]["rtp"]
+    _refused(obj, "network.rtp", "missing")
+
+
+def test_wrong_types_are_named():
+    obj = _good()
+    obj["phone"]["allow"] = "127.0.0.1"
+    _refused(obj, "phone.allow", "must be a list of addresses or CIDRs, not a string")
+    obj = _good()
+    obj["phone"]["sip"] = 5070
+    _refused(obj, "phone.sip", "must be a string 'host:port', not a number")
+    obj = _good()
+    obj["media"] = {"clear": True}
+    _refused(obj, "media.clear", "must be a string, not a boolean")
+    obj = _good()
+    obj["zrtp"] = {"cipher": "AES1"}
+    _refused(obj, "zrtp.cipher", "must be a list of ZRTP algorithm names, not a string")
+
+
+def test_bad_addresses_are_named():
+    cases = [
+        (("phone", "sip"), "127.0.0.256:5070", "phone.sip", "bad IPv4 address '127.0.0.256'"),
+        (("phone", "sip"), "127.0.0.1", "phone.sip", "bad address '127.0.0.1': want host:port"),
+        (("phone", "sip"), "127.0.0.1:70000", "phone.sip", "bad port '70000'"),
+        (("phone", "sip"), "[::1:5070", "phone.sip", "bad address '[::1:5070': want [IPv6]:port"),
+        (("network", "sip"), "[fe80::1::2]:5", "network.sip", "bad IPv6 address 'fe80::1::2'"),
+        (("network", "sip"), "box.local:5080", "network.sip", "bad IPv4 address 'box.local'"),
+        (("network", "proxy"), "bad host:5060", "network.proxy", "bad host 'bad host'"),
+        (("phone", "rtp"), "40000", "phone.rtp", "bad port range '40000': want LOW-HIGH"),
+        (("phone", "rtp"), "40-99", "phone.rtp",
+         "bad port range '40-99': want 1024 <= LOW < HIGH <= 65535"),
+        (("phone", "contact"), "tel:123", "phone.contact", "bad SIP URI 'tel:123'"),
+    ]
+    for (side, key), value, name, text in cases:
+        obj = _good()
+        obj[side][key] = value
+        _refused(obj, name, text)
+    obj = _good()
+    obj["phone"]["allow"] = ["127.0.0.1", "10.0.0.0/33"]
+    _refused(obj, "phone.allow[1]", "bad address or CIDR '10.0.0.0/33'")
+    obj = _good()
+    obj["phone"]["allow"] = ["1.2.3"]
+    _refused(obj, "phone.allow[0]", "bad address or CIDR '1.2.3'")
+    obj = _good()
+    obj["control"] = "10.0.0.1:5079"
+    _refused(obj, "control", "must be a loopback address, not '10.0.0.1'")
+    obj = _good()
+    obj["network"]["sip"] = "0.0.0.0:5080"
+    _refused(obj, "network.address", "missing: network.sip binds the wildcard address")
+
+
+def test_bad_values_are_named():
+    obj = _good()
+    obj["media"] = {"clear": "loud"}
+    _refused(obj, "media.clear", "must be one of pass, mute, block, not 'loud'")
+    obj = _good()
+    obj["zrtp"] = {"key_agreement": ["DH3k", "DH9k"]}
+    _refused(obj, "zrtp.key_agreement[1]",
+             "unknown algorithm 'DH9k' (known: DH3k, DH2k, EC25, EC38, X255, E255, Mult)")
+    obj = _good()
+    obj["zrtp"] = {"sas": ["B32", "B32"]}
+    _refused(obj, "zrtp.sas[1]", "'B32' listed twice")
+    obj = _good()
+    obj["network"]["sip"] = "127.0.0.1:5070"
+    _refused(obj, "network.sip", "same socket as phone.sip")
+    obj = _good()
+    obj["network"]["rtp"] = "40050-40200"
+    _refused(obj, "network.rtp", "overlaps phone.rtp on the same address")
+
+
+def test_not_json_and_not_an_object():
+    try:
+        config.loads("{nope")
+        raise AssertionError("accepted bad JSON")
+    except config.ConfigError as e:
+        assert e.key == "config" and str(e).startswith("config: not valid JSON")
+    _refused([], "config", "must be an object, not a list")

@@ -1,0 +1,182 @@
+"""The media session, sans-IO: two boxes' network legs wired back to back in memory, each with its
+real ZRTP engine (X25519, so that the MicroPython runner stays quick) and SRTP."""
+from zerotap import media, status
+from zerotap.zrtp import algorithms, engine
+
+PHONE_A = ("10.0.0.2", 4000)
+PHONE_B = ("10.0.1.2", 4100)
+NET_A = ("192.0.2.1", 42000)  # box A's network media address, as box B sees it
+NET_B = ("192.0.2.2", 43000)
+
+
+def _rtp(seq, payload=b"\x11" * 160, ssrc=0x01020304, pt=0):
+    return bytearray(bytes((0x80, pt, seq >> 8, seq & 0xFF, 0, 0, 0, seq & 0xFF,
+                            ssrc >> 24, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF, ssrc & 0xFF))
+                     + payload)
+
+
+def _rtcp_rr(ssrc=0x01020304):
+    # RFC 3550 section 6.4.2: an empty receiver report
+    return bytearray(bytes((0x80, 201, 0, 1, ssrc >> 24, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF,
+                            ssrc & 0xFF)))
+
+
+class Box:
+    def __init__(self, name, policy="pass", zrtp=True):
+        self.status = status.BoxStatus()
+        self.call = self.status.new_call(1, "out", "peer")
+        self.sent = []
+        leg = None
+        if zrtp:
+            cfg = engine.Config(offer=algorithms.Offer(key_agreements=("X255",)))
+            leg = media.ZrtpLeg(engine.Engine(0x1000 + len(name), config=cfg), self.call)
+        self.session = media.MediaSession(self._transmit, policy, leg, self.call)
+        if leg is not None:
+            leg.bind(self.session)
+
+    def _transmit(self, leg, buf, n, addr):
+        self.sent.append((leg, bytes(buf[:n]), addr))
+
+    def take(self, leg=None):
+        out = [s for s in self.sent if leg is None or s[0] == leg]
+        self.sent = [s for s in self.sent if not (leg is None or s[0] == leg)]
+        return out
+
+
+def _pair(policy="pass"):
+    a, b = Box("a", policy), Box("b", policy)
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    b.session.set_remote(0, PHONE_B[0], PHONE_B[1])
+    b.session.set_remote(1, NET_A[0], NET_A[1])
+    return a, b
+
+
+def _run(a, b, now, until_ms):
+    """Deliver network-leg packets both ways and fire timers, until both are secure."""
+    a.session.secure.start(now)
+    b.session.secure.start(now)
+    while now < until_ms:
+        moved = False
+        for src, dst, addr in ((a, b, NET_A), (b, a, NET_B)):
+            for leg, data, _ in src.take(media.NET_RTP):
+                moved = True
+                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
+        for box in (a, b):
+            t = box.session.timer()
+            if t is not None and t <= now:
+                box.session.handle_timer(now)
+                moved = True
+        if a.session.secure.is_secure and b.session.secure.is_secure and not a.sent \
+                and not b.sent:
+            return now
+        if not moved:
+            now += 10
+    raise AssertionError("not secure by %d ms" % until_ms)
+
+
+def test_zrtp_and_stun_from_the_phone_are_dropped():
+    a = Box("a")
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    zrtp = bytearray(b"\x10\x00\x00\x01ZRTP" + b"\x00" * 20)
+    stun = bytearray(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + b"\x00" * 12)
+    for pkt in (zrtp, stun):
+        a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, 0)
+    assert a.take() == []
+    c = a.session.counters
+    assert c.zrtp_from_phone == 1 and c.stun == 1
+
+
+def test_clear_policy_before_secure():
+    for policy, want in (("pass", b"\x11" * 160), ("mute", b"\xff" * 160), ("block", None)):
+        a = Box("a", policy)
+        a.session.set_remote(1, NET_B[0], NET_B[1])
+        pkt = _rtp(1)
+        a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, 0)
+        out = a.take(media.NET_RTP)
+        if want is None:
+            assert out == [] and a.session.counters.clear_held == 1, policy
+        else:
+            assert len(out) == 1 and out[0][1][12:] == want and out[0][2] == NET_B, policy
+    # mute: a codec the box cannot silence is dropped, never relayed
+    a = Box("a", "mute")
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    pkt = _rtp(2, pt=96)
+    a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, 0)
+    assert a.take() == []
+
+
+def test_secure_relay_both_ways_with_equal_sas():
+    a, b = _pair()
+    now = _run(a, b, 0, 20000)
+    sa, sb = a.call, b.call
+    assert sa.security == status.SECURE and sb.security == status.SECURE
+    assert sa.sas == sb.sas and sa.sas_type == sb.sas_type and sa.ka == "X255"
+    assert sa.peer_zid and sb.peer_zid and sa.peer_zid != sb.peer_zid
+    for seq in range(10, 20):
+        plain = _rtp(seq, bytes(range(160)))
+        a.session.receive(media.PHONE_RTP, bytearray(plain), len(plain), PHONE_A, now)
+        (leg, wire, dest), = a.take(media.NET_RTP)
+        assert dest == NET_B and len(wire) == len(plain) + 10  # HS80 tag
+        assert wire[:12] == plain[:12] and wire[12:172] != plain[12:]
+        b.session.receive(media.NET_RTP, bytearray(wire), len(wire), NET_A, now)
+        (leg, out, dest), = b.take(media.PHONE_RTP)
+        assert out == plain and dest == PHONE_B
+    rr = _rtcp_rr()
+    b.session.receive(media.PHONE_RTCP, bytearray(rr), len(rr), (PHONE_B[0], PHONE_B[1] + 1), now)
+    (leg, wire, dest), = b.take(media.NET_RTCP)
+    assert leg == media.NET_RTCP and len(wire) == len(rr) + 4 + 10  # E||index, tag
+    a.session.receive(media.NET_RTCP, bytearray(wire), len(wire), (NET_B[0], NET_B[1] + 1), now)
+    (leg, out, dest), = a.take(media.PHONE_RTCP)
+    assert out == rr and dest == (PHONE_A[0], PHONE_A[1] + 1)
+    # a replayed SRTP packet is dropped and counted, not relayed twice
+    a.session.receive(media.PHONE_RTP, _rtp(30), 172, PHONE_A, now)
+    (leg, wire, dest), = a.take(media.NET_RTP)
+    for _ in range(2):
+        b.session.receive(media.NET_RTP, bytearray(wire), len(wire), NET_A, now)
+    assert len(b.take(media.PHONE_RTP)) == 1 and b.session.counters.replayed == 1
+
+
+def test_plain_rtp_after_secure_is_dropped_counted_and_alarmed():
+    a, b = _pair()
+    now = _run(a, b, 0, 20000)
+    assert not b.call.mitm
+    # just after SECURE the peer may still send a few plain packets (RFC 6189 section 4.6)
+    early = _rtp(40)
+    b.session.receive(media.NET_RTP, early, len(early), NET_A, now + 10)
+    assert b.take() == [] and b.session.counters.unauthenticated == 1 and not b.call.mitm
+    later = now + media.SWITCH_GRACE_MS + 1
+    for seq in range(41, 44):
+        pkt = _rtp(seq)
+        b.session.receive(media.NET_RTP, pkt, len(pkt), NET_A, later)
+    assert b.take() == [], "plain RTP reached the phone after SECURE"
+    assert b.session.counters.unauthenticated == 4
+    assert b.call.mitm and "4 unauthenticated" in b.call.error
+    assert b.call.security == status.SECURE  # the alarm does not pretend the keys changed
+    rr = _rtcp_rr()
+    b.session.receive(media.NET_RTCP, rr, len(rr), NET_A, later)
+    assert b.take() == [] and b.session.counters.unauthenticated == 5
+
+
+def test_peer_without_zrtp_leaves_the_call_clear():
+    a = Box("a")
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    a.session.secure.start(0)
+    seen = []
+    a.status.listen(lambda box, call: seen.append(call.security if call else None))
+    now = 0
+    while now < 15000:
+        t = a.session.timer()
+        if t is not None and t <= now:
+            a.session.handle_timer(now)
+        now += 50
+        # the peer's plain audio keeps flowing to the phone meanwhile
+        if now % 1000 == 0:
+            pkt = _rtp(now // 1000)
+            a.session.receive(media.NET_RTP, pkt, len(pkt), NET_B, now)
+    hellos = [s for s in a.take(media.NET_RTP) if s[1][4:8] == b"ZRTP"]
+    assert len(hellos) >= 10
+    assert len(a.take(media.PHONE_RTP)) == 15 and a.session.counters.relayed_in == 15
+    assert a.call.security == status.CLEAR and "ZRTP" in a.call.error
+    assert status.SECURE not in seen
