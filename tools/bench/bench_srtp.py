@@ -4,7 +4,8 @@ AES_CM_128_HMAC_SHA1_80, against pylibsrtp measured in the same run.
 - CPython: pylibsrtp's bytes API, then zerotap.srtp with each crypto backend, bytes API (the same
   shape as pylibsrtp's) and in place (what the media path uses).
   Target: the native backend at most 0.6x pylibsrtp's time, for protect and for unprotect
-  (bytes API against bytes API).
+  (bytes API against bytes API). Where the native transform uses AES-NI and SHA-NI, its figures
+  are printed again with them switched off (mbedTLS alone, as on a CPU without them).
 - The MicroPython unix port: zerotap.srtp in place with the micropython backend.
   Target: at most 6 us per packet. With ZEROTAP_MICROPYTHON_NATIVE naming a MicroPython binary
   built with native/ as a user C module, its native backend is timed too (a figure, no target).
@@ -263,6 +264,8 @@ def main():
             _target("native unprotect, bytes API / pylibsrtp", b_u / lib_u, NATIVE_RATIO, "x")
             _target("native protect, in place / pylibsrtp", i_p / lib_p, NATIVE_RATIO, "x")
             _target("native unprotect, in place / pylibsrtp", i_u / lib_u, NATIVE_RATIO, "x")
+    if "native" in backends:
+        _without_cpu_features()
     if "native" not in backends:
         print("TARGET native protect / pylibsrtp: not measured, the native backend does not load "
               "(backends here: %s) MISSED" % ", ".join(backends))
@@ -286,6 +289,30 @@ def main():
             print("zerotap.srtp on MicroPython with the native module, in place: protect %.2f us, "
                   "unprotect %.2f us (medians %.2f us, %.2f us)" % mp)
     return 0 if ok else 1
+
+
+def _without_cpu_features():
+    """The native figures again with AES-NI and SHA-NI switched off (mbedTLS alone, as on a CPU
+    without them): a figure for machines that lack them, no target."""
+    c = crypto.backend("native")
+    features = c.cpu_features()
+    if not features:
+        return
+    c.cpu_features(False)
+    try:
+        rounds = {}
+        rounds["lib protect"], rounds["lib unprotect"] = _bytes_api(*_pylibsrtp_sessions())
+        make = lambda: srtp.Session(PROFILE, KEY, SALT, backend=c)  # noqa: E731
+        rounds["bytes protect"], rounds["bytes unprotect"] = _bytes_api(make, make)
+        rounds["in-place protect"], rounds["in-place unprotect"], rounds["copy"] = _in_place(c)
+        best = _measure(rounds)
+    finally:
+        c.cpu_features(True)
+    lib_p, lib_u = best["lib protect"], best["lib unprotect"]
+    print("  without %s (mbedTLS alone), ratio to pylibsrtp: bytes API protect %.2fx, unprotect %.2fx; "
+          "in place protect %.2fx, unprotect %.2fx"
+          % (" and ".join(features), best["bytes protect"] / lib_p, best["bytes unprotect"] / lib_u,
+             best["in-place protect"] / lib_p, (best["in-place unprotect"] - best["copy"]) / lib_u))
 
 
 def _fewer(f):
