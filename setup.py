@@ -6,7 +6,8 @@ setup(
     ext_modules=[
         Extension(
             "_zcrypto",
-            sources=["native/zcrypto/zcrypto.c", "native/zcrypto/zcrypto_cpython.c"],
+            sources=["native/zcrypto/zcrypto.c", "native/zcrypto/zcrypto_p256.c", "native/zcrypto/zcrypto_x86.c",
+                     "native/zcrypto/zcrypto_cpython.c"],
             include_dirs=["native/zcrypto"],
             libraries=["mbedcrypto"],
             extra_compile_args=["-O3", "-funroll-loops", "-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter",

@@ -19,6 +19,7 @@ drop and return a negative code instead, so the media loop never has to catch an
 The ciphers are ``zerotap.crypto``'s ``SrtpTransform`` (AES-CM and HMAC-SHA1 in one call, tag
 compared in constant time); pass ``backend=crypto.backend(name)`` to pick one.
 """
+import micropython
 from micropython import const
 
 from zerotap import crypto as _crypto
@@ -268,11 +269,13 @@ def _ssrc(buf, i):
 
 
 class _Streams:
-    """SSRC -> _Stream, with the last one used cached so the media path needs no lookup."""
+    """SSRC -> _Stream (or the native backend's SrtpStream, the same in C), with the last one used
+    cached so the media path needs no lookup."""
 
-    def __init__(self):
+    def __init__(self, stream=None):
         self.by_ssrc = {}
         self.last = None
+        self._stream = stream or _Stream
 
     def find(self, buf, i):
         s = self.last
@@ -284,7 +287,7 @@ class _Streams:
         return s
 
     def add(self, buf, i, ssrc, index):
-        s = _Stream(bytes(buf[i:i + 4]), ssrc, index)
+        s = self._stream(bytes(buf[i:i + 4]), ssrc, index)
         self.by_ssrc[ssrc] = s
         self.last = s
         return s
@@ -319,8 +322,15 @@ class Session:
             rtcp_tag_length)
         self._rtp_trailer = bytes(tag_length)  # room that the bytes API appends
         self._rtcp_trailer = bytes(SRTCP_INDEX_LENGTH + rtcp_tag_length)
-        self._tx = _Streams()
-        self._rx = _Streams()
+        # The in-order case of RTP (the next packet of the last stream, plain header) is the
+        # transform's, where it has the fast path (protect_next and its kin: the native and the
+        # micropython backends, crypto package docstring); the native backend keeps the per-SSRC
+        # state in C for it (SrtpStream), the others in _Stream objects.
+        stream = getattr(c, "SrtpStream", None)
+        self._next = hasattr(self._rtp, "protect_next")
+        self._bytes = hasattr(self._rtp, "protect_bytes")
+        self._tx = _Streams(stream)
+        self._rx = _Streams(stream)
         self._tx_rtcp = _Streams()
         self._rx_rtcp = _Streams()
 
@@ -328,6 +338,11 @@ class Session:
 
     def protect(self, packet):
         """RTP -> SRTP (RFC 3711 section 3.3)."""
+        s = self._tx.last
+        if s is not None and self._bytes:
+            out = self._rtp.protect_bytes(packet, s)  # None: not the next plain packet of s
+            if out is not None:
+                return out
         buf = bytearray(packet)
         buf.extend(self._rtp_trailer)
         self.protect_into(buf, len(packet))  # raises on error
@@ -335,6 +350,11 @@ class Session:
 
     def unprotect(self, packet):
         """SRTP -> RTP (RFC 3711 section 3.3)."""
+        s = self._rx.last
+        if s is not None and self._bytes:
+            out = self._rtp.unprotect_bytes(packet, s)  # None: not the fast case, or a wrong tag
+            if out is not None:
+                return out
         buf = bytearray(packet)
         return bytes(buf[:self.unprotect_into(buf, len(buf))])
 
@@ -360,42 +380,32 @@ class Session:
     # with drops=None an SrtpError is raised, else the drop is counted and a negative code
     # returned. After an error on unprotect, buf[:length] is unchanged.
 
+    @micropython.native
     def protect_into(self, buf, length, drops=None):
         """Protect the RTP packet in buf[:length]; buf needs tag_length bytes of room after it."""
         s = self._tx.last
-        if s is not None and length >= 12 and buf[0] == 0x80 and len(buf) >= length + self.tag_length \
-                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
-            index = s.highest + 1
-            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
-                # The next packet of the last stream, with a plain 12-byte header (V=2, no
-                # padding, extension or CSRC): its index is the highest + 1 (Appendix A agrees),
-                # it cannot have been used, and the window only gains its bit.
-                n = self._rtp.protect(buf, 12, length, length, s.ssrc, index, index >> 16)
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
+        if s is not None and self._next:
+            # the next packet of the last stream, with a plain 12-byte header: the transform
+            # does it all (the Appendix A index is the highest + 1 and cannot have been used)
+            n = self._rtp.protect_next(buf, length, s)  # -1: not that packet
+            if n >= 0:
                 return n
         r = self._protect_any(buf, length)
         if r < 0:
             self._drop(r, drops)
         return r
 
+    @micropython.native
     def unprotect_into(self, buf, length, drops=None):
         """Unprotect the SRTP packet in buf[:length] in place; returns the RTP length."""
         s = self._rx.last
-        if s is not None and length >= 12 + self.tag_length and buf[0] == 0x80 \
-                and s.lo == (buf[10] << 8) | buf[11] and s.hi == (buf[8] << 8) | buf[9]:
-            index = s.highest + 1
-            if index & 0xFFFF == (buf[2] << 8) | buf[3]:
-                # In order on the last stream, plain 12-byte header: nothing to look up.
-                auth_end = length - self.tag_length
-                if not self._rtp.unprotect(buf, 12, auth_end, auth_end, s.ssrc, index, index >> 16):
-                    self._drop(ERR_AUTH, drops)
-                    return ERR_AUTH
-                s.highest = index
-                index &= _WINDOW_MASK
-                s.window[index >> 3] |= 1 << (index & 7)
-                return auth_end
+        if s is not None and self._next:
+            n = self._rtp.unprotect_next(buf, length, s)  # -1: not the next plain packet of s
+            if n >= 0:
+                return n
+            if n == -2:  # a wrong tag; buf is untouched
+                self._drop(ERR_AUTH, drops)
+                return ERR_AUTH
         r = self._unprotect_any(buf, length)
         if r < 0:
             self._drop(r, drops)

@@ -58,6 +58,61 @@ def test_ecdh_against_openssl():
                 assert b.agree(ours, pv) == theirs.exchange(ec.ECDH(), peer), (name, ka)
 
 
+
+def test_dh_edge_exponents_against_python_pow():
+    # The native DH multiplies by the generator's powers with shifts (a window of 0xF shifts the
+    # most and folds the most bits back): every backend against Python's own pow()
+    for ka, p in (("DH2k", zdh.P2048), ("DH3k", zdh.P3072)):
+        size = len(zdh.GROUPS[ka][0].to_bytes(512, "big").lstrip(b"\0"))
+        exps = [2, 3, 15, 16, 17, 255, (1 << 256) - 1, 1 << 255, int("f0" * 32, 16), int("0f" * 32, 16),
+                int("8" + "0" * 63, 16) + 0xF, int("7" + "f" * 63, 16)]
+        for name, b in _backends():
+            for e in exps[:4] if name == "python" else exps:
+                assert b.keypair(ka, e.to_bytes(32, "big")).public == pow(2, e, p).to_bytes(size, "big"), (name, ka, e)
+
+
+
+P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _p256_edge_scalars():
+    """Scalars at the edges of the native P-256's signed 5-bit windows and of the group order:
+    small ones, n - small, digits of 16 (the largest positive) and 17 (a borrow) in every window,
+    alternating patterns, single bits at window borders."""
+    ks = [1, 2, 3, 15, 16, 17, 31, 32, 33, 0x3FF, 0x400, P256_N - 1, P256_N - 2, P256_N - 16, P256_N - 17,
+          (P256_N - 1) // 2, (P256_N + 1) // 2, 1 << 255, (1 << 255) - 1, (1 << 250) + 1, (1 << 128) - 1]
+    for digit in (16, 17, 15, 31):
+        ks.append(sum(digit << (5 * w) for w in range(51)) % P256_N)
+    for pattern in ("a5", "5a", "ff00", "8421", "0f", "f0"):
+        ks.append(int((pattern * 64)[:64], 16) % P256_N)
+    for w in range(0, 256, 5):
+        ks.append(1 << w)
+        ks.append((1 << w) + (1 << (w + 4 if w + 4 < 256 else w)))
+    return [k for k in ks if 0 < k < P256_N]
+
+
+def test_p256_edge_scalars_against_openssl():
+    # key generation (the fixed-base table) and the shared secret (the variable-base windows) of
+    # every backend for scalars that stress the recoding, with peers G, -G, 2G and a random point
+    curve = ec.SECP256R1()
+    g = ec.derive_private_key(1, curve).public_key().public_numbers()
+    g2 = ec.derive_private_key(2, curve).public_key().public_numbers()
+    r = ec.generate_private_key(curve).public_key().public_numbers()
+    p = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+    peers = [(g.x, g.y), (g.x, p - g.y), (g2.x, g2.y), (r.x, r.y)]
+    for name, b in _backends():
+        scalars = _p256_edge_scalars() if name != "python" else _p256_edge_scalars()[:12]
+        for k in scalars:
+            theirs = ec.derive_private_key(k, curve)
+            n = theirs.public_key().public_numbers()
+            ours = b.keypair("EC25", k.to_bytes(32, "big"))
+            assert ours.public == n.x.to_bytes(32, "big") + n.y.to_bytes(32, "big"), (name, hex(k))
+            for x, y in peers:
+                pv = x.to_bytes(32, "big") + y.to_bytes(32, "big")
+                peer = ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
+                assert b.agree(ours, pv) == theirs.exchange(ec.ECDH(), peer), (name, hex(k), hex(x))
+
+
 def test_x25519_against_openssl():
     for name, b in _backends():
         for _ in range(ROUNDS * 3):

@@ -6,6 +6,8 @@ add_library(usermod_zcrypto INTERFACE)
 
 target_sources(usermod_zcrypto INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/zcrypto.c
+    ${CMAKE_CURRENT_LIST_DIR}/zcrypto_p256.c
+    ${CMAKE_CURRENT_LIST_DIR}/zcrypto_x86.c
     ${CMAKE_CURRENT_LIST_DIR}/zcrypto_mp.c
 )
 

@@ -121,6 +121,129 @@ static PyObject *py_x25519(PyObject *self, PyObject *args) {
     return PyBytes_FromStringAndSize((char *)out, 32);
 }
 
+/* cpu_features([enable]) -> names of the CPU features the SRTP transform uses; enable False makes
+ * it use mbedTLS alone from then on, True restores the features (tests compare both paths). */
+static PyObject *py_cpu_features(PyObject *self, PyObject *args) {
+    int enable = -1;
+    if (!PyArg_ParseTuple(args, "|p", &enable)) return NULL;
+    int f = zc_cpu_features(enable);
+    PyObject *names = PyTuple_New((f & ZC_X86_AES ? 1 : 0) + (f & ZC_X86_SHA ? 1 : 0));
+    if (!names) return NULL;
+    Py_ssize_t i = 0;
+    if (f & ZC_X86_AES) PyTuple_SET_ITEM(names, i++, PyUnicode_FromString("aes-ni"));
+    if (f & ZC_X86_SHA) PyTuple_SET_ITEM(names, i++, PyUnicode_FromString("sha-ni"));
+    return names;
+}
+
+/* ---- SrtpStream: per-SSRC state of an SRTP session, for the fast path ------------------------ */
+
+typedef struct {
+    PyObject_HEAD zc_stream s;
+} StreamObject;
+
+static PyTypeObject StreamType;
+
+/* a non-negative int of at most 64 bits (indexes are 48, SSRCs 32: the callers check those) */
+static int get_u64(PyObject *o, uint64_t *out, const char *what) {
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError) || PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "SRTP %s must be a non-negative 64-bit int", what);
+        }
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* SrtpStream(ssrc_bytes, ssrc, index), as srtp.py's _Stream */
+static int stream_init(StreamObject *self, PyObject *args, PyObject *kw) {
+    Py_buffer sb;
+    PyObject *ssrc_o, *index_o;
+    uint64_t ssrc, index;
+    if (!PyArg_ParseTuple(args, "y*OO", &sb, &ssrc_o, &index_o)) return -1;
+    Py_ssize_t n = sb.len;
+    PyBuffer_Release(&sb);
+    if (n != 4) {
+        PyErr_Format(PyExc_ValueError, "SRTP SSRC must be 4 bytes, got %zd", n);
+        return -1;
+    }
+    if (get_u64(ssrc_o, &ssrc, "SSRC") || get_u64(index_o, &index, "index")) return -1;
+    if (ssrc > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_ValueError, "SRTP SSRC must fit 32 bits");
+        return -1;
+    }
+    zc_stream_init(&self->s, (uint32_t)ssrc, index);
+    return 0;
+}
+
+static PyObject *stream_check(StreamObject *self, PyObject *arg) {
+    uint64_t index;
+    if (get_u64(arg, &index, "index")) return NULL;
+    return PyLong_FromLong(zc_stream_check(&self->s, index));
+}
+
+static PyObject *stream_add(StreamObject *self, PyObject *arg) {
+    uint64_t index;
+    if (get_u64(arg, &index, "index")) return NULL;
+    zc_stream_add(&self->s, index);
+    Py_RETURN_NONE;
+}
+
+static PyObject *stream_get(StreamObject *self, void *which) {
+    switch ((int)(intptr_t)which) {
+        case 0: return PyLong_FromUnsignedLong(self->s.ssrc);
+        case 1: return PyLong_FromUnsignedLong(self->s.ssrc >> 16);
+        case 2: return PyLong_FromUnsignedLong(self->s.ssrc & 0xFFFF);
+        case 3: return PyLong_FromUnsignedLongLong(self->s.highest);
+        default: return PyLong_FromUnsignedLongLong(self->s.next);
+    }
+}
+
+static int stream_set(StreamObject *self, PyObject *value, void *which) {
+    uint64_t v;
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete an SrtpStream attribute");
+        return -1;
+    }
+    if (get_u64(value, &v, (int)(intptr_t)which == 3 ? "index" : "SRTCP index")) return -1;
+    if ((int)(intptr_t)which == 3)
+        self->s.highest = v;
+    else
+        self->s.next = v;
+    return 0;
+}
+
+static PyObject *stream_window(StreamObject *self, void *closure) {
+    return PyBytes_FromStringAndSize((const char *)self->s.window, sizeof self->s.window);
+}
+
+static PyMethodDef stream_methods[] = {
+    {"check", (PyCFunction)stream_check, METH_O, "check(index) -> 0 new, 1 seen, 2 older than the window"},
+    {"add", (PyCFunction)stream_add, METH_O, "add(index): record an accepted index"},
+    {NULL}};
+
+static PyGetSetDef stream_getset[] = {
+    {"ssrc", (getter)stream_get, NULL, "the SSRC", (void *)0},
+    {"hi", (getter)stream_get, NULL, "the SSRC's upper 16 bits", (void *)1},
+    {"lo", (getter)stream_get, NULL, "the SSRC's lower 16 bits", (void *)2},
+    {"highest", (getter)stream_get, (setter)stream_set, "the highest index accepted", (void *)3},
+    {"next", (getter)stream_get, (setter)stream_set, "the sender's next SRTCP index", (void *)4},
+    {"window", (getter)stream_window, NULL, "the replay window's bits (a copy)", NULL},
+    {NULL}};
+
+static PyTypeObject StreamType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "_zcrypto.SrtpStream",
+    .tp_basicsize = sizeof(StreamObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SrtpStream(ssrc_bytes, ssrc, index): per-SSRC replay state of an SRTP session",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)stream_init,
+    .tp_methods = stream_methods,
+    .tp_getset = stream_getset,
+};
+
 /* ---- SrtpTransform -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -208,6 +331,110 @@ static PyObject *srtp_unprotect(SrtpObject *self, PyObject *const *args, Py_ssiz
     return srtp_call(self, args, nargs, 0);
 }
 
+/* The in-order fast path (srtp.py's Session): the next packet of STREAM with a plain header.
+ * protect_next(buf, length, stream) and unprotect_next(buf, length, stream) work in place and
+ * return the new length, -1 when the packet is not that (the caller takes its general path), or
+ * (unprotect) -2 for a wrong tag, buf untouched. protect_bytes(packet, stream) and
+ * unprotect_bytes(packet, stream) return new bytes, or None for anything but the fast case that
+ * succeeds (the caller's general path then gives the answer or the error). */
+static StreamObject *stream_arg(PyObject *o) {
+    if (!PyObject_TypeCheck(o, &StreamType)) {
+        PyErr_Format(PyExc_TypeError, "expected an SrtpStream, got %s", Py_TYPE(o)->tp_name);
+        return NULL;
+    }
+    return (StreamObject *)o;
+}
+
+#define NOT_FAST 1 /* a zc_srtp_next() miss: no length of a result is 1 */
+
+static PyObject *next_result(long r) {
+    if (r == NOT_FAST) return PyLong_FromLong(-1);
+    if (r >= 0 || r == ZC_ERR_AUTH) return PyLong_FromLong(r >= 0 ? r : -2);
+    return fail((int)r);
+}
+
+static PyObject *srtp_next_in_place(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (nargs != 3) return PyErr_Format(PyExc_TypeError, "expected 3 arguments, got %zd", nargs);
+    Py_ssize_t length = PyLong_AsSsize_t(args[1]);
+    if (length == -1 && PyErr_Occurred()) return NULL;
+    StreamObject *st = stream_arg(args[2]);
+    if (!st) return NULL;
+    uint8_t *p;
+    Py_ssize_t size;
+    Py_buffer b;
+    int release = 0;
+    if (PyByteArray_CheckExact(args[0])) {
+        p = (uint8_t *)PyByteArray_AS_STRING(args[0]);
+        size = PyByteArray_GET_SIZE(args[0]);
+    } else {
+        if (PyObject_GetBuffer(args[0], &b, PyBUF_WRITABLE) < 0) return NULL;
+        p = b.buf, size = b.len, release = 1;
+    }
+    long r = NOT_FAST;
+    if (length >= 0 && length <= size) {
+        int64_t index = zc_srtp_next(&self->t, &st->s, p, (size_t)length, unprotect);
+        if (index >= 0) {
+            if (unprotect)
+                r = zc_srtp_open_next(&self->t, &st->s, p, (size_t)length, index, p);
+            else if ((size_t)size >= (size_t)length + (size_t)self->t.tag_len)
+                r = zc_srtp_seal_next(&self->t, &st->s, p, (size_t)length, index, p);
+        }
+    }
+    if (release) PyBuffer_Release(&b);
+    return next_result(r);
+}
+
+static PyObject *srtp_protect_next(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return srtp_next_in_place(self, args, nargs, 0);
+}
+
+static PyObject *srtp_unprotect_next(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return srtp_next_in_place(self, args, nargs, 1);
+}
+
+static PyObject *srtp_next_bytes(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (nargs != 2) return PyErr_Format(PyExc_TypeError, "expected 2 arguments, got %zd", nargs);
+    StreamObject *st = stream_arg(args[1]);
+    if (!st) return NULL;
+    const uint8_t *p;
+    Py_ssize_t length;
+    Py_buffer b;
+    int release = 0;
+    if (PyBytes_CheckExact(args[0])) {
+        p = (const uint8_t *)PyBytes_AS_STRING(args[0]);
+        length = PyBytes_GET_SIZE(args[0]);
+    } else {
+        if (PyObject_GetBuffer(args[0], &b, PyBUF_SIMPLE) < 0) return NULL;
+        p = b.buf, length = b.len, release = 1;
+    }
+    PyObject *out = NULL;
+    int64_t index = zc_srtp_next(&self->t, &st->s, p, (size_t)length, unprotect);
+    if (index >= 0) {
+        Py_ssize_t n = unprotect ? length - self->t.tag_len : length + self->t.tag_len;
+        out = PyBytes_FromStringAndSize(NULL, n);
+        if (out) {
+            uint8_t *o = (uint8_t *)PyBytes_AS_STRING(out);
+            long r = unprotect ? zc_srtp_open_next(&self->t, &st->s, p, (size_t)length, index, o)
+                               : zc_srtp_seal_next(&self->t, &st->s, p, (size_t)length, index, o);
+            if (r < 0) {
+                Py_CLEAR(out);
+                if (r != ZC_ERR_AUTH) fail((int)r);
+            }
+        }
+    }
+    if (release) PyBuffer_Release(&b);
+    if (out || PyErr_Occurred()) return out;
+    Py_RETURN_NONE;
+}
+
+static PyObject *srtp_protect_bytes(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return srtp_next_bytes(self, args, nargs, 0);
+}
+
+static PyObject *srtp_unprotect_bytes(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return srtp_next_bytes(self, args, nargs, 1);
+}
+
 static PyObject *srtp_tag_len(SrtpObject *self, void *closure) {
     return PyLong_FromLong(self->t.tag_len);
 }
@@ -215,6 +442,14 @@ static PyObject *srtp_tag_len(SrtpObject *self, void *closure) {
 static PyMethodDef srtp_methods[] = {
     {"protect", (PyCFunction)(void (*)(void))srtp_protect, METH_FASTCALL, "protect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> int"},
     {"unprotect", (PyCFunction)(void (*)(void))srtp_unprotect, METH_FASTCALL, "unprotect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> bool"},
+    {"protect_next", (PyCFunction)(void (*)(void))srtp_protect_next, METH_FASTCALL,
+     "protect_next(buf, length, stream) -> new length, or -1: not the next plain packet of stream"},
+    {"unprotect_next", (PyCFunction)(void (*)(void))srtp_unprotect_next, METH_FASTCALL,
+     "unprotect_next(buf, length, stream) -> new length, -1: not the next plain packet of stream, -2: wrong tag"},
+    {"protect_bytes", (PyCFunction)(void (*)(void))srtp_protect_bytes, METH_FASTCALL,
+     "protect_bytes(packet, stream) -> SRTP bytes, or None: not the next plain packet of stream"},
+    {"unprotect_bytes", (PyCFunction)(void (*)(void))srtp_unprotect_bytes, METH_FASTCALL,
+     "unprotect_bytes(packet, stream) -> RTP bytes, or None: not the next plain packet of stream, or a wrong tag"},
     {NULL}};
 
 static PyGetSetDef srtp_getset[] = {{"tag_len", (getter)srtp_tag_len, NULL, "tag length in bytes", NULL}, {NULL}};
@@ -240,16 +475,23 @@ static PyMethodDef methods[] = {
     {"dh", py_dh, METH_VARARGS, "dh(group, base or b'' for g, exponent): 1 DH2k, 2 DH3k"},
     {"ec_mul", py_ec_mul, METH_VARARGS, "ec_mul(curve, scalar, point x||y or b'' for G, seed): 1 P-256, 2 P-384"},
     {"x25519", py_x25519, METH_VARARGS, "x25519(scalar, u, seed)"},
+    {"cpu_features", py_cpu_features, METH_VARARGS,
+     "cpu_features([enable]) -> names of the CPU features the SRTP transform uses (after enabling/disabling them)"},
     {NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_zcrypto", "ZeroTap crypto core over mbedTLS", -1, methods};
 
 PyMODINIT_FUNC PyInit__zcrypto(void) {
-    if (PyType_Ready(&SrtpType) < 0) return NULL;
+#if ZC_HAVE_P256
+    zc_p256_prepare(); /* here, under the GIL: ec_mul runs without it */
+#endif
+    if (PyType_Ready(&SrtpType) < 0 || PyType_Ready(&StreamType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&SrtpType);
     if (PyModule_AddObject(m, "SrtpTransform", (PyObject *)&SrtpType) < 0) return NULL;
+    Py_INCREF(&StreamType);
+    if (PyModule_AddObject(m, "SrtpStream", (PyObject *)&StreamType) < 0) return NULL;
     PyModule_AddIntConstant(m, "MBEDTLS_VERSION", MBEDTLS_VERSION_NUMBER);
     return m;
 }

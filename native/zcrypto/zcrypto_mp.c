@@ -146,6 +146,90 @@ static mp_obj_t zc_mp_x25519(mp_obj_t scalar_in, mp_obj_t u_in, mp_obj_t seed_in
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_x25519_obj, zc_mp_x25519);
 
+/* cpu_features([enable]): as in the CPython binding */
+static mp_obj_t zc_mp_cpu_features(size_t n_args, const mp_obj_t *args) {
+    int f = zc_cpu_features(n_args ? mp_obj_is_true(args[0]) : -1);
+    mp_obj_t names[2];
+    size_t n = 0;
+    if (f & ZC_X86_AES) names[n++] = mp_obj_new_str("aes-ni", 6);
+    if (f & ZC_X86_SHA) names[n++] = mp_obj_new_str("sha-ni", 6);
+    return mp_obj_new_tuple(n, names);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_cpu_features_obj, 0, 1, zc_mp_cpu_features);
+
+/* ---- SrtpStream: per-SSRC state of an SRTP session, for the fast path ------------------------ */
+
+typedef struct {
+    mp_obj_base_t base;
+    zc_stream s;
+} zc_stream_obj_t;
+
+extern const mp_obj_type_t zc_stream_type;
+
+/* SrtpStream(ssrc_bytes, ssrc, index), as srtp.py's _Stream */
+static mp_obj_t zc_stream_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 3, 3, false);
+    mp_buffer_info_t sb;
+    uint64_t ssrc, index;
+    mp_get_buffer_raise(args[0], &sb, MP_BUFFER_READ);
+    if (sb.len != 4) mp_raise_ValueError(MP_ERROR_TEXT("SRTP SSRC must be 4 bytes"));
+    if (!get_bits(args[1], 32, &ssrc)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP SSRC must fit 32 bits"));
+    if (!get_bits(args[2], 64, &index)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP index must be a non-negative 64-bit int"));
+    zc_stream_obj_t *o = mp_obj_malloc(zc_stream_obj_t, type);
+    zc_stream_init(&o->s, (uint32_t)ssrc, index);
+    return MP_OBJ_FROM_PTR(o);
+}
+
+static uint64_t stream_index(mp_obj_t o) {
+    uint64_t v;
+    if (!get_bits(o, 64, &v)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP index must be a non-negative 64-bit int"));
+    return v;
+}
+
+static mp_obj_t zc_mp_stream_check(mp_obj_t self_in, mp_obj_t index) {
+    zc_stream_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    return MP_OBJ_NEW_SMALL_INT(zc_stream_check(&self->s, stream_index(index)));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(zc_stream_check_obj, zc_mp_stream_check);
+
+static mp_obj_t zc_mp_stream_add(mp_obj_t self_in, mp_obj_t index) {
+    zc_stream_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    zc_stream_add(&self->s, stream_index(index));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(zc_stream_add_obj, zc_mp_stream_add);
+
+/* the attributes of srtp.py's _Stream: ssrc, hi, lo, highest and next (the last two writable) */
+static void zc_stream_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
+    zc_stream_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    if (dest[0] == MP_OBJ_NULL) {
+        switch (attr) {
+            case MP_QSTR_ssrc: dest[0] = mp_obj_new_int_from_uint(self->s.ssrc); return;
+            case MP_QSTR_hi: dest[0] = MP_OBJ_NEW_SMALL_INT(self->s.ssrc >> 16); return;
+            case MP_QSTR_lo: dest[0] = MP_OBJ_NEW_SMALL_INT(self->s.ssrc & 0xFFFF); return;
+            case MP_QSTR_highest: dest[0] = mp_obj_new_int_from_ull(self->s.highest); return;
+            case MP_QSTR_next: dest[0] = mp_obj_new_int_from_ull(self->s.next); return;
+        }
+        dest[1] = MP_OBJ_SENTINEL; /* methods: on to the locals dict */
+    } else if (dest[1] != MP_OBJ_NULL && (attr == MP_QSTR_highest || attr == MP_QSTR_next)) {
+        uint64_t v = stream_index(dest[1]);
+        if (attr == MP_QSTR_highest)
+            self->s.highest = v;
+        else
+            self->s.next = v;
+        dest[0] = MP_OBJ_NULL; /* stored */
+    }
+}
+
+static const mp_rom_map_elem_t zc_stream_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR_check), MP_ROM_PTR(&zc_stream_check_obj)},
+    {MP_ROM_QSTR(MP_QSTR_add), MP_ROM_PTR(&zc_stream_add_obj)},
+};
+static MP_DEFINE_CONST_DICT(zc_stream_locals, zc_stream_locals_table);
+
+MP_DEFINE_CONST_OBJ_TYPE(zc_stream_type, MP_QSTR_SrtpStream, MP_TYPE_FLAG_NONE, make_new, zc_stream_make_new, attr,
+                         zc_stream_attr, locals_dict, &zc_stream_locals);
+
 /* ---- SrtpTransform -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -205,9 +289,81 @@ static mp_obj_t zc_srtp_mp_unprotect(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_unprotect_obj, 8, 8, zc_srtp_mp_unprotect);
 
+/* The in-order fast path, as in the CPython binding: protect_next(buf, length, stream) and
+ * unprotect_next(buf, length, stream) in place (new length, -1 not the fast case, -2 wrong tag),
+ * protect_bytes(packet, stream) and unprotect_bytes(packet, stream) (new bytes, or None). */
+static zc_stream_obj_t *stream_arg(mp_obj_t o) {
+    if (!mp_obj_is_type(o, &zc_stream_type)) mp_raise_TypeError(MP_ERROR_TEXT("expected an SrtpStream"));
+    return MP_OBJ_TO_PTR(o);
+}
+
+static mp_obj_t zc_srtp_next_in_place(const mp_obj_t *args, int unprotect) {
+    zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    mp_buffer_info_t b;
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
+    mp_int_t length = mp_obj_get_int(args[2]);
+    zc_stream_obj_t *st = stream_arg(args[3]);
+    if (length < 0 || (size_t)length > b.len) return MP_OBJ_NEW_SMALL_INT(-1);
+    int64_t index = zc_srtp_next(&self->t, &st->s, b.buf, (size_t)length, unprotect);
+    if (index < 0) return MP_OBJ_NEW_SMALL_INT(-1);
+    long r;
+    if (unprotect) {
+        r = zc_srtp_open_next(&self->t, &st->s, b.buf, (size_t)length, index, b.buf);
+    } else {
+        if (b.len < (size_t)length + (size_t)self->t.tag_len) return MP_OBJ_NEW_SMALL_INT(-1);
+        r = zc_srtp_seal_next(&self->t, &st->s, b.buf, (size_t)length, index, b.buf);
+    }
+    if (r == ZC_ERR_AUTH) return MP_OBJ_NEW_SMALL_INT(-2);
+    if (r < 0) fail((int)r);
+    return MP_OBJ_NEW_SMALL_INT(r);
+}
+
+static mp_obj_t zc_srtp_protect_next(size_t n_args, const mp_obj_t *args) {
+    return zc_srtp_next_in_place(args, 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_protect_next_obj, 4, 4, zc_srtp_protect_next);
+
+static mp_obj_t zc_srtp_unprotect_next(size_t n_args, const mp_obj_t *args) {
+    return zc_srtp_next_in_place(args, 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_unprotect_next_obj, 4, 4, zc_srtp_unprotect_next);
+
+static mp_obj_t zc_srtp_next_bytes(mp_obj_t self_in, mp_obj_t packet, mp_obj_t stream, int unprotect) {
+    zc_srtp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    zc_stream_obj_t *st = stream_arg(stream);
+    mp_buffer_info_t p;
+    mp_get_buffer_raise(packet, &p, MP_BUFFER_READ);
+    int64_t index = zc_srtp_next(&self->t, &st->s, p.buf, p.len, unprotect);
+    if (index < 0) return mp_const_none;
+    vstr_t out;
+    vstr_init_len(&out, unprotect ? p.len - (size_t)self->t.tag_len : p.len + (size_t)self->t.tag_len);
+    long r = unprotect ? zc_srtp_open_next(&self->t, &st->s, p.buf, p.len, index, (uint8_t *)out.buf)
+                       : zc_srtp_seal_next(&self->t, &st->s, p.buf, p.len, index, (uint8_t *)out.buf);
+    if (r < 0) {
+        vstr_clear(&out);
+        if (r == ZC_ERR_AUTH) return mp_const_none;
+        fail((int)r);
+    }
+    return mp_obj_new_bytes_from_vstr(&out);
+}
+
+static mp_obj_t zc_srtp_protect_bytes(mp_obj_t self_in, mp_obj_t packet, mp_obj_t stream) {
+    return zc_srtp_next_bytes(self_in, packet, stream, 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(zc_srtp_protect_bytes_obj, zc_srtp_protect_bytes);
+
+static mp_obj_t zc_srtp_unprotect_bytes(mp_obj_t self_in, mp_obj_t packet, mp_obj_t stream) {
+    return zc_srtp_next_bytes(self_in, packet, stream, 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(zc_srtp_unprotect_bytes_obj, zc_srtp_unprotect_bytes);
+
 static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
     {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
+    {MP_ROM_QSTR(MP_QSTR_protect_next), MP_ROM_PTR(&zc_srtp_protect_next_obj)},
+    {MP_ROM_QSTR(MP_QSTR_unprotect_next), MP_ROM_PTR(&zc_srtp_unprotect_next_obj)},
+    {MP_ROM_QSTR(MP_QSTR_protect_bytes), MP_ROM_PTR(&zc_srtp_protect_bytes_obj)},
+    {MP_ROM_QSTR(MP_QSTR_unprotect_bytes), MP_ROM_PTR(&zc_srtp_unprotect_bytes_obj)},
 };
 static MP_DEFINE_CONST_DICT(zc_srtp_locals, zc_srtp_locals_table);
 
@@ -226,7 +382,9 @@ static const mp_rom_map_elem_t zc_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_dh), MP_ROM_PTR(&zc_mp_dh_obj)},
     {MP_ROM_QSTR(MP_QSTR_ec_mul), MP_ROM_PTR(&zc_mp_ec_mul_obj)},
     {MP_ROM_QSTR(MP_QSTR_x25519), MP_ROM_PTR(&zc_mp_x25519_obj)},
+    {MP_ROM_QSTR(MP_QSTR_cpu_features), MP_ROM_PTR(&zc_mp_cpu_features_obj)},
     {MP_ROM_QSTR(MP_QSTR_SrtpTransform), MP_ROM_PTR(&zc_srtp_type)},
+    {MP_ROM_QSTR(MP_QSTR_SrtpStream), MP_ROM_PTR(&zc_stream_type)},
     {MP_ROM_QSTR(MP_QSTR_MBEDTLS_VERSION), MP_ROM_INT(MBEDTLS_VERSION_NUMBER >> 8)},
 };
 static MP_DEFINE_CONST_DICT(zc_globals, zc_globals_table);

@@ -22,6 +22,27 @@ choices where the contract left room:
 - ``SrtpTransform`` also rejects an SSRC outside 32 bits and an index outside 48 bits.
 - On MicroPython call ``t.protect(...)`` directly, not through a stored bound method (see
   backend_micropython.SrtpTransform: that would allocate and free per call).
+
+Fast paths beyond the contract, for zerotap.srtp.Session's common case (the next RTP packet of
+the stream it saw last, plain 12-byte header, sequence number one above the highest index); each
+does the whole packet, the stream's replay state included, in one call:
+
+- ``SrtpTransform.protect_next(buf, length, stream)`` and ``unprotect_next(buf, length,
+  stream)`` (native and micropython backends), in place: the new length, -1 when the packet is
+  not that case (the caller takes its general path), and for unprotect -2 for a wrong tag, buf
+  untouched. ``stream`` is the session's per-SSRC state: ``srtp._Stream`` on MicroPython, the
+  native backend's own ``SrtpStream`` on the native one.
+- ``SrtpStream(ssrc_bytes, ssrc, index)`` (native backend): ``srtp._Stream`` in C, with the same
+  attributes (``ssrc``, ``hi``, ``lo``, ``highest``, ``next``) and methods (``check``, ``add``).
+- ``SrtpTransform.protect_bytes(packet, stream)`` and ``unprotect_bytes(packet, stream)``
+  (native backend): the same for the bytes API; new bytes, or None for anything else (a wrong
+  tag included: the general path then raises).
+- ``cpu_features(enable=None)`` (native backend): the CPU features the SRTP transform uses, on
+  x86-64 hosts AES-NI and SHA-NI when CPUID shows them (mbedTLS otherwise, and on every board);
+  ``enable=False`` switches them off from then on, ``True`` back on (tests run both paths).
+
+The native P-256 and DH2k/DH3k are C of our own wherever the compiler has 128-bit integers (a PC,
+a Raspberry Pi); 32-bit boards use mbedTLS and its hardware drivers. See native/README.md.
 """
 
 _ORDER = ("native", "micropython", "python")
@@ -32,6 +53,7 @@ _NAMES = (
     "aes_ecb_encrypt", "aes_ctr", "aes_cfb_encrypt", "aes_cfb_decrypt",
     "crc32c", "random_bytes", "SrtpTransform",
     "public_length", "generate", "agree", "KeyGeneration", "Agreement", "KeyPool",
+    "SrtpStream",  # the native backend only: see the docstring
 )
 
 _cache = {}

@@ -85,6 +85,23 @@ def SrtpTransform(cipher_key, cipher_salt, auth_key, tag_len):
     return _zcrypto.SrtpTransform(cipher_key, cipher_salt, auth_key, tag_len)
 
 
+# Per-SSRC replay state in C, and the transform's in-order fast paths that use it (protect_next,
+# unprotect_next, protect_bytes, unprotect_bytes): zerotap.srtp.Session runs its common case in
+# one C call with them. A build of the module without them leaves srtp.py on its Python path.
+SrtpStream = getattr(_zcrypto, "SrtpStream", None)
+if SrtpStream is None:
+    del SrtpStream
+
+
+def cpu_features(enable=None):
+    """The CPU features (AES-NI, SHA-NI) that the SRTP transform uses here; enable=False makes it
+    use mbedTLS alone from then on, True restores them (tests run both paths)."""
+    f = getattr(_zcrypto, "cpu_features", None)
+    if f is None:
+        return ()
+    return f() if enable is None else f(enable)
+
+
 _GROUPS = {"DH2k": 1, "DH3k": 2}
 _CURVES = {"EC25": 1, "EC38": 2}
 _CURVE_NAMES = {"EC25": "P-256", "EC38": "P-384"}
