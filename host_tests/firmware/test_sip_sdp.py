@@ -106,6 +106,7 @@ def test_box_rewrite_toward_the_network_adds_its_hash_and_media_address():
     m.add_attr("zrtp-hash", "1.10 " + "ab" * 32)
     m.set_connection("2001:db8::7")
     assert m.connection().addrtype == "IP6" and s.media_connection(m).address == "2001:db8::7"
+    assert sdp.addrtype_of("2001:db8::7") == "IP6" and sdp.addrtype_of("192.0.2.1") == "IP4"
     assert s.connection().address == "192.0.2.10"
     text = s.serialize().decode()
     assert "m=audio 49170 RTP/SAVP 0 101\r\nc=IN IP6 2001:db8::7\r\na=rtpmap:0 PCMU/8000\r\n" in text
