@@ -1,13 +1,6 @@
 """zerotap.sip.uri: SIP/SIPS/tel URIs (RFC 3261 §19.1, RFC 3966), round trips and errors."""
+from support import error_text
 from zerotap.sip import uri
-
-
-def _error(text):
-    try:
-        uri.parse(text)
-    except ValueError as e:
-        return str(e)
-    return None
 
 
 def test_sip_uri_parts_round_trip():
@@ -127,4 +120,4 @@ def test_bad_uris_get_precise_reasons():
         ("tel:;x=1", "empty tel number in 'tel:;x=1'"),
     ]
     for text, reason in cases:
-        assert _error(text) == reason, (text, _error(text))
+        assert error_text(uri.parse, text) == reason, (text, error_text(uri.parse, text))
