@@ -12,7 +12,7 @@ sndfile module writes what it decoded from the peer to ``rec/dump-*-dec.wav``.
 import subprocess
 from pathlib import Path
 
-from hostenv import need, stop_process, wait_until
+from hostenv import need, stop_process, text_of, wait_until
 
 MODULES = "/usr/lib/baresip/modules"
 
@@ -62,10 +62,7 @@ class Baresip:
         raise AssertionError("baresip did not start:\n%s" % self.log()[-2000:])
 
     def log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log_path)
 
     def received(self):
         """The WAV files of audio it decoded from its peers."""

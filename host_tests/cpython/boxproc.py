@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import ports
-from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, wait_until
+from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, text_of, wait_until
 
 
 class BoxProcess:
@@ -100,22 +100,11 @@ class BoxProcess:
         return env
 
     def log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log_path)
 
     def statuses(self):
         """Every JSON status line so far, as dicts."""
-        try:
-            text = self.status_path.read_text()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in text.splitlines():
-            if line.strip():
-                out.append(json.loads(line))
-        return out
+        return [json.loads(line) for line in text_of(self.status_path).splitlines() if line.strip()]
 
     def call_statuses(self, call=None):
         return [s for s in self.statuses() if "call" in s and (call is None or s["call"] == call)]

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hostenv import need, stop_process, wait_until
+from hostenv import need, stop_process, text_of, wait_until
 
 FIELDS = ("frame.number", "frame.time_relative", "udp.srcport", "udp.dstport", "udp.length",
           "_ws.col.Protocol", "zrtp.type", "rtp.ssrc", "rtp.seq", "rtp.p_type", "rtp.payload",
@@ -79,11 +79,10 @@ class Capture:
                                       str(self.path)], stdout=subprocess.DEVNULL,
                                      stderr=open(self._err, "wb"))
         # dumpcap says "File: ..." once it captures
-        if wait_until(lambda: "File:" in self._err.read_text(errors="replace"), timeout,
-                      self.proc):
+        if wait_until(lambda: "File:" in text_of(self._err), timeout, self.proc):
             return self
         self.stop()
-        raise AssertionError("dumpcap did not start: %s" % self._err.read_text(errors="replace"))
+        raise AssertionError("dumpcap did not start: %s" % text_of(self._err))
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:

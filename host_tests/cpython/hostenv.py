@@ -39,6 +39,14 @@ def micropython_env(*paths):
     return env
 
 
+def text_of(path):
+    """The text of the file at PATH (bad bytes replaced), or "" while it does not exist."""
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def wait_until(ready, timeout, proc=None, interval=0.05):
     """Poll READY() until it returns true (then True), TIMEOUT seconds pass, or PROC (a Popen)
     exits (then False)."""

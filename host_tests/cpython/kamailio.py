@@ -12,7 +12,7 @@ foreground (``-DD -E``), logs to a file, and is stopped by PID. No database, no 
 import subprocess
 from pathlib import Path
 
-from hostenv import need, stop_process, wait_until
+from hostenv import need, stop_process, text_of, wait_until
 
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
@@ -151,7 +151,7 @@ class Kamailio:
             return any(":%04X " % self.port in line.split()[1] + " " for line in f.readlines()[1:])
 
     def log_text(self):
-        return self.log.read_text(errors="replace")
+        return text_of(self.log)
 
     def stop(self):
         stop_process(self.proc)

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 import ports
-from hostenv import need, stop_process, wait_until
+from hostenv import need, stop_process, text_of, wait_until
 
 # linphone's log names -> ZRTP names (RFC 6189 section 5.1.2 to 5.1.6)
 _CIPHERS = {"AES-128": "AES1", "AES-192": "AES2", "AES-256": "AES3", "TWOFISH-128": "2FS1",
@@ -227,10 +227,7 @@ class Linphone:
 
     # --- the log --------------------------------------------------------------------------------
     def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log)
 
     def log_sas(self):
         """(sas, previously_verified) from the log, or None."""
