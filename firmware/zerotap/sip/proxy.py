@@ -172,9 +172,6 @@ class Proxy:
                 self._end(call, now_ms, "no answer")
                 del self.calls[cid]
 
-    def active_calls(self):
-        return [c for c in self.calls.values() if c.ended_at is None]
-
     # --- responses the box makes itself ------------------------------------------------------------
     def _reply(self, side, req, src, code, reason):
         try:
