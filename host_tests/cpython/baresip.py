@@ -9,13 +9,10 @@ it runs ZRTP even with media_encryption=none as soon as the other side offers it
 It plays PLAY into every call (and hangs up when the file ends: give it a long file), and the
 sndfile module writes what it decoded from the peer to ``rec/dump-*-dec.wav``.
 """
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
-from hostenv import need
+from hostenv import need, stop_process, text_of, wait_until
 
 MODULES = "/usr/lib/baresip/modules"
 
@@ -59,33 +56,17 @@ class Baresip:
             % (self.user, self.sip_port))
         self.proc = subprocess.Popen([exe, "-f", str(cfg)], stdout=open(self.log_path, "wb"),
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "baresip is ready" in self.log():
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        if wait_until(lambda: "baresip is ready" in self.log(), timeout, self.proc):
+            return self
         self.stop()
         raise AssertionError("baresip did not start:\n%s" % self.log()[-2000:])
 
     def log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log_path)
 
     def received(self):
         """The WAV files of audio it decoded from its peers."""
         return sorted(self.rec.glob("dump-*-dec.wav"))
 
     def stop(self):
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(3)
+        stop_process(self.proc)

@@ -4,6 +4,7 @@
     box.config["phone"]["sip"] ...                             # what it was given
     box.wait_status(lambda s: s.get("security") == "secure")   # a JSON status line (dict)
     box.control("verify 1")                                    # the local control, as a dict
+    Linphone(dir, account=box.phone_account("alice"))          # a plain desk phone behind it
     box.stop()                                                 # SIGINT, then TERM/KILL by PID
 
 It writes a fresh CONFIG.json, runs ``python -m zerotap run CONFIG.json NAME`` (or ``micropython
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 import ports
-from hostenv import FIRMWARE, ROOT, micropython_env, need
+from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, text_of, wait_until
 
 
 class BoxProcess:
@@ -67,6 +68,11 @@ class BoxProcess:
     def network_hostport(self):
         return "127.0.0.1:%d" % self.network_port
 
+    def phone_account(self, user):
+        """A linphonec account (linphone.Linphone's ACCOUNT) for a desk phone that sends all its
+        SIP to this box's phone side and never registers."""
+        return {"identity": "sip:%s@127.0.0.1" % user, "proxy": self.phone_uri, "register": False}
+
     def start(self, timeout=20):
         self.config_path.write_text(json.dumps(self.config, indent=1))
         if self.status_path.exists():
@@ -75,13 +81,8 @@ class BoxProcess:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "wb"), env=self.env(),
                                      cwd=str(ROOT))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "listening:" in self.log():
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        if wait_until(lambda: "listening:" in self.log(), timeout, self.proc):
+            return self
         self.stop()
         raise AssertionError("box %s did not start:\n%s" % (self.name, self.log()[-3000:]))
 
@@ -99,22 +100,11 @@ class BoxProcess:
         return env
 
     def log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log_path)
 
     def statuses(self):
         """Every JSON status line so far, as dicts."""
-        try:
-            text = self.status_path.read_text()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in text.splitlines():
-            if line.strip():
-                out.append(json.loads(line))
-        return out
+        return [json.loads(line) for line in text_of(self.status_path).splitlines() if line.strip()]
 
     def call_statuses(self, call=None):
         return [s for s in self.statuses() if "call" in s and (call is None or s["call"] == call)]
@@ -148,18 +138,4 @@ class BoxProcess:
     def stop(self, sig=signal.SIGINT, timeout=10):
         """Stop by PID: SIG (SIGINT: a clean shutdown), then TERM, then KILL. Returns the exit
         code."""
-        p = self.proc
-        if p is None:
-            return None
-        if p.poll() is None:
-            os.kill(p.pid, sig)
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(p.pid, signal.SIGTERM)
-                try:
-                    p.wait(3)
-                except subprocess.TimeoutExpired:
-                    os.kill(p.pid, signal.SIGKILL)
-                    p.wait(3)
-        return p.returncode
+        return stop_process(self.proc, sig, timeout)

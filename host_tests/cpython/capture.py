@@ -11,13 +11,12 @@ Each packet is a :class:`Packet`: time, src/dst port, kind (``zrtp``, ``rtp``, `
 ``stun``, ``sip`` or ``udp``), and for RTP the SSRC, sequence number and payload bytes.
 Several engineers capture on loopback at once: the filter names the test's own ports only.
 """
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from hostenv import need
+from hostenv import need, stop_process, text_of, wait_until
 
 FIELDS = ("frame.number", "frame.time_relative", "udp.srcport", "udp.dstport", "udp.length",
           "_ws.col.Protocol", "zrtp.type", "rtp.ssrc", "rtp.seq", "rtp.p_type", "rtp.payload",
@@ -79,27 +78,17 @@ class Capture:
         self.proc = subprocess.Popen([dumpcap, "-i", self.interface, "-f", flt, "-w",
                                       str(self.path)], stdout=subprocess.DEVNULL,
                                      stderr=open(self._err, "wb"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:  # dumpcap says "File: ..." once it captures
-            if "File:" in self._err.read_text(errors="replace"):
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        # dumpcap says "File: ..." once it captures
+        if wait_until(lambda: "File:" in text_of(self._err), timeout, self.proc):
+            return self
         self.stop()
-        raise AssertionError("dumpcap did not start: %s" % self._err.read_text(errors="replace"))
+        raise AssertionError("dumpcap did not start: %s" % text_of(self._err))
 
     def stop(self):
-        p = self.proc
-        if p is None or p.poll() is not None:
+        if self.proc is None or self.proc.poll() is not None:
             return
         time.sleep(0.3)  # let the last packets reach the file
-        os.kill(p.pid, signal.SIGINT)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(3)
+        stop_process(self.proc, signal.SIGINT)
 
     def packets(self, media_ports=(), sip_ports=()):
         """Every captured packet, decoding MEDIA_PORTS as RTP (so ZRTP and RTCP too) and SIP_PORTS

@@ -1,14 +1,13 @@
-"""Audio made by independent tools for the DTMF tests: sox for tones, noise and music-like sounds,
-espeak-ng for speech, multimon-ng to decode.
+"""Audio made by independent tools for the DTMF and G.711 tests: sox for tones, noise, music-like
+sounds and G.711 coding, espeak-ng for speech, multimon-ng to decode.
 
 Every function returns 8 kHz mono 16-bit little-endian samples (bytes) made at call time; nothing
 generated is committed except the small fixtures that dtmf_fixtures.py writes (host_tests/vectors/
-dtmf_*, read by the MicroPython runner).
+dtmf_*, read by the MicroPython runner). :func:`detect` runs our own detector over such audio.
 """
 import math
 import random
 import subprocess
-from pathlib import Path
 
 from hostenv import need
 
@@ -23,8 +22,16 @@ def sox():
     return need("sox", "the Debian package sox")
 
 
-def _raw_out():
-    return ["-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-L", "-"]
+def _bits(encoding):
+    return "16" if encoding == "signed-integer" else "8"
+
+
+def raw(encoding="signed-integer"):
+    """sox's options for headerless 8 kHz mono audio on a pipe: 16-bit little-endian PCM, or
+    G.711 bytes (ENCODING ``u-law`` or ``a-law``)."""
+    little = ["-L"] if encoding == "signed-integer" else []
+    return ["-t", "raw", "-r", str(RATE), "-e", encoding, "-b", _bits(encoding), "-c", "1"] \
+        + little + ["-"]
 
 
 def run_sox(args, stdin=None):
@@ -49,7 +56,7 @@ def tone_pair(f_row, f_col, ms, level_row=-10.0, level_col=-10.0, snr_db=None):
     """Two sines from sox (plus white noise at SNR_DB below the pair's power), MS long."""
     seconds = "%.6f" % (ms / 1000.0)
     a, b = gain(level_row), gain(level_col)
-    args = ["-D", "-n"] + _raw_out() + ["synth", seconds, "sine", "%.4f" % f_row, "sine",
+    args = ["-D", "-n"] + raw() + ["synth", seconds, "sine", "%.4f" % f_row, "sine",
                                          "%.4f" % f_col]
     remix = "1v%.6f,2v%.6f" % (a, b)
     if snr_db is not None:
@@ -115,7 +122,7 @@ def speech(text, voice="en", speed=160, pitch=50):
                        capture_output=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError("espeak-ng failed: %s" % r.stderr.decode(errors="replace"))
-    return run_sox(["-D", "-t", "wav", "-"] + _raw_out() + ["gain", "-n", "-6"], stdin=r.stdout)
+    return run_sox(["-D", "-t", "wav", "-"] + raw() + ["gain", "-n", "-6"], stdin=r.stdout)
 
 
 def speech_corpus(seconds, seed=7):
@@ -154,30 +161,30 @@ def music_corpus(seconds, seed=11):
                                                                    (3, 7, 10), (5, 9), (7, 12)))]
             args = ["synth", d] + [x for n in notes for x in ("sine", "%.3f" % _note(n))]
             remix = ",".join("%dv%.3f" % (j + 1, 0.5 / len(notes)) for j in range(len(notes)))
-            audio = run_sox(["-D", "-n"] + _raw_out() + args + ["remix", remix, "fade", "0.01",
+            audio = run_sox(["-D", "-n"] + raw() + args + ["remix", remix, "fade", "0.01",
                                                                d, "0.05"])
         elif k == 1:  # sweep
             lo, hi = rnd.choice(((300, 2000), (600, 1700), (2000, 500), (900, 1300), (200, 3500)))
-            audio = run_sox(["-D", "-n"] + _raw_out() + ["synth", d, rnd.choice(("sine", "triangle")),
+            audio = run_sox(["-D", "-n"] + raw() + ["synth", d, rnd.choice(("sine", "triangle")),
                                                         "%d-%d" % (lo, hi), "vol", "0.4"])
         elif k == 2:  # vibrato: a note whose frequency wobbles at a few Hz
             f = _note(rnd.randrange(60, 90))
-            audio = run_sox(["-D", "-n"] + _raw_out() + ["synth", d, "sine", "%.2f" % f, "synth",
+            audio = run_sox(["-D", "-n"] + raw() + ["synth", d, "sine", "%.2f" % f, "synth",
                                                         d, "sine", "fmod",
                                                         "%.1f" % rnd.uniform(3, 8), "vol", "0.4"])
         elif k == 3:  # tremolo on a two-note interval
             a, b = rnd.randrange(55, 90), rnd.randrange(55, 90)
-            audio = run_sox(["-D", "-n"] + _raw_out() + ["synth", d, "sine", "%.2f" % _note(a),
+            audio = run_sox(["-D", "-n"] + raw() + ["synth", d, "sine", "%.2f" % _note(a),
                                                         "sine", "%.2f" % _note(b), "remix",
                                                         "1v0.3,2v0.3", "tremolo",
                                                         "%.1f" % rnd.uniform(4, 10), "60"])
         elif k == 4:  # plucked strings
             n = rnd.randrange(45, 80)
-            audio = run_sox(["-D", "-n"] + _raw_out() + ["synth", d, "pluck", "%.2f" % _note(n),
+            audio = run_sox(["-D", "-n"] + raw() + ["synth", d, "pluck", "%.2f" % _note(n),
                                                         "vol", "0.5"])
         else:  # a square-wave melody note (rich in harmonics) with pink noise
             n = rnd.randrange(50, 80)
-            audio = run_sox(["-D", "-n"] + _raw_out() + ["synth", d, "square", "%.2f" % _note(n),
+            audio = run_sox(["-D", "-n"] + raw() + ["synth", d, "square", "%.2f" % _note(n),
                                                         "pinknoise", "remix", "1v0.2,2v0.05"])
         parts.append(audio)
         total += len(audio)
@@ -202,18 +209,59 @@ def multimon_decode(wav_path):
     return "".join(keys)
 
 
-def write_wav(path, samples):
-    """SAMPLES (16-bit little-endian bytes) as an 8 kHz mono WAV file, written by sox."""
-    run_sox(["-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-L", "-",
-             str(path)], stdin=bytes(samples))
+def write_wav(path, samples, encoding="signed-integer", dither=False):
+    """SAMPLES (16-bit little-endian bytes) as an 8 kHz mono WAV file that sox writes in ENCODING
+    (``signed-integer``, ``u-law``, ``a-law``); DITHER lets sox dither (seeded) on the way down."""
+    run_sox(([] if dither else ["-D"]) + raw() + ["-e", encoding, "-b", _bits(encoding),
+                                                  str(path)], stdin=bytes(samples))
 
+
+def sox_encode(samples, encoding):
+    """16-bit SAMPLES as sox codes them in G.711 ENCODING (``u-law``, ``a-law``), no dither."""
+    return run_sox(["-D"] + raw() + raw(encoding), stdin=samples)
+
+
+def sox_decode(codes, encoding):
+    """G.711 CODES as sox decodes them to 16-bit samples."""
+    return run_sox(["-D"] + raw(encoding) + raw(), stdin=codes)
+
+
+def shifted(keys, row=0.0, col=0.0, ms=70, gap=70, **kw):
+    """KEYS with their row and column tones off by the fractions ROW and COL (sox sines)."""
+    parts = [silence(60)]
+    for key in keys:
+        fr, fc = key_pair(key)
+        parts.append(tone_pair(fr * (1 + row), fc * (1 + col), ms, **kw))
+        parts.append(silence(gap))
+    return b"".join(parts)
+
+
+def aligned(keys, ms, gap, step=7):
+    """KEYS as MS-long tones at every alignment to the detector's 10 ms blocks: before key i a
+    lead of (i * STEP) % 80 samples."""
+    parts = [silence(60)]
+    for i, key in enumerate(keys):
+        parts.append(bytes(2 * (i * step % 80)))
+        parts.append(key_tone(key, ms))
+        parts.append(silence(gap))
+    return b"".join(parts)
+
+
+def detect(audio, frame=160):
+    """[(key, sample)]: what our detector finds in AUDIO fed in frames of FRAME samples."""
+    from zerotap.dtmf import detector
+    det = detector.Detector()
+    found = []
+    for i in range(0, len(audio), 2 * frame):
+        found.extend(det.feed(audio[i:i + 2 * frame]))
+    return found
 
 
 def with_harmonics(key, ms, level=-10.0, harmonic_db=-20.0):
     """A key whose two tones each carry a second harmonic HARMONIC_DB under them (sox sines)."""
     fr, fc = key_pair(key)
     a, h = gain(level), gain(level + harmonic_db)
-    return run_sox(["-D", "-n"] + _raw_out() + ["synth", "%.6f" % (ms / 1000.0), "sine", str(fr),
+    return run_sox(["-D", "-n"] + raw() + ["synth", "%.6f" % (ms / 1000.0), "sine", str(fr),
                                                 "sine", str(fc), "sine", str(2 * fr), "sine",
                                                 str(2 * fc), "remix",
                                                 "1v%.6f,2v%.6f,3v%.6f,4v%.6f" % (a, a, h, h)])

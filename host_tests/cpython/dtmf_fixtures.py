@@ -22,30 +22,8 @@ KEYS_TYPED = "15590*#3"  # linphonec sends 0-9, * and # (a repeated key too)
 
 def wav(name, samples, encoding):
     """Save 16-bit SAMPLES as a WAV file in ENCODING (signed-integer, u-law, a-law) via sox."""
-    path = VECTORS / name
-    bits = "16" if encoding == "signed-integer" else "8"
-    A.run_sox(["-D", "-t", "raw", "-r", "8000", "-e", "signed", "-b", "16", "-c", "1", "-L", "-",
-               "-e", encoding, "-b", bits, str(path)], stdin=samples)
+    A.write_wav(VECTORS / name, samples, encoding)
     return name
-
-
-def off(keys, row=0.0, col=0.0, ms=70, gap=70, **kw):
-    parts = [A.silence(60)]
-    for key in keys:
-        fr, fc = A.key_pair(key)
-        parts.append(A.tone_pair(fr * (1 + row), fc * (1 + col), ms, **kw))
-        parts.append(A.silence(gap))
-    return b"".join(parts)
-
-
-def aligned(keys, ms, gap):
-    """Tones of MS at every alignment to a 10 ms block: a different lead before each."""
-    parts = [A.silence(60)]
-    for i, key in enumerate(keys):
-        parts.append(bytes(2 * (i * 7 % 80)))
-        parts.append(A.key_tone(key, ms))
-        parts.append(A.silence(gap))
-    return b"".join(parts)
 
 
 def main():
@@ -60,13 +38,14 @@ def main():
          "16 keys at -3 dBm0, then at -30 dBm0 per tone")
     case("dtmf_noise15_pcma.wav", A.sequence(K, level_row=-20, level_col=-20, snr_db=15), "a-law",
          K, "white noise at 15 dB SNR")
-    case("dtmf_freq_accept_pcmu.wav", off(K, 0.015, 0.015) + off(K, -0.015, -0.015)
-         + off(K, 0.015, -0.015), "u-law", K * 3, "both tones +1.5 %, -1.5 %, and +-1.5 %")
-    reject = b"".join(off(K, r, c) for r, c in ((0.035, 0), (-0.035, 0), (0, 0.035), (0, -0.035)))
+    case("dtmf_freq_accept_pcmu.wav", A.shifted(K, 0.015, 0.015) + A.shifted(K, -0.015, -0.015)
+         + A.shifted(K, 0.015, -0.015), "u-law", K * 3, "both tones +1.5 %, -1.5 %, and +-1.5 %")
+    reject = b"".join(A.shifted(K, r, c)
+                      for r, c in ((0.035, 0), (-0.035, 0), (0, 0.035), (0, -0.035)))
     case("dtmf_freq_reject_pcma.wav", reject, "a-law", "", "one tone 3.5 % off, each way")
-    case("dtmf_duration_pcmu.wav", aligned(K, 40, 40), "u-law", K,
+    case("dtmf_duration_pcmu.wav", A.aligned(K, 40, 40), "u-law", K,
          "40 ms tones and 40 ms pauses, every block alignment")
-    case("dtmf_short_pcmu.wav", aligned(K + K, 23, 60), "u-law", "", "23 ms tones")
+    case("dtmf_short_pcmu.wav", A.aligned(K + K, 23, 60), "u-law", "", "23 ms tones")
     case("dtmf_twist_pcmu.wav", A.sequence(K, level_row=-16, level_col=-8)
          + A.sequence(K, level_row=-8, level_col=-12), "u-law", K + K,
          "twist +8 dB (normal), -4 dB (reverse)")
@@ -98,12 +77,8 @@ def main():
     lin = struct.pack("<%dh" % len(values), *values)
     g711 = {"source": "sox 14.4 (-D, no dither)", "values": values}
     for enc, key in (("u-law", "ulaw"), ("a-law", "alaw")):
-        dec = A.run_sox(["-D", "-t", "raw", "-r", "8000", "-e", enc, "-b", "8", "-c", "1", "-",
-                         "-t", "raw", "-e", "signed", "-b", "16", "-L", "-"], stdin=codes)
-        g711[key + "_decoded"] = list(struct.unpack("<256h", dec))
-        g711[key + "_encoded"] = A.run_sox(["-D", "-t", "raw", "-r", "8000", "-e", "signed", "-b",
-                                            "16", "-c", "1", "-L", "-", "-t", "raw", "-e", enc,
-                                            "-b", "8", "-"], stdin=lin).hex()
+        g711[key + "_decoded"] = list(struct.unpack("<256h", A.sox_decode(codes, enc)))
+        g711[key + "_encoded"] = A.sox_encode(lin, enc).hex()
     (VECTORS / "g711_sox.json").write_text(json.dumps(g711) + "\n")
 
 

@@ -9,13 +9,10 @@ It is a small stateful proxy: REGISTER and INVITE need digest authentication aga
 record-routed, calls go to the registered contact of the Request-URI's user. It runs in the
 foreground (``-DD -E``), logs to a file, and is stopped by PID. No database, no other hosts.
 """
-import os
-import signal
 import subprocess
-import time
 from pathlib import Path
 
-from hostenv import need
+from hostenv import need, stop_process, text_of, wait_until
 
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
@@ -143,31 +140,18 @@ class Kamailio:
             [exe, "-DD", "-E", "-f", str(self.cfg), "-Y", str(run), "-P", str(self.dir / "pid"),
              "-m", "32", "-M", "8", "-w", str(self.dir)],
             stdout=subprocess.DEVNULL, stderr=open(self.log, "wb"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("kamailio exited: %s" % self.log.read_text()[-3000:])
-            if "INFO: <core> [core/udp_server.c" in self.log.read_text(errors="replace") or \
-                    self._listening():
-                return self
-            time.sleep(0.1)
+        if wait_until(lambda: "INFO: <core> [core/udp_server.c" in self.log_text()
+                      or self._listening(), timeout, self.proc, interval=0.1):
+            return self
         self.stop()
-        raise AssertionError("kamailio did not start: %s" % self.log.read_text()[-3000:])
+        raise AssertionError("kamailio did not start: %s" % self.log_text()[-3000:])
 
     def _listening(self):
         with open("/proc/net/udp") as f:
             return any(":%04X " % self.port in line.split()[1] + " " for line in f.readlines()[1:])
 
     def log_text(self):
-        return self.log.read_text(errors="replace")
+        return text_of(self.log)
 
     def stop(self):
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(3)
+        stop_process(self.proc)

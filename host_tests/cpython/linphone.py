@@ -5,11 +5,16 @@ written rc file, a log at debug level 6, and its commands through a pipe held op
 end of input linphonec quits). It is started and stopped by PID only: ``quit``, then TERM, then
 KILL.
 
-    phone = Linphone(tmp_path / "alice", encryption="none").start()
-    phone.command("call sip:bob@127.0.0.1:5070")
+    phone = Linphone(tmp_path / "alice", encryption="none").start()   # free loopback ports
+    phone.call("sip:bob@127.0.0.1:5070")  # or any command: phone.command("5") types a DTMF key
     sas = phone.wait_encrypted()          # from stdout: "Call 1 is fully encrypted and auth token is X."
     phone.algorithms()                    # from the log, by ZRTP names: {"cipher": "AES1", ...}
     phone.stop()
+
+Every test that needs linphonec uses this driver: the box's end-to-end tests (a plain desk phone, the
+ZRTP peer, an account at Kamailio), the SIP tests (linphonec against a UAS/UAC of zerotap.sip,
+registration with digest auth) and the DTMF tests (RFC 4733 events or in-band tones typed during
+a call).
 
 What it reads:
 - stdout lines (a reader thread keeps them; :meth:`wait_for` waits for a regex);
@@ -19,14 +24,14 @@ What it reads:
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-from hostenv import need
+import ports
+from hostenv import need, stop_process, text_of, wait_until
 
 # linphone's log names -> ZRTP names (RFC 6189 section 5.1.2 to 5.1.6)
 _CIPHERS = {"AES-128": "AES1", "AES-192": "AES2", "AES-256": "AES3", "TWOFISH-128": "2FS1",
@@ -59,18 +64,26 @@ def stamp_ms(line):
 class Linphone:
     """One linphonec process with its own HOME, rc, log and pipe."""
 
-    def __init__(self, directory, sip_port, rtp_port, encryption="none", mandatory=None,
-                 auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None):
+    def __init__(self, directory, sip_port=None, rtp_port=None, encryption="none", mandatory=None,
+                 auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None,
+                 rfc2833=None):
+        """DIRECTORY is emptied at start. SIP_PORT and RTP_PORT (even; RTCP on the next one)
+        default to free loopback ports. ENCRYPTION: ``none`` or ``zrtp`` (MANDATORY defaults
+        to ENCRYPTION != none). ACCOUNT: a dict with identity, proxy, and optionally route,
+        register, expires, username, password, realm. ZRTP: ``{"key_agreements": "..."}`` and
+        the like. RFC2833: True sends typed keys as RFC 4733 events, False as in-band tones
+        (SIP INFO off either way); None leaves linphonec's default."""
         self.dir = Path(directory)
         self.name = name or self.dir.name
-        self.sip_port = sip_port
-        self.rtp_port = rtp_port
+        self.sip_port = sip_port or ports.udp_port()
+        self.rtp_port = rtp_port or ports.udp_pair()
         self.encryption = encryption
         self.mandatory = (encryption != "none") if mandatory is None else mandatory
         self.auto_answer = auto_answer
         self.codec = codec
         self.account = account  # dict: identity, proxy, route, register, username, password, realm
         self.zrtp = zrtp or {}  # e.g. {"key_agreements": "MS_ZRTP_KEY_AGREEMENT_X255"}
+        self.rfc2833 = rfc2833
         self.proc = None
         self.lines = []
         self._cond = threading.Condition()
@@ -88,6 +101,8 @@ class Linphone:
                "contact=sip:%s@127.0.0.1:%d" % (self.name, self.sip_port)]
         for kind, value in self.zrtp.items():
             sip.append("zrtp_%s_suites=%s" % (kind, value))
+        if self.rfc2833 is not None:
+            sip += ["use_rfc2833=%d" % (1 if self.rfc2833 else 0), "use_info=0"]
         rtp = ["audio_rtp_port=%d" % self.rtp_port, "bind_address=127.0.0.1",
                "audio_jitt_comp=60", "nortp_timeout=30"]
         sections = [("sip", sip), ("rtp", rtp),
@@ -192,12 +207,9 @@ class Linphone:
 
     def wait_registered(self, timeout=15):
         """Until the log says the account registered (LinphoneRegistrationOk)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if "to [LinphoneRegistrationOk]" in self.log_text():
-                return
-            time.sleep(0.1)
-        raise AssertionError("%s: not registered within %.0f s" % (self.name, timeout))
+        if not wait_until(lambda: "to [LinphoneRegistrationOk]" in self.log_text(), timeout,
+                          interval=0.1):
+            raise AssertionError("%s: not registered within %.0f s" % (self.name, timeout))
 
     def wait_connected(self, timeout=15):
         return self.wait_for(r"Call \d+ with .* connected", timeout)
@@ -215,10 +227,7 @@ class Linphone:
 
     # --- the log --------------------------------------------------------------------------------
     def log_text(self):
-        try:
-            return self.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return text_of(self.log)
 
     def log_sas(self):
         """(sas, previously_verified) from the log, or None."""
@@ -252,22 +261,7 @@ class Linphone:
     # --- stopping -------------------------------------------------------------------------------
     def stop(self, timeout=5):
         """quit, then TERM, then KILL, by PID."""
-        p = self.proc
-        if p is None or p.poll() is not None:
-            return
-        try:
+        def quit():
             self.command("quit")
-            p.stdin.close()
-        except (BrokenPipeError, OSError, ValueError):
-            pass
-        try:
-            p.wait(timeout)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            p.wait(3)
-        except subprocess.TimeoutExpired:
-            os.kill(p.pid, signal.SIGKILL)
-            p.wait(3)
+            self.proc.stdin.close()
+        stop_process(self.proc, quit, timeout)

@@ -11,7 +11,6 @@ Audio is checked by correlation: each talker plays its own band-limited noise, a
 at the other end must contain it (median window correlation above 0.9; another talker's signal
 scores below 0.2).
 """
-import json
 import socket
 import threading
 import time
@@ -25,16 +24,6 @@ from kamailio import Kamailio
 from linphone import Linphone
 
 AUDIO_MIN = 0.9  # a relayed signal scores ~0.999, a foreign one ~0.08
-
-
-def outbound(box, user):
-    """A linphonec account that sends everything to the box's phone side and never registers."""
-    return {"identity": "sip:%s@127.0.0.1" % user, "proxy": box.phone_uri, "register": False}
-
-
-def phone(tmp_path, name, encryption="none", auto_answer=False, account=None, sip_port=None):
-    return Linphone(tmp_path / name, sip_port or ports.udp_port(), ports.udp_pair(),
-                    encryption=encryption, auto_answer=auto_answer, account=account)
 
 
 def talk(tmp_path, a, b, seed_a=1, seed_b=2):
@@ -84,8 +73,8 @@ def test_plain_phone_through_box_to_zrtp_linphonec(tmp_path):
     """linphonec (plain) -> box -> linphonec (ZRTP mandatory): SAS and algorithms equal, audio
     both ways, and the wire shows ZRTP then only SRTP on the network leg, no ZRTP on the phone leg."""
     box = BoxProcess(tmp_path / "box", "A")
-    a = phone(tmp_path, "alice", account=outbound(box, "alice"))
-    b = phone(tmp_path, "bob", encryption="zrtp", auto_answer=True)
+    a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+    b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
     cap = Capture(tmp_path / "call.pcapng", [a.rtp_port, a.rtp_port + 1, b.rtp_port,
                                              b.rtp_port + 1],
                   ranges=[box.phone_rtp, box.network_rtp])
@@ -136,8 +125,8 @@ def test_box_on_cpython_to_box_on_micropython(tmp_path):
     box_b = BoxProcess(tmp_path / "boxB", "B", interpreter="micropython",
                        phone_contact="sip:bob@127.0.0.1:%d" % pb_port)
     box_a = BoxProcess(tmp_path / "boxA", "A")
-    a = phone(tmp_path, "alice", account=outbound(box_a, "alice"))
-    b = phone(tmp_path, "bob", auto_answer=True, sip_port=pb_port)
+    a = Linphone(tmp_path / "alice", account=box_a.phone_account("alice"))
+    b = Linphone(tmp_path / "bob", auto_answer=True, sip_port=pb_port)
     try:
         box_b.start()
         box_a.start()
@@ -179,8 +168,8 @@ def test_through_kamailio_with_digest_auth(tmp_path):
                 "register": True, "username": user,
                 "password": "%s-pw" % user, "realm": "127.0.0.1", "expires": 300}
 
-    a = phone(tmp_path, "alice", account=account(box_a, "alice"))
-    b = phone(tmp_path, "bob", auto_answer=True, account=account(box_b, "bob"))
+    a = Linphone(tmp_path / "alice", account=account(box_a, "alice"))
+    b = Linphone(tmp_path / "bob", auto_answer=True, account=account(box_b, "bob"))
     try:
         kam.start()
         box_a.start()
@@ -212,7 +201,7 @@ def test_peer_without_zrtp_stays_clear(tmp_path):
     """A peer with no ZRTP (baresip): the call works both ways, the status says CLEAR and never
     SECURE."""
     box = BoxProcess(tmp_path / "box", "A")
-    a = phone(tmp_path, "alice", account=outbound(box, "alice"))
+    a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
     carol_wav = audio.write_signal(tmp_path / "carol.wav", 3, seconds=20)
     c = Baresip(tmp_path / "carol", "carol", ports.udp_port(), ports.udp_range(10), carol_wav,
                 ports.udp_port())
@@ -251,8 +240,8 @@ def test_peer_without_zrtp_stays_clear(tmp_path):
 def _secure_call(tmp_path, n, box_a, box_b, pb_port, nb=None):
     """Call N on box A (NB on box B, default N) between two plain phones."""
     nb = n if nb is None else nb
-    a = phone(tmp_path, "alice%d" % n, account=outbound(box_a, "alice"))
-    b = phone(tmp_path, "bob%d" % n, auto_answer=True, sip_port=pb_port)
+    a = Linphone(tmp_path / ("alice%d" % n), account=box_a.phone_account("alice"))
+    b = Linphone(tmp_path / ("bob%d" % n), auto_answer=True, sip_port=pb_port)
     try:
         a.start()
         b.start()
@@ -366,8 +355,8 @@ def test_malformed_sip_and_sdp_while_a_call_goes_on(tmp_path):
     """Malformed SIP and SDP on both ports are rejected (400 where a request can be answered) and
     logged, while a secure call through the same box keeps its audio."""
     box = BoxProcess(tmp_path / "box", "A")
-    a = phone(tmp_path, "alice", account=outbound(box, "alice"))
-    b = phone(tmp_path, "bob", encryption="zrtp", auto_answer=True)
+    a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+    b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
     results = []
     try:
         box.start()
@@ -404,9 +393,9 @@ def test_two_simultaneous_secure_calls_through_one_box(tmp_path):
     """Two phones behind one box call two ZRTP linphonecs at the same time: two SECURE calls, each
     with its peer's SAS, audio on both."""
     box = BoxProcess(tmp_path / "box", "A")
-    callers = [phone(tmp_path, "alice%d" % i, account=outbound(box, "alice%d" % i))
+    callers = [Linphone(tmp_path / ("alice%d" % i), account=box.phone_account("alice%d" % i))
                for i in (1, 2)]
-    callees = [phone(tmp_path, "bob%d" % i, encryption="zrtp", auto_answer=True) for i in (1, 2)]
+    callees = [Linphone(tmp_path / ("bob%d" % i), encryption="zrtp", auto_answer=True) for i in (1, 2)]
     try:
         box.start()
         for p in callers + callees:

@@ -1,12 +1,11 @@
 """SIGINT/SIGTERM end the box cleanly: its calls are ended (BYE to both parties) and its ZRTP cache
 is written; on both interpreters. MicroPython's unix port has no ``signal`` module: SIGINT works
 there, and tools/zerotap-micropython turns SIGTERM into SIGINT."""
-import os
+import json
 import signal
 import subprocess
 import time
 
-import ports
 from boxproc import BoxProcess
 from hostenv import ROOT
 from linphone import Linphone
@@ -18,11 +17,8 @@ def _secure_call_then_signal(tmp_path, interpreter, sig, wrapper=False):
     box = BoxProcess(tmp_path / "box", "A", interpreter=interpreter)
     if wrapper:
         box.command = [WRAPPER, "run", str(box.config_path), "A"]
-    a = Linphone(tmp_path / "alice", ports.udp_port(), ports.udp_pair(), encryption="none",
-                 account={"identity": "sip:alice@127.0.0.1", "proxy": box.phone_uri,
-                          "register": False})
-    b = Linphone(tmp_path / "bob", ports.udp_port(), ports.udp_pair(), encryption="zrtp",
-                 auto_answer=True)
+    a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+    b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
     try:
         box.start()
         a.start()
@@ -64,7 +60,7 @@ def test_bad_config_is_refused_naming_the_key(tmp_path):
     for interpreter in ("cpython", "micropython"):
         box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
         box.config["media"] = {"clear": "sometimes"}
-        box.config_path.write_text(__import__("json").dumps(box.config))
+        box.config_path.write_text(json.dumps(box.config))
         r = subprocess.run(box.base_command() + ["run", str(box.config_path)],
                            capture_output=True, text=True, env=box.env(), cwd=str(ROOT),
                            timeout=60)

@@ -3,26 +3,14 @@ noise, frequency tolerance, durations, pauses and twist, in the manner of ITU-T 
 import pytest
 
 import dtmf_audio as A
+from dtmf_audio import aligned, shifted
 from zerotap.dtmf import detector
 
 K = A.KEYPAD
 
 
-def detect(audio, frame=160):
-    det = detector.Detector()
-    keys = []
-    for i in range(0, len(audio), 2 * frame):
-        keys.extend(k for k, _ in det.feed(audio[i:i + 2 * frame]))
-    return "".join(keys)
-
-
-def shifted(keys, row=0.0, col=0.0, ms=70, gap=70, **kw):
-    parts = [A.silence(60)]
-    for key in keys:
-        fr, fc = A.key_pair(key)
-        parts.append(A.tone_pair(fr * (1 + row), fc * (1 + col), ms, **kw))
-        parts.append(A.silence(gap))
-    return b"".join(parts)
+def detect(audio):
+    return "".join(k for k, _ in A.detect(audio))
 
 
 @pytest.mark.parametrize("level", [-3, -6, -9, -12, -15, -18, -21, -24, -27, -30])
@@ -46,15 +34,6 @@ def test_frequency_within_1_5_percent_is_accepted(row, col):
                                      (0.07, 0), (0, 0.07), (-0.07, -0.07)])
 def test_frequency_off_by_3_5_percent_or_more_is_rejected(row, col):
     assert detect(shifted(K, row, col)) == ""
-
-
-def aligned(keys, ms, gap, step=7):
-    parts = [A.silence(60)]
-    for i, key in enumerate(keys):
-        parts.append(bytes(2 * (i * step % 80)))  # every alignment to the 10 ms blocks
-        parts.append(A.key_tone(key, ms))
-        parts.append(A.silence(gap))
-    return b"".join(parts)
 
 
 def test_shortest_accepted_40_ms_at_every_alignment():

@@ -13,15 +13,13 @@ Properties:
 import json
 import random
 import subprocess
-import sys
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostenv import FIRMWARE, ROOT, micropython_env, need
+from hostenv import ROOT, micropython_env, need
 
-sys.path.insert(0, str(FIRMWARE))
-from zerotap.sip import headers, message, sdp, uri  # noqa: E402
+from zerotap.sip import headers, message, sdp, uri
 
 VECTORS = ROOT / "host_tests" / "vectors"
 SIP_SEEDS = sorted((VECTORS / "sip_rfc4475").glob("*.dat"))

@@ -11,56 +11,15 @@ is built only from zerotap.sip.message and zerotap.sip.sdp, on 127.0.0.1.
   takes our 200.
 """
 import hashlib
-import os
 import select
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 
-from hostenv import FIRMWARE, need
-
-sys.path.insert(0, str(FIRMWARE))
-from zerotap.sip import message, sdp  # noqa: E402
-from zerotap.sip.headers import parse_address, split_list  # noqa: E402
-
-RC = """[sip]
-sip_port={port}
-sip_tcp_port=0
-sip_tls_port=0
-bind_address=127.0.0.1
-use_ipv6=0
-guess_hostname=0
-media_encryption=zrtp
-media_encryption_mandatory=0
-[rtp]
-audio_rtp_port={rtp}
-bind_address=127.0.0.1
-[sound]
-echocancellation=0
-[audio_codec_0]
-mime=PCMU
-rate=8000
-enabled=1
-[audio_codec_1]
-mime=PCMA
-rate=8000
-enabled=0
-[audio_codec_2]
-mime=opus
-rate=48000
-enabled=0
-[audio_codec_3]
-mime=speex
-rate=8000
-enabled=0
-[audio_codec_4]
-mime=speex
-rate=16000
-enabled=0
-"""
+from linphone import Linphone
+from zerotap.sip import message, sdp
+from zerotap.sip.headers import parse_address, split_list
 
 ANSWER = ("v=0\r\n"
           "o=zerotap 1 1 IN IP4 127.0.0.1\r\n"
@@ -78,56 +37,12 @@ def _udp():
     return s
 
 
-def _free_port():
-    s = _udp()
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Linphonec:
-    """One headless linphonec with its own HOME; commands go to its stdin."""
-
-    def __init__(self, tmp_path, *options, extra_rc=""):
-        exe = need("linphonec", "the Debian package linphone-cli")
-        home = tmp_path / "home"
-        (home / ".local" / "share" / "linphone").mkdir(parents=True)
-        self.rc = home / "linphonerc"
-        self.port = _free_port()
-        self.rc.write_text(RC.format(port=self.port, rtp=_free_port()) + extra_rc)
-        self.out = tmp_path / "linphonec.out"
-        self.log = tmp_path / "linphonec.log"
-        env = dict(os.environ, HOME=str(home))
-        self.proc = subprocess.Popen([exe, "-c", str(self.rc), "-d", "6", "-l", str(self.log)]
-                                     + list(options),
-                                     stdin=subprocess.PIPE, stdout=open(self.out, "wb"),
-                                     stderr=subprocess.STDOUT, env=env)
-        self.send("soundcard use files")
-
-    def send(self, line):
-        self.proc.stdin.write(line.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                self.send("quit")
-                self.proc.stdin.close()
-                self.proc.wait(5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.terminate()
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-
-
 @pytest.fixture
 def linphonec(tmp_path):
-    lp = Linphonec(tmp_path)
+    """linphonec with ZRTP offered (not mandatory), no account."""
+    lp = Linphone(tmp_path / "linphonec", encryption="zrtp", mandatory=False)
     try:
-        yield lp
+        yield lp.start()
     finally:
         lp.stop()
 
@@ -171,7 +86,7 @@ def test_call_answered_acked_and_hung_up_by_us(linphonec):
     media = _udp()  # linphonec sends RTP and ZRTP here; nobody reads it
     try:
         port = uas.getsockname()[1]
-        linphonec.send("call sip:bob@127.0.0.1:%d" % port)
+        linphonec.call("sip:bob@127.0.0.1:%d" % port)
         invite, raw, addr = _receive(uas, _is_request("INVITE"))
         assert invite.serialize() == raw  # a real INVITE comes back byte for byte
         assert str(invite.uri) == "sip:bob@127.0.0.1:%d" % port
@@ -228,7 +143,7 @@ def test_busy_here_from_make_response_ends_the_call(linphonec):
     uas = _udp()
     try:
         port = uas.getsockname()[1]
-        linphonec.send("call sip:carol@127.0.0.1:%d" % port)
+        linphonec.call("sip:carol@127.0.0.1:%d" % port)
         invite, _, addr = _receive(uas, _is_request("INVITE"))
         uas.sendto(message.make_response(invite, 486, to_tag="busy").serialize(), addr)
         ack, raw, _ = _receive(uas, _is_request("ACK"))
@@ -243,8 +158,8 @@ def test_cancel_and_ack_we_build_are_accepted(linphonec):
     uac = _udp()
     try:
         port = uac.getsockname()[1]
-        target = ("127.0.0.1", linphonec.port)
-        invite = message.Request("INVITE", "sip:alice@127.0.0.1:%d" % linphonec.port)
+        target = ("127.0.0.1", linphonec.sip_port)
+        invite = message.Request("INVITE", "sip:alice@127.0.0.1:%d" % linphonec.sip_port)
         invite.add("Via", "SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKztcancel1;rport" % port)
         invite.add("Max-Forwards", "70")
         invite.add("From", "<sip:bob@127.0.0.1>;tag=ztc")
@@ -264,7 +179,7 @@ def test_cancel_and_ack_we_build_are_accepted(linphonec):
                 assert time.monotonic() < deadline, "linphonec never rang"
         assert ringing.address("To").tag
         cancel = message.make_cancel(invite)
-        assert cancel.start_line() == "CANCEL sip:alice@127.0.0.1:%d SIP/2.0" % linphonec.port
+        assert cancel.start_line() == "CANCEL sip:alice@127.0.0.1:%d SIP/2.0" % linphonec.sip_port
         uac.sendto(cancel.serialize(), target)
         seen = []
         final = None
@@ -289,18 +204,6 @@ def test_cancel_and_ack_we_build_are_accepted(linphonec):
         uac.close()
 
 
-REGISTRAR_RC = """[proxy_0]
-reg_proxy=<sip:127.0.0.1:{port};transport=udp>
-reg_identity="Alice" <sip:alice@example.org>
-reg_expires=600
-reg_sendregister=1
-publish=0
-[auth_info_0]
-username=alice
-passwd=secret
-realm=example.org
-domain=example.org
-"""
 NONCE = "5c1b2e0f3a9d47e8b6f0c2d4e6a8b0c1"
 
 
@@ -310,8 +213,12 @@ def _md5(text):
 
 def test_register_with_digest_challenge(tmp_path):
     registrar = _udp()
-    lp = Linphonec(tmp_path, extra_rc=REGISTRAR_RC.format(port=registrar.getsockname()[1]))
+    account = {"identity": '"Alice" <sip:alice@example.org>', "register": True, "expires": 600,
+               "proxy": "<sip:127.0.0.1:%d;transport=udp>" % registrar.getsockname()[1],
+               "username": "alice", "password": "secret", "realm": "example.org"}
+    lp = Linphone(tmp_path / "linphonec", encryption="zrtp", mandatory=False, account=account)
     try:
+        lp.start()
         first, _, addr = _receive(registrar, _is_request("REGISTER"), 15)
         assert str(first.uri) == "sip:example.org" and first.address("To").uri.user == "alice"
         assert not first.has("Authorization") and first.get("Expires") == "600"
@@ -332,10 +239,7 @@ def test_register_with_digest_challenge(tmp_path):
         ok = message.make_response(second, 200, to_tag="reg1")
         ok.add("Contact", second.get("Contact") + ";expires=600")
         registrar.sendto(ok.serialize(), addr)
-        deadline = time.monotonic() + 10
-        while b"to [LinphoneRegistrationOk]" not in lp.log.read_bytes():
-            assert time.monotonic() < deadline, "linphonec did not take our 200 to its REGISTER"
-            time.sleep(0.1)
+        lp.wait_registered(10)  # linphonec took our 200 to its REGISTER
     finally:
         lp.stop()
         registrar.close()

@@ -10,12 +10,10 @@ the m= lines and c= addresses.
 import json
 import struct
 import subprocess
-import sys
 
-from hostenv import FIRMWARE, ROOT, need
+from hostenv import ROOT, need
 
-sys.path.insert(0, str(FIRMWARE))
-from zerotap.sip import message, sdp  # noqa: E402
+from zerotap.sip import message, sdp
 
 VECTORS = ROOT / "host_tests" / "vectors"
 # tshark's SIP dissector cannot take RFC 4475 §3.1.1.2's method and tag characters (it reports

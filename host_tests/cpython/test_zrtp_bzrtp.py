@@ -9,7 +9,6 @@ import sqlite3
 import pytest
 
 import bzrtp
-from zerotap import crypto
 from zerotap.storage import Storage
 from zerotap.zrtp import algorithms, cache as zcache, engine as E, packets, sas
 

@@ -1,20 +1,18 @@
 """Every board module imports with stub machine/network/ssd1306 modules that record the calls; the
 network.LAN arguments, the I2C pins and the button match each board's documented wiring
 (host_tests/vectors/boards_wiring.json); Ethernet falls back to Wi-Fi."""
-import binascii
-import os
 import sys
 
 import vectors
+from support import scratch
 
-from zerotap import board as support
+from zerotap import board as zboard
 from zerotap import boardconf
 from zerotap import status as st
 
 BOARDS_DIR = vectors.VECTORS.rsplit("/", 2)[0] + "/boards"
 WIRING = vectors.load("boards_wiring.json")
 BOARDS = ("esp32_devkit", "olimex_esp32_poe", "wt32_eth01", "heltec_wifi_kit_32")
-_TMP = "/tmp/zerotap-test-boards-" + binascii.hexlify(os.urandom(4)).decode()
 
 CALLS = []
 
@@ -183,7 +181,7 @@ def test_network_lan_parameters_match_the_documented_wiring():
         net = STUBS["network"]
         net.lan_connects = True
         settings = boardconf.BoardConfig()
-        nic, ip = support.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
+        nic, ip = zboard.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
         lans = [c[1] for c in CALLS if c[0] == "LAN"]
         if want is None:
             assert lans == [] and nic is None and status.network == st.NET_DOWN, name
@@ -205,7 +203,7 @@ def test_ethernet_falls_back_to_wifi():
         net = STUBS["network"]
         net.lan_connects = False
         settings = boardconf.loads('{"wifi": {"ssid": "office", "password": "pw"}}')
-        nic, ip = support.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
+        nic, ip = zboard.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
         net.lan_connects = True
         assert ("WLAN.connect", "office", "pw") in CALLS, name
         if b.LAN is not None:
@@ -234,10 +232,10 @@ def test_display_and_button_pins_match_the_documented_wiring():
 
 def test_start_brings_up_display_button_and_network():
     b = _import("olimex_esp32_poe")
-    b.STORAGE = _TMP + "-start"
+    b.STORAGE = scratch("boards")
     del CALLS[:]
     STUBS["network"].lan_connects = True
-    ui = _stubbed(support.start, b, STUBS["machine"], STUBS["network"], STUBS["time"])
+    ui = _stubbed(zboard.start, b, STUBS["machine"], STUBS["network"], STUBS["time"])
     assert ui.status.network == st.NET_UP and ui.status.ip == "192.0.2.7"
     assert ui.poll(STUBS["time"].ticks_ms()) == "network_up"
     assert ("show",) in CALLS

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 
+from support import scratch
 from zerotap import config
 from zerotap.runtime import box as runtime_box
 from zerotap.runtime import udp
@@ -84,14 +85,8 @@ def _config(tmp):
     })
 
 
-def _tmpdir(name):
-    d = "/tmp/zerotap-test-%s-%d" % (name, int.from_bytes(os.urandom(3), "big"))
-    os.mkdir(d)
-    return d
-
-
 def test_box_answers_its_control_socket_and_stops():
-    tmp = _tmpdir("box")
+    tmp = scratch("box")
     cfg = _config(tmp)
     logs = []
     b = runtime_box.Box(cfg, log=logs.append, name="T")

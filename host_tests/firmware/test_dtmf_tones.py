@@ -1,7 +1,9 @@
 """Tone generation: timing, level and frequencies, checked with a plain DFT written here."""
 import math
+import os
 import struct
 
+from support import scratch
 from zerotap import g711
 from zerotap.dtmf import KEYPAD, tones, wav
 
@@ -73,9 +75,7 @@ def test_frames_match_the_whole():
 
 
 def test_wav_round_trip():
-    tmp = "/tmp"
-    import os
-    path = "%s/zerotap_dtmf_test_%d.wav" % (tmp, os.getpid() if hasattr(os, "getpid") else 1)
+    path = scratch("dtmf-tones") + "/tones.wav"
     samples = tones.generate("9", tone_ms=20, gap_ms=0)
     for codec, data in ((tones.LINEAR, samples), (g711.PCMU, g711.encode_bytes(g711.PCMU, samples)),
                         (g711.PCMA, g711.encode_bytes(g711.PCMA, samples))):

@@ -59,3 +59,13 @@ def test_refusals_are_precise():
         raise AssertionError("accepted %r" % sdp)
     # no audio at all: nothing to relay, but not malformed
     assert rewrite.read(b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=video 5 RTP/AVP 31\r\n").host is None
+
+
+def test_attribute_values_are_read_by_the_sdp_module():
+    base = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+            b"m=audio 5004 RTP/AVP 0\r\n")
+    seen = rewrite.read(base + b"a=rtcp:5005 IN IP4 192.0.2.1\r\na=zrtp-hash:1.10 " + b"E" * 64 + b"\r\n")
+    assert seen.rtcp_port == 5005 and seen.zrtp_hash == ("1.10", "e" * 64)
+    # values that do not parse (RFC 3605 port, RFC 6189 64 hex digits) are ignored, not half-read
+    seen = rewrite.read(base + b"a=rtcp:99999\r\na=zrtp-hash:1.10 " + b"g" * 64 + b"\r\n")
+    assert seen.rtcp_port == 0 and seen.zrtp_hash is None

@@ -141,6 +141,12 @@ def test_addresses_display_names_and_params():
     assert str(c) == "Bob Smith <tel:+1-201-555-0123;phone-context=example.com>"
     d = parse_address('"" <sip:x@y>')
     assert d.display == "" and str(d) == '"" <sip:x@y>'
+    e = parse_address('"Alice" <sip:alice@example.org>;+sip.instance="<urn:uuid:1>"')
+    assert e.display == "Alice" and str(e) == '"Alice" <sip:alice@example.org>;+sip.instance="<urn:uuid:1>"'
+    e.uri = parse_address("<sip:alice@192.0.2.1:5080;zt=1>").uri  # a proxy's rewrite keeps the quotes
+    assert str(e) == '"Alice" <sip:alice@192.0.2.1:5080;zt=1>;+sip.instance="<urn:uuid:1>"'
+    e.display = "Bob"
+    assert str(e) == "Bob <sip:alice@192.0.2.1:5080;zt=1>;+sip.instance=\"<urn:uuid:1>\""
     assert str(parse_address("*", star=True)) == "*" and parse_address("*", star=True).is_star()
 
 
@@ -329,6 +335,8 @@ def test_response_address_follows_rfc3261_and_rfc3581():
         ("SIP/2.0/UDP 10.1.1.1:4540;received=192.0.2.1;rport", ("192.0.2.1", 4540)),
         ("SIP/2.0/UDP 10.1.1.1;received=192.0.2.1", ("192.0.2.1", 5060)),
         ("SIP/2.0/UDP 10.1.1.1:4540;rport", ("10.1.1.1", 4540)),
+        # rport filled in without received (the source address was the sent-by host)
+        ("SIP/2.0/UDP 10.1.1.1:4540;rport=9988", ("10.1.1.1", 9988)),
         ("SIP/2.0/UDP pc33.atlanta.com", ("pc33.atlanta.com", 5060)),
         ("SIP/2.0/UDP 10.1.1.1:4540;maddr=239.255.255.1;received=192.0.2.1;rport=9", ("239.255.255.1", 4540)),
         ("SIP/2.0/UDP [2001:db8::9:1]:6050;received=[2001:db8::9:255];rport=6051", ("2001:db8::9:255", 6051)),

@@ -1,13 +1,6 @@
 """zerotap.sip.uri: SIP/SIPS/tel URIs (RFC 3261 §19.1, RFC 3966), round trips and errors."""
+from support import error_text
 from zerotap.sip import uri
-
-
-def _error(text):
-    try:
-        uri.parse(text)
-    except ValueError as e:
-        return str(e)
-    return None
 
 
 def test_sip_uri_parts_round_trip():
@@ -65,6 +58,26 @@ def test_tel_and_other_schemes():
         assert u.opaque == text[text.index(":") + 1:] and str(u) == text and u.host is None
 
 
+def test_addresses_for_sockets_and_back():
+    # what a socket gives and takes (no brackets) <-> what a URI or a Via sent-by carries
+    assert uri.bracket("2001:db8::1") == "[2001:db8::1]" and uri.bracket("[::1]") == "[::1]"
+    assert uri.bracket("192.0.2.1") == "192.0.2.1" and uri.bracket("pc33.example") == "pc33.example"
+    assert uri.join_hostport("2001:db8::1", 5070) == "[2001:db8::1]:5070"
+    assert uri.join_hostport("[::1]") == "[::1]" and uri.join_hostport("192.0.2.1", 5060) == "192.0.2.1:5060"
+    for host, port in (("2001:db8::1", 5070), ("192.0.2.1", 5060), ("::1", 1)):
+        text = uri.join_hostport(host, port)
+        h, p = uri.split_hostport(text)
+        assert (uri.unbracket(h), p) == (host, port)
+        assert uri.parse("sip:bob@" + text).address() == (host, port)
+    for text in ("tel:+1-201-555-0123", "urn:service:sos"):
+        try:
+            uri.parse(text).address()
+        except ValueError as e:
+            assert str(e) == "not a SIP URI: %r" % text, str(e)
+        else:
+            assert False, text
+
+
 def test_unescape():
     assert uri.unescape("sips%3Auser%40example.com") == b"sips:user@example.com"
     assert uri.unescape("null-%00-null") == b"null-\x00-null"
@@ -107,4 +120,4 @@ def test_bad_uris_get_precise_reasons():
         ("tel:;x=1", "empty tel number in 'tel:;x=1'"),
     ]
     for text, reason in cases:
-        assert _error(text) == reason, (text, _error(text))
+        assert error_text(uri.parse, text) == reason, (text, error_text(uri.parse, text))

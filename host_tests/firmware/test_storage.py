@@ -1,11 +1,8 @@
 """Atomic writes survive a crash between write and rename; corrupt files are set aside."""
-import binascii
 import os
 
+from support import fresh_storage
 from zerotap.storage import Storage
-
-# Runs under CPython and MicroPython, possibly at the same time: a random name keeps them apart.
-_BASE = "/tmp/zerotap-test-storage-" + binascii.hexlify(os.urandom(4)).decode()
 
 
 class _CrashBeforeRename:
@@ -28,18 +25,8 @@ class _CrashBeforeRename:
         raise OSError(5)
 
 
-def _fresh(tag):
-    directory = _BASE + "-" + tag
-    try:
-        for name in os.listdir(directory):
-            os.remove(directory + "/" + name)
-    except OSError:
-        pass
-    return Storage(directory)
-
-
 def test_write_then_read_round_trips():
-    st = _fresh("rw")
+    st = fresh_storage("rw")
     assert st.read("cache.bin") is None
     st.write("cache.bin", b"\x00\x01zrtp")
     assert st.read("cache.bin") == b"\x00\x01zrtp"
@@ -48,7 +35,7 @@ def test_write_then_read_round_trips():
 
 
 def test_crash_between_write_and_rename_keeps_the_old_file():
-    st = _fresh("crash")
+    st = fresh_storage("crash")
     st.write("config.json", b'{"a": 1}')
     crashing = Storage(st.directory, fs=_CrashBeforeRename())
     try:
@@ -63,7 +50,7 @@ def test_crash_between_write_and_rename_keeps_the_old_file():
 
 
 def test_set_aside_keeps_every_bad_copy():
-    st = _fresh("aside")
+    st = fresh_storage("aside")
     st.write("zid.cache", b"garbage 1")
     assert st.set_aside("zid.cache") == "zid.cache.bad"
     st.write("zid.cache", b"garbage 2")
@@ -74,7 +61,7 @@ def test_set_aside_keeps_every_bad_copy():
 
 
 def test_names_cannot_escape_the_directory():
-    st = _fresh("names")
+    st = fresh_storage("names")
     for bad in ("", "..", "a/b", "/etc/passwd"):
         try:
             st.path(bad)

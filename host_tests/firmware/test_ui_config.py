@@ -1,25 +1,11 @@
 """board.json refusals name their key; a bad config.json leaves the last good one in use and shows
 CONFIG ERROR with the key at fault."""
-import binascii
 import json
-import os
 
+from support import fresh_storage
 from zerotap import boardconf, lastgood
 from zerotap import status as st
-from zerotap.storage import Storage
 from zerotap.ui import canvas, screens
-
-_BASE = "/tmp/zerotap-test-ui-config-" + binascii.hexlify(os.urandom(4)).decode()
-
-
-def _fresh(tag):
-    directory = _BASE + "-" + tag
-    try:
-        for name in os.listdir(directory):
-            os.remove(directory + "/" + name)
-    except OSError:
-        pass
-    return Storage(directory)
 
 
 class _KeyError(ValueError):
@@ -39,7 +25,7 @@ def _parse(text):
 
 
 def test_good_config_is_used_and_kept():
-    s = _fresh("good")
+    s = fresh_storage("good")
     box = st.BoxStatus()
     s.write("config.json", b'{"port": 5060}')
     cfg, err = lastgood.load(s, "config.json", _parse, box)
@@ -48,7 +34,7 @@ def test_good_config_is_used_and_kept():
 
 
 def test_bad_config_keeps_the_last_good_and_names_the_key():
-    s = _fresh("bad")
+    s = fresh_storage("bad")
     box = st.BoxStatus()
     s.write("config.json", b'{"port": 5060}')
     lastgood.load(s, "config.json", _parse, box)
@@ -69,7 +55,7 @@ def test_bad_config_keeps_the_last_good_and_names_the_key():
 
 
 def test_broken_json_and_missing_file_without_a_good_copy():
-    s = _fresh("nogood")
+    s = fresh_storage("nogood")
     box = st.BoxStatus()
     box.set_network(True, "10.0.0.2")
     cfg, err = lastgood.load(s, "config.json", _parse, box)

@@ -1,6 +1,6 @@
 """The button (short press = toggle verified, hold = next call) and the keypad codes."""
 from zerotap import status as st
-from zerotap.ui import button, gallery, keypad
+from zerotap.ui import button, gallery
 from zerotap.ui.button import SWITCH_CALL, TOGGLE_VERIFIED, Button
 from zerotap.ui.keypad import ACTION, FORWARD, KeypadMatcher
 

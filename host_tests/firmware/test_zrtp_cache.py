@@ -1,22 +1,7 @@
 """The ZRTP trust cache: a persistent ZID, rs1/rs2 rotation, the verified flag, expiry, atomic
 files, and corrupt files set aside with a loud warning."""
-import binascii
-import os
-
-from zerotap.storage import Storage
+from support import fresh_storage
 from zerotap.zrtp import cache as zcache
-
-_BASE = "/tmp/zerotap-test-zrtp-cache-" + binascii.hexlify(os.urandom(4)).decode()
-
-
-def _fresh(tag):
-    directory = _BASE + "-" + tag
-    try:
-        for name in os.listdir(directory):
-            os.remove(directory + "/" + name)
-    except OSError:
-        pass
-    return Storage(directory)
 
 
 class _Clock:
@@ -32,17 +17,17 @@ OTHER = b"other-zid-12"
 
 
 def test_new_cache_has_a_persistent_zid():
-    st = _fresh("zid")
+    st = fresh_storage("zid")
     c = zcache.Cache(st)
     assert len(c.zid) == 12 and c.warning is None
     assert st.read(zcache.FILE_NAME) is not None  # the ZID is written at once
     again = zcache.Cache(st)
     assert again.zid == c.zid and len(again) == 0
-    assert zcache.Cache(_fresh("zid2")).zid != c.zid
+    assert zcache.Cache(fresh_storage("zid2")).zid != c.zid
 
 
 def test_store_rotates_rs1_into_rs2_and_survives_a_reload():
-    st = _fresh("rot")
+    st = fresh_storage("rot")
     clock = _Clock(1700000000)
     c = zcache.Cache(st, clock=clock)
     assert c.get(PEER) is None
@@ -88,7 +73,7 @@ def test_corrupt_file_is_set_aside_with_a_warning():
         (lambda good: good[:-5] + good[-4:], "ZRTP cache: 1 entries need 117 bytes, the file has 116"),
     )
     for i, (damage, reason) in enumerate(cases):
-        st = _fresh("bad%d" % i)
+        st = fresh_storage("bad%d" % i)
         c = zcache.Cache(st)
         c.store(PEER, b"1" * 32)
         c.save()

@@ -5,31 +5,11 @@ The interop with a real peer (bzrtp) is in host_tests/cpython/test_zrtp_bzrtp.py
 both interpreters."""
 import sys
 
+from support import Xorshift32, fresh_storage
 from zerotap import crypto
 from zerotap.zrtp import algorithms, cache as zcache, engine as E
 
 MICROPYTHON = sys.implementation.name == "micropython"
-
-
-class Rng:
-    """xorshift32: the same sequence under CPython and MicroPython."""
-
-    def __init__(self, seed):
-        self.s = (seed * 2654435761 + 1) & 0xFFFFFFFF or 1
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
-    def chance(self, p):
-        return self.next() % 10000 < int(p * 10000)
-
-    def below(self, n):
-        return self.next() % n if n > 0 else 0
 
 
 TERMINAL = (E.SECURE, E.FAILED, E.CLEAR)
@@ -40,7 +20,7 @@ class Sim:
 
     def __init__(self, a, b, seed=1, loss=0.0, dup=0.0, jitter=0, start_b=0):
         self.a, self.b = a, b
-        self.rng = Rng(seed)
+        self.rng = Xorshift32(seed * 2654435761 + 1)  # seeds 0, 1, 2... spread out
         self.loss, self.dup, self.jitter, self.start_b = loss, dup, jitter, start_b
         self.flight = []  # [arrival, order, destination, packet]
         self.order = 0
@@ -289,11 +269,7 @@ def test_a_wiped_cache_gives_a_mismatch_on_the_other_side():
 
 
 def test_cache_is_written_at_the_end_of_the_exchange():
-    from zerotap.storage import Storage
-    import binascii
-    import os
-
-    st = Storage("/tmp/zerotap-test-zrtp-engine-" + binascii.hexlify(os.urandom(4)).decode())
+    st = fresh_storage("zrtp-engine")
     ca = zcache.Cache(st, clock=_clock())
     a, b = _engines(cache_a=ca)
     _check_secure_pair(Sim(a, b, seed=1).run())

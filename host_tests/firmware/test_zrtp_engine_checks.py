@@ -1,6 +1,7 @@
 """The ZRTP engine's checks and timers: T1/T2 schedules, retransmissions, the Hello hash, loops,
 versions, Error/ErrorACK, GoClear, SASrelay, bad DH values, hvi, Confirm MACs, Ping, and mutated
 packets. Runs under both interpreters."""
+from support import Xorshift32, raises
 from zerotap import crypto
 from zerotap.zrtp import algorithms, engine as E, packets
 
@@ -59,15 +60,6 @@ def _secure(a, b):
     _shuttle(a, b)
     assert a.state == E.SECURE and b.state == E.SECURE, (a.state, b.state)
     return _events(a), _events(b)
-
-
-def _raises(func, text):
-    try:
-        func()
-    except ValueError as e:
-        assert str(e) == text, "got %r, want %r" % (str(e), text)
-        return
-    raise AssertionError("no ValueError, want %r" % text)
 
 
 def _frame_from(engine, message):
@@ -227,9 +219,9 @@ def test_peer_hello_hash():
     a.set_peer_hello_hash(c.hello_hash())
     ev = _events(a)
     assert a.state == E.FAILED and ev[-1].fatal and "does not match the a=zrtp-hash" in ev[-1].reason
-    _raises(lambda: a.set_peer_hello_hash("1.10 abc"), "a=zrtp-hash needs 64 hex digits, got 3")
-    _raises(lambda: a.set_peer_hello_hash("2.0 " + "0" * 64), "a=zrtp-hash: unsupported version '2.0'")
-    _raises(lambda: a.set_peer_hello_hash("x" * 64), "a=zrtp-hash is not hex: '%s'" % ("x" * 64))
+    raises(lambda: a.set_peer_hello_hash("1.10 abc"), "a=zrtp-hash needs 64 hex digits, got 3")
+    raises(lambda: a.set_peer_hello_hash("2.0 " + "0" * 64), "a=zrtp-hash: unsupported version '2.0'")
+    raises(lambda: a.set_peer_hello_hash("x" * 64), "a=zrtp-hash is not hex: '%s'" % ("x" * 64))
 
 
 def test_hello_with_our_own_zid_is_a_loop():
@@ -466,19 +458,6 @@ def test_exchange_timeout_after_the_peer_went_silent():
     assert a.state == E.FAILED and ev[-1].code == 0xB0 and now == 5000
 
 
-class Rng:
-    def __init__(self, seed):
-        self.s = seed or 1
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
-
 def _mutate(rng, p):
     kind = rng.next() % 4
     m = bytearray(p[12:-4])
@@ -496,7 +475,7 @@ def _mutate(rng, p):
 
 
 def test_mutated_packets_never_make_an_engine_secure_with_other_keys():
-    rng = Rng(6189)
+    rng = Xorshift32(6189)
     for run in range(12):
         a, b = _pair(initiate_b=bool(run & 1), initiate_a=not (run & 2))
         a.start(0)

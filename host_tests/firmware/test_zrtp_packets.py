@@ -1,5 +1,6 @@
 """ZRTP packets: bzrtp's CRC vectors and DH3k wire trace round-trip byte for byte; every message
 type builds and parses; malformed packets give precise errors."""
+from support import each_backend, raises
 from vectors import load, unhex
 
 from zerotap import crypto
@@ -8,23 +9,14 @@ from zerotap.zrtp import packets
 TRACE = load("zrtp_bzrtp_dh3k_trace.json")
 
 
-def _raises(func, text):
-    try:
-        func()
-    except ValueError as e:
-        assert str(e) == text, "got %r, want %r" % (str(e), text)
-        return
-    raise AssertionError("no ValueError, want %r" % text)
-
-
 def test_crc_vectors_from_bzrtp():
     vs = load("zrtp_crc.json")["vectors"]
     assert len(vs) == 3
     for v in vs:
         data = unhex(v["data"])
         wire = unhex(v["crc_wire"])
-        for name in crypto.backends():
-            crc = crypto.backend(name).crc32c(data)
+        for name, backend in each_backend():
+            crc = backend.crc32c(data)
             assert bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, crc >> 24)) == wire, name  # little-endian
         # frame() writes the same CRC field, and unframe() accepts the packet
         seq, ssrc, message = packets.unframe(data + wire)
@@ -118,7 +110,7 @@ def test_bzrtp_trace_confirm_decryption_and_reencryption():
         # the other side's keys do not open it
         other_mk = "mackeyi" if mk == "mackeyr" else "mackeyr"
         assert not c.mac_ok(unhex(TRACE[other_mk]), crypto.hmac_sha256)
-        _raises(lambda: c.open(unhex(TRACE[zk]), unhex(TRACE[other_mk]), crypto.hmac_sha256),
+        raises(lambda: c.open(unhex(TRACE[zk]), unhex(TRACE[other_mk]), crypto.hmac_sha256),
                 "%s: confirm_mac does not match" % typ)
 
 
@@ -218,37 +210,37 @@ def test_retransmission_reframes_with_a_new_sequence_number():
 
 def test_malformed_packets_give_precise_errors():
     good = unhex(TRACE["packets"][2]["packet"])  # a 28-byte HelloACK
-    _raises(lambda: packets.unframe(good[:27]), "ZRTP packet too short: 27 bytes, need at least 28")
-    _raises(lambda: packets.unframe(bytes(3076)), "ZRTP packet too long: 3076 bytes, at most 3072")
-    _raises(lambda: packets.unframe(good + b"\0\0"), "ZRTP packet length 30 is not a multiple of 4")
-    _raises(lambda: packets.unframe(b"\x20" + good[1:]), "ZRTP packet: first nibble is 2, must be 1")
-    _raises(lambda: packets.unframe(good[:4] + b"ZRTQ" + good[8:]), "ZRTP packet: no magic cookie")
-    _raises(lambda: packets.unframe(good[:-1] + bytes((good[-1] ^ 1,))), "ZRTP packet: bad CRC")
+    raises(lambda: packets.unframe(good[:27]), "ZRTP packet too short: 27 bytes, need at least 28")
+    raises(lambda: packets.unframe(bytes(3076)), "ZRTP packet too long: 3076 bytes, at most 3072")
+    raises(lambda: packets.unframe(good + b"\0\0"), "ZRTP packet length 30 is not a multiple of 4")
+    raises(lambda: packets.unframe(b"\x20" + good[1:]), "ZRTP packet: first nibble is 2, must be 1")
+    raises(lambda: packets.unframe(good[:4] + b"ZRTQ" + good[8:]), "ZRTP packet: no magic cookie")
+    raises(lambda: packets.unframe(good[:-1] + bytes((good[-1] ^ 1,))), "ZRTP packet: bad CRC")
     msg = good[12:-4]
-    _raises(lambda: packets.unframe(_frame(b"QZ" + msg[2:])), "ZRTP message: bad preamble 0x515a, must be 0x505a")
-    _raises(lambda: packets.unframe(_frame(msg[:3] + b"\x04" + msg[4:])),
+    raises(lambda: packets.unframe(_frame(b"QZ" + msg[2:])), "ZRTP message: bad preamble 0x515a, must be 0x505a")
+    raises(lambda: packets.unframe(_frame(msg[:3] + b"\x04" + msg[4:])),
             "ZRTP message: length field says 4 words, the packet holds 3")
-    _raises(lambda: packets.parse(msg[:4] + b"Hullo   "), "ZRTP message: unknown type b'Hullo   '")
-    _raises(lambda: packets.parse(packets.header(packets.HELLOACK, 16) + bytes(4)), "HelloACK must be 12 bytes, got 16")
-    _raises(lambda: packets.parse(packets.header(packets.ERROR, 12)), "Error must be 16 bytes, got 12")
-    _raises(lambda: packets.parse(packets.header(packets.GOCLEAR, 24) + bytes(12)), "GoClear must be 20 bytes, got 24")
-    _raises(lambda: packets.parse(packets.header(packets.PING, 28) + bytes(16)), "Ping must be 24 bytes, got 28")
-    _raises(lambda: packets.parse(packets.header(packets.PINGACK, 32) + bytes(20)), "PingACK must be 36 bytes, got 32")
+    raises(lambda: packets.parse(msg[:4] + b"Hullo   "), "ZRTP message: unknown type b'Hullo   '")
+    raises(lambda: packets.parse(packets.header(packets.HELLOACK, 16) + bytes(4)), "HelloACK must be 12 bytes, got 16")
+    raises(lambda: packets.parse(packets.header(packets.ERROR, 12)), "Error must be 16 bytes, got 12")
+    raises(lambda: packets.parse(packets.header(packets.GOCLEAR, 24) + bytes(12)), "GoClear must be 20 bytes, got 24")
+    raises(lambda: packets.parse(packets.header(packets.PING, 28) + bytes(16)), "Ping must be 24 bytes, got 28")
+    raises(lambda: packets.parse(packets.header(packets.PINGACK, 32) + bytes(20)), "PingACK must be 36 bytes, got 32")
     hello = unhex(TRACE["packets"][0]["packet"])[12:-4]
-    _raises(lambda: packets.parse(hello[:2] + b"\x00\x14" + hello[4:80]), "Hello too short: 80 bytes, need at least 88")
+    raises(lambda: packets.parse(hello[:2] + b"\x00\x14" + hello[4:80]), "Hello too short: 80 bytes, need at least 88")
     bad_count = hello[:79] + bytes((hello[79] + 1,)) + hello[80:]
-    _raises(lambda: packets.parse(bad_count), "Hello: length 120 bytes does not match its algorithm counts (124 bytes)")
+    raises(lambda: packets.parse(bad_count), "Hello: length 120 bytes does not match its algorithm counts (124 bytes)")
     eight = hello[:77] + b"\x08" + hello[78:]
-    _raises(lambda: packets.parse(eight), "Hello: hash count 8 exceeds 7")
+    raises(lambda: packets.parse(eight), "Hello: hash count 8 exceeds 7")
     commit = unhex(TRACE["packets"][3]["packet"])[12:-4]
     mult = commit[:2] + b"\x00\x1d" + commit[4:68] + b"Mult" + commit[72:]
-    _raises(lambda: packets.parse(mult), "Commit with key agreement b'Mult' must be 100 bytes, got 116")
-    _raises(lambda: packets.parse(commit[:2] + b"\x00\x18" + commit[4:96]), "Commit too short: 96 bytes, need at least 100")
+    raises(lambda: packets.parse(mult), "Commit with key agreement b'Mult' must be 100 bytes, got 116")
+    raises(lambda: packets.parse(commit[:2] + b"\x00\x18" + commit[4:96]), "Commit too short: 96 bytes, need at least 100")
     dh = unhex(TRACE["packets"][4]["packet"])[12:-4]
-    _raises(lambda: packets.parse(dh[:2] + b"\x00\x15" + dh[4:84]), "DHPart1 too short: 84 bytes, need at least 88")
+    raises(lambda: packets.parse(dh[:2] + b"\x00\x15" + dh[4:84]), "DHPart1 too short: 84 bytes, need at least 88")
     conf = unhex(TRACE["packets"][6]["packet"])[12:-4]
-    _raises(lambda: packets.parse(conf[:2] + b"\x00\x12" + conf[4:72]), "Confirm1 too short: 72 bytes, need at least 76")
-    _raises(lambda: packets.frame(0x10000, 1, msg), "ZRTP sequence number 65536 out of range")
+    raises(lambda: packets.parse(conf[:2] + b"\x00\x12" + conf[4:72]), "Confirm1 too short: 72 bytes, need at least 76")
+    raises(lambda: packets.frame(0x10000, 1, msg), "ZRTP sequence number 65536 out of range")
 
 
 def test_bad_encrypted_parts_give_precise_errors():
@@ -258,18 +250,18 @@ def test_bad_encrypted_parts_give_precise_errors():
     bad = bad[:34] + b"\x02" + bad[35:]
     ct = crypto.aes_cfb_encrypt(key, bytes(16), bad)
     c = packets.Confirm(1, crypto.hmac_sha256(key, ct)[:8], bytes(16), ct)
-    _raises(lambda: c.open(key, key, crypto.hmac_sha256),
+    raises(lambda: c.open(key, key, crypto.hmac_sha256),
             "Confirm1: signature length 2 words does not match the 40 encrypted bytes")
     ct = crypto.aes_cfb_encrypt(key, bytes(16), bytes(40))
     s = packets.SasRelay(crypto.hmac_sha256(key, ct)[:8], bytes(16), ct)
-    _raises(lambda: s.open(key, bytes(1) + key[1:] + b"x", crypto.hmac_sha256), "SASrelay: MAC does not match")
+    raises(lambda: s.open(key, bytes(1) + key[1:] + b"x", crypto.hmac_sha256), "SASrelay: MAC does not match")
 
 
 def test_builders_check_field_lengths():
-    _raises(lambda: packets.Hello(zid=b"short").encode(), "Hello client identifier must be 16 bytes, got 0")
-    _raises(lambda: packets.Commit(bytes(32), bytes(12), b"S256", b"AES1", b"HS32", b"DH3k", b"B32 ").encode(),
+    raises(lambda: packets.Hello(zid=b"short").encode(), "Hello client identifier must be 16 bytes, got 0")
+    raises(lambda: packets.Commit(bytes(32), bytes(12), b"S256", b"AES1", b"HS32", b"DH3k", b"B32 ").encode(),
             "Commit hvi must be 32 bytes, got 0")
-    _raises(lambda: packets.DHPart(1, bytes(32), bytes(8), bytes(8), bytes(8), bytes(8), bytes(3)).encode(),
+    raises(lambda: packets.DHPart(1, bytes(32), bytes(8), bytes(8), bytes(8), bytes(8), bytes(3)).encode(),
             "DHPart1 public value must be a non-empty multiple of 4 bytes, got 3")
-    _raises(lambda: packets.Hello(packets.VERSION, bytes(16), bytes(32), bytes(12), hashes=[b"S256"] * 8).encode(),
+    raises(lambda: packets.Hello(packets.VERSION, bytes(16), bytes(32), bytes(12), hashes=[b"S256"] * 8).encode(),
             "Hello: at most 7 algorithms per family, got 8")

@@ -193,23 +193,22 @@ class Via(Params):
         return self.param("branch")
 
     def sent_by(self):
-        return self.host if self.port is None else "%s:%d" % (self.host, self.port)
+        return urimod.join_hostport(self.host, self.port)
 
     def response_address(self, default_port=5060):
         """(host, port) a response to this top Via goes to over UDP: RFC 3261 §18.2.2 (maddr, then
         received, with the sent-by port) and RFC 3581 §4 (received and rport together win).
+        An rport with a value but no received (a server that saw the sent-by address itself and
+        wrote only the port) gives that port with the sent-by host.
         The host has no IPv6 brackets."""
         maddr = self.param("maddr")
-        received = self.param("received")
         port = self.port if self.port is not None else default_port
         if maddr:
             return urimod.unbracket(maddr), port
-        if received:
-            rport = self.param("rport")
-            if rport and is_digits(rport):
-                port = int(rport)
-            return urimod.unbracket(received), port
-        return urimod.unbracket(self.host), port
+        rport = self.param("rport")
+        if rport and is_digits(rport):
+            port = int(rport)
+        return urimod.unbracket(self.param("received") or self.host), port
 
     def __str__(self):
         return "%s/%s/%s %s%s" % (self.protocol, self.version, self.transport, self.sent_by(),
@@ -277,13 +276,16 @@ class Address(Params):
 
     ``display`` is the decoded display name or None; ``uri`` is a :class:`zerotap.sip.uri.Uri`,
     or None for the Contact wildcard ``*``. ``str()`` always writes the name-addr form (URI in
-    angle brackets), which RFC 3261 §20 allows everywhere an addr-spec is allowed.
+    angle brackets), which RFC 3261 §20 allows everywhere an addr-spec is allowed. A display
+    name that was parsed as a quoted string and not changed since is written as it was
+    (``"Alice"`` stays quoted), so that a proxy forwards it unchanged.
     """
 
     def __init__(self, uri, display=None, params=None):
         self.uri = uri
         self.display = display
         self.params = params if params is not None else []
+        self.written = None  # (display, its quoted-string as parsed)
 
     @property
     def tag(self):
@@ -296,7 +298,9 @@ class Address(Params):
         if self.uri is None:
             return "*"
         out = ""
-        if self.display is not None:
+        if self.written is not None and self.written[0] == self.display:
+            out = self.written[1] + " "
+        elif self.display is not None:
             words = split_ws(self.display)
             if self.display and " ".join(words) == self.display and all(is_token(w) for w in words):
                 out = self.display + " "
@@ -318,13 +322,14 @@ def parse_address(text, what="address", name_addr=False, star=False):
         return Address(None)
     if not s:
         raise ValueError("%s: empty value" % what)
-    display = None
+    display = written = None
     if s[0] == '"':
         try:
             i = quoted_end(s, 0)
         except ValueError:
             raise ValueError("%s: unterminated quoted string" % what)
-        display = unquote(s[:i])
+        written = s[:i]
+        display = unquote(written)
         lt = _skip_ws(s, i)
         if lt >= len(s) or s[lt] != "<":
             raise ValueError("%s: display name not followed by <URI>" % what)
@@ -368,6 +373,8 @@ def parse_address(text, what="address", name_addr=False, star=False):
     except ValueError as e:
         raise ValueError("%s: %s" % (what, e))
     addr = Address(uri, display, parse_params(s, rest, what))
+    if written is not None:
+        addr.written = (display, written)
     tag = addr.param("tag", "")
     if addr.has_param("tag") and not is_token(tag):
         raise ValueError("%s: bad tag %s" % (what, show(tag)))

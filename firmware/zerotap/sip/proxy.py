@@ -32,9 +32,11 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
 """
 import hashlib
 
+from zerotap.sip import headers as _hdr
 from zerotap.sip import message as _sip
 from zerotap.sip import rewrite
 from zerotap.sip import uri as _urimod
+from zerotap.sip.uri import join_hostport, unbracket
 from zerotap import status as _status
 
 PHONE = 0
@@ -50,198 +52,27 @@ ENDED_LINGER_MS = 32000  # Timer J/H: keep an ended call for late retransmission
 SDP_TYPE = "application/sdp"
 
 
-# --- small header-value helpers (the parser gives the values; these read their insides) ---------
-
-def _param(value, name):
-    """The value of ;NAME=... in a header value (after the URI part), "" for a flag, or None."""
-    body = value
-    gt = body.rfind(">")
-    if gt >= 0:
-        body = body[gt + 1:]
-    for part in body.split(";")[1:]:
-        k, _, v = part.partition("=")
-        if k.strip().lower() == name:
-            return v.strip().strip('"')
-    return None
+def _uri(value):
+    """The URI (a zerotap.sip.uri.Uri) of a name-addr or addr-spec value: Route, Record-Route,
+    Contact (the parser has checked every one of those)."""
+    return _hdr.parse_address(value).uri
 
 
-def _tag(value):
-    return _param(value, "tag")
+def _sent_by(via):
+    """A Via's sent-by as a socket address (host without brackets, port or None)."""
+    return unbracket(via.host), via.port
 
 
-def _uri_of(value):
-    """The URI inside a name-addr (``"Bob" <sip:bob@h>;tag=1``) or addr-spec."""
-    lt = value.find("<")
-    if lt >= 0:
-        gt = value.find(">", lt)
-        if gt < 0:
-            raise ValueError("unterminated <URI> in %r" % value)
-        return value[lt + 1:gt]
-    return value.split(";")[0].strip()
-
-
-def uri_hostport(uri, default_port=5060):
-    """(host, port, params) of a sip:/sips: URI; IPv6 references lose their brackets."""
-    i = uri.find(":")
-    if i < 0 or uri[:i].lower() not in ("sip", "sips"):
-        raise ValueError("not a SIP URI: %r" % uri)
-    rest = uri[i + 1:]
-    q = rest.find("?")
-    if q >= 0:
-        rest = rest[:q]
-    at = rest.rfind("@")
-    if at >= 0:
-        rest = rest[at + 1:]
-    hostport, _, params = rest.partition(";")
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise ValueError("bad IPv6 reference in %r" % uri)
-        host = hostport[1:end]
-        portpart = hostport[end + 1:]
-    else:
-        host, _, port = hostport.partition(":")
-        portpart = ":" + port if port else ""
-    if portpart:
-        if not portpart.startswith(":") or not portpart[1:].isdigit():
-            raise ValueError("bad port in %r" % uri)
-        port = int(portpart[1:])
-    else:
-        port = default_port
-    if not host:
-        raise ValueError("no host in %r" % uri)
-    plist = {}
-    for p in params.split(";") if params else ():
-        k, _, v = p.partition("=")
-        plist[k.lower()] = v
-    return host, port, plist
-
-
-def _hostport_text(host, port):
-    if ":" in host:
-        return "[%s]:%d" % (host, port)
-    return "%s:%d" % (host, port)
-
-
-class Via:
-    """One Via value: ``SIP/2.0/UDP host:port;branch=...;rport;received=...``"""
-
-    def __init__(self, value):
-        head, _, params = value.strip().partition(";")
-        parts = head.split()
-        if len(parts) != 2 or parts[0].upper().count("/") != 2:
-            raise ValueError("bad Via %r" % value)
-        self.protocol = parts[0]
-        sentby = parts[1]
-        if sentby.startswith("["):
-            end = sentby.find("]")
-            if end < 0:
-                raise ValueError("bad Via sent-by %r" % sentby)
-            self.host = sentby[1:end]
-            rest = sentby[end + 1:]
-            self.port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else None
-        else:
-            host, _, port = sentby.partition(":")
-            if port and not port.isdigit():
-                raise ValueError("bad Via port %r" % sentby)
-            self.host = host
-            self.port = int(port) if port else None
-        if not self.host:
-            raise ValueError("bad Via sent-by %r" % sentby)
-        self.params = []
-        for p in params.split(";") if params else ():
-            k, eq, v = p.strip().partition("=")
-            self.params.append((k.strip(), v.strip() if eq else None))
-
-    def get(self, name):
-        for k, v in self.params:
-            if k.lower() == name:
-                return "" if v is None else v
-        return None
-
-    def set(self, name, value):
-        for i in range(len(self.params)):
-            if self.params[i][0].lower() == name:
-                self.params[i] = (self.params[i][0], value)
-                return
-        self.params.append((name, value))
-
-    def __str__(self):
-        out = self.protocol + " " + (_hostport_text(self.host, self.port) if self.port else
-                                     ("[%s]" % self.host if ":" in self.host else self.host))
-        for k, v in self.params:
-            out += ";" + k if v is None else ";%s=%s" % (k, v)
-        return out
-
-    def reply_address(self):
-        """Where a response to this Via goes (RFC 3261 section 18.2.2, RFC 3581 section 4)."""
-        host = self.get("received") or self.host
-        rport = self.get("rport")
-        if rport:
-            return host, int(rport)
-        return host, self.port or 5060
-
-
-# --- the message adapter: everything the proxy asks of zerotap.sip.message ----------------------
-
-def _is_request(msg):
-    return isinstance(msg, _sip.Request)
-
-
-def _values(msg, name):
-    return msg.get_all(name)
-
-
-def _set_values(msg, name, values):
-    """Replace every NAME header by one header per value, at the place of the first one (on top
-    when NAME was absent, as RFC 3261 section 16.6 wants for Via and Record-Route)."""
-    if msg.has(name):
-        msg.set(name, list(values))
-    else:
-        for v in reversed(values):
-            msg.insert(name, v)
-
-
-def _ruri(req):
-    return str(req.uri)
-
-
-def _set_ruri(req, text):
-    req.uri = _urimod.parse(text)
-
-
-def _body(msg):
-    return msg.body or b""
-
-
-def _set_body(msg, body, content_type=None):
-    msg.body = body
-    if content_type:
-        msg.set("Content-Type", content_type)
-
-
-def _content_type(msg):
-    v = msg.get("Content-Type")
-    return v.split(";")[0].strip().lower() if v else None
-
-
-def _cseq(msg):
-    v = msg.get("CSeq")
-    if not v:
-        raise ValueError("missing CSeq")
-    num, _, method = v.strip().partition(" ")
-    if not num.isdigit() or not method.strip():
-        raise ValueError("bad CSeq %r" % v)
-    return int(num), method.strip().upper()
+def _has_sdp(msg):
+    return bool(msg.body) and msg.content_type() == SDP_TYPE
 
 
 class Binding:
     """A phone registered through the box: its real contact and the key the registrar knows."""
 
-    def __init__(self, key, contact_value, aor, expires_at):
+    def __init__(self, key, contact_uri, aor, expires_at):
         self.key = key
-        self.contact_value = contact_value  # the phone's Contact value as it sent it
-        self.contact_uri = _uri_of(contact_value)
+        self.contact_uri = contact_uri  # the phone's own Contact URI (a zerotap.sip.uri.Uri)
         self.aor = aor
         self.expires_at = expires_at
 
@@ -259,17 +90,23 @@ class Call:
         self.confirmed = False
         self.ended_at = None
         # dialog state for BYE at shutdown: per side, what that side said
-        self.uri = [None, None]  # From/To values as each side uses them
-        self.tag = [None, None]
-        self.contact = [None, None]  # remote target of each side's UA
+        self.uri = [None, None]  # From/To values (with tags) as each side uses them
+        self.contact = [None, None]  # remote target (a Uri) of each side's UA
         self.route = [[], []]  # route set toward each side (beyond the box)
         self.cseq = [0, 0]  # the last CSeq each side sent
-        self.bye_sent = False
         self.challenged_until = None  # a 401/407 to the INVITE: the UA may retry with credentials
+
+    def deadline(self):
+        """When the proxy must next look at this call, or None."""
+        if self.ended_at is not None:
+            return self.ended_at + ENDED_LINGER_MS
+        if self.challenged_until is not None:
+            return self.challenged_until
+        return None if self.confirmed else self.created + CALL_SETUP_LIMIT_MS
 
 
 class Proxy:
-    def __init__(self, cfg, media, status=None, log=None, rng=None):
+    def __init__(self, cfg, media, status=None, log=None):
         """CFG: a zerotap.config.Config. MEDIA: the media factory (``open(call) -> session with
         .ports(side) -> (rtp, rtcp)``, ``.hello_hash()``, ``.set_remote()``, ``.set_peer_hash()``,
         ``.answered(now)``, ``.close()``). STATUS: a BoxStatus. LOG: a function of one string."""
@@ -277,12 +114,11 @@ class Proxy:
         self.media = media
         self.status = status or _status.BoxStatus()
         self.log = log or (lambda text: None)
-        self.rng = rng
         self.addr = [(cfg.phone.address, cfg.phone.port), (cfg.network.address, cfg.network.port)]
         self.bound = [(cfg.phone.host, cfg.phone.port), (cfg.network.host, cfg.network.port)]
         self.calls = {}
         self.bindings = {}  # key -> Binding
-        self._by_contact = {}  # the phone's contact URI -> key
+        self._by_contact = {}  # the phone's contact URI (text) -> key
         self._next_key = 1
         self._next_call = 1
         self.rejected = 0
@@ -291,63 +127,50 @@ class Proxy:
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms):
         """A datagram DATA from SRC (host, port) on SIDE. Returns [(side, bytes, (host, port))]."""
-        if len(data) < 4 or data[:4] in (b"\r\n\r\n",) or data.strip() == b"":
+        if len(data) < 4 or data[:4] == b"\r\n\r\n" or not data.strip():
             return []  # RFC 5626 section 4.4.1 keep-alive
         try:
             msg = _sip.parse(data)
         except ValueError as e:
             self.malformed += 1
             self.log("sip: malformed message from %s %s: %s" % (SIDE_NAMES[side],
-                                                                _hostport_text(*src), e))
+                                                                join_hostport(*src), e))
             return self._bad_request(side, e, src)
         try:
-            if _is_request(msg):
+            if msg.is_request:
                 return self._request(side, msg, src, now_ms)
             return self._response(side, msg, src, now_ms)
         except ValueError as e:
             self.malformed += 1
             self.log("sip: refused %s from %s %s: %s" % (
-                msg.method if _is_request(msg) else "response", SIDE_NAMES[side],
-                _hostport_text(*src), e))
-            if _is_request(msg) and msg.method != "ACK":
+                msg.method if msg.is_request else "response", SIDE_NAMES[side],
+                join_hostport(*src), e))
+            if msg.is_request and msg.method != "ACK":
                 return self._reply(side, msg, src, 400, "Bad Request")
             return []
 
     def timer(self):
-        deadline = None
-        for b in self.bindings.values():
-            t = b.expires_at + REGISTRATION_GRACE_MS
-            if deadline is None or t < deadline:
-                deadline = t
-        for call in self.calls.values():
-            if call.ended_at is not None:
-                t = call.ended_at + ENDED_LINGER_MS
-            elif call.challenged_until is not None:
-                t = call.challenged_until
-            else:
-                t = None if call.confirmed else call.created + CALL_SETUP_LIMIT_MS
-            if t is not None and (deadline is None or t < deadline):
-                deadline = t
-        return deadline
+        deadlines = [b.expires_at + REGISTRATION_GRACE_MS for b in self.bindings.values()]
+        deadlines += [c.deadline() for c in self.calls.values()]
+        deadlines = [t for t in deadlines if t is not None]
+        return min(deadlines) if deadlines else None
 
     def handle_timer(self, now_ms):
         for key in list(self.bindings):
-            b = self.bindings[key]
-            if b.expires_at + REGISTRATION_GRACE_MS <= now_ms:
+            if self.bindings[key].expires_at + REGISTRATION_GRACE_MS <= now_ms:
                 self._drop_binding(key)
         for cid in list(self.calls):
             call = self.calls[cid]
+            t = call.deadline()
+            if t is None or t > now_ms:
+                continue
             if call.ended_at is not None:
-                if call.ended_at + ENDED_LINGER_MS <= now_ms:
-                    del self.calls[cid]
-            elif call.challenged_until is not None and call.challenged_until <= now_ms:
-                self._end(call, now_ms, "authentication not retried")
-            elif not call.confirmed and call.created + CALL_SETUP_LIMIT_MS <= now_ms:
+                del self.calls[cid]
+            elif call.challenged_until is not None:
+                self._end(call, now_ms, "authentication not retried")  # lingers from now
+            else:
                 self._end(call, now_ms, "no answer")
                 del self.calls[cid]
-
-    def active_calls(self):
-        return [c for c in self.calls.values() if c.ended_at is None]
 
     # --- responses the box makes itself ------------------------------------------------------------
     def _reply(self, side, req, src, code, reason):
@@ -359,15 +182,16 @@ class Proxy:
 
     def _send_reply(self, side, resp, src):
         try:
-            vias = _values(resp, "Via")
-            if vias:
-                top = Via(vias[0])
+            dest = src
+            vias = resp.get_all("Via")
+            try:
+                top = _hdr.parse_via(vias[0]) if vias else None
+            except ValueError:
+                top = None  # a Via the parser refused: the answer goes where the request came from
+            if top is not None:
                 self._note_source(top, src)
-                vias[0] = str(top)
-                _set_values(resp, "Via", vias)
-                dest = top.reply_address()
-            else:
-                dest = src
+                resp.set("Via", [str(top)] + vias[1:])
+                dest = top.response_address()
             return [(side, resp.serialize(), dest)]
         except ValueError as e:
             self.log("sip: cannot answer: %s" % (e,))
@@ -379,13 +203,10 @@ class Proxy:
         response = getattr(error, "response", None)
         if response is None:
             return []
-        req = getattr(error, "message", None)
-        if req is not None and getattr(req, "method", None) == "ACK":
-            return []
         if side == PHONE and src[0] not in self.cfg.allow:
             return []
         try:
-            resp = response()
+            resp = response()  # None for an ACK, a response, or what is not a request
         except ValueError:
             return []
         if resp is None:
@@ -396,17 +217,17 @@ class Proxy:
     @staticmethod
     def _note_source(via, src):
         # RFC 3261 section 18.2.1 and RFC 3581 section 4
-        if via.host != src[0]:
-            via.set("received", src[0])
-        if via.get("rport") is not None:
-            via.set("rport", str(src[1]))
+        if unbracket(via.host) != src[0]:
+            via.set_param("received", src[0])
+        if via.has_param("rport"):
+            via.set_param("rport", str(src[1]))
 
     def _ours(self, uri):
-        try:
-            host, port, _ = uri_hostport(uri)
-        except ValueError:
+        """True when URI (a Uri) names one of the box's own SIP sockets."""
+        if not uri.is_sip():
             return False
-        return (host, port) in self.addr or (host, port) in self.bound
+        a = uri.address()
+        return a in self.addr or a in self.bound
 
     def _request(self, side, req, src, now_ms):
         method = req.method
@@ -416,65 +237,48 @@ class Proxy:
             if method == "ACK":
                 return []
             return self._reply(side, req, src, 403, "Forbidden")
-        vias = _values(req, "Via")
-        if not vias:
-            raise ValueError("no Via")
-        top = Via(vias[0])
-        incoming_branch = top.get("branch") or ""
+        vias = req.vias()
+        top = vias[0]
+        incoming_branch = top.branch or ""
         self._note_source(top, src)
-        vias[0] = str(top)
-        _cseq(req)
-        call_id = req.get("Call-ID")
-        if not call_id:
-            raise ValueError("missing Call-ID")
-        if not req.get("From") or not req.get("To"):
-            raise ValueError("missing From or To")
         # loop detection (RFC 3261 section 16.3 item 4): our own Via with this very branch
         out_side = 1 - side
         branch = self._branch(incoming_branch, req, out_side)
         for v in vias[1:]:
-            try:
-                vv = Via(v)
-            except ValueError:
-                continue
-            if (vv.host, vv.port) == self.addr[out_side] and vv.get("branch") == branch:
+            if _sent_by(v) == self.addr[out_side] and v.branch == branch:
                 return self._reply(side, req, src, 482, "Loop Detected")
         # Max-Forwards (RFC 3261 section 16.3 item 3 and 16.6 item 3)
-        mf = req.get("Max-Forwards")
+        mf = req.max_forwards()
         if mf is None:
             mf = DEFAULT_MAX_FORWARDS
-        else:
-            mf = mf.strip()
-            if not mf.isdigit():
-                raise ValueError("bad Max-Forwards %r" % mf)
-            mf = int(mf)
         if mf == 0:
             if method == "OPTIONS":
                 return self._reply(side, req, src, 200, "OK")
             return [] if method == "ACK" else self._reply(side, req, src, 483, "Too Many Hops")
         req.set("Max-Forwards", str(mf - 1))
         # Route: remove the entries that name the box (RFC 3261 section 16.4)
-        routes = _values(req, "Route")
-        while routes and self._ours(_uri_of(routes[0])):
+        routes = req.get_all("Route")
+        while routes and self._ours(_uri(routes[0])):
             routes.pop(0)
-        if self._ours(_ruri(req)) and routes:  # a strict router before us (RFC 3261 16.4)
-            _set_ruri(req, _uri_of(routes.pop()))
-        _set_values(req, "Route", routes)
+        if self._ours(req.uri) and routes:  # a strict router before us (RFC 3261 16.4)
+            req.uri = _uri(routes.pop())
+        if req.has("Route"):
+            req.set("Route", routes)
 
-        to_tag = _tag(req.get("To") or "")
-        call = self.calls.get(call_id)
+        to_tag = req.address("To").tag
+        call = self.calls.get(req.call_id())
         dest = None
         if method == "REGISTER":
             if side != PHONE:
                 return self._reply(side, req, src, 403, "Forbidden")
             self._register_request(req, src, now_ms)
-            if not routes and self._ours(_ruri(req)):
+            if not routes and self._ours(req.uri):
                 # the phone has the box as its registrar: the registrar is the AoR's domain
                 # (RFC 3261 section 10.2); the credentials stay as the phone made them
-                host, port, _ = uri_hostport(_uri_of(req.get("To")))
-                _set_ruri(req, "sip:" + _hostport_text(host, port) if port != 5060 else
-                          "sip:" + (("[%s]" % host) if ":" in host else host))
-        if side == PHONE and method != "REGISTER" and not routes and self._ours(_ruri(req)):
+                aor = req.address("To").uri
+                host, port = aor.address()
+                req.uri = _urimod.Uri("sip", aor.host, port=None if port == 5060 else port)
+        if side == PHONE and method != "REGISTER" and not routes and self._ours(req.uri):
             # addressed to the box itself (a phone whose server is the box)
             if method == "OPTIONS":
                 return self._reply(side, req, src, 200, "OK")  # keep-alive
@@ -482,7 +286,7 @@ class Proxy:
                 return []
             if self.cfg.proxy is None:
                 return self._reply(side, req, src, 404, "Not Found")
-            _set_ruri(req, _uri_of(req.get("To")))  # on to the AoR, through network.proxy
+            req.uri = req.address("To").uri  # on to the AoR, through network.proxy
             dest = self.cfg.proxy
         if out_side == PHONE and not routes:
             dest = self._phone_target(req)
@@ -493,8 +297,8 @@ class Proxy:
                 return self._reply(side, req, src, 403, "Forbidden")
 
         if method == "INVITE" and to_tag is None and call is None:
-            if _body(req) and _content_type(req) == SDP_TYPE:
-                seen = rewrite.read(_body(req))  # a bad offer gets its 400 before any call exists
+            if _has_sdp(req):
+                seen = rewrite.read(req.body)  # a bad offer gets its 400 before any call exists
                 if seen.host is None:
                     raise ValueError("SDP: no audio stream to relay")
             call = self._new_call(side, req, now_ms)
@@ -504,11 +308,11 @@ class Proxy:
             call.challenged_until = None
         if call is not None and call.ended_at is None:
             self._note_dialog(call, side, req)
-            if method in ("INVITE", "UPDATE", "PRACK", "ACK") and _body(req):
+            if method in ("INVITE", "UPDATE", "PRACK", "ACK") and req.body:
                 self._media_body(call, side, req, now_ms)
             if method == "BYE":
                 self._end(call, now_ms, None)
-        elif _body(req) and _content_type(req) == SDP_TYPE and method in ("INVITE", "UPDATE"):
+        elif _has_sdp(req) and method in ("INVITE", "UPDATE"):
             # SDP for a call the box does not know: it cannot put itself in the path
             return self._reply(side, req, src, 481, "Call/Transaction Does Not Exist")
         if method == "CANCEL" and call is not None and not call.confirmed:
@@ -516,28 +320,26 @@ class Proxy:
 
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658)
         if to_tag is None and method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
-            rr = _values(req, "Record-Route")
-            rr = [self._rr(out_side), self._rr(side)] + rr
-            _set_values(req, "Record-Route", rr)
+            req.insert("Record-Route", self._rr(side))
+            req.insert("Record-Route", self._rr(out_side))
 
         if dest is None:
             dest = self._next_hop(out_side, req, routes, to_tag)
-        via = Via("SIP/2.0/UDP " + _hostport_text(*self.addr[out_side]))
-        via.set("branch", branch)
-        via.set("rport", None)
-        _set_values(req, "Via", [str(via)] + vias)
+        host, port = self.addr[out_side]
+        own = _hdr.Via("UDP", _urimod.bracket(host), port, [["branch", branch], ["rport", None]])
+        req.set("Via", [str(own), str(top)] + req.get_all("Via")[1:])
         return [(out_side, req.serialize(), dest)]
 
     def _rr(self, side):
-        return "<sip:%s;lr>" % _hostport_text(*self.addr[side])
+        return "<sip:%s;lr>" % join_hostport(*self.addr[side])
 
     def _branch(self, incoming, req, out_side):
         # RFC 3261 section 16.11: a stateless proxy derives its branch from the incoming one.
         if incoming.startswith(BRANCH_MAGIC):
             seed = incoming
         else:  # RFC 2543 peers: the transaction is Call-ID, CSeq number, From tag, Request-URI
-            seed = "%s|%s|%s|%s" % (req.get("Call-ID"), _cseq(req)[0], _tag(req.get("From")),
-                                    _ruri(req))
+            seed = "%s|%s|%s|%s" % (req.call_id(), req.cseq().number, req.address("From").tag,
+                                    req.uri)
         if req.method == "CANCEL" or req.method == "ACK":
             method = "INVITE"
         else:
@@ -547,112 +349,88 @@ class Proxy:
 
     def _next_hop(self, out_side, req, routes, to_tag):
         if routes:
-            host, port, params = uri_hostport(_uri_of(routes[0]))
-            if "lr" not in params:  # a strict router next (RFC 3261 section 16.6 item 6)
-                routes.append("<%s>" % _ruri(req))
-                _set_ruri(req, _uri_of(routes.pop(0)))
-                _set_values(req, "Route", routes)
-            return host, port
-        if out_side == NETWORK and to_tag is None and self.cfg.proxy is not None \
-                and req.method != "ACK":
-            return self.cfg.proxy
-        if out_side == NETWORK and self.cfg.proxy is not None and req.method in ("ACK", "CANCEL") \
-                and to_tag is None:
-            return self.cfg.proxy
-        host, port, params = uri_hostport(_ruri(req))
-        maddr = params.get("maddr")
-        return (maddr or host), port
+            first = _uri(routes[0])
+            if not first.has_param("lr"):  # a strict router next (RFC 3261 section 16.6 item 6)
+                routes.append("<%s>" % req.uri)
+                req.uri = _uri(routes.pop(0))
+                req.set("Route", routes)
+            return first.address()
+        if out_side == NETWORK and to_tag is None and self.cfg.proxy is not None:
+            return self.cfg.proxy  # an outbound proxy (RFC 3261 section 8.1.2)
+        host, port = req.uri.address()
+        return (req.uri.param("maddr") or host), port
 
     def _phone_target(self, req):
         """Where a request from the network goes on the phone side; R-URI rewritten if needed."""
-        uri = _ruri(req)
-        try:
-            host, port, params = uri_hostport(uri)
-        except ValueError:
-            raise ValueError("bad Request-URI %r" % uri)
-        key = params.get("zt")
+        host, port = req.uri.address()
+        key = req.uri.param("zt")
         if key is not None and key in self.bindings:
-            b = self.bindings[key]
-            _set_ruri(req, b.contact_uri)
-            h, p, _ = uri_hostport(b.contact_uri)
-            return h, p
+            return self._retarget(req, self.bindings[key].contact_uri)
         if (host, port) in self.addr or (host, port) in self.bound:
             # addressed to the box itself: the phone that registered, or phone.contact
             if self.bindings:
-                b = self.bindings[max(self.bindings)]
-                _set_ruri(req, b.contact_uri)
-                h, p, _ = uri_hostport(b.contact_uri)
-                return h, p
+                return self._retarget(req, self.bindings[max(self.bindings)].contact_uri)
             if self.cfg.phone_contact:
-                _set_ruri(req, self.cfg.phone_contact)
-                h, p, _ = uri_hostport(self.cfg.phone_contact)
-                return h, p
+                return self._retarget(req, _urimod.parse(self.cfg.phone_contact))
             return None
         return host, port
 
+    @staticmethod
+    def _retarget(req, uri):
+        """Request-URI := URI (RFC 3261 section 16.5); returns where the request goes."""
+        req.uri = uri.copy()
+        return uri.address()
+
     # --- REGISTER --------------------------------------------------------------------------------
     def _register_request(self, req, src, now_ms):
-        contacts = _values(req, "Contact")
-        out = []
-        aor = _uri_of(req.get("To"))
+        contacts = req.addresses("Contact")
+        aor = str(req.address("To").uri)
         default_exp = req.get("Expires")
+        out = []
         for c in contacts:
-            if c.strip() == "*":
+            if c.is_star():
                 out.append(c)
                 continue
-            uri = _uri_of(c)
-            key = self._by_contact.get(uri)
+            uri = c.uri
+            text = str(uri)
+            key = self._by_contact.get(text)
             if key is None:
                 key = str(self._next_key)
                 self._next_key += 1
-                self._by_contact[uri] = key
-            exp = _param(c, "expires") or default_exp or "3600"
-            exp = int(exp) if exp.strip().isdigit() else 3600
+                self._by_contact[text] = key
+            exp = c.param("expires") or default_exp or "3600"
+            exp = int(exp) if _urimod.is_digits(exp.strip()) else 3600
             b = self.bindings.get(key)
             if b is None:
-                b = Binding(key, c, aor, now_ms + 1000 * exp)
+                b = Binding(key, uri, aor, now_ms + 1000 * exp)
                 self.bindings[key] = b
-            b.contact_value = c
-            user = ""
-            at = uri.find("@")
-            if at >= 0:
-                user = uri[uri.find(":") + 1:at] + "@"
-            new_uri = "sip:%s%s;zt=%s" % (user, _hostport_text(*self.addr[NETWORK]), key)
-            lt = c.find("<")
-            if lt >= 0:
-                gt = c.find(">", lt)
-                out.append(c[:lt + 1] + new_uri + c[gt:])
-            else:
-                head = c.split(";")[0]
-                out.append("<" + new_uri + ">" + c[len(head):])
+            host, port = self.addr[NETWORK]
+            sip = uri.is_sip()
+            c.uri = _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
+                                [["zt", key]], password=uri.password if sip else None)
+            out.append(c)
         if contacts:
-            _set_values(req, "Contact", out)
+            req.set("Contact", [str(c) for c in out])
         # RFC 5627: without "gruu" the registrar binds the box's contact, not a GRUU
         sup = req.get_all("Supported")
         if sup:
-            kept = [t for t in sup if t.strip().lower() != "gruu"]
-            _set_values(req, "Supported", kept)
+            req.set("Supported", [t for t in sup if t.strip().lower() != "gruu"])
 
     def _register_response(self, resp, now_ms):
-        contacts = _values(resp, "Contact")
-        if not contacts:
+        values = resp.get_all("Contact")
+        if not values:
             return
-        out = []
         registered = False
-        for c in contacts:
-            try:
-                uri = _uri_of(c)
-                _, _, params = uri_hostport(uri)
-            except ValueError:
-                out.append(c)
+        for i in range(len(values)):
+            c = _hdr.parse_address(values[i], "Contact", star=True)
+            if c.is_star() or not c.uri.is_sip():
                 continue
-            key = params.get("zt")
+            key = c.uri.param("zt")
             b = self.bindings.get(key) if key is not None else None
             if b is None:
-                out.append(c)
                 continue
-            exp = _param(c, "expires")
-            if exp is not None and exp.isdigit():
+            exp = c.param("expires")
+            if exp is not None and _urimod.is_digits(exp):
                 if int(exp) == 0:
                     self._drop_binding(key)
                 else:
@@ -660,20 +438,16 @@ class Proxy:
                     registered = True
             else:
                 registered = True
-            lt = c.find("<")
-            gt = c.find(">", lt)
-            if lt >= 0 and gt > lt:
-                out.append(c[:lt + 1] + b.contact_uri + c[gt:])
-            else:
-                out.append("<" + b.contact_uri + ">" + c[len(c.split(";")[0]):])
-        _set_values(resp, "Contact", out)
+            c.uri = b.contact_uri.copy()  # the phone sees its own contact again
+            values[i] = str(c)
+        resp.set("Contact", values)
         if registered != self.status.registered:
             self.status.set_registered(registered)
 
     def _drop_binding(self, key):
         b = self.bindings.pop(key, None)
         if b is not None:
-            self._by_contact.pop(b.contact_uri, None)
+            self._by_contact.pop(str(b.contact_uri), None)
         if not self.bindings and self.status.registered:
             self.status.set_registered(False)
 
@@ -682,10 +456,10 @@ class Proxy:
         number = self._next_call
         self._next_call += 1
         if side == PHONE:
-            peer = _uri_of(req.get("To"))
+            peer = str(req.address("To").uri)
             direction = "out"
         else:
-            peer = _uri_of(req.get("From"))
+            peer = str(req.address("From").uri)
             direction = "in"
         st = self.status.new_call(number, direction, peer)
         try:
@@ -694,30 +468,29 @@ class Proxy:
             self.log("call %d: no media ports: %s" % (number, e))
             self.status.end_call(st)
             return None
-        call = Call(req.get("Call-ID"), number, side, st, media, now_ms)
+        call = Call(req.call_id(), number, side, st, media, now_ms)
         self.calls[call.call_id] = call
         self.log("call %d: %s %s" % (number, direction, peer))
         return call
 
     def _note_dialog(self, call, side, msg):
-        """Remember what BYE at shutdown needs: tags, URIs, contacts, route sets, CSeqs."""
-        if _is_request(msg):
-            num, method = _cseq(msg)
-            if method not in ("ACK", "CANCEL"):
-                call.cseq[side] = max(call.cseq[side], num)
+        """Remember what BYE at shutdown needs: From/To (with tags), contacts, CSeqs."""
+        if msg.is_request:
+            cseq = msg.cseq()
+            if cseq.method not in ("ACK", "CANCEL"):
+                call.cseq[side] = max(call.cseq[side], cseq.number)
             call.uri[side] = msg.get("From")
-            call.tag[side] = _tag(msg.get("From"))
             if call.uri[1 - side] is None:
                 call.uri[1 - side] = msg.get("To")
-        contacts = _values(msg, "Contact")
-        if contacts and contacts[0].strip() != "*":
-            call.contact[side] = _uri_of(contacts[0])
+        contacts = msg.addresses("Contact")
+        if contacts and not contacts[0].is_star():
+            call.contact[side] = contacts[0].uri
 
     def _note_routes(self, call, msg, side_of_uas):
         # The Record-Route of a 2xx, as the box saw it: entries above its own lead to the UAS,
         # entries below lead back to the UAC (RFC 3261 section 12.1).
-        rr = _values(msg, "Record-Route")
-        mine = [i for i in range(len(rr)) if self._ours(_uri_of(rr[i]))]
+        rr = msg.get_all("Record-Route")
+        mine = [i for i in range(len(rr)) if self._ours(_uri(rr[i]))]
         if not mine:
             return
         first, last = mine[0], mine[-1]
@@ -725,20 +498,20 @@ class Proxy:
         call.route[1 - side_of_uas] = list(reversed(rr[last + 1:]))
 
     def _media_body(self, call, side, msg, now_ms):
-        if _content_type(msg) != SDP_TYPE:
+        if msg.content_type() != SDP_TYPE:
             return
         out_side = 1 - side
         session = call.media
         rtp_port = session.ports(out_side)[0]
         zhash = session.hello_hash() if out_side == NETWORK else None
-        new_body, seen = rewrite.rewrite(_body(msg), self.addr[out_side][0], rtp_port, zhash)
+        new_body, seen = rewrite.rewrite(msg.body, self.addr[out_side][0], rtp_port, zhash)
         if seen.host is None:
             raise ValueError("SDP: no audio stream to relay")
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")
                            else None, seen.port, seen.rtcp_port or None)
         if side == NETWORK:
             session.set_peer_hash(seen.zrtp_hash)
-        _set_body(msg, new_body)
+        msg.body = new_body
 
     def _end(self, call, now_ms, reason):
         if call.ended_at is not None:
@@ -753,25 +526,21 @@ class Proxy:
 
     # --- responses -------------------------------------------------------------------------------
     def _response(self, side, resp, src, now_ms):
-        vias = _values(resp, "Via")
-        if not vias:
-            raise ValueError("response without Via")
-        top = Via(vias[0])
-        if (top.host, top.port) not in (self.addr[side], self.bound[side]):
+        vias = resp.vias()
+        top = vias[0]
+        if _sent_by(top) not in (self.addr[side], self.bound[side]):
             self.log("sip: response from %s not for the box (top Via %s), dropped"
-                     % (_hostport_text(*src), vias[0]))
+                     % (join_hostport(*src), top))
             return []
-        if not (top.get("branch") or "").startswith(BRANCH_MAGIC + "zt"):
+        if not (top.branch or "").startswith(BRANCH_MAGIC + "zt"):
             return []
-        vias.pop(0)
-        if not vias:
+        if len(vias) == 1:
             return []  # a response to a request the box made itself (BYE at shutdown)
-        _set_values(resp, "Via", vias)
-        dest = Via(vias[0]).reply_address()
-        out_side = 1 - side
-        num, method = _cseq(resp)
+        resp.set("Via", resp.get_all("Via")[1:])
+        dest = vias[1].response_address()
+        method = resp.cseq().method
         code = resp.status
-        call = self.calls.get(resp.get("Call-ID"))
+        call = self.calls.get(resp.call_id())
         if method == "REGISTER" and side == NETWORK and 200 <= code < 300:
             self._register_response(resp, now_ms)
         if call is not None and call.ended_at is None:
@@ -781,12 +550,11 @@ class Proxy:
                     if not call.confirmed:
                         self._note_routes(call, resp, side)
                         call.uri[side] = resp.get("To")
-                        call.tag[side] = _tag(resp.get("To"))
                     call.confirmed = True
                     call.status.set_state(_status.ACTIVE)
-                if _body(resp) and code < 300:
+                if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)
-                if 200 <= code < 300 or (code == 183 and _body(resp)):
+                if 200 <= code < 300 or (code == 183 and resp.body):
                     call.media.answered(now_ms)
                 if code in (401, 407) and not call.confirmed:
                     # RFC 3261 section 22.2: the UA retries the INVITE with credentials, same
@@ -794,9 +562,9 @@ class Proxy:
                     call.challenged_until = now_ms + ENDED_LINGER_MS
                 elif code >= 300 and not call.confirmed:
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
-            elif method in ("UPDATE", "PRACK") and _body(resp) and code < 300:
+            elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
-        return [(out_side, resp.serialize(), dest)]
+        return [(1 - side, resp.serialize(), dest)]
 
     # --- shutdown --------------------------------------------------------------------------------
     def shutdown(self, now_ms):
@@ -821,26 +589,21 @@ class Proxy:
         if target is None or call.uri[frm] is None or call.uri[to_side] is None:
             return None
         try:
-            req = _sip.Request("BYE", target)
+            req = _sip.Request("BYE", target.copy())
             branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
-            req.add("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (_hostport_text(*self.addr[to_side]),
+            req.add("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (join_hostport(*self.addr[to_side]),
                                                               branch))
             req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
-            for r in call.route[to_side]:
+            routes = call.route[to_side]
+            for r in routes:
                 req.add("Route", r)
             req.add("From", call.uri[frm])
             req.add("To", call.uri[to_side])
             req.add("Call-ID", call.call_id)
             req.add("CSeq", "%d BYE" % (call.cseq[frm] + 1))
             req.add("Reason", 'SIP;cause=200;text="ZeroTap box shutting down"')
-            req.body = b""
-            routes = call.route[to_side]
-            if routes:
-                host, port, _ = uri_hostport(_uri_of(routes[0]))
-            else:
-                host, port, _ = uri_hostport(target)
-            call.bye_sent = True
-            return (to_side, req.serialize(), (host, port))
+            dest = (_uri(routes[0]) if routes else target).address()
+            return (to_side, req.serialize(), dest)
         except ValueError as e:
             self.log("call %d: cannot build BYE: %s" % (call.number, e))
             return None

@@ -16,7 +16,13 @@ It changes only:
 It returns what the far side said: its address and ports, and its ``a=zrtp-hash`` if any. Hold by
 ``c=0.0.0.0`` (RFC 2543 style) and ``a=sendonly``/``a=inactive`` (RFC 3264 section 8.4) pass
 through unchanged.
+
+The attribute values the box reads (``a=zrtp-hash``, ``a=rtcp``) are parsed by
+:mod:`zerotap.sip.sdp`, and a value that does not parse is ignored. ``c=``, ``m=`` and ``o=``
+are checked and edited here field by field (single spaces, as RFC 8866 section 9 writes them),
+so that what the box does not change passes byte for byte and a refusal quotes the line.
 """
+from zerotap.sip import sdp as _sdp
 
 _STRIP_PREFIXES = (b"a=crypto:", b"a=zrtp-hash:", b"a=candidate:", b"a=ice-", b"a=remote-candidates",
                    b"a=end-of-candidates", b"a=rtcp:", b"a=rtcp-mux")
@@ -37,10 +43,6 @@ class Media:
         return "<Media %s:%s zrtp=%s hold=%s>" % (self.host, self.port, self.zrtp_hash, self.hold)
 
 
-def _ip_version(host):
-    return b"IP6" if b":" in host else b"IP4"
-
-
 def _split_lines(body):
     if isinstance(body, str):
         body = body.encode()
@@ -56,12 +58,19 @@ def _split_lines(body):
 
 
 def _parse_c(line):
-    # c=<nettype> <addrtype> <connection-address> (RFC 4566 section 5.7)
+    # c=<nettype> <addrtype> <connection-address> (RFC 8866 section 5.7)
     parts = line[2:].split(b" ")
     if len(parts) != 3 or parts[0] != b"IN" or parts[1] not in (b"IP4", b"IP6") or not parts[2]:
         raise ValueError("SDP: bad c= line %r" % (bytes(line),))
-    addr = parts[2].split(b"/")[0]
-    return addr
+    return parts[2].split(b"/")[0]
+
+
+def _value(line, name):
+    """The value of ``a=NAME:value`` parsed by sdp.parse_NAME, or None when it does not parse."""
+    try:
+        return name(line[line.find(b":") + 1:].decode())
+    except ValueError:
+        return None
 
 
 def _parse_m(line):
@@ -86,10 +95,13 @@ def rewrite(body, address, port, zrtp_hash=None):
     the attributes above stripped, and ``a=zrtp-hash:ZRTP_HASH`` added when given (a str such as
     ``"1.10 3f..."``). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
     m= line, an audio stream without a connection address)."""
-    return _walk(body, address.encode(), port, zrtp_hash)
+    return _walk(body, address, port, zrtp_hash)
 
 
 def _walk(body, address, port, zrtp_hash):
+    if address is not None:
+        addrtype = _sdp.addrtype_of(address).encode()
+        address = address.encode()
     lines = _split_lines(body)
     if not lines or lines[0] != b"v=0":
         raise ValueError("SDP: must start with v=0")
@@ -132,30 +144,28 @@ def _walk(body, address, port, zrtp_hash):
                 audio_c = host
             if address is not None and (section < 0 or in_audio) and host not in (b"0.0.0.0",
                                                                                  b"::"):
-                line = b"c=IN " + _ip_version(address) + b" " + address
+                line = b"c=IN " + addrtype + b" " + address
             out.append(line)
             continue
         if t == b"o" and address is not None:
             # o=<username> <sess-id> <sess-version> IN IP4 <address>: the box's address
             parts = line[2:].split(b" ")
             if len(parts) == 6:
-                parts[4] = _ip_version(address)
+                parts[4] = addrtype
                 parts[5] = address
                 line = b"o=" + b" ".join(parts)
             out.append(line)
             continue
         if t == b"a":
-            if line.startswith(b"a=zrtp-hash:") and (in_audio or section < 0):
-                value = line[len(b"a=zrtp-hash:"):].strip().split(b" ")
-                if len(value) == 2:
-                    media.zrtp_hash = (value[0].decode(), value[1].decode().lower())
             if in_audio or section < 0:
+                if line.startswith(b"a=zrtp-hash:"):
+                    media.zrtp_hash = _value(line, _sdp.parse_zrtp_hash) or media.zrtp_hash
                 if line in (b"a=sendonly", b"a=inactive"):
                     media.hold = True
                 if line.startswith(b"a=rtcp:"):
-                    v = line[7:].split(b" ")[0]
-                    if v.isdigit():
-                        media.rtcp_port = int(v)
+                    rtcp = _value(line, _sdp.parse_rtcp)
+                    if rtcp is not None:
+                        media.rtcp_port = rtcp[0]
             if address is not None:
                 stripped = False
                 for prefix in _STRIP_PREFIXES:

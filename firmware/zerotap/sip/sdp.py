@@ -34,6 +34,11 @@ from zerotap.sip.uri import is_digits, show
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")  # RFC 3264 §5.1, RFC 8866 §6.7
 
 
+def addrtype_of(address):
+    """The addrtype of an address (RFC 8866 section 5.7): ``IP6`` when it holds a ':'."""
+    return "IP6" if ":" in address else "IP4"
+
+
 class Connection:
     """c= (RFC 8866 §5.7): ``IN IP4 192.0.2.1``; a multicast /ttl/count stays in ``address``."""
 
@@ -171,9 +176,7 @@ class _Lines:
 
     def set_connection(self, address, addrtype=None):
         """Set (or add) the c= at this level; ADDRTYPE defaults to IP6 for addresses with ':'."""
-        if addrtype is None:
-            addrtype = "IP6" if ":" in address else "IP4"
-        text = str(Connection(address, addrtype))
+        text = str(Connection(address, addrtype or addrtype_of(address)))
         line = self._line("c")
         if line is not None:
             line[1] = text

@@ -99,6 +99,21 @@ def unbracket(host):
     return host
 
 
+def bracket(host):
+    """``2001:db8::1`` -> ``[2001:db8::1]`` (what a URI or a Via wants); other hosts unchanged.
+    The inverse of :func:`unbracket`."""
+    if ":" in host and host[0] != "[":
+        return "[" + host + "]"
+    return host
+
+
+def join_hostport(host, port=None):
+    """``host[:port]`` text for a URI or a Via sent-by, from a socket's (HOST, PORT): an IPv6
+    address gets its brackets (HOST may have them already); PORT None is left out."""
+    host = bracket(host)
+    return host if port is None else "%s:%d" % (host, port)
+
+
 def split_hostport(text):
     """``host[:port]`` -> (host, port or None); an IPv6 reference keeps its brackets."""
     if text.startswith("["):
@@ -219,11 +234,14 @@ class Uri(Params):
 
     def host_port(self):
         """``host`` or ``host:port`` as written in the URI."""
-        return self.host if self.port is None else "%s:%d" % (self.host, self.port)
+        return join_hostport(self.host, self.port)
 
     def address(self, default_port=5060):
         """(host without IPv6 brackets, port or DEFAULT_PORT): where to send, for a SIP URI whose
-        host is an address or a name the caller resolves (RFC 3263 is not done here)."""
+        host is an address or a name the caller resolves (RFC 3263 is not done here).
+        Other schemes have no address: ValueError."""
+        if not self.is_sip():
+            raise ValueError("not a SIP URI: %s" % show(str(self)))
         return unbracket(self.host), self.port if self.port is not None else default_port
 
     def __str__(self):

@@ -184,12 +184,6 @@ class Cache:
             e.expires = NEVER
         self._trim()
 
-    def touch(self, peer_zid):
-        e = self.get(peer_zid)
-        now = self.clock()
-        if e is not None and now is not None:
-            e.last_used = now
-
     def verified(self, peer_zid):
         e = self.get(peer_zid)
         return bool(e and e.verified)

@@ -994,16 +994,9 @@ class Engine:
         if self._keys is None:
             self._stashed_confirm1 = m  # the DH result is still being computed
             return
-        body = self._open_confirm(m, self._keys.zrtpkeyr, self._keys.mackeyr)
-        if body is None:
-            return
-        if not self._chain_ok(body.h0):
-            self._fail(packets.ERROR_CONFIRM_MAC, "Confirm1's H0 does not match the earlier messages")
+        if not self._take_confirm(m, self._keys.zrtpkeyr, self._keys.mackeyr):
             return
         self._disarm()
-        self._peer_confirm_raw = m.raw
-        self._peer_v = body.v
-        self._peer_expiry = body.expiry
         self._conclude_sas()
         self._send_confirm(2)
         self._set_state(CONFIRM2_SENT, "Confirm1 verified")
@@ -1019,18 +1012,26 @@ class Engine:
         if self.state != CONFIRM1_SENT:
             self._drop("Confirm2 in state %s" % self.state)
             return
-        body = self._open_confirm(m, self._keys.zrtpkeyi, self._keys.mackeyi)
-        if body is None:
+        if not self._take_confirm(m, self._keys.zrtpkeyi, self._keys.mackeyi):
             return
-        if not self._chain_ok(body.h0):
-            self._fail(packets.ERROR_CONFIRM_MAC, "Confirm2's H0 does not match the earlier messages")
-            return
-        self._peer_confirm_raw = m.raw
-        self._peer_v = body.v
-        self._peer_expiry = body.expiry
         self._send(packets.Ack(CONF2ACK).encode())
         self._conclude_sas()
         self._go_secure("Confirm2 verified")
+
+    def _take_confirm(self, m, zrtpkey, mackey):
+        """Open the peer's Confirm M and check the H0 it reveals against the hash chain (section
+        9); when both hold, keep what it said and return True."""
+        body = self._open_confirm(m, zrtpkey, mackey)
+        if body is None:
+            return False
+        if not self._chain_ok(body.h0):
+            self._fail(packets.ERROR_CONFIRM_MAC,
+                       "Confirm%d's H0 does not match the earlier messages" % m.part)
+            return False
+        self._peer_confirm_raw = m.raw
+        self._peer_v = body.v
+        self._peer_expiry = body.expiry
+        return True
 
     def _on_conf2ack(self, msg, now_ms):
         if self.state == CONFIRM2_SENT:

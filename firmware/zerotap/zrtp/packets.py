@@ -155,11 +155,6 @@ def _need(data, what, length):
 
 # --- packets ------------------------------------------------------------------------------------
 
-def is_zrtp(data):
-    """True when DATA looks like a ZRTP packet: the magic cookie at offset 4 (RFC 6189 section 5)."""
-    return len(data) >= 8 and data[4:8] == MAGIC_COOKIE
-
-
 def unframe(data):
     """Check a ZRTP packet and return ``(sequence, ssrc, message)``; MESSAGE is bytes.
 

@@ -1,0 +1,77 @@
+"""What several firmware tests share, alike under CPython and MicroPython (like vectors.py, it
+imports only firmware modules):
+
+    d = scratch("boards")              # a new empty directory of its own: /tmp/zerotap-test-boards-...
+    st = fresh_storage("cache")        # a zerotap.storage.Storage on a new scratch directory
+    raises(lambda: f(x), "f: bad x")   # f(x) must raise ValueError with exactly this text
+    error_text(uri.parse, "sip:")      # the ValueError's text, or None when there is none
+    for name, b in each_backend(): ... # every crypto backend that loads
+    rng = Xorshift32(seed)             # the same numbers on both interpreters
+
+Scratch directories get a random suffix, so that the two interpreters' runs (and other
+engineers' runs) on one machine never share one.
+"""
+import binascii
+import os
+
+
+def scratch(name):
+    """A new empty directory /tmp/zerotap-test-NAME-<random hex>; every call makes another."""
+    path = "/tmp/zerotap-test-%s-%s" % (name, binascii.hexlify(os.urandom(4)).decode())
+    os.mkdir(path)
+    return path
+
+
+def fresh_storage(name):
+    """A zerotap.storage.Storage on a new scratch directory."""
+    from zerotap.storage import Storage
+    return Storage(scratch(name))
+
+
+def error_text(func, *args):
+    """The text of the ValueError that FUNC(*ARGS) raises, or None when it returns."""
+    try:
+        func(*args)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def raises(func, text):
+    """FUNC() must raise a ValueError whose text is exactly TEXT."""
+    got = error_text(func)
+    if got is None:
+        raise AssertionError("no ValueError, want %r" % text)
+    assert got == text, "got %r, want %r" % (got, text)
+
+
+def each_backend():
+    """[(name, backend)] for every crypto backend that loads (at least one must)."""
+    from zerotap import crypto
+    names = crypto.backends()
+    assert names, "no crypto backend loads"
+    return [(n, crypto.backend(n)) for n in names]
+
+
+class Xorshift32:
+    """xorshift32 (Marsaglia 2003): the same sequence under CPython and MicroPython, where
+    random.seed() is not portable. SEED 0 is taken as 1 (xorshift never leaves 0)."""
+
+    def __init__(self, seed):
+        self.s = (seed & 0xFFFFFFFF) or 1
+
+    def next(self):
+        s = self.s
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        self.s = s
+        return s
+
+    def chance(self, p):
+        """True with probability P (to 1e-4)."""
+        return self.next() % 10000 < int(p * 10000)
+
+    def below(self, n):
+        """A number in 0..N-1 (0 when N <= 0)."""
+        return self.next() % n if n > 0 else 0
