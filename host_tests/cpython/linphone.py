@@ -60,7 +60,8 @@ class Linphone:
     """One linphonec process with its own HOME, rc, log and pipe."""
 
     def __init__(self, directory, sip_port, rtp_port, encryption="none", mandatory=None,
-                 auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None):
+                 auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None,
+                 rfc2833=None):
         self.dir = Path(directory)
         self.name = name or self.dir.name
         self.sip_port = sip_port
@@ -71,6 +72,7 @@ class Linphone:
         self.codec = codec
         self.account = account  # dict: identity, proxy, route, register, username, password, realm
         self.zrtp = zrtp or {}  # e.g. {"key_agreements": "MS_ZRTP_KEY_AGREEMENT_X255"}
+        self.rfc2833 = rfc2833  # True: typed keys go as RFC 4733 events (not SIP INFO)
         self.proc = None
         self.lines = []
         self._cond = threading.Condition()
@@ -88,6 +90,8 @@ class Linphone:
                "contact=sip:%s@127.0.0.1:%d" % (self.name, self.sip_port)]
         for kind, value in self.zrtp.items():
             sip.append("zrtp_%s_suites=%s" % (kind, value))
+        if self.rfc2833 is not None:
+            sip += ["use_rfc2833=%d" % (1 if self.rfc2833 else 0), "use_info=0"]
         rtp = ["audio_rtp_port=%d" % self.rtp_port, "bind_address=127.0.0.1",
                "audio_jitt_comp=60", "nortp_timeout=30"]
         sections = [("sip", sip), ("rtp", rtp),
@@ -183,6 +187,18 @@ class Linphone:
 
     def call(self, uri):
         self.command("call " + uri)
+
+    def dtmf(self, keys):
+        """Type KEYS during the call: linphonec sends them one per second, as RFC 4733 events
+        with rfc2833=True."""
+        self.command(keys)
+
+    def tones_received(self):
+        """The DTMF keys this linphonec received, in order ("Receiving tone 5 from ...")."""
+        with self._cond:
+            return "".join(m.group(1) for m in
+                           (re.search(r"Receiving tone (\S) from", line) for line in self.lines)
+                           if m)
 
     def play(self, wav):
         self.command("play %s" % wav)
