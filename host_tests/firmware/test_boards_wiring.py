@@ -378,16 +378,47 @@ def test_boot_fills_the_wildcard_address_and_the_cache_path():
     assert cfg.cache == "/data/cache"
 
 
-def test_manifests_require_micropython_lib_ssd1306():
+def _run_manifest(path, seen):
+    """Execute a freeze manifest as MicroPython's manifest runner does: with the manifest's own
+    directory as the working directory, and include() relative to it."""
+    directory = path.rsplit("/", 1)[0]
+
+    def include(p):
+        seen.append(("include", p))
+        if not p.startswith("$("):
+            _run_manifest(directory + "/" + p, seen)
+
+    env = {
+        "include": include,
+        "require": lambda p: seen.append(("require", p)),
+        "package": lambda p, files=None, base_path=".", opt=None: seen.append(
+            ("package", p, tuple(files) if files is not None else None, base_path)),
+        "module": lambda p, opt=None: seen.append(("module", p)),
+    }
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        with open(path.rsplit("/", 1)[1]) as f:
+            exec(f.read(), env)
+    finally:
+        os.chdir(cwd)
+
+
+def test_manifests_require_micropython_lib_ssd1306_and_freeze_the_board_modules():
     for name in BOARDS:
         seen = []
-        env = {
-            "include": lambda p: seen.append(("include", p)),
-            "require": lambda p: seen.append(("require", p)),
-            "package": lambda p, base_path=None, opt=None: seen.append(("package", p, base_path)),
-            "module": lambda p, opt=None: seen.append(("module", p)),
-        }
-        with open(BOARDS_DIR + "/" + name + "/manifest.py") as f:
-            exec(f.read(), env)
-        assert ("require", "ssd1306") in seen, name
-        assert ("package", "zerotap", "../../firmware") in seen and ("module", "board.py") in seen
+        _run_manifest(BOARDS_DIR + "/" + name + "/manifest.py", seen)
+        assert ("require", "ssd1306") in seen and ("module", "board.py") in seen, name
+        packages = [s for s in seen if s[0] == "package"]
+        assert len(packages) == 1, name
+        _, pkg, files, base = packages[0]
+        assert pkg == "zerotap" and base == "../firmware"
+        # what a board runs, and nothing that only the host uses
+        for f in ("__init__.py", "runtime/boot.py", "runtime/box.py", "phonekeys.py",
+                  "ui/frontpanel.py", "ui/screens.py", "config.py", "zrtp/engine.py"):
+            assert f in files, f
+        for f in ("__main__.py", "shim.py", "ui/png.py", "ui/gallery.py", "ui/terminal.py",
+                  "ui/hostpanel.py", "dtmf/wav.py", "dtmf/__main__.py"):
+            assert f not in files, f
+        for f in files:  # each one exists where the manifest runner will look
+            open(BOARDS_DIR + "/" + base + "/zerotap/" + f).close()
