@@ -28,6 +28,7 @@ A packet counts as a telephone-event only when its payload type is one the SDP m
 type can then never turn audio into keys. Payload types stay empty until the SDP names one, and
 then every packet passes untouched.
 """
+import micropython
 from micropython import const
 
 from zerotap import rtp as _rtp
@@ -43,12 +44,6 @@ _RECENT_KEYS = const(16)  # keys whose verdict is remembered (for their update a
 _CLOCK_RATE = const(8000)  # telephone-event/8000 (RFC 4733 section 7.1.1)
 
 
-def _serial16(a, b):
-    """a - b in 16-bit serial arithmetic (RFC 1982), signed."""
-    d = (a - b) & 0xFFFF
-    return d - 0x10000 if d & 0x8000 else d
-
-
 class PhoneKeys:
     def __init__(self, matcher, on_action, log=None):
         self.matcher = matcher
@@ -58,12 +53,15 @@ class PhoneKeys:
         self.caught = 0  # keys held back (those of codes, and those released later)
         self.released = 0  # keys re-sent
         self.actions = 0  # codes recognised
-        self._reset(None)
+        self._reset(-1, -1)
 
-    def _reset(self, ssrc):
-        # A new stream (a new SSRC, RFC 3550 section 8): its own numbering and its own keys.
-        self._ssrc = ssrc
-        self._highest = None  # the newest sequence number seen from the phone
+    def _reset(self, ssrc_hi, ssrc_lo):
+        # A new stream (a new SSRC, RFC 3550 section 8): its own numbering and its own keys. The
+        # SSRC and timestamps are kept as 16-bit halves and bytes: a board's small ints hold
+        # 30 bits, and the media path must not allocate per packet.
+        self._ssrc_hi = ssrc_hi
+        self._ssrc_lo = ssrc_lo
+        self._highest = -1  # the newest sequence number seen from the phone (-1: none yet)
         self.delta = 0  # sequence number toward the network = from the phone + delta
         self._last_out = None  # the newest sequence number the network leg got
         self._receiver = _events.EventReceiver()
@@ -71,8 +69,8 @@ class PhoneKeys:
         self._pending = ""  # keys to re-send once the sender is free
         self._sender = None
         self._pt = None  # the payload type the phone's events use
-        self._clock_ts = None  # (RTP timestamp, now_ms) of the newest packet: the stream's clock
-        self._clock_ms = 0
+        self._clock = bytearray(4)  # the newest packet's RTP timestamp: the stream's clock ...
+        self._clock_ms = -1  # ... at this time (-1: none yet)
         self.matcher.held = ""
 
     def add_event_types(self, types):
@@ -81,27 +79,32 @@ class PhoneKeys:
                 self.event_types.append(pt)
 
     # --- packets from the phone ------------------------------------------------------------------
+    @micropython.native
     def filter(self, buf, n, now_ms):
-        """An RTP packet BUF[:N] from the phone: PASS, RENUMBER or DROP."""
-        hl = _rtp.header_length(buf, n)
-        if hl < 0:
+        """An RTP packet BUF[:N] from the phone: PASS, RENUMBER or DROP. Audio allocates nothing."""
+        if n < 12 or buf[0] >> 6 != 2:
             return PASS  # the media path counts what it cannot parse
-        ssrc = (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
-        if ssrc != self._ssrc:
-            self._reset(ssrc)
+        hi = (buf[8] << 8) | buf[9]
+        lo = (buf[10] << 8) | buf[11]
+        if hi != self._ssrc_hi or lo != self._ssrc_lo:
+            self._reset(hi, lo)
         seq = (buf[2] << 8) | buf[3]
-        ts = (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
-        newer = self._highest is None or _serial16(seq, self._highest) > 0
+        h = self._highest
+        # newer: 1 to 32767 ahead in 16-bit serial arithmetic (RFC 1982)
+        newer = h < 0 or 0 < ((seq - h) & 0xFFFF) < 0x8000
         if newer:
             self._highest = seq
-        end = n - buf[n - 1] if buf[0] & 0x20 else n  # RTP padding (RFC 3550 section 5.1)
-        pt = buf[1] & 0x7F
-        if pt in self.event_types and end - hl == _events.PAYLOAD_LEN:
-            live = self._event(pt, ssrc, ts, buf, hl, now_ms)
-        else:
-            live = self._sender is None
+        live = -1
+        if self.event_types and (buf[1] & 0x7F) in self.event_types:
+            live = self._event(buf, n, now_ms)
+        if live < 0:  # audio (or anything that is not one DTMF event block)
+            live = 1 if self._sender is None else 0
             if newer:
-                self._clock_ts = ts
+                c = self._clock
+                c[0] = buf[4]
+                c[1] = buf[5]
+                c[2] = buf[6]
+                c[3] = buf[7]
                 self._clock_ms = now_ms
         if not live:
             if newer:
@@ -116,14 +119,22 @@ class PhoneKeys:
         buf[2] = seq >> 8
         buf[3] = seq & 0xFF
 
-    def _event(self, pt, ssrc, ts, buf, hl, now_ms):
-        """True when this event packet passes live."""
+    def _event(self, buf, n, now_ms):
+        """1 when this telephone-event packet passes live, 0 when it is held back, -1 when it is
+        not one event block after all."""
+        hl = _rtp.header_length(buf, n)
+        end = n - buf[n - 1] if buf[0] & 0x20 else n  # RTP padding (RFC 3550 section 5.1)
+        if hl < 0 or end - hl != _events.PAYLOAD_LEN:
+            return -1
+        pt = buf[1] & 0x7F
+        ssrc = (self._ssrc_hi << 16) | self._ssrc_lo
+        ts = int.from_bytes(bytes(buf[4:8]), "big")
         payload = bytes(buf[hl:hl + _events.PAYLOAD_LEN])
         event = payload[0]
         duration = (payload[2] << 8) | payload[3]
         clock = (ts + duration) & 0xFFFFFFFF  # where the stream's clock is now, near enough
-        if self._clock_ts is None or ((clock - self._clock_ts) & 0xFFFFFFFF) < 0x80000000:
-            self._clock_ts = clock
+        if self._clock_ms < 0 or ((clock - self._clock_int()) & 0xFFFFFFFF) < 0x80000000:
+            self._clock[:] = clock.to_bytes(4, "big")
             self._clock_ms = now_ms
         for kind, digit, key_ts, _ in self._receiver.receive(ssrc, ts, payload, now_ms):
             if kind == _events.KEY_DOWN and key_ts == ts and EVENT_DIGITS[event] == digit:
@@ -133,8 +144,11 @@ class PhoneKeys:
                     self._keys.pop(0)
         for rec in self._keys:
             if rec[0] == event and rec[1] == ts:
-                return rec[2]
-        return self._sender is None  # not a DTMF key (flash, ...): like audio
+                return 1 if rec[2] else 0
+        return 1 if self._sender is None else 0  # not a DTMF key (flash, ...): like audio
+
+    def _clock_int(self):
+        return int.from_bytes(bytes(self._clock), "big")
 
     def _key_down(self, digit, now_ms):
         forwarded = ""
@@ -168,8 +182,8 @@ class PhoneKeys:
         last = self._last_out
         if last is None:  # nothing forwarded yet: go on from just before the held-back packets
             last = (self._highest + self.delta) & 0xFFFF
-        sender = _events.EventSender(self._ssrc, self._pt, _CLOCK_RATE)
-        sender.start(self._pending, now_ms, last, self._clock_ts, self._clock_ms)
+        sender = _events.EventSender((self._ssrc_hi << 16) | self._ssrc_lo, self._pt, _CLOCK_RATE)
+        sender.start(self._pending, now_ms, last, self._clock_int(), self._clock_ms)
         self._pending = ""
         self._sender = sender
 

@@ -243,3 +243,27 @@ def test_through_a_secure_call_the_far_box_gets_exactly_the_forwarded_keys():
     assert a.session.counters.keys_sent > 0
     assert len(heard_events) == 5 + a.session.counters.keys_sent
     assert audio[0] > 700  # the audio went through too
+
+
+def test_audio_through_the_filter_allocates_nothing():
+    # the media path's promise: under MicroPython the heap is locked while audio packets pass
+    import micropython
+
+    lock = getattr(micropython, "heap_lock", None)
+    unlock = getattr(micropython, "heap_unlock", None)
+    keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    keys.add_event_types((PT,))
+    buf = bytearray(_STREAM[0][1] + SILENCE)
+    verdicts = [keys.filter(buf, len(buf), 0)]
+    for i in range(1, 200):
+        buf[3] = i & 0xFF
+        buf[2] = i >> 8
+        if lock is not None:
+            lock()
+        try:
+            v = keys.filter(buf, len(buf), 20 * i)
+        finally:
+            if unlock is not None:
+                unlock()
+        verdicts.append(v)
+    assert verdicts == [PASS] * 200
