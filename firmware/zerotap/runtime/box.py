@@ -30,13 +30,14 @@ SET_UNVERIFIED = "unverified"
 ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
 
 _RTPMAP = b"a=rtpmap:"
-_TELEPHONE_EVENT = b"telephone-event/"
+_TELEPHONE_EVENT = b"telephone-event/8000"
 
 
 def telephone_event_types(datagram):
-    """Payload types that an SDP in DATAGRAM maps to telephone-event (``a=rtpmap:101
+    """Payload types that an SDP in DATAGRAM maps to telephone-event at 8 kHz (``a=rtpmap:101
     telephone-event/8000``, RFC 4733 section 7.1.1; the encoding name is case-insensitive,
-    RFC 8866 section 6.6), or None when it has none."""
+    RFC 8866 section 6.6), or None when it has none. Events at other rates are left alone: the
+    keypad re-sends keys on an 8 kHz clock."""
     if _RTPMAP not in datagram:
         return None
     out = None
