@@ -332,6 +332,8 @@ class Box:
             self.cfg.network.port, self.cfg.control[0], self.cfg.control[1]))
         if self.status.ip != self.cfg.network.address or self.status.network != _status.NET_UP:
             self.status.set_network(True, self.cfg.network.address)
+        if self.front is not None:
+            self.front.handle_timer(self.loop.clock())  # the panel shows the box before it serves
         restore = _install_sigterm(self)
         try:
             self.loop.run(self)
