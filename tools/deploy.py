@@ -7,6 +7,12 @@ The firmware package goes to /lib/zerotap as .mpy files (compiled for the board'
 board.py as board.mpy and its main.py as is (MicroPython runs main.py only as source). micropython-
 lib's ssd1306 driver is installed on the board with `mpremote mip install ssd1306` (it needs the
 internet on this machine); a custom build freezes it instead (boards/<name>/manifest.py).
+
+Modules that only the host uses stay off the board (HOST_ONLY in boards/zerotap_manifest.py, which
+the freeze manifests include too): the command lines, CPython's stand-ins for MicroPython's
+modules, WAV files, PNG snapshots, the terminal panel and the gallery of sample screens. Nothing a
+board imports needs them (test_deploy_dry_run.py runs a board's boot without them under the
+MicroPython unix port).
 """
 import os
 import subprocess
@@ -16,6 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
+
+
+def board_files():
+    """firmware/zerotap's modules for a board (boards/zerotap_manifest.py: the freeze manifest's
+    list too), as paths relative to firmware/, and the host-only ones left out."""
+    env = {}
+    exec((BOARDS / "zerotap_manifest.py").read_text(), env)
+    return env["board_files"](str(FIRMWARE)), env["HOST_ONLY"]
 
 
 def _tool(name):
@@ -32,11 +46,8 @@ def plan(board):
     if board == "host":
         raise SystemExit("deploy: the host board runs from the source tree; nothing to deploy")
     items = []
-    for src in sorted((FIRMWARE / "zerotap").rglob("*.py")):
-        rel = src.relative_to(FIRMWARE)
-        if src.name == "__main__.py":
-            continue
-        items.append((src, "/lib/" + str(rel.with_suffix(".mpy")), True))
+    for rel in board_files()[0]:
+        items.append((FIRMWARE / rel, "/lib/" + rel[:-3] + ".mpy", True))
     items.append((bdir / "board.py", "/board.mpy", True))
     items.append((bdir / "main.py", "/main.py", False))
     return items

@@ -11,8 +11,8 @@ from zerotap import board as support
 
 NAME = "esp32_devkit"
 ARCH = "xtensawin"  # mpy-cross -march for precompiled .mpy
-STORAGE = "/data"  # config.json, board.json and the ZRTP cache, on the flash file system
-LAN = None  # no Ethernet: Wi-Fi from board.json
+STORAGE = "/data"  # config.json and the ZRTP cache, on the flash file system
+LAN = None  # no Ethernet: Wi-Fi from config.json's board.wifi
 I2C = {"id": 0, "sda": 21, "scl": 22, "freq": 400000}
 BUTTON = 0  # BOOT
 
@@ -23,7 +23,3 @@ def display(settings):
 
 def button():
     return support.PinButton(machine, BUTTON)
-
-
-def start():
-    return support.start(__import__("board"), machine, network, time)

@@ -4,5 +4,5 @@
 # Paths are relative to this file.
 include("$(PORT_DIR)/boards/manifest.py")  # the port's own frozen modules (asyncio, ...)
 require("ssd1306")  # micropython-lib's SSD1306 driver, never copied into this repository
-package("zerotap", base_path="../../firmware", opt=3)
+include("../zerotap_manifest.py")  # firmware/zerotap without the host-only modules
 module("board.py", opt=3)

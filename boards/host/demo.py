@@ -21,7 +21,7 @@ from zerotap import status as st  # noqa: E402
 from zerotap.ui import button, canvas, gallery, screens, terminal  # noqa: E402
 from zerotap.ui.display import Display  # noqa: E402
 
-import panel as host_panel  # noqa: E402
+from zerotap.ui import hostpanel as host_panel  # noqa: E402
 
 
 def _sleep(s):

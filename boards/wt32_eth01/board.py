@@ -26,7 +26,3 @@ def display(settings):
 
 def button():
     return support.PinButton(machine, BUTTON)
-
-
-def start():
-    return support.start(__import__("board"), machine, network, time)

@@ -48,10 +48,15 @@ def _run(args):
     if not args:
         raise SystemExit(USAGE)
     cfg = config.load(args[0])
+    from zerotap import status as _status
+    from zerotap.runtime import boot as _boot
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
-    b = _box.Box(cfg, name=args[1] if len(args) > 1 else None,
-                 secure_factory=_secure.factory(cfg, _box.stderr_log))
+    name = args[1] if len(args) > 1 else None
+    status = _status.BoxStatus()
+    front = _boot.host_front_panel(cfg, status, name)  # board.display.terminal / .png, or None
+    b = _box.Box(cfg, name=name, secure_factory=_secure.factory(cfg, _box.stderr_log),
+                 status=status, front=front)
     b.run()
     return 0
 

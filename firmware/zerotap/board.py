@@ -2,7 +2,9 @@
 
 Each ``boards/<name>/board.py`` holds only data (pins, the Ethernet PHY, the I2C bus) and calls
 these functions with MicroPython's ``machine``, ``network`` and ``time`` modules, which are passed
-in, never imported here: the tests pass stand-ins that record every call.
+in, never imported here: the tests pass stand-ins that record every call. What runs the board from
+power-on is :func:`zerotap.runtime.boot.main`. SETTINGS below is ``config.json``'s ``board`` key
+(:class:`zerotap.config.BoardSettings`).
 
 The Ethernet parameters are those of ``network.LAN`` on the esp32 port (MicroPython's esp32 quick
 reference, "LAN"): ``mdc``, ``mdio``, ``power`` (the pin that powers the PHY or its oscillator),
@@ -66,7 +68,7 @@ def _wait(time, nic, timeout_ms, poll_ms):
 
 
 def network_up(machine, network, time, lan_params, settings, status, poll_ms=250):
-    """Ethernet first (when the board has it), then Wi-Fi (when board.json names a network).
+    """Ethernet first (when the board has it), then Wi-Fi (when ``board.wifi`` names a network).
 
     Tells STATUS (``set_network``) and returns (interface, ip), or (None, None).
     """
@@ -134,80 +136,3 @@ class PinButton:
     def pressed(self):
         v = self.pin.value()
         return not v if self.active_low else bool(v)
-
-
-class BoardUI:
-    """The display, the button and the keypad codes of a running board, polled from one loop.
-
-    The box's runtime keeps a reference and calls :meth:`poll` from its main loop (every 20-50 ms),
-    and feeds keys from the phone to :meth:`keypad_key` (see :mod:`zerotap.ui.keypad`).
-    """
-
-    def __init__(self, status, display, button, pin, keypad, storage, settings):
-        self.status = status
-        self.display = display
-        self.button = button
-        self.pin = pin
-        self.keypad = keypad
-        self.storage = storage
-        self.settings = settings
-
-    def poll(self, now_ms):
-        from zerotap.ui import button as buttons
-
-        if self.pin is not None:
-            action = self.button.update(self.pin.pressed(), now_ms)
-            if action:
-                self.display.wake()
-                buttons.apply(action, self.status)
-        return self.display.tick(now_ms)
-
-    def keypad_poll(self, now_ms):
-        """Keys held back longer than the code timeout, to forward now (a string, maybe empty)."""
-        return "".join(value for kind, value in self.keypad.poll(now_ms))
-
-    def keypad_key(self, key, now_ms):
-        """A key from the phone; returns the keys to forward (a string, maybe empty)."""
-        from zerotap.ui import button as buttons
-        from zerotap.ui.keypad import FORWARD
-
-        out = ""
-        for kind, value in self.keypad.feed(key, now_ms):
-            if kind == FORWARD:
-                out += value
-            else:
-                self.display.wake()
-                buttons.apply(value, self.status)
-        return out
-
-
-def start(board, machine, network, time, status=None):
-    """Bring a board up: storage, board.json, display, button, network. Returns a BoardUI."""
-    from zerotap import boardconf, lastgood
-    from zerotap.status import BoxStatus
-    from zerotap.storage import Storage
-    from zerotap.ui.button import Button
-    from zerotap.ui.display import Display
-    from zerotap.ui.keypad import KeypadMatcher
-    from zerotap.ui.panels import MemoryPanel
-
-    status = status or BoxStatus()
-    storage = Storage(board.STORAGE)
-    settings = boardconf.BoardConfig()
-    if storage.read("board.json") is not None:
-        loaded, _ = lastgood.load(storage, "board.json", boardconf.loads, status)
-        settings = loaded or settings
-    panel = None
-    try:
-        panel = board.display(settings)
-    except OSError as e:
-        print("board: display failed:", e)
-    display = Display(panel or MemoryPanel(settings.width, settings.height), status,
-                      dim_after_ms=settings.dim_after_s * 1000, now_ms=time.ticks_ms())
-    display.tick(time.ticks_ms())
-    pin = board.button()
-    ui = BoardUI(status, display, Button(hold_ms=settings.hold_ms), pin,
-                 KeypadMatcher(settings.keypad), storage, settings)
-    network_up(machine, network, time, getattr(board, "LAN", None), settings, status)
-    display.tick(time.ticks_ms())
-    return ui

@@ -33,12 +33,33 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
 - ``status``: a path for the JSON status lines, or ``-`` for stdout.
 - ``control``: the loopback address of the local control socket (``python -m zerotap control``).
+- ``board``: the display, the button, the keypad codes and Wi-Fi (all optional; see
+  :class:`BoardSettings`)::
+
+    "board": {
+      "wifi":        {"ssid": "office", "password": "secret"},
+      "display":     {"width": 128, "height": 64, "address": 60, "flip": false,
+                      "terminal": false, "png": "panel.png"},
+      "dim_after_s": 60,
+      "button":      {"hold_ms": 800},
+      "keypad":      {"*#1": "verified", "*#0": "unverified"}
+    }
+
+  ``wifi``: the network a board joins when it has no Ethernet, or when Ethernet finds no link.
+  ``display``: the SSD1306's height (32 or 64), I2C address and orientation on a board; on the
+  host, ``terminal`` draws the panel on stdout and ``png`` rewrites a PNG snapshot at every frame
+  (both off by default: the host box then has no display at all). ``dim_after_s``: burn-in
+  protection. ``button.hold_ms``: how long a press must last to switch calls. ``keypad``: codes
+  typed on the phone during a call, caught by the box and not forwarded (``{}`` turns them off).
 
 :func:`load` / :func:`parse` raise :class:`ConfigError` (a ``ValueError``) whose message starts with
 the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
-bad addresses are refused.
+bad addresses are refused. On a board (``dhcp=True``) a wildcard bind may go without
+``phone.address``/``network.address``: the address the network bring-up got is used.
 """
 import json
+
+from zerotap.ui import keypad as _keypad
 
 MEDIA_CLEAR = ("pass", "mute", "block")
 
@@ -297,6 +318,28 @@ class Config:
         self.media_clear = "pass"
         self.status = "-"
         self.control = None  # (host, port)
+        self.board = BoardSettings()
+
+
+class BoardSettings:
+    """``board``: the display, the button, the keypad codes and Wi-Fi. Defaults for every key."""
+
+    def __init__(self):
+        self.wifi_ssid = None
+        self.wifi_password = None
+        self.width = 128
+        self.height = 64
+        self.address = 0x3C  # the SSD1306's usual I2C address (0x3D with SA0 high)
+        self.flip = False
+        self.terminal = False  # host: draw the panel on stdout
+        self.png = None  # host: a PNG snapshot rewritten at every frame
+        self.dim_after_s = 60
+        self.hold_ms = 800
+        self.keypad = dict(_keypad.DEFAULT_CODES)
+
+    def host_display(self):
+        """True when the host box should keep a display (terminal or PNG)."""
+        return self.terminal or self.png is not None
 
 
 def _check_keys(key, obj, allowed):
@@ -306,7 +349,7 @@ def _check_keys(key, obj, allowed):
             raise ConfigError((key + "." if key else "") + name, "unknown key")
 
 
-def _side(cfg, name, obj, extra):
+def _side(cfg, name, obj, extra, dhcp=False):
     _check_keys(name, obj, ("sip", "rtp", "address") + extra)
     for k in ("sip", "rtp"):
         if k not in obj:
@@ -318,21 +361,90 @@ def _side(cfg, name, obj, extra):
         if ip_bytes(address) is None:
             raise ConfigError(name + ".address", "bad IP address %r" % address)
     wildcard = sip[0] in ("0.0.0.0", "::")
-    if wildcard and address is None:
+    if wildcard and address is None and not dhcp:
         raise ConfigError(name + ".address", "missing: %s.sip binds the wildcard address" % name)
-    return Side(sip, address, _port_range(name + ".rtp", obj["rtp"]))
+    side = Side(sip, address, _port_range(name + ".rtp", obj["rtp"]))
+    if wildcard and address is None:
+        side.address = None  # a board fills in the address its network bring-up got
+    return side
 
 
-def parse(obj):
-    """Validate a decoded CONFIG.json object and return a :class:`Config`."""
+def _int(key, value, low, high):
+    _want(key, value, int, "a number")
+    if not low <= value <= high:
+        raise ConfigError(key, "must be between %d and %d, not %d" % (low, high, value))
+    return value
+
+
+def _text(key, value, low, high):
+    _want(key, value, str, "a string")
+    if not low <= len(value) <= high:
+        raise ConfigError(key, "must have %d to %d characters" % (low, high))
+    return value
+
+
+def _bool(key, value):
+    return _want(key, value, bool, "true or false")
+
+
+def parse_board(obj, status="-"):
+    """Validate the ``board`` object; STATUS is the config's ``status`` (stdout is shared)."""
+    b = BoardSettings()
+    _check_keys("board", obj, ("wifi", "display", "dim_after_s", "button", "keypad"))
+    if "wifi" in obj:
+        wifi = obj["wifi"]
+        _check_keys("board.wifi", wifi, ("ssid", "password"))
+        if "ssid" not in wifi:
+            raise ConfigError("board.wifi.ssid", "missing")
+        b.wifi_ssid = _text("board.wifi.ssid", wifi["ssid"], 1, 32)  # IEEE 802.11: 32 octets
+        b.wifi_password = _text("board.wifi.password", wifi.get("password", ""), 0, 63)
+    if "display" in obj:
+        d = obj["display"]
+        _check_keys("board.display", d, ("width", "height", "address", "flip", "terminal", "png"))
+        if "width" in d and _int("board.display.width", d["width"], 0, 4096) != 128:
+            raise ConfigError("board.display.width", "must be 128, not %d" % d["width"])
+        if "height" in d and _int("board.display.height", d["height"], 0, 4096) not in (32, 64):
+            raise ConfigError("board.display.height", "must be 32 or 64, not %d" % d["height"])
+        b.height = d.get("height", 64)
+        if "address" in d:
+            b.address = _int("board.display.address", d["address"], 0x08, 0x77)
+        if "flip" in d:
+            b.flip = _bool("board.display.flip", d["flip"])
+        if "terminal" in d:
+            b.terminal = _bool("board.display.terminal", d["terminal"])
+            if b.terminal and status == "-":
+                raise ConfigError("board.display.terminal", "the panel and the status lines "
+                                  "(status \"-\") would share stdout: give status a file")
+        if "png" in d:
+            b.png = _text("board.display.png", d["png"], 1, 4096)
+    if "dim_after_s" in obj:
+        b.dim_after_s = _int("board.dim_after_s", obj["dim_after_s"], 5, 86400)
+    if "button" in obj:
+        _check_keys("board.button", obj["button"], ("hold_ms",))
+        if "hold_ms" in obj["button"]:
+            b.hold_ms = _int("board.button.hold_ms", obj["button"]["hold_ms"], 200, 10000)
+    if "keypad" in obj:
+        codes = obj["keypad"]
+        try:
+            _keypad.check_codes(codes, "board.keypad")
+        except ValueError as e:
+            key, _, message = str(e).partition(": ")
+            raise ConfigError(key, message)
+        b.keypad = dict(codes)
+    return b
+
+
+def parse(obj, dhcp=False):
+    """Validate a decoded CONFIG.json object and return a :class:`Config`. DHCP: see the module
+    doc."""
     cfg = Config()
-    _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control"))
+    _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control", "board"))
     for k in ("phone", "network"):
         if k not in obj:
             raise ConfigError(k, "missing")
     phone = obj["phone"]
     _want("phone", phone, dict, "an object")
-    cfg.phone = _side(cfg, "phone", phone, ("allow", "contact"))
+    cfg.phone = _side(cfg, "phone", phone, ("allow", "contact"), dhcp)
     if "allow" not in phone:
         raise ConfigError("phone.allow", "missing")
     cfg.allow = Network("phone.allow", phone["allow"])
@@ -340,7 +452,7 @@ def parse(obj):
         cfg.phone_contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
-    cfg.network = _side(cfg, "network", network, ("proxy",))
+    cfg.network = _side(cfg, "network", network, ("proxy",), dhcp)
     if "proxy" in network:
         cfg.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
     if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
@@ -384,16 +496,18 @@ def parse(obj):
     cfg.control = parse_hostport("control", obj.get("control", DEFAULT_CONTROL))
     if cfg.control[0] not in ("127.0.0.1", "::1") and not cfg.control[0].startswith("127."):
         raise ConfigError("control", "must be a loopback address, not %r" % cfg.control[0])
+    if "board" in obj:
+        cfg.board = parse_board(obj["board"], cfg.status)
     return cfg
 
 
-def loads(text):
+def loads(text, dhcp=False):
     """Parse CONFIG.json text; a JSON syntax error is a ConfigError for the key ``config``."""
     try:
         obj = json.loads(text)
     except ValueError as e:
         raise ConfigError("config", "not valid JSON (%s)" % (e,))
-    return parse(obj)
+    return parse(obj, dhcp)
 
 
 def load(path):

@@ -8,7 +8,7 @@ raises ``ConfigError`` naming the key):
 - a valid NAME is used, and copied to ``NAME.good`` (atomically, only when it changed);
 - an invalid or missing NAME is left where it is for the person to fix, ``NAME.good`` is used
   instead, and ``box.set_config_error(key, message)`` shows CONFIG ERROR with the key at fault
-  (and "last good in use" when ``box.config_fallback`` is true);
+  (and "last good in use": ``box.config_fallback``, a field of the status model);
 - ``cfg`` is None when there is no good copy either.
 """
 GOOD = ".good"
@@ -47,7 +47,6 @@ def load(storage, name, parse, box=None):
             if storage.read(name + GOOD) != data:
                 storage.write(name + GOOD, data)
             if box is not None and box.config_error is not None:
-                box.config_fallback = False
                 box.set_config_error(None, None)
             return cfg, None
     cfg = None
@@ -58,8 +57,5 @@ def load(storage, name, parse, box=None):
         except ValueError:
             cfg = None  # the good copy no longer parses (a newer firmware's rules): nothing to use
     if box is not None:
-        # shown as "last good in use" on CONFIG ERROR; an attribute of ours on the status model
-        # until it has a field for it
-        box.config_fallback = cfg is not None
-        box.set_config_error(error[0], error[1])
+        box.set_config_error(error[0], error[1], cfg is not None)  # "last good in use" when set
     return cfg, error

@@ -16,6 +16,8 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
   unprotected toward the phone, and anything from the network that does not authenticate (plain
   RTP above all) is dropped, counted, and raised as an alarm: it never reaches the phone.
 - A peer without ZRTP leaves the call working in clear, and the status CLEAR.
+- With a keypad filter (:mod:`zerotap.phonekeys`), RFC 4733 events from the phone that form a
+  keypad code (``*#1``: the SAS is verified) are caught and never reach the network.
 """
 from micropython import const
 
@@ -67,21 +69,26 @@ class Counters:
         self.unauthenticated = 0  # network packets after SECURE that failed SRTP/SRTCP checks
         self.replayed = 0
         self.errors = 0
+        self.keys_held = 0  # phone packets held back by the keypad filter
+        self.keys_sent = 0  # event packets of released keys, sent toward the network
 
     def as_dict(self):
         return {k: getattr(self, k) for k in ("relayed_out", "relayed_in", "zrtp_from_phone",
                                               "stun", "unknown", "clear_held", "no_route",
-                                              "unauthenticated", "replayed", "errors")}
+                                              "unauthenticated", "replayed", "errors",
+                                              "keys_held", "keys_sent")}
 
 
 class MediaSession:
     """The media of one call. ``secure`` (an object from :mod:`zerotap.securemedia`, or None in
     clear mode) does ZRTP and SRTP on the network leg."""
 
-    def __init__(self, transmit, policy=POLICY_PASS, secure=None, status=None, log=None):
+    def __init__(self, transmit, policy=POLICY_PASS, secure=None, status=None, log=None,
+                 keys=None):
         self.transmit = transmit
         self.policy = policy
         self.secure = secure
+        self.keys = keys  # a zerotap.phonekeys.PhoneKeys, or None
         self.status = status
         self.log = log
         self.remote = [None, None, None, None]  # (host, port) per leg
@@ -102,6 +109,11 @@ class MediaSession:
         self._sdp_host[side] = host
         self.remote[base] = (host, rtp_port)
         self.remote[base + 1] = (host, rtcp_port or rtp_port + 1)
+
+    def add_event_types(self, types):
+        """Payload types that an SDP of this call mapped to telephone-event (RFC 4733 section 7)."""
+        if self.keys is not None:
+            self.keys.add_event_types(types)
 
     def _latch(self, leg, addr):
         # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
@@ -143,11 +155,24 @@ class MediaSession:
             c.unknown += 1
             return
         self._latch(leg, addr)
-        out_leg = leg + 2
+        keys = self.keys
+        if keys is not None and kind == _KIND_RTP:
+            verdict = keys.filter(buf, n, now_ms)
+            if verdict < 0:
+                c.keys_held += 1
+                return
+            if verdict:
+                buf = self._writable(buf, n)
+                keys.renumber(buf)
+        self._send_out(leg + 2, kind, buf, n)
+
+    def _send_out(self, out_leg, kind, buf, n):
+        """Phone -> network: SRTP once SECURE, before that what media.clear says."""
+        c = self.counters
         dest = self.remote[out_leg]
         if dest is None:
             c.no_route += 1
-            return
+            return False
         sec = self.secure
         if sec is not None and sec.is_secure:
             buf = self._writable(buf, n)
@@ -157,9 +182,10 @@ class MediaSession:
                 return
         elif not self._clear_allowed(kind, buf, n):
             c.clear_held += 1
-            return
+            return False
         c.relayed_out += 1
         self.transmit(out_leg, buf, n, dest)
+        return True
 
     def _clear_allowed(self, kind, buf, n):
         """media.clear before SECURE; MUTE rewrites G.711 payloads to silence in place."""
@@ -238,14 +264,30 @@ class MediaSession:
         self.transmit(NET_RTP, packet, len(packet), dest)
         return True
 
-    # --- ZRTP timers -----------------------------------------------------------------------------
+    # --- timers: ZRTP, and the keypad's re-sent keys ----------------------------------------------
     def timer(self):
         sec = self.secure
-        return sec.timer() if sec is not None else None
+        t = sec.timer() if sec is not None else None
+        if self.keys is not None:
+            k = self.keys.timer()
+            if k is not None and (t is None or k < t):
+                t = k
+        return t
 
     def handle_timer(self, now_ms):
-        if self.secure is not None:
-            self.secure.handle_timer(now_ms)
+        sec = self.secure
+        if sec is not None:
+            t = sec.timer()
+            if t is not None and t <= now_ms:
+                sec.handle_timer(now_ms)
+        keys = self.keys
+        if keys is not None and not self.closed:
+            t = keys.timer()
+            if t is not None and t <= now_ms:
+                for packet in keys.handle_timer(now_ms):
+                    buf = self._writable(packet, len(packet))
+                    if self._send_out(NET_RTP, _KIND_RTP, buf, len(packet)):
+                        self.counters.keys_sent += 1
 
     def close(self):
         self.closed = True

@@ -125,6 +125,7 @@ class BoxStatus:
         self.ip = None
         self.registered = False
         self.config_error = None  # (key, message) while a bad config is refused
+        self.config_fallback = False  # with config_error: the last good config is in use
         self.warning = None  # a loud warning that outlives calls (a corrupt cache was set aside)
         self.calls = []
         self.selected = 0  # index into calls of the call the display shows
@@ -150,9 +151,19 @@ class BoxStatus:
         self.registered = bool(registered)
         self.changed()
 
-    def set_config_error(self, key, message):
+    def set_config_error(self, key, message, fallback=False):
+        """A refused config: KEY at fault and MESSAGE; FALLBACK when the last good config is in use
+        instead (:mod:`zerotap.lastgood`). KEY None clears the error."""
         self.config_error = None if key is None else (key, message)
+        self.config_fallback = bool(fallback) and key is not None
         self.changed()
+
+    def as_dict(self):
+        """The box's own state (the calls aside), as the status stream and the control show it."""
+        return {"network": self.network, "ip": self.ip, "registered": self.registered,
+                "warning": self.warning,
+                "config_error": list(self.config_error) if self.config_error else None,
+                "config_fallback": self.config_fallback}
 
     def set_warning(self, message):
         self.warning = message

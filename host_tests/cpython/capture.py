@@ -20,13 +20,13 @@ from hostenv import need, stop_process, text_of, wait_until
 
 FIELDS = ("frame.number", "frame.time_relative", "udp.srcport", "udp.dstport", "udp.length",
           "_ws.col.Protocol", "zrtp.type", "rtp.ssrc", "rtp.seq", "rtp.p_type", "rtp.payload",
-          "rtcp.pt", "stun.type", "sip.Method", "sip.Status-Code")
+          "rtcp.pt", "stun.type", "sip.Method", "sip.Status-Code", "rtp.timestamp", "rtp.marker")
 
 
 class Packet:
     def __init__(self, row):
         (num, t, sport, dport, ulen, proto, ztype, ssrc, seq, pt, payload, rtcp_pt, stun, method,
-         status) = row
+         status, timestamp, marker) = row
         self.number = int(num)
         self.time = float(t)
         self.src = int(sport) if sport else None
@@ -37,6 +37,8 @@ class Packet:
         self.ssrc = int(ssrc, 16) if ssrc else None
         self.seq = int(seq) if seq else None
         self.pt = int(pt) if pt else None
+        self.timestamp = int(timestamp) if timestamp else None
+        self.marker = marker in ("1", "True", "true")
         self.payload = bytes.fromhex(payload.replace(":", "")) if payload else b""
         if ztype:
             self.kind = "zrtp"

@@ -199,6 +199,18 @@ class Linphone:
     def call(self, uri):
         self.command("call " + uri)
 
+    def dtmf(self, keys):
+        """Type KEYS during the call: linphonec sends them one per second, as RFC 4733 events
+        with rfc2833=True."""
+        self.command(keys)
+
+    def tones_received(self):
+        """The DTMF keys this linphonec received, in order ("Receiving tone 5 from ...")."""
+        with self._cond:
+            return "".join(m.group(1) for m in
+                           (re.search(r"Receiving tone (\S) from", line) for line in self.lines)
+                           if m)
+
     def play(self, wav):
         self.command("play %s" % wav)
 

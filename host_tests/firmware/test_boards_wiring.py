@@ -1,20 +1,30 @@
 """Every board module imports with stub machine/network/ssd1306 modules that record the calls; the
 network.LAN arguments, the I2C pins and the button match each board's documented wiring
-(host_tests/vectors/boards_wiring.json); Ethernet falls back to Wi-Fi."""
+(host_tests/vectors/boards_wiring.json); Ethernet falls back to Wi-Fi; and a board's main
+(zerotap.runtime.boot) gets from power-on to the box loop serving loopback sockets."""
+import json
+import os
+import socket
 import sys
 
 import vectors
 from support import scratch
 
 from zerotap import board as zboard
-from zerotap import boardconf
+from zerotap import config
 from zerotap import status as st
+# Everything boot.main imports, imported now, with the real time module (the stubs replace it
+# while a board runs; zerotap.runtime.udp must keep the real clock)
+from zerotap.runtime import boot, box, control, secure, udp  # noqa: F401
+from zerotap import phonekeys, storage  # noqa: F401
+from zerotap.ui import button, display, frontpanel, keypad, panels, screens  # noqa: F401
 
 BOARDS_DIR = vectors.VECTORS.rsplit("/", 2)[0] + "/boards"
 WIRING = vectors.load("boards_wiring.json")
 BOARDS = ("esp32_devkit", "olimex_esp32_poe", "wt32_eth01", "heltec_wifi_kit_32")
 
 CALLS = []
+READS = []  # pins read (the button polled)
 
 
 class _Pin:
@@ -30,6 +40,7 @@ class _Pin:
 
     def value(self, v=None):
         if v is None:
+            READS.append(self.id)
             return 1  # released (pulled up)
         self.level = v
         CALLS.append(("Pin.value", self.id, v))
@@ -180,7 +191,7 @@ def test_network_lan_parameters_match_the_documented_wiring():
         status = st.BoxStatus()
         net = STUBS["network"]
         net.lan_connects = True
-        settings = boardconf.BoardConfig()
+        settings = config.BoardSettings()
         nic, ip = zboard.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
         lans = [c[1] for c in CALLS if c[0] == "LAN"]
         if want is None:
@@ -202,7 +213,7 @@ def test_ethernet_falls_back_to_wifi():
         status = st.BoxStatus()
         net = STUBS["network"]
         net.lan_connects = False
-        settings = boardconf.loads('{"wifi": {"ssid": "office", "password": "pw"}}')
+        settings = config.parse_board({"wifi": {"ssid": "office", "password": "pw"}})
         nic, ip = zboard.network_up(STUBS["machine"], net, STUBS["time"], b.LAN, settings, status)
         net.lan_connects = True
         assert ("WLAN.connect", "office", "pw") in CALLS, name
@@ -217,7 +228,7 @@ def test_display_and_button_pins_match_the_documented_wiring():
         want = WIRING[name]
         b = _import(name)
         del CALLS[:]
-        panel = _stubbed(b.display, boardconf.BoardConfig())
+        panel = _stubbed(b.display, config.BoardSettings())
         i2c = [c for c in CALLS if c[0] == "I2C"]
         assert len(i2c) == 1 and (i2c[0][2], i2c[0][3]) == (want["i2c"]["scl"], want["i2c"]["sda"]), name
         assert ("SSD1306_I2C", 128, 64, 0x3C) in CALLS
@@ -230,28 +241,183 @@ def test_display_and_button_pins_match_the_documented_wiring():
         assert btn.pressed() is False
 
 
-def test_start_brings_up_display_button_and_network():
-    b = _import("olimex_esp32_poe")
-    b.STORAGE = scratch("boards")
+def _board_config(directory):
+    """A config.json for loopback: three SIP/control ports probed free, RTP ranges above them."""
+    loop = udp.Loop()
+    low = 20000 + 2 * (int.from_bytes(os.urandom(2), "big") % 5000)
+    eps = []
+    for _ in range(3):
+        eps.append(loop.open_pair("127.0.0.1", low, low + 400, lambda *a: None)[0])
+        low = eps[-1].port + 2
+    ports = [ep.port for ep in eps]
+    loop.close_all()
+    return {"phone": {"sip": "127.0.0.1:%d" % ports[0], "allow": ["127.0.0.1"],
+                      "rtp": "%d-%d" % (ports[2] + 10, ports[2] + 19)},
+            "network": {"sip": "127.0.0.1:%d" % ports[1],
+                        "rtp": "%d-%d" % (ports[2] + 20, ports[2] + 29)},
+            "zrtp": {"key_agreement": ["X255"]},
+            "status": directory + "/status.jsonl",
+            "control": "127.0.0.1:%d" % ports[2],
+            "board": {"button": {"hold_ms": 600}, "dim_after_s": 30}}
+
+
+class _StopLoop(udp.Loop):
+    """The box's loop, stopped after STOP_AFTER_MS of serving."""
+
+    stop_after_ms = 400
+
+    def run(self, app=None, max_wait_ms=1000):
+        self._stop_at = self.clock() + self.stop_after_ms
+        udp.Loop.run(self, app, max_wait_ms)
+
+    def run_once(self, timeout_ms):
+        udp.Loop.run_once(self, min(timeout_ms, 50))
+        if self.clock() >= self._stop_at:
+            self.stop()
+
+
+def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=()):
+    """boot.main on board NAME with the stub modules, storage in DIRECTORY holding FILES; COMMANDS
+    go to the control socket once the box listens. Returns (box or None, log lines, replies)."""
+    b = _import(name)
+    b.STORAGE = directory
+    s = storage.Storage(directory)
+    for fname in files:
+        s.write(fname, files[fname].encode())
+    logs = []
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def log(text):
+        logs.append(text)
+        if text.startswith("listening:"):
+            cfg = json.loads(files["config.json"])
+            host, port = cfg["control"].split(":")
+            dest = socket.getaddrinfo(host, int(port))[0][-1]
+            for cmd in commands:
+                client.sendto(cmd.encode(), dest)
+
+    loop = _StopLoop()
+    loop.stop_after_ms = stop_after_ms
     del CALLS[:]
+    del READS[:]
     STUBS["network"].lan_connects = True
-    ui = _stubbed(zboard.start, b, STUBS["machine"], STUBS["network"], STUBS["time"])
-    assert ui.status.network == st.NET_UP and ui.status.ip == "192.0.2.7"
-    assert ui.poll(STUBS["time"].ticks_ms()) == "network_up"
-    assert ("show",) in CALLS
-    assert ui.keypad_key("*", 0) == "" and ui.keypad_key("5", 10) == "*5"
+    try:
+        result = _stubbed(boot.main, b, loop, log, give_up_ms)
+        replies = []
+        client.settimeout(2)
+        for _ in commands:
+            if result is None:
+                break
+            replies.append(json.loads(client.recv(4096)))
+    finally:
+        client.close()
+    return result, logs, replies
 
 
-def test_manifests_require_micropython_lib_ssd1306():
+def test_boot_runs_the_box_loop_with_display_and_button():
+    d = scratch("boards-boot")
+    cfg = _board_config(d)
+    result, logs, replies = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(cfg)},
+                                  stop_after_ms=500, commands=("status",))
+    assert result is not None, logs
+    assert "network: 192.0.2.7" in logs and logs[-1] == "stopped", logs
+    assert any(t.startswith("listening: phone 127.0.0.1:") for t in logs), logs
+    r = replies[0]
+    assert r["ok"] and r["network"] == "up" and r["calls"] == [] and r["config_error"] is None
+    assert r["screen"] == screens.NETWORK_UP and r["dimmed"] is False, r
+    # the config was kept as the last good copy, the cache lives on flash (STORAGE)
+    assert storage.Storage(d).read("config.json.good") == json.dumps(cfg).encode()
+    assert result.cfg.cache == d + "/zerotap-cache"
+    assert storage.Storage(d + "/zerotap-cache").read("zrtp_cache.bin") is not None
+    # the SSD1306 drew frames, the LAN came up, and the button (BUT1, GPIO34) was polled from
+    # the box's loop: at least every 50 ms over the 500 ms it ran
+    assert ("SSD1306_I2C", 128, 64, 0x3C) in CALLS and CALLS.count(("show",)) >= 2
+    assert ("LAN.active", True) in CALLS
+    assert READS.count(34) >= 8, READS.count(34)
+    with open(d + "/status.jsonl") as f:
+        lines = [json.loads(line) for line in f]
+    assert lines and lines[-1]["network"] == "up" and lines[-1]["box"] == "olimex_esp32_poe"
+
+
+def test_boot_with_a_bad_config_runs_the_last_good_and_shows_the_key():
+    d = scratch("boards-bootbad")
+    good = _board_config(d)
+    bad = dict(good)
+    bad["phone"] = dict(good["phone"], allow=["10.0.0.0/33"])
+    files = {"config.json": json.dumps(bad), "config.json.good": json.dumps(good)}
+    result, logs, replies = _boot("wt32_eth01", d, files, commands=("status",))
+    assert result is not None, logs
+    assert logs[0] == ("config refused: phone.allow[0]: bad address or CIDR '10.0.0.0/33'; "
+                       "the last good config runs"), logs
+    r = replies[0]
+    assert r["config_error"] == ["phone.allow[0]", "bad address or CIDR '10.0.0.0/33'"]
+    assert r["config_fallback"] is True and r["screen"] == screens.CONFIG_ERROR, r
+
+
+def test_boot_without_any_config_shows_config_error_and_waits():
+    d = scratch("boards-bootnone")
+    result, logs, replies = _boot("esp32_devkit", d, {}, give_up_ms=300)
+    assert result is None
+    assert logs[0] == "config refused: config: config.json is missing", logs
+    assert CALLS.count(("show",)) >= 1 and READS.count(0) >= 3  # display and BOOT button alive
+
+
+def test_boot_fills_the_wildcard_address_and_the_cache_path():
+    cfg = config.parse({"phone": {"sip": "0.0.0.0:5060", "allow": ["192.0.2.0/24"],
+                                  "rtp": "40000-40009"},
+                        "network": {"sip": "0.0.0.0:5062", "address": "198.51.100.1",
+                                    "rtp": "42000-42009"},
+                        "zrtp": {"cache": "cache"}}, dhcp=True)
+
+    class Board:
+        STORAGE = "/data/"
+
+    boot._resolve(Board, cfg, "192.0.2.7")
+    assert cfg.phone.address == "192.0.2.7" and cfg.network.address == "198.51.100.1"
+    assert cfg.cache == "/data/cache"
+
+
+def _run_manifest(path, seen):
+    """Execute a freeze manifest as MicroPython's manifest runner does: with the manifest's own
+    directory as the working directory, and include() relative to it."""
+    directory = path.rsplit("/", 1)[0]
+
+    def include(p):
+        seen.append(("include", p))
+        if not p.startswith("$("):
+            _run_manifest(directory + "/" + p, seen)
+
+    env = {
+        "include": include,
+        "require": lambda p: seen.append(("require", p)),
+        "package": lambda p, files=None, base_path=".", opt=None: seen.append(
+            ("package", p, tuple(files) if files is not None else None, base_path)),
+        "module": lambda p, opt=None: seen.append(("module", p)),
+    }
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        with open(path.rsplit("/", 1)[1]) as f:
+            exec(f.read(), env)
+    finally:
+        os.chdir(cwd)
+
+
+def test_manifests_require_micropython_lib_ssd1306_and_freeze_the_board_modules():
     for name in BOARDS:
         seen = []
-        env = {
-            "include": lambda p: seen.append(("include", p)),
-            "require": lambda p: seen.append(("require", p)),
-            "package": lambda p, base_path=None, opt=None: seen.append(("package", p, base_path)),
-            "module": lambda p, opt=None: seen.append(("module", p)),
-        }
-        with open(BOARDS_DIR + "/" + name + "/manifest.py") as f:
-            exec(f.read(), env)
-        assert ("require", "ssd1306") in seen, name
-        assert ("package", "zerotap", "../../firmware") in seen and ("module", "board.py") in seen
+        _run_manifest(BOARDS_DIR + "/" + name + "/manifest.py", seen)
+        assert ("require", "ssd1306") in seen and ("module", "board.py") in seen, name
+        packages = [s for s in seen if s[0] == "package"]
+        assert len(packages) == 1, name
+        _, pkg, files, base = packages[0]
+        assert pkg == "zerotap" and base == "../firmware"
+        # what a board runs, and nothing that only the host uses
+        for f in ("__init__.py", "runtime/boot.py", "runtime/box.py", "phonekeys.py",
+                  "ui/frontpanel.py", "ui/screens.py", "config.py", "zrtp/engine.py"):
+            assert f in files, f
+        for f in ("__main__.py", "shim.py", "ui/png.py", "ui/gallery.py", "ui/terminal.py",
+                  "ui/hostpanel.py", "dtmf/wav.py", "dtmf/__main__.py"):
+            assert f not in files, f
+        for f in files:  # each one exists where the manifest runner will look
+            open(BOARDS_DIR + "/" + base + "/zerotap/" + f).close()

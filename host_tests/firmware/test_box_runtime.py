@@ -1,13 +1,16 @@
 """The host runtime on real loopback sockets, under both interpreters: the UDP wait helper, its
-timers and stop, and a whole Box with its control socket."""
+timers and stop, a whole Box with its control socket, and its front panel (display and button)
+following the control's and the button's actions."""
 import json
 import os
 import socket
 
 from support import scratch
 from zerotap import config
+from zerotap import status as st
 from zerotap.runtime import box as runtime_box
-from zerotap.runtime import udp
+from zerotap.runtime import boot, udp
+from zerotap.ui import display, frontpanel, panels, png, screens
 
 
 def _free_pair(loop, handler):
@@ -101,7 +104,9 @@ def test_box_answers_its_control_socket_and_stops():
     finally:
         client.close()
         b.shutdown()
-    assert answers[0] == {"ok": True, "registered": False, "warning": None, "calls": []}
+    assert answers[0] == {"ok": True, "network": "down", "ip": None, "registered": False,
+                          "warning": None, "config_error": None, "config_fallback": False,
+                          "calls": []}
     assert answers[1] == {"ok": False, "error": "no call 7"}
     assert answers[2] == {"ok": False, "error": "usage: verify CALL"}
     assert answers[3] == {"ok": False, "error": "unknown command 'dance' (verify, unverify, "
@@ -113,3 +118,139 @@ def test_box_answers_its_control_socket_and_stops():
     with open(tmp + "/status.jsonl") as f:
         for line in f:
             json.loads(line)
+
+
+def _secure(call):
+    call.set_state(st.ACTIVE)
+    call.set_secure("ouga", "B32", "S256", "AES1", "HS80", "X255", "00" * 12, st.CACHE_NEW, False)
+
+
+def _front(**kw):
+    panel = panels.MemoryPanel()
+    return frontpanel.FrontPanel(display.Display(panel, kw.pop("status")), **kw), panel
+
+
+class _Pin:
+    level = False
+
+    def pressed(self):
+        return self.level
+
+
+def test_control_actions_redraw_the_display():
+    tmp = scratch("front")
+    cfg = _config(tmp)
+    status = st.BoxStatus()
+    front, panel = _front(status=status)
+    b = runtime_box.Box(cfg, log=lambda text: None, status=status, front=front)
+    one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+    _secure(one)
+    status.new_call(2, "in", "sip:carol@192.0.2.10")
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dest = socket.getaddrinfo(cfg.control[0], cfg.control[1])[0][-1]
+    shown = []
+    answers = []
+    try:
+        for cmd in (b"status", b"verify 1", b"status", b"switch_call", b"toggle_verified",
+                    b"switch_call", b"toggle_verified", b"status"):
+            client.sendto(cmd, dest)
+            b.loop.run_once(500)
+            answers.append(json.loads(client.recv(4096)))
+            if cmd in (b"verify 1", b"switch_call"):
+                assert b.timer() == 0  # a change is drawn at the loop's next turn
+            b.handle_timer(b.loop.clock())
+            shown.append(front.display.screen)
+    finally:
+        client.close()
+        b.shutdown()
+    assert shown == [screens.SECURE, screens.VERIFIED, screens.VERIFIED, screens.RINGING,
+                     screens.RINGING, screens.VERIFIED, screens.SECURE, screens.SECURE], shown
+    assert answers[2]["screen"] == screens.VERIFIED and answers[7]["screen"] == screens.SECURE
+    assert answers[4] == {"ok": False, "error": "no secure call shown"}
+    assert not one.verified and panel.shown == 5  # one frame per change, none for the others
+
+
+def test_the_button_verifies_and_holds_to_switch():
+    tmp = scratch("button")
+    cfg = _config(tmp)
+    status = st.BoxStatus()
+    pin = _Pin()
+    front, panel = _front(status=status, pin=pin)
+    b = runtime_box.Box(cfg, log=lambda text: None, status=status, front=front)
+    try:
+        one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+        _secure(one)
+        status.new_call(2, "out", "sip:carol@192.0.2.10")
+        now = 1000
+
+        def hold(ms, level):
+            t = now
+            pin.level = level
+            while t < now + ms:
+                deadline = b.timer()
+                assert deadline is not None and deadline <= t + frontpanel.POLL_MS
+                b.handle_timer(t)
+                t += 5
+            return t
+
+        now = hold(200, False)
+        now = hold(150, True)  # a short press: verified
+        now = hold(100, False)
+        assert one.verified and front.display.screen == screens.VERIFIED
+        now = hold(1200, True)  # held: the other call
+        now = hold(100, False)
+        assert status.shown_call().call == 2 and one.verified
+        assert front.display.screen == screens.CALLING
+    finally:
+        b.shutdown()
+
+
+def test_the_display_dims_on_a_quiet_secure_call_and_wakes():
+    status = st.BoxStatus()
+    status.set_network(True, "192.0.2.1")
+    front, panel = _front(status=status)
+    front.display.dim_after_ms = 5000
+    one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+    front.handle_timer(0)
+    assert front.timer() is None  # CLEAR never dims: nothing to do until the status changes
+    _secure(one)
+    assert front.timer() == 0
+    front.handle_timer(100)
+    assert front.timer() == 5100 and panel.level == display.BRIGHT
+    front.handle_timer(5100)
+    assert front.display.dimmed and panel.level == display.DIM and front.timer() is None
+    one.set_verified(True)  # any call event wakes it
+    front.handle_timer(5200)
+    assert not front.display.dimmed and panel.level == display.BRIGHT
+
+
+def test_the_host_panel_draws_in_the_terminal_and_writes_png():
+    tmp = scratch("hostpanel")
+
+    class Out:
+        text = ""
+
+        def write(self, s):
+            self.text += s
+
+    out = Out()
+    cfg = config.parse({"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"],
+                                  "rtp": "40000-40009"},
+                        "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"},
+                        "status": tmp + "/status.jsonl",
+                        "board": {"display": {"terminal": True, "png": tmp + "/panel.png"}}})
+    status = st.BoxStatus()
+    front = boot.host_front_panel(cfg, status, "box A", out)
+    status.set_network(True, "127.0.0.1")
+    front.handle_timer(0)
+    assert front.display.screen == screens.NETWORK_UP
+    lines = out.text.split("\n")
+    assert lines[0] == "\x1b[H\x1b[2J box A" + " " * 124  # clear the screen, the title
+    assert lines[1] == "\u250c" + "\u2500" * 128 + "\u2510" and len(lines) == 32 + 4
+    assert "\u2588" in out.text  # lit pixels as blocks
+    width, height, pixels = png.read(tmp + "/panel.png")[:3]
+    assert (width, height) == (384, 192)  # 3x
+    quiet = config.parse({"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"],
+                                    "rtp": "40000-40009"},
+                          "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"}})
+    assert boot.host_front_panel(quiet, status) is None  # off by default

@@ -1,9 +1,10 @@
-"""board.json refusals name their key; a bad config.json leaves the last good one in use and shows
-CONFIG ERROR with the key at fault."""
+"""config.json's ``board`` key (display, button, keypad, Wi-Fi): refusals name their key; a bad
+config.json leaves the last good one in use and shows CONFIG ERROR with the key at fault."""
 import json
 
 from support import fresh_storage
-from zerotap import boardconf, lastgood
+
+from zerotap import config, lastgood
 from zerotap import status as st
 from zerotap.ui import canvas, screens
 
@@ -25,7 +26,7 @@ def _parse(text):
 
 
 def test_good_config_is_used_and_kept():
-    s = fresh_storage("good")
+    s = fresh_storage("ui-config-good")
     box = st.BoxStatus()
     s.write("config.json", b'{"port": 5060}')
     cfg, err = lastgood.load(s, "config.json", _parse, box)
@@ -34,7 +35,7 @@ def test_good_config_is_used_and_kept():
 
 
 def test_bad_config_keeps_the_last_good_and_names_the_key():
-    s = fresh_storage("bad")
+    s = fresh_storage("ui-config-bad")
     box = st.BoxStatus()
     s.write("config.json", b'{"port": 5060}')
     lastgood.load(s, "config.json", _parse, box)
@@ -55,7 +56,7 @@ def test_bad_config_keeps_the_last_good_and_names_the_key():
 
 
 def test_broken_json_and_missing_file_without_a_good_copy():
-    s = fresh_storage("nogood")
+    s = fresh_storage("ui-config-nogood")
     box = st.BoxStatus()
     box.set_network(True, "10.0.0.2")
     cfg, err = lastgood.load(s, "config.json", _parse, box)
@@ -65,49 +66,91 @@ def test_broken_json_and_missing_file_without_a_good_copy():
     assert screens.render(box, canvas.frame(buf, 128, 64), 128, 64, log) == screens.CONFIG_ERROR
     assert "last good in use" not in log  # there is none
     s.write("config.json", b"{not json")
-    cfg, err = lastgood.load(s, "config.json", boardconf.loads)
-    assert cfg is None and err[0] == "board" and err[1].startswith("not valid JSON")
+    cfg, err = lastgood.load(s, "config.json", config.loads)
+    assert cfg is None and err[0] == "config" and err[1].startswith("not valid JSON")
     s.write("config.json", b"\xff\xfe")
     cfg, err = lastgood.load(s, "config.json", _parse)
     assert cfg is None and err[0] == "config"
 
 
-def test_board_json_defaults_and_values():
-    cfg = boardconf.loads("{}")
-    assert cfg.width == 128 and cfg.height == 64 and cfg.address == 0x3C
+_BASE_CONFIG = {
+    "phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"], "rtp": "40000-40009"},
+    "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"},
+}
+
+
+def _with_board(board, status=None):
+    obj = dict(_BASE_CONFIG)
+    if board is not None:
+        obj["board"] = board
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+def test_board_defaults_and_values():
+    cfg = config.parse(_with_board(None)).board
+    assert cfg.width == 128 and cfg.height == 64 and cfg.address == 0x3C and not cfg.flip
     assert cfg.keypad == {"*#1": "verified", "*#0": "unverified"} and cfg.wifi_ssid is None
-    cfg = boardconf.loads(json.dumps({
-        "wifi": {"ssid": "home", "password": "secret"}, "display": {"height": 32, "address": 61},
-        "dim_after_s": 30, "button": {"hold_ms": 1000}, "keypad": {"##9": "verified"}}))
+    assert cfg.dim_after_s == 60 and cfg.hold_ms == 800
+    assert not cfg.terminal and cfg.png is None and not cfg.host_display()
+    cfg = config.parse(_with_board({
+        "wifi": {"ssid": "home", "password": "secret"},
+        "display": {"height": 32, "address": 61, "flip": True, "terminal": True, "png": "p.png"},
+        "dim_after_s": 30, "button": {"hold_ms": 1000}, "keypad": {"##9": "verified"}},
+        status="status.jsonl")).board
     assert (cfg.wifi_ssid, cfg.wifi_password, cfg.height, cfg.address) == ("home", "secret", 32, 61)
     assert cfg.dim_after_s == 30 and cfg.hold_ms == 1000 and cfg.keypad == {"##9": "verified"}
+    assert cfg.flip and cfg.terminal and cfg.png == "p.png" and cfg.host_display()
+    assert config.parse(_with_board({"keypad": {}})).board.keypad == {}  # codes off
 
 
-def test_every_board_json_refusal_names_its_key():
+def test_every_board_refusal_names_its_key():
     cases = (
-        ("[]", "", "must be an object"),
-        ('{"wlan": {}}', "wlan", "unknown key"),
-        ('{"wifi": {"password": "x"}}', "wifi.ssid", "missing"),
-        ('{"wifi": {"ssid": ""}}', "wifi.ssid", "must have 1 to 32 characters"),
-        ('{"wifi": {"ssid": "a", "password": 5}}', "wifi.password", "must be a string"),
-        ('{"wifi": {"ssid": "a", "pass": "x"}}', "wifi.pass", "unknown key"),
-        ('{"display": {"height": 48}}', "display.height", "must be 32 or 64"),
-        ('{"display": {"width": 96}}', "display.width", "must be 128"),
-        ('{"display": {"address": 300}}', "display.address", "must be between 8 and 119, not 300"),
-        ('{"display": {"flip": 1}}', "display.flip", "must be true or false"),
-        ('{"dim_after_s": true}', "dim_after_s", "must be a number"),
-        ('{"dim_after_s": 1}', "dim_after_s", "must be between 5 and 86400, not 1"),
-        ('{"button": {"hold_ms": 50}}', "button.hold_ms", "must be between 200 and 10000, not 50"),
-        ('{"keypad": {"*#1": "reboot"}}', "keypad.*#1", "unknown action 'reboot'"),
-        ('{"keypad": []}', "keypad", "must be an object of code -> action"),
-        ("{oops", "board", None),
+        ([], "board", "must be an object, not a list"),
+        ({"wlan": {}}, "board.wlan", "unknown key"),
+        ({"wifi": {"password": "x"}}, "board.wifi.ssid", "missing"),
+        ({"wifi": {"ssid": ""}}, "board.wifi.ssid", "must have 1 to 32 characters"),
+        ({"wifi": {"ssid": "a", "password": 5}}, "board.wifi.password",
+         "must be a string, not a number"),
+        ({"wifi": {"ssid": "a", "pass": "x"}}, "board.wifi.pass", "unknown key"),
+        ({"display": {"height": 48}}, "board.display.height", "must be 32 or 64, not 48"),
+        ({"display": {"width": 96}}, "board.display.width", "must be 128, not 96"),
+        ({"display": {"address": 300}}, "board.display.address",
+         "must be between 8 and 119, not 300"),
+        ({"display": {"flip": 1}}, "board.display.flip", "must be true or false, not a number"),
+        ({"display": {"terminal": True}}, "board.display.terminal",
+         'the panel and the status lines (status "-") would share stdout: give status a file'),
+        ({"display": {"png": ""}}, "board.display.png", "must have 1 to 4096 characters"),
+        ({"display": {"colour": "blue"}}, "board.display.colour", "unknown key"),
+        ({"dim_after_s": True}, "board.dim_after_s", "must be a number, not a boolean"),
+        ({"dim_after_s": 1}, "board.dim_after_s", "must be between 5 and 86400, not 1"),
+        ({"button": {"hold_ms": 50}}, "board.button.hold_ms",
+         "must be between 200 and 10000, not 50"),
+        ({"keypad": {"*#1": "reboot"}}, "board.keypad.*#1", "unknown action 'reboot'"),
+        ({"keypad": {"*#": "verified", "*#1": "verified"}}, "board.keypad.*#",
+         "is the start of code *#1"),
+        ({"keypad": {"*x": "verified"}}, "board.keypad.*x", "'x' is not a DTMF key (0-9 * # A-D)"),
+        ({"keypad": []}, "board.keypad", "must be an object of code -> action"),
     )
-    for text, key, message in cases:
+    for board, key, message in cases:
         try:
-            boardconf.loads(text)
-            raise AssertionError("accepted %s" % text)
-        except boardconf.BoardConfigError as e:
-            assert e.key == key, (text, e.key)
-            if message is not None:
-                assert e.reason == message, (text, e.reason)
-                assert str(e) == "%s: %s" % (key, message)
+            config.parse(_with_board(board))
+            raise AssertionError("accepted %r" % (board,))
+        except config.ConfigError as e:
+            assert e.key == key, (board, e.key)
+            assert e.reason == message, (board, e.reason)
+            assert str(e) == "%s: %s" % (key, message)
+
+
+def test_a_board_may_bind_the_wildcard_without_an_address():
+    obj = {"phone": {"sip": "0.0.0.0:5060", "allow": ["192.168.1.0/24"], "rtp": "40000-40009"},
+           "network": {"sip": "0.0.0.0:5062", "rtp": "42000-42009"}}
+    try:
+        config.parse(obj)
+        raise AssertionError("the host accepted a wildcard bind without an address")
+    except config.ConfigError as e:
+        assert str(e) == "phone.address: missing: phone.sip binds the wildcard address"
+    cfg = config.parse(obj, dhcp=True)
+    assert cfg.phone.address is None and cfg.network.address is None  # filled in at boot
+    assert cfg.phone.host == "0.0.0.0" and cfg.network.port == 5062

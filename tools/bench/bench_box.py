@@ -117,8 +117,15 @@ def main():
     anchor_us = libsrtp_anchor()
     cp_us = [x for x in cp if x["what"] == "relay"][0]["us_per_packet"]
     mp_us = [x for x in mp if x["what"] == "relay"][0]["us_per_packet"]
-    print("relay cost per packet, secure path: CPython %.1f us, MicroPython unix port %.1f us "
-          "(libsrtp protect/unprotect anchor %.1f us)" % (cp_us, mp_us, anchor_us))
+    cp_bare = [x for x in cp if x["what"] == "relay_without_keypad"][0]["us_per_packet"]
+    mp_bare = [x for x in mp if x["what"] == "relay_without_keypad"][0]["us_per_packet"]
+    print("relay cost per packet, secure path with the keypad filter: CPython %.1f us, "
+          "MicroPython unix port %.1f us (without the filter: %.1f us, %.1f us; libsrtp "
+          "protect/unprotect anchor %.1f us)" % (cp_us, mp_us, cp_bare, mp_bare, anchor_us))
+    cp_f = [x for x in cp if x["what"] == "keypad_filter"][0]["us_per_packet"]
+    mp_f = [x for x in mp if x["what"] == "keypad_filter"][0]["us_per_packet"]
+    print("keypad filter alone, per audio packet from the phone: CPython %.2f us, MicroPython "
+          "unix port %.2f us" % (cp_f, mp_f))
     heap = {x["calls"]: x["bytes"] for x in mp if x["what"] == "heap"}
     print("MicroPython heap in use: 0 calls %d B, 1 secure call %d B, 2 secure calls %d B"
           % (heap[0], heap[1], heap[2]))

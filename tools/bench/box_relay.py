@@ -4,10 +4,14 @@
     micropython tools/bench/box_relay.py       (MICROPYPATH=firmware)
 
 Two media sessions (box A's and box B's network legs) are wired back to back and made SECURE by
-their real ZRTP engines (X25519). Then one G.711 packet (12 + 160 bytes) goes phone -> box A
-(SRTP protect) -> box B (SRTP unprotect) -> phone, N times. It prints JSON lines:
+their real ZRTP engines (X25519), each with the keypad filter a box gives every call
+(zerotap.phonekeys, the default codes, telephone-event as payload type 101). Then one G.711
+packet (12 + 160 bytes) goes phone -> box A (keypad filter, SRTP protect) -> box B (SRTP
+unprotect) -> phone, N times. It prints JSON lines:
 
     {"what": "relay", "us_per_packet": ..., "packets": N}       one box, one packet, one direction
+    {"what": "relay_without_keypad", ...}                       the same without the keypad filter
+    {"what": "keypad_filter", ...}                              the filter alone, an audio packet
     {"what": "heap", "calls": 0|1|2, "bytes": ...}              MicroPython: gc.mem_alloc()
 """
 import gc
@@ -16,6 +20,8 @@ import sys
 import time
 
 from zerotap import media, status
+from zerotap.phonekeys import PhoneKeys
+from zerotap.ui.keypad import KeypadMatcher
 from zerotap.zrtp import algorithms, engine
 
 try:
@@ -40,13 +46,17 @@ PHONE = ("10.0.0.2", 4000)
 
 
 class Side:
-    def __init__(self, number):
+    def __init__(self, number, keypad=True):
         self.box = status.BoxStatus()
         self.call = self.box.new_call(number, "out", "peer")
         cfg = engine.Config(offer=algorithms.Offer(key_agreements=("X255",)))
         self.leg = media.ZrtpLeg(engine.Engine(0x1000 + number, config=cfg), self.call)
         self.out = []
-        self.session = media.MediaSession(self._transmit, "pass", self.leg, self.call)
+        keys = None
+        if keypad:
+            keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+            keys.add_event_types((101,))
+        self.session = media.MediaSession(self._transmit, "pass", self.leg, self.call, None, keys)
         self.leg.bind(self.session)
         self.last = None
 
@@ -57,8 +67,8 @@ class Side:
             self.last = (leg, buf, n)
 
 
-def secure_pair(number):
-    a, b = Side(number), Side(number + 100)
+def secure_pair(number, keypad=True):
+    a, b = Side(number, keypad), Side(number + 100, keypad)
     a.session.set_remote(0, PHONE[0], PHONE[1])
     a.session.set_remote(1, NET_B[0], NET_B[1])
     b.session.set_remote(0, PHONE[0], PHONE[1] + 2)
@@ -86,8 +96,8 @@ def secure_pair(number):
     return a, b
 
 
-def relay(n):
-    a, b = secure_pair(1)
+def relay(n, keypad=True):
+    a, b = secure_pair(1, keypad)
     pkt = bytes((0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4)) + bytes(160)
     buf_a = bytearray(2048)
     buf_b = bytearray(2048)
@@ -106,6 +116,29 @@ def relay(n):
     assert a.session.counters.relayed_out == n and b.session.counters.relayed_in == n
     # one packet crossed two boxes (protect at A, unprotect at B): one box's cost per packet
     return us / n / 2
+
+
+def keypad_filter(n, rounds=5):
+    """The keypad filter alone on an audio packet (its fast path), best of ROUNDS, in us."""
+    keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    keys.add_event_types((101,))
+    buf = bytearray(bytes((0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4)) + bytes(160))
+    best = None
+    for _ in range(rounds):
+        t0 = _now_us()
+        for seq in range(n):
+            buf[2] = (seq >> 8) & 0xFF
+            buf[3] = seq & 0xFF
+            keys.filter(buf, 172, seq * 20)
+        total = _elapsed(t0)
+        t0 = _now_us()
+        for seq in range(n):
+            buf[2] = (seq >> 8) & 0xFF
+            buf[3] = seq & 0xFF
+        loop = _elapsed(t0)
+        us = (total - loop) / n
+        best = us if best is None or us < best else best
+    return best
 
 
 def heap():
@@ -127,6 +160,11 @@ def main(argv):
     n = int(argv[1]) if len(argv) > 1 else 2000
     gc.collect()
     print(json.dumps({"what": "relay", "us_per_packet": relay(n), "packets": n}))
+    gc.collect()
+    print(json.dumps({"what": "relay_without_keypad", "us_per_packet": relay(n, False),
+                      "packets": n}))
+    print(json.dumps({"what": "keypad_filter", "us_per_packet": keypad_filter(5 * n),
+                      "packets": 5 * n}))
     for line in heap():
         print(json.dumps(line))
 

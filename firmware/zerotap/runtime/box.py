@@ -5,8 +5,13 @@
                             # then: BYE for every call, media closed, the ZRTP cache written
 
 It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy (:mod:`zerotap.sip.proxy`),
-one :class:`zerotap.media.MediaSession` per call with its four sockets, the status model with
-its JSON line stream, and the local control socket (:mod:`zerotap.runtime.control`).
+one :class:`zerotap.media.MediaSession` per call with its four sockets and its keypad filter
+(:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the local control socket
+(:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the display and the
+button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
+
+The button, the keypad codes and the control all end in :meth:`Box.action`, which tells the ZRTP
+engine too (the trust cache keeps the verified flag) and redraws the display.
 """
 import json
 import sys
@@ -16,6 +21,34 @@ from zerotap import media as _media
 from zerotap import status as _status
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
+
+# zerotap.ui.button's action names (not imported: a box without a front panel needs none of it)
+TOGGLE_VERIFIED = "toggle_verified"
+SWITCH_CALL = "switch_call"
+SET_VERIFIED = "verified"
+SET_UNVERIFIED = "unverified"
+ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
+
+_RTPMAP = b"a=rtpmap:"
+_TELEPHONE_EVENT = b"telephone-event/8000"
+
+
+def telephone_event_types(datagram):
+    """Payload types that an SDP in DATAGRAM maps to telephone-event at 8 kHz (``a=rtpmap:101
+    telephone-event/8000``, RFC 4733 section 7.1.1; the encoding name is case-insensitive,
+    RFC 8866 section 6.6), or None when it has none. Events at other rates are left alone: the
+    keypad re-sends keys on an 8 kHz clock."""
+    if _RTPMAP not in datagram:
+        return None
+    out = None
+    for line in datagram.split(b"\n"):
+        if not line.startswith(_RTPMAP):
+            continue
+        pt, _, encoding = line[len(_RTPMAP):].partition(b" ")
+        if pt.isdigit() and encoding.strip().lower().startswith(_TELEPHONE_EVENT):
+            out = out or []
+            out.append(int(pt))
+    return out
 
 
 def _epoch_ms():
@@ -44,8 +77,9 @@ class StatusStream:
 
     def __call__(self, box, call):
         if call is None:
-            line = {"box": self.name, "at": _epoch_ms(), "registered": box.registered,
-                    "warning": box.warning}
+            line = box.as_dict()
+            line["box"] = self.name
+            line["at"] = _epoch_ms()
         else:
             line = call.as_dict()
             line["at"] = _epoch_ms()
@@ -78,8 +112,14 @@ class CallMedia:
         self.eps = [None, None, None, None]
         self.session = None
         secure = box.make_secure(call_status, self)
+        keys = None
+        if cfg.board.keypad:
+            from zerotap.phonekeys import PhoneKeys
+            from zerotap.ui.keypad import KeypadMatcher
+            keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
+                             lambda action: box.action(action, call_status), box.log)
         self.session = _media.MediaSession(self._transmit, cfg.media_clear, secure, call_status,
-                                           box.log)
+                                           box.log, keys)
         call_status.counters = self.session.counters
         try:
             self.eps[0], self.eps[1] = loop.open_pair(cfg.phone.host, cfg.phone.rtp[0],
@@ -116,6 +156,11 @@ class CallMedia:
 
     def set_remote(self, side, host, port, rtcp_port=None):
         self.session.set_remote(side, host, port, rtcp_port)
+        # The proxy calls this while it handles one message's SDP: the telephone-event payload
+        # types of that same SDP were noted by Box._on_sip just before
+        events = self.box.sdp_event_types
+        if events:
+            self.session.add_event_types(events)
 
     def set_peer_hash(self, value):
         sec = self.session.secure
@@ -141,11 +186,16 @@ class CallMedia:
 class Box:
     """The whole box on one host."""
 
-    def __init__(self, cfg, loop=None, log=None, name=None, secure_factory=None):
+    def __init__(self, cfg, loop=None, log=None, name=None, secure_factory=None, status=None,
+                 front=None):
         self.cfg = cfg
         self.loop = loop or udp.Loop()
         self.log = log or stderr_log
-        self.status = _status.BoxStatus()
+        self.status = status or _status.BoxStatus()
+        self.front = front  # a zerotap.ui.frontpanel.FrontPanel, or None
+        if front is not None and front.act is None:
+            front.act = self.action
+        self.sdp_event_types = None
         self.stream = StatusStream(cfg.status, name)
         self.status.listen(self.stream)
         self.media = []  # CallMedia objects alive
@@ -188,11 +238,37 @@ class Box:
                 m.session.secure.set_verified(verified)
         call_status.set_verified(verified)
 
+    def action(self, name, call=None):
+        """A user's action: ``verified``, ``unverified``, ``toggle_verified`` or ``switch_call``,
+        from the button, the keypad codes or the control. CALL is the call it is for (the keypad's
+        own call); the shown call by default. Verifying applies only to a secure call (the status
+        model refuses anything else). Returns the call concerned, or None."""
+        if name not in ACTIONS:
+            raise ValueError("unknown action %r" % (name,))
+        st = self.status
+        if self.front is not None:
+            self.front.display.wake()
+        if name == SWITCH_CALL:
+            st.select_next()
+            return st.shown_call()
+        if call is None:
+            call = st.shown_call()
+        if call is None or call.security != _status.SECURE:
+            return None
+        if name == TOGGLE_VERIFIED:
+            verified = not call.verified
+        else:
+            verified = name == SET_VERIFIED
+        self.set_verified(call, verified)
+        return call
+
     # --- SIP -------------------------------------------------------------------------------------
     def _on_sip(self, ep, data, n, addr, now):
         side = 0 if ep is self.sip[0] else 1
+        datagram = bytes(data[:n])
+        self.sdp_event_types = telephone_event_types(datagram)
         try:
-            out = self.proxy.receive(side, bytes(data[:n]), addr, now)
+            out = self.proxy.receive(side, datagram, addr, now)
         except Exception as e:  # the box must survive anything a peer sends
             self.log("sip: internal error on a message from %s:%d: %r" % (addr[0], addr[1], e))
             if hasattr(sys, "print_exception"):
@@ -201,6 +277,8 @@ class Box:
                 import traceback
                 traceback.print_exc()
             return
+        finally:
+            self.sdp_event_types = None
         self._send(out)
 
     def _send(self, out):
@@ -219,6 +297,10 @@ class Box:
             t = m.session.timer()
             if t is not None and (deadline is None or t < deadline):
                 deadline = t
+        if self.front is not None:
+            t = self.front.timer()
+            if t is not None and (deadline is None or t < deadline):
+                deadline = t
         return deadline
 
     def handle_timer(self, now_ms):
@@ -232,6 +314,11 @@ class Box:
         if self._pool_pending and not self.media:
             # only while no call has media: a slice must never stall a relayed call
             self._pool_pending = self.secure_factory.step_pool()
+        front = self.front
+        if front is not None:
+            t = front.timer()
+            if t is not None and t <= now_ms:
+                front.handle_timer(now_ms)
 
     # --- life ------------------------------------------------------------------------------------
     def stop(self):
@@ -243,14 +330,19 @@ class Box:
         self.log("listening: phone %s:%d, network %s:%d, control %s:%d" % (
             self.cfg.phone.host, self.cfg.phone.port, self.cfg.network.host,
             self.cfg.network.port, self.cfg.control[0], self.cfg.control[1]))
-        self.status.set_network(True, self.cfg.network.address)
-        _install_sigterm(self)
+        if self.status.ip != self.cfg.network.address or self.status.network != _status.NET_UP:
+            self.status.set_network(True, self.cfg.network.address)
+        if self.front is not None:
+            self.front.handle_timer(self.loop.clock())  # the panel shows the box before it serves
+        restore = _install_sigterm(self)
         try:
             self.loop.run(self)
         except KeyboardInterrupt:
             self.log("interrupted")
         finally:
             self.shutdown()
+            if restore is not None:
+                restore()
 
     def shutdown(self):
         if self.stopped:
@@ -266,6 +358,8 @@ class Box:
         if self.secure_factory is not None and hasattr(self.secure_factory, "close"):
             self.secure_factory.close()
         self.loop.close_all()
+        if self.front is not None:
+            self.front.handle_timer(self.loop.clock())  # the last frame: no call
         self.stream.close()
         self.log("stopped")
 
@@ -277,10 +371,14 @@ def _install_sigterm(box):
     try:
         import signal
     except ImportError:
-        return
+        return None
 
     def handler(signum, frame):
         box.stop()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, handler)
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+    return lambda: signal.signal(signal.SIGTERM, old)

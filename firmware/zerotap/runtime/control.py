@@ -4,7 +4,7 @@
     unverify CALL    take that back
     toggle_verified  the board button's short press: toggle verified on the shown call
     switch_call      the board button's long press: show the next call
-    status           the box and every call, as JSON
+    status           the box, every call and the screen shown, as JSON
     stop             end the calls, write the cache, exit
 
 Every answer is one JSON object: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
@@ -49,17 +49,16 @@ class Control:
             call = self._call(words)
             if call.security != "secure":
                 raise ValueError("call %d is not secure" % call.call)
-            self.box.set_verified(call, cmd == "verify")
+            self.box.action("verified" if cmd == "verify" else "unverified", call)
             return {"ok": True, "call": call.as_dict()}
         if cmd == "toggle_verified":
             call = self.box.status.shown_call()
             if call is None or call.security != "secure":
                 raise ValueError("no secure call shown")
-            self.box.set_verified(call, not call.verified)
+            self.box.action(cmd, call)
             return {"ok": True, "call": call.as_dict()}
         if cmd == "switch_call":
-            self.box.status.select_next()
-            call = self.box.status.shown_call()
+            call = self.box.action(cmd)
             return {"ok": True, "call": call.as_dict() if call else None}
         if cmd == "status":
             st = self.box.status
@@ -70,8 +69,15 @@ class Control:
                 if counters is not None:
                     d["media"] = counters.as_dict()
                 calls.append(d)
-            return {"ok": True, "registered": st.registered, "warning": st.warning,
-                    "calls": calls}
+            reply = {"ok": True}
+            reply.update(st.as_dict())
+            reply["calls"] = calls
+            front = self.box.front
+            if front is not None:
+                # what the panel shows now (a change is drawn at the loop's next turn)
+                reply["screen"] = front.display.screen
+                reply["dimmed"] = front.display.dimmed
+            return reply
         if cmd == "stop":
             self.box.stop()
             return {"ok": True}

@@ -9,9 +9,12 @@ Entry points for the box's runtime:
 - :class:`zerotap.ui.button.Button` and :func:`zerotap.ui.button.apply`: short press = toggle
   verified on the shown call, press-and-hold = next call.
 - :class:`zerotap.ui.keypad.KeypadMatcher`: ``*#1`` / ``*#0`` typed on the phone, caught and not
-  forwarded.
+  forwarded (on the media path by :mod:`zerotap.phonekeys`).
+- :class:`zerotap.ui.frontpanel.FrontPanel`: the display and the button as the box's loop serves
+  them (``timer()`` / ``handle_timer(now_ms)``).
 - :mod:`zerotap.ui.panels`: adapters for micropython-lib's ``ssd1306`` and adafruit_ssd1306.
-- :mod:`zerotap.ui.png`: PNG snapshots that are byte-identical on MicroPython and CPython.
+- :mod:`zerotap.ui.png`: PNG snapshots that are byte-identical on MicroPython and CPython, and
+  :mod:`zerotap.ui.hostpanel`, the host's panel (terminal and PNG; never on a board).
 
 Nothing is imported here, so ``import zerotap.ui.button`` on a board costs only that module.
 """

@@ -2,7 +2,7 @@
 
     display = Display(panel, box)          # box: zerotap.status.BoxStatus
     ...
-    display.tick(now_ms)                   # from the main loop, a few times a second
+    display.tick(now_ms)                   # from the main loop when display.deadline() is due
 
 ``panel`` is any object with ``width``, ``height``, ``show(buf)`` (a MONO_VLSB frame of
 ``width * height // 8`` bytes) and ``contrast(level)`` (0..255): :mod:`zerotap.ui.panels` adapts
@@ -59,6 +59,14 @@ class Display:
         if call is None:
             return self.box.config_error is None
         return call.security == st.SECURE and not call.mitm
+
+    def deadline(self):
+        """When :meth:`tick` next has work (ms; 0: now), or None until the status changes."""
+        if self.dirty or self._woken:
+            return 0
+        if self.dimmed or not self._calm():
+            return None  # only a status change (which marks the frame dirty) can change that
+        return self._last_event + self.dim_after_ms
 
     def tick(self, now_ms):
         """Redraw when the status changed, and handle dimming. Returns the screen shown."""

@@ -108,8 +108,7 @@ def failed():
 
 def config_error():
     box = _box()
-    box.config_fallback = True  # what zerotap.lastgood.load sets when a good copy is in use
-    box.set_config_error("phone.allow[1]", "bad address or CIDR '10.0.0.0/33'")
+    box.set_config_error("phone.allow[1]", "bad address or CIDR '10.0.0.0/33'", fallback=True)
     return box
 
 

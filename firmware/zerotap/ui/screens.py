@@ -350,8 +350,7 @@ def _idle(pen, box):
             for line in wrap(message, 21, 3):
                 pen.center(line, y)
                 y += LINE
-            # lastgood.load() sets this until the status model carries it (see zerotap.lastgood)
-            if getattr(box, "config_fallback", False):
+            if box.config_fallback:  # zerotap.lastgood: the last good config is in use
                 pen.center("last good in use", 55)
         else:
             pen.center(canvas.fit(key, pen.w), 9)

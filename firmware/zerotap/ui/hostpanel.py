@@ -1,7 +1,10 @@
 """The host's panel: drawn in the terminal with half blocks, and saved as PNG snapshots.
 
-Works on CPython and on the MicroPython unix port.
+``python -m zerotap run`` uses it when ``board.display.terminal`` or ``board.display.png`` is set;
+``boards/host/demo.py`` shows two of them side by side. Works on CPython and on the MicroPython
+unix port; never deployed to a board (tools/deploy.py leaves it out).
 """
+import os
 import sys
 
 from zerotap.ui import png, terminal
@@ -24,9 +27,20 @@ class HostPanel:
         self.frame[:] = buf
         self.shown += 1
         if self.snapshot:
-            png.write(self.snapshot, self.frame, self.width, self.height, 3, png.OLED_PALETTE)
-        if self.out is not None:
-            self.out.write(CLEAR_SCREEN + "\n".join(self.lines()) + "\n")
+            # a whole file or none for whoever watches it: a temporary file, then rename
+            png.write(self.snapshot + ".tmp", self.frame, self.width, self.height, 3,
+                      png.OLED_PALETTE)
+            os.rename(self.snapshot + ".tmp", self.snapshot)
+        self._draw()
+
+    def _draw(self):
+        if self.out is None or not self.shown:
+            return
+        self.out.write(CLEAR_SCREEN + "\n".join(self.lines()) + "\n")
+        try:
+            self.out.flush()
+        except (AttributeError, OSError):
+            pass
 
     def lines(self):
         out = terminal.lines(self.frame, self.width, self.height)
@@ -38,7 +52,9 @@ class HostPanel:
         return out
 
     def contrast(self, level):
-        self.level = level
+        if level != self.level:
+            self.level = level
+            self._draw()  # "(dimmed)" under the panel
 
 
 def stdout():

@@ -1,0 +1,184 @@
+"""From power-on to the running box: a board's ``main``, and the host's ``python -m zerotap run``.
+
+A board's ``main.py`` is two lines::
+
+    import board
+    from zerotap.runtime.boot import main; main(board)
+
+``board`` is the board's module (``boards/<name>/board.py``): ``NAME``, ``STORAGE``, ``LAN``, the
+factories ``display(settings)`` and ``button()``, and the ``machine``, ``network`` and ``time``
+modules it imported (read from it, so that tests pass stand-ins). :func:`main` then:
+
+1. makes the status model and opens the storage on flash (``board.STORAGE``);
+2. loads ``config.json`` with the last-good fallback (:mod:`zerotap.lastgood`): a refused config
+   shows CONFIG ERROR naming the key, and the last good copy runs meanwhile;
+3. starts the display (the board's factory; without a panel the box runs all the same) and the
+   button: the front panel (:mod:`zerotap.ui.frontpanel`);
+4. brings the network up (Ethernet, then ``board.wifi``), retrying while there is none; the address
+   it gets is advertised where ``phone.sip``/``network.sip`` bind the wildcard address;
+5. opens the trust cache (``zrtp.cache``, relative to ``STORAGE``) and the key pool;
+6. runs the box (:class:`zerotap.runtime.box.Box`): SIP, media, ZRTP, the status stream, the
+   control, and the front panel ticking (dimming against burn-in) and the button polled (press:
+   the shown call's SAS verified or not; hold: the next call).
+
+Without a usable config (none, and no good copy) or when a socket cannot be bound, the display
+and the button run alone, showing the error, until the board is reset.
+"""
+import sys
+
+from zerotap import config as _config
+from zerotap import lastgood
+from zerotap import status as _status
+from zerotap.runtime import udp
+
+CONFIG = "config.json"
+NETWORK_RETRY_MS = 30000
+IDLE_POLL_MS = 25
+
+
+def _log(text):
+    sys.stderr.write("zerotap: %s\n" % text)
+
+
+def _parse_board_config(text):
+    return _config.loads(text, dhcp=True)
+
+
+def _front(board, settings, status, now_ms):
+    from zerotap.ui.button import Button
+    from zerotap.ui.display import Display
+    from zerotap.ui.frontpanel import FrontPanel
+    from zerotap.ui.panels import MemoryPanel
+
+    panel = None
+    try:
+        panel = board.display(settings)
+    except (OSError, ImportError) as e:  # no panel wired, or no ssd1306 driver installed
+        _log("display: %s" % (e,))
+    if panel is None:
+        panel = MemoryPanel(settings.width, settings.height)  # the status still runs
+    display = Display(panel, status, dim_after_ms=settings.dim_after_s * 1000, now_ms=now_ms)
+    pin = None
+    try:
+        pin = board.button()
+    except (OSError, ValueError) as e:
+        _log("button: %s" % (e,))
+    return FrontPanel(display, pin, Button(hold_ms=settings.hold_ms))
+
+
+def _idle(front, clock, for_ms, deadline):
+    """Serve the display and the button alone for FOR_MS (or until DEADLINE, a clock value, when
+    given). Returns False when DEADLINE passed."""
+    end = clock() + for_ms
+    while True:
+        now = clock()
+        if deadline is not None and now >= deadline:
+            return False
+        if now >= end:
+            return True
+        front.handle_timer(now)
+        udp.sleep_ms(IDLE_POLL_MS)
+
+
+def _halt(front, clock, deadline):
+    """Show what is wrong until the board is reset (or DEADLINE, in tests)."""
+    while _idle(front, clock, 60000, deadline):
+        pass
+
+
+def _resolve(board, cfg, ip):
+    if cfg.phone.address is None:
+        cfg.phone.address = ip
+    if cfg.network.address is None:
+        cfg.network.address = ip
+    if not cfg.cache.startswith("/"):
+        cfg.cache = board.STORAGE.rstrip("/") + "/" + cfg.cache
+
+
+def _unbindable(loop, cfg):
+    """(key, message) for the first socket of CFG that cannot be bound (an address that is not
+    this board's, a port taken), else None."""
+    for key, host, port in (("phone.sip", cfg.phone.host, cfg.phone.port),
+                            ("network.sip", cfg.network.host, cfg.network.port),
+                            ("control", cfg.control[0], cfg.control[1])):
+        try:
+            loop.close(loop.open(host, port, None))
+        except OSError as e:
+            return key, "cannot bind %s:%d (%s)" % (host, port, e)
+    return None
+
+
+def main(board, loop=None, log=None, give_up_ms=None):
+    """Run the box on BOARD until it is stopped (``control stop``, Ctrl-C on the console).
+
+    LOOP and LOG replace the UDP loop and the log function (tests). GIVE_UP_MS bounds the waits
+    for a config and for the network (tests); without it they last until the board is reset.
+    Returns the Box after it stopped, or None when it never ran.
+    """
+    from zerotap import board as support
+    from zerotap.runtime import box as _box
+    from zerotap.runtime import secure as _secure
+    from zerotap.storage import Storage
+
+    log = log or _log
+    loop = loop or udp.Loop()
+    clock = loop.clock
+    deadline = None if give_up_ms is None else clock() + give_up_ms
+    status = _status.BoxStatus()
+    storage = Storage(board.STORAGE)
+    cfg, error = lastgood.load(storage, CONFIG, _parse_board_config, status)
+    if error is not None:
+        log("config refused: %s: %s%s" % (error[0], error[1],
+                                           "; the last good config runs" if cfg else ""))
+    settings = cfg.board if cfg is not None else _config.BoardSettings()
+    front = _front(board, settings, status, clock())
+    front.handle_timer(clock())  # ZeroTap starting... (or CONFIG ERROR)
+
+    ip = None
+    while ip is None:
+        nic, ip = support.network_up(board.machine, board.network, board.time,
+                                     getattr(board, "LAN", None), settings, status)
+        front.handle_timer(clock())
+        if ip is None:
+            log("network: no address; trying again in %d s" % (NETWORK_RETRY_MS // 1000))
+            if not _idle(front, clock, NETWORK_RETRY_MS, deadline):
+                return None
+    log("network: %s" % ip)
+    if cfg is None:
+        _halt(front, clock, deadline)  # CONFIG ERROR until someone fixes the file and resets
+        return None
+
+    _resolve(board, cfg, ip)
+    refused = _unbindable(loop, cfg)
+    secure = None
+    if refused is None:
+        try:
+            secure = _secure.factory(cfg, log)
+        except OSError as e:  # the cache directory cannot be made
+            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.cache, e))
+    if refused is not None:
+        status.set_config_error(refused[0], refused[1])
+        log("cannot start: %s: %s" % refused)
+        _halt(front, clock, deadline)
+        return None
+    box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
+                   status=status, front=front)
+    box.run()
+    return box
+
+
+def host_front_panel(cfg, status, title=None, out=None):
+    """The host's front panel for ``python -m zerotap run``: the display drawn on OUT (stdout) when
+    ``board.display.terminal`` is set, and written to ``board.display.png`` when that is set; None
+    when neither is (the status stream alone). The button is the local control."""
+    b = cfg.board
+    if not b.host_display():
+        return None
+    from zerotap.ui.display import Display
+    from zerotap.ui.frontpanel import FrontPanel
+    from zerotap.ui.hostpanel import HostPanel
+
+    if b.terminal and out is None:
+        out = sys.stdout
+    panel = HostPanel(b.width, b.height, b.png, out if b.terminal else None, title)
+    return FrontPanel(Display(panel, status, dim_after_ms=b.dim_after_s * 1000))
