@@ -269,16 +269,20 @@ def test_audio_through_the_filter_allocates_nothing():
     assert verdicts == [PASS] * 200
 
 
-def test_the_box_reads_telephone_event_payload_types_from_sdp():
-    from zerotap.runtime.box import telephone_event_types
+def test_the_sdp_rewrite_reads_telephone_event_payload_types():
+    from zerotap.sip import rewrite
+
+    def events(sdp):
+        return rewrite.rewrite(sdp, None, 0, None)[1].event_types
 
     invite = [m for m in vectors.load("sip_linphone.json")["messages"]
               if m["what"].startswith("INVITE from linphonec")][0]["text"].encode()
-    assert telephone_event_types(invite) == [96]  # linphonec's offer: a=rtpmap:96 telephone-event
-    answer = (b"SIP/2.0 200 OK\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n"
+    assert events(invite[invite.index(b"\r\n\r\n") + 4:]) == [96]  # linphonec: a=rtpmap:96 telephone-event
+    answer = (b"v=0\r\nc=IN IP4 127.0.0.1\r\n"
               b"m=audio 4000 RTP/AVP 0 101 102\r\na=rtpmap:0 PCMU/8000\r\n"
-              b"a=rtpmap:101 TELEPHONE-EVENT/8000\r\na=rtpmap:102 telephone-event/16000\r\n")
-    # the name is case-insensitive; events on a 16 kHz clock are left alone (keys pass as sent)
-    assert telephone_event_types(answer) == [101]
-    assert telephone_event_types(b"BYE sip:x SIP/2.0\r\n\r\n") is None
-    assert telephone_event_types(b"a=rtpmap:x telephone-event/8000\r\n") is None
+              b"a=rtpmap:101 TELEPHONE-EVENT/8000\r\na=rtpmap:102 telephone-event/16000\r\n"
+              b"m=video 5000 RTP/AVP 103\r\na=rtpmap:103 telephone-event/8000\r\n")
+    # the name is case-insensitive; events on a 16 kHz clock, and other streams, are left alone
+    assert events(answer) == [101]
+    assert events(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"
+                  b"a=rtpmap:x telephone-event/8000\r\n") == []

@@ -38,7 +38,7 @@ class FakeMedia:
     def hello_hash(self):
         return "1.10 " + "ab" * 32
 
-    def set_remote(self, side, host, port, rtcp_port=None):
+    def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
         self.remote[side] = (host, port)
 
     def set_peer_hash(self, value):

@@ -29,28 +29,6 @@ SET_VERIFIED = "verified"
 SET_UNVERIFIED = "unverified"
 ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
 
-_RTPMAP = b"a=rtpmap:"
-_TELEPHONE_EVENT = b"telephone-event/8000"
-
-
-def telephone_event_types(datagram):
-    """Payload types that an SDP in DATAGRAM maps to telephone-event at 8 kHz (``a=rtpmap:101
-    telephone-event/8000``, RFC 4733 section 7.1.1; the encoding name is case-insensitive,
-    RFC 8866 section 6.6), or None when it has none. Events at other rates are left alone: the
-    keypad re-sends keys on an 8 kHz clock."""
-    if _RTPMAP not in datagram:
-        return None
-    out = None
-    for line in datagram.split(b"\n"):
-        if not line.startswith(_RTPMAP):
-            continue
-        pt, _, encoding = line[len(_RTPMAP):].partition(b" ")
-        if pt.isdigit() and encoding.strip().lower().startswith(_TELEPHONE_EVENT):
-            out = out or []
-            out.append(int(pt))
-    return out
-
-
 def _epoch_ms():
     ns = getattr(time, "time_ns", None)
     if ns is not None:
@@ -154,13 +132,10 @@ class CallMedia:
         sec = self.session.secure
         return sec.hello_hash() if sec is not None else None
 
-    def set_remote(self, side, host, port, rtcp_port=None):
+    def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
         self.session.set_remote(side, host, port, rtcp_port)
-        # The proxy calls this while it handles one message's SDP: the telephone-event payload
-        # types of that same SDP were noted by Box._on_sip just before
-        events = self.box.sdp_event_types
-        if events:
-            self.session.add_event_types(events)
+        if event_types:
+            self.session.add_event_types(event_types)
 
     def set_peer_hash(self, value):
         sec = self.session.secure
@@ -195,7 +170,6 @@ class Box:
         self.front = front  # a zerotap.ui.frontpanel.FrontPanel, or None
         if front is not None and front.act is None:
             front.act = self.action
-        self.sdp_event_types = None
         self.stream = StatusStream(cfg.status, name)
         self.status.listen(self.stream)
         self.media = []  # CallMedia objects alive
@@ -266,7 +240,6 @@ class Box:
     def _on_sip(self, ep, data, n, addr, now):
         side = 0 if ep is self.sip[0] else 1
         datagram = bytes(data[:n])
-        self.sdp_event_types = telephone_event_types(datagram)
         try:
             out = self.proxy.receive(side, datagram, addr, now)
         except Exception as e:  # the box must survive anything a peer sends
@@ -277,8 +250,6 @@ class Box:
                 import traceback
                 traceback.print_exc()
             return
-        finally:
-            self.sdp_event_types = None
         self._send(out)
 
     def _send(self, out):

@@ -508,7 +508,7 @@ class Proxy:
         if seen.host is None:
             raise ValueError("SDP: no audio stream to relay")
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")
-                           else None, seen.port, seen.rtcp_port or None)
+                           else None, seen.port, seen.rtcp_port or None, seen.event_types)
         if side == NETWORK:
             session.set_peer_hash(seen.zrtp_hash)
         msg.body = new_body

@@ -38,9 +38,25 @@ class Media:
         self.zrtp_hash = None  # (version, hex) from a=zrtp-hash
         self.hold = False  # c=0.0.0.0, or a=sendonly/inactive on the audio stream
         self.payload_types = []
+        self.event_types = []  # payload types mapped to telephone-event/8000 (RFC 4733 section 7.1.1)
 
     def __repr__(self):
         return "<Media %s:%s zrtp=%s hold=%s>" % (self.host, self.port, self.zrtp_hash, self.hold)
+
+
+_RTPMAP = b"a=rtpmap:"
+_TELEPHONE_EVENT = b"telephone-event/8000"
+
+
+def _telephone_event(line):
+    """The payload type of ``a=rtpmap:101 telephone-event/8000``, else None. The encoding name is
+    case-insensitive (RFC 8866 section 6.6). Events at other rates are left alone: the keypad
+    re-sends keys on an 8 kHz clock."""
+    pt, _, encoding = line[len(_RTPMAP):].partition(b" ")
+    encoding = encoding.strip().lower()
+    if pt.isdigit() and (encoding == _TELEPHONE_EVENT or encoding.startswith(_TELEPHONE_EVENT + b"/")):
+        return int(pt)
+    return None
 
 
 def _split_lines(body):
@@ -166,6 +182,10 @@ def _walk(body, address, port, zrtp_hash):
                     rtcp = _value(line, _sdp.parse_rtcp)
                     if rtcp is not None:
                         media.rtcp_port = rtcp[0]
+                if in_audio and line.startswith(_RTPMAP):
+                    pt = _telephone_event(line)
+                    if pt is not None:
+                        media.event_types.append(pt)
             if address is not None:
                 stripped = False
                 for prefix in _STRIP_PREFIXES:
