@@ -111,8 +111,9 @@ def test_invite_from_phone_goes_to_the_network_with_via_rr_and_rewritten_sdp():
     top = vias[0]
     assert (top.host, top.port) == ("198.51.100.7", NET_SIP)
     assert top.branch.startswith("z9hG4bK") and top.has_param("rport") and top.param("rport") is None
-    # RFC 3581: the phone's Via gets the port it sent from
-    assert vias[1].param("rport") == "5062"
+    # RFC 3581 section 4: the phone's Via gets the port it sent from, and received even though
+    # its sent-by host is the source address already
+    assert vias[1].param("rport") == "5062" and vias[1].param("received") == "127.0.0.1"
     assert fwd.get("Max-Forwards") == "69"
     assert fwd.get_all("Record-Route") == ["<sip:198.51.100.7:5080;lr>",
                                            "<sip:127.0.0.1:5070;lr>"]

@@ -216,10 +216,12 @@ class Proxy:
     # --- requests --------------------------------------------------------------------------------
     @staticmethod
     def _note_source(via, src):
-        # RFC 3261 section 18.2.1 and RFC 3581 section 4
-        if unbracket(via.host) != src[0]:
+        # RFC 3261 section 18.2.1: received when sent-by differs from the source; RFC 3581
+        # section 4: with rport, always received (even when equal) and rport set to the port
+        rport = via.has_param("rport")
+        if rport or unbracket(via.host) != src[0]:
             via.set_param("received", src[0])
-        if via.has_param("rport"):
+        if rport:
             via.set_param("rport", str(src[1]))
 
     def _ours(self, uri):
