@@ -30,8 +30,7 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
 """
-import hashlib
-
+from zerotap import crypto
 from zerotap.sip import headers as _hdr
 from zerotap.sip import message as _sip
 from zerotap.sip import rewrite
@@ -346,7 +345,7 @@ class Proxy:
             method = "INVITE"
         else:
             method = req.method
-        h = hashlib.sha1(("%s|%d|%s" % (seed, out_side, method)).encode()).digest()
+        h = crypto.sha1(("%s|%d|%s" % (seed, out_side, method)).encode())
         return BRANCH_MAGIC + "zt" + "".join("%02x" % b for b in h[:10])
 
     def _next_hop(self, out_side, req, routes, to_tag):
