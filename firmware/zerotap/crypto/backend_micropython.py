@@ -16,38 +16,11 @@ import micropython
 
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import crc as _crc
+from zerotap.crypto.mac import (hmac_sha1, hmac_sha256, hmac_sha384,  # noqa: F401 (the interface)
+                                sha1, sha256, sha384)
 
 NAME = "micropython"
 _ECB = 1  # cryptolib's MODE_ECB
-
-_sha384 = getattr(hashlib, "sha384", None)
-if _sha384 is None:
-    from zerotap.crypto.sha512 import SHA384 as _sha384
-
-
-def sha1(data):
-    return hashlib.sha1(data).digest()
-
-
-def sha256(data):
-    return hashlib.sha256(data).digest()
-
-
-def sha384(data):
-    return _sha384(data).digest()
-
-
-def hmac_sha1(key, data):
-    return mac.hmac(hashlib.sha1, 64, key, data)
-
-
-def hmac_sha256(key, data):
-    return mac.hmac(hashlib.sha256, 64, key, data)
-
-
-def hmac_sha384(key, data):
-    return mac.hmac(_sha384, 128, key, data)
-
 
 def _ecb(key):
     cipher = cryptolib.aes(key, _ECB)

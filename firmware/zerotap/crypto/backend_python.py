@@ -11,39 +11,13 @@ from zerotap.crypto import aes as _aes
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import srtp_transform as _srtp
 from zerotap.crypto.crc import crc32c  # noqa: F401  (part of the backend's interface)
+from zerotap.crypto.mac import (hmac_sha1, hmac_sha256, hmac_sha384,  # noqa: F401 (the interface)
+                                sha1, sha256, sha384)
 
 if not hasattr(hashlib, "sha1"):  # a MicroPython build without SHA-1 (the unix port without SSL)
     raise ImportError("hashlib has no sha1 here")
 
-_sha384 = getattr(hashlib, "sha384", None)
-if _sha384 is None:  # MicroPython
-    from zerotap.crypto.sha512 import SHA384 as _sha384
-
 NAME = "python"
-
-
-def sha1(data):
-    return hashlib.sha1(data).digest()
-
-
-def sha256(data):
-    return hashlib.sha256(data).digest()
-
-
-def sha384(data):
-    return _sha384(data).digest()
-
-
-def hmac_sha1(key, data):
-    return mac.hmac(hashlib.sha1, 64, key, data)
-
-
-def hmac_sha256(key, data):
-    return mac.hmac(hashlib.sha256, 64, key, data)
-
-
-def hmac_sha384(key, data):
-    return mac.hmac(_sha384, 128, key, data)
 
 
 def _ecb(key):
