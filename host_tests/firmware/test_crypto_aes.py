@@ -1,17 +1,13 @@
 """AES ECB (FIPS-197, SP 800-38A), CTR (SP 800-38A, RFC 3686), CFB-128 (SP 800-38A) and the
 SRTP AES-CM keystream (RFC 3711 B.2) on every backend, plus the length errors."""
-from zerotap import crypto
 from vectors import load, unhex
+from support import each_backend, raises
 
 AES = load("crypto_aes.json")
 
 
-def _each():
-    return [(n, crypto.backend(n)) for n in crypto.backends()]
-
-
 def test_ecb_known_answers():
-    for name, b in _each():
+    for name, b in each_backend():
         for v in AES["ecb"]:
             key, pt, ct = unhex(v["key"]), unhex(v["pt"]), unhex(v["ct"])
             for i in range(0, len(pt), 16):
@@ -19,7 +15,7 @@ def test_ecb_known_answers():
 
 
 def test_ctr_known_answers():
-    for name, b in _each():
+    for name, b in each_backend():
         for v in AES["ctr"]:
             key, iv, pt, ct = unhex(v["key"]), unhex(v["iv"]), unhex(v["pt"]), unhex(v["ct"])
             assert b.aes_ctr(key, iv, pt) == ct, (name, v["from"])
@@ -28,14 +24,14 @@ def test_ctr_known_answers():
 
 def test_ctr_counter_carries_through_128_bits():
     # SP 800-38A F.5.1 starts at ...feff: its 2nd block uses ...ff00, a carry out of the low byte
-    for name, b in _each():
+    for name, b in each_backend():
         v = AES["ctr"][0]
         key, iv, pt, ct = unhex(v["key"]), unhex(v["iv"]), unhex(v["pt"]), unhex(v["ct"])
         assert b.aes_ctr(key, iv, pt[:37]) == ct[:37], name  # a short last block
 
 
 def test_aes_cm_keystream_rfc3711_b2():
-    for name, b in _each():
+    for name, b in each_backend():
         v = AES["aes_cm"][0]
         key = unhex(v["key"])
         assert b.aes_ctr(key, unhex(v["iv"]), bytes(48)) == unhex(v["first"]), name
@@ -43,7 +39,7 @@ def test_aes_cm_keystream_rfc3711_b2():
 
 
 def test_cfb128_known_answers():
-    for name, b in _each():
+    for name, b in each_backend():
         for v in AES["cfb128"]:
             key, iv, pt, ct = unhex(v["key"]), unhex(v["iv"]), unhex(v["pt"]), unhex(v["ct"])
             assert b.aes_cfb_encrypt(key, iv, pt) == ct, (name, v["from"])
@@ -54,21 +50,12 @@ def test_cfb128_known_answers():
                 assert b.aes_cfb_decrypt(key, iv, ct[:n]) == pt[:n], (name, n)
 
 
-def _raises(f, message):
-    try:
-        f()
-    except ValueError as e:
-        assert str(e) == message, str(e)
-        return
-    raise AssertionError("no ValueError: " + message)
-
-
 def test_wrong_lengths_name_what_was_wrong():
-    for name, b in _each():
+    for name, b in each_backend():
         k = bytes(16)
-        _raises(lambda: b.aes_ecb_encrypt(bytes(24), bytes(16)), "AES key must be 16 or 32 bytes, got 24")
-        _raises(lambda: b.aes_ecb_encrypt(k, bytes(15)), "AES block must be 16 bytes, got 15")
-        _raises(lambda: b.aes_ctr(bytes(31), bytes(16), b"x"), "AES key must be 16 or 32 bytes, got 31")
-        _raises(lambda: b.aes_ctr(k, bytes(12), b"x"), "AES-CTR IV must be 16 bytes, got 12")
-        _raises(lambda: b.aes_cfb_encrypt(k, bytes(17), b"x"), "AES-CFB IV must be 16 bytes, got 17")
-        _raises(lambda: b.aes_cfb_decrypt(bytes(0), bytes(16), b"x"), "AES key must be 16 or 32 bytes, got 0")
+        raises(lambda: b.aes_ecb_encrypt(bytes(24), bytes(16)), "AES key must be 16 or 32 bytes, got 24")
+        raises(lambda: b.aes_ecb_encrypt(k, bytes(15)), "AES block must be 16 bytes, got 15")
+        raises(lambda: b.aes_ctr(bytes(31), bytes(16), b"x"), "AES key must be 16 or 32 bytes, got 31")
+        raises(lambda: b.aes_ctr(k, bytes(12), b"x"), "AES-CTR IV must be 16 bytes, got 12")
+        raises(lambda: b.aes_cfb_encrypt(k, bytes(17), b"x"), "AES-CFB IV must be 16 bytes, got 17")
+        raises(lambda: b.aes_cfb_decrypt(bytes(0), bytes(16), b"x"), "AES key must be 16 or 32 bytes, got 0")

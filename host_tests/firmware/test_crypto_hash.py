@@ -1,19 +1,13 @@
 """SHA-1/256/384 (FIPS 180-4 examples, NIST CAVS) and HMAC (RFC 2202, RFC 4231) on every backend."""
-from zerotap import crypto
 from vectors import load, unhex
+from support import each_backend
 
 SHA = load("crypto_sha.json")
 HMAC = load("crypto_hmac.json")
 
 
-def _each():
-    names = crypto.backends()
-    assert names, "no crypto backend loads"
-    return [(n, crypto.backend(n)) for n in names]
-
-
 def test_sha_known_answers():
-    for name, b in _each():
+    for name, b in each_backend():
         for alg in ("sha1", "sha256", "sha384"):
             f = getattr(b, alg)
             assert len(SHA[alg]) >= 8
@@ -23,7 +17,7 @@ def test_sha_known_answers():
 
 
 def test_sha_accepts_bytearray_and_memoryview():
-    for name, b in _each():
+    for name, b in each_backend():
         msg = bytearray(b"abc")
         want = unhex(SHA["sha256"][0]["md"])
         assert b.sha256(msg) == want, name
@@ -31,7 +25,7 @@ def test_sha_accepts_bytearray_and_memoryview():
 
 
 def test_hmac_known_answers():
-    for name, b in _each():
+    for name, b in each_backend():
         for alg in ("sha1", "sha256", "sha384"):
             f = getattr(b, "hmac_" + alg)
             for v in HMAC["hmac_" + alg]:
@@ -41,6 +35,6 @@ def test_hmac_known_answers():
 
 def test_hmac_large_key_is_hashed_first():
     # RFC 4231 test case 6: a 131-byte key, longer than SHA-256's 64-byte block
-    for name, b in _each():
+    for name, b in each_backend():
         v = [x for x in HMAC["hmac_sha256"] if len(x["key"]) == 262][0]
         assert b.hmac_sha256(unhex(v["key"]), unhex(v["msg"])) == unhex(v["mac"]), name

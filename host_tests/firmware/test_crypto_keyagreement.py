@@ -1,35 +1,22 @@
 """Key agreement on every backend: RFC 7748 (X25519), RFC 5903 (P-256, P-384), RFC 3526 DH
 vectors computed by OpenSSL, bad public values, resumable jobs and the key pool."""
-from zerotap import crypto
 from vectors import load, unhex
+from support import each_backend, raises
 
 X = load("crypto_x25519.json")
 EC = load("crypto_ecdh.json")
 DH = load("crypto_dh.json")
 
 
-def _each():
-    return [(n, crypto.backend(n)) for n in crypto.backends()]
-
-
-def _raises(f, message):
-    try:
-        f()
-    except ValueError as e:
-        assert str(e) == message, str(e)
-        return
-    raise AssertionError("no ValueError: " + message)
-
-
 def test_public_lengths():
-    for name, b in _each():
+    for name, b in each_backend():
         for ka, n in (("DH2k", 256), ("DH3k", 384), ("EC25", 64), ("EC38", 96), ("X255", 32)):
             assert b.public_length(ka) == n
-        _raises(lambda: b.public_length("E255"), "unknown key agreement 'E255' (known: DH2k, DH3k, EC25, EC38, X255)")
+        raises(lambda: b.public_length("E255"), "unknown key agreement 'E255' (known: DH2k, DH3k, EC25, EC38, X255)")
 
 
 def test_x25519_rfc7748_function_vectors():
-    for name, b in _each():
+    for name, b in each_backend():
         for v in X["function"]:
             kp = b.KeyPair("X255", unhex(v["scalar"]), None)
             assert b.agree(kp, unhex(v["u"])) == unhex(v["out"]), name
@@ -39,7 +26,7 @@ def test_x25519_rfc7748_iterated():
     # 1 iteration on every backend; the 1,000-iteration vector once per implementation of the
     # ladder (the pure backends share x25519.py; it takes ~8 s on the MicroPython unix port)
     done = []
-    for name, b in _each():
+    for name, b in each_backend():
         it = X["iterated"]
         k = u = unhex(it["start"])
         k, u = b.agree(b.KeyPair("X255", k, None), u), k
@@ -53,7 +40,7 @@ def test_x25519_rfc7748_iterated():
 
 
 def test_x25519_rfc7748_diffie_hellman():
-    for name, b in _each():
+    for name, b in each_backend():
         d = X["dh"]
         alice = b.keypair("X255", unhex(d["alice_private"]))
         bob = b.keypair("X255", unhex(d["bob_private"]))
@@ -62,14 +49,14 @@ def test_x25519_rfc7748_diffie_hellman():
 
 
 def test_x25519_all_zero_result_rejected():
-    for name, b in _each():
+    for name, b in each_backend():
         kp = b.generate("X255")
         for u in X["small_order"]["u"]:
-            _raises(lambda: b.agree(kp, unhex(u)), "X255 shared secret is all zero")
+            raises(lambda: b.agree(kp, unhex(u)), "X255 shared secret is all zero")
 
 
 def test_ecdh_rfc5903():
-    for name, b in _each():
+    for name, b in each_backend():
         for ka in ("EC25", "EC38"):
             v = EC[ka]
             i = b.keypair(ka, unhex(v["i"]))
@@ -81,23 +68,23 @@ def test_ecdh_rfc5903():
 
 
 def test_ecdh_point_off_curve_rejected():
-    for name, b in _each():
+    for name, b in each_backend():
         for ka, curve in (("EC25", "P-256"), ("EC38", "P-384")):
             v = EC[ka]
             i = b.keypair(ka, unhex(v["i"]))
             good = bytearray(unhex(v["grx"] + v["gry"]))
             bad = bytearray(good)
             bad[-1] ^= 1
-            _raises(lambda: b.agree(i, bad), "%s public value is not a point on %s" % (ka, curve))
+            raises(lambda: b.agree(i, bad), "%s public value is not a point on %s" % (ka, curve))
             n = len(good) // 2
             big_x = b"\xff" * n + bytes(good[n:])  # x >= p
-            _raises(lambda: b.agree(i, big_x), "%s public value is not a point on %s" % (ka, curve))
-            _raises(lambda: b.agree(i, bytes(2 * n)), "%s public value is not a point on %s" % (ka, curve))
-            _raises(lambda: b.agree(i, good[:-1]), "%s public value must be %d bytes, got %d" % (ka, 2 * n, 2 * n - 1))
+            raises(lambda: b.agree(i, big_x), "%s public value is not a point on %s" % (ka, curve))
+            raises(lambda: b.agree(i, bytes(2 * n)), "%s public value is not a point on %s" % (ka, curve))
+            raises(lambda: b.agree(i, good[:-1]), "%s public value must be %d bytes, got %d" % (ka, 2 * n, 2 * n - 1))
 
 
 def test_dh_vectors_computed_by_openssl():
-    for name, b in _each():
+    for name, b in each_backend():
         for ka in ("DH2k", "DH3k"):
             for v in DH[ka]:
                 kp = b.keypair(ka, unhex(v["secret"]))
@@ -107,14 +94,14 @@ def test_dh_vectors_computed_by_openssl():
 
 def test_dh_public_value_range_rfc6189_4_4_1_1():
     from zerotap.crypto import dh
-    for name, b in _each():
+    for name, b in each_backend():
         for ka, p, size in (("DH2k", dh.P2048, 256), ("DH3k", dh.P3072, 384)):
             kp = b.keypair(ka, unhex(DH[ka][0]["secret"]))
             for y in (1, p - 1):
-                _raises(lambda: b.agree(kp, y.to_bytes(size, "big")), "%s public value must not be 1 or p-1" % ka)
+                raises(lambda: b.agree(kp, y.to_bytes(size, "big")), "%s public value must not be 1 or p-1" % ka)
             for y in (0, p, p + 1, (1 << (8 * size)) - 1):
-                _raises(lambda: b.agree(kp, y.to_bytes(size, "big")), "%s public value must be in [2, p-2]" % ka)
-            _raises(lambda: b.agree(kp, bytes(size - 1)),
+                raises(lambda: b.agree(kp, y.to_bytes(size, "big")), "%s public value must be in [2, p-2]" % ka)
+            raises(lambda: b.agree(kp, bytes(size - 1)),
                     "%s public value must be %d bytes, got %d" % (ka, size, size - 1))
             # the edges of the range are accepted
             assert len(b.agree(kp, (2).to_bytes(size, "big"))) == size
@@ -122,7 +109,7 @@ def test_dh_public_value_range_rfc6189_4_4_1_1():
 
 
 def test_generated_pairs_agree_across_backends():
-    pairs = _each()
+    pairs = each_backend()
     for ka in ("X255", "EC25", "DH2k"):
         keys = [(name, b, b.generate(ka)) for name, b in pairs]
         for name, b, kp in keys:
@@ -137,7 +124,7 @@ def test_generated_pairs_agree_across_backends():
 
 
 def test_jobs_step_and_match_one_shot():
-    for name, b in _each():
+    for name, b in each_backend():
         for ka in ("X255", "EC25", "DH2k"):
             job = b.KeyGeneration(ka)
             steps = 1
@@ -157,17 +144,17 @@ def test_jobs_step_and_match_one_shot():
 
 
 def test_job_step_raises_the_agree_errors():
-    for name, b in _each():
+    for name, b in each_backend():
         kp = b.generate("X255")
         job = b.Agreement(kp, bytes(32))
-        _raises(lambda: [job.step() for _ in range(100)], "X255 shared secret is all zero")
+        raises(lambda: [job.step() for _ in range(100)], "X255 shared secret is all zero")
         kp = b.keypair("DH2k", unhex(DH["DH2k"][0]["secret"]))
         job = b.Agreement(kp, (1).to_bytes(256, "big"))
-        _raises(job.step, "DH2k public value must not be 1 or p-1")
+        raises(job.step, "DH2k public value must not be 1 or p-1")
 
 
 def test_key_pool_fills_while_idle_and_hands_out_ready_pairs():
-    for name, b in _each():
+    for name, b in each_backend():
         pool = b.KeyPool(["X255", "EC25"], size=2)
         steps = 0
         while pool.step():
@@ -182,10 +169,10 @@ def test_key_pool_fills_while_idle_and_hands_out_ready_pairs():
         assert d.ka == "X255" and d.public not in (a.public, c.public)
         e = pool.take("DH2k")  # not pooled: made now
         assert e.ka == "DH2k" and len(e.public) == 256
-        _raises(lambda: b.KeyPool(["X448"]), "unknown key agreement 'X448' (known: DH2k, DH3k, EC25, EC38, X255)")
-        _raises(lambda: b.KeyPool(["X255"], 0), "KeyPool size must be at least 1, got 0")
+        raises(lambda: b.KeyPool(["X448"]), "unknown key agreement 'X448' (known: DH2k, DH3k, EC25, EC38, X255)")
+        raises(lambda: b.KeyPool(["X255"], 0), "KeyPool size must be at least 1, got 0")
 
 
 def test_wrong_secret_length():
-    for name, b in _each():
-        _raises(lambda: b.keypair("EC38", bytes(32)), "EC38 secret must be 48 bytes, got 32")
+    for name, b in each_backend():
+        raises(lambda: b.keypair("EC38", bytes(32)), "EC38 secret must be 48 bytes, got 32")

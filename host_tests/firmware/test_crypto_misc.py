@@ -1,21 +1,18 @@
 """CRC-32C (check value, RFC 3720 B.4), the random source, and the backend choice."""
 from zerotap import crypto
 from vectors import load, unhex
+from support import each_backend
 
 CRC = load("crypto_crc32c.json")
 
 
-def _each():
-    return [(n, crypto.backend(n)) for n in crypto.backends()]
-
-
 def test_crc32c_check_value():
-    for name, b in _each():
+    for name, b in each_backend():
         assert b.crc32c(b"123456789") == 0xE3069283, name
 
 
 def test_crc32c_known_answers_and_chaining():
-    for name, b in _each():
+    for name, b in each_backend():
         for v in CRC["vectors"]:
             data = unhex(v["data"])
             want = int(v["crc"], 16)
@@ -25,7 +22,7 @@ def test_crc32c_known_answers_and_chaining():
 
 
 def test_random_bytes_length_and_variety():
-    for name, b in _each():
+    for name, b in each_backend():
         a = b.random_bytes(32)
         c = b.random_bytes(32)
         assert isinstance(a, bytes) and len(a) == 32 and a != c, name

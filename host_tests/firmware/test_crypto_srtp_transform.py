@@ -1,13 +1,9 @@
 """The in-place SRTP/SRTCP transform against packets protected by libsrtp (crypto_srtp.json),
 on every backend: AES-CM 128/256, HMAC-SHA1 80/32, SRTP with the ROC suffix, SRTCP with E||index."""
-from zerotap import crypto
 from vectors import load, unhex
+from support import each_backend, raises
 
 SRTP = load("crypto_srtp.json")
-
-
-def _each():
-    return [(n, crypto.backend(n)) for n in crypto.backends()]
 
 
 def _transform(b, keys, tag_len):
@@ -16,7 +12,7 @@ def _transform(b, keys, tag_len):
 
 
 def test_srtp_protect_matches_libsrtp():
-    for name, b in _each():
+    for name, b in each_backend():
         for case in SRTP["cases"]:
             t = _transform(b, case["rtp"], case["tag_len"])
             for p in case["srtp_packets"]:
@@ -29,7 +25,7 @@ def test_srtp_protect_matches_libsrtp():
 
 
 def test_srtp_unprotect_matches_libsrtp_and_rejects_forgery():
-    for name, b in _each():
+    for name, b in each_backend():
         for case in SRTP["cases"]:
             t = _transform(b, case["rtp"], case["tag_len"])
             tl = case["tag_len"]
@@ -51,7 +47,7 @@ def test_srtp_unprotect_matches_libsrtp_and_rejects_forgery():
 
 
 def test_srtcp_matches_libsrtp():
-    for name, b in _each():
+    for name, b in each_backend():
         for case in SRTP["cases"]:
             t = _transform(b, case["rtcp"], case["rtcp_tag_len"])
             for p in case["srtcp_packets"]:
@@ -69,7 +65,7 @@ def test_srtcp_matches_libsrtp():
 
 
 def test_long_packet_round_trip_across_keystream_chunks():
-    for name, b in _each():
+    for name, b in each_backend():
         case = SRTP["cases"][0]
         t = _transform(b, case["rtp"], 10)
         data = bytes((i * 7) & 0xFF for i in range(3000))
@@ -80,7 +76,7 @@ def test_long_packet_round_trip_across_keystream_chunks():
         assert bytes(buf[0:3000]) == data, name
     # the same packet on every backend gives the same bytes (checked against the first one)
     outs = []
-    for name, b in _each():
+    for name, b in each_backend():
         t = _transform(b, SRTP["cases"][2]["rtp"], 4)
         buf = bytearray(bytes(range(256)) * 8)
         t.protect(buf, 12, 2000, 2000, 0xFFFFFFFF, (1 << 48) - 1, 0xFFFFFFFF)
@@ -89,31 +85,22 @@ def test_long_packet_round_trip_across_keystream_chunks():
         assert o == outs[0]
 
 
-def _raises(f, message):
-    try:
-        f()
-    except ValueError as e:
-        assert str(e) == message, str(e)
-        return
-    raise AssertionError("no ValueError: " + message)
-
-
 def test_wrong_keys_and_spans_name_what_was_wrong():
-    for name, b in _each():
+    for name, b in each_backend():
         k, s, a = bytes(16), bytes(14), bytes(20)
-        _raises(lambda: b.SrtpTransform(bytes(24), s, a, 10), "SRTP cipher key must be 16 or 32 bytes, got 24")
-        _raises(lambda: b.SrtpTransform(k, bytes(16), a, 10), "SRTP cipher salt must be 14 bytes, got 16")
-        _raises(lambda: b.SrtpTransform(k, s, bytes(16), 10), "SRTP auth key must be 20 bytes, got 16")
-        _raises(lambda: b.SrtpTransform(k, s, a, 8), "SRTP tag length must be 4 or 10 bytes, got 8")
+        raises(lambda: b.SrtpTransform(bytes(24), s, a, 10), "SRTP cipher key must be 16 or 32 bytes, got 24")
+        raises(lambda: b.SrtpTransform(k, bytes(16), a, 10), "SRTP cipher salt must be 14 bytes, got 16")
+        raises(lambda: b.SrtpTransform(k, s, bytes(16), 10), "SRTP auth key must be 20 bytes, got 16")
+        raises(lambda: b.SrtpTransform(k, s, a, 8), "SRTP tag length must be 4 or 10 bytes, got 8")
         t = b.SrtpTransform(k, s, a, 10)
         buf = bytearray(40)
-        _raises(lambda: t.protect(buf, 12, 40, 40, 1, 1, 0), "SRTP buffer of 40 bytes has no room for the tag at 40")
-        _raises(lambda: t.protect(buf, 20, 12, 30, 1, 1, 0),
+        raises(lambda: t.protect(buf, 12, 40, 40, 1, 1, 0), "SRTP buffer of 40 bytes has no room for the tag at 40")
+        raises(lambda: t.protect(buf, 20, 12, 30, 1, 1, 0),
                 "SRTP spans must satisfy 0 <= enc_start <= enc_end <= auth_end, got 20, 12, 30")
-        _raises(lambda: t.unprotect(buf, 12, 31, 30, 1, 1, 0),
+        raises(lambda: t.unprotect(buf, 12, 31, 30, 1, 1, 0),
                 "SRTP spans must satisfy 0 <= enc_start <= enc_end <= auth_end, got 12, 31, 30")
-        _raises(lambda: t.protect(buf, 12, 20, 20, 1 << 32, 1, 0), "SRTP SSRC must fit 32 bits")
-        _raises(lambda: t.protect(buf, 12, 20, 20, 1, 1 << 48, 0), "SRTP index must fit 48 bits")
+        raises(lambda: t.protect(buf, 12, 20, 20, 1 << 32, 1, 0), "SRTP SSRC must fit 32 bits")
+        raises(lambda: t.protect(buf, 12, 20, 20, 1, 1 << 48, 0), "SRTP index must fit 48 bits")
         assert bytes(buf) == bytes(40), "a rejected call leaves the buffer alone"
 
 
@@ -121,7 +108,7 @@ def test_native_cpu_paths_give_the_same_bytes():
     # The native transform uses AES-NI and SHA-NI where the CPU has them (x86-64 hosts), mbedTLS
     # elsewhere; cpu_features(False) forces mbedTLS. Both paths against libsrtp's packets, and
     # against each other on every payload length up to 300 and on long packets.
-    for name, b in _each():
+    for name, b in each_backend():
         features = getattr(b, "cpu_features", None)
         if features is None:
             continue

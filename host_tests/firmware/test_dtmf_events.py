@@ -2,21 +2,11 @@
 dtmf_linphone_events.json), the receiver under loss, duplication and reordering, and the sender."""
 import vectors
 from zerotap.dtmf import events
+from support import Xorshift32
 
 LINPHONE = vectors.load("dtmf_linphone_events.json")
 PACKETS = [(p["ms"], vectors.unhex(p["hex"])) for p in LINPHONE["packets"]]
 PT = LINPHONE["payload_type"]
-
-
-class Lcg:
-    """A tiny deterministic generator: the same sequence on both interpreters."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def next(self, n):
-        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.x >> 8) % n
 
 
 def _downs(pairs, pt=PT):
@@ -52,7 +42,7 @@ def test_linphone_keys_each_once():
 def test_loss_duplication_and_reordering_give_each_key_once():
     keys = LINPHONE["keys"]
     for seed in range(1, 41):
-        rnd = Lcg(seed)
+        rnd = Xorshift32(seed)
         # Group by event timestamp so that every key keeps at least one packet.
         by_ts = {}
         order = []
@@ -65,9 +55,9 @@ def test_loss_duplication_and_reordering_give_each_key_once():
         pairs = []
         for ts in order:
             group = by_ts[ts]
-            keep = rnd.next(len(group))
+            keep = rnd.below(len(group))
             for i, item in enumerate(group):
-                r = rnd.next(10)
+                r = rnd.below(10)
                 if i != keep and r < 3:
                     continue  # lost
                 pairs.append(item)
@@ -75,7 +65,7 @@ def test_loss_duplication_and_reordering_give_each_key_once():
                     pairs.append(item)  # duplicated
         # Reorder neighbours.
         for i in range(len(pairs) - 1):
-            if rnd.next(4) == 0:
+            if rnd.below(4) == 0:
                 pairs[i], pairs[i + 1] = pairs[i + 1], pairs[i]
         out = _downs(pairs)
         downs = "".join(d for kind, d, _, _ in out if kind == events.KEY_DOWN)
@@ -149,13 +139,13 @@ def test_sender_to_receiver_with_loss():
     keys = "0123456789*#ABCD11"
     tx = events.EventSender(1234)
     tx.start(keys, 0, 100, 5000)
-    rnd = Lcg(3)
+    rnd = Xorshift32(3)
     rx = events.EventReceiver()
     downs = ""
     while tx.busy:
         now = tx.get_timer()
         for p in tx.datagrams_to_send(now):
-            if rnd.next(5) == 0:
+            if rnd.below(5) == 0:
                 continue
             for e in rx.receive_packet(p, now):
                 if e[0] == events.KEY_DOWN:

@@ -10,19 +10,9 @@ extensions, gaps, the sequence number wrap, a sender repeating itself, and on th
 reordering, duplicates, flipped bits and truncation.
 """
 from zerotap import crypto, srtp
+from support import Xorshift32
 
 SALT = bytes(range(100, 114))
-
-
-class _Rng:
-    """A small deterministic generator (MicroPython's random has no Random class)."""
-
-    def __init__(self, seed):
-        self.x = seed
-
-    def below(self, n):
-        self.x = (self.x * 1103515245 + 12345) & 0x7FFFFFFF
-        return (self.x >> 8) % n
 
 
 def _rtp(seq, ssrc, payload, fancy):
@@ -125,7 +115,7 @@ def _receiver_script(rng, wire):
 
 
 def _run(c, profile, seed, n):
-    rng = _Rng(seed)
+    rng = Xorshift32(seed)
     key = bytes(range(7, 7 + srtp.PROFILES[profile][0]))
     # the pure-Python backend is the reference wherever it loads (a MicroPython build without
     # SHA-1 in hashlib has only the native one: then its own general path is)
@@ -172,7 +162,7 @@ def test_native_stream_state_is_the_python_one():
         stream = getattr(crypto.backend(name), "SrtpStream", None)
         if stream is None:
             continue
-        rng = _Rng(9)
+        rng = Xorshift32(9)
         for start in (0, 5, 65530, 7 * 65536, (1 << 48) - 300):
             a = srtp._Stream(b"\x12\x34\x56\x78", 0x12345678, start)
             b = stream(b"\x12\x34\x56\x78", 0x12345678, start)
