@@ -831,13 +831,8 @@ static void fe_sub(fe h, const fe f, const fe g) {
     fe_carry(h);
 }
 
-static void fe_mul(fe h, const fe f, const fe g) {
-    uint64_t g1 = 19 * g[1], g2 = 19 * g[2], g3 = 19 * g[3], g4 = 19 * g[4];
-    u128 r0 = (u128)f[0] * g[0] + (u128)f[1] * g4 + (u128)f[2] * g3 + (u128)f[3] * g2 + (u128)f[4] * g1;
-    u128 r1 = (u128)f[0] * g[1] + (u128)f[1] * g[0] + (u128)f[2] * g4 + (u128)f[3] * g3 + (u128)f[4] * g2;
-    u128 r2 = (u128)f[0] * g[2] + (u128)f[1] * g[1] + (u128)f[2] * g[0] + (u128)f[3] * g4 + (u128)f[4] * g3;
-    u128 r3 = (u128)f[0] * g[3] + (u128)f[1] * g[2] + (u128)f[2] * g[1] + (u128)f[3] * g[0] + (u128)f[4] * g4;
-    u128 r4 = (u128)f[0] * g[4] + (u128)f[1] * g[3] + (u128)f[2] * g[2] + (u128)f[3] * g[1] + (u128)f[4] * g[0];
+static inline void fe_reduce(fe h, u128 r0, u128 r1, u128 r2, u128 r3, u128 r4) {
+    /* carry the five 102-bit column sums into 51-bit limbs; 2^255 = 19 mod p */
     r1 += (uint64_t)(r0 >> 51);
     r2 += (uint64_t)(r1 >> 51);
     r3 += (uint64_t)(r2 >> 51);
@@ -851,6 +846,16 @@ static void fe_mul(fe h, const fe f, const fe g) {
     h[4] = (uint64_t)r4 & M51;
 }
 
+static void fe_mul(fe h, const fe f, const fe g) {
+    uint64_t g1 = 19 * g[1], g2 = 19 * g[2], g3 = 19 * g[3], g4 = 19 * g[4];
+    u128 r0 = (u128)f[0] * g[0] + (u128)f[1] * g4 + (u128)f[2] * g3 + (u128)f[3] * g2 + (u128)f[4] * g1;
+    u128 r1 = (u128)f[0] * g[1] + (u128)f[1] * g[0] + (u128)f[2] * g4 + (u128)f[3] * g3 + (u128)f[4] * g2;
+    u128 r2 = (u128)f[0] * g[2] + (u128)f[1] * g[1] + (u128)f[2] * g[0] + (u128)f[3] * g4 + (u128)f[4] * g3;
+    u128 r3 = (u128)f[0] * g[3] + (u128)f[1] * g[2] + (u128)f[2] * g[1] + (u128)f[3] * g[0] + (u128)f[4] * g4;
+    u128 r4 = (u128)f[0] * g[4] + (u128)f[1] * g[3] + (u128)f[2] * g[2] + (u128)f[3] * g[1] + (u128)f[4] * g[0];
+    fe_reduce(h, r0, r1, r2, r3, r4);
+}
+
 static void fe_sq(fe h, const fe f) {
     /* fe_mul(h, f, f) with the symmetric products merged: 15 multiplications instead of 25 */
     uint64_t d0 = 2 * f[0], d1 = 2 * f[1], d2 = 2 * f[2], d3 = 2 * f[3], f3_19 = 19 * f[3], f4_19 = 19 * f[4];
@@ -859,17 +864,7 @@ static void fe_sq(fe h, const fe f) {
     u128 r2 = (u128)d0 * f[2] + (u128)f[1] * f[1] + (u128)d3 * f4_19;
     u128 r3 = (u128)d0 * f[3] + (u128)d1 * f[2] + (u128)f[4] * f4_19;
     u128 r4 = (u128)d0 * f[4] + (u128)d1 * f[3] + (u128)f[2] * f[2];
-    r1 += (uint64_t)(r0 >> 51);
-    r2 += (uint64_t)(r1 >> 51);
-    r3 += (uint64_t)(r2 >> 51);
-    r4 += (uint64_t)(r3 >> 51);
-    uint64_t c = (uint64_t)(r4 >> 51);
-    h[0] = ((uint64_t)r0 & M51) + 19 * c;
-    h[1] = ((uint64_t)r1 & M51) + (h[0] >> 51);
-    h[0] &= M51;
-    h[2] = (uint64_t)r2 & M51;
-    h[3] = (uint64_t)r3 & M51;
-    h[4] = (uint64_t)r4 & M51;
+    fe_reduce(h, r0, r1, r2, r3, r4);
 }
 
 static void fe_mul_a24(fe h, const fe f) {

@@ -38,22 +38,7 @@ def aes_ecb_encrypt(key, block):
     return cryptolib.aes(key, _ECB).encrypt(bytes(block))
 
 
-def aes_ctr(key, iv, data):
-    checks.aes_key(key)
-    checks.iv(iv, "AES-CTR")
-    return modes.ctr(_ecb(key), iv, data)
-
-
-def aes_cfb_encrypt(key, iv, data):
-    checks.aes_key(key)
-    checks.iv(iv, "AES-CFB")
-    return modes.cfb_encrypt(_ecb(key), iv, data)
-
-
-def aes_cfb_decrypt(key, iv, data):
-    checks.aes_key(key)
-    checks.iv(iv, "AES-CFB")
-    return modes.cfb_decrypt(_ecb(key), iv, data)
+aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt = modes.aes_modes(_ecb)
 
 
 def random_bytes(n):

@@ -3,6 +3,7 @@ encrypts the first NBLOCKS 16-byte blocks of a bytearray in place.
 
 Used by the pure backends; the native module does the same in C.
 """
+from zerotap.crypto import checks
 
 
 def ctr(ecb, iv, data):
@@ -45,3 +46,24 @@ def cfb_decrypt(ecb, iv, data):
             out[i] ^= reg[i - off]
             reg[i - off] = c
     return bytes(out)
+
+
+def aes_modes(ecb_for_key):
+    """The backend functions aes_ctr, aes_cfb_encrypt and aes_cfb_decrypt over ECB_FOR_KEY(key),
+    which returns a block function as above; the arguments are checked as the contract says."""
+    def aes_ctr(key, iv, data):
+        checks.aes_key(key)
+        checks.iv(iv, "AES-CTR")
+        return ctr(ecb_for_key(key), iv, data)
+
+    def aes_cfb_encrypt(key, iv, data):
+        checks.aes_key(key)
+        checks.iv(iv, "AES-CFB")
+        return cfb_encrypt(ecb_for_key(key), iv, data)
+
+    def aes_cfb_decrypt(key, iv, data):
+        checks.aes_key(key)
+        checks.iv(iv, "AES-CFB")
+        return cfb_decrypt(ecb_for_key(key), iv, data)
+
+    return aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt
