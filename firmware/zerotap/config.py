@@ -60,24 +60,15 @@ bad addresses are refused. On a board (``dhcp=True``) a wildcard bind may go wit
 import json
 
 from zerotap.ui import keypad as _keypad
+from zerotap.zrtp import algorithms as _algorithms
 
 MEDIA_CLEAR = ("pass", "mute", "block")
 
-# ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6), with the Curve25519 alias "E255".
-ZRTP_ALGORITHMS = {
-    "key_agreement": ("DH3k", "DH2k", "EC25", "EC38", "X255", "E255", "Mult"),
-    "cipher": ("AES1", "AES3"),
-    "hash": ("S256", "S384"),
-    "auth": ("HS32", "HS80"),
-    "sas": ("B32", "B256"),
-}
-ZRTP_DEFAULTS = {
-    "key_agreement": ["X255", "E255", "EC25", "DH3k"],
-    "cipher": ["AES1", "AES3"],
-    "hash": ["S256"],
-    "auth": ["HS80", "HS32"],
-    "sas": ["B32", "B256"],
-}
+# ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6, with the Curve25519 alias "E255") and
+# the default offer: zerotap.zrtp.algorithms holds them, by family (the zrtp keys below).
+ZRTP_FAMILIES = _algorithms.FAMILIES
+ZRTP_ALGORITHMS = _algorithms.NAMES
+ZRTP_DEFAULTS = _algorithms.DEFAULTS
 DEFAULT_CONTROL = "127.0.0.1:5079"
 DEFAULT_CACHE = "zerotap-cache"
 
@@ -296,26 +287,44 @@ def _sip_uri(key, value):
 
 
 class Side:
-    """One side of the box (``phone`` or ``network``)."""
+    """``phone`` or ``network``: the box's SIP socket on that side, its address and RTP ports;
+    ``allow`` and ``contact`` on the phone side, ``proxy`` on the network side (None elsewhere)."""
 
     def __init__(self, sip, address, rtp):
         self.host, self.port = sip
         self.address = address or self.host  # what Via, Record-Route and SDP carry
         self.rtp = rtp  # (low, high)
+        self.allow = None  # phone.allow: a Network
+        self.contact = None  # phone.contact: a SIP URI (text) or None
+        self.proxy = None  # network.proxy: (host, port) or None
+
+
+class ZrtpSettings:
+    """``zrtp``: the offer order of each family (lists of names) and the trust cache's directory."""
+
+    def __init__(self):
+        for kind in ZRTP_FAMILIES:
+            setattr(self, kind, list(ZRTP_DEFAULTS[kind]))
+        self.cache = DEFAULT_CACHE
+
+
+class MediaSettings:
+    """``media``: ``clear`` is what happens to audio before the call is SECURE."""
+
+    def __init__(self):
+        self.clear = "pass"
 
 
 class Config:
-    """A validated configuration. Attributes mirror the JSON keys."""
+    """A validated configuration. Attributes mirror the JSON keys: ``cfg.phone.allow``,
+    ``cfg.network.proxy``, ``cfg.zrtp.hash``, ``cfg.zrtp.cache``, ``cfg.media.clear``,
+    ``cfg.status``, ``cfg.control`` ((host, port)), ``cfg.board`` (:class:`BoardSettings`)."""
 
     def __init__(self):
-        self.phone = None
-        self.network = None
-        self.allow = None  # a Network
-        self.phone_contact = None
-        self.proxy = None  # (host, port) or None
-        self.zrtp = {}
-        self.cache = DEFAULT_CACHE
-        self.media_clear = "pass"
+        self.phone = None  # a Side
+        self.network = None  # a Side
+        self.zrtp = ZrtpSettings()
+        self.media = MediaSettings()
         self.status = "-"
         self.control = None  # (host, port)
         self.board = BoardSettings()
@@ -447,14 +456,14 @@ def parse(obj, dhcp=False):
     cfg.phone = _side(cfg, "phone", phone, ("allow", "contact"), dhcp)
     if "allow" not in phone:
         raise ConfigError("phone.allow", "missing")
-    cfg.allow = Network("phone.allow", phone["allow"])
+    cfg.phone.allow = Network("phone.allow", phone["allow"])
     if "contact" in phone:
-        cfg.phone_contact = _sip_uri("phone.contact", phone["contact"])
+        cfg.phone.contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
     cfg.network = _side(cfg, "network", network, ("proxy",), dhcp)
     if "proxy" in network:
-        cfg.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
+        cfg.network.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
     if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
         raise ConfigError("network.sip", "same socket as phone.sip")
     a, b = cfg.phone.rtp, cfg.network.rtp
@@ -462,10 +471,10 @@ def parse(obj, dhcp=False):
         raise ConfigError("network.rtp", "overlaps phone.rtp on the same address")
 
     zrtp = obj.get("zrtp", {})
-    _check_keys("zrtp", zrtp, tuple(ZRTP_ALGORITHMS) + ("cache",))
-    for kind in ZRTP_ALGORITHMS:
+    _check_keys("zrtp", zrtp, ZRTP_FAMILIES + ("cache",))
+    for kind in ZRTP_FAMILIES:
         key = "zrtp." + kind
-        names = zrtp.get(kind, ZRTP_DEFAULTS[kind])
+        names = zrtp.get(kind, list(ZRTP_DEFAULTS[kind]))
         _want(key, names, list, "a list of ZRTP algorithm names")
         if not names:
             raise ConfigError(key, "must not be empty")
@@ -476,10 +485,10 @@ def parse(obj, dhcp=False):
                                   % (names[i], ", ".join(ZRTP_ALGORITHMS[kind])))
             if names.index(names[i]) != i:
                 raise ConfigError("%s[%d]" % (key, i), "%r listed twice" % names[i])
-        cfg.zrtp[kind] = list(names)
+        setattr(cfg.zrtp, kind, list(names))
     if "cache" in zrtp:
-        cfg.cache = _want("zrtp.cache", zrtp["cache"], str, "a path string")
-        if not cfg.cache:
+        cfg.zrtp.cache = _want("zrtp.cache", zrtp["cache"], str, "a path string")
+        if not cfg.zrtp.cache:
             raise ConfigError("zrtp.cache", "must not be empty")
 
     media = obj.get("media", {})
@@ -488,7 +497,7 @@ def parse(obj, dhcp=False):
     _want("media.clear", clear, str, "a string")
     if clear not in MEDIA_CLEAR:
         raise ConfigError("media.clear", "must be one of pass, mute, block, not %r" % clear)
-    cfg.media_clear = clear
+    cfg.media.clear = clear
 
     cfg.status = _want("status", obj.get("status", "-"), str, "a path string or '-'")
     if not cfg.status:

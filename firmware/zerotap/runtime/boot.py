@@ -91,8 +91,8 @@ def _resolve(board, cfg, ip):
         cfg.phone.address = ip
     if cfg.network.address is None:
         cfg.network.address = ip
-    if not cfg.cache.startswith("/"):
-        cfg.cache = board.STORAGE.rstrip("/") + "/" + cfg.cache
+    if not cfg.zrtp.cache.startswith("/"):
+        cfg.zrtp.cache = board.STORAGE.rstrip("/") + "/" + cfg.zrtp.cache
 
 
 def _unbindable(loop, cfg):
@@ -155,7 +155,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
         try:
             secure = _secure.factory(cfg, log)
         except OSError as e:  # the cache directory cannot be made
-            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.cache, e))
+            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.zrtp.cache, e))
     if refused is not None:
         status.set_config_error(refused[0], refused[1])
         log("cannot start: %s: %s" % refused)

@@ -96,7 +96,7 @@ class CallMedia:
             from zerotap.ui.keypad import KeypadMatcher
             keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
                              lambda action: box.action(action, call_status), box.log)
-        self.session = _media.MediaSession(self._transmit, cfg.media_clear, secure, call_status,
+        self.session = _media.MediaSession(self._transmit, cfg.media.clear, secure, call_status,
                                            box.log, keys)
         call_status.counters = self.session.counters
         try:
