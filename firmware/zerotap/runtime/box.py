@@ -21,13 +21,8 @@ from zerotap import media as _media
 from zerotap import status as _status
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
+from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
-# zerotap.ui.button's action names (not imported: a box without a front panel needs none of it)
-TOGGLE_VERIFIED = "toggle_verified"
-SWITCH_CALL = "switch_call"
-SET_VERIFIED = "verified"
-SET_UNVERIFIED = "unverified"
-ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
 
 def _epoch_ms():
     ns = getattr(time, "time_ns", None)
