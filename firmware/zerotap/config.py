@@ -330,25 +330,47 @@ class Config:
         self.board = BoardSettings()
 
 
-class BoardSettings:
-    """``board``: the display, the button, the keypad codes and Wi-Fi. Defaults for every key."""
+class WifiSettings:
+    """``board.wifi``: ``ssid`` (None: no Wi-Fi) and ``password``."""
 
     def __init__(self):
-        self.wifi_ssid = None
-        self.wifi_password = None
+        self.ssid = None
+        self.password = None
+
+
+class DisplaySettings:
+    """``board.display``: the SSD1306 panel, and the host's terminal and PNG panels."""
+
+    def __init__(self):
         self.width = 128
         self.height = 64
         self.address = 0x3C  # the SSD1306's usual I2C address (0x3D with SA0 high)
         self.flip = False
         self.terminal = False  # host: draw the panel on stdout
         self.png = None  # host: a PNG snapshot rewritten at every frame
-        self.dim_after_s = 60
+
+
+class ButtonSettings:
+    """``board.button``: ``hold_ms``, how long a press must last to switch calls."""
+
+    def __init__(self):
         self.hold_ms = 800
+
+
+class BoardSettings:
+    """``board``: ``wifi``, ``display``, ``dim_after_s``, ``button``, ``keypad`` (as the JSON).
+    Defaults for every key."""
+
+    def __init__(self):
+        self.wifi = WifiSettings()
+        self.display = DisplaySettings()
+        self.dim_after_s = 60
+        self.button = ButtonSettings()
         self.keypad = dict(_keypad.DEFAULT_CODES)
 
     def host_display(self):
         """True when the host box should keep a display (terminal or PNG)."""
-        return self.terminal or self.png is not None
+        return self.display.terminal or self.display.png is not None
 
 
 def _check_keys(key, obj, allowed):
@@ -405,8 +427,8 @@ def parse_board(obj, status="-"):
         _check_keys("board.wifi", wifi, ("ssid", "password"))
         if "ssid" not in wifi:
             raise ConfigError("board.wifi.ssid", "missing")
-        b.wifi_ssid = _text("board.wifi.ssid", wifi["ssid"], 1, 32)  # IEEE 802.11: 32 octets
-        b.wifi_password = _text("board.wifi.password", wifi.get("password", ""), 0, 63)
+        b.wifi.ssid = _text("board.wifi.ssid", wifi["ssid"], 1, 32)  # IEEE 802.11: 32 octets
+        b.wifi.password = _text("board.wifi.password", wifi.get("password", ""), 0, 63)
     if "display" in obj:
         d = obj["display"]
         _check_keys("board.display", d, ("width", "height", "address", "flip", "terminal", "png"))
@@ -414,24 +436,24 @@ def parse_board(obj, status="-"):
             raise ConfigError("board.display.width", "must be 128, not %d" % d["width"])
         if "height" in d and _int("board.display.height", d["height"], 0, 4096) not in (32, 64):
             raise ConfigError("board.display.height", "must be 32 or 64, not %d" % d["height"])
-        b.height = d.get("height", 64)
+        b.display.height = d.get("height", 64)
         if "address" in d:
-            b.address = _int("board.display.address", d["address"], 0x08, 0x77)
+            b.display.address = _int("board.display.address", d["address"], 0x08, 0x77)
         if "flip" in d:
-            b.flip = _bool("board.display.flip", d["flip"])
+            b.display.flip = _bool("board.display.flip", d["flip"])
         if "terminal" in d:
-            b.terminal = _bool("board.display.terminal", d["terminal"])
-            if b.terminal and status == "-":
+            b.display.terminal = _bool("board.display.terminal", d["terminal"])
+            if b.display.terminal and status == "-":
                 raise ConfigError("board.display.terminal", "the panel and the status lines "
                                   "(status \"-\") would share stdout: give status a file")
         if "png" in d:
-            b.png = _text("board.display.png", d["png"], 1, 4096)
+            b.display.png = _text("board.display.png", d["png"], 1, 4096)
     if "dim_after_s" in obj:
         b.dim_after_s = _int("board.dim_after_s", obj["dim_after_s"], 5, 86400)
     if "button" in obj:
         _check_keys("board.button", obj["button"], ("hold_ms",))
         if "hold_ms" in obj["button"]:
-            b.hold_ms = _int("board.button.hold_ms", obj["button"]["hold_ms"], 200, 10000)
+            b.button.hold_ms = _int("board.button.hold_ms", obj["button"]["hold_ms"], 200, 10000)
     if "keypad" in obj:
         codes = obj["keypad"]
         try:
