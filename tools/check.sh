@@ -20,8 +20,9 @@ say "MicroPython unix port: host_tests/mp_runner.py"
 "$VENV/bin/micropython" host_tests/mp_runner.py || rc=1
 
 backends=$("$VENV/bin/python" -c 'from zerotap import crypto; print(" ".join(crypto.backends()))')
+mp_backends=$(MICROPYPATH=firmware "$VENV/bin/micropython" -c 'from zerotap import crypto; print(" ".join(crypto.backends()))')
 echo
-say "crypto backends tested under CPython: $backends"
+say "crypto backends tested: CPython: $backends; MicroPython: $mp_backends"
 case " $backends " in
     *" native "*) say "native module (_zcrypto over mbedTLS): built and tested" ;;
     *) say "native module NOT built and NOT tested: no mbedTLS headers (Debian libmbedtls-dev)" ;;

@@ -27,7 +27,8 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   a dialog. Without it, requests are routed by Route and Request-URI.
 - ``phone.address`` / ``network.address``: optional address to advertise in Via, Record-Route and
   SDP instead of the socket's (required when a socket binds the wildcard address).
-- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name, and ``zrtp.cache``: the
+- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name (the names and the defaults
+  live in :mod:`zerotap.zrtp.algorithms`, ``NAMES`` and ``DEFAULTS``), and ``zrtp.cache``: the
   directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
 - ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
@@ -52,8 +53,10 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   protection. ``button.hold_ms``: how long a press must last to switch calls. ``keypad``: codes
   typed on the phone during a call, caught by the box and not forwarded (``{}`` turns them off).
 
-:func:`load` / :func:`parse` raise :class:`ConfigError` (a ``ValueError``) whose message starts with
-the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
+:func:`load` / :func:`parse` return a :class:`Config` whose attributes mirror the JSON
+(``cfg.phone.allow``, ``cfg.network.proxy``, ``cfg.zrtp.hash``, ``cfg.media.clear``,
+``cfg.board.display.height``...), or raise :class:`ConfigError` (a ``ValueError``) whose message
+starts with the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
 bad addresses are refused. On a board (``dhcp=True``) a wildcard bind may go without
 ``phone.address``/``network.address``: the address the network bring-up got is used.
 """
