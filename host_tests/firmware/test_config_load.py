@@ -165,3 +165,20 @@ def test_not_json_and_not_an_object():
     except config.ConfigError as e:
         assert e.key == "config" and str(e).startswith("config: not valid JSON")
     _refused([], "config", "must be an object, not a list")
+
+
+def test_zrtp_defaults_have_one_home():
+    # the README's documented offer; the config and the engine's default Offer both take it from
+    # zerotap.zrtp.algorithms
+    from zerotap.zrtp import algorithms
+
+    cfg = config.parse(_good())
+    documented = {"key_agreement": ["X255", "E255", "EC25", "DH3k"], "cipher": ["AES1", "AES3"],
+                  "hash": ["S256"], "auth": ["HS80", "HS32"], "sas": ["B32", "B256"]}
+    for kind in config.ZRTP_FAMILIES:
+        assert getattr(cfg.zrtp, kind) == documented[kind], kind
+        assert list(algorithms.DEFAULTS[kind]) == documented[kind], kind
+    offer = algorithms.Offer()
+    assert [algorithms.text(h) for h in offer.hashes] == documented["hash"]
+    assert [algorithms.text(k) for k in offer.key_agreements] == documented["key_agreement"]
+    assert cfg.zrtp.cache == "zerotap-cache"
