@@ -25,7 +25,9 @@ echo
 say "crypto backends tested: CPython: $backends; MicroPython: $mp_backends"
 case " $backends " in
     *" native "*) say "native module (_zcrypto over mbedTLS): built and tested" ;;
-    *) say "native module NOT built and NOT tested: no mbedTLS headers (Debian libmbedtls-dev)" ;;
+    *) if [ "${ZEROTAP_NATIVE:-auto}" = 0 ]; then why="ZEROTAP_NATIVE=0"
+       else why="no mbedTLS headers (mbedtls/aes.h; Debian libmbedtls-dev)"; fi
+       say "native module NOT built and NOT tested: $why" ;;
 esac
 say "NOT run (make test runs them, as root or with the Debian packages of tools/debian-packages.txt):"
 for f in host_tests/cpython/test_*.py; do
