@@ -24,6 +24,7 @@ from micropython import const
 from zerotap import rtp as _rtp
 from zerotap import srtp as _srtp
 from zerotap import status as _status
+from zerotap.zrtp import events as _events
 
 PHONE_RTP = const(0)
 PHONE_RTCP = const(1)
@@ -391,11 +392,10 @@ class ZrtpLeg:
             ev = eng.next_event()
 
     def _event(self, ev):
-        name = type(ev).__name__
-        if name == "Sas":
+        if isinstance(ev, _events.Sas):
             # Initiator: the responder may send SRTP right after its Conf2ACK
             self._keys(ev, rx_only=True)
-        elif name == "Secure":
+        elif isinstance(ev, _events.Secure):
             self._keys(ev, rx_only=False)
             self.is_secure = True
             self.secure_at = self._now
@@ -405,18 +405,18 @@ class ZrtpLeg:
             if self.log:
                 self.log("zrtp: SECURE sas=%s %s %s %s %s %s cache=%s" % (
                     ev.sas, ev.sas_type, ev.hash, ev.cipher, ev.auth, ev.ka, ev.cache))
-        elif name == "Error":
+        elif isinstance(ev, _events.Error):
             if self.log:
                 self.log("zrtp: error %s: %s%s" % (ev.code, ev.reason, " (fatal)" if ev.fatal else ""))
             if ev.fatal and not self.is_secure:
                 self.failed = True
                 if self.status is not None:
                     self.status.fail("ZRTP: %s" % ev.reason)
-        elif name == "NoPeer":
+        elif isinstance(ev, _events.NoPeer):
             self._no_peer = True
             if self.status is not None and not self.is_secure:
                 self.status.set_clear("the peer does not answer ZRTP")
-        elif name == "PeerCleared":
+        elif isinstance(ev, _events.PeerCleared):
             if self.status is not None and ev.accepted:
                 self.status.fail("the peer went clear (GoClear)")
 

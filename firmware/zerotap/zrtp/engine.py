@@ -20,7 +20,8 @@ time and every ``handle_timer()`` does one bounded slice, so the caller keeps re
 between slices (``busy`` says whether such work is pending). The ``key_pool`` is the caller's:
 step it (``pool.step()``) while no call is being set up, so that key pairs are ready.
 
-Events, in the order they come:
+Events (classes of :mod:`zerotap.zrtp.events`, also importable from here), in the order they
+come:
 
 - :class:`Sas`: the SAS is known. At the initiator it comes when Confirm1 is verified, before
   :class:`Secure`; it already carries the SRTP keys, so the box may install its *receive*
@@ -55,6 +56,7 @@ from micropython import const
 
 from zerotap import crypto
 from zerotap.zrtp import algorithms, keys, packets, sas as sas_render
+from zerotap.zrtp.events import Error, Event, NoPeer, PeerCleared, Sas, Secure  # noqa: F401 (the API)
 from zerotap.zrtp.packets import (CLEARACK, COMMIT, CONF2ACK, CONFIRM1, CONFIRM2, DHPART1, DHPART2, ERROR,
                                   ERRORACK, GOCLEAR, HELLO, HELLOACK, PING, PINGACK, RELAYACK, SASRELAY)
 
@@ -121,91 +123,6 @@ class Config:
         self.initiate = initiate and not passive
         self.passive = passive
         self.timeout_ms = timeout_ms
-
-
-# --- events -------------------------------------------------------------------------------------
-
-class Event:
-    def __repr__(self):
-        return "<%s %s>" % (type(self).__name__, self.__dict__)
-
-
-class Sas(Event):
-    """The SAS is known. ``sas``, ``sas_type`` ("B32"/"B256"), ``verified`` (both sides had marked
-    it), ``cache`` ("new"/"match"/"mismatch"), ``peer_zid`` (hex), and the SRTP material as in
-    :class:`Secure` (so that the receive context can be installed early)."""
-
-    def __init__(self, eng):
-        _fill(self, eng)
-
-
-class Secure(Event):
-    """SRTP may run both ways. Attributes:
-
-    ``role`` ("initiator"/"responder"), ``profile`` (SRTP profile name), ``local_key``,
-    ``local_salt`` (we protect with these), ``remote_key``, ``remote_salt`` (we unprotect with
-    these), ``sas``, ``sas_type``, ``hash``, ``cipher``, ``auth``, ``ka`` (names such as "S256",
-    "AES1", "HS80", "DH3k"), ``peer_zid`` (hex), ``cache``, ``verified``, ``multistream``, ``ssrc``."""
-
-    def __init__(self, eng):
-        _fill(self, eng)
-
-    def status(self):
-        """Keyword arguments for ``CallStatus.set_secure``."""
-        return {"sas": self.sas, "sas_type": self.sas_type, "hash": self.hash, "cipher": self.cipher,
-                "auth": self.auth, "ka": self.ka, "peer_zid": self.peer_zid, "cache": self.cache,
-                "verified": self.verified}
-
-
-def _fill(ev, eng):
-    k = eng._keys
-    names = eng._choice.names()
-    ev.role = eng.role
-    ev.ssrc = eng.ssrc
-    ev.multistream = eng._multistream
-    ev.profile = algorithms.profile(eng._choice.cipher, eng._choice.auth_tag)
-    if eng.role == INITIATOR:
-        ev.local_key, ev.local_salt, ev.remote_key, ev.remote_salt = (k.srtp_key_i, k.srtp_salt_i, k.srtp_key_r,
-                                                                      k.srtp_salt_r)
-    else:
-        ev.local_key, ev.local_salt, ev.remote_key, ev.remote_salt = (k.srtp_key_r, k.srtp_salt_r, k.srtp_key_i,
-                                                                      k.srtp_salt_i)
-    s = eng._session
-    ev.sas = s.sas
-    ev.sas_type = s.sas_type
-    ev.hash = names["hash"]
-    ev.cipher = names["cipher"]
-    ev.auth = names["auth"]
-    ev.ka = names["ka"]
-    ev.peer_zid = _hex(s.peer_zid)
-    ev.cache = s.cache_result
-    ev.verified = s.verified
-
-
-class Error(Event):
-    """``code`` (RFC 6189 section 5.9, or None), ``reason`` (text), ``sent`` (we sent an Error
-    message), ``received`` (the peer sent one), ``fatal`` (the exchange is over)."""
-
-    def __init__(self, code, reason, sent=False, received=False, fatal=True):
-        self.code = code
-        self.reason = reason
-        self.sent = sent
-        self.received = received
-        self.fatal = fatal
-
-
-class PeerCleared(Event):
-    """The peer sent a valid GoClear. ``accepted``: we went clear (policy ``allow_clear``)."""
-
-    def __init__(self, accepted):
-        self.accepted = accepted
-
-
-class NoPeer(Event):
-    """Our Hellos went unanswered (``hellos`` sent). The engine keeps listening."""
-
-    def __init__(self, hellos):
-        self.hellos = hellos
 
 
 def _hex(b):
@@ -1062,7 +979,24 @@ class Engine:
             if s.cache is not None:
                 s.cache.set_verified(s.peer_zid, False)  # section 4.3.2: the SAS must be read again
         s.verified = ours and self._peer_v
-        self._events.append(Sas(self))
+        self._events.append(self._keyed(Sas))
+
+    def _keyed(self, cls):
+        """A :class:`Sas` or :class:`Secure` event from the keys and choices of this exchange."""
+        k = self._keys
+        c = self._choice
+        names = c.names()
+        s = self._session
+        if self.role == INITIATOR:
+            local = (k.srtp_key_i, k.srtp_salt_i)
+            remote = (k.srtp_key_r, k.srtp_salt_r)
+        else:
+            local = (k.srtp_key_r, k.srtp_salt_r)
+            remote = (k.srtp_key_i, k.srtp_salt_i)
+        return cls(self.role, self.ssrc, self._multistream, algorithms.profile(c.cipher, c.auth_tag),
+                   local[0], local[1], remote[0], remote[1], s.sas, s.sas_type, names["hash"],
+                   names["cipher"], names["auth"], names["ka"], _hex(s.peer_zid), s.cache_result,
+                   s.verified)
 
     def _go_secure(self, why):
         s = self._session
@@ -1074,7 +1008,7 @@ class Engine:
                 s.cache.store(s.peer_zid, self._keys.new_rs1, expiry)
             s.cache.save()  # the end of the exchange: write the cache atomically
         self._set_state(SECURE, why)
-        self._events.append(Secure(self))
+        self._events.append(self._keyed(Secure))
 
     # --- internals: after the exchange, and errors ----------------------------------------------
 
