@@ -22,6 +22,7 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
 from micropython import const
 
 from zerotap import rtp as _rtp
+from zerotap import seams as _seams
 from zerotap import srtp as _srtp
 from zerotap import status as _status
 from zerotap.zrtp import events as _events
@@ -296,7 +297,7 @@ class MediaSession:
             self.secure.close()
 
 
-class ZrtpLeg:
+class ZrtpLeg(_seams.SecureLeg):
     """ZRTP and SRTP/SRTCP on the network leg of one call: the engine
     (:class:`zerotap.zrtp.engine.Engine`), its packets, its events, and the SRTP sessions keyed from
     them. The status goes SECURE only here, on the engine's Secure event: SRTP keys exist and the
