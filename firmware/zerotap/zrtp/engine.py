@@ -138,6 +138,41 @@ def _unhex(text):
         raise ValueError("a=zrtp-hash is not hex: %r" % (text,))
 
 
+class Retransmission:
+    """The one message an engine retransmits (section 6): its bytes, the interval (doubling up to
+    a cap), the retries left, the deadline, and whether it is our Hello. ``next(now_ms)`` gives
+    the message to send again and sets the next deadline, or None when the retries are spent."""
+
+    def __init__(self):
+        self.message = None
+        self.interval = 0
+        self.cap = 0
+        self.left = 0
+        self.at = None  # the deadline in ms, or None when nothing is armed
+        self.hello = False
+
+    def arm(self, message, now_ms, interval, cap, retries, hello=False):
+        self.message = message
+        self.interval = interval
+        self.cap = cap
+        self.left = retries
+        self.at = now_ms + interval
+        self.hello = hello
+
+    def disarm(self):
+        self.message = None
+        self.at = None
+        self.hello = False
+
+    def next(self, now_ms):
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.interval = min(self.interval * 2, self.cap)
+        self.at = now_ms + self.interval
+        return self.message
+
+
 class Session:
     """What the streams of one call share: our ZID, the cache, the peer ZID, and after the first
     (DH) stream is secure, ZRTPSess and the SAS (section 4.4.3)."""
@@ -220,12 +255,7 @@ class Engine:
         self._had_secrets = False
         self._s1 = None
         self._s1_matched = False
-        self._rtx = None  # message bytes being retransmitted
-        self._rtx_interval = 0
-        self._rtx_cap = 0
-        self._rtx_left = 0
-        self._rtx_at = None
-        self._rtx_hello = False
+        self._rtx = Retransmission()
         self._last_now = 0
 
     # --- public API -----------------------------------------------------------------------------
@@ -312,8 +342,8 @@ class Engine:
         if self.busy:
             return self._last_now
         deadlines = []
-        if self._rtx_at is not None:
-            deadlines.append(self._rtx_at)
+        if self._rtx.at is not None:
+            deadlines.append(self._rtx.at)
         if self._heard_ms is not None and self.state not in (SECURE, CLEAR, FAILED, IDLE):
             deadlines.append(self._heard_ms + self.config.timeout_ms)
         return min(deadlines) if deadlines else None
@@ -332,7 +362,7 @@ class Engine:
                     and now_ms >= self._heard_ms + self.config.timeout_ms):
                 self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
                 return
-            if self._rtx_at is not None and now_ms >= self._rtx_at:
+            if self._rtx.at is not None and now_ms >= self._rtx.at:
                 self._retransmit(now_ms)
         except Exception as e:
             self._fail(packets.ERROR_SOFTWARE, "internal error in timer: %r" % (e,), send=True)
@@ -393,39 +423,31 @@ class Engine:
     def _arm(self, message, now_ms, interval, cap, retries, hello=False):
         """Send MESSAGE now and retransmit it (same bytes, new sequence number) on a doubling timer."""
         self._send(message)
-        self._rtx = message
-        self._rtx_interval = interval
-        self._rtx_cap = cap
-        self._rtx_left = retries
-        self._rtx_at = now_ms + interval
-        self._rtx_hello = hello
+        self._rtx.arm(message, now_ms, interval, cap, retries, hello)
 
     def _disarm(self):
-        self._rtx = None
-        self._rtx_at = None
-        self._rtx_hello = False
+        self._rtx.disarm()
 
     def _retransmit(self, now_ms):
-        if self._rtx_left <= 0:
-            was_hello = self._rtx_hello
-            self._disarm()
-            if was_hello:
-                if self._peer_hello is None:
-                    if not self._no_peer_reported:
-                        self._no_peer_reported = True
-                        self._events.append(NoPeer(T1_RETRIES + 1))
-                    return
-                if self.state == DISCOVERY and not self._hello_acked:
-                    self._fail(packets.ERROR_TIMEOUT, "the peer never acknowledged our Hello")
-                return
-            if self.state == FAILED:
-                return  # an Error message went unacknowledged: nothing more to do
-            self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
+        rtx = self._rtx
+        message = rtx.next(now_ms)
+        if message is not None:
+            self._send(message)
             return
-        self._rtx_left -= 1
-        self._send(self._rtx)
-        self._rtx_interval = min(self._rtx_interval * 2, self._rtx_cap)
-        self._rtx_at = now_ms + self._rtx_interval
+        was_hello = rtx.hello
+        rtx.disarm()
+        if was_hello:
+            if self._peer_hello is None:
+                if not self._no_peer_reported:
+                    self._no_peer_reported = True
+                    self._events.append(NoPeer(T1_RETRIES + 1))
+                return
+            if self.state == DISCOVERY and not self._hello_acked:
+                self._fail(packets.ERROR_TIMEOUT, "the peer never acknowledged our Hello")
+            return
+        if self.state == FAILED:
+            return  # an Error message went unacknowledged: nothing more to do
+        self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
 
     def _start_hello(self, now_ms, retries):
         self._arm(self._hello, now_ms, T1, T1_CAP, retries, hello=True)
@@ -470,7 +492,7 @@ class Engine:
             self._on_error(msg)
             return
         if t == ERRORACK:
-            if self._rtx is not None and packets.message_type(self._rtx) == ERROR:
+            if self._rtx.message is not None and packets.message_type(self._rtx.message) == ERROR:
                 self._disarm()
             return
         if self.state == IDLE and t == HELLO:
@@ -542,7 +564,7 @@ class Engine:
         if self.state != DISCOVERY or self._hello_acked:
             return
         self._hello_acked = True
-        if self._rtx_hello:
+        if self._rtx.hello:
             self._disarm()  # the peer has our Hello (section 4.1)
         self._try_commit(now_ms)
 
