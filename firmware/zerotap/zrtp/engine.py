@@ -89,10 +89,41 @@ T2 = const(150)  # Commit, DHPart2, Confirm2, Error: 150 ms, doubling
 T2_CAP = const(1200)
 T2_RETRIES = const(10)
 
-# The handler of each message the state machine takes (Ping, Error and the ACKs are handled first).
-_HANDLERS = {HELLO: "_on_hello", HELLOACK: "_on_hello_ack", COMMIT: "_on_commit", DHPART1: "_on_dhpart1",
-             DHPART2: "_on_dhpart2", CONFIRM1: "_on_confirm1", CONFIRM2: "_on_confirm2", CONF2ACK: "_on_conf2ack",
-             GOCLEAR: "_on_goclear", SASRELAY: "_on_sasrelay"}
+# Which message each state takes, and the handler that takes it (RFC 6189 sections 4 to 6).
+# _dispatch enforces it: a message its state does not list never reaches a handler; it is dropped
+# and counted (``dropped``), unless _IGNORED lists it (late repeats and acknowledgements a lossy
+# network brings after the state moved on: ignored quietly). Ping, PingACK, Error, ErrorACK,
+# ClearACK and RelayACK are taken in every state, before this table. In IDLE a Hello first starts
+# the engine (the peer started first: join in), and DISCOVERY takes it.
+TAKES = {
+    IDLE: {},
+    DISCOVERY: {HELLO: "_on_hello", HELLOACK: "_on_hello_ack", COMMIT: "_on_commit"},
+    COMMIT_SENT: {HELLO: "_hello_again", COMMIT: "_on_commit", DHPART1: "_on_dhpart1",
+                  CONFIRM1: "_on_confirm1"},
+    COMMIT_RECEIVED: {HELLO: "_hello_again"},
+    DHPART1_SENT: {HELLO: "_hello_again", COMMIT: "_commit_again", DHPART2: "_on_dhpart2"},
+    DHPART2_SENT: {HELLO: "_hello_again", DHPART1: "_dhpart1_again", CONFIRM1: "_on_confirm1"},
+    CONFIRM1_SENT: {HELLO: "_hello_again", COMMIT: "_commit_again", DHPART2: "_dhpart2_again",
+                    CONFIRM2: "_on_confirm2"},
+    CONFIRM2_SENT: {HELLO: "_hello_again", DHPART1: "_dhpart1_again", CONF2ACK: "_on_conf2ack"},
+    SECURE: {HELLO: "_hello_after", DHPART1: "_dhpart1_again", DHPART2: "_dhpart2_after",
+             CONFIRM1: "_confirm1_after", CONFIRM2: "_confirm2_after", GOCLEAR: "_on_goclear",
+             SASRELAY: "_on_sasrelay"},
+    CLEAR: {HELLO: "_hello_after", DHPART1: "_dhpart1_again", DHPART2: "_dhpart2_after",
+            CONFIRM1: "_confirm1_after", CONFIRM2: "_confirm2_after"},
+    FAILED: {},
+}
+_IGNORED = {
+    DISCOVERY: (CONF2ACK,),
+    COMMIT_SENT: (HELLOACK, CONF2ACK),
+    COMMIT_RECEIVED: (HELLOACK, COMMIT, DHPART2, CONF2ACK),  # the key pair for DHPart1 is being made
+    DHPART1_SENT: (HELLOACK, CONF2ACK),
+    DHPART2_SENT: (HELLOACK, CONF2ACK),
+    CONFIRM1_SENT: (HELLOACK, CONF2ACK),
+    CONFIRM2_SENT: (HELLOACK, CONFIRM1),  # a repeat: our Confirm2 is on its way
+    SECURE: (HELLOACK, CONF2ACK),
+    CLEAR: (HELLOACK, CONF2ACK),
+}
 
 _GOCLEAR_LABEL = b"GoClear"  # clear_mac = MAC(sender's mackey, "GoClear"), as libzrtp
 _INITIATOR = b"Initiator"
@@ -497,25 +528,16 @@ class Engine:
             return
         if self.state == IDLE and t == HELLO:
             self.start(now_ms)  # the peer started first: join in
-        if self.state == IDLE or self.state == FAILED:
-            self._drop("%s in state %s" % (msg.name, self.state))
-            return
-        name = _HANDLERS.get(t)
+        name = TAKES[self.state].get(t)
         if name is None:
-            self._drop("unexpected %s" % msg.name)
+            if t not in _IGNORED.get(self.state, ()):
+                self._drop("%s in state %s" % (msg.name, self.state))
             return
         getattr(self, name)(msg, now_ms)
 
     def _on_hello(self, h, now_ms):
         if self._peer_hello is not None:
-            if h.raw == self._peer_hello.raw:
-                if self.state not in (SECURE, CLEAR):
-                    self._send(packets.Ack(HELLOACK).encode())  # the peer lost our HelloACK
-            else:
-                self._drop("a different Hello from the peer")
-            return
-        if self.state != DISCOVERY:
-            self._drop("Hello in state %s" % self.state)
+            self._hello_again(h, now_ms)
             return
         # Version negotiation (section 4.1.1): we speak 1.10; a newer peer must come down to us.
         if h.version[:3] != b"1.1":
@@ -560,8 +582,18 @@ class Engine:
             self._want_key(self._ka_name(choice.key_agreement))
         self._try_commit(now_ms)
 
+    def _hello_again(self, h, now_ms):
+        if self._peer_hello is not None and h.raw == self._peer_hello.raw:
+            self._send(packets.Ack(HELLOACK).encode())  # the peer lost our HelloACK
+        else:
+            self._drop("a different Hello from the peer")
+
+    def _hello_after(self, h, now_ms):
+        if self._peer_hello is None or h.raw != self._peer_hello.raw:
+            self._drop("a different Hello from the peer")
+
     def _on_hello_ack(self, msg, now_ms):
-        if self.state != DISCOVERY or self._hello_acked:
+        if self._hello_acked:
             return
         self._hello_acked = True
         if self._rtx.hello:
@@ -667,22 +699,18 @@ class Engine:
             return None
         return s.cache.get(s.peer_zid)
 
+    def _commit_again(self, c, now_ms):
+        """Responder, after answering the Commit: a repeat means the initiator lost our answer."""
+        if self._peer_commit is not None and c.raw == self._peer_commit.raw:
+            # send it again (section 6)
+            if self.state == DHPART1_SENT and self._dhpart is not None:
+                self._send(self._dhpart)
+            elif self.state == CONFIRM1_SENT and self._confirm is not None and self._multistream_exchange():
+                self._send(self._confirm)
+        else:
+            self._drop("a different Commit after we answered one")
+
     def _on_commit(self, c, now_ms):
-        if self.state in (DHPART1_SENT, CONFIRM1_SENT) and self.role == RESPONDER:
-            if self._peer_commit is not None and c.raw == self._peer_commit.raw:
-                # the initiator lost our answer: send it again (section 6)
-                if self.state == DHPART1_SENT and self._dhpart is not None:
-                    self._send(self._dhpart)
-                elif self.state == CONFIRM1_SENT and self._confirm is not None and self._multistream_exchange():
-                    self._send(self._confirm)
-            else:
-                self._drop("a different Commit after we answered one")
-            return
-        if self.state == COMMIT_RECEIVED:
-            return  # we took a Commit and wait for our key pair: repeats change nothing
-        if self.state not in (DISCOVERY, COMMIT_SENT):
-            self._drop("Commit in state %s" % self.state)
-            return
         h = self._peer_hello
         if h is None:
             self._drop("Commit before the peer's Hello")
@@ -755,10 +783,13 @@ class Engine:
             return False
         return True
 
+    def _dhpart1_again(self, d, now_ms):
+        if self._peer_dhpart is None or d.raw != self._peer_dhpart.raw:
+            self._drop("DHPart1 in state %s" % self.state)
+
     def _on_dhpart1(self, d, now_ms):
-        if self.state != COMMIT_SENT or self.role != INITIATOR or self._multistream_exchange():
-            if self._peer_dhpart is None or d.raw != self._peer_dhpart.raw:
-                self._drop("DHPart1 in state %s" % self.state)
+        if self._multistream_exchange():
+            self._drop("DHPart1 in a multistream exchange")
             return
         if not self._check_pv(d):
             return
@@ -774,15 +805,16 @@ class Engine:
         self._agreement = self._ka.Agreement(self._keypair, d.pv)
         self._step_agreement()
 
-    def _on_dhpart2(self, d, now_ms):
+    def _dhpart2_again(self, d, now_ms):
+        if self._peer_dhpart is not None and d.raw == self._peer_dhpart.raw and self._confirm is not None:
+            self._send(self._confirm)  # the initiator lost our Confirm1 (section 6)
+
+    def _dhpart2_after(self, d, now_ms):
         if self.role != RESPONDER:
             self._drop("DHPart2 but we are not responder")
-            return
-        if self.state == CONFIRM1_SENT:
-            if self._peer_dhpart is not None and d.raw == self._peer_dhpart.raw and self._confirm is not None:
-                self._send(self._confirm)  # the initiator lost our Confirm1 (section 6)
-            return
-        if self.state != DHPART1_SENT or self._agreement is not None or self._derivation is not None:
+
+    def _on_dhpart2(self, d, now_ms):
+        if self._agreement is not None or self._derivation is not None:
             return  # still computing the shared secret: the repeat changes nothing
         if not self._check_pv(d):
             return
@@ -914,12 +946,11 @@ class Engine:
         d = self._peer_dhpart  # DH: H1 -> the peer's DHPart, whose MAC is keyed with H0
         return h1 == d.h1 and packets.mac_ok(d.raw, h0)
 
-    def _on_confirm1(self, m, now_ms):
-        if self.role != INITIATOR or m.part != 1:
+    def _confirm1_after(self, m, now_ms):
+        if self.role != INITIATOR:
             self._drop("Confirm1 but we are not initiator")
-            return
-        if self.state in (CONFIRM2_SENT, SECURE, CLEAR):
-            return  # a repeat: our Confirm2 is on its way
+
+    def _on_confirm1(self, m, now_ms):
         if self.state == COMMIT_SENT and self._multistream_exchange():
             if self._keys is None:
                 self._stashed_confirm1 = m
@@ -940,17 +971,13 @@ class Engine:
         self._send_confirm(2)
         self._set_state(CONFIRM2_SENT, "Confirm1 verified")
 
-    def _on_confirm2(self, m, now_ms):
-        if self.role != RESPONDER or m.part != 2:
+    def _confirm2_after(self, m, now_ms):
+        if self.role != RESPONDER:
             self._drop("Confirm2 but we are not responder")
-            return
-        if self.state in (SECURE, CLEAR):
-            if m.raw == self._peer_confirm_raw:
-                self._send(packets.Ack(CONF2ACK).encode())  # the initiator lost our Conf2ACK
-            return
-        if self.state != CONFIRM1_SENT:
-            self._drop("Confirm2 in state %s" % self.state)
-            return
+        elif m.raw == self._peer_confirm_raw:
+            self._send(packets.Ack(CONF2ACK).encode())  # the initiator lost our Conf2ACK
+
+    def _on_confirm2(self, m, now_ms):
         if not self._take_confirm(m, self._keys.zrtpkeyi, self._keys.mackeyi):
             return
         self._send(packets.Ack(CONF2ACK).encode())
@@ -973,8 +1000,7 @@ class Engine:
         return True
 
     def _on_conf2ack(self, msg, now_ms):
-        if self.state == CONFIRM2_SENT:
-            self._secure_initiator("Conf2ACK")
+        self._secure_initiator("Conf2ACK")
 
     def _secure_initiator(self, why):
         self._disarm()
@@ -1035,9 +1061,6 @@ class Engine:
     # --- internals: after the exchange, and errors ----------------------------------------------
 
     def _on_goclear(self, g, now_ms):
-        if self.state != SECURE or self._keys is None:
-            self._drop("GoClear in state %s" % self.state)
-            return
         mackey = self._keys.mackeyr if self.role == INITIATOR else self._keys.mackeyi
         if not packets.equal(self._hash.hmac(mackey, _GOCLEAR_LABEL)[:8], g.clear_mac):
             self._drop("GoClear with a bad clear_mac")
@@ -1051,9 +1074,6 @@ class Engine:
             self._events.append(PeerCleared(False))
 
     def _on_sasrelay(self, r, now_ms):
-        if self.state != SECURE or self._keys is None:
-            self._drop("SASrelay in state %s" % self.state)
-            return
         k = self._keys
         zrtpkey, mackey = (k.zrtpkeyr, k.mackeyr) if self.role == INITIATOR else (k.zrtpkeyi, k.mackeyi)
         try:
