@@ -537,7 +537,7 @@ class Engine:
 
     def _on_hello(self, h, now_ms):
         if self._peer_hello is not None:
-            self._hello_again(h, now_ms)
+            self._repeated_hello(h)
             return
         # Version negotiation (section 4.1.1): we speak 1.10; a newer peer must come down to us.
         if h.version[:3] != b"1.1":
@@ -583,6 +583,9 @@ class Engine:
         self._try_commit(now_ms)
 
     def _hello_again(self, h, now_ms):
+        self._repeated_hello(h)
+
+    def _repeated_hello(self, h):
         if self._peer_hello is not None and h.raw == self._peer_hello.raw:
             self._send(packets.Ack(HELLOACK).encode())  # the peer lost our HelloACK
         else:
