@@ -37,6 +37,11 @@ come:
 - :class:`NoPeer`: 20 Hellos went unanswered (about 4 s); the box may start its fallback. The
   engine keeps listening and continues if a Hello arrives later.
 
+States: which message each state takes, and which handler takes it, is one table, :data:`TAKES`
+(read it one state at a time); ``_dispatch`` drops what a state does not list, quietly for the
+late repeats ``_IGNORED`` names. host_tests/firmware/test_zrtp_states.py checks the table against
+the transitions real exchanges make. Retransmission (section 6) is one :class:`Retransmission`.
+
 Roles: the engine commits (is the initiator) as soon as it has the peer's Hello, a HelloACK (or
 any sign the peer has our Hello) and a DH key pair; Commit contention is resolved by hvi
 (section 4.2). As responder it answers a Commit at once when a key pair is ready (from the
