@@ -57,8 +57,27 @@ def _run(args):
     front = _boot.host_front_panel(cfg, status, name)  # board.display.terminal / .png, or None
     b = _box.Box(cfg, name=name, secure_factory=_secure.factory(cfg, _box.stderr_log),
                  status=status, front=front)
-    b.run()
+    b.faults = _getenv("ZEROTAP_FAULTS") == "1"  # the control's fault injection, for tests
+    try:
+        b.run()
+    except Exception:  # a fault in the loop itself: exit non-zero, the service manager restarts
+        return EXIT_LOOP_FAULT
     return 0
+
+
+EXIT_LOOP_FAULT = 70  # EX_SOFTWARE (sysexits.h); boards/host/zerotap.service restarts on it
+
+
+def _getenv(name):
+    try:
+        import os
+    except ImportError:
+        return None
+    getenv = getattr(os, "getenv", None)
+    if getenv is not None:
+        return getenv(name)
+    environ = getattr(os, "environ", None)
+    return environ.get(name) if environ is not None else None
 
 
 def main(argv):

@@ -32,6 +32,8 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
 - ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
+- ``media.timeout_s``: an answered call whose phone or far end sends no media (RTP, RTCP, ZRTP)
+  for this many seconds is ended with BYE both ways (default 60; 5 to 3600, or 0: never).
 - ``status``: a path for the JSON status lines, or ``-`` for stdout.
 - ``control``: the loopback address of the local control socket (``python -m zerotap control``).
 - ``board``: the display, the button, the keypad codes and Wi-Fi (all optional; see
@@ -311,11 +313,19 @@ class ZrtpSettings:
         self.cache = DEFAULT_CACHE
 
 
+# media.timeout_s: an answered call whose phone or far end sends nothing for this long is ended
+# (0: never); the bounds keep RTCP-only hold music alive and a dead call from lasting an hour
+DEFAULT_MEDIA_TIMEOUT_S = 60
+MEDIA_TIMEOUT_MIN_S = 5
+MEDIA_TIMEOUT_MAX_S = 3600
+
+
 class MediaSettings:
     """``media``: ``clear`` is what happens to audio before the call is SECURE."""
 
     def __init__(self):
         self.clear = "pass"
+        self.timeout_s = DEFAULT_MEDIA_TIMEOUT_S  # no media this long on an answered call: BYE
 
 
 class Config:
@@ -517,12 +527,18 @@ def parse(obj, dhcp=False):
             raise ConfigError("zrtp.cache", "must not be empty")
 
     media = obj.get("media", {})
-    _check_keys("media", media, ("clear",))
+    _check_keys("media", media, ("clear", "timeout_s"))
     clear = media.get("clear", "pass")
     _want("media.clear", clear, str, "a string")
     if clear not in MEDIA_CLEAR:
         raise ConfigError("media.clear", "must be one of pass, mute, block, not %r" % clear)
     cfg.media.clear = clear
+    if "timeout_s" in media:
+        t = _want("media.timeout_s", media["timeout_s"], int, "a number")
+        if t != 0 and not MEDIA_TIMEOUT_MIN_S <= t <= MEDIA_TIMEOUT_MAX_S:
+            raise ConfigError("media.timeout_s", "must be 0 (never) or between %d and %d, not %d"
+                              % (MEDIA_TIMEOUT_MIN_S, MEDIA_TIMEOUT_MAX_S, t))
+        cfg.media.timeout_s = t
 
     cfg.status = _want("status", obj.get("status", "-"), str, "a path string or '-'")
     if not cfg.status:

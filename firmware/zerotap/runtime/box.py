@@ -25,6 +25,7 @@ import time
 from zerotap import media as _media
 from zerotap import seams
 from zerotap import status as _status
+from zerotap import watch as _watch
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
 from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
@@ -94,6 +95,9 @@ class MediaFactory(seams.MediaFactory):
     def open(self, call_status):
         m = CallMedia(self.box, call_status, self)
         self.calls.append(m)
+        armed = self.box.armed
+        while armed:  # faults armed for the next call (the control's ``fault next WHERE``)
+            m.inject(armed.pop(0))
         return m
 
     def closed(self, m):
@@ -119,6 +123,9 @@ class CallMedia(seams.CallMedia):
         self.call_status = call_status
         self.eps = [None, None, None, None]
         self.session = None
+        self.faulted = None  # why this call's media stopped (a fault, dead media), or None
+        self.watch = _watch.MediaWatch(cfg.media.timeout_s * 1000)
+        self._inject = None  # a fault injected for the tests: "media", "timer"
         secure = factory.secure_factory.leg(call_status, self)
         keys = None
         if cfg.board.keypad:
@@ -144,7 +151,66 @@ class CallMedia(seams.CallMedia):
             secure.bind(self.session)
 
     def _handler(self, ep, data, n, addr, now):
-        self.session.receive(self._legs[id(ep)], data, n, addr, now)
+        if self.faulted is not None:
+            return
+        leg = self._legs[id(ep)]
+        self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
+        try:
+            if self._inject == "media":
+                raise RuntimeError("injected fault: media handler")
+            self.session.receive(leg, data, n, addr, now)
+        except Exception as e:  # one call's fault ends that call, not the box
+            self.box.call_fault(self, "media", e)
+
+    # --- timers: the session's (ZRTP, keypad) and the media watch -------------------------------
+    def timer(self):
+        if self.faulted is not None:
+            return None
+        try:
+            t = self.session.timer()
+        except Exception as e:
+            self.box.call_fault(self, "timers", e)
+            return None
+        w = self.watch.deadline()
+        if w is not None and (t is None or w < t):
+            t = w
+        return t
+
+    def handle_timer(self, now_ms):
+        if self.faulted is not None:
+            return
+        try:
+            if self._inject == "timer":
+                raise RuntimeError("injected fault: timer")
+            t = self.session.timer()
+            if t is not None and t <= now_ms:
+                self.session.handle_timer(now_ms)
+        except Exception as e:
+            self.box.call_fault(self, "timers", e)
+            return
+        dead = self.watch.expired(now_ms)
+        if dead is not None:
+            self.faulted = dead
+            self.box.call_dead(self, dead)
+
+    def inject(self, where):
+        """Make this call fail (the control's ``fault``, for tests): ``media`` (its next datagram
+        raises in the handler), ``timer`` (its next timer raises), ``engine`` (its ZRTP engine
+        raises on its next packet, timer or start)."""
+        if where == "engine":
+            sec = self.session.secure
+            eng = getattr(sec, "engine", None)
+            if eng is None:
+                raise ValueError("call %d has no ZRTP engine (clear mode)" % self.call_status.call)
+
+            def broken(*args):
+                raise RuntimeError("injected fault: ZRTP engine")
+
+            eng.receive = eng.handle_timer = eng.start = eng.srtp_authenticated = broken
+        elif where in ("media", "timer"):
+            self._inject = where
+        else:
+            raise ValueError("fault: WHERE is media, timer or engine, not %r" % (where,))
 
     def _transmit(self, leg, buf, n, addr):
         ep = self.eps[leg]
@@ -163,6 +229,7 @@ class CallMedia(seams.CallMedia):
         return sec.hello_hash() if sec is not None else None
 
     def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
+        self.watch.hold(side, host is None or port == 0, self.box.loop.clock())
         self.session.set_remote(side, host, port, rtcp_port)
         if event_types:
             self.session.add_event_types(event_types)
@@ -173,9 +240,13 @@ class CallMedia(seams.CallMedia):
             sec.set_peer_hash(value)
 
     def answered(self, now_ms):
+        self.watch.start(now_ms)
         sec = self.session.secure
-        if sec is not None:
-            sec.start(now_ms)
+        if sec is not None and self.faulted is None:
+            try:
+                sec.start(now_ms)
+            except Exception as e:  # ended by the box once the proxy has passed the answer on
+                self.box.call_fault(self, "engine", e)
 
     def close(self):
         self.session.close()
@@ -212,6 +283,13 @@ class Box:
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
         self.stopped = False
+        self.watchdog = None  # a board's machine.WDT: fed at every turn of the loop
+        self.faults = False  # True: the control's ``fault`` command works (tests only)
+        self.armed = []  # faults for the next call (``fault next WHERE``)
+        self.ending = []  # CallMedia whose call the box ends (a fault, dead media)
+        self._reap_due = False
+        self._loop_fault = False
+        self.fault = None  # what ended the loop, when a fault did
         warning = self.secure_factory.warning
         if warning:
             self.log(warning)
@@ -264,6 +342,8 @@ class Box:
                 traceback.print_exc()
             return
         self._send(out)
+        if self.ending:
+            self._reap(now)
 
     def _send(self, out):
         for side, data, dest in out:
@@ -274,11 +354,18 @@ class Box:
 
     # --- timers ----------------------------------------------------------------------------------
     def timer(self):
+        if self.watchdog is not None:
+            self.watchdog.feed()  # the loop turns: a hang (no turn for the WDT's timeout) resets
+        if self._loop_fault:
+            self._loop_fault = False
+            raise RuntimeError("injected fault: the loop")
         deadline = self.proxy.timer()
+        if self._reap_due:
+            deadline = self.loop.clock()
         if self.media_factory.pool_pending and not self.media:
             deadline = self.loop.clock() + 5  # idle key generation, one slice at a time
-        for m in self.media:
-            t = m.session.timer()
+        for m in list(self.media):
+            t = m.timer()
             if t is not None and (deadline is None or t < deadline):
                 deadline = t
         if self.front is not None:
@@ -289,18 +376,84 @@ class Box:
 
     def handle_timer(self, now_ms):
         for m in list(self.media):
-            t = m.session.timer()
+            t = m.timer()
             if t is not None and t <= now_ms:
-                m.session.handle_timer(now_ms)
+                m.handle_timer(now_ms)
         t = self.proxy.timer()
         if t is not None and t <= now_ms:
             self.proxy.handle_timer(now_ms)
+            self._send(self.proxy.take_outbox())
+        if self._reap_due:
+            self._reap(now_ms)
         self.media_factory.step_pool()
         front = self.front
         if front is not None:
             t = front.timer()
             if t is not None and t <= now_ms:
                 front.handle_timer(now_ms)
+
+    # --- one fault, one call (issue 14) ----------------------------------------------------------------
+    def call_fault(self, m, where, exc):
+        """An exception in call M's media handler, timers or engine: that call alone ends (BYE
+        both ways, status ``failed`` with the reason); the loop and the other calls go on."""
+        if m.faulted is not None:
+            return
+        reason = "internal error in the call's %s: %r" % (where, exc)
+        m.faulted = reason
+        self.log("call %d: %s" % (m.call_status.call, reason))
+        _print_exception(exc)
+        self._ending(m, reason, True)
+
+    def call_dead(self, m, reason):
+        """Call M's media stopped (``media.timeout_s``): end it with BYE both ways."""
+        self.log("call %d: %s" % (m.call_status.call, reason))
+        m.call_status.error = reason
+        self._ending(m, reason, False)
+
+    def _ending(self, m, reason, failed):
+        self.ending.append((m, reason, failed))
+        self._reap_due = True
+
+    def _reap(self, now_ms):
+        """End the calls in ``ending`` that can be ended now; a call not answered yet waits for
+        its final response (a SIP message brings it here again)."""
+        self._reap_due = False
+        keep = []
+        for entry in self.ending:
+            m, reason, failed = entry
+            if m not in self.media:
+                continue  # its call ended meanwhile
+            out = self.proxy.end_call(m, now_ms, reason, failed)
+            if out is None:
+                keep.append(entry)
+                continue
+            self._send(out)
+            if m in self.media:  # not the proxy's call: close it here
+                m.close()
+        self.ending = keep
+
+    def inject_fault(self, words):
+        """The control's ``fault`` command (tests; only when ``faults`` is set): ``fault CALL
+        WHERE`` (media, timer, engine), ``fault next WHERE`` (the next call), ``fault loop``."""
+        if not self.faults:
+            raise ValueError("fault injection is off (ZEROTAP_FAULTS=1 turns it on)")
+        if words == ["loop"]:
+            self._loop_fault = True
+            return None
+        if len(words) != 2:
+            raise ValueError("usage: fault CALL|next media|timer|engine, or fault loop")
+        if words[0] == "next":
+            if words[1] not in ("media", "timer", "engine"):
+                raise ValueError("fault: WHERE is media, timer or engine, not %r" % (words[1],))
+            self.armed.append(words[1])
+            return None
+        if not words[0].isdigit():
+            raise ValueError("fault: CALL is a call number or next, not %r" % (words[0],))
+        for m in self.media:
+            if m.call_status.call == int(words[0]):
+                m.inject(words[1])
+                return m.call_status
+        raise ValueError("no call %s" % words[0])
 
     # --- life ------------------------------------------------------------------------------------
     def stop(self):
@@ -321,6 +474,11 @@ class Box:
             self.loop.run(self)
         except KeyboardInterrupt:
             self.log("interrupted")
+        except Exception as e:  # a fault in the loop itself: the box restarts (boot, __main__)
+            self.fault = "loop fault: %r" % (e,)
+            self.log(self.fault)
+            _print_exception(e)
+            raise
         finally:
             self.shutdown()
             if restore is not None:
@@ -343,6 +501,14 @@ class Box:
             self.front.handle_timer(self.loop.clock())  # the last frame: no call
         self.stream.close()
         self.log("stopped")
+
+
+def _print_exception(exc):
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(exc)
+    else:
+        import traceback
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
 
 
 def _install_sigterm(box):

@@ -6,6 +6,9 @@
     switch_call      the board button's long press: show the next call
     status           the box, every call and the screen shown, as JSON
     stop             end the calls, write the cache, exit
+    fault ...        tests only (a box started with ZEROTAP_FAULTS=1): ``fault CALL WHERE`` or
+                     ``fault next WHERE`` makes a call's media handler, timer or ZRTP engine
+                     raise (WHERE: media, timer, engine); ``fault loop`` makes the loop raise
 
 Every answer is one JSON object: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 ``python -m zerotap control [-c CONFIG.json | --to HOST:PORT] verify 3`` sends one. Only loopback
@@ -80,6 +83,9 @@ class Control:
                 reply["screen"] = front.display.screen
                 reply["dimmed"] = front.display.dimmed
             return reply
+        if cmd == "fault":  # tests only: the box refuses it unless started with ZEROTAP_FAULTS=1
+            call = self.box.inject_fault(words[1:])
+            return {"ok": True, "call": call.as_dict() if call else None}
         if cmd == "stop":
             self.box.stop()
             return {"ok": True}

@@ -112,6 +112,7 @@ class Call:
         self.contact = [None, None]  # remote target (a Uri) of each side's UA
         self.route = [[], []]  # route set toward each side (beyond the box)
         self.cseq = [0, 0]  # the last CSeq each side sent
+        self.session_expires = None  # RFC 4028: the session's end unless refreshed (now_ms)
 
     def enter(self, phase, now_ms):
         self.phase = phase
@@ -123,7 +124,7 @@ class Call:
         if phase == EARLY:
             return self.created + CALL_SETUP_LIMIT_MS
         if phase == CONFIRMED:
-            return None
+            return self.session_expires
         return self.since + ENDED_LINGER_MS  # CHALLENGED, ENDED
 
 
@@ -162,6 +163,7 @@ class Proxy:
         self._next_call = 1
         self.rejected = 0
         self.malformed = 0
+        self.outbox = []  # datagrams the timers made (BYEs): the runtime sends take_outbox()
 
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms):
@@ -205,6 +207,9 @@ class Proxy:
                 continue
             if call.phase == ENDED:
                 del self.calls[cid]
+            elif call.phase == CONFIRMED:  # RFC 4028: the session was not refreshed in time
+                self.outbox += self.end_call(call.media, now_ms, "session timer expired",
+                                             failed=False) or []
             elif call.phase == CHALLENGED:
                 self._end(call, now_ms, "authentication not retried")  # lingers from now
             else:  # EARLY
@@ -644,6 +649,8 @@ class Proxy:
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
+            if method in ("INVITE", "UPDATE") and 200 <= code < 300:
+                self._session_timer(call, resp, now_ms)
         return [(1 - side, resp.serialize(), dest)]
 
     # --- shutdown --------------------------------------------------------------------------------
@@ -662,8 +669,9 @@ class Proxy:
             self._end(call, now_ms, "box shutting down")
         return out
 
-    def _bye(self, call, to_side):
-        """A BYE to TO_SIDE's party, as if from the other party (RFC 3261 section 15.1.1)."""
+    def _bye(self, call, to_side, text="ZeroTap box shutting down"):
+        """A BYE to TO_SIDE's party, as if from the other party (RFC 3261 section 15.1.1), with
+        TEXT in its Reason header (RFC 3326)."""
         frm = 1 - to_side
         target = call.contact[to_side]
         if target is None or call.uri[frm] is None or call.uri[to_side] is None:
@@ -681,9 +689,61 @@ class Proxy:
             req.add("To", call.uri[to_side])
             req.add("Call-ID", call.call_id)
             req.add("CSeq", "%d BYE" % (call.cseq[frm] + 1))
-            req.add("Reason", 'SIP;cause=200;text="ZeroTap box shutting down"')
+            req.add("Reason", 'SIP;cause=200;text="%s"' % text.replace('"', "'").replace("\\", "/"))
             dest = (_uri(routes[0]) if routes else target).address()
             return (to_side, req.serialize(), dest)
         except ValueError as e:
             self.log("call %d: cannot build BYE: %s" % (call.number, e))
             return None
+
+    # --- calls the box ends itself (issue 14) ------------------------------------------------------
+    def end_call(self, media, now_ms, reason, failed=True):
+        """End the call whose media is MEDIA because of REASON (a fault in its media, timers or
+        engine; no media for ``media.timeout_s``; an expired session timer): BYE to both parties
+        (RFC 3261 section 15.1.1, the box speaking for each to the other, REASON in the Reason
+        header), the media closed, the status ``failed`` with REASON when FAILED, else ended.
+
+        Returns the datagrams to send, or None while the call cannot be ended yet: a call with
+        no final response (EARLY, CHALLENGED) is ended when its 2xx (then BYE both ways) or its
+        final error comes. A call that is not the proxy's (or already ended) gives []."""
+        call = None
+        for c in self.calls.values():
+            if c.media is media:
+                call = c
+                break
+        if call is None or call.phase == ENDED:
+            return []
+        if failed and call.status.security != _status.FAILED:
+            call.status.fail(reason)
+        if call.phase != CONFIRMED:
+            return None
+        out = []
+        for side in (PHONE, NETWORK):
+            dg = self._bye(call, side, "ZeroTap: " + reason)
+            if dg is not None:
+                out.append(dg)
+        self._end(call, now_ms, reason)
+        return out
+
+    def take_outbox(self):
+        """The datagrams :meth:`handle_timer` made (BYE both ways of a call whose session timer
+        expired), [(side, bytes, (host, port))]; the list is emptied."""
+        out = self.outbox
+        self.outbox = []
+        return out
+
+    def _session_timer(self, call, resp, now_ms):
+        """RFC 4028: a 2xx to INVITE or UPDATE with Session-Expires sets the session interval;
+        a 2xx without it turns the session timer off (section 9). Unless a refresh (another 2xx)
+        comes first, the box ends the call with BYE both ways when the interval has passed."""
+        value = resp.get("Session-Expires")  # or its compact form x
+        if value is None:
+            call.session_expires = None
+            return
+        delta = value.split(";")[0].strip()
+        if not _urimod.is_digits(delta) or int(delta) == 0:
+            # the UAs' business: the box passes the 2xx and keeps no timer of its own
+            self.log("call %d: Session-Expires %r ignored" % (call.number, value))
+            call.session_expires = None
+            return
+        call.session_expires = now_ms + 1000 * int(delta)

@@ -1,0 +1,157 @@
+"""Issue 14, sans-IO: calls the box ends itself. The proxy's end_call (BYE both ways with the
+reason, status failed; an unanswered call waits for its answer), RFC 4028 session timers, the media
+watch (media.timeout_s) and its config key."""
+from zerotap import config, watch
+from zerotap import status as st
+from zerotap.sip import message, proxy
+
+import test_proxy_core as core
+
+
+def _answered(extra=""):
+    p, box, logs = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR, extra=extra),
+              core.FAR, 1200)
+    return p, box, logs
+
+
+def _byes(out):
+    got = {}
+    for side, data, dest in out:
+        m = message.parse(data)
+        assert m.method == "BYE", m.method
+        got[side] = (m, dest)
+    return got
+
+
+def test_end_call_says_bye_both_ways_with_the_reason_and_fails_the_call():
+    p, box, logs = _answered()
+    media = p.media.opened[0]
+    call = box.calls[0]
+    out = p.end_call(media, 3000, "internal error in the call's media: RuntimeError('x')")
+    byes = _byes(out)
+    assert sorted(byes) == [proxy.PHONE, proxy.NETWORK]
+    to_phone, dest = byes[proxy.PHONE]
+    assert dest == core.PHONE and str(to_phone.uri) == "sip:alice@127.0.0.1:5062"
+    assert to_phone.get("Reason") == ('SIP;cause=200;text="ZeroTap: internal error in the '
+                                      "call's media: RuntimeError('x')\"")
+    to_far, dest = byes[proxy.NETWORK]
+    assert dest == core.FAR and to_far.get("Call-ID") == "c140wxXF0q"
+    assert media.closed and box.calls == []
+    assert call.security == st.FAILED and call.state == st.ENDED
+    assert call.error == "internal error in the call's media: RuntimeError('x')"
+    assert p.end_call(media, 3100, "again") == []  # ended once
+
+
+def test_end_call_of_an_unanswered_call_waits_for_the_answer():
+    p, box, _ = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    media = p.media.opened[0]
+    assert p.end_call(media, 1100, "internal error in the call's engine: E()") is None
+    assert box.calls[0].security == st.FAILED and not media.closed
+    p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR), core.FAR, 1200)
+    assert sorted(_byes(p.end_call(media, 1201, "internal error"))) == [0, 1]
+    assert media.closed
+
+
+def test_end_call_of_a_stranger_media_is_nothing():
+    p, _, _ = _answered()
+    assert p.end_call(object(), 2000, "x") == []
+
+
+def test_session_timer_ends_an_unrefreshed_call_with_bye_both_ways():
+    p, box, logs = _answered("Session-Expires: 90;refresher=uac")
+    call = p.calls["c140wxXF0q"]
+    assert call.session_expires == 1200 + 90000 and p.timer() == 91200
+    p.handle_timer(91199)
+    assert p.take_outbox() == [] and box.calls
+    p.handle_timer(91200)
+    byes = _byes(p.take_outbox())
+    assert sorted(byes) == [0, 1]
+    assert byes[0][0].get("Reason") == 'SIP;cause=200;text="ZeroTap: session timer expired"'
+    assert box.calls == [] and p.media.opened[0].closed
+    assert "call 1 ended: session timer expired" in logs
+    assert p.take_outbox() == []
+
+
+def test_session_timer_refreshed_by_a_reinvite_2xx_and_off_without_the_header():
+    p, _, _ = _answered("Session-Expires: 90;refresher=uac")
+    call = p.calls["c140wxXF0q"]
+    reinvite = core._invite(cseq="21 INVITE").replace(
+        b"To: sip:bob@192.0.2.50", b"To: sip:bob@192.0.2.50;tag=fcd4026e")
+    _, fwd, _ = core._one(p.receive(proxy.PHONE, reinvite, core.PHONE, 60000))
+    p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR,
+                                            extra="x: 120"), core.FAR, 60100)
+    assert call.session_expires == 60100 + 120000
+    _, fwd, _ = core._one(p.receive(proxy.PHONE, reinvite.replace(b"21 INVITE", b"22 INVITE"),
+                                    core.PHONE, 70000))
+    p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR), core.FAR, 70100)
+    assert call.session_expires is None and p.timer() is None
+
+
+def test_a_bad_session_expires_is_logged_and_the_answer_passes():
+    p, box, logs = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    out = p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR,
+                                                  extra="Session-Expires: soon"), core.FAR, 1200)
+    assert len(out) == 1 and box.calls[0].state == st.ACTIVE
+    assert "call 1: Session-Expires 'soon' ignored" in logs
+
+
+def test_media_watch_names_the_silent_side():
+    w = watch.MediaWatch(10000)
+    assert w.deadline() is None and w.expired(10 ** 9) is None  # not answered yet
+    w.start(1000)
+    assert w.deadline() == 11000
+    w.heard(1, 5000)
+    w.heard(0, 8000)
+    assert w.deadline() == 15000 and w.expired(14999) is None
+    assert w.expired(15000) == "no media from the network for 10 s"
+    w.heard(1, 15000)
+    assert w.expired(18000) == "no media from the phone for 10 s"
+
+
+def test_media_watch_leaves_a_held_side_alone_and_restarts_it_on_resume():
+    w = watch.MediaWatch(10000)
+    w.start(0)
+    w.hold(1, True)
+    w.heard(0, 50000)
+    assert w.deadline() == 60000 and w.expired(59000) is None
+    w.hold(1, False, 59000)
+    assert w.deadline() == 60000 and w.expired(60000) == "no media from the phone for 10 s"
+    w.heard(0, 60000)
+    assert w.deadline() == 69000
+    off = watch.MediaWatch(0)
+    off.start(0)
+    assert off.deadline() is None and off.expired(10 ** 9) is None
+    try:
+        watch.MediaWatch(-1)
+    except ValueError as e:
+        assert str(e) == "media watch: the timeout must not be negative, not -1"
+    else:
+        assert False
+
+
+def _cfg(media):
+    return config.parse({"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"],
+                                   "rtp": "40000-40009"},
+                         "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"},
+                         "media": media})
+
+
+def test_media_timeout_s_is_validated_and_named():
+    assert _cfg({}).media.timeout_s == config.DEFAULT_MEDIA_TIMEOUT_S == 60
+    assert _cfg({"timeout_s": 0}).media.timeout_s == 0
+    assert _cfg({"timeout_s": 5}).media.timeout_s == 5
+    for bad, msg in ((4, "media.timeout_s: must be 0 (never) or between 5 and 3600, not 4"),
+                     (3601, "media.timeout_s: must be 0 (never) or between 5 and 3600, not 3601"),
+                     ("60", "media.timeout_s: must be a number, not a string"),
+                     (True, "media.timeout_s: must be a number, not a boolean"),
+                     (1.5, "media.timeout_s: must be a number, not a float")):
+        try:
+            _cfg({"timeout_s": bad})
+        except config.ConfigError as e:
+            assert str(e) == msg and e.key == "media.timeout_s", (str(e), msg)
+        else:
+            assert False, bad
