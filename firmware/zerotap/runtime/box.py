@@ -31,6 +31,10 @@ from zerotap.sip import proxy as _proxy
 from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 
+FIXED_SOCKETS = 3  # the two SIP sockets and the control
+SOCKETS_PER_CALL = 4  # phone RTP/RTCP, network RTP/RTCP (boards/README.md: the socket budget)
+
+
 def _epoch_ms():
     ns = getattr(time, "time_ns", None)
     if ns is not None:

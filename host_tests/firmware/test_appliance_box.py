@@ -1,0 +1,308 @@
+"""Issue 14, the host runtime on loopback sockets under both interpreters: one fault ends one call
+(the other call's media still flows), a dead call ends after media.timeout_s, a fault in the loop
+itself ends the loop (the process or the board restarts), and the sockets a call takes."""
+import os
+import socket
+
+from support import scratch
+from zerotap import config
+from zerotap import status as st
+from zerotap.runtime import box as runtime_box
+from zerotap.runtime import udp
+from zerotap.sip import message
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000
+
+    def __call__(self):
+        return self.now
+
+
+def _ports(n):
+    loop = udp.Loop()
+    low = 20000 + 2 * (int.from_bytes(os.urandom(2), "big") % 5000)
+    out = []
+    for _ in range(n):
+        out.append(loop.open_pair("127.0.0.1", low, low + 400, lambda *a: None)[0].port)
+        low = out[-1] + 2
+    loop.close_all()
+    return out
+
+
+def _box(tmp, timeout_s=0, clock=None):
+    p = _ports(3)
+    low = p[2] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "media": {"timeout_s": timeout_s},
+        "status": tmp + "/status.jsonl",
+        "control": "127.0.0.1:%d" % p[2]})
+    logs = []
+    b = runtime_box.Box(cfg, loop=udp.Loop(clock) if clock else None, log=logs.append, name="T")
+    b.faults = True
+    return b, logs
+
+
+def _addr(port):
+    return socket.getaddrinfo("127.0.0.1", port, 0, socket.SOCK_DGRAM)[0][-1]
+
+
+_next_free = []
+
+
+def _udp():
+    """A non-blocking UDP socket on a free loopback port: (socket, port). MicroPython's sockets
+    have no getsockname: the port is probed free first."""
+    while True:
+        if not _next_free:
+            _next_free.extend(_ports(8))
+        port = _next_free.pop()
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(_addr(port))
+        except OSError:
+            s.close()
+            continue
+        s.settimeout(0)
+        return s, port
+
+
+class Peer:
+    """A scripted SIP user agent on loopback: one SIP socket, one RTP socket per call."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sip, self.port = _udp()
+        self.rtp = []
+        self.rtp_port = {}
+        self.got = []  # SIP messages received
+
+    def new_rtp(self):
+        s, port = _udp()
+        self.rtp.append(s)
+        self.rtp_port[id(s)] = port
+        return s
+
+    def sdp(self, rtp):
+        port = self.rtp_port[id(rtp)]
+        return ("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                "m=audio %d RTP/AVP 0\r\n" % (self.name, port))
+
+    def send(self, data, port):
+        self.sip.sendto(data, _addr(port))
+
+    def receive(self):
+        while True:
+            try:
+                data = self.sip.recv(4096)
+            except OSError:
+                return
+            self.got.append(message.parse(data))
+
+    def close(self):
+        self.sip.close()
+        for s in self.rtp:
+            s.close()
+
+
+def _turn(b, rounds=4):
+    for _ in range(rounds):
+        b.loop.run_once(20)
+        t = b.timer()
+        if t is not None and t <= b.loop.clock():
+            b.handle_timer(b.loop.clock())
+
+
+def _rtp(seq):
+    return bytes([0x80, 0, seq >> 8, seq & 0xFF, 0, 0, 0, seq, 1, 2, 3, 4]) + b"\xff" * 160
+
+
+def _drain(sock):
+    n = 0
+    while True:
+        try:
+            sock.recv(2048)
+        except OSError:
+            return n
+        n += 1
+
+
+def _call(b, phone, far, cid):
+    """The phone calls the far peer through the box; returns (phone rtp, far rtp, box rtp ports
+    toward phone and far)."""
+    prtp, frtp = phone.new_rtp(), far.new_rtp()
+    body = phone.sdp(prtp).encode()
+    inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "From: <sip:alice@127.0.0.1>;tag=a%s\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
+           "Call-ID: %s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:%d>\r\nContent-Type: application/sdp\r\n"
+           "Content-Length: %d\r\n\r\n" % (far.port, phone.port, cid, cid, far.port, cid,
+                                           phone.port, len(body))).encode() + body
+    phone.send(inv, b.cfg.phone.port)
+    _turn(b)
+    far.receive()
+    fwd = far.got[-1]
+    assert fwd.method == "INVITE", fwd
+    box_net = int(fwd.body.decode().split("m=audio ")[1].split()[0])
+    body = far.sdp(frtp).encode()
+    lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+    lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
+    lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
+              "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+              "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
+    _turn(b)
+    phone.receive()
+    ok = phone.got[-1]
+    assert ok.status == 200, ok
+    box_phone = int(ok.body.decode().split("m=audio ")[1].split()[0])
+    return prtp, frtp, box_phone, box_net
+
+
+def _relays(b, prtp, frtp, box_phone, box_net, seq):
+    """RTP both ways through the box: how many arrived at each end."""
+    _drain(prtp)
+    _drain(frtp)
+    prtp.sendto(_rtp(seq), _addr(box_phone))
+    frtp.sendto(_rtp(seq), _addr(box_net))
+    _turn(b)
+    return _drain(frtp), _drain(prtp)
+
+
+def _byes(peer, cid):
+    peer.receive()
+    return [m for m in peer.got if m.is_request and m.method == "BYE" and
+            m.get("Call-ID") == cid]
+
+
+def _open_fds():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+def test_a_fault_in_one_calls_media_ends_that_call_only():
+    b, logs = _box(scratch("appl-fault"))
+    phone, far = Peer("alice"), Peer("bob")
+    try:
+        c1 = _call(b, phone, far, "call-one")
+        c2 = _call(b, phone, far, "call-two")
+        assert _relays(b, *c1, seq=1) == (1, 1) and _relays(b, *c2, seq=1) == (1, 1)
+        first, second = b.status.calls
+        assert b.inject_fault([str(first.call), "media"]) is first
+        _relays(b, *c1, seq=2)  # the next datagram of call one raises in its handler
+        _turn(b)
+        for peer in (phone, far):
+            byes = _byes(peer, "call-one")
+            assert len(byes) == 1, peer.name
+            reason = byes[0].get("Reason")
+            assert reason.startswith('SIP;cause=200;text="ZeroTap: internal error in the '
+                                     "call's media: RuntimeError('injected fault: media handler'"), \
+                reason
+            assert _byes(peer, "call-two") == []
+        assert first.security == st.FAILED and first.state == st.ENDED
+        assert "injected fault: media handler" in first.error
+        assert b.status.calls == [second] and len(b.media) == 1
+        assert _relays(b, *c2, seq=3) == (1, 1)  # the other call still flows both ways
+        assert not b.loop.stopping
+        assert any("call %d: internal error in the call's media" % first.call in t for t in logs)
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()
+
+
+def test_a_fault_in_one_calls_timer_and_engine_hook():
+    b, logs = _box(scratch("appl-timer"))
+    phone, far = Peer("alice"), Peer("bob")
+    try:
+        c1 = _call(b, phone, far, "t-one")
+        c2 = _call(b, phone, far, "t-two")
+        one, two = b.status.calls
+        b.inject_fault([str(one.call), "timer"])
+        # a timer of call one comes due (its media watch is off: give it a ZRTP-free deadline)
+        m1 = b.media[0]
+        m1.watch.timeout_ms = 1
+        m1.watch.running = True
+        _turn(b)
+        assert one.security == st.FAILED and "injected fault: timer" in one.error
+        assert len(_byes(phone, "t-one")) == 1 and len(_byes(far, "t-one")) == 1
+        assert _relays(b, *c2, seq=5) == (1, 1)
+        for words, msg in ((["2", "engine"], "call 2 has no ZRTP engine (clear mode)"),
+                           (["2", "heat"], "fault: WHERE is media, timer or engine, not 'heat'"),
+                           (["9", "media"], "no call 9"),
+                           (["x"], "usage: fault CALL|next media|timer|engine, or fault loop")):
+            try:
+                b.inject_fault(words)
+            except ValueError as e:
+                assert str(e) == msg, (str(e), msg)
+            else:
+                assert False, words
+        b.faults = False
+        try:
+            b.inject_fault(["loop"])
+        except ValueError as e:
+            assert str(e) == "fault injection is off (ZEROTAP_FAULTS=1 turns it on)"
+        else:
+            assert False
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()
+
+
+def test_a_dead_far_end_ends_the_call_after_media_timeout_and_frees_its_sockets():
+    clock = FakeClock()
+    b, logs = _box(scratch("appl-dead"), timeout_s=5, clock=clock)
+    phone, far = Peer("alice"), Peer("bob")
+    try:
+        before = _open_fds()
+        assert len(b.loop._by_key) == runtime_box.FIXED_SOCKETS
+        c1 = _call(b, phone, far, "dead-one")
+        during = _open_fds()
+        assert len(b.loop._by_key) == runtime_box.FIXED_SOCKETS + runtime_box.SOCKETS_PER_CALL
+        assert _relays(b, *c1, seq=1) == (1, 1)
+        call = b.status.calls[0]
+        for step in range(9):  # the phone keeps talking, the far end is gone
+            clock.now += 500
+            c1[0].sendto(_rtp(10 + step), _addr(c1[2]))
+            _turn(b, 2)
+        assert b.status.calls == [call]  # 4.5 s: alive
+        clock.now += 600
+        c1[0].sendto(_rtp(30), _addr(c1[2]))
+        _turn(b, 2)
+        assert b.status.calls == [] and call.state == st.ENDED
+        assert call.error == "no media from the network for 5 s" and call.security != st.FAILED
+        for peer in (phone, far):
+            byes = _byes(peer, "dead-one")
+            assert len(byes) == 1 and byes[0].get("Reason") == (
+                'SIP;cause=200;text="ZeroTap: no media from the network for 5 s"'), peer.name
+        assert b.media == [] and len(b.loop._by_key) == runtime_box.FIXED_SOCKETS
+        if before is not None:
+            # the two RTP sockets the test's peers made are the rest
+            assert during - before - 2 == runtime_box.SOCKETS_PER_CALL, (before, during)
+            assert _open_fds() == before + 2
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()
+
+
+def test_a_fault_in_the_loop_ends_run_after_a_clean_shutdown():
+    b, logs = _box(scratch("appl-loop"))
+    b.inject_fault(["loop"])
+    try:
+        b.run()
+    except RuntimeError as e:
+        assert str(e) == "injected fault: the loop"
+    else:
+        assert False, "run() returned"
+    assert b.fault == "loop fault: RuntimeError('injected fault: the loop',)" or \
+        b.fault == "loop fault: RuntimeError('injected fault: the loop')", b.fault
+    assert b.stopped and logs[-1] == "stopped" and b.fault in logs
