@@ -56,9 +56,33 @@ class _I2C:
         return [0x3C]
 
 
+class _WDT:
+    feeds = 0
+
+    def __init__(self, timeout):
+        CALLS.append(("WDT", timeout))
+
+    def feed(self):
+        _WDT.feeds += 1
+
+
+class _Reset(Exception):
+    """machine.reset(): the board restarts (the stub unwinds main instead)."""
+
+
 class _Machine:
     Pin = _Pin
     I2C = _I2C
+    WDT = _WDT
+    WDT_RESET = 3
+    cause = 1  # PWRON_RESET
+
+    def reset(self):
+        CALLS.append(("reset",))
+        raise _Reset()
+
+    def reset_cause(self):
+        return self.cause
 
 
 class _Nic:
@@ -276,7 +300,8 @@ class _StopLoop(udp.Loop):
             self.stop()
 
 
-def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=()):
+def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=(),
+          loop_class=None):
     """boot.main on board NAME with the stub modules, storage in DIRECTORY holding FILES; COMMANDS
     go to the control socket once the box listens. Returns (box or None, log lines, replies)."""
     b = _import(name)
@@ -296,7 +321,7 @@ def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=(
             for cmd in commands:
                 client.sendto(cmd.encode(), dest)
 
-    loop = _StopLoop()
+    loop = (loop_class or _StopLoop)()
     loop.stop_after_ms = stop_after_ms
     del CALLS[:]
     del READS[:]
@@ -421,3 +446,57 @@ def test_manifests_require_micropython_lib_ssd1306_and_freeze_the_board_modules(
             assert f not in files, f
         for f in files:  # each one exists where the manifest runner will look
             open(BOARDS_DIR + "/" + base + "/zerotap/" + f).close()
+
+
+# --- issue 14: the watchdog, and a loop fault noted on flash and shown after the reset ----------
+
+class _FaultLoop(_StopLoop):
+    """The box's loop, failing by itself (not in a call) after FAULT_AFTER_MS."""
+
+    def run_once(self, timeout_ms):
+        _StopLoop.run_once(self, timeout_ms)
+        if self.clock() >= self._stop_at - 100:
+            raise RuntimeError("lwIP went away")
+
+
+def test_a_loop_fault_is_noted_on_flash_resets_and_is_shown_after_the_reset():
+    d = scratch("boards-fault")
+    files = {"config.json": json.dumps(_board_config(d))}
+    _WDT.feeds = 0
+    try:
+        _boot("olimex_esp32_poe", d, files, stop_after_ms=400, loop_class=_FaultLoop)
+    except _Reset:
+        pass
+    else:
+        assert False, "the board did not reset"
+    reason = storage.Storage(d).read(boot.RESET_NOTE).decode()
+    assert reason.startswith("loop fault: RuntimeError('lwIP went away'"), reason
+    assert ("WDT", boot.WDT_TIMEOUT_MS) in CALLS and CALLS[-1] == ("reset",)
+    assert _WDT.feeds >= 5, _WDT.feeds  # the loop fed it at every turn (50 ms turns, 300 ms)
+    # after the reset: the reason is logged, shown as the box's warning, and read only once
+    result, logs, replies = _boot("olimex_esp32_poe", d, files, commands=("status",))
+    assert result is not None and logs[0] == "last reset: " + reason, logs
+    assert replies[0]["warning"] == "restarted: " + reason, replies
+    assert storage.Storage(d).read(boot.RESET_NOTE) is None
+    result, logs, replies = _boot("olimex_esp32_poe", d, files, commands=("status",))
+    assert not any(t.startswith("last reset") for t in logs) and replies[0]["warning"] is None
+
+
+def test_a_watchdog_reset_is_shown_after_the_reset():
+    d = scratch("boards-wdt")
+    files = {"config.json": json.dumps(_board_config(d))}
+    _Machine.cause = _Machine.WDT_RESET
+    try:
+        result, logs, replies = _boot("wt32_eth01", d, files, commands=("status",))
+    finally:
+        _Machine.cause = 1
+    assert logs[0] == "last reset: watchdog reset (the loop stopped turning)", logs
+    assert replies[0]["warning"] == "restarted: watchdog reset (the loop stopped turning)"
+
+
+def test_the_watchdog_is_fed_while_a_board_waits_for_its_config():
+    d = scratch("boards-wdtwait")
+    _WDT.feeds = 0
+    result, logs, replies = _boot("esp32_devkit", d, {}, give_up_ms=300)
+    assert result is None and ("WDT", boot.WDT_TIMEOUT_MS) in CALLS
+    assert _WDT.feeds >= 5, _WDT.feeds

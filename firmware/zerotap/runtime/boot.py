@@ -23,6 +23,13 @@ modules it imported (read from it, so that tests pass stand-ins). :func:`main` t
 
 Without a usable config (none, and no good copy) or when a socket cannot be bound, the display
 and the button run alone, showing the error, until the board is reset.
+
+A board never needs a power cycle (issue 14): a hardware watchdog (``machine.WDT``, started at
+boot, :data:`WDT_TIMEOUT_MS`) is fed by the box's loop at every turn and by the waits before it,
+so a hang resets the board; a fault in the loop itself (a call's faults end only that call, see
+:meth:`zerotap.runtime.box.Box.call_fault`) is written to flash (:data:`RESET_NOTE`) and the board
+resets. After the reset the reason (or "watchdog reset" when the watchdog fired) is logged and
+shown as the box's warning.
 """
 import sys
 
@@ -34,6 +41,15 @@ from zerotap.runtime import udp
 CONFIG = "config.json"
 NETWORK_RETRY_MS = 30000
 IDLE_POLL_MS = 25
+WDT_TIMEOUT_MS = 60000  # longer than the network bring-up's longest wait (Ethernet, then Wi-Fi)
+RESET_NOTE = "reset.txt"  # on flash: why the box reset itself, shown after the reset
+
+_watchdog = None  # the board's machine.WDT while main runs
+
+
+def _feed():
+    if _watchdog is not None:
+        _watchdog.feed()
 
 
 def _log(text):
@@ -76,6 +92,7 @@ def _idle(front, clock, for_ms, deadline):
             return False
         if now >= end:
             return True
+        _feed()
         front.handle_timer(now)
         udp.sleep_ms(IDLE_POLL_MS)
 
@@ -120,12 +137,19 @@ def main(board, loop=None, log=None, give_up_ms=None):
     from zerotap.runtime import secure as _secure
     from zerotap.storage import Storage
 
+    global _watchdog
     log = log or _log
     loop = loop or udp.Loop()
     clock = loop.clock
     deadline = None if give_up_ms is None else clock() + give_up_ms
     status = _status.BoxStatus()
     storage = Storage(board.STORAGE)
+    machine = board.machine
+    _watchdog = start_watchdog(machine, log)
+    last = last_reset(machine, storage)
+    if last is not None:
+        log("last reset: %s" % last)
+        status.set_warning("restarted: %s" % last)
     cfg, error = lastgood.load(storage, CONFIG, _parse_board_config, status)
     if error is not None:
         log("config refused: %s: %s%s" % (error[0], error[1],
@@ -163,8 +187,57 @@ def main(board, loop=None, log=None, give_up_ms=None):
         return None
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
                    status=status, front=front)
-    box.run()
+    box.watchdog = _watchdog
+    try:
+        box.run()
+    except Exception as e:  # a fault in the loop itself: note it on flash, reset the board
+        reset_after_fault(machine, storage, box.fault or "loop fault: %r" % (e,), log)
+        raise
     return box
+
+
+def start_watchdog(machine, log):
+    """The board's hardware watchdog (``machine.WDT``), or None where there is none. Once
+    started it cannot be stopped: the loop must feed it."""
+    wdt = getattr(machine, "WDT", None)
+    if wdt is None:
+        return None
+    try:
+        return wdt(timeout=WDT_TIMEOUT_MS)
+    except (OSError, ValueError, TypeError) as e:
+        log("watchdog: %s" % (e,))
+        return None
+
+
+def last_reset(machine, storage):
+    """Why the board last reset, or None after an ordinary power-on: the note a loop fault left
+    on flash (read once, then removed), else the watchdog's reset cause."""
+    note = storage.read(RESET_NOTE)
+    if note is not None:
+        storage.remove(RESET_NOTE)
+        return note.decode("utf-8", "replace") if hasattr(note, "decode") else str(note)
+    cause = getattr(machine, "reset_cause", None)
+    wdt_reset = getattr(machine, "WDT_RESET", None)
+    if cause is not None and wdt_reset is not None:
+        try:
+            if cause() == wdt_reset:
+                return "watchdog reset (the loop stopped turning)"
+        except OSError:
+            pass
+    return None
+
+
+def reset_after_fault(machine, storage, reason, log):
+    """Write REASON to flash and reset the board (``machine.reset``); returns where there is no
+    reset (the caller then lets the exception end the process)."""
+    log("resetting: %s" % reason)
+    try:
+        storage.write(RESET_NOTE, reason.encode())
+    except OSError as e:
+        log("cannot note the reset reason: %s" % (e,))
+    reset = getattr(machine, "reset", None)
+    if reset is not None:
+        reset()
 
 
 def host_front_panel(cfg, status, title=None, out=None):
