@@ -59,6 +59,7 @@ class BoxProcess:
         self.config = cfg
         self.command = None  # a whole command line instead of base_command() + run CONFIG NAME
         self.stdout_path = None  # a file for the box's stdout (the terminal panel), else none
+        self.extra_env = {}  # added to the box's environment (ZEROTAP_FAULTS=1: fault injection)
 
     @property
     def phone_uri(self):
@@ -96,9 +97,11 @@ class BoxProcess:
 
     def env(self):
         if self.interpreter == "micropython":
-            return micropython_env(FIRMWARE)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(FIRMWARE)
+            env = micropython_env(FIRMWARE)
+        else:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = str(FIRMWARE)
+        env.update(self.extra_env)
         return env
 
     def log(self):
