@@ -172,7 +172,7 @@ class Agent:
     def __init__(self, controlling, rand, ufrag=None, pwd=None, stun_server=None, turn=None,
                  host=True, ta=20, rto=500, software=None, tiebreaker=None,
                  nominate_wait=200, nomination_timeout=10000, consent_interval=5000,
-                 consent_timeout=30000, gather_rto=100):
+                 consent_timeout=30000, gather_rto=100, aggressive=False):
         self.controlling = bool(controlling)
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
@@ -187,6 +187,7 @@ class Agent:
         self.gather_rto = gather_rto
         self.software = software
         self.nominate_wait = nominate_wait
+        self.aggressive = aggressive  # RFC 5245 aggressive nomination when controlling (tests)
         self.nomination_timeout = nomination_timeout
         self.consent_interval = consent_interval
         self.consent_timeout = consent_timeout
@@ -324,7 +325,8 @@ class Agent:
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
         for c in candidates:
-            self._add_remote(c)
+            if c.component == 1:
+                self._add_remote(c)
 
     def _add_remote(self, c):
         for r in self.remotes:
@@ -433,6 +435,8 @@ class Agent:
         m.add(stun.PRIORITY, priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF))
         if self.controlling:
             m.add(stun.ICE_CONTROLLING, self.tiebreaker)
+            if self.aggressive and not consent:
+                nominate = True
             if nominate:
                 m.add(stun.USE_CANDIDATE)
         else:
