@@ -153,7 +153,9 @@ class TurnClient:
             data = m.encode(key=self.key, fingerprint=True)
         else:
             data = m.encode(fingerprint=True)
-        self._tx[tid] = (stun.Transaction(m, data, self.server, now, rto=self.rto), req)
+        tx = stun.Transaction(m, data, self.server, now, rto=self.rto)
+        tx.authed = self.key is not None
+        self._tx[tid] = (tx, req)
         self._out.append((data, self.server))
 
     def start(self, now):
@@ -281,7 +283,7 @@ class TurnClient:
             return None
         tx, req = entry
         code = msg.error_code() if msg.cls == stun.ERROR else None
-        sent_key = tx.request.has(stun.MESSAGE_INTEGRITY)
+        sent_key = tx.authed
         if sent_key and code not in (401, 438) and not msg.check(self.key):
             return None  # RFC 8489 section 9.2.5: discard, retransmissions go on
         del self._tx[msg.tid]
