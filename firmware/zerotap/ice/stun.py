@@ -11,7 +11,8 @@ value is packed and checked. Values: addresses are ``(ip, port)`` tuples (ip as 
 IPv6), strings are ``str``, opaque values ``bytes``, numbers ``int``, ERROR-CODE is
 ``(code, reason)``, flags (USE-CANDIDATE) ``None``. A message keeps its attributes in wire order
 as ``[type, value]`` lists; padding that is not zero (RFC 5769's vectors pad with spaces) is kept
-as a third element, so that ``parse(data).encode() == data`` for every message parse accepts.
+as a third element, and a value whose reserved bits are set as a fourth (its raw bytes), so that
+``parse(data).encode() == data`` for every message parse accepts without MESSAGE-INTEGRITY.
 
 After MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count (RFC 8489 section
 14.5); later attributes are dropped. FINGERPRINT is checked by :func:`parse` whenever present.
@@ -328,6 +329,20 @@ def _unpack(t, name, kind, v, tid):
     return bytes(v)
 
 
+def _reserved_clear(kind, v):
+    """False when bits the RFCs reserve (RFFU: zero when sent, ignored when received) are set;
+    the parser then keeps the raw value, so that the message still encodes to its own bytes."""
+    if kind == K_ADDRESS or kind == K_XOR_ADDRESS:
+        return v[0] == 0
+    if kind == K_CHANNEL:
+        return v[2] == 0 and v[3] == 0
+    if kind == K_PROTOCOL:
+        return v[1] == 0 and v[2] == 0 and v[3] == 0
+    if kind == K_ERROR:
+        return v[0] == 0 and v[1] == 0 and v[2] < 8
+    return True
+
+
 def _xor_pad(tid):
     return MAGIC_COOKIE.to_bytes(4, "big") + tid
 
@@ -427,9 +442,9 @@ class Message:
             if entry is None:
                 v = bytes(a[1])
             else:
-                v = _pack(t, entry[1], a[1], tid)
+                v = a[3] if len(a) > 3 else _pack(t, entry[1], a[1], tid)
             n = len(v)
-            pad = a[2] if len(a) > 2 else bytes(-n % 4)
+            pad = a[2] if len(a) > 2 and a[2] is not None else bytes(-n % 4)
             body.append(bytes((t >> 8, t & 0xFF, n >> 8, n & 0xFF)))
             body.append(v)
             body.append(pad)
@@ -552,6 +567,10 @@ def parse(data):
         item = [t, value]
         if pad and pad != bytes(len(pad)):
             item.append(pad)
+        if entry is not None and not _reserved_clear(entry[1], v):
+            if len(item) == 2:
+                item.append(None)
+            item.append(v)
         attrs.append(item)
         if t == MESSAGE_INTEGRITY:
             msg.integrity_at = pos
