@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from hostenv import FIRMWARE, need
+from hostenv import FIRMWARE
 
 sys.path.insert(0, str(FIRMWARE))
 import zerotap  # noqa: E402,F401
@@ -108,26 +108,49 @@ class OurPeer:
 
 
 class NicePeer:
-    """libnice's agent in a /usr/bin/python3 subprocess (Debian python3-gi)."""
+    """libnice's agent in a /usr/bin/python3 subprocess (Debian python3-gi, gir1.2-nice-0.1)."""
 
     def __init__(self, controlling, aggressive=False):
-        need("python3", "Debian python3")
         exe = "/usr/bin/python3"
         if not os.path.exists(exe):
             raise AssertionError("/usr/bin/python3 is missing: install Debian python3-gi")
+        import tempfile
+        self.errfile = tempfile.NamedTemporaryFile(prefix="zerotap-nice-", suffix=".log")
         self.proc = subprocess.Popen(
             [exe, str(HERE / "nice_agent.py"), "1" if controlling else "0",
              "1" if aggressive else "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, bufsize=1)
-        self.hello = self.read()
-        if self.hello.get("error"):
+            stderr=self.errfile, text=True, bufsize=1)
+        self.lines = []
+        self.log = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.hello = self.wait_for(lambda m: "ufrag" in m or "error" in m)
+        if "error" in self.hello:
             raise AssertionError("libnice: " + self.hello["error"])
 
-    def read(self, timeout=15):
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError("libnice agent exited: %s" % self.proc.stderr.read()[-2000:])
-        return json.loads(line)
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("{"):  # GLib's debug log may share stdout
+                self.lines.append(json.loads(line))
+            else:
+                self.log.append(line)
+
+    def wait_for(self, pred, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for m in self.lines:
+                if pred(m):
+                    return m
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.01)
+        raise AssertionError("libnice agent: nothing matched in %.0f s; its lines %r, stderr %s"
+                             "\n(it needs Debian gir1.2-nice-0.1 and python3-gi)"
+                             % (timeout, self.lines, self._stderr()))
+
+    def _stderr(self):
+        with open(self.errfile.name, errors="replace") as f:
+            return f.read()[-3000:]
 
     def write(self, obj):
         self.proc.stdin.write(json.dumps(obj) + "\n")
