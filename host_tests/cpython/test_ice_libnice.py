@@ -51,3 +51,26 @@ def test_libnice_controlling_aggressive():
 def test_libnice_controlled():
     ours, far = _session(True, aggressive=False)
     assert ours.agent.controlling
+
+
+def test_consent_freshness_both_ways():
+    """Connected for 12 s: libnice (RFC 7675 on) keeps consent from our answers, and our
+    consent checks (every ~5 s) are answered by libnice."""
+    far = NicePeer(True, aggressive=False)
+    ours = OurPeer(False)
+    try:
+        far.write({"ufrag": ours.agent.ufrag, "pwd": ours.agent.pwd,
+                   "candidates": ours.candidates()})
+        h = far.hello
+        ours.connect(h["ufrag"], h["pwd"], h["candidates"], timeout=30)
+        far.wait_for(lambda m: m.get("state") == "ready")
+        time.sleep(12)
+        assert ours.agent.consents >= 1
+        assert ours.driver.event("consent-lost") is None
+        states = [m["state"] for m in far.lines if "state" in m]
+        assert states[-1] == "ready", states  # libnice never lost consent
+        far.write({"send": "ping 2"})
+        far.wait_for(lambda m: m.get("recv") == "pong 2")
+    finally:
+        ours.close()
+        far.close()

@@ -212,6 +212,7 @@ class Agent:
         self._consent_at = None
         self._consent_expiry = None
         self._prflx_count = 0
+        self.consents = 0  # consent checks answered (RFC 7675)
 
     # --- outputs ------------------------------------------------------------------------------
     def datagrams_to_send(self):
@@ -262,7 +263,7 @@ class Agent:
         if self.stun_server is not None and local_addrs:
             m = stun.Message(stun.BINDING, stun.REQUEST, self.rand(12))
             data = m.encode(fingerprint=True)
-            tx = stun.Transaction(m, data, self.stun_server, now, rto=self.gather_rto)
+            tx = stun.Transaction(None, data, self.stun_server, now, rto=self.gather_rto)
             self._checks[m.tid] = _Check(tx, None, False)
             self._out.append((data, self.stun_server))
             self._gather_pending += 1
@@ -443,10 +444,11 @@ class Agent:
             m.add(stun.ICE_CONTROLLED, self.tiebreaker)
         data = m.encode(key=self.remote_pwd.encode(), fingerprint=True)
         if consent:
-            tx = stun.Transaction(m, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
+            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
                                   via=pair.local)
         else:
-            tx = stun.Transaction(m, data, pair.remote.addr, now, rto=self.rto, via=pair.local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto,
+                                  via=pair.local)
             pair.state = IN_PROGRESS
         self._checks[m.tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
@@ -587,6 +589,7 @@ class Agent:
             if msg.cls == stun.SUCCESS and src == pair.remote.addr and \
                     via_relay == (pair.local.type == RELAY) and pair is self.selected:
                 self._consent_expiry = now + self.consent_timeout
+                self.consents += 1
             return
         if src != pair.remote.addr or via_relay != (pair.local.type == RELAY):
             pair.state = FAILED  # RFC 8445 section 7.2.5.2.1: non-symmetric

@@ -590,7 +590,7 @@ class Transaction:
     transaction has just timed out (then ``timed_out`` is True)."""
 
     def __init__(self, request, data, addr, now, rto=500, rc=7, rm=16, via=None):
-        self.request = request  # the Message
+        self.request = request  # the Message, when the caller wants to keep it
         self.data = data
         self.addr = addr
         self.via = via  # who sends it (the agent's local base, or a relay)

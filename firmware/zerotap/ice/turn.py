@@ -153,7 +153,7 @@ class TurnClient:
             data = m.encode(key=self.key, fingerprint=True)
         else:
             data = m.encode(fingerprint=True)
-        tx = stun.Transaction(m, data, self.server, now, rto=self.rto)
+        tx = stun.Transaction(None, data, self.server, now, rto=self.rto)
         tx.authed = self.key is not None
         self._tx[tid] = (tx, req)
         self._out.append((data, self.server))
