@@ -281,3 +281,14 @@ def test_malformed_input_is_dropped():
     out = a.datagrams_to_send()
     assert len(out) == 1 and stun.parse(out[0][0]).error_code() == 401
     assert a.remotes == [] and a.pairs == []
+
+
+def test_turn_refused_gathering_goes_on():
+    # wrong TURN credentials: the agent reports the 401 and finishes gathering without a relay
+    net, ha, hb, tsrv = _setup(NONE, ENDPOINT_INDEPENDENT, relay=True,
+                               a_kw={"turn": (TURN, "user", "wrong")})
+    e = ha.event("turn-error")
+    assert e is not None and e[2:] == (401, "Unauthenticated", "Allocate"), ha.events
+    assert ice.RELAY not in [c.type for c in ha.agent.local_candidates()]
+    assert ice.RELAY in [c.type for c in hb.agent.local_candidates()]
+    assert _connect(net, ha, hb)
