@@ -163,3 +163,75 @@ class NicePeer:
         except OSError:
             pass
         stop_process(self.proc)
+
+
+class AsyncPeer:
+    """Our agent in an asyncio loop (beside aioice, in the same thread: no GIL contention),
+    over a datagram endpoint on 127.0.0.1. ``await open()``, then ``start(ufrag, pwd, cands)``."""
+
+    def __init__(self, controlling, **kw):
+        self.agent = ice.Agent(controlling, os.urandom, **kw)
+        self.got = []
+        self.events = []
+        self.selected_at = None
+        self._handle = None
+        self._deadline = None
+
+    async def open(self):
+        import asyncio
+        self.loop = asyncio.get_running_loop()
+        peer = self
+
+        class Proto(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                got = peer.agent.receive(data, addr[:2], peer.now())
+                if got is not None:
+                    peer.got.append(bytes(got))
+                peer.flush()
+
+        self.transport, _ = await self.loop.create_datagram_endpoint(
+            Proto, local_addr=("127.0.0.1", 0))
+        self.port = self.transport.get_extra_info("sockname")[1]
+        self.t0 = self.loop.time()
+        self.agent.gather([("127.0.0.1", self.port)], self.now())
+        self.flush()
+
+    def now(self):
+        return int(round((self.loop.time() - self.t0) * 1000))
+
+    def candidates(self):
+        return [to_sdp(c) for c in self.agent.local_candidates()]
+
+    def start(self, ufrag, pwd, cands):
+        self.agent.set_remote(ufrag, pwd, [from_sdp(c) for c in cands])
+        self.agent.start(self.now())
+        self.flush()
+
+    def flush(self):
+        for data, addr in self.agent.datagrams_to_send():
+            self.transport.sendto(data, addr)
+        ev = self.agent.next_event()
+        while ev is not None:
+            self.events.append(ev)
+            if ev[0] == "selected" and self.selected_at is None:
+                self.selected_at = time.monotonic()
+            ev = self.agent.next_event()
+        t = self.agent.timer()
+        if t != self._deadline:  # reschedule only when the deadline moved
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            self._deadline = t
+            if t is not None:
+                self._handle = self.loop.call_at(self.t0 + t / 1000, self._timer)
+
+    def _timer(self):
+        self._handle = None
+        self._deadline = None
+        self.agent.handle_timer(self.now())
+        self.flush()
+
+    def close(self):
+        if self._handle is not None:
+            self._handle.cancel()
+        self.transport.close()

@@ -177,6 +177,8 @@ class Agent:
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
         self.pwd = pwd or ice_string(rand, 24)
+        self._key = self.pwd.encode()
+        self._remote_key = None
         self.tiebreaker = tiebreaker if tiebreaker is not None else \
             int.from_bytes(rand(8), "big")
         self.stun_server = stun_server
@@ -325,6 +327,7 @@ class Agent:
     def set_remote(self, ufrag, pwd, candidates):
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
+        self._remote_key = pwd.encode()
         for c in candidates:
             if c.component == 1:
                 self._add_remote(c)
@@ -359,8 +362,9 @@ class Agent:
         self._early = []
         for src, via_relay, prio, use in early:
             self._incoming_check(src, via_relay, prio, use, now)
-        self._next_check = now
         self._idle_since = None
+        # the first check goes at once (RFC 8445 section 6.1.4.2 paces the ones after it)
+        self._next_check = now + self.ta if self._pace(now) else None
 
     def _permit_remotes(self, now):
         if self.turn is not None and self.turn.state == turnmod.ALLOCATED:
@@ -442,7 +446,7 @@ class Agent:
                 m.add(stun.USE_CANDIDATE)
         else:
             m.add(stun.ICE_CONTROLLED, self.tiebreaker)
-        data = m.encode(key=self.remote_pwd.encode(), fingerprint=True)
+        data = m.encode(key=self._remote_key, fingerprint=True)
         if consent:
             tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
                                   via=pair.local)
@@ -491,7 +495,7 @@ class Agent:
     def _on_request(self, msg, src, via_relay, now):
         """RFC 8445 section 7.3 (and RFC 8489 section 9.1.3 for the credentials)."""
         user = msg.get(stun.USERNAME)
-        key = self.pwd.encode()
+        key = self._key
         if user is None or msg.integrity_at < 0:
             self._respond(stun.error_response(msg, 400), src, via_relay, now)
             return
@@ -582,7 +586,7 @@ class Agent:
                 self._add_srflx(msg.get(stun.XOR_MAPPED_ADDRESS) or msg.get(stun.MAPPED_ADDRESS))
             self._gathered_one()
             return
-        if not msg.check(self.remote_pwd.encode()):
+        if not msg.check(self._remote_key):
             return  # RFC 8489 9.1.4: not from the peer; the transaction goes on
         del self._checks[msg.tid]
         if check.consent:

@@ -150,8 +150,22 @@ def attribute_name(t):
 
 # --- IP addresses as text (no ipaddress module on MicroPython) --------------------------------
 
+_IP_CACHE = {}  # the few addresses an agent talks to, text -> bytes
+
+
 def ip_to_bytes(ip):
     """The 4 or 16 bytes of IP (text); ValueError names the text when it is not an address."""
+    raw = _IP_CACHE.get(ip)
+    if raw is not None:
+        return raw
+    raw = _ip_to_bytes(ip)
+    if len(_IP_CACHE) >= 16:
+        _IP_CACHE.clear()
+    _IP_CACHE[ip] = raw
+    return raw
+
+
+def _ip_to_bytes(ip):
     if ":" not in ip:
         parts = ip.split(".")
         if len(parts) != 4:
@@ -230,11 +244,13 @@ def _u32(b, i):
 def _pack_address(value, xor_pad):
     ip, port = value
     raw = ip_to_bytes(ip)
-    family = 1 if len(raw) == 4 else 2
     if xor_pad is not None:
         port ^= MAGIC_COOKIE >> 16
-        raw = bytes(raw[i] ^ xor_pad[i] for i in range(len(raw)))
-    return bytes((0, family, port >> 8, port & 0xFF)) + raw
+        if len(raw) == 4:  # the common case, without a loop
+            return bytes((0, 1, port >> 8, port & 0xFF, raw[0] ^ 0x21, raw[1] ^ 0x12,
+                          raw[2] ^ 0xA4, raw[3] ^ 0x42))
+        raw = bytes(raw[i] ^ xor_pad[i] for i in range(16))
+    return bytes((0, 1 if len(raw) == 4 else 2, port >> 8, port & 0xFF)) + raw
 
 
 def _unpack_address(name, v, xor_pad):
@@ -251,11 +267,12 @@ def _unpack_address(name, v, xor_pad):
     else:
         raise ValueError("STUN %s: address family %d is unknown" % (name, family))
     port = _u16(v, 2)
-    raw = v[4:]
     if xor_pad is not None:
         port ^= MAGIC_COOKIE >> 16
-        raw = bytes(raw[i] ^ xor_pad[i] for i in range(len(raw)))
-    return ip_from_bytes(raw), port
+        if family == 1:
+            return "%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42), port
+        return ip_from_bytes(bytes(v[4 + i] ^ xor_pad[i] for i in range(16))), port
+    return ip_from_bytes(v[4:]), port
 
 
 def _pack(t, kind, value, tid):
@@ -380,12 +397,10 @@ def long_term_key(username, realm, password):
 
 
 def _equal(a, b):
+    """Compare two MACs without stopping at the first difference."""
     if len(a) != len(b):
         return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0
+    return int.from_bytes(a, "big") ^ int.from_bytes(b, "big") == 0
 
 
 class Message:
@@ -527,7 +542,8 @@ def parse(data):
     if length != n - HEADER_LENGTH:
         raise ValueError("STUN message length %d does not match the %d bytes after the header"
                          % (length, n - HEADER_LENGTH))
-    data = bytes(data)
+    if not isinstance(data, bytes):
+        data = bytes(data)
     tid = data[8:20]
     method, cls = _split_type(mtype)
     msg = Message(method, cls, tid)

@@ -28,7 +28,7 @@ class Driver:
             self.port = self.ep.sock.getsockname()[1]
 
     def _datagram(self, ep, data, n, addr, now):
-        got = self.core.receive(bytes(data[:n]), addr, now)
+        got = self.core.receive(bytes(memoryview(data)[:n]), addr, now)
         if got is not None and self.on_data is not None:
             self.on_data(got)
         self.flush(now)
