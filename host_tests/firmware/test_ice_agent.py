@@ -1,5 +1,7 @@
 """The ICE agent (RFC 8445) against itself on a simulated network (icesim.py): NAT models, loss,
 a relay; role conflicts, aggressive nomination, early checks, consent freshness (RFC 7675)."""
+import binascii
+
 from icesim import (ENDPOINT_INDEPENDENT, NAT_NAMES, NONE, PORT_RESTRICTED, SYMMETRIC, Net)
 from support import Xorshift32
 
@@ -292,3 +294,21 @@ def test_turn_refused_gathering_goes_on():
     assert ice.RELAY not in [c.type for c in ha.agent.local_candidates()]
     assert ice.RELAY in [c.type for c in hb.agent.local_candidates()]
     assert _connect(net, ha, hb)
+
+
+def test_ipv6_hosts():
+    net = Net(seed=9)
+    a = ice.Agent(True, _rand(91))
+    b = ice.Agent(False, _rand(92))
+    ha = net.host("2001:db8::a", 5000, a)
+    hb = net.host("2001:db8::b", 6000, b)
+    a.gather([ha.addr], 0)
+    b.gather([hb.addr], 0)
+    net.run(100)
+    text = offer.to_json(b.ufrag, b.pwd, b.local_candidates())
+    assert '"[2001:db8::b]:6000"' in text
+    raw = binascii.unhexlify("20010db800000000000000000000000b")
+    assert b.local_candidates()[0].foundation == "H%x" % (binascii.crc32(raw) & 0xFFFFFFFF)
+    assert _connect(net, ha, hb)
+    assert ha.agent.selected.remote.addr == ("2001:db8::b", 6000)
+    assert _data_flows(net, ha, hb)
