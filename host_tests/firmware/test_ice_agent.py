@@ -312,3 +312,16 @@ def test_ipv6_hosts():
     assert _connect(net, ha, hb)
     assert ha.agent.selected.remote.addr == ("2001:db8::b", 6000)
     assert _data_flows(net, ha, hb)
+
+
+def test_relay_only():
+    # relay-only on one side: the path goes through its relay even on one LAN
+    net, ha, hb, tsrv = _setup(PORT_RESTRICTED, PORT_RESTRICTED, relay=True, same_lan=True,
+                               a_kw={"relay_only": True})
+    types = [c.type for c in ha.agent.local_candidates()]
+    assert types == [ice.RELAY], types
+    assert _connect(net, ha, hb)
+    assert ha.agent.selected.local.type == ice.RELAY
+    assert _data_flows(net, ha, hb)
+    # b never learned a's own addresses
+    assert all(r.addr[0] == TURN[0] for r in hb.agent.remotes), hb.agent.remotes

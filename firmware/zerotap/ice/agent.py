@@ -26,7 +26,9 @@ What it follows:
   are pjnath's (what ZSipOs boxes send): a type letter (H, S, P, R) and the base IPv4 address in
   hex (``Hc0a80a05``), the TURN server's address for relayed ones; IPv6 uses a CRC-32 of the
   address. ``host=False`` leaves host candidates out of the offer (they still serve as the base
-  that checks leave from).
+  that checks leave from); ``relay_only=True`` offers and uses the relayed candidate alone (no
+  direct check leaves the socket, direct checks are not answered): the peer learns only the
+  TURN server's address.
 - Check list (6.1.2): pairs of every local base (host, relayed) with every remote candidate of
   the same family, pair priority ``2^32 MIN(G,D) + 2 MAX(G,D) + (G>D ? 1 : 0)``, pruned of
   duplicates, at most ``MAX_PAIRS``; the first pair of each foundation Waiting, the rest Frozen.
@@ -172,7 +174,7 @@ class Agent:
     def __init__(self, controlling, rand, ufrag=None, pwd=None, stun_server=None, turn=None,
                  host=True, ta=20, rto=500, software=None, tiebreaker=None,
                  nominate_wait=200, nomination_timeout=10000, consent_interval=5000,
-                 consent_timeout=30000, gather_rto=100, aggressive=False):
+                 consent_timeout=30000, gather_rto=100, aggressive=False, relay_only=False):
         self.controlling = bool(controlling)
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
@@ -183,7 +185,8 @@ class Agent:
             int.from_bytes(rand(8), "big")
         self.stun_server = stun_server
         self.turn_config = turn
-        self.host = host
+        self.host = host and not relay_only
+        self.relay_only = relay_only  # offer and use relayed candidates only
         self.ta = ta
         self.rto = rto
         self.gather_rto = gather_rto
@@ -238,7 +241,10 @@ class Agent:
 
     def local_candidates(self):
         """The candidates to offer: host (unless ``host=False``), srflx, relay; best first."""
-        out = [c for c in self.locals if c.type != HOST or self.host]
+        if self.relay_only:
+            out = [c for c in self.locals if c.type == RELAY]
+        else:
+            out = [c for c in self.locals if c.type != HOST or self.host]
         out.sort(key=lambda c: -c.priority)
         return out
 
@@ -262,7 +268,7 @@ class Agent:
             if self.host:
                 self._event("candidate", c)
             pref -= 1
-        if self.stun_server is not None and local_addrs:
+        if self.stun_server is not None and local_addrs and not self.relay_only:
             m = stun.Message(stun.BINDING, stun.REQUEST, self.rand(12))
             data = m.encode(fingerprint=True)
             tx = stun.Transaction(None, data, self.stun_server, now, rto=self.gather_rto)
@@ -312,7 +318,8 @@ class Agent:
                               foundation(RELAY, t.server[0]), related=mapped)
                 self.locals.append(c)
                 self._event("candidate", c)
-                self._add_srflx(mapped)
+                if not self.relay_only:
+                    self._add_srflx(mapped)
                 if self.state == GATHERING:
                     self._gathered_one()
                 elif self.state == CHECKING:
@@ -340,6 +347,8 @@ class Agent:
         return c
 
     def _bases(self):
+        if self.relay_only:
+            return [c for c in self.locals if c.type == RELAY]
         return [c for c in self.locals if c.type in (HOST, RELAY)]
 
     def start(self, now):
@@ -494,6 +503,8 @@ class Agent:
 
     def _on_request(self, msg, src, via_relay, now):
         """RFC 8445 section 7.3 (and RFC 8489 section 9.1.3 for the credentials)."""
+        if self.relay_only and not via_relay:
+            return  # only the relayed address is ours to answer on
         user = msg.get(stun.USERNAME)
         key = self._key
         if user is None or msg.integrity_at < 0:
