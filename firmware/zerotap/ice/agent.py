@@ -48,7 +48,9 @@ What it follows:
   check with USE-CANDIDATE on it. When controlled, USE-CANDIDATE on any check nominates its pair
   once that pair is valid (7.3.1.5), which also accepts RFC 5245 aggressive nomination (pjnath,
   aioice); the highest-priority nominated pair is the selected one, and a later, better
-  nomination replaces it (another ``selected`` event).
+  nomination replaces it (another ``selected`` event). ``aggressive=True`` makes a controlling
+  agent put USE-CANDIDATE in every check (RFC 5245 aggressive nomination, deprecated by RFC
+  8445; the tests use it to play pjnath's part).
 - Consent freshness (RFC 7675): after selection a Binding request on the selected pair every
   ``consent_interval`` ms (randomised 0.8..1.2); no authenticated answer for ``consent_timeout``
   ms gives ``consent-lost`` and the agent stops sending.
