@@ -137,3 +137,50 @@ def test_expired_and_wrong_credentials_refused():
             assert e is not None and e[1] == 401 and e[3] == "Allocate", d.events
             assert d.core.state == turn.FAILED and d.core.relayed is None
         loop.close_all()
+
+
+def test_agents_with_coturn_as_stun_and_turn_server():
+    """Two agents use coturn as their STUN and TURN server (one address for both): gathering
+    ends quickly (the Binding answer is told apart from the TURN answers), and a relay-only
+    agent connects through its allocation, with ChannelData on the selected path."""
+    from zerotap.ice import agent as ice
+    with Coturn() as srv:
+        loop = udp.Loop()
+        drivers = []
+        for controlling, relay_only in ((True, True), (False, False)):
+            user, password = srv.credentials("agent%d" % controlling)
+            a = ice.Agent(controlling, os.urandom, stun_server=srv.addr,
+                          turn=(srv.addr, user, password), relay_only=relay_only)
+            d = rt.Driver(loop, "127.0.0.1", 0, a)
+            a.gather([("127.0.0.1", d.port)], loop.clock())
+            d.flush(loop.clock())
+            drivers.append(d)
+        t0 = time.monotonic()
+        assert rt.run(loop, drivers, lambda: all(d.event("gathered") for d in drivers), 5000)
+        assert time.monotonic() - t0 < 1.0  # no request waited for a timeout
+        da, db = drivers
+        a, b = da.core, db.core
+        assert [c.type for c in a.local_candidates()] == [ice.RELAY]
+        # on loopback the mapped address is the host address: no server-reflexive candidate
+        assert sorted(c.type for c in b.local_candidates()) == [ice.HOST, ice.RELAY]
+        a.set_remote(b.ufrag, b.pwd, b.local_candidates())
+        b.set_remote(a.ufrag, a.pwd, a.local_candidates())
+        for d in drivers:
+            d.core.start(loop.clock())
+            d.flush(loop.clock())
+        assert rt.run(loop, drivers, lambda: a.selected is not None and b.selected is not None,
+                      5000), (da.events, db.events)
+        assert a.selected.local.type == ice.RELAY
+        assert rt.run(loop, drivers, lambda: a.turn.channel(a.selected.remote.addr), 3000)
+        got = []
+        db.on_data = got.append
+        a.send(b"through coturn", loop.clock())
+        wire = a.datagrams_to_send()
+        assert len(wire) == 1 and 0x40 <= wire[0][0][0] <= 0x4F and wire[0][1] == srv.addr
+        da.ep.send(wire[0][0], wire[0][1])
+        assert rt.run(loop, drivers, lambda: got, 3000)
+        assert got == [b"through coturn"]
+        for d in drivers:
+            d.core.close(loop.clock())
+            d.flush(loop.clock())
+        loop.close_all()
