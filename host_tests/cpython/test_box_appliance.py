@@ -138,7 +138,7 @@ def test_a_far_phone_killed_mid_call_ends_within_media_timeout(tmp_path):
         freed = _fds(box.proc)
     finally:
         stop_all(a, b, box)
-    assert during - idle == 4, (idle, during)  # a call's four media sockets (boards/README.md)
+    assert during - idle == 2, (idle, during)  # one socket per side (boards/README.md)
     assert freed == idle, (idle, freed)
     assert 4.5 <= took <= 9, took
     assert end["error"] == "no media from the network for 5 s", end

@@ -194,6 +194,11 @@ def test_a_fault_in_one_calls_media_ends_that_call_only():
         c1 = _call(b, phone, far, "call-one")
         c2 = _call(b, phone, far, "call-two")
         assert _relays(b, *c1, seq=1) == (1, 1) and _relays(b, *c2, seq=1) == (1, 1)
+        # the socket budget (boards/README.md): two calls, and room for an ICE socket each
+        rb = runtime_box
+        assert len(b.loop._by_key) == rb.FIXED_SOCKETS + 2 * rb.SOCKETS_PER_CALL == 7
+        assert rb.FIXED_SOCKETS + rb.BOARD_CALLS * (rb.SOCKETS_PER_CALL +
+                                                     rb.ICE_SOCKETS_PER_CALL) <= rb.BOARD_SOCKETS
         first, second = b.status.calls
         assert b.inject_fault([str(first.call), "media"]) is first
         _relays(b, *c1, seq=2)  # the next datagram of call one raises in its handler

@@ -155,3 +155,36 @@ def test_media_timeout_s_is_validated_and_named():
             assert str(e) == msg and e.key == "media.timeout_s", (str(e), msg)
         else:
             assert False, bad
+
+
+def test_rewrite_says_where_rtcp_goes_when_it_shares_the_rtp_port():
+    from zerotap.sip import rewrite
+    body, seen = rewrite.rewrite(core.SDP_FAR.encode(), "127.0.0.1", 40000, "1.10 " + "ab" * 32,
+                                 40000)
+    text = body.decode()
+    assert "m=audio 40000 RTP/AVP 0 96\r\na=rtcp:40000\r\na=zrtp-hash:1.10 " in text, text
+    assert text.count("a=rtcp:") == 1
+    body, _ = rewrite.rewrite(core.SDP_FAR.encode(), "127.0.0.1", 40000)
+    assert b"a=rtcp:" not in body
+
+
+def test_the_proxy_asks_for_rtcp_on_the_rtp_port_of_a_one_socket_side():
+    p, box, _ = core._proxy()
+
+    class OneSocket(core.FakeMedia):
+        def ports(self, side):
+            base = (40000 if side == proxy.PHONE else 42000) + 2 * self.number
+            return base, base
+
+    class Factory(core.FakeFactory):
+        def open(self, call_status):
+            m = OneSocket(len(self.opened))
+            self.opened.append(m)
+            return m
+
+    p.media = Factory()
+    _, fwd, _ = core._forward_invite(p)
+    assert b"m=audio 42000 RTP/AVP 0 96\r\na=rtcp:42000\r\n" in fwd.body, fwd.body
+    _, resp, _ = core._one(p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR),
+                                     core.FAR, 1200))
+    assert b"m=audio 40000 RTP/AVP 0 96\r\na=rtcp:40000\r\n" in resp.body, resp.body

@@ -23,6 +23,7 @@ import sys
 import time
 
 from zerotap import media as _media
+from zerotap import rtp as _rtp
 from zerotap import seams
 from zerotap import status as _status
 from zerotap import watch as _watch
@@ -32,7 +33,10 @@ from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 
 FIXED_SOCKETS = 3  # the two SIP sockets and the control
-SOCKETS_PER_CALL = 4  # phone RTP/RTCP, network RTP/RTCP (boards/README.md: the socket budget)
+SOCKETS_PER_CALL = 2  # one per side, RTP and RTCP together (boards/README.md: the socket budget)
+ICE_SOCKETS_PER_CALL = 1  # room kept for the ICE fallback's path
+BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
+BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
 
 
 def _epoch_ms():
@@ -116,8 +120,23 @@ class MediaFactory(seams.MediaFactory):
             self.pool_pending = self.secure_factory.step_pool()
 
 
+def open_one(loop, host, low, high, handler):
+    """Bind one UDP socket on an even port in LOW..HIGH (RTP's convention, RFC 3550 section 11);
+    raises OSError when the range is full."""
+    for port in range(low + (low & 1), high + 1, 2):
+        try:
+            return loop.open(host, port, handler)
+        except OSError:
+            continue
+    raise OSError(98, "no free port in %d-%d" % (low, high))
+
+
 class CallMedia(seams.CallMedia):
-    """A call's media session with its four sockets (what :class:`MediaFactory` hands out)."""
+    """A call's media session with its sockets (what :class:`MediaFactory` hands out): one per
+    side, carrying RTP and RTCP (the SDP the box sends says ``a=rtcp:`` that port, RFC 3605), so
+    that two calls and their ICE sockets fit a board's 10 (boards/README.md). ``eps`` maps the
+    session's four legs onto them: phone RTP and RTCP share one, network RTP and RTCP the other;
+    the handler gives an RTCP datagram (by :func:`zerotap.rtp.demux`) the RTCP leg."""
 
     def __init__(self, box, call_status, factory):
         self.box = box
@@ -141,16 +160,14 @@ class CallMedia(seams.CallMedia):
                                            box.log, keys)
         call_status.counters = self.session.counters
         try:
-            self.eps[0], self.eps[1] = loop.open_pair(cfg.phone.host, cfg.phone.rtp[0],
-                                                      cfg.phone.rtp[1], self._handler)
-            self.eps[2], self.eps[3] = loop.open_pair(cfg.network.host, cfg.network.rtp[0],
-                                                      cfg.network.rtp[1], self._handler)
+            self.eps[0] = self.eps[1] = open_one(loop, cfg.phone.host, cfg.phone.rtp[0],
+                                                 cfg.phone.rtp[1], self._handler)
+            self.eps[2] = self.eps[3] = open_one(loop, cfg.network.host, cfg.network.rtp[0],
+                                                 cfg.network.rtp[1], self._handler)
         except OSError:
             self._close_sockets()
             raise
-        self._legs = {}
-        for leg in range(4):
-            self._legs[id(self.eps[leg])] = leg
+        self._legs = {id(self.eps[0]): _media.PHONE_RTP, id(self.eps[2]): _media.NET_RTP}
         if secure is not None:
             secure.bind(self.session)
 
@@ -158,6 +175,8 @@ class CallMedia(seams.CallMedia):
         if self.faulted is not None:
             return
         leg = self._legs[id(ep)]
+        if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
+            leg += 1  # RTCP on the side's one socket: the session's RTCP leg
         self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
         try:
             if self._inject == "media":
@@ -226,7 +245,7 @@ class CallMedia(seams.CallMedia):
 
     # --- what the proxy calls --------------------------------------------------------------------
     def ports(self, side):
-        return self.eps[2 * side].port, self.eps[2 * side + 1].port
+        return self.eps[2 * side].port, self.eps[2 * side + 1].port  # the same port: RTCP too
 
     def hello_hash(self):
         sec = self.session.secure

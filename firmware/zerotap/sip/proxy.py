@@ -587,9 +587,11 @@ class Proxy:
             return
         out_side = 1 - side
         session = call.media
-        rtp_port = session.ports(out_side)[0]
+        rtp_port, rtcp_port = session.ports(out_side)
         zhash = session.hello_hash() if out_side == NETWORK else None
-        new_body, seen = rewrite.rewrite(msg.body, self.addr[out_side][0], rtp_port, zhash)
+        # RTCP on a port of its own but the next one: a=rtcp says where (RFC 3605)
+        new_body, seen = rewrite.rewrite(msg.body, self.addr[out_side][0], rtp_port, zhash,
+                                         rtcp_port if rtcp_port != rtp_port + 1 else None)
         if seen.host is None:
             raise ValueError("SDP: no audio stream to relay")
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")

@@ -106,15 +106,17 @@ def read(body):
     return _walk(body, None, None, None)[1]
 
 
-def rewrite(body, address, port, zrtp_hash=None):
+def rewrite(body, address, port, zrtp_hash=None, rtcp_port=None):
     """(new_body, Media): BODY with its first audio stream pointed at ADDRESS:PORT (str, int),
     the attributes above stripped, and ``a=zrtp-hash:ZRTP_HASH`` added when given (a str such as
-    ``"1.10 3f..."``). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
+    ``"1.10 3f..."``). RTCP_PORT (an int): ``a=rtcp:RTCP_PORT`` is added (RFC 3605), so that the
+    peer sends its RTCP there (the box's one socket per side takes RTP and RTCP, see
+    boards/README.md). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
     m= line, an audio stream without a connection address)."""
-    return _walk(body, address, port, zrtp_hash)
+    return _walk(body, address, port, zrtp_hash, rtcp_port)
 
 
-def _walk(body, address, port, zrtp_hash):
+def _walk(body, address, port, zrtp_hash, rtcp_port=None):
     if address is not None:
         addrtype = _sdp.addrtype_of(address).encode()
         address = address.encode()
@@ -149,6 +151,8 @@ def _walk(body, address, port, zrtp_hash):
                 parts[1] = b"0"  # RFC 3264 section 6: a stream the box does not relay
                 line = b"m=" + b" ".join(parts)
             out.append(line)
+            if in_audio and address is not None and rtcp_port is not None:
+                out.append(b"a=rtcp:" + str(rtcp_port).encode())
             if in_audio and address is not None and zrtp_hash:
                 out.append(b"a=zrtp-hash:" + zrtp_hash.encode())
             continue
