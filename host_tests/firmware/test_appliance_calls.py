@@ -188,3 +188,42 @@ def test_the_proxy_asks_for_rtcp_on_the_rtp_port_of_a_one_socket_side():
     _, resp, _ = core._one(p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", core.SDP_FAR),
                                      core.FAR, 1200))
     assert b"m=audio 40000 RTP/AVP 0 96\r\na=rtcp:40000\r\n" in resp.body, resp.body
+
+
+def _retry_after(code, reason, extra=""):
+    p, box, logs = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    side, resp, dest = core._one(p.receive(proxy.NETWORK, core._response(fwd, code, reason,
+                                                                         extra=extra),
+                                           core.FAR, 1100))
+    assert side == proxy.PHONE and resp.status == code and box.calls == []
+    first = p.media.opened[0]
+    assert first.closed
+    # the phone's retry: same Call-ID, a higher CSeq
+    side, fwd2, dest = core._one(p.receive(proxy.PHONE, core._invite(cseq="21 INVITE",
+                                                                     branch="z9hG4bK.retry"),
+                                           core.PHONE, 1300))
+    assert side == proxy.NETWORK and fwd2.method == "INVITE", fwd2
+    assert len(p.media.opened) == 2 and b"m=audio 42002 " in fwd2.body  # new media
+    side, ok, _ = core._one(p.receive(proxy.NETWORK, core._response(fwd2, 200, "OK",
+                                                                    core.SDP_FAR), core.FAR, 1400))
+    assert ok.status == 200 and box.calls[0].state == st.ACTIVE
+    assert p.calls["c140wxXF0q"].phase == proxy.CONFIRMED
+    return p
+
+
+def test_the_retry_after_a_302_connects():
+    _retry_after(302, "Moved Temporarily", "Contact: <sip:bob@192.0.2.60>")
+
+
+def test_the_retry_after_a_422_connects():
+    _retry_after(422, "Session Interval Too Small", "Min-SE: 1800")
+
+
+def test_a_retransmitted_invite_after_the_final_error_does_not_start_a_call():
+    p, box, _ = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    p.receive(proxy.NETWORK, core._response(fwd, 486, "Busy Here"), core.FAR, 1100)
+    out = p.receive(proxy.PHONE, core._invite(), core.PHONE, 1200)  # the same CSeq 20
+    side, resp, _ = core._one(out)
+    assert resp.status == 481 and len(p.media.opened) == 1 and box.calls == []

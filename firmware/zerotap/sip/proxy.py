@@ -113,6 +113,7 @@ class Call:
         self.route = [[], []]  # route set toward each side (beyond the box)
         self.cseq = [0, 0]  # the last CSeq each side sent
         self.session_expires = None  # RFC 4028: the session's end unless refreshed (now_ms)
+        self.was_confirmed = False  # a 2xx came: an INVITE without To tag can no longer start it
 
     def enter(self, phase, now_ms):
         self.phase = phase
@@ -372,6 +373,13 @@ class Proxy:
         method = req.method
         to_tag = fwd.to_tag = req.address("To").tag
         call = self.calls.get(req.call_id())
+        if (method == "INVITE" and to_tag is None and call is not None and call.phase == ENDED
+                and not call.was_confirmed and call.direction == side
+                and req.cseq().number > call.cseq[side]):
+            # the UA tries again with the same Call-ID and a higher CSeq after a 3xx (RFC 3261
+            # section 8.1.3.4), a 422 (RFC 4028 section 8.2) or another final error: a new call
+            del self.calls[call.call_id]
+            call = None
         if method == "INVITE" and to_tag is None and call is None:
             if _has_sdp(req):
                 seen = rewrite.read(req.body)  # a bad offer gets its 400 before any call exists
@@ -638,6 +646,7 @@ class Proxy:
                         self._note_routes(call, resp, side)
                         call.uri[side] = resp.get("To")
                         call.enter(CONFIRMED, now_ms)
+                        call.was_confirmed = True
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)
