@@ -227,3 +227,41 @@ def test_a_retransmitted_invite_after_the_final_error_does_not_start_a_call():
     out = p.receive(proxy.PHONE, core._invite(), core.PHONE, 1200)  # the same CSeq 20
     side, resp, _ = core._one(out)
     assert resp.status == 481 and len(p.media.opened) == 1 and box.calls == []
+
+
+MULTIPART = ("--b1\r\nContent-Type: application/sdp\r\n\r\n" + core.SDP_PHONE +
+             "\r\n--b1\r\nContent-Type: application/pidf+xml\r\n\r\n<presence/>\r\n--b1--\r\n")
+
+
+def test_a_multipart_offer_is_refused_with_488_and_opens_no_call():
+    p, box, logs = core._proxy()
+    inv = core._invite(sdp=MULTIPART).replace(b"Content-Type: application/sdp",
+                                              b"Content-Type: multipart/mixed;boundary=b1")
+    side, resp, dest = core._one(p.receive(proxy.PHONE, inv, core.PHONE, 1000))
+    assert side == proxy.PHONE and resp.status == 488 and dest == core.PHONE
+    assert box.calls == [] and p.media.opened == [] and p.calls == {}
+    assert "sip: INVITE with a multipart body from the phone refused" in logs
+
+
+SDP_VIDEO_ONLY = ("v=0\r\no=bob 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n"
+                  "m=video 30002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n")
+
+
+def test_a_2xx_without_relayable_audio_gets_ack_and_bye_and_the_phone_488():
+    p, box, logs = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    call = box.calls[0]
+    out = p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", SDP_VIDEO_ONLY), core.FAR, 1200)
+    got = [(side, message.parse(data), dest) for side, data, dest in out]
+    assert [(g[0], g[1].method if g[1].is_request else g[1].status) for g in got] == [
+        (proxy.NETWORK, "ACK"), (proxy.NETWORK, "BYE"), (proxy.PHONE, 488)], got
+    ack, bye, refusal = got[0][1], got[1][1], got[2][1]
+    assert got[0][2] == core.FAR and str(ack.uri) == "sip:bob@192.0.2.50:5060"
+    assert ack.get("CSeq") == "20 ACK" and ack.get("To").endswith("tag=fcd4026e")
+    assert bye.get("CSeq") == "21 BYE" and bye.get("Reason") == (
+        'SIP;cause=200;text="ZeroTap: the answer: no audio stream to relay"'), bye.get("Reason")
+    assert got[2][2] == core.PHONE and refusal.get("Call-ID") == "c140wxXF0q"
+    assert len(refusal.get_all("Via")) == 1 and refusal.body in (b"", None)
+    assert "ZeroTap: the answer" in refusal.get("Reason")
+    assert call.security == st.FAILED and call.state == st.ENDED and box.calls == []
+    assert p.media.opened[0].closed

@@ -74,6 +74,25 @@ def _has_sdp(msg):
     return bool(msg.body) and msg.content_type() == SDP_TYPE
 
 
+def _multipart(msg):
+    return bool(msg.body) and (msg.content_type() or "").startswith("multipart/")
+
+
+def _unrelayable(msg):
+    """Why the box cannot relay the audio of MSG's body (a 2xx to INVITE), or None when it can."""
+    if _multipart(msg):
+        return "a multipart body"
+    if not _has_sdp(msg):
+        return None  # no SDP here: the offer/answer is elsewhere (ACK, PRACK)
+    try:
+        seen = rewrite.read(msg.body)
+    except ValueError as e:
+        return str(e)
+    if seen.host is None:
+        return "no audio stream to relay"
+    return None
+
+
 class Binding:
     """A phone registered through the box: its real contact and the key the registrar knows."""
 
@@ -372,6 +391,12 @@ class Proxy:
         side, req, src, now_ms = fwd.side, fwd.req, fwd.src, fwd.now_ms
         method = req.method
         to_tag = fwd.to_tag = req.address("To").tag
+        if method in ("INVITE", "UPDATE", "PRACK", "ACK") and _multipart(req):
+            # its SDP part would carry media past the box (issue 14): refused, never passed
+            self.log("sip: %s with a multipart body from the %s refused" % (method,
+                                                                             SIDE_NAMES[side]))
+            return [] if method == "ACK" else self._reply(side, req, src, 488,
+                                                          "Not Acceptable Here")
         call = self.calls.get(req.call_id())
         if (method == "INVITE" and to_tag is None and call is not None and call.phase == ENDED
                 and not call.was_confirmed and call.direction == side
@@ -638,6 +663,11 @@ class Proxy:
         call = self.calls.get(resp.call_id())
         if method == "REGISTER" and side == NETWORK and 200 <= code < 300:
             self._register_response(resp, now_ms)
+        if (call is not None and call.phase != ENDED and method == "INVITE" and 200 <= code < 300
+                and call.phase != CONFIRMED and resp.body):
+            why = _unrelayable(resp)
+            if why is not None:
+                return self._refuse_answer(call, side, resp, dest, now_ms, why)
         if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
             if method == "INVITE":
@@ -758,3 +788,44 @@ class Proxy:
             call.session_expires = None
             return
         call.session_expires = now_ms + 1000 * int(delta)
+
+    def _refuse_answer(self, call, side, resp, dest, now_ms, why):
+        """A 2xx whose audio the box cannot relay (WHY): the box completes the answerer's dialog
+        (ACK, RFC 3261 section 13.2.2.4) and ends it (BYE with the reason), and the caller gets
+        488 instead of the 2xx, so that no media bypasses the box and nobody waits."""
+        reason = "the answer has %s" % why if why.startswith("a ") else "the answer: %s" % why
+        self.log("call %d: %s; ACK and BYE to the %s" % (call.number, reason, SIDE_NAMES[side]))
+        self._note_dialog(call, side, resp)
+        self._note_routes(call, resp, side)
+        call.uri[side] = resp.get("To")
+        out = []
+        target = call.contact[side]
+        if target is not None:
+            try:
+                ack = _sip.Request("ACK", target.copy())
+                ack.add("Via", "SIP/2.0/UDP %s;branch=%sztack%d;rport" % (
+                    join_hostport(*self.addr[side]), BRANCH_MAGIC, call.number))
+                ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
+                for r in call.route[side]:
+                    ack.add("Route", r)
+                ack.add("From", resp.get("From"))
+                ack.add("To", resp.get("To"))
+                ack.add("Call-ID", call.call_id)
+                ack.add("CSeq", "%d ACK" % resp.cseq().number)
+                routes = call.route[side]
+                out.append((side, ack.serialize(), (_uri(routes[0]) if routes else
+                                                     target).address()))
+            except ValueError as e:
+                self.log("call %d: cannot build ACK: %s" % (call.number, e))
+        bye = self._bye(call, side, "ZeroTap: " + reason)
+        if bye is not None:
+            out.append(bye)
+        refusal = _sip.Response(488, "Not Acceptable Here")
+        for name in ("Via", "From", "To", "Call-ID", "CSeq"):
+            for value in resp.get_all(name):
+                refusal.add(name, value)
+        refusal.add("Reason", 'SIP;cause=488;text="ZeroTap: %s"' % reason.replace('"', "'"))
+        out.append((1 - side, refusal.serialize(), dest))
+        call.status.fail(reason)
+        self._end(call, now_ms, reason)
+        return out
