@@ -265,3 +265,15 @@ def test_a_2xx_without_relayable_audio_gets_ack_and_bye_and_the_phone_488():
     assert "ZeroTap: the answer" in refusal.get("Reason")
     assert call.security == st.FAILED and call.state == st.ENDED and box.calls == []
     assert p.media.opened[0].closed
+
+
+def test_a_multipart_183_reaches_the_phone_without_its_body():
+    p, box, logs = core._proxy()
+    _, fwd, _ = core._forward_invite(p)
+    body = MULTIPART.replace(core.SDP_PHONE, core.SDP_FAR)
+    resp = core._response(fwd, 183, "Session Progress", body).replace(
+        b"Content-Type: application/sdp", b"Content-Type: multipart/mixed;boundary=b1")
+    side, got, dest = core._one(p.receive(proxy.NETWORK, resp, core.FAR, 1100))
+    assert side == proxy.PHONE and got.status == 183 and not got.body
+    assert got.get("Content-Type") is None and got.get("Content-Length") == "0"
+    assert p.media.opened[0].answered_at is None  # no early media started

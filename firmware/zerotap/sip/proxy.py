@@ -663,6 +663,12 @@ class Proxy:
         call = self.calls.get(resp.call_id())
         if method == "REGISTER" and side == NETWORK and 200 <= code < 300:
             self._register_response(resp, now_ms)
+        if code < 200 and _multipart(resp):
+            # a provisional answer's multipart SDP would carry early media past the box: the
+            # phone gets the response without a body (no early media) instead
+            self.log("sip: %d with a multipart body: its body is removed" % code)
+            resp.body = b""
+            resp.remove("Content-Type")
         if (call is not None and call.phase != ENDED and method == "INVITE" and 200 <= code < 300
                 and call.phase != CONFIRMED and resp.body):
             why = _unrelayable(resp)
