@@ -31,7 +31,11 @@ def _ports(n):
     return out
 
 
-def _box(tmp, timeout_s=0, clock=None):
+def _box(tmp, timeout_s=0, clock=None, cfg=None):
+    if cfg is not None:
+        logs = []
+        b = runtime_box.Box(cfg, log=logs.append, name="T")
+        return b, logs
     p = _ports(3)
     low = p[2] + 100
     cfg = config.parse({
@@ -39,6 +43,7 @@ def _box(tmp, timeout_s=0, clock=None):
                   "rtp": "%d-%d" % (low, low + 19)},
         "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
         "media": {"timeout_s": timeout_s},
+        "zrtp": {"cache": tmp + "/cache"},
         "status": tmp + "/status.jsonl",
         "control": "127.0.0.1:%d" % p[2]})
     logs = []
@@ -311,3 +316,68 @@ def test_a_fault_in_the_loop_ends_run_after_a_clean_shutdown():
     assert b.fault == "loop fault: RuntimeError('injected fault: the loop',)" or \
         b.fault == "loop fault: RuntimeError('injected fault: the loop')", b.fault
     assert b.stopped and logs[-1] == "stopped" and b.fault in logs
+
+
+def test_bindings_survive_a_restart_of_the_box():
+    tmp = scratch("appl-bind")
+    b, logs = _box(tmp)
+    phone, registrar = Peer("alice"), Peer("registrar")
+    try:
+        reg = ("REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKreg1;rport\r\n"
+               "From: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+               "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nExpires: 300\r\n"
+               "Contact: <sip:alice@127.0.0.1:%d>\r\nContent-Length: 0\r\n\r\n"
+               % (registrar.port, phone.port, phone.port)).encode()
+        phone.send(reg, b.cfg.phone.port)
+        _turn(b)
+        registrar.receive()
+        fwd = registrar.got[-1]
+        contact = fwd.get("Contact")
+        assert contact == "<sip:alice@127.0.0.1:%d;zt=1>" % b.cfg.network.port, contact
+        lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+        lines += ["From: " + fwd.get("From"), "To: %s;tag=reg" % fwd.get("To"),
+                  "Call-ID: reg-1", "CSeq: 1 REGISTER", "Contact: %s;expires=300" % contact,
+                  "Content-Length: 0"]
+        registrar.send(("\r\n".join(lines) + "\r\n\r\n").encode(), b.cfg.network.port)
+        _turn(b)
+        phone.receive()
+        assert phone.got[-1].status == 200 and b.status.registered
+        cfg = b.cfg
+        b.shutdown()
+        # the box restarts; the phone does not register again
+        b, logs = _box(tmp, cfg=cfg)
+        assert "bindings: 1 restored" in logs and b.status.registered
+        frtp = registrar.new_rtp()
+        body = registrar.sdp(frtp).encode()
+        inv = ("INVITE sip:alice@127.0.0.1:%d;zt=1 SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKin1;rport\r\n"
+               "From: <sip:bob@127.0.0.1>;tag=b1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+               "Call-ID: in-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+               "Contact: <sip:bob@127.0.0.1:%d>\r\nContent-Type: application/sdp\r\n"
+               "Content-Length: %d\r\n\r\n" % (cfg.network.port, registrar.port, registrar.port,
+                                                 len(body))).encode() + body
+        registrar.send(inv, cfg.network.port)
+        _turn(b)
+        phone.receive()
+        got = phone.got[-1]
+        assert got.is_request and got.method == "INVITE", got
+        assert str(got.uri) == "sip:alice@127.0.0.1:%d" % phone.port
+        assert b.status.calls[0].direction == "in"
+    finally:
+        b.shutdown()
+        phone.close()
+        registrar.close()
+
+
+def test_unreadable_bindings_are_set_aside():
+    tmp = scratch("appl-bindbad")
+    from zerotap.storage import Storage
+    Storage(tmp + "/cache").write(runtime_box.BINDINGS_FILE, b'[["x", 1]]')
+    b, logs = _box(tmp)
+    try:
+        assert b.proxy.bindings == {}
+        assert any(t.startswith("bindings: bindings.json unreadable (bindings: bad entry") and
+                   t.endswith("kept as bindings.json.bad") for t in logs), logs
+    finally:
+        b.shutdown()

@@ -37,6 +37,7 @@ SOCKETS_PER_CALL = 2  # one per side, RTP and RTCP together (boards/README.md: t
 ICE_SOCKETS_PER_CALL = 1  # room kept for the ICE fallback's path
 BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
 BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
+BINDINGS_FILE = "bindings.json"  # the phones' registrations, beside the trust cache
 
 
 def _epoch_ms():
@@ -313,6 +314,8 @@ class Box:
         self._reap_due = False
         self._loop_fault = False
         self.fault = None  # what ended the loop, when a fault did
+        self._saved_bindings = None
+        self._restore_bindings()
         warning = self.secure_factory.warning
         if warning:
             self.log(warning)
@@ -367,6 +370,8 @@ class Box:
         self._send(out)
         if self.ending:
             self._reap(now)
+        if self.proxy.binding_keys() != self._saved_bindings:
+            self._save_bindings(now)
 
     def _send(self, out):
         for side, data, dest in out:
@@ -414,6 +419,46 @@ class Box:
             t = front.timer()
             if t is not None and t <= now_ms:
                 front.handle_timer(now_ms)
+
+    # --- bindings on flash (issue 14) --------------------------------------------------------------
+    def _bindings_storage(self):
+        from zerotap.storage import Storage
+        return Storage(self.cfg.zrtp.cache)
+
+    def _restore_bindings(self):
+        """The phones' bindings saved before a restart (``bindings.json`` beside the trust
+        cache): incoming calls for ``;zt=N`` reach the phone without it registering again."""
+        self._saved_bindings = []
+        try:
+            import os
+            os.stat(self.cfg.zrtp.cache.rstrip("/") + "/" + BINDINGS_FILE)
+        except (ImportError, OSError):
+            return  # none saved (and no directory made for nothing)
+        try:
+            s = self._bindings_storage()
+            data = s.read(BINDINGS_FILE)
+        except OSError as e:
+            self.log("bindings: cannot read: %s" % (e,))
+            return
+        if data is None:
+            return
+        try:
+            self.proxy.import_bindings(json.loads(data), self.loop.clock())
+        except (ValueError, TypeError) as e:
+            aside = s.set_aside(BINDINGS_FILE)
+            self.log("bindings: %s unreadable (%s), kept as %s" % (BINDINGS_FILE, e, aside))
+        self._saved_bindings = self.proxy.binding_keys()
+        if self._saved_bindings:
+            self.log("bindings: %d restored" % len(self._saved_bindings))
+
+    def _save_bindings(self, now_ms):
+        keys = self.proxy.binding_keys()
+        try:
+            self._bindings_storage().write(
+                BINDINGS_FILE, json.dumps(self.proxy.export_bindings(now_ms)).encode())
+        except OSError as e:
+            self.log("bindings: cannot write: %s" % (e,))
+        self._saved_bindings = keys
 
     # --- one fault, one call (issue 14) ----------------------------------------------------------------
     def call_fault(self, m, where, exc):

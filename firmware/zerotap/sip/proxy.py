@@ -101,6 +101,7 @@ class Binding:
         self.contact_uri = contact_uri  # the phone's own Contact URI (a zerotap.sip.uri.Uri)
         self.aor = aor
         self.expires_at = expires_at
+        self.confirmed = False  # the registrar's 2xx listed it (only those are kept on flash)
 
 
 # A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
@@ -556,6 +557,7 @@ class Proxy:
                     registered = True
             else:
                 registered = True
+            b.confirmed = True
             c.uri = b.contact_uri.copy()  # the phone sees its own contact again
             values[i] = str(c)
         resp.set("Contact", values)
@@ -835,3 +837,39 @@ class Proxy:
         call.status.fail(reason)
         self._end(call, now_ms, reason)
         return out
+
+    # --- bindings across a restart (issue 14) --------------------------------------------------------
+    def export_bindings(self, now_ms):
+        """The confirmed bindings as plain data for flash: [[key, contact, aor, seconds left]],
+        sorted by key. What changes it: a binding made or dropped (not a refresh)."""
+        out = []
+        for key in sorted(self.bindings, key=lambda k: (len(k), k)):
+            b = self.bindings[key]
+            if b.confirmed:
+                out.append([key, str(b.contact_uri), b.aor,
+                            max(0, (b.expires_at - now_ms) // 1000)])
+        return out
+
+    def binding_keys(self):
+        """What must be saved again when it changes: the confirmed (key, contact) pairs."""
+        return sorted((k, str(b.contact_uri)) for k, b in self.bindings.items() if b.confirmed)
+
+    def import_bindings(self, items, now_ms):
+        """Bindings saved by :meth:`export_bindings` before a restart: the registrar still routes
+        calls for the phone to ``;zt=KEY``, and the phone does not know the box restarted.
+        Bad entries raise ValueError (the caller sets the file aside)."""
+        for item in items:
+            if not isinstance(item, list) or len(item) != 4:
+                raise ValueError("bindings: bad entry %r" % (item,))
+            key, contact, aor, left = item
+            if not isinstance(key, str) or not _urimod.is_digits(key) or not isinstance(left, int):
+                raise ValueError("bindings: bad entry %r" % (item,))
+            uri = _urimod.parse(contact)
+            b = Binding(key, uri, aor, now_ms + 1000 * left)
+            b.confirmed = True
+            self.bindings[key] = b
+            self._by_contact[str(uri)] = key
+            if int(key) >= self._next_key:
+                self._next_key = int(key) + 1
+        if self.bindings and not self.status.registered:
+            self.status.set_registered(True)
