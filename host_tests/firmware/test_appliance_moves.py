@@ -1,0 +1,140 @@
+"""Issue 14, media that moves: after SECURE, an SDP (re-INVITE, UPDATE) naming another far media
+address starts a new secure leg (a new ZRTP exchange: status NEGOTIATING, then SECURE with the new
+SAS) instead of an alarm; the same address, or hold, keeps the leg; a move no SDP announced still
+raises the alarm. The secure legs here are fakes that record what the box asks of them (the seam
+of zerotap.seams.SecureLeg); the ZRTP exchange itself is the engine's, tested elsewhere."""
+from support import scratch
+from zerotap import seams
+from zerotap import status as st
+from zerotap.runtime import box as runtime_box
+
+import test_appliance_box as rig
+
+
+class FakeLeg(seams.SecureLeg):
+    def __init__(self, number):
+        self.number = number
+        self.started = []
+        self.closed = False
+        self.peer_hash = None
+        self.session = None
+
+    def bind(self, session):
+        self.session = session
+
+    def hello_hash(self):
+        return "1.10 " + "%02x" % self.number * 32
+
+    def set_peer_hash(self, value):
+        self.peer_hash = value
+
+    def start(self, now_ms):
+        self.started.append(now_ms)
+
+    def receive_zrtp(self, buf, n, now_ms):
+        pass
+
+    def timer(self):
+        return None
+
+    def handle_timer(self, now_ms):
+        pass
+
+    def protect(self, buf, n, rtcp):
+        return n
+
+    def unprotect(self, buf, n, rtcp, now_ms):
+        return 0  # nothing authenticates: what an unannounced peer's packets do
+
+    def set_verified(self, verified):
+        pass
+
+    def close(self):
+        self.closed = True
+        self.is_secure = False
+        self.can_unprotect = False
+
+
+class FakeFactory(seams.SecureFactory):
+    def __init__(self):
+        self.legs = []
+
+    def leg(self, call_status, call_media):
+        leg = FakeLeg(len(self.legs))
+        self.legs.append(leg)
+        return leg
+
+
+def test_the_fakes_fill_their_seams():
+    assert seams.abstract(FakeLeg) == [] and seams.abstract(FakeFactory) == []
+
+
+def _secure_call(tmp):
+    b, logs = rig._box(tmp)
+    factory = FakeFactory()
+    b.secure_factory = b.media_factory.secure_factory = factory
+    call = b.status.new_call(1, "out", "sip:bob@192.0.2.50")
+    m = b.media_factory.open(call)
+    m.set_remote(0, "127.0.0.1", 30000)
+    m.set_remote(1, "192.0.2.50", 40000)
+    m.answered(b.loop.clock())
+    leg = factory.legs[0]
+    leg.is_secure = leg.can_unprotect = True
+    call.set_secure("abcd", "B32", "S256", "AES1", "HS80", "X255", "00" * 12, st.CACHE_NEW, False)
+    return b, logs, factory, call, m
+
+
+def test_an_announced_move_after_secure_starts_a_new_exchange():
+    b, logs, factory, call, m = _secure_call(scratch("appl-move"))
+    try:
+        seen = []
+        b.status.listen(lambda box, c: seen.append((c.security, c.sas) if c else None))
+        m.set_remote(1, "192.0.2.99", 41000)  # a re-INVITE moved the far media
+        assert len(factory.legs) == 2 and factory.legs[0].closed
+        new = factory.legs[1]
+        assert m.session.secure is new and new.session is m.session and len(new.started) == 1
+        assert m.session.rtp_remote() == ("192.0.2.99", 41000) and m.rekeys == 1
+        assert call.security == st.NEGOTIATING and call.sas is None and not call.mitm
+        assert seen == [(st.NEGOTIATING, None)]
+        assert m.hello_hash() == new.hello_hash()  # the SDP of the move carries the new Hello
+        m.set_peer_hash(("1.10", "ef" * 32))
+        assert new.peer_hash == ("1.10", "ef" * 32)
+        assert ("call 1: the far media moved to 192.0.2.99:41000 after SECURE: a new ZRTP "
+                "exchange") in logs
+    finally:
+        m.close()
+        b.shutdown()
+
+
+def test_the_same_address_hold_and_before_secure_keep_the_leg():
+    b, logs, factory, call, m = _secure_call(scratch("appl-same"))
+    try:
+        m.set_remote(1, "192.0.2.50", 40000)  # a session refresh: the same media
+        m.set_remote(1, None, 40000)  # hold
+        m.set_remote(1, "192.0.2.50", 40000)  # resume
+        m.set_remote(0, "127.0.0.1", 30002)  # the phone side moves: nothing to key
+        assert len(factory.legs) == 1 and m.rekeys == 0 and call.security == st.SECURE
+    finally:
+        m.close()
+        b.shutdown()
+    b, logs, factory, call, m = _secure_call(scratch("appl-early"))
+    try:
+        factory.legs[0].is_secure = False  # not SECURE yet: a move is the ongoing exchange's
+        m.set_remote(1, "192.0.2.99", 41000)
+        assert len(factory.legs) == 1 and m.rekeys == 0
+    finally:
+        m.close()
+        b.shutdown()
+
+
+def test_an_unannounced_move_still_raises_the_alarm():
+    b, logs, factory, call, m = _secure_call(scratch("appl-stranger"))
+    try:
+        m.session.secure.secure_at = -10 ** 6  # long past the switch grace
+        pkt = bytearray(rig._rtp(7)) + bytearray(20)
+        m.session.receive(2, pkt, 172, ("192.0.2.77", 41000), b.loop.clock())
+        assert call.mitm and call.security == st.SECURE and len(factory.legs) == 1
+        assert "unauthenticated" in call.error
+    finally:
+        m.close()
+        b.shutdown()
