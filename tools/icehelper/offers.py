@@ -41,7 +41,7 @@ def parse(body):
 def _check_addr(where, addr):
     host, sep, port = addr.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
-        host, version = host[1:], 6
+        host, version = host[1:-1], 6
     else:
         version = 4
     try:
