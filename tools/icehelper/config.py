@@ -97,7 +97,7 @@ class Config:
         if g("turn", "secret_file"):
             secret = Path(path("turn", "secret_file")).read_text().strip()
         self.turn_secret = secret
-        self.turn_ttl = num("turn", "ttl", 12 * 3600, 60)
+        self.turn_ttl = num("turn", "ttl", 12 * 3600, 1)
         self.turn_uris = g("turn", "uris").split()
         if self.turn_uris and not self.turn_secret:
             raise ValueError("config: [turn] uris need secret or secret_file")
