@@ -11,8 +11,8 @@ field) instead of the other box failing its ICE later.
 a merge (``POST``) replaces whole top-level values, so checking each value on its own is enough,
 and a ``GET`` reply is assembled from the stored JSON text without parsing it again.
 """
-import ipaddress
 import json
+import socket
 
 MAX_KEYS = 32
 MAX_CANDIDATES = 16  # pjnath's PJ_ICE_MAX_CAND: more fails the whole ICE on a ZSipOs box
@@ -38,40 +38,56 @@ def parse(body):
     return data
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+_STRING = json.encoder.encode_basestring_ascii  # what json.dumps does with a str, without its setup
+
+
 def _check_addr(where, addr):
     host, sep, port = addr.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
-        host, version = host[1:-1], 6
+        host, family = host[1:-1], socket.AF_INET6
     else:
-        version = 4
+        family = socket.AF_INET
     try:
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise ValueError
-        if ipaddress.ip_address(host).version != version:
-            raise ValueError
-    except ValueError:
+        socket.inet_pton(family, host)  # the strict dotted quad / RFC 4291 text forms
+    except (ValueError, OSError):
         raise OfferError("%s.addr: %r is not \"a.b.c.d:port\" or \"[v6]:port\"" % (where, addr)) \
             from None
 
 
+def _field_error(where, cand):
+    for name, kind in CANDIDATE_FIELDS:
+        if name not in cand:
+            return "%s.%s: missing" % (where, name)
+        value = cand[name]
+        # bool is an int in Python: keep true/false out of the int fields and vice versa
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return "%s.%s: %s expected, got %s" % (where, name, kind.__name__,
+                                                 type(value).__name__)
+    return "%s: bad" % where
+
+
 def check_candidates(cands):
     """OfferError naming the first field of CANDS that breaks the rules."""
-    if not isinstance(cands, list):
+    if type(cands) is not list:
         raise OfferError("candidates: a list, got %s" % type(cands).__name__)
     if len(cands) > MAX_CANDIDATES:
         raise OfferError("candidates: at most %d, got %d" % (MAX_CANDIDATES, len(cands)))
     for i, cand in enumerate(cands):
         where = "candidates[%d]" % i
-        if not isinstance(cand, dict):
+        if type(cand) is not dict:
             raise OfferError("%s: an object, got %s" % (where, type(cand).__name__))
-        for name, kind in CANDIDATE_FIELDS:
-            if name not in cand:
-                raise OfferError("%s.%s: missing" % (where, name))
-            value = cand[name]
-            # bool is an int in Python: keep true/false out of the int fields and vice versa
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise OfferError("%s.%s: %s expected, got %s"
-                                 % (where, name, kind.__name__, type(value).__name__))
+        try:
+            # exact types: JSON gives str, int, bool (never a subclass), and bool is no int here
+            ok = (type(cand["foundation"]) is str and type(cand["prio"]) is int
+                  and type(cand["compid"]) is int and type(cand["addr"]) is str
+                  and type(cand["default"]) is bool and type(cand["type"]) is int)
+        except KeyError:
+            ok = False
+        if not ok:
+            raise OfferError(_field_error(where, cand))
         if not 0 < len(cand["foundation"]) <= 32:
             raise OfferError("%s.foundation: 1 to 32 characters" % where)
         if not 0 <= cand["prio"] < 1 << 32:
@@ -99,7 +115,7 @@ def encode_fields(data):
         elif key == "candidates":
             check_candidates(value)
             ready = bool(value)
-        fields[json.dumps(key)] = json.dumps(value, separators=(",", ":"))
+        fields[_STRING(key)] = _STRING(value) if type(value) is str else _COMPACT(value)
     if len(fields) > MAX_KEYS:
         raise OfferError("body: at most %d keys, got %d" % (MAX_KEYS, len(fields)))
     return fields, ready

@@ -10,10 +10,8 @@ import hashlib
 import ipaddress
 import json
 import logging
-import secrets
 import signal
 import ssl
-import string
 import sys
 import time
 from urllib.parse import parse_qs
@@ -25,13 +23,12 @@ from . import offers, turn
 from .config import Config
 from .memory import MemoryStore
 from .metrics import Metrics
-from .store import NOT_READY, Full, Limited, TooBig, Unavailable
+from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token
 
 log = logging.getLogger("icehelper")
 
 MAX_BODY = 4096
 TOKEN_LEN = 32
-_LOWER = string.ascii_lowercase
 _METHODS = ("GET", "PUT", "POST", "DELETE")
 # What ZSipOs's _send_json sends with every reply, and one header more.
 _HEADERS = {"Content-Type": "application/json",
@@ -166,7 +163,7 @@ class Helper:
     async def put(self, request):
         data = offers.parse(await self.body(request))
         fields, ready = offers.encode_fields(data)
-        token = "".join(secrets.choice(_LOWER) for _ in range(TOKEN_LEN))
+        token = new_token(TOKEN_LEN)
         offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
         self.metrics.stored += 1
         reply = {"id": offer_id, "token": token}

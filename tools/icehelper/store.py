@@ -39,9 +39,36 @@ class TooBig(Exception):
     """A merge would make the offer larger than max_offer_bytes (413)."""
 
 
+class _Pool:
+    """Bytes from the CSPRNG drawn 4 KiB at a time (one system call for many ids and tokens)."""
+
+    def __init__(self):
+        self._buf, self._pos = b"", 0
+
+    def take(self, n):
+        if self._pos + n > len(self._buf):
+            self._buf, self._pos = secrets.token_bytes(max(4096, n)), 0
+        self._pos += n
+        return self._buf[self._pos - n:self._pos]
+
+
+_pool = _Pool()
+# byte b < 234 (= 9 * 26) -> letter b % 26; bytes >= 234 are dropped, so the letters are uniform
+_LETTERS = bytes(97 + b % 26 for b in range(256))
+_DROP = bytes(range(234, 256))
+
+
 def new_id():
     """A fresh id from the CSPRNG, by zerotap.dtmf.frame's rules (the store checks uniqueness)."""
-    return frame.make_id(secrets.token_bytes)
+    return frame.make_id(_pool.take)
+
+
+def new_token(length=32):
+    """LENGTH lowercase letters from the CSPRNG, uniform (bytes >= 234 are dropped)."""
+    out = b""
+    while len(out) < length:
+        out += _pool.take(length + 8).translate(_LETTERS, _DROP)
+    return out[:length].decode()
 
 
 def valid_id(text):

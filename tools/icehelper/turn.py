@@ -5,7 +5,6 @@ username))``. coturn checks the expiry on every authenticated request, Refreshes
 allocation dies at the expiry: the lifetime must cover the longest call.
 """
 import base64
-import hashlib
 import hmac
 import time
 
@@ -14,5 +13,5 @@ def credentials(secret, user, ttl, now=None):
     """``(username, password)`` valid for TTL seconds from NOW (epoch seconds)."""
     expiry = int(time.time() if now is None else now) + int(ttl)
     username = "%d:%s" % (expiry, user)
-    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    mac = hmac.digest(secret.encode(), username.encode(), "sha1")
     return username, base64.b64encode(mac).decode()
