@@ -71,7 +71,8 @@ class Helper:
         self.store = store
         self.metrics = metrics
         self.backend_up = True
-        self._not_found = _error(404, "not found")
+        self._turn_tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
+            config.turn_ttl, json.dumps(config.turn_uris))
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, request):
@@ -166,13 +167,14 @@ class Helper:
         token = new_token(TOKEN_LEN)
         offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
         self.metrics.stored += 1
-        reply = {"id": offer_id, "token": token}
+        # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
+        # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
+        if not self._turn_tail:
+            return _reply(200, '{"id": "%s", "token": "%s"}' % (offer_id, token))
         c = self.config
-        if c.turn_secret:
-            username, password = turn.credentials(c.turn_secret, offer_id, c.turn_ttl)
-            reply["turn"] = {"username": username, "password": password, "ttl": c.turn_ttl,
-                             "uris": c.turn_uris}
-        return _reply(200, json.dumps(reply, sort_keys=True))
+        username, password = turn.credentials(c.turn_secret, offer_id, c.turn_ttl)
+        return _reply(200, '{"id": "%s", "token": "%s", "turn": {"password": "%s", %s, '
+                      '"username": "%s"}}' % (offer_id, token, password, self._turn_tail, username))
 
     async def post(self, request, ident):
         token = request.headers.get("X-icestorage-token", "")
