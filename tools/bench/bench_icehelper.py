@@ -12,6 +12,13 @@ are interleaved so that the shared machine's load falls on each alike.
   processes, 32 connections each) as a figure: this machine has 2 cores for everything.
 - The same with 100,000 live offers stored as with an empty store (1000 offers for the GETs).
 
+The machine is shared (2 cores, other engineers' tests beside): wall-clock requests/s swing by a
+factor of two from one second to the next. So the throughput targets compare what a request costs
+in CPU time of the servers (from /proc, user + system, divided by the requests served), which the
+others' load disturbs far less: the capacity ratio helper/anchor is anchor CPU per request /
+helper CPU per request, with Redis's own CPU counted on the helper's side. Wall-clock req/s and
+latency are printed beside; p99 is wall-clock and suffers from the shared machine directly.
+
 Targets: memory >= 50 % of the anchor, Redis >= 35 %, p99 <= 20 ms at 64 clients, and with
 100,000 live offers the same throughput within 10 %. Limits are off, offers live an hour and may be
 read without end here, so that the bench measures the path, not the brakes.
@@ -198,6 +205,15 @@ def wrk_start(url, script, conns, seconds):
                              "-s", str(script), url], stdout=subprocess.PIPE, text=True)
 
 
+def cpu_seconds(pids):
+    """User + system CPU time of the processes PIDS so far."""
+    total = 0
+    for pid in pids:
+        fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wrk_result(proc):
     out = proc.communicate(timeout=120)[0]
     if proc.returncode != 0:
@@ -209,33 +225,42 @@ def wrk_result(proc):
     if errors:
         raise SystemExit("bench: socket errors: %s" % errors.group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    count = int(re.search(r"(\d+) requests in", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
-    return rps, p50, p99
+    return rps, p50, p99, count
 
 
-def measure(targets, seconds=SECONDS):
-    """TARGETS: one (url, script) or several run together (their rates add, the worst p99)."""
+def measure(targets, pids, seconds=SECONDS):
+    """TARGETS: one (url, script) or several run together (their rates add, the worst p99).
+    PIDS: the server processes whose CPU time the requests cost.
+    -> (req/s, p50 ms, p99 ms, server CPU us per request)"""
+    cpu0 = cpu_seconds(pids)
     procs = [wrk_start(url, script, CONNS // len(targets), seconds) for url, script in targets]
     results = [wrk_result(p) for p in procs]
-    return (sum(r[0] for r in results), max(r[1] for r in results), max(r[2] for r in results))
+    cpu = cpu_seconds(pids) - cpu0
+    count = sum(r[3] for r in results)
+    return (sum(r[0] for r in results), max(r[1] for r in results), max(r[2] for r in results),
+            1e6 * cpu / max(count, 1))
 
 
 def interleaved(cases, repeat=REPEAT):
-    """CASES: {label: (targets, before)}: REPEAT rounds, each case once per round (BEFORE, when
-    given, runs first); the best run of each case by throughput."""
+    """CASES: {label: (targets, pids, before)}: REPEAT rounds, each case once per round (BEFORE,
+    when given, runs first). Of each case: the best req/s, p50 and p99 of that run, and the
+    least CPU per request of all runs."""
     runs = {label: [] for label in cases}
     for _ in range(repeat):
-        for label, (targets, before) in cases.items():
+        for label, (targets, pids, before) in cases.items():
             if before:
                 before()
-            runs[label].append(measure(targets))
-    return {label: max(r, key=lambda x: x[0]) for label, r in runs.items()}
+            runs[label].append(measure(targets, pids()))
+    return {label: max(r, key=lambda x: x[0])[:3] + (min(x[3] for x in r),)
+            for label, r in runs.items()}
 
 
 def line(label, r):
-    print("  %-44s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms" % (label, r[0], r[1], r[2]),
-          flush=True)
+    print("  %-40s %7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %6.1f us/req"
+          % (label, r[0], r[1], r[2], r[3]), flush=True)
 
 
 def target(text, ok):
@@ -276,18 +301,25 @@ def main():
         print("wrk, 1 thread, %d connections, best of %d x %d s; cores: %d"
               % (CONNS, REPEAT, SECONDS, os.cpu_count()), flush=True)
 
+        def cost(*servers, with_redis=False):
+            return lambda: [x.proc.pid for x in servers] + ([redis.pid] if with_redis else [])
+
         results = {}
         for tls in (False, True):
             tag = " TLS" if tls else ""
             for method in ("PUT", "GET"):
                 cases = {
-                    "anchor%s %s" % (tag, method): ([(anchor.url(tls), sc["mem"][method])], None),
-                    "memory %s%s" % (method, tag): ([(mem.url(tls), sc["mem"][method])], None),
-                    "redis %s%s" % (method, tag): ([(red.url(tls), sc["red"][method])], None),
+                    "anchor%s %s" % (tag, method): (
+                        [(anchor.url(tls), sc["mem"][method])], cost(anchor), None),
+                    "memory %s%s" % (method, tag): (
+                        [(mem.url(tls), sc["mem"][method])], cost(mem), None),
+                    "redis %s%s" % (method, tag): (
+                        [(red.url(tls), sc["red"][method])], cost(red, with_redis=True), None),
                 }
                 if not tls:
                     cases["redis %s two front ends" % method] = (
-                        [(red.url(), sc["red"][method]), (red2.url(), sc["red"][method])], None)
+                        [(red.url(), sc["red"][method]), (red2.url(), sc["red"][method])],
+                        cost(red, red2, with_redis=True), None)
                 got = interleaved(cases)
                 for label, r in got.items():
                     line(label, r)
@@ -304,7 +336,7 @@ def main():
             sc[name + "full"] = scripts(tmp / s.name, put_offers(s, 1000))
             deadline = time.monotonic() + 300
             while s.health()["live"] < FILL and time.monotonic() < deadline:
-                measure([(s.url(), sc["mem"]["PUT"])], seconds=4)
+                measure([(s.url(), sc["mem"]["PUT"])], [], seconds=4)
                 time.sleep(1.2)  # the Redis store's live count is its sweeper's, once a second
             live = s.health()["live"]
             print("  %s: %d live offers, server RSS %.0f MB (%s with 1000: %.0f MB)"
@@ -331,39 +363,48 @@ def main():
                                        "empty store")
                 cases = {
                     label: ([(small[name].url(), sc[name + "small"][method])],
+                            cost(small[name], with_redis=name == "red"),
                             emptied(name) if method == "PUT" else None),
-                    "%s %s, %d offers" % (backend, method, FILL): (
-                        [(full[name].url(), sc[name + "full"][method])], None),
+                    "%s %s, %dk offers" % (backend, method, FILL // 1000): (
+                        [(full[name].url(), sc[name + "full"][method])],
+                        cost(full[name], with_redis=name == "red"), None),
                 }
                 got = interleaved(cases)
                 for lbl, r in got.items():
                     line(lbl, r)
                 lo, hi = got.values()
-                scale[(backend, method)] = hi[0] / lo[0]
+                scale[(backend, method)] = (lo[3] / hi[3], hi[0] / lo[0])
 
         print(flush=True)
         for method in ("PUT", "GET"):
-            a = results["anchor %s" % method][0]
-            at = results["anchor TLS %s" % method][0]
+            a = results["anchor %s" % method]
+            at = results["anchor TLS %s" % method]
             for backend, goal in (("memory", TARGET_MEMORY), ("redis", TARGET_REDIS)):
                 r = results["%s %s" % (backend, method)]
-                target("%s %s / anchor: %.0f%% (%.0f of %.0f req/s) (target >= %.0f%%)"
-                       % (backend, method, 100 * r[0] / a, r[0], a, 100 * goal), r[0] / a >= goal)
+                ratio = a[3] / r[3]
+                target("%s %s capacity / anchor: %.0f%% (%.0f vs %.0f CPU us per request%s; "
+                       "wall %.0f vs %.0f req/s) (target >= %.0f%%)"
+                       % (backend, method, 100 * ratio, r[3], a[3],
+                          ", Redis's included" if backend == "redis" else "", r[0], a[0],
+                          100 * goal), ratio >= goal)
                 rt = results["%s %s TLS" % (backend, method)]
-                print("  figure: %s %s TLS / anchor TLS: %.0f%% (%.0f of %.0f req/s)"
-                      % (backend, method, 100 * rt[0] / at, rt[0], at))
-            two = results["redis %s two front ends" % method]
-            print("  figure: redis %s, two front ends: %.0f req/s, %.2fx one front end"
-                  % (method, two[0], two[0] / results["redis %s" % method][0]))
+                print("  figure: %s %s TLS capacity / anchor TLS: %.0f%% (%.0f vs %.0f CPU us; "
+                      "wall %.0f vs %.0f req/s)" % (backend, method, 100 * at[3] / rt[3], rt[3],
+                                                    at[3], rt[0], at[0]))
+            one, two = results["redis %s" % method], results["redis %s two front ends" % method]
+            print("  figure: redis %s, two front ends: %.0f req/s (one: %.0f), %.0f CPU us per "
+                  "request (one: %.0f)" % (method, two[0], one[0], two[3], one[3]))
         for backend in ("memory", "redis"):
             for method in ("PUT", "GET"):
                 p99 = results["%s %s" % (backend, method)][2]
-                target("%s %s p99 at %d clients: %.2f ms (target <= %.0f ms)"
-                       % (backend, method, CONNS, p99, TARGET_P99_MS), p99 <= TARGET_P99_MS)
-        for (backend, method), ratio in scale.items():
-            target("%s %s throughput with %d live offers / with %s: %.2f (target >= %.2f)"
-                   % (backend, method, FILL, "1000" if method == "GET" else "none", ratio,
-                      1 - TARGET_SCALE), ratio >= 1 - TARGET_SCALE)
+                target("%s %s p99 at %d clients: %.2f ms (target <= %.0f ms; anchor %.2f ms)"
+                       % (backend, method, CONNS, p99, TARGET_P99_MS,
+                          results["anchor %s" % method][2]), p99 <= TARGET_P99_MS)
+        for (backend, method), (ratio, wall) in scale.items():
+            target("%s %s capacity with %dk live offers / with %s: %.2f (wall req/s: %.2f) "
+                   "(target >= %.2f)"
+                   % (backend, method, FILL // 1000, "1000" if method == "GET" else "none", ratio,
+                      wall, 1 - TARGET_SCALE), ratio >= 1 - TARGET_SCALE)
     finally:
         for p in reversed(procs):
             stop(p)
