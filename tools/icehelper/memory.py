@@ -13,7 +13,7 @@ from .offers import fields_size, render
 
 
 class _Entry:
-    __slots__ = ("fields", "token_hash", "reads", "written", "size", "ready")
+    __slots__ = ("fields", "token_hash", "reads", "written", "size", "ready", "body")
 
 
 class MemoryStore:
@@ -79,7 +79,7 @@ class MemoryStore:
                 break
         e = _Entry()
         e.fields, e.token_hash, e.reads, e.written = fields, token_hash, self.config.max_reads, now
-        e.size, e.ready = size, bool(ready)
+        e.size, e.ready, e.body = size, bool(ready), None
         self._entries[offer_id] = e
         return offer_id
 
@@ -101,7 +101,7 @@ class MemoryStore:
         if size > self.config.max_offer_bytes:
             raise TooBig()
         e.fields.update(fields)
-        e.size, e.written = size, now
+        e.size, e.written, e.body = size, now, None
         if ready is not None:
             e.ready = ready
         self._entries.move_to_end(offer_id)
@@ -123,7 +123,9 @@ class MemoryStore:
         if need_ready and not e.ready:
             return NOT_READY
         e.reads -= 1
-        return render(e.fields, e.written + self.config.lifetime)
+        if e.body is None:  # the reply changes only with a write: render it once per write
+            e.body = render(e.fields, e.written + self.config.lifetime).encode()
+        return e.body
 
     async def delete(self, addr, offer_id, token_hash):
         now = time.time()
