@@ -258,7 +258,8 @@ class RedisStore:
             task.cancel()
         if self._pipe is not None and self._pipe.transport is not None:
             self._pipe.transport.close()
-        await self.r.aclose() if hasattr(self.r, "aclose") else await self.r.close()
+        for client in (self.r, self._sub):
+            await client.aclose() if hasattr(client, "aclose") else await client.close()
 
     def live(self):
         return self._live
