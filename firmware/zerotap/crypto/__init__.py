@@ -50,6 +50,7 @@ a Raspberry Pi); 32-bit boards use mbedTLS and its hardware drivers. See native/
 """
 
 _ORDER = ("native", "micropython", "python")
+ORDER = _ORDER  # every backend name, in order of preference (loaded or not)
 
 # Every backend exposes these names (the contract).
 _NAMES = (
