@@ -37,3 +37,18 @@ def test_bad_sas_input():
             assert str(e) == text, str(e)
             continue
         raise AssertionError("no ValueError for %r" % (args,))
+
+
+def test_rendering_allocates_only_its_result():
+    # the word lists stay one string each: a split would put 512 strings on the heap (MicroPython
+    # shows it in gc.mem_alloc; CPython has no such figure and checks the words only)
+    import gc
+    value = unhex(V["b256"][0]["sasvalue"])
+    want = V["b256"][0]["sas"]
+    gc.collect()
+    before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    got = sas.base256(value)
+    got32 = sas.base32(value)
+    grown = (gc.mem_alloc() - before) if hasattr(gc, "mem_alloc") else 0
+    assert got == want and len(got32) == 4
+    assert grown < 1024, "rendering a SAS allocated %d bytes" % grown
