@@ -16,14 +16,16 @@ from zerotap.ui.keypad import KeypadMatcher
 from zerotap.zrtp import algorithms, engine
 
 def _load():
-    doc = vectors.load("keypad_linphonec_stream.json")
+    # the 68 KB file is read in pieces (vectors.each), one packet's JSON at a time
+    name = "keypad_linphonec_stream.json"
+    pt, typed = vectors.fields(name, "payload_type", "typed")
     compact = []  # (ms, header or whole event packet, audio payload length); small for MicroPython
-    for p in doc["packets"]:
+    for p in vectors.each(name, "packets"):
         if "hex" in p:
-            compact.append((p["ms"], bytes.fromhex(p["hex"]), 0))
+            compact.append((p["ms"], vectors.unhex(p["hex"]), 0))
         else:
-            compact.append((p["ms"], bytes.fromhex(p["header"]), p["payload"]))
-    return doc["payload_type"], "".join(doc["typed"]), compact
+            compact.append((p["ms"], vectors.unhex(p["header"]), p["payload"]))
+    return pt, "".join(typed), compact
 
 
 PT, TYPED, _STREAM = _load()

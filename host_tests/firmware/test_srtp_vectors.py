@@ -1,6 +1,6 @@
 """SRTP known answers: RFC 3711 Appendix B, RFC 6188 section 7, libsrtp's own known-answer
 packets, and packets protected by libsrtp (stored fixtures), for every crypto backend."""
-from vectors import load, unhex
+from vectors import each, load, unhex
 from support import backend_modules
 
 from zerotap import srtp
@@ -85,9 +85,8 @@ def test_libsrtp_known_answers():
 
 def test_libsrtp_fixtures():
     """Packets that libsrtp protected: we unprotect them, and protect to the same bytes."""
-    fixtures = load("srtp_libsrtp_fixtures.json")
     for c in _backends():
-        for case in fixtures["cases"]:
+        for case in each("srtp_libsrtp_fixtures.json", "cases"):  # 36 KB: one case at a time
             mk, ms = unhex(case["master_key"]), unhex(case["master_salt"])
             tx = srtp.Session(case["profile"], mk, ms, backend=c)
             rx = srtp.Session(case["profile"], mk, ms, backend=c)
