@@ -116,3 +116,12 @@ def test_release_lets_go_of_a_backend_and_it_loads_anew():
         new = crypto.backend(name)
         assert new is not old
         assert new.sha256(b"abc") == crypto.sha256(b"abc")
+
+
+def test_a_backend_that_does_not_load_leaves_no_module_behind():
+    # on a board, backend_native imports but has no _zcrypto: it must not keep its module in RAM
+    import sys
+    for name in crypto.ORDER:
+        if name not in crypto.backends():
+            assert "zerotap.crypto.backend_" + name not in sys.modules, name
+            assert crypto.skipped()[name].startswith("ImportError: "), crypto.skipped()

@@ -105,6 +105,7 @@ def backend(name):
         try:
             m = _import(name)
         except ImportError as e:
+            _forget(name)  # e.g. backend_native without _zcrypto: its module must not stay loaded
             _skipped[name] = "ImportError: %s" % (e,)
             raise
         except MemoryError as e:
