@@ -7,7 +7,6 @@ port's build lacks MICROPY_PY_CRYPTOLIB_CTR), so counter blocks are built here a
 one ECB call per packet into a preallocated buffer. SHA-384 is pure Python (sha512.py) where
 ``hashlib`` lacks it.
 """
-import array
 import hashlib
 import os
 
@@ -45,7 +44,7 @@ def random_bytes(n):
     return os.urandom(n)
 
 
-_CRC_TABLE = array.array("I", _crc.TABLE)
+_CRC_TABLE = _crc.TABLE  # already an array('I')
 
 
 @micropython.viper
