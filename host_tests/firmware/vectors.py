@@ -31,6 +31,12 @@ def load(name):
 _CHUNK = 256
 
 
+def _text(pieces, tail):
+    # one string of PIECES + TAIL, made once (a join and a + would make it twice)
+    pieces.append(tail)
+    return "".join(pieces)
+
+
 def _members(name, keep, split):
     # (key, JSON text) for each top-level member of the object in NAME whose key is in KEEP, and
     # (SPLIT, JSON text of one element) for each element of the array under key SPLIT; what is
@@ -59,7 +65,7 @@ def _members(name, keep, split):
                     elif c == '"':
                         in_str = False
                         if depth == 1 and not capture and str_start >= 0:
-                            last = "".join(pieces) + chunk[str_start:i]
+                            last = _text(pieces, chunk[str_start:i])
                             pieces = []
                             str_start = -1
                     i += 1
@@ -83,23 +89,23 @@ def _members(name, keep, split):
                         pieces = []
                 elif c in "]}":
                     if capture == 2 and depth == 2:
-                        text = "".join(pieces) + chunk[start:i]
+                        text = _text(pieces, chunk[start:i])
                         pieces = []
                         if text.strip():
                             yield key, text
                         capture = 0
                     elif capture == 1 and depth == 1:  # the object's end ends its last member
-                        yield key, "".join(pieces) + chunk[start:i]
+                        yield key, _text(pieces, chunk[start:i])
                         pieces = []
                         capture = 0
                     depth -= 1
                 elif c == ",":
                     if capture == 2 and depth == 2:
-                        yield key, "".join(pieces) + chunk[start:i]
+                        yield key, _text(pieces, chunk[start:i])
                         pieces = []
                         start = i + 1
                     elif capture == 1 and depth == 1:
-                        yield key, "".join(pieces) + chunk[start:i]
+                        yield key, _text(pieces, chunk[start:i])
                         pieces = []
                         capture = 0
                 i += 1
