@@ -19,12 +19,14 @@ def _load():
     # the 68 KB file is read in pieces (vectors.each), one packet's JSON at a time
     name = "keypad_linphonec_stream.json"
     pt, typed = vectors.fields(name, "payload_type", "typed")
-    compact = []  # (ms, header or whole event packet, audio payload length); small for MicroPython
-    for p in vectors.each(name, "packets"):
+    # (ms, header or whole event packet, audio payload length); small for MicroPython, and made at
+    # its full size at once (a growing list fragments a board's heap)
+    compact = [None] * vectors.count(name, "packets")
+    for i, p in enumerate(vectors.each(name, "packets")):
         if "hex" in p:
-            compact.append((p["ms"], vectors.unhex(p["hex"]), 0))
+            compact[i] = (p["ms"], vectors.unhex(p["hex"]), 0)
         else:
-            compact.append((p["ms"], vectors.unhex(p["header"]), p["payload"]))
+            compact[i] = (p["ms"], vectors.unhex(p["header"]), p["payload"])
     return pt, "".join(typed), compact
 
 

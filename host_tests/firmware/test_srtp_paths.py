@@ -75,7 +75,7 @@ def _sender_script(rng, n):
     """(seq, ssrc, payload, fancy) in sending order."""
     seqs = {0x0BADF00D: 65500, 0x7EEDBEEF: 30000}  # the first one wraps
     ssrcs = list(seqs)
-    out = []
+    out = [None] * n  # at its full size at once (a growing list fragments a board's heap)
     ssrc = ssrcs[0]
     for i in range(n):
         r = rng.below(100)
@@ -86,7 +86,7 @@ def _sender_script(rng, n):
             seq = (seq - 2) & 0xFFFF  # the sender repeats an index: refused
         elif r == 11:
             seq = (seq + 5) & 0xFFFF  # a gap
-        out.append((seq, ssrc, bytes([i & 0xFF]) * (1 + rng.below(60)), r in (20, 21, 22)))
+        out[i] = (seq, ssrc, bytes([i & 0xFF]) * (1 + rng.below(60)), r in (20, 21, 22))
         if r != 10:
             seqs[ssrc] = (seq + 1) & 0xFFFF
     return out

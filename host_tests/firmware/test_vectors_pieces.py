@@ -27,6 +27,7 @@ def test_pieces_match_the_whole_document():
         for k in keys:
             if isinstance(doc[k], list) and doc[k]:
                 assert list(vectors.each(name, k)) == doc[k], (name, k)
+                assert vectors.count(name, k) == len(doc[k]), (name, k)
                 arrays += 1
         doc = None
     assert arrays >= 20

@@ -5,6 +5,7 @@ than the test has room for, so besides ``load(name)`` (the whole document) two r
 file in pieces, reading it in small chunks and parsing one value at a time:
 
     for case in each("srtp_libsrtp_fixtures.json", "cases"): ...  # doc["cases"], one element at a time
+    n = count("keypad_linphonec_stream.json", "packets")  # len(doc["packets"]), nothing parsed
     pt, typed = fields("keypad_linphonec_stream.json", "payload_type", "typed")  # only these members
 """
 import binascii
@@ -125,6 +126,15 @@ def each(name, key):
         yield json.loads(text)
     if not found:
         raise KeyError("%s has no non-empty array %r" % (name, key))
+
+
+def count(name, key):
+    """How many elements the array under top-level KEY of NAME has (none of them is parsed), so
+    that a test can make its list at full size at once: a growing list fragments a board's heap."""
+    n = 0
+    for _ in _members(name, (), key):
+        n += 1
+    return n
 
 
 def fields(name, *keys):
