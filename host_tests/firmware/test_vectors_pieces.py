@@ -39,7 +39,7 @@ def test_chunk_boundaries_anywhere():
     name = "edge.json"
     path = d + "/" + name
     text = ('{"a": "x\\\\\\"y,]}", "list": [[1, [2, 3]], {"k": "v,\\"]"}, "s[", 4, null],'
-            ' "z": {"q": [5, 6]}, "end": true}')
+            ' "z": {"q": [5, 6]}, "empty": [ ], "end": true}')
     want_list = [[1, [2, 3]], {"k": 'v,"]'}, "s[", 4, None]
     old_dir, old_chunk = vectors.VECTORS, vectors._CHUNK
     with open(path, "w") as f:
@@ -50,6 +50,7 @@ def test_chunk_boundaries_anywhere():
             vectors._CHUNK = chunk
             assert list(vectors.each(name, "list")) == want_list, chunk
             assert vectors.fields(name, "end", "a", "z") == [True, 'x\\"y,]}', {"q": [5, 6]}], chunk
+            assert vectors.count(name, "empty") == 0 and vectors.count(name, "list") == 5, chunk
     finally:
         vectors.VECTORS, vectors._CHUNK = old_dir, old_chunk
         os.remove(path)
