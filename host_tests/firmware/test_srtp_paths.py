@@ -9,6 +9,8 @@ alone, on traffic that leaves the fast path and comes back to it: two SSRCs, CSR
 extensions, gaps, the sequence number wrap, a sender repeating itself, and on the receiving side
 reordering, duplicates, flipped bits and truncation.
 """
+import gc
+
 from zerotap import crypto, srtp
 from support import Xorshift32
 
@@ -122,7 +124,9 @@ def _run(c, profile, seed, n):
     ref = crypto.backend("python") if "python" in crypto.backends() else c
     tx, ref_tx = srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=ref)
     wire = []
-    for seq, ssrc, payload, fancy in _sender_script(rng, n):
+    for i, (seq, ssrc, payload, fancy) in enumerate(_sender_script(rng, n)):
+        if i % 16 == 15:
+            gc.collect()  # keeps WIRE packed on a board's heap (see support.packed)
         packet = _rtp(seq, ssrc, payload, fancy)
         want = _outcome(_general_protect, ref_tx, packet)
         if rng.below(2):

@@ -1,7 +1,7 @@
 """SRTP index estimation (RFC 3711 Appendix A), replay windows (section 3.3.2) and the
 rollover counter, each with its own driver as in libsrtp's roc_driver.c and replay_driver.c."""
 from zerotap import crypto, srtp
-from support import Xorshift32, backend_modules
+from support import Xorshift32, backend_modules, packed
 
 KEY = bytes(range(16))
 SALT = bytes(range(100, 114))
@@ -136,16 +136,14 @@ def test_replay_is_rejected():
 def test_older_than_window_is_rejected():
     for c in _backends():
         tx, rx = _sessions(c=c)
-        packets = [None] * 300  # at its full size at once (a growing list fragments a board's heap)
-        for i in range(300):
-            packets[i] = tx.protect(_rtp(1000 + i))
+        packets = packed(300, lambda i: tx.protect(_rtp(1000 + i)))
         rx.unprotect(packets[299])
         _raises(srtp.ReplayError, "SRTP packet older than the replay window", rx.unprotect,
                 packets[299 - srtp.REPLAY_WINDOW])
         # the oldest one still inside the window is new, once
         assert rx.unprotect(packets[299 - srtp.REPLAY_WINDOW + 1]) == _rtp(1000 + 299 - srtp.REPLAY_WINDOW + 1)
         _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, packets[299 - srtp.REPLAY_WINDOW + 1])
-        rtcp = [tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44") for _ in range(200)]
+        rtcp = packed(200, lambda i: tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44"))
         rx.unprotect_rtcp(rtcp[199])
         _raises(srtp.ReplayError, "SRTCP packet older than the replay window", rx.unprotect_rtcp,
                 rtcp[199 - srtp.REPLAY_WINDOW])
