@@ -123,10 +123,13 @@ def _run(c, profile, seed, n):
     # SHA-1 in hashlib has only the native one: then its own general path is)
     ref = crypto.backend("python") if "python" in crypto.backends() else c
     tx, ref_tx = srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=ref)
-    wire = []
+    # the receiving sessions too are made first, before the packets fill the heap (as a box makes
+    # its buffers at boot)
+    rx, ref_rx = srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=ref)
+    wire = [None] * n  # at its full size at once, cut to its length below
+    w = 0
     for i, (seq, ssrc, payload, fancy) in enumerate(_sender_script(rng, n)):
-        if i % 16 == 15:
-            gc.collect()  # keeps WIRE packed on a board's heap (see support.packed)
+        gc.collect()  # keeps WIRE packed at the bottom of a board's heap (see support.packed)
         packet = _rtp(seq, ssrc, payload, fancy)
         want = _outcome(_general_protect, ref_tx, packet)
         if rng.below(2):
@@ -135,8 +138,10 @@ def _run(c, profile, seed, n):
             got = _in_place(tx.protect_into, tx.tag_length, packet)
         assert got == want, (c.NAME, profile, seq, ssrc, got, want)
         if not isinstance(want, tuple):
-            wire.append(want)
-    rx, ref_rx = srtp.Session(profile, key, SALT, backend=c), srtp.Session(profile, key, SALT, backend=ref)
+            wire[w] = want
+            w += 1
+    del wire[w:]
+    gc.collect()
     kinds = {}
     for p in _receiver_script(rng, wire):
         want = _outcome(_general_unprotect, ref_rx, p)
