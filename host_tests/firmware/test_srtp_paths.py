@@ -10,9 +10,12 @@ extensions, gaps, the sequence number wrap, a sender repeating itself, and on th
 reordering, duplicates, flipped bits and truncation.
 """
 import gc
+import sys
 
 from zerotap import crypto, srtp
 from support import Xorshift32
+
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 SALT = bytes(range(100, 114))
 
@@ -129,7 +132,8 @@ def _run(c, profile, seed, n):
     wire = [None] * n  # at its full size at once, cut to its length below
     w = 0
     for i, (seq, ssrc, payload, fancy) in enumerate(_sender_script(rng, n)):
-        gc.collect()  # keeps WIRE packed at the bottom of a board's heap (see support.packed)
+        if _MICROPYTHON:
+            gc.collect()  # keeps WIRE packed at the bottom of a board's heap (see support.packed)
         packet = _rtp(seq, ssrc, payload, fancy)
         want = _outcome(_general_protect, ref_tx, packet)
         if rng.below(2):

@@ -152,7 +152,7 @@ def each(name, key):
         found = True
         yield _parse(name, start, end)
         n += 1
-        if n % 16 == 0:
+        if _MICROPYTHON and n % 16 == 0:
             # what the caller keeps of each value would otherwise be strewn over the whole heap
             # between two collections, among the parser's garbage: collecting now and then keeps
             # it packed, so that large blocks stay free (a board's heap fragments otherwise)
