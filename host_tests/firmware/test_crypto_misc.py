@@ -63,7 +63,8 @@ def test_a_backend_that_does_not_fit_is_skipped_with_its_reason():
     if victim == crypto.BACKEND:  # only one backend here: nothing to skip around
         return
     crypto.release(victim)
-    real, crypto._import = _failing_import(victim, MemoryError("memory allocation failed, allocating 1024 bytes"))
+    error = MemoryError("memory allocation failed, allocating 1024 bytes")
+    real, crypto._import = _failing_import(victim, error)
     try:
         assert crypto.backends() == names[:-1]
         assert crypto.skipped()[victim] == "MemoryError: memory allocation failed, allocating 1024 bytes"

@@ -14,8 +14,10 @@ one of them. A backend that does not fit in the heap (a ``MemoryError`` while im
 a 112 KiB board) counts as one that does not load: ``backend()`` raises ImportError naming the
 MemoryError, ``backends()`` and the pick at import skip it, and ``skipped()`` gives the reason of
 each backend left out. ``release(name)`` lets go of a backend other than ``BACKEND`` (tests go
-through the backends one at a time, so that a board's heap never holds them all). The interface is the crypto contract (README section "Crypto core"), with these
-choices where the contract left room:
+through the backends one at a time, so that a board's heap never holds them all).
+
+The interface is the crypto contract (README section "Crypto core"), with these choices where
+the contract left room:
 
 - ``KeyGeneration``, ``Agreement`` and ``KeyPool`` are factories that return the job/pool objects
   (``step()``, ``result``, ``take()`` as specified), not classes to subclass or isinstance-check.

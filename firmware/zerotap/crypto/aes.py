@@ -31,7 +31,10 @@ def _tables():
         for k in range(1, 5):  # affine transformation, FIPS-197 equation 5.1
             s ^= ((inv << k) | (inv >> (8 - k))) & 0xFF
         sbox[a] = s ^ 0x63
-    s2_s, s_s3, s3_s2, s_s = array("H", bytes(512)), array("H", bytes(512)), array("H", bytes(512)), array("H", bytes(512))
+    s2_s = array("H", bytes(512))  # 256 zeros each
+    s_s3 = array("H", bytes(512))
+    s3_s2 = array("H", bytes(512))
+    s_s = array("H", bytes(512))
     for a in range(256):
         s = sbox[a]
         s2 = ((s << 1) ^ (0x1B if s & 0x80 else 0)) & 0xFF
