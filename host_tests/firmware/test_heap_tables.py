@@ -65,3 +65,22 @@ def test_the_scan_sees_a_table_of_large_ints():
     table = [((i * 0x9E3779B1) & 0xFFFFFFFF) | 0x80000000 for i in range(256)]
     assert _big_ints(table) == 256
     assert _big_ints((1, 2, 3)) == 0 and _big_ints({"a": 1 << 40}) == 1
+
+
+def test_tables_written_out_are_the_tables_they_stand_for():
+    # bytes constants stay in flash when frozen: these are written out in the source, and must be
+    # what their functions compute
+    from zerotap import g711
+    from zerotap.dtmf import tones
+    assert g711.ULAW_TABLE == g711._table(g711.ulaw_to_linear)
+    assert g711.ALAW_TABLE == g711._table(g711.alaw_to_linear)
+    assert len(g711.ULAW_TABLE) == len(g711.ALAW_TABLE) == 512
+    want = tones._sine_table()
+    assert len(tones._SINE_LE) == len(want) == 2048
+    if float(2 ** 24) + 1 != float(2 ** 24):  # double precision: the very same table
+        assert tones._SINE_LE == want
+    else:  # a board with single-precision floats rounds a few entries the other way
+        for i in range(0, 2048, 2):
+            a = tones._SINE_LE[i] | (tones._SINE_LE[i + 1] << 8)
+            b = want[i] | (want[i + 1] << 8)
+            assert abs(((a ^ 0x8000) - 0x8000) - ((b ^ 0x8000) - 0x8000)) <= 1, i // 2
