@@ -90,6 +90,18 @@ class CallStatus:
         self.error = None
         self._changed()
 
+    def rekeying(self):
+        """The far media moved (a re-INVITE or UPDATE named another peer) after SECURE: a new
+        ZRTP exchange runs with the new peer. NEGOTIATING again, the old SAS and algorithms
+        forgotten (the new exchange brings its own); an alarm already raised stays."""
+        self.security = NEGOTIATING
+        self.sas = self.sas_type = self.hash = self.cipher = self.auth = self.ka = None
+        self.peer_zid = None
+        self.cache = None
+        self.verified = False
+        self.error = None
+        self._changed()
+
     def set_verified(self, verified):
         if self.security == SECURE and bool(verified) != self.verified:
             self.verified = bool(verified)

@@ -150,6 +150,8 @@ class CallMedia(seams.CallMedia):
         self.faulted = None  # why this call's media stopped (a fault, dead media), or None
         self.watch = _watch.MediaWatch(cfg.media.timeout_s * 1000)
         self._inject = None  # a fault injected for the tests: "media", "timer"
+        self.rekeys = 0  # new ZRTP exchanges after the far media moved
+        self._keyed_with = None  # (host, port) of the far media the secure leg keyed with
         secure = factory.secure_factory.leg(call_status, self)
         keys = None
         if cfg.board.keypad:
@@ -217,6 +219,36 @@ class CallMedia(seams.CallMedia):
             self.faulted = dead
             self.box.call_dead(self, dead)
 
+    # --- media that moves (issue 14) --------------------------------------------------------------
+    def _moves(self, host, port):
+        """True when the far end's SDP names another media address than the one the secure leg
+        keyed with, after SECURE: an announced move (music on hold, a transfer, re-anchoring)."""
+        sec = self.session.secure
+        if sec is None or not sec.is_secure or host is None or port == 0:
+            return False
+        return self._keyed_with != (host, port)  # hold and resume to it: no move
+
+    def _rekey(self, now_ms, host, port):
+        """The far media moved to HOST:PORT after SECURE: a new secure leg (a new ZRTP exchange,
+        status NEGOTIATING, then SECURE with the new SAS, or CLEAR) with the new peer, instead of
+        its packets failing to authenticate and raising the alarm. A move no SDP announced still
+        does (the session's latch takes only the host the SDP named)."""
+        old = self.session.secure
+        new = self.factory.secure_factory.leg(self.call_status, self)
+        self.box.log("call %d: the far media moved to %s:%d after SECURE: a new ZRTP exchange"
+                     % (self.call_status.call, host, port))
+        old.close()
+        self.session.secure = new
+        self.session._alarmed = False
+        self._keyed_with = (host, port)
+        self.rekeys += 1
+        if new is None:
+            self.call_status.set_clear("the far media moved; no ZRTP")
+            return
+        new.bind(self.session)
+        self.call_status.rekeying()
+        new.start(now_ms)
+
     def inject(self, where):
         """Make this call fail (the control's ``fault``, for tests): ``media`` (its next datagram
         raises in the handler), ``timer`` (its next timer raises), ``engine`` (its ZRTP engine
@@ -253,8 +285,16 @@ class CallMedia(seams.CallMedia):
         return sec.hello_hash() if sec is not None else None
 
     def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
-        self.watch.hold(side, host is None or port == 0, self.box.loop.clock())
+        now = self.box.loop.clock()
+        self.watch.hold(side, host is None or port == 0, now)
+        moved = side == 1 and self._moves(host, port)
         self.session.set_remote(side, host, port, rtcp_port)
+        if moved:
+            self._rekey(now, host, port)
+        elif side == 1 and host is not None and port:
+            sec = self.session.secure
+            if sec is None or not sec.is_secure:
+                self._keyed_with = (host, port)  # the far media the exchange runs with
         if event_types:
             self.session.add_event_types(event_types)
 
