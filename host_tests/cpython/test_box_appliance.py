@@ -144,3 +144,44 @@ def test_a_far_phone_killed_mid_call_ends_within_media_timeout(tmp_path):
     assert end["error"] == "no media from the network for 5 s", end
     assert end["security"] == "secure" and not end["mitm"], end
     assert "ZeroTap: no media from the network for 5 s" in a.log_text()
+
+
+def test_after_a_restart_an_incoming_call_reaches_the_phone_without_a_new_register(tmp_path):
+    """bob registers through his box at Kamailio (digest auth); the box restarts (SIGINT, then the
+    same config and cache); alice, registered at Kamailio directly, calls bob by his AOR: the call
+    reaches bob's linphonec and goes SECURE, and no REGISTER passed the box again."""
+    from kamailio import Kamailio
+    import ports
+    kam = Kamailio(tmp_path / "kam", ports.udp_port(), {"alice": "alice-pw", "bob": "bob-pw"})
+    dom = kam.domain
+    box = BoxProcess(tmp_path / "boxB", "B", proxy=dom)
+    a = Linphone(tmp_path / "alice", encryption="zrtp",
+                 account={"identity": "sip:alice@%s" % dom, "proxy": "sip:%s" % dom,
+                          "register": True, "username": "alice", "password": "alice-pw",
+                          "realm": "127.0.0.1", "expires": 600})
+    b = Linphone(tmp_path / "bob", auto_answer=True,
+                 account={"identity": "sip:bob@%s" % dom, "proxy": box.phone_uri,
+                          "register": True, "username": "bob", "password": "bob-pw",
+                          "realm": "127.0.0.1", "expires": 600})
+    try:
+        kam.start()
+        box.start()
+        a.start()
+        b.start()
+        for p in (a, b):
+            p.wait_registered(15)
+        assert wait_until(lambda: (tmp_path / "boxB" / "cache" / "bindings.json").exists(), 5)
+        registers = kam.log_text().count("REQ REGISTER")
+        assert box.stop() == 0
+        box.start()  # the same ports, config and cache
+        assert "bindings: 1 restored" in box.log()
+        a.call("sip:bob@%s" % dom)
+        st = box.wait_secure(30)
+        b.wait_connected(10)
+        time.sleep(1)
+        a.terminate_call()
+        b.wait_ended()
+    finally:
+        stop_all(a, b, box, kam)
+    assert st["direction"] == "in" and st["sas"], st
+    assert kam.log_text().count("REQ REGISTER") == registers  # bob did not register again
