@@ -207,7 +207,7 @@ def test_cache_with_bzrtp(tmp_path):
 def test_multistream_with_bzrtp():
     ctx = bzrtp.BzrtpContext(THEIRS)
     try:
-        ours = _engine()
+        ours = _engine(algorithms.Offer(multistream=True))
         first = _check(bzrtp.Duel(ours, ctx.main, seed=1).run())
         ch2 = ctx.add_channel(THEIRS + 1)
         ours2 = ours.new_stream(OURS + 1)

@@ -281,7 +281,8 @@ def test_cache_is_written_at_the_end_of_the_exchange():
 
 def test_multistream_second_stream():
     ca, cb = zcache.Cache(None, clock=_clock()), zcache.Cache(None, clock=_clock())
-    a, b = _engines(cache_a=ca, cache_b=cb)
+    mult = algorithms.Offer(multistream=True)  # the box offers no Mult (it runs one stream)
+    a, b = _engines(offer_a=mult, offer_b=mult, cache_a=ca, cache_b=cb)
     first_a, first_b = _check_secure_pair(Sim(a, b, seed=1).run())
     a2, b2 = a.new_stream(0x0A0A0A0B), b.new_stream(0x0B0B0B0C)
     sim = Sim(a2, b2, seed=2).run()

@@ -235,6 +235,7 @@ class Session:
         self.cache_result = None
         self.verified = False
         self.pending_rs1 = None  # (rs1, expiry) held back after a cache mismatch
+        self.call_rs1 = None  # (rs1, expiry) of this call, kept for set_verified after an expiry
 
 
 class Engine:
@@ -434,13 +435,15 @@ class Engine:
         s = self._session
         if s.peer_zid is None or s.cache is None:
             return
-        s.cache.set_verified(s.peer_zid, verified)
         if verified and s.pending_rs1 is not None:
             rs1, expiry = s.pending_rs1
             s.cache.store(s.peer_zid, rs1, expiry)
             s.pending_rs1 = None
             if s.cache_result == CACHE_MISMATCH:
                 s.cache_result = CACHE_MATCH
+        # only an entry with a retained secret is marked; one that expired during the call gets
+        # this call's secret first (issue 12)
+        s.cache.set_verified(s.peer_zid, verified, *(s.call_rs1 or (None, 0xFFFFFFFF)))
         s.cache.save()
 
     def srtp_authenticated(self, now_ms):
@@ -1056,7 +1059,8 @@ class Engine:
             s.cache_result = CACHE_MATCH
         else:
             s.cache_result = CACHE_MISMATCH
-        ours = bool(s.cache is not None and s.cache.verified(s.peer_zid))
+        # the verified flag stands only on a retained secret that matched (issue 12)
+        ours = bool(s.cache is not None and s.cache.verified(s.peer_zid)) and s.cache_result == CACHE_MATCH
         if s.cache_result == CACHE_MISMATCH:
             ours = False
             if s.cache is not None:
@@ -1072,7 +1076,8 @@ class Engine:
                 s.pending_rs1 = (self._keys.new_rs1, expiry)  # stored once the SAS is verified
             else:
                 s.cache.store(s.peer_zid, self._keys.new_rs1, expiry)
-            s.cache.save()  # the end of the exchange: write the cache atomically
+                s.call_rs1 = (self._keys.new_rs1, expiry)
+            s.cache.save()  # at most one write per exchange; a failed one leaves a warning, not a failure
         self._set_state(SECURE, why)
         self._events.append(Secure(self))
 
