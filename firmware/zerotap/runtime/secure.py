@@ -25,6 +25,8 @@ class SecureFactory:
         self.pool = crypto.KeyPool(self.offer.crypto_names(), 1)
 
     def __call__(self, box, call_status, call_media):
+        if getattr(box, "status", None) is not None:
+            self.cache.on_warning = box.status.set_warning  # a failed cache write: SECURE plus a warning
         ssrc = int.from_bytes(self.random_bytes(4), "big")
         eng = _engine.Engine(ssrc, cache=self.cache, config=self.config, key_pool=self.pool,
                              random_bytes=self.random_bytes, log=self.log)
