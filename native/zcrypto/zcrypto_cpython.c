@@ -15,6 +15,26 @@ static PyObject *fail(int r) {
     return PyErr_Format(PyExc_RuntimeError, "mbedTLS failed (%d)", r);
 }
 
+/* The result (or the error) of a function that left a secret in OUT on the stack: wiped before return. */
+static PyObject *wiped(uint8_t *out, size_t size, int r, Py_ssize_t len) {
+    PyObject *o = r ? fail(r) : PyBytes_FromStringAndSize((char *)out, len);
+    ZC_WIPE(out, size);
+    return o;
+}
+
+/* entropy(n, enable) -> up to n bytes of hardware entropy (b"" where there is none) */
+static PyObject *py_entropy(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    int enable = 0;
+    uint8_t buf[64];
+    if (!PyArg_ParseTuple(args, "n|p", &n, &enable)) return NULL;
+    if (n < 0 || n > (Py_ssize_t)sizeof buf) return PyErr_Format(PyExc_ValueError, "entropy: 0 to 64 bytes");
+    int got = zc_entropy(buf, (size_t)n, enable);
+    PyObject *o = PyBytes_FromStringAndSize((char *)buf, got);
+    ZC_WIPE(buf, sizeof buf);
+    return o;
+}
+
 static PyObject *py_hash(PyObject *self, PyObject *args) {
     int alg;
     Py_buffer data;
@@ -23,8 +43,7 @@ static PyObject *py_hash(PyObject *self, PyObject *args) {
     int r;
     Py_BEGIN_ALLOW_THREADS r = zc_hash(alg, data.buf, (size_t)data.len, out);
     Py_END_ALLOW_THREADS PyBuffer_Release(&data);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_digest_size(alg));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_digest_size(alg));
 }
 
 static PyObject *py_hmac(PyObject *self, PyObject *args) {
@@ -34,8 +53,7 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iy*y*", &alg, &key, &data)) return NULL;
     int r = zc_hmac(alg, key.buf, (size_t)key.len, data.buf, (size_t)data.len, out);
     PyBuffer_Release(&key), PyBuffer_Release(&data);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_digest_size(alg));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_digest_size(alg));
 }
 
 static PyObject *py_aes_ecb(PyObject *self, PyObject *args) {
@@ -44,8 +62,7 @@ static PyObject *py_aes_ecb(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*", &key, &block)) return NULL;
     int r = block.len == 16 ? zc_aes_ecb(key.buf, (size_t)key.len, block.buf, out) : ZC_ERR_ARG;
     PyBuffer_Release(&key), PyBuffer_Release(&block);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, 16);
+    return wiped(out, sizeof out, r, 16);
 }
 
 /* mode 0: CTR, 1: CFB encrypt, 2: CFB decrypt */
@@ -86,8 +103,7 @@ static PyObject *py_dh(PyObject *self, PyObject *args) {
     int r;
     Py_BEGIN_ALLOW_THREADS r = zc_dh(group, base.len ? base.buf : NULL, (size_t)base.len, exp.buf, (size_t)exp.len, out);
     Py_END_ALLOW_THREADS PyBuffer_Release(&base), PyBuffer_Release(&exp);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_dh_size(group));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_dh_size(group));
 }
 
 static PyObject *py_ec_mul(PyObject *self, PyObject *args) {
@@ -103,8 +119,7 @@ static PyObject *py_ec_mul(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&scalar), PyBuffer_Release(&point), PyBuffer_Release(&seed);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)(2 * n));
+    return wiped(out, sizeof out, r, (Py_ssize_t)(2 * n));
 }
 
 static PyObject *py_x25519(PyObject *self, PyObject *args) {
@@ -117,8 +132,7 @@ static PyObject *py_x25519(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&scalar), PyBuffer_Release(&u), PyBuffer_Release(&seed);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, 32);
+    return wiped(out, sizeof out, r, 32);
 }
 
 /* cpu_features([enable]) -> names of the CPU features the SRTP transform uses; enable False makes
@@ -472,6 +486,7 @@ static PyMethodDef methods[] = {
     {"aes_ecb", py_aes_ecb, METH_VARARGS, "aes_ecb(key, block)"},
     {"aes_stream", py_aes_stream, METH_VARARGS, "aes_stream(mode, key, iv, data): 0 CTR, 1 CFB encrypt, 2 CFB decrypt"},
     {"crc32c", py_crc32c, METH_VARARGS, "crc32c(data, crc=0)"},
+    {"entropy", py_entropy, METH_VARARGS, "entropy(n, enable=False) -> up to n bytes of hardware entropy"},
     {"dh", py_dh, METH_VARARGS, "dh(group, base or b'' for g, exponent): 1 DH2k, 2 DH3k"},
     {"ec_mul", py_ec_mul, METH_VARARGS, "ec_mul(curve, scalar, point x||y or b'' for G, seed): 1 P-256, 2 P-384"},
     {"x25519", py_x25519, METH_VARARGS, "x25519(scalar, u, seed)"},

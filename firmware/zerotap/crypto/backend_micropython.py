@@ -1,6 +1,6 @@
 """The MicroPython backend: ``cryptolib`` AES-ECB, ``hashlib`` SHA-1/SHA-256, viper for the
-per-byte loops (keystream XOR, counter blocks, tag compare, CRC-32C), ``os.urandom`` (the
-hardware RNG on an ESP32).
+per-byte loops (keystream XOR, counter blocks, tag compare, CRC-32C), and the HMAC-DRBG of
+drbg.py (seeded from ``os.urandom``, the hardware source and timing noise).
 
 Runs on stock MicroPython firmware. ``cryptolib`` has no counter mode on every port (the unix
 port's build lacks MICROPY_PY_CRYPTOLIB_CTR), so counter blocks are built here and encrypted in
@@ -9,11 +9,11 @@ one ECB call per packet into a preallocated buffer. SHA-384 is pure Python (sha5
 """
 import array
 import hashlib
-import os
 
 import cryptolib
 import micropython
 
+from zerotap.crypto import drbg as _drbg
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import crc as _crc
 from zerotap.crypto.mac import (hmac_sha1, hmac_sha256, hmac_sha384,  # noqa: F401 (the interface)
@@ -42,7 +42,7 @@ aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt = modes.aes_modes(_ecb)
 
 
 def random_bytes(n):
-    return os.urandom(n)
+    return _drbg.random_bytes(n)  # HMAC-DRBG over every entropy source (drbg.py)
 
 
 _CRC_TABLE = array.array("I", _crc.TABLE)

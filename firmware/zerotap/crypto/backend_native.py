@@ -10,7 +10,7 @@ except ImportError:  # not built into this interpreter: zerotap.crypto.backend("
 from zerotap.crypto import checks
 from zerotap.crypto import keyagreement as _ka
 
-from os import urandom as _urandom  # the hardware RNG on an ESP32
+from zerotap.crypto.drbg import random_bytes as _urandom  # HMAC-DRBG over every entropy source
 
 NAME = "native"
 KA_IMPL = "native"

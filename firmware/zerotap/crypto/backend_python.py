@@ -1,12 +1,12 @@
-"""The pure-Python backend: ``hashlib`` for the hashes, pure-Python AES (aes.py), ``os.urandom``.
+"""The pure-Python backend: ``hashlib`` for the hashes, pure-Python AES (aes.py), the HMAC-DRBG of drbg.py.
 
 On CPython it is the fallback where the native ``_zcrypto`` extension is absent. It also loads on
 MicroPython (SHA-384 from sha512.py there), after the ``micropython`` backend in preference, so
 the tests compare all backends on both interpreters (every backend passes the same known answers).
 """
 import hashlib
-import os
 
+from zerotap.crypto import drbg as _drbg
 from zerotap.crypto import aes as _aes
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import srtp_transform as _srtp
@@ -36,7 +36,7 @@ aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt = modes.aes_modes(_ecb)
 
 
 def random_bytes(n):
-    return os.urandom(n)
+    return _drbg.random_bytes(n)  # HMAC-DRBG over every entropy source (drbg.py)
 
 
 class SrtpTransform(_srtp.SrtpTransform):
