@@ -298,6 +298,7 @@ static int srtp_error(long r, Py_ssize_t size, Py_ssize_t es, Py_ssize_t ee, Py_
 
 /* One call per packet: (buf, enc_start, enc_end, auth_end, ssrc, index, suffix) */
 static PyObject *srtp_call(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int protect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 7) return PyErr_Format(PyExc_TypeError, "expected 7 arguments, got %zd", nargs);
     Py_ssize_t es = PyLong_AsSsize_t(args[1]), ee = PyLong_AsSsize_t(args[2]), ae = PyLong_AsSsize_t(args[3]);
     unsigned long long ssrc = PyLong_AsUnsignedLongLong(args[4]);
@@ -368,6 +369,7 @@ static PyObject *next_result(long r) {
 }
 
 static PyObject *srtp_next_in_place(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 3) return PyErr_Format(PyExc_TypeError, "expected 3 arguments, got %zd", nargs);
     Py_ssize_t length = PyLong_AsSsize_t(args[1]);
     if (length == -1 && PyErr_Occurred()) return NULL;
@@ -407,6 +409,7 @@ static PyObject *srtp_unprotect_next(SrtpObject *self, PyObject *const *args, Py
 }
 
 static PyObject *srtp_next_bytes(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 2) return PyErr_Format(PyExc_TypeError, "expected 2 arguments, got %zd", nargs);
     StreamObject *st = stream_arg(args[1]);
     if (!st) return NULL;
@@ -453,7 +456,15 @@ static PyObject *srtp_tag_len(SrtpObject *self, void *closure) {
     return PyLong_FromLong(self->t.tag_len);
 }
 
+/* wipe(): the session keys overwritten (zc_srtp_free); every later call raises */
+static PyObject *srtp_wipe(SrtpObject *self, PyObject *unused) {
+    if (self->ready) zc_srtp_free(&self->t);
+    self->ready = 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef srtp_methods[] = {
+    {"wipe", (PyCFunction)srtp_wipe, METH_NOARGS, "wipe(): overwrite the session keys; the transform is unusable after"},
     {"protect", (PyCFunction)(void (*)(void))srtp_protect, METH_FASTCALL, "protect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> int"},
     {"unprotect", (PyCFunction)(void (*)(void))srtp_unprotect, METH_FASTCALL, "unprotect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> bool"},
     {"protect_next", (PyCFunction)(void (*)(void))srtp_protect_next, METH_FASTCALL,

@@ -253,7 +253,11 @@ MP_DEFINE_CONST_OBJ_TYPE(zc_stream_type, MP_QSTR_SrtpStream, MP_TYPE_FLAG_NONE, 
 typedef struct {
     mp_obj_base_t base;
     zc_srtp t;
+    int wiped;
 } zc_srtp_obj_t;
+
+#define ZC_NOT_WIPED(self) \
+    if ((self)->wiped) mp_raise_ValueError(MP_ERROR_TEXT("SRTP transform was wiped"))
 
 static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 4, 4, false);
@@ -264,6 +268,7 @@ static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_
     int tag_len = mp_obj_get_int(args[3]);
     if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
     zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
+    o->wiped = 0;
     int r = zc_srtp_init(&o->t, key.buf, key.len, salt.buf, auth.buf, tag_len);
     if (r) fail(r);
     return MP_OBJ_FROM_PTR(o);
@@ -272,6 +277,7 @@ static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_
 /* (self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix): one call per packet */
 static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
     mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     mp_int_t es = mp_obj_get_int(args[2]), ee = mp_obj_get_int(args[3]), ae = mp_obj_get_int(args[4]);
@@ -317,6 +323,7 @@ static zc_stream_obj_t *stream_arg(mp_obj_t o) {
 
 static mp_obj_t zc_srtp_next_in_place(const mp_obj_t *args, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
     mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     mp_int_t length = mp_obj_get_int(args[2]);
@@ -348,6 +355,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_unprotect_next_obj, 4, 4, zc_
 
 static mp_obj_t zc_srtp_next_bytes(mp_obj_t self_in, mp_obj_t packet, mp_obj_t stream, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    ZC_NOT_WIPED(self);
     zc_stream_obj_t *st = stream_arg(stream);
     mp_buffer_info_t p;
     mp_get_buffer_raise(packet, &p, MP_BUFFER_READ);
@@ -375,7 +383,17 @@ static mp_obj_t zc_srtp_unprotect_bytes(mp_obj_t self_in, mp_obj_t packet, mp_ob
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_srtp_unprotect_bytes_obj, zc_srtp_unprotect_bytes);
 
+/* wipe(): the session keys overwritten (zc_srtp_free); the transform must not be used after */
+static mp_obj_t zc_srtp_wipe(mp_obj_t self_in) {
+    zc_srtp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    zc_srtp_free(&self->t);
+    self->wiped = 1;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(zc_srtp_wipe_obj, zc_srtp_wipe);
+
 static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR_wipe), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
     {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect_next), MP_ROM_PTR(&zc_srtp_protect_next_obj)},

@@ -187,6 +187,17 @@ class SrtpTransform:
         self._auth_end = -1
         self._auth_view = None
 
+    def wipe(self):
+        """Overwrite the key material held here (the call ended); unusable after. cryptolib's
+        key schedule cannot be reached: the object is dropped."""
+        from zerotap.crypto.srtp_transform import wipe
+
+        self._salt = bytes(14)
+        wipe(self._ks)
+        wipe(self._ipad)
+        wipe(self._opad)
+        self._cipher = None
+
     @micropython.native
     def _crypt(self, buf, start, end, ssrc, index):
         """AES-CM (RFC 3711 section 4.1.1) over buf[start:end], _BLOCKS blocks at a time."""

@@ -41,7 +41,8 @@ def random_bytes(n):
 
 class SrtpTransform(_srtp.SrtpTransform):
     def _setup(self, cipher_key, auth_key):
-        self._ecb = _aes.AES(cipher_key).encrypt_blocks
+        self._aes = _aes.AES(cipher_key)
+        self._ecb = self._aes.encrypt_blocks
         ipad, opad = mac.pads(hashlib.sha1, 64, auth_key)
         self._inner = hashlib.sha1(ipad)
         self._outer = hashlib.sha1(opad)
@@ -49,6 +50,12 @@ class SrtpTransform(_srtp.SrtpTransform):
         # MicroPython's do not, and the pads are hashed per packet there.
         self._copy = hasattr(self._inner, "copy")
         self._ipad, self._opad = ipad, opad
+
+    def _wipe(self):
+        _srtp.wipe(self._aes._w)  # the round keys
+        _srtp.wipe(self._ipad)
+        _srtp.wipe(self._opad)
+        self._inner = self._outer = None  # hash states cannot be overwritten: dropped
 
     def _mac(self, buf, auth_end, suffix):
         h = self._inner.copy() if self._copy else hashlib.sha1(self._ipad)

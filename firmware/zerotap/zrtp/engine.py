@@ -899,6 +899,7 @@ class Engine:
         yield
         self._context = keys.kdf_context(zidi, zidr, total)
         s0 = keys.s0_dh(self._hash, dh_result, self._context, self._s1)
+        keys.wipe(dh_result)  # issue 12: secrets do not linger (s0 is wiped by Keys.steps)
         yield
         k = keys.Keys()
         for _ in k.steps(self._hash, algorithms.CIPHERS[self._choice.cipher], s0, self._context):
@@ -906,6 +907,7 @@ class Engine:
         self._keys = k
 
     def _dh_keys_ready(self):
+        self._keypair.wipe()
         self._keypair = None  # a DH key pair serves one exchange only
         if self.role == RESPONDER:
             self._send_confirm(1)
@@ -1114,6 +1116,26 @@ class Engine:
         self._send(packets.Ack(RELAYACK).encode())
         self._events.append(Error(packets.ERROR_UNTRUSTED_MITM, "ignored a SAS relayed by an untrusted MiTM",
                                   fatal=False))
+
+    def wipe(self):
+        """The call ended: overwrite this stream's secrets (issue 12, as far as the interpreter
+        allows): the derived keys (SRTP master keys and salts, ZRTP and MAC keys, ZRTPSess, the
+        new rs1), a DH key pair not yet used, and the session's retained secrets of this call.
+        The engine must not be used after. The trust cache keeps its own copies."""
+        if self._keys is not None:
+            self._keys.wipe()
+        if self._keypair is not None:
+            self._keypair.wipe()
+            self._keypair = None
+        s = self._session
+        for held in (s.pending_rs1, s.call_rs1):
+            if held is not None:
+                keys.wipe(held[0])
+        s.pending_rs1 = s.call_rs1 = None
+        self._s1 = None
+        self._keygen = self._agreement = self._derivation = None
+        self._disarm()
+        self._out = []
 
     def _on_error(self, e):
         self._send(packets.Ack(ERRORACK).encode())  # section 5.10
