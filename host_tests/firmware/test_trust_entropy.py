@@ -37,6 +37,13 @@ def test_hmac_drbg_nist_vectors_without_reseed():
         assert d.generate(n, H(v["AdditionalInput"][1])) == H(v["ReturnedBits"])
 
 
+def test_the_drbgs_hmac_on_every_path():
+    # HMAC-SHA256 of RFC 4231 test case 2, by the DRBG's own pure HMAC and by the one it uses
+    want = H("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    assert drbg.hmac_sha256_pure(b"Jefe", b"what do ya want for nothing?") == want
+    assert drbg.hmac_sha256(b"Jefe", b"what do ya want for nothing?") == want
+
+
 def test_hmac_drbg_refuses_short_seeds_and_huge_requests():
     raises(lambda: drbg.HmacDrbg(bytes(16)), "HMAC-DRBG entropy input must be at least 32 bytes, got 16")
     d = drbg.HmacDrbg(bytes(32))
@@ -69,13 +76,14 @@ class _Sources:
         self.calls.append(("jitter",))
         return b"J" * 64
 
-    def source(self, reseed_every=drbg.RESEED_REQUESTS):
-        return drbg.Source(self.urandom, self.hardware, self.noise, self.jitter, b"board-id", reseed_every)
+    def source(self, reseed_every=drbg.RESEED_REQUESTS, buffer_bytes=drbg.BUFFER_BYTES):
+        return drbg.Source(self.urandom, self.hardware, self.noise, self.jitter, b"board-id", reseed_every,
+                           buffer_bytes)
 
 
 def test_the_seed_mixes_every_source_and_reseeds_regularly():
     s = _Sources()
-    src = s.source(reseed_every=3)
+    src = s.source(reseed_every=3, buffer_bytes=0)  # every request a generate call
     assert not src.ready
     strict, drbg.STRICT = drbg.STRICT, False
     try:
@@ -92,6 +100,23 @@ def test_the_seed_mixes_every_source_and_reseeds_regularly():
     src.random_bytes(8)  # the 4th request after the seed: reseed first, hardware not switched on again
     assert s.calls == [("hardware", False), ("noise",), ("urandom", 32), ("jitter",)], s.calls
     assert src.history[:5] == ["seed", "generate", "generate", "generate", "reseed"]
+
+
+def test_small_requests_come_from_one_generate_call_and_leave_no_copy():
+    s = _Sources()
+    src = s.source()
+    strict, drbg.STRICT = drbg.STRICT, False
+    try:
+        a, b = src.random_bytes(16), src.random_bytes(16)
+    finally:
+        drbg.STRICT = strict
+    want = drbg.HmacDrbg(b"\x01" * 32 + b"H" * 32 + b"J" * 64 + b"N" * 8, b"\x02" * 16, b"zerotapboard-id")
+    block = want.generate(drbg.BUFFER_BYTES)
+    assert a + b == block[:32]
+    assert not any(src._buf[:32]) and bytes(src._buf[32:]) == block[32:]  # handed out: zeroed
+    assert src.history == ["seed", "generate"]
+    big = src.random_bytes(drbg.BUFFER_BYTES + 1)  # a large request: its own generate call
+    assert len(big) == drbg.BUFFER_BYTES + 1 and src.history[-1] == "generate" and len(src.history) == 3
 
 
 def test_every_backend_draws_from_the_drbg():

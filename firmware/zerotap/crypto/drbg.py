@@ -20,20 +20,46 @@ Sources mixed into each seed (entropy input, SP 800-90A section 8.6.3):
 
 The nonce is another ``os.urandom(16)`` and the personalization string the board's unique id
 (``machine.unique_id()``) where there is one. Reseeding (sources 1, 3, 4 again) happens every
-:data:`RESEED_REQUESTS` requests, far below the standard's limit of 2**48.
+:data:`RESEED_REQUESTS` generate requests, far below the standard's limit of 2**48. Small requests
+are served from one generate call of :data:`BUFFER_BYTES` bytes (what is handed out is zeroed in
+the buffer at once), which keeps an exchange's two dozen draws to a few HMACs.
 
 :func:`start` is called by ``zerotap.runtime.boot.main`` before anything draws a random byte (the
 boot test checks the order). With ``strict`` set (boards), :func:`random_bytes` before
 :func:`start` raises, so that no key is made before the source is ready; elsewhere (host tools,
 tests) the first request starts the source with the default sources.
 """
+import hashlib
 import os
 
-from zerotap.crypto.mac import hmac_sha256
-
 RESEED_REQUESTS = 1024
+BUFFER_BYTES = 256  # random_bytes serves small requests from one generate() of this many bytes
 MAX_REQUEST_BYTES = 65536  # 2**19 bits: SP 800-90A table 2, max_number_of_bits_per_request
 SEED_BYTES = 32  # security strength 256 bits: entropy input of 256 bits, nonce of 128
+
+
+_IPAD = int.from_bytes(b"\x36" * 64, "big")
+_OPAD = int.from_bytes(b"\x5c" * 64, "big")
+
+
+def hmac_sha256_pure(key, data):
+    """HMAC-SHA256 (RFC 2104) for keys of at most 64 bytes, the pads made with one integer XOR
+    (the DRBG's key is 32 bytes, and this is its hot path)."""
+    k = int.from_bytes(bytes(key) + bytes(64 - len(key)), "big")
+    inner = hashlib.sha256((k ^ _IPAD).to_bytes(64, "big"))
+    inner.update(data)
+    outer = hashlib.sha256((k ^ _OPAD).to_bytes(64, "big"))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+try:  # the native module's HMAC where it is built in: one C call
+    from _zcrypto import hmac as _native_hmac
+
+    def hmac_sha256(key, data):
+        return _native_hmac(2, key, data)
+except ImportError:
+    hmac_sha256 = hmac_sha256_pure
 
 
 class HmacDrbg:
@@ -81,6 +107,10 @@ class HmacDrbg:
         return bytes(out[:n])
 
 
+def _wipe(buf):
+    buf[0:len(buf)] = bytes(len(buf))
+
+
 def _cycle_counter():
     import time
 
@@ -104,7 +134,7 @@ def jitter(samples=64):
     last = counter()
     for i in range(samples):
         for _ in range(1 + (last & 3)):
-            block = hmac_sha256(block[:32], block)
+            block = hmac_sha256_pure(block[:32], block)
         if i == 0:
             gc.collect()
         now = counter()
@@ -142,13 +172,16 @@ class Source:
     (``"seed"``, ``"reseed"``, ``"generate"``) for the boot test."""
 
     def __init__(self, urandom=None, hardware_source=None, noise=None, jitter_source=None, personalization=None,
-                 reseed_every=RESEED_REQUESTS):
+                 reseed_every=RESEED_REQUESTS, buffer_bytes=BUFFER_BYTES):
         self._urandom = urandom or os.urandom
         self._hardware = hardware_source or hardware
         self._noise = noise
         self._jitter = jitter_source or jitter
         self._personalization = personalization
         self.reseed_every = reseed_every
+        self.buffer_bytes = buffer_bytes
+        self._buf = bytearray()
+        self._pos = 0
         self.drbg = None
         self.hardware_bytes = 0  # how many bytes the hardware source gave at the last seed
         self.history = []
@@ -175,13 +208,31 @@ class Source:
 
     def reseed(self):
         self.drbg.reseed(self._entropy(False))
+        _wipe(self._buf)  # nothing drawn before the reseed is handed out after it
+        self._pos = len(self._buf)
         self._note("reseed")
 
     def random_bytes(self, n):
+        """N bytes. Requests up to BUFFER_BYTES are served from one generate() call of that many
+        bytes (the part handed out is overwritten in the buffer at once); larger ones directly."""
         if self.drbg is None:
             if STRICT:
                 raise RuntimeError("the random source is not started: no key before zerotap.crypto.drbg.start()")
             self.start()
+        if n > self.buffer_bytes:
+            return self._generate(n)
+        buf = self._buf
+        if self._pos + n > len(buf):
+            _wipe(buf)
+            buf = self._buf = bytearray(self._generate(self.buffer_bytes))
+            self._pos = 0
+        i = self._pos
+        out = bytes(buf[i:i + n])
+        buf[i:i + n] = bytes(n)
+        self._pos = i + n
+        return out
+
+    def _generate(self, n):
         if self.drbg.reseed_counter > self.reseed_every:
             self.reseed()
         self._note("generate")
