@@ -259,7 +259,8 @@ def test_a_commit_outside_the_configured_policy_is_refused():
                                ("key_agreement", b"DH3k", 0x53), ("sas", b"B32 ", 0x55),
                                ("key_agreement", algorithms.MULTISTREAM, 0x53)):
         box = _engine(0x0A0A0A0A, offer=policy, initiate=False)
-        peer = _engine(0x0B0B0B0B)
+        peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(hashes=["S256", "S384"], ciphers=["AES1", "AES3"],
+                                                          key_agreements=["X255", "DH3k"]))
         sa, _, ea, _ = _exchange(box, peer, _commit_from(peer, field, value))
         errors = [e for e in ea if isinstance(e, E.Error)]
         assert sa is None and box.state == E.FAILED and errors and errors[-1].code == code, (field, value, ea)
