@@ -33,7 +33,7 @@ import hashlib
 import os
 
 RESEED_REQUESTS = 1024
-BUFFER_BYTES = 256  # random_bytes serves small requests from one generate() of this many bytes
+BUFFER_BYTES = 512  # random_bytes serves small requests from one generate() of this many bytes
 MAX_REQUEST_BYTES = 65536  # 2**19 bits: SP 800-90A table 2, max_number_of_bits_per_request
 SEED_BYTES = 32  # security strength 256 bits: entropy input of 256 bits, nonce of 128
 
