@@ -282,7 +282,8 @@ class Engine:
         self._peer_dhpart = None
         self._keys = None
         self._context = None
-        self._stashed_confirm1 = None
+        self._stashed_confirm1 = []  # Confirm1s that came while the keys were computed (at most 4)
+        self._bad_confirm = None  # why a Confirm was dropped (a MAC that failed): the reason if none comes
         self._confirm = None  # our Confirm message bytes
         self._peer_confirm_raw = None
         self._peer_v = False
@@ -395,7 +396,10 @@ class Engine:
                 self._step_derivation()
             if (self._heard_ms is not None and self.state not in (SECURE, CLEAR, FAILED, IDLE)
                     and now_ms >= self._heard_ms + self.config.timeout_ms):
-                self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
+                if self._bad_confirm is not None:
+                    self._fail(packets.ERROR_CONFIRM_MAC, self._bad_confirm)
+                else:
+                    self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
                 return
             if self._rtx.at is not None and now_ms >= self._rtx.at:
                 self._retransmit(now_ms)
@@ -484,6 +488,9 @@ class Engine:
             return
         if self.state == FAILED:
             return  # an Error message went unacknowledged: nothing more to do
+        if self._bad_confirm is not None and self.state in (DHPART2_SENT, CONFIRM1_SENT):
+            self._fail(packets.ERROR_CONFIRM_MAC, self._bad_confirm)
+            return
         self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
 
     def _start_hello(self, now_ms, retries):
@@ -542,25 +549,28 @@ class Engine:
         getattr(self, name)(msg, now_ms)
 
     def _on_hello(self, h, now_ms):
+        # The a=zrtp-hash from signalling before anything else in a Hello (issue 12): a Hello that
+        # does not match it is not the peer's, whatever it says.
+        if self._peer_hello_hash is not None and keys.hello_hash(h.raw) != self._peer_hello_hash:
+            self._drop("Hello does not match a=zrtp-hash")
+            self._warn_hello("a Hello that does not match the a=zrtp-hash from signalling was ignored")
+            return
         if self._peer_hello is not None:
             self._repeated_hello(h)
             return
         # Version negotiation (section 4.1.1): we speak 1.10; a newer peer must come down to us.
+        # An unauthenticated Hello that cannot be the peer's (an old version, our own ZID) is
+        # dropped, not fatal: anyone can send one; the exchange times out if the peer is like it.
         if h.version[:3] != b"1.1":
             if h.version > packets.VERSION:
                 self._drop("Hello version %r: waiting for the peer to offer 1.10" % (h.version,))
                 return
-            self._fail(packets.ERROR_VERSION, "peer only speaks ZRTP version %r" % (h.version,))
+            self._drop("Hello of ZRTP version %r" % (h.version,))
+            self._warn_hello("a Hello of ZRTP version %r was ignored (we speak 1.10)" % (h.version,))
             return
         if h.zid == self._session.zid:
-            self._fail(packets.ERROR_EQUAL_ZID, "the peer's Hello carries our own ZID (a loop?)")
-            return
-        if self._peer_hello_hash is not None and keys.hello_hash(h.raw) != self._peer_hello_hash:
-            self._drop("Hello does not match a=zrtp-hash")
-            if not self._hello_hash_warned:
-                self._hello_hash_warned = True
-                self._events.append(Error(None, "a Hello that does not match the a=zrtp-hash from signalling "
-                                                "was ignored", fatal=False))
+            self._drop("Hello with our own ZID")
+            self._warn_hello("a Hello carrying our own ZID was ignored (a loop, or a stranger)")
             return
         s = self._session
         if s.peer_zid is not None and s.peer_zid != h.zid:
@@ -587,6 +597,11 @@ class Engine:
         if not self._multistream:
             self._want_key(self._ka_name(choice.key_agreement))
         self._try_commit(now_ms)
+
+    def _warn_hello(self, reason):
+        if not self._hello_hash_warned:  # once per exchange: a flood of them must not flood the log
+            self._hello_hash_warned = True
+            self._events.append(Error(None, reason, fatal=False))
 
     def _hello_again(self, h, now_ms):
         self._repeated_hello(h)
@@ -893,9 +908,17 @@ class Engine:
             self._confirm1_ready()
 
     def _confirm1_ready(self):
-        if self._stashed_confirm1 is not None:
-            m, self._stashed_confirm1 = self._stashed_confirm1, None
+        # every Confirm1 kept while the keys were computed, in arrival order: a bad one is dropped,
+        # the first good one moves on (issue 12: a good stored Confirm1 is never replaced)
+        stashed, self._stashed_confirm1 = self._stashed_confirm1, []
+        for m in stashed:
+            if self.state != DHPART2_SENT and not (self.state == COMMIT_SENT and self._multistream_exchange()):
+                break
             self._on_confirm1(m, self._last_now)
+
+    def _stash_confirm1(self, m):
+        if len(self._stashed_confirm1) < 4 and all(x.raw != m.raw for x in self._stashed_confirm1):
+            self._stashed_confirm1.append(m)
 
     def _derive_multistream(self):
         """Multistream: s0 from ZRTPSess (section 4.4.3.2), then the keys, in slices."""
@@ -934,9 +957,13 @@ class Engine:
             self._arm(self._confirm, self._last_now, T2, T2_CAP, T2_RETRIES)
 
     def _open_confirm(self, m, zrtpkey, mackey):
-        """The decrypted body of a peer Confirm, or None after failing the exchange (section 4.6)."""
+        """The decrypted body of a peer Confirm, or None (section 4.6). A Confirm whose MAC fails
+        is dropped: anyone can send one (issue 12), and the peer's own comes again (the initiator
+        retransmits, the responder answers each DHPart2). If no good one comes, the exchange ends
+        with Error 0x70 when the retransmissions or the exchange timeout run out."""
         if not m.mac_ok(mackey, self._hash.hmac):
-            self._fail(packets.ERROR_CONFIRM_MAC, "%s MAC does not match: the keys differ" % m.name)
+            self._bad_confirm = "%s MAC does not match: the keys differ" % m.name
+            self._drop(self._bad_confirm)
             return None
         try:
             return m.open(zrtpkey, mackey, self._hash.hmac)
@@ -964,7 +991,7 @@ class Engine:
     def _on_confirm1(self, m, now_ms):
         if self.state == COMMIT_SENT and self._multistream_exchange():
             if self._keys is None:
-                self._stashed_confirm1 = m
+                self._stash_confirm1(m)
                 if self._derivation is None:
                     self._disarm()  # the Commit arrived: stop resending it
                     self._start_derivation(self._derive_multistream(), self._confirm1_ready)
@@ -973,7 +1000,7 @@ class Engine:
             self._drop("Confirm1 in state %s" % self.state)
             return
         if self._keys is None:
-            self._stashed_confirm1 = m  # the DH result is still being computed
+            self._stash_confirm1(m)  # the DH result is still being computed
             return
         if not self._take_confirm(m, self._keys.zrtpkeyr, self._keys.mackeyr):
             return
