@@ -124,3 +124,52 @@ def test_an_srtp_session_overwrites_its_keys_on_every_backend():
                 assert str(e) == "SRTP transform was wiped"
             else:
                 raise AssertionError("native transform ran after wipe")
+
+
+class _Outbox:
+    """The media session as a ZRTP leg sees it: where its packets go."""
+
+    def __init__(self):
+        self.out = []
+
+    def send_zrtp(self, packet):
+        self.out.append(bytes(packet))
+        return True
+
+
+def test_the_end_of_a_call_wipes_its_media_keys():
+    from zerotap import media, status
+    from zerotap.zrtp import algorithms
+
+    legs = []
+    for ssrc, initiate in ((0x0A0A0A0A, True), (0x0B0B0B0B, False)):
+        box = status.BoxStatus()
+        call = box.new_call(1, "out", "peer")
+        eng = E.Engine(ssrc, config=E.Config(offer=algorithms.Offer(key_agreements=("X255",)), initiate=initiate))
+        leg = media.ZrtpLeg(eng, call)
+        leg.bind(_Outbox())
+        legs.append(leg)
+    a, b = legs
+    a.engine.start(0)
+    b.engine.start(0)
+    a.handle_timer(0)
+    b.handle_timer(0)
+    for _ in range(200):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            out, src.session.out = src.session.out, []
+            for p in out:
+                dst.receive_zrtp(bytearray(p), len(p), 0)
+                moved = True
+            while src.engine.busy:
+                src.handle_timer(0)
+                moved = True
+        if not moved:
+            break
+    assert a.is_secure and b.is_secure
+    k = a.engine._keys
+    held = [k.srtp_key_i, k.srtp_key_r, k.srtp_salt_i, k.zrtp_sess, k.new_rs1]
+    tx = a.tx
+    assert not any(_zero(x) for x in held)
+    a.close()  # the call ended
+    assert all(_zero(x) for x in held) and a.tx is None and a.rx is None and tx._rtp is None
