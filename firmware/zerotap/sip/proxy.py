@@ -419,7 +419,7 @@ class Proxy:
             if dest[0] not in self.cfg.phone.allow or not self._is_phone(dest):
                 self.rejected += 1
                 self.log("sip: %s toward %s refused: not a phone of the box" % (method, join_hostport(*dest)))
-                return self._reply(side, req, src, 403, "Forbidden")
+                return [] if method == "ACK" else self._reply(side, req, src, 403, "Forbidden")
         return None
 
     def _is_phone(self, dest):
