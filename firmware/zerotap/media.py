@@ -557,7 +557,8 @@ class ZrtpLeg(_seams.SecureLeg):
         self.engine.set_verified(verified)
 
     def close(self):
-        """The call ended: its keys are overwritten (issue 12: secrets do not linger)."""
+        """The call ended: the trust cache is written (once per call) and the keys are
+        overwritten (issue 12: secrets do not linger)."""
         self._wipe_srtp()
         self.is_secure = False
-        self.engine.wipe()
+        self.engine.end()  # the trust cache written once for the call, then the secrets overwritten

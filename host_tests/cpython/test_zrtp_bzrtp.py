@@ -177,6 +177,7 @@ def test_cache_with_bzrtp(tmp_path):
             if verify:  # both users read the SAS aloud and mark it
                 ours.set_verified(True)
                 ctx.sas_verified()
+            ours.end()  # the call ends: our cache is written
             return s, ours, ctx.main
         finally:
             ctx.close()

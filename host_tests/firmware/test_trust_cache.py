@@ -197,17 +197,28 @@ def test_flash_writes_none_without_secure_and_one_per_secure_call():
             if p[16:24] in (b"Confirm1", b"Confirm2"):
                 return p[:40] + bytes((p[40] ^ 1,)) + p[41:]
             return p
-        sa, sb, _, _ = _exchange(_engine(0x0A0A0A00 + i, box_cache), _engine(0x0B0B0B00 + i), spoil)
+        failed = _engine(0x0A0A0A00 + i, box_cache)
+        sa, sb, _, _ = _exchange(failed, _engine(0x0B0B0B00 + i), spoil)
         assert sa is None
+        failed.end()  # the call ends
     assert st.writes == 1
     box = _engine(0x0A0A0A0A, box_cache)
     peer = _engine(0x0B0B0B0B, zcache.Cache(None, clock=_Clock(1000)))
     sa, _, _, _ = _exchange(box, peer)
-    assert sa is not None and st.writes == 2  # one write for the secure call
+    assert sa is not None
+    box.set_verified(True)  # the user's verdict, during the call
+    box.set_verified(False)
     box.set_verified(True)
-    assert st.writes == 3  # the user's verdict
-    box.set_verified(True)
-    assert st.writes == 3  # nothing changed: nothing written
+    assert st.writes == 1  # nothing yet: the call goes on
+    box.end()
+    assert st.writes == 2  # one write for the whole secure call
+    again = zcache.Cache(st)
+    assert again.verified(peer.zid) and again.get(peer.zid).rs1 == box_cache.get(peer.zid).rs1
+    # the next call with the same peer: a match, one write again
+    box = _engine(0x0A0A0A0B, box_cache)
+    sa, _, _, _ = _exchange(box, _engine(0x0B0B0B0C, peer._session.cache))
+    box.end()
+    assert sa.cache == "match" and st.writes == 3
 
 
 def test_a_failing_cache_write_leaves_the_call_secure_with_a_warning():
@@ -220,11 +231,16 @@ def test_a_failing_cache_write_leaves_the_call_secure_with_a_warning():
     sa, sb, ea, _ = _exchange(box, _engine(0x0B0B0B0B))
     assert box.state == E.SECURE and sa is not None and sb is not None, ea
     assert not [e for e in ea if isinstance(e, E.Error) and e.fatal]
-    assert warnings and "could not be written" in warnings[0] and "No space left" in warnings[0]
-    assert box_cache.get(sa and box.peer_zid) is not None  # kept in memory meanwhile
-    st.full = False
+    peer_zid = box.peer_zid
     box.set_verified(True)
-    assert zcache.Cache(st).verified(box.peer_zid)  # the next write carries it all
+    box.end()  # the call ends: the write fails (flash full), and says so
+    assert warnings and "could not be written" in warnings[0] and "No space left" in warnings[0]
+    assert box_cache.get(peer_zid) is not None  # kept in memory meanwhile
+    st.full = False
+    box = _engine(0x0A0A0A0B, box_cache)
+    _exchange(box, _engine(0x0B0B0B0C))
+    box.end()  # the next write carries it all
+    assert zcache.Cache(st).verified(peer_zid)
 
 
 # --- 7: say only what the box does ---------------------------------------------------------------

@@ -29,10 +29,10 @@ The rules that keep the cache trustworthy (issue 12):
   its interval asks (longer when the box was off). The clock must be read at least every few
   days to follow the uptime counter's wrap (about 12 days on boards): every call reads it.
 - **Flash writes.** The file is written only when something changed: once when a new ZID is
-  made, at most once per exchange that reaches SECURE (nothing for those that never do), and
-  once per change of a verified flag by the user. ``save`` returns False when the write fails
-  (flash full): the exchange stays SECURE, and :attr:`Cache.warning` (and ``on_warning``) says
-  the secrets were not kept.
+  made, and at most once per call, when it ends (``Engine.end``): the new rs1 and the user's
+  verdict on the SAS together; nothing for a call whose exchange never reached SECURE. ``save``
+  returns False when the write fails (flash full): the call was SECURE all the same, and
+  :attr:`Cache.warning` (and ``on_warning``, the box status) says the secrets were not kept.
 
 File layout (big-endian), 32 + 85 bytes per peer:
 

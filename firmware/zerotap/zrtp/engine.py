@@ -427,9 +427,8 @@ class Engine:
             if s.cache_result == CACHE_MISMATCH:
                 s.cache_result = CACHE_MATCH
         # only an entry with a retained secret is marked; one that expired during the call gets
-        # this call's secret first (issue 12)
+        # this call's secret first (issue 12); the file is written once, when the call ends (end())
         s.cache.set_verified(s.peer_zid, verified, *(s.call_rs1 or (None, 0xFFFFFFFF)))
-        s.cache.save()
 
     def srtp_authenticated(self, now_ms):
         """An SRTP packet from the peer passed authentication: for the initiator waiting for
@@ -1094,7 +1093,8 @@ class Engine:
             else:
                 s.cache.store(s.peer_zid, self._keys.new_rs1, expiry)
                 s.call_rs1 = (self._keys.new_rs1, expiry)
-            s.cache.save()  # at most one write per exchange; a failed one leaves a warning, not a failure
+            # the cache file is written once per call, when it ends (end()): at most one flash
+            # write per secure call, the user's verdict included (issue 12)
         self._set_state(SECURE, why)
         self._events.append(self._keyed(Secure))
 
@@ -1125,6 +1125,16 @@ class Engine:
         self._send(packets.Ack(RELAYACK).encode())
         self._events.append(Error(packets.ERROR_UNTRUSTED_MITM, "ignored a SAS relayed by an untrusted MiTM",
                                   fatal=False))
+
+    def end(self):
+        """The call ended: write the trust cache once, with what this call changed (the new rs1,
+        the verified flag; nothing when nothing changed: an exchange that never reached SECURE
+        writes nothing), then overwrite the secrets (:meth:`wipe`). A write that fails (flash
+        full) leaves the cache's warning, never an exception. Should the box lose power during
+        the call, the peer's rs2 still matches our old rs1 next time (RFC 6189 section 4.6.1)."""
+        if self._session.cache is not None:
+            self._session.cache.save()
+        self.wipe()
 
     def wipe(self):
         """The call ended: overwrite this stream's secrets (issue 12, as far as the interpreter
