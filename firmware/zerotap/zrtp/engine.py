@@ -53,7 +53,10 @@ the engine for a second stream of the same call; it keys that stream from ZRTPSe
 Retained secrets (section 4.3): with a :class:`~zerotap.zrtp.cache.Cache`, rs1/rs2 of the peer
 ZID enter s0, and the new rs1 is stored when the exchange completes. On a mismatch the result is
 ``"mismatch"`` (a possible man in the middle): the verified flag is cleared and the new rs1 is
-only stored once the user marks the SAS verified with ``set_verified(True)``.
+only stored once the user marks the SAS verified with ``set_verified(True)``. The verified flag
+is shown only when a retained secret matched. The cache file is written once, when the call
+ends: ``eng.end()`` writes it and then overwrites the call's secrets (``wipe()``); issue 12,
+docs/trust.md.
 """
 import binascii
 
