@@ -206,6 +206,11 @@ class Box:
         self.media_factory = MediaFactory(self, self.secure_factory)
         self.media = self.media_factory.calls  # CallMedia objects alive
         self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log)
+        if cfg.network.proxy is not None:  # the provider may call in: its address, resolved once
+            try:
+                self.proxy.trust_provider(self.loop.peer(self.loop.sockaddr(cfg.network.proxy))[0])
+            except (OSError, IndexError) as e:
+                self.log("network.proxy %s does not resolve (yet): %s" % (cfg.network.proxy[0], e))
         self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
                     self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
         self.control = None
@@ -216,6 +221,7 @@ class Box:
         if warning:
             self.log(warning)
             self.status.set_warning(warning)
+        self.secure_factory.on_warning = self.status.set_warning  # later ones (a failed cache write)
 
     def set_verified(self, call_status, verified):
         """The user compared the SAS (or takes that back): tell the ZRTP engine (the cache keeps
