@@ -25,6 +25,9 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   registered through the box.
 - ``network.proxy``: optional upstream proxy (``host:port``): the first hop of requests that start
   a dialog. Without it, requests are routed by Route and Request-URI.
+- ``network.allow``: optional addresses or CIDRs (like ``phone.allow``) that may start dialogs
+  (INVITE, SUBSCRIBE, REFER, NOTIFY) from the network side besides ``network.proxy`` and the
+  registrar the phone registers with; every other host gets 403 (the box is no open relay).
 - ``phone.address`` / ``network.address``: optional address to advertise in Via, Record-Route and
   SDP instead of the socket's (required when a socket binds the wildcard address).
 - ``zrtp.*``: the algorithm offer order for each type, by ZRTP name (the names and the defaults
@@ -221,7 +224,7 @@ def parse_hostport(key, text, hostnames=False):
 
 
 class Network:
-    """A set of addresses and CIDR blocks (IPv4 and IPv6) for ``phone.allow``."""
+    """A set of addresses and CIDR blocks (IPv4 and IPv6) for ``phone.allow`` and ``network.allow``."""
 
     def __init__(self, key, entries):
         self._blocks = []
@@ -293,13 +296,14 @@ def _sip_uri(key, value):
 
 class Side:
     """``phone`` or ``network``: the box's SIP socket on that side, its address and RTP ports;
-    ``allow`` and ``contact`` on the phone side, ``proxy`` on the network side (None elsewhere)."""
+    ``allow`` on both sides (the network's optional), ``contact`` on the phone side, ``proxy`` on
+    the network side (None elsewhere)."""
 
     def __init__(self, sip, address, rtp):
         self.host, self.port = sip
         self.address = address or self.host  # what Via, Record-Route and SDP carry
         self.rtp = rtp  # (low, high)
-        self.allow = None  # phone.allow: a Network
+        self.allow = None  # phone.allow / network.allow: a Network (network.allow: None when unset)
         self.contact = None  # phone.contact: a SIP URI (text) or None
         self.proxy = None  # network.proxy: (host, port) or None
 
@@ -496,9 +500,11 @@ def parse(obj, dhcp=False):
         cfg.phone.contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
-    cfg.network = _side(cfg, "network", network, ("proxy",), dhcp)
+    cfg.network = _side(cfg, "network", network, ("proxy", "allow"), dhcp)
     if "proxy" in network:
         cfg.network.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
+    if "allow" in network:
+        cfg.network.allow = Network("network.allow", network["allow"])
     if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
         raise ConfigError("network.sip", "same socket as phone.sip")
     a, b = cfg.phone.rtp, cfg.network.rtp

@@ -75,6 +75,7 @@ class Counters:
         self.unknown = 0
         self.clear_held = 0  # audio held back by media.clear = block/mute before SECURE
         self.no_route = 0  # nowhere to send yet
+        self.stranger = 0  # ZRTP, and RTP before SECURE, from a host other than the peer's
         self.unauthenticated = 0  # network packets after SECURE that failed SRTP/SRTCP checks
         self.replayed = 0
         self.errors = 0
@@ -83,7 +84,7 @@ class Counters:
 
     def as_dict(self):
         return {k: getattr(self, k) for k in ("relayed_out", "relayed_in", "zrtp_from_phone",
-                                              "stun", "unknown", "clear_held", "no_route",
+                                              "stun", "unknown", "clear_held", "no_route", "stranger",
                                               "unauthenticated", "replayed", "errors",
                                               "keys_held", "keys_sent")}
 
@@ -111,6 +112,10 @@ class Path:
             return
         self.remote[0] = (host, rtp_port)
         self.remote[1] = (host, rtcp_port or rtp_port + 1)
+
+    def from_peer(self, addr):
+        """True when ADDR is on the peer's host, the one its SDP named (issue 12: no stranger)."""
+        return self.sdp_host is not None and addr[0] == self.sdp_host
 
     def latch(self, i, addr):
         # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
@@ -284,6 +289,9 @@ class MediaSession:
         i = 0 if leg == path.rtp_leg else 1
         if kind == _KIND_ZRTP:
             if i == 0 and sec is not None:
+                if not path.from_peer(addr):
+                    c.stranger += 1  # ZRTP only from the peer's media host (before the answer: none)
+                    return
                 path.latch(0, addr)
                 sec.receive_zrtp(buf, n, now_ms)
             else:
@@ -294,6 +302,9 @@ class MediaSession:
             return
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
+            return
+        if (sec is None or not sec.is_secure) and not path.from_peer(addr):
+            c.stranger += 1  # before SECURE, only the peer's host reaches the phone
             return
         if sec is not None and sec.can_unprotect:
             buf = self._writable(buf, n)
@@ -480,7 +491,9 @@ class ZrtpLeg(_seams.SecureLeg):
         elif isinstance(ev, _events.Error):
             if self.log:
                 self.log("zrtp: error %s: %s%s" % (ev.code, ev.reason, " (fatal)" if ev.fatal else ""))
-            if ev.fatal and not self.is_secure:
+            if ev.fatal and self.is_secure:
+                self._lost_secure("ZRTP failed after SECURE: %s" % ev.reason)
+            elif ev.fatal:
                 self.failed = True
                 if self.status is not None:
                     self.status.fail("ZRTP: %s" % ev.reason)
@@ -491,6 +504,26 @@ class ZrtpLeg(_seams.SecureLeg):
         elif isinstance(ev, _events.PeerCleared):
             if self.status is not None and ev.accepted:
                 self.status.fail("the peer went clear (GoClear)")
+
+    def _lost_secure(self, reason):
+        """A failure after SECURE (issue 12): never silently secure. The keys go, media follows
+        the clear policy from now on, and the status says FAILED with the alarm raised (the
+        display inverts)."""
+        self._wipe_srtp()
+        self.is_secure = False
+        self.failed = True
+        if self.log:
+            self.log("zrtp: %s" % reason)
+        if self.status is not None:
+            self.status.fail(reason)
+            self.status.alarm(reason)
+
+    def _wipe_srtp(self):
+        for s in (self.tx, self.rx):
+            if s is not None:
+                s.wipe()
+        self.tx = self.rx = None
+        self.can_unprotect = False
 
     def _keys(self, ev, rx_only):
         if self.rx is None:
@@ -524,6 +557,8 @@ class ZrtpLeg(_seams.SecureLeg):
         self.engine.set_verified(verified)
 
     def close(self):
-        self.tx = self.rx = None
-        self.can_unprotect = False
+        """The call ended: the trust cache is written (once per call) and the keys are
+        overwritten (issue 12: secrets do not linger)."""
+        self._wipe_srtp()
         self.is_secure = False
+        self.engine.end()  # the trust cache written once for the call, then the secrets overwritten

@@ -95,11 +95,14 @@ class SecureFactory:
 
     - ``leg(call_status, call_media) -> SecureLeg or None`` (None: the call runs in clear);
     - ``warning``: text the box shows and logs at start (e.g. an unreadable trust cache), or None;
+    - ``on_warning``: set by the box to a function of one text, for warnings that come later (a
+      trust cache write that failed: the call stays SECURE, the box shows the warning);
     - ``step_pool() -> bool``: one bounded slice of idle work (key pairs made before calls); the
       runtime calls it only while no call has media, as long as it returns True;
     - ``close()``: at shutdown, after every call's media is closed (write the trust cache)."""
 
     warning = None
+    on_warning = None
 
     leg = _todo
 

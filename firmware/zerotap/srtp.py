@@ -334,6 +334,14 @@ class Session:
         self._tx_rtcp = _Streams()
         self._rx_rtcp = _Streams()
 
+    def wipe(self):
+        """The call ended: overwrite the session keys (every backend's transform has ``wipe``;
+        the native one zeroizes its C state) and drop the transforms; unusable after."""
+        for t in (self._rtp, self._rtcp):
+            if t is not None:
+                t.wipe()
+        self._rtp = self._rtcp = None
+
     # -- bytes in, bytes out (pylibsrtp's shape) ------------------------------------------------
 
     def protect(self, packet):

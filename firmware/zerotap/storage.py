@@ -3,11 +3,30 @@
 A write goes to ``NAME.tmp`` first and is renamed over ``NAME`` only when complete, so a power cut
 leaves either the old or the new file, never half of one. Writes happen at the end of a call, not
 per packet, to spare the flash. ``fs`` is the ``os`` module by default; tests pass a stand-in.
+
+Files may hold secrets (the ZRTP cache's retained secrets): where the interpreter can (CPython),
+directories are made mode 0700 and files are created mode 0600, whatever the umask. MicroPython's
+``os`` has no modes (a board's flash has none; on the unix port the umask decides).
 """
 import os
 
 _ENOENT = 2
 _TMP = ".tmp"
+
+
+# CPython: os.open with O_CREAT and a mode; None where os has no such thing (MicroPython)
+_PRIVATE = (os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if hasattr(os, "O_CREAT") else None
+
+
+def _create(fs, path):
+    """PATH opened for writing, created mode 0600 where the interpreter allows."""
+    if _PRIVATE is not None and fs is os:
+        try:
+            os.unlink(path)  # a stale temporary file would keep its old mode
+        except OSError:
+            pass
+        return open(os.open(path, _PRIVATE, 0o600), "wb")
+    return open(path, "wb")
 
 
 def _exists(fs, path):
@@ -34,7 +53,10 @@ class Storage:
                 continue
             path = part if not path else (path + part if path.endswith("/") else path + "/" + part)
             if not _exists(self.fs, path):
-                self.fs.mkdir(path)
+                if _PRIVATE is not None and self.fs is os:
+                    self.fs.mkdir(path, 0o700)
+                else:
+                    self.fs.mkdir(path)
 
     def path(self, name):
         if not name or "/" in name or name in (".", ".."):
@@ -55,7 +77,7 @@ class Storage:
         """Replace NAME with DATA atomically (temporary file, then rename)."""
         path = self.path(name)
         tmp = path + _TMP
-        with open(tmp, "wb") as f:
+        with _create(self.fs, tmp) as f:
             f.write(data)
             f.flush()
             sync = getattr(self.fs, "fsync", None)

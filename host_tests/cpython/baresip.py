@@ -41,6 +41,7 @@ class Baresip:
         (cfg / "config").write_text("\n".join([
             "poll_method epoll",
             "sip_listen 127.0.0.1:%d" % self.sip_port,
+            "net_interface 127.0.0.1",  # its SDP names 127.0.0.1, where its media comes from too
             "sip_transports udp",
             "audio_player aufile,/dev/null",
             "audio_source aufile,%s" % self.play,

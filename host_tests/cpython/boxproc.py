@@ -25,7 +25,7 @@ from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, text_of
 
 class BoxProcess:
     def __init__(self, directory, name, interpreter="cpython", phone_contact=None, proxy=None,
-                 clear=None, cache=None, zrtp=None, allow=("127.0.0.1",)):
+                 clear=None, cache=None, zrtp=None, allow=("127.0.0.1",), network_allow=("127.0.0.1",)):
         self.dir = Path(directory)
         self.name = name
         self.interpreter = interpreter
@@ -52,6 +52,8 @@ class BoxProcess:
             cfg["phone"]["contact"] = phone_contact
         if proxy:
             cfg["network"]["proxy"] = proxy
+        if network_allow:  # who may call in from the network (the other box, linphone: loopback)
+            cfg["network"]["allow"] = list(network_allow)
         if clear:
             cfg["media"] = {"clear": clear}
         if zrtp:

@@ -378,6 +378,10 @@ def test_malformed_sip_and_sdp_while_a_call_goes_on(tmp_path):
     for port, what, want, answer in results:
         if want is None:
             assert answer is None, (what, answer)
+        elif port == box.network_port and answer is not None and answer.startswith(b"SIP/2.0 403"):
+            # from the network, a well-formed request toward a host that is not a phone of the box
+            # is refused (403) before its body is read (the box is no open relay: test_trust_relay)
+            assert want == b"SIP/2.0 400" and b"INVITE" in [d for w, d, _ in MALFORMED if w == what][0], what
         else:
             assert answer is not None and answer.startswith(want), (what, port, answer)
     assert st["ok"] and len(st["calls"]) == 1 and st["calls"][0]["security"] == "secure", st

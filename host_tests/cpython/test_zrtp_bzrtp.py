@@ -177,6 +177,7 @@ def test_cache_with_bzrtp(tmp_path):
             if verify:  # both users read the SAS aloud and mark it
                 ours.set_verified(True)
                 ctx.sas_verified()
+            ours.end()  # the call ends: our cache is written
             return s, ours, ctx.main
         finally:
             ctx.close()
@@ -207,7 +208,7 @@ def test_cache_with_bzrtp(tmp_path):
 def test_multistream_with_bzrtp():
     ctx = bzrtp.BzrtpContext(THEIRS)
     try:
-        ours = _engine()
+        ours = _engine(algorithms.Offer(multistream=True))
         first = _check(bzrtp.Duel(ours, ctx.main, seed=1).run())
         ch2 = ctx.add_channel(THEIRS + 1)
         ours2 = ours.new_stream(OURS + 1)

@@ -377,7 +377,7 @@ def test_unreadable_bindings_are_set_aside():
     b, logs = _box(tmp)
     try:
         assert b.proxy.bindings == {}
-        assert any(t.startswith("bindings: bindings.json unreadable (bindings: bad entry") and
+        assert any(t.startswith("bindings: bindings.json unreadable (bindings: not an object") and
                    t.endswith("kept as bindings.json.bad") for t in logs), logs
     finally:
         b.shutdown()

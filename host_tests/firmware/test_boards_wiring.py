@@ -326,8 +326,12 @@ def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=(
     del CALLS[:]
     del READS[:]
     STUBS["network"].lan_connects = True
+    from zerotap.crypto import drbg
+    strict = drbg.STRICT
     try:
         result = _stubbed(boot.main, b, loop, log, give_up_ms)
+        booted_strict = drbg.STRICT
+        drbg.STRICT = strict  # the other tests in this process draw without boot
         replies = []
         client.settimeout(2)
         for _ in commands:
@@ -336,6 +340,8 @@ def _boot(name, directory, files, stop_after_ms=400, give_up_ms=None, commands=(
             replies.append(json.loads(client.recv(4096)))
     finally:
         client.close()
+        drbg.STRICT = strict
+    assert booted_strict is True  # on a board nothing draws before the seed
     return result, logs, replies
 
 
@@ -362,6 +368,32 @@ def test_boot_runs_the_box_loop_with_display_and_button():
     with open(d + "/status.jsonl") as f:
         lines = [json.loads(line) for line in f]
     assert lines and lines[-1]["network"] == "up" and lines[-1]["box"] == "olimex_esp32_poe"
+
+
+def test_boot_starts_the_random_source_before_the_network_and_any_key():
+    from zerotap.crypto import drbg
+
+    d = scratch("boards-bootrng")
+    cfg = _board_config(d)
+    saved_source, saved_strict, saved_hw = drbg.SOURCE, drbg.STRICT, drbg.hardware
+
+    def hardware(enable):
+        CALLS.append(("entropy", enable))
+        return saved_hw(enable)
+
+    try:
+        drbg.SOURCE = drbg.Source()  # a board at power-on: nothing seeded yet
+        drbg.hardware = hardware
+        result, logs, replies = _boot("wt32_eth01", d, {"config.json": json.dumps(cfg)}, commands=("status",))
+        assert result is not None, logs
+        hist = drbg.SOURCE.history
+        assert hist and hist[0] == "seed" and "generate" in hist, hist
+        # the hardware source was switched on first, before the Ethernet came up
+        assert CALLS.index(("entropy", True)) < CALLS.index(("LAN.active", True)), CALLS
+        # the ZID (made once the source was seeded) is in the cache on flash
+        assert storage.Storage(d + "/zerotap-cache").read("zrtp_cache.bin") is not None
+    finally:
+        drbg.SOURCE, drbg.STRICT, drbg.hardware = saved_source, saved_strict, saved_hw
 
 
 def test_boot_with_a_bad_config_runs_the_last_good_and_shows_the_key():

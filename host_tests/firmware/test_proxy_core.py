@@ -311,12 +311,13 @@ def test_initial_requests_go_to_network_proxy():
 
 
 def test_call_to_the_box_goes_to_phone_contact_and_needs_one():
-    p, _, _ = _proxy()
+    # FAR may call in: network.allow (test_trust_relay.py: nobody else may)
+    p, _, _ = _proxy(network_allow=["192.0.2.0/24"])
     invite = _invite(uri="sip:alice@198.51.100.7:5080").replace(b"127.0.0.1:5062;branch",
                                                                  b"192.0.2.50:5060;branch")
     _, resp, _ = _one(p.receive(proxy.NETWORK, invite, FAR, 0))
     assert resp.status == 480
-    p, _, _ = _proxy(phone_contact="sip:desk@127.0.0.1:5062")
+    p, _, _ = _proxy(phone_contact="sip:desk@127.0.0.1:5062", network_allow=["192.0.2.0/24"])
     side, fwd, dest = _one(p.receive(proxy.NETWORK, invite, FAR, 0))
     assert side == proxy.PHONE and dest == PHONE and str(fwd.uri) == "sip:desk@127.0.0.1:5062"
 

@@ -62,6 +62,6 @@ def test_keys_from_s0_are_distinct_and_sized():
         assert len(k.srtp_salt_i) == 14 and len(k.sas_hash) == 32 and len(k.new_rs1) == 32
         values = [k.mackeyi, k.mackeyr, k.zrtpkeyi, k.zrtpkeyr, k.srtp_key_i, k.srtp_key_r, k.srtp_salt_i,
                   k.srtp_salt_r, k.sas_hash, k.zrtp_sess, k.new_rs1]
-        assert len(set(values)) == len(values)
+        assert len(set(bytes(v) for v in values)) == len(values)
         m = keys.Keys(hh, cipher_len, b"s" * hh.length, b"context", multistream=True)
         assert m.sas_hash is None and m.new_rs1 is None and m.srtp_key_i == k.srtp_key_i

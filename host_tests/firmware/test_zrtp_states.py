@@ -18,7 +18,7 @@ from vectors import load, unhex
 from zerotap import crypto
 from zerotap.zrtp import algorithms, engine as E, packets
 
-X255 = algorithms.Offer(key_agreements=("X255",))
+X255 = algorithms.Offer(key_agreements=("X255",), multistream=True)  # the test runs a second stream
 EVERY_STATE = (packets.PING, packets.PINGACK, packets.CLEARACK, packets.RELAYACK, packets.ERROR,
                packets.ERRORACK)
 

@@ -18,5 +18,9 @@ target_include_directories(usermod_zcrypto INTERFACE
 if(TARGET idf::mbedtls)
     target_link_libraries(usermod_zcrypto INTERFACE idf::mbedtls)
 endif()
+# zc_entropy: esp_fill_random and the bootloader's entropy source (bootloader_random_enable)
+if(TARGET idf::bootloader_support)
+    target_link_libraries(usermod_zcrypto INTERFACE idf::bootloader_support)
+endif()
 
 target_link_libraries(usermod INTERFACE usermod_zcrypto)

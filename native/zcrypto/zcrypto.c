@@ -39,9 +39,10 @@ int zc_hash(int alg, const uint8_t *data, size_t len, uint8_t *out) {
         case ZC_SHA256: return MB_SHA256(data, len, out, 0) ? ZC_ERR_CRYPTO : ZC_OK;
         case ZC_SHA384: {
             uint8_t full[64];
-            if (MB_SHA512(data, len, full, 1)) return ZC_ERR_CRYPTO;
-            memcpy(out, full, 48);
-            return ZC_OK;
+            int r = MB_SHA512(data, len, full, 1) ? ZC_ERR_CRYPTO : ZC_OK;
+            if (r == ZC_OK) memcpy(out, full, 48);
+            ZC_WIPE(full, sizeof full);
+            return r;
         }
     }
     return ZC_ERR_ARG;
@@ -97,6 +98,7 @@ int zc_aes_ctr(const uint8_t *key, size_t klen, const uint8_t iv[16], const uint
         }
     }
     mbedtls_aes_free(&ctx);
+    ZC_WIPE(ks, sizeof ks);
     return r;
 }
 
@@ -121,6 +123,8 @@ int zc_aes_cfb(const uint8_t *key, size_t klen, const uint8_t iv[16], const uint
         in += n, out += n, len -= n;
     }
     mbedtls_aes_free(&ctx);
+    ZC_WIPE(ks, sizeof ks);
+    ZC_WIPE(reg, sizeof reg);
     return r;
 }
 
@@ -185,6 +189,7 @@ int zc_cpu_features(int enable) {
 int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt[14], const uint8_t auth[20],
                  int tag_len) {
     uint8_t pad[64];
+    int r = ZC_ERR_CRYPTO;
     if ((klen != 16 && klen != 32) || (tag_len != 4 && tag_len != 10)) return ZC_ERR_ARG;
     memset(t, 0, sizeof *t);
     if (aes_setkey(&t->aes, key, klen)) return ZC_ERR_CRYPTO;
@@ -195,7 +200,7 @@ int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt
     /* RFC 2104: the key (20 bytes, shorter than the block) padded with zeros, XOR ipad / opad */
     memset(pad, 0x36, sizeof pad);
     for (int i = 0; i < 20; i++) pad[i] ^= auth[i];
-    if (MB_SHA1_STARTS(&t->inner) || MB_SHA1_UPDATE(&t->inner, pad, 64)) return ZC_ERR_CRYPTO;
+    if (MB_SHA1_STARTS(&t->inner) || MB_SHA1_UPDATE(&t->inner, pad, 64)) goto done;
 #if ZC_X86
     /* both paths get their state, so that zc_cpu_features() can switch between them */
     static const uint32_t sha1_iv[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
@@ -207,7 +212,7 @@ int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt
 #endif
     memset(pad, 0x5C, sizeof pad);
     for (int i = 0; i < 20; i++) pad[i] ^= auth[i];
-    if (MB_SHA1_STARTS(&t->outer) || MB_SHA1_UPDATE(&t->outer, pad, 64)) return ZC_ERR_CRYPTO;
+    if (MB_SHA1_STARTS(&t->outer) || MB_SHA1_UPDATE(&t->outer, pad, 64)) goto done;
 #if ZC_X86
     if (t->x86 & ZC_X86_SHA) {
         memcpy(t->oh, sha1_iv, sizeof sha1_iv);
@@ -215,15 +220,17 @@ int zc_srtp_init(zc_srtp *t, const uint8_t *key, size_t klen, const uint8_t salt
     }
     if (t->x86 & ZC_X86_AES) t->nr = zc_x86_aes_expand(t->rk, key, klen);
 #endif
-    memset(pad, 0, sizeof pad);
-    return ZC_OK;
+    r = ZC_OK;
+done:
+    ZC_WIPE(pad, sizeof pad);
+    return r;
 }
 
 void zc_srtp_free(zc_srtp *t) {
     mbedtls_aes_free(&t->aes);
     mbedtls_sha1_free(&t->inner);
     mbedtls_sha1_free(&t->outer);
-    memset(t, 0, sizeof *t);
+    ZC_WIPE(t, sizeof *t);
 }
 
 static int srtp_crypt(zc_srtp *t, uint8_t *p, size_t len, uint32_t ssrc, uint64_t index) {
@@ -428,6 +435,8 @@ static int rng_fill(void *p, unsigned char *out, size_t len) {
         out += n;
         len -= n;
     }
+    ZC_WIPE(block, sizeof block);
+    ZC_WIPE(h, sizeof h);
     return 0;
 }
 
@@ -674,8 +683,10 @@ int zc_dh(int group, const uint8_t *base, size_t blen, const uint8_t *exp, size_
     b[0] = 1;
     mont_mul(x, x, b, g); /* out of Montgomery form */
     limbs_to_be(out, size, x);
-    memset(table, 0, sizeof table);
-    memset(sel, 0, sizeof sel);
+    ZC_WIPE(table, sizeof table);
+    ZC_WIPE(sel, sizeof sel);
+    ZC_WIPE(x, sizeof x);
+    ZC_WIPE(b, sizeof b);
     return ZC_OK;
 }
 
@@ -763,7 +774,8 @@ int zc_ec_mul(int curve, const uint8_t *scalar, size_t slen, const uint8_t *poin
     memcpy(out, enc + 1, 2 * n);
 done:
     mbedtls_ecp_point_free(&P), mbedtls_ecp_point_free(&R), mbedtls_mpi_free(&d);
-    memset(&rng, 0, sizeof rng);
+    ZC_WIPE(&rng, sizeof rng);
+    ZC_WIPE(enc, sizeof enc);
     return r;
 }
 
@@ -955,6 +967,8 @@ static void x25519_ladder(uint8_t out[32], const uint8_t k[32], const uint8_t u[
     fe_invert(z2, z2);
     fe_mul(x2, x2, z2);
     fe_tobytes(out, x2);
+    ZC_WIPE(x2, sizeof x2), ZC_WIPE(z2, sizeof z2), ZC_WIPE(x3, sizeof x3), ZC_WIPE(z3, sizeof z3);
+    ZC_WIPE(&swap, sizeof swap);
 }
 
 int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], const uint8_t *seed, size_t seedlen) {
@@ -963,7 +977,7 @@ int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], co
     memcpy(k, scalar, 32);
     k[0] &= 248, k[31] &= 127, k[31] |= 64;
     x25519_ladder(out, k, u);
-    memset(k, 0, sizeof k);
+    ZC_WIPE(k, sizeof k);
     for (int i = 0; i < 32; i++) z |= out[i];
     return z ? ZC_OK : ZC_ERR_ZERO;
 }
@@ -1002,9 +1016,28 @@ int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], co
     if (!z) r = ZC_ERR_ZERO;
 done:
     mbedtls_ecp_group_free(&grp), mbedtls_ecp_point_free(&P), mbedtls_ecp_point_free(&R), mbedtls_mpi_free(&d);
-    memset(k, 0, sizeof k);
-    memset(&rng, 0, sizeof rng);
+    ZC_WIPE(k, sizeof k);
+    ZC_WIPE(&rng, sizeof rng);
     return r;
 }
 
+#endif
+
+/* ---- hardware entropy ------------------------------------------------------------------------ */
+
+#if defined(ESP_PLATFORM)
+#include "esp_random.h"
+#include "bootloader_random.h"
+
+int zc_entropy(uint8_t *out, size_t len, int enable) {
+    if (enable) bootloader_random_enable(); /* SAR ADC noise: a true source without the radio */
+    esp_fill_random(out, len);
+    if (enable) bootloader_random_disable(); /* before Wi-Fi or the ADC are used */
+    return (int)len;
+}
+#else
+int zc_entropy(uint8_t *out, size_t len, int enable) {
+    (void)out, (void)len, (void)enable; /* a host: the OS's generator (os.urandom) is the source */
+    return 0;
+}
 #endif

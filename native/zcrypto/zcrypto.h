@@ -14,6 +14,11 @@
 
 /* Error codes: 0 is success. */
 #define ZC_OK 0
+/* Secrets on the stack are wiped with mbedtls_platform_zeroize before a function returns (a plain
+ * memset before return may be removed by the compiler); see ZC_WIPE. */
+#include "mbedtls/platform_util.h"
+#define ZC_WIPE(p, n) mbedtls_platform_zeroize((p), (n))
+
 #define ZC_ERR_ARG (-1)      /* a length or value the caller should have checked */
 #define ZC_ERR_CRYPTO (-2)   /* mbedTLS failed (out of memory, internal error) */
 #define ZC_ERR_POINT (-3)    /* an EC point not on the curve */
@@ -133,6 +138,12 @@ void zc_p256_prepare(void);
 
 /* X25519 (RFC 7748): out = X25519(scalar, u); ZC_ERR_ZERO for an all-zero result. */
 int zc_x25519(const uint8_t scalar[32], const uint8_t u[32], uint8_t out[32], const uint8_t *seed, size_t seedlen);
+
+/* Hardware entropy: up to len bytes into out, the count returned (0 where there is none, as on a
+ * host). On an ESP32 (ESP_PLATFORM) enable != 0 switches the bootloader's entropy source (SAR ADC
+ * noise) on around esp_fill_random, so that it is a true random source without the radio: call
+ * it so only at boot, before Wi-Fi or the ADC are used (Espressif's documentation). */
+int zc_entropy(uint8_t *out, size_t len, int enable);
 
 #if ZC_X86
 int zc_x86_detect(void);

@@ -15,6 +15,26 @@ static PyObject *fail(int r) {
     return PyErr_Format(PyExc_RuntimeError, "mbedTLS failed (%d)", r);
 }
 
+/* The result (or the error) of a function that left a secret in OUT on the stack: wiped before return. */
+static PyObject *wiped(uint8_t *out, size_t size, int r, Py_ssize_t len) {
+    PyObject *o = r ? fail(r) : PyBytes_FromStringAndSize((char *)out, len);
+    ZC_WIPE(out, size);
+    return o;
+}
+
+/* entropy(n, enable) -> up to n bytes of hardware entropy (b"" where there is none) */
+static PyObject *py_entropy(PyObject *self, PyObject *args) {
+    Py_ssize_t n;
+    int enable = 0;
+    uint8_t buf[64];
+    if (!PyArg_ParseTuple(args, "n|p", &n, &enable)) return NULL;
+    if (n < 0 || n > (Py_ssize_t)sizeof buf) return PyErr_Format(PyExc_ValueError, "entropy: 0 to 64 bytes");
+    int got = zc_entropy(buf, (size_t)n, enable);
+    PyObject *o = PyBytes_FromStringAndSize((char *)buf, got);
+    ZC_WIPE(buf, sizeof buf);
+    return o;
+}
+
 static PyObject *py_hash(PyObject *self, PyObject *args) {
     int alg;
     Py_buffer data;
@@ -23,8 +43,7 @@ static PyObject *py_hash(PyObject *self, PyObject *args) {
     int r;
     Py_BEGIN_ALLOW_THREADS r = zc_hash(alg, data.buf, (size_t)data.len, out);
     Py_END_ALLOW_THREADS PyBuffer_Release(&data);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_digest_size(alg));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_digest_size(alg));
 }
 
 static PyObject *py_hmac(PyObject *self, PyObject *args) {
@@ -34,8 +53,7 @@ static PyObject *py_hmac(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iy*y*", &alg, &key, &data)) return NULL;
     int r = zc_hmac(alg, key.buf, (size_t)key.len, data.buf, (size_t)data.len, out);
     PyBuffer_Release(&key), PyBuffer_Release(&data);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_digest_size(alg));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_digest_size(alg));
 }
 
 static PyObject *py_aes_ecb(PyObject *self, PyObject *args) {
@@ -44,8 +62,7 @@ static PyObject *py_aes_ecb(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*", &key, &block)) return NULL;
     int r = block.len == 16 ? zc_aes_ecb(key.buf, (size_t)key.len, block.buf, out) : ZC_ERR_ARG;
     PyBuffer_Release(&key), PyBuffer_Release(&block);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, 16);
+    return wiped(out, sizeof out, r, 16);
 }
 
 /* mode 0: CTR, 1: CFB encrypt, 2: CFB decrypt */
@@ -86,8 +103,7 @@ static PyObject *py_dh(PyObject *self, PyObject *args) {
     int r;
     Py_BEGIN_ALLOW_THREADS r = zc_dh(group, base.len ? base.buf : NULL, (size_t)base.len, exp.buf, (size_t)exp.len, out);
     Py_END_ALLOW_THREADS PyBuffer_Release(&base), PyBuffer_Release(&exp);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)zc_dh_size(group));
+    return wiped(out, sizeof out, r, (Py_ssize_t)zc_dh_size(group));
 }
 
 static PyObject *py_ec_mul(PyObject *self, PyObject *args) {
@@ -103,8 +119,7 @@ static PyObject *py_ec_mul(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&scalar), PyBuffer_Release(&point), PyBuffer_Release(&seed);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, (Py_ssize_t)(2 * n));
+    return wiped(out, sizeof out, r, (Py_ssize_t)(2 * n));
 }
 
 static PyObject *py_x25519(PyObject *self, PyObject *args) {
@@ -117,8 +132,7 @@ static PyObject *py_x25519(PyObject *self, PyObject *args) {
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&scalar), PyBuffer_Release(&u), PyBuffer_Release(&seed);
-    if (r) return fail(r);
-    return PyBytes_FromStringAndSize((char *)out, 32);
+    return wiped(out, sizeof out, r, 32);
 }
 
 /* cpu_features([enable]) -> names of the CPU features the SRTP transform uses; enable False makes
@@ -284,6 +298,7 @@ static int srtp_error(long r, Py_ssize_t size, Py_ssize_t es, Py_ssize_t ee, Py_
 
 /* One call per packet: (buf, enc_start, enc_end, auth_end, ssrc, index, suffix) */
 static PyObject *srtp_call(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int protect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 7) return PyErr_Format(PyExc_TypeError, "expected 7 arguments, got %zd", nargs);
     Py_ssize_t es = PyLong_AsSsize_t(args[1]), ee = PyLong_AsSsize_t(args[2]), ae = PyLong_AsSsize_t(args[3]);
     unsigned long long ssrc = PyLong_AsUnsignedLongLong(args[4]);
@@ -354,6 +369,7 @@ static PyObject *next_result(long r) {
 }
 
 static PyObject *srtp_next_in_place(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 3) return PyErr_Format(PyExc_TypeError, "expected 3 arguments, got %zd", nargs);
     Py_ssize_t length = PyLong_AsSsize_t(args[1]);
     if (length == -1 && PyErr_Occurred()) return NULL;
@@ -393,6 +409,7 @@ static PyObject *srtp_unprotect_next(SrtpObject *self, PyObject *const *args, Py
 }
 
 static PyObject *srtp_next_bytes(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int unprotect) {
+    if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 2) return PyErr_Format(PyExc_TypeError, "expected 2 arguments, got %zd", nargs);
     StreamObject *st = stream_arg(args[1]);
     if (!st) return NULL;
@@ -439,7 +456,15 @@ static PyObject *srtp_tag_len(SrtpObject *self, void *closure) {
     return PyLong_FromLong(self->t.tag_len);
 }
 
+/* wipe(): the session keys overwritten (zc_srtp_free); every later call raises */
+static PyObject *srtp_wipe(SrtpObject *self, PyObject *unused) {
+    if (self->ready) zc_srtp_free(&self->t);
+    self->ready = 0;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef srtp_methods[] = {
+    {"wipe", (PyCFunction)srtp_wipe, METH_NOARGS, "wipe(): overwrite the session keys; the transform is unusable after"},
     {"protect", (PyCFunction)(void (*)(void))srtp_protect, METH_FASTCALL, "protect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> int"},
     {"unprotect", (PyCFunction)(void (*)(void))srtp_unprotect, METH_FASTCALL, "unprotect(buf, enc_start, enc_end, auth_end, ssrc, index, suffix) -> bool"},
     {"protect_next", (PyCFunction)(void (*)(void))srtp_protect_next, METH_FASTCALL,
@@ -472,6 +497,7 @@ static PyMethodDef methods[] = {
     {"aes_ecb", py_aes_ecb, METH_VARARGS, "aes_ecb(key, block)"},
     {"aes_stream", py_aes_stream, METH_VARARGS, "aes_stream(mode, key, iv, data): 0 CTR, 1 CFB encrypt, 2 CFB decrypt"},
     {"crc32c", py_crc32c, METH_VARARGS, "crc32c(data, crc=0)"},
+    {"entropy", py_entropy, METH_VARARGS, "entropy(n, enable=False) -> up to n bytes of hardware entropy"},
     {"dh", py_dh, METH_VARARGS, "dh(group, base or b'' for g, exponent): 1 DH2k, 2 DH3k"},
     {"ec_mul", py_ec_mul, METH_VARARGS, "ec_mul(curve, scalar, point x||y or b'' for G, seed): 1 P-256, 2 P-384"},
     {"x25519", py_x25519, METH_VARARGS, "x25519(scalar, u, seed)"},

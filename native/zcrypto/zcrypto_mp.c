@@ -20,14 +20,37 @@ static MP_NORETURN void fail(int r) {
     mp_raise_msg_varg(&mp_type_RuntimeError, MP_ERROR_TEXT("mbedTLS failed (%d)"), r);
 }
 
+/* The result of a function that left a secret in OUT on the stack: wiped before return (also
+ * before an error is raised). */
+static mp_obj_t wiped(uint8_t *out, size_t size, int r, size_t len) {
+    if (r) {
+        ZC_WIPE(out, size);
+        fail(r);
+    }
+    mp_obj_t o = mp_obj_new_bytes(out, len);
+    ZC_WIPE(out, size);
+    return o;
+}
+
+/* entropy(n, enable=False) -> up to n bytes of hardware entropy (b"" where there is none) */
+static mp_obj_t zc_mp_entropy(size_t n_args, const mp_obj_t *args) {
+    uint8_t buf[64];
+    mp_int_t n = mp_obj_get_int(args[0]);
+    if (n < 0 || n > (mp_int_t)sizeof buf) mp_raise_ValueError(MP_ERROR_TEXT("entropy: 0 to 64 bytes"));
+    int got = zc_entropy(buf, (size_t)n, n_args > 1 && mp_obj_is_true(args[1]));
+    mp_obj_t o = mp_obj_new_bytes(buf, (size_t)got);
+    ZC_WIPE(buf, sizeof buf);
+    return o;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_entropy_obj, 1, 2, zc_mp_entropy);
+
 static mp_obj_t zc_mp_hash(mp_obj_t alg_in, mp_obj_t data_in) {
     mp_buffer_info_t data;
     uint8_t out[48];
     int alg = mp_obj_get_int(alg_in);
     mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
     int r = zc_hash(alg, data.buf, data.len, out);
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, zc_digest_size(alg));
+    return wiped(out, sizeof out, r, zc_digest_size(alg));
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(zc_mp_hash_obj, zc_mp_hash);
 
@@ -38,8 +61,7 @@ static mp_obj_t zc_mp_hmac(mp_obj_t alg_in, mp_obj_t key_in, mp_obj_t data_in) {
     mp_get_buffer_raise(key_in, &key, MP_BUFFER_READ);
     mp_get_buffer_raise(data_in, &data, MP_BUFFER_READ);
     int r = zc_hmac(alg, key.buf, key.len, data.buf, data.len, out);
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, zc_digest_size(alg));
+    return wiped(out, sizeof out, r, zc_digest_size(alg));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_hmac_obj, zc_mp_hmac);
 
@@ -49,8 +71,7 @@ static mp_obj_t zc_mp_aes_ecb(mp_obj_t key_in, mp_obj_t block_in) {
     mp_get_buffer_raise(key_in, &key, MP_BUFFER_READ);
     mp_get_buffer_raise(block_in, &block, MP_BUFFER_READ);
     int r = block.len == 16 ? zc_aes_ecb(key.buf, key.len, block.buf, out) : ZC_ERR_ARG;
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, 16);
+    return wiped(out, sizeof out, r, 16);
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(zc_mp_aes_ecb_obj, zc_mp_aes_ecb);
 
@@ -113,8 +134,7 @@ static mp_obj_t zc_mp_dh(mp_obj_t group_in, mp_obj_t base_in, mp_obj_t exp_in) {
     mp_get_buffer_raise(base_in, &base, MP_BUFFER_READ);
     mp_get_buffer_raise(exp_in, &exp, MP_BUFFER_READ);
     int r = zc_dh(group, base.len ? base.buf : NULL, base.len, exp.buf, exp.len, out);
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, zc_dh_size(group));
+    return wiped(out, sizeof out, r, zc_dh_size(group));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_dh_obj, zc_mp_dh);
 
@@ -128,8 +148,7 @@ static mp_obj_t zc_mp_ec_mul(size_t n_args, const mp_obj_t *args) {
     size_t n = zc_ec_size(curve);
     if (!n || (point.len != 0 && point.len != 2 * n)) fail(ZC_ERR_ARG);
     int r = zc_ec_mul(curve, scalar.buf, scalar.len, point.len ? point.buf : NULL, out, seed.buf, seed.len);
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, 2 * n);
+    return wiped(out, sizeof out, r, 2 * n);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_mp_ec_mul_obj, 4, 4, zc_mp_ec_mul);
 
@@ -141,8 +160,7 @@ static mp_obj_t zc_mp_x25519(mp_obj_t scalar_in, mp_obj_t u_in, mp_obj_t seed_in
     mp_get_buffer_raise(seed_in, &seed, MP_BUFFER_READ);
     if (scalar.len != 32 || u.len != 32) fail(ZC_ERR_ARG);
     int r = zc_x25519(scalar.buf, u.buf, out, seed.buf, seed.len);
-    if (r) fail(r);
-    return mp_obj_new_bytes(out, 32);
+    return wiped(out, sizeof out, r, 32);
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_mp_x25519_obj, zc_mp_x25519);
 
@@ -235,7 +253,11 @@ MP_DEFINE_CONST_OBJ_TYPE(zc_stream_type, MP_QSTR_SrtpStream, MP_TYPE_FLAG_NONE, 
 typedef struct {
     mp_obj_base_t base;
     zc_srtp t;
+    int wiped;
 } zc_srtp_obj_t;
+
+#define ZC_NOT_WIPED(self) \
+    if ((self)->wiped) mp_raise_ValueError(MP_ERROR_TEXT("SRTP transform was wiped"))
 
 static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 4, 4, false);
@@ -246,6 +268,7 @@ static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_
     int tag_len = mp_obj_get_int(args[3]);
     if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
     zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
+    o->wiped = 0;
     int r = zc_srtp_init(&o->t, key.buf, key.len, salt.buf, auth.buf, tag_len);
     if (r) fail(r);
     return MP_OBJ_FROM_PTR(o);
@@ -254,6 +277,7 @@ static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_
 /* (self, buf, enc_start, enc_end, auth_end, ssrc, index, suffix): one call per packet */
 static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
     mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     mp_int_t es = mp_obj_get_int(args[2]), ee = mp_obj_get_int(args[3]), ae = mp_obj_get_int(args[4]);
@@ -299,6 +323,7 @@ static zc_stream_obj_t *stream_arg(mp_obj_t o) {
 
 static mp_obj_t zc_srtp_next_in_place(const mp_obj_t *args, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
+    ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
     mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     mp_int_t length = mp_obj_get_int(args[2]);
@@ -330,6 +355,7 @@ static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zc_srtp_unprotect_next_obj, 4, 4, zc_
 
 static mp_obj_t zc_srtp_next_bytes(mp_obj_t self_in, mp_obj_t packet, mp_obj_t stream, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    ZC_NOT_WIPED(self);
     zc_stream_obj_t *st = stream_arg(stream);
     mp_buffer_info_t p;
     mp_get_buffer_raise(packet, &p, MP_BUFFER_READ);
@@ -357,7 +383,17 @@ static mp_obj_t zc_srtp_unprotect_bytes(mp_obj_t self_in, mp_obj_t packet, mp_ob
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(zc_srtp_unprotect_bytes_obj, zc_srtp_unprotect_bytes);
 
+/* wipe(): the session keys overwritten (zc_srtp_free); the transform must not be used after */
+static mp_obj_t zc_srtp_wipe(mp_obj_t self_in) {
+    zc_srtp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    zc_srtp_free(&self->t);
+    self->wiped = 1;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(zc_srtp_wipe_obj, zc_srtp_wipe);
+
 static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR_wipe), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
     {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect_next), MP_ROM_PTR(&zc_srtp_protect_next_obj)},
@@ -379,6 +415,7 @@ static const mp_rom_map_elem_t zc_globals_table[] = {
     {MP_ROM_QSTR(MP_QSTR_aes_ecb), MP_ROM_PTR(&zc_mp_aes_ecb_obj)},
     {MP_ROM_QSTR(MP_QSTR_aes_stream), MP_ROM_PTR(&zc_mp_aes_stream_obj)},
     {MP_ROM_QSTR(MP_QSTR_crc32c), MP_ROM_PTR(&zc_mp_crc32c_obj)},
+    {MP_ROM_QSTR(MP_QSTR_entropy), MP_ROM_PTR(&zc_mp_entropy_obj)},
     {MP_ROM_QSTR(MP_QSTR_dh), MP_ROM_PTR(&zc_mp_dh_obj)},
     {MP_ROM_QSTR(MP_QSTR_ec_mul), MP_ROM_PTR(&zc_mp_ec_mul_obj)},
     {MP_ROM_QSTR(MP_QSTR_x25519), MP_ROM_PTR(&zc_mp_x25519_obj)},

@@ -431,7 +431,8 @@ static void p256_var_mul(pt *acc, const int8_t d[WINDOWS], const pt *p) {
         fe_cneg(q.y, neg);
         pt_add(acc, acc, &q);
     }
-    memset(table, 0, sizeof table);
+    ZC_WIPE(table, sizeof table);
+    ZC_WIPE(&q, sizeof q);
 }
 
 /* ---- k * G: the fixed-base table ------------------------------------------------------------ */
@@ -495,6 +496,7 @@ static void p256_base_mul(pt *acc, const int8_t d[WINDOWS]) {
         fe_cneg(y, neg);
         pt_madd(acc, x, y, ~eq_mask(m, 0));
     }
+    ZC_WIPE(x, sizeof x), ZC_WIPE(y, sizeof y);
 }
 
 /* ---- the entry point ------------------------------------------------------------------------ */
@@ -526,7 +528,7 @@ int zc_p256_mul(const uint8_t k[32], const uint8_t *point, uint8_t out[64]) {
     } else {
         p256_base_mul(&acc, d);
     }
-    memset(d, 0, sizeof d);
+    ZC_WIPE(d, sizeof d);
     if (fe_zero_mask(acc.z)) return ZC_ERR_CRYPTO; /* cannot happen for 0 < k < n */
     fe zi, zi2, e;
     fe_inv(zi, acc.z);
@@ -538,6 +540,7 @@ int zc_p256_mul(const uint8_t k[32], const uint8_t *point, uint8_t out[64]) {
     fe_mul(e, acc.y, zi2);
     fe_mul(e, e, ONE_PLAIN);
     fe_to_be(out + 32, e);
+    ZC_WIPE(&acc, sizeof acc), ZC_WIPE(zi, sizeof zi), ZC_WIPE(zi2, sizeof zi2), ZC_WIPE(e, sizeof e);
     return ZC_OK;
 }
 

@@ -1,6 +1,6 @@
 """The MicroPython backend: ``cryptolib`` AES-ECB, ``hashlib`` SHA-1/SHA-256, viper for the
-per-byte loops (keystream XOR, counter blocks, tag compare, CRC-32C), ``os.urandom`` (the
-hardware RNG on an ESP32).
+per-byte loops (keystream XOR, counter blocks, tag compare, CRC-32C), and the HMAC-DRBG of
+drbg.py (seeded from ``os.urandom``, the hardware source and timing noise).
 
 Runs on stock MicroPython firmware. ``cryptolib`` has no counter mode on every port (the unix
 port's build lacks MICROPY_PY_CRYPTOLIB_CTR), so counter blocks are built here and encrypted in
@@ -8,11 +8,11 @@ one ECB call per packet into a preallocated buffer. SHA-384 is pure Python (sha5
 ``hashlib`` lacks it.
 """
 import hashlib
-import os
 
 import cryptolib
 import micropython
 
+from zerotap.crypto import drbg as _drbg
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import crc as _crc
 from zerotap.crypto.mac import (hmac_sha1, hmac_sha256, hmac_sha384,  # noqa: F401 (the interface)
@@ -41,7 +41,7 @@ aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt = modes.aes_modes(_ecb)
 
 
 def random_bytes(n):
-    return os.urandom(n)
+    return _drbg.random_bytes(n)  # HMAC-DRBG over every entropy source (drbg.py)
 
 
 _CRC_TABLE = _crc.TABLE  # already an array('I')
@@ -190,6 +190,17 @@ class SrtpTransform:
         self._view = None
         self._auth_end = -1
         self._auth_view = None
+
+    def wipe(self):
+        """Overwrite the key material held here (the call ended); unusable after. cryptolib's
+        key schedule cannot be reached: the object is dropped."""
+        from zerotap.crypto.srtp_transform import wipe
+
+        self._salt = bytes(14)
+        wipe(self._ks)
+        wipe(self._ipad)
+        wipe(self._opad)
+        self._cipher = None
 
     @micropython.native
     def _crypt(self, buf, start, end, ssrc, index):

@@ -10,7 +10,8 @@ except ImportError:  # not built into this interpreter: zerotap.crypto.backend("
 from zerotap.crypto import checks
 from zerotap.crypto import keyagreement as _ka
 
-from os import urandom as _urandom  # the hardware RNG on an ESP32
+from os import urandom as _urandom  # blinding seeds for mbedTLS's point multiplication only
+from zerotap.crypto.drbg import random_bytes as _drbg_bytes  # HMAC-DRBG: every key, nonce and ID
 
 NAME = "native"
 KA_IMPL = "native"
@@ -77,7 +78,7 @@ def crc32c(data, crc=0):
 
 
 def random_bytes(n):
-    return _urandom(n)
+    return _drbg_bytes(n)
 
 
 def SrtpTransform(cipher_key, cipher_salt, auth_key, tag_len):

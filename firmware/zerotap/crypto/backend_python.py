@@ -1,12 +1,12 @@
-"""The pure-Python backend: ``hashlib`` for the hashes, pure-Python AES (aes.py), ``os.urandom``.
+"""The pure-Python backend: ``hashlib`` for the hashes, pure-Python AES (aes.py), the HMAC-DRBG of drbg.py.
 
 On CPython it is the fallback where the native ``_zcrypto`` extension is absent. It also loads on
 MicroPython (SHA-384 from sha512.py there), after the ``micropython`` backend in preference, so
 the tests compare all backends on both interpreters (every backend passes the same known answers).
 """
 import hashlib
-import os
 
+from zerotap.crypto import drbg as _drbg
 from zerotap.crypto import aes as _aes
 from zerotap.crypto import checks, mac, modes
 from zerotap.crypto import srtp_transform as _srtp
@@ -36,12 +36,13 @@ aes_ctr, aes_cfb_encrypt, aes_cfb_decrypt = modes.aes_modes(_ecb)
 
 
 def random_bytes(n):
-    return os.urandom(n)
+    return _drbg.random_bytes(n)  # HMAC-DRBG over every entropy source (drbg.py)
 
 
 class SrtpTransform(_srtp.SrtpTransform):
     def _setup(self, cipher_key, auth_key):
-        self._ecb = _aes.AES(cipher_key).encrypt_blocks
+        self._aes = _aes.AES(cipher_key)
+        self._ecb = self._aes.encrypt_blocks
         ipad, opad = mac.pads(hashlib.sha1, 64, auth_key)
         self._inner = hashlib.sha1(ipad)
         self._outer = hashlib.sha1(opad)
@@ -49,6 +50,12 @@ class SrtpTransform(_srtp.SrtpTransform):
         # MicroPython's do not, and the pads are hashed per packet there.
         self._copy = hasattr(self._inner, "copy")
         self._ipad, self._opad = ipad, opad
+
+    def _wipe(self):
+        _srtp.wipe(self._aes._w)  # the round keys
+        _srtp.wipe(self._ipad)
+        _srtp.wipe(self._opad)
+        self._inner = self._outer = None  # hash states cannot be overwritten: dropped
 
     def _mac(self, buf, auth_end, suffix):
         h = self._inner.copy() if self._copy else hashlib.sha1(self._ipad)

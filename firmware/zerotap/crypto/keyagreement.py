@@ -43,8 +43,14 @@ class KeyPair:
 
     def __init__(self, ka, secret, public):
         self.ka = ka
-        self.secret = secret
+        self.secret = secret  # a bytearray: wipe() overwrites it once the exchange is done
         self.public = public
+
+    def wipe(self):
+        s = self.secret
+        if isinstance(s, bytearray):
+            for i in range(len(s)):
+                s[i] = 0
 
     def __repr__(self):
         return "<KeyPair %s>" % self.ka
@@ -153,7 +159,7 @@ class KeyGenerationJob(_Job):
             secret = new_secret(ka, suite.random_bytes)
         elif len(secret) != SECRET_LENGTH[ka]:
             raise ValueError("%s secret must be %d bytes, got %d" % (ka, SECRET_LENGTH[ka], len(secret)))
-        self._secret = bytes(secret)
+        self._secret = bytearray(secret)
         _Job.__init__(self, ka, suite.math.public(ka, self._secret), suite.units[ka])
 
     def _finish(self, public):
@@ -168,7 +174,7 @@ class AgreementJob(_Job):
                       suite.units[keypair.ka])
 
     def _finish(self, shared):
-        self.result = shared
+        self.result = bytearray(shared)  # the DH result: its user overwrites it after s0
         self.done = True
 
 

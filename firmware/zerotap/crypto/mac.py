@@ -16,7 +16,8 @@ def pads(new, block_size, key):
     if len(key) > block_size:
         key = new(key).digest()
     key = bytes(key) + bytes(block_size - len(key))
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+    # bytearrays, so that a holder of the pads can overwrite them (issue 12: secrets do not linger)
+    return bytearray(b ^ 0x36 for b in key), bytearray(b ^ 0x5C for b in key)
 
 
 def hmac(new, block_size, key, data):

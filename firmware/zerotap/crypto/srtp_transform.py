@@ -11,6 +11,17 @@ from zerotap.crypto import checks
 _BLOCKS = 100
 
 
+def wipe(buf):
+    """Overwrite a bytearray (or a list of ints) with zeros; None and immutable bytes are left
+    alone (an interpreter gives no way to overwrite those)."""
+    if isinstance(buf, bytearray):
+        for i in range(len(buf)):
+            buf[i] = 0
+    elif isinstance(buf, list):
+        for i in range(len(buf)):
+            buf[i] = 0
+
+
 class SrtpTransform:
     def __init__(self, cipher_key, cipher_salt, auth_key, tag_len):
         checks.srtp_keys(cipher_key, cipher_salt, auth_key, tag_len)
@@ -21,7 +32,17 @@ class SrtpTransform:
         self._suffix = bytearray(4)
         self._setup(bytes(cipher_key), bytes(auth_key))
 
+    def wipe(self):
+        """Overwrite the key material this object holds (the call ended); it is unusable after."""
+        self._salt = bytes(14)
+        wipe(self._iv)
+        wipe(self._ks)
+        self._wipe()
+
     # --- what a backend provides
+    def _wipe(self):
+        pass
+
     def _setup(self, cipher_key, auth_key):
         raise NotImplementedError
 

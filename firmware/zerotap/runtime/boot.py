@@ -7,8 +7,13 @@ A board's ``main.py`` is two lines::
 
 ``board`` is the board's module (``boards/<name>/board.py``): ``NAME``, ``STORAGE``, ``LAN``, the
 factories ``display(settings)`` and ``button()``, and the ``machine``, ``network`` and ``time``
-modules it imported (read from it, so that tests pass stand-ins). :func:`main` then:
+modules it imported (read from it, so that tests pass stand-ins), and optionally ``noise()``
+(bytes of the board's own noise, a floating ADC pin say). :func:`main` then:
 
+0. starts the random source (:mod:`zerotap.crypto.drbg`: HMAC-DRBG seeded from ``os.urandom``,
+   the native module's hardware source switched on for it, timing jitter and the board's noise)
+   before anything else: before the network (the ESP32's bootloader entropy source must be off
+   once Wi-Fi runs) and before any ZID or key exists (from here on nothing draws before it);
 1. makes the status model and opens the storage on flash (``board.STORAGE``);
 2. loads ``config.json`` with the last-good fallback (:mod:`zerotap.lastgood`): a refused config
    shows CONFIG ERROR naming the key, and the last good copy runs meanwhile;
@@ -133,11 +138,14 @@ def main(board, loop=None, log=None, give_up_ms=None):
     Returns the Box after it stopped, or None when it never ran.
     """
     from zerotap import board as support
+    from zerotap.crypto import drbg
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
     from zerotap.storage import Storage
 
     global _watchdog
+    drbg.STRICT = True  # no key before the source is ready (issue 12)
+    drbg.start(getattr(board, "noise", None))
     log = log or _log
     loop = loop or udp.Loop()
     clock = loop.clock

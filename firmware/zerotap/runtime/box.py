@@ -341,6 +341,11 @@ class Box:
         self.media_factory = MediaFactory(self, self.secure_factory)
         self.media = self.media_factory.calls  # CallMedia objects alive
         self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log)
+        if cfg.network.proxy is not None:  # the provider may call in: its address, resolved once
+            try:
+                self.proxy.trust_provider(self.loop.peer(self.loop.sockaddr(cfg.network.proxy))[0])
+            except (OSError, IndexError) as e:
+                self.log("network.proxy %s does not resolve (yet): %s" % (cfg.network.proxy[0], e))
         self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
                     self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
         self.control = None
@@ -360,6 +365,7 @@ class Box:
         if warning:
             self.log(warning)
             self.status.set_warning(warning)
+        self.secure_factory.on_warning = self.status.set_warning  # later ones (a failed cache write)
 
     def set_verified(self, call_status, verified):
         """The user compared the SAS (or takes that back): tell the ZRTP engine (the cache keeps
@@ -468,7 +474,7 @@ class Box:
     def _restore_bindings(self):
         """The phones' bindings saved before a restart (``bindings.json`` beside the trust
         cache): incoming calls for ``;zt=N`` reach the phone without it registering again."""
-        self._saved_bindings = []
+        self._saved_bindings = self.proxy.binding_keys()
         try:
             import os
             os.stat(self.cfg.zrtp.cache.rstrip("/") + "/" + BINDINGS_FILE)
@@ -488,8 +494,8 @@ class Box:
             aside = s.set_aside(BINDINGS_FILE)
             self.log("bindings: %s unreadable (%s), kept as %s" % (BINDINGS_FILE, e, aside))
         self._saved_bindings = self.proxy.binding_keys()
-        if self._saved_bindings:
-            self.log("bindings: %d restored" % len(self._saved_bindings))
+        if self._saved_bindings[0]:
+            self.log("bindings: %d restored" % len(self._saved_bindings[0]))
 
     def _save_bindings(self, now_ms):
         keys = self.proxy.binding_keys()

@@ -26,6 +26,7 @@ class SecureFactory(seams.SecureFactory):
         self.storage = _storage.Storage(cfg.zrtp.cache)
         self.cache = _cache.Cache(self.storage)
         self.warning = getattr(self.cache, "warning", None)
+        self.cache.on_warning = self._warn  # a failed cache write later: SECURE plus a warning
         self.pool = crypto.KeyPool(self.offer.crypto_names(), 1)
 
     def leg(self, call_status, call_media):
@@ -33,6 +34,12 @@ class SecureFactory(seams.SecureFactory):
         eng = _engine.Engine(ssrc, cache=self.cache, config=self.config, key_pool=self.pool,
                              random_bytes=self.random_bytes, log=self.log)
         return _media.ZrtpLeg(eng, call_status, self.log)
+
+    def _warn(self, text):
+        if self.log:
+            self.log(text)
+        if self.on_warning is not None:
+            self.on_warning(text)
 
     def step_pool(self):
         """One slice of idle key generation; True while more is pending."""

@@ -23,15 +23,22 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
   contact and no GRUU routes around it (RFC 5627).
 - Without ``network.proxy``, requests are routed by Route and Request-URI; with it, initial
   requests from the phone go to that proxy first (an outbound proxy, RFC 3261 section 8.1.2).
-  A request from the network that names the box goes to the phone that registered through it, or
-  to ``phone.contact``.
+  A request from the network goes to the phone that registered through it, or to
+  ``phone.contact``, or to a phone that is in a call through the box, and nowhere else: a Route
+  never redirects it (the box is no open relay, issue 12). Dialog-creating requests (INVITE,
+  SUBSCRIBE, REFER, NOTIFY) from the network are taken only from the provider (``network.proxy``,
+  the registrar the phone registered with, ``network.allow``); others get 403. At most
+  :data:`INCOMING_RINGING_LIMIT` incoming calls ring at once (486 beyond) and at most
+  :data:`INCOMING_RATE_CALLS` start per :data:`INCOMING_RATE_WINDOW_MS` (503 with Retry-After);
+  a refused request opens no media sockets.
 - Bodies: SDP in INVITE, 183, 2xx, ACK, UPDATE and PRACK is rewritten (:mod:`zerotap.sip.rewrite`)
   so that media flows through the box's media session for the call.
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
 
-A request passes five steps (``Proxy._request``), each of which may answer it instead:
-``_admit`` (phone.allow, the Via it came with, loops, Max-Forwards), ``_routes`` (Route entries
+A request passes six steps (``Proxy._request``), each of which may answer it instead:
+``_admit`` (phone.allow, the Via it came with, loops, Max-Forwards), ``_provider`` (who may start a
+dialog from the network), ``_routes`` (Route entries
 naming the box), ``_register`` (REGISTER's Contact), ``_target`` (requests to the box itself and
 toward the phone), ``_track`` (the call: opened, dialog and SDP noted, ended), then ``_forward``
 (Record-Route, next hop, Via). Each call has one phase, :data:`EARLY`, :data:`CHALLENGED`,
@@ -39,6 +46,7 @@ toward the phone), ``_track`` (the call: opened, dialog and SDP noted, ended), t
 look at it (:meth:`Call.deadline`).
 """
 from zerotap import crypto
+from zerotap.config import ip_bytes
 from zerotap.sip import headers as _hdr
 from zerotap.sip import message as _sip
 from zerotap.sip import rewrite
@@ -58,6 +66,15 @@ ENDED_LINGER_MS = 32000  # Timer J/H: keep an ended call for late retransmission
 
 SDP_TYPE = "application/sdp"
 
+# The box is no open relay (issue 12). Requests that start a dialog from the network side come
+# only from the provider: network.proxy, the registrar the phone registers with (the source of
+# its REGISTER responses), network.allow. Unanswered incoming calls are capped and rate-limited.
+DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
+INCOMING_RINGING_LIMIT = 4  # incoming calls not answered yet; more get 486 Busy Here
+INCOMING_RATE_CALLS = 8  # new incoming calls per window; more get 503 with Retry-After
+INCOMING_RATE_WINDOW_MS = 10000
+_LEARNED_MAX = 16  # provider and phone addresses the proxy learns (oldest forgotten)
+
 
 def _uri(value):
     """The URI (a zerotap.sip.uri.Uri) of a name-addr or addr-spec value: Route, Record-Route,
@@ -68,6 +85,15 @@ def _uri(value):
 def _sent_by(via):
     """A Via's sent-by as a socket address (host without brackets, port or None)."""
     return unbracket(via.host), via.port
+
+
+def _remember(items, item):
+    """Add ITEM to the list ITEMS (no repeats), forgetting the oldest beyond _LEARNED_MAX."""
+    if item in items:
+        return
+    items.append(item)
+    if len(items) > _LEARNED_MAX:
+        items.pop(0)
 
 
 def _has_sdp(msg):
@@ -185,6 +211,12 @@ class Proxy:
         self.rejected = 0
         self.malformed = 0
         self.outbox = []  # datagrams the timers made (BYEs): the runtime sends take_outbox()
+        self.providers = []  # hosts that may start dialogs from the network (besides network.allow)
+        proxy_host = cfg.network.proxy[0] if cfg.network.proxy is not None else None
+        if proxy_host is not None and ip_bytes(unbracket(proxy_host)) is not None:
+            self.providers.append(unbracket(proxy_host))
+        self._phones = []  # (host, port) of phones that sent requests through the box
+        self._incoming = []  # start times of incoming calls in the rate window
 
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms):
@@ -299,7 +331,7 @@ class Proxy:
     def _request(self, side, req, src, now_ms):
         """A request from SIDE, in steps; a step returns the answer that stops it, or None."""
         fwd = _Forward(side, req, src, now_ms)
-        for step in (self._admit, self._routes, self._register, self._target, self._track):
+        for step in (self._admit, self._provider, self._routes, self._register, self._target, self._track):
             out = step(fwd)
             if out is not None:
                 return out
@@ -335,13 +367,37 @@ class Proxy:
         req.set("Max-Forwards", str(mf - 1))
         return None
 
+    def trust_provider(self, host):
+        """HOST (an address) may start dialogs from the network: the runtime adds network.proxy's
+        resolved address; the proxy adds the source of the phone's REGISTER responses itself."""
+        _remember(self.providers, host)
+
+    def _provider(self, fwd):
+        """Requests that start a dialog from the network: only from the provider (issue 12)."""
+        side, req, src = fwd.side, fwd.req, fwd.src
+        if side == PHONE:
+            _remember(self._phones, src)
+            return None
+        if req.method not in DIALOG_METHODS or req.address("To").tag is not None:
+            return None
+        allow = self.cfg.network.allow
+        if src[0] in self.providers or (allow is not None and src[0] in allow):
+            return None
+        self.rejected += 1
+        self.log("sip: %s from %s refused: not network.proxy, the registrar or network.allow"
+                 % (req.method, src[0]))
+        return self._reply(side, req, src, 403, "Forbidden")
+
     def _routes(self, fwd):
         """Route: remove the entries that name the box (RFC 3261 section 16.4)."""
         req = fwd.req
         routes = fwd.routes = req.get_all("Route")
         while routes and self._ours(_uri(routes[0])):
             routes.pop(0)
-        if self._ours(req.uri) and routes:  # a strict router before us (RFC 3261 16.4)
+        if self._ours(req.uri) and req.uri.user is None and routes:
+            # a strict router before us put our Record-Route URI (no user part) in the
+            # Request-URI (RFC 3261 16.4); a Request-URI for a user at the box is not that, and
+            # its Route entries never choose where it goes (issue 12)
             req.uri = _uri(routes.pop())
         if req.has("Route"):
             req.set("Route", routes)
@@ -377,14 +433,36 @@ class Proxy:
                 return self._reply(side, req, src, 404, "Not Found")
             req.uri = req.address("To").uri  # on to the AoR, through network.proxy
             fwd.dest = self.cfg.network.proxy
-        if fwd.out_side == PHONE and not routes:
+        if fwd.out_side == PHONE:
+            # toward the phone side only a phone: never where a Route or a Request-URI points
+            # (issue 12); the box is the last hop before the phone, so no Route is left to keep
+            if routes:
+                fwd.routes = []
+                req.set("Route", [])
             dest = fwd.dest = self._phone_target(req)
             if dest is None:
                 return self._reply(side, req, src, 480, "Temporarily Unavailable")
-            if dest[0] not in self.cfg.phone.allow:
+            if dest[0] not in self.cfg.phone.allow or not self._is_phone(dest):
                 self.rejected += 1
-                return self._reply(side, req, src, 403, "Forbidden")
+                self.log("sip: %s toward %s refused: not a phone of the box" % (method, join_hostport(*dest)))
+                return [] if method == "ACK" else self._reply(side, req, src, 403, "Forbidden")
         return None
+
+    def _is_phone(self, dest):
+        """A phone that registered through the box, phone.contact, a phone that sent requests
+        through it, or the contact a phone gave in one of its calls."""
+        if dest in self._phones:
+            return True
+        for b in self.bindings.values():
+            if b.contact_uri.address() == dest:
+                return True
+        if self.cfg.phone.contact and _urimod.parse(self.cfg.phone.contact).address() == dest:
+            return True
+        for call in self.calls.values():
+            c = call.contact[PHONE]
+            if c is not None and c.address() == dest:
+                return True
+        return False
 
     def _track(self, fwd):
         """The call the request belongs to: opened by an initial INVITE, its dialog and media
@@ -411,6 +489,10 @@ class Proxy:
                 seen = rewrite.read(req.body)  # a bad offer gets its 400 before any call exists
                 if seen.host is None:
                     raise ValueError("SDP: no audio stream to relay")
+            if side == NETWORK:
+                refused = self._incoming_limits(fwd)
+                if refused is not None:
+                    return refused
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
@@ -432,6 +514,34 @@ class Proxy:
             return self._reply(side, req, src, 481, "Call/Transaction Does Not Exist")
         if method == "CANCEL" and call.phase != CONFIRMED:
             self._end(call, now_ms, None)
+        return None
+
+    def _incoming_limits(self, fwd):
+        """The cap on ringing incoming calls and their rate (issue 12): the answer that refuses
+        this one, or None (and it counts)."""
+        now_ms = fwd.now_ms
+        ringing = 0
+        for c in self.calls.values():
+            if c.direction == NETWORK and c.phase in (EARLY, CHALLENGED):
+                ringing += 1
+        if ringing >= INCOMING_RINGING_LIMIT:
+            self.rejected += 1
+            self.log("sip: incoming INVITE refused: %d calls ringing already" % ringing)
+            return self._reply(fwd.side, fwd.req, fwd.src, 486, "Busy Here")
+        self._incoming = [t for t in self._incoming if now_ms - t < INCOMING_RATE_WINDOW_MS]
+        if len(self._incoming) >= INCOMING_RATE_CALLS:
+            self.rejected += 1
+            wait = (self._incoming[0] + INCOMING_RATE_WINDOW_MS - now_ms + 999) // 1000
+            self.log("sip: incoming INVITE refused: %d calls in %d s" % (len(self._incoming),
+                                                                         INCOMING_RATE_WINDOW_MS // 1000))
+            try:
+                resp = _sip.make_response(fwd.req, 503, "Service Unavailable")
+                resp.set("Retry-After", str(max(1, wait)))
+            except ValueError as e:
+                self.log("sip: cannot answer 503: %s" % (e,))
+                return []
+            return self._send_reply(fwd.side, resp, fwd.src)
+        self._incoming.append(now_ms)
         return None
 
     def _forward(self, fwd):
@@ -663,8 +773,10 @@ class Proxy:
         method = resp.cseq().method
         code = resp.status
         call = self.calls.get(resp.call_id())
-        if method == "REGISTER" and side == NETWORK and 200 <= code < 300:
-            self._register_response(resp, now_ms)
+        if method == "REGISTER" and side == NETWORK:
+            _remember(self.providers, src[0])  # the registrar: it may call the phone
+            if 200 <= code < 300:
+                self._register_response(resp, now_ms)
         if code < 200 and _multipart(resp):
             # a provisional answer's multipart SDP would carry early media past the box: the
             # phone gets the response without a body (no early media) instead
@@ -840,24 +952,33 @@ class Proxy:
 
     # --- bindings across a restart (issue 14) --------------------------------------------------------
     def export_bindings(self, now_ms):
-        """The confirmed bindings as plain data for flash: [[key, contact, aor, seconds left]],
-        sorted by key. What changes it: a binding made or dropped (not a refresh)."""
+        """What flash keeps across a restart, as plain data: ``{"bindings": [[key, contact, aor,
+        seconds left], ...], "providers": [host, ...]}``: the confirmed bindings (sorted by key)
+        and the hosts that may start dialogs from the network (the registrar among them, so that
+        its calls for the phone are taken after the restart too)."""
         out = []
         for key in sorted(self.bindings, key=lambda k: (len(k), k)):
             b = self.bindings[key]
             if b.confirmed:
                 out.append([key, str(b.contact_uri), b.aor,
                             max(0, (b.expires_at - now_ms) // 1000)])
-        return out
+        return {"bindings": out, "providers": list(self.providers)}
 
     def binding_keys(self):
         """What must be saved again when it changes: the confirmed (key, contact) pairs."""
-        return sorted((k, str(b.contact_uri)) for k, b in self.bindings.items() if b.confirmed)
+        return (sorted((k, str(b.contact_uri)) for k, b in self.bindings.items() if b.confirmed),
+                list(self.providers))
 
     def import_bindings(self, items, now_ms):
         """Bindings saved by :meth:`export_bindings` before a restart: the registrar still routes
         calls for the phone to ``;zt=KEY``, and the phone does not know the box restarted.
         Bad entries raise ValueError (the caller sets the file aside)."""
+        if not isinstance(items, dict) or not isinstance(items.get("bindings"), list):
+            raise ValueError("bindings: not an object with a bindings list")
+        providers = items.get("providers", [])
+        if not isinstance(providers, list) or [h for h in providers if not isinstance(h, str)]:
+            raise ValueError("bindings: bad providers %r" % (providers,))
+        items = items["bindings"]
         for item in items:
             if not isinstance(item, list) or len(item) != 4:
                 raise ValueError("bindings: bad entry %r" % (item,))
@@ -871,5 +992,7 @@ class Proxy:
             self._by_contact[str(uri)] = key
             if int(key) >= self._next_key:
                 self._next_key = int(key) + 1
+        for host in providers:
+            _remember(self.providers, host)
         if self.bindings and not self.status.registered:
             self.status.set_registered(True)

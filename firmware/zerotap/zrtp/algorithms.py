@@ -99,11 +99,17 @@ def _names(values, known, family):
 class Offer:
     """What we put in our Hello, in our order of preference.
 
-    Names are given without padding. Mult (multistream) is always added at the end of the key
-    agreements. At most 7 per family, Mult included."""
+    Names are given without padding. At most 7 per family. ``multistream`` adds Mult at the end
+    of the key agreements (then at most 6 others): only for a caller that runs second streams
+    (``Engine.new_stream``). The box runs one audio stream, so it does not offer Mult, and a
+    Commit for it is refused (issue 12: say only what the box does).
+
+    The offer is also the policy when we answer a Commit: :func:`check_commit` takes only what
+    is listed here, the RFC's mandatory algorithms included only when they are listed."""
 
     def __init__(self, hashes=DEFAULT_HASHES, ciphers=DEFAULT_CIPHERS, auth_tags=DEFAULT_AUTH_TAGS,
-                 key_agreements=DEFAULT_KEY_AGREEMENTS, sas_types=DEFAULT_SAS_TYPES):
+                 key_agreements=DEFAULT_KEY_AGREEMENTS, sas_types=DEFAULT_SAS_TYPES, multistream=False):
+        self.multistream = bool(multistream)
         self.hashes = _names(hashes, HASHES, "hash")
         self.ciphers = _names(ciphers, CIPHERS, "cipher")
         self.auth_tags = _names(auth_tags, AUTH_TAGS, "auth tag")
@@ -113,12 +119,14 @@ class Offer:
                               ("SAS types", self.sas_types)):
             if len(names) > 7:
                 raise ValueError("at most 7 ZRTP %s, got %d" % (family, len(names)))
-        if len(self.key_agreements) > 6:
-            raise ValueError("at most 6 ZRTP key agreements (Mult is the 7th), got %d" % len(self.key_agreements))
+        if len(self.key_agreements) > (6 if multistream else 7):
+            if multistream:
+                raise ValueError("at most 6 ZRTP key agreements (Mult is the 7th), got %d" % len(self.key_agreements))
+            raise ValueError("at most 7 ZRTP key agreements, got %d" % len(self.key_agreements))
 
     @property
     def hello_key_agreements(self):
-        return self.key_agreements + [MULTISTREAM]
+        return self.key_agreements + [MULTISTREAM] if self.multistream else list(self.key_agreements)
 
     def crypto_names(self):
         """The crypto contract's names of our key agreements, in order, without repeats."""
@@ -197,18 +205,25 @@ def choose(offer, hello):
 
 
 def check_commit(offer, commit):
-    """The Choice a peer's Commit made, after checking that we support every part of it.
+    """The Choice a peer's Commit made, after checking that our offer (the configured policy)
+    lists every part of it.
 
-    Raises NoCommonAlgorithm with the RFC 6189 error code for the first unsupported part."""
-    for code, family, value, ours, mandatory in (
-            (0x51, "hash", commit.hash, offer.hashes, MANDATORY_HASH),
-            (0x52, "cipher", commit.cipher, offer.ciphers, MANDATORY_CIPHER),
-            (0x54, "auth tag", commit.auth_tag, offer.auth_tags, MANDATORY_AUTH_TAG),
-            (0x55, "SAS type", commit.sas, offer.sas_types, MANDATORY_SAS)):
-        if value not in ours and value not in mandatory:
+    Raises NoCommonAlgorithm with the RFC 6189 error code for the first part outside it. The
+    mandatory algorithms (section 5.1) are not implied here: a box configured without them must
+    not be talked into them (it offers only its list, so a peer that honours our Hello never
+    picks another)."""
+    for code, family, value, ours in (
+            (0x51, "hash", commit.hash, offer.hashes),
+            (0x52, "cipher", commit.cipher, offer.ciphers),
+            (0x54, "auth tag", commit.auth_tag, offer.auth_tags),
+            (0x55, "SAS type", commit.sas, offer.sas_types)):
+        if value not in ours:
             raise NoCommonAlgorithm(code, "Commit chose unsupported %s %r" % (family, value))
     ka = commit.key_agreement
-    if ka != MULTISTREAM and ka not in offer.key_agreements and ka not in MANDATORY_KEY_AGREEMENT:
+    if ka == MULTISTREAM:
+        if not offer.multistream:
+            raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r (we offer no multistream)" % (ka,))
+    elif ka not in offer.key_agreements:
         raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r" % (ka,))
     return Choice(commit.hash, commit.cipher, commit.auth_tag, ka, commit.sas)
 

@@ -53,7 +53,10 @@ the engine for a second stream of the same call; it keys that stream from ZRTPSe
 Retained secrets (section 4.3): with a :class:`~zerotap.zrtp.cache.Cache`, rs1/rs2 of the peer
 ZID enter s0, and the new rs1 is stored when the exchange completes. On a mismatch the result is
 ``"mismatch"`` (a possible man in the middle): the verified flag is cleared and the new rs1 is
-only stored once the user marks the SAS verified with ``set_verified(True)``.
+only stored once the user marks the SAS verified with ``set_verified(True)``. The verified flag
+is shown only when a retained secret matched. The cache file is written once, when the call
+ends: ``eng.end()`` writes it and then overwrites the call's secrets (``wipe()``); issue 12,
+docs/trust.md.
 """
 import binascii
 
@@ -221,6 +224,7 @@ class Session:
         self.cache_result = None
         self.verified = False
         self.pending_rs1 = None  # (rs1, expiry) held back after a cache mismatch
+        self.call_rs1 = None  # (rs1, expiry) of this call, kept for set_verified after an expiry
 
 
 class Engine:
@@ -281,7 +285,8 @@ class Engine:
         self._peer_dhpart = None
         self._keys = None
         self._context = None
-        self._stashed_confirm1 = None
+        self._stashed_confirm1 = []  # Confirm1s that came while the keys were computed (at most 4)
+        self._bad_confirm = None  # why a Confirm was dropped (a MAC that failed): the reason if none comes
         self._confirm = None  # our Confirm message bytes
         self._peer_confirm_raw = None
         self._peer_v = False
@@ -394,7 +399,10 @@ class Engine:
                 self._step_derivation()
             if (self._heard_ms is not None and self.state not in (SECURE, CLEAR, FAILED, IDLE)
                     and now_ms >= self._heard_ms + self.config.timeout_ms):
-                self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
+                if self._bad_confirm is not None:
+                    self._fail(packets.ERROR_CONFIRM_MAC, self._bad_confirm)
+                else:
+                    self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
                 return
             if self._rtx.at is not None and now_ms >= self._rtx.at:
                 self._retransmit(now_ms)
@@ -415,14 +423,15 @@ class Engine:
         s = self._session
         if s.peer_zid is None or s.cache is None:
             return
-        s.cache.set_verified(s.peer_zid, verified)
         if verified and s.pending_rs1 is not None:
             rs1, expiry = s.pending_rs1
             s.cache.store(s.peer_zid, rs1, expiry)
             s.pending_rs1 = None
             if s.cache_result == CACHE_MISMATCH:
                 s.cache_result = CACHE_MATCH
-        s.cache.save()
+        # only an entry with a retained secret is marked; one that expired during the call gets
+        # this call's secret first (issue 12); the file is written once, when the call ends (end())
+        s.cache.set_verified(s.peer_zid, verified, *(s.call_rs1 or (None, 0xFFFFFFFF)))
 
     def srtp_authenticated(self, now_ms):
         """An SRTP packet from the peer passed authentication: for the initiator waiting for
@@ -481,6 +490,9 @@ class Engine:
             return
         if self.state == FAILED:
             return  # an Error message went unacknowledged: nothing more to do
+        if self._bad_confirm is not None and self.state in (DHPART2_SENT, CONFIRM1_SENT):
+            self._fail(packets.ERROR_CONFIRM_MAC, self._bad_confirm)
+            return
         self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
 
     def _start_hello(self, now_ms, retries):
@@ -539,25 +551,28 @@ class Engine:
         getattr(self, name)(msg, now_ms)
 
     def _on_hello(self, h, now_ms):
+        # The a=zrtp-hash from signalling before anything else in a Hello (issue 12): a Hello that
+        # does not match it is not the peer's, whatever it says.
+        if self._peer_hello_hash is not None and keys.hello_hash(h.raw) != self._peer_hello_hash:
+            self._drop("Hello does not match a=zrtp-hash")
+            self._warn_hello("a Hello that does not match the a=zrtp-hash from signalling was ignored")
+            return
         if self._peer_hello is not None:
             self._repeated_hello(h)
             return
         # Version negotiation (section 4.1.1): we speak 1.10; a newer peer must come down to us.
+        # An unauthenticated Hello that cannot be the peer's (an old version, our own ZID) is
+        # dropped, not fatal: anyone can send one; the exchange times out if the peer is like it.
         if h.version[:3] != b"1.1":
             if h.version > packets.VERSION:
                 self._drop("Hello version %r: waiting for the peer to offer 1.10" % (h.version,))
                 return
-            self._fail(packets.ERROR_VERSION, "peer only speaks ZRTP version %r" % (h.version,))
+            self._drop("Hello of ZRTP version %r" % (h.version,))
+            self._warn_hello("a Hello of ZRTP version %r was ignored (we speak 1.10)" % (h.version,))
             return
         if h.zid == self._session.zid:
-            self._fail(packets.ERROR_EQUAL_ZID, "the peer's Hello carries our own ZID (a loop?)")
-            return
-        if self._peer_hello_hash is not None and keys.hello_hash(h.raw) != self._peer_hello_hash:
-            self._drop("Hello does not match a=zrtp-hash")
-            if not self._hello_hash_warned:
-                self._hello_hash_warned = True
-                self._events.append(Error(None, "a Hello that does not match the a=zrtp-hash from signalling "
-                                                "was ignored", fatal=False))
+            self._drop("Hello with our own ZID")
+            self._warn_hello("a Hello carrying our own ZID was ignored (a loop, or a stranger)")
             return
         s = self._session
         if s.peer_zid is not None and s.peer_zid != h.zid:
@@ -584,6 +599,11 @@ class Engine:
         if not self._multistream:
             self._want_key(self._ka_name(choice.key_agreement))
         self._try_commit(now_ms)
+
+    def _warn_hello(self, reason):
+        if not self._hello_hash_warned:  # once per exchange: a flood of them must not flood the log
+            self._hello_hash_warned = True
+            self._events.append(Error(None, reason, fatal=False))
 
     def _hello_again(self, h, now_ms):
         self._repeated_hello(h)
@@ -873,6 +893,7 @@ class Engine:
         yield
         self._context = keys.kdf_context(zidi, zidr, total)
         s0 = keys.s0_dh(self._hash, dh_result, self._context, self._s1)
+        keys.wipe(dh_result)  # issue 12: secrets do not linger (s0 is wiped by Keys.steps)
         yield
         k = keys.Keys()
         for _ in k.steps(self._hash, algorithms.CIPHERS[self._choice.cipher], s0, self._context):
@@ -880,6 +901,7 @@ class Engine:
         self._keys = k
 
     def _dh_keys_ready(self):
+        self._keypair.wipe()
         self._keypair = None  # a DH key pair serves one exchange only
         if self.role == RESPONDER:
             self._send_confirm(1)
@@ -888,9 +910,17 @@ class Engine:
             self._confirm1_ready()
 
     def _confirm1_ready(self):
-        if self._stashed_confirm1 is not None:
-            m, self._stashed_confirm1 = self._stashed_confirm1, None
+        # every Confirm1 kept while the keys were computed, in arrival order: a bad one is dropped,
+        # the first good one moves on (issue 12: a good stored Confirm1 is never replaced)
+        stashed, self._stashed_confirm1 = self._stashed_confirm1, []
+        for m in stashed:
+            if self.state != DHPART2_SENT and not (self.state == COMMIT_SENT and self._multistream_exchange()):
+                break
             self._on_confirm1(m, self._last_now)
+
+    def _stash_confirm1(self, m):
+        if len(self._stashed_confirm1) < 4 and all(x.raw != m.raw for x in self._stashed_confirm1):
+            self._stashed_confirm1.append(m)
 
     def _derive_multistream(self):
         """Multistream: s0 from ZRTPSess (section 4.4.3.2), then the keys, in slices."""
@@ -929,9 +959,13 @@ class Engine:
             self._arm(self._confirm, self._last_now, T2, T2_CAP, T2_RETRIES)
 
     def _open_confirm(self, m, zrtpkey, mackey):
-        """The decrypted body of a peer Confirm, or None after failing the exchange (section 4.6)."""
+        """The decrypted body of a peer Confirm, or None (section 4.6). A Confirm whose MAC fails
+        is dropped: anyone can send one (issue 12), and the peer's own comes again (the initiator
+        retransmits, the responder answers each DHPart2). If no good one comes, the exchange ends
+        with Error 0x70 when the retransmissions or the exchange timeout run out."""
         if not m.mac_ok(mackey, self._hash.hmac):
-            self._fail(packets.ERROR_CONFIRM_MAC, "%s MAC does not match: the keys differ" % m.name)
+            self._bad_confirm = "%s MAC does not match: the keys differ" % m.name
+            self._drop(self._bad_confirm)
             return None
         try:
             return m.open(zrtpkey, mackey, self._hash.hmac)
@@ -959,7 +993,7 @@ class Engine:
     def _on_confirm1(self, m, now_ms):
         if self.state == COMMIT_SENT and self._multistream_exchange():
             if self._keys is None:
-                self._stashed_confirm1 = m
+                self._stash_confirm1(m)
                 if self._derivation is None:
                     self._disarm()  # the Commit arrived: stop resending it
                     self._start_derivation(self._derive_multistream(), self._confirm1_ready)
@@ -968,7 +1002,7 @@ class Engine:
             self._drop("Confirm1 in state %s" % self.state)
             return
         if self._keys is None:
-            self._stashed_confirm1 = m  # the DH result is still being computed
+            self._stash_confirm1(m)  # the DH result is still being computed
             return
         if not self._take_confirm(m, self._keys.zrtpkeyr, self._keys.mackeyr):
             return
@@ -1027,7 +1061,8 @@ class Engine:
             s.cache_result = CACHE_MATCH
         else:
             s.cache_result = CACHE_MISMATCH
-        ours = bool(s.cache is not None and s.cache.verified(s.peer_zid))
+        # the verified flag stands only on a retained secret that matched (issue 12)
+        ours = bool(s.cache is not None and s.cache.verified(s.peer_zid)) and s.cache_result == CACHE_MATCH
         if s.cache_result == CACHE_MISMATCH:
             ours = False
             if s.cache is not None:
@@ -1060,7 +1095,9 @@ class Engine:
                 s.pending_rs1 = (self._keys.new_rs1, expiry)  # stored once the SAS is verified
             else:
                 s.cache.store(s.peer_zid, self._keys.new_rs1, expiry)
-            s.cache.save()  # the end of the exchange: write the cache atomically
+                s.call_rs1 = (self._keys.new_rs1, expiry)
+            # the cache file is written once per call, when it ends (end()): at most one flash
+            # write per secure call, the user's verdict included (issue 12)
         self._set_state(SECURE, why)
         self._events.append(self._keyed(Secure))
 
@@ -1091,6 +1128,36 @@ class Engine:
         self._send(packets.Ack(RELAYACK).encode())
         self._events.append(Error(packets.ERROR_UNTRUSTED_MITM, "ignored a SAS relayed by an untrusted MiTM",
                                   fatal=False))
+
+    def end(self):
+        """The call ended: write the trust cache once, with what this call changed (the new rs1,
+        the verified flag; nothing when nothing changed: an exchange that never reached SECURE
+        writes nothing), then overwrite the secrets (:meth:`wipe`). A write that fails (flash
+        full) leaves the cache's warning, never an exception. Should the box lose power during
+        the call, the peer's rs2 still matches our old rs1 next time (RFC 6189 section 4.6.1)."""
+        if self._session.cache is not None:
+            self._session.cache.save()
+        self.wipe()
+
+    def wipe(self):
+        """The call ended: overwrite this stream's secrets (issue 12, as far as the interpreter
+        allows): the derived keys (SRTP master keys and salts, ZRTP and MAC keys, ZRTPSess, the
+        new rs1), a DH key pair not yet used, and the session's retained secrets of this call.
+        The engine must not be used after. The trust cache keeps its own copies."""
+        if self._keys is not None:
+            self._keys.wipe()
+        if self._keypair is not None:
+            self._keypair.wipe()
+            self._keypair = None
+        s = self._session
+        for held in (s.pending_rs1, s.call_rs1):
+            if held is not None:
+                keys.wipe(held[0])
+        s.pending_rs1 = s.call_rs1 = None
+        self._s1 = None
+        self._keygen = self._agreement = self._derivation = None
+        self._disarm()
+        self._out = []
 
     def _on_error(self, e):
         self._send(packets.Ack(ERRORACK).encode())  # section 5.10

@@ -75,6 +75,13 @@ def kdf_context(zidi, zidr, total):
     return zidi + zidr + total
 
 
+def wipe(buf):
+    """Overwrite a bytearray with zeros (bytes cannot be: the interpreter gives no way)."""
+    if isinstance(buf, bytearray):
+        for i in range(len(buf)):
+            buf[i] = 0
+
+
 def s0_dh(hash, dh_result, context, s1=None, s2=None, s3=None):
     """s0 = hash(counter || DHResult || "ZRTP-HMAC-KDF" || ZIDi || ZIDr || total_hash ||
     len(s1) || s1 || len(s2) || s2 || len(s3) || s3) (section 4.4.1.4); CONTEXT is KDF_Context."""
@@ -85,12 +92,16 @@ def s0_dh(hash, dh_result, context, s1=None, s2=None, s3=None):
         else:
             parts.append(_be32(len(s)))
             parts.append(s)
-    return hash.hash(b"".join(parts))
+    return bytearray(hash.hash(b"".join(parts)))  # wiped by Keys.steps once the keys exist
 
 
 def s0_multistream(hash, zrtp_sess, context):
     """s0 = KDF(ZRTPSess, "ZRTP MSK", KDF_Context, hash length) (section 4.4.3.2)."""
-    return kdf(hash.hmac, zrtp_sess, b"ZRTP MSK", context, hash.length)
+    return bytearray(kdf(hash.hmac, zrtp_sess, b"ZRTP MSK", context, hash.length))
+
+
+_SECRETS = ("mackeyi", "mackeyr", "zrtpkeyi", "zrtpkeyr", "srtp_key_i", "srtp_salt_i", "srtp_key_r", "srtp_salt_r",
+            "sas_hash", "zrtp_sess", "new_rs1")
 
 
 class Keys:
@@ -98,7 +109,8 @@ class Keys:
 
     Attributes: mackeyi, mackeyr, zrtpkeyi, zrtpkeyr (for Confirm and SASrelay), srtp_key_i,
     srtp_salt_i, srtp_key_r, srtp_salt_r, and for a DH exchange sas_hash, sas_value,
-    zrtp_sess and new_rs1. s0 itself is not kept.
+    zrtp_sess and new_rs1, each a bytearray that :meth:`wipe` overwrites when the call ends.
+    s0 itself is not kept: ``steps`` overwrites it (when it is a bytearray) once it is done.
 
     ``Keys(hash, cipher_key_length, s0, context)`` derives everything at once; ``Keys()`` then
     ``steps(...)`` does it one KDF per iteration, for callers that must not block (a SHA-384 KDF
@@ -132,6 +144,8 @@ class Keys:
         yield
         self.srtp_salt_r = kdf(h, s0, b"Responder SRTP master salt", context, SRTP_SALT_LENGTH)
         if multistream:
+            self._own()
+            wipe(s0)
             return
         yield
         self.sas_hash = kdf(h, s0, b"SAS", context, SAS_HASH_LENGTH)
@@ -140,3 +154,18 @@ class Keys:
         self.zrtp_sess = kdf(h, s0, b"ZRTP Session Key", context, n)
         yield
         self.new_rs1 = kdf(h, s0, b"retained secret", context, RETAINED_SECRET_LENGTH)
+        self._own()
+        wipe(s0)
+
+    def _own(self):
+        for name in _SECRETS:
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, bytearray):
+                setattr(self, name, bytearray(v))
+        if self.sas_hash is not None:
+            self.sas_value = bytes(self.sas_hash[:4])
+
+    def wipe(self):
+        """Overwrite every derived key (the call ended)."""
+        for name in _SECRETS:
+            wipe(getattr(self, name))

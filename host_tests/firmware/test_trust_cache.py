@@ -1,0 +1,282 @@
+"""Issue 12, items 1, 4 and 7: the verified flag stands only on a retained secret, a flood of
+newcomers cannot empty the trust cache, the cache clock survives reboots, flash writes are
+counted, a failing write leaves the call SECURE with a warning, Mult is not offered and the
+configured algorithms are the policy when we answer a Commit. Runs under both interpreters."""
+from support import fresh_storage
+from zerotap.zrtp import algorithms, cache as zcache, engine as E, packets
+
+PEER = b"peer-zid-123"
+
+
+class _Clock:
+    def __init__(self, t):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def _events(x):
+    out = []
+    while True:
+        ev = x.next_event()
+        if ev is None:
+            return out
+        out.append(ev)
+
+
+def _shuttle(a, b, tamper=None, rounds=200):
+    for _ in range(rounds):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            for p in src.datagrams_to_send():
+                if tamper is not None:
+                    p = tamper(src, p)
+                if p is not None:
+                    moved = True
+                    dst.receive(p, 0)
+            while src.busy:
+                src.handle_timer(0)
+                moved = True
+        if not moved:
+            break
+
+
+def _engine(ssrc, cache=None, expiry=0xFFFFFFFF, offer=None, initiate=True):
+    return E.Engine(ssrc, cache=cache, config=E.Config(offer=offer, cache_expiry=expiry, initiate=initiate))
+
+
+def _exchange(a, b, tamper=None):
+    a.start(0)
+    b.start(0)
+    _shuttle(a, b, tamper)
+    ea, eb = _events(a), _events(b)
+    sa = [e for e in ea if isinstance(e, E.Secure)]
+    sb = [e for e in eb if isinstance(e, E.Secure)]
+    return (sa[0] if sa else None), (sb[0] if sb else None), ea, eb
+
+
+class _Storage:
+    """A storage that counts writes, and fails them (flash full) when told."""
+
+    def __init__(self):
+        self.files = {}
+        self.writes = 0
+        self.full = False
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write(self, name, data):
+        if self.full:
+            raise OSError(28, "No space left on device")
+        self.writes += 1
+        self.files[name] = bytes(data)
+
+    def set_aside(self, name):
+        self.files[name + ".bad"] = self.files.pop(name)
+        return name + ".bad"
+
+
+# --- 1: VERIFIED only with a retained secret ---------------------------------------------------
+
+def test_set_verified_never_makes_an_entry_without_secrets():
+    c = zcache.Cache(None, clock=_Clock(1000))
+    assert c.set_verified(PEER, True) is False
+    assert c.get(PEER) is None and not c.verified(PEER) and len(c) == 0
+    c.store(PEER, b"1" * 32, 0)  # the peer asked not to be cached (section 4.9)
+    c.set_verified(PEER, True)
+    assert c.get(PEER) is None and not c.verified(PEER)
+
+
+def test_a_stranger_claiming_a_verified_zid_is_not_shown_verified():
+    box_cache = zcache.Cache(None, clock=_Clock(1000))
+    # a real peer sends cache expiry 0; the user reads the SAS and marks it verified
+    box = _engine(0x0A0A0A0A, box_cache)
+    peer = _engine(0x0B0B0B0B, zcache.Cache(None, clock=_Clock(1000)), expiry=0)
+    sa, sb, _, _ = _exchange(box, peer)
+    assert sa is not None and sb is not None and sa.cache == "new"
+    box.set_verified(True)
+    assert not box_cache.verified(peer.zid) and box_cache.get(peer.zid) is None
+    # anyone can claim the peer's (public) ZID, know no secret and send V=1
+    mallory_cache = zcache.Cache(None, clock=_Clock(1000))
+    mallory_cache.zid = peer.zid
+    mallory_cache.verified = lambda zid: True
+    box = _engine(0x0A0A0A0B, box_cache)
+    mallory = _engine(0x0C0C0C0C, mallory_cache)
+    sa, sb, _, _ = _exchange(box, mallory)
+    assert sa is not None and sa.cache == "new"
+    assert sa.verified is False and sa.status()["verified"] is False, sa
+
+
+def test_a_stranger_with_v1_and_a_live_but_unverified_entry_gets_no_verified():
+    # the verified flag shows only when a retained secret MATCHED, not when the cache says verified
+    box_cache = zcache.Cache(None, clock=_Clock(1000))
+    box = _engine(0x0A0A0A0A, box_cache)
+    peer_cache = zcache.Cache(None, clock=_Clock(1000))
+    peer = _engine(0x0B0B0B0B, peer_cache)
+    _exchange(box, peer)
+    box.set_verified(True)
+    peer.set_verified(True)
+    assert box_cache.verified(peer.zid)
+    mallory_cache = zcache.Cache(None, clock=_Clock(1000))
+    mallory_cache.zid = peer.zid
+    mallory_cache.verified = lambda zid: True
+    sa, _, _, _ = _exchange(_engine(0x0A0A0A0B, box_cache), _engine(0x0C0C0C0C, mallory_cache))
+    assert sa is not None and sa.cache == "mismatch" and sa.verified is False
+
+
+def test_verifying_after_the_entry_expired_stores_this_calls_secret_first():
+    clock = _Clock(1000)
+    box_cache = zcache.Cache(None, clock=clock)
+    box = _engine(0x0A0A0A0A, box_cache)
+    peer = _engine(0x0B0B0B0B, zcache.Cache(None, clock=_Clock(1000)), expiry=60)
+    sa, sb, _, _ = _exchange(box, peer)
+    assert sa is not None and box_cache.get(peer.zid) is not None
+    rs1 = box_cache.get(peer.zid).rs1
+    clock.t += 61  # the entry expires while the call is up; then the user verifies
+    assert box_cache.get(peer.zid) is None
+    box.set_verified(True)
+    e = box_cache.get(peer.zid)
+    assert e is not None and e.rs1 == rs1 and e.verified and box_cache.verified(peer.zid)
+
+
+# --- 4: a cache a flood cannot empty -------------------------------------------------------------
+
+def test_a_flood_of_newcomers_evicts_no_entry_with_a_secret():
+    clock = _Clock(1000)
+    c = zcache.Cache(None, clock=clock)
+    c.store(PEER, b"v" * 32)
+    c.set_verified(PEER, True)
+    real = b"real-peer-00"
+    c.store(real, b"r" * 32)
+    warnings = []
+    c.on_warning = warnings.append
+    for i in range(zcache.MAX_ENTRIES + 10):  # spam calls, each a new ZID reaching SECURE
+        clock.t += 1
+        c.store(b"spam%08d" % i, b"s" * 32)
+    assert len(c) == zcache.MAX_ENTRIES
+    assert c.verified(PEER) and c.get(PEER).rs1 == b"v" * 32 and c.get(real).rs1 == b"r" * 32
+    assert c.get(b"spam%08d" % (zcache.MAX_ENTRIES + 9)) is None  # not retained: the cache is full
+    assert warnings and "ZRTP trust cache full" in warnings[-1] and c.warning == warnings[-1]
+    # expired entries make room, unverified ones first
+    c2 = zcache.Cache(None, clock=clock)
+    c2.store(PEER, b"v" * 32, 10)
+    c2.set_verified(PEER, True)
+    for i in range(zcache.MAX_ENTRIES - 1):
+        c2.store(b"old%09d" % i, b"o" * 32, 10 if i == 5 else zcache.NEVER)
+    clock.t += 20
+    assert c2.store(b"newcomer-001", b"n" * 32) is True
+    assert c2.get(b"newcomer-001") is not None and b"old%09d" % 5 not in c2.peers() and PEER in c2.peers()
+
+
+def test_the_cache_clock_survives_a_reboot():
+    ticks = [0]
+    clk = (lambda: ticks[0], lambda a, b: a - b)
+    st = _Storage()
+    c = zcache.Cache(st, ticks=clk)
+    c.store(PEER, b"1" * 32, 100)
+    ticks[0] += 50000
+    c.store(b"other-peer-1", b"2" * 32)
+    assert c.save()
+    ticks[0] = 0  # a reboot: the uptime counter starts again
+    d = zcache.Cache(st, ticks=clk)
+    assert d.clock() >= 50 and d.get(PEER) is not None
+    ticks[0] += 51000
+    assert d.get(PEER) is None  # 100 s of box time passed across the reboot
+    assert d.get(b"other-peer-1").last_used == 50
+
+
+def test_flash_writes_none_without_secure_and_one_per_secure_call():
+    st = _Storage()
+    box_cache = zcache.Cache(st, clock=_Clock(1000))
+    assert st.writes == 1  # the new ZID
+    # five exchanges that never reach SECURE (a tampered Confirm1 / Confirm2 each time)
+    for i in range(5):
+        def spoil(src, p):
+            if p[16:24] in (b"Confirm1", b"Confirm2"):
+                return p[:40] + bytes((p[40] ^ 1,)) + p[41:]
+            return p
+        failed = _engine(0x0A0A0A00 + i, box_cache)
+        sa, sb, _, _ = _exchange(failed, _engine(0x0B0B0B00 + i), spoil)
+        assert sa is None
+        failed.end()  # the call ends
+    assert st.writes == 1
+    box = _engine(0x0A0A0A0A, box_cache)
+    peer = _engine(0x0B0B0B0B, zcache.Cache(None, clock=_Clock(1000)))
+    sa, _, _, _ = _exchange(box, peer)
+    assert sa is not None
+    box.set_verified(True)  # the user's verdict, during the call
+    box.set_verified(False)
+    box.set_verified(True)
+    assert st.writes == 1  # nothing yet: the call goes on
+    box.end()
+    assert st.writes == 2  # one write for the whole secure call
+    again = zcache.Cache(st)
+    assert again.verified(peer.zid) and again.get(peer.zid).rs1 == box_cache.get(peer.zid).rs1
+    # the next call with the same peer: a match, one write again
+    box = _engine(0x0A0A0A0B, box_cache)
+    sa, _, _, _ = _exchange(box, _engine(0x0B0B0B0C, peer._session.cache))
+    box.end()
+    assert sa.cache == "match" and st.writes == 3
+
+
+def test_a_failing_cache_write_leaves_the_call_secure_with_a_warning():
+    st = _Storage()
+    box_cache = zcache.Cache(st, clock=_Clock(1000))
+    warnings = []
+    box_cache.on_warning = warnings.append
+    st.full = True
+    box = _engine(0x0A0A0A0A, box_cache)
+    sa, sb, ea, _ = _exchange(box, _engine(0x0B0B0B0B))
+    assert box.state == E.SECURE and sa is not None and sb is not None, ea
+    assert not [e for e in ea if isinstance(e, E.Error) and e.fatal]
+    peer_zid = box.peer_zid
+    box.set_verified(True)
+    box.end()  # the call ends: the write fails (flash full), and says so
+    assert warnings and "could not be written" in warnings[0] and "No space left" in warnings[0]
+    assert box_cache.get(peer_zid) is not None  # kept in memory meanwhile
+    st.full = False
+    box = _engine(0x0A0A0A0B, box_cache)
+    _exchange(box, _engine(0x0B0B0B0C))
+    box.end()  # the next write carries it all
+    assert zcache.Cache(st).verified(peer_zid)
+
+
+# --- 7: say only what the box does ---------------------------------------------------------------
+
+def test_hello_offers_no_multistream():
+    eng = _engine(0x0A0A0A0A)
+    eng.start(0)
+    hello = packets.parse(packets.unframe(eng.datagrams_to_send()[0])[2])
+    assert hello.name == "Hello" and algorithms.MULTISTREAM not in hello.key_agreements, hello.key_agreements
+    assert algorithms.MULTISTREAM in algorithms.Offer(multistream=True).hello_key_agreements
+
+
+def _commit_from(b, field, value):
+    def change(src, p):
+        if src is b and p[16:24] == b"Commit  ":
+            c = packets.parse(p[12:-4])
+            c.hash, c.cipher, c.auth_tag, c.sas = b"S384", b"AES3", b"HS80", b"B256"  # the policy's...
+            setattr(c, field, value)  # ...but for this one
+            if value == algorithms.MULTISTREAM:
+                c.nonce, c.hvi = bytes(16), None
+            return packets.frame(0x0100, b.ssrc, packets.seal(c.encode(), b._h[1]))
+        return p
+    return change
+
+
+def test_a_commit_outside_the_configured_policy_is_refused():
+    # the box is configured for AES-256 and SHA-384 only; the peer commits the mandatory AES1 /
+    # S256 / DH3k / B32 anyway, or multistream
+    policy = algorithms.Offer(hashes=["S384"], ciphers=["AES3"], auth_tags=["HS80"], key_agreements=["X255"],
+                              sas_types=["B256"])
+    for field, value, code in (("cipher", b"AES1", 0x52), ("hash", b"S256", 0x51), ("auth_tag", b"HS32", 0x54),
+                               ("key_agreement", b"DH3k", 0x53), ("sas", b"B32 ", 0x55),
+                               ("key_agreement", algorithms.MULTISTREAM, 0x53)):
+        box = _engine(0x0A0A0A0A, offer=policy, initiate=False)
+        peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(hashes=["S256", "S384"], ciphers=["AES1", "AES3"],
+                                                          key_agreements=["X255", "DH3k"]))
+        sa, _, ea, _ = _exchange(box, peer, _commit_from(peer, field, value))
+        errors = [e for e in ea if isinstance(e, E.Error)]
+        assert sa is None and box.state == E.FAILED and errors and errors[-1].code == code, (field, value, ea)
