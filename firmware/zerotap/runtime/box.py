@@ -175,8 +175,12 @@ class Box:
         self.media = []  # CallMedia objects alive
         self.secure_factory = secure_factory
         self.proxy = _proxy.Proxy(cfg, self, self.status, self.log)
-        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
-                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
+        if loop is None:
+            self.loop.log = self.log  # a refused (oversize) datagram is logged with its reason
+        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip,
+                                   udp.SIP_DATAGRAM_MAX),
+                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip,
+                                   udp.SIP_DATAGRAM_MAX)]
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
