@@ -57,7 +57,7 @@ class Framer:
     def __init__(self, max_header=MAX_HEADER, max_body=MAX_BODY):
         self.max_header = max_header
         self.max_body = max_body
-        self.buf = bytearray()
+        self.buf = b""  # bytes: MicroPython's bytearray has neither find nor slice deletion
         self.expect_pong = False  # set by whoever sent a ping: a lone CRLF is then its pong
         self.broken = None  # the error text once the stream is unusable
 
@@ -68,14 +68,14 @@ class Framer:
         """Add DATA; returns [(kind, bytes)] for every whole unit now complete."""
         if self.broken:
             raise ValueError(self.broken)
-        self.buf += data
+        self.buf += bytes(data)
         out = []
         try:
             while self._one(out):
                 pass
         except ValueError as e:
             self.broken = str(e)
-            self.buf = bytearray()
+            self.buf = b""
             raise
         return out
 
@@ -85,18 +85,18 @@ class Framer:
             return False
         if buf[0] in b"\r\n":
             if buf[:4] == PING_BYTES:
-                del buf[:4]
+                self.buf = buf[4:]
                 out.append((PING, PING_BYTES))
                 return True
             if buf[:2] == PONG_BYTES:
                 if len(buf) == 2:
                     if self.expect_pong:
                         self.expect_pong = False
-                        del buf[:2]
+                        self.buf = b""
                         out.append((PONG, PONG_BYTES))
                     return False  # a pong, or the start of a ping: wait
                 if buf[2] != 13:  # CRLF then something else: a pong before a message
-                    del buf[:2]
+                    self.buf = buf[2:]
                     if self.expect_pong:
                         self.expect_pong = False
                         out.append((PONG, PONG_BYTES))
@@ -104,7 +104,7 @@ class Framer:
                 if len(buf) < 4:
                     return False
             if buf[0] == 10:  # a bare LF between messages: skipped
-                del buf[:1]
+                self.buf = buf[1:]
                 return True
             if len(buf) < 2:
                 return False
@@ -118,12 +118,12 @@ class Framer:
             raise ValueError("framing: header longer than %d bytes" % self.max_header)
         if not (buf[:4] == b"SIP/" or (65 <= buf[0] <= 90)):
             raise ValueError("framing: not a SIP message")
-        n = content_length(bytes(buf[:end]))
+        n = content_length(buf[:end])
         if n > self.max_body:
             raise ValueError("framing: Content-Length %d beyond the limit %d" % (n, self.max_body))
         total = end + 4 + n
         if len(buf) < total:
             return False
-        out.append((MESSAGE, bytes(buf[:total])))
-        del buf[:total]
+        out.append((MESSAGE, buf[:total]))
+        self.buf = buf[total:]
         return True
