@@ -28,7 +28,10 @@ Two interpreters, one behaviour:
   - MicroPython (unix port, ESP32): ``tls.SSLContext.wrap_socket`` with
     ``do_handshake_on_connect=False``; ``read``/``write`` return None while they would block and
     drive the handshake; the TLS socket itself is what is polled (its poll drives the handshake:
-    polling the raw socket instead stalls it).
+    polling the raw socket instead stalls it). There is no ``do_handshake`` and no way to ask
+    whether the handshake is done (``cipher()`` before it crashes the unix port), so there the
+    OPEN event comes when the first queued bytes are written (or the first bytes arrive): queue
+    the first message (a REGISTER, a request, a keepalive ping) before or at connect.
 
 Timers: a connection (TCP connect plus TLS handshake) must be up within ``CONNECT_MS``; a message
 begun must end within ``MESSAGE_MS`` (a peer that stops mid-message is closed); with
@@ -147,6 +150,15 @@ def _sockaddr(host, port):
     return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
 
 
+def _nodelay(sock):
+    # SIP messages are written whole: Nagle's algorithm would only hold the last segment of one
+    # for the peer's delayed ACK (40 ms on Linux)
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except (OSError, AttributeError):
+        pass
+
+
 def _family(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
@@ -239,7 +251,13 @@ class Conn:
                 self.streams.log("stream handler error: %r" % (e,))
 
     def _wanted_mask(self):
-        if self.state in (CONNECTING, HANDSHAKE):
+        if self.state == CONNECTING:
+            return select.POLLIN | select.POLLOUT
+        if self.state == HANDSHAKE:
+            if not _CPYTHON and not self.out:
+                # MicroPython's TLS socket reports POLLOUT all through the handshake: with
+                # nothing to write, waiting for it would spin the loop
+                return select.POLLIN
             return select.POLLIN | select.POLLOUT
         if self.out:
             return select.POLLIN | select.POLLOUT
@@ -330,10 +348,14 @@ class Conn:
         if self.transport == "TLS":
             self.state = HANDSHAKE
             ctx = self.streams._contexts[id(self)]
+            # poll the TLS socket from now on: CPython's wrap_socket takes over the raw socket's
+            # descriptor (the raw one is left at -1), and MicroPython's TLS socket must be what
+            # is polled, or its handshake stalls
+            self.streams.loop.unwatch(self._watched)
+            self._watched = None
             self.io = ctx.wrap_socket(self.sock, server_hostname=self.server_name,
                                       do_handshake_on_connect=False)
-            if not _CPYTHON:
-                self._watch(self.io)  # MicroPython: poll the TLS socket itself
+            self._watch(self.io)
         else:
             self._open(now)
 
@@ -500,6 +522,7 @@ class Listener:
                 self.streams.log("tcp: accept on %d failed: %s" % (self.port, e))
                 return
             s.setblocking(False)
+            _nodelay(s)
             self.accepted += 1
             peer = self.streams.loop.peer(raw)
             c = Conn(self.streams, s, peer, "TCP", self.handler, self.framed, True, now)
@@ -557,6 +580,7 @@ class Streams:
         sock = socket.socket(_family(host), socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
+            _nodelay(sock)
             try:
                 sock.connect(_sockaddr(host, port))
             except OSError as e:
