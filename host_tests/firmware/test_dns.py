@@ -218,6 +218,9 @@ def test_locate_naptr_srv_a():
     assert loc.failed(0, "timeout").transport == "TLS"
     assert loc.failed(0, "timeout") is None
     assert loc.error == "example.test: every target failed, last: timeout"
+    assert loc.current() is None  # until a new round
+    assert loc.step(0)[0].key() == ("TCP", "192.0.2.10", 5060)
+    assert loc.current().key() == ("TCP", "192.0.2.10", 5060)
     # all of it is cached: asking again sends nothing until the TTL (300 s) ends
     n = len(r.asked)
     loc2 = locate.Locate(client, "example.test")

@@ -132,8 +132,9 @@ class Locate:
         for t in targets:
             if t not in seen:
                 seen.append(t)
-        if self.targets is None or [t.key() for t in seen] != [t.key() for t in self.targets]:
-            self.targets = seen
+        if self.targets is None or [t.key() for t in seen] != [t.key() for t in self.targets] \
+                or self.index >= len(seen):
+            self.targets = seen  # new targets, or every one failed: a new round from the first
             self.index = 0
         if not seen and self.error is None:
             self.error = "%s: no SIP server found" % self.host
@@ -242,10 +243,10 @@ class Locate:
 
     def failed(self, now_ms, reason):
         """The current target failed (a transport error, a timeout, a 503): the next one, or None
-        when all have failed (then the next step starts from the first again)."""
+        when all have failed (then :meth:`current` is None until the next :meth:`step` starts
+        a new round from the first)."""
         self.index += 1
         t = self.current()
         if t is None:
             self.error = "%s: every target failed, last: %s" % (self.host, reason)
-            self.index = 0
         return t
