@@ -38,6 +38,12 @@ def test_learn_from_via_and_stun():
     via = headers.parse_via("SIP/2.0/UDP 10.0.0.2:5080;branch=z9hG4bK1;rport=61000;received=203.0.113.1")
     assert n.learn_via(via) and n.advertised() == ("203.0.113.1", 61000) and n.source == "rport"
     assert not n.learn_via(via)
+    # over TCP only the address counts: the source port is the connection's
+    t = nat.Nat(("10.0.0.2", 5080))
+    tcp = headers.parse_via("SIP/2.0/TCP 10.0.0.2:5080;branch=z9hG4bK1;rport=40001;received=10.0.0.2")
+    assert not t.learn_via(tcp, "TCP") and t.public is None
+    tcp = headers.parse_via("SIP/2.0/TCP 10.0.0.2:5080;branch=z9hG4bK1;rport=40001;received=203.0.113.1")
+    assert t.learn_via(tcp, "TCP") and t.public == ("203.0.113.1", 5080)
     req = n.stun_request(0)
     assert req == nat.binding_request(bytes(range(12)))
     resp = bytearray(unhex(V["response_ipv4"]["hex"]))

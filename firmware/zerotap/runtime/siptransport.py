@@ -65,8 +65,10 @@ class SipTransport:
         self.fallback = {}  # id(conn) -> [(data, dest)] to send over UDP if TCP fails
         self.located = {}  # name -> Locate
         self.waiting = {}  # name -> [(side, data, port, transport)]
+        self.unsent = {}  # id(conn) -> messages given to a connection that has not opened yet
         self.switched = 0  # requests moved from UDP to TCP for their size
         self.last_error = None
+        self.failure = None  # failure(side, [bytes], reason): messages lost with a connection
 
     # --- listening ----------------------------------------------------------------------------
     def listen_phone_tcp(self, host, port):
@@ -89,15 +91,27 @@ class SipTransport:
                     conn.send(_switch_via(data, "TCP"))
                     return True
             return self.udp[side].send(data, (host, port))
-        conn = self._conn(side, transport, (host, port))
+        conn = self._conn(side, transport, (host, port), response=not _is_request(data))
         if conn is None:
             return False
+        return self._queue(conn, data)
+
+    def _queue(self, conn, data):
+        if conn.state != stream.OPEN:
+            self.unsent.setdefault(id(conn), []).append(data)
         return conn.send(data)
 
-    def _conn(self, side, transport, dest, server_name=None):
+    def _conn(self, side, transport, dest, server_name=None, response=False):
         c = self.streams.find(transport, dest[0], dest[1])
         if c is not None:
             return c
+        if response and side == 0:
+            # a response to a phone over TCP whose Via names its listening port: the connection
+            # the request came on (RFC 3261 §18.2.2), from that address
+            for c in self.streams.conns:
+                if c.inbound and c.transport == transport and c.peer[0] == dest[0] and \
+                        c.state != stream.CLOSED:
+                    return c
         tls = None
         if transport == "TLS":
             if self.tls is None:
@@ -155,7 +169,7 @@ class SipTransport:
         if c is None:
             return False
         c.target_name = target.server_name
-        return c.send(data)
+        return self._queue(c, data)
 
     def failed(self, name, reason):
         """The current target of NAME failed (a 503, a timeout): use the next one."""
@@ -176,6 +190,7 @@ class SipTransport:
             self.deliver(side, data, conn.peer, now, conn.transport)
         elif kind == stream.CLOSED_EVENT:
             self.side_of.pop(id(conn), None)
+            lost = self.unsent.pop(id(conn), None)
             queued = self.fallback.pop(id(conn), None)
             if queued and conn.opened_at is None:
                 for d, dest in queued:  # TCP refused: over UDP after all
@@ -186,6 +201,8 @@ class SipTransport:
             if conn.opened_at is None or data.startswith("tls:") or data.startswith("framing:"):
                 self._error(side, data if data.startswith("tls:") else "%s %s:%d: %s" % (
                     conn.transport.lower(), conn.peer[0], conn.peer[1], data))
+            if lost and conn.opened_at is None and self.failure is not None:
+                self.failure(side, lost, self.last_error or data)
             for name, loc in self.located.items():
                 t = loc.current()
                 if t is not None and t.host == conn.peer[0] and t.port == conn.peer[1] and \
@@ -194,6 +211,7 @@ class SipTransport:
                     self.failed(name, data)
         elif kind == stream.OPEN_EVENT:
             self.fallback.pop(id(conn), None)
+            self.unsent.pop(id(conn), None)
 
     def close(self):
         self.streams.close_all()

@@ -123,13 +123,20 @@ class Nat:
             addr[0], addr[1], source, "" if old is None else ", was %s:%d" % old))
         return True
 
-    def learn_via(self, via):
-        """Our Via (a zerotap.sip.headers.Via) as the network returned it. True when the public
-        address changed."""
+    def learn_via(self, via, transport="UDP"):
+        """Our Via (a zerotap.sip.headers.Via) as the network returned it, in a response that
+        came over TRANSPORT. True when the public address changed. Over TCP/TLS the source port
+        is the connection's, never the box's SIP port: only the address counts there."""
         received = via.param("received")
         rport = via.param("rport")
         if not received:
             return False
+        if transport != "UDP":
+            if received == self.local[0]:
+                return False
+            port = self.public[1] if self.public and self.public[0] == received else \
+                self.local[1]
+            return self._set((received, port), "rport")
         port = int(rport) if rport and rport.isdigit() else self.local[1]
         if (received, port) == tuple(self.local):
             return False  # no NAT between us and the registrar
