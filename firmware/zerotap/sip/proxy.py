@@ -427,8 +427,11 @@ class Proxy:
                 req.uri = _uri(routes.pop(0))
                 req.set("Route", routes)
             return first.address()
-        if out_side == NETWORK and to_tag is None and self.cfg.proxy is not None:
-            return self.cfg.proxy  # an outbound proxy (RFC 3261 section 8.1.2)
+        if out_side == NETWORK and self.cfg.proxy is not None and (
+                to_tag is None or not _locate.is_ip(_urimod.unbracket(req.uri.host or ""))):
+            # an outbound proxy (RFC 3261 section 8.1.2); also for a request without a route
+            # set toward a domain (an ACK to a 407 carries the AoR): the proxy knows the domain
+            return self.cfg.proxy
         host, port = req.uri.address()
         return (req.uri.param("maddr") or host), port
 
