@@ -255,3 +255,41 @@ def test_wrong_certificate_name_refuses_registration_with_the_reason(tmp_path, i
     assert re.search(r"503 Service Unavailable", alog), alog[-3000:]
     assert "REQ " not in log  # Kamailio never got a SIP request, over no transport
     assert not any(s["registered"] for s in _box_lines(box))
+
+
+def test_dns_srv_failover_to_the_second_target(tmp_path):
+    """network.proxy is a domain: dnsmasq serves NAPTR -> SRV (two targets) -> A; the first
+    target is down, the box fails over to the second and the phone registers."""
+    from dnsmasq import Dnsmasq
+    dom = "voip.test"
+    sip = tcp_port()
+    down = tcp_port()  # nothing listens there
+    k = Provider(tmp_path / "kam", "127.0.0.1", sip, sip, USERS, domain=dom)
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+        "naptr-record=%s,10,10,s,SIP+D2T,,_sip._tcp.%s" % (dom, dom),
+        "srv-host=_sip._tcp.%s,sip-a.%s,%d,10,0" % (dom, dom, down),
+        "srv-host=_sip._tcp.%s,sip-b.%s,%d,20,0" % (dom, dom, sip),
+        "host-record=sip-a.%s,127.0.0.1" % dom,
+        "host-record=sip-b.%s,127.0.0.1" % dom])
+    box = BoxProcess(tmp_path / "boxA", "A", proxy=dom)
+    box.config["network"]["dns"] = ["127.0.0.1:%d" % d.port]
+    acct = _account(box, "alice")
+    acct.update({"identity": "sip:alice@%s" % dom, "realm": dom})
+    a = Linphone(tmp_path / "alice", account=acct)
+    try:
+        k.start()
+        d.start()
+        box.start()
+        a.start()
+        a.wait_registered(20)
+        log = k.log_text()
+        dlog = d.log_text()
+    finally:
+        _stop(a, box, d, k)
+    assert re.search(r"REQ REGISTER sip:%s from tcp:127\.0\.0\.1" % dom, log)
+    assert "query[NAPTR]" in dlog and "query[SRV]" in dlog
+    blog = box.log()
+    assert "connect failed: [Errno 111] connection refused" in blog, blog
+    assert re.search(r"network: %s failed \(connect failed.*\), next: <TCP 127\.0\.0\.1:%d"
+                     % (dom, sip), blog), blog
+    assert any(s["registered"] for s in _box_lines(box))

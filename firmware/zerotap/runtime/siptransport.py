@@ -201,14 +201,20 @@ class SipTransport:
             if conn.opened_at is None or data.startswith("tls:") or data.startswith("framing:"):
                 self._error(side, data if data.startswith("tls:") else "%s %s:%d: %s" % (
                     conn.transport.lower(), conn.peer[0], conn.peer[1], data))
+            if conn.opened_at is None and not data.startswith("tls:"):
+                # RFC 3263 §4.3: a located target that failed: the next one gets what was lost
+                # (a certificate that does not verify is no transport error: no failover)
+                for name, loc in list(self.located.items()):
+                    t = loc.current()
+                    if t is not None and t.host == conn.peer[0] and t.port == conn.peer[1] and \
+                            t.transport == conn.transport:
+                        nxt = self.failed(name, data)
+                        if nxt is not None and lost:
+                            for d in lost:
+                                self._send_target(side, d, nxt)
+                            lost = None
             if lost and conn.opened_at is None and self.failure is not None:
                 self.failure(side, lost, self.last_error or data)
-            for name, loc in self.located.items():
-                t = loc.current()
-                if t is not None and t.host == conn.peer[0] and t.port == conn.peer[1] and \
-                        t.transport == conn.transport and conn.opened_at is None and \
-                        not data.startswith("tls:"):
-                    self.failed(name, data)
         elif kind == stream.OPEN_EVENT:
             self.fallback.pop(id(conn), None)
             self.unsent.pop(id(conn), None)
