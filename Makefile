@@ -6,17 +6,23 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup test test-cpython test-micropython bench demo deploy
+.PHONY: help setup check test test-cpython test-micropython bench demo deploy
 
 help:
 	@echo "make demo    set up, then a whole secure call between two boxes on this machine"
 	@echo "make test    set up this machine, then run every test (CPython and MicroPython)"
+	@echo "make check   no root needed: .venv only, the firmware tests on both interpreters"
 	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
 	@echo "make deploy BOARD=name PORT=/dev/ttyUSB0   precompile and copy to a board (DRY_RUN=1: show only)"
 
 setup:
 	@bash tools/setup.sh
+
+# The quick path without root: .venv only (no Debian packages, no real peers), the firmware tests
+# under both interpreters (native backend when mbedTLS's headers exist); says what it did not run.
+check:
+	@bash tools/check.sh
 
 # Both runners always run; the target fails if either fails (pytest's "no tests" included).
 test: setup

@@ -14,8 +14,9 @@ LAN = None
 
 
 def display(settings, out=None, title=None):
-    """A panel drawn on OUT (a text stream) and written to ``settings.png``."""
-    return HostPanel(settings.width, settings.height, settings.png, out, title)
+    """A panel drawn on OUT (a text stream) and written to ``settings.display.png``."""
+    d = settings.display
+    return HostPanel(d.width, d.height, d.png, out, title)
 
 
 def button():

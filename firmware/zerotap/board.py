@@ -84,9 +84,9 @@ def network_up(machine, network, time, lan_params, settings, status, poll_ms=250
                 status.set_network(True, ip)
                 return nic, ip
             nic.active(False)  # the RMII PHY and Wi-Fi can share no state; fall back cleanly
-    if settings.wifi_ssid:
+    if settings.wifi.ssid:
         try:
-            nic = wifi(network, settings.wifi_ssid, settings.wifi_password or "")
+            nic = wifi(network, settings.wifi.ssid, settings.wifi.password or "")
         except OSError as e:
             print("board: Wi-Fi failed:", e)
         else:
@@ -116,11 +116,12 @@ def ssd1306_i2c(machine, time, bus, settings, reset=None, vext=None):
         rst.value(1)
         time.sleep_ms(5)
     i2c = machine.I2C(bus["id"], scl=Pin(bus["scl"]), sda=Pin(bus["sda"]), freq=bus.get("freq", 400000))
-    if settings.address not in i2c.scan():
-        print("board: no display at I2C address 0x%02x" % settings.address)
+    d = settings.display
+    if d.address not in i2c.scan():
+        print("board: no display at I2C address 0x%02x" % d.address)
         return None
-    drv = ssd1306.SSD1306_I2C(settings.width, settings.height, i2c, addr=settings.address)
-    if settings.flip and hasattr(drv, "rotate"):
+    drv = ssd1306.SSD1306_I2C(d.width, d.height, i2c, addr=d.address)
+    if d.flip and hasattr(drv, "rotate"):
         drv.rotate(True)
     return SSD1306Panel(drv)
 

@@ -27,7 +27,8 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   a dialog. Without it, requests are routed by Route and Request-URI.
 - ``phone.address`` / ``network.address``: optional address to advertise in Via, Record-Route and
   SDP instead of the socket's (required when a socket binds the wildcard address).
-- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name, and ``zrtp.cache``: the
+- ``zrtp.*``: the algorithm offer order for each type, by ZRTP name (the names and the defaults
+  live in :mod:`zerotap.zrtp.algorithms`, ``NAMES`` and ``DEFAULTS``), and ``zrtp.cache``: the
   directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
 - ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
@@ -52,32 +53,25 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   protection. ``button.hold_ms``: how long a press must last to switch calls. ``keypad``: codes
   typed on the phone during a call, caught by the box and not forwarded (``{}`` turns them off).
 
-:func:`load` / :func:`parse` raise :class:`ConfigError` (a ``ValueError``) whose message starts with
-the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
+:func:`load` / :func:`parse` return a :class:`Config` whose attributes mirror the JSON
+(``cfg.phone.allow``, ``cfg.network.proxy``, ``cfg.zrtp.hash``, ``cfg.media.clear``,
+``cfg.board.display.height``...), or raise :class:`ConfigError` (a ``ValueError``) whose message
+starts with the key, e.g. ``phone.allow[1]: bad address or CIDR '10.0.0.0/33'``. Unknown keys, wrong types and
 bad addresses are refused. On a board (``dhcp=True``) a wildcard bind may go without
 ``phone.address``/``network.address``: the address the network bring-up got is used.
 """
 import json
 
 from zerotap.ui import keypad as _keypad
+from zerotap.zrtp import algorithms as _algorithms
 
 MEDIA_CLEAR = ("pass", "mute", "block")
 
-# ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6), with the Curve25519 alias "E255".
-ZRTP_ALGORITHMS = {
-    "key_agreement": ("DH3k", "DH2k", "EC25", "EC38", "X255", "E255", "Mult"),
-    "cipher": ("AES1", "AES3"),
-    "hash": ("S256", "S384"),
-    "auth": ("HS32", "HS80"),
-    "sas": ("B32", "B256"),
-}
-ZRTP_DEFAULTS = {
-    "key_agreement": ["X255", "E255", "EC25", "DH3k"],
-    "cipher": ["AES1", "AES3"],
-    "hash": ["S256"],
-    "auth": ["HS80", "HS32"],
-    "sas": ["B32", "B256"],
-}
+# ZRTP algorithm names (RFC 6189 section 5.1.2 to 5.1.6, with the Curve25519 alias "E255") and
+# the default offer: zerotap.zrtp.algorithms holds them, by family (the zrtp keys below).
+ZRTP_FAMILIES = _algorithms.FAMILIES
+ZRTP_ALGORITHMS = _algorithms.NAMES
+ZRTP_DEFAULTS = _algorithms.DEFAULTS
 DEFAULT_CONTROL = "127.0.0.1:5079"
 DEFAULT_CACHE = "zerotap-cache"
 
@@ -296,50 +290,90 @@ def _sip_uri(key, value):
 
 
 class Side:
-    """One side of the box (``phone`` or ``network``)."""
+    """``phone`` or ``network``: the box's SIP socket on that side, its address and RTP ports;
+    ``allow`` and ``contact`` on the phone side, ``proxy`` on the network side (None elsewhere)."""
 
     def __init__(self, sip, address, rtp):
         self.host, self.port = sip
         self.address = address or self.host  # what Via, Record-Route and SDP carry
         self.rtp = rtp  # (low, high)
+        self.allow = None  # phone.allow: a Network
+        self.contact = None  # phone.contact: a SIP URI (text) or None
+        self.proxy = None  # network.proxy: (host, port) or None
+
+
+class ZrtpSettings:
+    """``zrtp``: the offer order of each family (lists of names) and the trust cache's directory."""
+
+    def __init__(self):
+        for kind in ZRTP_FAMILIES:
+            setattr(self, kind, list(ZRTP_DEFAULTS[kind]))
+        self.cache = DEFAULT_CACHE
+
+
+class MediaSettings:
+    """``media``: ``clear`` is what happens to audio before the call is SECURE."""
+
+    def __init__(self):
+        self.clear = "pass"
 
 
 class Config:
-    """A validated configuration. Attributes mirror the JSON keys."""
+    """A validated configuration. Attributes mirror the JSON keys: ``cfg.phone.allow``,
+    ``cfg.network.proxy``, ``cfg.zrtp.hash``, ``cfg.zrtp.cache``, ``cfg.media.clear``,
+    ``cfg.status``, ``cfg.control`` ((host, port)), ``cfg.board`` (:class:`BoardSettings`)."""
 
     def __init__(self):
-        self.phone = None
-        self.network = None
-        self.allow = None  # a Network
-        self.phone_contact = None
-        self.proxy = None  # (host, port) or None
-        self.zrtp = {}
-        self.cache = DEFAULT_CACHE
-        self.media_clear = "pass"
+        self.phone = None  # a Side
+        self.network = None  # a Side
+        self.zrtp = ZrtpSettings()
+        self.media = MediaSettings()
         self.status = "-"
         self.control = None  # (host, port)
         self.board = BoardSettings()
 
 
-class BoardSettings:
-    """``board``: the display, the button, the keypad codes and Wi-Fi. Defaults for every key."""
+class WifiSettings:
+    """``board.wifi``: ``ssid`` (None: no Wi-Fi) and ``password``."""
 
     def __init__(self):
-        self.wifi_ssid = None
-        self.wifi_password = None
+        self.ssid = None
+        self.password = None
+
+
+class DisplaySettings:
+    """``board.display``: the SSD1306 panel, and the host's terminal and PNG panels."""
+
+    def __init__(self):
         self.width = 128
         self.height = 64
         self.address = 0x3C  # the SSD1306's usual I2C address (0x3D with SA0 high)
         self.flip = False
         self.terminal = False  # host: draw the panel on stdout
         self.png = None  # host: a PNG snapshot rewritten at every frame
-        self.dim_after_s = 60
+
+
+class ButtonSettings:
+    """``board.button``: ``hold_ms``, how long a press must last to switch calls."""
+
+    def __init__(self):
         self.hold_ms = 800
+
+
+class BoardSettings:
+    """``board``: ``wifi``, ``display``, ``dim_after_s``, ``button``, ``keypad`` (as the JSON).
+    Defaults for every key."""
+
+    def __init__(self):
+        self.wifi = WifiSettings()
+        self.display = DisplaySettings()
+        self.dim_after_s = 60
+        self.button = ButtonSettings()
         self.keypad = dict(_keypad.DEFAULT_CODES)
 
     def host_display(self):
         """True when the host box should keep a display (terminal or PNG)."""
-        return self.terminal or self.png is not None
+        return self.display.terminal or self.display.png is not None
 
 
 def _check_keys(key, obj, allowed):
@@ -396,8 +430,8 @@ def parse_board(obj, status="-"):
         _check_keys("board.wifi", wifi, ("ssid", "password"))
         if "ssid" not in wifi:
             raise ConfigError("board.wifi.ssid", "missing")
-        b.wifi_ssid = _text("board.wifi.ssid", wifi["ssid"], 1, 32)  # IEEE 802.11: 32 octets
-        b.wifi_password = _text("board.wifi.password", wifi.get("password", ""), 0, 63)
+        b.wifi.ssid = _text("board.wifi.ssid", wifi["ssid"], 1, 32)  # IEEE 802.11: 32 octets
+        b.wifi.password = _text("board.wifi.password", wifi.get("password", ""), 0, 63)
     if "display" in obj:
         d = obj["display"]
         _check_keys("board.display", d, ("width", "height", "address", "flip", "terminal", "png"))
@@ -405,24 +439,24 @@ def parse_board(obj, status="-"):
             raise ConfigError("board.display.width", "must be 128, not %d" % d["width"])
         if "height" in d and _int("board.display.height", d["height"], 0, 4096) not in (32, 64):
             raise ConfigError("board.display.height", "must be 32 or 64, not %d" % d["height"])
-        b.height = d.get("height", 64)
+        b.display.height = d.get("height", 64)
         if "address" in d:
-            b.address = _int("board.display.address", d["address"], 0x08, 0x77)
+            b.display.address = _int("board.display.address", d["address"], 0x08, 0x77)
         if "flip" in d:
-            b.flip = _bool("board.display.flip", d["flip"])
+            b.display.flip = _bool("board.display.flip", d["flip"])
         if "terminal" in d:
-            b.terminal = _bool("board.display.terminal", d["terminal"])
-            if b.terminal and status == "-":
+            b.display.terminal = _bool("board.display.terminal", d["terminal"])
+            if b.display.terminal and status == "-":
                 raise ConfigError("board.display.terminal", "the panel and the status lines "
                                   "(status \"-\") would share stdout: give status a file")
         if "png" in d:
-            b.png = _text("board.display.png", d["png"], 1, 4096)
+            b.display.png = _text("board.display.png", d["png"], 1, 4096)
     if "dim_after_s" in obj:
         b.dim_after_s = _int("board.dim_after_s", obj["dim_after_s"], 5, 86400)
     if "button" in obj:
         _check_keys("board.button", obj["button"], ("hold_ms",))
         if "hold_ms" in obj["button"]:
-            b.hold_ms = _int("board.button.hold_ms", obj["button"]["hold_ms"], 200, 10000)
+            b.button.hold_ms = _int("board.button.hold_ms", obj["button"]["hold_ms"], 200, 10000)
     if "keypad" in obj:
         codes = obj["keypad"]
         try:
@@ -447,14 +481,14 @@ def parse(obj, dhcp=False):
     cfg.phone = _side(cfg, "phone", phone, ("allow", "contact") + PHONE_TRANSPORT_KEYS, dhcp)
     if "allow" not in phone:
         raise ConfigError("phone.allow", "missing")
-    cfg.allow = Network("phone.allow", phone["allow"])
+    cfg.phone.allow = Network("phone.allow", phone["allow"])
     if "contact" in phone:
-        cfg.phone_contact = _sip_uri("phone.contact", phone["contact"])
+        cfg.phone.contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
     cfg.network = _side(cfg, "network", network, ("proxy",) + NETWORK_TRANSPORT_KEYS, dhcp)
     if "proxy" in network:
-        cfg.proxy = _proxy("network.proxy", network["proxy"])
+        cfg.network.proxy = _proxy("network.proxy", network["proxy"])
     parse_transports(cfg, network, phone)
     if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
         raise ConfigError("network.sip", "same socket as phone.sip")
@@ -463,10 +497,10 @@ def parse(obj, dhcp=False):
         raise ConfigError("network.rtp", "overlaps phone.rtp on the same address")
 
     zrtp = obj.get("zrtp", {})
-    _check_keys("zrtp", zrtp, tuple(ZRTP_ALGORITHMS) + ("cache",))
-    for kind in ZRTP_ALGORITHMS:
+    _check_keys("zrtp", zrtp, ZRTP_FAMILIES + ("cache",))
+    for kind in ZRTP_FAMILIES:
         key = "zrtp." + kind
-        names = zrtp.get(kind, ZRTP_DEFAULTS[kind])
+        names = zrtp.get(kind, list(ZRTP_DEFAULTS[kind]))
         _want(key, names, list, "a list of ZRTP algorithm names")
         if not names:
             raise ConfigError(key, "must not be empty")
@@ -477,10 +511,10 @@ def parse(obj, dhcp=False):
                                   % (names[i], ", ".join(ZRTP_ALGORITHMS[kind])))
             if names.index(names[i]) != i:
                 raise ConfigError("%s[%d]" % (key, i), "%r listed twice" % names[i])
-        cfg.zrtp[kind] = list(names)
+        setattr(cfg.zrtp, kind, list(names))
     if "cache" in zrtp:
-        cfg.cache = _want("zrtp.cache", zrtp["cache"], str, "a path string")
-        if not cfg.cache:
+        cfg.zrtp.cache = _want("zrtp.cache", zrtp["cache"], str, "a path string")
+        if not cfg.zrtp.cache:
             raise ConfigError("zrtp.cache", "must not be empty")
 
     media = obj.get("media", {})
@@ -489,7 +523,7 @@ def parse(obj, dhcp=False):
     _want("media.clear", clear, str, "a string")
     if clear not in MEDIA_CLEAR:
         raise ConfigError("media.clear", "must be one of pass, mute, block, not %r" % clear)
-    cfg.media_clear = clear
+    cfg.media.clear = clear
 
     cfg.status = _want("status", obj.get("status", "-"), str, "a path string or '-'")
     if not cfg.status:
@@ -571,7 +605,7 @@ def parse_transports(cfg, network, phone):
         raise ConfigError("network.tls", "missing: network.transport tls needs a CA "
                           "(network.tls.ca)")
     if net.transport == "TLS" and net.tls.name is None and \
-            (cfg.proxy is None or _ipv4(cfg.proxy[0])):
+            (net.proxy is None or _ipv4(net.proxy[0])):
         raise ConfigError("network.tls.name", "missing: the provider's certificate name (no "
                           "domain in network.proxy to check it against)")
     net.dns = None

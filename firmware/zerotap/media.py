@@ -80,7 +80,7 @@ class Counters:
 
 
 class MediaSession:
-    """The media of one call. ``secure`` (an object from :mod:`zerotap.securemedia`, or None in
+    """The media of one call. ``secure`` (an object from :mod:`zerotap.runtime.secure`, or None in
     clear mode) does ZRTP and SRTP on the network leg."""
 
     def __init__(self, transmit, policy=POLICY_PASS, secure=None, status=None, log=None,

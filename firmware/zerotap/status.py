@@ -7,22 +7,14 @@ Confirm MAC was verified. Every change bumps ``BoxStatus.version`` and notifies 
 """
 import json
 
-# Call.security
-CLEAR = "clear"
-NEGOTIATING = "negotiating"
-SECURE = "secure"
-FAILED = "failed"
+# Call.security and Call.cache (the ZRTP retained-secret result): zerotap.states names them
+from zerotap.states import CACHE_MATCH, CACHE_MISMATCH, CACHE_NEW, CLEAR, FAILED, NEGOTIATING, SECURE
 
 # Call.state
 CALLING = "calling"  # outgoing, not answered yet
 RINGING = "ringing"  # incoming, not answered yet
 ACTIVE = "active"
 ENDED = "ended"
-
-# Call.cache: the ZRTP retained-secret result
-CACHE_NEW = "new"
-CACHE_MATCH = "match"
-CACHE_MISMATCH = "mismatch"
 
 # BoxStatus.network
 NET_DOWN = "down"

@@ -327,7 +327,7 @@ def test_boot_runs_the_box_loop_with_display_and_button():
     assert r["screen"] == screens.NETWORK_UP and r["dimmed"] is False, r
     # the config was kept as the last good copy, the cache lives on flash (STORAGE)
     assert storage.Storage(d).read("config.json.good") == json.dumps(cfg).encode()
-    assert result.cfg.cache == d + "/zerotap-cache"
+    assert result.cfg.zrtp.cache == d + "/zerotap-cache"
     assert storage.Storage(d + "/zerotap-cache").read("zrtp_cache.bin") is not None
     # the SSD1306 drew frames, the LAN came up, and the button (BUT1, GPIO34) was polled from
     # the box's loop: at least every 50 ms over the 500 ms it ran
@@ -374,7 +374,7 @@ def test_boot_fills_the_wildcard_address_and_the_cache_path():
 
     boot._resolve(Board, cfg, "192.0.2.7")
     assert cfg.phone.address == "192.0.2.7" and cfg.network.address == "198.51.100.1"
-    assert cfg.cache == "/data/cache"
+    assert cfg.zrtp.cache == "/data/cache"
 
 
 def _run_manifest(path, seen):

@@ -27,8 +27,8 @@ def test_minimal_config_gets_defaults():
     assert (cfg.phone.host, cfg.phone.port, cfg.phone.rtp) == ("127.0.0.1", 5070, (40000, 40099))
     assert (cfg.network.host, cfg.network.port) == ("127.0.0.1", 5080)
     assert cfg.network.address == "127.0.0.1"
-    assert cfg.proxy is None and cfg.media_clear == "pass" and cfg.status == "-"
-    assert cfg.zrtp["key_agreement"] == ["X255", "E255", "EC25", "DH3k"]
+    assert cfg.network.proxy is None and cfg.media.clear == "pass" and cfg.status == "-"
+    assert cfg.zrtp.key_agreement == ["X255", "E255", "EC25", "DH3k"]
     assert cfg.control == ("127.0.0.1", 5079)
 
 
@@ -41,10 +41,10 @@ def test_full_config_from_json_text():
     obj["status"] = "/tmp/status.jsonl"
     obj["control"] = "[::1]:6000"
     cfg = config.loads(json.dumps(obj))
-    assert cfg.proxy == ("sip.example.org", 5060)
-    assert cfg.phone_contact == "sip:desk@127.0.0.1:5062"
-    assert cfg.zrtp["key_agreement"] == ["X255", "DH3k"] and cfg.zrtp["sas"] == ["B256"]
-    assert cfg.cache == "/tmp/zc" and cfg.media_clear == "block"
+    assert cfg.network.proxy == ("sip.example.org", 5060)
+    assert cfg.phone.contact == "sip:desk@127.0.0.1:5062"
+    assert cfg.zrtp.key_agreement == ["X255", "DH3k"] and cfg.zrtp.sas == ["B256"]
+    assert cfg.zrtp.cache == "/tmp/zc" and cfg.media.clear == "block"
     assert cfg.control == ("::1", 6000)
 
 
@@ -60,7 +60,7 @@ def test_ipv6_sockets():
 def test_allow_matches_addresses_and_cidrs():
     obj = _good()
     obj["phone"]["allow"] = ["192.168.1.0/24", "10.0.0.7", "2001:db8::/32", "172.16.0.0/12"]
-    allow = config.parse(obj).allow
+    allow = config.parse(obj).phone.allow
     for host in ("192.168.1.1", "192.168.1.255", "10.0.0.7", "2001:db8:1::5", "172.31.255.1",
                  "::ffff:192.168.1.9"):
         assert host in allow, host
@@ -165,3 +165,20 @@ def test_not_json_and_not_an_object():
     except config.ConfigError as e:
         assert e.key == "config" and str(e).startswith("config: not valid JSON")
     _refused([], "config", "must be an object, not a list")
+
+
+def test_zrtp_defaults_have_one_home():
+    # the README's documented offer; the config and the engine's default Offer both take it from
+    # zerotap.zrtp.algorithms
+    from zerotap.zrtp import algorithms
+
+    cfg = config.parse(_good())
+    documented = {"key_agreement": ["X255", "E255", "EC25", "DH3k"], "cipher": ["AES1", "AES3"],
+                  "hash": ["S256"], "auth": ["HS80", "HS32"], "sas": ["B32", "B256"]}
+    for kind in config.ZRTP_FAMILIES:
+        assert getattr(cfg.zrtp, kind) == documented[kind], kind
+        assert list(algorithms.DEFAULTS[kind]) == documented[kind], kind
+    offer = algorithms.Offer()
+    assert [algorithms.text(h) for h in offer.hashes] == documented["hash"]
+    assert [algorithms.text(k) for k in offer.key_agreements] == documented["key_agreement"]
+    assert cfg.zrtp.cache == "zerotap-cache"

@@ -32,14 +32,14 @@ def test_all_keys():
                              tls={"ca": "/etc/zerotap/provider-ca.pem"},
                              dns=["192.0.2.53", "198.51.100.53:5353"], stun="192.0.2.9:3478",
                              keepalive_s=10))
-    assert cfg.proxy == ("sip.example.test", None)
+    assert cfg.network.proxy == ("sip.example.test", None)
     assert cfg.network.transport == "TLS" and cfg.network.tls.ca == "/etc/zerotap/provider-ca.pem"
     assert cfg.network.tls.name is None
     assert cfg.network.dns == [("192.0.2.53", 53), ("198.51.100.53", 5353)]
     assert cfg.network.stun == ("192.0.2.9", 3478) and cfg.network.keepalive_s == 10
     cfg = config.parse(_good(proxy="192.0.2.10:5061", transport="TLS",
                              tls={"ca": "ca.pem", "name": "sip.example.test"}))
-    assert cfg.proxy == ("192.0.2.10", 5061) and cfg.network.tls.name == "sip.example.test"
+    assert cfg.network.proxy == ("192.0.2.10", 5061) and cfg.network.tls.name == "sip.example.test"
     obj = _good()
     obj["phone"]["tcp"] = False
     assert config.parse(obj).phone.tcp is False

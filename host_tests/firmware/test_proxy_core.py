@@ -413,3 +413,48 @@ def test_requests_addressed_to_the_box_itself():
     side, fwd, dest = _one(p.receive(proxy.PHONE, sub, PHONE, 0))
     assert side == proxy.NETWORK and dest == ("203.0.113.9", 5060)
     assert str(fwd.uri) == "sip:bob@192.0.2.50"
+
+
+def _phase(p):
+    return p.calls["c140wxXF0q"].phase
+
+
+def test_a_call_walks_through_its_phases_and_their_deadlines():
+    p, box, logs = _proxy()
+    limit, linger = proxy.CALL_SETUP_LIMIT_MS, proxy.ENDED_LINGER_MS
+    _, fwd, _ = _forward_invite(p)  # at 1000
+    assert _phase(p) == proxy.EARLY and p.timer() == 1000 + limit
+    p.receive(proxy.NETWORK, _response(fwd, 407, "Proxy Authentication Required",
+                                       extra='Proxy-Authenticate: Digest realm="x", nonce="n"'),
+              FAR, 1100)
+    assert _phase(p) == proxy.CHALLENGED and p.timer() == 1100 + linger
+    _, fwd2, _ = _one(p.receive(proxy.PHONE, _invite(branch="z9hG4bK.retry", cseq="21 INVITE"),
+                                PHONE, 1200))
+    assert _phase(p) == proxy.EARLY and p.timer() == 1000 + limit  # the setup limit counts from the first
+    p.receive(proxy.NETWORK, _response(fwd2, 200, "OK", SDP_FAR), FAR, 1300)
+    assert _phase(p) == proxy.CONFIRMED and p.timer() is None
+    p.handle_timer(1000 + limit)  # a confirmed call has no deadline
+    assert _phase(p) == proxy.CONFIRMED and not p.media.opened[0].closed
+    _one(p.receive(proxy.PHONE, _in_dialog("BYE", 22), PHONE, 5000))
+    assert _phase(p) == proxy.ENDED and p.media.opened[0].closed and box.calls == []
+    assert p.timer() == 5000 + linger
+    p.handle_timer(5000 + linger - 1)
+    assert "c140wxXF0q" in p.calls  # still there for late retransmissions
+    p.handle_timer(5000 + linger)
+    assert p.calls == {} and p.timer() is None
+
+
+def test_an_unanswered_or_unretried_call_expires():
+    p, box, logs = _proxy()
+    _forward_invite(p)
+    p.handle_timer(1000 + proxy.CALL_SETUP_LIMIT_MS)
+    assert p.calls == {} and box.calls == [] and "no answer" in logs[-1]
+    p, box, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    p.receive(proxy.NETWORK, _response(fwd, 401, "Unauthorized",
+                                       extra='WWW-Authenticate: Digest realm="x", nonce="n"'),
+              FAR, 1100)
+    p.handle_timer(1100 + proxy.ENDED_LINGER_MS)
+    assert _phase(p) == proxy.ENDED and p.media.opened[0].closed and box.calls == []
+    assert "authentication not retried" in logs[-1]
+    assert p.timer() == 1100 + 2 * proxy.ENDED_LINGER_MS  # it lingers from its end

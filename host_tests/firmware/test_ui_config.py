@@ -90,18 +90,20 @@ def _with_board(board, status=None):
 
 def test_board_defaults_and_values():
     cfg = config.parse(_with_board(None)).board
-    assert cfg.width == 128 and cfg.height == 64 and cfg.address == 0x3C and not cfg.flip
-    assert cfg.keypad == {"*#1": "verified", "*#0": "unverified"} and cfg.wifi_ssid is None
-    assert cfg.dim_after_s == 60 and cfg.hold_ms == 800
-    assert not cfg.terminal and cfg.png is None and not cfg.host_display()
+    d = cfg.display
+    assert d.width == 128 and d.height == 64 and d.address == 0x3C and not d.flip
+    assert cfg.keypad == {"*#1": "verified", "*#0": "unverified"} and cfg.wifi.ssid is None
+    assert cfg.dim_after_s == 60 and cfg.button.hold_ms == 800
+    assert not d.terminal and d.png is None and not cfg.host_display()
     cfg = config.parse(_with_board({
         "wifi": {"ssid": "home", "password": "secret"},
         "display": {"height": 32, "address": 61, "flip": True, "terminal": True, "png": "p.png"},
         "dim_after_s": 30, "button": {"hold_ms": 1000}, "keypad": {"##9": "verified"}},
         status="status.jsonl")).board
-    assert (cfg.wifi_ssid, cfg.wifi_password, cfg.height, cfg.address) == ("home", "secret", 32, 61)
-    assert cfg.dim_after_s == 30 and cfg.hold_ms == 1000 and cfg.keypad == {"##9": "verified"}
-    assert cfg.flip and cfg.terminal and cfg.png == "p.png" and cfg.host_display()
+    d = cfg.display
+    assert (cfg.wifi.ssid, cfg.wifi.password, d.height, d.address) == ("home", "secret", 32, 61)
+    assert cfg.dim_after_s == 30 and cfg.button.hold_ms == 1000 and cfg.keypad == {"##9": "verified"}
+    assert d.flip and d.terminal and d.png == "p.png" and cfg.host_display()
     assert config.parse(_with_board({"keypad": {}})).board.keypad == {}  # codes off
 
 

@@ -56,14 +56,14 @@ def _front(board, settings, status, now_ms):
     except (OSError, ImportError) as e:  # no panel wired, or no ssd1306 driver installed
         _log("display: %s" % (e,))
     if panel is None:
-        panel = MemoryPanel(settings.width, settings.height)  # the status still runs
+        panel = MemoryPanel(settings.display.width, settings.display.height)  # the status still runs
     display = Display(panel, status, dim_after_ms=settings.dim_after_s * 1000, now_ms=now_ms)
     pin = None
     try:
         pin = board.button()
     except (OSError, ValueError) as e:
         _log("button: %s" % (e,))
-    return FrontPanel(display, pin, Button(hold_ms=settings.hold_ms))
+    return FrontPanel(display, pin, Button(hold_ms=settings.button.hold_ms))
 
 
 def _idle(front, clock, for_ms, deadline):
@@ -91,8 +91,8 @@ def _resolve(board, cfg, ip):
         cfg.phone.address = ip
     if cfg.network.address is None:
         cfg.network.address = ip
-    if not cfg.cache.startswith("/"):
-        cfg.cache = board.STORAGE.rstrip("/") + "/" + cfg.cache
+    if not cfg.zrtp.cache.startswith("/"):
+        cfg.zrtp.cache = board.STORAGE.rstrip("/") + "/" + cfg.zrtp.cache
 
 
 def _unbindable(loop, cfg):
@@ -155,7 +155,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
         try:
             secure = _secure.factory(cfg, log)
         except OSError as e:  # the cache directory cannot be made
-            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.cache, e))
+            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.zrtp.cache, e))
     if refused is not None:
         status.set_config_error(refused[0], refused[1])
         log("cannot start: %s: %s" % refused)
@@ -178,7 +178,8 @@ def host_front_panel(cfg, status, title=None, out=None):
     from zerotap.ui.frontpanel import FrontPanel
     from zerotap.ui.hostpanel import HostPanel
 
-    if b.terminal and out is None:
+    d = b.display
+    if d.terminal and out is None:
         out = sys.stdout
-    panel = HostPanel(b.width, b.height, b.png, out if b.terminal else None, title)
+    panel = HostPanel(d.width, d.height, d.png, out if d.terminal else None, title)
     return FrontPanel(Display(panel, status, dim_after_ms=b.dim_after_s * 1000))

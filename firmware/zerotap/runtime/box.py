@@ -22,13 +22,8 @@ from zerotap import media as _media
 from zerotap import status as _status
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
+from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
-# zerotap.ui.button's action names (not imported: a box without a front panel needs none of it)
-TOGGLE_VERIFIED = "toggle_verified"
-SWITCH_CALL = "switch_call"
-SET_VERIFIED = "verified"
-SET_UNVERIFIED = "unverified"
-ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
 
 def _epoch_ms():
     ns = getattr(time, "time_ns", None)
@@ -97,7 +92,7 @@ class CallMedia:
             from zerotap.ui.keypad import KeypadMatcher
             keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
                              lambda action: box.action(action, call_status), box.log)
-        self.session = _media.MediaSession(self._transmit, cfg.media_clear, secure, call_status,
+        self.session = _media.MediaSession(self._transmit, cfg.media.clear, secure, call_status,
                                            box.log, keys)
         call_status.counters = self.session.counters
         try:

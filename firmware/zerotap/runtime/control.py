@@ -13,6 +13,8 @@ sources are served (the socket binds a loopback address; config refuses anything
 """
 import json
 
+from zerotap import states
+
 
 class Control:
     def __init__(self, box, addr):
@@ -47,17 +49,17 @@ class Control:
         cmd = words[0]
         if cmd in ("verify", "unverify"):
             call = self._call(words)
-            if call.security != "secure":
+            if call.security != states.SECURE:
                 raise ValueError("call %d is not secure" % call.call)
-            self.box.action("verified" if cmd == "verify" else "unverified", call)
+            self.box.action(states.SET_VERIFIED if cmd == "verify" else states.SET_UNVERIFIED, call)
             return {"ok": True, "call": call.as_dict()}
-        if cmd == "toggle_verified":
+        if cmd == states.TOGGLE_VERIFIED:
             call = self.box.status.shown_call()
-            if call is None or call.security != "secure":
+            if call is None or call.security != states.SECURE:
                 raise ValueError("no secure call shown")
             self.box.action(cmd, call)
             return {"ok": True, "call": call.as_dict()}
-        if cmd == "switch_call":
+        if cmd == states.SWITCH_CALL:
             call = self.box.action(cmd)
             return {"ok": True, "call": call.as_dict() if call else None}
         if cmd == "status":

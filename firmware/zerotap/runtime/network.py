@@ -44,7 +44,7 @@ class BoxNetwork:
                 self._status_error("network: tls: cannot load network.tls.ca %s: %s"
                                    % (tls_cfg.ca, e))
             tls_name = tls_cfg.name
-        proxy = cfg.proxy
+        proxy = net.proxy
         if tls_name is None and proxy is not None and not _locate.is_ip(proxy[0]):
             tls_name = proxy[0]
         self.resolver = None

@@ -15,11 +15,11 @@ class SecureFactory:
         self.log = log
         self.random_bytes = random_bytes or crypto.random_bytes
         z = cfg.zrtp
-        kas = [k for k in z["key_agreement"] if k != "Mult"]
-        self.offer = algorithms.Offer(hashes=z["hash"], ciphers=z["cipher"], auth_tags=z["auth"],
-                                      key_agreements=kas, sas_types=z["sas"])
+        kas = [k for k in z.key_agreement if k != "Mult"]
+        self.offer = algorithms.Offer(hashes=z.hash, ciphers=z.cipher, auth_tags=z.auth,
+                                      key_agreements=kas, sas_types=z.sas)
         self.config = _engine.Config(offer=self.offer, client_id="ZeroTap box")
-        self.storage = _storage.Storage(cfg.cache)
+        self.storage = _storage.Storage(cfg.zrtp.cache)
         self.cache = _cache.Cache(self.storage)
         self.warning = getattr(self.cache, "warning", None)
         self.pool = crypto.KeyPool(self.offer.crypto_names(), 1)

@@ -29,6 +29,14 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
   so that media flows through the box's media session for the call.
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
+
+A request passes five steps (``Proxy._request``), each of which may answer it instead:
+``_admit`` (phone.allow, the Via it came with, loops, Max-Forwards), ``_routes`` (Route entries
+naming the box), ``_register`` (REGISTER's Contact), ``_target`` (requests to the box itself and
+toward the phone), ``_track`` (the call: opened, dialog and SDP noted, ended), then ``_forward``
+(Record-Route, next hop, Via). Each call has one phase, :data:`EARLY`, :data:`CHALLENGED`,
+:data:`CONFIRMED` or :data:`ENDED` (see :class:`Call`), which also says when the proxy must next
+look at it (:meth:`Call.deadline`).
 """
 from zerotap import crypto
 from zerotap.sip import headers as _hdr
@@ -86,8 +94,19 @@ class Binding:
         self.expires_at = expires_at
 
 
+# A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
+EARLY = "early"  # the INVITE is on its way, no final response yet: forgotten after CALL_SETUP_LIMIT_MS
+CHALLENGED = "challenged"  # a 401/407 to the INVITE: kept ENDED_LINGER_MS for the retry with credentials
+CONFIRMED = "confirmed"  # a 2xx to the INVITE: the call lasts until BYE (or shutdown)
+ENDED = "ended"  # media closed; kept ENDED_LINGER_MS for late retransmissions (Timer J/H)
+PHASES = (EARLY, CHALLENGED, CONFIRMED, ENDED)
+
+
 class Call:
-    """What the box knows of one call (one Call-ID): its status, media and dialog state."""
+    """What the box knows of one call (one Call-ID): its phase, status, media and dialog state.
+
+    EARLY -> CONFIRMED (2xx) -> ENDED (BYE, shutdown); EARLY -> CHALLENGED (401/407) -> EARLY (the
+    INVITE again, with credentials); EARLY or CHALLENGED -> ENDED (CANCEL, a final error, expiry)."""
 
     def __init__(self, call_id, number, direction, status, media, now_ms):
         self.call_id = call_id
@@ -96,22 +115,43 @@ class Call:
         self.status = status
         self.media = media
         self.created = now_ms
-        self.confirmed = False
-        self.ended_at = None
+        self.phase = EARLY
+        self.since = now_ms  # when the call entered its phase
         # dialog state for BYE at shutdown: per side, what that side said
         self.uri = [None, None]  # From/To values (with tags) as each side uses them
         self.contact = [None, None]  # remote target (a Uri) of each side's UA
         self.route = [[], []]  # route set toward each side (beyond the box)
         self.cseq = [0, 0]  # the last CSeq each side sent
-        self.challenged_until = None  # a 401/407 to the INVITE: the UA may retry with credentials
+
+    def enter(self, phase, now_ms):
+        self.phase = phase
+        self.since = now_ms
 
     def deadline(self):
         """When the proxy must next look at this call, or None."""
-        if self.ended_at is not None:
-            return self.ended_at + ENDED_LINGER_MS
-        if self.challenged_until is not None:
-            return self.challenged_until
-        return None if self.confirmed else self.created + CALL_SETUP_LIMIT_MS
+        phase = self.phase
+        if phase == EARLY:
+            return self.created + CALL_SETUP_LIMIT_MS
+        if phase == CONFIRMED:
+            return None
+        return self.since + ENDED_LINGER_MS  # CHALLENGED, ENDED
+
+
+class _Forward:
+    """One request on its way through the box: what the steps of :meth:`Proxy._request` share."""
+
+    def __init__(self, side, req, src, now_ms):
+        self.side = side
+        self.out_side = 1 - side
+        self.req = req
+        self.src = src
+        self.now_ms = now_ms
+        self.top = None  # the Via the request came with (received/rport noted)
+        self.branch = None  # the box's branch for its own Via
+        self.routes = None  # the Route entries beyond the box
+        self.dest = None  # where it goes, when a step decided it
+        self.to_tag = None
+        self.call = None
 
 
 class Proxy:
@@ -188,11 +228,11 @@ class Proxy:
             t = call.deadline()
             if t is None or t > now_ms:
                 continue
-            if call.ended_at is not None:
+            if call.phase == ENDED:
                 del self.calls[cid]
-            elif call.challenged_until is not None:
+            elif call.phase == CHALLENGED:
                 self._end(call, now_ms, "authentication not retried")  # lingers from now
-            else:
+            else:  # EARLY
                 self._end(call, now_ms, "no answer")
                 del self.calls[cid]
 
@@ -227,7 +267,7 @@ class Proxy:
         response = getattr(error, "response", None)
         if response is None:
             return []
-        if side == PHONE and src[0] not in self.cfg.allow:
+        if side == PHONE and src[0] not in self.cfg.phone.allow:
             return []
         try:
             resp = response()  # None for an ACK, a response, or what is not a request
@@ -256,22 +296,32 @@ class Proxy:
         return a in self.addr or a in self.bound or a in self.public_seen
 
     def _request(self, side, req, src, now_ms):
+        """A request from SIDE, in steps; a step returns the answer that stops it, or None."""
+        fwd = _Forward(side, req, src, now_ms)
+        for step in (self._admit, self._routes, self._register, self._target, self._track):
+            out = step(fwd)
+            if out is not None:
+                return out
+        return self._forward(fwd)
+
+    def _admit(self, fwd):
+        """May the request pass at all? phone.allow, the Via it came with, loops, Max-Forwards."""
+        side, req, src = fwd.side, fwd.req, fwd.src
         method = req.method
-        if side == PHONE and src[0] not in self.cfg.allow:
+        if side == PHONE and src[0] not in self.cfg.phone.allow:
             self.rejected += 1
             self.log("sip: %s from %s refused: not in phone.allow" % (method, src[0]))
             if method == "ACK":
                 return []
             return self._reply(side, req, src, 403, "Forbidden")
         vias = req.vias()
-        top = vias[0]
+        top = fwd.top = vias[0]
         incoming_branch = top.branch or ""
         self._note_source(top, src)
         # loop detection (RFC 3261 section 16.3 item 4): our own Via with this very branch
-        out_side = 1 - side
-        branch = self._branch(incoming_branch, req, out_side)
+        branch = fwd.branch = self._branch(incoming_branch, req, fwd.out_side)
         for v in vias[1:]:
-            if _sent_by(v) == self.addr[out_side] and v.branch == branch:
+            if _sent_by(v) == self.addr[fwd.out_side] and v.branch == branch:
                 return self._reply(side, req, src, 482, "Loop Detected")
         # Max-Forwards (RFC 3261 section 16.3 item 3 and 16.6 item 3)
         mf = req.max_forwards()
@@ -282,46 +332,66 @@ class Proxy:
                 return self._reply(side, req, src, 200, "OK")
             return [] if method == "ACK" else self._reply(side, req, src, 483, "Too Many Hops")
         req.set("Max-Forwards", str(mf - 1))
-        # Route: remove the entries that name the box (RFC 3261 section 16.4)
-        routes = req.get_all("Route")
+        return None
+
+    def _routes(self, fwd):
+        """Route: remove the entries that name the box (RFC 3261 section 16.4)."""
+        req = fwd.req
+        routes = fwd.routes = req.get_all("Route")
         while routes and self._ours(_uri(routes[0])):
             routes.pop(0)
         if self._ours(req.uri) and routes:  # a strict router before us (RFC 3261 16.4)
             req.uri = _uri(routes.pop())
         if req.has("Route"):
             req.set("Route", routes)
+        return None
 
-        to_tag = req.address("To").tag
-        call = self.calls.get(req.call_id())
-        dest = None
-        if method == "REGISTER":
-            if side != PHONE:
-                return self._reply(side, req, src, 403, "Forbidden")
-            self._register_request(req, src, now_ms)
-            if not routes and self._ours(req.uri):
-                # the phone has the box as its registrar: the registrar is the AoR's domain
-                # (RFC 3261 section 10.2); the credentials stay as the phone made them
-                aor = req.address("To").uri
-                host, port = aor.address()
-                req.uri = _urimod.Uri("sip", aor.host, port=None if port == 5060 else port)
+    def _register(self, fwd):
+        """REGISTER (from the phone only): the box's contact instead of the phone's."""
+        side, req = fwd.side, fwd.req
+        if req.method != "REGISTER":
+            return None
+        if side != PHONE:
+            return self._reply(side, req, fwd.src, 403, "Forbidden")
+        self._register_request(req, fwd.src, fwd.now_ms)
+        if not fwd.routes and self._ours(req.uri):
+            # the phone has the box as its registrar: the registrar is the AoR's domain
+            # (RFC 3261 section 10.2); the credentials stay as the phone made them
+            aor = req.address("To").uri
+            host, port = aor.address()
+            req.uri = _urimod.Uri("sip", aor.host, port=None if port == 5060 else port)
+        return None
+
+    def _target(self, fwd):
+        """Requests addressed to the box itself, and requests toward the phone: where they go."""
+        side, req, src, routes = fwd.side, fwd.req, fwd.src, fwd.routes
+        method = req.method
         if side == PHONE and method != "REGISTER" and not routes and self._ours(req.uri):
             # addressed to the box itself (a phone whose server is the box)
             if method == "OPTIONS":
                 return self._reply(side, req, src, 200, "OK")  # keep-alive
             if method == "ACK":
                 return []
-            if self.cfg.proxy is None:
+            if self.cfg.network.proxy is None:
                 return self._reply(side, req, src, 404, "Not Found")
             req.uri = req.address("To").uri  # on to the AoR, through network.proxy
-            dest = self.cfg.proxy
-        if out_side == PHONE and not routes:
-            dest = self._phone_target(req)
+            fwd.dest = self.cfg.network.proxy
+        if fwd.out_side == PHONE and not routes:
+            dest = fwd.dest = self._phone_target(req)
             if dest is None:
                 return self._reply(side, req, src, 480, "Temporarily Unavailable")
-            if dest[0] not in self.cfg.allow:
+            if dest[0] not in self.cfg.phone.allow:
                 self.rejected += 1
                 return self._reply(side, req, src, 403, "Forbidden")
+        return None
 
+    def _track(self, fwd):
+        """The call the request belongs to: opened by an initial INVITE, its dialog and media
+        noted, ended by BYE or CANCEL."""
+        side, req, src, now_ms = fwd.side, fwd.req, fwd.src, fwd.now_ms
+        method = req.method
+        to_tag = fwd.to_tag = req.address("To").tag
+        call = self.calls.get(req.call_id())
         if method == "INVITE" and to_tag is None and call is None:
             if _has_sdp(req):
                 seen = rewrite.read(req.body)  # a bad offer gets its 400 before any call exists
@@ -330,36 +400,45 @@ class Proxy:
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
-        if call is not None and method == "INVITE" and to_tag is None:
-            call.challenged_until = None
-        if call is not None and call.ended_at is None:
+        fwd.call = call
+        if call is None:
+            if _has_sdp(req) and method in ("INVITE", "UPDATE"):
+                # SDP for a call the box does not know: it cannot put itself in the path
+                return self._reply(side, req, src, 481, "Call/Transaction Does Not Exist")
+            return None
+        if method == "INVITE" and to_tag is None and call.phase == CHALLENGED:
+            call.enter(EARLY, now_ms)  # the retry with credentials
+        if call.phase != ENDED:
             self._note_dialog(call, side, req)
             if method in ("INVITE", "UPDATE", "PRACK", "ACK") and req.body:
                 self._media_body(call, side, req, now_ms)
             if method == "BYE":
                 self._end(call, now_ms, None)
         elif _has_sdp(req) and method in ("INVITE", "UPDATE"):
-            # SDP for a call the box does not know: it cannot put itself in the path
             return self._reply(side, req, src, 481, "Call/Transaction Does Not Exist")
-        if method == "CANCEL" and call is not None and not call.confirmed:
+        if method == "CANCEL" and call.phase != CONFIRMED:
             self._end(call, now_ms, None)
+        return None
 
+    def _forward(self, fwd):
+        """Record-Route, the next hop, the box's Via: the request as it leaves."""
+        side, out_side, req = fwd.side, fwd.out_side, fwd.req
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658)
-        if to_tag is None and method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
+        if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
             req.insert("Record-Route", self._rr(side))
             req.insert("Record-Route", self._rr(out_side))
-
+        dest = fwd.dest
         if dest is None:
-            dest = self._next_hop(out_side, req, routes, to_tag)
-        transport = self._transport_to(out_side, req, routes, dest)
+            dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
+        transport = self._transport_to(out_side, req, fwd.routes, dest)
         host, port = self._adv(out_side, transport)
-        params = [["branch", branch], ["rport", None]]
+        params = [["branch", fwd.branch], ["rport", None]]
         if transport != "UDP":
             params.append(["alias", None])  # RFC 5923: reuse this connection toward the box
         own = _hdr.Via(transport, _urimod.bracket(host), port, params)
-        req.set("Via", [str(own), str(top)] + req.get_all("Via")[1:])
-        if out_side == NETWORK and method == "REGISTER":
-            self.nat.flow(dest, transport, now_ms)
+        req.set("Via", [str(own), str(fwd.top)] + req.get_all("Via")[1:])
+        if out_side == NETWORK and req.method == "REGISTER":
+            self.nat.flow(dest, transport, fwd.now_ms)
         return [_out(out_side, req.serialize(), dest, transport)]
 
     def _rr(self, side):
@@ -395,7 +474,8 @@ class Proxy:
         """The transport of a request toward OUT_SIDE: the next hop's URI says it (transport=,
         sips:); else network.transport toward the network, UDP toward the phone."""
         uri = _uri(routes[0]) if routes else req.uri
-        if out_side == NETWORK and self.cfg.proxy is not None and dest == self.cfg.proxy:
+        if out_side == NETWORK and self.cfg.network.proxy is not None and \
+                dest == self.cfg.network.proxy:
             return self.net_transport
         try:
             t, _ = _locate.transport_of(uri)
@@ -427,11 +507,11 @@ class Proxy:
                 req.uri = _uri(routes.pop(0))
                 req.set("Route", routes)
             return first.address()
-        if out_side == NETWORK and self.cfg.proxy is not None and (
+        if out_side == NETWORK and self.cfg.network.proxy is not None and (
                 to_tag is None or not _locate.is_ip(_urimod.unbracket(req.uri.host or ""))):
             # an outbound proxy (RFC 3261 section 8.1.2); also for a request without a route
             # set toward a domain (an ACK to a 407 carries the AoR): the proxy knows the domain
-            return self.cfg.proxy
+            return self.cfg.network.proxy
         host, port = req.uri.address()
         return (req.uri.param("maddr") or host), port
 
@@ -445,8 +525,8 @@ class Proxy:
             # addressed to the box itself: the phone that registered, or phone.contact
             if self.bindings:
                 return self._retarget(req, self.bindings[max(self.bindings)].contact_uri)
-            if self.cfg.phone_contact:
-                return self._retarget(req, _urimod.parse(self.cfg.phone_contact))
+            if self.cfg.phone.contact:
+                return self._retarget(req, _urimod.parse(self.cfg.phone.contact))
             return None
         return host, port
 
@@ -592,9 +672,9 @@ class Proxy:
         msg.body = new_body
 
     def _end(self, call, now_ms, reason):
-        if call.ended_at is not None:
+        if call.phase == ENDED:
             return
-        call.ended_at = now_ms
+        call.enter(ENDED, now_ms)
         try:
             call.media.close()
         finally:
@@ -624,24 +704,24 @@ class Proxy:
         call = self.calls.get(resp.call_id())
         if method == "REGISTER" and side == NETWORK and 200 <= code < 300:
             self._register_response(resp, now_ms)
-        if call is not None and call.ended_at is None:
+        if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
             if method == "INVITE":
                 if 200 <= code < 300:
-                    if not call.confirmed:
+                    if call.phase != CONFIRMED:
                         self._note_routes(call, resp, side)
                         call.uri[side] = resp.get("To")
-                    call.confirmed = True
+                        call.enter(CONFIRMED, now_ms)
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)
                 if 200 <= code < 300 or (code == 183 and resp.body):
                     call.media.answered(now_ms)
-                if code in (401, 407) and not call.confirmed:
+                if code in (401, 407) and call.phase != CONFIRMED:
                     # RFC 3261 section 22.2: the UA retries the INVITE with credentials, same
                     # Call-ID; keep the call (and its media ports) for that long
-                    call.challenged_until = now_ms + ENDED_LINGER_MS
-                elif code >= 300 and not call.confirmed:
+                    call.enter(CHALLENGED, now_ms)
+                elif code >= 300 and call.phase != CONFIRMED:
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
@@ -653,9 +733,9 @@ class Proxy:
         the other), media closed. Returns the datagrams to send."""
         out = []
         for call in list(self.calls.values()):
-            if call.ended_at is not None:
+            if call.phase == ENDED:
                 continue
-            if call.confirmed:
+            if call.phase == CONFIRMED:
                 for side in (PHONE, NETWORK):
                     dg = self._bye(call, side)
                     if dg is not None:

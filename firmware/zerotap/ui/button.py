@@ -12,11 +12,7 @@ when a shorter press is released. The host's local control sends the same action
 """
 from micropython import const
 
-TOGGLE_VERIFIED = "toggle_verified"
-SWITCH_CALL = "switch_call"
-SET_VERIFIED = "verified"
-SET_UNVERIFIED = "unverified"
-ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
+from zerotap.states import ACTIONS, SET_UNVERIFIED, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 DEBOUNCE_MS = const(30)
 HOLD_MS = const(800)

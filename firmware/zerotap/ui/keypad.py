@@ -16,12 +16,12 @@ unchanged, so ordinary dialling (IVR menus) is only delayed, never lost.
 """
 from micropython import const
 
-from zerotap.ui import button
+from zerotap import states
 
 FORWARD = "forward"
 ACTION = "action"
 KEYS = "0123456789*#ABCD"
-DEFAULT_CODES = {"*#1": button.SET_VERIFIED, "*#0": button.SET_UNVERIFIED}
+DEFAULT_CODES = {"*#1": states.SET_VERIFIED, "*#0": states.SET_UNVERIFIED}
 TIMEOUT_MS = const(3000)
 
 
@@ -35,7 +35,7 @@ def check_codes(codes, key="keypad"):
         for k in code:
             if k not in KEYS:
                 raise ValueError("%s.%s: %r is not a DTMF key (0-9 * # A-D)" % (key, code, k))
-        if codes[code] not in button.ACTIONS:
+        if codes[code] not in states.ACTIONS:
             raise ValueError("%s.%s: unknown action %r" % (key, code, codes[code]))
         for other in codes:
             if other != code and other.startswith(code):

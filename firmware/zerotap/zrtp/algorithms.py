@@ -31,11 +31,16 @@ MANDATORY_SAS = (b"B32 ",)
 # bzrtp's and GNU ZRTP's: DH2k, the 255-bit curve, P-256, DH3k, P-384.
 _SPEED = (b"DH2k", b"X255", b"E255", b"EC25", b"DH3k", b"EC38")
 
-DEFAULT_HASHES = ("S256", "S384")
+# Our default offer, in order of preference: the one place for it (CONFIG.json's ``zrtp`` keys
+# default to these, see zerotap.config). DH3k stays in for Linphone.
+DEFAULT_HASHES = ("S256",)
 DEFAULT_CIPHERS = ("AES1", "AES3")
 DEFAULT_AUTH_TAGS = ("HS80", "HS32")
 DEFAULT_KEY_AGREEMENTS = ("X255", "E255", "EC25", "DH3k")
 DEFAULT_SAS_TYPES = ("B32", "B256")
+
+# CONFIG.json's ``zrtp`` families, in the order the config checks them.
+FAMILIES = ("key_agreement", "cipher", "hash", "auth", "sas")
 
 # SRTP profile names (RFC 4568, RFC 6188), as zerotap.srtp names them.
 PROFILES = {
@@ -206,3 +211,25 @@ def check_commit(offer, commit):
     if ka != MULTISTREAM and ka not in offer.key_agreements and ka not in MANDATORY_KEY_AGREEMENT:
         raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r" % (ka,))
     return Choice(commit.hash, commit.cipher, commit.auth_tag, ka, commit.sas)
+
+
+def _readable(blocks):
+    return tuple(text(b) for b in blocks)
+
+
+# CONFIG.json's ``zrtp`` families: the names each accepts (Mult as a key agreement is accepted and
+# left out of the offer: it is always the last) and our default order.
+NAMES = {
+    "key_agreement": ("DH3k", "DH2k", "EC25", "EC38", "X255", "E255", text(MULTISTREAM)),
+    "cipher": _readable(sorted(CIPHERS)),
+    "hash": _readable(HASHES),
+    "auth": _readable(sorted(AUTH_TAGS)),
+    "sas": _readable(SAS_TYPES),
+}
+DEFAULTS = {
+    "key_agreement": DEFAULT_KEY_AGREEMENTS,
+    "cipher": DEFAULT_CIPHERS,
+    "hash": DEFAULT_HASHES,
+    "auth": DEFAULT_AUTH_TAGS,
+    "sas": DEFAULT_SAS_TYPES,
+}

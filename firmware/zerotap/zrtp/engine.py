@@ -74,9 +74,7 @@ FAILED = "failed"
 INITIATOR = "initiator"
 RESPONDER = "responder"
 
-CACHE_NEW = "new"
-CACHE_MATCH = "match"
-CACHE_MISMATCH = "mismatch"
+from zerotap.states import CACHE_MATCH, CACHE_MISMATCH, CACHE_NEW
 
 # Retransmission timers (section 6, and bzrtp/GNU ZRTP practice)
 T1 = const(50)  # Hello: 50 ms, doubling

@@ -19,8 +19,8 @@ from micropython import const
 
 from zerotap import crypto
 
-# CRC-32C from the selected backend's module: the package attribute ``crypto.crc32c`` is shadowed
-# by the submodule ``zerotap/crypto/crc32c.py`` once that is imported after backend selection.
+# CRC-32C from the selected backend's module (native: C; micropython: viper; python: the table in
+# zerotap/crypto/crc.py).
 crc32c = crypto.backend(crypto.BACKEND).crc32c
 
 PACKET_HEADER_LENGTH = const(12)
