@@ -66,7 +66,7 @@ class Linphone:
 
     def __init__(self, directory, sip_port=None, rtp_port=None, encryption="none", mandatory=None,
                  auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None,
-                 rfc2833=None, address="127.0.0.1", prefix=()):
+                 rfc2833=None, address="127.0.0.1", prefix=(), tcp_port=0):
         """DIRECTORY is emptied at start. SIP_PORT and RTP_PORT (even; RTCP on the next one)
         default to free loopback ports. ENCRYPTION: ``none`` or ``zrtp`` (MANDATORY defaults
         to ENCRYPTION != none). ACCOUNT: a dict with identity, proxy, and optionally route,
@@ -86,6 +86,7 @@ class Linphone:
         self.rfc2833 = rfc2833
         self.address = address  # where it binds (another address inside a test's namespace)
         self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", NAME]
+        self.tcp_port = tcp_port  # a SIP TCP port (0: no TCP)
         self.proc = None
         self.lines = []
         self._cond = threading.Condition()
@@ -95,7 +96,7 @@ class Linphone:
 
     # --- set-up ---------------------------------------------------------------------------------
     def _write_rc(self):
-        sip = ["sip_port=%d" % self.sip_port, "sip_tcp_port=0", "sip_tls_port=0",
+        sip = ["sip_port=%d" % self.sip_port, "sip_tcp_port=%d" % self.tcp_port, "sip_tls_port=0",
                "bind_address=%s" % self.address, "use_ipv6=0", "guess_hostname=0",
                "media_encryption=%s" % self.encryption,
                "media_encryption_mandatory=%d" % (1 if self.mandatory else 0),

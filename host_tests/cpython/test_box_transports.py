@@ -293,3 +293,59 @@ def test_dns_srv_failover_to_the_second_target(tmp_path):
     assert re.search(r"network: %s failed \(connect failed.*\), next: <TCP 127\.0\.0\.1:%d"
                      % (dom, sip), blog), blog
     assert any(s["registered"] for s in _box_lines(box))
+
+
+def test_phone_over_tcp_and_malformed_streams_close_one_connection_only(tmp_path):
+    """A linphonec that talks TCP to the box calls a ZRTP linphonec through it (SECURE, equal
+    SAS). Meanwhile other connections to the box's phone-side TCP port send garbage, stop in the
+    middle of a message, or a valid OPTIONS: the first two are closed with their reasons, the
+    third is answered, and the call goes on until the phone hangs up over its TCP connection."""
+    import socket
+    box = BoxProcess(tmp_path / "box", "A")
+    phone_tcp = "sip:127.0.0.1:%d;transport=tcp" % box.phone_port
+    a = Linphone(tmp_path / "alice", tcp_port=tcp_port(),
+                 account={"identity": "sip:alice@127.0.0.1", "proxy": phone_tcp,
+                          "route": phone_tcp, "register": False})
+    b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
+    conns = []
+    try:
+        box.start()
+        a.start()
+        b.start()
+        a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
+        sas = b.wait_encrypted(30)
+        st = box.wait_secure(10)
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", box.phone_port), timeout=15)
+            conns.append(c)
+        garbage, stall, good = conns
+        garbage.sendall(b"\x16\x03\x01\x00\x10 no SIP at all\r\n\r\n")
+        stall.sendall(b"OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nContent-Length: 500\r\n\r\nshort"
+                      % box.phone_port)
+        t0 = time.monotonic()
+        assert garbage.recv(100) == b""  # closed by the box
+        options = ("OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch="
+                   "z9hG4bKopt1\r\nMax-Forwards: 70\r\nFrom: <sip:x@127.0.0.1>;tag=o1\r\n"
+                   "To: <sip:127.0.0.1:%d>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\n"
+                   "Content-Length: 0\r\n\r\n" % (box.phone_port, box.phone_port)).encode()
+        good.sendall(options)
+        answer = good.recv(4096)
+        assert answer.startswith(b"SIP/2.0 200 OK"), answer
+        assert stall.recv(100) == b""  # closed when the message did not complete in time
+        waited = time.monotonic() - t0
+        assert 8 < waited < 14, waited
+        good.sendall(options.replace(b"opt-1", b"opt-2").replace(b"kopt1", b"kopt2"))
+        assert good.recv(4096).startswith(b"SIP/2.0 200 OK")  # still served
+        calls = box.call_statuses()
+        assert calls[-1]["state"] == "active" and calls[-1]["security"] == "secure", calls[-1]
+        a.terminate_call()
+        b.wait_ended()
+        box.wait_status(lambda s: s["state"] == "ended", 10, "ended")
+    finally:
+        for c in conns:
+            c.close()
+        _stop(a, b, box)
+    assert st["sas"] == sas
+    log = box.log()
+    assert "closed: framing: not a SIP message" in log, log
+    assert "closed: a message unfinished after 10 s" in log, log

@@ -253,7 +253,7 @@ class Proxy:
             except ValueError:
                 top = None  # a Via the parser refused: the answer goes where the request came from
             if top is not None:
-                self._note_source(top, src)
+                self._note_source(top, src, self.transport_in != "UDP")
                 resp.set("Via", [str(top)] + vias[1:])
                 dest = top.response_address()
             return [_out(side, resp.serialize(), dest, self._via_transport(top))]
@@ -279,10 +279,12 @@ class Proxy:
 
     # --- requests --------------------------------------------------------------------------------
     @staticmethod
-    def _note_source(via, src):
+    def _note_source(via, src, stream=False):
         # RFC 3261 section 18.2.1: received when sent-by differs from the source; RFC 3581
-        # section 4: with rport, always received (even when equal) and rport set to the port
-        rport = via.has_param("rport")
+        # section 4: with rport, always received (even when equal) and rport set to the port.
+        # Over TCP/TLS (STREAM) both, always: they name the connection the request came on,
+        # where its responses must go (RFC 3261 section 18.2.2)
+        rport = via.has_param("rport") or stream
         if rport or unbracket(via.host) != src[0]:
             via.set_param("received", src[0])
         if rport:
@@ -317,7 +319,7 @@ class Proxy:
         vias = req.vias()
         top = fwd.top = vias[0]
         incoming_branch = top.branch or ""
-        self._note_source(top, src)
+        self._note_source(top, src, self.transport_in != "UDP")
         # loop detection (RFC 3261 section 16.3 item 4): our own Via with this very branch
         branch = fwd.branch = self._branch(incoming_branch, req, fwd.out_side)
         for v in vias[1:]:
