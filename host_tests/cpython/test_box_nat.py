@@ -33,7 +33,7 @@ def _stop(*things):
                 print("stop %r: %r" % (t, e))
 
 
-@pytest.mark.parametrize("interp", ["cpython"])
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_box_behind_nat_keeps_ringing_and_calls_are_secure(tmp_path, interp):
     with Netlab(udp_timeout_s=NAT_TIMEOUT_S) as lab:
         k = Provider(tmp_path / "kam", NET_ADDR, 5060, 5060, USERS, domain=DOMAIN,
@@ -119,3 +119,33 @@ def test_without_keepalives_the_router_forgets_the_box(tmp_path):
         finally:
             _stop(alice, bob, box, k)
     assert statuses == [], statuses
+
+
+def test_public_address_from_stun_at_coturn(tmp_path):
+    """network.stun: the box asks coturn (Debian coturn, STUN only, in the "internet") for its
+    public address before any SIP: the NAT's address, port preserved, shown in the status."""
+    import subprocess
+    from hostenv import need, stop_process, text_of, wait_until
+    exe = need("turnserver", "the Debian package coturn")
+    with Netlab() as lab:
+        log = tmp_path / "coturn.log"
+        turn = lab.popen("net", [exe, "-n", "--stun-only", "--no-tls", "--no-dtls", "--no-cli",
+                                 "--listening-ip", NET_ADDR, "--listening-port", "3478",
+                                 "--log-file", "stdout", "--simple-log"],
+                         stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+        box = BoxProcess(tmp_path / "box", "A")
+        box.prefix = lab.prefix("lan")
+        box.config["network"]["sip"] = "%s:5080" % LAN_ADDR
+        box.config["network"]["stun"] = "%s:3478" % NET_ADDR
+        try:
+            assert wait_until(lambda: "Total General servers" in text_of(log), 10, turn), \
+                text_of(log)
+            box.start()
+            assert wait_until(lambda: any(s.get("public") for s in box.statuses()
+                                          if "call" not in s), 10), box.log()
+        finally:
+            _stop(box)
+            stop_process(turn)
+    lines = [s for s in box.statuses() if "call" not in s and s.get("public")]
+    assert lines[-1]["public"] == "%s:5080" % NAT_PUBLIC, lines[-1]
+    assert "nat: public address %s:5080 (from stun)" % NAT_PUBLIC in box.log()
