@@ -78,6 +78,8 @@ request_route {
     if (has_totag()) {
         if (loose_route()) {
             handle_ruri_alias();
+            # an in-dialog request to a GRUU (RFC 5627) of ours: to the contact behind it
+            if (uri==myself && $rU != $null) { lookup("location"); }
             t_relay(); exit;
         }
         if (is_method("ACK")) {

@@ -349,3 +349,45 @@ def test_phone_over_tcp_and_malformed_streams_close_one_connection_only(tmp_path
     log = box.log()
     assert "closed: framing: not a SIP message" in log, log
     assert "closed: a message unfinished after 10 s" in log, log
+
+
+def test_far_phone_over_tls_at_kamailio_and_box_over_tls(tmp_path):
+    """The far phone is a ZRTP linphonec registered at Kamailio over TLS (verifying Kamailio's
+    certificate with the test CA); the near phone is a plain linphonec behind the box, which
+    reaches Kamailio over TLS. Calls both ways: SECURE, the box's SAS equals the far phone's."""
+    ca, k = _provider(tmp_path)
+    box = _tls_box(tmp_path, "A", k, ca)
+    alice = Linphone(tmp_path / "alice", account=_account(box, "alice"), auto_answer=True)
+    far = "sip:127.0.0.1:%d;transport=tls" % k.tls
+    bob = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True, tls_port=tcp_port(),
+                   root_ca=str(ca.pem),
+                   account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
+                            "register": True, "username": "bob", "password": USERS["bob"],
+                            "realm": DOMAIN, "expires": 300})
+    try:
+        k.start()
+        box.start()
+        alice.start()
+        bob.start()
+        alice.wait_registered(20)
+        bob.wait_registered(20)
+        alice.call("sip:bob@%s" % DOMAIN)
+        s_out = box.wait_secure(40)
+        sas_out = bob.wait_encrypted(40)
+        time.sleep(1)
+        alice.terminate_call()
+        bob.wait_ended()
+        bob.call("sip:alice@%s" % DOMAIN)
+        s_in = box.wait_secure(40, call=2)
+        time.sleep(1)
+        bob.terminate_call()
+        alice.wait_ended()
+        log = k.log_text()
+        blog = bob.log_text()
+    finally:
+        _stop(alice, bob, box, k)
+    assert s_out["sas"] == sas_out, (s_out, sas_out)
+    assert s_in["sas"] and s_in["direction"] == "in"
+    assert s_in["sas"] in blog
+    assert re.search(r"REQ REGISTER sip:%s from tls:.* len" % DOMAIN, log)
+    assert not re.search(r"REQ \S+ \S+ from (udp|tcp):", log), "not all over TLS"
