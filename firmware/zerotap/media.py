@@ -1,10 +1,17 @@
-"""One call's media, sans-IO: plain RTP/RTCP on the phone leg; ZRTP, then SRTP/SRTCP, on the
-network leg.
+"""One call's media, sans-IO: plain RTP/RTCP on the phone's path; ZRTP, then SRTP/SRTCP, on the
+network paths.
 
-The runtime owns four sockets per call (phone RTP/RTCP, network RTP/RTCP) and hands every datagram
-to :meth:`MediaSession.receive` with its leg; the session calls ``transmit(leg, buf, n, addr)``
-for what goes out. It never touches a socket or the clock: ``now_ms`` comes in, the next ZRTP
-deadline goes out through :meth:`timer`.
+The runtime owns the sockets of a call, each a numbered *leg*: phone RTP/RTCP (``PHONE_RTP``,
+``PHONE_RTCP``) and the provider path's network RTP/RTCP (``NET_RTP``, ``NET_RTCP``); a path
+added later (:meth:`MediaSession.add_path`, the ICE path) brings legs numbered after those. The
+runtime hands every datagram to :meth:`MediaSession.receive` with its leg; the session calls
+``transmit(leg, buf, n, addr)`` for what goes out. It never touches a socket or the clock:
+``now_ms`` comes in, the next deadline goes out through :meth:`MediaSession.timer`.
+
+A :class:`Path` holds one side's legs, the peer's addresses and the latch; the session holds the
+phone's path, a list of network paths (the provider path first) and the active one. The secure
+leg (:class:`zerotap.seams.SecureLeg`; here :class:`ZrtpLeg`), the SRTP sessions and the keypad
+filter do not care which path carries them.
 
 Rules (RFC 6189 section 10, and the box's promise to its user):
 - ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
@@ -22,8 +29,10 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
 from micropython import const
 
 from zerotap import rtp as _rtp
+from zerotap import seams as _seams
 from zerotap import srtp as _srtp
 from zerotap import status as _status
+from zerotap.zrtp import events as _events
 
 PHONE_RTP = const(0)
 PHONE_RTCP = const(1)
@@ -79,9 +88,52 @@ class Counters:
                                               "keys_held", "keys_sent")}
 
 
+class Path:
+    """Where one side of a call's media flows: the runtime's legs (socket numbers) for RTP and
+    RTCP, the peer's addresses, and the host the session latches to (RFC 4961).
+
+    ``remote`` is ``[rtp_addr, rtcp_addr]`` (``(host, port)`` or None); ``rtcp_leg`` is None on a
+    path that carries no RTCP (the ICE path: RTCP then stays on the provider path)."""
+
+    def __init__(self, name, rtp_leg, rtcp_leg):
+        self.name = name
+        self.rtp_leg = rtp_leg
+        self.rtcp_leg = rtcp_leg
+        self.remote = [None, None]
+        self.sdp_host = None  # latch only from this host
+
+    def set_remote(self, host, rtp_port, rtcp_port=None):
+        """Media goes to HOST:RTP_PORT (and RTCP_PORT, default +1); HOST None or port 0: nowhere
+        (on hold), and any host may be latched."""
+        self.sdp_host = host
+        if host is None or rtp_port == 0:
+            self.remote[0] = self.remote[1] = None
+            return
+        self.remote[0] = (host, rtp_port)
+        self.remote[1] = (host, rtcp_port or rtp_port + 1)
+
+    def latch(self, i, addr):
+        # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
+        # SDP named, so that a stranger cannot steal the stream.
+        cur = self.remote[i]
+        if cur != addr and (addr[0] == self.sdp_host or cur is None and self.sdp_host is None):
+            self.remote[i] = addr
+
+
+PHONE = "phone"
+PROVIDER = "provider"  # the network path the SIP offer/answer set up through the provider
+
+
 class MediaSession:
-    """The media of one call. ``secure`` (an object from :mod:`zerotap.runtime.secure`, or None in
-    clear mode) does ZRTP and SRTP on the network leg."""
+    """The media of one call: the phone's :class:`Path` and one or more network paths.
+
+    ``paths`` starts with the provider path (legs NET_RTP/NET_RTCP, addresses from the SDP);
+    :meth:`add_path` adds another (the ICE path) and :meth:`use` makes it the active one. The
+    active path (``path``) carries the phone's media and ZRTP out; media from any of the
+    session's paths is taken in (each latches its own address). RTCP goes out on the active path,
+    or on the provider path when the active one carries none. ``secure`` (a
+    :class:`zerotap.seams.SecureLeg`, such as :class:`ZrtpLeg`; None in clear mode) does ZRTP and
+    SRTP whichever path carries them."""
 
     def __init__(self, transmit, policy=POLICY_PASS, secure=None, status=None, log=None,
                  keys=None):
@@ -91,37 +143,51 @@ class MediaSession:
         self.keys = keys  # a zerotap.phonekeys.PhoneKeys, or None
         self.status = status
         self.log = log
-        self.remote = [None, None, None, None]  # (host, port) per leg
-        self._sdp_host = [None, None]  # per side (0 phone, 1 network): latch only from this host
+        self.phone = Path(PHONE, PHONE_RTP, PHONE_RTCP)
+        self.paths = [Path(PROVIDER, NET_RTP, NET_RTCP)]
+        self.path = self.paths[0]  # the active network path
+        self._leg_path = [self.phone, self.phone, self.paths[0], self.paths[0]]  # leg -> path
         self.counters = Counters()
         self.closed = False
         self._alarmed = False
         self._scratch = bytearray(2048)
 
-    # --- addresses from SDP ----------------------------------------------------------------------
+    # --- paths and addresses ----------------------------------------------------------------------
     def set_remote(self, side, host, rtp_port, rtcp_port=None):
-        """Media of SIDE (0 phone, 1 network) goes to HOST:RTP_PORT (and RTCP_PORT, default +1)."""
-        base = 2 * side
-        if host is None or rtp_port == 0:
-            self.remote[base] = self.remote[base + 1] = None
-            self._sdp_host[side] = host
-            return
-        self._sdp_host[side] = host
-        self.remote[base] = (host, rtp_port)
-        self.remote[base + 1] = (host, rtcp_port or rtp_port + 1)
+        """Media of SIDE (0 phone, 1 network: the provider path) goes to HOST:RTP_PORT (and
+        RTCP_PORT, default +1), from its SDP."""
+        (self.phone if side == 0 else self.paths[0]).set_remote(host, rtp_port, rtcp_port)
+
+    def add_path(self, path):
+        """Another network path of this call, on legs of its own (numbered after the last)."""
+        legs = self._leg_path
+        want = len(legs)
+        for leg in (path.rtp_leg, path.rtcp_leg):
+            if leg is None:
+                continue
+            if leg != want:
+                raise ValueError("path %s: leg %d, the next free leg is %d" % (path.name, leg, want))
+            want += 1
+        for leg in (path.rtp_leg, path.rtcp_leg):
+            if leg is not None:
+                legs.append(path)
+        self.paths.append(path)
+        return path
+
+    def use(self, path):
+        """Send the phone's media and ZRTP on PATH (one of ``paths``) from now on."""
+        if path not in self.paths:
+            raise ValueError("path %s is not one of this call's" % path.name)
+        self.path = path
+
+    def rtp_remote(self):
+        """The active path's RTP address (where ZRTP goes), or None while it is unknown."""
+        return self.path.remote[0]
 
     def add_event_types(self, types):
         """Payload types that an SDP of this call mapped to telephone-event (RFC 4733 section 7)."""
         if self.keys is not None:
             self.keys.add_event_types(types)
-
-    def _latch(self, leg, addr):
-        # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
-        # SDP named, so that a stranger cannot steal the stream.
-        cur = self.remote[leg]
-        if cur != addr and (addr[0] == self._sdp_host[leg >> 1] or cur is None and
-                            self._sdp_host[leg >> 1] is None):
-            self.remote[leg] = addr
 
     # --- packets ---------------------------------------------------------------------------------
     def receive(self, leg, buf, n, addr, now_ms):
@@ -154,7 +220,7 @@ class MediaSession:
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
             return
-        self._latch(leg, addr)
+        self.phone.latch(leg, addr)
         keys = self.keys
         if keys is not None and kind == _KIND_RTP:
             verdict = keys.filter(buf, n, now_ms)
@@ -164,12 +230,16 @@ class MediaSession:
             if verdict:
                 buf = self._writable(buf, n)
                 keys.renumber(buf)
-        self._send_out(leg + 2, kind, buf, n)
+        self._send_out(leg, kind, buf, n)
 
-    def _send_out(self, out_leg, kind, buf, n):
-        """Phone -> network: SRTP once SECURE, before that what media.clear says."""
+    def _send_out(self, i, kind, buf, n):
+        """Phone -> network (I: 0 from the phone's RTP leg, 1 from its RTCP leg): SRTP once
+        SECURE, before that what media.clear says."""
         c = self.counters
-        dest = self.remote[out_leg]
+        path = self.path
+        if i and path.rtcp_leg is None:
+            path = self.paths[0]
+        dest = path.remote[i]
         if dest is None:
             c.no_route += 1
             return False
@@ -184,7 +254,7 @@ class MediaSession:
             c.clear_held += 1
             return False
         c.relayed_out += 1
-        self.transmit(out_leg, buf, n, dest)
+        self.transmit(path.rtcp_leg if i else path.rtp_leg, buf, n, dest)
         return True
 
     def _clear_allowed(self, kind, buf, n):
@@ -210,9 +280,11 @@ class MediaSession:
     def _from_network(self, leg, kind, buf, n, addr, now_ms):
         c = self.counters
         sec = self.secure
+        path = self._leg_path[leg]
+        i = 0 if leg == path.rtp_leg else 1
         if kind == _KIND_ZRTP:
-            if leg == NET_RTP and sec is not None:
-                self._latch(leg, addr)
+            if i == 0 and sec is not None:
+                path.latch(0, addr)
                 sec.receive_zrtp(buf, n, now_ms)
             else:
                 c.unknown += 1
@@ -238,13 +310,13 @@ class MediaSession:
         elif not self._clear_allowed(kind, buf, n):
             c.clear_held += 1
             return
-        self._latch(leg, addr)
-        dest = self.remote[leg - 2]
+        path.latch(i, addr)
+        dest = self.phone.remote[i]
         if dest is None:
             c.no_route += 1
             return
         c.relayed_in += 1
-        self.transmit(leg - 2, buf, n, dest)
+        self.transmit(self.phone.rtcp_leg if i else self.phone.rtp_leg, buf, n, dest)
 
     def _alarm(self):
         # Plain or forged media after SECURE: drop it, count it, tell the user.
@@ -257,11 +329,12 @@ class MediaSession:
             self.log("media: %d unauthenticated packets dropped after SECURE" % n)
 
     def send_zrtp(self, packet):
-        """The ZRTP leg sends PACKET to the peer's media address."""
-        dest = self.remote[NET_RTP]
+        """The secure leg sends PACKET to the peer's RTP address on the active path."""
+        path = self.path
+        dest = path.remote[0]
         if dest is None or self.closed:
             return False
-        self.transmit(NET_RTP, packet, len(packet), dest)
+        self.transmit(path.rtp_leg, packet, len(packet), dest)
         return True
 
     # --- timers: ZRTP, and the keypad's re-sent keys ----------------------------------------------
@@ -286,7 +359,7 @@ class MediaSession:
             if t is not None and t <= now_ms:
                 for packet in keys.handle_timer(now_ms):
                     buf = self._writable(packet, len(packet))
-                    if self._send_out(NET_RTP, _KIND_RTP, buf, len(packet)):
+                    if self._send_out(0, _KIND_RTP, buf, len(packet)):
                         self.counters.keys_sent += 1
 
     def close(self):
@@ -295,7 +368,7 @@ class MediaSession:
             self.secure.close()
 
 
-class ZrtpLeg:
+class ZrtpLeg(_seams.SecureLeg):
     """ZRTP and SRTP/SRTCP on the network leg of one call: the engine
     (:class:`zerotap.zrtp.engine.Engine`), its packets, its events, and the SRTP sessions keyed from
     them. The status goes SECURE only here, on the engine's Secure event: SRTP keys exist and the
@@ -344,7 +417,7 @@ class ZrtpLeg:
         address is known."""
         if self.started:
             return
-        if self.session is None or self.session.remote[NET_RTP] is None:
+        if self.session is None or self.session.rtp_remote() is None:
             self._start_at = now_ms  # retried from the timer
             return
         self.started = True
@@ -391,11 +464,10 @@ class ZrtpLeg:
             ev = eng.next_event()
 
     def _event(self, ev):
-        name = type(ev).__name__
-        if name == "Sas":
+        if isinstance(ev, _events.Sas):
             # Initiator: the responder may send SRTP right after its Conf2ACK
             self._keys(ev, rx_only=True)
-        elif name == "Secure":
+        elif isinstance(ev, _events.Secure):
             self._keys(ev, rx_only=False)
             self.is_secure = True
             self.secure_at = self._now
@@ -405,18 +477,18 @@ class ZrtpLeg:
             if self.log:
                 self.log("zrtp: SECURE sas=%s %s %s %s %s %s cache=%s" % (
                     ev.sas, ev.sas_type, ev.hash, ev.cipher, ev.auth, ev.ka, ev.cache))
-        elif name == "Error":
+        elif isinstance(ev, _events.Error):
             if self.log:
                 self.log("zrtp: error %s: %s%s" % (ev.code, ev.reason, " (fatal)" if ev.fatal else ""))
             if ev.fatal and not self.is_secure:
                 self.failed = True
                 if self.status is not None:
                     self.status.fail("ZRTP: %s" % ev.reason)
-        elif name == "NoPeer":
+        elif isinstance(ev, _events.NoPeer):
             self._no_peer = True
             if self.status is not None and not self.is_secure:
                 self.status.set_clear("the peer does not answer ZRTP")
-        elif name == "PeerCleared":
+        elif isinstance(ev, _events.PeerCleared):
             if self.status is not None and ev.accepted:
                 self.status.fail("the peer went clear (GoClear)")
 

@@ -1,5 +1,6 @@
 """The media session, sans-IO: two boxes' network legs wired back to back in memory, each with its
 real ZRTP engine (X25519, so that the MicroPython runner stays quick) and SRTP."""
+from support import raises
 from zerotap import media, status
 from zerotap.zrtp import algorithms, engine
 
@@ -180,3 +181,46 @@ def test_peer_without_zrtp_leaves_the_call_clear():
     assert len(a.take(media.PHONE_RTP)) == 15 and a.session.counters.relayed_in == 15
     assert a.call.security == status.CLEAR and "ZRTP" in a.call.error
     assert status.SECURE not in seen
+
+
+ICE_B = ("203.0.113.9", 50000)  # box B's address on a second network path
+
+
+def test_a_second_network_path_carries_media_and_zrtp_rtcp_stays_on_the_provider_path():
+    a, b = _pair()
+    now = _run(a, b, 0, 20000)
+    s = a.session
+    assert [p.name for p in s.paths] == [media.PROVIDER] and s.path is s.paths[0]
+    ice = s.add_path(media.Path("ice", 4, None))  # legs after the provider path's; no RTCP
+    ice.set_remote(ICE_B[0], ICE_B[1])
+    s.use(ice)
+    assert s.rtp_remote() == ICE_B
+    plain = _rtp(50, bytes(range(160)))
+    s.receive(media.PHONE_RTP, bytearray(plain), len(plain), PHONE_A, now)
+    (leg, wire, dest), = a.take()
+    assert leg == 4 and dest == ICE_B and len(wire) == len(plain) + 10  # SRTP, on the new path
+    rr = _rtcp_rr()
+    s.receive(media.PHONE_RTCP, bytearray(rr), len(rr), (PHONE_A[0], PHONE_A[1] + 1), now)
+    (leg, wire, dest), = a.take()
+    assert leg == media.NET_RTCP and dest == (NET_B[0], NET_B[1] + 1)  # the provider path's RTCP
+    # what comes in on the new path reaches the phone, and the new path latches its sender
+    b.session.receive(media.PHONE_RTP, _rtp(51), 172, PHONE_B, now)
+    (leg, wire, dest), = b.take(media.NET_RTP)
+    s.receive(4, bytearray(wire), len(wire), (ICE_B[0], ICE_B[1] + 2), now)
+    (leg, out, dest), = a.take()
+    assert leg == media.PHONE_RTP and out == _rtp(51) and ice.remote[0] == (ICE_B[0], ICE_B[1] + 2)
+    # ZRTP goes out on the active path
+    assert s.send_zrtp(b"\x10\x00\x00\x01ZRTP")
+    assert [(leg, dest) for leg, _, dest in a.take()] == [(4, (ICE_B[0], ICE_B[1] + 2))]
+    s.use(s.paths[0])
+    assert s.rtp_remote() == NET_B
+
+
+def test_paths_refuse_legs_out_of_order_and_strangers():
+    s = Box("a").session
+    raises(lambda: s.add_path(media.Path("ice", 5, None)), "path ice: leg 5, the next free leg is 4")
+    raises(lambda: s.add_path(media.Path("ice", 4, 6)), "path ice: leg 6, the next free leg is 5")
+    assert len(s.paths) == 1 and len(s._leg_path) == 4  # nothing half added
+    raises(lambda: s.use(media.Path("other", 4, 5)), "path other is not one of this call's")
+    s.add_path(media.Path("ice", 4, 5))
+    assert len(s.paths) == 2 and s.path is s.paths[0]  # added, not used yet

@@ -2,7 +2,7 @@
 
 Messages are shaped like linphonec's (Linphonec/5.1.65): Via with rport, gruu, a=zrtp-hash.
 """
-from zerotap import config, status
+from zerotap import config, seams, status
 from zerotap.sip import message, proxy
 
 PHONE_SIP = 5070
@@ -21,7 +21,7 @@ def _cfg(**extra):
     return config.parse(obj)
 
 
-class FakeMedia:
+class FakeMedia(seams.CallMedia):
     """What the proxy asks of a call's media session; records what it was told."""
 
     def __init__(self, number):
@@ -51,7 +51,7 @@ class FakeMedia:
         self.closed = True
 
 
-class FakeFactory:
+class FakeFactory(seams.MediaFactory):
     def __init__(self):
         self.opened = []
 
@@ -59,6 +59,11 @@ class FakeFactory:
         m = FakeMedia(len(self.opened))
         self.opened.append(m)
         return m
+
+
+def test_the_fakes_fill_their_seams():
+    assert seams.abstract(FakeMedia) == [] and seams.abstract(FakeFactory) == []
+    assert seams.abstract(seams.CallMedia) == ["close", "ports", "set_remote"]
 
 
 def _proxy(**extra):

@@ -10,6 +10,11 @@ one :class:`zerotap.media.MediaSession` per call with its four sockets and its k
 (:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the display and the
 button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
 
+The seams (:mod:`zerotap.seams`) it fills: :class:`MediaFactory` is the proxy's media factory,
+:class:`CallMedia` each call's media; the secure factory it is given (``secure_factory``, a
+:class:`zerotap.seams.SecureFactory`; without one a :class:`zerotap.seams.ClearFactory`) makes
+each call's secure leg, does its idle work while no call has media, and is closed at shutdown.
+
 The button, the keypad codes and the control all end in :meth:`Box.action`, which tells the ZRTP
 engine too (the trust cache keeps the verified flag) and redraws the display.
 """
@@ -19,6 +24,7 @@ import sys
 import time
 
 from zerotap import media as _media
+from zerotap import seams
 from zerotap import status as _status
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
@@ -75,17 +81,46 @@ class StatusStream:
         self._file = None
 
 
-class CallMedia:
-    """A call's media session with its four sockets (what the proxy's media factory hands out)."""
+class MediaFactory(seams.MediaFactory):
+    """The proxy's media factory (:class:`zerotap.seams.MediaFactory`): one :class:`CallMedia`
+    per call, its secure leg from the box's :class:`zerotap.seams.SecureFactory`. ``calls`` is
+    the list of media alive (``Box.media``)."""
 
-    def __init__(self, box, call_status):
+    def __init__(self, box, secure_factory):
         self.box = box
+        self.secure_factory = secure_factory
+        self.calls = []
+        self.pool_pending = True  # until step_pool says there is nothing (more) to do
+
+    def open(self, call_status):
+        m = CallMedia(self.box, call_status, self)
+        self.calls.append(m)
+        return m
+
+    def closed(self, m):
+        if m in self.calls:
+            self.calls.remove(m)
+        self.pool_pending = True  # a call used the pool: fill it again while idle
+
+    def step_pool(self):
+        """One slice of the secure factory's idle work, only while no call has media (a slice
+        must never stall a relayed call)."""
+        if self.pool_pending and not self.calls:
+            self.pool_pending = self.secure_factory.step_pool()
+
+
+class CallMedia(seams.CallMedia):
+    """A call's media session with its four sockets (what :class:`MediaFactory` hands out)."""
+
+    def __init__(self, box, call_status, factory):
+        self.box = box
+        self.factory = factory
         cfg = box.cfg
         loop = box.loop
         self.call_status = call_status
         self.eps = [None, None, None, None]
         self.session = None
-        secure = box.make_secure(call_status, self)
+        secure = factory.secure_factory.leg(call_status, self)
         keys = None
         if cfg.board.keypad:
             from zerotap.phonekeys import PhoneKeys
@@ -146,7 +181,7 @@ class CallMedia:
     def close(self):
         self.session.close()
         self._close_sockets()
-        self.box.media_closed(self)
+        self.factory.closed(self)
 
     def _close_sockets(self):
         for i in range(4):
@@ -168,9 +203,10 @@ class Box:
             front.act = self.action
         self.stream = StatusStream(cfg.status, name)
         self.status.listen(self.stream)
-        self.media = []  # CallMedia objects alive
-        self.secure_factory = secure_factory
-        self.proxy = _proxy.Proxy(cfg, self, self.status, self.log, os.urandom)
+        self.secure_factory = secure_factory or seams.ClearFactory()
+        self.media_factory = MediaFactory(self, self.secure_factory)
+        self.media = self.media_factory.calls  # CallMedia objects alive
+        self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log, os.urandom)
         if loop is None:
             self.loop.log = self.log  # a refused (oversize) datagram is logged with its reason
         self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip,
@@ -183,28 +219,10 @@ class Box:
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
         self.stopped = False
-        self._pool_pending = secure_factory is not None and hasattr(secure_factory, "step_pool")
-        warning = getattr(secure_factory, "warning", None)
+        warning = self.secure_factory.warning
         if warning:
             self.log(warning)
             self.status.set_warning(warning)
-
-    # --- the proxy's media factory ---------------------------------------------------------------
-    def open(self, call_status):
-        m = CallMedia(self, call_status)
-        self.media.append(m)
-        return m
-
-    def media_closed(self, m):
-        if m in self.media:
-            self.media.remove(m)
-        self._pool_pending = self.secure_factory is not None and hasattr(self.secure_factory,
-                                                                          "step_pool")
-
-    def make_secure(self, call_status, call_media):
-        if self.secure_factory is None:
-            return None
-        return self.secure_factory(self, call_status, call_media)
 
     def set_verified(self, call_status, verified):
         """The user compared the SAS (or takes that back): tell the ZRTP engine (the cache keeps
@@ -262,7 +280,7 @@ class Box:
     # --- timers ----------------------------------------------------------------------------------
     def timer(self):
         deadline = self.proxy.timer()
-        if self._pool_pending and not self.media:
+        if self.media_factory.pool_pending and not self.media:
             deadline = self.loop.clock() + 5  # idle key generation, one slice at a time
         for m in self.media:
             t = m.session.timer()
@@ -282,9 +300,7 @@ class Box:
         t = self.proxy.timer()
         if t is not None and t <= now_ms:
             self.proxy.handle_timer(now_ms)
-        if self._pool_pending and not self.media:
-            # only while no call has media: a slice must never stall a relayed call
-            self._pool_pending = self.secure_factory.step_pool()
+        self.media_factory.step_pool()
         front = self.front
         if front is not None:
             t = front.timer()
@@ -326,8 +342,7 @@ class Box:
             self.log("shutdown: %r" % (e,))
         for m in list(self.media):
             m.close()
-        if self.secure_factory is not None and hasattr(self.secure_factory, "close"):
-            self.secure_factory.close()
+        self.secure_factory.close()
         self.net.close()
         self.loop.close_all()
         if self.front is not None:

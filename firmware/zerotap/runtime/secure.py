@@ -1,15 +1,19 @@
 """What each call's network leg needs for ZRTP: the engine's policy from the config, the trust
 cache (ZID and retained secrets, in ``zrtp.cache``), and a key pool filled while idle.
 
-``factory(cfg)`` gives the Box a function ``(box, call_status, call_media) -> ZrtpLeg``.
+``factory(cfg)`` gives the Box its :class:`zerotap.seams.SecureFactory`: ``leg(call_status,
+call_media)`` makes each call's :class:`zerotap.media.ZrtpLeg`, ``step_pool()`` makes key pairs
+while no call has media, ``close()`` writes the trust cache, ``warning`` tells of a cache that
+could not be read.
 """
 from zerotap import crypto
 from zerotap import media as _media
+from zerotap import seams
 from zerotap import storage as _storage
 from zerotap.zrtp import algorithms, cache as _cache, engine as _engine
 
 
-class SecureFactory:
+class SecureFactory(seams.SecureFactory):
     def __init__(self, cfg, log=None, random_bytes=None):
         self.cfg = cfg
         self.log = log
@@ -24,7 +28,7 @@ class SecureFactory:
         self.warning = getattr(self.cache, "warning", None)
         self.pool = crypto.KeyPool(self.offer.crypto_names(), 1)
 
-    def __call__(self, box, call_status, call_media):
+    def leg(self, call_status, call_media):
         ssrc = int.from_bytes(self.random_bytes(4), "big")
         eng = _engine.Engine(ssrc, cache=self.cache, config=self.config, key_pool=self.pool,
                              random_bytes=self.random_bytes, log=self.log)

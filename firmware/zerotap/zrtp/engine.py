@@ -20,7 +20,8 @@ time and every ``handle_timer()`` does one bounded slice, so the caller keeps re
 between slices (``busy`` says whether such work is pending). The ``key_pool`` is the caller's:
 step it (``pool.step()``) while no call is being set up, so that key pairs are ready.
 
-Events, in the order they come:
+Events (classes of :mod:`zerotap.zrtp.events`, also importable from here), in the order they
+come:
 
 - :class:`Sas`: the SAS is known. At the initiator it comes when Confirm1 is verified, before
   :class:`Secure`; it already carries the SRTP keys, so the box may install its *receive*
@@ -35,6 +36,11 @@ Events, in the order they come:
   go clear (default: refused with Error 0x100, SRTP stays on).
 - :class:`NoPeer`: 20 Hellos went unanswered (about 4 s); the box may start its fallback. The
   engine keeps listening and continues if a Hello arrives later.
+
+States: which message each state takes, and which handler takes it, is one table, :data:`TAKES`
+(read it one state at a time); ``_dispatch`` drops what a state does not list, quietly for the
+late repeats ``_IGNORED`` names. host_tests/firmware/test_zrtp_states.py checks the table against
+the transitions real exchanges make. Retransmission (section 6) is one :class:`Retransmission`.
 
 Roles: the engine commits (is the initiator) as soon as it has the peer's Hello, a HelloACK (or
 any sign the peer has our Hello) and a DH key pair; Commit contention is resolved by hvi
@@ -55,6 +61,7 @@ from micropython import const
 
 from zerotap import crypto
 from zerotap.zrtp import algorithms, keys, packets, sas as sas_render
+from zerotap.zrtp.events import Error, Event, NoPeer, PeerCleared, Sas, Secure  # noqa: F401 (the API)
 from zerotap.zrtp.packets import (CLEARACK, COMMIT, CONF2ACK, CONFIRM1, CONFIRM2, DHPART1, DHPART2, ERROR,
                                   ERRORACK, GOCLEAR, HELLO, HELLOACK, PING, PINGACK, RELAYACK, SASRELAY)
 
@@ -85,10 +92,41 @@ T2 = const(150)  # Commit, DHPart2, Confirm2, Error: 150 ms, doubling
 T2_CAP = const(1200)
 T2_RETRIES = const(10)
 
-# The handler of each message the state machine takes (Ping, Error and the ACKs are handled first).
-_HANDLERS = {HELLO: "_on_hello", HELLOACK: "_on_hello_ack", COMMIT: "_on_commit", DHPART1: "_on_dhpart1",
-             DHPART2: "_on_dhpart2", CONFIRM1: "_on_confirm1", CONFIRM2: "_on_confirm2", CONF2ACK: "_on_conf2ack",
-             GOCLEAR: "_on_goclear", SASRELAY: "_on_sasrelay"}
+# Which message each state takes, and the handler that takes it (RFC 6189 sections 4 to 6).
+# _dispatch enforces it: a message its state does not list never reaches a handler; it is dropped
+# and counted (``dropped``), unless _IGNORED lists it (late repeats and acknowledgements a lossy
+# network brings after the state moved on: ignored quietly). Ping, PingACK, Error, ErrorACK,
+# ClearACK and RelayACK are taken in every state, before this table. In IDLE a Hello first starts
+# the engine (the peer started first: join in), and DISCOVERY takes it.
+TAKES = {
+    IDLE: {},
+    DISCOVERY: {HELLO: "_on_hello", HELLOACK: "_on_hello_ack", COMMIT: "_on_commit"},
+    COMMIT_SENT: {HELLO: "_hello_again", COMMIT: "_on_commit", DHPART1: "_on_dhpart1",
+                  CONFIRM1: "_on_confirm1"},
+    COMMIT_RECEIVED: {HELLO: "_hello_again"},
+    DHPART1_SENT: {HELLO: "_hello_again", COMMIT: "_commit_again", DHPART2: "_on_dhpart2"},
+    DHPART2_SENT: {HELLO: "_hello_again", DHPART1: "_dhpart1_again", CONFIRM1: "_on_confirm1"},
+    CONFIRM1_SENT: {HELLO: "_hello_again", COMMIT: "_commit_again", DHPART2: "_dhpart2_again",
+                    CONFIRM2: "_on_confirm2"},
+    CONFIRM2_SENT: {HELLO: "_hello_again", DHPART1: "_dhpart1_again", CONF2ACK: "_on_conf2ack"},
+    SECURE: {HELLO: "_hello_after", DHPART1: "_dhpart1_again", DHPART2: "_dhpart2_after",
+             CONFIRM1: "_confirm1_after", CONFIRM2: "_confirm2_after", GOCLEAR: "_on_goclear",
+             SASRELAY: "_on_sasrelay"},
+    CLEAR: {HELLO: "_hello_after", DHPART1: "_dhpart1_again", DHPART2: "_dhpart2_after",
+            CONFIRM1: "_confirm1_after", CONFIRM2: "_confirm2_after"},
+    FAILED: {},
+}
+_IGNORED = {
+    DISCOVERY: (CONF2ACK,),
+    COMMIT_SENT: (HELLOACK, CONF2ACK),
+    COMMIT_RECEIVED: (HELLOACK, COMMIT, DHPART2, CONF2ACK),  # the key pair for DHPart1 is being made
+    DHPART1_SENT: (HELLOACK, CONF2ACK),
+    DHPART2_SENT: (HELLOACK, CONF2ACK),
+    CONFIRM1_SENT: (HELLOACK, CONF2ACK),
+    CONFIRM2_SENT: (HELLOACK, CONFIRM1),  # a repeat: our Confirm2 is on its way
+    SECURE: (HELLOACK, CONF2ACK),
+    CLEAR: (HELLOACK, CONF2ACK),
+}
 
 _GOCLEAR_LABEL = b"GoClear"  # clear_mac = MAC(sender's mackey, "GoClear"), as libzrtp
 _INITIATOR = b"Initiator"
@@ -121,91 +159,6 @@ class Config:
         self.timeout_ms = timeout_ms
 
 
-# --- events -------------------------------------------------------------------------------------
-
-class Event:
-    def __repr__(self):
-        return "<%s %s>" % (type(self).__name__, self.__dict__)
-
-
-class Sas(Event):
-    """The SAS is known. ``sas``, ``sas_type`` ("B32"/"B256"), ``verified`` (both sides had marked
-    it), ``cache`` ("new"/"match"/"mismatch"), ``peer_zid`` (hex), and the SRTP material as in
-    :class:`Secure` (so that the receive context can be installed early)."""
-
-    def __init__(self, eng):
-        _fill(self, eng)
-
-
-class Secure(Event):
-    """SRTP may run both ways. Attributes:
-
-    ``role`` ("initiator"/"responder"), ``profile`` (SRTP profile name), ``local_key``,
-    ``local_salt`` (we protect with these), ``remote_key``, ``remote_salt`` (we unprotect with
-    these), ``sas``, ``sas_type``, ``hash``, ``cipher``, ``auth``, ``ka`` (names such as "S256",
-    "AES1", "HS80", "DH3k"), ``peer_zid`` (hex), ``cache``, ``verified``, ``multistream``, ``ssrc``."""
-
-    def __init__(self, eng):
-        _fill(self, eng)
-
-    def status(self):
-        """Keyword arguments for ``CallStatus.set_secure``."""
-        return {"sas": self.sas, "sas_type": self.sas_type, "hash": self.hash, "cipher": self.cipher,
-                "auth": self.auth, "ka": self.ka, "peer_zid": self.peer_zid, "cache": self.cache,
-                "verified": self.verified}
-
-
-def _fill(ev, eng):
-    k = eng._keys
-    names = eng._choice.names()
-    ev.role = eng.role
-    ev.ssrc = eng.ssrc
-    ev.multistream = eng._multistream
-    ev.profile = algorithms.profile(eng._choice.cipher, eng._choice.auth_tag)
-    if eng.role == INITIATOR:
-        ev.local_key, ev.local_salt, ev.remote_key, ev.remote_salt = (k.srtp_key_i, k.srtp_salt_i, k.srtp_key_r,
-                                                                      k.srtp_salt_r)
-    else:
-        ev.local_key, ev.local_salt, ev.remote_key, ev.remote_salt = (k.srtp_key_r, k.srtp_salt_r, k.srtp_key_i,
-                                                                      k.srtp_salt_i)
-    s = eng._session
-    ev.sas = s.sas
-    ev.sas_type = s.sas_type
-    ev.hash = names["hash"]
-    ev.cipher = names["cipher"]
-    ev.auth = names["auth"]
-    ev.ka = names["ka"]
-    ev.peer_zid = _hex(s.peer_zid)
-    ev.cache = s.cache_result
-    ev.verified = s.verified
-
-
-class Error(Event):
-    """``code`` (RFC 6189 section 5.9, or None), ``reason`` (text), ``sent`` (we sent an Error
-    message), ``received`` (the peer sent one), ``fatal`` (the exchange is over)."""
-
-    def __init__(self, code, reason, sent=False, received=False, fatal=True):
-        self.code = code
-        self.reason = reason
-        self.sent = sent
-        self.received = received
-        self.fatal = fatal
-
-
-class PeerCleared(Event):
-    """The peer sent a valid GoClear. ``accepted``: we went clear (policy ``allow_clear``)."""
-
-    def __init__(self, accepted):
-        self.accepted = accepted
-
-
-class NoPeer(Event):
-    """Our Hellos went unanswered (``hellos`` sent). The engine keeps listening."""
-
-    def __init__(self, hellos):
-        self.hellos = hellos
-
-
 def _hex(b):
     if b is None:
         return None
@@ -217,6 +170,41 @@ def _unhex(text):
         return binascii.unhexlify(text)
     except Exception:
         raise ValueError("a=zrtp-hash is not hex: %r" % (text,))
+
+
+class Retransmission:
+    """The one message an engine retransmits (section 6): its bytes, the interval (doubling up to
+    a cap), the retries left, the deadline, and whether it is our Hello. ``next(now_ms)`` gives
+    the message to send again and sets the next deadline, or None when the retries are spent."""
+
+    def __init__(self):
+        self.message = None
+        self.interval = 0
+        self.cap = 0
+        self.left = 0
+        self.at = None  # the deadline in ms, or None when nothing is armed
+        self.hello = False
+
+    def arm(self, message, now_ms, interval, cap, retries, hello=False):
+        self.message = message
+        self.interval = interval
+        self.cap = cap
+        self.left = retries
+        self.at = now_ms + interval
+        self.hello = hello
+
+    def disarm(self):
+        self.message = None
+        self.at = None
+        self.hello = False
+
+    def next(self, now_ms):
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.interval = min(self.interval * 2, self.cap)
+        self.at = now_ms + self.interval
+        return self.message
 
 
 class Session:
@@ -301,12 +289,7 @@ class Engine:
         self._had_secrets = False
         self._s1 = None
         self._s1_matched = False
-        self._rtx = None  # message bytes being retransmitted
-        self._rtx_interval = 0
-        self._rtx_cap = 0
-        self._rtx_left = 0
-        self._rtx_at = None
-        self._rtx_hello = False
+        self._rtx = Retransmission()
         self._last_now = 0
 
     # --- public API -----------------------------------------------------------------------------
@@ -393,8 +376,8 @@ class Engine:
         if self.busy:
             return self._last_now
         deadlines = []
-        if self._rtx_at is not None:
-            deadlines.append(self._rtx_at)
+        if self._rtx.at is not None:
+            deadlines.append(self._rtx.at)
         if self._heard_ms is not None and self.state not in (SECURE, CLEAR, FAILED, IDLE):
             deadlines.append(self._heard_ms + self.config.timeout_ms)
         return min(deadlines) if deadlines else None
@@ -413,7 +396,7 @@ class Engine:
                     and now_ms >= self._heard_ms + self.config.timeout_ms):
                 self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
                 return
-            if self._rtx_at is not None and now_ms >= self._rtx_at:
+            if self._rtx.at is not None and now_ms >= self._rtx.at:
                 self._retransmit(now_ms)
         except Exception as e:
             self._fail(packets.ERROR_SOFTWARE, "internal error in timer: %r" % (e,), send=True)
@@ -474,39 +457,31 @@ class Engine:
     def _arm(self, message, now_ms, interval, cap, retries, hello=False):
         """Send MESSAGE now and retransmit it (same bytes, new sequence number) on a doubling timer."""
         self._send(message)
-        self._rtx = message
-        self._rtx_interval = interval
-        self._rtx_cap = cap
-        self._rtx_left = retries
-        self._rtx_at = now_ms + interval
-        self._rtx_hello = hello
+        self._rtx.arm(message, now_ms, interval, cap, retries, hello)
 
     def _disarm(self):
-        self._rtx = None
-        self._rtx_at = None
-        self._rtx_hello = False
+        self._rtx.disarm()
 
     def _retransmit(self, now_ms):
-        if self._rtx_left <= 0:
-            was_hello = self._rtx_hello
-            self._disarm()
-            if was_hello:
-                if self._peer_hello is None:
-                    if not self._no_peer_reported:
-                        self._no_peer_reported = True
-                        self._events.append(NoPeer(T1_RETRIES + 1))
-                    return
-                if self.state == DISCOVERY and not self._hello_acked:
-                    self._fail(packets.ERROR_TIMEOUT, "the peer never acknowledged our Hello")
-                return
-            if self.state == FAILED:
-                return  # an Error message went unacknowledged: nothing more to do
-            self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
+        rtx = self._rtx
+        message = rtx.next(now_ms)
+        if message is not None:
+            self._send(message)
             return
-        self._rtx_left -= 1
-        self._send(self._rtx)
-        self._rtx_interval = min(self._rtx_interval * 2, self._rtx_cap)
-        self._rtx_at = now_ms + self._rtx_interval
+        was_hello = rtx.hello
+        rtx.disarm()
+        if was_hello:
+            if self._peer_hello is None:
+                if not self._no_peer_reported:
+                    self._no_peer_reported = True
+                    self._events.append(NoPeer(T1_RETRIES + 1))
+                return
+            if self.state == DISCOVERY and not self._hello_acked:
+                self._fail(packets.ERROR_TIMEOUT, "the peer never acknowledged our Hello")
+            return
+        if self.state == FAILED:
+            return  # an Error message went unacknowledged: nothing more to do
+        self._fail(packets.ERROR_TIMEOUT, "no answer to %d retransmissions" % T2_RETRIES)
 
     def _start_hello(self, now_ms, retries):
         self._arm(self._hello, now_ms, T1, T1_CAP, retries, hello=True)
@@ -551,30 +526,21 @@ class Engine:
             self._on_error(msg)
             return
         if t == ERRORACK:
-            if self._rtx is not None and packets.message_type(self._rtx) == ERROR:
+            if self._rtx.message is not None and packets.message_type(self._rtx.message) == ERROR:
                 self._disarm()
             return
         if self.state == IDLE and t == HELLO:
             self.start(now_ms)  # the peer started first: join in
-        if self.state == IDLE or self.state == FAILED:
-            self._drop("%s in state %s" % (msg.name, self.state))
-            return
-        name = _HANDLERS.get(t)
+        name = TAKES[self.state].get(t)
         if name is None:
-            self._drop("unexpected %s" % msg.name)
+            if t not in _IGNORED.get(self.state, ()):
+                self._drop("%s in state %s" % (msg.name, self.state))
             return
         getattr(self, name)(msg, now_ms)
 
     def _on_hello(self, h, now_ms):
         if self._peer_hello is not None:
-            if h.raw == self._peer_hello.raw:
-                if self.state not in (SECURE, CLEAR):
-                    self._send(packets.Ack(HELLOACK).encode())  # the peer lost our HelloACK
-            else:
-                self._drop("a different Hello from the peer")
-            return
-        if self.state != DISCOVERY:
-            self._drop("Hello in state %s" % self.state)
+            self._repeated_hello(h)
             return
         # Version negotiation (section 4.1.1): we speak 1.10; a newer peer must come down to us.
         if h.version[:3] != b"1.1":
@@ -619,11 +585,24 @@ class Engine:
             self._want_key(self._ka_name(choice.key_agreement))
         self._try_commit(now_ms)
 
+    def _hello_again(self, h, now_ms):
+        self._repeated_hello(h)
+
+    def _repeated_hello(self, h):
+        if self._peer_hello is not None and h.raw == self._peer_hello.raw:
+            self._send(packets.Ack(HELLOACK).encode())  # the peer lost our HelloACK
+        else:
+            self._drop("a different Hello from the peer")
+
+    def _hello_after(self, h, now_ms):
+        if self._peer_hello is None or h.raw != self._peer_hello.raw:
+            self._drop("a different Hello from the peer")
+
     def _on_hello_ack(self, msg, now_ms):
-        if self.state != DISCOVERY or self._hello_acked:
+        if self._hello_acked:
             return
         self._hello_acked = True
-        if self._rtx_hello:
+        if self._rtx.hello:
             self._disarm()  # the peer has our Hello (section 4.1)
         self._try_commit(now_ms)
 
@@ -726,22 +705,18 @@ class Engine:
             return None
         return s.cache.get(s.peer_zid)
 
+    def _commit_again(self, c, now_ms):
+        """Responder, after answering the Commit: a repeat means the initiator lost our answer."""
+        if self._peer_commit is not None and c.raw == self._peer_commit.raw:
+            # send it again (section 6)
+            if self.state == DHPART1_SENT and self._dhpart is not None:
+                self._send(self._dhpart)
+            elif self.state == CONFIRM1_SENT and self._confirm is not None and self._multistream_exchange():
+                self._send(self._confirm)
+        else:
+            self._drop("a different Commit after we answered one")
+
     def _on_commit(self, c, now_ms):
-        if self.state in (DHPART1_SENT, CONFIRM1_SENT) and self.role == RESPONDER:
-            if self._peer_commit is not None and c.raw == self._peer_commit.raw:
-                # the initiator lost our answer: send it again (section 6)
-                if self.state == DHPART1_SENT and self._dhpart is not None:
-                    self._send(self._dhpart)
-                elif self.state == CONFIRM1_SENT and self._confirm is not None and self._multistream_exchange():
-                    self._send(self._confirm)
-            else:
-                self._drop("a different Commit after we answered one")
-            return
-        if self.state == COMMIT_RECEIVED:
-            return  # we took a Commit and wait for our key pair: repeats change nothing
-        if self.state not in (DISCOVERY, COMMIT_SENT):
-            self._drop("Commit in state %s" % self.state)
-            return
         h = self._peer_hello
         if h is None:
             self._drop("Commit before the peer's Hello")
@@ -814,10 +789,13 @@ class Engine:
             return False
         return True
 
+    def _dhpart1_again(self, d, now_ms):
+        if self._peer_dhpart is None or d.raw != self._peer_dhpart.raw:
+            self._drop("DHPart1 in state %s" % self.state)
+
     def _on_dhpart1(self, d, now_ms):
-        if self.state != COMMIT_SENT or self.role != INITIATOR or self._multistream_exchange():
-            if self._peer_dhpart is None or d.raw != self._peer_dhpart.raw:
-                self._drop("DHPart1 in state %s" % self.state)
+        if self._multistream_exchange():
+            self._drop("DHPart1 in a multistream exchange")
             return
         if not self._check_pv(d):
             return
@@ -833,15 +811,16 @@ class Engine:
         self._agreement = self._ka.Agreement(self._keypair, d.pv)
         self._step_agreement()
 
-    def _on_dhpart2(self, d, now_ms):
+    def _dhpart2_again(self, d, now_ms):
+        if self._peer_dhpart is not None and d.raw == self._peer_dhpart.raw and self._confirm is not None:
+            self._send(self._confirm)  # the initiator lost our Confirm1 (section 6)
+
+    def _dhpart2_after(self, d, now_ms):
         if self.role != RESPONDER:
             self._drop("DHPart2 but we are not responder")
-            return
-        if self.state == CONFIRM1_SENT:
-            if self._peer_dhpart is not None and d.raw == self._peer_dhpart.raw and self._confirm is not None:
-                self._send(self._confirm)  # the initiator lost our Confirm1 (section 6)
-            return
-        if self.state != DHPART1_SENT or self._agreement is not None or self._derivation is not None:
+
+    def _on_dhpart2(self, d, now_ms):
+        if self._agreement is not None or self._derivation is not None:
             return  # still computing the shared secret: the repeat changes nothing
         if not self._check_pv(d):
             return
@@ -973,12 +952,11 @@ class Engine:
         d = self._peer_dhpart  # DH: H1 -> the peer's DHPart, whose MAC is keyed with H0
         return h1 == d.h1 and packets.mac_ok(d.raw, h0)
 
-    def _on_confirm1(self, m, now_ms):
-        if self.role != INITIATOR or m.part != 1:
+    def _confirm1_after(self, m, now_ms):
+        if self.role != INITIATOR:
             self._drop("Confirm1 but we are not initiator")
-            return
-        if self.state in (CONFIRM2_SENT, SECURE, CLEAR):
-            return  # a repeat: our Confirm2 is on its way
+
+    def _on_confirm1(self, m, now_ms):
         if self.state == COMMIT_SENT and self._multistream_exchange():
             if self._keys is None:
                 self._stashed_confirm1 = m
@@ -999,17 +977,13 @@ class Engine:
         self._send_confirm(2)
         self._set_state(CONFIRM2_SENT, "Confirm1 verified")
 
-    def _on_confirm2(self, m, now_ms):
-        if self.role != RESPONDER or m.part != 2:
+    def _confirm2_after(self, m, now_ms):
+        if self.role != RESPONDER:
             self._drop("Confirm2 but we are not responder")
-            return
-        if self.state in (SECURE, CLEAR):
-            if m.raw == self._peer_confirm_raw:
-                self._send(packets.Ack(CONF2ACK).encode())  # the initiator lost our Conf2ACK
-            return
-        if self.state != CONFIRM1_SENT:
-            self._drop("Confirm2 in state %s" % self.state)
-            return
+        elif m.raw == self._peer_confirm_raw:
+            self._send(packets.Ack(CONF2ACK).encode())  # the initiator lost our Conf2ACK
+
+    def _on_confirm2(self, m, now_ms):
         if not self._take_confirm(m, self._keys.zrtpkeyi, self._keys.mackeyi):
             return
         self._send(packets.Ack(CONF2ACK).encode())
@@ -1032,8 +1006,7 @@ class Engine:
         return True
 
     def _on_conf2ack(self, msg, now_ms):
-        if self.state == CONFIRM2_SENT:
-            self._secure_initiator("Conf2ACK")
+        self._secure_initiator("Conf2ACK")
 
     def _secure_initiator(self, why):
         self._disarm()
@@ -1060,7 +1033,24 @@ class Engine:
             if s.cache is not None:
                 s.cache.set_verified(s.peer_zid, False)  # section 4.3.2: the SAS must be read again
         s.verified = ours and self._peer_v
-        self._events.append(Sas(self))
+        self._events.append(self._keyed(Sas))
+
+    def _keyed(self, cls):
+        """A :class:`Sas` or :class:`Secure` event from the keys and choices of this exchange."""
+        k = self._keys
+        c = self._choice
+        names = c.names()
+        s = self._session
+        if self.role == INITIATOR:
+            local = (k.srtp_key_i, k.srtp_salt_i)
+            remote = (k.srtp_key_r, k.srtp_salt_r)
+        else:
+            local = (k.srtp_key_r, k.srtp_salt_r)
+            remote = (k.srtp_key_i, k.srtp_salt_i)
+        return cls(self.role, self.ssrc, self._multistream, algorithms.profile(c.cipher, c.auth_tag),
+                   local[0], local[1], remote[0], remote[1], s.sas, s.sas_type, names["hash"],
+                   names["cipher"], names["auth"], names["ka"], _hex(s.peer_zid), s.cache_result,
+                   s.verified)
 
     def _go_secure(self, why):
         s = self._session
@@ -1072,14 +1062,11 @@ class Engine:
                 s.cache.store(s.peer_zid, self._keys.new_rs1, expiry)
             s.cache.save()  # the end of the exchange: write the cache atomically
         self._set_state(SECURE, why)
-        self._events.append(Secure(self))
+        self._events.append(self._keyed(Secure))
 
     # --- internals: after the exchange, and errors ----------------------------------------------
 
     def _on_goclear(self, g, now_ms):
-        if self.state != SECURE or self._keys is None:
-            self._drop("GoClear in state %s" % self.state)
-            return
         mackey = self._keys.mackeyr if self.role == INITIATOR else self._keys.mackeyi
         if not packets.equal(self._hash.hmac(mackey, _GOCLEAR_LABEL)[:8], g.clear_mac):
             self._drop("GoClear with a bad clear_mac")
@@ -1093,9 +1080,6 @@ class Engine:
             self._events.append(PeerCleared(False))
 
     def _on_sasrelay(self, r, now_ms):
-        if self.state != SECURE or self._keys is None:
-            self._drop("SASrelay in state %s" % self.state)
-            return
         k = self._keys
         zrtpkey, mackey = (k.zrtpkeyr, k.mackeyr) if self.role == INITIATOR else (k.zrtpkeyi, k.mackeyi)
         try:

@@ -19,8 +19,7 @@ from micropython import const
 
 from zerotap import crypto
 
-# CRC-32C from the selected backend's module (native: C; micropython: viper; python: the table in
-# zerotap/crypto/crc.py).
+# CRC-32C from the selected backend's module (the pure one is zerotap/crypto/crc.py).
 crc32c = crypto.backend(crypto.BACKEND).crc32c
 
 PACKET_HEADER_LENGTH = const(12)
