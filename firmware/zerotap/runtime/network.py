@@ -113,8 +113,9 @@ class BoxNetwork:
                 continue
             resp = _sip.make_response(req, 503, "Service Unavailable")
             resp.add("Warning", '399 zerotap "%s"' % text.replace('"', "'"))
-            peer = getattr(self, "_last_peer", ("0.0.0.0", 0))
-            self.box._receive(1, resp.serialize(), peer, now, "UDP")
+            # handed to the proxy as if the network had answered: it takes the box's Via off
+            # and sends the answer on to the phone
+            self.box._receive(1, resp.serialize(), ("0.0.0.0", 0), now, "UDP")
 
     # --- timers (a loop timer source) ------------------------------------------------------------
     def timer(self):
@@ -130,8 +131,12 @@ class BoxNetwork:
                 self.box.sip[1].send(req, self.nat.stun)
             self._stun_next = now + STUN_EVERY_MS
         for data, dest in self.nat.keepalives(now):
-            if dest is not None:
+            if dest is None:
+                continue
+            if _locate.is_ip(dest[0]):
                 self.box.sip[1].send(data, dest)
+            else:  # the registrar by name: where RFC 3263 located it (cached), never blocking
+                self.transport.send(1, data, dest, "UDP")
 
     def close(self):
         self.box.loop.remove_timer_source(self)

@@ -146,8 +146,6 @@ class SipTransport:
             queue.append((side, data, port, transport))
             return True
         self.waiting[name] = [(side, data, port, transport)]
-        want = None if transport == "UDP" and port is None else transport
-        secure = transport == "TLS"
 
         def done(loc, targets):
             self.located[name] = loc
@@ -157,8 +155,10 @@ class SipTransport:
                 return
             for s, d, p, tr in pending:
                 self._send_target(s, d, loc.current())
-        self.resolver.locate(done, name, port=port, transport=want if port is None else
-                             (transport if transport != "UDP" else None), secure=secure)
+        # UDP is the default: with it, NAPTR and SRV choose; TCP or TLS ask for that transport
+        self.resolver.locate(done, name, port=port,
+                             transport=None if transport == "UDP" else transport,
+                             secure=transport == "TLS")
         return True
 
     def _send_target(self, side, data, target):

@@ -425,14 +425,15 @@ class Proxy:
     def _forward(self, fwd):
         """Record-Route, the next hop, the box's Via: the request as it leaves."""
         side, out_side, req = fwd.side, fwd.out_side, fwd.req
-        # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658)
-        if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
-            req.insert("Record-Route", self._rr(side))
-            req.insert("Record-Route", self._rr(out_side))
         dest = fwd.dest
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
         transport = self._transport_to(out_side, req, fwd.routes, dest)
+        # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
+        # each entry names the transport of its own leg
+        if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
+            req.insert("Record-Route", self._rr(side, self.transport_in))
+            req.insert("Record-Route", self._rr(out_side, transport))
         host, port = self._adv(out_side, transport)
         params = [["branch", fwd.branch], ["rport", None]]
         if transport != "UDP":
@@ -443,9 +444,7 @@ class Proxy:
             self.nat.flow(dest, transport, fwd.now_ms)
         return [_out(out_side, req.serialize(), dest, transport)]
 
-    def _rr(self, side):
-        transport = self.net_transport if side == NETWORK else (
-            self.transport_in if self.transport_in != "UDP" else "UDP")
+    def _rr(self, side, transport="UDP"):
         tp = "" if transport == "UDP" else ";transport=%s" % transport.lower()
         return "<sip:%s%s;lr>" % (join_hostport(*self._adv(side, transport)), tp)
 
