@@ -69,3 +69,22 @@ def test_refusals_name_the_key():
     _refused(obj, "phone.tcp", "must be true or false, not a string")
     _refused(_good(proxy="bad_name!"), "network.proxy",
              "bad address 'bad_name!': want host:port")
+
+
+def test_a_board_takes_the_dhcp_resolver_and_its_datagram_limit():
+    from zerotap.runtime import boot
+
+    class Nic:
+        def ifconfig(self):
+            return ("192.168.1.20", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+
+    cfg = config.parse(_good())
+    boot._transports(cfg, Nic())
+    assert cfg.network.dns == [("192.168.1.1", 53)]
+    assert cfg.network.max_datagram == boot.BOARD_SIP_DATAGRAM == 1472
+    cfg = config.parse(_good(dns=["192.0.2.53"]))
+    boot._transports(cfg, Nic())
+    assert cfg.network.dns == [("192.0.2.53", 53)]  # the config's own wins
+    cfg = config.parse(_good())
+    boot._transports(cfg, object())  # a stand-in without ifconfig: no resolver, no error
+    assert cfg.network.dns is None

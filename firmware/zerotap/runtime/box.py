@@ -209,10 +209,9 @@ class Box:
         self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log, os.urandom)
         if loop is None:
             self.loop.log = self.log  # a refused (oversize) datagram is logged with its reason
-        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip,
-                                   udp.SIP_DATAGRAM_MAX),
-                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip,
-                                   udp.SIP_DATAGRAM_MAX)]
+        limit = getattr(cfg.network, "max_datagram", udp.SIP_DATAGRAM_MAX)  # a board: 1472
+        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip, limit),
+                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip, limit)]
         from zerotap.runtime import network as _network
         self.net = _network.BoxNetwork(self)  # TCP/TLS, DNS, NAT upkeep (docs/transports.md)
         self.control = None
