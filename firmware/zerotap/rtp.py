@@ -1,7 +1,8 @@
 """RTP and RTCP headers (RFC 3550), and the demux of one media port's datagrams.
 
-One UDP port of the box carries RTP, RTCP (RFC 5761 multiplexing), ZRTP (RFC 6189) and STUN
-(RFC 5389); :func:`demux` tells them apart by their first bytes, without allocating.
+One UDP port of the box carries RTP, RTCP (RFC 5761 multiplexing), ZRTP (RFC 6189), STUN
+(RFC 5389) and, on an ICE path relayed by TURN, ChannelData (RFC 8656 section 12.4);
+:func:`demux` tells them apart by their first bytes, without allocating.
 
 Two layers:
 
@@ -42,6 +43,7 @@ PACKET_RTP = const(1)
 PACKET_RTCP = const(2)
 PACKET_ZRTP = const(3)
 PACKET_STUN = const(4)
+PACKET_CHANNEL_DATA = const(5)  # TURN ChannelData: first byte 64-79 (RFC 7983 section 7)
 
 # Error codes of header_length(); ERRORS holds their messages.
 ERR_RTP_SHORT = const(-1)
@@ -76,6 +78,8 @@ def demux(buf, length=-1):
         if RTCP_PT_FIRST <= b1 <= RTCP_PT_LAST:
             return PACKET_RTCP
         return PACKET_RTP
+    if top == 1 and buf[0] < 80 and length >= 4:
+        return PACKET_CHANNEL_DATA
     if top == 0 and length >= 8:
         # Compare the cookie byte by byte: a 32-bit int would allocate on a board.
         b4 = buf[4]

@@ -1,0 +1,642 @@
+"""STUN messages (RFC 8489) and client transactions, sans-IO.
+
+    m = Message(BINDING, REQUEST, tid)          # tid: 12 random bytes from the caller
+    m.add(USERNAME, "bob:alice")
+    data = m.encode(key=b"pwd", fingerprint=True)  # MESSAGE-INTEGRITY (HMAC-SHA1), FINGERPRINT
+    m2 = parse(data)                             # ValueError with a precise text on bad input
+    m2.verify(b"pwd")                            # ValueError unless the integrity matches
+
+Attributes are described by one table (``ATTRIBUTES``: type -> (name, kind)); the kind says how a
+value is packed and checked. Values: addresses are ``(ip, port)`` tuples (ip as text, IPv4 or
+IPv6), strings are ``str``, opaque values ``bytes``, numbers ``int``, ERROR-CODE is
+``(code, reason)``, flags (USE-CANDIDATE) ``None``. A message keeps its attributes in wire order
+as ``[type, value]`` lists; padding that is not zero (RFC 5769's vectors pad with spaces) is kept
+as a third element, and a value whose reserved bits are set as a fourth (its raw bytes), so that
+``parse(data).encode() == data`` for every message parse accepts without MESSAGE-INTEGRITY.
+
+After MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count (RFC 8489 section
+14.5); later attributes are dropped. FINGERPRINT is checked by :func:`parse` whenever present.
+"""
+import binascii
+import hashlib
+
+from micropython import const
+
+from zerotap import crypto
+
+MAGIC_COOKIE = const(0x2112A442)  # RFC 8489 section 5
+HEADER_LENGTH = const(20)
+FINGERPRINT_XOR = const(0x5354554E)  # RFC 8489 section 14.7
+
+# Classes (RFC 8489 section 5: bits C1 C0 at 0x0100 and 0x0010)
+REQUEST = const(0x0000)
+INDICATION = const(0x0010)
+SUCCESS = const(0x0100)
+ERROR = const(0x0110)
+
+# Methods (RFC 8489 section 18.2, RFC 8656 section 17)
+BINDING = const(0x001)
+ALLOCATE = const(0x003)
+REFRESH = const(0x004)
+SEND = const(0x006)
+DATA = const(0x007)
+CREATE_PERMISSION = const(0x008)
+CHANNEL_BIND = const(0x009)
+
+# Attribute types (RFC 8489 section 18.3, RFC 8656 section 18, RFC 8445 section 16.1)
+MAPPED_ADDRESS = const(0x0001)
+CHANGE_REQUEST = const(0x0003)
+USERNAME = const(0x0006)
+MESSAGE_INTEGRITY = const(0x0008)
+ERROR_CODE = const(0x0009)
+UNKNOWN_ATTRIBUTES = const(0x000A)
+CHANNEL_NUMBER = const(0x000C)
+LIFETIME = const(0x000D)
+XOR_PEER_ADDRESS = const(0x0012)
+DATA_ATTR = const(0x0013)
+REALM = const(0x0014)
+NONCE = const(0x0015)
+XOR_RELAYED_ADDRESS = const(0x0016)
+REQUESTED_ADDRESS_FAMILY = const(0x0017)
+EVEN_PORT = const(0x0018)
+REQUESTED_TRANSPORT = const(0x0019)
+DONT_FRAGMENT = const(0x001A)
+MESSAGE_INTEGRITY_SHA256 = const(0x001C)
+PASSWORD_ALGORITHM = const(0x001D)
+USERHASH = const(0x001E)
+XOR_MAPPED_ADDRESS = const(0x0020)
+RESERVATION_TOKEN = const(0x0022)
+PRIORITY = const(0x0024)
+USE_CANDIDATE = const(0x0025)
+PASSWORD_ALGORITHMS = const(0x8002)
+ALTERNATE_DOMAIN = const(0x8003)
+SOFTWARE = const(0x8022)
+ALTERNATE_SERVER = const(0x8023)
+FINGERPRINT = const(0x8028)
+ICE_CONTROLLED = const(0x8029)
+ICE_CONTROLLING = const(0x802A)
+RESPONSE_ORIGIN = const(0x802B)
+OTHER_ADDRESS = const(0x802C)
+
+# How a value is packed
+K_ADDRESS = const(0)
+K_XOR_ADDRESS = const(1)
+K_STRING = const(2)
+K_BYTES = const(3)
+K_U32 = const(4)
+K_U64 = const(5)
+K_FLAG = const(6)
+K_ERROR = const(7)
+K_CHANNEL = const(8)  # 16-bit number + 2 reserved bytes (RFC 8656 section 18.1)
+K_PROTOCOL = const(9)  # 8-bit protocol + 3 reserved bytes (RFC 8656 section 18.7)
+K_INTEGRITY = const(10)
+K_INTEGRITY_SHA256 = const(11)
+K_UNKNOWN_LIST = const(12)
+
+ATTRIBUTES = {
+    MAPPED_ADDRESS: ("MAPPED-ADDRESS", K_ADDRESS),
+    CHANGE_REQUEST: ("CHANGE-REQUEST", K_U32),
+    USERNAME: ("USERNAME", K_STRING),
+    MESSAGE_INTEGRITY: ("MESSAGE-INTEGRITY", K_INTEGRITY),
+    ERROR_CODE: ("ERROR-CODE", K_ERROR),
+    UNKNOWN_ATTRIBUTES: ("UNKNOWN-ATTRIBUTES", K_UNKNOWN_LIST),
+    CHANNEL_NUMBER: ("CHANNEL-NUMBER", K_CHANNEL),
+    LIFETIME: ("LIFETIME", K_U32),
+    XOR_PEER_ADDRESS: ("XOR-PEER-ADDRESS", K_XOR_ADDRESS),
+    DATA_ATTR: ("DATA", K_BYTES),
+    REALM: ("REALM", K_STRING),
+    NONCE: ("NONCE", K_BYTES),
+    XOR_RELAYED_ADDRESS: ("XOR-RELAYED-ADDRESS", K_XOR_ADDRESS),
+    REQUESTED_ADDRESS_FAMILY: ("REQUESTED-ADDRESS-FAMILY", K_PROTOCOL),
+    EVEN_PORT: ("EVEN-PORT", K_BYTES),
+    REQUESTED_TRANSPORT: ("REQUESTED-TRANSPORT", K_PROTOCOL),
+    DONT_FRAGMENT: ("DONT-FRAGMENT", K_FLAG),
+    MESSAGE_INTEGRITY_SHA256: ("MESSAGE-INTEGRITY-SHA256", K_INTEGRITY_SHA256),
+    PASSWORD_ALGORITHM: ("PASSWORD-ALGORITHM", K_BYTES),
+    USERHASH: ("USERHASH", K_BYTES),
+    XOR_MAPPED_ADDRESS: ("XOR-MAPPED-ADDRESS", K_XOR_ADDRESS),
+    RESERVATION_TOKEN: ("RESERVATION-TOKEN", K_BYTES),
+    PRIORITY: ("PRIORITY", K_U32),
+    USE_CANDIDATE: ("USE-CANDIDATE", K_FLAG),
+    PASSWORD_ALGORITHMS: ("PASSWORD-ALGORITHMS", K_BYTES),
+    ALTERNATE_DOMAIN: ("ALTERNATE-DOMAIN", K_STRING),
+    SOFTWARE: ("SOFTWARE", K_STRING),
+    ALTERNATE_SERVER: ("ALTERNATE-SERVER", K_ADDRESS),
+    FINGERPRINT: ("FINGERPRINT", K_U32),
+    ICE_CONTROLLED: ("ICE-CONTROLLED", K_U64),
+    ICE_CONTROLLING: ("ICE-CONTROLLING", K_U64),
+    RESPONSE_ORIGIN: ("RESPONSE-ORIGIN", K_ADDRESS),
+    OTHER_ADDRESS: ("OTHER-ADDRESS", K_ADDRESS),
+}
+
+_FIXED = {K_U32: 4, K_U64: 8, K_FLAG: 0, K_CHANNEL: 4, K_PROTOCOL: 4, K_INTEGRITY: 20}
+
+# Reason phrases of the error codes this package sends (RFC 8489 section 14.8, RFC 8445 7.3.1.1)
+REASONS = {
+    300: "Try Alternate", 400: "Bad Request", 401: "Unauthenticated", 403: "Forbidden",
+    420: "Unknown Attribute", 437: "Allocation Mismatch", 438: "Stale Nonce",
+    440: "Address Family not Supported", 441: "Wrong Credentials",
+    442: "Unsupported Transport Protocol", 486: "Allocation Quota Reached",
+    487: "Role Conflict", 500: "Server Error", 508: "Insufficient Capacity",
+}
+
+CLASS_NAMES = {REQUEST: "request", INDICATION: "indication", SUCCESS: "success", ERROR: "error"}
+
+
+def attribute_name(t):
+    entry = ATTRIBUTES.get(t)
+    return entry[0] if entry else "attribute 0x%04x" % t
+
+
+# --- IP addresses as text (no ipaddress module on MicroPython) --------------------------------
+
+_IP_CACHE = {}  # the few addresses an agent talks to, text -> bytes
+
+
+def ip_to_bytes(ip):
+    """The 4 or 16 bytes of IP (text); ValueError names the text when it is not an address."""
+    raw = _IP_CACHE.get(ip)
+    if raw is not None:
+        return raw
+    raw = _ip_to_bytes(ip)
+    if len(_IP_CACHE) >= 16:
+        _IP_CACHE.clear()
+    _IP_CACHE[ip] = raw
+    return raw
+
+
+def _ip_to_bytes(ip):
+    if ":" not in ip:
+        parts = ip.split(".")
+        if len(parts) != 4:
+            raise ValueError("not an IP address: %r" % ip)
+        out = bytearray(4)
+        for i in range(4):
+            p = parts[i]
+            if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+                raise ValueError("not an IP address: %r" % ip)
+            out[i] = int(p)
+        return bytes(out)
+    head, sep, tail = ip.partition("::")
+    if "::" in tail:
+        raise ValueError("not an IP address: %r" % ip)
+
+    def groups(text):
+        if not text:
+            return []
+        out = []
+        for g in text.split(":"):
+            if not g or len(g) > 4:
+                raise ValueError("not an IP address: %r" % ip)
+            try:
+                out.append(int(g, 16))
+            except ValueError:
+                raise ValueError("not an IP address: %r" % ip)
+        return out
+
+    h = groups(head)
+    t = groups(tail)
+    if sep:
+        if len(h) + len(t) > 7:
+            raise ValueError("not an IP address: %r" % ip)
+        g = h + [0] * (8 - len(h) - len(t)) + t
+    else:
+        g = h
+    if len(g) != 8:
+        raise ValueError("not an IP address: %r" % ip)
+    out = bytearray(16)
+    for i in range(8):
+        out[2 * i] = g[i] >> 8
+        out[2 * i + 1] = g[i] & 0xFF
+    return bytes(out)
+
+
+def ip_from_bytes(b):
+    """IP text of 4 or 16 bytes (IPv6 in the RFC 5952 form: lowercase, longest zero run as ::)."""
+    if len(b) == 4:
+        return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
+    g = [(b[2 * i] << 8) | b[2 * i + 1] for i in range(8)]
+    best, best_len, i = -1, 1, 0
+    while i < 8:
+        if g[i] == 0:
+            j = i
+            while j < 8 and g[j] == 0:
+                j += 1
+            if j - i > best_len:
+                best, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    if best < 0:
+        return ":".join("%x" % x for x in g)
+    return ":".join("%x" % x for x in g[:best]) + "::" + \
+        ":".join("%x" % x for x in g[best + best_len:])
+
+
+def _u16(b, i):
+    return (b[i] << 8) | b[i + 1]
+
+
+def _u32(b, i):
+    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
+
+
+def _pack_address(value, xor_pad):
+    ip, port = value
+    raw = ip_to_bytes(ip)
+    if xor_pad is not None:
+        port ^= MAGIC_COOKIE >> 16
+        if len(raw) == 4:  # the common case, without a loop
+            return bytes((0, 1, port >> 8, port & 0xFF, raw[0] ^ 0x21, raw[1] ^ 0x12,
+                          raw[2] ^ 0xA4, raw[3] ^ 0x42))
+        raw = bytes(raw[i] ^ xor_pad[i] for i in range(16))
+    return bytes((0, 1 if len(raw) == 4 else 2, port >> 8, port & 0xFF)) + raw
+
+
+def _unpack_address(name, v, xor_pad):
+    n = len(v)
+    if n < 4:
+        raise ValueError("STUN %s: length %d is shorter than 4" % (name, n))
+    family = v[1]
+    if family == 1:
+        if n != 8:
+            raise ValueError("STUN %s: length %d is wrong for IPv4" % (name, n))
+    elif family == 2:
+        if n != 20:
+            raise ValueError("STUN %s: length %d is wrong for IPv6" % (name, n))
+    else:
+        raise ValueError("STUN %s: address family %d is unknown" % (name, family))
+    port = _u16(v, 2)
+    if xor_pad is not None:
+        port ^= MAGIC_COOKIE >> 16
+        if family == 1:
+            return "%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42), port
+        return ip_from_bytes(bytes(v[4 + i] ^ xor_pad[i] for i in range(16))), port
+    return ip_from_bytes(v[4:]), port
+
+
+def _pack(t, kind, value, tid):
+    if kind == K_ADDRESS:
+        return _pack_address(value, None)
+    if kind == K_XOR_ADDRESS:
+        return _pack_address(value, _xor_pad(tid))
+    if kind == K_STRING:
+        return value.encode()
+    if kind == K_U32:
+        return value.to_bytes(4, "big")
+    if kind == K_U64:
+        return value.to_bytes(8, "big")
+    if kind == K_FLAG:
+        return b""
+    if kind == K_ERROR:
+        code, reason = value
+        return bytes((0, 0, code // 100, code % 100)) + reason.encode()
+    if kind == K_CHANNEL:
+        return bytes((value >> 8, value & 0xFF, 0, 0))
+    if kind == K_PROTOCOL:
+        return bytes((value, 0, 0, 0))
+    if kind == K_UNKNOWN_LIST:
+        return b"".join(x.to_bytes(2, "big") for x in value)
+    return bytes(value)  # K_BYTES, K_INTEGRITY*
+
+
+def _unpack(t, name, kind, v, tid):
+    n = len(v)
+    want = _FIXED.get(kind)
+    if want is not None and n != want:
+        raise ValueError("STUN %s: length %d, want %d" % (name, n, want))
+    if kind == K_ADDRESS:
+        return _unpack_address(name, v, None)
+    if kind == K_XOR_ADDRESS:
+        return _unpack_address(name, v, _xor_pad(tid))
+    if kind == K_STRING:
+        try:
+            return str(v, "utf-8")
+        except UnicodeError:
+            raise ValueError("STUN %s is not UTF-8" % name)
+    if kind == K_U32:
+        return _u32(v, 0)
+    if kind == K_U64:
+        return (_u32(v, 0) << 32) | _u32(v, 4)
+    if kind == K_FLAG:
+        return None
+    if kind == K_ERROR:
+        if n < 4:
+            raise ValueError("STUN ERROR-CODE: length %d is shorter than 4" % n)
+        if v[3] > 99:
+            raise ValueError("STUN ERROR-CODE: number %d is over 99" % v[3])
+        try:
+            reason = str(v[4:], "utf-8")
+        except UnicodeError:
+            raise ValueError("STUN ERROR-CODE reason is not UTF-8")
+        return (v[2] & 7) * 100 + v[3], reason
+    if kind == K_CHANNEL:
+        return _u16(v, 0)
+    if kind == K_PROTOCOL:
+        return v[0]
+    if kind == K_INTEGRITY_SHA256:
+        if n < 16 or n > 32 or n % 4:
+            raise ValueError("STUN MESSAGE-INTEGRITY-SHA256: length %d is not 16..32 in steps of 4"
+                             % n)
+        return bytes(v)
+    if kind == K_UNKNOWN_LIST:
+        if n % 2:
+            raise ValueError("STUN UNKNOWN-ATTRIBUTES: length %d is odd" % n)
+        return [_u16(v, i) for i in range(0, n, 2)]
+    return bytes(v)
+
+
+def _reserved_clear(kind, v):
+    """False when bits the RFCs reserve (RFFU: zero when sent, ignored when received) are set;
+    the parser then keeps the raw value, so that the message still encodes to its own bytes."""
+    if kind == K_ADDRESS or kind == K_XOR_ADDRESS:
+        return v[0] == 0
+    if kind == K_CHANNEL:
+        return v[2] == 0 and v[3] == 0
+    if kind == K_PROTOCOL:
+        return v[1] == 0 and v[2] == 0 and v[3] == 0
+    if kind == K_ERROR:
+        return v[0] == 0 and v[1] == 0 and v[2] < 8
+    return True
+
+
+def _xor_pad(tid):
+    return MAGIC_COOKIE.to_bytes(4, "big") + tid
+
+
+def _header(mtype, length, tid):
+    return bytes((mtype >> 8, mtype & 0xFF, length >> 8, length & 0xFF)) + \
+        MAGIC_COOKIE.to_bytes(4, "big") + tid
+
+
+def message_type(method, cls):
+    """The 14-bit type of METHOD and CLASS (RFC 8489 section 5: class bits at 0x0110)."""
+    return (method & 0x000F) | ((method & 0x0070) << 1) | ((method & 0x0F80) << 2) | cls
+
+
+def _split_type(mtype):
+    cls = mtype & 0x0110
+    m = mtype & ~0x0110
+    method = (m & 0x000F) | ((m & 0x00E0) >> 1) | ((m & 0x3E00) >> 2)
+    return method, cls
+
+
+def crc_fingerprint(data):
+    """FINGERPRINT of DATA (the message up to the attribute, with its length already counting
+    it): CRC-32 xor 0x5354554E (RFC 8489 section 14.7)."""
+    return (binascii.crc32(data) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
+
+
+def _with_length(data, length):
+    return data[:2] + bytes((length >> 8, length & 0xFF)) + data[4:]
+
+
+def long_term_key(username, realm, password):
+    """The long-term credential key MD5(username ":" realm ":" password) (RFC 8489 9.2.2)."""
+    return hashlib.md5(("%s:%s:%s" % (username, realm, password)).encode()).digest()
+
+
+def _equal(a, b):
+    """Compare two MACs without stopping at the first difference."""
+    if len(a) != len(b):
+        return False
+    return int.from_bytes(a, "big") ^ int.from_bytes(b, "big") == 0
+
+
+class Message:
+    """One STUN message: ``method``, ``cls``, ``tid`` (12 bytes) and ``attrs``."""
+
+    def __init__(self, method, cls, tid, attrs=None):
+        if len(tid) != 12:
+            raise ValueError("STUN transaction id must be 12 bytes")
+        self.method = method
+        self.cls = cls
+        self.tid = bytes(tid)
+        self.attrs = attrs if attrs is not None else []
+        self.raw = None  # the parsed bytes (for integrity checks)
+        self.integrity_at = -1  # offset of MESSAGE-INTEGRITY in raw
+        self.integrity256_at = -1
+        self.unknown = []  # comprehension-required types this table does not know
+
+    def add(self, t, value=None):
+        self.attrs.append([t, value])
+        return self
+
+    def get(self, t, default=None):
+        for a in self.attrs:
+            if a[0] == t:
+                return a[1]
+        return default
+
+    def has(self, t):
+        for a in self.attrs:
+            if a[0] == t:
+                return True
+        return False
+
+    def get_all(self, t):
+        return [a[1] for a in self.attrs if a[0] == t]
+
+    def error_code(self):
+        e = self.get(ERROR_CODE)
+        return e[0] if e else None
+
+    def encode(self, key=None, sha256=False, fingerprint=False):
+        """The message's bytes. With KEY: MESSAGE-INTEGRITY (or with SHA256 the -SHA256 variant)
+        replaces any present; with FINGERPRINT a new FINGERPRINT replaces any present."""
+        body = []
+        length = 0
+        tid = self.tid
+        for a in self.attrs:
+            t = a[0]
+            if key is not None and t in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
+                continue
+            if (fingerprint or key is not None) and t == FINGERPRINT:
+                continue
+            entry = ATTRIBUTES.get(t)
+            if entry is None:
+                v = bytes(a[1])
+            else:
+                v = a[3] if len(a) > 3 else _pack(t, entry[1], a[1], tid)
+            n = len(v)
+            pad = a[2] if len(a) > 2 and a[2] is not None else bytes(-n % 4)
+            body.append(bytes((t >> 8, t & 0xFF, n >> 8, n & 0xFF)))
+            body.append(v)
+            body.append(pad)
+            length += 4 + n + len(pad)
+        mtype = message_type(self.method, self.cls)
+        data = _header(mtype, length, tid) + b"".join(body)
+        if key is not None:
+            if sha256:
+                data = _header(mtype, length + 36, tid) + data[HEADER_LENGTH:]
+                mac = crypto.hmac_sha256(key, data)
+                data += b"\x00\x1c\x00\x20" + mac
+                length += 36
+            else:
+                data = _header(mtype, length + 24, tid) + data[HEADER_LENGTH:]
+                mac = crypto.hmac_sha1(key, data)
+                data += b"\x00\x08\x00\x14" + mac
+                length += 24
+        if fingerprint or (key is not None and self.has(FINGERPRINT)):
+            data = _header(mtype, length + 8, tid) + data[HEADER_LENGTH:]
+            data += b"\x80\x28\x00\x04" + crc_fingerprint(data).to_bytes(4, "big")
+        return data
+
+    def verify(self, key):
+        """Check the parsed message's MESSAGE-INTEGRITY-SHA256 (when present, RFC 8489 section
+        14.6) or MESSAGE-INTEGRITY against KEY; ValueError names what is wrong."""
+        raw = self.raw
+        if raw is None:
+            raise ValueError("STUN message was not parsed")
+        if self.integrity256_at >= 0:
+            at = self.integrity256_at
+            mac = self.get(MESSAGE_INTEGRITY_SHA256)
+            got = crypto.hmac_sha256(key, _with_length(raw[:at], at - HEADER_LENGTH + 4 +
+                                                       len(mac)))[:len(mac)]
+            if not _equal(got, mac):
+                raise ValueError("STUN MESSAGE-INTEGRITY-SHA256 does not match")
+            return
+        if self.integrity_at < 0:
+            raise ValueError("STUN message has no MESSAGE-INTEGRITY")
+        at = self.integrity_at
+        got = crypto.hmac_sha1(key, _with_length(raw[:at], at - HEADER_LENGTH + 24))
+        if not _equal(got, self.get(MESSAGE_INTEGRITY)):
+            raise ValueError("STUN MESSAGE-INTEGRITY does not match")
+
+    def check(self, key):
+        """True when :meth:`verify` passes."""
+        try:
+            self.verify(key)
+            return True
+        except ValueError:
+            return False
+
+    def __repr__(self):
+        return "<STUN %s %s %s %r>" % (
+            "method 0x%03x" % self.method, CLASS_NAMES[self.cls],
+            binascii.hexlify(self.tid).decode(),
+            [(attribute_name(a[0]), a[1]) for a in self.attrs])
+
+
+def is_stun(data):
+    """True when DATA looks like STUN: first two bits 0, the magic cookie, a length that fits."""
+    return (len(data) >= HEADER_LENGTH and data[0] < 0x40 and data[4] == 0x21 and
+            data[5] == 0x12 and data[6] == 0xA4 and data[7] == 0x42 and
+            _u16(data, 2) == len(data) - HEADER_LENGTH)
+
+
+def parse(data):
+    """Parse one STUN message (all of DATA). ValueError with a precise text on bad input."""
+    n = len(data)
+    if n < HEADER_LENGTH:
+        raise ValueError("STUN message shorter than the 20-byte header")
+    mtype = _u16(data, 0)
+    if mtype & 0xC000:
+        raise ValueError("STUN message type 0x%04x: the first two bits are not zero" % mtype)
+    cookie = _u32(data, 4)
+    if cookie != MAGIC_COOKIE:
+        raise ValueError("STUN magic cookie 0x%08x is wrong" % cookie)
+    length = _u16(data, 2)
+    if length % 4:
+        raise ValueError("STUN message length %d is not a multiple of 4" % length)
+    if length != n - HEADER_LENGTH:
+        raise ValueError("STUN message length %d does not match the %d bytes after the header"
+                         % (length, n - HEADER_LENGTH))
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    tid = data[8:20]
+    method, cls = _split_type(mtype)
+    msg = Message(method, cls, tid)
+    msg.raw = data
+    attrs = msg.attrs
+    pos = HEADER_LENGTH
+    ignore = False
+    while pos < n:
+        if pos + 4 > n:
+            raise ValueError("STUN attribute at offset %d: truncated header" % pos)
+        t = _u16(data, pos)
+        alen = _u16(data, pos + 2)
+        end = pos + 4 + alen
+        padded = end + (-alen % 4)
+        if padded > n:
+            raise ValueError("STUN attribute 0x%04x at offset %d: length %d runs past the end"
+                             " of the message" % (t, pos, alen))
+        v = data[pos + 4:end]
+        pad = data[end:padded]
+        if t == FINGERPRINT:
+            if padded != n:
+                raise ValueError("STUN FINGERPRINT is not the last attribute")
+            if alen != 4:
+                raise ValueError("STUN FINGERPRINT: length %d, want 4" % alen)
+            if _u32(v, 0) != crc_fingerprint(data[:pos]):
+                raise ValueError("STUN FINGERPRINT does not match")
+        elif ignore and t != MESSAGE_INTEGRITY_SHA256:
+            pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
+            continue
+        entry = ATTRIBUTES.get(t)
+        if entry is None:
+            value = v
+            if t < 0x8000:
+                msg.unknown.append(t)
+        else:
+            value = _unpack(t, entry[0], entry[1], v, tid)
+        item = [t, value]
+        if pad and pad != bytes(len(pad)):
+            item.append(pad)
+        if entry is not None and not _reserved_clear(entry[1], v):
+            if len(item) == 2:
+                item.append(None)
+            item.append(v)
+        attrs.append(item)
+        if t == MESSAGE_INTEGRITY:
+            msg.integrity_at = pos
+            ignore = True
+        elif t == MESSAGE_INTEGRITY_SHA256:
+            msg.integrity256_at = pos
+            ignore = True
+        pos = padded
+    return msg
+
+
+class Transaction:
+    """A client transaction over UDP (RFC 8489 section 6.2.1): sends at 0, RTO, 3 RTO, 7 RTO ...
+    (RC sends in all), then fails RM x RTO after the last one.
+
+    ``due(now)`` is called at ``deadline``: it returns the bytes to send again, or None when the
+    transaction has just timed out (then ``timed_out`` is True)."""
+
+    def __init__(self, request, data, addr, now, rto=500, rc=7, rm=16, via=None):
+        self.request = request  # the Message, when the caller wants to keep it
+        self.data = data
+        self.addr = addr
+        self.via = via  # who sends it (the agent's local base, or a relay)
+        self.rto = rto
+        self.interval = rto
+        self.sent = 1
+        self.rc = rc
+        self.rm = rm
+        self.deadline = now + rto if rc > 1 else now + rm * rto
+        self.timed_out = False
+        self.done = False
+
+    def due(self, now):
+        if self.sent >= self.rc:
+            self.timed_out = True
+            self.done = True
+            return None
+        self.sent += 1
+        self.interval *= 2
+        if self.sent >= self.rc:
+            self.deadline = now + self.rm * self.rto
+        else:
+            self.deadline = now + self.interval
+        return self.data
+
+
+def error_response(request, code, key=None, reason=None, extra=None):
+    """The bytes of an error response to REQUEST (a Message)."""
+    m = Message(request.method, ERROR, request.tid)
+    m.add(ERROR_CODE, (code, reason or REASONS.get(code, "Error")))
+    if extra:
+        m.attrs.extend(extra)
+    return m.encode(key=key, fingerprint=True)

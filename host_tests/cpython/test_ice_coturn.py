@@ -1,0 +1,186 @@
+"""Our STUN and TURN client against coturn (Debian ``coturn``) on loopback: Binding, Allocate
+with coturn's temporary (REST) credentials after a 401, a 438 stale nonce, permissions,
+channels, data relayed between two of our clients, expired and wrong credentials refused."""
+import os
+import socket
+import sys
+import time
+
+from coturn import REALM, Coturn
+from hostenv import FIRMWARE
+
+sys.path.insert(0, str(FIRMWARE))
+from zerotap.ice import stun, turn  # noqa: E402
+from zerotap.runtime import ice as rt  # noqa: E402
+from zerotap.runtime import udp  # noqa: E402
+
+
+def _client(loop, srv, user, password):
+    got = []
+    t = turn.TurnClient(srv.addr, user, password, os.urandom, software="zerotap-test")
+    d = rt.Driver(loop, "127.0.0.1", 0, t, on_data=got.append)
+    d.got = got
+    return t, d
+
+
+def _allocate(loop, drivers):
+    for d in drivers:
+        d.core.start(loop.clock())
+        d.flush(loop.clock())
+    return rt.run(loop, drivers, lambda: all(d.event("allocated") or d.event("error")
+                                             for d in drivers), 5000)
+
+
+def test_binding():
+    with Coturn() as srv:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(2)
+        m = stun.Message(stun.BINDING, stun.REQUEST, os.urandom(12))
+        s.sendto(m.encode(fingerprint=True), srv.addr)
+        data, addr = s.recvfrom(2048)
+        r = stun.parse(data)  # coturn adds FINGERPRINT (--fingerprint): parse checks it
+        assert r.cls == stun.SUCCESS and r.tid == m.tid
+        assert r.get(stun.XOR_MAPPED_ADDRESS) == s.getsockname()
+        assert r.has(stun.FINGERPRINT)
+        assert r.encode() == data  # byte for byte
+        s.close()
+
+
+def test_allocate_permissions_channels_and_data():
+    with Coturn() as srv:
+        loop = udp.Loop()
+        ua, pa = srv.credentials("alice")
+        ub, pb = srv.credentials("bob")
+        ta, da = _client(loop, srv, ua, pa)
+        tb, db = _client(loop, srv, ub, pb)
+        assert _allocate(loop, [da, db]), (da.events, db.events)
+        for t, d in ((ta, da), (tb, db)):
+            assert t.state == turn.ALLOCATED, d.events
+            assert t.realm == REALM and t.nonce  # learned from the 401
+            assert t.relayed[0] == "127.0.0.1" and t.relayed[1] != srv.addr[1]
+            assert t.mapped == ("127.0.0.1", d.port)
+        # Send/Data indications: each permits the other's relayed address first
+        now = loop.clock()
+        tb.permit([ta.relayed[0]], now)
+        db.flush(now)
+        assert rt.run(loop, [da, db], lambda: tb.permitted(ta.relayed[0]), 3000)
+        ta.send(b"indication a->b", tb.relayed, loop.clock())
+        da.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: db.got, 3000), db.events
+        assert db.got == [(ta.relayed, b"indication a->b")]
+        tb.send(b"indication b->a", ta.relayed, loop.clock())
+        db.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: da.got, 3000)
+        assert da.got == [(tb.relayed, b"indication b->a")]
+        # channels both ways: ChannelData on the wire
+        ta.bind(tb.relayed, loop.clock())
+        tb.bind(ta.relayed, loop.clock())
+        da.flush(loop.clock())
+        db.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: ta.channel(tb.relayed) and tb.channel(ta.relayed),
+                      3000), (da.events, db.events)
+        ta.send(b"channel a->b", tb.relayed, loop.clock())
+        wire = ta.datagrams_to_send()
+        assert wire[0][0][:2] == ta.channel(tb.relayed).to_bytes(2, "big")
+        for data, addr in wire:
+            da.ep.send(data, addr)
+        tb.send(b"channel b->a", ta.relayed, loop.clock())
+        db.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: len(da.got) == 2 and len(db.got) == 2, 3000)
+        assert db.got[1] == (ta.relayed, b"channel a->b")
+        assert da.got[1] == (tb.relayed, b"channel b->a")
+        # coturn relays ChannelData to a peer with a channel as ChannelData: 20 datagrams
+        for i in range(20):
+            ta.send(b"burst %d" % i, tb.relayed, loop.clock())
+        da.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: len(db.got) == 22, 3000)
+        assert [p for _, p in db.got[2:]] == [b"burst %d" % i for i in range(20)]
+        # release
+        for t, d in ((ta, da), (tb, db)):
+            t.release(loop.clock())
+            d.flush(loop.clock())
+        assert rt.run(loop, [da, db], lambda: da.event("released") and db.event("released"),
+                      3000)
+        loop.close_all()
+
+
+def test_stale_nonce_438_is_retried():
+    with Coturn(extra=["--stale-nonce=1"]) as srv:
+        loop = udp.Loop()
+        user, password = srv.credentials("carol")
+        t, d = _client(loop, srv, user, password)
+        assert _allocate(loop, [d]) and t.state == turn.ALLOCATED, d.events
+        first = t.nonce
+        time.sleep(2.2)  # the nonce goes stale
+        expires = t.expires
+        t.refresh(loop.clock())
+        d.flush(loop.clock())
+        assert rt.run(loop, [d], lambda: t.nonce != first and not t._tx, 5000), d.events
+        assert t.expires > expires and t.state == turn.ALLOCATED
+        assert d.event("error") is None
+        loop.close_all()
+
+
+def test_expired_and_wrong_credentials_refused():
+    with Coturn() as srv:
+        loop = udp.Loop()
+        expired = srv.credentials("dave", ttl=-60)
+        wrong = turn.rest_credentials("not-the-secret", "erin", int(time.time()) + 600)
+        drivers = []
+        for user, password in (expired, wrong):
+            t, d = _client(loop, srv, user, password)
+            drivers.append(d)
+        assert _allocate(loop, drivers)
+        for d in drivers:
+            e = d.event("error")
+            assert e is not None and e[1] == 401 and e[3] == "Allocate", d.events
+            assert d.core.state == turn.FAILED and d.core.relayed is None
+        loop.close_all()
+
+
+def test_agents_with_coturn_as_stun_and_turn_server():
+    """Two agents use coturn as their STUN and TURN server (one address for both): gathering
+    ends quickly (the Binding answer is told apart from the TURN answers), and a relay-only
+    agent connects through its allocation, with ChannelData on the selected path."""
+    from zerotap.ice import agent as ice
+    with Coturn() as srv:
+        loop = udp.Loop()
+        drivers = []
+        for controlling, relay_only in ((True, True), (False, False)):
+            user, password = srv.credentials("agent%d" % controlling)
+            a = ice.Agent(controlling, os.urandom, stun_server=srv.addr,
+                          turn=(srv.addr, user, password), relay_only=relay_only)
+            d = rt.Driver(loop, "127.0.0.1", 0, a)
+            a.gather([("127.0.0.1", d.port)], loop.clock())
+            d.flush(loop.clock())
+            drivers.append(d)
+        t0 = time.monotonic()
+        assert rt.run(loop, drivers, lambda: all(d.event("gathered") for d in drivers), 5000)
+        assert time.monotonic() - t0 < 1.0  # no request waited for a timeout
+        da, db = drivers
+        a, b = da.core, db.core
+        assert [c.type for c in a.local_candidates()] == [ice.RELAY]
+        # on loopback the mapped address is the host address: no server-reflexive candidate
+        assert sorted(c.type for c in b.local_candidates()) == [ice.HOST, ice.RELAY]
+        a.set_remote(b.ufrag, b.pwd, b.local_candidates())
+        b.set_remote(a.ufrag, a.pwd, a.local_candidates())
+        for d in drivers:
+            d.core.start(loop.clock())
+            d.flush(loop.clock())
+        assert rt.run(loop, drivers, lambda: a.selected is not None and b.selected is not None,
+                      5000), (da.events, db.events)
+        assert a.selected.local.type == ice.RELAY
+        assert rt.run(loop, drivers, lambda: a.turn.channel(a.selected.remote.addr), 3000)
+        got = []
+        db.on_data = got.append
+        a.send(b"through coturn", loop.clock())
+        wire = a.datagrams_to_send()
+        assert len(wire) == 1 and 0x40 <= wire[0][0][0] <= 0x4F and wire[0][1] == srv.addr
+        da.ep.send(wire[0][0], wire[0][1])
+        assert rt.run(loop, drivers, lambda: got, 3000)
+        assert got == [b"through coturn"]
+        for d in drivers:
+            d.core.close(loop.clock())
+            d.flush(loop.clock())
+        loop.close_all()
