@@ -6,19 +6,16 @@ implementation), the long-term credential steps are RFC 8656 section 7.2 (401 wi
 NONCE, then USERNAME, REALM, NONCE and MESSAGE-INTEGRITY with key MD5(user:realm:password)).
 """
 import socket
-import subprocess
 import time
 
 import pytest
 from aioice import stun
 from aioice.turn import make_integrity_key
 
-import ports
-from hostenv import need, stop_process, text_of, wait_until
+from coturn import REALM, Coturn
 from icehelper_proc import Helper
 
 SECRET = "test-shared-secret-0123456789"
-REALM = "zerotap.test"
 UDP = 17 << 24  # REQUESTED-TRANSPORT: UDP (RFC 8656 section 18.7)
 
 
@@ -67,40 +64,11 @@ def allocate(addr, username, password):
         sock.close()
 
 
-def _binding_answers(addr):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.settimeout(0.2)
-    try:
-        msg = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
-        sock.sendto(bytes(msg), addr)
-        return stun.parse_message(sock.recvfrom(2048)[0]).message_class == stun.Class.RESPONSE
-    except OSError:
-        return False
-    finally:
-        sock.close()
-
-
 @pytest.fixture(scope="module")
-def coturn(tmp_path_factory):
-    binary = need("turnserver", "coturn")
-    folder = tmp_path_factory.mktemp("coturn")
-    port = ports.udp_port()
-    low, high = ports.udp_range(16)
-    log = folder / "turnserver.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [binary, "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
-             "--relay-ip=127.0.0.1", "--listening-port=%d" % port, "--realm=" + REALM,
-             "--use-auth-secret", "--static-auth-secret=" + SECRET, "--min-port=%d" % low,
-             "--max-port=%d" % high, "--log-file=stdout", "--simple-log", "--fingerprint",
-             "--no-tcp-relay", "--pidfile=%s" % (folder / "turnserver.pid")],
-            stdout=out, stderr=subprocess.STDOUT)
-    addr = ("127.0.0.1", port)
-    if not wait_until(lambda: _binding_answers(addr), 15, proc):
-        stop_process(proc)
-        raise RuntimeError("turnserver did not start:\n" + text_of(log))
-    yield addr
-    stop_process(proc)
+def coturn():
+    # the one coturn driver of the tests (coturn.py): free loopback ports, UDP only, stopped by PID
+    with Coturn(secret=SECRET) as srv:
+        yield srv.addr
 
 
 def _minted(tmp_path, secret, ttl):

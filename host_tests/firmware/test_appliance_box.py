@@ -201,9 +201,11 @@ def test_a_fault_in_one_calls_media_ends_that_call_only():
         assert _relays(b, *c1, seq=1) == (1, 1) and _relays(b, *c2, seq=1) == (1, 1)
         # the socket budget (boards/README.md): two calls, and room for an ICE socket each
         rb = runtime_box
-        assert len(b.loop._by_key) == rb.FIXED_SOCKETS + 2 * rb.SOCKETS_PER_CALL == 7
-        assert rb.FIXED_SOCKETS + rb.BOARD_CALLS * (rb.SOCKETS_PER_CALL +
-                                                     rb.ICE_SOCKETS_PER_CALL) <= rb.BOARD_SOCKETS
+        assert len(b.loop._by_key) == rb.fixed_sockets(b.cfg) + 2 * rb.SOCKETS_PER_CALL == 8
+        # a board: with the phone's TCP listener (phone.tcp, the default) all 10 are spoken for
+        assert b.cfg.phone.tcp and rb.fixed_sockets(b.cfg) == 4
+        assert rb.fixed_sockets(b.cfg) + rb.BOARD_CALLS * (
+            rb.SOCKETS_PER_CALL + rb.ICE_SOCKETS_PER_CALL) == rb.BOARD_SOCKETS
         first, second = b.status.calls
         assert b.inject_fault([str(first.call), "media"]) is first
         _relays(b, *c1, seq=2)  # the next datagram of call one raises in its handler
@@ -273,10 +275,11 @@ def test_a_dead_far_end_ends_the_call_after_media_timeout_and_frees_its_sockets(
     phone, far = Peer("alice"), Peer("bob")
     try:
         before = _open_fds()
-        assert len(b.loop._by_key) == runtime_box.FIXED_SOCKETS
+        fixed = runtime_box.fixed_sockets(b.cfg)
+        assert len(b.loop._by_key) == fixed
         c1 = _call(b, phone, far, "dead-one")
         during = _open_fds()
-        assert len(b.loop._by_key) == runtime_box.FIXED_SOCKETS + runtime_box.SOCKETS_PER_CALL
+        assert len(b.loop._by_key) == fixed + runtime_box.SOCKETS_PER_CALL
         assert _relays(b, *c1, seq=1) == (1, 1)
         call = b.status.calls[0]
         for step in range(9):  # the phone keeps talking, the far end is gone
@@ -293,7 +296,7 @@ def test_a_dead_far_end_ends_the_call_after_media_timeout_and_frees_its_sockets(
             byes = _byes(peer, "dead-one")
             assert len(byes) == 1 and byes[0].get("Reason") == (
                 'SIP;cause=200;text="ZeroTap: no media from the network for 5 s"'), peer.name
-        assert b.media == [] and len(b.loop._by_key) == runtime_box.FIXED_SOCKETS
+        assert b.media == [] and len(b.loop._by_key) == fixed
         if before is not None:
             # the two RTP sockets the test's peers made are the rest
             assert during - before - 2 == runtime_box.SOCKETS_PER_CALL, (before, during)

@@ -79,6 +79,12 @@ class AES:
         self._hi = hi
         self._lo = lo
 
+    def wipe(self):
+        """Overwrite the round keys (the call ended); the object is unusable after."""
+        for w in (self._hi, self._lo):
+            for i in range(len(w)):
+                w[i] = 0
+
     def encrypt_block(self, src, soff, dst, doff):
         wh = self._hi
         wl = self._lo

@@ -52,7 +52,7 @@ class SrtpTransform(_srtp.SrtpTransform):
         self._ipad, self._opad = ipad, opad
 
     def _wipe(self):
-        _srtp.wipe(self._aes._w)  # the round keys
+        self._aes.wipe()  # the round keys
         _srtp.wipe(self._ipad)
         _srtp.wipe(self._opad)
         self._inner = self._outer = None  # hash states cannot be overwritten: dropped

@@ -4,11 +4,12 @@
     box.run()               # until SIGINT/SIGTERM (CPython), SIGINT (MicroPython) or ``stop``
                             # then: BYE for every call, media closed, the ZRTP cache written
 
-It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy (:mod:`zerotap.sip.proxy`),
-one :class:`zerotap.media.MediaSession` per call with its four sockets and its keypad filter
-(:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the local control socket
-(:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the display and the
-button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
+SIP goes over UDP, TCP and TLS through :mod:`zerotap.runtime.network` (streams, DNS, NAT upkeep;
+docs/transports.md). It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy
+(:mod:`zerotap.sip.proxy`), one :class:`zerotap.media.MediaSession` per call with its four sockets
+and its keypad filter (:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the
+local control socket (:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the
+display and the button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
 
 The seams (:mod:`zerotap.seams`) it fills: :class:`MediaFactory` is the proxy's media factory,
 :class:`CallMedia` each call's media; the secure factory it is given (``secure_factory``, a
@@ -19,6 +20,7 @@ The button, the keypad codes and the control all end in :meth:`Box.action`, whic
 engine too (the trust cache keeps the verified flag) and redraws the display.
 """
 import json
+import os
 import sys
 import time
 
@@ -32,12 +34,18 @@ from zerotap.sip import proxy as _proxy
 from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 
-FIXED_SOCKETS = 3  # the two SIP sockets and the control
+FIXED_SOCKETS = 3  # the two SIP sockets and the control (UDP)
 SOCKETS_PER_CALL = 2  # one per side, RTP and RTCP together (boards/README.md: the socket budget)
 ICE_SOCKETS_PER_CALL = 1  # room kept for the ICE fallback's path
 BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
 BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
 BINDINGS_FILE = "bindings.json"  # the phones' registrations, beside the trust cache
+
+
+def fixed_sockets(cfg):
+    """The sockets the box holds without a call: FIXED_SOCKETS, and the phone side's TCP listener
+    when ``phone.tcp`` is on (a connected TCP/TLS peer takes one more while it is connected)."""
+    return FIXED_SOCKETS + (1 if getattr(cfg.phone, "tcp", False) else 0)
 
 
 def _epoch_ms():
@@ -340,14 +348,14 @@ class Box:
         self.secure_factory = secure_factory or seams.ClearFactory()
         self.media_factory = MediaFactory(self, self.secure_factory)
         self.media = self.media_factory.calls  # CallMedia objects alive
-        self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log)
-        if cfg.network.proxy is not None:  # the provider may call in: its address, resolved once
-            try:
-                self.proxy.trust_provider(self.loop.peer(self.loop.sockaddr(cfg.network.proxy))[0])
-            except (OSError, IndexError) as e:
-                self.log("network.proxy %s does not resolve (yet): %s" % (cfg.network.proxy[0], e))
-        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
-                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
+        self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log, os.urandom)
+        if loop is None:
+            self.loop.log = self.log  # a refused (oversize) datagram is logged with its reason
+        limit = getattr(cfg.network, "max_datagram", udp.SIP_DATAGRAM_MAX)  # a board: 1472
+        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip, limit),
+                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip, limit)]
+        from zerotap.runtime import network as _network
+        self.net = _network.BoxNetwork(self)  # TCP/TLS, DNS, NAT upkeep (docs/transports.md)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
@@ -401,10 +409,12 @@ class Box:
 
     # --- SIP -------------------------------------------------------------------------------------
     def _on_sip(self, ep, data, n, addr, now):
-        side = 0 if ep is self.sip[0] else 1
-        datagram = bytes(data[:n])
+        self._receive(0 if ep is self.sip[0] else 1, bytes(data[:n]), addr, now, "UDP")
+
+    def _receive(self, side, datagram, addr, now, transport):
+        """A whole SIP message from a UDP socket or a stream."""
         try:
-            out = self.proxy.receive(side, datagram, addr, now)
+            out = self.proxy.receive(side, datagram, addr, now, transport)
         except Exception as e:  # the box must survive anything a peer sends
             self.log("sip: internal error on a message from %s:%d: %r" % (addr[0], addr[1], e))
             if hasattr(sys, "print_exception"):
@@ -420,11 +430,7 @@ class Box:
             self._save_bindings(now)
 
     def _send(self, out):
-        for side, data, dest in out:
-            try:
-                self.sip[side].send(data, dest)
-            except OSError as e:  # getaddrinfo of a name that does not resolve
-                self.log("sip: cannot send to %s:%d: %s" % (dest[0], dest[1], e))
+        self.net.send(out)
 
     # --- timers ----------------------------------------------------------------------------------
     def timer(self):
@@ -610,6 +616,7 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        self.net.close()
         self.loop.close_all()
         if self.front is not None:
             self.front.handle_timer(self.loop.clock())  # the last frame: no call
