@@ -111,8 +111,7 @@ class Box(fbmod.FallbackIO):
         self.zid_seed = 0x1000 + i
         self.legs_made = 0
         leg = self._leg() if box else None
-        self.session = media.MediaSession(self._transmit, "mute" if box else "pass", leg,
-                                            self.call)
+        self.session = media.MediaSession(self._transmit, "pass", leg, self.call)
         if leg is not None:
             leg.bind(self.session)
         self.session.set_remote(0, PHONE[i][0], PHONE[i][1])

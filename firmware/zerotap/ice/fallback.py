@@ -45,8 +45,8 @@ Steps (``step``; the status model's ``fallback`` field), after ZSipOs (../shared
 - ``FAILED``: the deadline (``deadline_ms`` after the start) or any failure (helper unreachable or
   untrusted, no box at the far end, ICE failed, ZRTP failed) ends it: DTMF stops, the agent closes
   (TURN released), our offer is deleted at the helper, the provider path is the active one again,
-  audio is restored there (``media.clear`` = mute becomes pass; ``block`` stays block, the user
-  chose never to hear clear audio), and the status says CLEAR with the reason.
+  audio follows ``media.clear`` again there (while the fallback ran it followed ``clear``,
+  ``ice.clear``: mute by default), and the status says CLEAR with the reason.
   :meth:`retry` starts over.
 """
 import json
@@ -135,7 +135,7 @@ class PeerMemory:
 class Fallback:
     def __init__(self, session, io, caller, rand, make_leg, make_agent, status=None, peer=None,
                  memory=None, after_ms=AFTER_MS, deadline_ms=DEADLINE_MS, event_pt=None,
-                 tone_ms=80, gap_ms=60, log=None):
+                 tone_ms=80, gap_ms=60, clear="mute", log=None):
         self.session = session
         self.io = io
         self.caller = bool(caller)
@@ -150,6 +150,7 @@ class Fallback:
         self.event_pts = [event_pt if event_pt is not None else _events.DEFAULT_PT]
         self.tone_ms = tone_ms
         self.gap_ms = gap_ms
+        self.clear = clear  # ice.clear: audio while the fallback runs
         self.log = log
         self.step = WATCH
         self.reason = None
@@ -338,6 +339,7 @@ class Fallback:
         if self.log:
             self.log("fallback: start (%s)" % why)
         self._set_step(PREPARE)
+        self.session.policy = self.clear  # ice.clear while the fallback runs
         sec = self.session.secure
         if sec is not None and not sec.is_secure:
             # stop the provider path's engine: ZRTP runs again, fresh, on the ICE path (1.1)
@@ -714,8 +716,7 @@ class Fallback:
             self._leg.close()
             s.secure = None
         self._keepalive_at = None
-        if s.policy == "mute":
-            s.policy = "pass"  # nothing keeps a call muted beyond the fallback
+        s.policy = self._policy0  # media.clear again: nothing keeps the call muted beyond
         if self.memory is not None and self.peer_frames == 0:
             self.memory.forget(self.peer)
         self._set_step(FAILED, reason)
