@@ -157,3 +157,23 @@ def test_peer_memory_is_bounded():
     assert "a" not in m and "b" in m and "c" in m
     m.forget("b")
     assert m.peers == ["c"]
+
+
+def test_the_status_walks_the_steps_and_the_panel_shows_them():
+    from zerotap.ui import canvas, screens
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    steps = []
+    shown = []
+
+    def seen(box, call):
+        if call is not None and (not steps or steps[-1] != call.fallback):
+            steps.append(call.fallback)
+            buf = bytearray(canvas.buffer_size(128, 64))
+            shown.append(screens.render(box, canvas.frame(buf, 128, 64), 128, 64))
+    a.status.listen(seen)
+    sim.run(30000, stop=sim.both_secure)
+    assert [s for s in steps if s] == ["blocked", "exchanging", "connecting", "zrtp", "direct"], \
+        steps
+    assert "fallback" in shown and shown[-1] == "secure"
+    assert a.call.as_dict()["path"] == "direct" and a.call.as_dict()["fallback"] == "direct"
