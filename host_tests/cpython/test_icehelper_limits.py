@@ -74,3 +74,19 @@ def test_wrong_tokens_count_as_misses(helpers):
                          source="127.0.0.9")[0] for _ in range(6)]
     assert answers == [404] * 6
     assert a.request("GET", "/" + body["id"], source="127.0.0.9")[0] == 429
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
+    h = Helper(tmp_path / "h", limits={"miss": "3/60"},
+               server={"trusted_proxies": "127.0.0.1/32"}).start()
+    try:
+        def guess(source, forwarded):
+            return h.request("GET", "/1234567890", source=source,
+                             headers={"X-Forwarded-For": forwarded})[0]
+        # through the proxy (127.0.0.1): each forwarded address has its own budget
+        assert [guess("127.0.0.1", "198.51.100.7") for _ in range(4)] == [404, 404, 404, 429]
+        assert guess("127.0.0.1", "198.51.100.8") == 404
+        # an untrusted sender cannot pick its address with the header
+        assert [guess("127.0.0.2", "198.51.100.%d" % i) for i in range(4)] == [404] * 3 + [429]
+    finally:
+        h.stop()

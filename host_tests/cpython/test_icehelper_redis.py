@@ -93,3 +93,21 @@ def test_redis_down_is_503_and_the_service_comes_back_by_itself(pair, tmp_path):
         assert "store: answering again" in a.logs()
     finally:
         r2.stop()
+
+
+def test_a_redis_that_hangs_is_503_within_seconds_and_then_serves_again(pair):
+    import os
+    import signal
+    r, a, _ = pair
+    _, body, _ = a.request("PUT", "/", {"ufrag": "before"})
+    os.kill(r.proc.pid, signal.SIGSTOP)  # accepts nothing, answers nothing
+    try:
+        t0 = time.monotonic()
+        status, got, _ = a.request("GET", "/" + body["id"], timeout=15)
+        took = time.monotonic() - t0
+        assert status == 503 and got["error"].startswith("storage unavailable"), got
+        assert took < 6, took
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
+    assert wait_until(lambda: a.request("GET", "/" + body["id"])[0] == 200, 10)
+    assert a.request("GET", "/" + body["id"])[1]["ufrag"] == "before"
