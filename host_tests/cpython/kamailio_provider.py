@@ -67,6 +67,7 @@ request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
     if (!sanity_check("1511", "7")) { xlog("L_WARN", "malformed SIP from $si:$sp\n"); exit; }
     xlog("L_INFO", "REQ $rm $ru from $pr:$si:$sp len $ml\n");
+    %(busy)s
     if (is_method("INVITE")) {
         xlog("L_INFO", "INVITE-SIZE $ml headers-ok\n");
     }
@@ -196,7 +197,7 @@ def listening(port, host=None):
 
 class Provider:
     def __init__(self, directory, host, udp, tcp, users, tls=None, tls_port=None,
-                 domain=None, prefix=(), auth=True):
+                 domain=None, prefix=(), auth=True, busy=False):
         self.dir = Path(directory)
         self.host = host
         self.udp = udp
@@ -207,6 +208,7 @@ class Provider:
         self.domain = domain or host
         self.prefix = list(prefix)
         self.auth = auth  # False: no digest challenge (tests about something else)
+        self.busy = busy  # True: every request is answered 503 (an overloaded server)
         self.proc = None
         self.cfg = self.dir / "kamailio.cfg"
         self.log = self.dir / "kamailio.log"
@@ -227,6 +229,8 @@ class Provider:
                                    "domain": self.domain, "modules": MODULES,
                                    "passwords": "\n".join(lines), "tls_listen": tls_listen,
                                    "tls_load": tls_load, "tls_param": tls_param,
+                                   "busy": 'sl_send_reply("503", "Service Unavailable"); exit;'
+                                   if self.busy else "",
                                    "auth": "route(AUTH);" if self.auth else
                                    "xlog(\"L_INFO\", \"no authentication here\\n\");"})
 

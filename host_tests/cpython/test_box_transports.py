@@ -391,3 +391,49 @@ def test_far_phone_over_tls_at_kamailio_and_box_over_tls(tmp_path):
     assert s_in["sas"] in blog
     assert re.search(r"REQ REGISTER sip:%s from tls:.* len" % DOMAIN, log)
     assert not re.search(r"REQ \S+ \S+ from (udp|tcp):", log), "not all over TLS"
+
+
+def test_dns_failover_on_503(tmp_path):
+    """Both SRV targets are up, the first answers 503 (overloaded): the phone gets that 503, and
+    its retry goes to the second target, which registers it (RFC 3263 section 4.3)."""
+    from dnsmasq import Dnsmasq
+    dom = "voip.test"
+    p1, p2 = tcp_port(), tcp_port()
+    k1 = Provider(tmp_path / "kam1", "127.0.0.1", p1, p1, USERS, domain=dom, auth=False,
+                  busy=True)
+    k2 = Provider(tmp_path / "kam2", "127.0.0.1", p2, p2, USERS, domain=dom, auth=False)
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+        "srv-host=_sip._udp.%s,sip-a.%s,%d,10,0" % (dom, dom, p1),
+        "srv-host=_sip._udp.%s,sip-b.%s,%d,20,0" % (dom, dom, p2),
+        "host-record=sip-a.%s,127.0.0.1" % dom, "host-record=sip-b.%s,127.0.0.1" % dom])
+    box = BoxProcess(tmp_path / "boxA", "A", proxy=dom)
+    box.config["network"]["dns"] = ["127.0.0.1:%d" % d.port]
+    box.config["network"]["transport"] = "udp"
+    phone = RawUA()
+    try:
+        k1.start()
+        k2.start()
+        d.start()
+        box.start()
+
+        def register(cseq):
+            phone.send(("REGISTER sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;"
+                        "branch=z9hG4bKreg%d;rport\r\nMax-Forwards: 70\r\n"
+                        "From: <sip:alice@%s>;tag=r1\r\nTo: <sip:alice@%s>\r\nCall-ID: reg-503\r\n"
+                        "CSeq: %d REGISTER\r\nContact: <sip:alice@127.0.0.1:%d>\r\nExpires: 300\r\n"
+                        "Content-Length: 0\r\n\r\n" % (box.phone_port, phone.port, cseq, dom, dom,
+                                                       cseq, phone.port)).encode(),
+                       ("127.0.0.1", box.phone_port))
+            return phone.wait(lambda m: m.startswith(b"SIP/2.0 ") and
+                              b"CSeq: %d REGISTER" % cseq in m, 10)[0]
+        first = register(1)
+        second = register(2)
+        log1, log2 = k1.log_text(), k2.log_text()
+    finally:
+        phone.close()
+        _stop(box, d, k2, k1)
+    assert first.startswith(b"SIP/2.0 503"), first[:200]
+    assert second.startswith(b"SIP/2.0 200"), second[:200]
+    assert log1.count("REQ REGISTER") == 1 and log2.count("REQ REGISTER") == 1
+    assert re.search(r"network: %s failed \(503 Service Unavailable\), next: <UDP 127\.0\.0\.1:%d"
+                     % (dom, p2), box.log()), box.log()

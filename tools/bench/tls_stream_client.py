@@ -52,6 +52,10 @@ def main(argv):
         def handler(conn, kind, data, now, st=st):
             if kind == stream.OPEN_EVENT:
                 st["open"] = now  # the message, queued at connect, is written as it opens
+                try:
+                    mem["cipher"] = str(conn.io.cipher())
+                except Exception:  # noqa: BLE001 (a TLS socket without cipher())
+                    mem["cipher"] = None
             elif kind == stream.MESSAGE:
                 st["done"] = now
                 loop.stop()

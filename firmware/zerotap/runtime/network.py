@@ -89,6 +89,8 @@ class BoxNetwork:
         now = self.box.loop.clock()
         for item in out:
             side, data, dest = item[0], item[1], item[2]
+            if side == 0 and data.startswith(b"SIP/2.0 503 ") and b'399 zerotap "' not in data:
+                self._server_busy()
             transport = item[3] if len(item) > 3 else "UDP"
             try:
                 self.transport.send(side, data, dest, transport)
@@ -96,6 +98,13 @@ class BoxNetwork:
                 self.log("sip: cannot send to %s:%s: %s" % (dest[0], dest[1], e))
             if side == 1:
                 self.nat.sent(now)
+
+    def _server_busy(self):
+        """The provider answered 503 (RFC 3263 §4.3): when network.proxy is a domain, its next
+        target takes the next requests (the phone's retry among them)."""
+        proxy = self.box.cfg.network.proxy
+        if proxy is not None and not _locate.is_ip(proxy[0]):
+            self.transport.failed(proxy[0], "503 Service Unavailable")
 
     def _failed(self, side, messages, reason):
         """Requests that waited on a connection that never opened: 503 toward the phone."""
