@@ -141,7 +141,9 @@ class Fallback:
         self.caller = bool(caller)
         self.rand = rand
         self.make_leg = make_leg  # () -> a fresh SecureLeg (a new ZRTP engine, same ZID and cache)
-        self.make_agent = make_agent  # (controlling, turn) -> zerotap.ice.agent.Agent
+        # (controlling, turn) -> zerotap.ice.agent.Agent, or None to wait for the helper's TURN
+        # credentials: TURN is None at the start, then the PUT answer's "turn" ({} if none)
+        self.make_agent = make_agent
         self.status = status
         self.peer = peer
         self.memory = memory
@@ -396,8 +398,8 @@ class Fallback:
                 return
             self.local_id = local_id
             self.token = token
-            turn = obj.get("turn") if isinstance(obj, dict) else None
-            if self.agent is None:
+            turn = (obj.get("turn") if isinstance(obj, dict) else None) or {}
+            if self.agent is None:  # the factory waited for the helper's TURN part
                 self._make_agent(turn, now)
             if self._gathered and not self._posted:
                 self._post()
