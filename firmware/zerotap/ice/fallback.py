@@ -31,8 +31,9 @@ Steps (``step``; the status model's ``fallback`` field), after ZSipOs (../shared
   frame starts only ``GAP_MS`` after the peer's last event; a frame is repeated ``REPEAT_MS``
   (caller) or ``2 * REPEAT_MS`` (callee) after the last one, or ``GAP_MS`` after the peer's last
   event once we have something new to say. The exchange is done when we hold the peer's id, the
-  peer sent ``#`` (it holds ours) and we sent a ``#A`` frame in full; it also ends when ICE
-  selected a pair.
+  peer sent ``#`` (it holds ours) and we sent a ``#A`` frame in full; it also ends when the call
+  is SECURE on the direct path (not when our ICE selected a pair: the peer answers checks before
+  it holds our offer).
 - ``CONNECT`` ("connecting"): the peer's offer is fetched as soon as its id is decoded (``GET``,
   repeated while the helper answers 404), and ICE runs (the caller's box controlling).
 - ``ZRTP``: on the nominated pair a fresh ZRTP leg (``make_leg()``) runs on the ICE path
@@ -253,7 +254,7 @@ class Fallback:
         self._ts_ms = now
         self._pt = pt
         s = self._sender
-        if s is not None and s.busy:
+        if s is not None and s.busy and self.session.path is self.session.paths[0]:
             self.held += 1
             return False
         sec = self.session.secure
@@ -446,10 +447,10 @@ class Fallback:
 
     # --- DTMF out -----------------------------------------------------------------------------
     def _needs_send(self):
-        if self.local_id is None or self.step not in (EXCHANGE, CONNECT):
+        if self.local_id is None or self.step not in (EXCHANGE, CONNECT, ZRTP):
             return False
-        if self.selected is not None:
-            return False
+        # our ICE selecting a pair proves nothing about the peer: it answers checks with its own
+        # credentials before it holds our offer. Send until it confirmed (#) and we did.
         return not (self.peer_id is not None and self.peer_confirmed and self.sent_confirm)
 
     def _send_frame(self, now):
@@ -580,7 +581,6 @@ class Fallback:
     def _switch(self, now):
         """ICE selected a pair: a fresh ZRTP leg on the ICE path (1.1, 1.6)."""
         from zerotap import media as _media
-        self._stop_dtmf()
         s = self.session
         if self.path is None:
             self.path = s.add_path(_media.Path("ice", len(s._leg_path), None))
@@ -674,6 +674,7 @@ class Fallback:
         if leg is not None and self.step == ZRTP:
             if leg.is_secure:
                 self.secure_at = now
+                self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
                 if self.memory is not None and not self._zrtp_seen:
                     self.memory.remember(self.peer)
