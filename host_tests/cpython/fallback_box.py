@@ -97,6 +97,7 @@ def main(path):
             if state["secure_at"] is None and call.security == status.SECURE and \
                     f.step == "direct":
                 state["secure_at"] = now
+                state["secure_epoch"] = __import__("time").time()
             if state["secure_at"] is not None and now - state["secure_at"] > s["run_s"] * 1000:
                 loop.stop()
             if f.step == "failed" and now - (f.started_at or 0) > 2000 + s.get("after_fail_ms",
@@ -113,7 +114,7 @@ def main(path):
                 "local_id": f.local_id, "provider_dropped": f.provider_dropped,
                 "keepalives": f.keepalives, "policy": session.policy,
                 "unauthenticated": session.counters.unauthenticated, "log": logs[-40:],
-                "peer_frames": f.peer_frames, "rejected": f._decoder.rejected})
+                "peer_frames": f.peer_frames, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected})
     session.close()
     loop.run_once(100)
     bf.close()
