@@ -574,7 +574,8 @@ class IceSettings:
     ``turn`` (``{"server": "host:port", "username", "password"}``) when the helper gives none,
     ``after_s`` (4: no peer ZRTP this long after media starts the fallback), ``deadline_s`` (20),
     ``host_candidates`` (true; false keeps the LAN addresses out of the offer), ``dtmf``
-    (``rfc4733``), ``tone_ms`` (80), ``clear`` (audio while the fallback runs: ``mute`` by
+    (``rfc4733``), ``tone_ms`` (50: each key's tone, and the pause after it; a frame of 14
+    keys takes 1.4 s), ``clear`` (audio while the fallback runs: ``mute`` by
     default, ``pass`` or ``block``), ``enabled`` (true when a helper is set)."""
 
     def __init__(self):
@@ -587,7 +588,7 @@ class IceSettings:
         self.deadline_s = 20
         self.host_candidates = True
         self.dtmf = "rfc4733"
-        self.tone_ms = 80
+        self.tone_ms = 50
         self.clear = "mute"
         self.enabled = False
 
@@ -633,7 +634,7 @@ def parse_ice(obj):
         raise ConfigError("ice.dtmf", "must be rfc4733 (in-band tones are not supported yet), "
                                       "not %r" % dtmf)
     ice.dtmf = dtmf
-    ice.tone_ms = _int("ice.tone_ms", obj.get("tone_ms", 80), 40, 200)
+    ice.tone_ms = _int("ice.tone_ms", obj.get("tone_ms", 50), 40, 200)
     clear = _want("ice.clear", obj.get("clear", "mute"), str, "a string")
     if clear not in MEDIA_CLEAR:
         raise ConfigError("ice.clear", "must be one of pass, mute, block, not %r" % clear)

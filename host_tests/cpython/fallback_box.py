@@ -8,7 +8,7 @@ the script plays (G.711, 50 packets/s, straight into the session's phone leg).
 SETTINGS_FILE (JSON; the unix port dies on a long argument): ``config`` (a CONFIG.json object
 with its ice section), ``direction`` ("out": the caller's box), ``peer``, ``provider``
 ([host, port]: where the provider path's RTP goes), ``run_s`` (how long after SECURE to keep the
-call), ``limit_s``. Prints one JSON line at the end.
+call), ``limit_s``, ``remembered`` (the peer is in the box's memory: the fallback starts at once). Prints one JSON line at the end.
 """
 import json
 import sys
@@ -68,6 +68,8 @@ def main(path):
     def log(text):
         logs.append("%d %s" % (loop.clock() - state["t0"], text))
     bf = rfallback.BoxFallback(cfg, loop, streams, log)
+    if s.get("remembered"):
+        bf.memory.remember(s["peer"])  # an earlier call to this peer found ZRTP blocked
     fb[0] = bf.attach(None, call, session, make_leg)
     first.start(loop.clock())
     phone = {"at": loop.clock(), "seq": 100, "ts": 8000}
@@ -113,7 +115,7 @@ def main(path):
                 if state["secure_at"] is not None else None, "peer_id": f.peer_id,
                 "local_id": f.local_id, "provider_dropped": f.provider_dropped,
                 "keepalives": f.keepalives, "policy": session.policy,
-                "unauthenticated": session.counters.unauthenticated, "log": logs[-40:],
+                "unauthenticated": session.counters.unauthenticated, "log": logs[-200:],
                 "peer_frames": f.peer_frames, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected})
     session.close()
     loop.run_once(100)

@@ -22,7 +22,7 @@ def test_defaults_without_an_ice_section():
     ice = config.parse(dict(BASE)).ice
     assert not ice.enabled and ice.helper_url is None
     assert (ice.after_s, ice.deadline_s, ice.host_candidates, ice.dtmf, ice.tone_ms, ice.clear) \
-        == (4, 20, True, "rfc4733", 80, "mute")
+        == (4, 20, True, "rfc4733", 50, "mute")
 
 
 def test_a_full_ice_section():

@@ -177,3 +177,34 @@ def test_the_status_walks_the_steps_and_the_panel_shows_them():
         steps
     assert "fallback" in shown and shown[-1] == "secure"
     assert a.call.as_dict()["path"] == "direct" and a.call.as_dict()["fallback"] == "direct"
+
+
+def test_turn_taking_a_frame_never_starts_while_the_peer_sends():
+    # ZSipOs boxes ignore what arrives while they send (ICE.md 1.4): B starts first, A waits
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    b.fb.after_ms = 3500
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    marks = []
+    for now, s, d, data in sim.net.provider_log:
+        if len(data) == 16 and data[1] == 0x80 | events.DEFAULT_PT:
+            marks.append((now, 0 if s == PROV[0] else 1))
+    first_a = [t for t, side in marks if side == 0][0]
+    b_before = [t for t, side in marks if side == 1 and t < first_a]
+    assert len(b_before) == 14  # B's whole *A frame came first
+    assert first_a >= b_before[-1] + fbmod.GAP_MS
+    # and A's first frame is already the confirmation: it holds B's id
+    assert _keys_on_provider(sim, 0).startswith(frame.encode(a.fb.local_id, confirm=True))
+    # every event packet of ours is the 16 bytes a ZSipOs receiver looks for
+    for now, s, d, data in sim.net.provider_log:
+        if data[1] & 0x7F == events.DEFAULT_PT:
+            assert len(data) == 16
+
+
+def test_ten_percent_loss_on_the_provider_path_still_secure_in_time():
+    for seed in (2, 3, 5):
+        sim = Sim(blocked=True, seed=seed, loss=0.1)
+        end = sim.run(fbmod.AFTER_MS + fbmod.DEADLINE_MS, stop=sim.both_secure)
+        assert sim.both_secure(), (seed, [(b.fb.step, b.fb.reason) for b in sim.boxes])
+        assert end < fbmod.AFTER_MS + fbmod.DEADLINE_MS

@@ -136,7 +136,7 @@ class PeerMemory:
 class Fallback:
     def __init__(self, session, io, caller, rand, make_leg, make_agent, status=None, peer=None,
                  memory=None, after_ms=AFTER_MS, deadline_ms=DEADLINE_MS, event_pt=None,
-                 tone_ms=80, gap_ms=60, clear="mute", log=None):
+                 tone_ms=50, gap_ms=50, clear="mute", log=None):
         self.session = session
         self.io = io
         self.caller = bool(caller)

@@ -80,6 +80,7 @@ class BoxFallback:
                                 make_agent, status=call_status, peer=call_status.peer,
                                 memory=self.memory, after_ms=ice.after_s * 1000,
                                 deadline_ms=ice.deadline_s * 1000, tone_ms=ice.tone_ms,
+                                gap_ms=ice.tone_ms,
                                 clear=ice.clear, log=self.log)
         io.fb = fb
         session.fallback = fb
