@@ -116,7 +116,8 @@ def main(path):
                 "local_id": f.local_id, "provider_dropped": f.provider_dropped,
                 "keepalives": f.keepalives, "policy": session.policy,
                 "unauthenticated": session.counters.unauthenticated, "log": logs[-200:],
-                "peer_frames": f.peer_frames, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected})
+                "peer_frames": f.peer_frames, "pair": [f.selected[0].type, f.selected[1].type]
+                if f.selected else None, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected})
     session.close()
     loop.run_once(100)
     bf.close()

@@ -21,7 +21,9 @@ Steps (``step``; the status model's ``fallback`` field), after ZSipOs (../shared
   path carried no ZRTP but a box answered over DTMF) starts it at once.
 - ``PREPARE`` (shown "ZRTP blocked"): the ICE socket is opened, the agent gathers and the offer is
   stored at the helper (``PUT``) in parallel: the first ``PUT`` carries what is known at once (the
-  host candidates), and a ``POST`` brings the full offer once gathering ends. When TURN
+  credentials, no candidates yet), and a ``POST`` brings the full offer once gathering ends (the
+  helper's ``GET ?wait`` holds the peer until the candidates are there; a 200 without candidates
+  is fetched again). When TURN
   credentials come from the helper (its ``PUT`` answer has ``turn``), the agent is made when that
   answer arrives.
 - ``EXCHANGE``: the number goes out as RFC 4733 events in the phone's stream (its SSRC; sequence
@@ -78,6 +80,8 @@ GET_WAIT_S = 2  # the helper's ?wait= (ZSipOs's server ignores the query)
 
 _KIND_RTP = _rtp.PACKET_RTP
 _KIND_ZRTP = _rtp.PACKET_ZRTP
+
+_TYPES = ("host", "srflx", "prflx", "relay")
 
 # G.711 silence (RFC 3551 section 4.5.14)
 _SILENCE = {0: 0xFF, 8: 0xD5}
@@ -356,7 +360,9 @@ class Fallback:
         self._socket = True
         self._addrs = addrs
         self._make_agent(None, now)
-        body = json.dumps(self._offer_dict()).encode()
+        # the number comes back at once; the candidates follow in a POST once gathered (an
+        # offer without candidates makes the helper's GET ?wait hold the peer until then)
+        body = json.dumps(self._offer_dict(False)).encode()
         self._put_pending = True
         self.io.helper("put", "PUT", "/", body, [("Content-Type", "application/json")])
 
@@ -370,11 +376,13 @@ class Fallback:
         a.gather(self._addrs, now)
         self._flush(now)
 
-    def _offer_dict(self):
+    def _offer_dict(self, full=True):
         a = self.agent
         if a is None:
             # before the agent exists: a placeholder the POST replaces
             return {"ufrag": "", "pwd": "", "candidates": []}
+        if not full:
+            return {"ufrag": a.ufrag, "pwd": a.pwd, "candidates": []}
         return _offer.encode(a.ufrag, a.pwd, a.local_candidates(), a.default_candidate())
 
     # --- helper answers -----------------------------------------------------------------------
@@ -513,6 +521,9 @@ class Fallback:
             return
         ufrag, pwd, cands = self._peer_offer
         cands = [c for c in cands if c.component == 1]
+        if self.log:
+            self.log("fallback: ICE with %s" % " ".join("%s:%s:%d" % (
+                _TYPES[c.type], c.addr[0], c.addr[1]) for c in cands))
         self.agent.set_remote(ufrag, pwd, cands)
         self.agent.start(now)
         self._ice_started = True
@@ -559,6 +570,9 @@ class Fallback:
         kind = ev[0]
         if kind == "gathered":
             self._gathered = True
+            if self.log:
+                self.log("fallback: gathered %s" % " ".join("%s:%s:%d" % (
+                    _TYPES[c.type], c.addr[0], c.addr[1]) for c in self.agent.local_candidates()))
             if self.local_id is not None and not self._posted:
                 self._post()
             self._maybe_start_ice(now)
@@ -705,6 +719,11 @@ class Fallback:
         self._stop_dtmf()
         s = self.session
         if self.agent is not None:
+            if self.log:
+                self.log("fallback: ICE %s, pairs %s" % (
+                    getattr(self.agent, "state", "?"), " ".join("%s->%s:%d=%s" % (
+                        _TYPES[p.local.type], p.remote.addr[0], p.remote.addr[1], p.state)
+                        for p in self.agent.pairs)))
             self.agent.close(now)
             self._flush(now)
         if self._socket:
