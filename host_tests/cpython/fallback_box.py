@@ -27,7 +27,8 @@ def main(path):
     streams = stream.Streams(loop)
     box = status.BoxStatus()
     call = box.new_call(1, s["direction"], s["peer"])
-    out = {"to_phone": 0, "to_phone_secure": 0, "phone_sample": None, "steps": []}
+    out = {"to_phone": 0, "to_phone_secure": 0, "phone_sample": None, "steps": [],
+           "to_phone_after_fail": 0, "failed_ms": None}
     state = {"secure_at": None, "t0": loop.clock()}
 
     def seen(b, c):
@@ -43,6 +44,8 @@ def main(path):
             net_ep[0].send(bytes(buf[:n]), addr)
         elif leg == media.PHONE_RTP:
             out["to_phone"] += 1
+            if out["failed_ms"] is not None:
+                out["to_phone_after_fail"] += 1
             if state["secure_at"] is not None:
                 out["to_phone_secure"] += 1
                 out["phone_sample"] = "".join("%02x" % b for b in bytes(buf[:n])[12:20])
@@ -54,9 +57,11 @@ def main(path):
         rnd = __import__("os").urandom(4)
         return media.ZrtpLeg(engine.Engine(int.from_bytes(rnd, "big"), config=ecfg), call)
 
-    first = make_leg()
+    nobox = s.get("nobox")  # a plain phone's side: no ZRTP, no fallback, clear audio
+    first = None if nobox else make_leg()
     session = media.MediaSession(transmit, cfg.media.clear, first, call)
-    first.bind(session)
+    if first is not None:
+        first.bind(session)
     net_ep[0] = loop.open(cfg.network.host, cfg.network.rtp[0],
                           lambda ep, data, n, addr, now: session.receive(
                               media.NET_RTP, bytearray(bytes(memoryview(data)[:n])), n, addr,
@@ -70,8 +75,9 @@ def main(path):
     bf = rfallback.BoxFallback(cfg, loop, streams, log)
     if s.get("remembered"):
         bf.memory.remember(s["peer"])  # an earlier call to this peer found ZRTP blocked
-    fb[0] = bf.attach(None, call, session, make_leg)
-    first.start(loop.clock())
+    if not nobox:
+        fb[0] = bf.attach(None, call, session, make_leg)
+        first.start(loop.clock())
     phone = {"at": loop.clock(), "seq": 100, "ts": 8000}
     mark = 0x30 if s["direction"] == "out" else 0x50
 
@@ -96,19 +102,29 @@ def main(path):
             if t is not None and t <= now:
                 session.handle_timer(now)
             f = fb[0]
+            if f is None:
+                if now - state["t0"] > s["limit_s"] * 1000:
+                    loop.stop()
+                return
             if state["secure_at"] is None and call.security == status.SECURE and \
                     f.step == "direct":
                 state["secure_at"] = now
                 state["secure_epoch"] = __import__("time").time()
             if state["secure_at"] is not None and now - state["secure_at"] > s["run_s"] * 1000:
                 loop.stop()
-            if f.step == "failed" and now - (f.started_at or 0) > 2000 + s.get("after_fail_ms",
-                                                                                0):
+            if f.step == "failed" and out["failed_ms"] is None:
+                out["failed_ms"] = now - state["t0"]
+            if f.step == "failed" and now - state["t0"] - out["failed_ms"] > 2000:
                 loop.stop()
             if now - state["t0"] > s["limit_s"] * 1000:
                 loop.stop()
     loop.run(App(), 50)
     f = fb[0]
+    if f is None:
+        session.close()
+        loop.close_all()
+        print(json.dumps(out))
+        return
     out.update({"step": f.step, "reason": f.reason, "security": call.security, "sas": call.sas,
                 "error": call.error, "path": call.path, "started_ms": (f.started_at or 0) -
                 state["t0"], "secure_ms": (state["secure_at"] - state["t0"])
