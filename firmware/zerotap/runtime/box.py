@@ -29,7 +29,7 @@ from zerotap import seams
 from zerotap import status as _status
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
-from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
+from zerotap.states import ACTIONS, RETRY_FALLBACK, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 
 def _epoch_ms():
@@ -144,11 +144,20 @@ class CallMedia(seams.CallMedia):
             self._legs[id(self.eps[leg])] = leg
         if secure is not None:
             secure.bind(self.session)
+        self.fallback = None  # the ICE fallback (zerotap.runtime.fallback), with ice.enabled
+        bf = box.fallback
+        if bf is not None and secure is not None:
+            self.fallback = bf.attach(self, call_status, self.session,
+                                      lambda: factory.secure_factory.leg(call_status, self))
 
     def _handler(self, ep, data, n, addr, now):
         self.session.receive(self._legs[id(ep)], data, n, addr, now)
 
     def _transmit(self, leg, buf, n, addr):
+        if leg >= 4:  # the ICE path: on the selected pair, direct or through TURN
+            if self.fallback is not None:
+                self.fallback.send_media(buf, n)
+            return
         ep = self.eps[leg]
         if ep is None or ep.closed:
             return
@@ -215,6 +224,11 @@ class Box:
                     self.loop.open(cfg.network.host, cfg.network.port, self._on_sip, limit)]
         from zerotap.runtime import network as _network
         self.net = _network.BoxNetwork(self)  # TCP/TLS, DNS, NAT upkeep (docs/transports.md)
+        self.fallback = None  # the ICE fallback's shared part (docs/fallback.md)
+        ice = getattr(cfg, "ice", None)
+        if ice is not None and ice.enabled:
+            from zerotap.runtime import fallback as _rfallback
+            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
@@ -248,6 +262,12 @@ class Box:
             return st.shown_call()
         if call is None:
             call = st.shown_call()
+        if name == RETRY_FALLBACK:
+            for m in self.media:
+                fb = getattr(m, "fallback", None)
+                if m.call_status is call and fb is not None and fb.retry(self.loop.clock()):
+                    return call
+            return None
         if call is None or call.security != _status.SECURE:
             return None
         if name == TOGGLE_VERIFIED:
@@ -344,6 +364,8 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        if self.fallback is not None:
+            self.fallback.close()
         self.net.close()
         self.loop.close_all()
         if self.front is not None:

@@ -13,11 +13,15 @@ Which screen (first match wins):
 1. a call is shown (``box.shown_call()``):
    - ``mitm`` set: ``mismatch`` (a ZRTP cache mismatch, RFC 6189 section 4.3.2: the SAS must be
      compared) when the call is secure with ``cache == "mismatch"``, else ``alarm``;
-   - ``secure``: ``verified`` or ``secure``;
+   - ``secure``: ``verified`` or ``secure`` (``SECURE (direct)`` when the ICE fallback moved the
+     media to the direct path);
+   - the ICE fallback running (``fallback`` ``blocked``, ``exchanging``, ``connecting`` or
+     ``zrtp``): ``fallback``, "ZRTP blocked" and the step ("exchanging number", "connecting",
+     "ZRTP (direct)"); audio follows ``ice.clear`` meanwhile;
    - ``failed``: ``failed`` with the reason;
    - ``negotiating``: ``negotiating``;
    - not answered yet: ``ringing`` (incoming) or ``calling`` (outgoing);
-   - otherwise ``clear``;
+   - otherwise ``clear`` (with the reason when the ICE fallback failed);
 2. ``config_error``: the key at fault and the message;
 3. ``boot`` while booting; ``network_down``; ``network_up`` (with the IP, the phone not registered);
    ``idle`` (the phone registered).
@@ -42,9 +46,13 @@ MISMATCH = "mismatch"
 ALARM = "alarm"
 FAILED = "failed"
 CONFIG_ERROR = "config_error"
+FALLBACK = "fallback"
 
 SCREENS = (BOOT, NETWORK_DOWN, NETWORK_UP, IDLE, RINGING, CALLING, CLEAR, NEGOTIATING, SECURE,
-           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR)
+           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR, FALLBACK)
+# the ICE fallback's running steps (zerotap.ice.fallback) and what the panel says for each
+FALLBACK_STEPS = {"blocked": "getting a number", "exchanging": "exchanging number",
+                  "connecting": "connecting", "zrtp": "ZRTP (direct)"}
 SECURE_SCREENS = (SECURE, VERIFIED, MISMATCH)  # the only screens that show a SAS
 
 SIZES = ((128, 64), (128, 32))
@@ -208,7 +216,8 @@ def _secure(pen, box, call, name):
     elif name == VERIFIED:
         _header(pen, "SECURE VERIFIED", (("lock", LOCK), ("check", CHECK)), ind)
     else:
-        _header(pen, "SECURE", (("lock", LOCK),), ind)
+        _header(pen, "SECURE (direct)" if call.path == "direct" else "SECURE", (("lock", LOCK),),
+                ind)
     words = sas_words(call)
     if tall:
         _sas(pen, call, 11, True)
@@ -251,6 +260,8 @@ def _call(pen, box, call):
         name = MISMATCH if (sec == st.SECURE and call.cache == st.CACHE_MISMATCH) else ALARM
     elif sec == st.SECURE:
         name = VERIFIED if call.verified else SECURE
+    elif getattr(call, "fallback", None) in FALLBACK_STEPS:
+        name = FALLBACK
     elif sec == st.FAILED:
         name = FAILED
     elif sec == st.NEGOTIATING:
@@ -279,6 +290,38 @@ def _call(pen, box, call):
         else:
             y = 9
             for line in wrap(reason, 21, 3):
+                pen.center(line, y)
+                y += 8
+        return name
+    if name == FALLBACK:
+        step = FALLBACK_STEPS[call.fallback]
+        _header(pen, peer, (), ind)
+        if tall:
+            pen.center("ZRTP", 13, 2)
+            pen.center("blocked", 29)
+            pen.center(step, 42)
+            pen.center(HOLD_HINT if ind else "not encrypted yet", 55)
+        else:
+            pen.center("ZRTP blocked", 10)
+            pen.center(step, 21)
+        return name
+    failed_fb = getattr(call, "fallback", None) == "failed" and call.error
+    if name == CLEAR and failed_fb:
+        reason = call.error
+        if reason.startswith("ICE fallback: "):
+            reason = reason[len("ICE fallback: "):]
+        _header(pen, peer, (), ind)
+        if tall:
+            pen.center("CLEAR", 12, 2)
+            pen.center("NOT ENCRYPTED", 29)
+            y = 40
+            for line in wrap(reason, 21, 2):
+                pen.center(line, y)
+                y += LINE
+        else:
+            pen.center("CLEAR NOT ENCRYPTED", 9)
+            y = 17
+            for line in wrap(reason, 21, 2):
                 pen.center(line, y)
                 y += 8
         return name
