@@ -478,7 +478,7 @@ def parse(obj, dhcp=False):
             raise ConfigError(k, "missing")
     phone = obj["phone"]
     _want("phone", phone, dict, "an object")
-    cfg.phone = _side(cfg, "phone", phone, ("allow", "contact"), dhcp)
+    cfg.phone = _side(cfg, "phone", phone, ("allow", "contact") + PHONE_TRANSPORT_KEYS, dhcp)
     if "allow" not in phone:
         raise ConfigError("phone.allow", "missing")
     cfg.phone.allow = Network("phone.allow", phone["allow"])
@@ -486,9 +486,10 @@ def parse(obj, dhcp=False):
         cfg.phone.contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
-    cfg.network = _side(cfg, "network", network, ("proxy",), dhcp)
+    cfg.network = _side(cfg, "network", network, ("proxy",) + NETWORK_TRANSPORT_KEYS, dhcp)
     if "proxy" in network:
-        cfg.network.proxy = parse_hostport("network.proxy", network["proxy"], hostnames=True)
+        cfg.network.proxy = _proxy("network.proxy", network["proxy"])
+    parse_transports(cfg, network, phone)
     if (cfg.phone.host, cfg.phone.port) == (cfg.network.host, cfg.network.port):
         raise ConfigError("network.sip", "same socket as phone.sip")
     a, b = cfg.phone.rtp, cfg.network.rtp
@@ -552,3 +553,81 @@ def load(path):
     except OSError as e:
         raise ConfigError("config", "cannot read %s (%s)" % (path, e))
     return loads(text)
+
+
+# --- transports (docs/transports.md) -----------------------------------------------------------
+TRANSPORTS = ("udp", "tcp", "tls")
+NETWORK_TRANSPORT_KEYS = ("transport", "tls", "dns", "stun", "keepalive_s")
+PHONE_TRANSPORT_KEYS = ("tcp",)
+DEFAULT_KEEPALIVE_S = 25  # below the 30 s UDP timeout of many home routers
+
+
+class TlsSettings:
+    """``network.tls``: ``ca`` (a PEM file: a CA bundle or one pinned CA) and ``name`` (the name
+    the provider's certificate must carry; default: network.proxy's host)."""
+
+    def __init__(self):
+        self.ca = None
+        self.name = None
+
+
+def _proxy(key, text):
+    """``network.proxy``: ``host:port``, or a domain alone (RFC 3263 finds transport and port:
+    the port is then None)."""
+    if isinstance(text, str) and ":" not in text and _hostname(text) and not _ipv4(text):
+        return text, None
+    return parse_hostport(key, text, hostnames=True)
+
+
+def parse_transports(cfg, network, phone):
+    """``network.transport``, ``network.tls``, ``network.dns``, ``network.stun``,
+    ``network.keepalive_s`` and ``phone.tcp``, set on ``cfg.network`` / ``cfg.phone``."""
+    net = cfg.network
+    t = network.get("transport", "udp")
+    _want("network.transport", t, str, "a string")
+    if t.lower() not in TRANSPORTS:
+        raise ConfigError("network.transport", "must be one of udp, tcp, tls, not %r" % t)
+    net.transport = t.upper()
+    net.tls = None
+    if "tls" in network:
+        tls = network["tls"]
+        _check_keys("network.tls", tls, ("ca", "name"))
+        net.tls = TlsSettings()
+        if "ca" not in tls:
+            raise ConfigError("network.tls.ca", "missing: a CA bundle or pinned CA (PEM file)")
+        net.tls.ca = _text("network.tls.ca", tls["ca"], 1, 4096)
+        if "name" in tls:
+            name = _text("network.tls.name", tls["name"], 1, 253)
+            if not (_hostname(name) or _ipv4(name)):
+                raise ConfigError("network.tls.name", "bad host name %r" % name)
+            net.tls.name = name
+    if net.transport == "TLS" and net.tls is None:
+        raise ConfigError("network.tls", "missing: network.transport tls needs a CA "
+                          "(network.tls.ca)")
+    if net.transport == "TLS" and net.tls.name is None and \
+            (net.proxy is None or _ipv4(net.proxy[0])):
+        raise ConfigError("network.tls.name", "missing: the provider's certificate name (no "
+                          "domain in network.proxy to check it against)")
+    net.dns = None
+    if "dns" in network:
+        servers = network["dns"]
+        _want("network.dns", servers, list, "a list of resolver addresses")
+        if not servers:
+            raise ConfigError("network.dns", "must not be empty")
+        net.dns = []
+        for i in range(len(servers)):
+            k = "network.dns[%d]" % i
+            text = _want(k, servers[i], str, "a string")
+            if ip_bytes(text) is not None:
+                net.dns.append((text, 53))
+            else:
+                net.dns.append(parse_hostport(k, text))
+    net.stun = None
+    if "stun" in network:
+        net.stun = parse_hostport("network.stun", network["stun"])
+    net.keepalive_s = DEFAULT_KEEPALIVE_S
+    if "keepalive_s" in network:
+        net.keepalive_s = _int("network.keepalive_s", network["keepalive_s"], 0, 3600)
+    cfg.phone.tcp = True
+    if "tcp" in phone:
+        cfg.phone.tcp = _bool("phone.tcp", phone["tcp"])

@@ -112,16 +112,31 @@ class Path:
         self.remote[0] = (host, rtp_port)
         self.remote[1] = (host, rtcp_port or rtp_port + 1)
 
-    def latch(self, i, addr):
+    def latch(self, i, addr, authenticated=False):
         # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
-        # SDP named, so that a stranger cannot steal the stream.
+        # SDP named, so that a stranger cannot steal the stream. AUTHENTICATED media (SRTP that
+        # passed its tag, a ZRTP Hello whose hash the peer's SDP announced) may move the latch to
+        # any address: a peer behind NAT sends from an address its SDP does not know
+        # (docs/transports.md).
         cur = self.remote[i]
-        if cur != addr and (addr[0] == self.sdp_host or cur is None and self.sdp_host is None):
+        if cur != addr and (authenticated or addr[0] == self.sdp_host or
+                            cur is None and self.sdp_host is None):
             self.remote[i] = addr
 
 
 PHONE = "phone"
 PROVIDER = "provider"  # the network path the SIP offer/answer set up through the provider
+
+
+def _announced_hello(sec, buf, n):
+    """True when BUF[:N] is a ZRTP Hello whose hash is the peer's SDP a=zrtp-hash (RFC 6189
+    section 8.1): media from its source is the peer's, wherever NAT put it."""
+    want = getattr(sec, "peer_hash", None)
+    if want is None or n < 40 or bytes(buf[16:24]) != b"Hello   ":
+        return False
+    from zerotap.zrtp import keys as _keys
+    got = _keys.hello_hash(bytes(buf[12:n - 4]))
+    return "".join("%02x" % b for b in got) == want[1].lower()
 
 
 class MediaSession:
@@ -284,7 +299,7 @@ class MediaSession:
         i = 0 if leg == path.rtp_leg else 1
         if kind == _KIND_ZRTP:
             if i == 0 and sec is not None:
-                path.latch(0, addr)
+                path.latch(0, addr, _announced_hello(sec, buf, n))
                 sec.receive_zrtp(buf, n, now_ms)
             else:
                 c.unknown += 1
@@ -307,6 +322,7 @@ class MediaSession:
                     self._alarm()
                 return
             n = n2
+            path.latch(i, addr, True)  # it authenticated
         elif not self._clear_allowed(kind, buf, n):
             c.clear_held += 1
             return

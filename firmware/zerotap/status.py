@@ -119,6 +119,9 @@ class BoxStatus:
         self.config_error = None  # (key, message) while a bad config is refused
         self.config_fallback = False  # with config_error: the last good config is in use
         self.warning = None  # a loud warning that outlives calls (a corrupt cache was set aside)
+        self.transport = "UDP"  # toward the provider (network.transport)
+        self.public = None  # "host:port" the provider sees, behind NAT (docs/transports.md)
+        self.registration_error = None  # why the provider could not be reached, or None
         self.calls = []
         self.selected = 0  # index into calls of the call the display shows
         self.version = 0
@@ -141,6 +144,22 @@ class BoxStatus:
 
     def set_registered(self, registered):
         self.registered = bool(registered)
+        if registered:
+            self.registration_error = None
+        self.changed()
+
+    def set_transport(self, transport):
+        self.transport = transport
+        self.changed()
+
+    def set_public(self, hostport):
+        self.public = hostport
+        self.changed()
+
+    def set_registration_error(self, reason):
+        """The provider cannot be reached, with the reason (``network: tls: certificate verify
+        failed: ...``); a later registration clears it."""
+        self.registration_error = reason
         self.changed()
 
     def set_config_error(self, key, message, fallback=False):
@@ -153,7 +172,8 @@ class BoxStatus:
     def as_dict(self):
         """The box's own state (the calls aside), as the status stream and the control show it."""
         return {"network": self.network, "ip": self.ip, "registered": self.registered,
-                "warning": self.warning,
+                "transport": self.transport, "public": self.public,
+                "registration_error": self.registration_error, "warning": self.warning,
                 "config_error": list(self.config_error) if self.config_error else None,
                 "config_fallback": self.config_fallback}
 

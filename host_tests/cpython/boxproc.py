@@ -58,6 +58,7 @@ class BoxProcess:
             cfg["zrtp"].update(zrtp)
         self.config = cfg
         self.command = None  # a whole command line instead of base_command() + run CONFIG NAME
+        self.prefix = []  # e.g. ["ip", "netns", "exec", NAME]: run it in a test's namespace
         self.stdout_path = None  # a file for the box's stdout (the terminal panel), else none
 
     @property
@@ -80,7 +81,7 @@ class BoxProcess:
             self.status_path.unlink()
         args = self.command or (self.base_command() + ["run", str(self.config_path), self.name])
         out = open(self.stdout_path, "wb") if self.stdout_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(args, stdout=out,
+        self.proc = subprocess.Popen(self.prefix + args, stdout=out,
                                      stderr=open(self.log_path, "wb"), env=self.env(),
                                      cwd=str(ROOT))
         if wait_until(lambda: "listening:" in self.log(), timeout, self.proc):

@@ -66,7 +66,8 @@ class Linphone:
 
     def __init__(self, directory, sip_port=None, rtp_port=None, encryption="none", mandatory=None,
                  auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None,
-                 rfc2833=None):
+                 rfc2833=None, address="127.0.0.1", prefix=(), tcp_port=0, tls_port=0,
+                 root_ca=None):
         """DIRECTORY is emptied at start. SIP_PORT and RTP_PORT (even; RTCP on the next one)
         default to free loopback ports. ENCRYPTION: ``none`` or ``zrtp`` (MANDATORY defaults
         to ENCRYPTION != none). ACCOUNT: a dict with identity, proxy, and optionally route,
@@ -84,6 +85,11 @@ class Linphone:
         self.account = account  # dict: identity, proxy, route, register, username, password, realm
         self.zrtp = zrtp or {}  # e.g. {"key_agreements": "MS_ZRTP_KEY_AGREEMENT_X255"}
         self.rfc2833 = rfc2833
+        self.address = address  # where it binds (another address inside a test's namespace)
+        self.prefix = list(prefix)  # e.g. ["ip", "netns", "exec", NAME]
+        self.tcp_port = tcp_port  # a SIP TCP port (0: no TCP)
+        self.tls_port = tls_port  # a SIP TLS port (0: no TLS)
+        self.root_ca = root_ca  # a PEM file: TLS servers must present a certificate it signed
         self.proc = None
         self.lines = []
         self._cond = threading.Condition()
@@ -93,17 +99,22 @@ class Linphone:
 
     # --- set-up ---------------------------------------------------------------------------------
     def _write_rc(self):
-        sip = ["sip_port=%d" % self.sip_port, "sip_tcp_port=0", "sip_tls_port=0",
-               "bind_address=127.0.0.1", "use_ipv6=0", "guess_hostname=0",
+        sip = ["sip_port=%d" % self.sip_port, "sip_tcp_port=%d" % self.tcp_port,
+               "sip_tls_port=%d" % self.tls_port,
+               "bind_address=%s" % self.address, "use_ipv6=0", "guess_hostname=0",
                "media_encryption=%s" % self.encryption,
                "media_encryption_mandatory=%d" % (1 if self.mandatory else 0),
                "register_only_when_network_is_up=0", "auto_net_state_mon=0", "ping_with_options=0",
-               "contact=sip:%s@127.0.0.1:%d" % (self.name, self.sip_port)]
+               "contact=sip:%s@%s:%d" % (self.name, self.address, self.sip_port)]
+        if self.root_ca:
+            # the chain is verified; the name is not (linphonec checks the CN against the
+            # address it dialled, and a test provider is dialled by IP address)
+            sip += ["root_ca=%s" % self.root_ca, "verify_server_certs=1", "verify_server_cn=0"]
         for kind, value in self.zrtp.items():
             sip.append("zrtp_%s_suites=%s" % (kind, value))
         if self.rfc2833 is not None:
             sip += ["use_rfc2833=%d" % (1 if self.rfc2833 else 0), "use_info=0"]
-        rtp = ["audio_rtp_port=%d" % self.rtp_port, "bind_address=127.0.0.1",
+        rtp = ["audio_rtp_port=%d" % self.rtp_port, "bind_address=%s" % self.address,
                "audio_jitt_comp=60", "nortp_timeout=30"]
         sections = [("sip", sip), ("rtp", rtp),
                     ("sound", ["echocancellation=0", "agc=0", "noisegate=0", "mic_gain_db=0",
@@ -151,7 +162,8 @@ class Linphone:
             args.append("-a")
         env = dict(os.environ, HOME=str(self.home), LANG="C", LC_ALL="C")
         env.pop("DISPLAY", None)
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.prefix + args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, env=env, cwd=str(self.dir))
         threading.Thread(target=self._read, daemon=True).start()
         self.command("soundcard use files")

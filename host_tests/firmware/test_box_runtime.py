@@ -105,6 +105,7 @@ def test_box_answers_its_control_socket_and_stops():
         client.close()
         b.shutdown()
     assert answers[0] == {"ok": True, "network": "down", "ip": None, "registered": False,
+                          "transport": "UDP", "public": None, "registration_error": None,
                           "warning": None, "config_error": None, "config_fallback": False,
                           "calls": []}
     assert answers[1] == {"ok": False, "error": "no call 7"}

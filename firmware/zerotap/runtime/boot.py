@@ -108,6 +108,24 @@ def _unbindable(loop, cfg):
     return None
 
 
+# MicroPython's ESP32 builds do not reassemble IP fragments (docs/transports.md): no UDP datagram
+# over one Ethernet frame's payload ever arrives on a board
+BOARD_SIP_DATAGRAM = 1472
+
+
+def _transports(cfg, nic):
+    """What a board adds to the transport settings: its SIP datagram limit, and the resolver that
+    DHCP gave when the config names none (``network.dns``)."""
+    cfg.network.max_datagram = BOARD_SIP_DATAGRAM
+    if getattr(cfg.network, "dns", None) is None:
+        try:
+            server = nic.ifconfig()[3]
+        except (AttributeError, IndexError, OSError, TypeError):
+            server = None
+        if server and server != "0.0.0.0":
+            cfg.network.dns = [(server, 53)]
+
+
 def main(board, loop=None, log=None, give_up_ms=None):
     """Run the box on BOARD until it is stopped (``control stop``, Ctrl-C on the console).
 
@@ -161,6 +179,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
         log("cannot start: %s: %s" % refused)
         _halt(front, clock, deadline)
         return None
+    _transports(cfg, nic)
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
                    status=status, front=front)
     box.run()

@@ -19,6 +19,7 @@ The button, the keypad codes and the control all end in :meth:`Box.action`, whic
 engine too (the trust cache keeps the verified flag) and redraws the display.
 """
 import json
+import os
 import sys
 import time
 
@@ -205,9 +206,14 @@ class Box:
         self.secure_factory = secure_factory or seams.ClearFactory()
         self.media_factory = MediaFactory(self, self.secure_factory)
         self.media = self.media_factory.calls  # CallMedia objects alive
-        self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log)
-        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip),
-                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip)]
+        self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log, os.urandom)
+        if loop is None:
+            self.loop.log = self.log  # a refused (oversize) datagram is logged with its reason
+        limit = getattr(cfg.network, "max_datagram", udp.SIP_DATAGRAM_MAX)  # a board: 1472
+        self.sip = [self.loop.open(cfg.phone.host, cfg.phone.port, self._on_sip, limit),
+                    self.loop.open(cfg.network.host, cfg.network.port, self._on_sip, limit)]
+        from zerotap.runtime import network as _network
+        self.net = _network.BoxNetwork(self)  # TCP/TLS, DNS, NAT upkeep (docs/transports.md)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
@@ -251,10 +257,12 @@ class Box:
 
     # --- SIP -------------------------------------------------------------------------------------
     def _on_sip(self, ep, data, n, addr, now):
-        side = 0 if ep is self.sip[0] else 1
-        datagram = bytes(data[:n])
+        self._receive(0 if ep is self.sip[0] else 1, bytes(data[:n]), addr, now, "UDP")
+
+    def _receive(self, side, datagram, addr, now, transport):
+        """A whole SIP message from a UDP socket or a stream."""
         try:
-            out = self.proxy.receive(side, datagram, addr, now)
+            out = self.proxy.receive(side, datagram, addr, now, transport)
         except Exception as e:  # the box must survive anything a peer sends
             self.log("sip: internal error on a message from %s:%d: %r" % (addr[0], addr[1], e))
             if hasattr(sys, "print_exception"):
@@ -266,11 +274,7 @@ class Box:
         self._send(out)
 
     def _send(self, out):
-        for side, data, dest in out:
-            try:
-                self.sip[side].send(data, dest)
-            except OSError as e:  # getaddrinfo of a name that does not resolve
-                self.log("sip: cannot send to %s:%d: %s" % (dest[0], dest[1], e))
+        self.net.send(out)
 
     # --- timers ----------------------------------------------------------------------------------
     def timer(self):
@@ -338,6 +342,7 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        self.net.close()
         self.loop.close_all()
         if self.front is not None:
             self.front.handle_timer(self.loop.clock())  # the last frame: no call

@@ -17,6 +17,17 @@ Addresses are ``(host, port)`` tuples everywhere above this module, whatever the
 bytes copies ``data[:n]``. On CPython the loop receives into one preallocated buffer
 (``recvfrom_into``); MicroPython's sockets have no such call, so there ``recvfrom`` allocates.
 
+Receive limits: a datagram is handed on whole or not at all. Each socket has ``max_datagram``
+(``MAX_DATAGRAM`` for media; the box opens its SIP sockets with ``SIP_DATAGRAM_MAX``, what UDP
+over IPv4 carries). The loop receives into a buffer one byte larger than the limit, so a larger
+datagram is seen as such: it is refused (counted in ``oversize``, logged with the reason), never
+cut and handed on in part. On a board the real limit is lower: MicroPython's ESP32 builds do not
+reassemble IP fragments (``LWIP_IP4_REASSEMBLY`` off), so no datagram over one Ethernet frame
+(1472 bytes of UDP payload) ever arrives there; see docs/transports.md.
+
+Streams (TCP/TLS, :mod:`zerotap.runtime.stream`) live in the same poll: they register with
+:meth:`Loop.watch` and their timers with :meth:`Loop.add_timer_source`.
+
 Time is :class:`Clock`: milliseconds that never wrap, built from ``time.ticks_ms`` where it exists
 (MicroPython's ticks wrap) and from ``time.monotonic`` on CPython.
 """
@@ -24,7 +35,8 @@ import select
 import socket
 import time
 
-MAX_DATAGRAM = 2048
+MAX_DATAGRAM = 2048  # media sockets: RTP/ZRTP/STUN datagrams are far smaller
+SIP_DATAGRAM_MAX = 65507  # what one UDP datagram over IPv4 carries (65535 - 8 - 20)
 _BURST = 32  # datagrams read from one socket per wake-up, so that one busy socket starves none
 _EAGAIN = (11, 35)  # EAGAIN / EWOULDBLOCK on Linux, BSD
 _ADDR_CACHE_MAX = 64
@@ -69,8 +81,10 @@ _has_recv_into = hasattr(socket.socket, "recvfrom_into")
 class Endpoint:
     """One bound UDP socket registered with a :class:`Loop`."""
 
-    def __init__(self, loop, sock, host, port, handler):
+    def __init__(self, loop, sock, host, port, handler, max_datagram=MAX_DATAGRAM):
         self.loop = loop
+        self.max_datagram = max_datagram
+        self.oversize = 0
         self.sock = sock
         self.host = host
         self.port = port
@@ -103,13 +117,16 @@ def _family(host):
 class Loop:
     """Wait on UDP sockets and one timer; call handlers; stop cleanly."""
 
-    def __init__(self, clock=None):
+    def __init__(self, clock=None, log=None):
         self.clock = clock or Clock()
+        self.log = log or (lambda text: None)
+        self.oversize = 0
+        self._timer_sources = []
         self._poll = select.poll()
         self._by_key = {}
         self._sockaddr = {}
         self._peer = {}
-        self._buf = bytearray(MAX_DATAGRAM)
+        self._buf = bytearray(MAX_DATAGRAM + 1)
         self._mv = memoryview(self._buf)
         self._stopping = False
         self.received = 0
@@ -142,8 +159,9 @@ class Loop:
         return p
 
     # --- sockets --------------------------------------------------------------------------------
-    def open(self, host, port, handler):
-        """Bind a UDP socket to HOST:PORT; HANDLER(ep, data, n, addr, now_ms) gets its datagrams.
+    def open(self, host, port, handler, max_datagram=MAX_DATAGRAM):
+        """Bind a UDP socket to HOST:PORT; HANDLER(ep, data, n, addr, now_ms) gets its datagrams,
+        each at most MAX_DATAGRAM bytes (larger ones are refused).
 
         Raises OSError when the port is taken.
         """
@@ -154,7 +172,9 @@ class Loop:
             sock.close()
             raise
         sock.setblocking(False)
-        ep = Endpoint(self, sock, host, port, handler)
+        ep = Endpoint(self, sock, host, port, handler, max_datagram)
+        if len(self._buf) < max_datagram + 1:
+            self._buf = bytearray(max_datagram + 1)
         self._poll.register(sock, select.POLLIN)
         self._by_key[self._key(sock)] = ep
         return ep
@@ -189,7 +209,37 @@ class Loop:
 
     def close_all(self):
         for ep in list(self._by_key.values()):
-            self.close(ep)
+            if isinstance(ep, Endpoint):
+                self.close(ep)
+            else:
+                ep.close("the loop is closing")
+        self._timer_sources = []
+
+    # --- other pollables (streams) --------------------------------------------------------------
+    def watch(self, sock, obj, mask):
+        """Poll SOCK for MASK; OBJ.ready(flags, now_ms) is called when it is ready."""
+        self._poll.register(sock, mask)
+        self._by_key[self._key(sock)] = obj
+
+    def rewatch(self, sock, mask):
+        self._poll.modify(sock, mask)
+
+    def unwatch(self, sock):
+        try:
+            self._poll.unregister(sock)
+        except (OSError, KeyError, ValueError):
+            pass
+        self._by_key.pop(self._key(sock), None)
+
+    def add_timer_source(self, obj):
+        """OBJ has ``timer()`` (a deadline or None) and ``handle_timer(now_ms)``; the loop serves
+        it beside the app's."""
+        if obj not in self._timer_sources:
+            self._timer_sources.append(obj)
+
+    def remove_timer_source(self, obj):
+        if obj in self._timer_sources:
+            self._timer_sources.remove(obj)
 
     @staticmethod
     def _key(sock):
@@ -209,19 +259,29 @@ class Loop:
     def _drain(self, ep):
         sock = ep.sock
         handler = ep.handler
+        limit = ep.max_datagram
         for _ in range(_BURST):
             try:
                 if _has_recv_into:
-                    n, raw = sock.recvfrom_into(self._buf)
+                    n, raw = sock.recvfrom_into(self._buf, limit + 1)
                     data = self._buf
                 else:
-                    data, raw = sock.recvfrom(MAX_DATAGRAM)
+                    data, raw = sock.recvfrom(limit + 1)
                     n = len(data)
             except OSError as e:
                 if e.args and e.args[0] in _EAGAIN:
                     return
                 # ICMP errors (ECONNREFUSED) on a UDP socket: nothing to read, go on
                 return
+            if n > limit:
+                # it filled the buffer: the datagram was larger than this socket takes; what
+                # arrived is a cut, and a cut message is never handed on (issue 13)
+                ep.oversize += 1
+                self.oversize += 1
+                src = self.peer(raw)
+                self.log("udp: datagram over %d bytes from %s:%d on port %d refused, not cut"
+                         % (limit, src[0], src[1], ep.port))
+                continue
             self.received += 1
             handler(ep, data, n, self.peer(raw), self.clock())
             if ep.closed or self._stopping:
@@ -234,8 +294,12 @@ class Loop:
             if not isinstance(key, int):
                 key = self._key(key)
             ep = self._by_key.get(key)
-            if ep is not None and not ep.closed:
+            if ep is None or ep.closed:
+                pass
+            elif isinstance(ep, Endpoint):
                 self._drain(ep)
+            else:
+                ep.ready(entry[1], self.clock())
             if self._stopping:
                 return
 
@@ -249,8 +313,22 @@ class Loop:
                 deadline = app.timer()
                 if deadline is not None:
                     wait = min(wait, max(0, deadline - self.clock()))
+            for src in self._timer_sources:
+                deadline = src.timer()
+                if deadline is not None:
+                    wait = min(wait, max(0, deadline - self.clock()))
             self.run_once(wait)
             if app is not None and not self._stopping:
                 deadline = app.timer()
                 if deadline is not None and deadline <= self.clock():
                     app.handle_timer(self.clock())
+            self.serve_timers()
+
+    def serve_timers(self):
+        """Fire the timer sources whose deadline has come (run() does it on every turn)."""
+        for src in list(self._timer_sources):
+            if self._stopping:
+                return
+            deadline = src.timer()
+            if deadline is not None and deadline <= self.clock():
+                src.handle_timer(self.clock())

@@ -41,6 +41,8 @@ look at it (:meth:`Call.deadline`).
 from zerotap import crypto
 from zerotap.sip import headers as _hdr
 from zerotap.sip import message as _sip
+from zerotap.sip import locate as _locate
+from zerotap.sip import nat as _nat
 from zerotap.sip import rewrite
 from zerotap.sip import uri as _urimod
 from zerotap.sip.uri import join_hostport, unbracket
@@ -68,6 +70,14 @@ def _uri(value):
 def _sent_by(via):
     """A Via's sent-by as a socket address (host without brackets, port or None)."""
     return unbracket(via.host), via.port
+
+
+def _out(side, data, dest, transport):
+    """What the runtime sends: (side, bytes, (host, port)) over UDP, with a fourth element, the
+    transport (TCP, TLS), otherwise."""
+    if transport == "UDP":
+        return (side, data, dest)
+    return (side, data, dest, transport)
 
 
 def _has_sdp(msg):
@@ -145,7 +155,7 @@ class _Forward:
 
 
 class Proxy:
-    def __init__(self, cfg, media, status=None, log=None):
+    def __init__(self, cfg, media, status=None, log=None, rand=None):
         """CFG: a zerotap.config.Config. MEDIA: the media factory (``open(call) -> session with
         .ports(side) -> (rtp, rtcp)``, ``.hello_hash()``, ``.set_remote()``, ``.set_peer_hash()``,
         ``.answered(now)``, ``.close()``). STATUS: a BoxStatus. LOG: a function of one string."""
@@ -155,6 +165,15 @@ class Proxy:
         self.log = log or (lambda text: None)
         self.addr = [(cfg.phone.address, cfg.phone.port), (cfg.network.address, cfg.network.port)]
         self.bound = [(cfg.phone.host, cfg.phone.port), (cfg.network.host, cfg.network.port)]
+        # transports (docs/transports.md): the network side's transport toward the provider,
+        # its public address behind NAT (zerotap.sip.nat), the transport of the message at hand
+        net = cfg.network
+        self.net_transport = getattr(net, "transport", "UDP")
+        keepalive = getattr(net, "keepalive_s", 0)
+        self.nat = _nat.Nat(self.addr[NETWORK], keepalive * 1000 if keepalive else None,
+                            getattr(net, "stun", None), rand, self.log)
+        self.public_seen = []  # public addresses the box had, still its own for late responses
+        self.transport_in = "UDP"
         self.calls = {}
         self.bindings = {}  # key -> Binding
         self._by_contact = {}  # the phone's contact URI (text) -> key
@@ -164,10 +183,16 @@ class Proxy:
         self.malformed = 0
 
     # --- entry points ----------------------------------------------------------------------------
-    def receive(self, side, data, src, now_ms):
-        """A datagram DATA from SRC (host, port) on SIDE. Returns [(side, bytes, (host, port))]."""
+    def receive(self, side, data, src, now_ms, transport="UDP"):
+        """A message DATA from SRC (host, port) on SIDE, over TRANSPORT (UDP, TCP, TLS). Returns
+        [(side, bytes, (host, port))], with a fourth element, the transport, for TCP and TLS."""
+        self.transport_in = transport
         if len(data) < 4 or data[:4] == b"\r\n\r\n" or not data.strip():
             return []  # RFC 5626 section 4.4.1 keep-alive
+        if side == NETWORK and _nat.is_stun(data):
+            if self.nat.stun_response(data):
+                self._public_changed()
+            return []
         try:
             msg = _sip.parse(data)
         except ValueError as e:
@@ -228,10 +253,10 @@ class Proxy:
             except ValueError:
                 top = None  # a Via the parser refused: the answer goes where the request came from
             if top is not None:
-                self._note_source(top, src)
+                self._note_source(top, src, self.transport_in != "UDP")
                 resp.set("Via", [str(top)] + vias[1:])
                 dest = top.response_address()
-            return [(side, resp.serialize(), dest)]
+            return [_out(side, resp.serialize(), dest, self._via_transport(top))]
         except ValueError as e:
             self.log("sip: cannot answer: %s" % (e,))
             return []
@@ -254,10 +279,12 @@ class Proxy:
 
     # --- requests --------------------------------------------------------------------------------
     @staticmethod
-    def _note_source(via, src):
+    def _note_source(via, src, stream=False):
         # RFC 3261 section 18.2.1: received when sent-by differs from the source; RFC 3581
-        # section 4: with rport, always received (even when equal) and rport set to the port
-        rport = via.has_param("rport")
+        # section 4: with rport, always received (even when equal) and rport set to the port.
+        # Over TCP/TLS (STREAM) both, always: they name the connection the request came on,
+        # where its responses must go (RFC 3261 section 18.2.2)
+        rport = via.has_param("rport") or stream
         if rport or unbracket(via.host) != src[0]:
             via.set_param("received", src[0])
         if rport:
@@ -268,7 +295,7 @@ class Proxy:
         if not uri.is_sip():
             return False
         a = uri.address()
-        return a in self.addr or a in self.bound
+        return a in self.addr or a in self.bound or a in self.public_seen
 
     def _request(self, side, req, src, now_ms):
         """A request from SIDE, in steps; a step returns the answer that stops it, or None."""
@@ -292,7 +319,7 @@ class Proxy:
         vias = req.vias()
         top = fwd.top = vias[0]
         incoming_branch = top.branch or ""
-        self._note_source(top, src)
+        self._note_source(top, src, self.transport_in != "UDP")
         # loop detection (RFC 3261 section 16.3 item 4): our own Via with this very branch
         branch = fwd.branch = self._branch(incoming_branch, req, fwd.out_side)
         for v in vias[1:]:
@@ -398,20 +425,66 @@ class Proxy:
     def _forward(self, fwd):
         """Record-Route, the next hop, the box's Via: the request as it leaves."""
         side, out_side, req = fwd.side, fwd.out_side, fwd.req
-        # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658)
-        if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
-            req.insert("Record-Route", self._rr(side))
-            req.insert("Record-Route", self._rr(out_side))
         dest = fwd.dest
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
-        host, port = self.addr[out_side]
-        own = _hdr.Via("UDP", _urimod.bracket(host), port, [["branch", fwd.branch], ["rport", None]])
+        transport = self._transport_to(out_side, req, fwd.routes, dest)
+        # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
+        # each entry names the transport of its own leg
+        if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
+            req.insert("Record-Route", self._rr(side, self.transport_in))
+            req.insert("Record-Route", self._rr(out_side, transport))
+        host, port = self._adv(out_side, transport)
+        params = [["branch", fwd.branch], ["rport", None]]
+        if transport != "UDP":
+            params.append(["alias", None])  # RFC 5923: reuse this connection toward the box
+        own = _hdr.Via(transport, _urimod.bracket(host), port, params)
         req.set("Via", [str(own), str(fwd.top)] + req.get_all("Via")[1:])
-        return [(out_side, req.serialize(), dest)]
+        if out_side == NETWORK and req.method == "REGISTER":
+            self.nat.flow(dest, transport, fwd.now_ms)
+        return [_out(out_side, req.serialize(), dest, transport)]
 
-    def _rr(self, side):
-        return "<sip:%s;lr>" % join_hostport(*self.addr[side])
+    def _rr(self, side, transport="UDP"):
+        tp = "" if transport == "UDP" else ";transport=%s" % transport.lower()
+        return "<sip:%s%s;lr>" % (join_hostport(*self._adv(side, transport)), tp)
+
+    # --- transports and NAT (docs/transports.md) -------------------------------------------------
+    def _adv(self, side, transport="UDP"):
+        """The address the box shows on SIDE: on the network side behind NAT its public address
+        (over UDP the mapped port; over TCP/TLS its own port, which RFC 5923 aliases map)."""
+        if side == NETWORK and self.nat.public is not None:
+            if transport == "UDP":
+                return self.nat.public
+            return self.nat.public[0], self.addr[NETWORK][1]
+        return self.addr[side]
+
+    def _public_changed(self):
+        pub = self.nat.public
+        for a in (pub, (pub[0], self.addr[NETWORK][1])):
+            if a not in self.public_seen:
+                self.public_seen.append(a)
+        if hasattr(self.status, "set_public"):
+            self.status.set_public("%s:%d" % pub)
+
+    @staticmethod
+    def _via_transport(via):
+        t = (via.transport or "UDP").upper()
+        return t if t in _locate.TRANSPORTS else "UDP"
+
+    def _transport_to(self, out_side, req, routes, dest):
+        """The transport of a request toward OUT_SIDE: the next hop's URI says it (transport=,
+        sips:); else network.transport toward the network, UDP toward the phone."""
+        uri = _uri(routes[0]) if routes else req.uri
+        if out_side == NETWORK and self.cfg.network.proxy is not None and \
+                dest == self.cfg.network.proxy:
+            return self.net_transport
+        try:
+            t, _ = _locate.transport_of(uri)
+        except ValueError:
+            t = None
+        if t is None:
+            return self.net_transport if out_side == NETWORK else "UDP"
+        return t
 
     def _branch(self, incoming, req, out_side):
         # RFC 3261 section 16.11: a stateless proxy derives its branch from the incoming one.
@@ -435,8 +508,11 @@ class Proxy:
                 req.uri = _uri(routes.pop(0))
                 req.set("Route", routes)
             return first.address()
-        if out_side == NETWORK and to_tag is None and self.cfg.network.proxy is not None:
-            return self.cfg.network.proxy  # an outbound proxy (RFC 3261 section 8.1.2)
+        if out_side == NETWORK and self.cfg.network.proxy is not None and (
+                to_tag is None or not _locate.is_ip(_urimod.unbracket(req.uri.host or ""))):
+            # an outbound proxy (RFC 3261 section 8.1.2); also for a request without a route
+            # set toward a domain (an ACK to a 407 carries the AoR): the proxy knows the domain
+            return self.cfg.network.proxy
         host, port = req.uri.address()
         return (req.uri.param("maddr") or host), port
 
@@ -484,10 +560,13 @@ class Proxy:
             if b is None:
                 b = Binding(key, uri, aor, now_ms + 1000 * exp)
                 self.bindings[key] = b
-            host, port = self.addr[NETWORK]
+            host, port = self._adv(NETWORK, self.net_transport)
             sip = uri.is_sip()
+            params = [["zt", key]]
+            if self.net_transport != "UDP":
+                params.append(["transport", self.net_transport.lower()])
             c.uri = _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
-                                [["zt", key]], password=uri.password if sip else None)
+                                params, password=uri.password if sip else None)
             out.append(c)
         if contacts:
             req.set("Contact", [str(c) for c in out])
@@ -584,7 +663,7 @@ class Proxy:
         session = call.media
         rtp_port = session.ports(out_side)[0]
         zhash = session.hello_hash() if out_side == NETWORK else None
-        new_body, seen = rewrite.rewrite(msg.body, self.addr[out_side][0], rtp_port, zhash)
+        new_body, seen = rewrite.rewrite(msg.body, self._adv(out_side)[0], rtp_port, zhash)
         if seen.host is None:
             raise ValueError("SDP: no audio stream to relay")
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")
@@ -608,7 +687,8 @@ class Proxy:
     def _response(self, side, resp, src, now_ms):
         vias = resp.vias()
         top = vias[0]
-        if _sent_by(top) not in (self.addr[side], self.bound[side]):
+        if _sent_by(top) not in (self.addr[side], self.bound[side]) and \
+                _sent_by(top) not in self.public_seen:
             self.log("sip: response from %s not for the box (top Via %s), dropped"
                      % (join_hostport(*src), top))
             return []
@@ -616,6 +696,8 @@ class Proxy:
             return []
         if len(vias) == 1:
             return []  # a response to a request the box made itself (BYE at shutdown)
+        if side == NETWORK and self.nat.learn_via(top, self.transport_in):  # RFC 3581
+            self._public_changed()
         resp.set("Via", resp.get_all("Via")[1:])
         dest = vias[1].response_address()
         method = resp.cseq().method
@@ -644,7 +726,7 @@ class Proxy:
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
-        return [(1 - side, resp.serialize(), dest)]
+        return [_out(1 - side, resp.serialize(), dest, self._via_transport(vias[1]))]
 
     # --- shutdown --------------------------------------------------------------------------------
     def shutdown(self, now_ms):

@@ -386,10 +386,11 @@ def _idle(pen, box):
             pen.center(ip, 24)
             pen.center("phone not", 38)
             pen.center("registered yet", 47)
+            _transport_line(pen, box, 56)
         else:
             _header(pen, "NETWORK UP", (), None, inverted=True)
             pen.center(ip, 12)
-            if not box.warning:
+            if not (box.warning or getattr(box, "registration_error", None)):
                 pen.center("phone not registered", 23)
         _warning(pen, box)
         return NETWORK_UP
@@ -398,20 +399,33 @@ def _idle(pen, box):
         pen.center("READY", 14, 2)
         pen.center(ip, 34)
         pen.center("phone registered", 44)
+        _transport_line(pen, box)
     else:
         pen.center("READY", 0, 2)
         pen.center(ip, 17)
-        if not box.warning:
+        if not (box.warning or getattr(box, "registration_error", None)):
             pen.center("phone registered", 25)
     _warning(pen, box)
     return IDLE
 
 
+def _transport_line(pen, box, y=54):
+    """The transport toward the provider and the public address behind NAT (docs/transports.md),
+    on the tall panel, when there is more to say than plain UDP without NAT."""
+    transport = getattr(box, "transport", "UDP")
+    public = getattr(box, "public", None)
+    if (transport == "UDP" and not public) or box.warning or \
+            getattr(box, "registration_error", None):
+        return
+    pen.center(canvas.fit(transport + (" " + public if public else ""), pen.w), y)
+
+
 def _warning(pen, box):
-    if box.warning:
+    text = box.warning or getattr(box, "registration_error", None)
+    if text:
         y = pen.h - 9 if pen.h >= 64 else pen.h - 8
         pen.bar(y, pen.h - y)
-        pen.center(canvas.fit("! " + box.warning, pen.w), y + 1 if pen.h >= 64 else y)
+        pen.center(canvas.fit("! " + text, pen.w), y + 1 if pen.h >= 64 else y)
         pen.end_bar()
 
 

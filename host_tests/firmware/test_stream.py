@@ -1,0 +1,205 @@
+"""The stream layer (zerotap.runtime.stream) and stream framing (zerotap.sip.framing), on real
+loopback TCP sockets in the same loop as UDP, under both interpreters. TLS against a real TLS
+server is in host_tests/cpython/test_stream_tls.py (it needs a CA made by the test)."""
+import os
+
+from support import raises
+from zerotap.runtime import stream, udp
+from zerotap.sip import framing
+
+INVITE = (b"INVITE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK1\r\n"
+          b"Content-Length: 5\r\n\r\nhello")
+
+
+def _msg(body=b"", cl=None, name=b"Content-Length"):
+    cl = len(body) if cl is None else cl
+    return (b"OPTIONS sip:x@example.test SIP/2.0\r\nCall-ID: a\r\n" + name + b": " +
+            str(cl).encode() + b"\r\n\r\n" + body)
+
+
+# --- framing ------------------------------------------------------------------------------------
+def test_framing_cuts_by_content_length_in_any_chunks():
+    data = INVITE + _msg(b"x" * 300) + b"\r\n\r\n" + _msg(name=b"l")
+    for step in (1, 2, 7, 64, len(data)):
+        f = framing.Framer()
+        got = []
+        for i in range(0, len(data), step):
+            got += f.feed(data[i:i + step])
+        assert got == [(framing.MESSAGE, INVITE), (framing.MESSAGE, _msg(b"x" * 300)),
+                       (framing.PING, b"\r\n\r\n"), (framing.MESSAGE, _msg(name=b"l"))], step
+        assert f.pending() == 0
+
+
+def test_framing_pong_only_when_expected():
+    f = framing.Framer()
+    assert f.feed(b"\r\n") == [] and f.pending() == 2  # a pong, or half a ping: wait
+    f = framing.Framer()
+    f.expect_pong = True
+    assert f.feed(b"\r\n") == [(framing.PONG, b"\r\n")]
+    assert f.feed(INVITE) == [(framing.MESSAGE, INVITE)]
+
+
+def test_framing_errors_are_precise():
+    def fed(data, **kw):
+        return lambda: framing.Framer(**kw).feed(data)
+    raises(fed(b"OPTIONS sip:x SIP/2.0\r\nCall-ID: a\r\n\r\n"),
+           "framing: no Content-Length on a stream")
+    raises(fed(_msg(cl="12x".encode() and 0)[:0] + b"OPTIONS s SIP/2.0\r\nl: 1x\r\n\r\n"),
+           "framing: bad Content-Length '1x'")
+    raises(fed(b"\x16\x03\x01\x02\x00garbage\r\n\r\n"), "framing: not a SIP message")
+    raises(fed(_msg(cl=20000)), "framing: Content-Length 20000 beyond the limit 16384")
+    raises(fed(b"OPTIONS " + b"a" * 200, max_header=100), "framing: header longer than 100 bytes")
+    raises(fed(b"OPTIONS s SIP/2.0\r\nl: 1\r\nContent-Length: 2\r\n\r\n"),
+           "framing: two different Content-Length values")
+    f = framing.Framer()
+    raises(lambda: f.feed(b"garbage\r\n\r\n"), "framing: not a SIP message")
+    raises(lambda: f.feed(INVITE), "framing: not a SIP message")  # broken stays broken
+
+
+# --- streams on loopback ------------------------------------------------------------------------
+def _port():
+    return 20000 + (int.from_bytes(os.urandom(2), "big") % 20000)
+
+
+def _listen(streams, handler):
+    for _ in range(50):
+        try:
+            return streams.listen("127.0.0.1", _port(), handler)
+        except OSError:
+            continue
+    raise AssertionError("no free TCP port")
+
+
+def _serve(loop, until, limit_ms=3000):
+    t0 = loop.clock()
+    while not until():
+        assert loop.clock() - t0 < limit_ms, "timed out"
+        loop.run_once(20)
+        loop.serve_timers()
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+        self.conns = []
+
+    def __call__(self, conn, kind, data, now):
+        if conn not in self.conns:
+            self.conns.append(conn)
+        self.events.append((conn, kind, data))
+
+    def kinds(self, conn=None):
+        return [(k, d) for c, k, d in self.events if conn is None or c is conn]
+
+
+def test_tcp_messages_both_ways_beside_udp():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = _listen(streams, server)
+    client = Recorder()
+    c = streams.connect("127.0.0.1", lst.port, client)
+    assert streams.find("TCP", "127.0.0.1", lst.port) is c  # reuse while it opens
+    big = _msg(b"v" * 9000)
+    assert c.send(INVITE) and c.send(big)
+    # a UDP socket in the same loop keeps working
+    got_udp = []
+    ep = loop.open("127.0.0.1", 0 or _port(), lambda e, d, n, a, t: got_udp.append(bytes(d[:n])))
+    ep.send(b"udp", ("127.0.0.1", ep.port))
+    _serve(loop, lambda: len(server.kinds()) >= 3 and got_udp)
+    assert client.kinds(c)[0] == (stream.OPEN_EVENT, None)
+    s_conn = server.conns[0]
+    assert server.kinds() == [(stream.OPEN_EVENT, None), (stream.MESSAGE, INVITE),
+                              (stream.MESSAGE, big)]
+    assert s_conn.inbound and s_conn.peer[1] != lst.port
+    s_conn.send(_msg(b"answer"))
+    _serve(loop, lambda: len(client.kinds(c)) >= 2)
+    assert client.kinds(c)[1] == (stream.MESSAGE, _msg(b"answer"))
+    assert got_udp == [b"udp"]
+    loop.close_all()
+    assert c.closed and s_conn.closed
+
+
+def test_keepalive_ping_pong_and_missing_pong():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = _listen(streams, server)
+    client = Recorder()
+    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    _serve(loop, lambda: c.is_open and server.conns)
+    t_open = loop.clock()
+    _serve(loop, lambda: c.ping_sent_at is not None)
+    assert loop.clock() - t_open >= 80
+    _serve(loop, lambda: c.ping_sent_at is None)  # the server's framer answered the pong
+    assert c.is_open
+    # a server that does not answer pings: the client closes after PONG_MS
+    old = stream.PONG_MS
+    stream.PONG_MS = 150
+    try:
+        server.conns[0].framer = None  # raw: it no longer answers pings
+        _serve(loop, lambda: c.ping_sent_at is not None)
+        _serve(loop, lambda: c.closed)
+        assert c.close_reason == "keepalive: no pong within 0 s"
+    finally:
+        stream.PONG_MS = old
+    loop.close_all()
+
+
+def test_malformed_input_closes_that_connection_only():
+    logged = []
+    loop = udp.Loop()
+    streams = stream.Streams(loop, logged.append)
+    server = Recorder()
+    lst = _listen(streams, server)
+    good = streams.connect("127.0.0.1", lst.port, Recorder())
+    bad = streams.connect("127.0.0.1", lst.port, Recorder())
+    stops = streams.connect("127.0.0.1", lst.port, Recorder())
+    _serve(loop, lambda: len(server.conns) == 3)
+    old = stream.MESSAGE_MS
+    stream.MESSAGE_MS = 200
+    try:
+        bad.send(b"\x16\x03\x01 not sip at all\r\n\r\n")
+        stops.send(_msg(b"short", cl=50))  # Content-Length beyond the data, then nothing
+        _serve(loop, lambda: len([c for c in server.conns if c.closed]) == 2)
+    finally:
+        stream.MESSAGE_MS = old
+    reasons = sorted(c.close_reason for c in server.conns if c.closed)
+    assert reasons == ["a message unfinished after 0 s", "framing: not a SIP message"], reasons
+    good.send(INVITE)
+    _serve(loop, lambda: (stream.MESSAGE, INVITE) in server.kinds())
+    assert [c for c in server.conns if not c.closed][0].received_messages == 1
+    assert any("closed: framing: not a SIP message" in t for t in logged), logged
+    # the peer stops in the middle of a message: closed with that reason
+    half = streams.connect("127.0.0.1", lst.port, Recorder())
+    _serve(loop, lambda: len(server.conns) == 4)
+    half.send(_msg(b"12345", cl=10))
+    _serve(loop, lambda: server.conns[3].partial_since is not None)
+    half.close()
+    _serve(loop, lambda: server.conns[3].closed)
+    assert server.conns[3].close_reason == "the peer stopped in the middle of a message"
+    loop.close_all()
+
+
+def test_connect_refused_has_its_reason():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    lst = _listen(streams, Recorder())
+    port = lst.port
+    lst.close()
+    rec = Recorder()
+    c = streams.connect("127.0.0.1", port, rec)
+    _serve(loop, lambda: c.closed)
+    assert c.close_reason == "connect failed: [Errno 111] connection refused", c.close_reason
+    assert rec.kinds() == [(stream.CLOSED_EVENT, c.close_reason)]
+    assert streams.find("TCP", "127.0.0.1", port) is None
+    loop.close_all()
+
+
+def test_tls_needs_a_name_and_a_ca():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    raises(lambda: stream.client_context(), "tls: no CA given (a bundle or a pinned CA)")
+    raises(lambda: streams.connect("127.0.0.1", 5061, None, tls=object()),
+           "tls: a server name is needed for the certificate check")
+    loop.close_all()
