@@ -130,6 +130,7 @@ class WebServer:
             box.log("web: first start: the page's password is %s (also on the display)"
                     % password)
             box.status.web_password = password  # the panel shows it until someone logs in
+            box.status.web_port = settings.listen[1]
             box.status.changed()
         self.app = _app.WebApp(BoxHost(box), self.guard, os.urandom)
         host, port = settings.listen

@@ -125,6 +125,13 @@ def warning():
     return box
 
 
+def web_password():
+    box = _box()
+    box.web_password = "k7mq2xwp4d"
+    box.web_port = 8080
+    return box
+
+
 # (name, builder, the screen it must show)
 SAMPLES = (
     ("boot", boot, "boot"),
@@ -144,4 +151,5 @@ SAMPLES = (
     ("failed", failed, "failed"),
     ("config_error", config_error, "config_error"),
     ("two_calls", two_calls, "secure"),
+    ("web_password", web_password, "web_password"),
 )

@@ -42,9 +42,10 @@ MISMATCH = "mismatch"
 ALARM = "alarm"
 FAILED = "failed"
 CONFIG_ERROR = "config_error"
+WEB_PASSWORD = "web_password"  # the web page's first-start password (docs/web.md)
 
 SCREENS = (BOOT, NETWORK_DOWN, NETWORK_UP, IDLE, RINGING, CALLING, CLEAR, NEGOTIATING, SECURE,
-           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR)
+           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR, WEB_PASSWORD)
 SECURE_SCREENS = (SECURE, VERIFIED, MISMATCH)  # the only screens that show a SAS
 
 SIZES = ((128, 64), (128, 32))
@@ -379,6 +380,21 @@ def _idle(pen, box):
         _warning(pen, box)
         return NETWORK_DOWN
     ip = box.ip or "no address"
+    password = getattr(box, "web_password", None)
+    if password:  # until somebody logs in to the page (zerotap.runtime.web)
+        port = getattr(box, "web_port", 80)
+        url = ip + ("" if port == 80 else ":%d" % port)  # the browser adds http://
+        if tall:
+            _header(pen, "WEB PAGE", (), None, inverted=True)
+            pen.center(canvas.fit(url, pen.w), 13)
+            pen.center("password:", 25)
+            pen.center(password, 36, 2)
+            pen.center("log in to hide this", 55)
+        else:
+            pen.center(canvas.fit(url, pen.w), 0)
+            pen.center(password, 10, 2)
+            pen.center("web page password", 25)
+        return WEB_PASSWORD
     if not box.registered:
         if tall:
             _header(pen, "NETWORK UP", (), None, inverted=True)
