@@ -97,6 +97,8 @@ def _reset_reason():
     try:
         import machine
     except ImportError:
+        machine = None
+    if getattr(machine, "reset_cause", None) is None:  # CPython, the MicroPython unix port
         return "n/a (host)"
     cause = machine.reset_cause()
     for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):
@@ -166,7 +168,11 @@ class WebServer:
             return
         if req is None:
             return
-        out, after = self.app.handle(req, conn.peer[0], now)
+        try:
+            out, after = self.app.handle(req, conn.peer[0], now)
+        except Exception as e:  # a page's error must not leave the browser waiting
+            self.box.log("web: internal error on %s %s: %r" % (req.method, req.path[:64], e))
+            out, after = _http.response(500, "internal error", "text/plain"), None
         if req.path == "/login" and req.method == "POST" and b"303" in out[:13]:
             self._logged_in()
         p.after = after

@@ -20,7 +20,7 @@ METHODS = ("GET", "POST", "HEAD")
 REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
            429: "Too Many Requests", 431: "Request Header Fields Too Large",
-           501: "Not Implemented", 503: "Service Unavailable"}
+           500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}
 
 # every response: no caching, no framing, no sniffing, no referrer, only our own scripts
 SECURITY_HEADERS = (("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
