@@ -321,3 +321,13 @@ def test_logout_ends_the_session():
     out, _ = app.handle(_req("POST", "/logout", ("csrf=" + csrf).encode(), {"zt": tok}),
                         "127.0.0.1", 3)
     assert _split(out)[0] == 303 and app.guard.session(tok, 4) is None
+
+
+def test_login_page_loaded_twice_keeps_its_token():
+    app, _, _, _ = _logged_in()
+    code, lines, body = _split(app.handle(_req("GET", "/login"), "127.0.0.1", 3)[0])
+    first, _ = _cookie(lines, "ztl")
+    code, lines, body = _split(app.handle(_req("GET", "/login", cookies={"ztl": first}),
+                                          "127.0.0.1", 4)[0])
+    assert _cookie(lines, "ztl")[0] == first and ('value="%s"' % first) in body
+    assert _split(app.handle(_req("GET", "/favicon.ico"), "127.0.0.1", 5)[0])[0] == 404

@@ -183,6 +183,8 @@ class WebApp:
             return response(200, CSS, "text/css"), None
         if path == "/s.js":
             return response(200, JS, "application/javascript"), None
+        if path == "/favicon.ico":
+            raise HttpError(404, "no icon")
         if path == "/login":
             return self._login(req, source, now), None
         session = self.guard.session(req.cookie(COOKIE), now)
@@ -217,7 +219,9 @@ class WebApp:
                                     % (COOKIE, token)),
                                    ("Set-Cookie", "%s=; Path=/login; Max-Age=0; HttpOnly"
                                     % LOGIN_COOKIE)])
-        t = _auth._hex(self.random(16))
+        t = req.cookie(LOGIN_COOKIE)  # a browser may load the page twice: keep one token
+        if not t or len(t) != 32 or not all(c in "0123456789abcdef" for c in t):
+            t = _auth._hex(self.random(16))
         wait = self.guard.wait_ms(source, now)
         note = ("<p class=err>Too many wrong passwords: wait %d s.</p>" % ((wait + 999) // 1000)
                 if wait else "")
