@@ -203,3 +203,50 @@ def test_tls_needs_a_name_and_a_ca():
     raises(lambda: streams.connect("127.0.0.1", 5061, None, tls=object()),
            "tls: a server name is needed for the certificate check")
     loop.close_all()
+
+
+def test_raw_streams_carry_bytes_as_they_come():
+    """framed=False (the ICE helper's HTTPS client): DATA events with the bytes as read, no SIP
+    framing, no keepalive answers."""
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = None
+    for _ in range(50):
+        try:
+            lst = streams.listen("127.0.0.1", _port(), server, framed=False)
+            break
+        except OSError:
+            continue
+    client = Recorder()
+    c = streams.connect("127.0.0.1", lst.port, client, framed=False)
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    _serve(loop, lambda: [k for k, d in server.kinds() if k == stream.DATA])
+    got = b"".join(d for k, d in server.kinds() if k == stream.DATA)
+    assert got == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    server.conns[0].send(b"\r\n\r\nHTTP/1.1 200 OK\r\n")  # a ping would be answered if framed
+    _serve(loop, lambda: [k for k, d in client.kinds(c) if k == stream.DATA])
+    assert b"".join(d for k, d in client.kinds(c) if k == stream.DATA) == \
+        b"\r\n\r\nHTTP/1.1 200 OK\r\n"
+    loop.close_all()
+
+
+def test_a_listener_keeps_at_most_max_inbound_connections():
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = _listen(streams, server)
+    clients = []
+    for i in range(stream.MAX_INBOUND):
+        c = streams.connect("127.0.0.1", lst.port, Recorder())
+        clients.append(c)
+        _serve(loop, lambda: len(server.conns) == i + 1)
+    clients[1].send(INVITE)  # the others stay quiet; clients[0] is the quietest
+    _serve(loop, lambda: (stream.MESSAGE, INVITE) in server.kinds())
+    extra = streams.connect("127.0.0.1", lst.port, Recorder())
+    _serve(loop, lambda: len(server.conns) == stream.MAX_INBOUND + 1)
+    closed = [c for c in server.conns if c.closed]
+    assert len(closed) == 1 and closed[0] is server.conns[0], closed
+    assert closed[0].close_reason.startswith("too many connections on port")
+    assert len([c for c in streams.conns if c.inbound]) == stream.MAX_INBOUND
+    loop.close_all()

@@ -69,6 +69,7 @@ PONG_MS = 10000  # RFC 5626 §4.4.1: a pong within 10 s
 READ_CHUNK = 2048
 READS_PER_WAKE = 32
 MAX_OUT = 65536  # bytes queued on one connection; beyond: the peer does not read, close
+MAX_INBOUND = 4  # accepted connections per listener (a board has 10 lwIP sockets in all)
 _EAGAIN = (11, 35)
 _EINPROGRESS = (115, 36, 119)  # EINPROGRESS (Linux, BSD), EALREADY... lwIP uses 119
 _CPYTHON = hasattr(_ssl, "SSLWantReadError") if _ssl is not None else False
@@ -187,6 +188,7 @@ class Conn:
         self.close_reason = None
         self.server_name = None
         self.received_messages = 0
+        self.listener = None  # the Listener that accepted it (inbound)
         self._watched = None
         self._mask = None
 
@@ -520,6 +522,7 @@ class Listener:
         self.framed = framed
         self.closed = False
         self.accepted = 0
+        self.max_conns = MAX_INBOUND
 
     def ready(self, flags, now):
         for _ in range(8):
@@ -533,8 +536,15 @@ class Listener:
             s.setblocking(False)
             _nodelay(s)
             self.accepted += 1
+            mine = [c for c in self.streams.conns if c.listener is self]
+            if len(mine) >= self.max_conns:
+                # the one that was quiet longest makes room (a phone that reconnected)
+                oldest = min(mine, key=lambda c: max(c.last_received, c.last_sent))
+                oldest.close("too many connections on port %d: the quietest one closed"
+                             % self.port)
             peer = self.streams.loop.peer(raw)
             c = Conn(self.streams, s, peer, "TCP", self.handler, self.framed, True, now)
+            c.listener = self
             self.streams._add(c)
             c._watch(s)
             c._open(now)
