@@ -183,6 +183,14 @@ def test_page_security(tmp_path, interpreter):
         for body in c.responses + guess.responses:
             assert box.wifi_secret.encode() not in body
             assert password.encode() not in body
+        # a connection that brings no request is closed after REQUEST_MS (10 s), answered nothing
+        idle = socket.create_connection(("127.0.0.1", box.web_port), timeout=20)
+        t0 = time.monotonic()
+        try:
+            assert idle.recv(100) == b""
+        finally:
+            idle.close()
+        assert 9 < time.monotonic() - t0 < 15
         # oversize requests are refused by the parser's limits
         assert _raw(box.web_port, "127.0.0.1", b"GET /" + b"a" * 5000).startswith(
             b"HTTP/1.1 431")

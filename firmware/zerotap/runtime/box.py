@@ -352,6 +352,8 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        if self.web is not None:
+            self.web.close()
         self.net.close()
         self.loop.close_all()
         if self.front is not None:

@@ -6,7 +6,9 @@ A plain TCP listener of :class:`zerotap.runtime.stream.Streams` (``framed=False`
 connection's bytes go to a :class:`zerotap.web.http.RequestParser`; the whole request goes to
 :class:`zerotap.web.app.WebApp`; the answer is queued and the connection closed once it is
 written. A connection from a source outside ``phone.allow`` is closed at once, before a byte is
-read or written (the network side gets nothing). At most ``MAX_CONNS`` connections at a time.
+read or written (the network side gets nothing). At most ``MAX_CONNS`` connections at a time;
+one that has not brought a whole request within ``REQUEST_MS`` is closed (a browser's idle
+preconnection must not hold a place).
 
 The password: at first start a new one is made (:func:`zerotap.web.auth.new_password`), its
 record (salt and derived key, never the password) written to ``web_password`` in the
@@ -30,6 +32,7 @@ from zerotap.web import auth as _auth
 from zerotap.web import http as _http
 
 MAX_CONNS = 4
+REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
 PASSWORD_FILE = "web_password"
 _STARTED = time.time()
 
@@ -139,7 +142,9 @@ class WebServer:
         self.streams = box.net.streams
         self.listener = self.streams.listen(host, port, self._event, framed=False)
         self.parsers = {}
+        self.opened = {}  # id(conn) -> (conn, deadline) until its request is whole
         self.refused = 0
+        box.loop.add_timer_source(self)
         box.log("web: http://%s:%d/ (phone side)" % (host if ":" not in host else
                                                      "[%s]" % host, port))
 
@@ -151,8 +156,10 @@ class WebServer:
                 conn.close()  # nothing is read, nothing is written
                 return
             self.parsers[key] = _http.RequestParser()
+            self.opened[key] = (conn, now + REQUEST_MS)
             return
         if kind == stream.CLOSED_EVENT:
+            self.opened.pop(key, None)
             p = self.parsers.pop(key, None)
             if p is not None and getattr(p, "after", None) == "restart":
                 self.box.request_restart()
@@ -163,11 +170,13 @@ class WebServer:
         try:
             req = p.feed(data)
         except _http.HttpError as e:
+            self.opened.pop(key, None)
             conn.send(_http.response(e.status, _http.escape(str(e)), "text/plain"))
             conn.close_after_flush()
             return
         if req is None:
             return
+        self.opened.pop(key, None)
         try:
             out, after = self.app.handle(req, conn.peer[0], now)
         except Exception as e:  # a page's error must not leave the browser waiting
@@ -185,5 +194,20 @@ class WebServer:
             st.web_password = None  # somebody has it: off the panel
             st.changed()
 
+    def timer(self):
+        t = None
+        for conn, deadline in self.opened.values():
+            if t is None or deadline < t:
+                t = deadline
+        return t
+
+    def handle_timer(self, now):
+        for key in list(self.opened):
+            conn, deadline = self.opened[key]
+            if deadline <= now:
+                del self.opened[key]
+                conn.close()
+
     def close(self):
+        self.box.loop.remove_timer_source(self)
         self.listener.close()
