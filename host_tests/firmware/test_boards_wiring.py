@@ -16,7 +16,6 @@ from zerotap import status as st
 # Everything boot.main imports, imported now, with the real time module (the stubs replace it
 # while a board runs; zerotap.runtime.udp must keep the real clock)
 from zerotap.runtime import boot, box, control, secure, udp  # noqa: F401
-from zerotap.runtime import web  # noqa: F401
 from zerotap import phonekeys, storage  # noqa: F401
 from zerotap.ui import button, display, frontpanel, keypad, panels, screens  # noqa: F401
 
@@ -361,23 +360,6 @@ def test_boot_without_any_config_shows_config_error_and_waits():
     assert result is None
     assert logs[0] == "config refused: config: config.json is missing", logs
     assert CALLS.count(("show",)) >= 1 and READS.count(0) >= 3  # display and BOOT button alive
-
-
-def test_boot_serves_the_web_page_and_shows_its_first_password():
-    d = scratch("boards-web")
-    cfg = _board_config(d)
-    port = int(cfg["control"].split(":")[1]) + 1
-    cfg["web"] = {"listen": "127.0.0.1:%d" % port}
-    result, logs, replies = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(cfg)},
-                                  stop_after_ms=500, commands=("status",))
-    assert result is not None and result.web is not None, logs
-    said = [t for t in logs if t.startswith("web: first start: the page's password is ")]
-    assert len(said) == 1, logs
-    password = said[0].split()[-4]
-    assert replies[0]["screen"] == screens.WEB_PASSWORD, replies
-    record = storage.Storage(d + "/zerotap-cache").read("web_password")
-    assert record is not None and password.encode() not in record and len(record) == 52
-    assert result.config_store[1] == "config.json" and result.wifi_board in (True, False)
 
 
 def test_boot_fills_the_wildcard_address_and_the_cache_path():
