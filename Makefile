@@ -6,7 +6,7 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup check test test-cpython test-micropython bench demo deploy
+.PHONY: help setup check test test-cpython test-micropython bench demo deploy icehelper board32
 
 help:
 	@echo "make demo    set up, then a whole secure call between two boxes on this machine"
@@ -15,6 +15,8 @@ help:
 	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
 	@echo "make deploy BOARD=name PORT=/dev/ttyUSB0   precompile and copy to a board (DRY_RUN=1: show only)"
+	@echo "make icehelper [ICEHELPER_CONFIG=file]   run the ICE helper server (tools/icehelper/README.md)"
+	@echo "make board32 MPY_DIR=dir MBEDTLS=dir   firmware tests on 32-bit MicroPython in QEMU (tools/board32)"
 
 setup:
 	@bash tools/setup.sh
@@ -50,3 +52,17 @@ bench: setup
 # BOARD=<boards/ folder> PORT=<serial port>; DRY_RUN=1 only shows what would be copied.
 deploy: setup
 	BOARD=$(BOARD) PORT=$(PORT) DRY_RUN=$(DRY_RUN) $(PYTHON) tools/deploy.py
+
+# The ICE helper server in the foreground; ICEHELPER_CONFIG=file (default: plain HTTP on 127.0.0.1:9090).
+ICEHELPER_CONFIG ?= tools/icehelper/dev.conf
+icehelper: setup
+	$(PYTHON) tools/icehelper --config $(ICEHELPER_CONFIG)
+
+# The firmware frozen into MicroPython's qemu port (rv32imc by default), its tests on a 112 KiB and a
+# 1 MiB heap; checkouts the user provides (tools/board32/README.md). BOARD32_ARGS="--bench --board both".
+MPY_DIR ?=
+MBEDTLS ?=
+BOARD32_ARGS ?=
+board32:
+	@test -d "$(MPY_DIR)" -a -d "$(MBEDTLS)" || { echo "make board32 MPY_DIR=<MicroPython checkout> MBEDTLS=<mbedTLS checkout> (see tools/board32/README.md)"; exit 2; }
+	tools/board32/run.sh --micropython "$(MPY_DIR)" --mbedtls "$(MBEDTLS)" --project . $(BOARD32_ARGS)

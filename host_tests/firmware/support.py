@@ -5,8 +5,9 @@ imports only firmware modules):
     st = fresh_storage("cache")        # a zerotap.storage.Storage on a new scratch directory
     raises(lambda: f(x), "f: bad x")   # f(x) must raise ValueError with exactly this text
     error_text(uri.parse, "sip:")      # the ValueError's text, or None when there is none
-    for name, b in each_backend(): ... # every crypto backend that loads
+    for name, b in each_backend(): ... # every crypto backend that loads, one at a time
     rng = Xorshift32(seed)             # the same numbers on both interpreters
+    packets = packed(300, lambda i: tx.protect(rtp(i)))  # a list that stays packed on a board
 
 Scratch directories get a random suffix, so that the two interpreters' runs (and other
 engineers' runs) on one machine never share one.
@@ -46,11 +47,47 @@ def raises(func, text):
 
 
 def each_backend():
-    """[(name, backend)] for every crypto backend that loads (at least one must)."""
+    """(name, backend) for every crypto backend that loads (at least one must), one at a time:
+    each backend other than crypto.BACKEND is released after its turn, so that a board-sized
+    heap never holds them all (a test that keeps a backend keeps it alive, of course). A backend
+    that does not fit in the heap is left out (crypto.skipped() says why)."""
+    import gc
     from zerotap import crypto
-    names = crypto.backends()
-    assert names, "no crypto backend loads"
-    return [(n, crypto.backend(n)) for n in names]
+    n = 0
+    for name in crypto.ORDER:
+        try:
+            b = crypto.backend(name)
+        except ImportError:
+            continue
+        n += 1
+        yield name, b
+        b = None
+        if name != crypto.BACKEND:
+            crypto.release(name)
+            gc.collect()
+    assert n, "no crypto backend loads"
+
+
+def backend_modules():
+    """Each crypto backend that loads, one at a time (each_backend() without the names)."""
+    for _, b in each_backend():
+        yield b
+
+
+def packed(n, make):
+    """[make(0), ..., make(N-1)], the list made at its full size at once and the heap collected
+    every 16 values. On a board the values a test keeps would otherwise be strewn over the whole
+    heap among the garbage made between two collections, leaving no large block free (a 112 KiB
+    heap with 90 KB free then fails a 1 KB allocation)."""
+    import gc
+    import sys
+    collect = sys.implementation.name == "micropython"  # CPython's heap does not fragment so
+    out = [None] * n
+    for i in range(n):
+        out[i] = make(i)
+        if collect and i % 16 == 15:
+            gc.collect()
+    return out
 
 
 class Xorshift32:

@@ -1,9 +1,19 @@
 """The in-place SRTP/SRTCP transform against packets protected by libsrtp (crypto_srtp.json),
 on every backend: AES-CM 128/256, HMAC-SHA1 80/32, SRTP with the ROC suffix, SRTCP with E||index."""
-from vectors import load, unhex
+from vectors import each, unhex
 from support import each_backend, raises
 
-SRTP = load("crypto_srtp.json")
+
+def _cases():
+    # crypto_srtp.json (13 KB), one case at a time
+    return each("crypto_srtp.json", "cases")
+
+
+def _case(i):
+    for j, case in enumerate(_cases()):
+        if j == i:
+            return case
+    raise IndexError(i)
 
 
 def _transform(b, keys, tag_len):
@@ -13,7 +23,7 @@ def _transform(b, keys, tag_len):
 
 def test_srtp_protect_matches_libsrtp():
     for name, b in each_backend():
-        for case in SRTP["cases"]:
+        for case in _cases():
             t = _transform(b, case["rtp"], case["tag_len"])
             for p in case["srtp_packets"]:
                 plain, want = unhex(p["plain"]), unhex(p["protected"])
@@ -26,7 +36,7 @@ def test_srtp_protect_matches_libsrtp():
 
 def test_srtp_unprotect_matches_libsrtp_and_rejects_forgery():
     for name, b in each_backend():
-        for case in SRTP["cases"]:
+        for case in _cases():
             t = _transform(b, case["rtp"], case["tag_len"])
             tl = case["tag_len"]
             for p in case["srtp_packets"]:
@@ -48,7 +58,7 @@ def test_srtp_unprotect_matches_libsrtp_and_rejects_forgery():
 
 def test_srtcp_matches_libsrtp():
     for name, b in each_backend():
-        for case in SRTP["cases"]:
+        for case in _cases():
             t = _transform(b, case["rtcp"], case["rtcp_tag_len"])
             for p in case["srtcp_packets"]:
                 plain, want = unhex(p["plain"]), unhex(p["protected"])
@@ -66,7 +76,7 @@ def test_srtcp_matches_libsrtp():
 
 def test_long_packet_round_trip_across_keystream_chunks():
     for name, b in each_backend():
-        case = SRTP["cases"][0]
+        case = _case(0)
         t = _transform(b, case["rtp"], 10)
         data = bytes((i * 7) & 0xFF for i in range(3000))
         buf = bytearray(data + bytes(10))
@@ -77,7 +87,7 @@ def test_long_packet_round_trip_across_keystream_chunks():
     # the same packet on every backend gives the same bytes (checked against the first one)
     outs = []
     for name, b in each_backend():
-        t = _transform(b, SRTP["cases"][2]["rtp"], 4)
+        t = _transform(b, _case(2)["rtp"], 4)
         buf = bytearray(bytes(range(256)) * 8)
         t.protect(buf, 12, 2000, 2000, 0xFFFFFFFF, (1 << 48) - 1, 0xFFFFFFFF)
         outs.append(bytes(buf))
@@ -119,7 +129,7 @@ def test_native_cpu_paths_give_the_same_bytes():
                 test_srtp_unprotect_matches_libsrtp_and_rejects_forgery()
                 test_srtcp_matches_libsrtp()
                 test_long_packet_round_trip_across_keystream_chunks()
-            for case in SRTP["cases"]:
+            for case in _cases():
                 for tag_len in (4, 10):
                     t = _transform(b, case["rtp"], tag_len)
                     for size in list(range(12, 313)) + [1500, 4099]:

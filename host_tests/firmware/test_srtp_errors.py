@@ -1,6 +1,7 @@
 """SRTP negative cases: every flipped bit is an authentication failure, truncation is rejected
 cleanly, bad input gets a precise error, and the media path counts drops without raising."""
-from zerotap import crypto, rtp, srtp
+from zerotap import rtp, srtp
+from support import backend_modules, packed
 
 SALT = bytes(range(100, 114))
 RTCP = b"\x80\xc8\x00\x06\x11\x22\x33\x44" + bytes(range(20)) + \
@@ -8,7 +9,7 @@ RTCP = b"\x80\xc8\x00\x06\x11\x22\x33\x44" + bytes(range(20)) + \
 
 
 def _backends():
-    return [crypto.backend(name) for name in crypto.backends()]
+    return backend_modules()  # one at a time (support.each_backend)
 
 
 def _pair(profile, c=None):
@@ -131,10 +132,10 @@ def test_errors_are_value_errors_and_distinct():
 def test_media_path_counts_drops_without_raising():
     tx, rx = _pair(srtp.AES_256_CM_HMAC_SHA1_80)
     drops = srtp.Drops()
-    good = [tx.protect(_rtp(100 + i)) for i in range(300)]
+    buf = bytearray(1500)
+    good = packed(300, lambda i: tx.protect(_rtp(100 + i)))
     traffic = [good[0], good[0], b"\x80\x00", _flip(good[1], 100), good[1], good[299],
                good[2], good[299], _flip(good[298], 7), good[298], b"\x80" * 21]
-    buf = bytearray(1500)
     results = []
     for p in traffic:
         buf[:len(p)] = p

@@ -1,14 +1,14 @@
 """SRTP index estimation (RFC 3711 Appendix A), replay windows (section 3.3.2) and the
 rollover counter, each with its own driver as in libsrtp's roc_driver.c and replay_driver.c."""
 from zerotap import crypto, srtp
-from support import Xorshift32
+from support import Xorshift32, backend_modules, packed
 
 KEY = bytes(range(16))
 SALT = bytes(range(100, 114))
 
 
 def _backends():
-    return [crypto.backend(name) for name in crypto.backends()]
+    return backend_modules()  # one at a time (support.each_backend)
 
 
 def _sessions(profile=srtp.AES_CM_128_HMAC_SHA1_80, c=None):
@@ -93,7 +93,7 @@ def test_window_holds_at_least_64():
 
 
 def test_rollover_counter_across_the_wrap_with_reordering():
-    for c in (crypto.backend(n) for n in crypto.backends()):
+    for c in _backends():
         tx, rx = _sessions(c=c)
         seqs = list(range(65520, 65536)) + list(range(0, 20))
         protected = [(q, tx.protect(_rtp(q, payload=bytes([q & 0xFF]) * 20))) for q in seqs]
@@ -136,14 +136,14 @@ def test_replay_is_rejected():
 def test_older_than_window_is_rejected():
     for c in _backends():
         tx, rx = _sessions(c=c)
-        packets = [tx.protect(_rtp(1000 + i)) for i in range(300)]
+        packets = packed(300, lambda i: tx.protect(_rtp(1000 + i)))
         rx.unprotect(packets[299])
         _raises(srtp.ReplayError, "SRTP packet older than the replay window", rx.unprotect,
                 packets[299 - srtp.REPLAY_WINDOW])
         # the oldest one still inside the window is new, once
         assert rx.unprotect(packets[299 - srtp.REPLAY_WINDOW + 1]) == _rtp(1000 + 299 - srtp.REPLAY_WINDOW + 1)
         _raises(srtp.ReplayError, "SRTP packet replayed", rx.unprotect, packets[299 - srtp.REPLAY_WINDOW + 1])
-        rtcp = [tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44") for _ in range(200)]
+        rtcp = packed(200, lambda i: tx.protect_rtcp(b"\x80\xc9\x00\x01\x11\x22\x33\x44"))
         rx.unprotect_rtcp(rtcp[199])
         _raises(srtp.ReplayError, "SRTCP packet older than the replay window", rx.unprotect_rtcp,
                 rtcp[199 - srtp.REPLAY_WINDOW])

@@ -1,14 +1,15 @@
 """SRTP known answers: RFC 3711 Appendix B, RFC 6188 section 7, libsrtp's own known-answer
 packets, and packets protected by libsrtp (stored fixtures), for every crypto backend."""
-from vectors import load, unhex
+from vectors import each, load, unhex
+from support import backend_modules
 
-from zerotap import crypto, srtp
+from zerotap import srtp
 
 RFC = load("srtp_rfc.json")
 
 
 def _backends():
-    return [crypto.backend(name) for name in crypto.backends()]
+    return backend_modules()  # one at a time (support.each_backend)
 
 
 def _keystream_blocks(vector):
@@ -84,9 +85,8 @@ def test_libsrtp_known_answers():
 
 def test_libsrtp_fixtures():
     """Packets that libsrtp protected: we unprotect them, and protect to the same bytes."""
-    fixtures = load("srtp_libsrtp_fixtures.json")
     for c in _backends():
-        for case in fixtures["cases"]:
+        for case in each("srtp_libsrtp_fixtures.json", "cases"):  # 36 KB: one case at a time
             mk, ms = unhex(case["master_key"]), unhex(case["master_salt"])
             tx = srtp.Session(case["profile"], mk, ms, backend=c)
             rx = srtp.Session(case["profile"], mk, ms, backend=c)

@@ -10,8 +10,14 @@ Three backends give the same bytes (they pass the same known-answer tests):
 
 ``BACKEND`` names the one picked at import (the first of these that loads); the module-level
 functions are that backend's. ``backends()`` lists those that load here, ``backend(name)`` gives
-one of them. The interface is the crypto contract (README section "Crypto core"), with these
-choices where the contract left room:
+one of them. A backend that does not fit in the heap (a ``MemoryError`` while importing it, as on
+a 112 KiB board) counts as one that does not load: ``backend()`` raises ImportError naming the
+MemoryError, ``backends()`` and the pick at import skip it, and ``skipped()`` gives the reason of
+each backend left out. ``release(name)`` lets go of a backend other than ``BACKEND`` (tests go
+through the backends one at a time, so that a board's heap never holds them all).
+
+The interface is the crypto contract (README section "Crypto core"), with these choices where
+the contract left room:
 
 - ``KeyGeneration``, ``Agreement`` and ``KeyPool`` are factories that return the job/pool objects
   (``step()``, ``result``, ``take()`` as specified), not classes to subclass or isinstance-check.
@@ -46,6 +52,7 @@ a Raspberry Pi); 32-bit boards use mbedTLS and its hardware drivers. See native/
 """
 
 _ORDER = ("native", "micropython", "python")
+ORDER = _ORDER  # every backend name, in order of preference (loaded or not)
 
 # Every backend exposes these names (the contract).
 _NAMES = (
@@ -57,6 +64,14 @@ _NAMES = (
 )
 
 _cache = {}
+_skipped = {}  # name -> why it did not load (the last attempt)
+
+# The modules only one backend imports: release() drops them with it.
+_OWN = {
+    "native": ("zerotap.crypto.backend_native",),
+    "micropython": ("zerotap.crypto.backend_micropython",),
+    "python": ("zerotap.crypto.backend_python", "zerotap.crypto.aes"),
+}
 
 
 def _import(name):
@@ -73,17 +88,40 @@ def _import(name):
     return m
 
 
+def _forget(name):
+    import sys
+    g = globals()
+    for mod in _OWN.get(name, ()):
+        if mod in sys.modules:
+            del sys.modules[mod]
+        short = mod[len("zerotap.crypto."):]
+        if short in g:  # the import also bound the submodule on this package
+            del g[short]
+
+
 def backend(name):
-    """The module of backend NAME; ImportError when it does not load in this interpreter."""
+    """The module of backend NAME; ImportError when it does not load in this interpreter (a
+    MemoryError while importing it included: it does not fit in this heap)."""
     m = _cache.get(name)
     if m is None:
-        m = _import(name)
+        try:
+            m = _import(name)
+        except ImportError as e:
+            _forget(name)  # e.g. backend_native without _zcrypto: its module must not stay loaded
+            _skipped[name] = "ImportError: %s" % (e,)
+            raise
+        except MemoryError as e:
+            _forget(name)  # a half-imported module must not stay behind
+            _skipped[name] = "MemoryError: %s" % (e,)
+            raise ImportError("crypto backend %r does not fit in the heap (MemoryError: %s)" % (name, e))
+        _skipped.pop(name, None)
         _cache[name] = m
     return m
 
 
 def backends():
-    """Names of the backends that load in this interpreter, in order of preference."""
+    """Names of the backends that load in this interpreter, in order of preference (a backend
+    that does not fit in the heap is left out: see skipped())."""
     found = []
     for name in _ORDER:
         try:
@@ -94,13 +132,31 @@ def backends():
     return found
 
 
+def skipped():
+    """{name: reason} for each backend that did not load at its last attempt."""
+    return dict(_skipped)
+
+
+def release(name):
+    """Let go of backend NAME (not BACKEND, whose functions this module re-exports): the next
+    backend(NAME) imports it anew. Returns True when it was loaded."""
+    if name == BACKEND:
+        raise ValueError("crypto backend %r is the one in use and cannot be released" % (name,))
+    if name not in _ORDER:
+        raise ValueError("unknown crypto backend %r (known: native, micropython, python)" % (name,))
+    was = _cache.pop(name, None) is not None
+    _forget(name)
+    return was
+
+
 def _pick():
     for name in _ORDER:
         try:
             return name, backend(name)
         except ImportError:
             pass
-    raise ImportError("no crypto backend loads here")
+    raise ImportError("no crypto backend loads here (%s)"
+                      % "; ".join("%s: %s" % (n, _skipped[n]) for n in _ORDER if n in _skipped))
 
 
 BACKEND, _b = _pick()

@@ -7,7 +7,6 @@ port's build lacks MICROPY_PY_CRYPTOLIB_CTR), so counter blocks are built here a
 one ECB call per packet into a preallocated buffer. SHA-384 is pure Python (sha512.py) where
 ``hashlib`` lacks it.
 """
-import array
 import hashlib
 import os
 
@@ -45,7 +44,7 @@ def random_bytes(n):
     return os.urandom(n)
 
 
-_CRC_TABLE = array.array("I", _crc.TABLE)
+_CRC_TABLE = _crc.TABLE  # already an array('I')
 
 
 @micropython.viper
@@ -144,6 +143,11 @@ def _put(dst, off: int, src, n: int):
 
 
 _BLOCKS = 100  # keystream buffer: a 1600-byte packet in one go, longer ones loop
+# The keystream scratch and the memoryviews of its first n blocks (made once, as needed), shared
+# by every transform: a transform fills and uses it within one call, and the media path runs in
+# one thread. Allocated once, at import (at boot on a board), not 2 KB per transform and call.
+_KS = bytearray(16 * _BLOCKS)
+_VIEWS = [None] * (_BLOCKS + 1)
 _MAX_INDEX = 1 << 48
 
 
@@ -175,8 +179,8 @@ class SrtpTransform:
         self.tag_len = tag_len
         self._salt = bytes(cipher_salt)
         self._cipher = cryptolib.aes(bytes(cipher_key), _ECB)
-        self._ks = bytearray(16 * _BLOCKS)
-        self._views = [None] * (_BLOCKS + 1)  # memoryviews of the first n blocks, made once
+        self._ks = _KS  # the one keystream scratch of every transform (see _KS)
+        self._views = _VIEWS
         self._suffix = bytearray(4)
         self._ipad, self._opad = mac.pads(hashlib.sha1, 64, auth_key)
         # the caller's buffer (usually the same one every packet), its length, a view of it,

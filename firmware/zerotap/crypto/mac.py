@@ -5,7 +5,10 @@ import hashlib
 
 _sha384 = getattr(hashlib, "sha384", None)
 if _sha384 is None:
-    from zerotap.crypto.sha512 import SHA384 as _sha384
+    def _sha384(data=b""):
+        # imported on first use: a box that never negotiates S384 never holds its 64-bit tables
+        from zerotap.crypto.sha512 import SHA384
+        return SHA384(data)
 
 
 def pads(new, block_size, key):

@@ -8,7 +8,8 @@ way bzrtp (and so Linphone) shows it.
 
 B32_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
 
-# The PGP word list (Juola and Zimmermann), split on demand so that it stays one string each.
+# The PGP word list (Juola and Zimmermann): one string each, a constant of the frozen code, never
+# split (a split list would be 256 string objects on the heap); _word() finds the one it needs.
 _EVEN = (
     "aardvark absurd accrue acme adrift adult afflict ahead aimless Algol allow alone ammo ancient "
     "apple artist assume Athens atlas Aztec baboon backfield backward banjo beaming bedlamp beehive "
@@ -64,24 +65,36 @@ _ODD = (
 )
 
 
-def _value(sas):
+def _top(sas, bits):
+    # the leftmost BITS (<= 24) bits of sasvalue, without making the 32-bit value (2^30 and more
+    # is a heap object on a 32-bit board)
     if isinstance(sas, int):
-        return sas & 0xFFFFFFFF
+        return (sas >> (32 - bits)) & ((1 << bits) - 1)
     if len(sas) < 4:
         raise ValueError("sasvalue needs 4 bytes, got %d" % len(sas))
-    return (sas[0] << 24) | (sas[1] << 16) | (sas[2] << 8) | sas[3]
+    return ((sas[0] << 16) | (sas[1] << 8) | sas[2]) >> (24 - bits)
+
+
+def _word(words, i):
+    # the I-th space-separated word of WORDS
+    start = 0
+    for _ in range(i):
+        start = words.index(" ", start) + 1
+    end = words.find(" ", start)
+    return words[start:end] if end >= 0 else words[start:]
 
 
 def base32(sas):
     """B32: 4 characters from the leftmost 20 bits of SAS (bytes of sashash, or the 32-bit value)."""
-    v = _value(sas)
-    return "".join(B32_ALPHABET[(v >> shift) & 31] for shift in (27, 22, 17, 12))
+    v = _top(sas, 20)
+    a = B32_ALPHABET
+    return a[v >> 15] + a[(v >> 10) & 31] + a[(v >> 5) & 31] + a[v & 31]
 
 
 def base256(sas):
     """B256: ``"even:odd"``, the PGP words for the leftmost two bytes of SAS."""
-    v = _value(sas)
-    return _EVEN.split()[(v >> 24) & 0xFF] + ":" + _ODD.split()[(v >> 16) & 0xFF]
+    v = _top(sas, 16)
+    return _word(_EVEN, v >> 8) + ":" + _word(_ODD, v & 0xFF)
 
 
 def render(sas_type, sas):

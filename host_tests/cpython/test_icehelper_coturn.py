@@ -1,0 +1,137 @@
+"""coturn (started here, with the secret the helper shares) allocates a relay with the credentials
+that the helper minted, and refuses them once they expired or when the secret differs.
+
+The Allocate client is small: aioice's STUN codec builds and parses the messages (an independent
+implementation), the long-term credential steps are RFC 8656 section 7.2 (401 with REALM and
+NONCE, then USERNAME, REALM, NONCE and MESSAGE-INTEGRITY with key MD5(user:realm:password)).
+"""
+import socket
+import subprocess
+import time
+
+import pytest
+from aioice import stun
+from aioice.turn import make_integrity_key
+
+import ports
+from hostenv import need, stop_process, text_of, wait_until
+from icehelper_proc import Helper
+
+SECRET = "test-shared-secret-0123456789"
+REALM = "zerotap.test"
+UDP = 17 << 24  # REQUESTED-TRANSPORT: UDP (RFC 8656 section 18.7)
+
+
+def _transact(sock, addr, msg):
+    sock.sendto(bytes(msg), addr)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            data, _ = sock.recvfrom(2048)
+        except socket.timeout:
+            sock.sendto(bytes(msg), addr)  # UDP: send again
+            continue
+        reply = stun.parse_message(data)
+        if reply.transaction_id == msg.transaction_id:
+            return reply
+    raise AssertionError("no answer from coturn at %s:%d" % addr)
+
+
+def allocate(addr, username, password):
+    """Allocate a UDP relay: ``(True, relayed address)`` or ``(False, (code, reason))``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(0.5)
+    try:
+        first = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST,
+                             attributes={"REQUESTED-TRANSPORT": UDP})
+        reply = _transact(sock, addr, first)
+        assert reply.message_class == stun.Class.ERROR and reply.error_code == 401, reply
+        realm, nonce = reply.attributes["REALM"], reply.attributes["NONCE"]
+        assert realm == REALM
+        req = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes={
+            "REQUESTED-TRANSPORT": UDP, "LIFETIME": 600, "USERNAME": username, "REALM": realm,
+            "NONCE": nonce})
+        key = make_integrity_key(username, realm, password)
+        req.add_message_integrity(key)
+        reply = _transact(sock, addr, req)
+        if reply.message_class == stun.Class.RESPONSE:
+            assert reply.check_message_integrity(key)
+            # free the relay again (a Refresh with lifetime 0, RFC 8656 section 7.3)
+            bye = stun.Message(stun.Method.REFRESH, stun.Class.REQUEST, attributes={
+                "LIFETIME": 0, "USERNAME": username, "REALM": realm, "NONCE": nonce})
+            bye.add_message_integrity(key)
+            _transact(sock, addr, bye)
+            return True, reply.attributes["XOR-RELAYED-ADDRESS"]
+        return False, reply.attributes["ERROR-CODE"]
+    finally:
+        sock.close()
+
+
+def _binding_answers(addr):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(0.2)
+    try:
+        msg = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        sock.sendto(bytes(msg), addr)
+        return stun.parse_message(sock.recvfrom(2048)[0]).message_class == stun.Class.RESPONSE
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def coturn(tmp_path_factory):
+    binary = need("turnserver", "coturn")
+    folder = tmp_path_factory.mktemp("coturn")
+    port = ports.udp_port()
+    low, high = ports.udp_range(16)
+    log = folder / "turnserver.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [binary, "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=127.0.0.1",
+             "--relay-ip=127.0.0.1", "--listening-port=%d" % port, "--realm=" + REALM,
+             "--use-auth-secret", "--static-auth-secret=" + SECRET, "--min-port=%d" % low,
+             "--max-port=%d" % high, "--log-file=stdout", "--simple-log", "--fingerprint",
+             "--no-tcp-relay", "--pidfile=%s" % (folder / "turnserver.pid")],
+            stdout=out, stderr=subprocess.STDOUT)
+    addr = ("127.0.0.1", port)
+    if not wait_until(lambda: _binding_answers(addr), 15, proc):
+        stop_process(proc)
+        raise RuntimeError("turnserver did not start:\n" + text_of(log))
+    yield addr
+    stop_process(proc)
+
+
+def _minted(tmp_path, secret, ttl):
+    h = Helper(tmp_path / ("h%d" % ttl), turn={"secret": secret, "ttl": str(ttl),
+                                               "uris": "turn:127.0.0.1:3478?transport=udp"})
+    h.start()
+    try:
+        status, body, _ = h.request("PUT", "/", {})
+        assert status == 200
+        return body["turn"]
+    finally:
+        h.stop()
+
+
+def test_coturn_allocates_with_minted_credentials(coturn, tmp_path):
+    creds = _minted(tmp_path, SECRET, 12 * 3600)
+    ok, relayed = allocate(coturn, creds["username"], creds["password"])
+    assert ok, relayed
+    assert relayed[0] == "127.0.0.1"
+
+
+def test_coturn_refuses_them_once_expired(coturn, tmp_path):
+    creds = _minted(tmp_path, SECRET, 2)
+    ok, relayed = allocate(coturn, creds["username"], creds["password"])
+    assert ok, relayed  # still valid
+    time.sleep(3.2)
+    ok, error = allocate(coturn, creds["username"], creds["password"])
+    assert not ok and error[0] == 401, error
+
+
+def test_coturn_refuses_credentials_from_another_secret(coturn, tmp_path):
+    creds = _minted(tmp_path, "some-other-secret", 3600)
+    ok, error = allocate(coturn, creds["username"], creds["password"])
+    assert not ok and error[0] == 401, error

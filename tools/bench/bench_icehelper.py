@@ -1,0 +1,415 @@
+"""ICE helper server throughput and latency, against a bare aiohttp handler in the same run.
+
+The load generator is wrk (C, one thread, 64 connections, keep-alive), in its own process, so that
+the client eats as little of the machine as possible. Every figure is requests/s with p50 and p99
+latency, the best of REPEAT runs of SECONDS each; runs of the systems compared against each other
+are interleaved so that the shared machine's load falls on each alike.
+
+- Anchor: a bare aiohttp handler answering a constant (aiohttp's low-level server, as the helper
+  uses it): the framework's ceiling on this machine, plain and TLS.
+- PUT (a ZSipOs-shaped offer, 4 candidates) and GET (of 1000 stored offers) on the memory and the
+  Redis store (a redis-server started here), plain and TLS; two front ends on one Redis (two wrk
+  processes, 32 connections each) as a figure: this machine has 2 cores for everything.
+- The same with 100,000 live offers stored as with an empty store (1000 offers for the GETs).
+
+The machine is shared (2 cores, other engineers' tests beside): wall-clock requests/s swing by a
+factor of two from one second to the next. So the throughput targets compare what a request costs
+in CPU time of the servers (from /proc, user + system, divided by the requests served), which the
+others' load disturbs far less: the capacity ratio helper/anchor is anchor CPU per request /
+helper CPU per request, with Redis's own CPU counted on the helper's side. Wall-clock req/s and
+latency are printed beside; p99 is wall-clock and suffers from the shared machine directly.
+
+Targets: memory >= 50 % of the anchor, Redis >= 35 %, p99 <= 20 ms at 64 clients, and with
+100,000 live offers the same throughput within 10 %. Limits are off, offers live an hour and may be
+read without end here, so that the bench measures the path, not the brakes.
+"""
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SECONDS = 3
+REPEAT = 3
+CONNS = 64
+FILL = 100000
+TARGET_MEMORY, TARGET_REDIS, TARGET_P99_MS, TARGET_SCALE = 0.50, 0.35, 20.0, 0.10
+
+OFFER = {"ufrag": "Ab3dEf9h", "pwd": "pWd0123456789abcdefghijk", "candidates": [
+    {"foundation": "Hc0a80a05", "prio": 2130706431, "compid": 1, "addr": "192.168.10.5:20012",
+     "default": False, "type": 0},
+    {"foundation": "S5db8d3a1", "prio": 1694498815, "compid": 1, "addr": "93.184.211.161:20012",
+     "default": False, "type": 1},
+    {"foundation": "R5db8d3a2", "prio": 16777215, "compid": 1, "addr": "93.184.211.162:49152",
+     "default": True, "type": 3},
+    {"foundation": "Hc0a80a05", "prio": 2130706430, "compid": 2, "addr": "192.168.10.5:20013",
+     "default": True, "type": 0}]}
+
+ANCHOR = r'''
+import asyncio, ssl, sys
+from aiohttp import web
+BODY = b'{"id": "1234567890", "token": "abcdefghijklmnopqrstuvwxyzabcdef"}'
+async def handle(request):
+    await request.read()
+    return web.Response(body=BODY, content_type="application/json")
+async def main():
+    runner = web.ServerRunner(web.Server(handle, access_log=None), handle_signals=True)
+    await runner.setup()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+    await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1]), backlog=1024).start()
+    await web.TCPSite(runner, "127.0.0.1", int(sys.argv[2]), backlog=1024, ssl_context=ctx).start()
+    await asyncio.Event().wait()
+asyncio.run(main())
+'''
+
+
+def tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("bench: a server on port %d did not start" % port)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def make_cert(folder):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+class Server:
+    """A helper (or, with no backend, the anchor) process with a plain and a TLS port."""
+
+    def __init__(self, folder, prefix, cert, key, backend=None, redis_url=None):
+        self.name, self.folder, self.prefix = folder.name, folder, prefix
+        self.port, self.tls_port = tcp_port(), tcp_port()
+        self.cert, self.key, self.backend, self.redis_url = cert, key, backend, redis_url
+        self.proc = None
+
+    def start(self):
+        log = open(self.folder / "server.log", "ab")
+        if self.backend is None:
+            cmd = [sys.executable, "-c", ANCHOR, str(self.port), str(self.tls_port),
+                   str(self.cert), str(self.key)]
+        else:
+            conf = self.folder / "icehelper.conf"
+            conf.write_text("\n".join([
+                "[server]", "http = 127.0.0.1:%d" % self.port,
+                "https = 127.0.0.1:%d" % self.tls_port, "cert = %s" % self.cert,
+                "key = %s" % self.key, "log_level = warning",
+                "[store]", "backend = %s" % self.backend, "redis_url = %s" % self.redis_url,
+                "redis_prefix = %s:" % self.prefix, "lifetime = 3600", "max_offers = 1000000",
+                "max_reads = 1000000000",
+                "[limits]", "put = 0/1", "post = 0/1", "get = 0/1", "miss = 0/1",
+                "[turn]", "secret = bench-secret", "uris = turn:127.0.0.1:3478"]) + "\n")
+            cmd = [sys.executable, str(ROOT / "tools/icehelper"), "--config", str(conf)]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_port(self.port, self.proc)
+        return self
+
+    def url(self, tls=False):
+        return ("https://127.0.0.1:%d" % self.tls_port) if tls else \
+            ("http://127.0.0.1:%d" % self.port)
+
+    def health(self):
+        with urllib.request.urlopen(self.url() + "/healthz", timeout=10) as r:
+            return json.loads(r.read())
+
+    def rss_mb(self):
+        for line in Path("/proc/%d/status" % self.proc.pid).read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def put_offers(server, n):
+    ids = []
+    body = json.dumps(OFFER).encode()
+    for _ in range(n):
+        req = urllib.request.Request(server.url() + "/", data=body, method="PUT")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            ids.append(json.loads(r.read())["id"])
+    return ids
+
+
+def scripts(folder, ids):
+    put = folder / "put.lua"
+    put.write_text('wrk.method = "PUT"\nwrk.body = %s\nwrk.headers["Content-Type"] = '
+                   '"application/json"\n' % json.dumps(json.dumps(OFFER)))
+    get = folder / "get.lua"
+    get.write_text("local ids = {%s}\nrequest = function()\n  return wrk.format(\"GET\", \"/\" .. "
+                   "ids[math.random(#ids)])\nend\n" % ",".join('"%s"' % i for i in ids))
+    return {"PUT": put, "GET": get}
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def _ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def wrk_start(url, script, conns, seconds):
+    return subprocess.Popen([WRK, "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+                             "-s", str(script), url], stdout=subprocess.PIPE, text=True)
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of the processes PIDS so far."""
+    total = 0
+    for pid in pids:
+        fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_result(proc):
+    out = proc.communicate(timeout=120)[0]
+    if proc.returncode != 0:
+        raise SystemExit("bench: wrk failed:\n" + out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise SystemExit("bench: %s answers were not 2xx:\n%s" % (bad.group(1), out))
+    errors = re.search(r"Socket errors: (.*)", out)
+    if errors:
+        raise SystemExit("bench: socket errors: %s" % errors.group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    count = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    return rps, p50, p99, count
+
+
+def measure(targets, pids, seconds=SECONDS):
+    """TARGETS: one (url, script) or several run together (their rates add, the worst p99).
+    PIDS: the server processes whose CPU time the requests cost.
+    -> (req/s, p50 ms, p99 ms, server CPU us per request)"""
+    cpu0 = cpu_seconds(pids)
+    procs = [wrk_start(url, script, CONNS // len(targets), seconds) for url, script in targets]
+    results = [wrk_result(p) for p in procs]
+    cpu = cpu_seconds(pids) - cpu0
+    count = sum(r[3] for r in results)
+    return (sum(r[0] for r in results), max(r[1] for r in results), max(r[2] for r in results),
+            1e6 * cpu / max(count, 1))
+
+
+def interleaved(cases, repeat=REPEAT):
+    """CASES: {label: (targets, pids, before)}: REPEAT rounds, each case once per round (BEFORE,
+    when given, runs first). Of each case: the best req/s, p50 and p99 of that run, and the
+    least CPU per request of all runs."""
+    runs = {label: [] for label in cases}
+    for _ in range(repeat):
+        for label, (targets, pids, before) in cases.items():
+            if before:
+                before()
+            runs[label].append(measure(targets, pids()))
+    return {label: max(r, key=lambda x: x[0])[:3] + (min(x[3] for x in r),)
+            for label, r in runs.items()}
+
+
+def line(label, r):
+    print("  %-40s %7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  CPU %6.1f us/req"
+          % (label, r[0], r[1], r[2], r[3]), flush=True)
+
+
+def target(text, ok):
+    print("TARGET %s %s" % (text, "met" if ok else "MISSED"), flush=True)
+
+
+def main():
+    global WRK
+    WRK = shutil.which("wrk")
+    redis_bin = shutil.which("redis-server")
+    if not WRK or not redis_bin:
+        raise SystemExit("bench: needs wrk and redis-server (tools/debian-packages.txt)")
+    import redis as redis_client
+    tmp = Path(tempfile.mkdtemp(prefix="bench_icehelper."))
+    procs = []
+    try:
+        cert, key = make_cert(tmp)
+        rport = tcp_port()
+        redis = subprocess.Popen([redis_bin, "--port", str(rport), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        procs.append(redis)
+        wait_port(rport, redis)
+
+        def server(name, backend=None, db=0):
+            folder = tmp / name
+            folder.mkdir(exist_ok=True)
+            s = Server(folder, name.rstrip("2"), cert, key, backend,
+                       "redis://127.0.0.1:%d/%d" % (rport, db)).start()
+            procs.append(s.proc)
+            return s
+
+        anchor = server("anchor")
+        mem = server("mem", "memory")
+        red = server("red", "redis")
+        red2 = server("red2", "redis")  # a second front end: the same prefix, the same offers
+        sc = {s.name: scripts(tmp / s.name, put_offers(s, 1000)) for s in (mem, red)}
+        print("wrk, 1 thread, %d connections, best of %d x %d s; cores: %d"
+              % (CONNS, REPEAT, SECONDS, os.cpu_count()), flush=True)
+
+        def cost(*servers, with_redis=False):
+            return lambda: [x.proc.pid for x in servers] + ([redis.pid] if with_redis else [])
+
+        results = {}
+        for tls in (False, True):
+            tag = " TLS" if tls else ""
+            for method in ("PUT", "GET"):
+                cases = {
+                    "anchor%s %s" % (tag, method): (
+                        [(anchor.url(tls), sc["mem"][method])], cost(anchor), None),
+                    "memory %s%s" % (method, tag): (
+                        [(mem.url(tls), sc["mem"][method])], cost(mem), None),
+                    "redis %s%s" % (method, tag): (
+                        [(red.url(tls), sc["red"][method])], cost(red, with_redis=True), None),
+                }
+                if not tls:
+                    cases["redis %s two front ends" % method] = (
+                        [(red.url(), sc["red"][method]), (red2.url(), sc["red"][method])],
+                        cost(red, red2, with_redis=True), None)
+                got = interleaved(cases)
+                for label, r in got.items():
+                    line(label, r)
+                results.update(got)
+
+        # 100,000 live offers against a store holding only the 1000 offers that the GETs read
+        # (and, for the PUTs, an empty one: restarted, or its Redis database flushed, each round).
+        print("filling stores to %d live offers ..." % FILL, flush=True)
+        small = {"mem": server("memsmall", "memory"), "red": server("redsmall", "redis", db=1)}
+        full = {"mem": server("memfull", "memory"), "red": server("redfull", "redis", db=2)}
+        for name in ("mem", "red"):
+            sc[name + "small"] = scripts(tmp / small[name].name, put_offers(small[name], 1000))
+            s = full[name]
+            sc[name + "full"] = scripts(tmp / s.name, put_offers(s, 1000))
+            deadline = time.monotonic() + 300
+            while s.health()["live"] < FILL and time.monotonic() < deadline:
+                measure([(s.url(), sc["mem"]["PUT"])], [], seconds=4)
+                time.sleep(1.2)  # the Redis store's live count is its sweeper's, once a second
+            live = s.health()["live"]
+            print("  %s: %d live offers, server RSS %.0f MB (%s with 1000: %.0f MB)"
+                  % (s.name, live, s.rss_mb(), small[name].name, small[name].rss_mb()),
+                  flush=True)
+            if live < FILL:
+                raise SystemExit("bench: could not fill %s to %d offers" % (s.name, FILL))
+
+        def emptied(name):
+            def before():
+                if name == "mem":
+                    stop(small[name].proc)
+                    procs.remove(small[name].proc)
+                    small[name].start()
+                    procs.append(small[name].proc)
+                else:
+                    redis_client.Redis(port=rport, db=1).flushdb()
+            return before
+
+        scale = {}
+        for name, backend in (("mem", "memory"), ("red", "redis")):
+            for method in ("GET", "PUT"):
+                label = "%s %s, %s" % (backend, method, "1000 offers" if method == "GET" else
+                                       "empty store")
+                cases = {
+                    label: ([(small[name].url(), sc[name + "small"][method])],
+                            cost(small[name], with_redis=name == "red"),
+                            emptied(name) if method == "PUT" else None),
+                    "%s %s, %dk offers" % (backend, method, FILL // 1000): (
+                        [(full[name].url(), sc[name + "full"][method])],
+                        cost(full[name], with_redis=name == "red"), None),
+                }
+                got = interleaved(cases)
+                for lbl, r in got.items():
+                    line(lbl, r)
+                lo, hi = got.values()
+                scale[(backend, method)] = (lo[3] / hi[3], hi[0] / lo[0])
+
+        print(flush=True)
+        for method in ("PUT", "GET"):
+            a = results["anchor %s" % method]
+            at = results["anchor TLS %s" % method]
+            for backend, goal in (("memory", TARGET_MEMORY), ("redis", TARGET_REDIS)):
+                r = results["%s %s" % (backend, method)]
+                ratio = a[3] / r[3]
+                target("%s %s capacity / anchor: %.0f%% (%.0f vs %.0f CPU us per request%s; "
+                       "wall %.0f vs %.0f req/s) (target >= %.0f%%)"
+                       % (backend, method, 100 * ratio, r[3], a[3],
+                          ", Redis's included" if backend == "redis" else "", r[0], a[0],
+                          100 * goal), ratio >= goal)
+                rt = results["%s %s TLS" % (backend, method)]
+                print("  figure: %s %s TLS capacity / anchor TLS: %.0f%% (%.0f vs %.0f CPU us; "
+                      "wall %.0f vs %.0f req/s)" % (backend, method, 100 * at[3] / rt[3], rt[3],
+                                                    at[3], rt[0], at[0]))
+            one, two = results["redis %s" % method], results["redis %s two front ends" % method]
+            print("  figure: redis %s, two front ends: %.0f req/s (one: %.0f), %.0f CPU us per "
+                  "request (one: %.0f)" % (method, two[0], one[0], two[3], one[3]))
+        for backend in ("memory", "redis"):
+            for method in ("PUT", "GET"):
+                p99 = results["%s %s" % (backend, method)][2]
+                target("%s %s p99 at %d clients: %.2f ms (target <= %.0f ms; anchor %.2f ms)"
+                       % (backend, method, CONNS, p99, TARGET_P99_MS,
+                          results["anchor %s" % method][2]), p99 <= TARGET_P99_MS)
+        for (backend, method), (ratio, wall) in scale.items():
+            target("%s %s capacity with %dk live offers / with %s: %.2f (wall req/s: %.2f) "
+                   "(target >= %.2f)"
+                   % (backend, method, FILL // 1000, "1000" if method == "GET" else "none", ratio,
+                      wall, 1 - TARGET_SCALE), ratio >= 1 - TARGET_SCALE)
+    finally:
+        for p in reversed(procs):
+            stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

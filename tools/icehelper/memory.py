@@ -1,0 +1,153 @@
+"""The in-memory store (one process, the default).
+
+Entries sit in an OrderedDict in the order of their last write; as every offer lives the same time
+from its last write, the oldest is always first, and expiry pops from the front: O(1) per expired
+entry, whatever the number of live ones (ZSipOs scans every entry on every request).
+"""
+import asyncio
+import time
+from collections import OrderedDict
+
+from .store import NOT_READY, Full, Limited, TooBig, WindowCounter, new_id, same_hash
+from .offers import fields_size, render
+
+
+class _Entry:
+    __slots__ = ("fields", "token_hash", "reads", "written", "size", "ready", "body")
+
+
+class MemoryStore:
+    name = "memory"
+
+    def __init__(self, config, metrics):
+        self.config = config
+        self.metrics = metrics
+        self._entries = OrderedDict()
+        self._limits = WindowCounter(config.limits)
+        self._waiters = {}  # id -> asyncio.Event, set when the offer gets candidates
+        self._sweeper = None
+
+    async def start(self):
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def close(self):
+        if self._sweeper:
+            self._sweeper.cancel()
+
+    async def health(self):
+        pass
+
+    def live(self):
+        return len(self._entries)
+
+    def _expire(self, now):
+        cutoff = now - self.config.lifetime
+        entries = self._entries
+        while entries:
+            key = next(iter(entries))
+            if entries[key].written > cutoff:
+                break
+            del entries[key]
+            self.metrics.expired += 1
+
+    async def _sweep_forever(self):
+        while True:
+            await asyncio.sleep(1)
+            now = time.time()
+            self._expire(now)
+            self._limits.prune(now)
+
+    def _limit(self, kind, addr, now):
+        if self._limits.hit(kind, addr, now):
+            raise Limited(kind)
+
+    def _miss(self, addr, now):
+        self._limits.hit("miss", addr, now)
+
+    async def put(self, addr, fields, ready, token_hash):
+        now = time.time()
+        self._limit("put", addr, now)
+        self._expire(now)
+        if len(self._entries) >= self.config.max_offers:
+            raise Full()
+        size = fields_size(fields)
+        if size > self.config.max_offer_bytes:
+            raise TooBig()
+        while True:
+            offer_id = new_id()
+            if offer_id not in self._entries:
+                break
+        e = _Entry()
+        e.fields, e.token_hash, e.reads, e.written = fields, token_hash, self.config.max_reads, now
+        e.size, e.ready, e.body = size, bool(ready), None
+        self._entries[offer_id] = e
+        return offer_id
+
+    def _lookup(self, offer_id, now):
+        self._expire(now)
+        return self._entries.get(offer_id)
+
+    async def post(self, addr, offer_id, token_hash, fields, ready):
+        now = time.time()
+        self._limit("post", addr, now)
+        e = self._lookup(offer_id, now)
+        if e is None or not same_hash(e.token_hash, token_hash):
+            self._miss(addr, now)
+            return False
+        size = e.size
+        for k, v in fields.items():
+            old = e.fields.get(k)
+            size += len(v) - len(old) if old is not None else len(k) + len(v)
+        if size > self.config.max_offer_bytes:
+            raise TooBig()
+        e.fields.update(fields)
+        e.size, e.written, e.body = size, now, None
+        if ready is not None:
+            e.ready = ready
+        self._entries.move_to_end(offer_id)
+        if e.ready and offer_id in self._waiters:
+            self._waiters.pop(offer_id)[0].set()
+        return True
+
+    async def get(self, addr, offer_id, need_ready=False, count=True):
+        now = time.time()
+        if count:
+            if self._limits.spent("miss", addr, now):
+                raise Limited("miss")
+            self._limit("get", addr, now)
+        e = self._lookup(offer_id, now)
+        if e is None or e.reads <= 0:
+            if count and e is None:
+                self._miss(addr, now)
+            return None
+        if need_ready and not e.ready:
+            return NOT_READY
+        e.reads -= 1
+        if e.body is None:  # the reply changes only with a write: render it once per write
+            e.body = render(e.fields, e.written + self.config.lifetime).encode()
+        return e.body
+
+    async def delete(self, addr, offer_id, token_hash):
+        now = time.time()
+        self._limit("post", addr, now)
+        e = self._lookup(offer_id, now)
+        if e is None or not same_hash(e.token_hash, token_hash):
+            self._miss(addr, now)
+            return False
+        del self._entries[offer_id]
+        return True
+
+    async def wait_ready(self, offer_id, timeout):
+        """Return when OFFER_ID gets candidates or after TIMEOUT seconds."""
+        slot = self._waiters.get(offer_id)
+        if slot is None:
+            slot = self._waiters[offer_id] = [asyncio.Event(), 0]
+        slot[1] += 1
+        try:
+            await asyncio.wait_for(slot[0].wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            slot[1] -= 1
+            if not slot[1] and self._waiters.get(offer_id) is slot:
+                del self._waiters[offer_id]

@@ -1,0 +1,314 @@
+"""The ICE helper's HTTP front end (aiohttp's low-level server, no router).
+
+``PUT /``, ``POST /<id>``, ``GET /<id>`` as ZSipOs's icestorage answers them, plus ``DELETE /<id>``,
+``GET /<id>?wait=N``, ``GET /healthz`` and ``GET /metrics``. See README.md for the API and
+the operator's view. Nothing of an offer or a token is ever logged.
+"""
+import argparse
+import asyncio
+import gc
+import hashlib
+import ipaddress
+import json
+import logging
+import signal
+import ssl
+import sys
+import time
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from aiohttp.web_request import BaseRequest
+
+from . import offers, turn
+from .config import Config
+from .memory import MemoryStore
+from .metrics import Metrics
+from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token
+
+log = logging.getLogger("icehelper")
+
+MAX_BODY = 4096
+TOKEN_LEN = 32
+_METHODS = ("GET", "PUT", "POST", "DELETE")
+# What ZSipOs's _send_json sends with every reply, and one header more.
+_HEADERS = {"Content-Type": "application/json",
+            "Cache-Control": "no-cache, no-store, must-revalidate",
+            "Pragma": "no-cache", "Expires": "0", "X-Content-Type-Options": "nosniff"}
+
+
+def _reply(status, body, extra=None):
+    headers = _HEADERS if extra is None else dict(_HEADERS, **extra)
+    return web.Response(status=status, body=body if type(body) is bytes else body.encode(),
+                        headers=headers)
+
+
+def _error(status, message, extra=None):
+    return _reply(status, json.dumps({"error": message}), extra)
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def normalise(raw_path):
+    """ZSipOs's path handling: ``//`` collapsed; the query split off."""
+    path, _, query = raw_path.partition("?")
+    while "//" in path:
+        path = path.replace("//", "/")
+    return path, query
+
+
+class _Server(web.Server):
+    def _make_request(self, message, payload, protocol, writer, task):
+        return BaseRequest(message, payload, protocol, writer, task, self._loop,
+                           client_max_size=MAX_BODY)
+
+
+class Helper:
+    """The request handler: one instance per process."""
+
+    def __init__(self, config, store, metrics):
+        self.config = config
+        self.store = store
+        self.metrics = metrics
+        self.backend_up = True
+        self._turn_tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
+            config.turn_ttl, json.dumps(config.turn_uris))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def client(self, request):
+        """The client's address for the limits: IPv6 as its /64, the proxy's word if trusted."""
+        addr = request.remote or "?"
+        if self.config.trusted_proxies:
+            try:
+                ip = ipaddress.ip_address(addr)
+                if any(ip in net for net in self.config.trusted_proxies):
+                    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+                    addr = forwarded or addr
+            except ValueError:
+                pass
+        if ":" in addr:
+            try:
+                return str(ipaddress.ip_network(addr + "/64", strict=False).network_address)
+            except ValueError:
+                return addr
+        return addr
+
+    async def body(self, request):
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise TooBig("body: at most %d bytes" % MAX_BODY)
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise TooBig("body: at most %d bytes" % MAX_BODY) from None
+
+    def not_found(self):
+        self.metrics.not_found += 1
+        return _error(404, "not found")
+
+    # -- the request ----------------------------------------------------------------------------
+    async def handle(self, request):
+        method = request.method
+        try:
+            response = await self._dispatch(request, method)
+        except Limited as e:
+            self.metrics.limited[e.kind] += 1
+            response = _error(429, "too many requests from your address (%s limit): slow down"
+                              % e.kind,
+                              {"Retry-After": str(self.config.limits[e.kind].seconds)})
+        except Unavailable as e:
+            self._set_backend(False, str(e))
+            response = _error(503, str(e), {"Retry-After": "1"})
+        except Full:
+            response = _error(503, "the helper holds as many offers as it may: try again later",
+                              {"Retry-After": "5"})
+        except TooBig as e:
+            response = _error(413, str(e) or "offer: at most %d bytes once merged"
+                              % self.config.max_offer_bytes)
+        except offers.OfferError as e:
+            response = _error(400, str(e))
+        else:
+            if response.status < 500 and not self.backend_up:
+                self._set_backend(True, "")
+        self.metrics.count_response(method if method in _METHODS else "other", response.status)
+        return response
+
+    def _set_backend(self, up, why):
+        if up != self.backend_up:
+            self.backend_up = up
+            if up:
+                log.warning("store: answering again")
+            else:
+                log.error("store: %s", why)
+
+    async def _dispatch(self, request, method):
+        path, query = normalise(request.raw_path)
+        ident = path[1:] if path[:1] == "/" else path
+        if ident and not (len(ident) <= 32 and ident.isascii() and ident.isdigit()):
+            if method == "GET" and path == "/healthz":
+                return await self.healthz()
+            if method == "GET" and path == "/metrics":
+                return self.metrics_page(request)
+            return self.not_found()
+        if method == "PUT":  # ZSipOs's route takes a PUT on any /[0-9]* and ignores the digits
+            return await self.put(request)
+        if method not in _METHODS:
+            return _error(405, "method not allowed", {"Allow": ", ".join(_METHODS)})
+        if not ident:
+            return self.not_found()
+        if method == "GET":
+            return await self.get(request, ident, query)
+        if method == "POST":
+            return await self.post(request, ident)
+        return await self.delete(request, ident)
+
+    async def put(self, request):
+        data = offers.parse(await self.body(request))
+        fields, ready = offers.encode_fields(data)
+        token = new_token(TOKEN_LEN)
+        offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
+        self.metrics.stored += 1
+        # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
+        # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
+        if not self._turn_tail:
+            return _reply(200, '{"id": "%s", "token": "%s"}' % (offer_id, token))
+        c = self.config
+        username, password = turn.credentials(c.turn_secret, offer_id, c.turn_ttl)
+        return _reply(200, '{"id": "%s", "token": "%s", "turn": {"password": "%s", %s, '
+                      '"username": "%s"}}' % (offer_id, token, password, self._turn_tail, username))
+
+    async def post(self, request, ident):
+        token = request.headers.get("X-icestorage-token", "")
+        data = offers.parse(await self.body(request))
+        fields, ready = offers.encode_fields(data)
+        if not await self.store.post(self.client(request), ident, token_hash(token), fields, ready):
+            return self.not_found()
+        self.metrics.merged += 1
+        return _reply(200, json.dumps({"id": ident, "token": token}, sort_keys=True))
+
+    async def delete(self, request, ident):
+        token = request.headers.get("X-icestorage-token", "")
+        if not await self.store.delete(self.client(request), ident, token_hash(token)):
+            return self.not_found()
+        self.metrics.deleted += 1
+        return _reply(200, json.dumps({"id": ident, "deleted": True}))
+
+    async def get(self, request, ident, query):
+        wait = 0.0
+        if query:
+            values = parse_qs(query).get("wait")
+            if values:
+                try:
+                    wait = float(values[-1])
+                    if not 0 <= wait < 1e9:
+                        raise ValueError
+                except ValueError:
+                    raise offers.OfferError("wait: a number of seconds (at most %d)"
+                                            % self.config.max_wait) from None
+                wait = min(wait, self.config.max_wait)
+        addr = self.client(request)
+        if wait <= 0:
+            body = await self.store.get(addr, ident)
+        else:
+            deadline = time.monotonic() + wait
+            body = await self.store.get(addr, ident, need_ready=True)
+            while body is NOT_READY:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    body = await self.store.get(addr, ident, count=False)
+                    break
+                # woken by the offer's merge; polls each second too, should a wake-up get lost
+                await self.store.wait_ready(ident, min(left, 1.0))
+                body = await self.store.get(addr, ident, need_ready=True, count=False)
+        if body is None:
+            return self.not_found()
+        self.metrics.read += 1
+        return _reply(200, body)
+
+    async def healthz(self):
+        try:
+            await self.store.health()
+        except Unavailable as e:
+            self._set_backend(False, str(e))
+            return _error(503, str(e))
+        self._set_backend(True, "")
+        return _reply(200, json.dumps({"status": "ok", "backend": self.store.name,
+                                       "live": self.store.live()}))
+
+    def metrics_page(self, request):
+        try:
+            ip = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            ip = None
+        if ip is None or not any(ip in net for net in self.config.metrics_from):
+            return self.not_found()
+        text = self.metrics.render(self.store.live(), int(self.backend_up))
+        return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
+
+def make_store(config, metrics):
+    if config.backend == "redis":
+        from .redisstore import RedisStore
+        return RedisStore(config, metrics)
+    return MemoryStore(config, metrics)
+
+
+def tls_context(config):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(config.cert, config.key)
+    return ctx
+
+
+async def serve(config, stop):
+    """Run until STOP (an asyncio.Event) is set."""
+    metrics = Metrics()
+    store = make_store(config, metrics)
+    await store.start()
+    helper = Helper(config, store, metrics)
+    runner = web.ServerRunner(_Server(helper.handle, access_log=None), handle_signals=False)
+    await runner.setup()
+    sites = []
+    if config.https:
+        sites.append(web.TCPSite(runner, config.https[0], config.https[1], backlog=1024,
+                                 ssl_context=tls_context(config)))
+    if config.http:
+        sites.append(web.TCPSite(runner, config.http[0], config.http[1], backlog=1024))
+    for site in sites:
+        await site.start()
+        log.warning("listening on %s (%s store)", site.name, store.name)
+    # What exists now (modules, aiohttp, the config) lives as long as the process: out of the
+    # collector's way, so that its full passes walk only what requests made.
+    gc.collect()
+    gc.freeze()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await store.close()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="icehelper", description="The ICE helper server.")
+    ap.add_argument("--config", required=True, help="the INI file (see icehelper.conf.example)")
+    args = ap.parse_args(argv)
+    try:
+        config = Config.load(args.config)
+    except (OSError, ValueError) as e:
+        print("icehelper: %s" % e, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("aiohttp").setLevel(logging.ERROR)  # its messages may quote requests
+
+    async def run():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(config, stop)
+
+    asyncio.run(run())
+    return 0

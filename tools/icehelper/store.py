@@ -1,0 +1,113 @@
+"""What both stores share: their errors, the ids, and the in-process rate limiter.
+
+A store keeps offers as ``{json key: json value}`` (see offers.py) with the SHA-256 of the update
+token (never the token), a read budget, the time of the last write and a "has candidates" flag.
+Rate limits are checked by the store in the same step as the operation, so the Redis store needs
+one round trip per request and its limits are global across front ends.
+"""
+import hmac
+import secrets
+import sys
+from pathlib import Path
+
+_FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+if _FIRMWARE.is_dir() and str(_FIRMWARE) not in sys.path:
+    sys.path.insert(0, str(_FIRMWARE))
+
+from zerotap.dtmf import frame  # noqa: E402  (the id rules: first digit 1-9, no repeated digits)
+
+NOT_READY = object()  # get(): the offer exists but has no candidates yet (nothing was consumed)
+
+
+class Limited(Exception):
+    """A rate limit was hit: ``kind`` is put, post, get or miss."""
+
+    def __init__(self, kind):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class Unavailable(Exception):
+    """The shared store cannot be reached (503)."""
+
+
+class Full(Exception):
+    """max_offers live offers: no room for another (503)."""
+
+
+class TooBig(Exception):
+    """A merge would make the offer larger than max_offer_bytes (413)."""
+
+
+class _Pool:
+    """Bytes from the CSPRNG drawn 4 KiB at a time (one system call for many ids and tokens)."""
+
+    def __init__(self):
+        self._buf, self._pos = b"", 0
+
+    def take(self, n):
+        if self._pos + n > len(self._buf):
+            self._buf, self._pos = secrets.token_bytes(max(4096, n)), 0
+        self._pos += n
+        return self._buf[self._pos - n:self._pos]
+
+
+_pool = _Pool()
+# byte b < 234 (= 9 * 26) -> letter b % 26; bytes >= 234 are dropped, so the letters are uniform
+_LETTERS = bytes(97 + b % 26 for b in range(256))
+_DROP = bytes(range(234, 256))
+
+
+def new_id():
+    """A fresh id from the CSPRNG, by zerotap.dtmf.frame's rules (the store checks uniqueness)."""
+    return frame.make_id(_pool.take)
+
+
+def new_token(length=32):
+    """LENGTH lowercase letters from the CSPRNG, uniform (bytes >= 234 are dropped)."""
+    out = b""
+    while len(out) < length:
+        out += _pool.take(length + 8).translate(_LETTERS, _DROP)
+    return out[:length].decode()
+
+
+def valid_id(text):
+    return frame.valid_id(text)
+
+
+def same_hash(a, b):
+    return a is not None and hmac.compare_digest(a, b)
+
+
+class WindowCounter:
+    """Fixed-window counters per (kind, address), in process (the memory store's limits)."""
+
+    def __init__(self, limits):
+        self.limits = limits
+        self._counts = {}
+
+    def _slot(self, kind, addr, now):
+        limit = self.limits[kind]
+        window = int(now // limit.seconds)
+        slot = self._counts.get((kind, addr))
+        if slot is None or slot[0] != window:
+            slot = self._counts[(kind, addr)] = [window, 0]
+        return limit, slot
+
+    def hit(self, kind, addr, now):
+        """Count one request; True when it is over the limit."""
+        limit, slot = self._slot(kind, addr, now)
+        if not limit.count:
+            return False
+        slot[1] += 1
+        return slot[1] > limit.count
+
+    def spent(self, kind, addr, now):
+        """True when KIND's budget of this window is used up (counts nothing)."""
+        limit, slot = self._slot(kind, addr, now)
+        return limit.count > 0 and slot[1] >= limit.count
+
+    def prune(self, now):
+        for key in [k for k, (window, _) in self._counts.items()
+                    if window != int(now // self.limits[k[0]].seconds)]:
+            del self._counts[key]
