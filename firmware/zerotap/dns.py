@@ -223,7 +223,8 @@ class Query:
         if not msg.is_response:
             raise ValueError("dns: not a response (QR is 0)")
         if msg.id != self.id:
-            raise ValueError("dns: answer id 0x%04x does not match query 0x%04x" % (msg.id, self.id))
+            raise ValueError("dns: answer id 0x%04x does not match query 0x%04x"
+                             % (msg.id, self.id))
         if len(msg.questions) != 1:
             raise ValueError("dns: answer has %d questions, want 1" % len(msg.questions))
         qname, qtype, qclass = msg.questions[0]

@@ -62,7 +62,7 @@ class Dnsmasq:
         stop_process(self.proc)
 
 
-# --- recording the vectors the firmware tests replay -----------------------------------------------
+# --- recording the vectors the firmware tests replay ------------------------------------------
 RECORDS = [
     "naptr-record=example.test,10,50,s,SIP+D2T,,_sip._tcp.example.test",
     "naptr-record=example.test,20,50,s,SIP+D2U,,_sip._udp.example.test",

@@ -104,7 +104,9 @@ request_route {
         if (!save("location")) { sl_reply_error(); }
         exit;
     }
-    if (is_method("OPTIONS") && uri==myself && $rU==$null) { sl_send_reply("200", "Keepalive"); exit; }
+    if (is_method("OPTIONS") && uri==myself && $rU==$null) {
+        sl_send_reply("200", "Keepalive"); exit;
+    }
     if (is_method("INVITE|SUBSCRIBE|UPDATE")) { record_route(); }
     if (!lookup("location")) {
         t_newtran();

@@ -123,8 +123,10 @@ def test_malformed_answers():
     data = _header(qd=1) + bytes(body) + b"\x00\x01\x00\x01"
     raises(lambda: dns.read_name(data, start),
            "dns: more than %d compression pointers in a name" % dns.MAX_POINTERS)
-    raises(lambda: dns.parse(_header(qd=1) + b"\x03ab"), "dns: label runs past the end at offset 12")
-    raises(lambda: dns.parse(_header(qd=1) + b"\x03abc"), "dns: name runs past the end at offset 16")
+    raises(lambda: dns.parse(_header(qd=1) + b"\x03ab"),
+           "dns: label runs past the end at offset 12")
+    raises(lambda: dns.parse(_header(qd=1) + b"\x03abc"),
+           "dns: name runs past the end at offset 16")
     raises(lambda: dns.parse(_header(qd=1) + b"\x40abc"), "dns: label type 0x40 at offset 12")
     raises(lambda: dns.parse(_header(qd=1) + b"\x00\x00\x01"), "dns: question cut at offset 13")
     long_name = b"\x3f" + b"a" * 63
@@ -137,7 +139,8 @@ def test_malformed_answers():
     rr = b"\x00\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x04\x00\x01\x00\x02"
     raises(lambda: dns.parse(_header(an=1) + rr), "dns: SRV rdata length 4 (want at least 7)")
     rr = b"\x00\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x08\x00\x01\x00\x02\x13\xc4\x00\x00"
-    raises(lambda: dns.parse(_header(an=1) + rr), "dns: SRV rdata length 8 does not match its target")
+    raises(lambda: dns.parse(_header(an=1) + rr),
+           "dns: SRV rdata length 8 does not match its target")
     rr = b"\x00\x00\x23\x00\x01\x00\x00\x00\x3c\x00\x08\x00\x01\x00\x02\x05ab\x00\x00"
     raises(lambda: dns.parse(_header(an=1) + rr), "dns: NAPTR flags runs past the rdata")
     raises(lambda: dns.parse(_header(qd=5)), "dns: too many records (5/0/0/0)")
@@ -154,7 +157,8 @@ def test_malformed_answers():
 
 def test_encode_name_limits():
     raises(lambda: dns.encode_name("a.." + "b"), "dns: empty label in 'a..b'")
-    raises(lambda: dns.encode_name("a" * 64), "dns: label longer than 63 bytes in '%s'" % ("a" * 64))
+    raises(lambda: dns.encode_name("a" * 64),
+           "dns: label longer than 63 bytes in '%s'" % ("a" * 64))
     assert dns.encode_name("example.test.") == b"\x07example\x04test\x00"
 
 

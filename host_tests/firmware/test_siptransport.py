@@ -101,7 +101,7 @@ def test_phone_over_tcp_gets_its_response_on_the_same_connection():
 
 def test_switch_via():
     sw = siptransport._switch_via
-    assert sw(b"INVITE x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=1\r\nVia: SIP/2.0/UDP b\r\n", "TLS") == \
-        b"INVITE x SIP/2.0\r\nVia: SIP/2.0/TLS a;branch=1\r\nVia: SIP/2.0/UDP b\r\n"
+    two = b"INVITE x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=1\r\nVia: SIP/2.0/UDP b\r\n"
+    assert sw(two, "TLS") == two.replace(b"UDP a", b"TLS a")
     assert sw(b"INVITE x SIP/2.0\r\nv: SIP/2.0/UDP a\r\n", "TCP") == \
         b"INVITE x SIP/2.0\r\nv: SIP/2.0/TCP a\r\n"

@@ -29,6 +29,15 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
   so that media flows through the box's media session for the call.
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
+- Transports (docs/transports.md): a message comes with the transport it arrived on; each
+  request leaves over the transport its next hop asks for (``transport=``, ``sips:``), else
+  ``network.transport`` toward the network and UDP toward the phone; the box's Via names it (with
+  ``alias`` on TCP/TLS, RFC 5923), and each Record-Route entry names the transport of its own leg.
+  Requests that came over TCP/TLS get ``received``/``rport`` so that their responses go back on
+  that connection. Outputs over TCP/TLS carry the transport as a fourth element.
+- NAT (:mod:`zerotap.sip.nat`): the public address the registrar reports (``received``/``rport``
+  on the box's Via) or STUN finds is what Via, Contact, Record-Route and SDP show toward the
+  network; the phone side keeps the LAN address.
 
 A request passes five steps (``Proxy._request``), each of which may answer it instead:
 ``_admit`` (phone.allow, the Via it came with, loops, Max-Forwards), ``_routes`` (Route entries
