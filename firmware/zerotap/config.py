@@ -336,6 +336,7 @@ class Config:
         self.control = None  # (host, port)
         self.board = BoardSettings()
         self.ice = IceSettings()
+        self.web = None  # WebSettings: the page (docs/web.md), or None
 
 
 class WifiSettings:
@@ -478,7 +479,7 @@ def parse(obj, dhcp=False):
     doc."""
     cfg = Config()
     _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control", "board",
-                          "ice"))
+                          "ice", "web"))
     for k in ("phone", "network"):
         if k not in obj:
             raise ConfigError(k, "missing")
@@ -543,6 +544,7 @@ def parse(obj, dhcp=False):
         cfg.board = parse_board(obj["board"], cfg.status)
     if "ice" in obj:
         cfg.ice = parse_ice(obj["ice"])
+    cfg.web = parse_web(obj.get("web"), cfg)
     return cfg
 
 
@@ -728,3 +730,28 @@ def parse_transports(cfg, network, phone):
     cfg.phone.tcp = True
     if "tcp" in phone:
         cfg.phone.tcp = _bool("phone.tcp", phone["tcp"])
+
+
+# --- the web page (docs/web.md) -----------------------------------------------------------------
+class WebSettings:
+    """``web``: ``listen`` (host, port): where the box serves its page, on the phone side."""
+
+    def __init__(self, listen):
+        self.listen = listen
+
+
+def parse_web(obj, cfg):
+    """``web`` -> WebSettings, or None (no ``web`` key: no page). ``web.listen`` must be on the
+    phone side (phone.sip's address) and take no port of the box's SIP sockets."""
+    if obj is None:
+        return None
+    _check_keys("web", obj, ("listen",))
+    if "listen" not in obj:
+        raise ConfigError("web.listen", "missing")
+    host, port = parse_hostport("web.listen", obj["listen"])
+    if host != cfg.phone.host:
+        raise ConfigError("web.listen", "must be on the phone side (%s, phone.sip's address), "
+                          "not %s" % (cfg.phone.host, host))
+    if port == cfg.phone.port or (port == cfg.network.port and host == cfg.network.host):
+        raise ConfigError("web.listen", "port %d is a SIP socket's" % port)
+    return WebSettings((host, port))

@@ -232,6 +232,11 @@ class Box:
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
+        self.restart = False  # set by request_restart: the launcher starts the box again
+        self.web = None
+        if getattr(cfg, "web", None) is not None:  # the page on the phone side (docs/web.md)
+            from zerotap.runtime import web as _web
+            self.web = _web.WebServer(self, cfg.web)
         self.stopped = False
         warning = self.secure_factory.warning
         if warning:
@@ -332,6 +337,11 @@ class Box:
     def stop(self):
         self.loop.stop()
 
+    def request_restart(self):
+        """Stop, and have the launcher start the box again with the saved config."""
+        self.restart = True
+        self.stop()
+
     def run(self):
         """Serve until stopped; then end the calls and write the cache. SIGINT (both
         interpreters) and SIGTERM (CPython) stop it."""
@@ -366,6 +376,8 @@ class Box:
         self.secure_factory.close()
         if self.fallback is not None:
             self.fallback.close()
+        if self.web is not None:
+            self.web.close()
         self.net.close()
         self.loop.close_all()
         if self.front is not None:

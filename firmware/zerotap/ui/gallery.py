@@ -160,6 +160,13 @@ def fallback_failed():
     return box
 
 
+def web_password():
+    box = _box()
+    box.web_password = "k7mq2xwp4d"
+    box.web_port = 8080
+    return box
+
+
 # (name, builder, the screen it must show)
 SAMPLES = (
     ("boot", boot, "boot"),
@@ -184,4 +191,5 @@ SAMPLES = (
     ("fallback_connecting", fallback_connecting, "fallback"),
     ("secure_direct", secure_direct, "secure"),
     ("fallback_failed", fallback_failed, "clear"),
+    ("web_password", web_password, "web_password"),
 )

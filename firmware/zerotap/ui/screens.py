@@ -47,9 +47,10 @@ ALARM = "alarm"
 FAILED = "failed"
 CONFIG_ERROR = "config_error"
 FALLBACK = "fallback"
+WEB_PASSWORD = "web_password"  # the web page's first-start password (docs/web.md)
 
 SCREENS = (BOOT, NETWORK_DOWN, NETWORK_UP, IDLE, RINGING, CALLING, CLEAR, NEGOTIATING, SECURE,
-           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR, FALLBACK)
+           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR, FALLBACK, WEB_PASSWORD)
 # the ICE fallback's running steps (zerotap.ice.fallback) and what the panel says for each
 FALLBACK_STEPS = {"blocked": "getting a number", "exchanging": "exchanging number",
                   "connecting": "connecting", "zrtp": "ZRTP (direct)"}
@@ -422,6 +423,21 @@ def _idle(pen, box):
         _warning(pen, box)
         return NETWORK_DOWN
     ip = box.ip or "no address"
+    password = getattr(box, "web_password", None)
+    if password:  # until somebody logs in to the page (zerotap.runtime.web)
+        port = getattr(box, "web_port", 80)
+        url = ip + ("" if port == 80 else ":%d" % port)  # the browser adds http://
+        if tall:
+            _header(pen, "WEB PAGE", (), None, inverted=True)
+            pen.center(canvas.fit(url, pen.w), 13)
+            pen.center("password:", 25)
+            pen.center(password, 36, 2)
+            pen.center("log in to hide this", 55)
+        else:
+            pen.center(canvas.fit(url, pen.w), 0)
+            pen.center(password, 10, 2)
+            pen.center("web page password", 25)
+        return WEB_PASSWORD
     if not box.registered:
         if tall:
             _header(pen, "NETWORK UP", (), None, inverted=True)
