@@ -18,7 +18,8 @@ from zerotap.ui import canvas, gallery, png, screens  # noqa: E402
 
 # The README shows the main screens only.
 README = ("idle", "clear", "negotiating", "secure", "secure_b256", "verified", "mismatch", "failed",
-          "config_error", "two_calls")
+          "config_error", "two_calls", "fallback_blocked", "fallback_exchanging",
+          "fallback_connecting", "secure_direct", "fallback_failed", "web_password")
 
 
 def main(argv):

@@ -47,22 +47,36 @@ def _control(args):
 def _run(args):
     if not args:
         raise SystemExit(USAGE)
-    cfg = config.load(args[0])
+    while True:
+        cfg = config.load(args[0])
+        b = _run_once(cfg, args)
+        if getattr(b, "exit_code", 0):
+            return b.exit_code  # a loop fault (issue 14)
+        if not b.restart:  # the web page saved a config: start again with it (docs/web.md)
+            return 0
+
+
+def _run_once(cfg, args):
     from zerotap import status as _status
     from zerotap.runtime import boot as _boot
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
+    from zerotap.storage import Storage
     name = args[1] if len(args) > 1 else None
     status = _status.BoxStatus()
     front = _boot.host_front_panel(cfg, status, name)  # board.display.terminal / .png, or None
     b = _box.Box(cfg, name=name, secure_factory=_secure.factory(cfg, _box.stderr_log),
                  status=status, front=front)
     b.faults = _getenv("ZEROTAP_FAULTS") == "1"  # the control's fault injection, for tests
+    path = args[0]
+    i = path.rfind("/")
+    b.config_store = (Storage(path[:i] if i > 0 else ("/" if i == 0 else ".")), path[i + 1:])
     try:
         b.run()
     except Exception:  # a fault in the loop itself: exit non-zero, the service manager restarts
-        return EXIT_LOOP_FAULT
-    return 0
+        b.exit_code = EXIT_LOOP_FAULT
+        b.restart = False
+    return b
 
 
 EXIT_LOOP_FAULT = 70  # EX_SOFTWARE (sysexits.h); boards/host/zerotap.service restarts on it

@@ -345,6 +345,8 @@ class Config:
         self.status = "-"
         self.control = None  # (host, port)
         self.board = BoardSettings()
+        self.ice = IceSettings()
+        self.web = None  # WebSettings: the page (docs/web.md), or None
 
 
 class WifiSettings:
@@ -486,7 +488,8 @@ def parse(obj, dhcp=False):
     """Validate a decoded CONFIG.json object and return a :class:`Config`. DHCP: see the module
     doc."""
     cfg = Config()
-    _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control", "board"))
+    _check_keys("", obj, ("phone", "network", "zrtp", "media", "status", "control", "board",
+                          "ice", "web"))
     for k in ("phone", "network"):
         if k not in obj:
             raise ConfigError(k, "missing")
@@ -555,6 +558,9 @@ def parse(obj, dhcp=False):
         raise ConfigError("control", "must be a loopback address, not %r" % cfg.control[0])
     if "board" in obj:
         cfg.board = parse_board(obj["board"], cfg.status)
+    if "ice" in obj:
+        cfg.ice = parse_ice(obj["ice"])
+    cfg.web = parse_web(obj.get("web"), cfg)
     return cfg
 
 
@@ -575,6 +581,93 @@ def load(path):
     except OSError as e:
         raise ConfigError("config", "cannot read %s (%s)" % (path, e))
     return loads(text)
+
+
+# --- the ICE fallback (docs/fallback.md) -------------------------------------------------------
+ICE_KEYS = ("helper_url", "helper_ca", "helper_address", "stun", "turn", "after_s", "deadline_s",
+            "host_candidates", "dtmf", "tone_ms", "clear", "enabled")
+ICE_DTMF = ("rfc4733",)  # in-band tones are not yet sent by the fallback
+
+
+class IceSettings:
+    """``ice``: the fallback when the provider's path does not carry ZRTP (docs/fallback.md).
+
+    ``helper_url`` (``https://...``; ``http://`` only for ZSipOs's own server), ``helper_ca`` (a
+    PEM file: the pinned CA of the helper's certificate; required with https), ``helper_address``
+    (the helper's IP when its name is not resolved by the box), ``stun`` (``host:port``) and
+    ``turn`` (``{"server": "host:port", "username", "password"}``) when the helper gives none,
+    ``after_s`` (4: no peer ZRTP this long after media starts the fallback), ``deadline_s`` (20),
+    ``host_candidates`` (true; false keeps the LAN addresses out of the offer), ``dtmf``
+    (``rfc4733``), ``tone_ms`` (50: each key's tone, and the pause after it; a frame of 14
+    keys takes 1.4 s), ``clear`` (audio while the fallback runs: ``mute`` by
+    default, ``pass`` or ``block``), ``enabled`` (true when a helper is set)."""
+
+    def __init__(self):
+        self.helper_url = None
+        self.helper_ca = None
+        self.helper_address = None
+        self.stun = None
+        self.turn = None  # ((host, port), username, password)
+        self.after_s = 4
+        self.deadline_s = 20
+        self.host_candidates = True
+        self.dtmf = "rfc4733"
+        self.tone_ms = 50
+        self.clear = "mute"
+        self.enabled = False
+
+
+def parse_ice(obj):
+    from zerotap.ice import helper_client as _hc
+    ice = IceSettings()
+    _check_keys("ice", obj, ICE_KEYS)
+    if "helper_url" in obj:
+        url = _want("ice.helper_url", obj["helper_url"], str, "a string")
+        try:
+            parsed = _hc.parse_url(url)
+        except ValueError as e:
+            raise ConfigError("ice.helper_url", str(e)[len("http: "):])
+        ice.helper_url = url
+        ice.enabled = True
+        if parsed.tls and "helper_ca" not in obj:
+            raise ConfigError("ice.helper_ca", "missing: an https helper needs its CA (a PEM "
+                                               "file)")
+    if "helper_ca" in obj:
+        ice.helper_ca = _text("ice.helper_ca", obj["helper_ca"], 1, 255)
+    if "helper_address" in obj:
+        a = _want("ice.helper_address", obj["helper_address"], str, "a string")
+        if ip_bytes(a) is None:
+            raise ConfigError("ice.helper_address", "must be an IP address, not %r" % a)
+        ice.helper_address = a
+    if "stun" in obj:
+        ice.stun = parse_hostport("ice.stun", obj["stun"], hostnames=True)
+    if "turn" in obj:
+        t = obj["turn"]
+        _check_keys("ice.turn", t, ("server", "username", "password"))
+        for k in ("server", "username", "password"):
+            if k not in t:
+                raise ConfigError("ice.turn." + k, "missing")
+        ice.turn = (parse_hostport("ice.turn.server", t["server"], hostnames=True),
+                    _text("ice.turn.username", t["username"], 1, 255),
+                    _text("ice.turn.password", t["password"], 1, 255))
+    ice.after_s = _int("ice.after_s", obj.get("after_s", 4), 0, 60)
+    ice.deadline_s = _int("ice.deadline_s", obj.get("deadline_s", 20), 5, 120)
+    ice.host_candidates = _bool("ice.host_candidates", obj.get("host_candidates", True))
+    dtmf = _want("ice.dtmf", obj.get("dtmf", "rfc4733"), str, "a string")
+    if dtmf not in ICE_DTMF:
+        raise ConfigError("ice.dtmf", "must be rfc4733 (in-band tones are not supported yet), "
+                                      "not %r" % dtmf)
+    ice.dtmf = dtmf
+    ice.tone_ms = _int("ice.tone_ms", obj.get("tone_ms", 50), 40, 200)
+    clear = _want("ice.clear", obj.get("clear", "mute"), str, "a string")
+    if clear not in MEDIA_CLEAR:
+        raise ConfigError("ice.clear", "must be one of pass, mute, block, not %r" % clear)
+    ice.clear = clear
+    if "enabled" in obj:
+        ice.enabled = _bool("ice.enabled", obj["enabled"])
+        if ice.enabled and ice.helper_url is None:
+            raise ConfigError("ice.helper_url", "missing: the fallback needs a helper")
+    return ice
 
 
 # --- transports (docs/transports.md) -----------------------------------------------------------
@@ -653,3 +746,28 @@ def parse_transports(cfg, network, phone):
     cfg.phone.tcp = True
     if "tcp" in phone:
         cfg.phone.tcp = _bool("phone.tcp", phone["tcp"])
+
+
+# --- the web page (docs/web.md) -----------------------------------------------------------------
+class WebSettings:
+    """``web``: ``listen`` (host, port): where the box serves its page, on the phone side."""
+
+    def __init__(self, listen):
+        self.listen = listen
+
+
+def parse_web(obj, cfg):
+    """``web`` -> WebSettings, or None (no ``web`` key: no page). ``web.listen`` must be on the
+    phone side (phone.sip's address) and take no port of the box's SIP sockets."""
+    if obj is None:
+        return None
+    _check_keys("web", obj, ("listen",))
+    if "listen" not in obj:
+        raise ConfigError("web.listen", "missing")
+    host, port = parse_hostport("web.listen", obj["listen"])
+    if host != cfg.phone.host:
+        raise ConfigError("web.listen", "must be on the phone side (%s, phone.sip's address), "
+                          "not %s" % (cfg.phone.host, host))
+    if port == cfg.phone.port or (port == cfg.network.port and host == cfg.network.host):
+        raise ConfigError("web.listen", "port %d is a SIP socket's" % port)
+    return WebSettings((host, port))

@@ -161,6 +161,7 @@ class MediaSession:
         self.policy = policy
         self.secure = secure
         self.keys = keys  # a zerotap.phonekeys.PhoneKeys, or None
+        self.fallback = None  # a zerotap.ice.fallback.Fallback, or None
         self.status = status
         self.log = log
         self.phone = Path(PHONE, PHONE_RTP, PHONE_RTCP)
@@ -208,6 +209,8 @@ class MediaSession:
         """Payload types that an SDP of this call mapped to telephone-event (RFC 4733 section 7)."""
         if self.keys is not None:
             self.keys.add_event_types(types)
+        if self.fallback is not None:
+            self.fallback.add_event_types(types)
 
     # --- packets ---------------------------------------------------------------------------------
     def receive(self, leg, buf, n, addr, now_ms):
@@ -250,6 +253,13 @@ class MediaSession:
             if verdict:
                 buf = self._writable(buf, n)
                 keys.renumber(buf)
+        fb = self.fallback
+        if fb is not None and kind == _KIND_RTP:
+            # the ICE fallback's number exchange plays in this stream (zerotap.ice.fallback)
+            buf = self._writable(buf, n)
+            if not fb.phone_rtp(buf, n, now_ms):
+                c.clear_held += 1
+                return
         self._send_out(leg, kind, buf, n)
 
     def _send_out(self, i, kind, buf, n):
@@ -302,6 +312,9 @@ class MediaSession:
         sec = self.secure
         path = self._leg_path[leg]
         i = 0 if leg == path.rtp_leg else 1
+        fb = self.fallback
+        if fb is not None and not fb.network(path, kind, buf, n, addr, now_ms):
+            return  # the provider path after the switch to the ICE path: counted there
         if kind == _KIND_ZRTP:
             if i == 0 and sec is not None:
                 hello = _announced_hello(sec, buf, n)
@@ -371,10 +384,11 @@ class MediaSession:
     def timer(self):
         sec = self.secure
         t = sec.timer() if sec is not None else None
-        if self.keys is not None:
-            k = self.keys.timer()
-            if k is not None and (t is None or k < t):
-                t = k
+        for part in (self.keys, self.fallback):
+            if part is not None:
+                k = part.timer()
+                if k is not None and (t is None or k < t):
+                    t = k
         return t
 
     def handle_timer(self, now_ms):
@@ -391,9 +405,16 @@ class MediaSession:
                     buf = self._writable(packet, len(packet))
                     if self._send_out(0, _KIND_RTP, buf, len(packet)):
                         self.counters.keys_sent += 1
+        fb = self.fallback
+        if fb is not None and not self.closed:
+            t = fb.timer()
+            if t is not None and t <= now_ms:
+                fb.handle_timer(now_ms)
 
     def close(self):
         self.closed = True
+        if self.fallback is not None:
+            self.fallback.close(self.fallback._now)
         if self.secure is not None:
             self.secure.close()
 

@@ -11,7 +11,8 @@ controls, the ZRTP engine and the tests spell them alike.
   codes (``board.keypad``, :mod:`zerotap.ui.keypad`) and the local control
   (:mod:`zerotap.runtime.control`) ask of ``Box.action``: :data:`SET_VERIFIED` (``verified``),
   :data:`SET_UNVERIFIED` (``unverified``), :data:`TOGGLE_VERIFIED` (``toggle_verified``: the
-  button's press), :data:`SWITCH_CALL` (``switch_call``: the button's hold).
+  button's press), :data:`SWITCH_CALL` (``switch_call``: the button's hold),
+  :data:`RETRY_FALLBACK` (``retry_fallback``: start the ICE fallback again, docs/fallback.md).
 """
 # Call security
 CLEAR = "clear"
@@ -31,4 +32,5 @@ SET_VERIFIED = "verified"
 SET_UNVERIFIED = "unverified"
 TOGGLE_VERIFIED = "toggle_verified"
 SWITCH_CALL = "switch_call"
-ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED)
+RETRY_FALLBACK = "retry_fallback"
+ACTIONS = (TOGGLE_VERIFIED, SWITCH_CALL, SET_VERIFIED, SET_UNVERIFIED, RETRY_FALLBACK)

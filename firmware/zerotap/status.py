@@ -21,7 +21,7 @@ NET_DOWN = "down"
 NET_UP = "up"
 
 FIELDS = ("call", "direction", "peer", "state", "security", "sas", "sas_type", "hash", "cipher",
-          "auth", "ka", "peer_zid", "verified", "cache", "mitm", "error")
+          "auth", "ka", "peer_zid", "verified", "cache", "mitm", "error", "fallback", "path")
 
 
 class CallStatus:
@@ -45,6 +45,8 @@ class CallStatus:
         self.cache = None
         self.mitm = False  # True: a cache mismatch, or plain RTP after SECURE
         self.error = None
+        self.fallback = None  # the ICE fallback's step (zerotap.states FALLBACK_STEPS), or None
+        self.path = "provider"  # the network path carrying the media: "provider" or "direct"
 
     def as_dict(self):
         return {name: getattr(self, name) for name in FIELDS}
@@ -111,6 +113,16 @@ class CallStatus:
         """The call is not secure and will not become so; REASON says why."""
         self.security = FAILED
         self.error = reason
+        self._changed()
+
+    def set_fallback(self, step, reason=None):
+        """The ICE fallback's STEP (zerotap.ice.fallback: "blocked", "exchanging", "connecting",
+        "zrtp", "direct", "failed"); REASON with "failed". SECURE still comes only through
+        :meth:`set_secure` (the fresh ZRTP engine on the direct path)."""
+        self.fallback = step
+        self.path = "direct" if step == "direct" else "provider"
+        if reason is not None:
+            self.error = reason
         self._changed()
 
     def alarm(self, reason):

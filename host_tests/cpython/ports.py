@@ -22,12 +22,24 @@ def _free(port, host="127.0.0.1"):
         s.close()
 
 
+def _free_tcp(port, host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def udp_port():
-    """One free UDP port on 127.0.0.1."""
+    """One free UDP port on 127.0.0.1 whose TCP port is free too: servers such as dnsmasq,
+    coturn and Kamailio listen on both, and a TCP port in use elsewhere stops them."""
     with _lock:
         for _ in range(200):
             p = _free(0)
-            if p and p not in _given and p + 1 < 65536:
+            if p and p not in _given and p + 1 < 65536 and _free_tcp(p):
                 _given.add(p)
                 return p
     raise RuntimeError("no free UDP port")

@@ -160,6 +160,10 @@ class EventSender:
     def busy(self):
         return bool(self._queue)
 
+    def cancel(self):
+        """Drop what is still queued (a key cut short); ``next_seq`` stays where the stream is."""
+        self._queue = []
+
     def timestamp_at(self, now_ms):
         """The stream's RTP timestamp at NOW_MS (it runs on with the clock while events play)."""
         return (self._base_ts + (now_ms - self._base_ms) * self.clock_rate // 1000) & 0xFFFFFFFF

@@ -215,11 +215,17 @@ def main(board, loop=None, log=None, give_up_ms=None):
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
                    status=status, front=front)
     box.watchdog = _watchdog
+    box.config_store = (storage, CONFIG)  # the web page saves here (docs/web.md)
+    box.config_parser = _parse_board_config
+    box.board_name = board.NAME
+    box.wifi_board = hasattr(getattr(board, "network", None), "WLAN")
     try:
         box.run()
     except Exception as e:  # a fault in the loop itself: note it on flash, reset the board
         reset_after_fault(machine, storage, box.fault or "loop fault: %r" % (e,), log)
         raise
+    if box.restart:  # a config saved from the web page: start again with it
+        return main(board, None, log, give_up_ms)
     return box
 
 

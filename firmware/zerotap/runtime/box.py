@@ -31,7 +31,7 @@ from zerotap import status as _status
 from zerotap import watch as _watch
 from zerotap.runtime import udp
 from zerotap.sip import proxy as _proxy
-from zerotap.states import ACTIONS, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
+from zerotap.states import ACTIONS, RETRY_FALLBACK, SET_VERIFIED, SWITCH_CALL, TOGGLE_VERIFIED
 
 
 FIXED_SOCKETS = 3  # the two SIP sockets and the control (UDP)
@@ -181,6 +181,11 @@ class CallMedia(seams.CallMedia):
         self._legs = {id(self.eps[0]): _media.PHONE_RTP, id(self.eps[2]): _media.NET_RTP}
         if secure is not None:
             secure.bind(self.session)
+        self.fallback = None  # the ICE fallback (zerotap.runtime.fallback), with ice.enabled
+        bf = box.fallback
+        if bf is not None and secure is not None:
+            self.fallback = bf.attach(self, call_status, self.session,
+                                      lambda: factory.secure_factory.leg(call_status, self))
 
     def _handler(self, ep, data, n, addr, now):
         if self.faulted is not None:
@@ -277,6 +282,10 @@ class CallMedia(seams.CallMedia):
             raise ValueError("fault: WHERE is media, timer or engine, not %r" % (where,))
 
     def _transmit(self, leg, buf, n, addr):
+        if leg >= 4:  # the ICE path: on the selected pair, direct or through TURN
+            if self.fallback is not None:
+                self.fallback.send_media(buf, n)
+            return
         ep = self.eps[leg]
         if ep is None or ep.closed:
             return
@@ -356,9 +365,19 @@ class Box:
                     self.loop.open(cfg.network.host, cfg.network.port, self._on_sip, limit)]
         from zerotap.runtime import network as _network
         self.net = _network.BoxNetwork(self)  # TCP/TLS, DNS, NAT upkeep (docs/transports.md)
+        self.fallback = None  # the ICE fallback's shared part (docs/fallback.md)
+        ice = getattr(cfg, "ice", None)
+        if ice is not None and ice.enabled:
+            from zerotap.runtime import fallback as _rfallback
+            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
+        self.restart = False  # set by request_restart: the launcher starts the box again
+        self.web = None
+        if getattr(cfg, "web", None) is not None:  # the page on the phone side (docs/web.md)
+            from zerotap.runtime import web as _web
+            self.web = _web.WebServer(self, cfg.web)
         self.stopped = False
         self.watchdog = None  # a board's machine.WDT: fed at every turn of the loop
         self.faults = False  # True: the control's ``fault`` command works (tests only)
@@ -398,6 +417,12 @@ class Box:
             return st.shown_call()
         if call is None:
             call = st.shown_call()
+        if name == RETRY_FALLBACK:
+            for m in self.media:
+                fb = getattr(m, "fallback", None)
+                if m.call_status is call and fb is not None and fb.retry(self.loop.clock()):
+                    return call
+            return None
         if call is None or call.security != _status.SECURE:
             return None
         if name == TOGGLE_VERIFIED:
@@ -579,6 +604,11 @@ class Box:
     def stop(self):
         self.loop.stop()
 
+    def request_restart(self):
+        """Stop, and have the launcher start the box again with the saved config."""
+        self.restart = True
+        self.stop()
+
     def run(self):
         """Serve until stopped; then end the calls and write the cache. SIGINT (both
         interpreters) and SIGTERM (CPython) stop it."""
@@ -616,6 +646,10 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        if self.fallback is not None:
+            self.fallback.close()
+        if self.web is not None:
+            self.web.close()
         self.net.close()
         self.loop.close_all()
         if self.front is not None:

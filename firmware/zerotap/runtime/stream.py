@@ -216,6 +216,13 @@ class Conn:
         self._update_mask()
         return self.state != CLOSED
 
+    def close_after_flush(self, reason=None):
+        """Close once every queued byte is written (a server's last answer)."""
+        if not self.out or self.state != OPEN:
+            self.close(reason)
+        else:
+            self.closing = (reason,)
+
     def ping(self, now):
         """A CRLF CRLF keepalive (RFC 5626 §4.4.1); its pong must come within PONG_MS."""
         if self.framer is not None:
@@ -379,6 +386,8 @@ class Conn:
                 return
             self.out = self.out[n:]  # (MicroPython's bytearray has no slice deletion)
             self.last_sent = now
+        if not self.out and getattr(self, "closing", None) and self.state == OPEN:
+            self.close(self.closing[0])
             self._open(now)
             return
         data = self.io.read(READ_CHUNK)

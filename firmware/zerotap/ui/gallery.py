@@ -125,6 +125,48 @@ def warning():
     return box
 
 
+def _fallback(step, reason=None):
+    box = _box()
+    call = box.new_call(1, "out", PEER)
+    call.set_state(st.ACTIVE)
+    call.negotiating()
+    call.set_clear("the peer does not answer ZRTP")
+    call.set_fallback(step, reason)
+    return box, call
+
+
+def fallback_blocked():
+    return _fallback("blocked")[0]
+
+
+def fallback_exchanging():
+    return _fallback("exchanging")[0]
+
+
+def fallback_connecting():
+    return _fallback("connecting")[0]
+
+
+def secure_direct():
+    box, call = _fallback("zrtp")
+    _secure(call, "9wka")
+    call.set_fallback("direct")
+    return box
+
+
+def fallback_failed():
+    box, call = _fallback("failed", "no box at the far end answered")
+    call.set_clear("ICE fallback: no box at the far end answered")
+    return box
+
+
+def web_password():
+    box = _box()
+    box.web_password = "k7mq2xwp4d"
+    box.web_port = 8080
+    return box
+
+
 # (name, builder, the screen it must show)
 SAMPLES = (
     ("boot", boot, "boot"),
@@ -144,4 +186,10 @@ SAMPLES = (
     ("failed", failed, "failed"),
     ("config_error", config_error, "config_error"),
     ("two_calls", two_calls, "secure"),
+    ("fallback_blocked", fallback_blocked, "fallback"),
+    ("fallback_exchanging", fallback_exchanging, "fallback"),
+    ("fallback_connecting", fallback_connecting, "fallback"),
+    ("secure_direct", secure_direct, "secure"),
+    ("fallback_failed", fallback_failed, "clear"),
+    ("web_password", web_password, "web_password"),
 )

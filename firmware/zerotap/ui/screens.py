@@ -13,11 +13,15 @@ Which screen (first match wins):
 1. a call is shown (``box.shown_call()``):
    - ``mitm`` set: ``mismatch`` (a ZRTP cache mismatch, RFC 6189 section 4.3.2: the SAS must be
      compared) when the call is secure with ``cache == "mismatch"``, else ``alarm``;
-   - ``secure``: ``verified`` or ``secure``;
+   - ``secure``: ``verified`` or ``secure`` (``SECURE (direct)`` when the ICE fallback moved the
+     media to the direct path);
+   - the ICE fallback running (``fallback`` ``blocked``, ``exchanging``, ``connecting`` or
+     ``zrtp``): ``fallback``, "ZRTP blocked" and the step ("exchanging number", "connecting",
+     "ZRTP (direct)"); audio follows ``ice.clear`` meanwhile;
    - ``failed``: ``failed`` with the reason;
    - ``negotiating``: ``negotiating``;
    - not answered yet: ``ringing`` (incoming) or ``calling`` (outgoing);
-   - otherwise ``clear``;
+   - otherwise ``clear`` (with the reason when the ICE fallback failed);
 2. ``config_error``: the key at fault and the message;
 3. ``boot`` while booting; ``network_down``; ``network_up`` (with the IP, the phone not registered);
    ``idle`` (the phone registered).
@@ -42,9 +46,14 @@ MISMATCH = "mismatch"
 ALARM = "alarm"
 FAILED = "failed"
 CONFIG_ERROR = "config_error"
+FALLBACK = "fallback"
+WEB_PASSWORD = "web_password"  # the web page's first-start password (docs/web.md)
 
 SCREENS = (BOOT, NETWORK_DOWN, NETWORK_UP, IDLE, RINGING, CALLING, CLEAR, NEGOTIATING, SECURE,
-           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR)
+           VERIFIED, MISMATCH, ALARM, FAILED, CONFIG_ERROR, FALLBACK, WEB_PASSWORD)
+# the ICE fallback's running steps (zerotap.ice.fallback) and what the panel says for each
+FALLBACK_STEPS = {"blocked": "getting a number", "exchanging": "exchanging number",
+                  "connecting": "connecting", "zrtp": "ZRTP (direct)"}
 SECURE_SCREENS = (SECURE, VERIFIED, MISMATCH)  # the only screens that show a SAS
 
 SIZES = ((128, 64), (128, 32))
@@ -208,7 +217,8 @@ def _secure(pen, box, call, name):
     elif name == VERIFIED:
         _header(pen, "SECURE VERIFIED", (("lock", LOCK), ("check", CHECK)), ind)
     else:
-        _header(pen, "SECURE", (("lock", LOCK),), ind)
+        _header(pen, "SECURE (direct)" if call.path == "direct" else "SECURE", (("lock", LOCK),),
+                ind)
     words = sas_words(call)
     if tall:
         _sas(pen, call, 11, True)
@@ -251,6 +261,8 @@ def _call(pen, box, call):
         name = MISMATCH if (sec == st.SECURE and call.cache == st.CACHE_MISMATCH) else ALARM
     elif sec == st.SECURE:
         name = VERIFIED if call.verified else SECURE
+    elif getattr(call, "fallback", None) in FALLBACK_STEPS:
+        name = FALLBACK
     elif sec == st.FAILED:
         name = FAILED
     elif sec == st.NEGOTIATING:
@@ -279,6 +291,38 @@ def _call(pen, box, call):
         else:
             y = 9
             for line in wrap(reason, 21, 3):
+                pen.center(line, y)
+                y += 8
+        return name
+    if name == FALLBACK:
+        step = FALLBACK_STEPS[call.fallback]
+        _header(pen, peer, (), ind)
+        if tall:
+            pen.center("ZRTP", 13, 2)
+            pen.center("blocked", 29)
+            pen.center(step, 42)
+            pen.center(HOLD_HINT if ind else "not encrypted yet", 55)
+        else:
+            pen.center("ZRTP blocked", 10)
+            pen.center(step, 21)
+        return name
+    failed_fb = getattr(call, "fallback", None) == "failed" and call.error
+    if name == CLEAR and failed_fb:
+        reason = call.error
+        if reason.startswith("ICE fallback: "):
+            reason = reason[len("ICE fallback: "):]
+        _header(pen, peer, (), ind)
+        if tall:
+            pen.center("CLEAR", 12, 2)
+            pen.center("NOT ENCRYPTED", 29)
+            y = 40
+            for line in wrap(reason, 21, 2):
+                pen.center(line, y)
+                y += LINE
+        else:
+            pen.center("CLEAR NOT ENCRYPTED", 9)
+            y = 17
+            for line in wrap(reason, 21, 2):
                 pen.center(line, y)
                 y += 8
         return name
@@ -379,6 +423,21 @@ def _idle(pen, box):
         _warning(pen, box)
         return NETWORK_DOWN
     ip = box.ip or "no address"
+    password = getattr(box, "web_password", None)
+    if password:  # until somebody logs in to the page (zerotap.runtime.web)
+        port = getattr(box, "web_port", 80)
+        url = ip + ("" if port == 80 else ":%d" % port)  # the browser adds http://
+        if tall:
+            _header(pen, "WEB PAGE", (), None, inverted=True)
+            pen.center(canvas.fit(url, pen.w), 13)
+            pen.center("password:", 25)
+            pen.center(password, 36, 2)
+            pen.center("log in to hide this", 55)
+        else:
+            pen.center(canvas.fit(url, pen.w), 0)
+            pen.center(password, 10, 2)
+            pen.center("web page password", 25)
+        return WEB_PASSWORD
     if not box.registered:
         if tall:
             _header(pen, "NETWORK UP", (), None, inverted=True)

@@ -1,0 +1,144 @@
+"""The ICE fallback of a call, wired to the runtime: the :class:`zerotap.ice.fallback.FallbackIO`
+of one call (:class:`CallFallback`) and what the box shares between calls (:class:`BoxFallback`:
+the helper's HTTPS client, the remembered peers).
+
+Sockets (the board's budget, docs/fallback.md): a call's ICE socket (one UDP socket: host,
+server-reflexive and relayed candidates all use it) is opened only when the fallback starts and
+closed when it fails or the call ends; a helper request holds one TCP/TLS socket for its length
+and no longer (``Connection: close``).
+
+    bf = BoxFallback(cfg, loop, streams, log)        # one per box; None when ice is off
+    fb = bf.attach(call_media, call_status, session, make_leg)   # per call
+"""
+import os
+
+from zerotap.ice import agent as _agent
+from zerotap.ice import fallback as _fallback
+from zerotap.runtime import http as _http
+
+
+def _turn_from_helper(turn):
+    """``((host, port), username, password)`` from the helper's PUT answer ``turn`` (coturn's
+    REST scheme: ``uris`` like ``turn:198.51.100.9:3478?transport=udp``), or None. Only literal
+    IPv4 addresses: the box does not resolve names here."""
+    if not isinstance(turn, dict):
+        return None
+    user, pwd, uris = turn.get("username"), turn.get("password"), turn.get("uris") or []
+    if not isinstance(user, str) or not isinstance(pwd, str):
+        return None
+    for uri in uris:
+        if not isinstance(uri, str) or not uri.startswith("turn:"):
+            continue
+        rest = uri[5:].split("?")[0]
+        if "transport=tcp" in uri:
+            continue
+        host, _, port = rest.rpartition(":")
+        parts = host.split(".")
+        if len(parts) == 4 and all(p.isdigit() for p in parts) and port.isdigit():
+            return ((host, int(port)), user, pwd)
+    return None
+
+
+class BoxFallback:
+    def __init__(self, cfg, loop, streams, log=None, rand=None):
+        self.cfg = cfg
+        self.ice = cfg.ice
+        self.loop = loop
+        self.streams = streams
+        self.log = log
+        self.rand = rand or os.urandom
+        self.memory = _fallback.PeerMemory()
+        self._http = None
+
+    def http(self):
+        if self._http is None:
+            ctx = None
+            if self.ice.helper_url.startswith("https:"):
+                from zerotap.runtime import stream as _stream
+                ctx = _stream.client_context(cafile=self.ice.helper_ca)
+            self._http = _http.HelperHttp(self.streams, self.ice.helper_url, ctx=ctx,
+                                          address=self.ice.helper_address, log=self.log)
+        return self._http
+
+    def attach(self, call_media, call_status, session, make_leg):
+        io = CallFallback(self, call_media)
+        ice = self.ice
+
+        def make_agent(controlling, turn):
+            stun = ice.stun
+            tconf = ice.turn
+            if stun is None and tconf is None and turn is None:
+                return None  # wait for the helper's TURN credentials (its PUT answer)
+            if tconf is None and turn:
+                tconf = _turn_from_helper(turn)
+                if tconf is not None and stun is None:
+                    stun = tconf[0]  # coturn answers STUN Binding too
+            return _agent.Agent(controlling, self.rand, stun_server=stun, turn=tconf,
+                                host=ice.host_candidates)
+
+        fb = _fallback.Fallback(session, io, call_status.direction == "out", self.rand, make_leg,
+                                make_agent, status=call_status, peer=call_status.peer,
+                                memory=self.memory, after_ms=ice.after_s * 1000,
+                                deadline_ms=ice.deadline_s * 1000, tone_ms=ice.tone_ms,
+                                gap_ms=ice.tone_ms,
+                                clear=ice.clear, log=self.log)
+        io.fb = fb
+        session.fallback = fb
+        return fb
+
+    def close(self):
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+class CallFallback(_fallback.FallbackIO):
+    """One call's ICE socket and helper requests."""
+
+    def __init__(self, box_fallback, call_media):
+        self.bf = box_fallback
+        self.call_media = call_media
+        self.fb = None
+        self.ep = None
+
+    def open_ice(self):
+        cfg = self.bf.cfg
+        host = cfg.network.host
+        low, high = cfg.network.rtp
+        err = None
+        # a port of network.rtp (what a firewall already lets through), counted down from the top
+        # so that the RTP pairs counted up from the bottom rarely meet it
+        for port in range(high, low - 1, -1):
+            try:
+                self.ep = self.bf.loop.open(host, port, self._datagram)
+                break
+            except OSError as e:
+                err = e
+        else:
+            raise err or OSError("no port free in network.rtp")
+        return [(cfg.network.address if host in ("0.0.0.0", "::") else host, port)]
+
+    def _datagram(self, ep, data, n, addr, now):
+        if self.fb is not None:
+            self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now)
+
+    def send_ice(self, data, addr):
+        if self.ep is not None and not self.ep.closed:
+            self.ep.send(data, addr)
+
+    def close_ice(self):
+        if self.ep is not None:
+            self.ep.close()
+            self.ep = None
+
+    def helper(self, tag, method, path, body, headers):
+        fb = self.fb
+        try:
+            http = self.bf.http()
+        except (OSError, ValueError) as e:
+            reason = "no trust for the helper: %s" % e
+            fb.helper_failed(tag, reason, self.bf.loop.clock())
+            return
+        http.request(tag, method, path, body, headers,
+                     lambda t, status, b, now: fb.helper_reply(t, status, b, now),
+                     lambda t, reason, now: fb.helper_failed(t, reason, now))

@@ -1,0 +1,213 @@
+"""The box's web page on the runtime's stream layer, in the box's own loop (docs/web.md).
+
+    web = WebServer(box, cfg.web)    # Box does this when the config has ``web.listen``
+
+A plain TCP listener of :class:`zerotap.runtime.stream.Streams` (``framed=False``): each
+connection's bytes go to a :class:`zerotap.web.http.RequestParser`; the whole request goes to
+:class:`zerotap.web.app.WebApp`; the answer is queued and the connection closed once it is
+written. A connection from a source outside ``phone.allow`` is closed at once, before a byte is
+read or written (the network side gets nothing). At most ``MAX_CONNS`` connections at a time;
+one that has not brought a whole request within ``REQUEST_MS`` is closed (a browser's idle
+preconnection must not hold a place).
+
+The password: at first start a new one is made (:func:`zerotap.web.auth.new_password`), its
+record (salt and derived key, never the password) written to ``web_password`` in the
+``zrtp.cache`` directory, and the password shown on the front panel and logged once on the
+console. Delete that file to get a new one at the next start.
+
+A saved configuration restarts the box loop: the launcher (``python -m zerotap run``, a board's
+``main``) sets ``box.config_store`` = (Storage, name) and loops while ``box.restart`` is set.
+"""
+import gc
+import json
+import os
+import sys
+import time
+
+from zerotap import __version__
+from zerotap.runtime import stream
+from zerotap.storage import Storage
+from zerotap.web import app as _app
+from zerotap.web import auth as _auth
+from zerotap.web import http as _http
+
+MAX_CONNS = 4
+REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
+PASSWORD_FILE = "web_password"
+_STARTED = time.time()
+
+
+class BoxHost:
+    """What the pages need of the box (:class:`zerotap.web.app.WebApp`'s HOST)."""
+
+    def __init__(self, box):
+        self.box = box
+
+    @property
+    def wifi(self):
+        return getattr(self.box, "wifi_board", False)
+
+    def status(self):
+        return self.box.control.command(["status"])
+
+    def act(self, action, call):
+        self.box.control.command(["verify" if action == "verified" else "unverify", str(call)])
+
+    def _store(self):
+        store = getattr(self.box, "config_store", None)
+        if store is None:
+            from zerotap.config import ConfigError
+            raise ConfigError("config", "this box was started without a config file to save")
+        return store
+
+    def config_text(self):
+        storage, name = self._store()
+        data = storage.read(name)
+        if data is None:
+            data = storage.read(name + ".good")
+        return data.decode() if data is not None else "{}"
+
+    def save_config(self, text):
+        """Validate as at boot (ConfigError naming the key), then replace the file atomically;
+        the box loop restarts with it (:mod:`zerotap.lastgood` keeps the last good copy)."""
+        from zerotap import config as _config
+        parse = getattr(self.box, "config_parser", None) or _config.loads
+        parse(text)
+        storage, name = self._store()
+        storage.write(name, text.encode())
+
+    def device(self):
+        impl = sys.implementation
+        rows = [("board", getattr(self.box, "board_name", None) or "host (%s)" % sys.platform),
+                ("firmware", "ZeroTap " + __version__),
+                ("interpreter", "%s %s" % (impl.name, ".".join(str(x) for x in impl.version[:3]))),
+                ("uptime", _uptime(int(time.time() - _STARTED)))]
+        gc.collect()
+        free = getattr(gc, "mem_free", None)
+        if free is not None:
+            rows.append(("heap", "%d bytes free, %d used" % (free(), gc.mem_alloc())))
+        else:
+            rows.append(("heap", "n/a (CPython)"))
+        rows.append(("reset", _reset_reason()))
+        return rows
+
+
+def _uptime(s):
+    return "%dd %02d:%02d:%02d" % (s // 86400, s // 3600 % 24, s // 60 % 60, s % 60)
+
+
+def _reset_reason():
+    try:
+        import machine
+    except ImportError:
+        machine = None
+    if getattr(machine, "reset_cause", None) is None:  # CPython, the MicroPython unix port
+        return "n/a (host)"
+    cause = machine.reset_cause()
+    for name in ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"):
+        if getattr(machine, name, None) == cause:
+            return name.lower().replace("_", " ")
+    return "cause %d" % cause
+
+
+def password_guard(directory, log, random=os.urandom):
+    """(Guard, new password or None): the stored record, or a new password at first start."""
+    storage = Storage(directory)
+    record = storage.read(PASSWORD_FILE)
+    password = None
+    if record is not None:
+        try:
+            return _auth.Guard(record, random), None
+        except ValueError as e:
+            log("web: %s: a new password is made" % (e,))
+    password = _auth.new_password(random)
+    record = _auth.password_record(password, random(16))
+    storage.write(PASSWORD_FILE, record)
+    return _auth.Guard(record, random), password
+
+
+class WebServer:
+    def __init__(self, box, settings):
+        self.box = box
+        self.allow = box.cfg.phone.allow
+        self.guard, password = password_guard(box.cfg.zrtp.cache, box.log)
+        if password is not None:
+            box.log("web: first start: the page's password is %s (also on the display)"
+                    % password)
+            box.status.web_password = password  # the panel shows it until someone logs in
+            box.status.web_port = settings.listen[1]
+            box.status.changed()
+        self.app = _app.WebApp(BoxHost(box), self.guard, os.urandom)
+        host, port = settings.listen
+        self.streams = box.net.streams
+        self.listener = self.streams.listen(host, port, self._event, framed=False)
+        self.parsers = {}
+        self.opened = {}  # id(conn) -> (conn, deadline) until its request is whole
+        self.refused = 0
+        box.loop.add_timer_source(self)
+        box.log("web: http://%s:%d/ (phone side)" % (host if ":" not in host else
+                                                     "[%s]" % host, port))
+
+    def _event(self, conn, kind, data, now):
+        key = id(conn)
+        if kind == stream.OPEN_EVENT:
+            if conn.peer[0] not in self.allow or len(self.parsers) >= MAX_CONNS:
+                self.refused += 1
+                conn.close()  # nothing is read, nothing is written
+                return
+            self.parsers[key] = _http.RequestParser()
+            self.opened[key] = (conn, now + REQUEST_MS)
+            return
+        if kind == stream.CLOSED_EVENT:
+            self.opened.pop(key, None)
+            p = self.parsers.pop(key, None)
+            if p is not None and getattr(p, "after", None) == "restart":
+                self.box.request_restart()
+            return
+        p = self.parsers.get(key)
+        if p is None or kind != stream.DATA:
+            return
+        try:
+            req = p.feed(data)
+        except _http.HttpError as e:
+            self.opened.pop(key, None)
+            conn.send(_http.response(e.status, _http.escape(str(e)), "text/plain"))
+            conn.close_after_flush()
+            return
+        if req is None:
+            return
+        self.opened.pop(key, None)
+        try:
+            out, after = self.app.handle(req, conn.peer[0], now)
+        except Exception as e:  # a page's error must not leave the browser waiting
+            self.box.log("web: internal error on %s %s: %r" % (req.method, req.path[:64], e))
+            out, after = _http.response(500, "internal error", "text/plain"), None
+        if req.path == "/login" and req.method == "POST" and b"303" in out[:13]:
+            self._logged_in()
+        p.after = after
+        conn.send(out if req.method != "HEAD" else out[:out.find(b"\r\n\r\n") + 4])
+        conn.close_after_flush()
+
+    def _logged_in(self):
+        st = self.box.status
+        if getattr(st, "web_password", None):
+            st.web_password = None  # somebody has it: off the panel
+            st.changed()
+
+    def timer(self):
+        t = None
+        for conn, deadline in self.opened.values():
+            if t is None or deadline < t:
+                t = deadline
+        return t
+
+    def handle_timer(self, now):
+        for key in list(self.opened):
+            conn, deadline = self.opened[key]
+            if deadline <= now:
+                del self.opened[key]
+                conn.close()
+
+    def close(self):
+        self.box.loop.remove_timer_source(self)
+        self.listener.close()

@@ -1,0 +1,210 @@
+"""The ICE fallback (zerotap.ice.fallback) with two boxes on a simulated network (fallbacksim.py,
+icesim.py: a deterministic clock, port-restricted NATs, a provider path that drops ZRTP): the
+boxes swap their numbers as RFC 4733 events, meet over ICE and go SECURE there with equal SAS."""
+from fallbacksim import PROV, Sim
+from support import raises
+
+from zerotap import media, status
+from zerotap.dtmf import events, frame
+from zerotap.ice import fallback as fbmod
+
+
+def _keys_on_provider(sim, src):
+    """The DTMF keys box SRC sent on the provider path, in order (one per RTP timestamp)."""
+    out = []
+    seen = []
+    for now, s, d, data in sim.net.provider_log:
+        if s != PROV[src] or len(data) != 16 or data[1] & 0x7F != events.DEFAULT_PT:
+            continue
+        ts = bytes(data[4:8])
+        if ts in seen:
+            continue
+        seen.append(ts)
+        out.append("0123456789*#ABCD"[data[12]])
+    return "".join(out)
+
+
+def test_zrtp_blocked_two_boxes_go_secure_on_the_direct_path_with_equal_sas():
+    sim = Sim(blocked=True)
+    end = sim.run(30000, stop=sim.both_secure)
+    a, b = sim.boxes
+    assert sim.both_secure(), (a.fb.step, a.fb.reason, b.fb.step, b.fb.reason)
+    assert sim.net.zrtp_dropped > 0
+    assert a.call.sas == b.call.sas and a.call.sas
+    assert a.call.path == "direct" and a.call.fallback == fbmod.DIRECT
+    # the fallback started after after_ms of media, without peer ZRTP; under 8 s in all
+    assert a.fb.started_at >= fbmod.AFTER_MS and end < 8000, end
+    # the numbers went as ZSipOs frames: *A + id + check digits, then #A once the peer's id held
+    ka = _keys_on_provider(sim, 0)
+    kb = _keys_on_provider(sim, 1)
+    assert ka.startswith(frame.encode(a.fb.local_id)), ka
+    assert frame.encode(b.fb.local_id, confirm=True) in kb or \
+        frame.encode(b.fb.local_id) in kb, kb
+    assert a.fb.peer_id == b.fb.local_id and b.fb.peer_id == a.fb.local_id
+    # a fresh ZRTP engine ran on the ICE path: media now goes there, SRTP-protected
+    assert a.session.path is a.fb.path and a.legs_made == 2
+    a.to_phone = b.to_phone = 0
+    sim.run(end + 12000)
+    assert b.to_phone > 400, b.to_phone
+    sample = b.last_to_phone
+    assert sample[12:] == bytes(((0 * 50 + k + ((sample[2] << 8 | sample[3]) - a.fb._offset))
+                                 & 0x7F) for k in range(160))
+    assert a.to_phone > 400
+    # the provider path: only keepalives (G.711 silence, marker bit) after the switch
+    late = [d for t, s, dst, d in sim.net.provider_log if t > end + 100 and s == PROV[0]]
+    assert 2 <= len(late) <= 3, len(late)
+    for d in late:
+        assert d[1] == 0x80 and d[12:] == b"\xff" * 160
+    # and nothing from there reaches the phone
+    assert a.fb.provider_dropped >= 2
+    assert a.session.counters.unauthenticated == 0
+
+
+def test_a_lone_star_starts_nothing():
+    sim = Sim(blocked=False)
+    b = sim.boxes[1]
+    # a person presses * on the far phone before ZRTP ends: one event, no frame
+    sender = events.EventSender(0x5555, events.DEFAULT_PT)
+    sender.start("*", 0, 100, 8000)
+    t = 0
+    while sender.busy:
+        for pkt in sender.datagrams_to_send(t):
+            buf = bytearray(pkt)
+            b.session.receive(media.NET_RTP, buf, len(buf), PROV[0], t)
+        t += 20
+    sim.run(15000)
+    assert b.fb.step == fbmod.WATCH and b.fb.attempts == 0
+    assert b.call.security == status.SECURE  # ZRTP passed on the provider path: no fallback
+    assert sim.boxes[0].fb.step == fbmod.WATCH and not sim.boxes[0].fb.agent
+
+
+def test_zrtp_passing_means_no_fallback():
+    sim = Sim(blocked=False)
+    sim.run(15000)
+    for box in sim.boxes:
+        assert box.call.security == status.SECURE and box.fb.step == fbmod.WATCH
+        assert box.fb.attempts == 0 and not box.ice_open
+    assert sim.helper.requests == []
+
+
+def test_no_box_at_the_far_end_ends_clear_within_the_deadline_and_restores_audio():
+    sim = Sim(blocked=True, b_is_box=False)
+    a = sim.boxes[0]
+    sim.run(fbmod.AFTER_MS + fbmod.DEADLINE_MS + 500)
+    assert a.fb.step == fbmod.FAILED and a.fb.reason == "no box at the far end answered"
+    assert a.call.security == status.CLEAR
+    assert a.call.error == "ICE fallback: no box at the far end answered"
+    # TURN/agent closed, socket closed, our offer deleted, audio no longer muted
+    assert a.fb.agent is None and not a.ice_open and a.ice_closed == 1
+    assert ("DELETE", "/" + a.fb.local_id) in sim.helper.requests
+    assert sim.helper.offers == {}
+    assert a.session.policy == "pass"
+    n = len(sim.net.provider_log)
+    sim.run(sim.net.now + 3000)
+    keys = [d for t, s, dst, d in sim.net.provider_log[n:] if s == PROV[0] and d[1] & 0x7F != 0]
+    assert keys == []  # DTMF stopped
+    # clear audio flows again: phone B's samples reach phone A unchanged
+    assert a.to_phone and a.last_to_phone[12:] != b"\xff" * 160
+    # the retry action starts it again
+    assert a.fb.retry(sim.net.now) and a.fb.step == fbmod.PREPARE and a.session.policy == "mute"
+
+
+def test_helper_down_ends_clear_with_the_reason_and_media_keeps_flowing():
+    sim = Sim(blocked=True)
+    sim.helper.down = True
+    a, b = sim.boxes
+    sim.run(fbmod.AFTER_MS + 1000)
+    assert a.fb.step == fbmod.FAILED and a.fb.reason == "helper: connection refused"
+    assert a.call.security == status.CLEAR and "helper" in a.call.error
+    assert a.session.policy == "pass" and not a.ice_open
+    before = a.to_phone
+    sim.run(sim.net.now + 1000)
+    assert a.to_phone - before >= 45  # 50 packets/s from phone B still arrive
+
+
+def test_deadline_ends_the_fallback_when_ice_cannot_connect():
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    # the boxes swap numbers, but nothing passes between their ICE sockets
+    for h in sim.ice_hosts:
+        h.mute = True
+    sim.run(fbmod.AFTER_MS + fbmod.DEADLINE_MS + 500)
+    assert a.fb.peer_id == b.fb.local_id  # the exchange worked
+    assert a.fb.step == fbmod.FAILED and b.fb.step == fbmod.FAILED
+    for box in (a, b):
+        assert box.call.security == status.CLEAR and box.call.error.startswith("ICE fallback: ")
+        assert box.fb.reason.startswith("deadline") or box.fb.reason.startswith("ICE failed"), \
+            box.fb.reason
+    assert a.fb.started_at + fbmod.DEADLINE_MS >= sim.net.now - 500 - fbmod.DEADLINE_MS
+
+
+def test_a_remembered_peer_starts_the_fallback_at_once():
+    mem_a, mem_b = fbmod.PeerMemory(), fbmod.PeerMemory()
+    sim = Sim(blocked=True, memory=(mem_a, mem_b))
+    first = sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    assert "sip:peer1" in mem_a and "sip:peer0" in mem_b
+    sim2 = Sim(blocked=True, memory=(mem_a, mem_b))
+    second = sim2.run(30000, stop=sim2.both_secure)
+    assert sim2.both_secure()
+    assert sim2.boxes[0].fb.started_at < 100 and second < first - 3000, (first, second)
+
+
+def test_peer_memory_is_bounded():
+    m = fbmod.PeerMemory(size=2)
+    for p in ("a", "b", "c"):
+        m.remember(p)
+    assert "a" not in m and "b" in m and "c" in m
+    m.forget("b")
+    assert m.peers == ["c"]
+
+
+def test_the_status_walks_the_steps_and_the_panel_shows_them():
+    from zerotap.ui import canvas, screens
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    steps = []
+    shown = []
+
+    def seen(box, call):
+        if call is not None and (not steps or steps[-1] != call.fallback):
+            steps.append(call.fallback)
+            buf = bytearray(canvas.buffer_size(128, 64))
+            shown.append(screens.render(box, canvas.frame(buf, 128, 64), 128, 64))
+    a.status.listen(seen)
+    sim.run(30000, stop=sim.both_secure)
+    assert [s for s in steps if s] == ["blocked", "exchanging", "connecting", "zrtp", "direct"], \
+        steps
+    assert "fallback" in shown and shown[-1] == "secure"
+    assert a.call.as_dict()["path"] == "direct" and a.call.as_dict()["fallback"] == "direct"
+
+
+def test_turn_taking_a_frame_never_starts_while_the_peer_sends():
+    # ZSipOs boxes ignore what arrives while they send (ICE.md 1.4): B starts first, A waits
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    b.fb.after_ms = 3500
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    marks = []
+    for now, s, d, data in sim.net.provider_log:
+        if len(data) == 16 and data[1] == 0x80 | events.DEFAULT_PT:
+            marks.append((now, 0 if s == PROV[0] else 1))
+    first_a = [t for t, side in marks if side == 0][0]
+    b_before = [t for t, side in marks if side == 1 and t < first_a]
+    assert len(b_before) == 14  # B's whole *A frame came first
+    assert first_a >= b_before[-1] + fbmod.GAP_MS
+    # and A's first frame is already the confirmation: it holds B's id
+    assert _keys_on_provider(sim, 0).startswith(frame.encode(a.fb.local_id, confirm=True))
+    # every event packet of ours is the 16 bytes a ZSipOs receiver looks for
+    for now, s, d, data in sim.net.provider_log:
+        if data[1] & 0x7F == events.DEFAULT_PT:
+            assert len(data) == 16
+
+
+def test_ten_percent_loss_on_the_provider_path_still_secure_in_time():
+    for seed in (2, 3, 5):
+        sim = Sim(blocked=True, seed=seed, loss=0.1)
+        end = sim.run(fbmod.AFTER_MS + fbmod.DEADLINE_MS, stop=sim.both_secure)
+        assert sim.both_secure(), (seed, [(b.fb.step, b.fb.reason) for b in sim.boxes])
+        assert end < fbmod.AFTER_MS + fbmod.DEADLINE_MS

@@ -1,0 +1,333 @@
+"""The web page's sans-IO parts (zerotap.web): request parsing with its limits, the password
+record, sessions, CSRF, the login rate limit, the config form, and the pages through WebApp with
+the real config validation and a real Storage (docs/web.md)."""
+import json
+
+from support import Xorshift32, fresh_storage, raises
+from zerotap import config
+from zerotap.web import app as _app
+from zerotap.web import auth
+from zerotap.web import http
+
+
+def _random(seed=7):
+    rng = Xorshift32(seed)
+
+    def random(n):
+        return bytes(rng.next() & 0xFF for _ in range(n))
+    return random
+
+
+def _err(func):
+    try:
+        func()
+    except (http.HttpError, auth.AuthError) as e:
+        return e.status, str(e)
+    raise AssertionError("no error")
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+def test_request_in_pieces():
+    p = http.RequestParser()
+    assert p.feed(b"POST /config?x=1 HTTP/1.1\r\nHost: b\r\nContent-Le") is None
+    assert p.feed(b"ngth: 10\r\nCookie: a=1; zt=abc\r\n\r\nk=v+w") is None
+    r = p.feed(b"%21&z")
+    assert (r.method, r.path, r.query) == ("POST", "/config", {"x": "1"})
+    assert r.cookie("zt") == "abc" and r.cookie("a") == "1" and r.cookie("q") is None
+    r.headers["content-type"] = "application/x-www-form-urlencoded"
+    assert r.form() == {"k": "v w!", "z": ""}
+
+
+def test_request_limits():
+    assert _err(lambda: http.RequestParser().feed(b"GET /" + b"a" * 5000)) == (
+        431, "request head over 4096 bytes")
+    many = b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 33 + b"\r\n"
+    assert _err(lambda: http.RequestParser().feed(many)) == (431, "over 32 header lines")
+    big = b"POST / HTTP/1.1\r\nContent-Length: 8193\r\n\r\n"
+    assert _err(lambda: http.RequestParser().feed(big)) == (413, "body over 8192 bytes")
+    assert _err(lambda: http.RequestParser().feed(b"POST / HTTP/1.1\r\n\r\n")) == (
+        411, "a POST needs a Content-Length")
+    chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    assert _err(lambda: http.RequestParser().feed(chunked))[0] == 501
+    assert _err(lambda: http.RequestParser().feed(b"PUT / HTTP/1.1\r\n\r\n")) == (
+        501, "method PUT not implemented")
+    assert _err(lambda: http.RequestParser().feed(b"GET http://x/ HTTP/1.1\r\n\r\n")) == (
+        400, "the target must be a path")
+    assert _err(lambda: http.RequestParser().feed(b"GET / HTTP/1.1\r\nBad\r\n\r\n")) == (
+        400, "bad header line")
+    extra = b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+    assert _err(lambda: http.RequestParser().feed(extra))[0] == 400
+
+
+def test_form_escapes():
+    assert http.parse_form("a=%E2%82%AC&b=%zz1".split("&")[0]) == {"a": "\u20ac"}
+    raises(lambda: http.parse_form("b=%zz"), "bad percent escape '%zz'")
+    assert http.escape("<a href='x'>&\"") == "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+
+
+def test_response_headers():
+    out = http.response(200, "héllo", headers=[("Set-Cookie", "a=b")])
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert body == "héllo".encode()
+    assert b"Content-Length: 6\r\n" in head and b"Connection: close" in head
+    assert b"Set-Cookie: a=b" in head and b"X-Frame-Options: DENY" in head
+    assert b"Content-Security-Policy: default-src 'self'" in head
+
+
+# --- auth ---------------------------------------------------------------------------------------
+def test_password_has_no_default_and_no_ambiguous_letters():
+    a = auth.new_password(_random(1))
+    b = auth.new_password(_random(2))
+    assert a != b and len(a) == 10
+    for c in a + b:
+        assert c in auth.ALPHABET and c not in "01ilo"
+
+
+def test_record_checks_the_password():
+    rec = auth.password_record("secretpw12", bytes(range(16)))
+    assert len(rec) == 52 and b"secretpw12" not in rec
+    g = auth.Guard(rec, _random())
+    assert _err(lambda: g.login("10.0.0.2", "wrong", 0)) == (403, "wrong password")
+    token = g.login("10.0.0.2", "secretpw12", 1)
+    s = g.session(token, 2)
+    assert s is not None and len(token) == 32 and len(s.csrf) == 32 and s.csrf != token
+    assert g.session(token[:-1] + "x", 2) is None
+    raises(lambda: auth.Guard(rec[:40], _random()), "web password record: corrupt (40 bytes)")
+
+
+def test_login_rate_limit_doubles_per_source():
+    g = auth.Guard(auth.password_record("pw", bytes(16)), _random())
+    for i in range(auth.FREE_FAILURES):
+        assert _err(lambda: g.login("10.0.0.2", "x", i))[0] == 403
+    last = auth.FREE_FAILURES - 1
+    # now a wait, even for the right password
+    assert _err(lambda: g.login("10.0.0.2", "pw", last + 1)) == (
+        429, "too many wrong passwords: try again in 2 s")
+    assert g.login("10.0.0.3", "pw", last + 1)  # another source is not held up
+    t = last + auth.BASE_DELAY_MS
+    assert _err(lambda: g.login("10.0.0.2", "bad", t))[0] == 403
+    assert g.wait_ms("10.0.0.2", t) == 2 * auth.BASE_DELAY_MS
+    t += 2 * auth.BASE_DELAY_MS
+    assert g.login("10.0.0.2", "pw", t)  # success clears the count
+    assert g.wait_ms("10.0.0.2", t) == 0
+
+
+def test_login_rate_limit_over_all_sources():
+    g = auth.Guard(auth.password_record("pw", bytes(16)), _random())
+    for i in range(auth.GLOBAL_FAILURES):
+        _err(lambda: g.login("10.0.1.%d" % i, "x", i))
+    assert _err(lambda: g.login("10.0.2.1", "pw", 100))[0] == 429
+    assert g.login("10.0.2.1", "pw", auth.GLOBAL_WINDOW_MS + 20)
+
+
+def test_csrf_and_sessions():
+    g = auth.Guard(auth.password_record("pw", bytes(16)), _random())
+    tok = g.login("a", "pw", 0)
+    s = g.session(tok, 0)
+    g.check_csrf(s, s.csrf)
+    assert _err(lambda: g.check_csrf(s, None)) == (
+        403, "missing or wrong CSRF token: reload the page")
+    assert _err(lambda: g.check_csrf(s, s.csrf[:-1] + "0" if s.csrf[-1] != "0" else "1"))[0] == 403
+    assert g.session(tok, auth.IDLE_MS + 1) is None  # idle too long
+    toks = [g.login("a", "pw", 10 + i) for i in range(auth.MAX_SESSIONS + 1)]
+    assert g.session(toks[0], 100) is None and g.session(toks[-1], 100) is not None
+    g.logout(toks[-1])
+    assert g.session(toks[-1], 101) is None
+
+
+# --- config ---------------------------------------------------------------------------------------
+BASE = {"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"], "rtp": "40000-40009"},
+        "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"},
+        "board": {"wifi": {"ssid": "office", "password": "wifisecret"}},
+        "web": {"listen": "127.0.0.1:8080"}}
+
+
+def _cfg(**web):
+    d = json.loads(json.dumps(BASE))
+    d["web"] = web
+    return d
+
+
+def test_web_listen_validated():
+    assert config.parse(BASE).web.listen == ("127.0.0.1", 8080)
+    del_web = json.loads(json.dumps(BASE))
+    del del_web["web"]
+    assert config.parse(del_web).web is None
+    raises(lambda: config.parse(_cfg(listen="10.0.0.1:80")),
+           "web.listen: must be on the phone side (127.0.0.1, phone.sip's address), not 10.0.0.1")
+    raises(lambda: config.parse(_cfg(listen="127.0.0.1:5070")),
+           "web.listen: port 5070 is a SIP socket's")
+    raises(lambda: config.parse(_cfg()), "web.listen: missing")
+    raises(lambda: config.parse(_cfg(listen="127.0.0.1:80", port=1)), "web.port: unknown key")
+
+
+def test_form_fields_hide_secrets_and_merge_types():
+    fields = _app.form_fields(BASE)
+    keys = [k for k, _, _ in fields]
+    assert "phone.allow" in keys and "board.wifi.ssid" in keys and "web.listen" in keys
+    shown = dict((k, t) for k, t, _ in fields)
+    assert shown["board.wifi.password"] == "" and shown["phone.allow"] == '["127.0.0.1"]'
+    form = dict(shown)
+    form["board.wifi.ssid"] = "lab"
+    form["phone.allow"] = '["127.0.0.1", "10.0.0.0/8"]'
+    new = _app.merge_form(BASE, form)
+    assert new["board"]["wifi"] == {"ssid": "lab", "password": "wifisecret"}  # secret kept
+    assert new["phone"]["allow"] == ["127.0.0.1", "10.0.0.0/8"]
+    form["phone.allow"] = "[oops"
+    raises(lambda: _app.merge_form(BASE, form), "phone.allow: not valid JSON: '[oops'")
+    raises(lambda: _app.merge_form(BASE, {"phone.nope": "1"}), "phone.nope: unknown key")
+    assert _app.is_secret("network.turn.secret") and not _app.is_secret("phone.sip")
+
+
+def test_wifi_board_offers_the_wifi_keys():
+    d = json.loads(json.dumps(BASE))
+    del d["board"]
+    keys = [k for k, _, _ in _app.form_fields(d, wifi=True)]
+    assert "board.wifi.ssid" in keys and "board.wifi.password" in keys
+    assert "board" not in _app.merge_form(d, {"board.wifi.ssid": ""}, wifi=True)
+
+
+# --- the pages ----------------------------------------------------------------------------------
+class _Host:
+    """The pages' view of a box: a real Storage and the real config validation."""
+
+    def __init__(self):
+        self.storage = fresh_storage("web")
+        self.storage.write("config.json", json.dumps(BASE).encode())
+        self.acts = []
+        self.wifi = False
+
+    def status(self):
+        return {"ok": True, "network": "up", "calls": [{"call": 1, "security": "secure",
+                                                        "sas": "ab12", "verified": False}]}
+
+    def act(self, action, call):
+        if call != 1:
+            raise ValueError("no call %d" % call)
+        self.acts.append((action, call))
+
+    def config_text(self):
+        return self.storage.read("config.json").decode()
+
+    def save_config(self, text):
+        config.loads(text)
+        self.storage.write("config.json", text.encode())
+
+    def device(self):
+        return [("board", "test")]
+
+
+def _req(method, path, body=b"", cookies=None):
+    head = "%s %s HTTP/1.1\r\nHost: box\r\n" % (method, path)
+    if cookies:
+        head += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in cookies.items())
+    if method == "POST":
+        head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(
+            body)
+    return http.RequestParser().feed(head.encode() + b"\r\n" + body)
+
+
+def _split(out):
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    return int(lines[0].split()[1]), lines[1:], body.decode()
+
+
+def _cookie(lines, name):
+    for h in lines:
+        if h.startswith("Set-Cookie: %s=" % name):
+            return h.split(";")[0].split("=", 1)[1], h
+    return None, None
+
+
+def _logged_in():
+    host = _Host()
+    app = _app.WebApp(host, auth.Guard(auth.password_record("pw", bytes(16)), _random()),
+                      _random(3))
+    out, _ = app.handle(_req("GET", "/login"), "127.0.0.1", 0)
+    code, lines, body = _split(out)
+    lt, _ = _cookie(lines, "ztl")
+    assert code == 200 and ('value="%s"' % lt) in body
+    out, _ = app.handle(_req("POST", "/login", ("csrf=%s&password=pw" % lt).encode(),
+                             {"ztl": lt}), "127.0.0.1", 1)
+    code, lines, _ = _split(out)
+    tok, header = _cookie(lines, "zt")
+    assert code == 303 and "Location: /" in lines
+    assert "HttpOnly" in header and "SameSite=Strict" in header
+    csrf = app.guard.session(tok, 2).csrf
+    return app, host, tok, csrf
+
+
+def test_pages_need_a_session():
+    app, host, tok, csrf = _logged_in()
+    for path in ("/", "/config", "/device"):
+        code, lines, _ = _split(app.handle(_req("GET", path), "127.0.0.1", 3)[0])
+        assert code == 303 and "Location: /login" in lines
+    assert _split(app.handle(_req("GET", "/api/status"), "127.0.0.1", 3)[0])[0] == 403
+    code, _, body = _split(app.handle(_req("GET", "/api/status", cookies={"zt": tok}),
+                                      "127.0.0.1", 3)[0])
+    assert code == 200 and json.loads(body)["calls"][0]["sas"] == "ab12"
+
+
+def test_login_form_needs_its_csrf_token():
+    app, _, _, _ = _logged_in()
+    out, _ = app.handle(_req("POST", "/login", b"password=pw"), "127.0.0.1", 5)
+    assert _split(out)[0] == 403
+
+
+def test_action_needs_csrf():
+    app, host, tok, csrf = _logged_in()
+    out, _ = app.handle(_req("POST", "/action", b"call=1&action=verified", {"zt": tok}),
+                        "127.0.0.1", 3)
+    code, _, body = _split(out)
+    assert code == 403 and "CSRF" in body and host.acts == []
+    body = ("csrf=%s&call=1&action=verified" % csrf).encode()
+    code, lines, _ = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
+                                       "127.0.0.1", 4)[0])
+    assert code == 303 and host.acts == [("verified", 1)]
+    body = ("csrf=%s&call=2&action=verified" % csrf).encode()
+    code, _, text = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
+                                      "127.0.0.1", 4)[0])
+    assert code == 400 and "no call 2" in text
+
+
+def test_config_page_refuses_naming_the_key_and_saves_a_good_one():
+    app, host, tok, csrf = _logged_in()
+    code, _, page = _split(app.handle(_req("GET", "/config", cookies={"zt": tok}),
+                                      "127.0.0.1", 3)[0])
+    assert code == 200 and "wifisecret" not in page and 'name="web.listen"' in page
+    body = "csrf=%s&media.clear=loud" % csrf
+    host.storage.write("config.json", json.dumps(dict(BASE, media={"clear": "pass"})).encode())
+    code, _, page = _split(app.handle(_req("POST", "/config", body.encode(), {"zt": tok}),
+                                      "127.0.0.1", 4)[0])
+    assert code == 400 and "Refused: <b>media.clear</b>" in page and "Nothing was saved" in page
+    assert json.loads(host.config_text())["media"]["clear"] == "pass"
+    body = "csrf=%s&media.clear=mute&board.wifi.password=" % csrf
+    out, after = app.handle(_req("POST", "/config", body.encode(), {"zt": tok}), "127.0.0.1", 5)
+    assert _split(out)[0] == 200 and after == "restart"
+    saved = json.loads(host.config_text())
+    assert saved["media"]["clear"] == "mute" and saved["board"]["wifi"]["password"] == "wifisecret"
+
+
+def test_no_page_carries_a_secret():
+    app, host, tok, csrf = _logged_in()
+    for path in ("/", "/config", "/device", "/api/status", "/s.js", "/s.css"):
+        out, _ = app.handle(_req("GET", path, cookies={"zt": tok}), "127.0.0.1", 3)
+        assert b"wifisecret" not in out and _split(out)[0] == 200, path
+
+
+def test_logout_ends_the_session():
+    app, host, tok, csrf = _logged_in()
+    out, _ = app.handle(_req("POST", "/logout", ("csrf=" + csrf).encode(), {"zt": tok}),
+                        "127.0.0.1", 3)
+    assert _split(out)[0] == 303 and app.guard.session(tok, 4) is None
+
+
+def test_login_page_loaded_twice_keeps_its_token():
+    app, _, _, _ = _logged_in()
+    code, lines, body = _split(app.handle(_req("GET", "/login"), "127.0.0.1", 3)[0])
+    first, _ = _cookie(lines, "ztl")
+    code, lines, body = _split(app.handle(_req("GET", "/login", cookies={"ztl": first}),
+                                          "127.0.0.1", 4)[0])
+    assert _cookie(lines, "ztl")[0] == first and ('value="%s"' % first) in body
+    assert _split(app.handle(_req("GET", "/favicon.ico"), "127.0.0.1", 5)[0])[0] == 404

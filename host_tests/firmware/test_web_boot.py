@@ -1,0 +1,27 @@
+"""A board's main (zerotap.runtime.boot, with the stub board modules of test_boards_wiring)
+serves the web page and shows its first-start password on the panel (docs/web.md)."""
+import json
+
+from support import scratch
+from test_boards_wiring import _board_config, _boot
+
+from zerotap import storage
+from zerotap.runtime import web  # noqa: F401  (imported with the real time module)
+from zerotap.ui import screens
+
+
+def test_boot_serves_the_web_page_and_shows_its_first_password():
+    d = scratch("boards-web")
+    cfg = _board_config(d)
+    port = int(cfg["control"].split(":")[1]) + 1
+    cfg["web"] = {"listen": "127.0.0.1:%d" % port}
+    result, logs, replies = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(cfg)},
+                                  stop_after_ms=500, commands=("status",))
+    assert result is not None and result.web is not None, logs
+    said = [t for t in logs if t.startswith("web: first start: the page's password is ")]
+    assert len(said) == 1, logs
+    password = said[0].split()[-4]
+    assert replies[0]["screen"] == screens.WEB_PASSWORD, replies
+    record = storage.Storage(d + "/zerotap-cache").read("web_password")
+    assert record is not None and password.encode() not in record and len(record) == 52
+    assert result.config_store[1] == "config.json" and result.wifi_board in (True, False)
