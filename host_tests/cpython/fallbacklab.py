@@ -13,56 +13,21 @@
 
 Names are ``zt<pid>-<k>`` (at most 15 characters).
 """
-import os
-import subprocess
+from netlab import Namespaces, _ip
 
 SITES = {"a": ("10.77.1.2", "10.77.1.1", "203.0.113.1", "203.0.113.2"),
          "b": ("10.77.2.2", "10.77.2.1", "198.51.100.1", "198.51.100.2")}
 
 
-def _ip(*args, check=True):
-    return subprocess.run(["ip"] + list(args), capture_output=True, text=True, check=check)
+class FallbackLab(Namespaces):
+    KEYS = ("a", "na", "b", "nb", "net")
 
-
-class FallbackLab:
     def __init__(self, symmetric=False):
-        pid = os.getpid() % 1000000
-        self.ns = {k: "zt%d-%s" % (pid, k) for k in ("a", "na", "b", "nb", "net")}
+        Namespaces.__init__(self)
         self.symmetric = symmetric
-        self.made = []
-
-    def prefix(self, where):
-        return ["ip", "netns", "exec", self.ns[where]]
-
-    def run(self, where, cmd, **kw):
-        kw.setdefault("capture_output", True)
-        kw.setdefault("text", True)
-        return subprocess.run(self.prefix(where) + list(cmd), **kw)
-
-    def popen(self, where, cmd, **kw):
-        return subprocess.Popen(self.prefix(where) + list(cmd), **kw)
-
-    def nft(self, where, script):
-        out = self.run(where, ["nft", "-f", "-"], input=script)
-        if out.returncode != 0:
-            raise AssertionError("nft in %s failed: %s\n%s" % (where, out.stderr, script))
-
-    def __enter__(self):
-        try:
-            self._make()
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
     def _make(self):
-        for k in ("a", "na", "b", "nb", "net"):
-            _ip("netns", "add", self.ns[k])
-            self.made.append(self.ns[k])
-            self.run(k, ["ip", "link", "set", "lo", "up"], check=True)
+        self._add_all()
         net = self.ns["net"]
         for site, nat in (("a", "na"), ("b", "nb")):
             lan_ip, gw, public, net_ip = SITES[site]
@@ -103,8 +68,3 @@ class FallbackLab:
             if "counter packets" in line:
                 return int(line.split("counter packets")[1].split()[0])
         return 0
-
-    def remove(self):
-        for name in reversed(self.made):
-            _ip("netns", "del", name, check=False)
-        self.made = []

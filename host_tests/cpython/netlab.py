@@ -30,12 +30,14 @@ def _ip(*args, check=True):
     return subprocess.run(["ip"] + list(args), capture_output=True, text=True, check=check)
 
 
-class Netlab:
-    def __init__(self, udp_timeout_s=None):
-        pid = os.getpid() % 10000000
-        self.ns = {k: "zt%d-%s" % (pid, k) for k in ("lan", "nat", "net")}
-        self.veth = {k: "zt%d%s" % (pid, k[0]) for k in ("lan", "net")}
-        self.udp_timeout_s = udp_timeout_s
+class Namespaces:
+    """Network namespaces ``zt<pid>-<key>`` (one per key of KEYS) that a test makes and removes,
+    also on failure; what every lab of the tests shares (this one, fallbacklab.FallbackLab)."""
+    KEYS = ()
+
+    def __init__(self):
+        self.pid = os.getpid() % 10000000
+        self.ns = {k: "zt%d-%s" % (self.pid, k) for k in self.KEYS}
         self.made = []
 
     def prefix(self, where):
@@ -65,11 +67,29 @@ class Netlab:
     def __exit__(self, *exc):
         self.remove()
 
-    def _make(self):
-        for k in ("lan", "nat", "net"):
+    def _add_all(self):
+        """Every namespace of KEYS, with its loopback up."""
+        for k in self.KEYS:
             _ip("netns", "add", self.ns[k])
             self.made.append(self.ns[k])
             self.run(k, ["ip", "link", "set", "lo", "up"], check=True)
+
+    def remove(self):
+        for name in reversed(self.made):
+            _ip("netns", "del", name, check=False)
+        self.made = []
+
+
+class Netlab(Namespaces):
+    KEYS = ("lan", "nat", "net")
+
+    def __init__(self, udp_timeout_s=None):
+        Namespaces.__init__(self)
+        self.veth = {k: "zt%d%s" % (self.pid, k[0]) for k in ("lan", "net")}
+        self.udp_timeout_s = udp_timeout_s
+
+    def _make(self):
+        self._add_all()
         lan, nat, net = self.ns["lan"], self.ns["nat"], self.ns["net"]
         # veth pairs made directly between namespaces (never in the root namespace)
         _ip("-n", lan, "link", "add", "eth0", "type", "veth", "peer", "name", self.veth["lan"],
@@ -100,8 +120,3 @@ class Netlab:
         lines += ["  chain post {", "    type nat hook postrouting priority srcnat;",
                   "    oifname \"%s\" masquerade;" % self.veth["net"], "  }", "}", ""]
         self.nft("nat", "\n".join(lines))
-
-    def remove(self):
-        for name in reversed(self.made):
-            _ip("netns", "del", name, check=False)
-        self.made = []
