@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections import OrderedDict
 
-from .store import NOT_READY, Full, Limited, TooBig, WindowCounter, new_id, same_hash
+from .store import NOT_READY, wait_slot, Full, Limited, TooBig, WindowCounter, new_id, same_hash
 from .offers import fields_size, render
 
 
@@ -139,15 +139,4 @@ class MemoryStore:
 
     async def wait_ready(self, offer_id, timeout):
         """Return when OFFER_ID gets candidates or after TIMEOUT seconds."""
-        slot = self._waiters.get(offer_id)
-        if slot is None:
-            slot = self._waiters[offer_id] = [asyncio.Event(), 0]
-        slot[1] += 1
-        try:
-            await asyncio.wait_for(slot[0].wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            slot[1] -= 1
-            if not slot[1] and self._waiters.get(offer_id) is slot:
-                del self._waiters[offer_id]
+        await wait_slot(self._waiters, offer_id, timeout)

@@ -38,7 +38,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .offers import render
-from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_id
+from .store import NOT_READY, wait_slot, Full, Limited, TooBig, Unavailable, new_id
 
 log = logging.getLogger("icehelper.redis")
 
@@ -427,15 +427,4 @@ class RedisStore:
         return got == 1
 
     async def wait_ready(self, offer_id, timeout):
-        slot = self._waiters.get(offer_id)
-        if slot is None:
-            slot = self._waiters[offer_id] = [asyncio.Event(), 0]
-        slot[1] += 1
-        try:
-            await asyncio.wait_for(slot[0].wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            slot[1] -= 1
-            if not slot[1] and self._waiters.get(offer_id) is slot:
-                del self._waiters[offer_id]
+        await wait_slot(self._waiters, offer_id, timeout)

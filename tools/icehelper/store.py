@@ -5,6 +5,7 @@ token (never the token), a read budget, the time of the last write and a "has ca
 Rate limits are checked by the store in the same step as the operation, so the Redis store needs
 one round trip per request and its limits are global across front ends.
 """
+import asyncio
 import hmac
 import secrets
 import sys
@@ -111,3 +112,20 @@ class WindowCounter:
         for key in [k for k, (window, _) in self._counts.items()
                     if window != int(now // self.limits[k[0]].seconds)]:
             del self._counts[key]
+
+
+async def wait_slot(waiters, offer_id, timeout):
+    """Wait on OFFER_ID's event in WAITERS ({id: [asyncio.Event, waiting count]}) at most TIMEOUT
+    seconds; the slot goes when its last waiter leaves. Both stores wake it with ``set()``."""
+    slot = waiters.get(offer_id)
+    if slot is None:
+        slot = waiters[offer_id] = [asyncio.Event(), 0]
+    slot[1] += 1
+    try:
+        await asyncio.wait_for(slot[0].wait(), timeout)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        slot[1] -= 1
+        if not slot[1] and waiters.get(offer_id) is slot:
+            del waiters[offer_id]

@@ -215,22 +215,8 @@ def ip_from_bytes(b):
     """IP text of 4 or 16 bytes (IPv6 in the RFC 5952 form: lowercase, longest zero run as ::)."""
     if len(b) == 4:
         return "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3])
-    g = [(b[2 * i] << 8) | b[2 * i + 1] for i in range(8)]
-    best, best_len, i = -1, 1, 0
-    while i < 8:
-        if g[i] == 0:
-            j = i
-            while j < 8 and g[j] == 0:
-                j += 1
-            if j - i > best_len:
-                best, best_len = i, j - i
-            i = j
-        else:
-            i += 1
-    if best < 0:
-        return ":".join("%x" % x for x in g)
-    return ":".join("%x" % x for x in g[:best]) + "::" + \
-        ":".join("%x" % x for x in g[best + best_len:])
+    from zerotap.dns import format_ipv6  # the one RFC 5952 formatter (as sip/nat.py uses it)
+    return format_ipv6(b)
 
 
 def _u16(b, i):
