@@ -16,6 +16,27 @@ from hostenv import need, stop_process, text_of, wait_until
 
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
+# Digest authentication of REGISTER (www) and of other requests (proxy): one copy for every
+# Kamailio of the tests (kamailio_provider.py too); %(passwords)s sets $var(pw) per user.
+AUTH_ROUTE = r'''route[AUTH] {
+%(passwords)s
+    if (is_method("REGISTER")) {
+        if (!pv_www_authenticate("$td", "$var(pw)", "0")) {
+            www_challenge("$td", "0");
+            exit;
+        }
+        if ($au != $tU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
+    } else {
+        if (!pv_proxy_authenticate("$fd", "$var(pw)", "0")) {
+            proxy_challenge("$fd", "0");
+            exit;
+        }
+        if ($au != $fU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
+    }
+    consume_credentials();
+}
+'''
+
 CFG = r'''#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -87,24 +108,7 @@ request_route {
     exit;
 }
 
-route[AUTH] {
-%(passwords)s
-    if (is_method("REGISTER")) {
-        if (!pv_www_authenticate("$td", "$var(pw)", "0")) {
-            www_challenge("$td", "0");
-            exit;
-        }
-        if ($au != $tU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
-    } else {
-        if (!pv_proxy_authenticate("$fd", "$var(pw)", "0")) {
-            proxy_challenge("$fd", "0");
-            exit;
-        }
-        if ($au != $fU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
-    }
-    consume_credentials();
-}
-
+''' + AUTH_ROUTE + r'''
 onreply_route {
     xlog("L_INFO", "REPLY $rs $rr for $rm\n");
 }

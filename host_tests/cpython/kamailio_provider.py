@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from hostenv import need, stop_process, text_of, wait_until
-from kamailio import MODULES
+from kamailio import AUTH_ROUTE, MODULES
 
 CFG = r'''#!KAMAILIO
 debug=2
@@ -118,24 +118,7 @@ request_route {
     exit;
 }
 
-route[AUTH] {
-%(passwords)s
-    if (is_method("REGISTER")) {
-        if (!pv_www_authenticate("$td", "$var(pw)", "0")) {
-            www_challenge("$td", "0");
-            exit;
-        }
-        if ($au != $tU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
-    } else {
-        if (!pv_proxy_authenticate("$fd", "$var(pw)", "0")) {
-            proxy_challenge("$fd", "0");
-            exit;
-        }
-        if ($au != $fU) { sl_send_reply("403", "Forbidden auth ID"); exit; }
-    }
-    consume_credentials();
-}
-
+''' + AUTH_ROUTE + r'''
 onreply_route[REPLY] {
     if (nat_uac_test("1")) { add_contact_alias(); }
 }
