@@ -33,26 +33,32 @@ def _stop(*things):
                 print("stop %r: %r" % (t, e))
 
 
+def _site(lab, tmp_path, interp, keepalive_s):
+    """Kamailio and the far phone bob in the "internet", the box and its plain phone alice in the
+    LAN; nothing started yet."""
+    k = Provider(tmp_path / "kam", NET_ADDR, 5060, 5060, USERS, domain=DOMAIN,
+                 prefix=lab.prefix("net"))
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp, proxy="%s:5060" % NET_ADDR)
+    box.prefix = lab.prefix("lan")
+    box.config["network"]["sip"] = "%s:5080" % LAN_ADDR
+    box.config["network"]["keepalive_s"] = keepalive_s
+    alice = Linphone(tmp_path / "alice", prefix=lab.prefix("lan"), auto_answer=True,
+                     account={"identity": "sip:alice@%s" % DOMAIN, "proxy": box.phone_uri,
+                              "route": box.phone_uri, "register": True, "username": "alice",
+                              "password": "alice-pw", "realm": DOMAIN, "expires": 300})
+    far = "sip:%s:5060" % NET_ADDR
+    bob = Linphone(tmp_path / "bob", prefix=lab.prefix("net"), address=NET_EXTRA[0],
+                   encryption="zrtp", auto_answer=True,
+                   account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
+                            "register": True, "username": "bob", "password": "bob-pw",
+                            "realm": DOMAIN, "expires": 300})
+    return k, box, alice, bob
+
+
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_box_behind_nat_keeps_ringing_and_calls_are_secure(tmp_path, interp):
     with Netlab(udp_timeout_s=NAT_TIMEOUT_S) as lab:
-        k = Provider(tmp_path / "kam", NET_ADDR, 5060, 5060, USERS, domain=DOMAIN,
-                     prefix=lab.prefix("net"))
-        box = BoxProcess(tmp_path / "box", "A", interpreter=interp,
-                         proxy="%s:5060" % NET_ADDR)
-        box.prefix = lab.prefix("lan")
-        box.config["network"]["sip"] = "%s:5080" % LAN_ADDR
-        box.config["network"]["keepalive_s"] = KEEPALIVE_S
-        alice = Linphone(tmp_path / "alice", prefix=lab.prefix("lan"), auto_answer=True,
-                         account={"identity": "sip:alice@%s" % DOMAIN, "proxy": box.phone_uri,
-                                  "route": box.phone_uri, "register": True, "username": "alice",
-                                  "password": "alice-pw", "realm": DOMAIN, "expires": 300})
-        far = "sip:%s:5060" % NET_ADDR
-        bob = Linphone(tmp_path / "bob", prefix=lab.prefix("net"), address=NET_EXTRA[0],
-                       encryption="zrtp", auto_answer=True,
-                       account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
-                                "register": True, "username": "bob", "password": "bob-pw",
-                                "realm": DOMAIN, "expires": 300})
+        k, box, alice, bob = _site(lab, tmp_path, interp, KEEPALIVE_S)
         try:
             k.start()
             box.start()
@@ -92,22 +98,7 @@ def test_without_keepalives_the_router_forgets_the_box(tmp_path):
     """The control: the same set-up with network.keepalive_s 0; after three NAT timeouts the far
     phone's INVITE no longer reaches the box (so the test above proves the keepalives)."""
     with Netlab(udp_timeout_s=NAT_TIMEOUT_S) as lab:
-        k = Provider(tmp_path / "kam", NET_ADDR, 5060, 5060, USERS, domain=DOMAIN,
-                     prefix=lab.prefix("net"))
-        box = BoxProcess(tmp_path / "box", "A", proxy="%s:5060" % NET_ADDR)
-        box.prefix = lab.prefix("lan")
-        box.config["network"]["sip"] = "%s:5080" % LAN_ADDR
-        box.config["network"]["keepalive_s"] = 0
-        alice = Linphone(tmp_path / "alice", prefix=lab.prefix("lan"), auto_answer=True,
-                         account={"identity": "sip:alice@%s" % DOMAIN, "proxy": box.phone_uri,
-                                  "route": box.phone_uri, "register": True, "username": "alice",
-                                  "password": "alice-pw", "realm": DOMAIN, "expires": 300})
-        far = "sip:%s:5060" % NET_ADDR
-        bob = Linphone(tmp_path / "bob", prefix=lab.prefix("net"), address=NET_EXTRA[0],
-                       encryption="zrtp", auto_answer=True,
-                       account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
-                                "register": True, "username": "bob", "password": "bob-pw",
-                                "realm": DOMAIN, "expires": 300})
+        k, box, alice, bob = _site(lab, tmp_path, "cpython", 0)
         try:
             k.start()
             box.start()
