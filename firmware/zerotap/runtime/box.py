@@ -265,7 +265,8 @@ class CallMedia(seams.CallMedia):
     def inject(self, where):
         """Make this call fail (the control's ``fault``, for tests): ``media`` (its next datagram
         raises in the handler), ``timer`` (its next timer raises), ``engine`` (its ZRTP engine
-        raises on its next packet, timer or start)."""
+        raises on its next packet, timer or start), ``now`` (a fault at once, as if its media
+        handler had raised: an unanswered call is cancelled)."""
         if where == "engine":
             sec = self.session.secure
             eng = getattr(sec, "engine", None)
@@ -278,8 +279,10 @@ class CallMedia(seams.CallMedia):
             eng.receive = eng.handle_timer = eng.start = eng.srtp_authenticated = broken
         elif where in ("media", "timer"):
             self._inject = where
+        elif where == "now":  # at once, whatever the call's phase (an unanswered call too)
+            self.box.call_fault(self, "media", RuntimeError("injected fault: now"))
         else:
-            raise ValueError("fault: WHERE is media, timer or engine, not %r" % (where,))
+            raise ValueError("fault: WHERE is media, timer, engine or now, not %r" % (where,))
 
     def _transmit(self, leg, buf, n, addr):
         if leg >= 4:  # the ICE path: on the selected pair, direct or through TURN
@@ -579,14 +582,15 @@ class Box:
 
     def inject_fault(self, words):
         """The control's ``fault`` command (tests; only when ``faults`` is set): ``fault CALL
-        WHERE`` (media, timer, engine), ``fault next WHERE`` (the next call), ``fault loop``."""
+        WHERE`` (media, timer, engine, now), ``fault next WHERE`` (the next call), ``fault
+        loop``."""
         if not self.faults:
             raise ValueError("fault injection is off (ZEROTAP_FAULTS=1 turns it on)")
         if words == ["loop"]:
             self._loop_fault = True
             return None
         if len(words) != 2:
-            raise ValueError("usage: fault CALL|next media|timer|engine, or fault loop")
+            raise ValueError("usage: fault CALL|next media|timer|engine|now, or fault loop")
         if words[0] == "next":
             if words[1] not in ("media", "timer", "engine"):
                 raise ValueError("fault: WHERE is media, timer or engine, not %r" % (words[1],))

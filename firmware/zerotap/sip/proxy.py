@@ -179,6 +179,11 @@ class Call:
         self.cseq = [0, 0]  # the last CSeq each side sent
         self.session_expires = None  # RFC 4028: the session's end unless refreshed (now_ms)
         self.was_confirmed = False  # a 2xx came: an INVITE without To tag can no longer start it
+        # the INVITE as the box forwarded it, while it has no final response: (request, dest,
+        # transport, out_side, the caller's Vias as received): what CANCEL and the box's own
+        # final response to the caller need (issue 14: a fault in an early dialog)
+        self.pending = None
+        self.box_answered = None  # the To tag of the final response the box gave the caller
 
     def enter(self, phase, now_ms):
         self.phase = phase
@@ -533,6 +538,9 @@ class Proxy:
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
         fwd.call = call
+        if method == "ACK" and call is not None and call.box_answered is not None and \
+                to_tag == call.box_answered:
+            return []  # the ACK of the box's own final response ends here (RFC 3261 17.2.1)
         if call is None:
             if _has_sdp(req) and method in ("INVITE", "UPDATE"):
                 # SDP for a call the box does not know: it cannot put itself in the path
@@ -597,9 +605,14 @@ class Proxy:
         if transport != "UDP":
             params.append(["alias", None])  # RFC 5923: reuse this connection toward the box
         own = _hdr.Via(transport, _urimod.bracket(host), port, params)
-        req.set("Via", [str(own), str(fwd.top)] + req.get_all("Via")[1:])
+        vias_in = [str(fwd.top)] + req.get_all("Via")[1:]
+        req.set("Via", [str(own)] + vias_in)
         if out_side == NETWORK and req.method == "REGISTER":
             self.nat.flow(dest, transport, fwd.now_ms)
+        call = fwd.call
+        if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
+                call.phase == EARLY:
+            call.pending = (req, dest, transport, out_side, vias_in)
         return [_out(out_side, req.serialize(), dest, transport)]
 
     def _rr(self, side, transport="UDP"):
@@ -864,6 +877,8 @@ class Proxy:
         method = resp.cseq().method
         code = resp.status
         call = self.calls.get(resp.call_id())
+        if call is not None and call.box_answered is not None and method == "INVITE":
+            return self._after_cancel(call, side, resp, now_ms)
         if method == "REGISTER" and side == NETWORK:
             _remember(self.providers, src[0])  # the registrar: it may call the phone
             if 200 <= code < 300:
@@ -888,6 +903,7 @@ class Proxy:
                         call.uri[side] = resp.get("To")
                         call.enter(CONFIRMED, now_ms)
                         call.was_confirmed = True
+                        call.pending = None
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)
@@ -898,6 +914,7 @@ class Proxy:
                     # Call-ID; keep the call (and its media ports) for that long
                     call.enter(CHALLENGED, now_ms)
                 elif code >= 300 and call.phase != CONFIRMED:
+                    call.pending = None
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
@@ -930,11 +947,12 @@ class Proxy:
             return None
         try:
             req = _sip.Request("BYE", target.copy())
-            branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
-            req.add("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (join_hostport(*self.addr[to_side]),
-                                                              branch))
-            req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
             routes = call.route[to_side]
+            dest = (_uri(routes[0]) if routes else target).address()
+            transport = self._transport_to(to_side, req, routes, dest)
+            branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
+            req.add("Via", self._own_via(to_side, transport, branch))
+            req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
             for r in routes:
                 req.add("Route", r)
             req.add("From", call.uri[frm])
@@ -942,11 +960,19 @@ class Proxy:
             req.add("Call-ID", call.call_id)
             req.add("CSeq", "%d BYE" % (call.cseq[frm] + 1))
             req.add("Reason", 'SIP;cause=200;text="%s"' % text.replace('"', "'").replace("\\", "/"))
-            dest = (_uri(routes[0]) if routes else target).address()
-            return (to_side, req.serialize(), dest)
+            return _out(to_side, req.serialize(), dest, transport)
         except ValueError as e:
             self.log("call %d: cannot build BYE: %s" % (call.number, e))
             return None
+
+    def _own_via(self, side, transport, branch):
+        """The box's Via on a request it makes itself toward SIDE over TRANSPORT (with alias on
+        TCP/TLS, RFC 5923, as on the requests it forwards)."""
+        host, port = self._adv(side, transport)
+        params = ";branch=%s;rport" % branch
+        if transport != "UDP":
+            params += ";alias"
+        return "SIP/2.0/%s %s%s" % (transport, join_hostport(_urimod.bracket(host), port), params)
 
     # --- calls the box ends itself (issue 14) ------------------------------------------------------
     def end_call(self, media, now_ms, reason, failed=True):
@@ -955,9 +981,13 @@ class Proxy:
         (RFC 3261 section 15.1.1, the box speaking for each to the other, REASON in the Reason
         header), the media closed, the status ``failed`` with REASON when FAILED, else ended.
 
-        Returns the datagrams to send, or None while the call cannot be ended yet: a call with
-        no final response (EARLY, CHALLENGED) is ended when its 2xx (then BYE both ways) or its
-        final error comes. A call that is not the proxy's (or already ended) gives []."""
+        A call with no final response yet (EARLY) is cancelled toward the callee (CANCEL, RFC
+        3261 section 9.1, over the INVITE's transport) and the caller gets ``500`` with REASON;
+        the box ACKs the callee's 487 itself (:meth:`_after_cancel`). A call challenged for
+        credentials (CHALLENGED) has no transaction open: it just ends.
+
+        Returns the datagrams to send; a call that is not the proxy's (or already ended) gives
+        []."""
         call = None
         for c in self.calls.values():
             if c.media is media:
@@ -967,14 +997,66 @@ class Proxy:
             return []
         if failed and call.status.security != _status.FAILED:
             call.status.fail(reason)
+        if call.phase == EARLY:
+            out = self._cancel(call, reason)
+            self._end(call, now_ms, reason)
+            return out
         if call.phase != CONFIRMED:
-            return None
+            self._end(call, now_ms, reason)
+            return []
         out = []
         for side in (PHONE, NETWORK):
             dg = self._bye(call, side, "ZeroTap: " + reason)
             if dg is not None:
                 out.append(dg)
         self._end(call, now_ms, reason)
+        return out
+
+    def _cancel(self, call, reason):
+        """CANCEL toward the callee of CALL's pending INVITE and the box's own 500 to the caller
+        (with REASON in a Reason header, RFC 3326)."""
+        if call.pending is None:
+            return []
+        req, dest, transport, out_side, vias_in = call.pending
+        text = ("ZeroTap: " + reason).replace('"', "'").replace("\\", "/")
+        out = []
+        try:
+            cancel = _sip.make_cancel(req)
+            cancel.add("Reason", 'SIP;cause=500;text="%s"' % text)
+            out.append(_out(out_side, cancel.serialize(), dest, transport))
+            tag = "zt%d" % call.number
+            resp = _sip.make_response(req, 500, "Server Internal Error", tag)
+            resp.set("Via", vias_in)
+            resp.add("Reason", 'SIP;cause=500;text="%s"' % text)
+            top = _hdr.parse_via(vias_in[0])
+            out.append(_out(1 - out_side, resp.serialize(), top.response_address(),
+                            self._via_transport(top)))
+            call.box_answered = tag
+        except ValueError as e:
+            self.log("call %d: cannot build CANCEL: %s" % (call.number, e))
+        return out
+
+    def _after_cancel(self, call, side, resp, now_ms):
+        """A response to the INVITE of a call the box cancelled and answered itself: nothing
+        reaches the caller. A final error gets the box's ACK (hop by hop, RFC 3261 section
+        17.1.1.3); a 2xx that crossed the CANCEL gets ACK and BYE (RFC 3261 section 9.1)."""
+        code = resp.status
+        if code < 200 or call.pending is None:
+            return []
+        req, dest, transport, out_side, _ = call.pending
+        if code >= 300:
+            try:
+                return [_out(out_side, _sip.make_ack(req, resp).serialize(), dest, transport)]
+            except ValueError as e:
+                self.log("call %d: cannot build ACK: %s" % (call.number, e))
+                return []
+        self._note_dialog(call, side, resp)
+        self._note_routes(call, resp, side)
+        call.uri[side] = resp.get("To")
+        out = self._ack_2xx(call, side, resp)
+        bye = self._bye(call, side, "ZeroTap: the call was cancelled")
+        if bye is not None:
+            out.append(bye)
         return out
 
     def take_outbox(self):
@@ -1009,25 +1091,7 @@ class Proxy:
         self._note_dialog(call, side, resp)
         self._note_routes(call, resp, side)
         call.uri[side] = resp.get("To")
-        out = []
-        target = call.contact[side]
-        if target is not None:
-            try:
-                ack = _sip.Request("ACK", target.copy())
-                ack.add("Via", "SIP/2.0/UDP %s;branch=%sztack%d;rport" % (
-                    join_hostport(*self.addr[side]), BRANCH_MAGIC, call.number))
-                ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
-                for r in call.route[side]:
-                    ack.add("Route", r)
-                ack.add("From", resp.get("From"))
-                ack.add("To", resp.get("To"))
-                ack.add("Call-ID", call.call_id)
-                ack.add("CSeq", "%d ACK" % resp.cseq().number)
-                routes = call.route[side]
-                out.append((side, ack.serialize(), (_uri(routes[0]) if routes else
-                                                     target).address()))
-            except ValueError as e:
-                self.log("call %d: cannot build ACK: %s" % (call.number, e))
+        out = self._ack_2xx(call, side, resp)
         bye = self._bye(call, side, "ZeroTap: " + reason)
         if bye is not None:
             out.append(bye)
@@ -1036,10 +1100,37 @@ class Proxy:
             for value in resp.get_all(name):
                 refusal.add(name, value)
         refusal.add("Reason", 'SIP;cause=488;text="ZeroTap: %s"' % reason.replace('"', "'"))
-        out.append((1 - side, refusal.serialize(), dest))
+        out.append(_out(1 - side, refusal.serialize(), dest,
+                        self._via_transport(refusal.vias()[0])))
         call.status.fail(reason)
         self._end(call, now_ms, reason)
         return out
+
+    def _ack_2xx(self, call, side, resp):
+        """The ACK of a 2xx from SIDE that the box completes itself (RFC 3261 section 13.2.2.4),
+        on the transport of that leg: [(side, bytes, dest[, transport])], or [] when it cannot
+        be built."""
+        target = call.contact[side]
+        if target is None:
+            return []
+        try:
+            ack = _sip.Request("ACK", target.copy())
+            routes = call.route[side]
+            dest = (_uri(routes[0]) if routes else target).address()
+            transport = self._transport_to(side, ack, routes, dest)
+            ack.add("Via", self._own_via(side, transport, "%sztack%d" % (BRANCH_MAGIC,
+                                                                         call.number)))
+            ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
+            for r in routes:
+                ack.add("Route", r)
+            ack.add("From", resp.get("From"))
+            ack.add("To", resp.get("To"))
+            ack.add("Call-ID", call.call_id)
+            ack.add("CSeq", "%d ACK" % resp.cseq().number)
+            return [_out(side, ack.serialize(), dest, transport)]
+        except ValueError as e:
+            self.log("call %d: cannot build ACK: %s" % (call.number, e))
+            return []
 
     # --- bindings across a restart (issue 14) --------------------------------------------------------
     def export_bindings(self, now_ms):
