@@ -133,3 +133,24 @@ def test_the_ack_and_bye_of_a_refused_answer_go_over_tls():
     assert got["ACK"][2:] == (KAM, "TLS") and got["BYE"][2:] == (KAM, "TLS"), got
     assert got["ACK"][1].vias()[0].transport == "TLS"
     assert got[488][0] == proxy.PHONE and got[488][3] == "UDP"
+
+
+def test_the_boxs_bye_follows_the_route_set_in_rfc_order():
+    """A proxy with two Record-Route entries (Kamailio's double record-routing from TLS to UDP):
+    the box's BYE toward the callee goes first to the entry nearest the box (RFC 3261 section
+    12.1.2: the Record-Route of the response, reversed), and toward the caller the entries below
+    the box come in order (section 12.1.1)."""
+    p = _tls_proxy()
+    fwd = _tls_call(p)
+    resp = _response(fwd, 200, "OK", SDP_FAR).replace(
+        b"Via: ", b"Record-Route: <sip:192.0.2.10:5060;r2=on;lr>\r\n"
+        b"Record-Route: <sip:192.0.2.10:5061;transport=tls;r2=on;lr>\r\nVia: ", 1)
+    p.receive(proxy.NETWORK, resp, ("192.0.2.10", 5061), 1200, "TLS")
+    got = {}
+    for item in p.end_call(p.media.opened[0], 3000, "x"):
+        got[item[0]] = item
+    net = got[proxy.NETWORK]
+    assert net[2:] == (KAM, "TLS"), net
+    bye = message.parse(net[1])
+    assert bye.get_all("Route") == ["<sip:192.0.2.10:5061;transport=tls;r2=on;lr>",
+                                    "<sip:192.0.2.10:5060;r2=on;lr>"]

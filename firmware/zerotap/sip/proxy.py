@@ -818,15 +818,16 @@ class Proxy:
             call.contact[side] = contacts[0].uri
 
     def _note_routes(self, call, msg, side_of_uas):
-        # The Record-Route of a 2xx, as the box saw it: entries above its own lead to the UAS,
-        # entries below lead back to the UAC (RFC 3261 section 12.1).
+        # The Record-Route of a 2xx, as the box saw it: entries above its own lead to the UAS
+        # (the nearest one last: reversed, as a UAC takes them, RFC 3261 section 12.1.2),
+        # entries below lead back to the UAC (in order, as a UAS takes them, section 12.1.1).
         rr = msg.get_all("Record-Route")
         mine = [i for i in range(len(rr)) if self._ours(_uri(rr[i]))]
         if not mine:
             return
         first, last = mine[0], mine[-1]
-        call.route[side_of_uas] = rr[:first]
-        call.route[1 - side_of_uas] = list(reversed(rr[last + 1:]))
+        call.route[side_of_uas] = list(reversed(rr[:first]))
+        call.route[1 - side_of_uas] = rr[last + 1:]
 
     def _media_body(self, call, side, msg, now_ms):
         if msg.content_type() != SDP_TYPE:
