@@ -383,6 +383,7 @@ class Box:
             self.web = _web.WebServer(self, cfg.web)
         self.stopped = False
         self.watchdog = None  # a board's machine.WDT: fed at every turn of the loop
+        self.link = None  # the link the box follows (follow_link), or None
         self.faults = False  # True: the control's ``fault`` command works (tests only)
         self.armed = []  # faults for the next call (``fault next WHERE``)
         self.ending = []  # CallMedia whose call the box ends (a fault, dead media)
@@ -540,6 +541,65 @@ class Box:
             self.log("bindings: cannot write: %s" % (e,))
         self._saved_bindings = keys
 
+    # --- network changes (issue 14) ------------------------------------------------------------------
+    def follow_link(self, source, poll_ms=None):
+        """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
+        Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
+        :meth:`reregister`, :meth:`link_up`."""
+        from zerotap.runtime import link as _link
+        if self.link is not None:
+            self.link.close()
+        kw = {} if poll_ms is None else {"poll_ms": poll_ms}
+        self.link = _link.Follower(self, source, self.cfg.network.address, **kw)
+        return self.link
+
+    def link_down(self, now_ms):
+        """The link is down (or has no address): the status says so; calls go on while their
+        media does (``media.timeout_s`` ends them), SIP waits for the link."""
+        self.log("network: link down")
+        self.status.set_network(False)
+
+    def link_up(self, address, now_ms):
+        self.log("network: up, %s" % address)
+        self.status.set_network(True, address)
+
+    def reregister(self, now_ms):
+        """Register the phones' bindings upstream again (:meth:`zerotap.sip.proxy.Proxy.reregister`)."""
+        self._send(self.proxy.reregister(now_ms))
+
+    def rebind(self, old, new, now_ms):
+        """The box's address changed from OLD to NEW (a new DHCP lease). The calls end (their
+        far ends send media to the old address; BYE both ways where it still goes); the SIP
+        sockets of each side that was bound to or advertised OLD are bound again, on NEW, and
+        the proxy advertises NEW; connections over TCP/TLS made from the old address are
+        closed (the next request opens a new one)."""
+        self.log("network: address %s -> %s: the sockets are bound again" % (old, new))
+        for m in list(self.media):
+            if m.faulted is None:
+                m.faulted = "the box's network address changed"
+                self._ending(m, m.faulted, False)
+        if self.ending:
+            self._reap(now_ms)
+        cfg = self.cfg
+        moved = []
+        for side, scfg in ((0, cfg.phone), (1, cfg.network)):
+            if scfg.address != old and scfg.host != old:
+                continue
+            if scfg.host == old:
+                scfg.host = new
+            if scfg.address == old or scfg.address is None:
+                scfg.address = new
+            ep = self.sip[side]
+            limit = ep.max_datagram
+            self.loop.close(ep)
+            try:
+                self.sip[side] = self.loop.open(scfg.host, scfg.port, self._on_sip, limit)
+            except OSError as e:  # its sends fail (counted) until the next change
+                self.log("network: cannot bind %s:%d: %s" % (scfg.host, scfg.port, e))
+            self.proxy.readdress(side, scfg.address, scfg.host)
+            moved.append(side)
+        self.net.rebind(moved)
+
     # --- one fault, one call (issue 14) ----------------------------------------------------------------
     def call_fault(self, m, where, exc):
         """An exception in call M's media handler, timers or engine: that call alone ends (BYE
@@ -650,6 +710,8 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        if self.link is not None:
+            self.link.close()
         if self.fallback is not None:
             self.fallback.close()
         if self.web is not None:

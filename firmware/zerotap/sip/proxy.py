@@ -250,6 +250,13 @@ class Proxy:
             self.providers.append(unbracket(proxy_host))
         self._phones = []  # (host, port) of phones that sent requests through the box
         self._incoming = []  # start times of incoming calls in the rate window
+        # network changes (issue 14): the last REGISTER the box forwarded for each AOR, as it
+        # left ((request, dest, transport)), which the box sends again for the phone
+        self.registers = {}
+        self.rand = rand
+        self._rereg_cseq = 0
+        self._rereg_tag = None
+        self._replaced = None  # the box's contact address before a re-bind: removed upstream
 
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms, transport="UDP"):
@@ -609,6 +616,7 @@ class Proxy:
         req.set("Via", [str(own)] + vias_in)
         if out_side == NETWORK and req.method == "REGISTER":
             self.nat.flow(dest, transport, fwd.now_ms)
+            self.registers[str(req.address("To").uri)] = (req, dest, transport)
         call = fwd.call
         if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
                 call.phase == EARLY:
@@ -731,13 +739,7 @@ class Proxy:
             if b is None:
                 b = Binding(key, uri, aor, now_ms + 1000 * exp)
                 self.bindings[key] = b
-            host, port = self._adv(NETWORK, self.net_transport)
-            sip = uri.is_sip()
-            params = [["zt", key]]
-            if self.net_transport != "UDP":
-                params.append(["transport", self.net_transport.lower()])
-            c.uri = _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
-                                params, password=uri.password if sip else None)
+            c.uri = self._box_contact(key, uri)
             out.append(c)
         if contacts:
             req.set("Contact", [str(c) for c in out])
@@ -745,6 +747,17 @@ class Proxy:
         sup = req.get_all("Supported")
         if sup:
             req.set("Supported", [t for t in sup if t.strip().lower() != "gruu"])
+
+    def _box_contact(self, key, uri, where=None):
+        """The box's contact for the phone's contact URI under KEY: the box's network address
+        (or WHERE, (host, port)) with ``;zt=KEY``, the phone's user part kept."""
+        host, port = where or self._adv(NETWORK, self.net_transport)
+        sip = uri.is_sip()
+        params = [["zt", key]]
+        if self.net_transport != "UDP":
+            params.append(["transport", self.net_transport.lower()])
+        return _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
+                           params, password=uri.password if sip else None)
 
     def _register_response(self, resp, now_ms):
         values = resp.get_all("Contact")
@@ -870,6 +883,8 @@ class Proxy:
         if not (top.branch or "").startswith(BRANCH_MAGIC + "zt"):
             return []
         if len(vias) == 1:
+            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg"):
+                return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
         if side == NETWORK and self.nat.learn_via(top, self.transport_in):  # RFC 3581
             self._public_changed()
@@ -1132,6 +1147,98 @@ class Proxy:
         except ValueError as e:
             self.log("call %d: cannot build ACK: %s" % (call.number, e))
             return []
+
+    # --- network changes (issue 14) --------------------------------------------------------------------
+    def readdress(self, side, address, bound):
+        """SIDE's socket is bound again, to BOUND, advertising ADDRESS (a new DHCP lease): what
+        the box shows from now on. The old addresses stay the box's own for late responses;
+        on the network side the public address behind NAT is forgotten (the router maps the
+        new address afresh) and the contacts the registrar has for the old one are removed by
+        the next :meth:`reregister`."""
+        if side == NETWORK and self._replaced is None:
+            self._replaced = self._adv(NETWORK, self.net_transport)
+        for a in (self.addr[side], self.bound[side]):
+            _remember(self.public_seen, a)
+        if self.nat.public is not None and side == NETWORK:
+            _remember(self.public_seen, self.nat.public)
+        self.addr[side] = (address, self.addr[side][1])
+        self.bound[side] = (bound, self.bound[side][1])
+        if side == NETWORK:
+            self.nat.local = self.addr[NETWORK]
+            self.nat.public = None
+            self.nat.source = None
+            if getattr(self.status, "public", None) is not None:
+                self.status.set_public(None)
+
+    def reregister(self, now_ms):
+        """REGISTER again, for the phones, every confirmed binding upstream (after the link came
+        back, or with a new address): the request the phone last sent through the box, with the
+        box's contacts at its present address (those at the address it had, with
+        ``expires=0``). The phone's credentials go as it gave them: they hold while the
+        registrar's nonce does (the box never knows a password). It uses a Call-ID of its own
+        (the phone's with a suffix) and its own CSeq, so that the registrar takes it whatever
+        the phone's CSeq, and the phone's next refresh after it (RFC 3261 section 10.3: another
+        Call-ID updates a binding). Returns [(side, bytes, dest[, transport])]."""
+        out = []
+        replaced = self._replaced
+        self._replaced = None
+        if self._rereg_tag is None:
+            rnd = self.rand(4) if self.rand is not None else b"\0\0\0\0"
+            self._rereg_tag = "".join("%02x" % b for b in rnd)
+        for aor in sorted(self.registers):
+            req, dest, transport = self.registers[aor]
+            keys = sorted(k for k, b in self.bindings.items() if b.aor == aor and b.confirmed)
+            if not keys:
+                continue
+            self._rereg_cseq += 1
+            try:
+                r = _sip.Request("REGISTER", req.uri.copy())
+                r.add("Via", self._own_via(NETWORK, transport, "%sztreg%s%d" % (
+                    BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)))
+                r.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
+                for name in ("Route", "From", "To"):
+                    for v in req.get_all(name):
+                        r.add(name, v)
+                r.add("Call-ID", "%s-zt%s" % (req.call_id(), self._rereg_tag))
+                r.add("CSeq", "%d REGISTER" % self._rereg_cseq)
+                for k in keys:
+                    b = self.bindings[k]
+                    left = max(1, (b.expires_at - now_ms) // 1000)
+                    r.add("Contact", "<%s>;expires=%d" % (self._box_contact(k, b.contact_uri),
+                                                          left))
+                    if replaced is not None and replaced != self._adv(NETWORK,
+                                                                      self.net_transport):
+                        r.add("Contact", "<%s>;expires=0" % self._box_contact(
+                            k, b.contact_uri, replaced))
+                for name in ("Authorization", "Proxy-Authorization", "Supported", "User-Agent"):
+                    for v in req.get_all(name):
+                        r.add(name, v)
+                out.append(_out(NETWORK, r.serialize(), dest, transport))
+            except ValueError as e:
+                self.log("sip: cannot register %s again: %s" % (aor, e))
+                continue
+            self.nat.flow(dest, transport, now_ms)
+            self.log("sip: %s registered again for the phone (%d contact%s)"
+                     % (aor, len(keys), "" if len(keys) == 1 else "s"))
+        return out
+
+    def _reregistered(self, resp, now_ms):
+        """The registrar's answer to :meth:`reregister`: bindings renewed, or why not."""
+        code = resp.status
+        if code < 200:
+            return []
+        if code < 300:
+            if self.nat.learn_via(resp.vias()[0], self.transport_in):
+                self._public_changed()
+            self._register_response(resp, now_ms)
+            self.log("sip: registered again (%d %s)" % (code, resp.reason))
+            return []
+        why = "registering again after the network change: %d %s" % (code, resp.reason)
+        if code in (401, 407):
+            why += " (the phone's next REGISTER renews it)"
+        self.log("sip: " + why)
+        self.status.set_registration_error(why)
+        return []
 
     # --- bindings across a restart (issue 14) --------------------------------------------------------
     def export_bindings(self, now_ms):
