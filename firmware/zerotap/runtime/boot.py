@@ -219,7 +219,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
                    status=status, front=front)
     box.watchdog = _watchdog
     from zerotap.runtime.link import NicLink
-    box.follow_link(NicLink(nic))  # a Wi-Fi drop, a new DHCP address (issue 14)
+    box.follow_link(NicLink(nic), address=ip)  # a Wi-Fi drop, a new DHCP address (issue 14)
     box.config_store = (storage, CONFIG)  # the web page saves here (docs/web.md)
     box.config_parser = _parse_board_config
     box.board_name = board.NAME

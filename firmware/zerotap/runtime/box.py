@@ -542,15 +542,15 @@ class Box:
         self._saved_bindings = keys
 
     # --- network changes (issue 14) ------------------------------------------------------------------
-    def follow_link(self, source, poll_ms=None):
+    def follow_link(self, source, poll_ms=None, address=None):
         """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
-        :meth:`reregister`, :meth:`link_up`."""
+        :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
+        to or advertising it follow it); ``network.address`` by default."""
         from zerotap.runtime import link as _link
         if self.link is not None:
             self.link.close()
-        kw = {} if poll_ms is None else {"poll_ms": poll_ms}
-        self.link = _link.Follower(self, source, self.cfg.network.address, **kw)
+        self.link = _link.Follower(self, source, address or self.cfg.network.address, poll_ms)
         return self.link
 
     def link_down(self, now_ms):

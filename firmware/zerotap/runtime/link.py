@@ -88,10 +88,10 @@ class NicLink:
 class Follower:
     """A loop timer source: reads SOURCE every ``poll_ms`` and tells BOX what changed."""
 
-    def __init__(self, box, source, address, poll_ms=netwatch.POLL_MS):
+    def __init__(self, box, source, address, poll_ms=None):
         self.box = box
         self.source = source
-        self.watch = netwatch.LinkWatch(poll_ms)
+        self.watch = netwatch.LinkWatch(poll_ms or netwatch.POLL_MS, netwatch.RECONNECT_MS)
         now = box.loop.clock()
         self.watch.start(True, address, now)
         box.loop.add_timer_source(self)
