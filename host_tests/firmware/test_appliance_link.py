@@ -198,6 +198,28 @@ def test_the_proxy_registers_the_bindings_again_from_the_new_address():
     assert fwd2.get("Contact") == "<sip:alice@198.51.100.9:5080;zt=1>;expires=600"
 
 
+def test_an_unanswered_register_is_sent_again_then_given_up():
+    p, box, logs = core._proxy()
+    _register(p, 1000)
+    p.readdress(proxy.NETWORK, "198.51.100.9", "198.51.100.9")
+    first = message.parse(p.reregister(5000)[0][1])
+    assert p.timer() == 5000 + proxy.REREGISTER_RETRY_MS
+    seqs = []
+    now = 5000
+    for _ in range(proxy.REREGISTER_TRIES):
+        now = p.timer()
+        p.handle_timer(now)
+        out = p.take_outbox()
+        r = message.parse(out[0][1])
+        seqs.append(r.get("CSeq"))
+        assert len(r.get_all("Contact")) == 2  # the old contact still to be removed
+    assert [first.get("CSeq")] + seqs == ["%d REGISTER" % i for i in range(1, 6)]
+    p.handle_timer(p.timer())
+    assert p.take_outbox() == [] and box.registration_error == (
+        "registering again after the network change: no answer")
+    assert p.timer() > now + 100000  # nothing more due (the binding's expiry)
+
+
 def test_a_late_response_to_the_old_address_is_still_the_boxs():
     p, _, _ = core._proxy()
     _, fwd, _ = core._forward_invite(p)

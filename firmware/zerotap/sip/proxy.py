@@ -85,6 +85,10 @@ INCOMING_RINGING_LIMIT = 4  # incoming calls not answered yet; more get 486 Busy
 INCOMING_RATE_CALLS = 8  # new incoming calls per window; more get 503 with Retry-After
 INCOMING_RATE_WINDOW_MS = 10000
 _LEARNED_MAX = 16  # provider and phone addresses the proxy learns (oldest forgotten)
+# registering the phones again after a network change: sent again every REREGISTER_RETRY_MS
+# while no answer came (the link may be up before its routes are), at most REREGISTER_TRIES more
+REREGISTER_RETRY_MS = 2000
+REREGISTER_TRIES = 4
 
 
 def _uri(value):
@@ -147,6 +151,7 @@ class Binding:
         self.aor = aor
         self.expires_at = expires_at
         self.confirmed = False  # the registrar's 2xx listed it (only those are kept on flash)
+        self.upstream = []  # the box's contact URIs (text) for it that the registrar's 2xx listed
 
 
 # A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
@@ -257,6 +262,8 @@ class Proxy:
         self._rereg_cseq = 0
         self._rereg_tag = None
         self._replaced = None  # the box's contact address before a re-bind: removed upstream
+        self._rereg_due = None  # when to send the REGISTERs again while none was answered
+        self._rereg_tries = 0
 
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms, transport="UDP"):
@@ -292,10 +299,20 @@ class Proxy:
     def timer(self):
         deadlines = [b.expires_at + REGISTRATION_GRACE_MS for b in self.bindings.values()]
         deadlines += [c.deadline() for c in self.calls.values()]
+        deadlines.append(self._rereg_due)
         deadlines = [t for t in deadlines if t is not None]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now_ms):
+        if self._rereg_due is not None and now_ms >= self._rereg_due:
+            self._rereg_tries += 1
+            if self._rereg_tries > REREGISTER_TRIES:
+                self._rereg_due = None
+                self.log("sip: no answer to registering again after the network change")
+                self.status.set_registration_error("registering again after the network "
+                                                   "change: no answer")
+            else:
+                self.outbox += self.reregister(now_ms, again=True)
         for key in list(self.bindings):
             if self.bindings[key].expires_at + REGISTRATION_GRACE_MS <= now_ms:
                 self._drop_binding(key)
@@ -764,6 +781,7 @@ class Proxy:
         if not values:
             return
         registered = False
+        seen = {}
         for i in range(len(values)):
             c = _hdr.parse_address(values[i], "Contact", star=True)
             if c.is_star() or not c.uri.is_sip():
@@ -772,6 +790,8 @@ class Proxy:
             b = self.bindings.get(key) if key is not None else None
             if b is None:
                 continue
+            seen.setdefault(key, []).append(str(c.uri))
+            b.upstream = seen[key]
             exp = c.param("expires")
             if exp is not None and _urimod.is_digits(exp):
                 if int(exp) == 0:
@@ -1170,7 +1190,7 @@ class Proxy:
             if getattr(self.status, "public", None) is not None:
                 self.status.set_public(None)
 
-    def reregister(self, now_ms):
+    def reregister(self, now_ms, again=False):
         """REGISTER again, for the phones, every confirmed binding upstream (after the link came
         back, or with a new address): the request the phone last sent through the box, with the
         box's contacts at its present address (those at the address it had, with
@@ -1178,10 +1198,12 @@ class Proxy:
         registrar's nonce does (the box never knows a password). It uses a Call-ID of its own
         (the phone's with a suffix) and its own CSeq, so that the registrar takes it whatever
         the phone's CSeq, and the phone's next refresh after it (RFC 3261 section 10.3: another
-        Call-ID updates a binding). Returns [(side, bytes, dest[, transport])]."""
+        Call-ID updates a binding). Sent again after REREGISTER_RETRY_MS while none was
+        answered (AGAIN: such a retry). Returns [(side, bytes, dest[, transport])]."""
         out = []
         replaced = self._replaced
-        self._replaced = None
+        if not again:
+            self._rereg_tries = 0
         if self._rereg_tag is None:
             rnd = self.rand(4) if self.rand is not None else b"\0\0\0\0"
             self._rereg_tag = "".join("%02x" % b for b in rnd)
@@ -1204,12 +1226,16 @@ class Proxy:
                 for k in keys:
                     b = self.bindings[k]
                     left = max(1, (b.expires_at - now_ms) // 1000)
-                    r.add("Contact", "<%s>;expires=%d" % (self._box_contact(k, b.contact_uri),
-                                                          left))
-                    if replaced is not None and replaced != self._adv(NETWORK,
-                                                                      self.net_transport):
-                        r.add("Contact", "<%s>;expires=0" % self._box_contact(
-                            k, b.contact_uri, replaced))
+                    new = str(self._box_contact(k, b.contact_uri))
+                    r.add("Contact", "<%s>;expires=%d" % (new, left))
+                    # the contacts the registrar listed at another address (or, when it
+                    # listed none, the one at the address the box had): removed
+                    old = list(b.upstream)
+                    if not old and replaced is not None:
+                        old = [str(self._box_contact(k, b.contact_uri, replaced))]
+                    for u in old:
+                        if u != new:
+                            r.add("Contact", "<%s>;expires=0" % u)
                 for name in ("Authorization", "Proxy-Authorization", "Supported", "User-Agent"):
                     for v in req.get_all(name):
                         r.add(name, v)
@@ -1220,6 +1246,7 @@ class Proxy:
             self.nat.flow(dest, transport, now_ms)
             self.log("sip: %s registered again for the phone (%d contact%s)"
                      % (aor, len(keys), "" if len(keys) == 1 else "s"))
+        self._rereg_due = now_ms + REREGISTER_RETRY_MS if out else None
         return out
 
     def _reregistered(self, resp, now_ms):
@@ -1227,7 +1254,9 @@ class Proxy:
         code = resp.status
         if code < 200:
             return []
+        self._rereg_due = None
         if code < 300:
+            self._replaced = None  # the registrar removed the contacts at the old address
             if self.nat.learn_via(resp.vias()[0], self.transport_in):
                 self._public_changed()
             self._register_response(resp, now_ms)
