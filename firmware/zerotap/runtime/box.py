@@ -576,7 +576,7 @@ class Box:
         self.log("network: address %s -> %s: the sockets are bound again" % (old, new))
         for m in list(self.media):
             if m.faulted is None:
-                m.faulted = "the box's network address changed"
+                m.faulted = m.call_status.error = "the box's network address changed"
                 self._ending(m, m.faulted, False)
         if self.ending:
             self._reap(now_ms)
