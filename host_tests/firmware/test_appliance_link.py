@@ -332,3 +332,40 @@ def test_the_box_follows_its_link_down_up_and_to_a_new_address():
     lines = _network_lines(d + "/status.jsonl")
     assert ("down", None) in lines and lines[-1] == ("up", "127.0.0.2"), lines
     assert lines.index(("down", None)) < lines.index(("up", "127.0.0.2"))
+
+
+def test_the_web_page_listens_on_the_new_address_too():
+    import socket
+    d = scratch("appl-link-web")
+    p = tb._ports(4)
+    low = p[3] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
+        "control": "127.0.0.1:%d" % p[2], "web": {"listen": "127.0.0.1:%d" % p[3]}})
+    b, logs = tb._box(d, cfg=cfg)
+    link = FakeLink("127.0.0.1")
+    b.follow_link(link, poll_ms=20)
+    try:
+        link.address = "127.0.0.2"
+        _turn(b, 4)
+        assert b.web.listener.host == "127.0.0.2" and b.web.listener.port == p[3], logs[-4:]
+        assert b.cfg.web.listen == ("127.0.0.2", p[3])
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.connect(socket.getaddrinfo("127.0.0.2", p[3], 0, socket.SOCK_STREAM)[0][-1])
+        finally:
+            s.close()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        refused = False
+        try:
+            s.connect(socket.getaddrinfo("127.0.0.1", p[3], 0, socket.SOCK_STREAM)[0][-1])
+        except OSError:
+            refused = True
+        finally:
+            s.close()
+        assert refused, "the old address still takes connections"
+    finally:
+        b.shutdown()

@@ -572,7 +572,8 @@ class Box:
         far ends send media to the old address; BYE both ways where it still goes); the SIP
         sockets of each side that was bound to or advertised OLD are bound again, on NEW, and
         the proxy advertises NEW; connections over TCP/TLS made from the old address are
-        closed (the next request opens a new one)."""
+        closed (the next request opens a new one), and the web page listens on NEW when it
+        listened on OLD."""
         self.log("network: address %s -> %s: the sockets are bound again" % (old, new))
         for m in list(self.media):
             if m.faulted is None:
@@ -599,6 +600,10 @@ class Box:
             self.proxy.readdress(side, scfg.address, scfg.host)
             moved.append(side)
         self.net.rebind(moved)
+        web = getattr(cfg, "web", None)
+        if self.web is not None and web is not None and web.listen[0] == old:
+            web.listen = (new, web.listen[1])
+            self.web.rebind(new)
 
     # --- one fault, one call (issue 14) ----------------------------------------------------------------
     def call_fault(self, m, where, exc):
