@@ -9,7 +9,6 @@ Kamailio directly.
 """
 import re
 
-from boxproc import BoxProcess
 from hostenv import wait_until
 from linphone import Linphone
 from test_box_transports import DOMAIN, USERS, _account, _provider, _stop, _tls_box

@@ -138,7 +138,7 @@ def test_network_interface_is_validated_and_named():
     assert config.parse(obj).network.interface is None
 
 
-# --- the proxy registers the phones again ------------------------------------------------------------
+# --- the proxy registers the phones again ---------------------------------------------------
 REGISTRAR = ("192.0.2.10", 5060)
 
 
@@ -233,7 +233,7 @@ def test_nothing_to_register_again_without_a_register():
     assert p.reregister(1000) == []
 
 
-# --- the host runtime re-binds on loopback ------------------------------------------------------------
+# --- the host runtime re-binds on loopback --------------------------------------------------
 class FakeLink:
     def __init__(self, address):
         self.up = True

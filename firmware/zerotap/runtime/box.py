@@ -541,7 +541,7 @@ class Box:
             self.log("bindings: cannot write: %s" % (e,))
         self._saved_bindings = keys
 
-    # --- network changes (issue 14) ------------------------------------------------------------------
+    # --- network changes (issue 14) -----------------------------------------------------------
     def follow_link(self, source, poll_ms=None, address=None):
         """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
@@ -564,7 +564,8 @@ class Box:
         self.status.set_network(True, address)
 
     def reregister(self, now_ms):
-        """Register the phones' bindings upstream again (:meth:`zerotap.sip.proxy.Proxy.reregister`)."""
+        """Register the phones' bindings upstream again
+        (:meth:`zerotap.sip.proxy.Proxy.reregister`)."""
         self._send(self.proxy.reregister(now_ms))
 
     def rebind(self, old, new, now_ms):

@@ -1168,7 +1168,7 @@ class Proxy:
             self.log("call %d: cannot build ACK: %s" % (call.number, e))
             return []
 
-    # --- network changes (issue 14) --------------------------------------------------------------------
+    # --- network changes (issue 14) -----------------------------------------------------------
     def readdress(self, side, address, bound):
         """SIDE's socket is bound again, to BOUND, advertising ADDRESS (a new DHCP lease): what
         the box shows from now on. The old addresses stay the box's own for late responses;
