@@ -21,3 +21,10 @@ def display(settings, out=None, title=None):
 
 def button():
     return None  # the local control stands in for the button
+
+
+def link(interface):
+    """The host's network link for the box to follow (``network.interface``): the interface's
+    state from /sys/class/net and its address from /proc/net (both interpreters read them)."""
+    from zerotap.runtime.link import HostLink
+    return HostLink(interface)

@@ -68,6 +68,10 @@ def _run_once(cfg, args):
     b = _box.Box(cfg, name=name, secure_factory=_secure.factory(cfg, _box.stderr_log),
                  status=status, front=front)
     b.faults = _getenv("ZEROTAP_FAULTS") == "1"  # the control's fault injection, for tests
+    iface = getattr(cfg.network, "interface", None)
+    if iface:  # follow the interface: link down, a new address (docs/appliance.md)
+        from zerotap.runtime.link import HostLink
+        b.follow_link(HostLink(iface, ipv6=":" in (cfg.network.address or "")))
     path = args[0]
     i = path.rfind("/")
     b.config_store = (Storage(path[:i] if i > 0 else ("/" if i == 0 else ".")), path[i + 1:])

@@ -25,6 +25,10 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   registered through the box.
 - ``network.proxy``: optional upstream proxy (``host:port``): the first hop of requests that start
   a dialog. Without it, requests are routed by Route and Request-URI.
+- ``network.interface``: optional, on the host: the interface the box follows (``"eth0"``).
+  Its link going down shows ``network: down``; an address change (a new DHCP lease) binds the
+  sockets of the sides that had the old address to the new one and registers the phones again
+  (docs/appliance.md). A board follows its own interface without it.
 - ``network.allow``: optional addresses or CIDRs (like ``phone.allow``) that may start dialogs
   (INVITE, SUBSCRIBE, REFER, NOTIFY) from the network side besides ``network.proxy`` and the
   registrar the phone registers with; every other host gets 403 (the box is no open relay).
@@ -503,7 +507,15 @@ def parse(obj, dhcp=False):
         cfg.phone.contact = _sip_uri("phone.contact", phone["contact"])
     network = obj["network"]
     _want("network", network, dict, "an object")
-    cfg.network = _side(cfg, "network", network, ("proxy", "allow") + NETWORK_TRANSPORT_KEYS, dhcp)
+    cfg.network = _side(cfg, "network", network, ("proxy", "allow", "interface") +
+                        NETWORK_TRANSPORT_KEYS, dhcp)
+    cfg.network.interface = None
+    if "interface" in network:
+        name = _text("network.interface", network["interface"], 1, 15)  # IFNAMSIZ - 1
+        for ch in name:
+            if ch in "/ \t\n:" or ord(ch) < 33 or ord(ch) > 126:
+                raise ConfigError("network.interface", "bad interface name %r" % name)
+        cfg.network.interface = name
     if "proxy" in network:
         cfg.network.proxy = _proxy("network.proxy", network["proxy"])
     if "allow" in network:

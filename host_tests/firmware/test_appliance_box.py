@@ -247,9 +247,10 @@ def test_a_fault_in_one_calls_timer_and_engine_hook():
         assert len(_byes(phone, "t-one")) == 1 and len(_byes(far, "t-one")) == 1
         assert _relays(b, *c2, seq=5) == (1, 1)
         for words, msg in ((["2", "engine"], "call 2 has no ZRTP engine (clear mode)"),
-                           (["2", "heat"], "fault: WHERE is media, timer or engine, not 'heat'"),
+                           (["2", "heat"],
+                            "fault: WHERE is media, timer, engine or now, not 'heat'"),
                            (["9", "media"], "no call 9"),
-                           (["x"], "usage: fault CALL|next media|timer|engine, or fault loop")):
+                           (["x"], "usage: fault CALL|next media|timer|engine|now, or fault loop")):
             try:
                 b.inject_fault(words)
             except ValueError as e:

@@ -98,7 +98,7 @@ class _Nic:
             CALLS.append((self.kind + ".active", on))
         return self.on
 
-    def connect(self, ssid, password):
+    def connect(self, ssid=None, password=None):
         CALLS.append(("WLAN.connect", ssid, password))
 
     def isconnected(self):
@@ -120,7 +120,8 @@ class _Network:
 
     def WLAN(self, interface):
         CALLS.append(("WLAN", interface))
-        return _Nic("WLAN", True, None)
+        self.wlan = _Nic("WLAN", True, None)
+        return self.wlan
 
 
 class _Time:
@@ -532,3 +533,44 @@ def test_the_watchdog_is_fed_while_a_board_waits_for_its_config():
     result, logs, replies = _boot("esp32_devkit", d, {}, give_up_ms=300)
     assert result is None and ("WDT", boot.WDT_TIMEOUT_MS) in CALLS
     assert _WDT.feeds >= 5, _WDT.feeds
+
+
+class _LinkDropLoop(_StopLoop):
+    """The box's loop; the Wi-Fi station loses its network DROP_MS after the loop starts and
+    finds it again BACK_MS after."""
+
+    drop_ms = 150
+    back_ms = 450
+
+    def run_once(self, timeout_ms):
+        _StopLoop.run_once(self, timeout_ms)
+        t = self.clock() - (self._stop_at - self.stop_after_ms)
+        STUBS["network"].wlan.connects = not (self.drop_ms <= t < self.back_ms)
+
+
+def test_a_wifi_drop_is_shown_the_station_rejoins_and_the_box_comes_back():
+    from zerotap import netwatch
+    d = scratch("boards-link")
+    cfg = _board_config(d)
+    cfg["board"]["wifi"] = {"ssid": "office", "password": "pw"}
+    saved = netwatch.POLL_MS, netwatch.RECONNECT_MS
+    netwatch.POLL_MS, netwatch.RECONNECT_MS = 40, 150
+    try:
+        result, logs, replies = _boot("esp32_devkit", d, {"config.json": json.dumps(cfg)},
+                                      stop_after_ms=800, loop_class=_LinkDropLoop,
+                                      commands=("status",))
+    finally:
+        netwatch.POLL_MS, netwatch.RECONNECT_MS = saved
+    assert result is not None, logs
+    assert logs.count("network: link down") == 1, logs
+    assert "network: still down; asking the interface to join again" in logs, logs
+    assert logs.count("network: up, 192.0.2.7") == 1, logs
+    # the station joined at boot, then again while the link stayed down (its saved network)
+    joins = [c for c in CALLS if c[0] == "WLAN.connect"]
+    assert joins[0] == ("WLAN.connect", "office", "pw") and ("WLAN.connect", None, None) in joins
+    with open(d + "/status.jsonl") as f:
+        states = [(x["network"], x["ip"]) for x in (json.loads(line) for line in f)
+                  if "call" not in x]
+    i = states.index(("down", None))
+    assert ("up", "192.0.2.7") in states[:i] and ("up", "192.0.2.7") in states[i:], states
+    assert replies[0]["network"] in ("up", "down")

@@ -24,7 +24,10 @@ modules it imported (read from it, so that tests pass stand-ins), and optionally
 5. opens the trust cache (``zrtp.cache``, relative to ``STORAGE``) and the key pool;
 6. runs the box (:class:`zerotap.runtime.box.Box`): SIP, media, ZRTP, the status stream, the
    control, and the front panel ticking (dimming against burn-in) and the button polled (press:
-   the shown call's SAS verified or not; hold: the next call).
+   the shown call's SAS verified or not; hold: the next call). The box follows the interface
+   (:class:`zerotap.runtime.link.NicLink`, read every second): a lost link shows NO NETWORK,
+   a Wi-Fi station is asked to join again while it stays down, and when it is back (with a new
+   DHCP address: the sockets bound to it) the phones' bindings are registered again.
 
 Without a usable config (none, and no good copy) or when a socket cannot be bound, the display
 and the button run alone, showing the error, until the board is reset.
@@ -215,6 +218,8 @@ def main(board, loop=None, log=None, give_up_ms=None):
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
                    status=status, front=front)
     box.watchdog = _watchdog
+    from zerotap.runtime.link import NicLink
+    box.follow_link(NicLink(nic), address=ip)  # a Wi-Fi drop, a new DHCP address (issue 14)
     box.config_store = (storage, CONFIG)  # the web page saves here (docs/web.md)
     box.config_parser = _parse_board_config
     box.board_name = board.NAME

@@ -265,7 +265,8 @@ class CallMedia(seams.CallMedia):
     def inject(self, where):
         """Make this call fail (the control's ``fault``, for tests): ``media`` (its next datagram
         raises in the handler), ``timer`` (its next timer raises), ``engine`` (its ZRTP engine
-        raises on its next packet, timer or start)."""
+        raises on its next packet, timer or start), ``now`` (a fault at once, as if its media
+        handler had raised: an unanswered call is cancelled)."""
         if where == "engine":
             sec = self.session.secure
             eng = getattr(sec, "engine", None)
@@ -278,8 +279,10 @@ class CallMedia(seams.CallMedia):
             eng.receive = eng.handle_timer = eng.start = eng.srtp_authenticated = broken
         elif where in ("media", "timer"):
             self._inject = where
+        elif where == "now":  # at once, whatever the call's phase (an unanswered call too)
+            self.box.call_fault(self, "media", RuntimeError("injected fault: now"))
         else:
-            raise ValueError("fault: WHERE is media, timer or engine, not %r" % (where,))
+            raise ValueError("fault: WHERE is media, timer, engine or now, not %r" % (where,))
 
     def _transmit(self, leg, buf, n, addr):
         if leg >= 4:  # the ICE path: on the selected pair, direct or through TURN
@@ -380,6 +383,7 @@ class Box:
             self.web = _web.WebServer(self, cfg.web)
         self.stopped = False
         self.watchdog = None  # a board's machine.WDT: fed at every turn of the loop
+        self.link = None  # the link the box follows (follow_link), or None
         self.faults = False  # True: the control's ``fault`` command works (tests only)
         self.armed = []  # faults for the next call (``fault next WHERE``)
         self.ending = []  # CallMedia whose call the box ends (a fault, dead media)
@@ -537,6 +541,71 @@ class Box:
             self.log("bindings: cannot write: %s" % (e,))
         self._saved_bindings = keys
 
+    # --- network changes (issue 14) -----------------------------------------------------------
+    def follow_link(self, source, poll_ms=None, address=None):
+        """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
+        Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
+        :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
+        to or advertising it follow it); ``network.address`` by default."""
+        from zerotap.runtime import link as _link
+        if self.link is not None:
+            self.link.close()
+        self.link = _link.Follower(self, source, address or self.cfg.network.address, poll_ms)
+        return self.link
+
+    def link_down(self, now_ms):
+        """The link is down (or has no address): the status says so; calls go on while their
+        media does (``media.timeout_s`` ends them), SIP waits for the link."""
+        self.log("network: link down")
+        self.status.set_network(False)
+
+    def link_up(self, address, now_ms):
+        self.log("network: up, %s" % address)
+        self.status.set_network(True, address)
+
+    def reregister(self, now_ms):
+        """Register the phones' bindings upstream again
+        (:meth:`zerotap.sip.proxy.Proxy.reregister`)."""
+        self._send(self.proxy.reregister(now_ms))
+
+    def rebind(self, old, new, now_ms):
+        """The box's address changed from OLD to NEW (a new DHCP lease). The calls end (their
+        far ends send media to the old address; BYE both ways where it still goes); the SIP
+        sockets of each side that was bound to or advertised OLD are bound again, on NEW, and
+        the proxy advertises NEW; connections over TCP/TLS made from the old address are
+        closed (the next request opens a new one), and the web page listens on NEW when it
+        listened on OLD."""
+        self.log("network: address %s -> %s: the sockets are bound again" % (old, new))
+        for m in list(self.media):
+            if m.faulted is None:
+                m.faulted = m.call_status.error = "the box's network address changed"
+                self._ending(m, m.faulted, False)
+        if self.ending:
+            self._reap(now_ms)
+        cfg = self.cfg
+        moved = []
+        for side, scfg in ((0, cfg.phone), (1, cfg.network)):
+            if scfg.address != old and scfg.host != old:
+                continue
+            if scfg.host == old:
+                scfg.host = new
+            if scfg.address == old or scfg.address is None:
+                scfg.address = new
+            ep = self.sip[side]
+            limit = ep.max_datagram
+            self.loop.close(ep)
+            try:
+                self.sip[side] = self.loop.open(scfg.host, scfg.port, self._on_sip, limit)
+            except OSError as e:  # its sends fail (counted) until the next change
+                self.log("network: cannot bind %s:%d: %s" % (scfg.host, scfg.port, e))
+            self.proxy.readdress(side, scfg.address, scfg.host)
+            moved.append(side)
+        self.net.rebind(moved)
+        web = getattr(cfg, "web", None)
+        if self.web is not None and web is not None and web.listen[0] == old:
+            web.listen = (new, web.listen[1])
+            self.web.rebind(new)
+
     # --- one fault, one call (issue 14) ----------------------------------------------------------------
     def call_fault(self, m, where, exc):
         """An exception in call M's media handler, timers or engine: that call alone ends (BYE
@@ -579,14 +648,15 @@ class Box:
 
     def inject_fault(self, words):
         """The control's ``fault`` command (tests; only when ``faults`` is set): ``fault CALL
-        WHERE`` (media, timer, engine), ``fault next WHERE`` (the next call), ``fault loop``."""
+        WHERE`` (media, timer, engine, now), ``fault next WHERE`` (the next call), ``fault
+        loop``."""
         if not self.faults:
             raise ValueError("fault injection is off (ZEROTAP_FAULTS=1 turns it on)")
         if words == ["loop"]:
             self._loop_fault = True
             return None
         if len(words) != 2:
-            raise ValueError("usage: fault CALL|next media|timer|engine, or fault loop")
+            raise ValueError("usage: fault CALL|next media|timer|engine|now, or fault loop")
         if words[0] == "next":
             if words[1] not in ("media", "timer", "engine"):
                 raise ValueError("fault: WHERE is media, timer or engine, not %r" % (words[1],))
@@ -646,6 +716,8 @@ class Box:
         for m in list(self.media):
             m.close()
         self.secure_factory.close()
+        if self.link is not None:
+            self.link.close()
         if self.fallback is not None:
             self.fallback.close()
         if self.web is not None:

@@ -150,6 +150,23 @@ class BoxNetwork:
             else:  # the registrar by name: where RFC 3263 located it (cached), never blocking
                 self.transport.send(1, data, dest, "UDP")
 
+    def rebind(self, sides):
+        """The box's address changed; SIDES were bound again (:meth:`Box.rebind`): the
+        connections made from the old address are closed, and the phone side's TCP listener
+        listens on the new one."""
+        for c in list(self.streams.conns):
+            if not c.inbound or 0 in sides:
+                c.close("the box's address changed")
+        t = self.transport
+        if 0 in sides and t.listener is not None:
+            t.listener.close()
+            t.listener = None
+            cfg = self.box.cfg
+            try:
+                t.listen_phone_tcp(cfg.phone.host, cfg.phone.port)
+            except OSError as e:
+                self.log("phone: no TCP on %s:%d: %s" % (cfg.phone.host, cfg.phone.port, e))
+
     def close(self):
         self.box.loop.remove_timer_source(self)
         if self.resolver is not None:

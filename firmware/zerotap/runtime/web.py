@@ -208,6 +208,15 @@ class WebServer:
                 del self.opened[key]
                 conn.close()
 
+    def rebind(self, host):
+        """The box's address changed (issue 14): listen on HOST, the same port."""
+        port = self.listener.port
+        self.listener.close()
+        try:
+            self.listener = self.streams.listen(host, port, self._event, framed=False)
+        except OSError as e:
+            self.box.log("web: cannot listen on %s:%d: %s" % (host, port, e))
+
     def close(self):
         self.box.loop.remove_timer_source(self)
         self.listener.close()

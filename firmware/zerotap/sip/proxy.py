@@ -85,6 +85,10 @@ INCOMING_RINGING_LIMIT = 4  # incoming calls not answered yet; more get 486 Busy
 INCOMING_RATE_CALLS = 8  # new incoming calls per window; more get 503 with Retry-After
 INCOMING_RATE_WINDOW_MS = 10000
 _LEARNED_MAX = 16  # provider and phone addresses the proxy learns (oldest forgotten)
+# registering the phones again after a network change: sent again every REREGISTER_RETRY_MS
+# while no answer came (the link may be up before its routes are), at most REREGISTER_TRIES more
+REREGISTER_RETRY_MS = 2000
+REREGISTER_TRIES = 4
 
 
 def _uri(value):
@@ -147,6 +151,7 @@ class Binding:
         self.aor = aor
         self.expires_at = expires_at
         self.confirmed = False  # the registrar's 2xx listed it (only those are kept on flash)
+        self.upstream = []  # the box's contact URIs (text) for it that the registrar's 2xx listed
 
 
 # A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
@@ -179,6 +184,11 @@ class Call:
         self.cseq = [0, 0]  # the last CSeq each side sent
         self.session_expires = None  # RFC 4028: the session's end unless refreshed (now_ms)
         self.was_confirmed = False  # a 2xx came: an INVITE without To tag can no longer start it
+        # the INVITE as the box forwarded it, while it has no final response: (request, dest,
+        # transport, out_side, the caller's Vias as received): what CANCEL and the box's own
+        # final response to the caller need (issue 14: a fault in an early dialog)
+        self.pending = None
+        self.box_answered = None  # the To tag of the final response the box gave the caller
 
     def enter(self, phase, now_ms):
         self.phase = phase
@@ -245,6 +255,15 @@ class Proxy:
             self.providers.append(unbracket(proxy_host))
         self._phones = []  # (host, port) of phones that sent requests through the box
         self._incoming = []  # start times of incoming calls in the rate window
+        # network changes (issue 14): the last REGISTER the box forwarded for each AOR, as it
+        # left ((request, dest, transport)), which the box sends again for the phone
+        self.registers = {}
+        self.rand = rand
+        self._rereg_cseq = 0
+        self._rereg_tag = None
+        self._replaced = None  # the box's contact address before a re-bind: removed upstream
+        self._rereg_due = None  # when to send the REGISTERs again while none was answered
+        self._rereg_tries = 0
 
     # --- entry points ----------------------------------------------------------------------------
     def receive(self, side, data, src, now_ms, transport="UDP"):
@@ -280,10 +299,20 @@ class Proxy:
     def timer(self):
         deadlines = [b.expires_at + REGISTRATION_GRACE_MS for b in self.bindings.values()]
         deadlines += [c.deadline() for c in self.calls.values()]
+        deadlines.append(self._rereg_due)
         deadlines = [t for t in deadlines if t is not None]
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now_ms):
+        if self._rereg_due is not None and now_ms >= self._rereg_due:
+            self._rereg_tries += 1
+            if self._rereg_tries > REREGISTER_TRIES:
+                self._rereg_due = None
+                self.log("sip: no answer to registering again after the network change")
+                self.status.set_registration_error("registering again after the network "
+                                                   "change: no answer")
+            else:
+                self.outbox += self.reregister(now_ms, again=True)
         for key in list(self.bindings):
             if self.bindings[key].expires_at + REGISTRATION_GRACE_MS <= now_ms:
                 self._drop_binding(key)
@@ -533,6 +562,9 @@ class Proxy:
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
         fwd.call = call
+        if method == "ACK" and call is not None and call.box_answered is not None and \
+                to_tag == call.box_answered:
+            return []  # the ACK of the box's own final response ends here (RFC 3261 17.2.1)
         if call is None:
             if _has_sdp(req) and method in ("INVITE", "UPDATE"):
                 # SDP for a call the box does not know: it cannot put itself in the path
@@ -597,9 +629,15 @@ class Proxy:
         if transport != "UDP":
             params.append(["alias", None])  # RFC 5923: reuse this connection toward the box
         own = _hdr.Via(transport, _urimod.bracket(host), port, params)
-        req.set("Via", [str(own), str(fwd.top)] + req.get_all("Via")[1:])
+        vias_in = [str(fwd.top)] + req.get_all("Via")[1:]
+        req.set("Via", [str(own)] + vias_in)
         if out_side == NETWORK and req.method == "REGISTER":
             self.nat.flow(dest, transport, fwd.now_ms)
+            self.registers[str(req.address("To").uri)] = (req, dest, transport)
+        call = fwd.call
+        if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
+                call.phase == EARLY:
+            call.pending = (req, dest, transport, out_side, vias_in)
         return [_out(out_side, req.serialize(), dest, transport)]
 
     def _rr(self, side, transport="UDP"):
@@ -718,13 +756,7 @@ class Proxy:
             if b is None:
                 b = Binding(key, uri, aor, now_ms + 1000 * exp)
                 self.bindings[key] = b
-            host, port = self._adv(NETWORK, self.net_transport)
-            sip = uri.is_sip()
-            params = [["zt", key]]
-            if self.net_transport != "UDP":
-                params.append(["transport", self.net_transport.lower()])
-            c.uri = _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
-                                params, password=uri.password if sip else None)
+            c.uri = self._box_contact(key, uri)
             out.append(c)
         if contacts:
             req.set("Contact", [str(c) for c in out])
@@ -733,11 +765,23 @@ class Proxy:
         if sup:
             req.set("Supported", [t for t in sup if t.strip().lower() != "gruu"])
 
+    def _box_contact(self, key, uri, where=None):
+        """The box's contact for the phone's contact URI under KEY: the box's network address
+        (or WHERE, (host, port)) with ``;zt=KEY``, the phone's user part kept."""
+        host, port = where or self._adv(NETWORK, self.net_transport)
+        sip = uri.is_sip()
+        params = [["zt", key]]
+        if self.net_transport != "UDP":
+            params.append(["transport", self.net_transport.lower()])
+        return _urimod.Uri("sip", _urimod.bracket(host), uri.user if sip else None, port,
+                           params, password=uri.password if sip else None)
+
     def _register_response(self, resp, now_ms):
         values = resp.get_all("Contact")
         if not values:
             return
         registered = False
+        seen = {}
         for i in range(len(values)):
             c = _hdr.parse_address(values[i], "Contact", star=True)
             if c.is_star() or not c.uri.is_sip():
@@ -746,6 +790,8 @@ class Proxy:
             b = self.bindings.get(key) if key is not None else None
             if b is None:
                 continue
+            seen.setdefault(key, []).append(str(c.uri))
+            b.upstream = seen[key]
             exp = c.param("expires")
             if exp is not None and _urimod.is_digits(exp):
                 if int(exp) == 0:
@@ -805,15 +851,16 @@ class Proxy:
             call.contact[side] = contacts[0].uri
 
     def _note_routes(self, call, msg, side_of_uas):
-        # The Record-Route of a 2xx, as the box saw it: entries above its own lead to the UAS,
-        # entries below lead back to the UAC (RFC 3261 section 12.1).
+        # The Record-Route of a 2xx, as the box saw it: entries above its own lead to the UAS
+        # (the nearest one last: reversed, as a UAC takes them, RFC 3261 section 12.1.2),
+        # entries below lead back to the UAC (in order, as a UAS takes them, section 12.1.1).
         rr = msg.get_all("Record-Route")
         mine = [i for i in range(len(rr)) if self._ours(_uri(rr[i]))]
         if not mine:
             return
         first, last = mine[0], mine[-1]
-        call.route[side_of_uas] = rr[:first]
-        call.route[1 - side_of_uas] = list(reversed(rr[last + 1:]))
+        call.route[side_of_uas] = list(reversed(rr[:first]))
+        call.route[1 - side_of_uas] = rr[last + 1:]
 
     def _media_body(self, call, side, msg, now_ms):
         if msg.content_type() != SDP_TYPE:
@@ -856,6 +903,8 @@ class Proxy:
         if not (top.branch or "").startswith(BRANCH_MAGIC + "zt"):
             return []
         if len(vias) == 1:
+            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg"):
+                return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
         if side == NETWORK and self.nat.learn_via(top, self.transport_in):  # RFC 3581
             self._public_changed()
@@ -864,6 +913,8 @@ class Proxy:
         method = resp.cseq().method
         code = resp.status
         call = self.calls.get(resp.call_id())
+        if call is not None and call.box_answered is not None and method == "INVITE":
+            return self._after_cancel(call, side, resp, now_ms)
         if method == "REGISTER" and side == NETWORK:
             _remember(self.providers, src[0])  # the registrar: it may call the phone
             if 200 <= code < 300:
@@ -888,6 +939,7 @@ class Proxy:
                         call.uri[side] = resp.get("To")
                         call.enter(CONFIRMED, now_ms)
                         call.was_confirmed = True
+                        call.pending = None
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)
@@ -898,6 +950,7 @@ class Proxy:
                     # Call-ID; keep the call (and its media ports) for that long
                     call.enter(CHALLENGED, now_ms)
                 elif code >= 300 and call.phase != CONFIRMED:
+                    call.pending = None
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms)
@@ -930,11 +983,12 @@ class Proxy:
             return None
         try:
             req = _sip.Request("BYE", target.copy())
-            branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
-            req.add("Via", "SIP/2.0/UDP %s;branch=%s;rport" % (join_hostport(*self.addr[to_side]),
-                                                              branch))
-            req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
             routes = call.route[to_side]
+            dest = (_uri(routes[0]) if routes else target).address()
+            transport = self._transport_to(to_side, req, routes, dest)
+            branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
+            req.add("Via", self._own_via(to_side, transport, branch))
+            req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
             for r in routes:
                 req.add("Route", r)
             req.add("From", call.uri[frm])
@@ -942,11 +996,19 @@ class Proxy:
             req.add("Call-ID", call.call_id)
             req.add("CSeq", "%d BYE" % (call.cseq[frm] + 1))
             req.add("Reason", 'SIP;cause=200;text="%s"' % text.replace('"', "'").replace("\\", "/"))
-            dest = (_uri(routes[0]) if routes else target).address()
-            return (to_side, req.serialize(), dest)
+            return _out(to_side, req.serialize(), dest, transport)
         except ValueError as e:
             self.log("call %d: cannot build BYE: %s" % (call.number, e))
             return None
+
+    def _own_via(self, side, transport, branch):
+        """The box's Via on a request it makes itself toward SIDE over TRANSPORT (with alias on
+        TCP/TLS, RFC 5923, as on the requests it forwards)."""
+        host, port = self._adv(side, transport)
+        params = ";branch=%s;rport" % branch
+        if transport != "UDP":
+            params += ";alias"
+        return "SIP/2.0/%s %s%s" % (transport, join_hostport(_urimod.bracket(host), port), params)
 
     # --- calls the box ends itself (issue 14) ------------------------------------------------------
     def end_call(self, media, now_ms, reason, failed=True):
@@ -955,9 +1017,13 @@ class Proxy:
         (RFC 3261 section 15.1.1, the box speaking for each to the other, REASON in the Reason
         header), the media closed, the status ``failed`` with REASON when FAILED, else ended.
 
-        Returns the datagrams to send, or None while the call cannot be ended yet: a call with
-        no final response (EARLY, CHALLENGED) is ended when its 2xx (then BYE both ways) or its
-        final error comes. A call that is not the proxy's (or already ended) gives []."""
+        A call with no final response yet (EARLY) is cancelled toward the callee (CANCEL, RFC
+        3261 section 9.1, over the INVITE's transport) and the caller gets ``500`` with REASON;
+        the box ACKs the callee's 487 itself (:meth:`_after_cancel`). A call challenged for
+        credentials (CHALLENGED) has no transaction open: it just ends.
+
+        Returns the datagrams to send; a call that is not the proxy's (or already ended) gives
+        []."""
         call = None
         for c in self.calls.values():
             if c.media is media:
@@ -967,14 +1033,66 @@ class Proxy:
             return []
         if failed and call.status.security != _status.FAILED:
             call.status.fail(reason)
+        if call.phase == EARLY:
+            out = self._cancel(call, reason)
+            self._end(call, now_ms, reason)
+            return out
         if call.phase != CONFIRMED:
-            return None
+            self._end(call, now_ms, reason)
+            return []
         out = []
         for side in (PHONE, NETWORK):
             dg = self._bye(call, side, "ZeroTap: " + reason)
             if dg is not None:
                 out.append(dg)
         self._end(call, now_ms, reason)
+        return out
+
+    def _cancel(self, call, reason):
+        """CANCEL toward the callee of CALL's pending INVITE and the box's own 500 to the caller
+        (with REASON in a Reason header, RFC 3326)."""
+        if call.pending is None:
+            return []
+        req, dest, transport, out_side, vias_in = call.pending
+        text = ("ZeroTap: " + reason).replace('"', "'").replace("\\", "/")
+        out = []
+        try:
+            cancel = _sip.make_cancel(req)
+            cancel.add("Reason", 'SIP;cause=500;text="%s"' % text)
+            out.append(_out(out_side, cancel.serialize(), dest, transport))
+            tag = "zt%d" % call.number
+            resp = _sip.make_response(req, 500, "Server Internal Error", tag)
+            resp.set("Via", vias_in)
+            resp.add("Reason", 'SIP;cause=500;text="%s"' % text)
+            top = _hdr.parse_via(vias_in[0])
+            out.append(_out(1 - out_side, resp.serialize(), top.response_address(),
+                            self._via_transport(top)))
+            call.box_answered = tag
+        except ValueError as e:
+            self.log("call %d: cannot build CANCEL: %s" % (call.number, e))
+        return out
+
+    def _after_cancel(self, call, side, resp, now_ms):
+        """A response to the INVITE of a call the box cancelled and answered itself: nothing
+        reaches the caller. A final error gets the box's ACK (hop by hop, RFC 3261 section
+        17.1.1.3); a 2xx that crossed the CANCEL gets ACK and BYE (RFC 3261 section 9.1)."""
+        code = resp.status
+        if code < 200 or call.pending is None:
+            return []
+        req, dest, transport, out_side, _ = call.pending
+        if code >= 300:
+            try:
+                return [_out(out_side, _sip.make_ack(req, resp).serialize(), dest, transport)]
+            except ValueError as e:
+                self.log("call %d: cannot build ACK: %s" % (call.number, e))
+                return []
+        self._note_dialog(call, side, resp)
+        self._note_routes(call, resp, side)
+        call.uri[side] = resp.get("To")
+        out = self._ack_2xx(call, side, resp)
+        bye = self._bye(call, side, "ZeroTap: the call was cancelled")
+        if bye is not None:
+            out.append(bye)
         return out
 
     def take_outbox(self):
@@ -1009,25 +1127,7 @@ class Proxy:
         self._note_dialog(call, side, resp)
         self._note_routes(call, resp, side)
         call.uri[side] = resp.get("To")
-        out = []
-        target = call.contact[side]
-        if target is not None:
-            try:
-                ack = _sip.Request("ACK", target.copy())
-                ack.add("Via", "SIP/2.0/UDP %s;branch=%sztack%d;rport" % (
-                    join_hostport(*self.addr[side]), BRANCH_MAGIC, call.number))
-                ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
-                for r in call.route[side]:
-                    ack.add("Route", r)
-                ack.add("From", resp.get("From"))
-                ack.add("To", resp.get("To"))
-                ack.add("Call-ID", call.call_id)
-                ack.add("CSeq", "%d ACK" % resp.cseq().number)
-                routes = call.route[side]
-                out.append((side, ack.serialize(), (_uri(routes[0]) if routes else
-                                                     target).address()))
-            except ValueError as e:
-                self.log("call %d: cannot build ACK: %s" % (call.number, e))
+        out = self._ack_2xx(call, side, resp)
         bye = self._bye(call, side, "ZeroTap: " + reason)
         if bye is not None:
             out.append(bye)
@@ -1036,10 +1136,138 @@ class Proxy:
             for value in resp.get_all(name):
                 refusal.add(name, value)
         refusal.add("Reason", 'SIP;cause=488;text="ZeroTap: %s"' % reason.replace('"', "'"))
-        out.append((1 - side, refusal.serialize(), dest))
+        out.append(_out(1 - side, refusal.serialize(), dest,
+                        self._via_transport(refusal.vias()[0])))
         call.status.fail(reason)
         self._end(call, now_ms, reason)
         return out
+
+    def _ack_2xx(self, call, side, resp):
+        """The ACK of a 2xx from SIDE that the box completes itself (RFC 3261 section 13.2.2.4),
+        on the transport of that leg: [(side, bytes, dest[, transport])], or [] when it cannot
+        be built."""
+        target = call.contact[side]
+        if target is None:
+            return []
+        try:
+            ack = _sip.Request("ACK", target.copy())
+            routes = call.route[side]
+            dest = (_uri(routes[0]) if routes else target).address()
+            transport = self._transport_to(side, ack, routes, dest)
+            ack.add("Via", self._own_via(side, transport, "%sztack%d" % (BRANCH_MAGIC,
+                                                                         call.number)))
+            ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
+            for r in routes:
+                ack.add("Route", r)
+            ack.add("From", resp.get("From"))
+            ack.add("To", resp.get("To"))
+            ack.add("Call-ID", call.call_id)
+            ack.add("CSeq", "%d ACK" % resp.cseq().number)
+            return [_out(side, ack.serialize(), dest, transport)]
+        except ValueError as e:
+            self.log("call %d: cannot build ACK: %s" % (call.number, e))
+            return []
+
+    # --- network changes (issue 14) -----------------------------------------------------------
+    def readdress(self, side, address, bound):
+        """SIDE's socket is bound again, to BOUND, advertising ADDRESS (a new DHCP lease): what
+        the box shows from now on. The old addresses stay the box's own for late responses;
+        on the network side the public address behind NAT is forgotten (the router maps the
+        new address afresh) and the contacts the registrar has for the old one are removed by
+        the next :meth:`reregister`."""
+        if side == NETWORK and self._replaced is None:
+            self._replaced = self._adv(NETWORK, self.net_transport)
+        for a in (self.addr[side], self.bound[side]):
+            _remember(self.public_seen, a)
+        if self.nat.public is not None and side == NETWORK:
+            _remember(self.public_seen, self.nat.public)
+        self.addr[side] = (address, self.addr[side][1])
+        self.bound[side] = (bound, self.bound[side][1])
+        if side == NETWORK:
+            self.nat.local = self.addr[NETWORK]
+            self.nat.public = None
+            self.nat.source = None
+            if getattr(self.status, "public", None) is not None:
+                self.status.set_public(None)
+
+    def reregister(self, now_ms, again=False):
+        """REGISTER again, for the phones, every confirmed binding upstream (after the link came
+        back, or with a new address): the request the phone last sent through the box, with the
+        box's contacts at its present address (those at the address it had, with
+        ``expires=0``). The phone's credentials go as it gave them: they hold while the
+        registrar's nonce does (the box never knows a password). It uses a Call-ID of its own
+        (the phone's with a suffix) and its own CSeq, so that the registrar takes it whatever
+        the phone's CSeq, and the phone's next refresh after it (RFC 3261 section 10.3: another
+        Call-ID updates a binding). Sent again after REREGISTER_RETRY_MS while none was
+        answered (AGAIN: such a retry). Returns [(side, bytes, dest[, transport])]."""
+        out = []
+        replaced = self._replaced
+        if not again:
+            self._rereg_tries = 0
+        if self._rereg_tag is None:
+            rnd = self.rand(4) if self.rand is not None else b"\0\0\0\0"
+            self._rereg_tag = "".join("%02x" % b for b in rnd)
+        for aor in sorted(self.registers):
+            req, dest, transport = self.registers[aor]
+            keys = sorted(k for k, b in self.bindings.items() if b.aor == aor and b.confirmed)
+            if not keys:
+                continue
+            self._rereg_cseq += 1
+            try:
+                r = _sip.Request("REGISTER", req.uri.copy())
+                r.add("Via", self._own_via(NETWORK, transport, "%sztreg%s%d" % (
+                    BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)))
+                r.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
+                for name in ("Route", "From", "To"):
+                    for v in req.get_all(name):
+                        r.add(name, v)
+                r.add("Call-ID", "%s-zt%s" % (req.call_id(), self._rereg_tag))
+                r.add("CSeq", "%d REGISTER" % self._rereg_cseq)
+                for k in keys:
+                    b = self.bindings[k]
+                    left = max(1, (b.expires_at - now_ms) // 1000)
+                    new = str(self._box_contact(k, b.contact_uri))
+                    r.add("Contact", "<%s>;expires=%d" % (new, left))
+                    # the contacts the registrar listed at another address (or, when it
+                    # listed none, the one at the address the box had): removed
+                    old = list(b.upstream)
+                    if not old and replaced is not None:
+                        old = [str(self._box_contact(k, b.contact_uri, replaced))]
+                    for u in old:
+                        if u != new:
+                            r.add("Contact", "<%s>;expires=0" % u)
+                for name in ("Authorization", "Proxy-Authorization", "Supported", "User-Agent"):
+                    for v in req.get_all(name):
+                        r.add(name, v)
+                out.append(_out(NETWORK, r.serialize(), dest, transport))
+            except ValueError as e:
+                self.log("sip: cannot register %s again: %s" % (aor, e))
+                continue
+            self.nat.flow(dest, transport, now_ms)
+            self.log("sip: %s registered again for the phone (%d contact%s)"
+                     % (aor, len(keys), "" if len(keys) == 1 else "s"))
+        self._rereg_due = now_ms + REREGISTER_RETRY_MS if out else None
+        return out
+
+    def _reregistered(self, resp, now_ms):
+        """The registrar's answer to :meth:`reregister`: bindings renewed, or why not."""
+        code = resp.status
+        if code < 200:
+            return []
+        self._rereg_due = None
+        if code < 300:
+            self._replaced = None  # the registrar removed the contacts at the old address
+            if self.nat.learn_via(resp.vias()[0], self.transport_in):
+                self._public_changed()
+            self._register_response(resp, now_ms)
+            self.log("sip: registered again (%d %s)" % (code, resp.reason))
+            return []
+        why = "registering again after the network change: %d %s" % (code, resp.reason)
+        if code in (401, 407):
+            why += " (the phone's next REGISTER renews it)"
+        self.log("sip: " + why)
+        self.status.set_registration_error(why)
+        return []
 
     # --- bindings across a restart (issue 14) --------------------------------------------------------
     def export_bindings(self, now_ms):
