@@ -51,7 +51,10 @@ class BoxHost:
         return self.box.control.command(["status"])
 
     def act(self, action, call):
-        self.box.control.command(["verify" if action == "verified" else "unverify", str(call)])
+        """ACTION (``verified``, ``unverified``, ``retry_fallback``) on call number CALL, as the
+        local control does it (ValueError with the reason when it does not apply)."""
+        words = {"verified": "verify", "unverified": "unverify"}.get(action, action)
+        self.box.control.command([words, str(call)])
 
     def _store(self):
         store = getattr(self.box, "config_store", None)

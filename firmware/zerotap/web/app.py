@@ -10,7 +10,8 @@ pass their own): ``status()`` (the control's ``status`` reply), ``act(action, ca
 ``config_text()``, ``save_config(text)`` (validates as at boot, raises ``ConfigError`` naming the
 key, writes atomically), ``device()`` (a dict) and ``wifi`` (True on a Wi-Fi board).
 
-Pages: ``/login``, ``/`` (status, with the actions), ``/config``, ``/device``; ``/api/status``
+Pages: ``/login``, ``/`` (status, with the actions: verified / not verified for a secure call,
+"Retry the fallback" for a call whose ICE fallback failed), ``/config``, ``/device``; ``/api/status``
 (JSON, polled by ``/s.js``), ``/s.css``, ``/s.js``. Every form carries a CSRF token (the login
 form a double-submit one: a cookie and a field). Secrets (keys named ``password`` or
 ``secret``) are never sent: their fields are empty, and an empty field keeps the stored value.
@@ -23,7 +24,7 @@ from zerotap.web.http import HttpError, escape, response
 COOKIE = "zt"
 LOGIN_COOKIE = "ztl"
 SECRET_WORDS = ("password", "secret")
-ACTIONS = {"verified": "verified", "unverified": "unverified"}
+ACTIONS = {"verified": "verified", "unverified": "unverified", "retry_fallback": "retry_fallback"}
 
 CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em}
 nav a{margin-right:1em}h1{font-size:1.3em}.sas{font:bold 2.6em monospace;letter-spacing:.1em}
@@ -37,7 +38,7 @@ JS = b"""var t=document.getElementById('st');function e(s){return String(s==null
 function f(c,k){var x=document.body.dataset.csrf;return'<form method=post action=/action>'+
 '<input type=hidden name=csrf value="'+e(x)+'"><input type=hidden name=call value="'+c.call+
 '"><button name=action value='+k+' id='+k+c.call+'>'+(k=='verified'?'SAS matches: verified':
-'Not verified')+'</button></form>'}
+k=='unverified'?'Not verified':'Retry the fallback')+'</button></form>'}
 function r(s){var h='<p>Network: '+e(s.network)+' '+e(s.ip)+' ('+e(s.transport)+
 (s.public?', public '+e(s.public):'')+')<br>Registration: '+(s.registered?'<b class=ok>registered</b>':
 '<b class=bad>not registered</b> '+e(s.registration_error))+'</p>';if(s.warning)h+=
@@ -47,7 +48,9 @@ if(!s.calls.length)h+='<p>No call.</p>';s.calls.forEach(function(c){var v=c.secu
 'secure';h+='<div class=call id=call'+c.call+'><b>Call '+c.call+'</b> '+e(c.direction)+' '+
 e(c.peer)+' '+e(c.state)+'<br>Security: <b id=sec'+c.call+' class='+(v?'ok':'bad')+'>'+
 e(c.security).toUpperCase()+(v?(c.verified?' VERIFIED':' not verified'):'')+'</b>';if(c.mitm)
-h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(v){h+='<div class=sas id=sas'+
+h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(c.fallback)h+='<br>Fallback: <b id=fb'+c.call+
+(c.fallback=='failed'?' class=bad':'')+'>'+e(c.fallback)+'</b>, path <span id=path'+c.call+'>'+
+e(c.path)+'</span>'+(c.fallback=='failed'?f(c,'retry_fallback'):'');if(v){h+='<div class=sas id=sas'+
 c.call+'>'+e(c.sas)+'</div>'+e([c.ka,c.cipher,c.auth,c.hash,c.sas_type].join(' '))+
 '<br>Cache: '+e(c.cache)+f(c,c.verified?'unverified':'verified')}h+='</div>'});
 t.innerHTML=h}function p(){fetch('/api/status').then(function(x){if(x.status==403)
@@ -252,7 +255,8 @@ class WebApp:
         action = ACTIONS.get(form.get("action"))
         call = form.get("call", "")
         if action is None or not call.isdigit():
-            raise HttpError(400, "action must be verified or unverified, with a call number")
+            raise HttpError(400, "action must be verified, unverified or retry_fallback, with a call "
+                                 "number")
         try:
             self.host.act(action, int(call))
         except ValueError as e:
