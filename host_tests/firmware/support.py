@@ -8,6 +8,7 @@ imports only firmware modules):
     for name, b in each_backend(): ... # every crypto backend that loads, one at a time
     rng = Xorshift32(seed)             # the same numbers on both interpreters
     packets = packed(300, lambda i: tx.protect(rtp(i)))  # a list that stays packed on a board
+    used = heap_used()                 # heap bytes in use after a collection (both interpreters)
 
 Scratch directories get a random suffix, so that the two interpreters' runs (and other
 engineers' runs) on one machine never share one.
@@ -112,3 +113,25 @@ class Xorshift32:
     def below(self, n):
         """A number in 0..N-1 (0 when N <= 0)."""
         return self.next() % n if n > 0 else 0
+
+
+def heap_used():
+    """Bytes of heap in use after a collection: ``gc.mem_alloc()`` on MicroPython; on CPython the
+    bytes tracemalloc traces (tracing starts at the first call, so measure differences between
+    later calls; ``heap_done()`` stops it)."""
+    import gc
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        return gc.mem_alloc()
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def heap_done():
+    """Stop what heap_used() started (CPython's tracing slows everything down)."""
+    import gc
+    if not hasattr(gc, "mem_alloc"):
+        import tracemalloc
+        tracemalloc.stop()

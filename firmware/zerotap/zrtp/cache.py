@@ -286,7 +286,7 @@ class Cache:
         self.writes = 0  # files written (flash wear), for the status and the tests
         self.zid = None
         self._count = 0  # records on flash and pending ones that are not there yet
-        self._soonest = None  # no record expires before this (None: not known, look)
+        self._soonest = NEVER  # no entry expires before this (a lower bound: forget leaves it)
         self._pending = {}  # peer ZID -> Entry changed by a call, written by save()
         header_dirty = False
         base = 0
@@ -376,7 +376,7 @@ class Cache:
         while True:
             bad = None
             self._count = 0
-            self._soonest = None
+            self._soonest = NEVER
             for n in self._record_names():
                 try:
                     e, written = decode_record(self.storage.read(n) or b"", self._zid_of(n))
@@ -393,7 +393,7 @@ class Cache:
             self._corrupt(*bad)  # and count again (one more pass per corrupt record)
 
     def _note(self, e):
-        if e.expires != NEVER and (self._soonest is None or e.expires < self._soonest):
+        if e.expires < self._soonest:
             self._soonest = e.expires
 
     def _load(self, zid):
@@ -482,7 +482,7 @@ class Cache:
     def _make_room(self, now):
         """Drop one expired entry (an unverified one first, then the longest expired); False when
         none has expired. Reads the records only when the earliest expiry known has passed."""
-        if self._soonest is not None and now < self._soonest:
+        if now < self._soonest:
             return False
         victim = None
         expired = 0
