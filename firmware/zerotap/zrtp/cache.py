@@ -157,20 +157,38 @@ class Entry:
         return bool(self.rs1 or self.rs2)
 
 
-def encode(zid, entries, clock=0, version=LEGACY_VERSION):
-    """The single-file bytes for our ZID, a list of :class:`Entry` and the cache clock: the earlier
-    format (version 1) as an export, or with no entries (version 2) the header file."""
+def encode(zid, entries, clock=0, version=LEGACY_VERSION, count=None):
+    """The single-file bytes for our ZID, :class:`Entry` objects and the cache clock: the earlier
+    format (version 1) as an export, or with no entries (version 2) the header file. ENTRIES may
+    be any iterable when COUNT says how many it yields; the file is filled in one buffer."""
     if len(zid) != 12:
         raise ValueError("own ZID must be 12 bytes, got %d" % len(zid))
-    parts = [MAGIC, bytes((version, 0)), _be16(len(entries)), zid, _be32(clock & 0xFFFFFFFF), bytes(4)]
+    if count is None:
+        count = len(entries)
+    out = bytearray(HEADER_LENGTH + count * ENTRY_LENGTH + TRAILER_LENGTH)
+    out[0:8] = MAGIC + bytes((version, 0)) + _be16(count)
+    out[8:20] = zid
+    out[20:24] = _be32(clock & 0xFFFFFFFF)
+    i = HEADER_LENGTH
+    n = 0
     for e in entries:
-        flags = (F_VERIFIED if e.verified else 0) | (F_RS1 if e.rs1 else 0) | (F_RS2 if e.rs2 else 0)
-        parts.append(e.zid + bytes((flags,)) + _be32(e.expires) + _be32(e.last_used & 0xFFFFFFFF))
-        parts.append(e.rs1 or bytes(32))
-        parts.append(e.rs2 or bytes(32))
-    body = b"".join(parts)
-    crc = crc32c(body)
-    return body + bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
+        if n == count:
+            raise ValueError("ZRTP cache: more than %d entries" % count)
+        out[i:i + 12] = e.zid
+        out[i + 12] = (F_VERIFIED if e.verified else 0) | (F_RS1 if e.rs1 else 0) | (F_RS2 if e.rs2 else 0)
+        out[i + 13:i + 17] = _be32(e.expires)
+        out[i + 17:i + 21] = _be32(e.last_used & 0xFFFFFFFF)
+        if e.rs1:
+            out[i + 21:i + 53] = e.rs1
+        if e.rs2:
+            out[i + 53:i + 85] = e.rs2
+        i += ENTRY_LENGTH
+        n += 1
+    if n != count:
+        raise ValueError("ZRTP cache: %d entries, not %d" % (n, count))
+    crc = crc32c(memoryview(out)[:i])
+    out[i:i + 4] = bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
+    return out  # a bytearray: no second copy of a file that may be 21.8 KB
 
 
 def decode(data):
@@ -540,7 +558,7 @@ class Cache:
     def encode(self):
         """The whole cache in the earlier single-file format (an export for tests and tools: it
         is one block of 32 + 85 bytes per entry; the box never makes it)."""
-        return encode(self.zid, list(self._each()), self.clock())
+        return encode(self.zid, self._each(), self.clock(), count=len(self))
 
     def save(self):
         """Write the records that calls changed, each atomically (temporary file, then rename).
