@@ -17,7 +17,8 @@ Why a file per ZID and not fixed-size records in one file: a record is replaced 
 its own, atomically, without rewriting (and risking) the other peers' records, and without a
 read-modify-write of a 25 KB file per call; a lookup is one open by name, no scan. On the ESP32's
 littlefs a file this small lives inline in its directory's metadata, not in a 4 KiB block of its
-own. The price, a directory of up to 256 files, is paid only where all records are read: once at
+own (littlefs inlines files up to its cache size, which MicroPython sets to 4 x max(readsize,
+progsize): at least 128 bytes). The price, a directory of up to 256 files, is paid only where all records are read: once at
 boot (to count them, and to carry the cache clock on) and when a newcomer needs the place of an
 expired entry (only when the earliest expiry known in RAM has passed).
 
