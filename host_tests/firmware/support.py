@@ -135,3 +135,71 @@ def heap_done():
     if not hasattr(gc, "mem_alloc"):
         import tracemalloc
         tracemalloc.stop()
+
+
+def _largest_block():
+    """The largest bytearray the heap can hold now (MicroPython), by bisection."""
+    import gc
+    gc.collect()
+    low, high = 0, gc.mem_free()
+    while high - low > 64:
+        mid = (low + high) // 2
+        try:
+            b = bytearray(mid)
+            b = None
+            low = mid
+        except MemoryError:
+            high = mid
+    gc.collect()  # the last block tried is garbage now
+    return low
+
+
+def heap_needed(f, high=65536, resolution=256):
+    """The least free heap, in bytes, in which F() runs without a MemoryError, on MicroPython: the
+    holes of the heap are filled and one ballast block takes its free tail but LEAVE bytes, F
+    runs, and LEAVE is bisected (F must be repeatable). Unlike differences of gc.mem_alloc(),
+    this is a peak: what F holds at its worst, with the collector running as it does on a board
+    (in one free region: a fragmented heap needs more). None on CPython, or when F fails with
+    HIGH bytes free."""
+    import gc
+    if not hasattr(gc, "mem_free"):
+        return None
+
+    def free_when_run(leave):
+        """(ran, free heap it had)"""
+        largest = _largest_block()
+        tail = bytearray(largest - 64)
+        chain = None
+        for size in (4096, 1024, 256, 64, 16):  # every hole before the tail
+            while True:
+                try:
+                    chain = [bytearray(size), chain]
+                except MemoryError:
+                    break
+        tail = None
+        gc.collect()
+        ballast = bytearray(max(0, gc.mem_free() - leave - 64))
+        free = gc.mem_free()
+        try:
+            f()
+            return True, free
+        except MemoryError:
+            return False, free
+        finally:
+            ballast = chain = None
+            gc.collect()
+
+    ran, free = free_when_run(high)
+    if not ran:
+        return None
+    low = 0
+    best = free
+    while high - low > resolution:
+        mid = (low + high) // 2
+        ran, free = free_when_run(mid)
+        if ran:
+            high = mid
+            best = min(best, free)
+        else:
+            low = mid
+    return best
