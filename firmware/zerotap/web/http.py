@@ -165,17 +165,20 @@ class RequestParser:
 
 
 def response(status, body=b"", ctype="text/html; charset=utf-8", headers=(), head_only=False):
-    """The bytes of one whole response (``Connection: close``)."""
+    """The bytes of one whole response (``Connection: close``); BODY None: the head of a response
+    whose body follows in pieces (no Content-Length: the end of the connection ends it)."""
     if isinstance(body, str):
         body = body.encode()
-    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
-             "Content-Type: " + ctype, "Content-Length: %d" % len(body), "Connection: close"]
+    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")), "Content-Type: " + ctype]
+    if body is not None:
+        lines.append("Content-Length: %d" % len(body))
+    lines.append("Connection: close")
     for k, v in SECURITY_HEADERS:
         lines.append(k + ": " + v)
     for k, v in headers:
         lines.append(k + ": " + v)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    return head if head_only else head + body
+    return head if head_only or body is None else head + body
 
 
 def escape(text):
