@@ -185,7 +185,7 @@ class WebServer:
         def write(data):  # each piece goes to the socket (or its queue) as it is made
             if not first:
                 first.append(bytes(data[:13]))
-            conn.send(data)
+            return conn.send(data)
         try:
             after = self.app.serve(req, conn.peer[0], now, write)
         except Exception as e:  # a page's error must not leave the browser waiting

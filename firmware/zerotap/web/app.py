@@ -187,10 +187,13 @@ class Streamed:
         self.ctype = ctype
 
     def write(self, write, head_only=False):
-        write(response(self.status, None, self.ctype))
-        if not head_only:
-            for c in self.chunks:
-                write(c.encode())
+        """Each piece through WRITE(bytes); stops when WRITE returns False (the connection
+        closed)."""
+        if write(response(self.status, None, self.ctype)) is False or head_only:
+            return
+        for c in self.chunks:
+            if write(c.encode()) is False:
+                return
 
 
 class WebApp:
