@@ -195,6 +195,13 @@ def encode(zid, entries, clock=0, version=LEGACY_VERSION, count=None):
 def decode(data):
     """``(zid, entries, clock)`` from the header file's bytes (version 2: no entries) or from a
     single file of the earlier format (version 1); ValueError with the reason when they are bad."""
+    zid, count, clock = decode_header(data)
+    return zid, list(entries_of(data, count)), clock
+
+
+def decode_header(data):
+    """``(zid, count, clock)`` of a header file or a version 1 file, the whole checked (length,
+    CRC); ValueError with the reason when it is bad."""
     n = len(data)
     if n < HEADER_LENGTH + TRAILER_LENGTH:
         raise ValueError("ZRTP cache truncated: %d bytes, need at least %d" % (n, HEADER_LENGTH + TRAILER_LENGTH))
@@ -209,20 +216,21 @@ def decode(data):
     if n != need:
         raise ValueError("ZRTP cache: %d entries need %d bytes, the file has %d" % (count, need, n))
     crc = data[n - 4] | (data[n - 3] << 8) | (data[n - 2] << 16) | (data[n - 1] << 24)
-    if crc32c(data[:n - 4]) != crc:
+    if crc32c(memoryview(data)[:n - 4]) != crc:
         raise ValueError("ZRTP cache: bad CRC")
-    zid = bytes(data[8:20])
-    clock = _u32(data, 20)
-    entries = []
+    return bytes(data[8:20]), count, _u32(data, 20)
+
+
+def entries_of(data, count):
+    """The COUNT entries of a checked version 1 file, one at a time (the migration never holds
+    them all: 256 of them were 52 KB on a 32-bit board)."""
     i = HEADER_LENGTH
     for _ in range(count):
         flags = data[i + 12]
         rs1 = bytes(data[i + 21:i + 53]) if flags & F_RS1 else None
         rs2 = bytes(data[i + 53:i + 85]) if flags & F_RS2 else None
-        entries.append(Entry(data[i:i + 12], rs1, rs2, bool(flags & F_VERIFIED), _u32(data, i + 13),
-                             _u32(data, i + 17)))
+        yield Entry(data[i:i + 12], rs1, rs2, bool(flags & F_VERIFIED), _u32(data, i + 13), _u32(data, i + 17))
         i += ENTRY_LENGTH
-    return zid, entries, clock
 
 
 def encode_record(e, clock):
@@ -315,7 +323,7 @@ class Cache:
                             "new cache with a new ZID started: every peer is new again, read the SAS" % name)
         if data is not None:
             try:
-                zid, entries, base = decode(data)
+                zid, count, base = decode_header(data)
             except ValueError as e:
                 aside = self.storage.set_aside(name)
                 self._set_all_aside()
@@ -324,9 +332,9 @@ class Cache:
             else:
                 self.zid = zid
                 if data[4] == LEGACY_VERSION:
-                    base = self._migrate(entries, base)
+                    base = self._migrate(entries_of(data, count), base)
                     header_dirty = True
-                entries = data = None
+                data = None
                 base = self._scan(base)
         self.clock = clock or CacheClock(base, ticks)
         if self.zid is None:
