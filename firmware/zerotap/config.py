@@ -36,7 +36,8 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   SDP instead of the socket's (required when a socket binds the wildcard address).
 - ``zrtp.*``: the algorithm offer order for each type, by ZRTP name (the names and the defaults
   live in :mod:`zerotap.zrtp.algorithms`, ``NAMES`` and ``DEFAULTS``), and ``zrtp.cache``: the
-  directory of the trust cache (our ZID and the retained secrets, ``zrtp_cache.bin``).
+  directory of the trust cache (``zrtp_cache.bin``: our ZID; one ``zrtp_cache_<peer ZID>`` file
+  of retained secrets per peer, :mod:`zerotap.zrtp.cache`).
 - ``media.clear``: what happens to audio before the call is secure: ``pass`` (the default; the status
   says CLEAR), ``mute`` (silence is relayed) or ``block`` (nothing is relayed).
 - ``media.timeout_s``: an answered call whose phone or far end sends no media (RTP, RTCP, ZRTP)

@@ -97,6 +97,19 @@ class Storage:
         self.fs.rename(path, self.path(aside))
         return aside
 
+    def names(self, prefix=""):
+        """The names of the files whose name starts with PREFIX, one at a time (``os.ilistdir``
+        where the interpreter has it: no list of the whole directory in RAM)."""
+        ilistdir = getattr(self.fs, "ilistdir", None)
+        if ilistdir is not None:
+            for entry in ilistdir(self.directory):
+                if entry[0].startswith(prefix):
+                    yield entry[0]
+            return
+        for name in self.fs.listdir(self.directory):
+            if name.startswith(prefix):
+                yield name
+
     def remove(self, name):
         try:
             self.fs.remove(self.path(name))

@@ -18,6 +18,8 @@ def test_cache_files_are_private(tmp_path):
         os.umask(old)
     f = tmp_path / "zt" / "cache" / zcache.FILE_NAME
     assert stat.S_IMODE(f.stat().st_mode) == 0o600
+    record = tmp_path / "zt" / "cache" / ("zrtp_cache_" + b"peer-zid-123".hex())  # its secrets
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "zt" / "cache").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "zt").stat().st_mode) == 0o700
 

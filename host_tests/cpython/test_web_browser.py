@@ -130,6 +130,52 @@ def test_browser_reads_sas_verifies_and_configures(tmp_path, interpreter):
         _stop(a, b, box)
 
 
+def test_browser_shows_the_fallback_step_and_retries(tmp_path):
+    """A real ICE fallback on a CPython box: ZRTP on the provider path fails (the far phone,
+    linphonec, commits only DH3k; the box takes only X255), so the fallback starts; its helper does not answer (a closed loopback port), so
+    it fails. The page shows the step and the path; the retry form posts (with its CSRF token)
+    and the fallback starts again (the status stream shows its first step a second time)."""
+    box = web_box(tmp_path / "box", "F", "cpython", clear="pass")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    box.config["ice"] = {"helper_url": "http://127.0.0.1:%d" % closed.getsockname()[1],
+                         "helper_address": "127.0.0.1", "after_s": 1, "deadline_s": 5}
+    box.config.setdefault("zrtp", {})["key_agreement"] = ["X255"]
+    a = b = None
+    shots = tmp_path
+    if os.environ.get("ZEROTAP_WEB_SCREENSHOTS") == "1":
+        shots = ROOT / "docs" / "screens"
+    try:
+        box.start()
+        password = password_of(box)
+        url = "http://127.0.0.1:%d" % box.web_port
+        a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+        b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True,
+                     zrtp={"key_agreements": "MS_ZRTP_KEY_AGREEMENT_DH3K"})
+        a.start()
+        b.start()
+        a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
+        st = box.wait_status(lambda s: s.get("fallback") == "failed", 20, "a failed fallback")
+        n = st["call"]
+        started = len([s for s in box.call_statuses(n) if s.get("fallback") == "blocked"])
+        assert started >= 1
+        from selenium.webdriver.common.by import By
+        with chromium(tmp_path) as driver:
+            _login(driver, url, password)
+            _wait(driver, lambda d: _text(d, "fb%d" % n) == "failed")
+            assert _text(driver, "path%d" % n) == "provider"
+            assert "ICE fallback" in _text(driver, "call%d" % n)
+            driver.save_screenshot(str(shots / "web_fallback.png"))
+            driver.find_element(By.ID, "retry_fallback%d" % n).click()
+            box.wait_status(lambda s: s["call"] == n and len([
+                x for x in box.call_statuses(n) if x.get("fallback") == "blocked"]) > started,
+                10, "the fallback started again")
+            _wait(driver, lambda d: _text(d, "fb%d" % n) not in (None, ""))
+    finally:
+        closed.close()
+        _stop(a, b, box)
+
+
 def _raw(port, source, data=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
     """What a client at SOURCE gets back (b"" when the box closes without a byte)."""
     s = socket.socket()

@@ -8,6 +8,7 @@ imports only firmware modules):
     for name, b in each_backend(): ... # every crypto backend that loads, one at a time
     rng = Xorshift32(seed)             # the same numbers on both interpreters
     packets = packed(300, lambda i: tx.protect(rtp(i)))  # a list that stays packed on a board
+    used = heap_used()                 # heap bytes in use after a collection (both interpreters)
 
 Scratch directories get a random suffix, so that the two interpreters' runs (and other
 engineers' runs) on one machine never share one.
@@ -112,3 +113,93 @@ class Xorshift32:
     def below(self, n):
         """A number in 0..N-1 (0 when N <= 0)."""
         return self.next() % n if n > 0 else 0
+
+
+def heap_used():
+    """Bytes of heap in use after a collection: ``gc.mem_alloc()`` on MicroPython; on CPython the
+    bytes tracemalloc traces (tracing starts at the first call, so measure differences between
+    later calls; ``heap_done()`` stops it)."""
+    import gc
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        return gc.mem_alloc()
+    import tracemalloc
+    if not tracemalloc.is_tracing():
+        tracemalloc.start()
+    return tracemalloc.get_traced_memory()[0]
+
+
+def heap_done():
+    """Stop what heap_used() started (CPython's tracing slows everything down)."""
+    import gc
+    if not hasattr(gc, "mem_alloc"):
+        import tracemalloc
+        tracemalloc.stop()
+
+
+def _largest_block():
+    """The largest bytearray the heap can hold now (MicroPython), by bisection."""
+    import gc
+    gc.collect()
+    low, high = 0, gc.mem_free()
+    while high - low > 64:
+        mid = (low + high) // 2
+        try:
+            b = bytearray(mid)
+            b = None
+            low = mid
+        except MemoryError:
+            high = mid
+    gc.collect()  # the last block tried is garbage now
+    return low
+
+
+def heap_needed(f, high=65536, resolution=256):
+    """The least free heap, in bytes, in which F() runs without a MemoryError, on MicroPython: the
+    holes of the heap are filled and one ballast block takes its free tail but LEAVE bytes, F
+    runs, and LEAVE is bisected (F must be repeatable). Unlike differences of gc.mem_alloc(),
+    this is a peak: what F holds at its worst, with the collector running as it does on a board
+    (in one free region: a fragmented heap needs more). None on CPython, or when F fails with
+    HIGH bytes free."""
+    import gc
+    if not hasattr(gc, "mem_free"):
+        return None
+
+    def free_when_run(leave):
+        """(ran, free heap it had)"""
+        largest = _largest_block()
+        tail = bytearray(largest - 64)
+        chain = None
+        for size in (4096, 1024, 256, 64, 16):  # every hole before the tail
+            while True:
+                try:
+                    chain = [bytearray(size), chain]
+                except MemoryError:
+                    break
+        tail = None
+        gc.collect()
+        ballast = bytearray(max(0, gc.mem_free() - leave - 64))
+        free = gc.mem_free()
+        try:
+            f()
+            return True, free
+        except MemoryError:
+            return False, free
+        finally:
+            ballast = chain = None
+            gc.collect()
+
+    ran, free = free_when_run(high)
+    if not ran:
+        return None
+    low = 0
+    best = free
+    while high - low > resolution:
+        mid = (low + high) // 2
+        ran, free = free_when_run(mid)
+        if ran:
+            high = mid
+            best = min(best, free)
+        else:
+            low = mid
+    return best

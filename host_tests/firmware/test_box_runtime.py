@@ -111,7 +111,8 @@ def test_box_answers_its_control_socket_and_stops():
     assert answers[1] == {"ok": False, "error": "no call 7"}
     assert answers[2] == {"ok": False, "error": "usage: verify CALL"}
     assert answers[3] == {"ok": False, "error": "unknown command 'dance' (verify, unverify, "
-                                                "toggle_verified, switch_call, status, stop)"}
+                                                "toggle_verified, switch_call, retry_fallback, "
+                                                "status, stop)"}
     assert answers[4] == {"ok": True} and b.loop.stopping
     assert logs[-1] == "stopped"
     # a SIP OPTIONS through the phone side reaches nobody (no route), and is answered by nobody,

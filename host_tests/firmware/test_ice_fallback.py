@@ -208,3 +208,27 @@ def test_ten_percent_loss_on_the_provider_path_still_secure_in_time():
         end = sim.run(fbmod.AFTER_MS + fbmod.DEADLINE_MS, stop=sim.both_secure)
         assert sim.both_secure(), (seed, [(b.fb.step, b.fb.reason) for b in sim.boxes])
         assert end < fbmod.AFTER_MS + fbmod.DEADLINE_MS
+
+
+def test_zrtp_failing_on_the_provider_path_starts_the_fallback_from_the_timer():
+    # the peer's box speaks ZRTP on the provider path but shares no key agreement with ours:
+    # the exchange fails at once, and the fallback must start without waiting for anything else
+    # to wake it (its timer says it is due)
+    import fallbacksim
+    from zerotap.zrtp import algorithms, engine
+    own = fallbacksim.Box._leg
+
+    def leg(box):
+        if box.i == 0:
+            return own(box)
+        return media.ZrtpLeg(engine.Engine(0x2222, config=engine.Config(
+            offer=algorithms.Offer(key_agreements=("DH3k",)))), box.call)
+    fallbacksim.Box._leg = leg
+    try:
+        sim = Sim(blocked=False)
+    finally:
+        fallbacksim.Box._leg = own
+    a = sim.boxes[0]
+    sim.run(1500)
+    assert a.call.security != status.SECURE
+    assert a.fb.attempts == 1 and a.fb.step != fbmod.WATCH, (a.fb.step, a.fb.attempts)

@@ -77,6 +77,12 @@ class _Storage:
         self.files[name + ".bad"] = self.files.pop(name)
         return name + ".bad"
 
+    def remove(self, name):  # the cache's records are files of their own (issue 19)
+        self.files.pop(name, None)
+
+    def names(self, prefix=""):
+        return [n for n in self.files if n.startswith(prefix)]
+
 
 # --- 1: VERIFIED only with a retained secret ---------------------------------------------------
 

@@ -331,3 +331,89 @@ def test_login_page_loaded_twice_keeps_its_token():
                                           "127.0.0.1", 4)[0])
     assert _cookie(lines, "ztl")[0] == first and ('value="%s"' % first) in body
     assert _split(app.handle(_req("GET", "/favicon.ico"), "127.0.0.1", 5)[0])[0] == 404
+
+
+# --- the ICE fallback's step and its retry (docs/fallback.md) ------------------------------------
+class _FallbackHost(_Host):
+    def status(self):
+        return {"ok": True, "network": "up", "calls": [
+            {"call": 1, "security": "clear", "fallback": "failed", "path": "provider",
+             "error": "ICE fallback: no box at the far end answered"},
+            {"call": 2, "security": "secure", "sas": "ab12", "verified": False,
+             "fallback": "direct", "path": "direct"}]}
+
+    def act(self, action, call):
+        if call != 1:
+            raise ValueError("call %d has no ICE fallback to retry" % call)
+        self.acts.append((action, call))
+
+
+def test_status_shows_the_fallback_step_and_offers_its_retry():
+    app, _, tok, csrf = _logged_in()
+    app.host = host = _FallbackHost()
+    code, _, body = _split(app.handle(_req("GET", "/api/status", cookies={"zt": tok}),
+                                      "127.0.0.1", 3)[0])
+    calls = json.loads(body)["calls"]
+    assert code == 200 and [(c["fallback"], c["path"]) for c in calls] == [
+        ("failed", "provider"), ("direct", "direct")]
+    # the script renders the step and the path of every call, and the retry form (with the
+    # session's CSRF token) for a failed fallback only
+    js = app.handle(_req("GET", "/s.js", cookies={"zt": tok}), "127.0.0.1", 3)[0].decode()
+    assert "Fallback: <b id=fb'" in js and "'</b>, path <span id=path'" in js
+    assert "(c.fallback=='failed'?f(c,'retry_fallback'):'')" in js
+    assert "k=='unverified'?'Not verified':'Retry the fallback'" in js
+    code, _, page = _split(app.handle(_req("GET", "/", cookies={"zt": tok}), "127.0.0.1", 3)[0])
+    assert code == 200 and ('data-csrf="%s"' % csrf) in page
+    # the retry form's POST: refused without the CSRF token, done with it
+    code, _, text = _split(app.handle(_req("POST", "/action", b"call=1&action=retry_fallback",
+                                           {"zt": tok}), "127.0.0.1", 4)[0])
+    assert code == 403 and "CSRF" in text and host.acts == []
+    body = ("csrf=%s&call=1&action=retry_fallback" % csrf).encode()
+    code, lines, _ = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
+                                       "127.0.0.1", 5)[0])
+    assert code == 303 and "Location: /" in lines and host.acts == [("retry_fallback", 1)]
+    body = ("csrf=%s&call=2&action=retry_fallback" % csrf).encode()
+    code, _, text = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
+                                      "127.0.0.1", 6)[0])
+    assert code == 400 and "call 2 has no ICE fallback to retry" in text
+    body = ("csrf=%s&call=1&action=reboot" % csrf).encode()
+    code, _, text = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
+                                      "127.0.0.1", 7)[0])
+    assert code == 400 and "verified, unverified or retry_fallback" in text
+    assert host.acts == [("retry_fallback", 1)]
+
+
+class _Box:
+    """What the control and the page's host use of a Box: its status and Box.action."""
+
+    def __init__(self, retried):
+        from zerotap import status
+        from zerotap.runtime import control
+        self.status = status.BoxStatus()
+        self.acted = []
+        self.retried = retried
+
+        class _Control(control.Control):
+            def __init__(self, box):  # no socket: commands only
+                self.box = box
+        self.control = _Control(self)
+        self.front = None
+
+    def action(self, name, call=None):
+        self.acted.append((name, call.call))
+        return call if self.retried else None
+
+
+def test_the_page_retries_through_the_control_action():
+    from zerotap.runtime import web
+    box = _Box(retried=True)
+    call = box.status.new_call(1, "out", "sip:bob@x")
+    call.set_fallback("failed", "ICE fallback: no box at the far end answered")
+    host = web.BoxHost(box)
+    assert [(c["fallback"], c["path"]) for c in host.status()["calls"]] == [("failed", "provider")]
+    host.act("retry_fallback", 1)
+    assert box.acted == [("retry_fallback", 1)]
+    raises(lambda: host.act("retry_fallback", 2), "no call 2")
+    box.retried = False  # Box.action found no fallback that could start again
+    raises(lambda: host.act("retry_fallback", 1),
+           "call 1 has no ICE fallback to retry (it runs, or the call has none)")

@@ -73,7 +73,10 @@ def test_corrupt_file_is_set_aside_with_a_warning():
         c = zcache.Cache(st)
         c.store(PEER, b"1" * 32)
         c.save()
-        good = st.read(zcache.FILE_NAME)
+        # a single file of the earlier format (issue 19: the records are files of their own now,
+        # and such a file is what the cache migrates from)
+        good = zcache.encode(c.zid, [c.get(PEER)], 5)
+        st.remove("zrtp_cache_" + "".join("%02x" % x for x in PEER))
         try:
             zcache.decode(damage(good))
         except ValueError as e:

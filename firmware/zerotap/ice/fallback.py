@@ -633,8 +633,12 @@ class Fallback:
         return t
 
     def _trigger_at(self):
-        if self.step != WATCH or self._media_at is None or self._zrtp_seen:
+        if self.step != WATCH or self._media_at is None:
             return None
+        if self._zrtp_seen:
+            sec = self.session.secure
+            # ZRTP on the provider path failed: due now (handle_timer starts the fallback)
+            return self._now if sec is not None and sec.failed and self._now is not None else None
         return self._media_at + self.after_ms
 
     def handle_timer(self, now):

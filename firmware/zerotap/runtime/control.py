@@ -4,6 +4,8 @@
     unverify CALL    take that back
     toggle_verified  the board button's short press: toggle verified on the shown call
     switch_call      the board button's long press: show the next call
+    retry_fallback CALL  start call CALL's ICE fallback again (docs/fallback.md): after a
+                     failure, or at once while it waits for ZRTP on the provider path
     status           the box, every call and the screen shown, as JSON
     stop             end the calls, write the cache, exit
     fault ...        tests only (a box started with ZEROTAP_FAULTS=1): ``fault CALL WHERE`` or
@@ -62,6 +64,12 @@ class Control:
                 raise ValueError("no secure call shown")
             self.box.action(cmd, call)
             return {"ok": True, "call": call.as_dict()}
+        if cmd == states.RETRY_FALLBACK:
+            call = self._call(words)
+            if self.box.action(cmd, call) is None:
+                raise ValueError("call %d has no ICE fallback to retry (it runs, or the call "
+                                 "has none)" % call.call)
+            return {"ok": True, "call": call.as_dict()}
         if cmd == states.SWITCH_CALL:
             call = self.box.action(cmd)
             return {"ok": True, "call": call.as_dict() if call else None}
@@ -90,4 +98,4 @@ class Control:
             self.box.stop()
             return {"ok": True}
         raise ValueError("unknown command %r (verify, unverify, toggle_verified, switch_call, "
-                         "status, stop)" % cmd)
+                         "retry_fallback, status, stop)" % cmd)

@@ -51,7 +51,10 @@ class BoxHost:
         return self.box.control.command(["status"])
 
     def act(self, action, call):
-        self.box.control.command(["verify" if action == "verified" else "unverify", str(call)])
+        """ACTION (``verified``, ``unverified``, ``retry_fallback``) on call number CALL, as the
+        local control does it (ValueError with the reason when it does not apply)."""
+        words = {"verified": "verify", "unverified": "unverify"}.get(action, action)
+        self.box.control.command([words, str(call)])
 
     def _store(self):
         store = getattr(self.box, "config_store", None)
@@ -177,15 +180,22 @@ class WebServer:
         if req is None:
             return
         self.opened.pop(key, None)
+        first = []
+
+        def write(data):  # each piece goes to the socket (or its queue) as it is made
+            if not first:
+                first.append(bytes(data[:13]))
+            return conn.send(data)
         try:
-            out, after = self.app.handle(req, conn.peer[0], now)
+            after = self.app.serve(req, conn.peer[0], now, write)
         except Exception as e:  # a page's error must not leave the browser waiting
             self.box.log("web: internal error on %s %s: %r" % (req.method, req.path[:64], e))
-            out, after = _http.response(500, "internal error", "text/plain"), None
-        if req.path == "/login" and req.method == "POST" and b"303" in out[:13]:
+            after = None
+            if not first:
+                conn.send(_http.response(500, "internal error", "text/plain"))
+        if req.path == "/login" and req.method == "POST" and first and b"303" in first[0]:
             self._logged_in()
         p.after = after
-        conn.send(out if req.method != "HEAD" else out[:out.find(b"\r\n\r\n") + 4])
         conn.close_after_flush()
 
     def _logged_in(self):

@@ -10,7 +10,8 @@ pass their own): ``status()`` (the control's ``status`` reply), ``act(action, ca
 ``config_text()``, ``save_config(text)`` (validates as at boot, raises ``ConfigError`` naming the
 key, writes atomically), ``device()`` (a dict) and ``wifi`` (True on a Wi-Fi board).
 
-Pages: ``/login``, ``/`` (status, with the actions), ``/config``, ``/device``; ``/api/status``
+Pages: ``/login``, ``/`` (status, with the actions: verified / not verified for a secure call,
+"Retry the fallback" for a call whose ICE fallback failed), ``/config``, ``/device``; ``/api/status``
 (JSON, polled by ``/s.js``), ``/s.css``, ``/s.js``. Every form carries a CSRF token (the login
 form a double-submit one: a cookie and a field). Secrets (keys named ``password`` or
 ``secret``) are never sent: their fields are empty, and an empty field keeps the stored value.
@@ -23,7 +24,7 @@ from zerotap.web.http import HttpError, escape, response
 COOKIE = "zt"
 LOGIN_COOKIE = "ztl"
 SECRET_WORDS = ("password", "secret")
-ACTIONS = {"verified": "verified", "unverified": "unverified"}
+ACTIONS = {"verified": "verified", "unverified": "unverified", "retry_fallback": "retry_fallback"}
 
 CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em}
 nav a{margin-right:1em}h1{font-size:1.3em}.sas{font:bold 2.6em monospace;letter-spacing:.1em}
@@ -37,7 +38,7 @@ JS = b"""var t=document.getElementById('st');function e(s){return String(s==null
 function f(c,k){var x=document.body.dataset.csrf;return'<form method=post action=/action>'+
 '<input type=hidden name=csrf value="'+e(x)+'"><input type=hidden name=call value="'+c.call+
 '"><button name=action value='+k+' id='+k+c.call+'>'+(k=='verified'?'SAS matches: verified':
-'Not verified')+'</button></form>'}
+k=='unverified'?'Not verified':'Retry the fallback')+'</button></form>'}
 function r(s){var h='<p>Network: '+e(s.network)+' '+e(s.ip)+' ('+e(s.transport)+
 (s.public?', public '+e(s.public):'')+')<br>Registration: '+(s.registered?'<b class=ok>registered</b>':
 '<b class=bad>not registered</b> '+e(s.registration_error))+'</p>';if(s.warning)h+=
@@ -47,23 +48,32 @@ if(!s.calls.length)h+='<p>No call.</p>';s.calls.forEach(function(c){var v=c.secu
 'secure';h+='<div class=call id=call'+c.call+'><b>Call '+c.call+'</b> '+e(c.direction)+' '+
 e(c.peer)+' '+e(c.state)+'<br>Security: <b id=sec'+c.call+' class='+(v?'ok':'bad')+'>'+
 e(c.security).toUpperCase()+(v?(c.verified?' VERIFIED':' not verified'):'')+'</b>';if(c.mitm)
-h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(v){h+='<div class=sas id=sas'+
+h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(c.fallback)h+='<br>Fallback: <b id=fb'+c.call+
+(c.fallback=='failed'?' class=bad':'')+'>'+e(c.fallback)+'</b>, path <span id=path'+c.call+'>'+
+e(c.path)+'</span>'+(c.fallback=='failed'?f(c,'retry_fallback'):'');if(v){h+='<div class=sas id=sas'+
 c.call+'>'+e(c.sas)+'</div>'+e([c.ka,c.cipher,c.auth,c.hash,c.sas_type].join(' '))+
 '<br>Cache: '+e(c.cache)+f(c,c.verified?'unverified':'verified')}h+='</div>'});
 t.innerHTML=h}function p(){fetch('/api/status').then(function(x){if(x.status==403)
 location='/login';return x.json()}).then(r).catch(function(){})}if(t){p();setInterval(p,1500)}"""
 
 
-def _page(title, body, csrf=None, nav=True):
+def _page_start(title, csrf=None, nav=True):
+    """The page up to its body: head, navigation and title."""
     links = ('<nav><a href="/">Status</a><a href="/config">Configuration</a>'
              '<a href="/device">Device</a>' + _form("/logout", csrf, "<button>Log out</button>",
                                                    inline=True) + "</nav>") if nav else ""
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
             'content="width=device-width,initial-scale=1"><title>ZeroTap: %s</title>'
-            '<link rel="stylesheet" href="/s.css"></head><body%s>%s<h1>%s</h1>%s'
-            '<script src="/s.js"></script></body></html>'
+            '<link rel="stylesheet" href="/s.css"></head><body%s>%s<h1>%s</h1>'
             % (escape(title), ' data-csrf="%s"' % escape(csrf) if csrf else "", links,
-               escape(title), body))
+               escape(title)))
+
+
+PAGE_END = '<script src="/s.js"></script></body></html>'
+
+
+def _page(title, body, csrf=None, nav=True):
+    return _page_start(title, csrf, nav) + body + PAGE_END
 
 
 def _form(action, csrf, inner, inline=False):
@@ -80,18 +90,21 @@ def is_secret(key):
     return False
 
 
-def flatten(obj, prefix="", out=None):
-    """[(dotted key, value)] for every leaf of a config object (a list is one leaf)."""
-    if out is None:
-        out = []
+def leaves(obj, prefix=""):
+    """(dotted key, value) for every leaf of a config object (a list is one leaf), one at a time."""
     for k in sorted(obj):
         key = prefix + k
         v = obj[k]
         if isinstance(v, dict) and v:
-            flatten(v, key + ".", out)
+            for leaf in leaves(v, key + "."):
+                yield leaf
         else:
-            out.append((key, v))
-    return out
+            yield key, v
+
+
+def flatten(obj):
+    """[(dotted key, value)] for every leaf of a config object (a list is one leaf)."""
+    return list(leaves(obj))
 
 
 def _set(obj, key, value):
@@ -107,19 +120,26 @@ def _field_text(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def fields(obj, wifi=False):
+    """The configuration form's fields, one at a time: (key, shown text, secret); secrets shown
+    empty; on a Wi-Fi board the Wi-Fi keys are offered even when absent (last)."""
+    ssid = password = wifi  # still to offer (two flags: no dict of every key, the heap)
+    for k, v in leaves(obj):
+        if k == "board.wifi.ssid":
+            ssid = False
+        elif k == "board.wifi.password":
+            password = False
+        secret = is_secret(k)
+        yield k, "" if secret else _field_text(v), secret
+    if ssid:
+        yield "board.wifi.ssid", "", False
+    if password:
+        yield "board.wifi.password", "", True
+
+
 def form_fields(obj, wifi=False):
     """The configuration form's fields: [(key, shown text, secret)]; secrets shown empty."""
-    leaves = flatten(obj)
-    if wifi:
-        keys = [k for k, _ in leaves]
-        for k in ("board.wifi.ssid", "board.wifi.password"):
-            if k not in keys:
-                leaves.append((k, ""))
-    out = []
-    for k, v in leaves:
-        secret = is_secret(k)
-        out.append((k, "" if secret else _field_text(v), secret))
-    return out
+    return list(fields(obj, wifi))
 
 
 def merge_form(current, form, wifi=False):
@@ -156,6 +176,26 @@ def merge_form(current, form, wifi=False):
     return new
 
 
+class Streamed:
+    """A response written in pieces: STATUS, then the strings CHUNKS yields, each sent as it
+    comes (no Content-Length: ``Connection: close`` ends the body). Only the piece at hand is
+    in the heap, not the page and its copies."""
+
+    def __init__(self, status, chunks, ctype="text/html; charset=utf-8"):
+        self.status = status
+        self.chunks = chunks
+        self.ctype = ctype
+
+    def write(self, write, head_only=False):
+        """Each piece through WRITE(bytes); stops when WRITE returns False (the connection
+        closed)."""
+        if write(response(self.status, None, self.ctype)) is False or head_only:
+            return
+        for c in self.chunks:
+            if write(c.encode()) is False:
+                return
+
+
 class WebApp:
     def __init__(self, host, guard, random):
         self.host = host
@@ -164,7 +204,27 @@ class WebApp:
         self.served = 0
 
     def handle(self, req, source, now):
-        """(response bytes, AFTER) for REQ from SOURCE (an address of the phone side)."""
+        """(response bytes, AFTER) for REQ from SOURCE (an address of the phone side): the whole
+        response at once (tests; :meth:`serve` writes it in pieces)."""
+        out, after = self.answer(req, source, now)
+        if isinstance(out, Streamed):
+            parts = []
+            out.write(parts.append)
+            out = b"".join(parts)
+        return out, after
+
+    def serve(self, req, source, now, write):
+        """Write the response to REQ through WRITE(bytes), in pieces where the page is large
+        (a HEAD gets the head only); returns AFTER."""
+        out, after = self.answer(req, source, now)
+        if isinstance(out, Streamed):
+            out.write(write, req.method == "HEAD")
+        else:
+            write(out if req.method != "HEAD" else out[:out.find(b"\r\n\r\n") + 4])
+        return after
+
+    def answer(self, req, source, now):
+        """(response bytes or a :class:`Streamed`, AFTER)."""
         self.served += 1
         try:
             return self._route(req, source, now)
@@ -252,7 +312,8 @@ class WebApp:
         action = ACTIONS.get(form.get("action"))
         call = form.get("call", "")
         if action is None or not call.isdigit():
-            raise HttpError(400, "action must be verified or unverified, with a call number")
+            raise HttpError(400, "action must be verified, unverified or retry_fallback, with a call "
+                                 "number")
         try:
             self.host.act(action, int(call))
         except ValueError as e:
@@ -283,22 +344,27 @@ class WebApp:
             shown = dict(form)
         else:
             shown = None
-        rows = []
-        for key, text, secret in form_fields(current, self.host.wifi):
+        return Streamed(400 if error else 200, self._config_page(current, shown, error, session.csrf)), None
+
+    def _config_page(self, current, shown, error, csrf):
+        """The configuration page in pieces: one field at a time (a board's config has some 50
+        fields; as one string, with its copies, the page needed 63 KB of heap, issue 18)."""
+        yield _page_start("Configuration", csrf)
+        if error:
+            yield ("<p class=err id=refused>Refused: <b>%s</b>: %s. Nothing was saved.</p>"
+                   % (escape(error[0]), escape(error[1])))
+        yield ('<form method="post" action="/config"><input type="hidden" name="csrf" value="%s">'
+               % escape(csrf or ""))
+        for key, text, secret in fields(current, self.host.wifi):
             if shown is not None and not secret and key in shown:
                 text = shown[key]
             bad = error is not None and (error[0] == key or error[0].startswith(key + "[")
                                          or error[0].startswith(key + "."))
-            rows.append('<label for="%s"%s>%s%s</label><input id="%s" name="%s" value="%s"%s>'
-                        % (escape(key), ' class=bad' if bad else "", escape(key),
-                           " (secret: empty keeps it)" if secret else "", escape(key),
-                           escape(key), escape(text),
-                           ' type="password" autocomplete="off"' if secret else ""))
-        top = ("<p class=err id=refused>Refused: <b>%s</b>: %s. Nothing was saved.</p>"
-               % (escape(error[0]), escape(error[1])) if error else "")
-        body = top + _form("/config", session.csrf, "".join(rows) +
-                           '<button id=save>Save and restart</button>')
-        return response(400 if error else 200, _page("Configuration", body, session.csrf)), None
+            k = escape(key)
+            yield ('<label for="%s"%s>%s%s</label><input id="%s" name="%s" value="%s"%s>'
+                   % (k, ' class=bad' if bad else "", k, " (secret: empty keeps it)" if secret else "",
+                      k, k, escape(text), ' type="password" autocomplete="off"' if secret else ""))
+        yield '<button id=save>Save and restart</button></form>' + PAGE_END
 
 
 def _redirect(to, headers=()):

@@ -112,15 +112,15 @@ class RequestParser:
             raise HttpError(400, "one request per connection")
         self.buf += data
         if self.head is None:
-            end = bytes(self.buf).find(b"\r\n\r\n")
+            end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buf) > self.max_head:
                     raise HttpError(431, "request head over %d bytes" % self.max_head)
                 return None
             if end + 4 > self.max_head:
                 raise HttpError(431, "request head over %d bytes" % self.max_head)
-            self.head = self._head(bytes(self.buf[:end]))
-            self.buf = self.buf[end + 4:]
+            self.head = self._head(memoryview(self.buf)[:end])
+            self.buf = self.buf[end + 4:] if end + 4 < len(self.buf) else bytearray()
         if len(self.buf) < self.length:
             return None
         if len(self.buf) > self.length:
@@ -131,7 +131,7 @@ class RequestParser:
 
     def _head(self, raw):
         try:
-            text = raw.decode()
+            text = str(raw, "utf-8")
         except UnicodeError:
             raise HttpError(400, "the request head is not UTF-8")
         lines = text.split("\r\n")
@@ -165,22 +165,29 @@ class RequestParser:
 
 
 def response(status, body=b"", ctype="text/html; charset=utf-8", headers=(), head_only=False):
-    """The bytes of one whole response (``Connection: close``)."""
+    """The bytes of one whole response (``Connection: close``); BODY None: the head of a response
+    whose body follows in pieces (no Content-Length: the end of the connection ends it)."""
     if isinstance(body, str):
         body = body.encode()
-    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
-             "Content-Type: " + ctype, "Content-Length: %d" % len(body), "Connection: close"]
+    lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")), "Content-Type: " + ctype]
+    if body is not None:
+        lines.append("Content-Length: %d" % len(body))
+    lines.append("Connection: close")
     for k, v in SECURITY_HEADERS:
         lines.append(k + ": " + v)
     for k, v in headers:
         lines.append(k + ": " + v)
     head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    return head if head_only else head + body
+    return head if head_only or body is None else head + body
 
 
 def escape(text):
     """TEXT safe inside HTML text and quoted attributes."""
     text = str(text)
-    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;")):
-        text = text.replace(a, b)
+    for a, b in _ESCAPES:
+        if a in text:  # (no new string per character that is not there: the heap, issue 18)
+            text = text.replace(a, b)
     return text
+
+
+_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#39;"))
