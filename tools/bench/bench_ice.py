@@ -112,13 +112,15 @@ async def _ours_vs_aioice(our_controlling):
         for c in ours.candidates():
             await far.add_remote_candidate(aioice.Candidate.from_sdp(c))
         await far.add_remote_candidate(None)
+        # each side holds the other's candidates before t0, as in the anchor
+        ours.set_remote(far.local_username, far.local_password,
+                        [c.to_sdp() for c in far.local_candidates])
         t0 = time.monotonic()
         # both start at t0, as the anchor's two connect() calls do: aioice's connect() first
         # runs to its first wait (it paces its checks with a 20 ms sleep), then ours starts
         far_done = asyncio.ensure_future(asyncio.wait_for(far.connect(), 10))
         await asyncio.sleep(0)
-        ours.start(far.local_username, far.local_password,
-                   [c.to_sdp() for c in far.local_candidates])
+        ours.start()
         await far_done
         t_connect = time.monotonic() - t0
         end = time.monotonic() + 5

@@ -91,6 +91,14 @@ CLOSED = const(5)
 STATE_NAMES = ("new", "gathering", "checking", "connected", "failed", "closed")
 
 MAX_PAIRS = const(100)  # RFC 8445 section 6.1.2.5
+
+# The fixed parts of a check and its answer (stun.encode_raw packs them without a Message)
+_BINDING_REQUEST = stun.message_type(stun.BINDING, stun.REQUEST)
+_BINDING_SUCCESS = stun.message_type(stun.BINDING, stun.SUCCESS)
+_PRIORITY_HEAD = b"\x00\x24\x00\x04"  # PRIORITY, 4 bytes
+_CONTROLLED_HEAD = b"\x80\x29\x00\x08"  # ICE-CONTROLLED, 8 bytes
+_CONTROLLING_HEAD = b"\x80\x2a\x00\x08"  # ICE-CONTROLLING, 8 bytes
+_USE_CANDIDATE_ATTR = b"\x00\x25\x00\x00"
 ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -202,6 +210,7 @@ class Agent:
         self.turn = None
         self.remote_ufrag = None
         self.remote_pwd = None
+        self._user_attr = None  # USERNAME of our checks, packed once the remote ufrag is known
         self.locals = []  # Candidates: host (advertised or not), srflx, relay
         self.remotes = []
         self.pairs = []  # the check list, best first
@@ -337,6 +346,7 @@ class Agent:
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
         self._remote_key = pwd.encode()
+        self._user_attr = stun.pack_attr(stun.USERNAME, (ufrag + ":" + self.ufrag).encode())
         for c in candidates:
             if c.component == 1:
                 self._add_remote(c)
@@ -446,18 +456,20 @@ class Agent:
         return True
 
     def _send_check(self, pair, now, nominate=False, consent=False):
-        m = stun.Message(stun.BINDING, stun.REQUEST, self.rand(12))
-        m.add(stun.USERNAME, self.remote_ufrag + ":" + self.ufrag)
-        m.add(stun.PRIORITY, priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF))
+        # packed by hand (stun.encode_raw): USERNAME, PRIORITY, ICE-CONTROLLING/-CONTROLLED,
+        # USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT (RFC 8445 section 7.2.2)
+        tid = bytes(self.rand(12))
+        prio = priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF)
+        body = self._user_attr + _PRIORITY_HEAD + prio.to_bytes(4, "big")
         if self.controlling:
-            m.add(stun.ICE_CONTROLLING, self.tiebreaker)
+            body += _CONTROLLING_HEAD + self.tiebreaker.to_bytes(8, "big")
             if self.aggressive and not consent:
                 nominate = True
             if nominate:
-                m.add(stun.USE_CANDIDATE)
+                body += _USE_CANDIDATE_ATTR
         else:
-            m.add(stun.ICE_CONTROLLED, self.tiebreaker)
-        data = m.encode(key=self._remote_key, fingerprint=True)
+            body += _CONTROLLED_HEAD + self.tiebreaker.to_bytes(8, "big")
+        data = stun.encode_raw(_BINDING_REQUEST, tid, body, self._remote_key, False, True)
         if consent:
             tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
                                   via=pair.local)
@@ -465,7 +477,7 @@ class Agent:
             tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto,
                                   via=pair.local)
             pair.state = IN_PROGRESS
-        self._checks[m.tid] = _Check(tx, pair, nominate, consent, self.controlling)
+        self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
 
     # --- input --------------------------------------------------------------------------------
@@ -538,9 +550,9 @@ class Agent:
             else:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
-        r = stun.Message(stun.BINDING, stun.SUCCESS, msg.tid)
-        r.add(stun.XOR_MAPPED_ADDRESS, src)
-        self._respond(r.encode(key=key, fingerprint=True), src, via_relay, now)
+        self._respond(stun.encode_raw(_BINDING_SUCCESS, msg.tid, stun.pack_attr(
+            stun.XOR_MAPPED_ADDRESS, stun.pack_xor_address(src, msg.tid)), key, False, True),
+            src, via_relay, now)
         prio = msg.get(stun.PRIORITY, 0)
         use = msg.has(stun.USE_CANDIDATE)
         if self.state != CHECKING and self.state != CONNECTED:
