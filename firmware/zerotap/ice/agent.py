@@ -519,7 +519,25 @@ class Agent:
         """RFC 8445 section 7.3 (and RFC 8489 section 9.1.3 for the credentials)."""
         if self.relay_only and not via_relay:
             return  # only the relayed address is ours to answer on
-        user = msg.get(stun.USERNAME)
+        # one pass over the attributes for what a check carries (RFC 8445 section 7.2.2)
+        user = prio = controlling = controlled = None
+        use = False
+        for a in msg.attrs:
+            t = a[0]
+            if t == stun.USERNAME:
+                if user is None:
+                    user = a[1]
+            elif t == stun.PRIORITY:
+                if prio is None:
+                    prio = a[1]
+            elif t == stun.ICE_CONTROLLING:
+                if controlling is None:
+                    controlling = a[1]
+            elif t == stun.ICE_CONTROLLED:
+                if controlled is None:
+                    controlled = a[1]
+            elif t == stun.USE_CANDIDATE:
+                use = True
         key = self._key
         if user is None or msg.integrity_at < 0:
             self._respond(stun.error_response(msg, 400), src, via_relay, now)
@@ -537,13 +555,13 @@ class Agent:
                 [stun.UNKNOWN_ATTRIBUTES, msg.unknown]]), src, via_relay, now)
             return
         # Role conflict, RFC 8445 section 7.3.1.1
-        theirs = msg.get(stun.ICE_CONTROLLING)
+        theirs = controlling
         if self.controlling and theirs is not None:
             if self.tiebreaker >= theirs:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
             self._switch_role(False)
-        theirs = msg.get(stun.ICE_CONTROLLED)
+        theirs = controlled
         if not self.controlling and theirs is not None:
             if self.tiebreaker >= theirs:
                 self._switch_role(True)
@@ -553,8 +571,8 @@ class Agent:
         self._respond(stun.encode_raw(_BINDING_SUCCESS, msg.tid, stun.pack_attr(
             stun.XOR_MAPPED_ADDRESS, stun.pack_xor_address(src, msg.tid)), key, False, True),
             src, via_relay, now)
-        prio = msg.get(stun.PRIORITY, 0)
-        use = msg.has(stun.USE_CANDIDATE)
+        if prio is None:
+            prio = 0
         if self.state != CHECKING and self.state != CONNECTED:
             if len(self._early) < 16:
                 self._early.append((src, via_relay, prio, use))
@@ -747,24 +765,27 @@ class Agent:
     # --- timers -------------------------------------------------------------------------------
     def timer(self):
         t = None
-
-        def earliest(a, b):
-            return b if a is None or (b is not None and b < a) else a
-
         for c in self._checks.values():
-            t = earliest(t, c.tx.deadline)
-        if self.state == CHECKING or (self.state == CONNECTED and not self.controlling):
+            d = c.tx.deadline
+            if t is None or d < t:
+                t = d
+        state = self.state
+        cands = []
+        if state == CHECKING or (state == CONNECTED and not self.controlling):
             if self._triggered or self._has_waiting():
-                t = earliest(t, self._next_check)
-        if self.state == CHECKING:
-            t = earliest(t, self._nominate_at)
+                cands.append(self._next_check)
+        if state == CHECKING:
+            cands.append(self._nominate_at)
             if self._idle_since is not None:
-                t = earliest(t, self._idle_since + self.nomination_timeout)
-        if self.state == CONNECTED:
-            t = earliest(t, self._consent_at)
-            t = earliest(t, self._consent_expiry)
+                cands.append(self._idle_since + self.nomination_timeout)
+        elif state == CONNECTED:
+            cands.append(self._consent_at)
+            cands.append(self._consent_expiry)
         if self.turn is not None:
-            t = earliest(t, self.turn.timer())
+            cands.append(self.turn.timer())
+        for d in cands:
+            if d is not None and (t is None or d < t):
+                t = d
         return t
 
     def _has_waiting(self):
