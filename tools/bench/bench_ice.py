@@ -117,11 +117,13 @@ async def _ours_vs_aioice(our_controlling):
                         [c.to_sdp() for c in far.local_candidates])
         t0 = time.monotonic()
         # both start at t0, as the anchor's two connect() calls do: aioice's connect() first
-        # runs to its first wait (it paces its checks with a 20 ms sleep), then ours starts
-        far_done = asyncio.ensure_future(asyncio.wait_for(far.connect(), 10))
+        # runs to its first wait (it paces its checks with a 20 ms sleep), then ours starts.
+        # (connect() is the task itself: wrapped in wait_for here, its body would only run
+        # one loop turn after ours.)
+        far_done = asyncio.ensure_future(far.connect())
         await asyncio.sleep(0)
         ours.start()
-        await far_done
+        await asyncio.wait_for(far_done, 10)
         t_connect = time.monotonic() - t0
         end = time.monotonic() + 5
         while ours.selected_at is None and time.monotonic() < end:

@@ -189,7 +189,7 @@ class Agent:
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
         self.pwd = pwd or ice_string(rand, 24)
-        self._key = self.pwd.encode()
+        self._key = stun.IntegrityKey(self.pwd.encode())
         self._remote_key = None
         self.tiebreaker = tiebreaker if tiebreaker is not None else \
             int.from_bytes(rand(8), "big")
@@ -345,7 +345,7 @@ class Agent:
     def set_remote(self, ufrag, pwd, candidates):
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
-        self._remote_key = pwd.encode()
+        self._remote_key = stun.IntegrityKey(pwd.encode())
         self._user_attr = stun.pack_attr(stun.USERNAME, (ufrag + ":" + self.ufrag).encode())
         for c in candidates:
             if c.component == 1:

@@ -23,6 +23,7 @@ import hashlib
 from micropython import const
 
 from zerotap import crypto
+from zerotap.crypto.mac import pads
 
 MAGIC_COOKIE = const(0x2112A442)  # RFC 8489 section 5
 HEADER_LENGTH = const(20)
@@ -385,6 +386,44 @@ def _with_length(data, end, length):
     return b
 
 
+class IntegrityKey:
+    """A MESSAGE-INTEGRITY key (bytes) whose HMAC-SHA1 pads (RFC 2104) are hashed once: each
+    MAC then costs two copies of those hash states, not two fresh hashes of the pads. Where the
+    hash objects cannot be copied (MicroPython) it is ``zerotap.crypto.hmac_sha1`` of the key.
+    ``encode``/``encode_raw``/``verify``/``check`` take it wherever they take a key; an ICE
+    agent keeps one for each password (short-term credentials, RFC 8489 section 9.1)."""
+
+    def __init__(self, key):
+        self.key = bytes(key)
+        self._inner = self._outer = None
+        if _sha1_copies:
+            ipad, opad = pads(hashlib.sha1, 64, self.key)
+            self._inner = hashlib.sha1(ipad)
+            self._outer = hashlib.sha1(opad)
+
+    def sha1(self, data):
+        if self._inner is None:
+            return crypto.hmac_sha1(self.key, data)
+        h = self._inner.copy()
+        h.update(data)
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.digest()
+
+
+_sha1_copies = hasattr(hashlib.sha1(), "copy")
+
+
+def _hmac_sha1(key, data):
+    if isinstance(key, IntegrityKey):
+        return key.sha1(data)
+    return crypto.hmac_sha1(key, data)
+
+
+def _key_bytes(key):
+    return key.key if isinstance(key, IntegrityKey) else key
+
+
 _ZEROS = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
 
 
@@ -413,9 +452,9 @@ def encode_raw(mtype, tid, body, key=None, sha256=False, fingerprint=False):
     buf += body
     if key is not None:
         if sha256:
-            buf += b"\x00\x1c\x00\x20" + crypto.hmac_sha256(key, buf)
+            buf += b"\x00\x1c\x00\x20" + crypto.hmac_sha256(_key_bytes(key), buf)
         else:
-            buf += b"\x00\x08\x00\x14" + crypto.hmac_sha1(key, buf)
+            buf += b"\x00\x08\x00\x14" + _hmac_sha1(key, buf)
     if fingerprint:
         length += 8
         buf[2] = length >> 8
@@ -513,7 +552,7 @@ class Message:
         if self.integrity256_at >= 0:
             at = self.integrity256_at
             mac = self.get(MESSAGE_INTEGRITY_SHA256)
-            got = crypto.hmac_sha256(key, _with_length(raw, at, at - HEADER_LENGTH + 4 +
+            got = crypto.hmac_sha256(_key_bytes(key), _with_length(raw, at, at - HEADER_LENGTH + 4 +
                                                        len(mac)))[:len(mac)]
             if not _equal(got, mac):
                 raise ValueError("STUN MESSAGE-INTEGRITY-SHA256 does not match")
@@ -521,7 +560,7 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        got = crypto.hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+        got = _hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
