@@ -170,12 +170,12 @@ class AsyncPeer:
     UDP socket bound to 127.0.0.1. ``await open()``, then ``set_remote(ufrag, pwd, cands)`` and
     ``start()`` (or ``start(ufrag, pwd, cands)`` for both).
 
-    It serves the socket the way our runtime does (zerotap.runtime.udp): a reader callback that
-    drains every datagram waiting (at most ``_BURST``) into a 2 KiB buffer and sends what the
-    agent answers at once; one loop timer at the agent's deadline, moved only when the deadline
-    comes earlier (a timer that fires early just sleeps again)."""
+    The socket is served without asyncio's datagram transport: a reader callback takes one
+    datagram (at most 2 KiB; the loop calls again while more wait, so that no empty read raises)
+    and sends what the agent answers at once; one loop timer at the agent's deadline, moved only
+    when the deadline comes earlier (a timer that fires early just sleeps again)."""
 
-    _BURST = 32
+    _BURST = 1  # datagrams per callback (a drain of several ends in a raising empty read)
 
     def __init__(self, controlling, **kw):
         self.agent = ice.Agent(controlling, os.urandom, **kw)
