@@ -9,9 +9,16 @@
    - ours against ours (one udp.Loop, one thread; regular nomination);
    - ours (in the same asyncio loop through icepeers.AsyncPeer) against aioice, in both roles.
      Controlling, ours nominates regularly (RFC 8445), which costs one more round trip than
-     aioice's aggressive nomination in the anchor.
+     aioice's aggressive nomination in the anchor: three more datagrams, one of them a second
+     request that aioice has to answer.
+   The same start for all: t0 is taken once both sides hold each other's candidates and
+   credentials (aioice's add_remote_candidate, our set_remote, both before t0), then the two
+   sides start in the anchor's order: the first side's connect() body runs to its first wait,
+   then the second side starts. (connect() is made the task itself: wrapped in wait_for, its
+   body ran one loop turn after ours.) The same end for all: a nominated pair on both sides.
    Rounds are interleaved so that the shared machine's load falls on each alike, each after a
-   garbage collection; medians.
+   garbage collection; medians. On a loaded machine a round that the OS preempts takes
+   several ms whoever plays, so medians move with the load; compare figures of one run only.
    TARGET: each of ours at most the anchor's median.
 2. MicroPython unix port heap (gc.mem_alloc) per ICE agent with a TURN allocation from coturn,
    connected to a peer over loopback (tools/bench/ice_heap.py, 4 agents in one process).
