@@ -166,8 +166,16 @@ class NicePeer:
 
 
 class AsyncPeer:
-    """Our agent in an asyncio loop (beside aioice, in the same thread: no GIL contention),
-    over a datagram endpoint on 127.0.0.1. ``await open()``, then ``start(ufrag, pwd, cands)``."""
+    """Our agent in an asyncio loop (beside aioice, in the same thread: no GIL contention), on a
+    UDP socket bound to 127.0.0.1. ``await open()``, then ``set_remote(ufrag, pwd, cands)`` and
+    ``start()`` (or ``start(ufrag, pwd, cands)`` for both).
+
+    The socket is served without asyncio's datagram transport: a reader callback takes one
+    datagram (at most 2 KiB; the loop calls again while more wait, so that no empty read raises)
+    and sends what the agent answers at once; one loop timer at the agent's deadline, moved only
+    when the deadline comes earlier (a timer that fires early just sleeps again)."""
+
+    _BURST = 1  # datagrams per callback (a drain of several ends in a raising empty read)
 
     def __init__(self, controlling, **kw):
         self.agent = ice.Agent(controlling, os.urandom, **kw)
@@ -175,23 +183,17 @@ class AsyncPeer:
         self.events = []
         self.selected_at = None
         self._handle = None
-        self._deadline = None
+        self._when = None  # when the loop timer fires (agent ms)
 
     async def open(self):
         import asyncio
+        import socket
         self.loop = asyncio.get_running_loop()
-        peer = self
-
-        class Proto(asyncio.DatagramProtocol):
-            def datagram_received(self, data, addr):
-                got = peer.agent.receive(data, addr[:2], peer.now())
-                if got is not None:
-                    peer.got.append(bytes(got))
-                peer.flush()
-
-        self.transport, _ = await self.loop.create_datagram_endpoint(
-            Proto, local_addr=("127.0.0.1", 0))
-        self.port = self.transport.get_extra_info("sockname")[1]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        self.loop.add_reader(self.sock.fileno(), self._readable)
         self.t0 = self.loop.time()
         self.agent.gather([("127.0.0.1", self.port)], self.now())
         self.flush()
@@ -202,14 +204,34 @@ class AsyncPeer:
     def candidates(self):
         return [to_sdp(c) for c in self.agent.local_candidates()]
 
-    def start(self, ufrag, pwd, cands):
+    def set_remote(self, ufrag, pwd, cands):
         self.agent.set_remote(ufrag, pwd, [from_sdp(c) for c in cands])
+
+    def start(self, ufrag=None, pwd=None, cands=None):
+        if ufrag is not None:
+            self.set_remote(ufrag, pwd, cands)
         self.agent.start(self.now())
+        self.flush()
+
+    def _readable(self):
+        agent = self.agent
+        sock = self.sock
+        now = self.now()
+        for _ in range(self._BURST):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            got = agent.receive(data, addr, now)
+            if got is not None:
+                self.got.append(bytes(got))
+            for out, to in agent.datagrams_to_send():
+                sock.sendto(out, to)
         self.flush()
 
     def flush(self):
         for data, addr in self.agent.datagrams_to_send():
-            self.transport.sendto(data, addr)
+            self.sock.sendto(data, addr)
         ev = self.agent.next_event()
         while ev is not None:
             self.events.append(ev)
@@ -217,21 +239,23 @@ class AsyncPeer:
                 self.selected_at = time.monotonic()
             ev = self.agent.next_event()
         t = self.agent.timer()
-        if t != self._deadline:  # reschedule only when the deadline moved
+        if t is not None and (self._when is None or t < self._when):
             if self._handle is not None:
                 self._handle.cancel()
-                self._handle = None
-            self._deadline = t
-            if t is not None:
-                self._handle = self.loop.call_at(self.t0 + t / 1000, self._timer)
+            self._when = t
+            self._handle = self.loop.call_at(self.t0 + t / 1000, self._timer)
 
     def _timer(self):
         self._handle = None
-        self._deadline = None
-        self.agent.handle_timer(self.now())
+        self._when = None
+        now = self.now()
+        t = self.agent.timer()
+        if t is not None and t <= now:
+            self.agent.handle_timer(now)
         self.flush()
 
     def close(self):
         if self._handle is not None:
             self._handle.cancel()
-        self.transport.close()
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()

@@ -44,6 +44,30 @@ def test_rfc5769_responses():
         assert b.encode(key=v["password"].encode(), fingerprint=True) == data
 
 
+def test_rfc5769_with_a_prepared_key_and_packed_by_hand():
+    # stun.IntegrityKey (the HMAC pads hashed once) and stun.encode_raw (the agent's fast path)
+    # give the vectors' bytes, and the prepared key verifies and refuses as the plain one does
+    v = V["request"]
+    data = unhex(v["hex"])
+    key = stun.IntegrityKey(v["password"].encode())
+    m = stun.parse(data)
+    m.verify(key)
+    assert m.encode(key=key, fingerprint=True) == data
+    assert not m.check(stun.IntegrityKey(b"VOkJxbRl1RmTxUk/WvJxBr"))
+    for name in ("response_ipv4", "response_ipv6"):
+        v = V[name]
+        data = unhex(v["hex"])
+        m = stun.parse(data)
+        body = stun.pack_attr(stun.SOFTWARE, v["software"].encode())
+        body = body[:-1] + b" "  # the vector pads SOFTWARE with a space
+        body += stun.pack_attr(stun.XOR_MAPPED_ADDRESS, stun.pack_xor_address(
+            (v["mapped"][0], v["mapped"][1]), m.tid))
+        for key in (v["password"].encode(), stun.IntegrityKey(v["password"].encode())):
+            assert stun.encode_raw(stun.message_type(stun.BINDING, stun.SUCCESS), m.tid, body,
+                                   key, False, True) == data
+            stun.parse(data).verify(key)
+
+
 def test_rfc5769_long_term():
     v = V["request_long_term"]
     data = unhex(v["hex"])

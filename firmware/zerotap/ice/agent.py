@@ -91,6 +91,14 @@ CLOSED = const(5)
 STATE_NAMES = ("new", "gathering", "checking", "connected", "failed", "closed")
 
 MAX_PAIRS = const(100)  # RFC 8445 section 6.1.2.5
+
+# The fixed parts of a check and its answer (stun.encode_raw packs them without a Message)
+_BINDING_REQUEST = stun.message_type(stun.BINDING, stun.REQUEST)
+_BINDING_SUCCESS = stun.message_type(stun.BINDING, stun.SUCCESS)
+_PRIORITY_HEAD = b"\x00\x24\x00\x04"  # PRIORITY, 4 bytes
+_CONTROLLED_HEAD = b"\x80\x29\x00\x08"  # ICE-CONTROLLED, 8 bytes
+_CONTROLLING_HEAD = b"\x80\x2a\x00\x08"  # ICE-CONTROLLING, 8 bytes
+_USE_CANDIDATE_ATTR = b"\x00\x25\x00\x00"
 ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -181,7 +189,7 @@ class Agent:
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
         self.pwd = pwd or ice_string(rand, 24)
-        self._key = self.pwd.encode()
+        self._key = stun.IntegrityKey(self.pwd.encode())
         self._remote_key = None
         self.tiebreaker = tiebreaker if tiebreaker is not None else \
             int.from_bytes(rand(8), "big")
@@ -202,6 +210,7 @@ class Agent:
         self.turn = None
         self.remote_ufrag = None
         self.remote_pwd = None
+        self._user_attr = None  # USERNAME of our checks, packed once the remote ufrag is known
         self.locals = []  # Candidates: host (advertised or not), srflx, relay
         self.remotes = []
         self.pairs = []  # the check list, best first
@@ -336,7 +345,8 @@ class Agent:
     def set_remote(self, ufrag, pwd, candidates):
         self.remote_ufrag = ufrag
         self.remote_pwd = pwd
-        self._remote_key = pwd.encode()
+        self._remote_key = stun.IntegrityKey(pwd.encode())
+        self._user_attr = stun.pack_attr(stun.USERNAME, (ufrag + ":" + self.ufrag).encode())
         for c in candidates:
             if c.component == 1:
                 self._add_remote(c)
@@ -446,18 +456,20 @@ class Agent:
         return True
 
     def _send_check(self, pair, now, nominate=False, consent=False):
-        m = stun.Message(stun.BINDING, stun.REQUEST, self.rand(12))
-        m.add(stun.USERNAME, self.remote_ufrag + ":" + self.ufrag)
-        m.add(stun.PRIORITY, priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF))
+        # packed by hand (stun.encode_raw): USERNAME, PRIORITY, ICE-CONTROLLING/-CONTROLLED,
+        # USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT (RFC 8445 section 7.2.2)
+        tid = bytes(self.rand(12))
+        prio = priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF)
+        body = self._user_attr + _PRIORITY_HEAD + prio.to_bytes(4, "big")
         if self.controlling:
-            m.add(stun.ICE_CONTROLLING, self.tiebreaker)
+            body += _CONTROLLING_HEAD + self.tiebreaker.to_bytes(8, "big")
             if self.aggressive and not consent:
                 nominate = True
             if nominate:
-                m.add(stun.USE_CANDIDATE)
+                body += _USE_CANDIDATE_ATTR
         else:
-            m.add(stun.ICE_CONTROLLED, self.tiebreaker)
-        data = m.encode(key=self._remote_key, fingerprint=True)
+            body += _CONTROLLED_HEAD + self.tiebreaker.to_bytes(8, "big")
+        data = stun.encode_raw(_BINDING_REQUEST, tid, body, self._remote_key, False, True)
         if consent:
             tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
                                   via=pair.local)
@@ -465,7 +477,7 @@ class Agent:
             tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto,
                                   via=pair.local)
             pair.state = IN_PROGRESS
-        self._checks[m.tid] = _Check(tx, pair, nominate, consent, self.controlling)
+        self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
 
     # --- input --------------------------------------------------------------------------------
@@ -507,7 +519,25 @@ class Agent:
         """RFC 8445 section 7.3 (and RFC 8489 section 9.1.3 for the credentials)."""
         if self.relay_only and not via_relay:
             return  # only the relayed address is ours to answer on
-        user = msg.get(stun.USERNAME)
+        # one pass over the attributes for what a check carries (RFC 8445 section 7.2.2)
+        user = prio = controlling = controlled = None
+        use = False
+        for a in msg.attrs:
+            t = a[0]
+            if t == stun.USERNAME:
+                if user is None:
+                    user = a[1]
+            elif t == stun.PRIORITY:
+                if prio is None:
+                    prio = a[1]
+            elif t == stun.ICE_CONTROLLING:
+                if controlling is None:
+                    controlling = a[1]
+            elif t == stun.ICE_CONTROLLED:
+                if controlled is None:
+                    controlled = a[1]
+            elif t == stun.USE_CANDIDATE:
+                use = True
         key = self._key
         if user is None or msg.integrity_at < 0:
             self._respond(stun.error_response(msg, 400), src, via_relay, now)
@@ -525,24 +555,24 @@ class Agent:
                 [stun.UNKNOWN_ATTRIBUTES, msg.unknown]]), src, via_relay, now)
             return
         # Role conflict, RFC 8445 section 7.3.1.1
-        theirs = msg.get(stun.ICE_CONTROLLING)
+        theirs = controlling
         if self.controlling and theirs is not None:
             if self.tiebreaker >= theirs:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
             self._switch_role(False)
-        theirs = msg.get(stun.ICE_CONTROLLED)
+        theirs = controlled
         if not self.controlling and theirs is not None:
             if self.tiebreaker >= theirs:
                 self._switch_role(True)
             else:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
-        r = stun.Message(stun.BINDING, stun.SUCCESS, msg.tid)
-        r.add(stun.XOR_MAPPED_ADDRESS, src)
-        self._respond(r.encode(key=key, fingerprint=True), src, via_relay, now)
-        prio = msg.get(stun.PRIORITY, 0)
-        use = msg.has(stun.USE_CANDIDATE)
+        self._respond(stun.encode_raw(_BINDING_SUCCESS, msg.tid, stun.pack_attr(
+            stun.XOR_MAPPED_ADDRESS, stun.pack_xor_address(src, msg.tid)), key, False, True),
+            src, via_relay, now)
+        if prio is None:
+            prio = 0
         if self.state != CHECKING and self.state != CONNECTED:
             if len(self._early) < 16:
                 self._early.append((src, via_relay, prio, use))
@@ -735,24 +765,27 @@ class Agent:
     # --- timers -------------------------------------------------------------------------------
     def timer(self):
         t = None
-
-        def earliest(a, b):
-            return b if a is None or (b is not None and b < a) else a
-
         for c in self._checks.values():
-            t = earliest(t, c.tx.deadline)
-        if self.state == CHECKING or (self.state == CONNECTED and not self.controlling):
+            d = c.tx.deadline
+            if t is None or d < t:
+                t = d
+        state = self.state
+        cands = []
+        if state == CHECKING or (state == CONNECTED and not self.controlling):
             if self._triggered or self._has_waiting():
-                t = earliest(t, self._next_check)
-        if self.state == CHECKING:
-            t = earliest(t, self._nominate_at)
+                cands.append(self._next_check)
+        if state == CHECKING:
+            cands.append(self._nominate_at)
             if self._idle_since is not None:
-                t = earliest(t, self._idle_since + self.nomination_timeout)
-        if self.state == CONNECTED:
-            t = earliest(t, self._consent_at)
-            t = earliest(t, self._consent_expiry)
+                cands.append(self._idle_since + self.nomination_timeout)
+        elif state == CONNECTED:
+            cands.append(self._consent_at)
+            cands.append(self._consent_expiry)
         if self.turn is not None:
-            t = earliest(t, self.turn.timer())
+            cands.append(self.turn.timer())
+        for d in cands:
+            if d is not None and (t is None or d < t):
+                t = d
         return t
 
     def _has_waiting(self):

@@ -23,6 +23,7 @@ import hashlib
 from micropython import const
 
 from zerotap import crypto
+from zerotap.crypto.mac import pads
 
 MAGIC_COOKIE = const(0x2112A442)  # RFC 8489 section 5
 HEADER_LENGTH = const(20)
@@ -239,6 +240,12 @@ def _pack_address(value, xor_pad):
     return bytes((0, 1 if len(raw) == 4 else 2, port >> 8, port & 0xFF)) + raw
 
 
+def pack_xor_address(addr, tid):
+    """The value of an XOR-...-ADDRESS attribute carrying ADDR ``(ip, port)`` in a message with
+    transaction id TID."""
+    return _pack_address(addr, _xor_pad(tid))
+
+
 def _unpack_address(name, v, xor_pad):
     n = len(v)
     if n < 4:
@@ -346,13 +353,11 @@ def _reserved_clear(kind, v):
     return True
 
 
+_COOKIE = b"\x21\x12\xa4\x42"  # MAGIC_COOKIE's bytes
+
+
 def _xor_pad(tid):
-    return MAGIC_COOKIE.to_bytes(4, "big") + tid
-
-
-def _header(mtype, length, tid):
-    return bytes((mtype >> 8, mtype & 0xFF, length >> 8, length & 0xFF)) + \
-        MAGIC_COOKIE.to_bytes(4, "big") + tid
+    return _COOKIE + tid
 
 
 def message_type(method, cls):
@@ -373,8 +378,90 @@ def crc_fingerprint(data):
     return (binascii.crc32(data) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
 
 
-def _with_length(data, length):
-    return data[:2] + bytes((length >> 8, length & 0xFF)) + data[4:]
+def _with_length(data, end, length):
+    """DATA up to END with LENGTH in the header's length field (what an integrity covers)."""
+    b = bytearray(data[:end])
+    b[2] = length >> 8
+    b[3] = length & 0xFF
+    return b
+
+
+class IntegrityKey:
+    """A MESSAGE-INTEGRITY key (bytes) whose HMAC-SHA1 pads (RFC 2104) are hashed once: each
+    MAC then costs two copies of those hash states, not two fresh hashes of the pads. Where the
+    hash objects cannot be copied (MicroPython) it is ``zerotap.crypto.hmac_sha1`` of the key.
+    ``encode``/``encode_raw``/``verify``/``check`` take it wherever they take a key; an ICE
+    agent keeps one for each password (short-term credentials, RFC 8489 section 9.1)."""
+
+    def __init__(self, key):
+        self.key = bytes(key)
+        self._inner = self._outer = None
+        if _sha1_copies:
+            ipad, opad = pads(hashlib.sha1, 64, self.key)
+            self._inner = hashlib.sha1(ipad)
+            self._outer = hashlib.sha1(opad)
+
+    def sha1(self, data):
+        if self._inner is None:
+            return crypto.hmac_sha1(self.key, data)
+        h = self._inner.copy()
+        h.update(data)
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.digest()
+
+
+_sha1_copies = hasattr(hashlib.sha1(), "copy")
+
+
+def _hmac_sha1(key, data):
+    if isinstance(key, IntegrityKey):
+        return key.sha1(data)
+    return crypto.hmac_sha1(key, data)
+
+
+def _key_bytes(key):
+    return key.key if isinstance(key, IntegrityKey) else key
+
+
+_ZEROS = (b"", b"\x00", b"\x00\x00", b"\x00\x00\x00")
+
+
+def pack_attr(t, v):
+    """One attribute of type T with the packed value V (bytes), zero-padded to 4 bytes."""
+    n = len(v)
+    return bytes((t >> 8, t & 0xFF, n >> 8, n & 0xFF)) + v + _ZEROS[-n & 3]
+
+
+def encode_raw(mtype, tid, body, key=None, sha256=False, fingerprint=False):
+    """The bytes of a message of type MTYPE (:func:`message_type`) and transaction id TID whose
+    attributes are already packed (BODY, e.g. of :func:`pack_attr`), then MESSAGE-INTEGRITY
+    (HMAC-SHA1, or with SHA256 MESSAGE-INTEGRITY-SHA256) with KEY and FINGERPRINT. One buffer,
+    the header's length field set for each in turn (RFC 8489 sections 14.5 to 14.7): the fast
+    path of the agent's checks and answers; :meth:`Message.encode` ends here too."""
+    length = len(body)
+    if key is not None:
+        length += 36 if sha256 else 24
+    buf = bytearray(HEADER_LENGTH)
+    buf[0] = mtype >> 8
+    buf[1] = mtype & 0xFF
+    buf[2] = length >> 8
+    buf[3] = length & 0xFF
+    buf[4:8] = _COOKIE
+    buf[8:20] = tid
+    buf += body
+    if key is not None:
+        if sha256:
+            buf += b"\x00\x1c\x00\x20" + crypto.hmac_sha256(_key_bytes(key), buf)
+        else:
+            buf += b"\x00\x08\x00\x14" + _hmac_sha1(key, buf)
+    if fingerprint:
+        length += 8
+        buf[2] = length >> 8
+        buf[3] = length & 0xFF
+        crc = (binascii.crc32(buf) & 0xFFFFFFFF) ^ FINGERPRINT_XOR
+        buf += b"\x80\x28\x00\x04" + crc.to_bytes(4, "big")
+    return bytes(buf)
 
 
 def long_term_key(username, realm, password):
@@ -431,13 +518,15 @@ class Message:
         """The message's bytes. With KEY: MESSAGE-INTEGRITY (or with SHA256 the -SHA256 variant)
         replaces any present; with FINGERPRINT a new FINGERPRINT replaces any present."""
         body = []
-        length = 0
         tid = self.tid
+        has_fingerprint = False
         for a in self.attrs:
             t = a[0]
-            if key is not None and t in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
-                continue
-            if (fingerprint or key is not None) and t == FINGERPRINT:
+            if t == FINGERPRINT:
+                has_fingerprint = True
+                if fingerprint or key is not None:
+                    continue
+            elif key is not None and (t == MESSAGE_INTEGRITY or t == MESSAGE_INTEGRITY_SHA256):
                 continue
             entry = ATTRIBUTES.get(t)
             if entry is None:
@@ -445,28 +534,14 @@ class Message:
             else:
                 v = a[3] if len(a) > 3 else _pack(t, entry[1], a[1], tid)
             n = len(v)
-            pad = a[2] if len(a) > 2 and a[2] is not None else bytes(-n % 4)
             body.append(bytes((t >> 8, t & 0xFF, n >> 8, n & 0xFF)))
             body.append(v)
-            body.append(pad)
-            length += 4 + n + len(pad)
-        mtype = message_type(self.method, self.cls)
-        data = _header(mtype, length, tid) + b"".join(body)
-        if key is not None:
-            if sha256:
-                data = _header(mtype, length + 36, tid) + data[HEADER_LENGTH:]
-                mac = crypto.hmac_sha256(key, data)
-                data += b"\x00\x1c\x00\x20" + mac
-                length += 36
-            else:
-                data = _header(mtype, length + 24, tid) + data[HEADER_LENGTH:]
-                mac = crypto.hmac_sha1(key, data)
-                data += b"\x00\x08\x00\x14" + mac
-                length += 24
-        if fingerprint or (key is not None and self.has(FINGERPRINT)):
-            data = _header(mtype, length + 8, tid) + data[HEADER_LENGTH:]
-            data += b"\x80\x28\x00\x04" + crc_fingerprint(data).to_bytes(4, "big")
-        return data
+            if len(a) > 2 and a[2] is not None:
+                body.append(a[2])
+            elif n & 3:
+                body.append(_ZEROS[4 - (n & 3)])
+        return encode_raw(message_type(self.method, self.cls), tid, b"".join(body), key, sha256,
+                          fingerprint or (key is not None and has_fingerprint))
 
     def verify(self, key):
         """Check the parsed message's MESSAGE-INTEGRITY-SHA256 (when present, RFC 8489 section
@@ -477,16 +552,16 @@ class Message:
         if self.integrity256_at >= 0:
             at = self.integrity256_at
             mac = self.get(MESSAGE_INTEGRITY_SHA256)
-            got = crypto.hmac_sha256(key, _with_length(raw[:at], at - HEADER_LENGTH + 4 +
+            got = crypto.hmac_sha256(_key_bytes(key), _with_length(raw, at, at - HEADER_LENGTH + 4 +
                                                        len(mac)))[:len(mac)]
             if not _equal(got, mac):
                 raise ValueError("STUN MESSAGE-INTEGRITY-SHA256 does not match")
             return
-        if self.integrity_at < 0:
-            raise ValueError("STUN message has no MESSAGE-INTEGRITY")
         at = self.integrity_at
-        got = crypto.hmac_sha1(key, _with_length(raw[:at], at - HEADER_LENGTH + 24))
-        if not _equal(got, self.get(MESSAGE_INTEGRITY)):
+        if at < 0:
+            raise ValueError("STUN message has no MESSAGE-INTEGRITY")
+        got = _hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+        if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
     def check(self, key):
@@ -516,14 +591,13 @@ def parse(data):
     n = len(data)
     if n < HEADER_LENGTH:
         raise ValueError("STUN message shorter than the 20-byte header")
-    mtype = _u16(data, 0)
+    mtype = (data[0] << 8) | data[1]
     if mtype & 0xC000:
         raise ValueError("STUN message type 0x%04x: the first two bits are not zero" % mtype)
-    cookie = _u32(data, 4)
-    if cookie != MAGIC_COOKIE:
-        raise ValueError("STUN magic cookie 0x%08x is wrong" % cookie)
-    length = _u16(data, 2)
-    if length % 4:
+    if data[4] != 0x21 or data[5] != 0x12 or data[6] != 0xA4 or data[7] != 0x42:
+        raise ValueError("STUN magic cookie 0x%08x is wrong" % _u32(data, 4))
+    length = (data[2] << 8) | data[3]
+    if length & 3:
         raise ValueError("STUN message length %d is not a multiple of 4" % length)
     if length != n - HEADER_LENGTH:
         raise ValueError("STUN message length %d does not match the %d bytes after the header"
@@ -535,44 +609,63 @@ def parse(data):
     msg = Message(method, cls, tid)
     msg.raw = data
     attrs = msg.attrs
+    table = ATTRIBUTES
     pos = HEADER_LENGTH
     ignore = False
     while pos < n:
         if pos + 4 > n:
             raise ValueError("STUN attribute at offset %d: truncated header" % pos)
-        t = _u16(data, pos)
-        alen = _u16(data, pos + 2)
+        t = (data[pos] << 8) | data[pos + 1]
+        alen = (data[pos + 2] << 8) | data[pos + 3]
         end = pos + 4 + alen
-        padded = end + (-alen % 4)
+        padded = (end + 3) & ~3  # attributes start on 4-byte boundaries
         if padded > n:
             raise ValueError("STUN attribute 0x%04x at offset %d: length %d runs past the end"
                              " of the message" % (t, pos, alen))
-        v = data[pos + 4:end]
-        pad = data[end:padded]
         if t == FINGERPRINT:
             if padded != n:
                 raise ValueError("STUN FINGERPRINT is not the last attribute")
             if alen != 4:
                 raise ValueError("STUN FINGERPRINT: length %d, want 4" % alen)
-            if _u32(v, 0) != crc_fingerprint(data[:pos]):
+            if _u32(data, pos + 4) != crc_fingerprint(data[:pos]):
                 raise ValueError("STUN FINGERPRINT does not match")
         elif ignore and t != MESSAGE_INTEGRITY_SHA256:
             pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
             continue
-        entry = ATTRIBUTES.get(t)
+        v = data[pos + 4:end]
+        entry = table.get(t)
         if entry is None:
-            value = v
+            item = [t, v]
             if t < 0x8000:
                 msg.unknown.append(t)
         else:
-            value = _unpack(t, entry[0], entry[1], v, tid)
-        item = [t, value]
-        if pad and pad != bytes(len(pad)):
-            item.append(pad)
-        if entry is not None and not _reserved_clear(entry[1], v):
-            if len(item) == 2:
-                item.append(None)
-            item.append(v)
+            kind = entry[1]
+            # the kinds of an ICE check and its answer first, the rest through _unpack
+            if kind == K_U32 and alen == 4 or kind == K_U64 and alen == 8:
+                item = [t, int.from_bytes(v, "big")]
+            elif kind == K_STRING:
+                try:
+                    item = [t, str(v, "utf-8")]
+                except UnicodeError:
+                    raise ValueError("STUN %s is not UTF-8" % entry[0])
+            elif kind == K_FLAG and alen == 0:
+                item = [t, None]
+            elif kind == K_INTEGRITY and alen == 20:
+                item = [t, v]
+            elif kind == K_XOR_ADDRESS and alen == 8 and v[0] == 0 and v[1] == 1:
+                item = [t, ("%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42),
+                            ((v[2] << 8) | v[3]) ^ 0x2112)]
+            else:
+                item = [t, _unpack(t, entry[0], kind, v, tid)]
+                # reserved bits (RFFU) set: keep the raw value, so that it encodes to itself
+                if (kind <= K_XOR_ADDRESS or K_ERROR <= kind <= K_PROTOCOL) and \
+                        not _reserved_clear(kind, v):
+                    item.append(_pad_of(data, end, padded))
+                    item.append(v)
+        if padded != end and len(item) == 2:
+            pad = data[end:padded]
+            if pad != _ZEROS[padded - end]:
+                item.append(pad)
         attrs.append(item)
         if t == MESSAGE_INTEGRITY:
             msg.integrity_at = pos
@@ -582,6 +675,12 @@ def parse(data):
             ignore = True
         pos = padded
     return msg
+
+
+def _pad_of(data, end, padded):
+    """The padding to keep beside a raw value: None when it is zeros."""
+    pad = data[end:padded]
+    return pad if pad != _ZEROS[padded - end] else None
 
 
 class Transaction:
