@@ -22,6 +22,7 @@ import wave
 import pytest
 
 import audio
+from testca import TestCA
 from fallbacklab import (AFTER_S, DEADLINE_S, NET, RTP_MAX, RTP_MIN, SITES, FallbackLab,
                          World)
 
@@ -39,6 +40,18 @@ def world(tmp_path_factory):
             yield w
         finally:
             w.stop()
+
+
+@pytest.fixture(autouse=True)
+def idle(world):
+    """Each case starts from idle: no call, ZRTP blocked, no loss, the helper up."""
+    world.lab.block_zrtp(True)
+    world.lab.provider_loss(0)
+    yield
+    world.end_call()
+    world.stop_capture()
+    if world.helper is None:
+        world.start_helper()
 
 
 def _signals(w, seconds=40):
@@ -72,9 +85,13 @@ def _rtp(payload):
         not 200 <= payload[1] <= 204
 
 
+def _failed(s):
+    return s.get("fallback") == "failed" and s["security"] == "clear"
+
+
 def test_7_zrtp_not_blocked_no_fallback_secure_as_today(world):
     world.lab.block_zrtp(False)
-    c = world.call("bob")
+    c = world.call("bob", play=_signals(world))
     sa, _ = c.wait("A", lambda s: s["security"] == "secure", 15, "SECURE")
     sb, _ = c.wait("B", lambda s: s["security"] == "secure", 15, "SECURE")
     time.sleep(AFTER_S + 1)  # past the time a blocked path would have started the fallback
@@ -87,7 +104,6 @@ def test_7_zrtp_not_blocked_no_fallback_secure_as_today(world):
 
 
 def test_1_port_restricted_nats_secure_on_the_direct_path(world):
-    world.lab.block_zrtp(True)
     dropped = world.lab.zrtp_dropped()
     wa, wb = _signals(world)
     world.start_capture("case1")
@@ -95,7 +111,7 @@ def test_1_port_restricted_nats_secure_on_the_direct_path(world):
     sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 2)
     sb, tb = c.wait_secure_direct("B", 5)
     switched = max(ta, tb)
-    time.sleep(5)
+    time.sleep(6)  # more than a keepalive interval (5 s)
     world.hang_up(c)
     world.stop_capture()
     assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
@@ -125,3 +141,64 @@ def test_1_port_restricted_nats_secure_on_the_direct_path(world):
     assert len(late) <= 2 * (span / 5 + 2), len(late)
     for p in late:
         assert len(p[5]) == 172 and p[5][1] & 0x80 and len(set(p[5][12:])) == 1, p
+
+
+def test_4_loss_on_the_provider_path_still_secure_within_the_deadline(world):
+    world.lab.provider_loss(10)
+    c = world.call("bob", play=_signals(world))
+    sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+    sb, tb = c.wait_secure_direct("B", 5)
+    dropped = world.lab.loss_dropped()
+    world.lab.provider_loss(0)
+    world.hang_up(c)
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    assert dropped > 10, dropped  # the provider path did lose packets, also during the exchange
+    assert "exchanging" in [s.get("fallback") for s in c.statuses("A")]
+    assert max(ta, tb) - c.connected < AFTER_S + DEADLINE_S
+
+
+def test_5_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(world):
+    wa, wc = _signals(world)
+    c = world.call("carol", play=(wa, wc))
+    s, failed = c.wait("A", _failed, AFTER_S + DEADLINE_S + 3, "CLEAR, the fallback failed")
+    time.sleep(5)
+    world.hang_up(c)
+    assert s["security"] == "clear" and s["error"] == "ICE fallback: no box at the far end " \
+        "answered", s
+    assert failed - c.connected <= AFTER_S + DEADLINE_S + 1.5, failed - c.connected
+    # the call goes on in clear: audio both ways again after the failure
+    got = _heard(world, c, "carol", wa, failed + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("alice -> carol", got)
+    got = _heard(world, c, "alice", wc, failed + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("carol -> alice", got)
+
+
+@pytest.mark.parametrize("helper", ["down", "untrusted"])
+def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(world, helper,
+                                                                             tmp_path):
+    world.stop_helper()  # the autouse fixture starts it again
+    if helper == "untrusted":
+        world.start_helper(TestCA(tmp_path / "other", name="Not The Helper's CA"))
+    world.start_capture("case6" + helper)
+    c = world.call("bob", play=_signals(world))
+    failed = {}
+    for box in ("A", "B"):
+        failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2, "CLEAR, the fallback failed")
+    time.sleep(1.5)
+    world.hang_up(c)
+    world.stop_capture()
+    world.stop_helper()
+    for box, (s, at) in failed.items():
+        assert s["security"] == "clear", s
+        assert s["error"].startswith("ICE fallback: helper: "), s
+        if helper == "untrusted":
+            assert "certificate verify failed" in s["error"], s
+        assert at - c.connected < AFTER_S + 12, (box, at - c.connected)  # not the deadline
+    # media never stalls: box A's RTP toward the provider keeps its 20 ms pace from before the
+    # fallback starts to the end of the call
+    started = [s["at"] / 1000 for s in c.statuses("A") if s.get("fallback") == "blocked"][0]
+    sent = [p[0] for p in world.udp_packets() if p[1] == A_PUBLIC and p[3] == NET and
+            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < c.ended - 0.3]
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
+    assert max(gaps) < 0.25, max(gaps)
