@@ -130,6 +130,17 @@ class FallbackLab(Namespaces):
                    for line in out.stdout.splitlines() if "counter packets" in line)
 
 
+def turn_credentials(user="lab", ttl_s=3600):
+    """coturn's TURN REST credentials (--use-auth-secret), as the helper mints them: the user
+    name is "expiry:user", the password base64(HMAC-SHA1(secret, user name))."""
+    import base64
+    import hashlib
+    import hmac
+    name = "%d:%s" % (int(time.time()) + ttl_s, user)
+    key = base64.b64encode(hmac.new(TURN_SECRET.encode(), name.encode(), hashlib.sha1).digest())
+    return {"server": "%s:3478" % NET, "username": name, "password": key.decode()}
+
+
 def _stop_all(things):
     for t in things:
         try:
@@ -275,14 +286,14 @@ class World:
         box.prefix = self.lab.prefix(site)
         box.config["network"]["sip"] = "%s:5080" % lan_ip
         box.config["network"]["keepalive_s"] = 10
-        # coturn as the STUN server (ice.stun): the agent gathers from the start. (Without it
-        # the box waits for the helper's TURN credentials in its PUT answer; in this lab that
-        # showed two defects, docs/fallback.md: the early offer's empty ufrag fails the peer's
-        # GET when gathering is slow, and a second Allocate from the same 5-tuple gets 437.)
+        # coturn as the STUN and TURN server (ice.stun, ice.turn with REST credentials): the
+        # agent gathers from the start. (Without them the box waits for the helper's TURN
+        # credentials in its PUT answer; in this lab that showed a defect, docs/fallback.md: the
+        # early offer's empty ufrag fails the peer's GET when gathering is slow.)
         box.config["ice"] = {"helper_url": "https://icehelper.test:%d" % HELPER_PORT,
                              "helper_ca": str(self.ca.pem), "helper_address": NET,
-                             "stun": "%s:3478" % NET, "after_s": AFTER_S,
-                             "deadline_s": DEADLINE_S}
+                             "stun": "%s:3478" % NET, "turn": turn_credentials(),
+                             "after_s": AFTER_S, "deadline_s": DEADLINE_S}
         self.boxes[name] = box
         return box
 
