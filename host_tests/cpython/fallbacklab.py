@@ -272,8 +272,8 @@ class World:
         self.kamailio = Provider(self.dir / "kam", NET, 5060, 5060, USERS, domain=DOMAIN,
                                  prefix=self.lab.prefix("net"),
                                  rtpengine="udp:127.0.0.1:%d" % NG_PORT)
-        self.kamailio.start()
         self.parts.append(self.kamailio)
+        self.kamailio.start()
         assert wait_until(lambda: self._listening("net", "u", NG_PORT), 10, rtp.proc), rtp.text()
         assert wait_until(lambda: self._listening("net", "t", REDIS_PORT), 10, rd.proc), rd.text()
         self.start_helper()
@@ -320,11 +320,11 @@ class World:
         a = self._box("A", "a", "cpython")
         b = self._box("B", "b", "micropython")
         for box in (a, b):
+            self.parts.append(box)  # stopped also when its start fails half-way
             box.start()
-            self.parts.append(box)
         for name, site, box in (("alice", "a", a), ("bob", "b", b), ("carol", "b", None)):
-            self._phone(name, site, box).start()
-            self.parts.append(self.phones[name])
+            self.parts.append(self._phone(name, site, box))
+            self.phones[name].start()
         for p in self.phones.values():
             p.wait_registered(20)
         for box in (a, b):  # each box learnt its NAT's address from the registrar's answers
