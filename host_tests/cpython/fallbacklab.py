@@ -344,7 +344,7 @@ class World:
         path = self.dir / (name + ".pcapng")
         log = self.dir / (name + ".tshark.log")
         self.tshark = _Proc(self.lab.popen("net", [need("tshark", "tshark"), "-i", "toa", "-f",
-                                                   "udp", "-w", str(path)],
+                                                   "udp or tcp port 5060", "-w", str(path)],
                                            stdout=open(log, "wb"), stderr=subprocess.STDOUT), log)
         assert wait_until(lambda: "Capturing on" in self.tshark.text(), 15, self.tshark.proc), \
             self.tshark.text()
@@ -370,6 +370,15 @@ class World:
             rows.append((float(f[0]), f[1], int(f[2]), f[3], int(f[4]),
                          bytes.fromhex(f[5].replace(":", ""))))
         return rows
+
+    def sdp_bodies(self):
+        """The SDP bodies of the SIP messages in the capture (UDP or TCP): [(src, dst, media
+        attributes)]."""
+        out = subprocess.run([need("tshark", "tshark"), "-r", str(self.capture_path), "-Y",
+                              "sdp", "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e",
+                              "sdp.media_attr"], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return [tuple(line.split("\t")[:3]) for line in out.stdout.splitlines() if line]
 
     # --- calls ----------------------------------------------------------------------------------
     def call(self, callee, play, prefix=""):
