@@ -314,6 +314,8 @@ class CallMedia(seams.CallMedia):
                 self._keyed_with = (host, port)  # the far media the exchange runs with
         if event_types:
             self.session.add_event_types(event_types)
+        if self.fallback is not None and host is not None and event_types is not None:
+            self.fallback.sdp_events(side, event_types)  # none: the number goes as tones
 
     def set_peer_hash(self, value):
         sec = self.session.secure

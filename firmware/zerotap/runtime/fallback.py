@@ -81,7 +81,7 @@ class BoxFallback:
                                 memory=self.memory, after_ms=ice.after_s * 1000,
                                 deadline_ms=ice.deadline_s * 1000, tone_ms=ice.tone_ms,
                                 gap_ms=ice.tone_ms,
-                                clear=ice.clear, log=self.log)
+                                clear=ice.clear, log=self.log, dtmf=ice.dtmf)
         io.fb = fb
         session.fallback = fb
         return fb
