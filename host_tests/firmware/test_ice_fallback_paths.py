@@ -84,6 +84,13 @@ def test_symmetric_nats_on_both_sides_go_through_turn():
         t = box.fb.agent.turn
         # a permission for the peer and a channel bound to it; data moves as ChannelData
         assert t.channel(box.fb.selected[1].addr) is not None
+    # no permission and no relayed pair for the peer's private (LAN) addresses: a TURN server
+    # on the public side cannot reach them (coturn would end the allocation)
+    for box in (a, b):
+        for p in box.fb.agent.pairs:
+            assert not (p.local.type == ice.RELAY and ice.private(p.remote.addr[0])), p
+    for alloc in sim.turn_server.allocs.values():
+        assert alloc["perms"] and not [ip for ip in alloc["perms"] if ice.private(ip)]
     methods = [m for m, code in sim.turn_server.requests if code == 200]
     from zerotap.ice import stun
     assert stun.ALLOCATE in methods and stun.CREATE_PERMISSION in methods
@@ -94,3 +101,12 @@ def test_symmetric_nats_on_both_sides_go_through_turn():
     assert a.to_phone > 100 and b.to_phone > 100, (a.to_phone, b.to_phone)
     assert a.session.counters.unauthenticated == 0 and b.session.counters.unauthenticated == 0
     assert a.call.security == status.SECURE and a.call.path == "direct"
+
+
+def test_private_addresses():
+    for ip in ("10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.5", "169.254.9.9",
+               "100.64.0.1", "127.0.0.1", "fd00::1", "FE80::1", "::1"):
+        assert ice.private(ip), ip
+    for ip in ("172.32.0.1", "192.0.2.1", "198.51.100.7", "100.128.0.1", "8.8.8.8",
+               "2001:db8::1", "turn.example.org"):
+        assert not ice.private(ip), ip
