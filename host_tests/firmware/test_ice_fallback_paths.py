@@ -110,3 +110,15 @@ def test_private_addresses():
     for ip in ("172.32.0.1", "192.0.2.1", "198.51.100.7", "100.128.0.1", "8.8.8.8",
                "2001:db8::1", "turn.example.org"):
         assert not ice.private(ip), ip
+
+
+def test_turn_servers_from_the_helper_by_address_or_name():
+    from zerotap.runtime.fallback import _turn_from_helper
+    turn = {"username": "1900000000:box", "password": "p",
+            "uris": ["turn:198.51.100.9:3478?transport=tcp", "turn:198.51.100.9:3479?transport=udp"]}
+    assert _turn_from_helper(turn) == (("198.51.100.9", 3479), "1900000000:box", "p")
+    turn["uris"] = ["stun:x.test", "turn:turn.example.test?transport=udp"]
+    assert _turn_from_helper(turn) == (("turn.example.test", 3478), "1900000000:box", "p")
+    turn["uris"] = ["turns:turn.example.test:5349"]
+    assert _turn_from_helper(turn) is None
+    assert _turn_from_helper({"uris": ["turn:198.51.100.9:3478"]}) is None

@@ -423,12 +423,24 @@ class Fallback:
     def _make_agent(self, turn, now):
         if self.agent is not None:
             return
+        self._turn = turn
         a = self.make_agent(self.caller, turn)
         if a is None:
             return  # the factory waits for the helper's TURN credentials
         self.agent = a
         a.gather(self._addrs, now)
         self._flush(now)
+
+    def agent_ready(self, now):
+        """The factory returned None while the runtime resolved a STUN or TURN server's name:
+        ask it again now."""
+        if self.agent is None and self.step in (PREPARE, EXCHANGE, CONNECT):
+            self._make_agent(self._turn, now)
+
+    def fail(self, reason, now):
+        """The runtime gives up on this attempt (e.g. a server name does not resolve)."""
+        if self.step not in (WATCH, FAILED):
+            self._fail(reason, now)
 
     def _offer_dict(self, full=True):
         a = self.agent

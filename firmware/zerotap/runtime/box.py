@@ -371,7 +371,8 @@ class Box:
         ice = getattr(cfg, "ice", None)
         if ice is not None and ice.enabled:
             from zerotap.runtime import fallback as _rfallback
-            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log)
+            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log,
+                                                   resolver=self.net.resolver)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)

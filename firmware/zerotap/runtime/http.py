@@ -4,7 +4,8 @@ ZSipOs's own server and tests), one connection per request, a deadline for the w
 a second try. The HTTP itself is :mod:`zerotap.ice.helper_client` (sans-IO).
 
     h = HelperHttp(streams, "https://helper.example.org", ctx=stream.client_context(cadata=CA),
-                   address="192.0.2.80")     # the helper's IP (DNS is the caller's business)
+                   address="192.0.2.80")     # the helper's IP; or resolve=resolver.address
+                                             # (zerotap.runtime.resolver): its name looked up
     h.request("put", "PUT", "/", body, headers, on_reply, on_fail)
     on_reply(tag, status, body, now); on_fail(tag, reason, now)
 
@@ -33,17 +34,21 @@ class _Request:
         self.parser = None
         self.deadline = now
         self.done = False
+        self.resolving = False
 
 
 class HelperHttp:
     def __init__(self, streams, url, ctx=None, address=None, request_ms=REQUEST_MS, tries=TRIES,
-                 log=None):
+                 log=None, resolve=None):
         self.streams = streams
         self.url = _hc.parse_url(url)
         if self.url.tls and ctx is None:
             raise ValueError("ice.helper_url: https needs a CA (ice.helper_ca)")
         self.ctx = ctx if self.url.tls else None
         self.address = address or self.url.host
+        # resolve(done, host) -> done(ip or None, error): the helper's name when no address
+        # was given (looked up before each try; the resolver's cache keeps its TTL)
+        self.resolve = resolve if address is None else None
         self.request_ms = request_ms
         self.tries = tries
         self.log = log or (lambda text: None)
@@ -62,6 +67,23 @@ class HelperHttp:
     def _try(self, r, now):
         r.tries += 1
         r.deadline = now + self.request_ms
+        if self.resolve is not None:
+            r.resolving = True
+            self.resolve(lambda ip, err: self._resolved(r, ip, err), self.url.host)
+            return
+        self._connect(r, self.address, now)
+
+    def _resolved(self, r, ip, err):
+        if r.done or not r.resolving:
+            return
+        r.resolving = False
+        now = self.streams.loop.clock()
+        if ip is None:
+            self._fail(r, "cannot resolve %s: %s" % (self.url.host, err), now, final=True)
+            return
+        self._connect(r, ip, now)
+
+    def _connect(self, r, address, now):
         r.parser = _hc.ResponseParser()
         try:
             data = _hc.request(self.url, r.method, r.path, r.body, r.headers)
@@ -69,7 +91,7 @@ class HelperHttp:
             self._fail(r, str(e), now, final=True)
             return
         try:
-            r.conn = self.streams.connect(self.address, self.url.port,
+            r.conn = self.streams.connect(address, self.url.port,
                                           lambda c, k, d, t: self._event(r, c, k, d, t),
                                           tls=self.ctx, server_name=self.url.host if self.ctx
                                           else None, framed=False)
