@@ -37,6 +37,7 @@ from zerotap.states import ACTIONS, RETRY_FALLBACK, SET_VERIFIED, SWITCH_CALL, T
 FIXED_SOCKETS = 3  # the two SIP sockets and the control (UDP)
 SOCKETS_PER_CALL = 2  # one per side, RTP and RTCP together (boards/README.md: the socket budget)
 ICE_SOCKETS_PER_CALL = 1  # room kept for the ICE fallback's path
+HELPER_SOCKETS = 1  # the ICE helper's request while it runs: one at a time, box-wide (http.py)
 BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
 BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
 BINDINGS_FILE = "bindings.json"  # the phones' registrations, beside the trust cache

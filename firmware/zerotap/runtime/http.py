@@ -18,6 +18,8 @@ from zerotap.runtime import stream as _stream
 
 REQUEST_MS = 5000  # one try, connect and TLS handshake included
 TRIES = 2
+MAX_CONNECTIONS = 1  # box-wide: two calls in the fallback wait for each other's request, so
+# that the board's 10 sockets hold them (boards/README.md, the socket budget)
 
 
 class _Request:
@@ -39,7 +41,7 @@ class _Request:
 
 class HelperHttp:
     def __init__(self, streams, url, ctx=None, address=None, request_ms=REQUEST_MS, tries=TRIES,
-                 log=None, resolve=None):
+                 log=None, resolve=None, max_connections=MAX_CONNECTIONS):
         self.streams = streams
         self.url = _hc.parse_url(url)
         if self.url.tls and ctx is None:
@@ -51,6 +53,7 @@ class HelperHttp:
         self.resolve = resolve if address is None else None
         self.request_ms = request_ms
         self.tries = tries
+        self.max_connections = max_connections
         self.log = log or (lambda text: None)
         self.pending = []
         self._closing = []  # connections to close outside their own handler
@@ -130,10 +133,11 @@ class HelperHttp:
         if r.done:
             return
         self._drop(r)
+        r.resolving = False
         # an untrusted certificate is not retried: it will not become trusted in a second
         if not final and r.tries < self.tries and "certificate" not in reason:
             self.log("helper: %s %s: %s; trying again" % (r.method, r.path, reason))
-            self._try(r, now)
+            self._starting.insert(0, r)  # once the old connection is closed (the next turn)
             return
         r.done = True
         self._forget(r)
@@ -153,11 +157,21 @@ class HelperHttp:
             c.handler = None
             self._closing.append(c)
 
+    def _busy(self):
+        """Sockets this client holds (or is about to: a lookup before a connect)."""
+        n = len(self._closing)
+        for r in self.pending:
+            if r.conn is not None or r.resolving:
+                n += 1
+        return n
+
     def timer(self):
-        if self._closing or self._starting:
+        if self._closing or (self._starting and self._busy() < self.max_connections):
             return 0
         t = None
         for r in self.pending:
+            if r in self._starting:
+                continue  # waiting for its turn: its deadline starts with its try
             if t is None or r.deadline < t:
                 t = r.deadline
         return t
@@ -165,12 +179,12 @@ class HelperHttp:
     def handle_timer(self, now):
         while self._closing:
             self._closing.pop().close()
-        while self._starting:
+        while self._starting and self._busy() < self.max_connections:
             r = self._starting.pop(0)
             if not r.done:
                 self._try(r, now)
         for r in list(self.pending):
-            if now >= r.deadline:
+            if now >= r.deadline and r not in self._starting:
                 self._fail(r, "no answer within %d ms" % self.request_ms, now)
 
     def close(self):
