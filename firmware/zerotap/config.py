@@ -596,7 +596,8 @@ class IceSettings:
 
     ``helper_url`` (``https://...``; ``http://`` only for ZSipOs's own server), ``helper_ca`` (a
     PEM file: the pinned CA of the helper's certificate; required with https), ``helper_address``
-    (the helper's IP when its name is not resolved by the box), ``stun`` (``host:port``) and
+    (optional: the helper's IP; else the box resolves the URL's host in its loop), ``stun``
+    (``host:port``, an address or a name) and
     ``turn`` (``{"server": "host:port", "username", "password"}``) when the helper gives none,
     ``after_s`` (4: no peer ZRTP this long after media starts the fallback), ``deadline_s`` (20),
     ``host_candidates`` (true; false keeps the LAN addresses out of the offer), ``dtmf``
