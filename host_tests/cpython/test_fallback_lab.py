@@ -16,9 +16,10 @@ The cases of issue 17, in this order (a box remembers a peer whose box answered 
    during the exchange: still SECURE within the deadline;
 5. the far phone has no box: CLEAR with the reason within the deadline, audio restored;
 6. the helper down, and the helper with a certificate the box does not trust: CLEAR with the
-   reason, media never stalls.
-Cases 2 (symmetric NATs through coturn) and 3 (the provider strips telephone-events: the number
-in-band) are not here yet: docs/fallback.md.
+   reason, media never stalls;
+2. symmetric NATs on both sides: the pair goes through coturn, SECURE;
+3. the provider strips telephone-events (rtpengine's codec-strip, the Request-URI "nodtmf-bob"):
+   the number goes in-band, SECURE.
 """
 import time
 import wave
@@ -207,3 +208,47 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
     assert max(gaps) < 0.25, max(gaps)
 
+
+
+def test_2_symmetric_nats_through_coturn(world):
+    world.lab.set_symmetric("a", True)
+    world.lab.set_symmetric("b", True)
+    try:
+        world.start_capture("case2")
+        c = world.call("bob", play=_signals(world))
+        sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+        sb, tb = c.wait_secure_direct("B", 5)
+        time.sleep(2)
+        world.hang_up(c)
+        world.stop_capture()
+    finally:
+        world.lab.set_symmetric("a", False)
+        world.lab.set_symmetric("b", False)
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    # the media goes through coturn's relay ports, as SRTP; nothing straight between the NATs
+    pkts = world.udp_packets()
+    relayed = [p for p in pkts if NET in (p[1], p[3]) and
+               (49152 <= p[2] <= 49200 or 49152 <= p[4] <= 49200 or 3478 in (p[2], p[4]))
+               and p[0] > max(ta, tb)]
+    assert len(relayed) > 50, len(relayed)
+    assert not [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC} and _rtp(p[5])]
+
+
+def test_3_provider_strips_telephone_events_number_in_band(world):
+    world.start_capture("case3")
+    c = world.call("bob", play=_signals(world), prefix="nodtmf-")
+    sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+    sb, tb = c.wait_secure_direct("B", 5)
+    time.sleep(1)
+    world.hang_up(c)
+    world.stop_capture()
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    # the provider path carried G.711 only (PT 0): the number went as tones, not as events
+    pts = {p[5][1] & 0x7F for p in world.udp_packets() if NET in (p[1], p[3]) and
+           (RTP_MIN <= p[2] <= RTP_MAX or RTP_MIN <= p[4] <= RTP_MAX) and _rtp(p[5])}
+    assert pts == {0}, pts
+    # the provider stripped telephone-event: box A offered it, the answer it got has none
+    sdp = world.sdp_bodies()
+    assert any("telephone-event" in attrs for src, dst, attrs in sdp if dst == NET), sdp
+    answers = [attrs for src, dst, attrs in sdp if src == NET]
+    assert answers and not any("telephone-event" in a for a in answers), answers
