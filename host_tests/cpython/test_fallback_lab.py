@@ -10,14 +10,16 @@ Every case starts from idle (fixture ``idle``): no call, ZRTP blocked, no loss, 
 The cases of issue 17, in this order (a box remembers a peer whose box answered over DTMF, so
 "ZRTP not blocked" runs before any fallback reached bob; later calls to bob start at once):
 7. ZRTP not blocked: no fallback, SECURE on the provider path;
-1. port-restricted NATs: SECURE (direct) on a server-reflexive pair with equal SAS, audio both
-   ways by correlation, SRTP only on the direct path and only keepalives on the provider's;
+2. symmetric NATs on both sides: the pair goes through coturn, SECURE (a NAT that changes its
+   behaviour forgets its media and ICE mappings, ``FallbackLab.forget_media_flows``);
+1. port-restricted NATs: SECURE (direct) on a pair between the NATs' public addresses with
+   equal SAS, audio both ways by correlation, SRTP only on the direct path and only keepalives
+   on the provider's;
 4. 10 % loss on the provider path (both ways, nftables ``numgen``: this kernel has no netem)
    during the exchange: still SECURE within the deadline;
 5. the far phone has no box: CLEAR with the reason within the deadline, audio restored;
 6. the helper down, and the helper with a certificate the box does not trust: CLEAR with the
    reason, media never stalls;
-2. symmetric NATs on both sides: the pair goes through coturn, SECURE;
 3. the provider strips telephone-events (rtpengine's codec-strip, the Request-URI "nodtmf-bob"):
    the number goes in-band, SECURE.
 """
@@ -106,6 +108,30 @@ def test_7_zrtp_not_blocked_no_fallback_secure_as_today(world):
         steps = [s.get("fallback") for s in c.statuses(box)]
         assert steps == [None] * len(steps), steps
         assert all(s.get("path") in (None, "provider") for s in c.statuses(box))
+
+
+def test_2_symmetric_nats_through_coturn(world):
+    world.lab.set_symmetric("a", True)
+    world.lab.set_symmetric("b", True)
+    try:
+        world.start_capture("case2")
+        c = world.call("bob", play=_signals(world))
+        sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+        sb, tb = c.wait_secure_direct("B", 5)
+        time.sleep(2)
+        world.hang_up(c)
+        world.stop_capture()
+    finally:
+        world.lab.set_symmetric("a", False)
+        world.lab.set_symmetric("b", False)
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    # the media goes through coturn's relay ports, as SRTP; nothing straight between the NATs
+    pkts = world.udp_packets()
+    relayed = [p for p in pkts if NET in (p[1], p[3]) and
+               (49152 <= p[2] <= 49200 or 49152 <= p[4] <= 49200 or 3478 in (p[2], p[4]))
+               and p[0] > max(ta, tb)]
+    assert len(relayed) > 50, len(relayed)
+    assert not [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC} and _rtp(p[5])]
 
 
 def test_1_port_restricted_nats_secure_on_the_direct_path(world):
@@ -208,30 +234,6 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
     assert max(gaps) < 0.25, max(gaps)
 
-
-
-def test_2_symmetric_nats_through_coturn(world):
-    world.lab.set_symmetric("a", True)
-    world.lab.set_symmetric("b", True)
-    try:
-        world.start_capture("case2")
-        c = world.call("bob", play=_signals(world))
-        sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
-        sb, tb = c.wait_secure_direct("B", 5)
-        time.sleep(2)
-        world.hang_up(c)
-        world.stop_capture()
-    finally:
-        world.lab.set_symmetric("a", False)
-        world.lab.set_symmetric("b", False)
-    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
-    # the media goes through coturn's relay ports, as SRTP; nothing straight between the NATs
-    pkts = world.udp_packets()
-    relayed = [p for p in pkts if NET in (p[1], p[3]) and
-               (49152 <= p[2] <= 49200 or 49152 <= p[4] <= 49200 or 3478 in (p[2], p[4]))
-               and p[0] > max(ta, tb)]
-    assert len(relayed) > 50, len(relayed)
-    assert not [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC} and _rtp(p[5])]
 
 
 def test_3_provider_strips_telephone_events_number_in_band(world):
