@@ -599,7 +599,9 @@ def load(path):
 # --- the ICE fallback (docs/fallback.md) -------------------------------------------------------
 ICE_KEYS = ("helper_url", "helper_ca", "helper_address", "stun", "turn", "after_s", "deadline_s",
             "host_candidates", "dtmf", "tone_ms", "clear", "enabled")
-ICE_DTMF = ("rfc4733",)  # in-band tones are not yet sent by the fallback
+# auto: RFC 4733 events when both SDPs of the call map telephone-event, else in-band tones;
+# rfc4733: events always; inband: tones always (in-band tones are received in every mode)
+ICE_DTMF = ("auto", "rfc4733", "inband")
 
 
 class IceSettings:
@@ -607,11 +609,14 @@ class IceSettings:
 
     ``helper_url`` (``https://...``; ``http://`` only for ZSipOs's own server), ``helper_ca`` (a
     PEM file: the pinned CA of the helper's certificate; required with https), ``helper_address``
-    (the helper's IP when its name is not resolved by the box), ``stun`` (``host:port``) and
+    (optional: the helper's IP; else the box resolves the URL's host in its loop), ``stun``
+    (``host:port``, an address or a name) and
     ``turn`` (``{"server": "host:port", "username", "password"}``) when the helper gives none,
     ``after_s`` (4: no peer ZRTP this long after media starts the fallback), ``deadline_s`` (20),
     ``host_candidates`` (true; false keeps the LAN addresses out of the offer), ``dtmf``
-    (``rfc4733``), ``tone_ms`` (50: each key's tone, and the pause after it; a frame of 14
+    (``auto``: RFC 4733 events when both SDPs of the call carry telephone-event, else in-band
+    tones in the phone's G.711 stream; ``rfc4733`` or ``inband`` forces one; tones are received
+    in every mode), ``tone_ms`` (50: each key's tone, and the pause after it; a frame of 14
     keys takes 1.4 s), ``clear`` (audio while the fallback runs: ``mute`` by
     default, ``pass`` or ``block``), ``enabled`` (true when a helper is set)."""
 
@@ -624,7 +629,7 @@ class IceSettings:
         self.after_s = 4
         self.deadline_s = 20
         self.host_candidates = True
-        self.dtmf = "rfc4733"
+        self.dtmf = "auto"
         self.tone_ms = 50
         self.clear = "mute"
         self.enabled = False
@@ -666,10 +671,9 @@ def parse_ice(obj):
     ice.after_s = _int("ice.after_s", obj.get("after_s", 4), 0, 60)
     ice.deadline_s = _int("ice.deadline_s", obj.get("deadline_s", 20), 5, 120)
     ice.host_candidates = _bool("ice.host_candidates", obj.get("host_candidates", True))
-    dtmf = _want("ice.dtmf", obj.get("dtmf", "rfc4733"), str, "a string")
+    dtmf = _want("ice.dtmf", obj.get("dtmf", "auto"), str, "a string")
     if dtmf not in ICE_DTMF:
-        raise ConfigError("ice.dtmf", "must be rfc4733 (in-band tones are not supported yet), "
-                                      "not %r" % dtmf)
+        raise ConfigError("ice.dtmf", "must be one of auto, rfc4733, inband, not %r" % dtmf)
     ice.dtmf = dtmf
     ice.tone_ms = _int("ice.tone_ms", obj.get("tone_ms", 50), 40, 200)
     clear = _want("ice.clear", obj.get("clear", "mute"), str, "a string")

@@ -8,7 +8,8 @@ the script plays (G.711, 50 packets/s, straight into the session's phone leg).
 SETTINGS_FILE (JSON; the unix port dies on a long argument): ``config`` (a CONFIG.json object
 with its ice section), ``direction`` ("out": the caller's box), ``peer``, ``provider``
 ([host, port]: where the provider path's RTP goes), ``run_s`` (how long after SECURE to keep the
-call), ``limit_s``, ``remembered`` (the peer is in the box's memory: the fallback starts at once). Prints one JSON line at the end.
+call), ``limit_s``, ``remembered`` (the peer is in the box's memory: the fallback starts at once), ``sdp_events`` (the
+telephone-event payload types both SDPs mapped; [] for none). Prints one JSON line at the end.
 """
 import json
 import sys
@@ -77,6 +78,9 @@ def main(path):
         bf.memory.remember(s["peer"])  # an earlier call to this peer found ZRTP blocked
     if not nobox:
         fb[0] = bf.attach(None, call, session, make_leg)
+        if "sdp_events" in s:  # what the two SDPs of the call said about telephone-event
+            for side in (0, 1):
+                fb[0].sdp_events(side, s["sdp_events"])
         first.start(loop.clock())
     phone = {"at": loop.clock(), "seq": 100, "ts": 8000}
     mark = 0x30 if s["direction"] == "out" else 0x50
@@ -133,7 +137,8 @@ def main(path):
                 "keepalives": f.keepalives, "policy": session.policy,
                 "unauthenticated": session.counters.unauthenticated, "log": logs[-200:],
                 "peer_frames": f.peer_frames, "pair": [f.selected[0].type, f.selected[1].type]
-                if f.selected else None, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected})
+                if f.selected else None, "secure_epoch": state.get("secure_epoch"), "rejected": f._decoder.rejected,
+                "frames_sent": f.frames_sent, "peer_form": f._peer_form})
     session.close()
     loop.run_once(100)
     bf.close()

@@ -54,6 +54,7 @@ loadmodule "sanity.so"
 loadmodule "auth.so"
 loadmodule "nathelper.so"
 %(tls_load)s
+%(rtp_load)s
 modparam("usrloc", "db_mode", 0)
 modparam("usrloc", "nat_bflag", 6)
 modparam("rr", "enable_full_lr", 1)
@@ -81,6 +82,7 @@ request_route {
             handle_ruri_alias();
             # an in-dialog request to a GRUU (RFC 5627) of ours: to the contact behind it
             if (uri==myself && $rU != $null) { lookup("location"); }
+            %(rtp_dialog)s
             t_relay(); exit;
         }
         if (is_method("ACK")) {
@@ -99,6 +101,7 @@ request_route {
     if (is_method("REGISTER|INVITE|MESSAGE|SUBSCRIBE")) {
         %(auth)s
     }
+    %(rtp_strip)s
     if (is_method("REGISTER")) {
         if (isflagset(5)) { setbflag(6); }
         if (!save("location")) { sl_reply_error(); }
@@ -113,6 +116,7 @@ request_route {
         t_reply("404", "Not Found");
         exit;
     }
+    %(rtp_initial)s
     t_on_reply("REPLY");
     t_relay();
     exit;
@@ -121,10 +125,31 @@ request_route {
 ''' + AUTH_ROUTE + r'''
 onreply_route[REPLY] {
     if (nat_uac_test("1")) { add_contact_alias(); }
+    %(rtp_reply)s
 }
 
 onreply_route {
     xlog("L_INFO", "REPLY $rs $rr for $rm from $pr:$si:$sp len $ml\n");
+}
+'''
+
+# rtpengine (Debian rtpengine-daemon) anchoring the media, as a provider's SBC does: every SDP
+# offer and answer goes through rtpengine_manage() over the ng control socket, and BYE deletes
+# the session. A Request-URI user "nodtmf-NAME" reaches NAME with telephone-event stripped from
+# the SDP (a provider whose path carries no RFC 4733 events).
+RTP_FLAGS = "replace-origin replace-session-connection"
+RTP_SNIPPETS = {
+    "rtp_load": 'loadmodule "rtpengine.so"\nmodparam("rtpengine", "rtpengine_sock", "%(sock)s")',
+    "rtp_strip": 'if ($rU =~ "^nodtmf-") { $rU = $(rU{s.substr,7,0}); setflag(7); }',
+    "rtp_dialog": 'if (is_method("INVITE|ACK|BYE|CANCEL|UPDATE")) { route(RTP); '
+                  't_on_reply("REPLY"); }',
+    "rtp_initial": 'if (is_method("INVITE")) { route(RTP); }',
+    "rtp_reply": 'if (has_body("application/sdp")) { route(RTP); }',
+}
+RTP_ROUTE = r'''
+route[RTP] {
+    if (isflagset(7)) { rtpengine_manage("%(flags)s codec-strip-telephone-event"); }
+    else { rtpengine_manage("%(flags)s"); }
 }
 '''
 
@@ -182,7 +207,7 @@ def listening(port, host=None):
 
 class Provider:
     def __init__(self, directory, host, udp, tcp, users, tls=None, tls_port=None,
-                 domain=None, prefix=(), auth=True, busy=False):
+                 domain=None, prefix=(), auth=True, busy=False, rtpengine=None):
         self.dir = Path(directory)
         self.host = host
         self.udp = udp
@@ -194,6 +219,7 @@ class Provider:
         self.prefix = list(prefix)
         self.auth = auth  # False: no digest challenge (tests about something else)
         self.busy = busy  # True: every request is answered 503 (an overloaded server)
+        self.rtpengine = rtpengine  # "udp:IP:PORT": rtpengine's ng socket anchors the media
         self.proc = None
         self.cfg = self.dir / "kamailio.cfg"
         self.log = self.dir / "kamailio.log"
@@ -210,14 +236,19 @@ class Provider:
             tls_listen = "enable_tls=yes\nlisten=tls:%s:%d" % (self.host, self.tls)
             tls_load = 'loadmodule "tls.so"'
             tls_param = 'modparam("tls", "config", "%s")' % tls_cfg
-        self.cfg.write_text(CFG % {"host": self.host, "udp": self.udp, "tcp": self.tcp,
+        rtp = {k: "" for k in RTP_SNIPPETS}
+        if self.rtpengine:
+            rtp = {k: v % {"sock": self.rtpengine} if k == "rtp_load" else v
+                   for k, v in RTP_SNIPPETS.items()}
+        self.cfg.write_text((CFG + (RTP_ROUTE % {"flags": RTP_FLAGS} if self.rtpengine else ""))
+                            % dict(rtp, **{"host": self.host, "udp": self.udp, "tcp": self.tcp,
                                    "domain": self.domain, "modules": MODULES,
                                    "passwords": "\n".join(lines), "tls_listen": tls_listen,
                                    "tls_load": tls_load, "tls_param": tls_param,
                                    "busy": 'sl_send_reply("503", "Service Unavailable"); exit;'
                                    if self.busy else "",
                                    "auth": "route(AUTH);" if self.auth else
-                                   "xlog(\"L_INFO\", \"no authentication here\\n\");"})
+                                   "xlog(\"L_INFO\", \"no authentication here\\n\");"}))
 
     def start(self, timeout=20):
         exe = need("kamailio", "the Debian package kamailio")

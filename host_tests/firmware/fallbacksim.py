@@ -4,7 +4,10 @@ fallback machine and an ICE agent; its phone sends G.711 every 20 ms. The provid
 two boxes' network RTP legs at public addresses, and (``blocked``) drops every UDP datagram that
 carries the ZRTP cookie at payload offset 4, as the lab's nftables rule does. A small helper
 (the icehelper API: PUT, POST with the token, GET with 404 while unknown, DELETE) answers after
-``helper_ms``; ``helper_down`` makes every request fail.
+``helper_ms``; ``helper_down`` makes every request fail. ``strip_events``: the provider drops
+RFC 4733 telephone-events (PT 101), as a PSTN leg does; ``sdp_events`` is what the boxes' SDPs
+said (None: not told; False: no telephone-event); ``nat`` SYMMETRIC with ``turn`` gives both boxes
+a TURN server (coturn's REST credentials, as the helper hands them out).
 
     sim = Sim(blocked=True)
     sim.run(30000, stop=sim.both_secure)
@@ -21,6 +24,7 @@ from zerotap.zrtp import algorithms, engine
 import json
 
 STUN = ("198.51.100.1", 3478)
+TURN = ("198.51.100.2", 3478)
 PROV = (("192.0.2.1", 42000), ("192.0.2.2", 43000))
 PHONE = (("10.0.0.2", 4000), ("10.0.1.2", 4100))
 ZRTP_COOKIE = b"ZRTP"
@@ -37,9 +41,11 @@ def rand_from(seed):
 class BlockingNet(Net):
     """The provider drops UDP whose payload has the ZRTP cookie at offset 4."""
 
-    def __init__(self, blocked, provider, **kw):
+    def __init__(self, blocked, provider, strip_events=False, **kw):
         Net.__init__(self, **kw)
         self.blocked = blocked
+        self.strip_events = strip_events
+        self.events_dropped = 0
         self.provider = provider  # provider-path addresses
         self.zrtp_dropped = 0
         self.provider_log = []  # (now, src, dst, data) on the provider path, audio aside
@@ -49,6 +55,9 @@ class BlockingNet(Net):
         if dst in self.provider or src in self.provider:
             if self.blocked and bytes(data[4:8]) == ZRTP_COOKIE:
                 self.zrtp_dropped += 1
+                return
+            if self.strip_events and len(data) >= 12 and data[1] & 0x7F == 101:
+                self.events_dropped += 1
                 return
             # plain audio is only counted (the MicroPython heap is small)
             if len(data) <= 16 or data[1] & 0x80 or data[1] & 0x7F not in (0, 8):
@@ -96,7 +105,7 @@ class Helper:
 
 class Box(fbmod.FallbackIO):
     def __init__(self, sim, i, caller, memory=None, box=True, after_ms=fbmod.AFTER_MS,
-                 deadline_ms=fbmod.DEADLINE_MS):
+                 deadline_ms=fbmod.DEADLINE_MS, dtmf="auto", sdp_events=None):
         self.sim = sim
         self.i = i
         self.status = status.BoxStatus()
@@ -120,8 +129,12 @@ class Box(fbmod.FallbackIO):
         if box:
             self.fb = fbmod.Fallback(self.session, self, caller, rand_from(77 + i), self._leg,
                                      self._agent, status=self.call, peer="sip:peer%d" % (1 - i),
-                                     memory=memory, after_ms=after_ms, deadline_ms=deadline_ms)
+                                     memory=memory, after_ms=after_ms, deadline_ms=deadline_ms,
+                                     dtmf=dtmf)
             self.session.fallback = self.fb
+            if sdp_events is not None:
+                for side in (0, 1):
+                    self.fb.sdp_events(side, (101,) if sdp_events else ())
         self.phone_at = 0
         self.phone_seq = 1000 * (i + 1)
         self.phone_ts = 50000 * (i + 1)
@@ -134,7 +147,10 @@ class Box(fbmod.FallbackIO):
         return media.ZrtpLeg(engine.Engine(self.zid_seed, config=cfg), self.call)
 
     def _agent(self, controlling, turn):
-        return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN)
+        tconf = None
+        if self.sim.turn:
+            tconf = (TURN, "1900000000:box", "secret")
+        return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN, turn=tconf)
 
     # FallbackIO
     def open_ice(self):
@@ -253,9 +269,14 @@ class IceNode:
 class Sim:
     def __init__(self, blocked=True, seed=1, loss=0.0, nat=PORT_RESTRICTED, memory=(None, None),
                  b_is_box=True, helper_ms=40, after_ms=fbmod.AFTER_MS,
-                 deadline_ms=fbmod.DEADLINE_MS):
-        self.net = BlockingNet(blocked, PROV, seed=seed, loss=loss)
+                 deadline_ms=fbmod.DEADLINE_MS, strip_events=False, dtmf="auto",
+                 sdp_events=None, turn=False):
+        self.net = BlockingNet(blocked, PROV, strip_events, seed=seed, loss=loss)
         self.net.stun_server(STUN[0], STUN[1])
+        self.turn = turn
+        self.turn_server = None
+        if turn:
+            self.turn_server = self.net.turn_server(TURN[0], TURN[1], "1900000000:box", "secret")
         self.helper_ms = helper_ms
         self.helper = Helper(self, rand_from(seed + 100))
         self.ice_hosts = []
@@ -265,7 +286,8 @@ class Sim:
             self.ice_hosts.append(self.net.host("10.0.%d.9" % (i + 1), 5000, None, natobj))
         for i in range(2):
             box = Box(self, i, i == 0, memory=memory[i], box=(i == 0 or b_is_box),
-                      after_ms=after_ms, deadline_ms=deadline_ms)
+                      after_ms=after_ms, deadline_ms=deadline_ms, dtmf=dtmf,
+                      sdp_events=sdp_events)
             self.boxes.append(box)
             self.ice_hosts[i].agent = IceNode(box)
             self.net.host(PROV[i][0], PROV[i][1], ProviderNode(box))

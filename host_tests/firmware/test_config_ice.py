@@ -22,7 +22,13 @@ def test_defaults_without_an_ice_section():
     ice = config.parse(dict(BASE)).ice
     assert not ice.enabled and ice.helper_url is None
     assert (ice.after_s, ice.deadline_s, ice.host_candidates, ice.dtmf, ice.tone_ms, ice.clear) \
-        == (4, 20, True, "rfc4733", 50, "mute")
+        == (4, 20, True, "auto", 50, "mute")
+
+
+def test_dtmf_forms():
+    for form in ("auto", "rfc4733", "inband"):
+        ice = _with({"helper_url": "http://192.0.2.80:9090", "dtmf": form})
+        assert ice.dtmf == form
 
 
 def test_a_full_ice_section():
@@ -56,8 +62,7 @@ def test_refusals_name_the_key():
     _refused({"after_s": 61}, "ice.after_s: must be between 0 and 60, not 61")
     _refused({"deadline_s": 2}, "ice.deadline_s: must be between 5 and 120, not 2")
     _refused({"host_candidates": "no"}, "ice.host_candidates: must be true or false, not a string")
-    _refused({"dtmf": "inband"}, "ice.dtmf: must be rfc4733 (in-band tones are not supported "
-                                 "yet), not 'inband'")
+    _refused({"dtmf": "tones"}, "ice.dtmf: must be one of auto, rfc4733, inband, not 'tones'")
     _refused({"tone_ms": 10}, "ice.tone_ms: must be between 40 and 200, not 10")
     _refused({"clear": "loud"}, "ice.clear: must be one of pass, mute, block, not 'loud'")
     _refused({"enabled": True}, "ice.helper_url: missing: the fallback needs a helper")

@@ -146,6 +146,24 @@ def _family(addr):
     return 6 if ":" in addr[0] else 4
 
 
+def private(ip):
+    """True for an address that a server on the public side cannot reach: RFC 1918, shared
+    (100.64/10), link-local, loopback; IPv6 ULA (fc00::/7), link-local (fe80::/10), ::1."""
+    if ":" in ip:
+        low = ip.lower()
+        return low == "::1" or low[:2] in ("fc", "fd") or low[:4] in ("fe80", "fe9", "fea",
+                                                                     "feb")
+    parts = ip.split(".")
+    if len(parts) != 4:
+        return False
+    try:
+        a, b = int(parts[0]), int(parts[1])
+    except ValueError:
+        return False
+    return a == 10 or a == 127 or (a == 172 and 16 <= b <= 31) or (a == 192 and b == 168) or \
+        (a == 169 and b == 254) or (a == 100 and 64 <= b <= 127)
+
+
 class Pair:
     def __init__(self, local, remote, controlling):
         self.local = local
@@ -391,7 +409,8 @@ class Agent:
         if self.turn is not None and self.turn.state == turnmod.ALLOCATED:
             ips = []
             for r in self.remotes:
-                if _family(r.addr) == _family(self.turn.relayed) and r.addr[0] not in ips:
+                if _family(r.addr) == _family(self.turn.relayed) and r.addr[0] not in ips and \
+                        not self._unreachable_by_relay(r.addr):
                     ips.append(r.addr[0])
             self.turn.permit(ips, now)
 
@@ -405,10 +424,19 @@ class Agent:
         self._permit_remotes(now)
         self._wake(now)
 
+    def _unreachable_by_relay(self, addr):
+        """A private address of the peer's LAN seen from a TURN server on the public side:
+        no permission, no pair (coturn ends an allocation whose relay socket gets 'network
+        unreachable' sending there)."""
+        server = self.turn_config[0] if self.turn_config is not None else None
+        return private(addr[0]) and server is not None and not private(server[0])
+
     def _new_pair(self, local, remote):
         if _family(local.addr) != _family(remote.addr):
             return None
         relay = local.type == RELAY
+        if relay and self._unreachable_by_relay(remote.addr):
+            return None
         for p in self.pairs:  # prune: one pair per base and remote address (6.1.2.4)
             if (p.local.type == RELAY) == relay and p.local.base == local.base and \
                     p.remote.addr == remote.addr:

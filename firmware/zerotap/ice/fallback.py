@@ -59,6 +59,7 @@ from micropython import const
 from zerotap import rtp as _rtp
 from zerotap.dtmf import events as _events
 from zerotap.dtmf import frame as _frame
+from zerotap.dtmf import inband as _inband
 from zerotap.ice import offer as _offer
 
 WATCH = "watch"
@@ -82,6 +83,8 @@ _KIND_RTP = _rtp.PACKET_RTP
 _KIND_ZRTP = _rtp.PACKET_ZRTP
 
 _TYPES = ("host", "srflx", "prflx", "relay")
+_EVENTS = const(0)  # how a frame goes: RFC 4733 events ...
+_TONES = const(1)  # ... or in-band tones
 
 # G.711 silence (RFC 3551 section 4.5.14)
 _SILENCE = {0: 0xFF, 8: 0xD5}
@@ -140,7 +143,7 @@ class PeerMemory:
 class Fallback:
     def __init__(self, session, io, caller, rand, make_leg, make_agent, status=None, peer=None,
                  memory=None, after_ms=AFTER_MS, deadline_ms=DEADLINE_MS, event_pt=None,
-                 tone_ms=50, gap_ms=50, clear="mute", log=None):
+                 tone_ms=50, gap_ms=50, clear="mute", log=None, dtmf="auto"):
         self.session = session
         self.io = io
         self.caller = bool(caller)
@@ -158,6 +161,8 @@ class Fallback:
         self.tone_ms = tone_ms
         self.gap_ms = gap_ms
         self.clear = clear  # ice.clear: audio while the fallback runs
+        self.dtmf = dtmf  # ice.dtmf: auto, rfc4733 or inband
+        self._sdp_events = [None, None]  # telephone-event in the phone's / network's SDP
         self.log = log
         self.step = WATCH
         self.reason = None
@@ -173,7 +178,9 @@ class Fallback:
         self._media_at = None  # first media packet
         self._zrtp_seen = False
         self._receiver = _events.EventReceiver(self.event_pts[0])
-        self._decoder = _frame.FrameDecoder()
+        self._decoder = _frame.FrameDecoder()  # frames of RFC 4733 events
+        self._tones = None  # an inband.ToneReceiver, made when the first G.711 packet comes
+        self._tone_decoder = _frame.FrameDecoder()  # frames of in-band tones
         self._ssrc = None  # the phone's stream
         self._seq = None
         self._ts = None
@@ -195,6 +202,8 @@ class Fallback:
         self.peer_frames = 0
         self.selected = None
         self._sender = None
+        self._peer_form = None  # how the peer's last frame came: _EVENTS or _TONES
+        self.frames_sent = [0, 0]  # frames begun as events, as tones
         self._send_at = None
         self._last_rx = None
         self._repeat_at = None
@@ -232,6 +241,27 @@ class Fallback:
         if self.event_pts:
             self._receiver.payload_type = self.event_pts[-1] if len(self.event_pts) > 1 \
                 else self.event_pts[0]
+
+    def sdp_events(self, side, types):
+        """SIDE's SDP (0 the phone's, 1 the network's) mapped TYPES to telephone-event (empty:
+        none). With ``dtmf`` auto, a call whose SDPs do not both carry it gets in-band tones."""
+        self._sdp_events[side] = bool(types)
+        if types:
+            self.add_event_types(types)
+
+    def _form(self):
+        """How our next frame goes: _EVENTS (RFC 4733) or _TONES (in-band)."""
+        if self.dtmf == "inband":
+            return _TONES
+        if self.dtmf == "rfc4733":
+            return _EVENTS
+        if self._peer_form is not None:
+            return self._peer_form  # answer in the form we hear
+        if False in self._sdp_events:
+            return _TONES
+        # both SDPs say telephone-event, but a provider may still strip them: while the peer
+        # is silent, every other frame goes as tones (a ZSipOs box reads the event frames)
+        return _TONES if self.frames_sent[_EVENTS] > self.frames_sent[_TONES] else _EVENTS
 
     def _media(self, now):
         self._now = now
@@ -288,8 +318,28 @@ class Fallback:
         self._media(now)
         if kind == _KIND_ZRTP:
             self._zrtp_seen = True
-        elif kind == _KIND_RTP and n >= 16 and (buf[1] & 0x7F) in self.event_pts:
-            self._events_in(bytes(buf[:n]), now)
+        elif kind == _KIND_RTP and n >= 16:
+            pt = buf[1] & 0x7F
+            if pt in self.event_pts:
+                self._events_in(bytes(buf[:n]), now)
+            elif pt in _inband.CODECS and self._listening():
+                # in-band tones, at all times (a provider that strips telephone-events or
+                # renders them as tones, a PSTN leg)
+                t = self._tones
+                if t is None:
+                    t = self._tones = _inband.ToneReceiver()
+                for key in t.receive_packet(buf, n):
+                    self._key_down(key, now, self._tone_decoder, _TONES)
+        return True
+
+    def _listening(self):
+        """Whether provider-path audio is searched for tones: not once the call is SECURE."""
+        if self.step == DIRECT:
+            return False
+        sec = self.session.secure
+        if sec is not None and sec.is_secure and self.step == WATCH:
+            self._tones = None  # ZRTP went through on the provider path: no fallback
+            return False
         return True
 
     def _events_in(self, packet, now):
@@ -298,18 +348,22 @@ class Fallback:
         except ValueError:
             return
         for k in keys:
-            if k[0] != _events.KEY_DOWN:
-                continue
-            self._last_rx = now
-            if self._send_at is not None:
-                self._send_at = max(self._send_at, now + GAP_MS)
-            got = self._decoder.feed(k[1], now)
-            if got is not None:
-                self._frame(got[0], got[1], now)
+            if k[0] == _events.KEY_DOWN:
+                self._key_down(k[1], now, self._decoder, _EVENTS)
 
-    def _frame(self, kind, peer_id, now):
+    def _key_down(self, key, now, decoder, form):
+        self._last_rx = now
+        if self._send_at is not None:
+            self._send_at = max(self._send_at, now + GAP_MS)
+        got = decoder.feed(key, now)
+        if got is not None:
+            self._frame(got[0], got[1], now, form)
+
+    def _frame(self, kind, peer_id, now, form=None):
         if peer_id == self.local_id:
             return  # our own frame, echoed
+        if form is not None:
+            self._peer_form = form
         self.peer_frames += 1
         if kind == _frame.CONFIRM:
             self.peer_confirmed = True
@@ -369,12 +423,24 @@ class Fallback:
     def _make_agent(self, turn, now):
         if self.agent is not None:
             return
+        self._turn = turn
         a = self.make_agent(self.caller, turn)
         if a is None:
             return  # the factory waits for the helper's TURN credentials
         self.agent = a
         a.gather(self._addrs, now)
         self._flush(now)
+
+    def agent_ready(self, now):
+        """The factory returned None while the runtime resolved a STUN or TURN server's name:
+        ask it again now."""
+        if self.agent is None and self.step in (PREPARE, EXCHANGE, CONNECT):
+            self._make_agent(self._turn, now)
+
+    def fail(self, reason, now):
+        """The runtime gives up on this attempt (e.g. a server name does not resolve)."""
+        if self.step not in (WATCH, FAILED):
+            self._fail(reason, now)
 
     def _offer_dict(self, full=True):
         a = self.agent
@@ -464,13 +530,8 @@ class Fallback:
     def _send_frame(self, now):
         confirm = self.peer_id is not None
         digits = _frame.encode(self.local_id, confirm)
-        if self._sender is None:
-            ssrc = self._ssrc
-            if ssrc is None:
-                ssrc = int.from_bytes(self.rand(4), "big")
-            self._sender = _events.EventSender(ssrc, self.event_pts[-1], interval_ms=20,
-                                               tone_ms=self.tone_ms, gap_ms=self.gap_ms)
-        s = self._sender
+        form = self._form()
+        prev = self._sender
         if self._seq is None:
             r = self.rand(6)
             self._seq = int.from_bytes(r[:2], "big")
@@ -478,13 +539,30 @@ class Fallback:
             self._ts_ms = now
             self._offset = 0
         last = (self._seq + self._offset) & 0xFFFF
-        if self._resync:  # a frame right after another, no phone packet between
-            last = (s.next_seq - 1) & 0xFFFF
+        if self._resync and prev is not None:  # a frame right after another, no phone packet
+            last = (prev.next_seq - 1) & 0xFFFF
+        s = prev
+        if s is None or s.form != form:
+            ssrc = self._ssrc
+            if ssrc is None:
+                ssrc = int.from_bytes(self.rand(4), "big")
+            if form == _TONES:
+                # the phone's G.711 codec (PCMU when it sends another: the tones need one)
+                s = _inband.ToneSender(ssrc, self._pt if self._pt in _inband.CODECS else 0,
+                                       tone_ms=max(self.tone_ms, _inband.TONE_MS),
+                                       gap_ms=max(self.gap_ms, _inband.GAP_MS))
+            else:
+                s = _events.EventSender(ssrc, self.event_pts[-1], interval_ms=20,
+                                        tone_ms=self.tone_ms, gap_ms=self.gap_ms)
+            s.form = form
+            self._sender = s
         s.start(digits, now, last, self._ts, self._ts_ms)
+        self.frames_sent[form] += 1
+        if self.log:
+            self.log("fallback: sending %s as %s" % (digits, "tones" if form else "events"))
         self._sending_confirm = confirm
         self._resync = True
         self._send_at = None
-        self._frame_end = now + len(digits) * (self.tone_ms + self.gap_ms)
 
     def _sent(self, now):
         """A whole frame went out."""
@@ -492,8 +570,11 @@ class Fallback:
             self.sent_confirm = True
         self._check_done(now)
         if self._needs_send():
-            wait = REPEAT_MS if self.caller else 2 * REPEAT_MS
-            self._send_at = now + wait
+            at = now + (REPEAT_MS if self.caller else 2 * REPEAT_MS)
+            # something new to say that came while we sent (the peer's id) goes sooner; the
+            # gap after the peer's last key still applies (handle_timer)
+            if self._send_at is None or self._send_at > at:
+                self._send_at = at
 
     def _check_done(self, now):
         if self.peer_id is not None and self.peer_confirmed and self.sent_confirm:
@@ -615,9 +696,13 @@ class Fallback:
     # --- timers -------------------------------------------------------------------------------
     def timer(self):
         t = None
-        for d in (self._trigger_at(), self._send_at, self._get_at if not self._get_pending
+        s = self._sender
+        # while a frame plays, its own timer runs; a frame due meanwhile waits for its end
+        send_at = self._send_at if s is None or not s.busy else None
+        for d in (self._trigger_at(), send_at, self._get_at if not self._get_pending
                   else None, self._deadline if self.step not in (DIRECT, FAILED, WATCH) else None,
-                  self._keepalive_at, self._decoder.get_timer(), self._receiver.get_timer()):
+                  self._keepalive_at, self._decoder.get_timer(), self._receiver.get_timer(),
+                  self._tone_decoder.get_timer()):
             if d is not None and (t is None or d < t):
                 t = d
         s = self._sender
@@ -654,6 +739,7 @@ class Fallback:
         for k in self._receiver.handle_timer(now):
             pass
         self._decoder.handle_timer(now)
+        self._tone_decoder.handle_timer(now)
         if self._deadline is not None and now >= self._deadline and \
                 self.step not in (DIRECT, FAILED, WATCH):
             if self.peer_frames == 0:
@@ -667,6 +753,8 @@ class Fallback:
                 self._transmit_provider(pkt)
             if not s.busy:
                 self._sent(now)
+        if self._send_at is not None and now >= self._send_at and not self._needs_send():
+            self._send_at = None  # nothing more to say: no timer left in the past
         if self._send_at is not None and now >= self._send_at and self._needs_send():
             if self._last_rx is not None and now < self._last_rx + GAP_MS:
                 self._send_at = self._last_rx + GAP_MS

@@ -37,6 +37,7 @@ from zerotap.states import ACTIONS, RETRY_FALLBACK, SET_VERIFIED, SWITCH_CALL, T
 FIXED_SOCKETS = 3  # the two SIP sockets and the control (UDP)
 SOCKETS_PER_CALL = 2  # one per side, RTP and RTCP together (boards/README.md: the socket budget)
 ICE_SOCKETS_PER_CALL = 1  # room kept for the ICE fallback's path
+HELPER_SOCKETS = 1  # the ICE helper's request while it runs: one at a time, box-wide (http.py)
 BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
 BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
 BINDINGS_FILE = "bindings.json"  # the phones' registrations, beside the trust cache
@@ -317,6 +318,8 @@ class CallMedia(seams.CallMedia):
                 self._keyed_with = (host, port)  # the far media the exchange runs with
         if event_types:
             self.session.add_event_types(event_types)
+        if self.fallback is not None and host is not None and event_types is not None:
+            self.fallback.sdp_events(side, event_types)  # none: the number goes as tones
 
     def set_peer_hash(self, value):
         sec = self.session.secure
@@ -372,7 +375,8 @@ class Box:
         ice = getattr(cfg, "ice", None)
         if ice is not None and ice.enabled:
             from zerotap.runtime import fallback as _rfallback
-            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log)
+            self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log,
+                                                   resolver=self.net.resolver)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)

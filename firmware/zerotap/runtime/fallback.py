@@ -7,8 +7,16 @@ server-reflexive and relayed candidates all use it) is opened only when the fall
 closed when it fails or the call ends; a helper request holds one TCP/TLS socket for its length
 and no longer (``Connection: close``).
 
-    bf = BoxFallback(cfg, loop, streams, log)        # one per box; None when ice is off
+    bf = BoxFallback(cfg, loop, streams, log, resolver=net.resolver)   # one per box
     fb = bf.attach(call_media, call_status, session, make_leg)   # per call
+
+Names (the helper URL's host without ``ice.helper_address``, ``ice.stun``, ``ice.turn``'s server,
+the TURN URIs the helper hands out) are resolved through :mod:`zerotap.runtime.resolver` in the
+loop, never by a blocking lookup: the box's resolver when it has one, else one of its own toward
+``network.dns`` or the system's servers, opened on demand. The helper's name is looked up before
+each request (the resolver caches by TTL); a STUN/TURN name while the fallback prepares: the agent
+is made once the addresses are known, and a name that does not resolve ends the attempt
+("cannot resolve ...").
 """
 import os
 
@@ -19,8 +27,8 @@ from zerotap.runtime import http as _http
 
 def _turn_from_helper(turn):
     """``((host, port), username, password)`` from the helper's PUT answer ``turn`` (coturn's
-    REST scheme: ``uris`` like ``turn:198.51.100.9:3478?transport=udp``), or None. Only literal
-    IPv4 addresses: the box does not resolve names here."""
+    REST scheme: ``uris`` like ``turn:198.51.100.9:3478?transport=udp``), or None. UDP only;
+    HOST an IPv4 address or a name (resolved by the caller); port 3478 when absent."""
     if not isinstance(turn, dict):
         return None
     user, pwd, uris = turn.get("username"), turn.get("password"), turn.get("uris") or []
@@ -33,15 +41,19 @@ def _turn_from_helper(turn):
         if "transport=tcp" in uri:
             continue
         host, _, port = rest.rpartition(":")
-        parts = host.split(".")
-        if len(parts) == 4 and all(p.isdigit() for p in parts) and port.isdigit():
+        if not host:
+            host, port = rest, "3478"
+        if host and not host.startswith("[") and port.isdigit():
             return ((host, int(port)), user, pwd)
     return None
 
 
 class BoxFallback:
-    def __init__(self, cfg, loop, streams, log=None, rand=None):
+    def __init__(self, cfg, loop, streams, log=None, rand=None, resolver=None):
         self.cfg = cfg
+        self.resolver = resolver  # the box's (network.dns), or one of our own made on demand
+        self._own_resolver = False
+        self.addresses = {}  # server name -> IPv4 address, resolved for the agent
         self.ice = cfg.ice
         self.loop = loop
         self.streams = streams
@@ -57,8 +69,46 @@ class BoxFallback:
                 from zerotap.runtime import stream as _stream
                 ctx = _stream.client_context(cafile=self.ice.helper_ca)
             self._http = _http.HelperHttp(self.streams, self.ice.helper_url, ctx=ctx,
-                                          address=self.ice.helper_address, log=self.log)
+                                          address=self.ice.helper_address, log=self.log,
+                                          resolve=self.resolve)
         return self._http
+
+    def resolve(self, done, host):
+        """DONE(ip, None) or DONE(None, reason) for HOST, through the loop's resolver."""
+        from zerotap.sip import locate as _locate
+        if _locate.is_ip(host):
+            done(host, None)
+            return
+        r = self.resolver
+        if r is None:
+            from zerotap.runtime import resolver as _resolver
+            servers = getattr(self.cfg.network, "dns", None) or _resolver.system_servers()
+            if not servers:
+                done(None, "no DNS resolver (network.dns, or the system's)")
+                return
+            r = self.resolver = _resolver.Resolver(self.loop, servers, self.rand, self.log)
+            self._own_resolver = True
+        r.address(done, host)
+
+    def _servers(self, fb, servers):
+        """SERVERS [(host, port) or None] with names replaced by addresses, or None while some
+        are being resolved (FB's agent_ready follows; a failure ends FB's attempt)."""
+        from zerotap.sip import locate as _locate
+        missing = [a[0] for a in servers if a is not None and not _locate.is_ip(a[0])
+                   and a[0] not in self.addresses]
+        if not missing:
+            return [None if a is None else (self.addresses.get(a[0], a[0]), a[1])
+                    for a in servers]
+        for host in missing:
+            def done(ip, err, host=host):
+                now = self.loop.clock()
+                if ip is None:
+                    fb.fail("cannot resolve %s: %s" % (host, err), now)
+                    return
+                self.addresses[host] = ip
+                fb.agent_ready(now)
+            self.resolve(done, host)
+        return None
 
     def attach(self, call_media, call_status, session, make_leg):
         io = CallFallback(self, call_media)
@@ -73,6 +123,12 @@ class BoxFallback:
                 tconf = _turn_from_helper(turn)
                 if tconf is not None and stun is None:
                     stun = tconf[0]  # coturn answers STUN Binding too
+            got = self._servers(fb, [stun, tconf[0] if tconf is not None else None])
+            if got is None:
+                return None  # names being resolved: fb.agent_ready(now) follows
+            stun = got[0]
+            if tconf is not None:
+                tconf = (got[1], tconf[1], tconf[2])
             return _agent.Agent(controlling, self.rand, stun_server=stun, turn=tconf,
                                 host=ice.host_candidates)
 
@@ -81,7 +137,7 @@ class BoxFallback:
                                 memory=self.memory, after_ms=ice.after_s * 1000,
                                 deadline_ms=ice.deadline_s * 1000, tone_ms=ice.tone_ms,
                                 gap_ms=ice.tone_ms,
-                                clear=ice.clear, log=self.log)
+                                clear=ice.clear, log=self.log, dtmf=ice.dtmf)
         io.fb = fb
         session.fallback = fb
         return fb
@@ -90,6 +146,10 @@ class BoxFallback:
         if self._http is not None:
             self._http.close()
             self._http = None
+        if self._own_resolver and self.resolver is not None:
+            self.resolver.close()
+            self.resolver = None
+            self._own_resolver = False
 
 
 class CallFallback(_fallback.FallbackIO):

@@ -4,7 +4,8 @@ ZSipOs's own server and tests), one connection per request, a deadline for the w
 a second try. The HTTP itself is :mod:`zerotap.ice.helper_client` (sans-IO).
 
     h = HelperHttp(streams, "https://helper.example.org", ctx=stream.client_context(cadata=CA),
-                   address="192.0.2.80")     # the helper's IP (DNS is the caller's business)
+                   address="192.0.2.80")     # the helper's IP; or resolve=resolver.address
+                                             # (zerotap.runtime.resolver): its name looked up
     h.request("put", "PUT", "/", body, headers, on_reply, on_fail)
     on_reply(tag, status, body, now); on_fail(tag, reason, now)
 
@@ -17,6 +18,8 @@ from zerotap.runtime import stream as _stream
 
 REQUEST_MS = 5000  # one try, connect and TLS handshake included
 TRIES = 2
+MAX_CONNECTIONS = 1  # box-wide: two calls in the fallback wait for each other's request, so
+# that the board's 10 sockets hold them (boards/README.md, the socket budget)
 
 
 class _Request:
@@ -33,19 +36,24 @@ class _Request:
         self.parser = None
         self.deadline = now
         self.done = False
+        self.resolving = False
 
 
 class HelperHttp:
     def __init__(self, streams, url, ctx=None, address=None, request_ms=REQUEST_MS, tries=TRIES,
-                 log=None):
+                 log=None, resolve=None, max_connections=MAX_CONNECTIONS):
         self.streams = streams
         self.url = _hc.parse_url(url)
         if self.url.tls and ctx is None:
             raise ValueError("ice.helper_url: https needs a CA (ice.helper_ca)")
         self.ctx = ctx if self.url.tls else None
         self.address = address or self.url.host
+        # resolve(done, host) -> done(ip or None, error): the helper's name when no address
+        # was given (looked up before each try; the resolver's cache keeps its TTL)
+        self.resolve = resolve if address is None else None
         self.request_ms = request_ms
         self.tries = tries
+        self.max_connections = max_connections
         self.log = log or (lambda text: None)
         self.pending = []
         self._closing = []  # connections to close outside their own handler
@@ -62,6 +70,23 @@ class HelperHttp:
     def _try(self, r, now):
         r.tries += 1
         r.deadline = now + self.request_ms
+        if self.resolve is not None:
+            r.resolving = True
+            self.resolve(lambda ip, err: self._resolved(r, ip, err), self.url.host)
+            return
+        self._connect(r, self.address, now)
+
+    def _resolved(self, r, ip, err):
+        if r.done or not r.resolving:
+            return
+        r.resolving = False
+        now = self.streams.loop.clock()
+        if ip is None:
+            self._fail(r, "cannot resolve %s: %s" % (self.url.host, err), now, final=True)
+            return
+        self._connect(r, ip, now)
+
+    def _connect(self, r, address, now):
         r.parser = _hc.ResponseParser()
         try:
             data = _hc.request(self.url, r.method, r.path, r.body, r.headers)
@@ -69,7 +94,7 @@ class HelperHttp:
             self._fail(r, str(e), now, final=True)
             return
         try:
-            r.conn = self.streams.connect(self.address, self.url.port,
+            r.conn = self.streams.connect(address, self.url.port,
                                           lambda c, k, d, t: self._event(r, c, k, d, t),
                                           tls=self.ctx, server_name=self.url.host if self.ctx
                                           else None, framed=False)
@@ -108,10 +133,11 @@ class HelperHttp:
         if r.done:
             return
         self._drop(r)
+        r.resolving = False
         # an untrusted certificate is not retried: it will not become trusted in a second
         if not final and r.tries < self.tries and "certificate" not in reason:
             self.log("helper: %s %s: %s; trying again" % (r.method, r.path, reason))
-            self._try(r, now)
+            self._starting.insert(0, r)  # once the old connection is closed (the next turn)
             return
         r.done = True
         self._forget(r)
@@ -131,11 +157,21 @@ class HelperHttp:
             c.handler = None
             self._closing.append(c)
 
+    def _busy(self):
+        """Sockets this client holds (or is about to: a lookup before a connect)."""
+        n = len(self._closing)
+        for r in self.pending:
+            if r.conn is not None or r.resolving:
+                n += 1
+        return n
+
     def timer(self):
-        if self._closing or self._starting:
+        if self._closing or (self._starting and self._busy() < self.max_connections):
             return 0
         t = None
         for r in self.pending:
+            if r in self._starting:
+                continue  # waiting for its turn: its deadline starts with its try
             if t is None or r.deadline < t:
                 t = r.deadline
         return t
@@ -143,12 +179,12 @@ class HelperHttp:
     def handle_timer(self, now):
         while self._closing:
             self._closing.pop().close()
-        while self._starting:
+        while self._starting and self._busy() < self.max_connections:
             r = self._starting.pop(0)
             if not r.done:
                 self._try(r, now)
         for r in list(self.pending):
-            if now >= r.deadline:
+            if now >= r.deadline and r not in self._starting:
                 self._fail(r, "no answer within %d ms" % self.request_ms, now)
 
     def close(self):

@@ -4,6 +4,7 @@ and RFC 3263 server location (:mod:`zerotap.sip.locate`) that never blocks the l
     r = Resolver(loop, [("192.0.2.53", 53)])        # or system_servers()
     loc = r.locate(done, "example.test", secure=False)   # done(loc, targets) once known
     loc.current(), loc.failed(now, reason)           # failover, as in zerotap.sip.locate
+    r.address(done, "turn.example.test")             # done(ip or None, error): an A lookup
 
 The UDP socket is opened when a query goes out and closed when none is pending (a board has
 10 lwIP sockets in all). Answers are cached by TTL; a later ``locate`` of the same name is
@@ -29,6 +30,25 @@ def system_servers(path="/etc/resolv.conf"):
     return out
 
 
+class _Address:
+    """An address lookup among the resolver's waiting items (``step`` as Locate has it)."""
+
+    def __init__(self, client, host, qtype):
+        self.client = client
+        self.host = host
+        self.qtype = qtype
+        self.error = None
+
+    def step(self, now):
+        ans = self.client.lookup(self.host, self.qtype, now)
+        if ans is None:
+            return None
+        ips = [r.value for r in ans.records if r.rtype == self.qtype]
+        if not ips:
+            self.error = ans.error or "no address for %s" % self.host
+        return ips
+
+
 class Resolver:
     def __init__(self, loop, servers, rand=None, log=None, bind="0.0.0.0"):
         self.loop = loop
@@ -47,6 +67,18 @@ class Resolver:
         self.waiting.append((loc, done))
         self._pump(self.loop.clock())
         return loc
+
+    def address(self, done, host, qtype=dns.A):
+        """Resolve HOST to one address (A; AAAA with QTYPE): DONE(ip, None) once known,
+        DONE(None, reason) when it does not resolve; at once for a literal or a cached name.
+        Never blocks: the query goes out from the loop like the others."""
+        if _locate.is_ip(host):
+            done(host, None)
+            return None
+        item = _Address(self.client, host, qtype)
+        self.waiting.append((item, lambda it, ips: done(ips[0] if ips else None, it.error)))
+        self._pump(self.loop.clock())
+        return item
 
     def _pump(self, now):
         again = True

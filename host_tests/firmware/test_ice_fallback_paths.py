@@ -1,0 +1,124 @@
+"""The ICE fallback on harder provider paths and NATs (fallbacksim.py, icesim.py): a provider
+that strips RFC 4733 telephone-events (a PSTN leg) -> the number goes as in-band tones in the
+phone's G.711 stream; symmetric NATs on both sides -> the pair goes through TURN (permissions,
+a channel, ZRTP and SRTP over the relay)."""
+from fallbacksim import PROV, Sim
+from icesim import SYMMETRIC
+
+from zerotap import status
+from zerotap.dtmf import events
+from zerotap.ice import agent as ice
+from zerotap.ice import fallback as fbmod
+
+LIMIT = fbmod.AFTER_MS + fbmod.DEADLINE_MS
+
+
+def _event_packets(sim, side):
+    return [d for t, s, dst, d in sim.net.provider_log
+            if s == PROV[side] and len(d) >= 12 and d[1] & 0x7F == events.DEFAULT_PT]
+
+
+def _secure(sim):
+    a, b = sim.boxes
+    assert sim.both_secure(), (a.fb.step, a.fb.reason, b.fb.step, b.fb.reason)
+    assert a.call.sas == b.call.sas and a.call.sas
+    assert a.fb.peer_id == b.fb.local_id and b.fb.peer_id == a.fb.local_id
+
+
+def test_no_telephone_event_in_the_sdp_the_number_goes_as_tones():
+    sim = Sim(blocked=True, strip_events=True, sdp_events=False)
+    end = sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    assert end < LIMIT
+    for i, box in enumerate(sim.boxes):
+        assert box.fb.frames_sent[1] >= 1 and box.fb.frames_sent[0] == 0, box.fb.frames_sent
+        assert box.fb._peer_form == 1  # the peer's frame came as tones
+        assert _event_packets(sim, i) == []
+    assert sim.net.events_dropped == 0
+
+
+def test_a_provider_that_strips_events_the_sdp_announced():
+    # both SDPs say telephone-event, the provider drops them: a silent peer gets every other
+    # frame as tones, and each box answers in the form it hears
+    sim = Sim(blocked=True, strip_events=True, sdp_events=True)
+    end = sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    assert end < LIMIT
+    assert sim.net.events_dropped > 0
+    for box in sim.boxes:
+        assert box.fb.frames_sent[0] >= 1 and box.fb.frames_sent[1] >= 1, box.fb.frames_sent
+
+
+def test_ice_dtmf_inband_forces_tones_and_events_still_heard():
+    sim = Sim(blocked=True, dtmf="inband")
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    for i, box in enumerate(sim.boxes):
+        assert _event_packets(sim, i) == [] and box.fb.frames_sent[0] == 0
+    # a box set to rfc4733 and one set to inband still meet: we receive both forms always
+    sim = Sim(blocked=True)
+    sim.boxes[1].fb.dtmf = "inband"
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    assert sim.boxes[0].fb.frames_sent[1] == 0 and sim.boxes[1].fb.frames_sent[0] == 0
+
+
+def test_events_when_both_sdps_carry_them():
+    sim = Sim(blocked=True, sdp_events=True)
+    end = sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    for i, box in enumerate(sim.boxes):
+        assert box.fb.frames_sent[1] == 0 and _event_packets(sim, i)
+    assert end < 8000
+
+
+def test_symmetric_nats_on_both_sides_go_through_turn():
+    sim = Sim(blocked=True, nat=SYMMETRIC, turn=True)
+    end = sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    assert end < LIMIT
+    a, b = sim.boxes
+    relayed = [box for box in (a, b) if box.fb.selected[0].type == ice.RELAY]
+    assert relayed, [(box.fb.selected[0], box.fb.selected[1]) for box in (a, b)]
+    for box in relayed:
+        t = box.fb.agent.turn
+        # a permission for the peer and a channel bound to it; data moves as ChannelData
+        assert t.channel(box.fb.selected[1].addr) is not None
+    # no permission and no relayed pair for the peer's private (LAN) addresses: a TURN server
+    # on the public side cannot reach them (coturn would end the allocation)
+    for box in (a, b):
+        for p in box.fb.agent.pairs:
+            assert not (p.local.type == ice.RELAY and ice.private(p.remote.addr[0])), p
+    for alloc in sim.turn_server.allocs.values():
+        assert alloc["perms"] and not [ip for ip in alloc["perms"] if ice.private(ip)]
+    methods = [m for m, code in sim.turn_server.requests if code == 200]
+    from zerotap.ice import stun
+    assert stun.ALLOCATE in methods and stun.CREATE_PERMISSION in methods
+    assert stun.CHANNEL_BIND in methods
+    # SRTP both ways over the relay
+    a.to_phone = b.to_phone = 0
+    sim.run(end + 3000)
+    assert a.to_phone > 100 and b.to_phone > 100, (a.to_phone, b.to_phone)
+    assert a.session.counters.unauthenticated == 0 and b.session.counters.unauthenticated == 0
+    assert a.call.security == status.SECURE and a.call.path == "direct"
+
+
+def test_private_addresses():
+    for ip in ("10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.5", "169.254.9.9",
+               "100.64.0.1", "127.0.0.1", "fd00::1", "FE80::1", "::1"):
+        assert ice.private(ip), ip
+    for ip in ("172.32.0.1", "192.0.2.1", "198.51.100.7", "100.128.0.1", "8.8.8.8",
+               "2001:db8::1", "turn.example.org"):
+        assert not ice.private(ip), ip
+
+
+def test_turn_servers_from_the_helper_by_address_or_name():
+    from zerotap.runtime.fallback import _turn_from_helper
+    turn = {"username": "1900000000:box", "password": "p",
+            "uris": ["turn:198.51.100.9:3478?transport=tcp", "turn:198.51.100.9:3479?transport=udp"]}
+    assert _turn_from_helper(turn) == (("198.51.100.9", 3479), "1900000000:box", "p")
+    turn["uris"] = ["stun:x.test", "turn:turn.example.test?transport=udp"]
+    assert _turn_from_helper(turn) == (("turn.example.test", 3478), "1900000000:box", "p")
+    turn["uris"] = ["turns:turn.example.test:5349"]
+    assert _turn_from_helper(turn) is None
+    assert _turn_from_helper({"uris": ["turn:198.51.100.9:3478"]}) is None
