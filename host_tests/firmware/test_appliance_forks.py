@@ -238,3 +238,21 @@ def test_a_fork_engine_shares_the_hello_the_offer_announced():
         assert False, "share_hello after start"
     except ValueError as e:
         assert str(e) == "share_hello: the engine has started already"
+
+
+def test_a_fork_media_goes_to_the_session_whose_sdp_named_it_before_any_latch():
+    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-sdp")
+    try:
+        m = b.media[0]
+        sa, sb = m.forks["A"], m.forks["B"]
+        fb_addr = ("127.0.0.1", far.rtp_port[id(fb)])
+        # A's path latched to B's address (B's packets came before B's 183, from A's host)
+        sa.paths[0].remote[0] = fb_addr
+        fb.sendto(rig._rtp(4), rig._addr(box_net))
+        rig._turn(b)
+        assert sb.counters.relayed_in == 1 and sa.counters.relayed_in == 0
+        assert sa.counters.no_route == 0 and sb.sdp_remote[0] == fb_addr
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()

@@ -360,6 +360,8 @@ class CallMedia(seams.CallMedia):
                 session.set_remote(side, host, port, rtcp_port)
         else:
             self.session.set_remote(side, host, port, rtcp_port)
+            if host is not None and port:
+                self.session.sdp_remote = ((host, port), (host, rtcp_port or port + 1))
         if moved:
             self._rekey(now, host, port)
         elif side == 1 and host is not None and port:
@@ -394,7 +396,10 @@ class CallMedia(seams.CallMedia):
     def _fork_of(self, addr):
         """The fork session whose far media is ADDR (a datagram on the network socket, which every
         fork shares: the offer named one port), or None."""
-        for session in self.forks.values():
+        for session in self.forks.values():  # the address its SDP named first
+            if addr in session.sdp_remote:
+                return session
+        for session in self.forks.values():  # then where its media latched
             remote = session.paths[0].remote
             if addr == remote[0] or addr == remote[1]:
                 return session
