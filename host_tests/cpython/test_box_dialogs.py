@@ -9,6 +9,12 @@
   a 302 but with a NEW Call-ID (so it is no test of the reuse), hence a scripted phone: it calls an
   old number, gets 302 with the new Contact, ACKs, retries with the same Call-ID and a higher CSeq
   to the Contact, and that call connects SECURE with a linphonec.
+- media that moves: a scripted PBX (a small 3PCC B2BUA, RFC 3725) bridges the box's call to
+  linphonec A (the box's offer to A, A's answer to the box: direct media, ZRTP between the box and
+  A, SECURE with A's SAS); then it ends A's leg and moves the media to linphonec B: an INVITE
+  without SDP to B, B's offer in a re-INVITE to the box, the box's answer in the ACK to B. The box
+  runs a new ZRTP exchange with B: status negotiating, then SECURE with B's SAS (equal on both
+  sides), and no MITM alarm at any time.
 """
 import os
 import re
@@ -22,6 +28,7 @@ from hostenv import wait_until
 from kamailio import Kamailio
 from linphone import Linphone
 from test_box_calls import assert_audio_both_ways, stop_all, talk
+from zerotap.sip import message
 
 
 def _fds(proc):
@@ -247,3 +254,145 @@ def test_302_through_kamailio_the_retry_with_the_same_call_id_connects(tmp_path)
     log = box.log()
     assert "call 1 ended: 302 Moved Temporarily" in log, log[-3000:]
     assert st["call"] == 2 and st["sas"] == sas, st
+
+
+class Pbx:
+    """A scripted PBX that moves media (third party call control, RFC 3725): the UAS of the box's
+    call, the UAC of its legs to linphonecs, on one UDP socket. Messages are matched by Call-ID
+    (and method or status); the ones not asked for yet are kept."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.kept = []
+        self.n = 0
+
+    def send(self, text, body, addr):
+        if isinstance(text, list):
+            text = "\r\n".join(text + ["Content-Length: %d" % len(body)]) + "\r\n\r\n"
+        self.sock.sendto(text.encode() + body, addr)
+
+    def wait(self, pred, what, timeout=15):
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.kept:
+                if pred(m):
+                    self.kept.remove(m)
+                    return m
+            if time.monotonic() > deadline:
+                raise AssertionError("pbx: no %s within %d s" % (what, timeout))
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            if data.strip():
+                m = message.parse(data)
+                m.src = addr
+                self.kept.append(m)
+
+    def final(self, call_id, method="INVITE"):
+        return self.wait(lambda m: not m.is_request and m.call_id() == call_id and
+                         m.status >= 200 and m.cseq().method == method,
+                         "final response to %s %s" % (method, call_id))
+
+    def request(self, method, uri, addr, call_id, cseq, frm, to, body=b"", routes=()):
+        self.n += 1
+        lines = ["%s %s SIP/2.0" % (method, uri),
+                 "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKpbx%d%s;rport"
+                 % (self.port, self.n, method.lower()),
+                 "Max-Forwards: 70", "From: %s" % frm, "To: %s" % to, "Call-ID: %s" % call_id,
+                 "CSeq: %d %s" % (cseq, method), "Contact: <sip:pbx@127.0.0.1:%d>" % self.port]
+        lines += ["Route: %s" % r for r in routes]
+        if body:
+            lines.append("Content-Type: application/sdp")
+        self.send(lines, body, addr)
+
+    def invite_leg(self, peer, body):
+        """INVITE linphonec PEER (auto-answering) with BODY (an offer, or none); its 200 ACKed
+        when BODY was an offer. Returns (call_id, 200, from, to)."""
+        cid = "pbx-leg-%s" % uuid.uuid4().hex[:10]
+        frm = "<sip:pbx@127.0.0.1:%d>;tag=p%s" % (self.port, cid[-6:])
+        uri = "sip:%s@127.0.0.1:%d" % (peer.name, peer.sip_port)
+        self.request("INVITE", uri, ("127.0.0.1", peer.sip_port), cid, 1, frm, "<%s>" % uri, body)
+        ok = self.final(cid)
+        assert ok.status == 200, ok.status
+        return cid, ok, frm, ok.get("To")
+
+    def ack_leg(self, peer, leg, body=b""):
+        cid, ok, frm, to = leg
+        self.request("ACK", _uri(ok.get("Contact")), ("127.0.0.1", peer.sip_port), cid, 1, frm, to,
+                     body)
+
+    def bye_leg(self, peer, leg):
+        cid, ok, frm, to = leg
+        self.request("BYE", _uri(ok.get("Contact")), ("127.0.0.1", peer.sip_port), cid, 2, frm, to)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_reinvite_moves_the_far_media_to_another_linphonec_new_sas_no_alarm(tmp_path):
+    box = BoxProcess(tmp_path / "box", "A")
+    alice = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+    pa = Linphone(tmp_path / "pa", encryption="zrtp", auto_answer=True)
+    pb = Linphone(tmp_path / "pb", encryption="zrtp", auto_answer=True)
+    pbx = Pbx()
+    try:
+        box.start()
+        for p in (alice, pa, pb):
+            p.start()
+        alice.call("sip:queue@127.0.0.1:%d" % pbx.port)
+        inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
+        cid = inv.call_id()
+        head = ["Via: %s" % v for v in inv.get_all("Via")]
+        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
+        to = inv.get("To") + ";tag=pbxcall"
+        head += ["From: %s" % inv.get("From"), "To: %s" % to, "Call-ID: %s" % cid,
+                 "CSeq: %s" % inv.get("CSeq")]
+        pbx.send(["SIP/2.0 100 Trying"] + head, b"", inv.src)
+        # 1. bridge the box's call to A: the box's offer to A, A's answer to the box
+        leg_a = pbx.invite_leg(pa, inv.body)
+        pbx.ack_leg(pa, leg_a)
+        pbx.send(["SIP/2.0 200 OK"] + head + ["Contact: <sip:pbx@127.0.0.1:%d>" % pbx.port,
+                                              "Content-Type: application/sdp"],
+                 leg_a[1].body, inv.src)
+        first = box.wait_secure(30)
+        sas_a = pa.wait_encrypted(20)
+        assert first["sas"] == sas_a, (first, sas_a)
+        # 2. move: A's leg ends, B's offer goes to the box in a re-INVITE (through the box's
+        # Record-Route), the box's answer to B in the ACK
+        pbx.bye_leg(pa, leg_a)
+        pa.wait_ended(10)
+        leg_b = pbx.invite_leg(pb, b"")  # no SDP: B's 200 carries its offer
+        routes = inv.get_all("Record-Route")
+        target = _uri(inv.get("Contact"))
+        box_net = ("127.0.0.1", box.network_port)
+        pbx.request("INVITE", target, box_net, cid, 1, to, inv.get("From"), leg_b[1].body, routes)
+        answer = pbx.final(cid)
+        assert answer.status == 200 and b"a=zrtp-hash:" in answer.body, answer.status
+        pbx.request("ACK", target, box_net, cid, 1, to, inv.get("From"), b"", routes)
+        pbx.ack_leg(pb, leg_b, answer.body)
+        sas_b = pb.wait_encrypted(30)
+        second = box.wait_status(lambda s: s["call"] == first["call"] and
+                                 s["security"] == "secure" and s["sas"] == sas_b, 30,
+                                 "SECURE with B's SAS")
+        time.sleep(2)  # media flows a while with the new keys: no alarm may come
+        r = box.control("status")
+    finally:
+        stop_all(alice, pa, pb, box)
+        pbx.close()
+    assert sas_b != sas_a and second["peer_zid"] != first["peer_zid"], (first, second)
+    lines = box.call_statuses(first["call"])
+    seen = []
+    for s in lines:  # what the user saw, each change once
+        if not seen or seen[-1] != (s["security"], s["sas"]):
+            seen.append((s["security"], s["sas"]))
+    i = seen.index(("secure", sas_a))
+    assert seen[i:] == [("secure", sas_a), ("negotiating", None), ("secure", sas_b)], seen
+    for s in lines:
+        assert not s["mitm"] and not s.get("dropped"), s
+    assert r["ok"] and r["calls"][0]["sas"] == sas_b and not r["calls"][0]["mitm"], r
+    assert "the far media moved to 127.0.0.1:%d after SECURE: a new ZRTP exchange" % pb.rtp_port \
+        in box.log()
