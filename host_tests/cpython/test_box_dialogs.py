@@ -95,7 +95,9 @@ def test_kamailio_forks_to_two_contacts_the_answering_one_is_secure_the_other_cl
 
 # Kamailio's answers to first attempts (before authentication): 302 for the old number, 422 for a
 # session interval below 1800 s; every INVITE's Call-ID and Session-Expires logged
-RETRY = r'''    if (is_method("INVITE")) { xlog("L_INFO", "FIRST $rU $ci SE=$hdr(Session-Expires)\n"); }
+RETRY = r'''    if (is_method("INVITE")) {
+        xlog("L_INFO", "FIRST $rU $ci SE=$hdr(Session-Expires)\n");
+    }
     if (is_method("INVITE") && $rU == "old") {
         append_to_reply("Contact: <sip:bob@127.0.0.1:%d>\r\n");
         sl_send_reply("302", "Moved Temporarily");

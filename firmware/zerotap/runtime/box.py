@@ -6,10 +6,11 @@
 
 SIP goes over UDP, TCP and TLS through :mod:`zerotap.runtime.network` (streams, DNS, NAT upkeep;
 docs/transports.md). It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy
-(:mod:`zerotap.sip.proxy`), one :class:`zerotap.media.MediaSession` per call with its four sockets
-and its keypad filter (:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the
-local control socket (:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the
-display and the button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
+(:mod:`zerotap.sip.proxy`), one :class:`zerotap.media.MediaSession` per call (per early dialog
+when the call forks, :meth:`CallMedia.dialog`) with its two sockets and its keypad filter
+(:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the local control socket
+(:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the display and the
+button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
 
 The seams (:mod:`zerotap.seams`) it fills: :class:`MediaFactory` is the proxy's media factory,
 :class:`CallMedia` each call's media; the secure factory it is given (``secure_factory``, a

@@ -33,6 +33,11 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
   a refused request opens no media sockets.
 - Bodies: SDP in INVITE, 183, 2xx, ACK, UPDATE and PRACK is rewritten (:mod:`zerotap.sip.rewrite`)
   so that media flows through the box's media session for the call.
+- Forking (issue 14): each SDP belongs to the dialog of its callee's tag (``_callee_tag``); the
+  call's media gets a session per early dialog (``media.dialog(tag)``), and the 2xx that wins
+  closes the others (``media.confirmed(tag)``, ``Call.tag``). Messages of a fork that lost (its
+  late 2xx, the phone's ACK and BYE for it) pass with their SDP rewritten and change nothing of
+  the winner's dialog or media.
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
 - Transports (docs/transports.md): a message comes with the transport it arrived on; each
