@@ -8,11 +8,12 @@ ZRTP engines."""
 from support import scratch
 from zerotap import status as st
 from zerotap.runtime import box as runtime_box
-from zerotap.sip import message
+from zerotap.sip import message, proxy
 from zerotap import storage as _storage
 from zerotap.zrtp import cache as _cache, engine as _engine
 
 import test_appliance_box as rig
+import test_proxy_core as core
 import test_appliance_moves as moves
 
 
@@ -256,3 +257,77 @@ def test_a_fork_media_goes_to_the_session_whose_sdp_named_it_before_any_latch():
         b.shutdown()
         phone.close()
         far.close()
+
+
+class DialogMedia(core.FakeMedia):
+    """The proxy's fake media, recording which dialog each SDP was for."""
+
+    def __init__(self, number):
+        core.FakeMedia.__init__(self, number)
+        self.said = []
+
+    def dialog(self, tag, now_ms=None):
+        self.said.append(("dialog", tag))
+
+    def confirmed(self, tag, now_ms=None):
+        self.said.append(("confirmed", tag))
+
+    def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
+        core.FakeMedia.set_remote(self, side, host, port, rtcp_port, event_types)
+        self.said.append(("remote", side, host, port))
+
+    def answered(self, now_ms):
+        self.said.append(("answered",))
+
+
+class DialogFactory(core.FakeFactory):
+    def open(self, call_status):
+        m = DialogMedia(len(self.opened))
+        self.opened.append(m)
+        return m
+
+
+SDP_FORK2 = core.SDP_FAR.replace("192.0.2.50", "192.0.2.51").replace("30000", "31000")
+
+
+def test_the_proxy_names_each_sdp_dialog_and_the_winner():
+    p = proxy.Proxy(core._cfg(), DialogFactory(), st.BoxStatus(), [].append)
+    _, fwd, _ = core._forward_invite(p)
+    m = p.media.opened[0]
+    assert m.said == [("dialog", None), ("remote", 0, "127.0.0.1", 23216)]
+    del m.said[:]
+    p.receive(proxy.NETWORK, core._response(fwd, 183, "Session Progress", core.SDP_FAR,
+                                            to_tag="f1"), core.FAR, 1100)
+    p.receive(proxy.NETWORK, core._response(fwd, 183, "Session Progress", SDP_FORK2,
+                                            to_tag="f2"), core.FAR, 1150)
+    assert m.said == [("dialog", "f1"), ("remote", 1, "192.0.2.50", 30000), ("answered",),
+                      ("dialog", "f2"), ("remote", 1, "192.0.2.51", 31000), ("answered",)]
+    del m.said[:]
+    side, ok, _ = core._one(p.receive(proxy.NETWORK, core._response(fwd, 200, "OK", SDP_FORK2,
+                                                                    to_tag="f2"), core.FAR, 1200))
+    assert ok.status == 200 and side == proxy.PHONE
+    assert m.said == [("confirmed", "f2"), ("dialog", "f2"), ("remote", 1, "192.0.2.51", 31000),
+                      ("answered",)]
+    call = p.calls["c140wxXF0q"]
+    assert call.tag == "f2" and call.phase == proxy.CONFIRMED
+    # the callee's in-dialog UPDATE names its dialog by its From tag
+    del m.said[:]
+    body = core.SDP_FAR.replace("30000", "30010").encode()
+    upd = ("UPDATE sip:alice@127.0.0.1:5062 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKupd1\r\n"
+           "Route: <sip:198.51.100.7:%d;lr>\r\n"
+           "From: <sip:bob@192.0.2.50>;tag=f2\r\nTo: <sip:alice@127.0.0.1>;tag=mWSSwrRMI\r\n"
+           "Call-ID: c140wxXF0q\r\nCSeq: 5 UPDATE\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:bob@192.0.2.50:5060>\r\nContent-Type: application/sdp\r\n"
+           "Content-Length: %d\r\n\r\n" % (core.NET_SIP, len(body))).encode() + body
+    side, fwd_upd, _ = core._one(p.receive(proxy.NETWORK, upd, core.FAR, 1300))
+    assert side == proxy.PHONE and fwd_upd.method == "UPDATE"
+    assert m.said == [("dialog", "f2"), ("remote", 1, "192.0.2.50", 30010)]
+    # fork f1 answers late: rewritten for the phone, nothing told to the media
+    del m.said[:]
+    side, late, _ = core._one(p.receive(proxy.NETWORK, core._response(fwd, 200, "OK",
+                                                                      core.SDP_FAR, to_tag="f1"),
+                                        core.FAR, 1400))
+    assert side == proxy.PHONE and late.status == 200 and m.said == []
+    assert b"192.0.2.50" not in late.body and b"m=audio 40000 " in late.body
+    assert call.tag == "f2" and call.uri[proxy.NETWORK].endswith("tag=f2")
