@@ -219,6 +219,12 @@ def test_forks_beyond_the_cap_share_the_last_session():
                                                far.new_rtp()))
         assert len(m.forks) == runtime_box.MAX_FORKS == 4 and "E" not in m.forks
         assert "call 1: more than 4 forks with SDP; dialog E shares a session" in logs
+        # E answers: it gets its own session all the same, and the four others close
+        fe = far.new_rtp()
+        ok = _to_phone(b, far, phone, _response(fwd, 200, "OK", "E", far, fe))
+        assert ok.status == 200 and list(m.forks) == ["E"] and m.forks_closed == 4
+        assert len(factory.legs) == 5 and [leg.closed for leg in factory.legs] == [True] * 4 + [False]
+        assert rig._relays(b, prtp, fe, _port_of(ok), box_net, 11) == (1, 1)
     finally:
         b.shutdown()
         phone.close()

@@ -485,6 +485,8 @@ class CallMedia(seams.CallMedia):
         before), every other fork's session is closed (its secure leg wiped)."""
         if tag is None:
             return
+        if tag not in self.forks and len(self.forks) >= MAX_FORKS:
+            self.forks[tag] = self._new_fork(tag)  # one over the cap, for a moment: see below
         self.dialog(tag, now_ms)
         for other, session in list(self.forks.items()):
             if session is not self.session:
