@@ -129,6 +129,12 @@ def test_the_winning_fork_stays_and_the_others_media_is_closed():
         # the winner's media flows both ways
         got_far, got_phone = rig._relays(b, prtp, fb, _port_of(ok), box_net, 5)
         assert (got_far, got_phone) == (1, 1)
+        # the loser's late packets (it has not seen its CANCEL yet) reach nobody
+        strangers = sb.counters.stranger
+        fa.sendto(rig._rtp(7), rig._addr(box_net))
+        rig._turn(b)
+        assert rig._drain(prtp) == 0 and sb.counters.stranger == strangers + 1
+        assert sb.counters.relayed_in == 1
         # A answers late: the phone gets it rewritten (no media around the box) and BYEs it;
         # B's media and dialog stay
         late = _to_phone(b, far, phone, _response(fwd, 200, "OK", "A", far, fa))

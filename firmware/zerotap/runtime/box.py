@@ -198,6 +198,7 @@ class CallMedia(seams.CallMedia):
         self.rekeys = 0  # new ZRTP exchanges after the far media moved
         self.forks = {}  # forking: the callee's tag of each early dialog with SDP -> its session
         self.forks_closed = 0  # sessions of forks that lost (another fork's 2xx won)
+        self._lost = []  # far media addresses of the forks that lost: their late packets dropped
         self._keys = None
         fs = ForkStatus(self, call_status)  # the first dialog's (forking: see dialog())
         secure = factory.secure_factory.leg(fs, self)
@@ -238,7 +239,10 @@ class CallMedia(seams.CallMedia):
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
         self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
         session = self.session
-        if leg >= _media.NET_RTP and len(self.forks) > 1:
+        if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
+            if addr in self._lost:
+                session.counters.stranger += 1  # a fork that lost, still sending for a while
+                return
             session = self._fork_of(addr) or session
         try:
             if self._inject == "media":
@@ -488,8 +492,12 @@ class CallMedia(seams.CallMedia):
         if tag not in self.forks and len(self.forks) >= MAX_FORKS:
             self.forks[tag] = self._new_fork(tag)  # one over the cap, for a moment: see below
         self.dialog(tag, now_ms)
+        keep = self.session.sdp_remote
         for other, session in list(self.forks.items()):
             if session is not self.session:
+                for addr in list(session.sdp_remote) + session.paths[0].remote:
+                    if addr is not None and addr not in keep and addr not in self._lost:
+                        self._lost.append(addr)
                 session.close()
                 self.forks_closed += 1
                 self.box.log("call %d: fork %s lost, its media closed" % (self.call_status.call,
