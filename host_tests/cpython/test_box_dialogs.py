@@ -22,6 +22,8 @@ import socket
 import time
 import uuid
 
+import pytest
+
 import ports
 from boxproc import BoxProcess
 from hostenv import wait_until
@@ -41,12 +43,14 @@ def _kam_account(dom, user, proxy=None, register=True):
             "realm": "127.0.0.1", "expires": 600}
 
 
-def test_kamailio_forks_to_two_contacts_the_answering_one_is_secure_the_other_closed(tmp_path):
+@pytest.mark.parametrize("interpreter", ["cpython", "micropython"])
+def test_kamailio_forks_to_two_contacts_the_answering_one_is_secure_the_other_closed(tmp_path,
+                                                                                   interpreter):
     # no GRUU: linphonec would put it in its Contact, and this Kamailio does not route GRUUs
     kam = Kamailio(tmp_path / "kam", ports.udp_port(), {"alice": "alice-pw", "bob": "bob-pw"},
                    gruu=False)
     dom = kam.domain
-    box = BoxProcess(tmp_path / "box", "A", proxy=dom)
+    box = BoxProcess(tmp_path / "box", "A", proxy=dom, interpreter=interpreter)
     early = {"sip": ["incoming_calls_early_media=1"]}
     a = Linphone(tmp_path / "alice", account=_kam_account(dom, "alice", box.phone_uri, False))
     b1 = Linphone(tmp_path / "bob1", encryption="zrtp", extra_rc=early,
@@ -345,8 +349,10 @@ class Pbx:
         self.sock.close()
 
 
-def test_a_reinvite_moves_the_far_media_to_another_linphonec_new_sas_no_alarm(tmp_path):
-    box = BoxProcess(tmp_path / "box", "A")
+@pytest.mark.parametrize("interpreter", ["cpython", "micropython"])
+def test_a_reinvite_moves_the_far_media_to_another_linphonec_new_sas_no_alarm(tmp_path,
+                                                                             interpreter):
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interpreter)
     alice = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
     pa = Linphone(tmp_path / "pa", encryption="zrtp", auto_answer=True)
     pb = Linphone(tmp_path / "pb", encryption="zrtp", auto_answer=True)
