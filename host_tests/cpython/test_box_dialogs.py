@@ -2,8 +2,10 @@
 
 - forking: Kamailio forks the phone's call to two linphonecs registered under one AOR; both
   answer 183 with early media (``incoming_calls_early_media``), each fork gets a media session of
-  its own in the box; the one that answers ends SECURE with audio both ways and the SAS of that
-  linphonec, the other fork's media is closed (the box's log, its sockets counted);
+  its own in the box; the first fork (not the one the phone hears last) answers: the box
+  switches to its session, ends SECURE with audio both ways and the SAS of that linphonec, and
+  closes the other fork's media (the box's log, its sockets counted). The box under CPython and
+  under MicroPython (here and for the media move);
 - Call-ID reuse through Kamailio. 422: linphonec (its session timer asks for 90 s) gets 422 with
   Min-SE 1800 and retries with the same Call-ID: that call connects, SECURE. 302: linphonec follows
   a 302 but with a NEW Call-ID (so it is no test of the reuse), hence a scripted phone: it calls an
