@@ -47,9 +47,8 @@ MAX_FORKS = 4  # early dialogs of one call with a media session each (RAM only: 
 class ForkStatus:
     """What a fork's secure leg and session tell the call's status (issue 14, forking): passed on
     while the fork is the call's active one, otherwise kept and replayed when it becomes active,
-    so that the status never shows a SAS of a fork the phone does not hear."""
-
-    _CALLS = ("negotiating", "set_clear", "set_secure", "fail", "alarm", "rekeying")
+    so that the status never shows a SAS of a fork the phone does not hear. Other attributes are
+    the call status's own."""
 
     def __init__(self, call_media, call_status):
         self.cm = call_media
@@ -58,19 +57,35 @@ class ForkStatus:
         self.kept = []
 
     def __getattr__(self, name):
-        if name not in ForkStatus._CALLS:
-            return getattr(self.real, name)
+        return getattr(self.real, name)
 
-        def call(*args, **kw):
-            if self.cm.session is self.session:
-                getattr(self.real, name)(*args, **kw)
-            else:
-                kept = self.kept
-                if not kept or kept[-1] != (name, args, kw):  # negotiating() comes per packet
-                    kept.append((name, args, kw))
-                    if len(kept) > 16:
-                        kept.pop(0)
-        return call
+    def _say(self, name, args, kw):
+        if self.cm.session is self.session:
+            getattr(self.real, name)(*args, **kw)
+            return
+        kept = self.kept
+        if not kept or kept[-1] != (name, args, kw):  # negotiating() comes per packet
+            kept.append((name, args, kw))
+            if len(kept) > 16:
+                kept.pop(0)
+
+    def negotiating(self):
+        self._say("negotiating", (), {})
+
+    def set_clear(self, *args, **kw):
+        self._say("set_clear", args, kw)
+
+    def set_secure(self, *args, **kw):
+        self._say("set_secure", args, kw)
+
+    def fail(self, *args, **kw):
+        self._say("fail", args, kw)
+
+    def alarm(self, *args, **kw):
+        self._say("alarm", args, kw)
+
+    def rekeying(self):
+        self._say("rekeying", (), {})
 
     def replay(self):
         kept = self.kept
