@@ -170,6 +170,8 @@ class MediaSession:
         self._leg_path = [self.phone, self.phone, self.paths[0], self.paths[0]]  # leg -> path
         self.counters = Counters()
         self.closed = False
+        self.keyed_with = None  # (host, port) of the far media the secure leg keyed with (runtime)
+        self.sdp_remote = ()  # the network RTP and RTCP addresses its SDP named (runtime: forks)
         self._alarmed = False
         self._scratch = bytearray(2048)
 

@@ -43,12 +43,21 @@ class CallMedia:
       telephone-event;
     - ``set_peer_hash(value)``: the peer's ``a=zrtp-hash`` as ``(version, hex)``, or None;
     - ``answered(now_ms)``: the call was answered (or early media began): start ZRTP;
+    - ``dialog(tag, now_ms)``: forking: what follows (an SDP, the answer) is of the early dialog
+      whose callee's tag is TAG (its own media session, issue 14); ``confirmed(tag, now_ms)``:
+      the 2xx of dialog TAG won, the other dialogs' media is closed. No-ops by default;
     - ``close()``: the call ended; release the sockets. Called once."""
 
     ports = _todo
 
     def hello_hash(self):
         return None
+
+    def dialog(self, tag, now_ms=None):
+        pass
+
+    def confirmed(self, tag, now_ms=None):
+        pass
 
     set_remote = _todo
 

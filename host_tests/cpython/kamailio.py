@@ -68,6 +68,7 @@ modparam("usrloc", "db_mode", 0)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
 modparam("registrar", "max_expires", 3600)
+modparam("registrar", "gruu_enabled", %(gruu)d)
 
 request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
@@ -90,6 +91,7 @@ request_route {
         exit;
     }
     t_check_trans();
+%(first)s
     remove_hf("Route");
     if (is_method("REGISTER|INVITE|MESSAGE|SUBSCRIBE")) {
         route(AUTH);
@@ -116,7 +118,12 @@ onreply_route {
 
 
 class Kamailio:
-    def __init__(self, directory, port, users):
+    def __init__(self, directory, port, users, first="", gruu=True):
+        """FIRST: script lines run for each initial request before authentication (a test's
+        302 or 422, issue 14). GRUU False: the registrar hands out no GRUU (RFC 5627), so that
+        phones registered here directly use their own address as Contact."""
+        self.first = first
+        self.gruu = gruu
         self.dir = Path(directory)
         self.port = port
         self.users = dict(users)
@@ -130,7 +137,8 @@ class Kamailio:
         for user, pw in self.users.items():
             lines.append('    if ($au == "%s") { $var(pw) = "%s"; }' % (user, pw))
         self.cfg.write_text(CFG % {"port": self.port, "modules": MODULES,
-                                   "passwords": "\n".join(lines)})
+                                   "passwords": "\n".join(lines), "first": self.first,
+                                   "gruu": 1 if self.gruu else 0})
 
     def start(self, timeout=15):
         exe = need("kamailio", "the Debian package kamailio")

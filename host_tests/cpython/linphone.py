@@ -67,7 +67,7 @@ class Linphone:
     def __init__(self, directory, sip_port=None, rtp_port=None, encryption="none", mandatory=None,
                  auto_answer=False, codec="PCMU", account=None, zrtp=None, name=None,
                  rfc2833=None, address="127.0.0.1", prefix=(), tcp_port=0, tls_port=0,
-                 root_ca=None):
+                 root_ca=None, extra_rc=None):
         """DIRECTORY is emptied at start. SIP_PORT and RTP_PORT (even; RTCP on the next one)
         default to free loopback ports. ENCRYPTION: ``none`` or ``zrtp`` (MANDATORY defaults
         to ENCRYPTION != none). ACCOUNT: a dict with identity, proxy, and optionally route,
@@ -90,6 +90,7 @@ class Linphone:
         self.tcp_port = tcp_port  # a SIP TCP port (0: no TCP)
         self.tls_port = tls_port  # a SIP TLS port (0: no TLS)
         self.root_ca = root_ca  # a PEM file: TLS servers must present a certificate it signed
+        self.extra_rc = extra_rc or {}  # {"sip": ["incoming_calls_early_media=1"]}: added lines
         self.proc = None
         self.lines = []
         self._cond = threading.Condition()
@@ -148,6 +149,8 @@ class Linphone:
                                                  "domain=%s" % a.get("realm", "")]))
         else:
             sip.append("default_proxy=-1")
+        for name, body in sections:
+            body.extend(self.extra_rc.get(name, ()))
         text = "".join("[%s]\n%s\n\n" % (name, "\n".join(body)) for name, body in sections)
         self.rc.write_text(text)
 

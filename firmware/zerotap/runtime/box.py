@@ -6,10 +6,11 @@
 
 SIP goes over UDP, TCP and TLS through :mod:`zerotap.runtime.network` (streams, DNS, NAT upkeep;
 docs/transports.md). It wires the sans-IO cores onto :mod:`zerotap.runtime.udp`: the proxy
-(:mod:`zerotap.sip.proxy`), one :class:`zerotap.media.MediaSession` per call with its four sockets
-and its keypad filter (:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the
-local control socket (:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the
-display and the button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
+(:mod:`zerotap.sip.proxy`), one :class:`zerotap.media.MediaSession` per call (per early dialog
+when the call forks, :meth:`CallMedia.dialog`) with its two sockets and its keypad filter
+(:mod:`zerotap.phonekeys`), the status model with its JSON line stream, the local control socket
+(:mod:`zerotap.runtime.control`) and, when there is one, the front panel (the display and the
+button, :mod:`zerotap.ui.frontpanel`), which the loop serves from the same timer.
 
 The seams (:mod:`zerotap.seams`) it fills: :class:`MediaFactory` is the proxy's media factory,
 :class:`CallMedia` each call's media; the secure factory it is given (``secure_factory``, a
@@ -41,6 +42,57 @@ HELPER_SOCKETS = 1  # the ICE helper's request while it runs: one at a time, box
 BOARD_SOCKETS = 10  # lwIP's default in MicroPython's ESP32 builds (CONFIG_LWIP_MAX_SOCKETS)
 BOARD_CALLS = 2  # simultaneous secure calls a board is sized for
 BINDINGS_FILE = "bindings.json"  # the phones' registrations, beside the trust cache
+MAX_FORKS = 4  # early dialogs of one call with a media session each (RAM only: no socket)
+
+
+class ForkStatus:
+    """What a fork's secure leg and session tell the call's status (issue 14, forking): passed on
+    while the fork is the call's active one, otherwise kept and replayed when it becomes active,
+    so that the status never shows a SAS of a fork the phone does not hear. Other attributes are
+    the call status's own."""
+
+    def __init__(self, call_media, call_status):
+        self.cm = call_media
+        self.real = call_status
+        self.session = None
+        self.kept = []
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def _say(self, name, args, kw):
+        if self.cm.session is self.session:
+            getattr(self.real, name)(*args, **kw)
+            return
+        kept = self.kept
+        if not kept or kept[-1] != (name, args, kw):  # negotiating() comes per packet
+            kept.append((name, args, kw))
+            if len(kept) > 16:
+                kept.pop(0)
+
+    def negotiating(self):
+        self._say("negotiating", (), {})
+
+    def set_clear(self, *args, **kw):
+        self._say("set_clear", args, kw)
+
+    def set_secure(self, *args, **kw):
+        self._say("set_secure", args, kw)
+
+    def fail(self, *args, **kw):
+        self._say("fail", args, kw)
+
+    def alarm(self, *args, **kw):
+        self._say("alarm", args, kw)
+
+    def rekeying(self):
+        self._say("rekeying", (), {})
+
+    def replay(self):
+        kept = self.kept
+        self.kept = []
+        for name, args, kw in kept:
+            getattr(self.real, name)(*args, **kw)
 
 
 def fixed_sockets(cfg):
@@ -160,16 +212,23 @@ class CallMedia(seams.CallMedia):
         self.watch = _watch.MediaWatch(cfg.media.timeout_s * 1000)
         self._inject = None  # a fault injected for the tests: "media", "timer"
         self.rekeys = 0  # new ZRTP exchanges after the far media moved
-        self._keyed_with = None  # (host, port) of the far media the secure leg keyed with
-        secure = factory.secure_factory.leg(call_status, self)
+        self.forks = {}  # forking: the callee's tag of each early dialog with SDP -> its session
+        self.forks_closed = 0  # sessions of forks that lost (another fork's 2xx won)
+        self._lost = []  # far media addresses of the forks that lost: their late packets dropped
+        self._keys = None
+        fs = ForkStatus(self, call_status)  # the first dialog's (forking: see dialog())
+        secure = factory.secure_factory.leg(fs, self)
         keys = None
         if cfg.board.keypad:
             from zerotap.phonekeys import PhoneKeys
             from zerotap.ui.keypad import KeypadMatcher
             keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
                              lambda action: box.action(action, call_status), box.log)
-        self.session = _media.MediaSession(self._transmit, cfg.media.clear, secure, call_status,
+        self._keys = keys
+        self.session = _media.MediaSession(self._transmit_for(None), cfg.media.clear, secure, fs,
                                            box.log, keys)
+        self.session.transmit = self._transmit_for(self.session)
+        fs.session = self.session
         call_status.counters = self.session.counters
         try:
             self.eps[0] = self.eps[1] = open_one(loop, cfg.phone.host, cfg.phone.rtp[0],
@@ -195,10 +254,16 @@ class CallMedia(seams.CallMedia):
         if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
         self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
+        session = self.session
+        if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
+            if addr in self._lost:
+                session.counters.stranger += 1  # a fork that lost, still sending for a while
+                return
+            session = self._fork_of(addr) or session
         try:
             if self._inject == "media":
                 raise RuntimeError("injected fault: media handler")
-            self.session.receive(leg, data, n, addr, now)
+            session.receive(leg, data, n, addr, now)
         except Exception as e:  # one call's fault ends that call, not the box
             self.box.call_fault(self, "media", e)
 
@@ -207,7 +272,11 @@ class CallMedia(seams.CallMedia):
         if self.faulted is not None:
             return None
         try:
-            t = self.session.timer()
+            t = None
+            for session in self._sessions():
+                k = session.timer()
+                if k is not None and (t is None or k < t):
+                    t = k
         except Exception as e:
             self.box.call_fault(self, "timers", e)
             return None
@@ -222,9 +291,10 @@ class CallMedia(seams.CallMedia):
         try:
             if self._inject == "timer":
                 raise RuntimeError("injected fault: timer")
-            t = self.session.timer()
-            if t is not None and t <= now_ms:
-                self.session.handle_timer(now_ms)
+            for session in self._sessions():
+                t = session.timer()
+                if t is not None and t <= now_ms:
+                    session.handle_timer(now_ms)
         except Exception as e:
             self.box.call_fault(self, "timers", e)
             return
@@ -240,7 +310,7 @@ class CallMedia(seams.CallMedia):
         sec = self.session.secure
         if sec is None or not sec.is_secure or host is None or port == 0:
             return False
-        return self._keyed_with != (host, port)  # hold and resume to it: no move
+        return self.session.keyed_with != (host, port)  # hold and resume to it: no move
 
     def _rekey(self, now_ms, host, port):
         """The far media moved to HOST:PORT after SECURE: a new secure leg (a new ZRTP exchange,
@@ -248,13 +318,13 @@ class CallMedia(seams.CallMedia):
         its packets failing to authenticate and raising the alarm. A move no SDP announced still
         does (the session's latch takes only the host the SDP named)."""
         old = self.session.secure
-        new = self.factory.secure_factory.leg(self.call_status, self)
+        new = self.factory.secure_factory.leg(self.session.status, self)
         self.box.log("call %d: the far media moved to %s:%d after SECURE: a new ZRTP exchange"
                      % (self.call_status.call, host, port))
         old.close()
         self.session.secure = new
         self.session._alarmed = False
-        self._keyed_with = (host, port)
+        self.session.keyed_with = (host, port)
         self.rekeys += 1
         if new is None:
             self.call_status.set_clear("the far media moved; no ZRTP")
@@ -309,13 +379,19 @@ class CallMedia(seams.CallMedia):
         now = self.box.loop.clock()
         self.watch.hold(side, host is None or port == 0, now)
         moved = side == 1 and self._moves(host, port)
-        self.session.set_remote(side, host, port, rtcp_port)
+        if side == 0:
+            for session in self._sessions():  # the phone's media is the same for every fork
+                session.set_remote(side, host, port, rtcp_port)
+        else:
+            self.session.set_remote(side, host, port, rtcp_port)
+            if host is not None and port:
+                self.session.sdp_remote = ((host, port), (host, rtcp_port or port + 1))
         if moved:
             self._rekey(now, host, port)
         elif side == 1 and host is not None and port:
             sec = self.session.secure
             if sec is None or not sec.is_secure:
-                self._keyed_with = (host, port)  # the far media the exchange runs with
+                self.session.keyed_with = (host, port)  # the far media the exchange runs with
         if event_types:
             self.session.add_event_types(event_types)
         if self.fallback is not None and host is not None and event_types is not None:
@@ -335,8 +411,123 @@ class CallMedia(seams.CallMedia):
             except Exception as e:  # ended by the box once the proxy has passed the answer on
                 self.box.call_fault(self, "engine", e)
 
+    # --- forking: one media session per early dialog (issue 14) -----------------------------------
+    def _sessions(self):
+        out = [self.session]
+        for session in self.forks.values():
+            if session is not self.session:
+                out.append(session)
+        return out
+
+    def _fork_of(self, addr):
+        """The fork session whose far media is ADDR (a datagram on the network socket, which every
+        fork shares: the offer named one port), or None."""
+        for session in self.forks.values():  # the address its SDP named first
+            if addr in session.sdp_remote:
+                return session
+        for session in self.forks.values():  # then where its media latched
+            remote = session.paths[0].remote
+            if addr == remote[0] or addr == remote[1]:
+                return session
+        return None
+
+    def dialog(self, tag, now_ms=None):
+        """The proxy speaks of the early dialog whose callee's tag is TAG (an SDP of it comes
+        next, or its answer): the first dialog with SDP takes the call's session, each further one
+        (forking, RFC 3261 section 16.7) gets a session of its own, with its own secure leg (a
+        ZRTP exchange with that fork, the Hello the offer announced) and the phone's path. The
+        dialog becomes the active one: the phone's media goes to it and its media to the phone.
+        Beyond MAX_FORKS early dialogs the extra one shares the last session (logged)."""
+        if tag is None:
+            return
+        forks = self.forks
+        session = forks.get(tag)
+        if session is None:
+            if not forks:
+                session = forks[tag] = self.session
+            elif len(forks) >= MAX_FORKS:
+                self.box.log("call %d: more than %d forks with SDP; dialog %s shares a session"
+                             % (self.call_status.call, MAX_FORKS, tag))
+                return
+            else:
+                session = forks[tag] = self._new_fork(tag)
+        self._activate(session)
+
+    def _new_fork(self, tag):
+        first = self.session
+        for s in self.forks.values():
+            first = s
+            break
+        fs = ForkStatus(self, self.call_status)
+        secure = self.factory.secure_factory.leg(fs, self)
+        old = first.secure
+        if secure is not None and getattr(secure, "engine", None) is not None and \
+                getattr(old, "engine", None) is not None:
+            secure.engine.share_hello(old.engine)
+        cfg = self.box.cfg
+        session = _media.MediaSession(self._transmit_for(None), cfg.media.clear, secure, fs,
+                                      self.box.log, self._keys)
+        session.transmit = self._transmit_for(session)
+        fs.session = session
+        session.phone.remote = list(first.phone.remote)
+        session.phone.sdp_host = first.phone.sdp_host
+        if secure is not None:
+            secure.bind(session)
+        self.box.log("call %d: fork %s brings its own media session (%d early dialogs)"
+                     % (self.call_status.call, tag, len(self.forks) + 1))
+        return session
+
+    def _transmit_for(self, session):
+        def transmit(leg, buf, n, addr):
+            if leg <= _media.PHONE_RTCP and session is not self.session:
+                session.counters.no_route += 1  # a fork the phone does not hear
+                return
+            self._transmit(leg, buf, n, addr)
+        return transmit
+
+    def _activate(self, session):
+        if session is self.session:
+            return
+        self.session = session
+        self.call_status.counters = session.counters
+        if session.secure is not None and not session.secure.is_secure:
+            self.call_status.rekeying()  # the status shows this fork's exchange from here
+        st = session.status
+        if isinstance(st, ForkStatus):
+            st.replay()
+        fb = self.fallback
+        if fb is not None:  # the ICE fallback follows the active dialog
+            for s in self._sessions():
+                if s.fallback is fb:
+                    s.fallback = None
+            fb.close(self.box.loop.clock())
+            self.fallback = self.box.fallback.attach(
+                self, self.call_status, session,
+                lambda: self.factory.secure_factory.leg(self.call_status, self))
+
+    def confirmed(self, tag, now_ms=None):
+        """The 2xx of dialog TAG won: its session stays (made now when that fork brought no SDP
+        before), every other fork's session is closed (its secure leg wiped)."""
+        if tag is None:
+            return
+        if tag not in self.forks and len(self.forks) >= MAX_FORKS:
+            self.forks[tag] = self._new_fork(tag)  # one over the cap, for a moment: see below
+        self.dialog(tag, now_ms)
+        keep = self.session.sdp_remote
+        for other, session in list(self.forks.items()):
+            if session is not self.session:
+                for addr in list(session.sdp_remote) + session.paths[0].remote:
+                    if addr is not None and addr not in keep and addr not in self._lost:
+                        self._lost.append(addr)
+                session.close()
+                self.forks_closed += 1
+                self.box.log("call %d: fork %s lost, its media closed" % (self.call_status.call,
+                                                                         other))
+        self.forks = {tag: self.session}
+
     def close(self):
-        self.session.close()
+        for session in self._sessions():
+            session.close()
         self._close_sockets()
         self.factory.closed(self)
 

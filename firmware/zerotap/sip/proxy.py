@@ -33,6 +33,11 @@ What it does (RFC 3261 section 16, as a stateless proxy that keeps dialog state 
   a refused request opens no media sockets.
 - Bodies: SDP in INVITE, 183, 2xx, ACK, UPDATE and PRACK is rewritten (:mod:`zerotap.sip.rewrite`)
   so that media flows through the box's media session for the call.
+- Forking (issue 14): each SDP belongs to the dialog of its callee's tag (``_callee_tag``); the
+  call's media gets a session per early dialog (``media.dialog(tag)``), and the 2xx that wins
+  closes the others (``media.confirmed(tag)``, ``Call.tag``). Messages of a fork that lost (its
+  late 2xx, the phone's ACK and BYE for it) pass with their SDP rewritten and change nothing of
+  the winner's dialog or media.
 - Malformed requests get 400 (when a response can be built), requests from phones outside
   ``phone.allow`` get 403, Max-Forwards 0 gets 483; nothing malformed escapes as an exception.
 - Transports (docs/transports.md): a message comes with the transport it arrived on; each
@@ -189,6 +194,7 @@ class Call:
         # final response to the caller need (issue 14: a fault in an early dialog)
         self.pending = None
         self.box_answered = None  # the To tag of the final response the box gave the caller
+        self.tag = None  # forking: the callee's tag of the dialog whose 2xx won
 
     def enter(self, phase, now_ms):
         self.phase = phase
@@ -573,10 +579,12 @@ class Proxy:
         if method == "INVITE" and to_tag is None and call.phase == CHALLENGED:
             call.enter(EARLY, now_ms)  # the retry with credentials
         if call.phase != ENDED:
-            self._note_dialog(call, side, req)
+            other = self._other_dialog(call, side, req)  # a fork that lost (its late 2xx)
+            if not other:
+                self._note_dialog(call, side, req)
             if method in ("INVITE", "UPDATE", "PRACK", "ACK") and req.body:
                 self._media_body(call, side, req, now_ms)
-            if method == "BYE":
+            if method == "BYE" and not other:
                 self._end(call, now_ms, None)
         elif _has_sdp(req) and method in ("INVITE", "UPDATE"):
             return self._reply(side, req, src, 481, "Call/Transaction Does Not Exist")
@@ -862,11 +870,36 @@ class Proxy:
         call.route[side_of_uas] = list(reversed(rr[:first]))
         call.route[1 - side_of_uas] = rr[last + 1:]
 
+    @staticmethod
+    def _callee_tag(call, side, msg):
+        """The tag the called UA gave MSG's dialog (To in what the caller sends, From in what the
+        callee sends): forks of one INVITE differ in it (RFC 3261 section 12.1)."""
+        if msg.is_request:
+            from_caller = side == call.direction
+        else:
+            from_caller = side != call.direction
+        return msg.address("To" if from_caller else "From").tag
+
+    def _other_dialog(self, call, side, msg):
+        """True for a message of a dialog other than the one whose 2xx won (a fork that
+        answered late: the caller ACKs and BYEs it; its media never touches the call's)."""
+        if call.tag is None:
+            return False
+        tag = self._callee_tag(call, side, msg)
+        return tag is not None and tag != call.tag
+
     def _media_body(self, call, side, msg, now_ms):
+        """Rewrite MSG's SDP so that its media flows through the box, and tell the call's media
+        where SIDE's media goes. Forking (issue 14): the SDP belongs to the dialog of its
+        callee's tag, which gets a media session of its own (``media.dialog``); the SDP of a
+        fork that lost is rewritten (nothing bypasses the box) but changes no media."""
         if msg.content_type() != SDP_TYPE:
             return
         out_side = 1 - side
         session = call.media
+        other = self._other_dialog(call, side, msg)
+        if not other:
+            session.dialog(self._callee_tag(call, side, msg), now_ms)
         rtp_port, rtcp_port = session.ports(out_side)
         zhash = session.hello_hash() if out_side == NETWORK else None
         # RTCP on a port of its own but the next one: a=rtcp says where (RFC 3605)
@@ -874,6 +907,9 @@ class Proxy:
                                          rtcp_port if rtcp_port != rtp_port + 1 else None)
         if seen.host is None:
             raise ValueError("SDP: no audio stream to relay")
+        if other:
+            msg.body = new_body
+            return
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")
                            else None, seen.port, seen.rtcp_port or None, seen.event_types)
         if side == NETWORK:
@@ -930,6 +966,12 @@ class Proxy:
             why = _unrelayable(resp)
             if why is not None:
                 return self._refuse_answer(call, side, resp, dest, now_ms, why)
+        if call is not None and call.phase != ENDED and self._other_dialog(call, side, resp):
+            # a fork that lost answers late: the phone gets it (and ACKs and BYEs it, RFC 3261
+            # section 13.2.2.4) with its SDP rewritten; the winner's dialog and media stay
+            if resp.body and code < 300:
+                self._media_body(call, side, resp, now_ms)
+            return [_out(1 - side, resp.serialize(), dest, self._via_transport(vias[1]))]
         if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
             if method == "INVITE":
@@ -940,6 +982,8 @@ class Proxy:
                         call.enter(CONFIRMED, now_ms)
                         call.was_confirmed = True
                         call.pending = None
+                        call.tag = self._callee_tag(call, side, resp)
+                        call.media.confirmed(call.tag, now_ms)  # the other forks' media closed
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
                     self._media_body(call, side, resp, now_ms)

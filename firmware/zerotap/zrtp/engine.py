@@ -328,6 +328,17 @@ class Engine:
         """``"1.10 <hex>"``: our Hello hash for the SDP attribute ``a=zrtp-hash`` (section 8.1)."""
         return "1.10 " + _hex(keys.hello_hash(self._hello))
 
+    def share_hello(self, other):
+        """Forking (issue 14): this engine runs the exchange with another fork of the same offer,
+        whose SDP carried OTHER's ``a=zrtp-hash``; it takes OTHER's hash chain (H0..H3), hence the
+        same Hello and Hello hash, so that the fork's check of our Hello against the offer passes
+        (RFC 6189 section 8.1). Only before :meth:`start`; the DH key pair, SSRC and every secret
+        stay this engine's own, so each fork gets its own keys and SAS."""
+        if self.state != IDLE:
+            raise ValueError("share_hello: the engine has started already")
+        self._h = other._h
+        self._hello = self._build_hello()
+
     def set_peer_hello_hash(self, text):
         """The peer's ``a=zrtp-hash`` value from signalling ("1.10 <hex>" or "<hex>").
 
