@@ -71,7 +71,7 @@ def test_send_errors_are_counted_not_raised():
     loop.close_all()
 
 
-def _config(tmp):
+def _config(tmp, **extra):
     loop = udp.Loop()
     ports = []
     for _ in range(3):
@@ -79,13 +79,15 @@ def _config(tmp):
         ports.append(p.port)
     loop.close_all()
     low = ports[0] + 1000
-    return config.parse({
+    raw = {
         "phone": {"sip": "127.0.0.1:%d" % ports[0], "allow": ["127.0.0.1"],
                   "rtp": "%d-%d" % (low, low + 9)},
         "network": {"sip": "127.0.0.1:%d" % ports[1], "rtp": "%d-%d" % (low + 10, low + 19)},
         "status": tmp + "/status.jsonl",
         "control": "127.0.0.1:%d" % ports[2],
-    })
+    }
+    raw.update(extra)
+    return config.parse(raw)
 
 
 def test_box_answers_its_control_socket_and_stops():
@@ -255,3 +257,51 @@ def test_the_host_panel_draws_in_the_terminal_and_writes_png():
                                     "rtp": "40000-40009"},
                           "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"}})
     assert boot.host_front_panel(quiet, status) is None  # off by default
+
+
+# Modules an idle box must not load (issue 19): each costs heap even when frozen (its globals,
+# functions and classes are made in RAM at import). They come when a call, a config or a page
+# needs them: DNS with a proxy by name or network.dns, TLS with network.tls, the ICE fallback
+# with ice, the web page with web; the pure AES and SHA-512 only on a backend without them.
+NOT_AT_IDLE = ("zerotap.dns", "zerotap.runtime.resolver", "zerotap.ice", "zerotap.runtime.fallback",
+               "zerotap.runtime.ice", "zerotap.runtime.http", "zerotap.runtime.web", "zerotap.web",
+               "zerotap.crypto.aes", "zerotap.crypto.sha512", "zerotap.crypto.backend_python",
+               "zerotap.dtmf")
+
+
+def _fresh(prefix):
+    """Take every module named PREFIX* out of sys.modules (so that the next import loads it
+    again, as after a reset); returns what was taken, for _restore."""
+    import sys
+    return {k: sys.modules.pop(k) for k in list(sys.modules) if k == prefix or k.startswith(prefix + ".")}
+
+
+def _restore(prefix, saved):
+    import sys
+    for k in list(sys.modules):
+        if k == prefix or k.startswith(prefix + "."):
+            del sys.modules[k]
+    sys.modules.update(saved)
+
+
+def test_an_idle_box_loads_no_module_it_does_not_use():
+    import sys
+    tmp = scratch("idle")
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})  # the proxy is an address; no ice, web or tls
+    ssl_before = "ssl" in sys.modules or "tls" in sys.modules
+    saved = _fresh("zerotap")
+    try:
+        from zerotap.runtime import box as fresh_box, secure as fresh_secure
+        b = fresh_box.Box(cfg, log=lambda text: None, name="I", secure_factory=fresh_secure.factory(cfg))
+        try:
+            b.loop.run_once(0)
+            loaded = sorted(k for k in sys.modules if k.startswith("zerotap"))
+        finally:
+            b.shutdown()
+    finally:
+        _restore("zerotap", saved)
+    wrong = [k for k in loaded for n in NOT_AT_IDLE if k == n or k.startswith(n + ".")]
+    assert wrong == [], "an idle box loaded %s" % wrong
+    assert "zerotap.runtime.box" in loaded and "zerotap.zrtp.engine" in loaded  # it did load the box
+    if not ssl_before:
+        assert "ssl" not in sys.modules and "tls" not in sys.modules, "an idle box without TLS loaded ssl"
