@@ -139,3 +139,153 @@ def test_a_secure_engine_fits_its_budget():
     if hasattr(gc, "mem_alloc"):
         assert both <= 2 * _scaled(ENGINE_SECURE_32), \
             "two SECURE engines hold %d bytes (budget 2 x %d)" % (both, _scaled(ENGINE_SECURE_32))
+
+
+# --- the whole box: calls, the ICE fallback, the largest allocation (issue 19) -------------------
+
+CALL_32 = 9216  # bytes per SECURE call on 32 bits: media session, ZRTP leg and engine, two SRTP sessions, status
+ICE_32 = 6144  # bytes: one ICE agent that gathered, checked and selected a pair (the fallback's)
+LARGEST_32 = 256  # bytes: the largest allocation after boot on the media path and the engine's timers
+FACTOR_CALL_64 = 1.56  # unix port / rv32 for a SECURE media session (docs/heap.md)
+
+PHONE = ("10.0.0.2", 4000)
+NET = (("192.0.2.1", 42000), ("192.0.2.2", 43000))
+
+
+class _Side:
+    """One box's end of one call, as runtime/box.py and runtime/secure.py make it: a media
+    session with its ZRTP leg (the engine with the box's one shared Config) and call status.
+    What it transmits goes to OUT, a preallocated ring (no list grows on the media path)."""
+
+    def __init__(self, status, config, ssrc, name):
+        from zerotap import media
+        from zerotap.zrtp import engine as E
+        self.call = status.new_call(ssrc, "out", name)
+        leg = media.ZrtpLeg(E.Engine(ssrc, config=config), self.call)
+        self.session = media.MediaSession(self._transmit, "pass", leg, self.call)
+        leg.bind(self.session)
+        self.out = []  # ZRTP packets while the exchange runs (copies)
+        self.relay = None  # after SECURE: f(leg, buf, n) takes what goes out
+
+    def _transmit(self, leg, buf, n, addr):
+        if self.relay is not None:
+            self.relay(leg, buf, n)
+        else:
+            self.out.append((leg, bytes(buf[:n])))
+
+
+def _secure_calls(pairs, ka="X255"):
+    """PAIRS calls between two boxes, each made SECURE by its real engines; [(a, b)] of _Side."""
+    from zerotap import media, status
+    box_a, box_b = status.BoxStatus(), status.BoxStatus()
+    ca, cb = _configs(ka)
+    calls = []
+    for p in range(pairs):
+        a = _Side(box_a, ca, 0x1000 + p, "b")
+        b = _Side(box_b, cb, 0x2000 + p, "a")
+        for x, me, peer in ((a, 0, 1), (b, 1, 0)):
+            x.session.set_remote(0, PHONE[0], PHONE[1] + me)
+            x.session.set_remote(1, NET[peer][0], NET[peer][1])
+        now = 0
+        a.session.secure.start(now)
+        b.session.secure.start(now)
+        while now < 20000 and not (a.session.secure.is_secure and b.session.secure.is_secure):
+            moved = False
+            for src, dst, addr in ((a, b, NET[0]), (b, a, NET[1])):
+                out, src.out = src.out, []
+                for leg, data in out:
+                    moved = True
+                    dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
+            for x in (a, b):
+                t = x.session.timer()
+                if t is not None and t <= now:
+                    x.session.handle_timer(now)
+                    moved = True
+            if not moved:
+                now += 10
+        assert a.session.secure.is_secure and b.session.secure.is_secure, "not SECURE"
+        assert a.call.sas == b.call.sas
+        calls.append((a, b))
+    return calls
+
+
+def _relay(calls, packets, t0=1000):
+    """PACKETS RTP packets (and one RTCP report in ten) from each phone through both boxes of
+    every call: protected by one box, unprotected by the other. Every buffer is made before the
+    loop; the boxes relay in place, as the runtime hands them its receive buffer."""
+    from zerotap import media
+    rtp = bytearray(12 + 160 + 32)
+    rtcp = bytearray(8 + 32)
+    wire = bytearray(2048)
+    got = [0, 0]  # packets that reached the far phone, bytes of the longest
+    for a, b in calls:
+        for near, far, addr, i in ((a, b, NET[0], 0), (b, a, NET[1], 1)):
+            def to_net(leg, buf, n, far=far, addr=addr):
+                wire[:n] = buf[:n]
+                kind = media.NET_RTCP if leg == media.NET_RTCP else media.NET_RTP
+                far.session.receive(kind, wire, n, addr, now[0])
+
+            def to_phone(leg, buf, n):
+                got[0] += 1
+                if n > got[1]:
+                    got[1] = n
+            near.relay = to_net
+            far.relay = to_phone
+            now = [t0]
+            for seq in range(packets):
+                now[0] = t0 + 20 * seq
+                r = rtp
+                r[0] = 0x80
+                r[1] = 0
+                r[2] = (seq >> 8) & 0xFF
+                r[3] = seq & 0xFF
+                r[4:8] = b"\x00\x00\x00\x00"
+                r[7] = (seq * 160) & 0xFF
+                r[8:12] = b"\x00\x00\x10\x00"
+                near.session.receive(media.PHONE_RTP, r, 172, PHONE, now[0])
+                if seq % 10 == 9:
+                    c = rtcp
+                    c[0:8] = b"\x80\xc9\x00\x01\x00\x00\x10\x00"
+                    near.session.receive(media.PHONE_RTCP, c, 8, (PHONE[0], PHONE[1] + 1), now[0])
+                for x in (near, far):
+                    t = x.session.timer()
+                    if t is not None and t <= now[0]:
+                        x.session.handle_timer(now[0])
+            near.relay = far.relay = None
+            del i
+    return got
+
+
+def _scaled_call(budget):
+    return int(budget * FACTOR_CALL_64) if sys.maxsize > (1 << 32) else budget
+
+
+def test_two_secure_calls_fit_their_budget():
+    _secure_calls(1)  # imports, and what every later call shares (the key pool, tables)
+    base = _used()
+    calls = _secure_calls(2)
+    got = _relay(calls, 20)
+    both_boxes = _used() - base
+    per_call = both_boxes // 4  # two calls, each with both boxes' ends in this heap
+    print("heap: a SECURE call holds %d bytes (one box's end)" % per_call)
+    assert got[0] == 2 * 2 * (20 + 2) and got[1] == 172, got
+    if hasattr(gc, "mem_alloc"):
+        assert per_call <= _scaled_call(CALL_32), \
+            "a SECURE call holds %d bytes (budget %d)" % (per_call, _scaled_call(CALL_32))
+    calls = None
+
+
+def test_an_ice_agent_fits_its_budget():
+    from test_ice_agent import _connect, _setup
+    from icesim import PORT_RESTRICTED
+    net, ha, hb, _ = _setup(PORT_RESTRICTED, PORT_RESTRICTED, relay=True, seed=3)
+    assert _connect(net, ha, hb)
+    assert ha.agent.send(b"media", net.now)
+    net.run(net.now + 1000)
+    with_agent = _used()
+    ha.agent = None  # the simulated network keeps no other reference to it
+    agent = with_agent - _used()
+    print("heap: an ICE agent that selected a pair holds %d bytes" % agent)
+    if hasattr(gc, "mem_alloc"):
+        assert agent <= _scaled_call(ICE_32), \
+            "an ICE agent holds %d bytes (budget %d)" % (agent, _scaled_call(ICE_32))
