@@ -237,7 +237,7 @@ class MediaSession:
             return buf
         s = _SCRATCH
         if buf is not s:
-            s[:n] = buf[:n]
+            s[:n] = memoryview(buf)[:n]  # buf[:n] would be a copy of the packet on the heap
         return s
 
     def _from_phone(self, leg, kind, buf, n, addr, now_ms):

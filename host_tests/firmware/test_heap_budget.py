@@ -145,7 +145,7 @@ def test_a_secure_engine_fits_its_budget():
 
 CALL_32 = 9216  # bytes per SECURE call on 32 bits: media session, ZRTP leg and engine, two SRTP sessions, status
 ICE_32 = 6144  # bytes: one ICE agent that gathered, checked and selected a pair (the fallback's)
-LARGEST_32 = 256  # bytes: the largest allocation after boot on the media path and the engine's timers
+LARGEST_32 = 128  # bytes: the largest allocation after boot on the media path and the timers (x2 on the unix port)
 FACTOR_CALL_64 = 1.56  # unix port / rv32 for a SECURE media session (docs/heap.md)
 
 PHONE = ("10.0.0.2", 4000)
@@ -209,21 +209,31 @@ def _secure_calls(pairs, ka="X255"):
     return calls
 
 
-def _relay(calls, packets, t0=1000):
+def _relay_buffers():
+    """The buffers _relay uses, made before it runs (a test of the largest allocation makes
+    them before it cuts the heap into holes)."""
+    # the phone's packets fill their buffers (no room for the SRTP tag), as the bytes a board's
+    # recvfrom gives: the session copies them into its working buffer
+    return bytearray(12 + 160), bytearray(8), bytearray(2048), [0, 0, 0]
+
+
+def _relay(calls, packets, bufs, first=0):
     """PACKETS RTP packets (and one RTCP report in ten) from each phone through both boxes of
-    every call: protected by one box, unprotected by the other. Every buffer is made before the
-    loop; the boxes relay in place, as the runtime hands them its receive buffer."""
+    every call: protected by one box, unprotected by the other, the engines' and the sessions'
+    timers served as the loop serves them. BUFS from _relay_buffers(): the boxes relay in
+    place, as the runtime hands them its receive buffer. Returns [packets that reached the far
+    phone, bytes of the longest, -]."""
     from zerotap import media
-    rtp = bytearray(12 + 160 + 32)
-    rtcp = bytearray(8 + 32)
-    wire = bytearray(2048)
-    got = [0, 0]  # packets that reached the far phone, bytes of the longest
+    rtp, rtcp, wire, got = bufs
+    got[0] = got[1] = 0
+    now = got  # got[2]: the clock
+    rtcp_from = (PHONE[0], PHONE[1] + 1)
     for a, b in calls:
-        for near, far, addr, i in ((a, b, NET[0], 0), (b, a, NET[1], 1)):
+        for near, far, addr in ((a, b, NET[0]), (b, a, NET[1])):
             def to_net(leg, buf, n, far=far, addr=addr):
-                wire[:n] = buf[:n]
-                kind = media.NET_RTCP if leg == media.NET_RTCP else media.NET_RTP
-                far.session.receive(kind, wire, n, addr, now[0])
+                wire[:n] = memoryview(buf)[:n]  # no copy of the packet: the wire is the harness's
+                far.session.receive(media.NET_RTCP if leg == media.NET_RTCP else media.NET_RTP, wire, n, addr,
+                                    now[2])
 
             def to_phone(leg, buf, n):
                 got[0] += 1
@@ -231,28 +241,34 @@ def _relay(calls, packets, t0=1000):
                     got[1] = n
             near.relay = to_net
             far.relay = to_phone
-            now = [t0]
-            for seq in range(packets):
-                now[0] = t0 + 20 * seq
+            seq = first
+            while seq < first + packets:
+                now[2] = 1000 + 20 * seq
                 r = rtp
                 r[0] = 0x80
                 r[1] = 0
                 r[2] = (seq >> 8) & 0xFF
                 r[3] = seq & 0xFF
-                r[4:8] = b"\x00\x00\x00\x00"
+                r[4] = r[5] = 0
+                r[6] = (seq * 160 >> 8) & 0xFF
                 r[7] = (seq * 160) & 0xFF
-                r[8:12] = b"\x00\x00\x10\x00"
-                near.session.receive(media.PHONE_RTP, r, 172, PHONE, now[0])
-                if seq % 10 == 9:
+                r[8] = r[9] = r[11] = 0
+                r[10] = 0x10
+                near.session.receive(media.PHONE_RTP, r, 172, PHONE, now[2])
+                if seq % 10 == 9:  # RTCP too
                     c = rtcp
-                    c[0:8] = b"\x80\xc9\x00\x01\x00\x00\x10\x00"
-                    near.session.receive(media.PHONE_RTCP, c, 8, (PHONE[0], PHONE[1] + 1), now[0])
+                    c[0] = 0x80
+                    c[1] = 0xC9
+                    c[2] = c[4] = c[5] = c[7] = 0
+                    c[3] = 1
+                    c[6] = 0x10
+                    near.session.receive(media.PHONE_RTCP, c, 8, rtcp_from, now[2])
                 for x in (near, far):
                     t = x.session.timer()
-                    if t is not None and t <= now[0]:
-                        x.session.handle_timer(now[0])
+                    if t is not None and t <= now[2]:
+                        x.session.handle_timer(now[2])
+                seq += 1
             near.relay = far.relay = None
-            del i
     return got
 
 
@@ -264,7 +280,7 @@ def test_two_secure_calls_fit_their_budget():
     _secure_calls(1)  # imports, and what every later call shares (the key pool, tables)
     base = _used()
     calls = _secure_calls(2)
-    got = _relay(calls, 20)
+    got = _relay(calls, 20, _relay_buffers())
     both_boxes = _used() - base
     per_call = both_boxes // 4  # two calls, each with both boxes' ends in this heap
     print("heap: a SECURE call holds %d bytes (one box's end)" % per_call)
@@ -289,3 +305,91 @@ def test_an_ice_agent_fits_its_budget():
     if hasattr(gc, "mem_alloc"):
         assert agent <= _scaled_call(ICE_32), \
             "an ICE agent holds %d bytes (budget %d)" % (agent, _scaled_call(ICE_32))
+
+
+def _word():
+    return 8 if sys.maxsize > (1 << 32) else 4
+
+
+def _cut_heap(hole):
+    """Cut the free heap into holes of at most HOLE bytes (a multiple of the GC block, 4 words),
+    each walled in by blocks that stay taken, so that from now on nothing larger than HOLE can be
+    allocated. Returns what holds the taken blocks (drop it to give the heap back).
+
+    How: tuples are one allocation each, (2 + k) words. Pairs of HOLE-sized tuples are made
+    until none fits: the first of each pair (F) in one chain, the second (K) in another; the
+    allocator takes the lowest free run that fits, so the K tuples wall the F tuples in. Then
+    1-block tuples fill every gap left, until not one block is free, and the F chain is dropped:
+    the F tuples' blocks are the only free memory. Should two of them touch (the allocator's
+    order is not a promise), tuples one block larger than HOLE are made and kept until none
+    fits. Checked at the end: a tuple of HOLE bytes fits, one a block larger does not."""
+    w = _word()
+    k = hole // w - 2
+    gc.collect()
+    f = kept = fill = None
+    try:
+        while True:
+            f = (f,) * k
+            kept = (kept,) * k
+    except MemoryError:
+        pass
+    try:
+        while True:
+            fill = (fill,)
+    except MemoryError:
+        pass
+    f = None
+    gc.collect()
+    walls = None
+    try:
+        while True:
+            walls = (walls,) * (k + 4)  # a run longer than HOLE: take a block more than HOLE of it
+    except MemoryError:
+        pass
+    probe = (None,) * k  # HOLE bytes: fits
+    probe = None
+    try:
+        probe = (None,) * (k + 4)  # one GC block (4 words) more: must not
+    except MemoryError:
+        pass
+    assert probe is None, "the heap was not cut into holes of %d bytes" % hole
+    return [kept, fill, walls]
+
+
+def test_the_cut_heap_refuses_anything_larger_than_its_holes():
+    if not hasattr(gc, "mem_alloc"):
+        return  # CPython: no GC heap of blocks
+    held = _cut_heap(32 * _word())
+    try:
+        big = None
+        try:
+            big = bytearray(33 * _word() + 64)
+        except MemoryError:
+            pass
+        assert big is None
+        small = bytearray(8)  # the object and its data: one block each
+        assert len(small) == 8
+    finally:
+        held = None
+        gc.collect()
+
+
+def test_no_allocation_after_boot_exceeds_the_limit():
+    # boot and two calls made SECURE, the buffers the driver needs made; then the heap is cut
+    # into holes of LARGEST bytes (x2 on the 64-bit unix port: words double, and the largest
+    # allocation here is an object of words) and the media path and the timers run on it:
+    # an allocation larger than a hole raises MemoryError and fails the test.
+    calls = _secure_calls(2)
+    bufs = _relay_buffers()
+    _relay(calls, 2, bufs)  # the first packets: SRTP contexts, latches, replay windows settle
+    if not hasattr(gc, "mem_alloc"):
+        return
+    limit = LARGEST_32 * _word() // 4
+    held = _cut_heap(limit)
+    try:
+        got = _relay(calls, 200, bufs, first=2)
+        n = got[0]
+    finally:
+        held = None
+        gc.collect()
+    assert n == 2 * 2 * (200 + 20), n
