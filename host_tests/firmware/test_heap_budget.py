@@ -393,3 +393,59 @@ def test_no_allocation_after_boot_exceeds_the_limit():
         held = None
         gc.collect()
     assert n == 2 * 2 * (200 + 20), n
+
+
+# --- the idle box's modules (issue 19) ------------------------------------------------------------
+
+IDLE_MODULES_32 = 49152  # bytes: what importing the idle box's modules costs on 32 bits, frozen
+# what an idle box imports (runtime/boot.py's main, a proxy by address, no ICE, web or TLS:
+# test_box_runtime checks that it loads nothing more), and the key agreements its pool makes
+IDLE = ("zerotap.runtime.boot", "zerotap.runtime.box", "zerotap.runtime.secure", "zerotap.runtime.network",
+        "zerotap.runtime.control", "zerotap.crypto.drbg", "zerotap.crypto.x25519", "zerotap.crypto.dh",
+        "zerotap.crypto.ec")
+
+
+class _Socket:
+    """A stand-in for the socket module on a port without one (the board32 rig): what the
+    runtime reads at import. Made before the measure starts."""
+
+    class socket:
+        pass
+
+    AF_INET = 2
+    AF_INET6 = 10
+    SOCK_DGRAM = 2
+    SOCK_STREAM = 1
+
+
+def _frozen():
+    """True on a board's build (32 bits, the firmware frozen): module imports cost the heap only
+    their objects there; on the unix port they also hold the bytecode, so are not comparable."""
+    return sys.maxsize < (1 << 32)
+
+
+def test_the_idle_box_modules_fit_their_budget():
+    stand_in = False
+    try:
+        import socket  # noqa: F401
+    except ImportError:
+        sys.modules["socket"] = _Socket
+        stand_in = True
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "zerotap" or k.startswith("zerotap.")}
+    try:
+        before = _used()
+        for name in IDLE:
+            __import__(name)
+        cost = _used() - before
+        loaded = sorted(k for k in sys.modules if k.startswith("zerotap"))
+    finally:
+        for k in list(sys.modules):
+            if k == "zerotap" or k.startswith("zerotap."):
+                del sys.modules[k]
+        sys.modules.update(saved)
+        if stand_in:
+            del sys.modules["socket"]
+    print("heap: the idle box's %d modules: %d bytes" % (len(loaded), cost))
+    assert "zerotap.zrtp.engine" in loaded and "zerotap.sip.proxy" in loaded and "zerotap.media" in loaded
+    if _frozen() and hasattr(gc, "mem_alloc"):
+        assert cost <= IDLE_MODULES_32, "the idle box's modules take %d bytes (budget %d)" % (cost, IDLE_MODULES_32)
