@@ -424,7 +424,21 @@ def _frozen():
     return sys.maxsize < (1 << 32)
 
 
-def test_the_idle_box_modules_fit_their_budget():
+# what a part that is not idle adds to the idle box's modules when it first runs (printed, for
+# docs/heap.md and boards/README.md: the budget's lines)
+PARTS = (
+    ("ICE fallback", ("zerotap.runtime.fallback", "zerotap.runtime.ice", "zerotap.ice.agent", "zerotap.ice.fallback",
+                      "zerotap.ice.offer", "zerotap.ice.helper_client", "zerotap.ice.turn", "zerotap.dtmf.detector",
+                      "zerotap.dtmf.frame", "zerotap.dtmf.events")),
+    ("web page", ("zerotap.runtime.web", "zerotap.web.app", "zerotap.web.auth", "zerotap.web.http")),
+    ("DNS", ("zerotap.runtime.resolver", "zerotap.dns")),
+)
+
+
+def _import_cost(groups):
+    """Heap that importing each group of modules costs, after the ones before (a fresh import:
+    every zerotap module is taken out of sys.modules first and put back after). [(bytes,
+    zerotap modules loaded)], one per group."""
     stand_in = False
     try:
         import socket  # noqa: F401
@@ -432,12 +446,13 @@ def test_the_idle_box_modules_fit_their_budget():
         sys.modules["socket"] = _Socket
         stand_in = True
     saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "zerotap" or k.startswith("zerotap.")}
+    out = []
     try:
-        before = _used()
-        for name in IDLE:
-            __import__(name)
-        cost = _used() - before
-        loaded = sorted(k for k in sys.modules if k.startswith("zerotap"))
+        for names in groups:
+            before = _used()
+            for name in names:
+                __import__(name)
+            out.append((_used() - before, sorted(k for k in sys.modules if k.startswith("zerotap"))))
     finally:
         for k in list(sys.modules):
             if k == "zerotap" or k.startswith("zerotap."):
@@ -445,7 +460,15 @@ def test_the_idle_box_modules_fit_their_budget():
         sys.modules.update(saved)
         if stand_in:
             del sys.modules["socket"]
+    return out
+
+
+def test_the_idle_box_modules_fit_their_budget():
+    costs = _import_cost([IDLE] + [names for _, names in PARTS])
+    cost, loaded = costs[0]
     print("heap: the idle box's %d modules: %d bytes" % (len(loaded), cost))
+    for (what, _), (more, _) in zip(PARTS, costs[1:]):
+        print("heap: the %s's modules add %d bytes" % (what, more))
     assert "zerotap.zrtp.engine" in loaded and "zerotap.sip.proxy" in loaded and "zerotap.media" in loaded
     if _frozen() and hasattr(gc, "mem_alloc"):
         assert cost <= IDLE_MODULES_32, "the idle box's modules take %d bytes (budget %d)" % (cost, IDLE_MODULES_32)
