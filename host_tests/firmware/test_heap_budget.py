@@ -5,8 +5,6 @@ CPython has no gc.mem_alloc: there the tests only run the code."""
 import gc
 import sys
 
-from zerotap import crypto, srtp
-
 FACTOR_64 = 1.42  # unix port (64-bit) / rv32 heap for the same runtime objects (docs/heap.md)
 SRTP_SESSION_32 = 3072  # bytes: one srtp.Session with its RTP and RTCP transforms, one packet done
 
@@ -21,6 +19,7 @@ def _used():
 
 
 def test_an_srtp_session_fits_its_budget():
+    from zerotap import crypto, srtp
     # the keystream scratch (1.6 KB) is shared by every transform, allocated once at import
     rtp = bytes([0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7]) + bytes(160)
     for name in crypto.backends():
@@ -214,7 +213,8 @@ def _relay_buffers():
     them before it cuts the heap into holes)."""
     # the phone's packets fill their buffers (no room for the SRTP tag), as the bytes a board's
     # recvfrom gives: the session copies them into its working buffer
-    return bytearray(12 + 160), bytearray(8), bytearray(2048), [0, 0, 0]
+    gc.collect()
+    return bytearray(12 + 160), bytearray(8), bytearray(256), [0, 0, 0]
 
 
 def _relay(calls, packets, bufs, first=0):
@@ -317,28 +317,39 @@ def _cut_heap(hole):
     allocated. Returns what holds the taken blocks (drop it to give the heap back).
 
     How: tuples are one allocation each, (2 + k) words. Pairs of HOLE-sized tuples are made
-    until none fits: the first of each pair (F) in one chain, the second (K) in another; the
-    allocator takes the lowest free run that fits, so the K tuples wall the F tuples in. Then
-    1-block tuples fill every gap left, until not one block is free, and the F chain is dropped:
-    the F tuples' blocks are the only free memory. Should two of them touch (the allocator's
-    order is not a promise), tuples one block larger than HOLE are made and kept until none
-    fits. Checked at the end: a tuple of HOLE bytes fits, one a block larger does not."""
+    until none fits: the first of each pair (F) in one list, the second (K) in another (both
+    lists made first, at full size); the allocator takes the lowest free run that fits, so the K
+    tuples wall the F tuples in. Then 1-block tuples fill every gap left, until not one block is
+    free, and the F tuples are let go: their blocks are the only free memory. Should two of them
+    touch (the allocator's order is not a promise), tuples one block larger than HOLE are made
+    and kept until none fits. Checked at the end: a tuple of HOLE bytes fits, one a block larger
+    does not. (No chain of F tuples: the GC scans the stack conservatively, and a stale pointer
+    to one link would keep the whole chain.)"""
     w = _word()
     k = hole // w - 2
     gc.collect()
-    f = kept = fill = None
+    n = gc.mem_free() // (2 * hole) + 16
+    fs = [None] * n
+    ks = [None] * n
+    i = 0
     try:
-        while True:
-            f = (f,) * k
-            kept = (kept,) * k
+        while i < n:
+            fs[i] = (None,) * k
+            ks[i] = (None,) * k
+            i += 1
     except MemoryError:
         pass
+    fill = None
     try:
         while True:
             fill = (fill,)
     except MemoryError:
         pass
-    f = None
+    i = 0
+    while i < n:
+        fs[i] = None
+        i += 1
+    fs = None
     gc.collect()
     walls = None
     try:
@@ -353,7 +364,7 @@ def _cut_heap(hole):
     except MemoryError:
         pass
     assert probe is None, "the heap was not cut into holes of %d bytes" % hole
-    return [kept, fill, walls]
+    return [ks, fill, walls]
 
 
 def test_the_cut_heap_refuses_anything_larger_than_its_holes():
@@ -463,7 +474,8 @@ def _import_cost(groups):
     return out
 
 
-def test_the_idle_box_modules_fit_their_budget():
+def test_a_box_idle_imports_modules_within_the_budget():
+    # (named to run first in this file: a fresh board, no zerotap module imported yet)
     costs = _import_cost([IDLE] + [names for _, names in PARTS])
     cost, loaded = costs[0]
     print("heap: the idle box's %d modules: %d bytes" % (len(loaded), cost))
