@@ -305,3 +305,44 @@ def test_an_idle_box_loads_no_module_it_does_not_use():
     assert "zerotap.runtime.box" in loaded and "zerotap.zrtp.engine" in loaded  # it did load the box
     if not ssl_before:
         assert "ssl" not in sys.modules and "tls" not in sys.modules, "an idle box without TLS loaded ssl"
+
+
+def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
+    # the box's steady loop with no call (poll, its timers, the NAT upkeep, the status) on a heap
+    # cut into holes of test_heap_budget's limit: a larger allocation raises MemoryError. Boot's
+    # work comes first: the key pool filled (its DH3k numbers are 770-byte objects: the pool
+    # works while no call has media, and is full before the loop is steady)
+    import gc
+    from test_heap_budget import LARGEST_32, _cut_heap, _word
+    tmp = scratch("steady")
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
+    from zerotap.runtime import secure
+    b = runtime_box.Box(cfg, log=lambda text: None, name="S", secure_factory=secure.factory(cfg))
+    try:
+        now = b.loop.clock()
+        turns = 0
+        while b.media_factory.pool_pending and turns < 5000:
+            b.loop.run_once(0)
+            b.handle_timer(b.loop.clock())
+            b.loop.serve_timers()
+            turns += 1
+        assert not b.media_factory.pool_pending, "the key pool was not full after %d turns" % turns
+        if not hasattr(gc, "mem_alloc"):
+            return
+        held = _cut_heap(LARGEST_32 * _word() // 4)
+        try:
+            turns = 0
+            while turns < 200:
+                b.loop.run_once(0)
+                now = b.loop.clock()
+                t = b.timer()
+                if t is not None and t <= now:
+                    b.handle_timer(now)
+                b.loop.serve_timers()
+                turns += 1
+        finally:
+            held = None
+            gc.collect()
+        assert turns == 200
+    finally:
+        b.shutdown()
