@@ -438,10 +438,11 @@ def _frozen():
 # what a part that is not idle adds to the idle box's modules when it first runs (printed, for
 # docs/heap.md and boards/README.md: the budget's lines)
 PARTS = (
-    ("ICE fallback", ("zerotap.runtime.fallback", "zerotap.runtime.ice", "zerotap.ice.agent", "zerotap.ice.fallback",
+    ("ICE fallback", ("zerotap.runtime.fallback", "zerotap.runtime.ice", "zerotap.runtime.http", "zerotap.ice.agent", "zerotap.ice.fallback",
                       "zerotap.ice.offer", "zerotap.ice.helper_client", "zerotap.ice.turn", "zerotap.dtmf.detector",
                       "zerotap.dtmf.frame", "zerotap.dtmf.events")),
-    ("web page", ("zerotap.runtime.web", "zerotap.web.app", "zerotap.web.auth", "zerotap.web.http")),
+    # (runtime.web reads time.time at import: the rig's port has none, so the sans-IO page here)
+    ("web page", ("zerotap.web.app", "zerotap.web.auth", "zerotap.web.http")),
     ("DNS", ("zerotap.runtime.resolver", "zerotap.dns")),
 )
 
@@ -459,10 +460,16 @@ def _import_cost(groups):
     saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k == "zerotap" or k.startswith("zerotap.")}
     out = []
     try:
-        for names in groups:
+        for i, names in enumerate(groups):
             before = _used()
-            for name in names:
-                __import__(name)
+            try:
+                for name in names:
+                    __import__(name)
+            except Exception as e:  # a later group on a port without what it needs (printed)
+                if i == 0:
+                    raise
+                out.append((None, "%s: %r" % (name, e)))
+                continue
             out.append((_used() - before, sorted(k for k in sys.modules if k.startswith("zerotap"))))
     finally:
         for k in list(sys.modules):
@@ -479,8 +486,11 @@ def test_a_box_idle_imports_modules_within_the_budget():
     costs = _import_cost([IDLE] + [names for _, names in PARTS])
     cost, loaded = costs[0]
     print("heap: the idle box's %d modules: %d bytes" % (len(loaded), cost))
-    for (what, _), (more, _) in zip(PARTS, costs[1:]):
-        print("heap: the %s's modules add %d bytes" % (what, more))
+    for (what, _), (more, why) in zip(PARTS, costs[1:]):
+        if more is None:
+            print("heap: the %s's modules: not measured here (%s)" % (what, why))
+        else:
+            print("heap: the %s's modules add %d bytes" % (what, more))
     assert "zerotap.zrtp.engine" in loaded and "zerotap.sip.proxy" in loaded and "zerotap.media" in loaded
     if _frozen() and hasattr(gc, "mem_alloc"):
         assert cost <= IDLE_MODULES_32, "the idle box's modules take %d bytes (budget %d)" % (cost, IDLE_MODULES_32)
