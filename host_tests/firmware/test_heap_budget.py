@@ -481,6 +481,30 @@ def _import_cost(groups):
     return out
 
 
+# the idle box's modules, each after those it imports (as CPython's import finishes them; the
+# crypto backend as MicroPython picks it): per-module figures on a board's build
+IDLE_ORDER = ("zerotap", "zerotap.runtime", "zerotap.ui", "zerotap.states", "zerotap.ui.keypad", "zerotap.zrtp",
+              "zerotap.crypto.checks", "zerotap.crypto.dh", "zerotap.crypto.ec", "zerotap.crypto.x25519",
+              "zerotap.crypto.keyagreement", "zerotap.crypto.drbg", "zerotap.crypto.crc", "zerotap.crypto.mac",
+              "zerotap.crypto.modes", "zerotap.crypto", "zerotap.zrtp.algorithms", "zerotap.config",
+              "zerotap.lastgood", "zerotap.status", "zerotap.runtime.udp", "zerotap.runtime.boot", "zerotap.rtp",
+              "zerotap.seams", "zerotap.srtp", "zerotap.zrtp.events", "zerotap.media", "zerotap.watch", "zerotap.sip",
+              "zerotap.sip.uri", "zerotap.sip.headers", "zerotap.sip.message", "zerotap.sip.locate", "zerotap.sip.nat",
+              "zerotap.sip.sdp", "zerotap.sip.rewrite", "zerotap.sip.proxy", "zerotap.runtime.box", "zerotap.storage",
+              "zerotap.zrtp.packets", "zerotap.zrtp.cache", "zerotap.zrtp.keys", "zerotap.zrtp.sas",
+              "zerotap.zrtp.engine", "zerotap.runtime.secure", "zerotap.sip.framing", "zerotap.runtime.stream",
+              "zerotap.runtime.siptransport", "zerotap.runtime.network", "zerotap.runtime.control")
+
+
+def test_a_box_idle_modules_one_by_one():
+    # (printed on a board's build only: on the unix port a module's figure is its bytecode)
+    if not _frozen():
+        return
+    costs = _import_cost([(m,) for m in IDLE_ORDER])
+    for m, (cost, _) in zip(IDLE_ORDER, costs):
+        print("heap: module %s: %s bytes" % (m, cost))
+
+
 def test_a_box_idle_imports_modules_within_the_budget():
     # (named to run first in this file: a fresh board, no zerotap module imported yet)
     costs = _import_cost([IDLE] + [names for _, names in PARTS])
