@@ -346,3 +346,37 @@ def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
         assert turns == 200
     finally:
         b.shutdown()
+
+
+def test_an_idle_box_holds_its_objects_within_the_budget():
+    # the box's own objects once the key pool is full (config, status, proxy, loop and sockets,
+    # ZRTP factory and cache, key pairs), with a board's SIP datagram limit (boot.py sets it: the
+    # loop's one receive buffer is that large); against the 32-bit budget scaled for the unix port
+    import gc
+    from test_heap_budget import IDLE_OBJECTS_32, _scaled_call
+    from zerotap.runtime import boot, secure
+    tmp = scratch("objects")
+    warm = _config(tmp, zrtp={"cache": tmp + "/warm"})
+    warm.network.max_datagram = boot.BOARD_SIP_DATAGRAM
+    b = runtime_box.Box(warm, log=lambda text: None, name="W", secure_factory=secure.factory(warm))
+    b.shutdown()  # the first box loads the modules and interns their names
+    b = None
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
+    cfg.network.max_datagram = boot.BOARD_SIP_DATAGRAM
+    gc.collect()
+    before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    b = runtime_box.Box(cfg, log=lambda text: None, name="O", secure_factory=secure.factory(cfg))
+    try:
+        turns = 0
+        while b.media_factory.pool_pending and turns < 5000:
+            b.loop.run_once(0)
+            b.handle_timer(b.loop.clock())
+            turns += 1
+        gc.collect()
+        held = gc.mem_alloc() - before if hasattr(gc, "mem_alloc") else 0
+    finally:
+        b.shutdown()
+    print("heap: an idle box holds %d bytes of objects" % held)
+    if hasattr(gc, "mem_alloc"):
+        assert held <= _scaled_call(IDLE_OBJECTS_32), \
+            "an idle box holds %d bytes (budget %d)" % (held, _scaled_call(IDLE_OBJECTS_32))
