@@ -334,7 +334,8 @@ def _cut_heap(hole):
     touch (the allocator's order is not a promise), tuples one block larger than HOLE are made
     and kept until none fits. Checked at the end: a tuple of HOLE bytes fits, one a block larger
     does not. (No chain of F tuples: the GC scans the stack conservatively, and a stale pointer
-    to one link would keep the whole chain.)"""
+    to one link would keep the whole chain; and the two lists are kept: freed later, when a stale
+    pointer to them is gone, their arrays would be one large run.)"""
     w = _word()
     k = hole // w - 2
     gc.collect()
@@ -359,8 +360,7 @@ def _cut_heap(hole):
     while i < n:
         fs[i] = None
         i += 1
-    fs = None
-    gc.collect()
+    gc.collect()  # (the lists stay: their arrays, let go, would be one large free run)
     walls = None
     try:
         while True:
@@ -374,7 +374,7 @@ def _cut_heap(hole):
     except MemoryError:
         pass
     assert probe is None, "the heap was not cut into holes of %d bytes" % hole
-    return [ks, fill, walls]
+    return [fs, ks, fill, walls]
 
 
 def test_the_cut_heap_refuses_anything_larger_than_its_holes():
