@@ -313,7 +313,7 @@ def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
     # work comes first: the key pool filled (its DH3k numbers are 770-byte objects: the pool
     # works while no call has media, and is full before the loop is steady)
     import gc
-    from test_heap_budget import LARGEST_32, _cut_heap, _word
+    from test_heap_budget import LARGEST_32, _cut_heap, _rewall, _word
     tmp = scratch("steady")
     cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
     from zerotap.runtime import secure
@@ -329,7 +329,8 @@ def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
         assert not b.media_factory.pool_pending, "the key pool was not full after %d turns" % turns
         if not hasattr(gc, "mem_alloc"):
             return
-        held = _cut_heap(LARGEST_32 * _word() // 4)
+        limit = LARGEST_32 * _word() // 4
+        held = _rewall(_cut_heap(limit), limit)
         try:
             turns = 0
             while turns < 200:
