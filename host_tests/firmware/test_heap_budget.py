@@ -385,16 +385,16 @@ def _rewall(held, hole):
     or two next to a hole), wall in every run longer than HOLE again, and check the cut."""
     k = hole // _word() - 2
     one = (None,)
-    extra = [None] * 16  # made before the collection: fits in a hole
     gc.collect()
-    i = 0
+    chain = None
     try:
-        while i < 16:
-            extra[i] = one * (k + 4)
-            i += 1
+        while True:
+            link = [None, chain]  # small: a hole takes it; the wall comes after, so no garbage
+            chain = link
+            link[0] = one * (k + 4)
     except MemoryError:
         pass
-    held.append(extra)
+    held.append(chain)
     probe = None
     try:
         probe = one * (k + 4)
