@@ -313,7 +313,7 @@ def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
     # work comes first: the key pool filled (its DH3k numbers are 770-byte objects: the pool
     # works while no call has media, and is full before the loop is steady)
     import gc
-    from test_heap_budget import LARGEST_32, _cut_heap, _rewall, _word
+    from test_heap_budget import LARGEST_32, _cut, _word
     tmp = scratch("steady")
     cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
     from zerotap.runtime import secure
@@ -330,7 +330,7 @@ def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
         if not hasattr(gc, "mem_alloc"):
             return
         limit = LARGEST_32 * _word() // 4
-        held = _rewall(_cut_heap(limit), limit)
+        held = _cut(limit)
         try:
             turns = 0
             while turns < 200:
