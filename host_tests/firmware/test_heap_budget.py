@@ -381,33 +381,40 @@ def _cut_heap(hole):
 
 
 def _rewall(held, hole):
-    """Once _cut_heap returned: collect (what its frames still pointed to is freed now: a block
-    or two next to a hole), wall in every run longer than HOLE again, and check the cut."""
+    """Once _cut_heap returned: collect (what its frames still pointed to is freed now, next to
+    a hole), wall in every run longer than HOLE again. Returns how many walls it made."""
     k = hole // _word() - 2
     one = (None,)
     gc.collect()
     chain = None
+    made = 0
     try:
         while True:
             link = [None, chain]  # small: a hole takes it; the wall comes after, so no garbage
             chain = link
             link[0] = one * (k + 4)
+            made += 1
     except MemoryError:
         pass
     held.append(chain)
+    return made
+
+
+def _cut(hole):
+    """_cut_heap, then _rewall until a collection frees no run longer than HOLE (each frees what
+    the frames before it still pointed to; on the 1 MiB rig one was not enough), then the check
+    from here: a tuple one block larger than HOLE does not fit."""
+    held = _cut_heap(hole)
+    rounds = 0
+    while _rewall(held, hole) and rounds < 16:
+        rounds += 1
     probe = None
     try:
-        probe = one * (k + 4)
+        probe = (None,) * (hole // _word() + 2)
     except MemoryError:
         pass
     assert probe is None, "the heap was not cut into holes of %d bytes" % hole
     return held
-
-
-def _cut(hole):
-    """_cut_heap, then _rewall twice: each collection frees what the frames before it still
-    pointed to (on the 1 MiB rig, one was not enough)."""
-    return _rewall(_rewall(_cut_heap(hole), hole), hole)
 
 
 def test_the_cut_heap_refuses_anything_larger_than_its_holes():
