@@ -154,7 +154,9 @@ CACHE_32 = 4096  # the trust cache, whatever its size (on flash: zrtp/cache.py, 
 ICE_MODULES_32 = 15360  # one ICE fallback's modules: ice.*, runtime.fallback/ice/http, the DTMF parts [15,008]
 ICE_32 = 4096  # one ICE agent that gathered, checked and selected a pair [3,248]
 TOTAL_32 = 112 * 1024  # what an ESP32 without PSRAM leaves MicroPython
-LARGEST_32 = 128  # bytes: the largest allocation after boot on the media path and the timers (x2 on the unix port)
+LARGEST_32 = 128  # bytes: the holes the heap is cut into for the largest-allocation tests (x2 on the unix port)
+SLACK_BLOCKS = 4  # GC blocks a hole may grow by after the cut (late-freed garbage): the proven limit is
+# LARGEST_32 + 64 bytes = 192 bytes after boot on 32 bits (384 on the unix port)
 FACTOR_CALL_64 = 1.72  # unix port / rv32 for a SECURE call (13,176 / 7,680; engines 1.80, ICE agent 1.79)
 
 PHONE = ("10.0.0.2", 4000)
@@ -419,9 +421,10 @@ def _cut(hole):
 
 def test_the_cut_heap_refuses_anything_larger_than_its_holes():
     # what the method promises, checked after it returned: an object of the hole's size fits,
-    # none of 3 GC blocks more does (a block or two of garbage that the conservative GC still
-    # held during the cut, through a stale pointer on the stack, may join a hole when it is freed
-    # later: _rewall walls them in again once _cut_heap returned)
+    # none of SLACK_BLOCKS + 1 GC blocks more does. (Garbage that the conservative GC still held
+    # during the cut, through a stale pointer on the stack, joins a hole when it is freed later:
+    # on the rig up to 3 blocks were seen. So the limit the media test proves is the hole's size
+    # and SLACK_BLOCKS blocks: LARGEST_32 + 64 bytes on 32 bits.)
     if not hasattr(gc, "mem_alloc"):
         return  # CPython: no GC heap of blocks
     w = _word()
@@ -429,11 +432,12 @@ def test_the_cut_heap_refuses_anything_larger_than_its_holes():
     try:
         gc.collect()
         big = None
+        words = 32 + 4 * (SLACK_BLOCKS + 1)
         try:
-            big = (None,) * (30 + 12)  # 32 words and 3 blocks (4 words each): a single allocation
+            big = (None,) * (words - 2)  # a single allocation of WORDS words
         except MemoryError:
             pass
-        assert big is None, "the cut heap took an object of %d bytes" % (44 * w)
+        assert big is None, "the cut heap took an object of %d bytes" % (words * w)
         fits = (None,) * 30  # 32 words: the hole's size
         assert len(fits) == 30
     finally:
