@@ -323,6 +323,10 @@ def _word():
     return 8 if sys.maxsize > (1 << 32) else 4
 
 
+_ONE = (None,)  # made once, at import: a 1-block tuple made in a helper and let go after the cut
+# would be garbage next to a hole, freed later
+
+
 def _cut_heap(hole):
     """Cut the free heap into holes of at most HOLE bytes (a multiple of the GC block, 4 words),
     each walled in by blocks that stay taken, so that from now on nothing larger than HOLE can be
@@ -340,7 +344,7 @@ def _cut_heap(hole):
     pointer to them is gone, their arrays would be one large run.)"""
     w = _word()
     k = hole // w - 2
-    one = (None,)  # made once: "(None,) * k" would make a 1-block tuple each time, next to a hole
+    one = _ONE
     gc.collect()
     n = gc.mem_free() // (2 * hole) + 16
     fs = [None] * n
@@ -386,7 +390,7 @@ def _rewall(held, hole):
     """Once _cut_heap returned: collect (what its frames still pointed to is freed now, next to
     a hole), wall in every run longer than HOLE again. Returns how many walls it made."""
     k = hole // _word() - 2
-    one = (None,)
+    one = _ONE
     gc.collect()
     chain = None
     made = 0
@@ -413,7 +417,7 @@ def _cut(hole):
         rounds += 1
     probe = None
     try:
-        probe = (None,) * (hole // _word() - 2 + 4 * (SLACK_BLOCKS + 1))
+        probe = _ONE * (hole // _word() - 2 + 4 * (SLACK_BLOCKS + 1))
     except MemoryError:
         pass
     assert probe is None, "the heap was not cut into holes of %d bytes (and %d blocks)" % (hole, SLACK_BLOCKS)
@@ -435,11 +439,11 @@ def test_the_cut_heap_refuses_anything_larger_than_its_holes():
         big = None
         words = 32 + 4 * (SLACK_BLOCKS + 1)
         try:
-            big = (None,) * (words - 2)  # a single allocation of WORDS words
+            big = _ONE * (words - 2)  # a single allocation of WORDS words
         except MemoryError:
             pass
         assert big is None, "the cut heap took an object of %d bytes" % (words * w)
-        fits = (None,) * 30  # 32 words: the hole's size
+        fits = _ONE * 30  # 32 words: the hole's size
         assert len(fits) == 30
     finally:
         held = None
