@@ -424,7 +424,8 @@ def _cut(hole):
     return held
 
 
-def test_the_cut_heap_refuses_anything_larger_than_its_holes():
+def test_a_cut_heap_refuses_anything_larger_than_its_holes():
+    # (named to run early in this file, on a heap no call has used yet)
     # what the method promises, checked after it returned: an object of the hole's size fits,
     # none of SLACK_BLOCKS + 1 GC blocks more does. (Garbage that the conservative GC still held
     # during the cut, through a stale pointer on the stack, joins a hole when it is freed later:
