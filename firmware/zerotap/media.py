@@ -59,6 +59,14 @@ SWITCH_GRACE_MS = const(1000)
 
 _TRAILER_ROOM = const(18)  # SRTCP E||index (4) and the longest tag (10), with margin
 
+# The one working buffer of every call's media path (issue 19: big buffers once, at boot; this
+# module is imported when the box starts). A datagram that must be changed (protected, renumbered,
+# muted) and came as bytes is copied here: the largest datagram a media socket takes (2048 bytes,
+# runtime.udp.MAX_DATAGRAM) and room for the SRTCP index and tag. The box handles one datagram at
+# a time, start to end, so all calls share it: a session copies into it and sends from it within
+# one receive() or handle_timer(), and never keeps it.
+_SCRATCH = bytearray(2048 + _TRAILER_ROOM)
+
 # What ZrtpLeg.unprotect returns besides a length
 UNPROTECT_FAILED = const(0)
 UNPROTECT_REPLAY = const(-2)
@@ -173,7 +181,6 @@ class MediaSession:
         self.keyed_with = None  # (host, port) of the far media the secure leg keyed with (runtime)
         self.sdp_remote = ()  # the network RTP and RTCP addresses its SDP named (runtime: forks)
         self._alarmed = False
-        self._scratch = bytearray(2048)
 
     # --- paths and addresses ----------------------------------------------------------------------
     def set_remote(self, side, host, rtp_port, rtcp_port=None):
@@ -227,11 +234,12 @@ class MediaSession:
 
     def _writable(self, buf, n):
         # MicroPython's recvfrom gives bytes, and protecting needs room for the SRTCP index and
-        # the tag: work in the session's own buffer then
+        # the tag: work in the shared buffer then (_SCRATCH)
         if isinstance(buf, bytearray) and len(buf) >= n + _TRAILER_ROOM:
             return buf
-        s = self._scratch
-        s[:n] = buf[:n]
+        s = _SCRATCH
+        if buf is not s:
+            s[:n] = memoryview(buf)[:n]  # buf[:n] would be a copy of the packet on the heap
         return s
 
     def _from_phone(self, leg, kind, buf, n, addr, now_ms):

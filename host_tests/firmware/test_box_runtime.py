@@ -71,7 +71,7 @@ def test_send_errors_are_counted_not_raised():
     loop.close_all()
 
 
-def _config(tmp):
+def _config(tmp, **extra):
     loop = udp.Loop()
     ports = []
     for _ in range(3):
@@ -79,13 +79,15 @@ def _config(tmp):
         ports.append(p.port)
     loop.close_all()
     low = ports[0] + 1000
-    return config.parse({
+    raw = {
         "phone": {"sip": "127.0.0.1:%d" % ports[0], "allow": ["127.0.0.1"],
                   "rtp": "%d-%d" % (low, low + 9)},
         "network": {"sip": "127.0.0.1:%d" % ports[1], "rtp": "%d-%d" % (low + 10, low + 19)},
         "status": tmp + "/status.jsonl",
         "control": "127.0.0.1:%d" % ports[2],
-    })
+    }
+    raw.update(extra)
+    return config.parse(raw)
 
 
 def test_box_answers_its_control_socket_and_stops():
@@ -256,3 +258,127 @@ def test_the_host_panel_draws_in_the_terminal_and_writes_png():
                                     "rtp": "40000-40009"},
                           "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42009"}})
     assert boot.host_front_panel(quiet, status) is None  # off by default
+
+
+# Modules an idle box must not load (issue 19): each costs heap even when frozen (its globals,
+# functions and classes are made in RAM at import). They come when a call, a config or a page
+# needs them: DNS with a proxy by name or network.dns, TLS with network.tls, the ICE fallback
+# with ice, the web page with web; the pure AES and SHA-512 only on a backend without them.
+NOT_AT_IDLE = ("zerotap.dns", "zerotap.runtime.resolver", "zerotap.ice", "zerotap.runtime.fallback",
+               "zerotap.runtime.ice", "zerotap.runtime.http", "zerotap.runtime.web", "zerotap.web",
+               "zerotap.crypto.aes", "zerotap.crypto.sha512", "zerotap.crypto.backend_python",
+               "zerotap.dtmf")
+
+
+def _fresh(prefix):
+    """Take every module named PREFIX* out of sys.modules (so that the next import loads it
+    again, as after a reset); returns what was taken, for _restore."""
+    import sys
+    return {k: sys.modules.pop(k) for k in list(sys.modules) if k == prefix or k.startswith(prefix + ".")}
+
+
+def _restore(prefix, saved):
+    import sys
+    for k in list(sys.modules):
+        if k == prefix or k.startswith(prefix + "."):
+            del sys.modules[k]
+    sys.modules.update(saved)
+
+
+def test_an_idle_box_loads_no_module_it_does_not_use():
+    import sys
+    tmp = scratch("idle")
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})  # the proxy is an address; no ice, web or tls
+    ssl_before = "ssl" in sys.modules or "tls" in sys.modules
+    saved = _fresh("zerotap")
+    try:
+        from zerotap.runtime import box as fresh_box, secure as fresh_secure
+        b = fresh_box.Box(cfg, log=lambda text: None, name="I", secure_factory=fresh_secure.factory(cfg))
+        try:
+            b.loop.run_once(0)
+            loaded = sorted(k for k in sys.modules if k.startswith("zerotap"))
+        finally:
+            b.shutdown()
+    finally:
+        _restore("zerotap", saved)
+    wrong = [k for k in loaded for n in NOT_AT_IDLE if k == n or k.startswith(n + ".")]
+    assert wrong == [], "an idle box loaded %s" % wrong
+    assert "zerotap.runtime.box" in loaded and "zerotap.zrtp.engine" in loaded  # it did load the box
+    if not ssl_before:
+        assert "ssl" not in sys.modules and "tls" not in sys.modules, "an idle box without TLS loaded ssl"
+
+
+def test_the_idle_loop_allocates_nothing_larger_than_the_limit():
+    # the box's steady loop with no call (poll, its timers, the NAT upkeep, the status) on a heap
+    # cut into holes of test_heap_budget's limit: a larger allocation raises MemoryError. Boot's
+    # work comes first: the key pool filled (its DH3k numbers are 770-byte objects: the pool
+    # works while no call has media, and is full before the loop is steady)
+    import gc
+    from test_heap_budget import LARGEST_32, _cut, _word
+    tmp = scratch("steady")
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
+    from zerotap.runtime import secure
+    b = runtime_box.Box(cfg, log=lambda text: None, name="S", secure_factory=secure.factory(cfg))
+    try:
+        now = b.loop.clock()
+        turns = 0
+        while b.media_factory.pool_pending and turns < 5000:
+            b.loop.run_once(0)
+            b.handle_timer(b.loop.clock())
+            b.loop.serve_timers()
+            turns += 1
+        assert not b.media_factory.pool_pending, "the key pool was not full after %d turns" % turns
+        if not hasattr(gc, "mem_alloc"):
+            return
+        limit = LARGEST_32 * _word() // 4
+        held = _cut(limit)
+        try:
+            turns = 0
+            while turns < 200:
+                b.loop.run_once(0)
+                now = b.loop.clock()
+                t = b.timer()
+                if t is not None and t <= now:
+                    b.handle_timer(now)
+                b.loop.serve_timers()
+                turns += 1
+        finally:
+            held = None
+            gc.collect()
+        assert turns == 200
+    finally:
+        b.shutdown()
+
+
+def test_an_idle_box_holds_its_objects_within_the_budget():
+    # the box's own objects once the key pool is full (config, status, proxy, loop and sockets,
+    # ZRTP factory and cache, key pairs), with a board's SIP datagram limit (boot.py sets it: the
+    # loop's one receive buffer is that large); against the 32-bit budget scaled for the unix port
+    import gc
+    from test_heap_budget import IDLE_OBJECTS_32, _scaled_call
+    from zerotap.runtime import boot, secure
+    tmp = scratch("objects")
+    warm = _config(tmp, zrtp={"cache": tmp + "/warm"})
+    warm.network.max_datagram = boot.BOARD_SIP_DATAGRAM
+    b = runtime_box.Box(warm, log=lambda text: None, name="W", secure_factory=secure.factory(warm))
+    b.shutdown()  # the first box loads the modules and interns their names
+    b = None
+    cfg = _config(tmp, zrtp={"cache": tmp + "/cache"})
+    cfg.network.max_datagram = boot.BOARD_SIP_DATAGRAM
+    gc.collect()
+    before = gc.mem_alloc() if hasattr(gc, "mem_alloc") else 0
+    b = runtime_box.Box(cfg, log=lambda text: None, name="O", secure_factory=secure.factory(cfg))
+    try:
+        turns = 0
+        while b.media_factory.pool_pending and turns < 5000:
+            b.loop.run_once(0)
+            b.handle_timer(b.loop.clock())
+            turns += 1
+        gc.collect()
+        held = gc.mem_alloc() - before if hasattr(gc, "mem_alloc") else 0
+    finally:
+        b.shutdown()
+    print("heap: an idle box holds %d bytes of objects" % held)
+    if hasattr(gc, "mem_alloc"):
+        assert held <= _scaled_call(IDLE_OBJECTS_32), \
+            "an idle box holds %d bytes (budget %d)" % (held, _scaled_call(IDLE_OBJECTS_32))

@@ -7,6 +7,8 @@ for packet; ``*7`` and the lone ``*`` are released and re-sent as events on the 
 the stream toward the network has no gap in its sequence numbers and its timestamps keep running;
 and through a secure call (two media sessions with their real ZRTP engines and SRTP) the far box
 decodes exactly those keys, without a single SRTP failure."""
+from array import array
+
 import vectors
 
 from zerotap import media, status
@@ -16,27 +18,47 @@ from zerotap.ui.keypad import KeypadMatcher
 from zerotap.zrtp import algorithms, engine
 
 def _load():
-    # the 68 KB file is read in pieces (vectors.each), one packet's JSON at a time
+    # the 68 KB file is read in pieces (vectors.each), one packet's JSON at a time, into four
+    # arrays made at full size at once (a growing list fragments a board's heap; a list of 983
+    # tuples of bytes does not fit 112 KiB on 32 bits): the headers (or whole event packets) one
+    # after the other, where each starts, its time in ms and its audio payload's length
     name = "keypad_linphonec_stream.json"
     pt, typed = vectors.fields(name, "payload_type", "typed")
-    # (ms, header or whole event packet, audio payload length); small for MicroPython, and made at
-    # its full size at once (a growing list fragments a board's heap)
-    compact = [None] * vectors.count(name, "packets")
+    n = vectors.count(name, "packets")
+    heads = bytearray(16 * n)  # an event packet is 16 bytes, an audio header 12
+    start = array("I", bytes(4 * (n + 1)))
+    ms = array("I", bytes(4 * n))
+    length = array("H", bytes(2 * n))
+    at = 0
     for i, p in enumerate(vectors.each(name, "packets")):
-        if "hex" in p:
-            compact[i] = (p["ms"], vectors.unhex(p["hex"]), 0)
-        else:
-            compact[i] = (p["ms"], vectors.unhex(p["header"]), p["payload"])
-    return pt, "".join(typed), compact
+        head = vectors.unhex(p["hex"] if "hex" in p else p["header"])
+        heads[at:at + len(head)] = head
+        start[i] = at
+        at += len(head)
+        ms[i] = p["ms"]
+        length[i] = p.get("payload", 0)
+    start[n] = at
+    return pt, "".join(typed), (heads, start, ms, length, n)
 
 
 PT, TYPED, _STREAM = _load()
 SILENCE = b"\xff" * 160
 
 
+def _recorded(i):
+    """(ms, header or whole event packet, audio payload length) of recorded packet I."""
+    heads, start, ms, length, _ = _STREAM
+    return ms[i], bytes(heads[start[i]:start[i + 1]]), length[i]
+
+
+def _count():
+    return _STREAM[4]
+
+
 def _packets():
     """(ms, packet) as linphonec sent them, one at a time, audio payloads PCMU silence."""
-    for ms, head, length in _STREAM:
+    for i in range(_count()):
+        ms, head, length = _recorded(i)
         yield ms, head + SILENCE[:length] if length else head
 
 
@@ -57,20 +79,20 @@ def _keys_in(packets, pt=PT):
 
 
 def _filter_stream(keys, start_ms=0):
-    """Every recorded packet through KEYS at its time, timers fired as they fall due; returns the
-    packets toward the network, in order, as (ms, bytes)."""
-    out = []
-
+    """Every recorded packet through KEYS at its time, timers fired as they fall due; yields the
+    packets toward the network, in order, as (ms, bytes), one at a time (a whole call's packets
+    do not fit a board's heap: the checks read them as they come)."""
     def fire(until):
         t = keys.timer()
         while t is not None and t <= until:
             for pkt in keys.handle_timer(t):
-                out.append((t, bytes(pkt)))
+                yield t, bytes(pkt)
             t = keys.timer()
 
     for ms, data in _packets():
         now = start_ms + ms
-        fire(now)
+        for x in fire(now):
+            yield x
         buf = bytearray(data)
         verdict = keys.filter(buf, len(buf), now)
         assert verdict in (PASS, RENUMBER, DROP)
@@ -78,28 +100,33 @@ def _filter_stream(keys, start_ms=0):
             continue
         if verdict == RENUMBER:
             keys.renumber(buf)
-        out.append((now, bytes(buf)))
-    fire(start_ms + 60000)
-    return out
+        yield now, bytes(buf)
+    for x in fire(start_ms + 60000):
+        yield x
 
 
 def test_the_recording_holds_what_was_typed():
     # the vector itself: linphonec sent every key typed, as RFC 4733 events with audio around them
     assert TYPED == "*#15*7**#0" and _keys_in(_packets()) == TYPED
-    assert len([1 for ms, head, length in _STREAM if length]) > 700
+    assert len([1 for i in range(_count()) if _recorded(i)[2]]) > 700
 
 
 def test_codes_act_and_ordinary_keys_reach_the_network_once():
     actions = []
     keys = PhoneKeys(KeypadMatcher(), actions.append)
     keys.add_event_types((PT,))
-    out = _filter_stream(keys)
+    sent = []  # 5's event packets toward the network
+
+    def watch(stream):
+        for ms, p in stream:
+            if p[1] & 0x7F == PT and p[12] == 5:
+                sent.append(p)
+            yield ms, p
+    assert _keys_in(watch(_filter_stream(keys))) == "5*7*"
     assert actions == ["verified", "unverified"]
-    assert _keys_in(out) == "5*7*"
     assert keys.actions == 2 and keys.released == 3  # "*7" when 7 came, "*" after the timeout
     # 5 passed live: its packets are linphonec's own, with their timestamp
     five = [p for _, p in _packets() if p[1] & 0x7F == PT and p[12] == 5]
-    sent = [p for _, p in out if p[1] & 0x7F == PT and p[12] == 5]
     assert len(sent) == len(five) == 7
     assert [_header(p)[2] for p in sent] == [_header(p)[2] for p in five]
 
@@ -108,10 +135,13 @@ def test_the_network_leg_sees_one_gapless_stream():
     keys = PhoneKeys(KeypadMatcher(), lambda action: None)
     keys.add_event_types((PT,))
     out = _filter_stream(keys)
-    ssrc = _header(_STREAM[0][1])[3]
+    ssrc = _header(_recorded(0)[1])[3]
     prev_seq = prev_ts = None
     last_audio_ts = None
+    resent = []
     for ms, p in out:
+        if p[1] & 0x7F == PT and p[12] in (10, 7):
+            resent.append(p)
         pt, seq, ts, s = _header(p)
         assert s == ssrc  # the phone's own stream
         if prev_seq is not None:
@@ -127,39 +157,39 @@ def test_the_network_leg_sees_one_gapless_stream():
         prev_ts = ts if pt == 0 else prev_ts
     # re-sent events are whole: a marker on the first packet, three end packets (RFC 4733
     # 2.5.1.2, 2.5.1.4), the phone's payload type
-    resent = [p for _, p in out if p[1] & 0x7F == PT and p[12] in (10, 7)]
     ends = [p for p in resent if p[13] & 0x80]
     assert len(ends) == 3 * 3 and len([p for p in resent if p[1] & 0x80]) == 3
 
 
 def _same_packets(out):
-    # OUT holds the recorded packets unchanged, in order (compared pair by pair: two more lists of
-    # a whole call's packets do not fit a board's heap)
+    # OUT (a stream) gives the recorded packets unchanged, in order, and nothing more (compared
+    # pair by pair as they come: lists of a whole call's packets do not fit a board's heap)
+    recorded = _packets()
     n = 0
-    for (_, got), (_, want) in zip(out, _packets()):
-        if got != want:
+    for _, got in out:
+        want = next(recorded, None)
+        if want is None or got != want[1]:
             return False
         n += 1
-    return n == len(out) == len(_STREAM)
+    return n == _count()
 
 
 def test_without_event_types_or_codes_everything_passes():
     keys = PhoneKeys(KeypadMatcher(), lambda action: None)  # the SDP named no telephone-event
-    out = _filter_stream(keys)
-    assert _same_packets(out)
-    out = None
+    assert _same_packets(_filter_stream(keys))
     keys = PhoneKeys(KeypadMatcher({}), lambda action: None)  # codes off (board.keypad: {})
     keys.add_event_types((PT,))
-    out = _filter_stream(keys)
-    assert _same_packets(out) and keys.caught == 0
+    assert _same_packets(_filter_stream(keys)) and keys.caught == 0
 
 
 def test_audio_with_the_event_payload_type_is_never_read_as_keys():
     # a mistaken payload type (PCMU's 0 taken for telephone-event): its 160-byte packets stay audio
     keys = PhoneKeys(KeypadMatcher(), lambda action: None)
     keys.add_event_types((0,))
-    out = _filter_stream(keys)
-    assert len(out) == len(_STREAM) and keys.caught == 0
+    n = 0
+    for _ in _filter_stream(keys):
+        n += 1
+    assert n == _count() and keys.caught == 0
 
 
 # --- through a secure call -------------------------------------------------------------------------
@@ -268,7 +298,7 @@ def test_audio_through_the_filter_allocates_nothing():
     unlock = getattr(micropython, "heap_unlock", None)
     keys = PhoneKeys(KeypadMatcher(), lambda action: None)
     keys.add_event_types((PT,))
-    buf = bytearray(_STREAM[0][1] + SILENCE)
+    buf = bytearray(_recorded(0)[1] + SILENCE)
     verdicts = [keys.filter(buf, len(buf), 0)]
     for i in range(1, 200):
         buf[3] = i & 0xFF

@@ -18,7 +18,6 @@ status shows it (``registration`` error); nothing is sent in clear instead.
 import os
 import sys
 
-from zerotap.runtime import resolver as _resolver
 from zerotap.runtime import siptransport, stream
 from zerotap.sip import locate as _locate
 from zerotap.sip import message as _sip
@@ -50,6 +49,8 @@ class BoxNetwork:
         self.resolver = None
         servers = getattr(net, "dns", None)
         if servers or (proxy is not None and not _locate.is_ip(proxy[0])):
+            # imported only here: a box whose proxy is an address loads no DNS code (issue 19)
+            from zerotap.runtime import resolver as _resolver
             servers = servers or _resolver.system_servers()
             if servers:
                 self.resolver = _resolver.Resolver(loop, servers, os.urandom, self.log)

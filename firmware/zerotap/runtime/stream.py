@@ -41,16 +41,12 @@ only.
 """
 import select
 import socket
+import sys
 
 from zerotap.sip import framing
 
-try:
-    import ssl as _ssl
-except ImportError:  # pragma: no cover
-    try:
-        import tls as _ssl
-    except ImportError:
-        _ssl = None
+_ssl = None  # the ssl (or tls) module, imported by _load_ssl() with the first TLS context: a
+# box that speaks no TLS never loads it into its heap (issue 19)
 
 CONNECTING = "connecting"
 HANDSHAKE = "handshake"
@@ -72,7 +68,7 @@ MAX_OUT = 65536  # bytes queued on one connection; beyond: the peer does not rea
 MAX_INBOUND = 4  # accepted connections per listener (a board has 10 lwIP sockets in all)
 _EAGAIN = (11, 35)
 _EINPROGRESS = (115, 36, 119)  # EINPROGRESS (Linux, BSD), EALREADY... lwIP uses 119
-_CPYTHON = hasattr(_ssl, "SSLWantReadError") if _ssl is not None else False
+_CPYTHON = sys.implementation.name == "cpython"  # CPython's ssl and socket semantics
 _POLLERR = getattr(select, "POLLERR", 8)
 _POLLHUP = getattr(select, "POLLHUP", 16)
 
@@ -96,10 +92,23 @@ def _pem_to_der_list(data):
     return out
 
 
+def _load_ssl():
+    global _ssl
+    if _ssl is None:
+        try:
+            import ssl as _ssl
+        except ImportError:  # pragma: no cover
+            try:
+                import tls as _ssl
+            except ImportError:
+                _ssl = None
+    return _ssl
+
+
 def client_context(cafile=None, cadata=None):
     """A TLS client context that requires a certificate signed by the CA(s) of CAFILE (a PEM
     file: a bundle or one pinned CA) or CADATA (PEM text/bytes, or DER bytes)."""
-    if _ssl is None:
+    if _load_ssl() is None:
         raise ValueError("tls: this interpreter has no ssl module")
     if cafile is None and cadata is None:
         raise ValueError("tls: no CA given (a bundle or a pinned CA)")

@@ -23,8 +23,10 @@ The steps (RFC 3263 §4.1, §4.2):
 The TLS name to check (``server_name``) is the domain of the URI, not the SRV target (RFC 5922
 §4.1). Answers are cached by TTL in the DNS client; a Locate computed again after they expire
 asks again.
+
+:mod:`zerotap.dns` is imported by a Locate when it first needs it: a box whose proxy is an
+address (``is_ip``, ``transport_of`` only) never loads the DNS code into its heap (issue 19).
 """
-from zerotap import dns
 
 UDP = "UDP"
 TCP = "TCP"
@@ -105,7 +107,7 @@ def weighted_order(records, rand):
 
 class Locate:
     def __init__(self, client, host, port=None, transport=None, secure=False,
-                 transports=TRANSPORTS, families=(dns.A,), rand=None):
+                 transports=TRANSPORTS, families=None, rand=None):
         if transport is not None and transport not in TRANSPORTS:
             raise ValueError("unsupported transport %r" % transport)
         self.client = client
@@ -114,6 +116,9 @@ class Locate:
         self.transport = transport
         self.secure = secure
         self.transports = (TLS,) if secure else tuple(transports)
+        if families is None:
+            from zerotap import dns
+            families = (dns.A,)
         self.families = families
         self.rand = rand or client.rand
         self.targets = None
@@ -146,6 +151,7 @@ class Locate:
         return TLS if self.secure else UDP
 
     def _walk(self, now):
+        from zerotap import dns
         host = self.host
         if is_ip(host):
             t = self._default_transport()
@@ -197,6 +203,7 @@ class Locate:
         return self._addresses(host, t, DEFAULT_PORT[t], now)
 
     def _srv(self, name, transport, now):
+        from zerotap import dns
         a = self.client.lookup(name, dns.SRV, now)
         if a is None:
             return None
@@ -220,6 +227,7 @@ class Locate:
         return None if pending else out
 
     def _addresses(self, name, transport, port, now):
+        from zerotap import dns
         if is_ip(name):
             return [Target(transport, name, port, self.host)]
         out = []

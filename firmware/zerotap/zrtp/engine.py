@@ -296,6 +296,12 @@ class Engine:
         self._s1_matched = False
         self._rtx = Retransmission()
         self._last_now = 0
+        # once SECURE (_let_go): SHA-256 digests of the peer's Hello, DHPart and Confirm, in place
+        # of the messages, for the late repeats that state still answers or ignores
+        self._hello_hash_text = None
+        self._peer_hello_digest = None
+        self._peer_dhpart_digest = None
+        self._peer_confirm_digest = None
 
     # --- public API -----------------------------------------------------------------------------
 
@@ -326,6 +332,8 @@ class Engine:
 
     def hello_hash(self):
         """``"1.10 <hex>"``: our Hello hash for the SDP attribute ``a=zrtp-hash`` (section 8.1)."""
+        if self._hello is None:  # SECURE: the Hello is gone, its hash was kept (_let_go)
+            return self._hello_hash_text
         return "1.10 " + _hex(keys.hello_hash(self._hello))
 
     def share_hello(self, other):
@@ -353,7 +361,11 @@ class Engine:
         if version is not None and not version.startswith("1."):
             raise ValueError("a=zrtp-hash: unsupported version %r" % version)
         self._peer_hello_hash = _unhex(t)
-        if self._peer_hello is not None and keys.hello_hash(self._peer_hello.raw) != self._peer_hello_hash:
+        if self._peer_hello is not None:
+            got = keys.hello_hash(self._peer_hello.raw)
+        else:
+            got = self._peer_hello_digest  # SECURE: the Hello is gone, its hash was kept
+        if got is not None and got != self._peer_hello_hash:
             self._fail(None, "the peer's Hello does not match the a=zrtp-hash from signalling")
 
     def start(self, now_ms):
@@ -626,8 +638,16 @@ class Engine:
             self._drop("a different Hello from the peer")
 
     def _hello_after(self, h, now_ms):
-        if self._peer_hello is None or h.raw != self._peer_hello.raw:
+        if not self._same(h.raw, self._peer_hello, self._peer_hello_digest):
             self._drop("a different Hello from the peer")
+
+    @staticmethod
+    def _same(raw, kept, digest):
+        """RAW is the message KEPT (a parsed message, or None), or once SECURE the one DIGEST
+        (its SHA-256) stands for."""
+        if kept is not None:
+            return raw == kept.raw
+        return digest is not None and crypto.sha256(raw) == digest
 
     def _on_hello_ack(self, msg, now_ms):
         if self._hello_acked:
@@ -821,7 +841,7 @@ class Engine:
         return True
 
     def _dhpart1_again(self, d, now_ms):
-        if self._peer_dhpart is None or d.raw != self._peer_dhpart.raw:
+        if not self._same(d.raw, self._peer_dhpart, self._peer_dhpart_digest):
             self._drop("DHPart1 in state %s" % self.state)
 
     def _on_dhpart1(self, d, now_ms):
@@ -1025,7 +1045,7 @@ class Engine:
     def _confirm2_after(self, m, now_ms):
         if self.role != RESPONDER:
             self._drop("Confirm2 but we are not responder")
-        elif m.raw == self._peer_confirm_raw:
+        elif self._peer_confirm_digest is not None and crypto.sha256(m.raw) == self._peer_confirm_digest:
             self._send(packets.Ack(CONF2ACK).encode())  # the initiator lost our Conf2ACK
 
     def _on_confirm2(self, m, now_ms):
@@ -1111,6 +1131,37 @@ class Engine:
             # write per secure call, the user's verdict included (issue 12)
         self._set_state(SECURE, why)
         self._events.append(self._keyed(Secure))
+        self._let_go()
+
+    def _let_go(self):
+        """SECURE: keep only what SRTP, the SAS, the cache update and the late repeats need
+        (issue 19). The keys (SRTP keys went out in the events; MAC and ZRTP keys for GoClear
+        and SASrelay; ZRTPSess for multistream; the new rs1), the hash for their MACs, the choice,
+        the session (SAS, peer ZID, cache result) stay. The messages, ours and the peer's, the
+        hash chain, s1, the KDF context and the retransmission's bytes go; the peer's Hello,
+        DHPart and Confirm are remembered by their SHA-256 (32 bytes each) so that a late repeat
+        is still told from a stranger's message: a repeated Confirm2 still gets its Conf2ACK, a
+        repeated Hello or DHPart1 is still ignored quietly, any other is dropped and counted."""
+        if self._hello is not None:
+            self._hello_hash_text = self.hello_hash()
+        ph = self._peer_hello
+        if ph is not None:
+            self._peer_hello_digest = keys.hello_hash(ph.raw)
+        pd = self._peer_dhpart
+        if pd is not None:
+            self._peer_dhpart_digest = crypto.sha256(pd.raw)
+        if self._peer_confirm_raw is not None:
+            self._peer_confirm_digest = crypto.sha256(self._peer_confirm_raw)
+        for link in self._h or ():
+            keys.wipe(link)  # H0 and H1 were revealed, H2 and H3 never: none is needed any more
+        if self._s1 is not None:
+            keys.wipe(self._s1)
+        self._h = self._hello = self._peer_hello = self._commit = self._peer_commit = None
+        self._dhpart = self._peer_dhpart = self._confirm = self._peer_confirm_raw = None
+        self._stashed_confirm1 = []
+        self._context = self._s1 = None
+        self._bad_confirm = None
+        self._rtx.disarm()
 
     # --- internals: after the exchange, and errors ----------------------------------------------
 
