@@ -358,3 +358,20 @@ def test_key_pool_answers_a_commit_at_once():
         b.receive(commit[0], 1)
         out = b.datagrams_to_send()
         assert [p[16:24] for p in out] == [b"DHPart1 "] and not b.busy and b.state == E.DHPART1_SENT
+
+
+def test_a_fork_made_after_the_first_went_secure_still_shares_its_hello():
+    # Forking (issue 14) meets the engine that lets go (issue 19): the first fork's exchange may end
+    # SECURE in early media before a second fork's SDP arrives; the second fork's engine must still
+    # send the Hello that the offer's a=zrtp-hash announced, and reach SECURE with its own peer.
+    box = zcache.Cache(None, clock=_clock())  # the box's one ZID, as every fork of a call has
+    first, peer1 = _engines(cache_a=box)
+    announced = first.hello_hash()
+    _check_secure_pair(Sim(first, peer1, seed=7).run())
+    fork = E.Engine(0x0C0C0C0C, cache=box, config=E.Config())
+    fork.share_hello(first)
+    assert fork.hello_hash() == announced
+    peer2 = E.Engine(0x0D0D0D0D, config=E.Config())
+    peer2.set_peer_hello_hash(announced)
+    sa, _ = _check_secure_pair(Sim(fork, peer2, seed=8).run())
+    assert sa.sas is not None

@@ -1137,8 +1137,10 @@ class Engine:
         """SECURE: keep only what SRTP, the SAS, the cache update and the late repeats need
         (issue 19). The keys (SRTP keys went out in the events; MAC and ZRTP keys for GoClear
         and SASrelay; ZRTPSess for multistream; the new rs1), the hash for their MACs, the choice,
-        the session (SAS, peer ZID, cache result) stay. The messages, ours and the peer's, the
-        hash chain, s1, the KDF context and the retransmission's bytes go; the peer's Hello,
+        the session (SAS, peer ZID, cache result) stay, and so does the hash chain (4 x 32 bytes): a
+        fork of the same offer made later takes it (:meth:`share_hello`) to send the Hello the
+        offer's ``a=zrtp-hash`` announced. The messages, ours and the peer's, s1, the KDF context
+        and the retransmission's bytes go; the peer's Hello,
         DHPart and Confirm are remembered by their SHA-256 (32 bytes each) so that a late repeat
         is still told from a stranger's message: a repeated Confirm2 still gets its Conf2ACK, a
         repeated Hello or DHPart1 is still ignored quietly, any other is dropped and counted."""
@@ -1152,11 +1154,9 @@ class Engine:
             self._peer_dhpart_digest = crypto.sha256(pd.raw)
         if self._peer_confirm_raw is not None:
             self._peer_confirm_digest = crypto.sha256(self._peer_confirm_raw)
-        for link in self._h or ():
-            keys.wipe(link)  # H0 and H1 were revealed, H2 and H3 never: none is needed any more
         if self._s1 is not None:
             keys.wipe(self._s1)
-        self._h = self._hello = self._peer_hello = self._commit = self._peer_commit = None
+        self._hello = self._peer_hello = self._commit = self._peer_commit = None
         self._dhpart = self._peer_dhpart = self._confirm = self._peer_confirm_raw = None
         self._stashed_confirm1 = []
         self._context = self._s1 = None
