@@ -16,7 +16,7 @@ the tones from :class:`zerotap.dtmf.tones.ToneGenerator` encoded with the G.711 
 
 :class:`ToneReceiver` feeds the G.711 payloads of a stream (PT 0 or 8; other payload types are
 not audio it can read) to one :class:`zerotap.dtmf.detector.Detector` per codec, made on first
-use (about 3.5 KB each).
+use (4.6 KB on the unix port).
 """
 from zerotap import g711
 from zerotap.dtmf import check_digits
