@@ -55,7 +55,7 @@ def test_every_framed_number(tmp_path):
 
 def test_the_fallbacks_in_band_frames(tmp_path):
     """What the ICE fallback sends when the call has no telephone-event (dtmf/inband.py): 20 ms
-    G.711 packets of 60 ms tones and 60 ms pauses, payloads end to end, as a peer receives them."""
+    G.711 packets of 100 ms tones and 60 ms pauses, payloads end to end, as a peer receives them."""
     from zerotap.dtmf import inband
     for pt, codec in ((0, g711.PCMU), (8, g711.PCMA)):
         texts = [frame.encode(frame.make_id(os.urandom), confirm=bool(n & 1)) for n in range(4)]

@@ -30,8 +30,9 @@ def test_frame_through_pcmu_and_pcma():
         assert s.busy
         packets = _play(s)
         assert not s.busy and s.get_timer() is None
-        # 14 keys of 60 ms tone and 60 ms pause, in 20 ms packets, paced from 5000 ms on
-        assert len(packets) == 14 * 120 // 20
+        # 14 keys of 100 ms tone and 60 ms pause, in 20 ms packets, paced from 5000 ms on
+        assert (inband.TONE_MS, inband.GAP_MS) == (100, 60)
+        assert len(packets) == 14 * 160 // 20
         assert [t for t, _ in packets] == [5000 + 20 * k for k in range(len(packets))]
         first = events.parse_rtp(packets[0][1])
         marker, ptype, seq, ts, ssrc, payload = first

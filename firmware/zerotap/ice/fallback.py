@@ -259,6 +259,8 @@ class Fallback:
             return self._peer_form  # answer in the form we hear
         if False in self._sdp_events:
             return _TONES
+        if None in self._sdp_events:
+            return _EVENTS  # not told (no SDP seen): events, as ZSipOs boxes send them
         # both SDPs say telephone-event, but a provider may still strip them: while the peer
         # is silent, every other frame goes as tones (a ZSipOs box reads the event frames)
         return _TONES if self.frames_sent[_EVENTS] > self.frames_sent[_TONES] else _EVENTS
