@@ -12,6 +12,7 @@ a merge (``POST``) replaces whole top-level values, so checking each value on it
 and a ``GET`` reply is assembled from the stored JSON text without parsing it again.
 """
 import json
+import re
 import socket
 
 MAX_KEYS = 32
@@ -38,6 +39,73 @@ def parse(body):
     if not isinstance(data, dict):
         raise OfferError("body: an offer is a JSON object, got %s" % type(data).__name__)
     return data
+
+
+# The offer's top level walked here, each value parsed by json's C scanner, which tells where the
+# value ends: the stored JSON text of a value is its text in the body, so nothing is encoded
+# again (re-encoding the candidates cost more than parsing the whole body).
+_SCAN = json.decoder.JSONDecoder().scan_once
+_SCANSTRING = json.decoder.scanstring
+_WS = re.compile(r"[ \t\n\r]*").match
+
+
+def _top_level(text):
+    """TEXT's top-level object as ``({key: value}, {key: its JSON text})``; ValueError (with the
+    message json.loads would give) or, for a top level that is no object, None."""
+    i = _WS(text, 0).end()
+    if text[i:i + 1] != "{":
+        return None
+    data, raw = {}, {}
+    i = _WS(text, i + 1).end()
+    if text[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            if text[i:i + 1] != '"':
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes",
+                                           text, i)
+            key, i = _SCANSTRING(text, i + 1, True)
+            i = _WS(text, i).end()
+            if text[i:i + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
+            i = _WS(text, i + 1).end()
+            try:
+                value, end = _SCAN(text, i)
+            except StopIteration as e:
+                raise json.JSONDecodeError("Expecting value", text, e.value) from None
+            data[key] = value
+            raw[key] = text[i:end]
+            i = _WS(text, end).end()
+            c = text[i:i + 1]
+            i += 1
+            if c == "}":
+                break
+            if c != ",":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, i - 1)
+            i = _WS(text, i).end()
+    i = _WS(text, i).end()
+    if i != len(text):
+        raise json.JSONDecodeError("Extra data", text, i)
+    return data, raw
+
+
+def parse_offer(body):
+    """BODY (bytes) as an offer or a merge, checked: ``({json key: json value}, has
+    candidates)`` as :func:`encode_fields` gives it, each value the JSON text it has in BODY."""
+    try:
+        # as json.loads(bytes) decodes (UTF-8, a BOM, or UTF-16/32 told by the zero bytes)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        top = _top_level(text)
+        if top is None:
+            data = json.loads(text)  # the error, or what kind of value it is
+            raise OfferError("body: an offer is a JSON object, got %s" % type(data).__name__)
+    except (ValueError, UnicodeDecodeError) as e:
+        if isinstance(e, OfferError):
+            raise
+        raise OfferError("body: not JSON (%s)" % e) from None
+    except RecursionError:  # "[[[[...": 4 KiB hold more levels than json's recursion allows
+        raise OfferError("body: not JSON (nested too deeply)") from None
+    return encode_fields(*top)
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
@@ -123,10 +191,11 @@ def check_candidates(cands):
                              % (i, addr))
 
 
-def encode_fields(data):
+def encode_fields(data, raw=None):
     """DATA (a parsed offer or merge) checked, as ``({json key: json value}, has candidates)``.
 
     ``has candidates`` is None when DATA has no ``candidates`` key (a merge leaves it as it was).
+    RAW: ``{key: JSON text}`` of DATA's values as they came (parse_offer); else they are encoded.
     """
     fields = {}
     ready = None
@@ -139,6 +208,9 @@ def encode_fields(data):
         elif key == "candidates":
             check_candidates(value)
             ready = bool(value)
+        if raw is not None:
+            fields[_STRING(key)] = raw[key]
+            continue
         try:
             fields[_STRING(key)] = _STRING(value) if type(value) is str else compact(value)
         except RecursionError:  # parsed just within the limit, deeper in the stack to encode
