@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The freeze manifest checked without a board: MicroPython's unix port built from a MicroPython
+# checkout you provide, with what boards/zerotap_manifest.py freezes (the zerotap package without
+# the host-only modules) and a board's board.py frozen in, then a board's boot test and the heap
+# after the box's imports on a small fixed heap, the package taken from the frozen bytecode only.
+#
+#   tools/firmware_unix.sh <MicroPython checkout> [board] [heap]     (default olimex_esp32_poe 256k)
+#
+# The checkout is not modified: mpy-cross and the port build into build/firmware-unix/. The
+# board's own manifest.py also includes the esp32 port's modules and micropython-lib's ssd1306
+# (require()), which need the esp32 port and the micropython-lib submodule: here only the zerotap
+# part and board.py are frozen. The unix port is built without its ssl and btree modules (their
+# submodules need not be checked out); the box does not need them for this test.
+set -euo pipefail
+MPY_DIR=$(cd "${1:?usage: tools/firmware_unix.sh <MicroPython checkout> [board] [heap]}" && pwd)
+BOARD=${2:-olimex_esp32_poe}
+HEAP=${3:-256k}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$ROOT/build/firmware-unix/$BOARD
+[ -f "$MPY_DIR/py/mkenv.mk" ] && [ -f "$MPY_DIR/ports/unix/Makefile" ] ||
+    { echo "firmware_unix: $MPY_DIR is not a MicroPython checkout" >&2; exit 2; }
+[ -f "$ROOT/boards/$BOARD/board.py" ] || { echo "firmware_unix: no board $BOARD" >&2; exit 2; }
+mkdir -p "$OUT"
+cat >"$OUT/manifest.py" <<MANIFEST
+include("$ROOT/boards/zerotap_manifest.py")
+module("board.py", base_path="$ROOT/boards/$BOARD", opt=3)
+MANIFEST
+jobs=$(nproc)
+make -s -C "$MPY_DIR/mpy-cross" BUILD="$OUT/mpy-cross" -j"$jobs"
+make -s -C "$MPY_DIR/ports/unix" VARIANT=standard BUILD="$OUT/unix" FROZEN_MANIFEST="$OUT/manifest.py" \
+    MICROPY_MPYCROSS="$OUT/mpy-cross/mpy-cross" MICROPY_PY_SSL=0 MICROPY_PY_BTREE=0 -j"$jobs"
+MP=$OUT/unix/micropython
+echo "firmware_unix: built $MP"
+# only the frozen package: no firmware/ on the path (the tests' own helpers come from host_tests)
+cd "$ROOT"
+MICROPYPATH=".frozen:$ROOT/host_tests/firmware" "$MP" -X heapsize="$HEAP" -c "
+import gc, sys
+gc.collect(); base = gc.mem_alloc()
+import board, zerotap.runtime.boot, zerotap.media, zerotap.zrtp.engine, zerotap.sip.proxy
+gc.collect()
+assert zerotap.runtime.boot.__file__.startswith('.frozen') if hasattr(zerotap.runtime.boot, '__file__') else True
+print('firmware_unix: the box imported from frozen bytecode on a %s heap: %d bytes in use after import' % ('$HEAP', gc.mem_alloc() - base))
+"
+# the boards' boot test (up to the box's loop on loopback) from a tree without firmware/ sources
+T=$OUT/tree
+rm -rf "$T" && mkdir -p "$T/host_tests/firmware" "$T/host_tests/vectors"
+cp -r "$ROOT/boards" "$T/"
+cp "$ROOT/host_tests/mp_runner.py" "$T/host_tests/"
+cp "$ROOT"/host_tests/firmware/{test_boards_wiring.py,support.py,vectors.py} "$T/host_tests/firmware/"
+cp "$ROOT/host_tests/vectors/boards_wiring.json" "$T/host_tests/vectors/"
+cd "$T"
+MICROPYPATH=".frozen" "$MP" -X heapsize="$HEAP" host_tests/mp_runner.py test_boards_wiring.py
