@@ -4,13 +4,14 @@
 # the host-only modules) and a board's board.py frozen in, then a board's boot test and the heap
 # after the box's imports on a small fixed heap, the package taken from the frozen bytecode only.
 #
-#   tools/firmware_unix.sh <MicroPython checkout> [board] [heap]     (default olimex_esp32_poe 256k)
+#   [MBEDTLS=<mbedTLS checkout>] tools/firmware_unix.sh <MicroPython checkout> [board] [heap]
+#   (defaults: olimex_esp32_poe, a 256 KiB heap)
 #
 # The checkout is not modified: mpy-cross and the port build into build/firmware-unix/. The
 # board's own manifest.py also includes the esp32 port's modules and micropython-lib's ssd1306
 # (require()), which need the esp32 port and the micropython-lib submodule: here only the zerotap
-# part and board.py are frozen. The unix port is built without its ssl and btree modules (their
-# submodules need not be checked out); the box does not need them for this test.
+# part and board.py are frozen. The unix port is built without btree (its submodule need not be
+# checked out).
 set -euo pipefail
 MPY_DIR=$(cd "${1:?usage: tools/firmware_unix.sh <MicroPython checkout> [board] [heap]}" && pwd)
 BOARD=${2:-olimex_esp32_poe}
@@ -36,10 +37,20 @@ fi
 case $(uname -m) in
     x86_64) MARCH=x64 ;; i?86) MARCH=x86 ;; *) echo "firmware_unix: no mpy-cross -march for $(uname -m)" >&2; exit 2 ;;
 esac
+# crypto (cryptolib, hashlib) comes with the port's ssl module: from the checkout's lib/mbedtls,
+# or MBEDTLS=<an mbedTLS checkout> (the commit MicroPython pins there); neither: no ssl, and the
+# box's import stops at "no crypto backend"
+if [ -n "${MBEDTLS:-}" ]; then
+    SSL=(MBEDTLS_DIR="$(realpath --relative-to="$MPY_DIR" "$MBEDTLS")")
+elif [ -f "$MPY_DIR/lib/mbedtls/include/mbedtls/ssl.h" ]; then
+    SSL=()
+else
+    SSL=(MICROPY_PY_SSL=0)
+fi
 jobs=$(nproc)
 make -s -C "$MPY_DIR/mpy-cross" BUILD="$OUT/mpy-cross" -j"$jobs"
 make -s -C "$MPY_DIR/ports/unix" VARIANT=standard BUILD="$OUT/unix" FROZEN_MANIFEST="$OUT/manifest.py" \
-    MPY_LIB_DIR="$MPY_LIB" MPY_CROSS_FLAGS="-march=$MARCH" MICROPY_MPYCROSS="$OUT/mpy-cross/mpy-cross" MICROPY_PY_SSL=0 MICROPY_PY_BTREE=0 -j"$jobs"
+    MPY_LIB_DIR="$MPY_LIB" MPY_CROSS_FLAGS="-march=$MARCH" MICROPY_MPYCROSS="$OUT/mpy-cross/mpy-cross" MICROPY_PY_BTREE=0 "${SSL[@]}" -j"$jobs"
 MP=$OUT/unix/micropython
 echo "firmware_unix: built $MP"
 # only the frozen package: no firmware/ on the path (the tests' own helpers come from host_tests)
@@ -47,12 +58,13 @@ cd "$ROOT"
 MICROPYPATH=".frozen:$ROOT/host_tests/firmware" "$MP" -X heapsize="$HEAP" -c "
 import gc, sys
 gc.collect(); base = gc.mem_alloc()
-import board, zerotap.runtime.boot, zerotap.media, zerotap.zrtp.engine, zerotap.sip.proxy
+import zerotap.runtime.boot, zerotap.runtime.box, zerotap.media, zerotap.zrtp.engine, zerotap.sip.proxy
 gc.collect()
-assert zerotap.runtime.boot.__file__.startswith('.frozen') if hasattr(zerotap.runtime.boot, '__file__') else True
+assert zerotap.runtime.boot.__file__.startswith('.frozen'), zerotap.runtime.boot.__file__
 print('firmware_unix: the box imported from frozen bytecode on a %s heap: %d bytes in use after import' % ('$HEAP', gc.mem_alloc() - base))
 "
-# the boards' boot test (up to the box's loop on loopback) from a tree without firmware/ sources
+# the boards' boot test (board.py with stub machine/network modules, the boot up to the box's
+# loop on loopback) from a tree without firmware/ sources
 T=$OUT/tree
 rm -rf "$T" && mkdir -p "$T/host_tests/firmware" "$T/host_tests/vectors"
 cp -r "$ROOT/boards" "$T/"
