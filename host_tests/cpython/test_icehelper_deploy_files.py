@@ -105,8 +105,25 @@ def test_coturn_gets_the_shared_secret_in_its_config_not_on_its_command_line(tmp
     assert got["mode"] & (stat.S_IRWXG | stat.S_IRWXO) == 0
 
 
-def test_install_script_parses():
-    """install.sh is not run here: it installs Debian packages, a system user and services as
-    root on a Debian server (no systemd as PID 1 here, and the tests stay off the network)."""
-    r = subprocess.run(["bash", "-n", str(HERE / "install.sh")], capture_output=True, text=True)
+def test_install_script_parses_and_refuses_bad_arguments():
+    """install.sh is not run to its end here: it installs Debian packages, a system user and
+    services as root on a Debian server (no systemd as PID 1 here, and the tests stay off the
+    network). What runs before it changes anything does run: its checks of the arguments."""
+    script = str(HERE / "install.sh")
+    r = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+    r = subprocess.run(["bash", script, "--help"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "--domain helper.example.org" in r.stdout
+    r = subprocess.run(["bash", script, "--bogus"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "install.sh: unknown option --bogus" in r.stderr
+    if os.geteuid() != 0:
+        r = subprocess.run(["bash", script, "--domain", "h.example"], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 1 and "install.sh: run as root" in r.stderr
+        return
+    r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "--domain NAME is required" in r.stderr
+    if not os.path.exists("/etc/icehelper/tls/fullchain.pem"):
+        r = subprocess.run(["bash", script, "--domain", "h.example"], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 2 and "give --cert FILE --key FILE, or --self-signed" in r.stderr
