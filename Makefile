@@ -6,7 +6,7 @@ PYTHON      := $(VENV)/bin/python
 MICROPYTHON := $(VENV)/bin/micropython
 PYTEST_ARGS ?=
 
-.PHONY: help setup check test test-cpython test-micropython bench demo deploy icehelper board32
+.PHONY: help setup check test test-cpython test-micropython bench demo deploy firmware icehelper board32
 
 help:
 	@echo "make demo    set up, then a whole secure call between two boxes on this machine"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench   set up, then run the benchmarks (tools/bench), each against its anchor"
 	@echo "make setup   only the setup: Debian packages, .venv, native module"
 	@echo "make deploy BOARD=name PORT=/dev/ttyUSB0   precompile and copy to a board (DRY_RUN=1: show only)"
+	@echo "make firmware BOARD=name MPY_DIR=dir   MicroPython with zerotap frozen in, for a board without PSRAM"
 	@echo "make icehelper [ICEHELPER_CONFIG=file]   run the ICE helper server (tools/icehelper/README.md)"
 	@echo "make board32 MPY_DIR=dir MBEDTLS=dir   firmware tests on 32-bit MicroPython in QEMU (tools/board32)"
 
@@ -50,8 +51,15 @@ bench: setup
 	$(PYTHON) tools/bench/run.py $(BENCH)
 
 # BOARD=<boards/ folder> PORT=<serial port>; DRY_RUN=1 only shows what would be copied.
+# Stock firmware + .mpy only on a board with PSRAM (PSRAM=1 for a WROVER one); FROZEN=1 after
+# `make firmware`: main.py only (boards/README.md, "Deploy").
 deploy: setup
-	BOARD=$(BOARD) PORT=$(PORT) DRY_RUN=$(DRY_RUN) $(PYTHON) tools/deploy.py
+	BOARD=$(BOARD) PORT=$(PORT) DRY_RUN=$(DRY_RUN) FROZEN=$(FROZEN) PSRAM=$(PSRAM) $(PYTHON) tools/deploy.py
+
+# MicroPython for a board with zerotap frozen in, built from MPY_DIR (a MicroPython checkout) with
+# ESP-IDF set up as its ports/esp32/README.md says; DRY_RUN=1 checks and shows the steps.
+firmware:
+	@BOARD=$(BOARD) MPY_DIR=$(MPY_DIR) DRY_RUN=$(DRY_RUN) python3 tools/firmware.py
 
 # The ICE helper server in the foreground; ICEHELPER_CONFIG=file (default: plain HTTP on 127.0.0.1:9090).
 ICEHELPER_CONFIG ?= tools/icehelper/dev.conf

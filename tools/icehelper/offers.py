@@ -12,6 +12,7 @@ a merge (``POST``) replaces whole top-level values, so checking each value on it
 and a ``GET`` reply is assembled from the stored JSON text without parsing it again.
 """
 import json
+import re
 import socket
 
 MAX_KEYS = 32
@@ -33,28 +34,118 @@ def parse(body):
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise OfferError("body: not JSON (%s)" % e) from None
+    except RecursionError:  # "[[[[...": 4 KiB hold more levels than json's recursion allows
+        raise OfferError("body: not JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise OfferError("body: an offer is a JSON object, got %s" % type(data).__name__)
     return data
 
 
+# The offer's top level walked here, each value parsed by json's C scanner, which tells where the
+# value ends: the stored JSON text of a value is its text in the body, so nothing is encoded
+# again (re-encoding the candidates cost more than parsing the whole body).
+_SCAN = json.decoder.JSONDecoder().scan_once
+_SCANSTRING = json.decoder.scanstring
+_WS = re.compile(r"[ \t\n\r]*").match
+
+
+def _top_level(text):
+    """TEXT's top-level object as ``({key: value}, {key: its JSON text})``; ValueError (with the
+    message json.loads would give) or, for a top level that is no object, None."""
+    i = _WS(text, 0).end()
+    if text[i:i + 1] != "{":
+        return None
+    data, raw = {}, {}
+    i = _WS(text, i + 1).end()
+    if text[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            if text[i:i + 1] != '"':
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes",
+                                           text, i)
+            key, i = _SCANSTRING(text, i + 1, True)
+            i = _WS(text, i).end()
+            if text[i:i + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
+            i = _WS(text, i + 1).end()
+            try:
+                value, end = _SCAN(text, i)
+            except StopIteration as e:
+                raise json.JSONDecodeError("Expecting value", text, e.value) from None
+            data[key] = value
+            raw[key] = text[i:end]
+            i = _WS(text, end).end()
+            c = text[i:i + 1]
+            i += 1
+            if c == "}":
+                break
+            if c != ",":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, i - 1)
+            i = _WS(text, i).end()
+    i = _WS(text, i).end()
+    if i != len(text):
+        raise json.JSONDecodeError("Extra data", text, i)
+    return data, raw
+
+
+def parse_offer(body):
+    """BODY (bytes) as an offer or a merge, checked: ``({json key: json value}, has
+    candidates)`` as :func:`encode_fields` gives it, each value the JSON text it has in BODY."""
+    try:
+        # as json.loads(bytes) decodes (UTF-8, a BOM, or UTF-16/32 told by the zero bytes)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        top = _top_level(text)
+        if top is None:
+            data = json.loads(text)  # the error, or what kind of value it is
+            raise OfferError("body: an offer is a JSON object, got %s" % type(data).__name__)
+    except (ValueError, UnicodeDecodeError) as e:
+        if isinstance(e, OfferError):
+            raise
+        raise OfferError("body: not JSON (%s)" % e) from None
+    except RecursionError:  # "[[[[...": 4 KiB hold more levels than json's recursion allows
+        raise OfferError("body: not JSON (nested too deeply)") from None
+    return encode_fields(*top)
+
+
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+try:
+    # json.dumps(value, separators=(",", ":")) without building an encoder per call (which costs
+    # twice the encoding of a four-candidate list): C's encoder made once. No circular check, no
+    # `default`: a value from json.loads holds only dicts, lists, str, int, float, bool and None.
+    _C_ENCODE = json.encoder.c_make_encoder(None, None, json.encoder.encode_basestring_ascii,
+                                            None, ":", ",", False, False, True)
+except (AttributeError, TypeError):  # a Python without the C accelerator
+    _C_ENCODE = None
+
+
+def compact(value):
+    """VALUE (from json.loads) as compact ASCII JSON text, as json.dumps with separators (",", ":")
+    writes it."""
+    if _C_ENCODE is None:
+        return _COMPACT(value)
+    return "".join(_C_ENCODE(value, 0))
 _STRING = json.encoder.encode_basestring_ascii  # what json.dumps does with a str, without its setup
 
 
-def _check_addr(where, addr):
+_V4, _V6 = socket.AF_INET, socket.AF_INET6
+_inet_pton = socket.inet_pton
+
+
+def _addr_ok(addr):
+    """True for ``"a.b.c.d:port"`` or ``"[v6]:port"`` (the strict dotted quad / RFC 4291 text
+    forms, as inet_pton takes them; port 1-65535)."""
     host, sep, port = addr.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host, family = host[1:-1], socket.AF_INET6
-    else:
-        family = socket.AF_INET
+    if not sep or not (port.isdigit() and port.isascii()) or not 0 < int(port) < 65536:
+        return False
+    family = _V4
+    if host[:1] == "[" and host[-1:] == "]":
+        host, family = host[1:-1], _V6
     try:
-        if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-            raise ValueError
-        socket.inet_pton(family, host)  # the strict dotted quad / RFC 4291 text forms
-    except (ValueError, OSError):
-        raise OfferError("%s.addr: %r is not \"a.b.c.d:port\" or \"[v6]:port\"" % (where, addr)) \
-            from None
+        _inet_pton(family, host)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _field_error(where, cand):
@@ -76,33 +167,35 @@ def check_candidates(cands):
     if len(cands) > MAX_CANDIDATES:
         raise OfferError("candidates: at most %d, got %d" % (MAX_CANDIDATES, len(cands)))
     for i, cand in enumerate(cands):
-        where = "candidates[%d]" % i
         if type(cand) is not dict:
-            raise OfferError("%s: an object, got %s" % (where, type(cand).__name__))
+            raise OfferError("candidates[%d]: an object, got %s" % (i, type(cand).__name__))
         try:
-            # exact types: JSON gives str, int, bool (never a subclass), and bool is no int here
-            ok = (type(cand["foundation"]) is str and type(cand["prio"]) is int
-                  and type(cand["compid"]) is int and type(cand["addr"]) is str
-                  and type(cand["default"]) is bool and type(cand["type"]) is int)
+            foundation, prio, compid = cand["foundation"], cand["prio"], cand["compid"]
+            addr, default, kind = cand["addr"], cand["default"], cand["type"]
         except KeyError:
-            ok = False
-        if not ok:
-            raise OfferError(_field_error(where, cand))
-        if not 0 < len(cand["foundation"]) <= 32:
-            raise OfferError("%s.foundation: 1 to 32 characters" % where)
-        if not 0 <= cand["prio"] < 1 << 32:
-            raise OfferError("%s.prio: 0 to 2**32-1" % where)
-        if not 1 <= cand["compid"] <= 256:
-            raise OfferError("%s.compid: 1 to 256" % where)
-        if not 0 <= cand["type"] <= 3:
-            raise OfferError("%s.type: 0 (host) to 3 (relayed)" % where)
-        _check_addr(where, cand["addr"])
+            raise OfferError(_field_error("candidates[%d]" % i, cand)) from None
+        # exact types: JSON gives str, int, bool (never a subclass), and bool is no int here
+        if not (type(foundation) is str and type(prio) is int and type(compid) is int
+                and type(addr) is str and type(default) is bool and type(kind) is int):
+            raise OfferError(_field_error("candidates[%d]" % i, cand))
+        if not 0 < len(foundation) <= 32:
+            raise OfferError("candidates[%d].foundation: 1 to 32 characters" % i)
+        if not 0 <= prio < 4294967296:
+            raise OfferError("candidates[%d].prio: 0 to 2**32-1" % i)
+        if not 1 <= compid <= 256:
+            raise OfferError("candidates[%d].compid: 1 to 256" % i)
+        if not 0 <= kind <= 3:
+            raise OfferError("candidates[%d].type: 0 (host) to 3 (relayed)" % i)
+        if not _addr_ok(addr):
+            raise OfferError("candidates[%d].addr: %r is not \"a.b.c.d:port\" or \"[v6]:port\""
+                             % (i, addr))
 
 
-def encode_fields(data):
+def encode_fields(data, raw=None):
     """DATA (a parsed offer or merge) checked, as ``({json key: json value}, has candidates)``.
 
     ``has candidates`` is None when DATA has no ``candidates`` key (a merge leaves it as it was).
+    RAW: ``{key: JSON text}`` of DATA's values as they came (parse_offer); else they are encoded.
     """
     fields = {}
     ready = None
@@ -115,7 +208,13 @@ def encode_fields(data):
         elif key == "candidates":
             check_candidates(value)
             ready = bool(value)
-        fields[_STRING(key)] = _STRING(value) if type(value) is str else _COMPACT(value)
+        if raw is not None:
+            fields[_STRING(key)] = raw[key]
+            continue
+        try:
+            fields[_STRING(key)] = _STRING(value) if type(value) is str else compact(value)
+        except RecursionError:  # parsed just within the limit, deeper in the stack to encode
+            raise OfferError("body: not JSON (nested too deeply)") from None
     if len(fields) > MAX_KEYS:
         raise OfferError("body: at most %d keys, got %d" % (MAX_KEYS, len(fields)))
     return fields, ready
@@ -126,8 +225,9 @@ def fields_size(fields):
 
 
 def render(fields, expires):
-    """The GET reply: the stored object, keys sorted, plus ``expires`` (epoch seconds)."""
-    items = list(fields.items())
+    """The GET reply: the stored object (FIELDS: a dict, or ``(json key, json value)`` pairs),
+    keys sorted, plus ``expires`` (epoch seconds)."""
+    items = list(fields.items() if type(fields) is dict else fields)
     items.append(('"expires"', repr(round(expires, 3))))
     items.sort()
     return "{" + ",".join(k + ":" + v for k, v in items) + "}"

@@ -164,6 +164,10 @@ def _pack(args):
     return b"".join(parts)
 
 
+# hiredis packs a command in C (str, bytes and int as _pack does) at a quarter of _pack's cost
+_PACK = getattr(hiredis, "pack_command", None) or _pack
+
+
 class _Pipe(asyncio.Protocol):
     """One connection to Redis: commands go out as they come, replies come back in order.
 
@@ -209,7 +213,7 @@ class _Pipe(asyncio.Protocol):
         self.pending.append((fut, time.monotonic()))
         if not self._out:
             loop.call_soon(self._flush)
-        self._out.append(_pack(args))
+        self._out.append(_PACK(args))
         return fut
 
     def _flush(self):

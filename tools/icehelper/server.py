@@ -164,8 +164,7 @@ class Helper:
         return await self.delete(request, ident)
 
     async def put(self, request):
-        data = offers.parse(await self.body(request))
-        fields, ready = offers.encode_fields(data)
+        fields, ready = offers.parse_offer(await self.body(request))
         token = new_token(TOKEN_LEN)
         offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
         self.metrics.stored += 1
@@ -180,8 +179,7 @@ class Helper:
 
     async def post(self, request, ident):
         token = request.headers.get("X-icestorage-token", "")
-        data = offers.parse(await self.body(request))
-        fields, ready = offers.encode_fields(data)
+        fields, ready = offers.parse_offer(await self.body(request))
         if not await self.store.post(self.client(request), ident, token_hash(token), fields, ready):
             return self.not_found()
         self.metrics.merged += 1

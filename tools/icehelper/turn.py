@@ -4,14 +4,24 @@
 username))``. coturn checks the expiry on every authenticated request, Refreshes included, so an
 allocation dies at the expiry: the lifetime must cover the longest call.
 """
-import base64
+import binascii
 import hmac
 import time
+
+# HMAC-SHA1 keyed with a secret, made once per secret: each credential copies it (OpenSSL copies
+# the keyed state) instead of setting the key up again, a third of the one-shot hmac.digest().
+_KEYED = {}
 
 
 def credentials(secret, user, ttl, now=None):
     """``(username, password)`` valid for TTL seconds from NOW (epoch seconds)."""
     expiry = int(time.time() if now is None else now) + int(ttl)
     username = "%d:%s" % (expiry, user)
-    mac = hmac.digest(secret.encode(), username.encode(), "sha1")
-    return username, base64.b64encode(mac).decode()
+    keyed = _KEYED.get(secret)
+    if keyed is None:
+        if len(_KEYED) >= 8:  # a server has one secret; tests may use a few
+            _KEYED.clear()
+        keyed = _KEYED[secret] = hmac.new(secret.encode(), digestmod="sha1")
+    mac = keyed.copy()
+    mac.update(username.encode())
+    return username, binascii.b2a_base64(mac.digest(), newline=False).decode()

@@ -1,0 +1,104 @@
+"""offers.parse_offer (the top level walked, each value's JSON text kept as it came) against
+json.loads + encode_fields (every value encoded again): the same offers accepted, the same values
+stored, the same errors, on generated and mangled bodies."""
+import json
+import random
+import sys
+
+from hostenv import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+from icehelper import offers  # noqa: E402
+
+WS = ["", " ", "\n", "\t ", "\r\n  "]
+
+
+def _value(rng, depth=0):
+    kind = rng.randrange(8 if depth < 3 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randrange(-10 ** 12, 10 ** 12)
+    if kind == 2:
+        return rng.choice([0.5, -1e-7, 3.25e10, 1.0])
+    if kind in (3, 4):
+        return "".join(rng.choice("ab\"\\/\u00e9\u20ac\U0001f600\n\x01 ") for _ in range(rng.randrange(6)))
+    if kind == 5:
+        return [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {"k%d" % i: _value(rng, depth + 1) for i in range(rng.randrange(4))}
+
+
+def _dump(rng, value):
+    """VALUE as JSON with random whitespace between tokens."""
+    w = lambda: rng.choice(WS)  # noqa: E731
+    if isinstance(value, dict):
+        return "{" + w() + ("," + w()).join(
+            json.dumps(k, ensure_ascii=rng.random() < 0.5) + w() + ":" + w() + _dump(rng, v) + w()
+            for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + w() + ("," + w()).join(_dump(rng, v) + w() for v in value) + "]"
+    return json.dumps(value, ensure_ascii=rng.random() < 0.5)
+
+
+def _both(body):
+    try:
+        new = offers.parse_offer(body)
+    except offers.OfferError as e:
+        new = "error: %s" % e
+    try:
+        old = offers.encode_fields(offers.parse(body))
+    except offers.OfferError as e:
+        old = "error: %s" % e
+    return new, old
+
+
+def _same(new, old):
+    if isinstance(new, str) or isinstance(old, str):
+        return new == old
+    (fn, rn), (fo, ro) = new, old
+    return rn == ro and list(fn) == list(fo) and all(
+        json.loads(fn[k]) == json.loads(fo[k]) for k in fn)
+
+
+def test_generated_offers_are_stored_alike():
+    rng = random.Random(7)
+    for _ in range(1500):
+        top = {"k%d" % i: _value(rng) for i in range(rng.randrange(6))}
+        if rng.random() < 0.3:
+            top["ufrag"] = "u" * rng.randrange(250, 260)
+        if rng.random() < 0.3:
+            top["candidates"] = [{"foundation": "f", "prio": 1, "compid": 1, "addr": "1.2.3.4:5",
+                                  "default": True, "type": rng.randrange(5)}]
+        if rng.random() < 0.2:
+            top["expires"] = 5  # a server key: dropped by both
+        body = (rng.choice(WS) + _dump(rng, top) + rng.choice(WS)).encode(
+            rng.choice(["utf-8", "utf-8", "utf-16", "utf-8-sig"]), "surrogatepass")
+        new, old = _both(body)
+        assert _same(new, old), (body, new, old)
+
+
+def test_mangled_bodies_fail_alike():
+    rng = random.Random(8)
+    base = _dump(rng, {"a": [1, {"b": "x"}], "c": "d", "e": {"f": None}}).encode()
+    seen_errors = 0
+    for _ in range(1500):
+        b = bytearray(base)
+        for _ in range(rng.randrange(1, 4)):
+            op, at = rng.randrange(3), rng.randrange(len(b) + 1)
+            if op == 0 and at < len(b):
+                del b[at]
+            elif op == 1:
+                b[at:at] = bytes([rng.choice(b'{}[]",: \\x0e1\xff')])
+            elif at < len(b):
+                b[at] = rng.choice(b'{}[]",: \\x0e1')
+        new, old = _both(bytes(b))
+        assert _same(new, old), (bytes(b), new, old)
+        seen_errors += isinstance(new, str)
+    assert seen_errors > 500  # the mangling does break most bodies
+
+
+def test_the_stored_text_is_the_body_s():
+    body = b'{"ufrag" : "a\\u00e9b", "candidates" :[ ] , "x": {"y" : [1 ,2]}}'
+    fields, ready = offers.parse_offer(body)
+    assert fields == {'"ufrag"': '"a\\u00e9b"', '"candidates"': "[ ]", '"x"': '{"y" : [1 ,2]}'}
+    assert ready is False
