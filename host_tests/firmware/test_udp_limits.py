@@ -65,3 +65,49 @@ def test_default_limit_for_media_sockets():
     a, b = _free_pair(loop, lambda *args: None)
     assert b.max_datagram == udp.MAX_DATAGRAM
     loop.close_all()
+
+
+def test_sip_datagrams_are_received_into_the_buffer_made_at_boot():
+    # the SIP receive path on a heap cut into holes of test_heap_budget's limit: a receive that
+    # asks the heap for a buffer as large as the socket's limit (recvfrom(limit + 1): 8 KB, 64 KB
+    # before) raises MemoryError. The unix port has no recvfrom_into: the loop peeks at the source
+    # address and reads the datagram into its own buffer (the fallback lab's box B stopped after
+    # a few calls with MemoryError, each SIP datagram a fresh 64 KB block)
+    import gc
+    from test_heap_budget import LARGEST_32, _cut, _word
+    loop = udp.Loop()
+    seen = []
+    sizes = [0, 0]
+
+    def handler(ep, data, n, addr, now):
+        sizes[0] += 1
+        sizes[1] += n
+        if data[0] != 0x49 or data[n - 1] != 0x0A:  # 'I' ... '\n': the datagram arrived whole
+            seen.append(n)
+
+    a, b = _free_pair(loop, handler, max_datagram=udp.SIP_DATAGRAM_MAX)
+    payload = b"INVITE sip:b@127.0.0.1 SIP/2.0\r\n" + b"X" * 1160 + b"\r\n"
+    to = ("127.0.0.1", b.port)
+    assert a.send(payload, to)
+    _serve(loop, 5)
+    assert sizes == [1, len(payload)]
+    held = None
+    if hasattr(gc, "mem_alloc"):
+        held = _cut(LARGEST_32 * _word() // 4)
+    try:
+        for _ in range(100):
+            a.send(payload, to)
+            loop.run_once(20)
+    finally:
+        held = None
+        gc.collect()
+    _serve(loop, 5)
+    assert seen == []
+    assert sizes == [101, 101 * len(payload)], sizes
+    loop.close_all()
+
+
+def test_the_sip_datagram_limit_is_stated():
+    # RFC 3261 18.1.1: a request within 200 bytes of the path MTU, or over 1300 bytes without an
+    # MTU known, goes over TCP; the box takes SIP datagrams up to 8 KB and refuses larger ones
+    assert udp.SIP_DATAGRAM_MAX == 8192
