@@ -34,7 +34,7 @@ def test_large_datagram_arrives_whole():
     got = []
     a, b = _free_pair(loop, lambda ep, data, n, addr, now: got.append(bytes(data[:n])),
                       max_datagram=udp.SIP_DATAGRAM_MAX)
-    for size in (2049, 4096, 9000, 65507):
+    for size in (2049, 4096, udp.SIP_DATAGRAM_MAX):
         payload = bytes((i * 7) & 0xFF for i in range(size))
         assert a.send(payload, ("127.0.0.1", b.port))
         _serve(loop)
@@ -68,13 +68,14 @@ def test_default_limit_for_media_sockets():
 
 
 def test_sip_datagrams_are_received_into_the_buffer_made_at_boot():
-    # the SIP receive path on a heap cut into holes of test_heap_budget's limit: a receive that
-    # asks the heap for a buffer as large as the socket's limit (recvfrom(limit + 1): 8 KB, 64 KB
-    # before) raises MemoryError. The unix port has no recvfrom_into: the loop peeks at the source
-    # address and reads the datagram into its own buffer (the fallback lab's box B stopped after
-    # a few calls with MemoryError, each SIP datagram a fresh 64 KB block)
+    # the SIP receive path on a heap cut into holes of the SIP limit: a cut heap refuses what is
+    # larger than four holes (test_heap_budget), so a receive that asks the heap for more than
+    # that raises MemoryError. On CPython the loop receives into its own buffer (recvfrom_into);
+    # MicroPython has no recvfrom_into and its readinto joins datagrams, so recvfrom(limit + 1)
+    # asks for a block of the limit per datagram: 64 KB before, which stopped the fallback lab's
+    # box B on the unix port after a few calls; 8 KB now
     import gc
-    from test_heap_budget import LARGEST_32, _cut, _word
+    from test_heap_budget import _cut, _word
     loop = udp.Loop()
     seen = []
     sizes = [0, 0]
@@ -93,7 +94,7 @@ def test_sip_datagrams_are_received_into_the_buffer_made_at_boot():
     assert sizes == [1, len(payload)]
     held = None
     if hasattr(gc, "mem_alloc"):
-        held = _cut(LARGEST_32 * _word() // 4)
+        held = _cut(8192 + 2 * _word())  # the stated limit, not the constant under test
     try:
         for _ in range(100):
             a.send(payload, to)
