@@ -67,7 +67,7 @@ def test_default_limit_for_media_sockets():
     loop.close_all()
 
 
-def test_sip_datagrams_are_received_into_the_buffer_made_at_boot():
+def test_sip_datagrams_need_no_block_larger_than_the_stated_limit():
     # the SIP receive path on a heap cut into holes of the SIP limit: a cut heap refuses what is
     # larger than four holes (test_heap_budget), so a receive that asks the heap for more than
     # that raises MemoryError. On CPython the loop receives into its own buffer (recvfrom_into);
