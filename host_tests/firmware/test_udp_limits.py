@@ -1,8 +1,9 @@
 """The UDP loop's receive limit (issue 13): a datagram is handed on whole or not at all.
 
 A 4 KB SIP datagram used to be cut at 2048 bytes and the cut message taken as valid. Now the
-SIP sockets take what UDP carries (``udp.SIP_DATAGRAM_MAX``); a socket with a smaller limit
-refuses a larger datagram with a reason instead of handing on its first part."""
+SIP sockets take up to ``udp.SIP_DATAGRAM_MAX`` (8 KB, issue 19: RFC 3261 sends larger messages
+over TCP, and MicroPython receives each datagram into a block of the limit); a larger datagram is
+refused with a reason instead of handing on its first part."""
 import os
 
 from zerotap.runtime import udp
