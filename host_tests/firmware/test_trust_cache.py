@@ -150,27 +150,33 @@ def test_verifying_after_the_entry_expired_stores_this_calls_secret_first():
 # --- 4: a cache a flood cannot empty -------------------------------------------------------------
 
 def test_a_flood_of_newcomers_evicts_no_entry_with_a_secret():
+    # records on storage, each call's written when it ends, as on a board (a cache of 256 entries
+    # in RAM, storage None, does not fit a board's heap: 256 records of 1.3 KB)
     clock = _Clock(1000)
-    c = zcache.Cache(None, clock=clock)
+    c = zcache.Cache(fresh_storage("flood1"), clock=clock)
     c.store(PEER, b"v" * 32)
     c.set_verified(PEER, True)
     real = b"real-peer-00"
     c.store(real, b"r" * 32)
+    assert c.save()
     warnings = []
     c.on_warning = warnings.append
     for i in range(zcache.MAX_ENTRIES + 10):  # spam calls, each a new ZID reaching SECURE
         clock.t += 1
         c.store(b"spam%08d" % i, b"s" * 32)
+        assert c.save()
     assert len(c) == zcache.MAX_ENTRIES
     assert c.verified(PEER) and c.get(PEER).rs1 == b"v" * 32 and c.get(real).rs1 == b"r" * 32
     assert c.get(b"spam%08d" % (zcache.MAX_ENTRIES + 9)) is None  # not retained: the cache is full
     assert warnings and "ZRTP trust cache full" in warnings[-1] and c.warning == warnings[-1]
+    c = None
     # expired entries make room, unverified ones first
-    c2 = zcache.Cache(None, clock=clock)
+    c2 = zcache.Cache(fresh_storage("flood2"), clock=clock)
     c2.store(PEER, b"v" * 32, 10)
     c2.set_verified(PEER, True)
     for i in range(zcache.MAX_ENTRIES - 1):
         c2.store(b"old%09d" % i, b"o" * 32, 10 if i == 5 else zcache.NEVER)
+        assert c2.save()
     clock.t += 20
     assert c2.store(b"newcomer-001", b"n" * 32) is True
     assert c2.get(b"newcomer-001") is not None and b"old%09d" % 5 not in c2.peers() and PEER in c2.peers()

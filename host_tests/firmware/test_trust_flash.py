@@ -9,7 +9,7 @@ from zerotap import storage as _storage
 from zerotap.zrtp import cache as zcache
 
 FACTOR_64 = 1.56  # unix port (64-bit) / 32-bit board heap for runtime objects (docs/heap.md)
-CACHE_32 = 4096  # the trust cache's share of the board's 112 KiB heap (docs/heap.md)
+CACHE_32 = 1024  # the trust cache's share of the board's 112 KiB heap (test_heap_budget, docs/heap.md)
 
 
 class _Clock:

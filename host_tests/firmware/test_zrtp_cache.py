@@ -93,10 +93,13 @@ def test_corrupt_file_is_set_aside_with_a_warning():
 
 def test_size_is_bounded():
     clock = _Clock(1700000000)
-    c = zcache.Cache(None, clock=clock)
+    # records on storage, written as each call ends, as on a board (256 records kept in RAM,
+    # storage None, do not fit a board's heap)
+    c = zcache.Cache(fresh_storage("bounded"), clock=clock)
     for i in range(zcache.MAX_ENTRIES + 5):
         clock.t += 1
         c.store(b"%012d" % i, b"s" * 32)
+        assert c.save()
     assert len(c) == zcache.MAX_ENTRIES
     # newcomers never evict (test_trust_cache.py): the first ones stay, the last are not retained
     assert c.get(b"%012d" % 0) is not None and c.get(b"%012d" % (zcache.MAX_ENTRIES + 4)) is None

@@ -98,13 +98,16 @@ class HmacDrbg:
         additional = bytes(additional)
         if additional:
             self._update(additional)
-        out = bytearray()
-        while len(out) < n:
+        out = bytearray(n)  # one block, filled in place (no growing, no slice copy)
+        i = 0
+        while i < n:
             self.V = hmac_sha256(self.K, self.V)
-            out.extend(self.V)
+            k = min(32, n - i)
+            out[i:i + k] = self.V[:k] if k < 32 else self.V
+            i += k
         self._update(additional)
         self.reseed_counter += 1
-        return bytes(out[:n])
+        return bytes(out)
 
 
 def _wipe(buf):

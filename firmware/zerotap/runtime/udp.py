@@ -14,12 +14,19 @@ Addresses are ``(host, port)`` tuples everywhere above this module, whatever the
 (CPython: tuples; the unix port: raw ``sockaddr`` bytes, decoded and cached here).
 
 ``data`` handed to a handler is a buffer that the next receive overwrites: a handler that keeps
-bytes copies ``data[:n]``. On CPython the loop receives into one preallocated buffer
-(``recvfrom_into``); MicroPython's sockets have no such call, so there ``recvfrom`` allocates.
+bytes copies ``data[:n]``. On CPython the loop receives every datagram into one buffer made with
+the loop (boot), ``recvfrom_into``. MicroPython's sockets (the unix port's, an ESP32's) have no
+such call, and their ``readinto`` reads on until its buffer is full (it joins queued datagrams and
+cuts the last), so there ``recvfrom(limit + 1)`` asks the heap for a block of the socket's limit
+for every datagram and shrinks it to the datagram at once: the limits below keep that block
+small (8 KB for SIP, 1,473 B on a board; 64 KB before, which stopped the fallback lab's box on
+the unix port with MemoryError after a few calls).
 
 Receive limits: a datagram is handed on whole or not at all. Each socket has ``max_datagram``
-(``MAX_DATAGRAM`` for media; the box opens its SIP sockets with ``SIP_DATAGRAM_MAX``, what UDP
-over IPv4 carries). The loop receives into a buffer one byte larger than the limit, so a larger
+(``MAX_DATAGRAM`` for media; the box opens its SIP sockets with ``SIP_DATAGRAM_MAX``, 8 KB:
+RFC 3261 18.1.1 sends a request within 200 bytes of the path MTU, or over 1300 bytes with no MTU
+known, over TCP, so a larger SIP datagram is rare and a box that must keep one buffer that large
+takes no more). The loop receives into a buffer one byte larger than the limit, so a larger
 datagram is seen as such: it is refused (counted in ``oversize``, logged with the reason), never
 cut and handed on in part. On a board the real limit is lower: MicroPython's ESP32 builds do not
 reassemble IP fragments (``LWIP_IP4_REASSEMBLY`` off), so no datagram over one Ethernet frame
@@ -36,7 +43,7 @@ import socket
 import time
 
 MAX_DATAGRAM = 2048  # media sockets: RTP/ZRTP/STUN datagrams are far smaller
-SIP_DATAGRAM_MAX = 65507  # what one UDP datagram over IPv4 carries (65535 - 8 - 20)
+SIP_DATAGRAM_MAX = 8192  # SIP over UDP (RFC 3261 18.1.1: larger messages go over TCP)
 _BURST = 32  # datagrams read from one socket per wake-up, so that one busy socket starves none
 _EAGAIN = (11, 35)  # EAGAIN / EWOULDBLOCK on Linux, BSD
 _ADDR_CACHE_MAX = 64
