@@ -82,6 +82,9 @@ def parse_channel_data(data):
     return number, bytes(data[4:4 + n])
 
 
+_STALE = "stale"  # the Refresh that frees a stale allocation after a 437 on Allocate
+
+
 class _Request:
     def __init__(self, method, attrs, what):
         self.method = method
@@ -117,6 +120,8 @@ class TurnClient:
         self._channels = {}  # peer -> [number, bound, refresh_at]
         self._by_number = {}
         self._next_channel = CHANNEL_FIRST
+        self._release = False  # released while allocating: release what the Allocate makes
+        self._stale_tried = False  # a 437 on Allocate was answered by freeing the stale one
 
     # --- outputs ------------------------------------------------------------------------------
     def datagrams_to_send(self):
@@ -169,10 +174,18 @@ class TurnClient:
         self._request(_Request(stun.REFRESH, [[stun.LIFETIME, lt]], lt), now)
 
     def release(self, now):
-        """Refresh with LIFETIME 0 (RFC 8656 section 7): the server frees the allocation."""
+        """Refresh with LIFETIME 0 (RFC 8656 section 7): the server frees the allocation.
+
+        Also while the Allocate is still under way once the 401 taught the credentials: the
+        Refresh follows the authenticated Allocate on the same 5-tuple, so the server frees
+        what that Allocate makes even when the socket closes at once (the answer is not
+        waited for); and should the Allocate's success still arrive, it is released again."""
         if self.state == ALLOCATED:
             self.refresh(now, 0)
             self._refresh_at = None
+        elif self.state == ALLOCATING and self.key is not None:
+            self._release = True
+            self.refresh(now, 0)
 
     def permit(self, ips, now):
         """CreatePermission for every IP in IPS not yet permitted or pending (one request)."""
@@ -316,12 +329,17 @@ class TurnClient:
             self.mapped = msg.get(stun.XOR_MAPPED_ADDRESS)
             self._set_lifetime(msg.get(stun.LIFETIME, self.lifetime), now)
             self._set_state(ALLOCATED)
+            if self._release:
+                self.release(now)
+                return
             self._events.append(("allocated", self.relayed, self.mapped))
             pending = [ip for ip, p in self._perms.items() if p[0] == 0]
             if pending:
                 self._permission_request(pending, now)
         elif method == stun.REFRESH:
-            if req.what == 0:
+            if req.what == _STALE:
+                self.start(now)  # the stale allocation is gone: Allocate again
+            elif req.what == 0:
                 self._set_state(RELEASED)
                 self._events.append(("released",))
             else:
@@ -356,6 +374,19 @@ class TurnClient:
                     self._events.append(("channel", peer, number))
 
     def _failed(self, req, code, reason, now):
+        if req.method == stun.ALLOCATE and code == 437 and not self._stale_tried and \
+                not self._release and self.key is not None:
+            # RFC 8656 section 7.2: an allocation already exists on this 5-tuple (a call from
+            # the same port whose release was lost). Free it with a Refresh of LIFETIME 0 under
+            # our credentials (it frees it when it was made under the same user name), then
+            # Allocate once more. Otherwise the server's answer ends this allocation (no relayed
+            # candidate for this call; the stale one ends at its lifetime).
+            self._stale_tried = True
+            self._request(_Request(stun.REFRESH, [[stun.LIFETIME, 0]], _STALE), now)
+            return
+        if req.what == _STALE:  # the stale allocation stays: this Allocate failed with 437
+            code, reason, req = 437, "Allocation Mismatch (not freed: %d %s)" % (code, reason), \
+                _Request(stun.ALLOCATE, (), None)
         self._events.append(("error", code, reason, _METHOD_NAMES.get(req.method, "?")))
         if req.method == stun.ALLOCATE or (req.method == stun.REFRESH and code == 437):
             self._set_state(FAILED)
