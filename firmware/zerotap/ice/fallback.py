@@ -242,7 +242,8 @@ class Fallback:
         self.reason = reason
         st = self.status
         if st is not None and hasattr(st, "set_fallback"):
-            st.set_fallback(step, reason)
+            # the reason as set_clear() words it next: no status change shows it bare
+            st.set_fallback(step, ("ICE fallback: %s" % reason) if reason else None)
 
     # --- input from the media session ---------------------------------------------------------
     def add_event_types(self, types):
