@@ -82,6 +82,8 @@ def parse_channel_data(data):
     return number, bytes(data[4:4 + n])
 
 
+STALE_TRIES = const(2)  # Allocates sent again after a 437 ...
+STALE_RETRY_MS = const(1100)  # ... this long after it (coturn frees a released one within 1 s)
 _STALE = "stale"  # the Refresh that frees a stale allocation after a 437 on Allocate
 
 
@@ -121,7 +123,8 @@ class TurnClient:
         self._by_number = {}
         self._next_channel = CHANNEL_FIRST
         self._release = False  # released while allocating: release what the Allocate makes
-        self._stale_tried = False  # a 437 on Allocate was answered by freeing the stale one
+        self._stale_tries = 0  # Allocates sent again after a 437 (a stale allocation)
+        self._allocate_at = None  # when the next of them goes
 
     # --- outputs ------------------------------------------------------------------------------
     def datagrams_to_send(self):
@@ -134,6 +137,8 @@ class TurnClient:
 
     def timer(self):
         t = self._refresh_at
+        if self._allocate_at is not None and (t is None or self._allocate_at < t):
+            t = self._allocate_at
         for tx, _ in self._tx.values():
             if t is None or tx.deadline < t:
                 t = tx.deadline
@@ -183,6 +188,9 @@ class TurnClient:
         if self.state == ALLOCATED:
             self.refresh(now, 0)
             self._refresh_at = None
+        elif self.state == ALLOCATING and self._allocate_at is not None:
+            self._allocate_at = None  # waiting after a 437: nothing of ours is allocated
+            self._set_state(RELEASED)
         elif self.state == ALLOCATING and self.key is not None:
             self._release = True
             self.refresh(now, 0)
@@ -338,7 +346,7 @@ class TurnClient:
                 self._permission_request(pending, now)
         elif method == stun.REFRESH:
             if req.what == _STALE:
-                self.start(now)  # the stale allocation is gone: Allocate again
+                pass  # freed: the Allocate goes again at _allocate_at
             elif req.what == 0:
                 self._set_state(RELEASED)
                 self._events.append(("released",))
@@ -374,19 +382,23 @@ class TurnClient:
                     self._events.append(("channel", peer, number))
 
     def _failed(self, req, code, reason, now):
-        if req.method == stun.ALLOCATE and code == 437 and not self._stale_tried and \
-                not self._release and self.key is not None:
-            # RFC 8656 section 7.2: an allocation already exists on this 5-tuple (a call from
-            # the same port whose release was lost). Free it with a Refresh of LIFETIME 0 under
-            # our credentials (it frees it when it was made under the same user name), then
-            # Allocate once more. Otherwise the server's answer ends this allocation (no relayed
-            # candidate for this call; the stale one ends at its lifetime).
-            self._stale_tried = True
-            self._request(_Request(stun.REFRESH, [[stun.LIFETIME, 0]], _STALE), now)
+        if req.what == _STALE:
+            return  # the stale allocation was not ours to free: the Allocate retries tell
+        if req.method == stun.ALLOCATE and code == 437 and self._stale_tries < STALE_TRIES and \
+                not self._release:
+            # RFC 8656 section 7.2: an allocation already holds this 5-tuple: the previous call
+            # from the same port (coturn frees a released allocation only at its next one-second
+            # tick, and one whose release was lost lives its lifetime). Free it with a Refresh of
+            # LIFETIME 0 under our credentials (that works when it was made under the same user
+            # name; coturn answers 437 already to the unauthenticated Allocate, so the Refresh
+            # may go without credentials first and learn them from its 401), and Allocate again
+            # STALE_RETRY_MS later, at most STALE_TRIES times; then the 437 ends this
+            # allocation (no relayed candidate for this call).
+            self._stale_tries += 1
+            if self._stale_tries == 1:
+                self._request(_Request(stun.REFRESH, [[stun.LIFETIME, 0]], _STALE), now)
+            self._allocate_at = now + STALE_RETRY_MS
             return
-        if req.what == _STALE:  # the stale allocation stays: this Allocate failed with 437
-            code, reason, req = 437, "Allocation Mismatch (not freed: %d %s)" % (code, reason), \
-                _Request(stun.ALLOCATE, (), None)
         self._events.append(("error", code, reason, _METHOD_NAMES.get(req.method, "?")))
         if req.method == stun.ALLOCATE or (req.method == stun.REFRESH and code == 437):
             self._set_state(FAILED)
@@ -418,6 +430,14 @@ class TurnClient:
                 else:
                     del self._tx[tid]
                     self._failed(req, 0, "timeout", now)
+        if self._allocate_at is not None and self._allocate_at <= now:
+            self._allocate_at = None
+            if self.state == ALLOCATING:
+                # without credentials, as the first time: coturn's 437 (or 441) to a request
+                # under another user name than the stale allocation's is not signed with our
+                # key, so an authenticated retry would only hear silence until its timeout
+                self.key = None
+                self.start(now)
         if self._refresh_at is not None and self._refresh_at <= now and self.state == ALLOCATED:
             self._refresh_at = None
             self.refresh(now)
