@@ -161,3 +161,29 @@ def test_turn_from_the_helper_slow_gathering_the_peer_asks_again_until_candidate
         assert sim.helper.offers[box.fb.local_id][0]["ufrag"] == a.ufrag
         # the peer asked again (?wait) while the offer had no candidates
         assert sum(1 for m, p in sim.helper.requests if m == "GET") >= 2
+
+
+def test_turn_released_when_a_direct_pair_wins_and_at_hang_up():
+    # port-restricted NATs: a server-reflexive pair wins; the allocations made while gathering
+    # are released at once (the next call from the same port would get 437 otherwise)
+    sim = Sim(blocked=True, turn=True)
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    for box in sim.boxes:
+        assert box.fb.agent.selected.local.type != ice.RELAY
+    sim.run(sim.net.now + 1000)
+    assert sim.turn_server.allocs == {}
+    # symmetric NATs: a relayed pair wins; the allocation it uses lives until the call ends
+    # (a box whose side of the pair is not relayed released its own)
+    sim = Sim(blocked=True, nat=SYMMETRIC, turn=True)
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    sim.run(sim.net.now + 1000)
+    relayed = [b for b in sim.boxes if b.fb.agent.selected.local.type == ice.RELAY]
+    assert relayed and len(sim.turn_server.allocs) == len(relayed)
+    assert [a["relay"] for a in sim.turn_server.allocs.values()] == \
+        [b.fb.agent.turn.relayed for b in relayed]
+    for box in sim.boxes:
+        box.session.close()  # hang-up
+    sim.run(sim.net.now + 1000)
+    assert sim.turn_server.allocs == {}

@@ -809,6 +809,11 @@ class Fallback:
                 self.secure_at = now
                 self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
+                a = self.agent
+                if a is not None and a.turn is not None and a.selected is not None and \
+                        a.selected.local.type != _agent.RELAY:
+                    a.turn.release(now)  # won on a direct pair: the relay is not needed
+                    self._flush(now)
                 if self.memory is not None and not self._zrtp_seen:
                     self.memory.remember(self.peer)
             elif leg.failed:

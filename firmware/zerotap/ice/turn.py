@@ -142,6 +142,8 @@ class TurnClient:
         for tx, _ in self._tx.values():
             if t is None or tx.deadline < t:
                 t = tx.deadline
+        if self.state != ALLOCATED:
+            return t  # released or failed: no permission or channel is refreshed any more
         for p in self._perms.values():
             if p[1] is not None and (t is None or p[1] < t):
                 t = p[1]
