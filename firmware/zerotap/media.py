@@ -395,8 +395,8 @@ class MediaSession:
         sec = self.secure
         t = sec.timer() if sec is not None else None
         for part in (self.keys, self.fallback):
-            if part is not None:
-                k = part.timer()
+            if part is not None and not (self.closed and part is self.fallback):
+                k = part.timer()  # (a closed session's fallback is not driven: no timer)
                 if k is not None and (t is None or k < t):
                     t = k
         return t

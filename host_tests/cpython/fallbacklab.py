@@ -307,13 +307,11 @@ class World:
         box.prefix = self.lab.prefix(site)
         box.config["network"]["sip"] = "%s:5080" % lan_ip
         box.config["network"]["keepalive_s"] = 10
-        # coturn as the STUN and TURN server (ice.stun, ice.turn with REST credentials): the
-        # agent gathers from the start. (Without them the box waits for the helper's TURN
-        # credentials in its PUT answer; in this lab that showed a defect, docs/fallback.md: the
-        # early offer's empty ufrag fails the peer's GET when gathering is slow.)
+        # no ice.stun/ice.turn: the box takes coturn (STUN and TURN, REST credentials) from the
+        # helper's PUT answer; its agent is made when that answer arrives, and the offer stored
+        # before then already carries its credentials (docs/fallback.md)
         box.config["ice"] = {"helper_url": "https://icehelper.test:%d" % HELPER_PORT,
                              "helper_ca": str(self.ca.pem), "helper_address": NET,
-                             "stun": "%s:3478" % NET, "turn": turn_credentials(),
                              "after_s": AFTER_S, "deadline_s": DEADLINE_S}
         if interp == "micropython":
             # an 8 MB heap instead of the unix port's 2 MB: with the default, after four or five

@@ -184,3 +184,77 @@ def test_agents_with_coturn_as_stun_and_turn_server():
             d.core.close(loop.clock())
             d.flush(loop.clock())
         loop.close_all()
+
+
+def _call(loop, srv, port, user, password, end="release"):
+    """One call's ICE agent on PORT with coturn as its TURN server: gather, then end it as the
+    fallback does (agent.close, what it queued is sent, the socket closes at once): END is
+    "release" (after gathering), "allocating" (just after the authenticated Allocate went out)
+    or "lost" (no release reaches coturn). Returns the agent, its events and its port."""
+    from zerotap.ice import agent as ice
+    a = ice.Agent(True, os.urandom, turn=(srv.addr, user, password))
+    d = rt.Driver(loop, "127.0.0.1", port, a)
+    a.gather([("127.0.0.1", d.port)], loop.clock())
+    d.flush(loop.clock())
+    if end == "allocating":
+        assert rt.run(loop, [d], lambda: a.turn.key is not None, 3000), d.events
+    else:
+        assert rt.run(loop, [d], lambda: d.event("gathered"), 15000), d.events
+    if end != "lost":
+        a.close(loop.clock())
+        d.flush(loop.clock())
+    d.close()
+    return a, d.events, d.port
+
+
+def _relayed(a):
+    from zerotap.ice import agent as ice
+    return [c.addr for c in a.local_candidates() if c.type == ice.RELAY]
+
+
+def test_two_calls_in_a_row_from_the_same_port_both_relayed():
+    """The ICE socket is always the top port of network.rtp: the next call's Allocate comes from
+    the same 5-tuple. A call released after gathering leaves nothing at coturn (a call a moment
+    later gets no 437); a call right after the release (coturn frees it only at its next
+    one-second tick: 437), or right after a call that ended while its Allocate was under way,
+    still gets its relayed candidate."""
+    with Coturn() as srv:
+        loop = udp.Loop()
+        user, password = srv.credentials("box")
+        a1, ev1, port = _call(loop, srv, 0, user, password)
+        assert _relayed(a1), ev1
+        time.sleep(1.5)
+        a2, ev2, _ = _call(loop, srv, port, user, password)
+        assert _relayed(a2), ev2
+        assert getattr(a2.turn, "_stale_tries", 0) == 0, "437: the last allocation lives on"
+        a3, ev3, _ = _call(loop, srv, port, user, password)  # at once
+        assert _relayed(a3) and [e for e in ev3 if e[0] == "turn-error"] == [], ev3
+        time.sleep(1.5)
+        a4, ev4, _ = _call(loop, srv, port, user, password, "allocating")
+        # its authenticated Allocate went out; then the call ended (a Refresh of LIFETIME 0
+        # followed; coturn may handle it before that Allocate, which it authenticates apart)
+        assert a4.turn.state == turn.ALLOCATING and getattr(a4.turn, "_stale_tries", 0) == 0
+        a5, ev5, _ = _call(loop, srv, port, user, password)
+        assert _relayed(a5) and [e for e in ev5 if e[0] == "turn-error"] == [], ev5
+        loop.close_all()
+
+
+def test_437_on_allocate_frees_the_stale_allocation_from_the_same_user():
+    """A call whose release never reached coturn left its allocation: the next call from the
+    same port gets 437, frees it (Refresh of LIFETIME 0, same user name) and allocates again.
+    Under another user name (a later REST credential) that Refresh frees nothing: no relayed
+    candidate for that call, one turn-error 437, gathering still ends."""
+    with Coturn() as srv:
+        loop = udp.Loop()
+        user, password = srv.credentials("box")
+        a1, ev1, port = _call(loop, srv, 0, user, password, "lost")
+        assert _relayed(a1), ev1
+        a2, ev2, _ = _call(loop, srv, port, user, password, "lost")
+        assert getattr(a2.turn, "_stale_tries", 0) >= 1 and _relayed(a2), ev2
+        assert _relayed(a2) != _relayed(a1)
+        user3, password3 = srv.credentials("box", ttl=900)
+        a3, ev3, _ = _call(loop, srv, port, user3, password3)
+        errs = [e for e in ev3 if e[0] == "turn-error"]
+        assert not _relayed(a3) and len(errs) == 1 and errs[0][1] == 437, ev3
+        assert ev3[-1][0] == "gathered"
+        loop.close_all()

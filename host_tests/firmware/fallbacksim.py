@@ -85,7 +85,10 @@ class Helper:
             i = frame.make_id(self.rand)
             tok = "t" + i
             self.offers[i] = [json.loads(body), tok]
-            return 200, json.dumps({"id": i, "token": tok}).encode()
+            ans = {"id": i, "token": tok}
+            if self.sim.helper_turn is not None:
+                ans["turn"] = self.sim.helper_turn
+            return 200, json.dumps(ans).encode()
         key = path.strip("/")
         got = self.offers.get(key)
         if got is None:
@@ -148,6 +151,13 @@ class Box(fbmod.FallbackIO):
 
     def _agent(self, controlling, turn):
         tconf = None
+        if self.sim.helper_turn is not None:
+            if not turn:
+                return None  # no ice.stun/ice.turn: wait for the helper's PUT answer
+            # the helper's TURN server (at an address where nothing answers: gathering ends
+            # only when the Allocate times out)
+            return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN,
+                             turn=(tuple(turn["server"]), turn["username"], turn["password"]))
         if self.sim.turn:
             tconf = (TURN, "1900000000:box", "secret")
         return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN, turn=tconf)
@@ -270,10 +280,11 @@ class Sim:
     def __init__(self, blocked=True, seed=1, loss=0.0, nat=PORT_RESTRICTED, memory=(None, None),
                  b_is_box=True, helper_ms=40, after_ms=fbmod.AFTER_MS,
                  deadline_ms=fbmod.DEADLINE_MS, strip_events=False, dtmf="auto",
-                 sdp_events=None, turn=False):
+                 sdp_events=None, turn=False, helper_turn=None):
         self.net = BlockingNet(blocked, PROV, strip_events, seed=seed, loss=loss)
         self.net.stun_server(STUN[0], STUN[1])
         self.turn = turn
+        self.helper_turn = helper_turn  # the helper's PUT answer carries this "turn" part
         self.turn_server = None
         if turn:
             self.turn_server = self.net.turn_server(TURN[0], TURN[1], "1900000000:box", "secret")

@@ -168,10 +168,15 @@ class TurnServer:
         r = stun.Message(m.method, stun.SUCCESS, m.tid)
         a = self.allocs.get(src)
         if m.method == stun.ALLOCATE:
+            if a is not None and a.get("tid", m.tid) != m.tid:
+                # as coturn: another allocation holds this 5-tuple (RFC 8656 section 7.2)
+                self._error(net, m, src, 437, now)
+                return
             if a is None:
                 relay = (self.addr[0], self.next_port)
                 self.next_port += 1
-                a = {"relay": relay, "perms": [], "chan_by_peer": {}, "peer_by_chan": {}}
+                a = {"relay": relay, "perms": [], "chan_by_peer": {}, "peer_by_chan": {},
+                     "tid": m.tid}
                 self.allocs[src] = a
                 self.by_relay[relay[1]] = src
             r.add(stun.XOR_RELAYED_ADDRESS, a["relay"])
@@ -182,6 +187,9 @@ class TurnServer:
             return
         elif m.method == stun.REFRESH:
             r.add(stun.LIFETIME, m.get(stun.LIFETIME))
+            if not m.get(stun.LIFETIME):  # LIFETIME 0: the allocation is freed
+                del self.allocs[src]
+                self.by_relay.pop(a["relay"][1], None)
         elif m.method == stun.CREATE_PERMISSION:
             for peer in m.get_all(stun.XOR_PEER_ADDRESS):
                 if peer[0] not in a["perms"]:
@@ -202,7 +210,9 @@ class TurnServer:
         r.add(stun.ERROR_CODE, (code, stun.REASONS.get(code, "Error")))
         r.add(stun.REALM, self.realm)
         r.add(stun.NONCE, self.nonce)
-        net.send_public(self.addr, src, r.encode(fingerprint=True), now)
+        # an answer to an authenticated request is signed (401 and 438 are not: RFC 8489 9.2.4)
+        key = self._key() if code not in (401, 438) and m.integrity_at >= 0 else None
+        net.send_public(self.addr, src, r.encode(key=key, fingerprint=True), now)
 
 
 class Net:

@@ -134,3 +134,56 @@ def test_turn_servers_from_the_helper_by_address_or_name():
     turn["uris"] = ["turns:turn.example.test:5349"]
     assert _turn_from_helper(turn) is None
     assert _turn_from_helper({"uris": ["turn:198.51.100.9:3478"]}) is None
+
+
+def test_turn_from_the_helper_slow_gathering_the_peer_asks_again_until_candidates():
+    # no ice.stun/ice.turn: the agents wait for the helper's PUT answer; its TURN server does not
+    # answer, so gathering ends only when the Allocate times out (about 8 s), long after the
+    # peer holds the number and fetched the offer (issue 17: it failed with "ufrag is not ...")
+    sim = Sim(blocked=True, helper_turn={"server": ["198.51.100.99", 3478],
+                                         "username": "1900000000:box", "password": "p"})
+    seen = set()
+
+    def stop():
+        for box in sim.boxes:
+            o = sim.helper.offers.get(box.fb.local_id or "")
+            if o is not None:
+                seen.add((o[0]["ufrag"], len(o[0]["candidates"]) > 0))
+        return sim.both_secure()
+    end = sim.run(LIMIT, stop=stop)
+    _secure(sim)
+    assert end < LIMIT
+    # every stored offer carried the agent's real credentials, also before it had candidates
+    assert seen and all(len(u) >= 4 for u, n in seen), seen
+    assert any(not n for u, n in seen) and any(n for u, n in seen)
+    for box in sim.boxes:
+        a = box.fb.agent
+        assert sim.helper.offers[box.fb.local_id][0]["ufrag"] == a.ufrag
+        # the peer asked again (?wait) while the offer had no candidates
+        assert sum(1 for m, p in sim.helper.requests if m == "GET") >= 2
+
+
+def test_turn_released_when_a_direct_pair_wins_and_at_hang_up():
+    # port-restricted NATs: a server-reflexive pair wins; the allocations made while gathering
+    # are released at once (the next call from the same port would get 437 otherwise)
+    sim = Sim(blocked=True, turn=True)
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    for box in sim.boxes:
+        assert box.fb.agent.selected.local.type != ice.RELAY
+    sim.run(sim.net.now + 1000)
+    assert sim.turn_server.allocs == {}
+    # symmetric NATs: a relayed pair wins; the allocation it uses lives until the call ends
+    # (a box whose side of the pair is not relayed released its own)
+    sim = Sim(blocked=True, nat=SYMMETRIC, turn=True)
+    sim.run(LIMIT, stop=sim.both_secure)
+    _secure(sim)
+    sim.run(sim.net.now + 1000)
+    relayed = [b for b in sim.boxes if b.fb.agent.selected.local.type == ice.RELAY]
+    assert relayed and len(sim.turn_server.allocs) == len(relayed)
+    assert [a["relay"] for a in sim.turn_server.allocs.values()] == \
+        [b.fb.agent.turn.relayed for b in relayed]
+    for box in sim.boxes:
+        box.session.close()  # hang-up
+    sim.run(sim.net.now + 1000)
+    assert sim.turn_server.allocs == {}

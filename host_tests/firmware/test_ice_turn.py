@@ -64,6 +64,30 @@ class _Peer:
         pass
 
 
+class _Closed:
+    """A closed socket: sends what was queued before, hears nothing."""
+
+    def __init__(self, out):
+        self.out = out
+
+    def receive(self, data, addr, now):
+        return None
+
+    def datagrams_to_send(self):
+        out = self.out
+        self.out = []
+        return out
+
+    def next_event(self):
+        return None
+
+    def timer(self):
+        return None
+
+    def handle_timer(self, now):
+        pass
+
+
 def _world(user="user", password="secret"):
     net = Net(seed=2)
     srv = net.turn_server(SERVER[0], SERVER[1], "user", "secret")
@@ -199,3 +223,56 @@ def test_channel_data_parsing():
     bad = stun.Message(stun.DATA, stun.INDICATION, bytes(12)).add(stun.DATA_ATTR, b"x")
     raises(lambda: c.t.receive(bad.encode(), SERVER, net.now),
            "TURN Data indication without XOR-PEER-ADDRESS or DATA")
+
+
+def test_released_while_allocating_frees_what_the_allocate_makes():
+    # the call ends (the socket closes at once) just after the authenticated Allocate went out:
+    # a Refresh of LIFETIME 0 follows it, so the server keeps no allocation on the 5-tuple
+    net, srv, c, hc, peer, hp = _world()
+    c.t.start(net.now)
+    net.run(net.now + 5000, stop=lambda: c.t.key is not None)
+    assert c.t.state == turn.ALLOCATING
+    c.t.release(net.now)
+    assert [stun.parse(d).method for d, a in c.t._out] == [stun.REFRESH]
+    wire = c.t.datagrams_to_send()
+    hc.agent = _Closed(wire)  # the socket sends what was queued and closes
+    net.run(net.now + 3000)
+    assert srv.requests[-2:] == [(stun.ALLOCATE, 200), (stun.REFRESH, 200)], srv.requests
+    assert srv.allocs == {}
+
+
+def test_437_on_allocate_frees_the_stale_allocation_and_allocates_again():
+    # a previous call from the same 5-tuple lost its release: its allocation is still there
+    net, srv, c, hc, peer, hp = _world()
+    _allocate(net, c, hc)
+    stale = c.t.relayed
+    c2 = _Client(seed=9)
+    hc.agent = c2
+    c2.t.start(net.now)
+    net.run(net.now + 5000, stop=lambda: c2.t.state != turn.ALLOCATING)
+    assert c2.t.state == turn.ALLOCATED, (c2.t.state, srv.requests)
+    assert (stun.ALLOCATE, 437) in srv.requests
+    assert c2.t.relayed != stale and len(srv.allocs) == 1
+    assert hc.event("error") is None
+
+
+def test_437_twice_is_reported_once():
+    # the stale allocation cannot be freed (here: it comes back at once): no relayed address,
+    # one error event for the Allocate (the agent counts it as the end of its TURN gathering)
+    net, srv, c, hc, peer, hp = _world()
+    _allocate(net, c, hc)
+    c2 = _Client(seed=9)
+    hc.agent = c2
+    public, orig = list(srv.allocs.items())[0]
+    real = srv.receive
+
+    def receive(net_, data, src, dst, now):
+        real(net_, data, src, dst, now)
+        if public not in srv.allocs:
+            srv.allocs[public] = orig  # a stale allocation the server keeps
+    srv.receive = receive
+    c2.t.start(net.now)
+    net.run(net.now + 5000, stop=lambda: c2.t.state != turn.ALLOCATING)
+    assert c2.t.state == turn.FAILED
+    errors = [e for e in hc.events if e[0] == "error"]
+    assert len(errors) == 1 and errors[0][2] == 437 and errors[0][4] == "Allocate", errors

@@ -883,6 +883,13 @@ class Agent:
                     return True
         return False
 
+    def set_credentials(self, ufrag, pwd):
+        """Use UFRAG/PWD (chosen before the agent existed, already published) from here on;
+        only before :meth:`gather`."""
+        self.ufrag = ufrag
+        self.pwd = pwd
+        self._key = stun.IntegrityKey(pwd.encode())
+
     def close(self, now):
         """Stop: release the TURN allocation (Refresh with LIFETIME 0)."""
         if self.turn is not None:

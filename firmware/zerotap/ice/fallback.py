@@ -60,6 +60,7 @@ from zerotap import rtp as _rtp
 from zerotap.dtmf import events as _events
 from zerotap.dtmf import frame as _frame
 from zerotap.dtmf import inband as _inband
+from zerotap.ice import agent as _agent
 from zerotap.ice import offer as _offer
 
 WATCH = "watch"
@@ -88,6 +89,15 @@ _TONES = const(1)  # ... or in-band tones
 
 # G.711 silence (RFC 3551 section 4.5.14)
 _SILENCE = {0: 0xFF, 8: 0xD5}
+
+
+def _no_candidates(body):
+    """True when BODY is a JSON object whose candidate list is missing or empty."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and not obj.get("candidates")
 
 
 class FallbackIO:
@@ -215,6 +225,7 @@ class Fallback:
         self._gathered = False
         self._ice_started = False
         self._turn = None
+        self._creds = None  # (ufrag, pwd) published before the agent existed
         self._keepalive_at = None
         self._deadline = None
         self._leg = None
@@ -231,7 +242,8 @@ class Fallback:
         self.reason = reason
         st = self.status
         if st is not None and hasattr(st, "set_fallback"):
-            st.set_fallback(step, reason)
+            # the reason as set_clear() words it next: no status change shows it bare
+            st.set_fallback(step, ("ICE fallback: %s" % reason) if reason else None)
 
     # --- input from the media session ---------------------------------------------------------
     def add_event_types(self, types):
@@ -428,7 +440,14 @@ class Fallback:
         self._turn = turn
         a = self.make_agent(self.caller, turn)
         if a is None:
-            return  # the factory waits for the helper's TURN credentials
+            if self._creds is None:
+                # the factory waits (for the helper's TURN credentials, or a server's name):
+                # the offer we store now already carries the credentials the agent will use,
+                # so the peer never fetches an offer it cannot use once it has candidates
+                self._creds = (_agent.ice_string(self.rand, 8), _agent.ice_string(self.rand, 24))
+            return
+        if self._creds is not None:
+            a.set_credentials(self._creds[0], self._creds[1])
         self.agent = a
         a.gather(self._addrs, now)
         self._flush(now)
@@ -447,8 +466,8 @@ class Fallback:
     def _offer_dict(self, full=True):
         a = self.agent
         if a is None:
-            # before the agent exists: a placeholder the POST replaces
-            return {"ufrag": "", "pwd": "", "candidates": []}
+            # before the agent exists: its credentials, no candidates yet (the POST adds them)
+            return {"ufrag": self._creds[0], "pwd": self._creds[1], "candidates": []}
         if not full:
             return {"ufrag": a.ufrag, "pwd": a.pwd, "candidates": []}
         return _offer.encode(a.ufrag, a.pwd, a.local_candidates(), a.default_candidate())
@@ -497,6 +516,12 @@ class Fallback:
                 return
             if status != 200:
                 self._fail("helper: GET answered %d" % status, now)
+                return
+            if _no_candidates(body):
+                # not gathered yet (or an older box's placeholder without credentials): the
+                # helper answered before the POST; ask again until the deadline
+                self._peer_offer = None
+                self._get_at = now + GET_RETRY_MS
                 return
             try:
                 self._peer_offer = _offer.from_json(body)
@@ -784,6 +809,11 @@ class Fallback:
                 self.secure_at = now
                 self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
+                a = self.agent
+                if a is not None and a.turn is not None and a.selected is not None and \
+                        a.selected.local.type != _agent.RELAY:
+                    a.turn.release(now)  # won on a direct pair: the relay is not needed
+                    self._flush(now)
                 if self.memory is not None and not self._zrtp_seen:
                     self.memory.remember(self.peer)
             elif leg.failed:

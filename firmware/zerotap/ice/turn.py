@@ -82,6 +82,11 @@ def parse_channel_data(data):
     return number, bytes(data[4:4 + n])
 
 
+STALE_TRIES = const(2)  # Allocates sent again after a 437 ...
+STALE_RETRY_MS = const(1100)  # ... this long after it (coturn frees a released one within 1 s)
+_STALE = "stale"  # the Refresh that frees a stale allocation after a 437 on Allocate
+
+
 class _Request:
     def __init__(self, method, attrs, what):
         self.method = method
@@ -117,6 +122,9 @@ class TurnClient:
         self._channels = {}  # peer -> [number, bound, refresh_at]
         self._by_number = {}
         self._next_channel = CHANNEL_FIRST
+        self._release = False  # released while allocating: release what the Allocate makes
+        self._stale_tries = 0  # Allocates sent again after a 437 (a stale allocation)
+        self._allocate_at = None  # when the next of them goes
 
     # --- outputs ------------------------------------------------------------------------------
     def datagrams_to_send(self):
@@ -129,9 +137,13 @@ class TurnClient:
 
     def timer(self):
         t = self._refresh_at
+        if self._allocate_at is not None and (t is None or self._allocate_at < t):
+            t = self._allocate_at
         for tx, _ in self._tx.values():
             if t is None or tx.deadline < t:
                 t = tx.deadline
+        if self.state != ALLOCATED:
+            return t  # released or failed: no permission or channel is refreshed any more
         for p in self._perms.values():
             if p[1] is not None and (t is None or p[1] < t):
                 t = p[1]
@@ -169,10 +181,21 @@ class TurnClient:
         self._request(_Request(stun.REFRESH, [[stun.LIFETIME, lt]], lt), now)
 
     def release(self, now):
-        """Refresh with LIFETIME 0 (RFC 8656 section 7): the server frees the allocation."""
+        """Refresh with LIFETIME 0 (RFC 8656 section 7): the server frees the allocation.
+
+        Also while the Allocate is still under way once the 401 taught the credentials: the
+        Refresh follows the authenticated Allocate on the same 5-tuple, so the server frees
+        what that Allocate makes even when the socket closes at once (the answer is not
+        waited for); and should the Allocate's success still arrive, it is released again."""
         if self.state == ALLOCATED:
             self.refresh(now, 0)
             self._refresh_at = None
+        elif self.state == ALLOCATING and self._allocate_at is not None:
+            self._allocate_at = None  # waiting after a 437: nothing of ours is allocated
+            self._set_state(RELEASED)
+        elif self.state == ALLOCATING and self.key is not None:
+            self._release = True
+            self.refresh(now, 0)
 
     def permit(self, ips, now):
         """CreatePermission for every IP in IPS not yet permitted or pending (one request)."""
@@ -316,12 +339,17 @@ class TurnClient:
             self.mapped = msg.get(stun.XOR_MAPPED_ADDRESS)
             self._set_lifetime(msg.get(stun.LIFETIME, self.lifetime), now)
             self._set_state(ALLOCATED)
+            if self._release:
+                self.release(now)
+                return
             self._events.append(("allocated", self.relayed, self.mapped))
             pending = [ip for ip, p in self._perms.items() if p[0] == 0]
             if pending:
                 self._permission_request(pending, now)
         elif method == stun.REFRESH:
-            if req.what == 0:
+            if req.what == _STALE:
+                pass  # freed: the Allocate goes again at _allocate_at
+            elif req.what == 0:
                 self._set_state(RELEASED)
                 self._events.append(("released",))
             else:
@@ -356,6 +384,23 @@ class TurnClient:
                     self._events.append(("channel", peer, number))
 
     def _failed(self, req, code, reason, now):
+        if req.what == _STALE:
+            return  # the stale allocation was not ours to free: the Allocate retries tell
+        if req.method == stun.ALLOCATE and code == 437 and self._stale_tries < STALE_TRIES and \
+                not self._release:
+            # RFC 8656 section 7.2: an allocation already holds this 5-tuple: the previous call
+            # from the same port (coturn frees a released allocation only at its next one-second
+            # tick, and one whose release was lost lives its lifetime). Free it with a Refresh of
+            # LIFETIME 0 under our credentials (that works when it was made under the same user
+            # name; coturn answers 437 already to the unauthenticated Allocate, so the Refresh
+            # may go without credentials first and learn them from its 401), and Allocate again
+            # STALE_RETRY_MS later, at most STALE_TRIES times; then the 437 ends this
+            # allocation (no relayed candidate for this call).
+            self._stale_tries += 1
+            if self._stale_tries == 1:
+                self._request(_Request(stun.REFRESH, [[stun.LIFETIME, 0]], _STALE), now)
+            self._allocate_at = now + STALE_RETRY_MS
+            return
         self._events.append(("error", code, reason, _METHOD_NAMES.get(req.method, "?")))
         if req.method == stun.ALLOCATE or (req.method == stun.REFRESH and code == 437):
             self._set_state(FAILED)
@@ -387,6 +432,14 @@ class TurnClient:
                 else:
                     del self._tx[tid]
                     self._failed(req, 0, "timeout", now)
+        if self._allocate_at is not None and self._allocate_at <= now:
+            self._allocate_at = None
+            if self.state == ALLOCATING:
+                # without credentials, as the first time: coturn's 437 (or 441) to a request
+                # under another user name than the stale allocation's is not signed with our
+                # key, so an authenticated retry would only hear silence until its timeout
+                self.key = None
+                self.start(now)
         if self._refresh_at is not None and self._refresh_at <= now and self.state == ALLOCATED:
             self._refresh_at = None
             self.refresh(now)
