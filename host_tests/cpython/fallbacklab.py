@@ -313,13 +313,6 @@ class World:
         box.config["ice"] = {"helper_url": "https://icehelper.test:%d" % HELPER_PORT,
                              "helper_ca": str(self.ca.pem), "helper_address": NET,
                              "after_s": AFTER_S, "deadline_s": DEADLINE_S}
-        if interp == "micropython":
-            # an 8 MB heap instead of the unix port's 2 MB: with the default, after four or five
-            # calls with the fallback the box's SIP socket could not allocate its 64 KB receive
-            # buffer (MemoryError, the loop stops; docs/fallback.md). A board receives SIP into
-            # 1472 bytes.
-            box.command = box.base_command()[:1] + ["-X", "heapsize=8M"] + \
-                box.base_command()[1:] + ["run", str(box.config_path), name]
         self.boxes[name] = box
         return box
 
