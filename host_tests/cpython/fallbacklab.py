@@ -37,7 +37,7 @@ from hostenv import ROOT, need, stop_process, text_of, wait_until
 from icehelper_proc import Helper
 from kamailio_provider import Provider
 from linphone import Linphone
-from netlab import Namespaces, _ip
+from netlab import Namespaces
 from testca import TestCA
 
 SITES = {"a": ("10.77.1.2", "10.77.1.1", "203.0.113.1", "203.0.113.2"),
@@ -63,23 +63,8 @@ class FallbackLab(Namespaces):
 
     def _make(self):
         self._add_all()
-        net = self.ns["net"]
         for site, nat in (("a", "na"), ("b", "nb")):
-            lan_ip, gw, public, net_ip = SITES[site]
-            _ip("-n", self.ns[site], "link", "add", "eth0", "type", "veth", "peer", "name",
-                "lan", "netns", self.ns[nat])
-            _ip("-n", self.ns[nat], "link", "add", "wan", "type", "veth", "peer", "name",
-                "to" + site, "netns", net)
-            _ip("-n", self.ns[site], "addr", "add", lan_ip + "/24", "dev", "eth0")
-            _ip("-n", self.ns[nat], "addr", "add", gw + "/24", "dev", "lan")
-            _ip("-n", self.ns[nat], "addr", "add", public + "/24", "dev", "wan")
-            _ip("-n", net, "addr", "add", net_ip + "/24", "dev", "to" + site)
-            for ns, dev in ((self.ns[site], "eth0"), (self.ns[nat], "lan"),
-                            (self.ns[nat], "wan"), (net, "to" + site)):
-                _ip("-n", ns, "link", "set", dev, "up")
-            _ip("-n", self.ns[site], "route", "add", "default", "via", gw)
-            _ip("-n", self.ns[nat], "route", "add", "default", "via", net_ip)
-            self.run(nat, ["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+            self._site(site, nat, "net", *SITES[site])
             self.set_symmetric(site, self.symmetric)
         self.run("net", ["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
 

@@ -74,6 +74,26 @@ class Namespaces:
             self.made.append(self.ns[k])
             self.run(k, ["ip", "link", "set", "lo", "up"], check=True)
 
+    def _site(self, site, nat, net, lan_ip, gw, public, net_ip):
+        """A site behind a NAT, wired to the "internet" namespace NET (keys of KEYS): SITE's eth0
+        (LAN_IP) to NAT's lan (GW), NAT's wan (PUBLIC) to NET's ``to<site>`` (NET_IP), default
+        routes through the NAT and on to NET, forwarding on in the NAT. The NAT's rules are the
+        caller's."""
+        ns_site, ns_nat, ns_net = self.ns[site], self.ns[nat], self.ns[net]
+        _ip("-n", ns_site, "link", "add", "eth0", "type", "veth", "peer", "name",
+            "lan", "netns", ns_nat)
+        _ip("-n", ns_nat, "link", "add", "wan", "type", "veth", "peer", "name",
+            "to" + site, "netns", ns_net)
+        _ip("-n", ns_site, "addr", "add", lan_ip + "/24", "dev", "eth0")
+        _ip("-n", ns_nat, "addr", "add", gw + "/24", "dev", "lan")
+        _ip("-n", ns_nat, "addr", "add", public + "/24", "dev", "wan")
+        _ip("-n", ns_net, "addr", "add", net_ip + "/24", "dev", "to" + site)
+        for ns, dev in ((ns_site, "eth0"), (ns_nat, "lan"), (ns_nat, "wan"), (ns_net, "to" + site)):
+            _ip("-n", ns, "link", "set", dev, "up")
+        _ip("-n", ns_site, "route", "add", "default", "via", gw)
+        _ip("-n", ns_nat, "route", "add", "default", "via", net_ip)
+        self.run(nat, ["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+
     def remove(self):
         for name in reversed(self.made):
             _ip("netns", "del", name, check=False)

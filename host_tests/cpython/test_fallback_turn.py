@@ -22,7 +22,7 @@ import time
 
 from hostenv import FIRMWARE, ROOT, micropython_env, need, stop_process, text_of, wait_until
 from icehelper_proc import Helper
-from netlab import Namespaces, _ip
+from netlab import Namespaces
 from testca import TestCA
 
 BOX = ROOT / "host_tests" / "cpython" / "fallback_box.py"
@@ -40,22 +40,8 @@ class SymmetricLab(Namespaces):
 
     def _make(self):
         self._add_all()
-        net = self.ns["tnt"]
         for site, (nat, lan_ip, gw, public, net_ip) in SITES.items():
-            _ip("-n", self.ns[site], "link", "add", "eth0", "type", "veth", "peer", "name",
-                "lan", "netns", self.ns[nat])
-            _ip("-n", self.ns[nat], "link", "add", "wan", "type", "veth", "peer", "name",
-                "to" + site, "netns", net)
-            _ip("-n", self.ns[site], "addr", "add", lan_ip + "/24", "dev", "eth0")
-            _ip("-n", self.ns[nat], "addr", "add", gw + "/24", "dev", "lan")
-            _ip("-n", self.ns[nat], "addr", "add", public + "/24", "dev", "wan")
-            _ip("-n", net, "addr", "add", net_ip + "/24", "dev", "to" + site)
-            for ns, dev in ((self.ns[site], "eth0"), (self.ns[nat], "lan"),
-                            (self.ns[nat], "wan"), (net, "to" + site)):
-                _ip("-n", ns, "link", "set", dev, "up")
-            _ip("-n", self.ns[site], "route", "add", "default", "via", gw)
-            _ip("-n", self.ns[nat], "route", "add", "default", "via", net_ip)
-            self.run(nat, ["sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+            self._site(site, nat, "tnt", lan_ip, gw, public, net_ip)
             self.nft(nat, "table ip zt_sym {\n  chain post {\n    type nat hook postrouting "
                           "priority srcnat;\n    oifname \"wan\" masquerade random;\n  }\n"
                           "  chain in {\n    type filter hook input priority filter;\n"
