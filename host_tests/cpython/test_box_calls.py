@@ -18,6 +18,7 @@ import time
 import audio
 import ports
 from baresip import Baresip
+from boxpeers import stop_all
 from boxproc import BoxProcess
 from capture import Capture, LegReport
 from kamailio import Kamailio
@@ -47,15 +48,6 @@ def assert_audio_both_ways(tmp_path, a, b, wa, wb):
     assert got > AUDIO_MIN and foreign < 0.3, ("a -> b", got, foreign)
     got, foreign = heard(tmp_path, a, wb, wa)
     assert got > AUDIO_MIN and foreign < 0.3, ("b -> a", got, foreign)
-
-
-def stop_all(*things):
-    for t in things:
-        if t is not None:
-            try:
-                t.stop()
-            except Exception as e:  # keep stopping the others
-                print("stop %r: %r" % (t, e))
 
 
 def same_algorithms(box_status, peer_algorithms):
