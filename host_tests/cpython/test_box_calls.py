@@ -18,6 +18,7 @@ import time
 import audio
 import ports
 from baresip import Baresip
+from boxpeers import call_secure, hang_up, start_all, stop_all, wait_registered
 from boxproc import BoxProcess
 from capture import Capture, LegReport
 from kamailio import Kamailio
@@ -49,15 +50,6 @@ def assert_audio_both_ways(tmp_path, a, b, wa, wb):
     assert got > AUDIO_MIN and foreign < 0.3, ("b -> a", got, foreign)
 
 
-def stop_all(*things):
-    for t in things:
-        if t is not None:
-            try:
-                t.stop()
-            except Exception as e:  # keep stopping the others
-                print("stop %r: %r" % (t, e))
-
-
 def same_algorithms(box_status, peer_algorithms):
     mine = {k: box_status[k] for k in ("cipher", "ka", "hash", "auth", "sas_type")}
     return mine == peer_algorithms, (mine, peer_algorithms)
@@ -79,10 +71,7 @@ def test_plain_phone_through_box_to_zrtp_linphonec(tmp_path):
                                              b.rtp_port + 1],
                   ranges=[box.phone_rtp, box.network_rtp])
     try:
-        cap.start()
-        box.start()
-        a.start()
-        b.start()
+        start_all(cap, box, a, b)
         wa, wb = talk(tmp_path, a, b)
         a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
         sas = b.wait_encrypted(20)
@@ -128,14 +117,9 @@ def test_box_on_cpython_to_box_on_micropython(tmp_path):
     a = Linphone(tmp_path / "alice", account=box_a.phone_account("alice"))
     b = Linphone(tmp_path / "bob", auto_answer=True, sip_port=pb_port)
     try:
-        box_b.start()
-        box_a.start()
-        a.start()
-        b.start()
+        start_all(box_b, box_a, a, b)
         wa, wb = talk(tmp_path, a, b)
-        a.call("sip:bob@%s" % box_b.network_hostport)
-        sa = box_a.wait_secure(30)
-        sb = box_b.wait_secure(30)
+        sa, sb = call_secure(a, "sip:bob@%s" % box_b.network_hostport, [box_a, box_b], 30)
         time.sleep(4)
         a.terminate_call()
         a.wait_ended()
@@ -171,20 +155,11 @@ def test_through_kamailio_with_digest_auth(tmp_path):
     a = Linphone(tmp_path / "alice", account=account(box_a, "alice"))
     b = Linphone(tmp_path / "bob", auto_answer=True, account=account(box_b, "bob"))
     try:
-        kam.start()
-        box_a.start()
-        box_b.start()
-        a.start()
-        b.start()
-        for p in (a, b):
-            p.wait_registered(15)
+        start_all(kam, box_a, box_b, a, b)
+        wait_registered(15, a, b)
         wa, wb = talk(tmp_path, a, b)
-        a.call("sip:bob@%s" % dom)
-        sa = box_a.wait_secure(30)
-        sb = box_b.wait_secure(30)
-        time.sleep(4)
-        a.terminate_call()
-        b.wait_ended()
+        sa, sb = call_secure(a, "sip:bob@%s" % dom, [box_a, box_b], 30)
+        hang_up(a, b, media_s=4)
     finally:
         stop_all(a, b, box_a, box_b, kam)
     assert sa["sas"] == sb["sas"] and sa["sas"], (sa, sb)
@@ -207,9 +182,7 @@ def test_peer_without_zrtp_stays_clear(tmp_path):
                 ports.udp_port())
     alice_wav = audio.write_signal(tmp_path / "alice.wav", 1, seconds=8)
     try:
-        box.start()
-        c.start()
-        a.start()
+        start_all(box, c, a)
         a.play(alice_wav)
         a.record(tmp_path / "alice_heard.wav")
         a.call(c.uri)
@@ -243,8 +216,7 @@ def _secure_call(tmp_path, n, box_a, box_b, pb_port, nb=None):
     a = Linphone(tmp_path / ("alice%d" % n), account=box_a.phone_account("alice"))
     b = Linphone(tmp_path / ("bob%d" % n), auto_answer=True, sip_port=pb_port)
     try:
-        a.start()
-        b.start()
+        start_all(a, b)
         a.call("sip:bob@%s" % box_b.network_hostport)
         sa = box_a.wait_secure(20, call=n)
         sb = box_b.wait_secure(20, call=nb)
@@ -359,9 +331,7 @@ def test_malformed_sip_and_sdp_while_a_call_goes_on(tmp_path):
     b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
     results = []
     try:
-        box.start()
-        a.start()
-        b.start()
+        start_all(box, a, b)
         wa, wb = talk(tmp_path, a, b)
         a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
         box.wait_secure(20)
@@ -401,9 +371,7 @@ def test_two_simultaneous_secure_calls_through_one_box(tmp_path):
                for i in (1, 2)]
     callees = [Linphone(tmp_path / ("bob%d" % i), encryption="zrtp", auto_answer=True) for i in (1, 2)]
     try:
-        box.start()
-        for p in callers + callees:
-            p.start()
+        start_all(box, *(callers + callees))
         # four linphonecs and the box share the CI's two cores: the first and last half-second
         # windows of a call often come out glitched (jitter buffers adapting, the hang-up), so the
         # calls last long enough (about ten windows) that the median speaks for the call

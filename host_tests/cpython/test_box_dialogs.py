@@ -27,11 +27,12 @@ import uuid
 import pytest
 
 import ports
+from boxpeers import call_secure, start_all, stop_all, wait_registered
 from boxproc import BoxProcess
 from hostenv import wait_until
 from kamailio import Kamailio
 from linphone import Linphone
-from test_box_calls import assert_audio_both_ways, stop_all, talk
+from test_box_calls import assert_audio_both_ways, talk
 from zerotap.sip import message
 
 
@@ -60,12 +61,8 @@ def test_kamailio_forks_to_two_contacts_the_answering_one_is_secure_the_other_cl
     b2 = Linphone(tmp_path / "bob2", encryption="zrtp", extra_rc=early,
                   account=_kam_account(dom, "bob"))
     try:
-        kam.start()
-        box.start()
-        for p in (a, b1, b2):
-            p.start()
-        b1.wait_registered(15)
-        b2.wait_registered(15)
+        start_all(kam, box, a, b1, b2)
+        wait_registered(15, b1, b2)
         idle = _fds(box.proc)
         _, w1 = talk(tmp_path, a, b1, seed_b=2, seconds=20)
         wa, w2 = talk(tmp_path, a, b2, seed_b=3, seconds=20)
@@ -142,14 +139,9 @@ def test_422_through_kamailio_linphonec_retries_with_the_same_call_id_and_connec
     b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True,
                  account=_kam_account(dom, "bob"))
     try:
-        kam.start()
-        box.start()
-        a.start()
-        b.start()
+        start_all(kam, box, a, b)
         b.wait_registered(15)
-        a.call("sip:old@%s" % dom)
-        st = box.wait_secure(30)
-        sas = b.wait_encrypted(20)
+        st, sas = call_secure(a, "sip:old@%s" % dom, [box], 30, peer=b, peer_timeout=20)
         a.wait_connected(10)
         a.terminate_call()
         a.wait_ended()
@@ -241,9 +233,7 @@ def test_302_through_kamailio_the_retry_with_the_same_call_id_connects(tmp_path)
                  account=_kam_account(dom, "bob"))
     robot = None
     try:
-        kam.start()
-        box.start()
-        b.start()
+        start_all(kam, box, b)
         b.wait_registered(15)
         robot = ScriptedPhone(box)
         to = "<sip:old@%s>" % dom
@@ -360,9 +350,7 @@ def test_a_reinvite_moves_the_far_media_to_another_linphonec_new_sas_no_alarm(tm
     pb = Linphone(tmp_path / "pb", encryption="zrtp", auto_answer=True)
     pbx = Pbx()
     try:
-        box.start()
-        for p in (alice, pa, pb):
-            p.start()
+        start_all(box, alice, pa, pb)
         alice.call("sip:queue@127.0.0.1:%d" % pbx.port)
         inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
         cid = inv.call_id()

@@ -14,72 +14,53 @@ import time
 
 import pytest
 
+from boxpeers import DOMAIN, box_lines, call_secure, hang_up, nat_site
 from hostenv import wait_until
-from netlab import LAN_ADDR, LAN_GW, NAT_PUBLIC, Netlab
-from test_box_nat import DOMAIN, _site, _stop
+from netlab import LAN_ADDR, LAN_GW, NAT_PUBLIC
 
 NEW_ADDR = "10.77.1.5"
 
 
-def _box_lines(box):
-    return [s for s in box.statuses() if "call" not in s]
-
-
 def _wait_box(box, pred, timeout, what, start=0):
     """Wait for a box status line (not a call's) from the START-th on that PRED accepts."""
-    if wait_until(lambda: any(pred(s) for s in _box_lines(box)[start:]), timeout, box.proc,
+    if wait_until(lambda: any(pred(s) for s in box_lines(box)[start:]), timeout, box.proc,
                   interval=0.05):
         return
     raise AssertionError("box: no %s within %d s: %s\n%s" % (
-        what, timeout, _box_lines(box)[-5:], box.log()[-3000:]))
+        what, timeout, box_lines(box)[-5:], box.log()[-3000:]))
 
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_link_down_new_address_up_then_an_incoming_call_is_secure(tmp_path, interp):
-    with Netlab() as lab:
-        k, box, alice, bob = _site(lab, tmp_path, interp, 20)
-        box.config["network"]["interface"] = "eth0"
-        try:
-            k.start()
-            box.start()
-            alice.start()
-            bob.start()
-            alice.wait_registered(20)
-            bob.wait_registered(20)
-            _wait_box(box, lambda s: s["registered"], 10, "registered")
-            registers = k.log_text().count("REQ REGISTER sip:%s" % DOMAIN)
-            alice_lines = len(alice.lines)
-            # the link goes down
-            seen = len(_box_lines(box))
-            t0 = time.monotonic()
-            lab.run("lan", ["ip", "link", "set", "eth0", "down"], check=True)
-            _wait_box(box, lambda s: s["network"] == "down", 5, "network down", seen)
-            took_down = time.monotonic() - t0
-            # a new lease while it is down, then the link comes back
-            lab.run("lan", ["ip", "addr", "flush", "dev", "eth0"], check=True)
-            lab.run("lan", ["ip", "addr", "add", NEW_ADDR + "/24", "dev", "eth0"], check=True)
-            t1 = time.monotonic()
-            lab.run("lan", ["ip", "link", "set", "eth0", "up"], check=True)
-            lab.run("lan", ["ip", "route", "replace", "default", "via", LAN_GW], check=True)
-            _wait_box(box, lambda s: s["network"] == "up" and s["ip"] == NEW_ADDR, 5,
-                      "network up with the new address")
-            took_up = time.monotonic() - t1
-            assert wait_until(lambda: "sip: registered again (200 OK)" in box.log(), 10), \
-                box.log()[-3000:]
-            # bob calls alice: the call reaches her phone through the new address
-            bob.call("sip:alice@%s" % DOMAIN)
-            s_in = box.wait_secure(40)
-            sas_bob = bob.wait_encrypted(40)
-            alice.wait_connected(10)
-            time.sleep(1)
-            bob.terminate_call()
-            alice.wait_ended()
-            log = k.log_text()
-        finally:
-            _stop(alice, bob, box, k)
+    with nat_site(tmp_path, interp, 20, interface="eth0") as (lab, k, box, alice, bob):
+        _wait_box(box, lambda s: s["registered"], 10, "registered")
+        registers = k.log_text().count("REQ REGISTER sip:%s" % DOMAIN)
+        alice_lines = len(alice.lines)
+        # the link goes down
+        seen = len(box_lines(box))
+        t0 = time.monotonic()
+        lab.run("lan", ["ip", "link", "set", "eth0", "down"], check=True)
+        _wait_box(box, lambda s: s["network"] == "down", 5, "network down", seen)
+        took_down = time.monotonic() - t0
+        # a new lease while it is down, then the link comes back
+        lab.run("lan", ["ip", "addr", "flush", "dev", "eth0"], check=True)
+        lab.run("lan", ["ip", "addr", "add", NEW_ADDR + "/24", "dev", "eth0"], check=True)
+        t1 = time.monotonic()
+        lab.run("lan", ["ip", "link", "set", "eth0", "up"], check=True)
+        lab.run("lan", ["ip", "route", "replace", "default", "via", LAN_GW], check=True)
+        _wait_box(box, lambda s: s["network"] == "up" and s["ip"] == NEW_ADDR, 5,
+                  "network up with the new address")
+        took_up = time.monotonic() - t1
+        assert wait_until(lambda: "sip: registered again (200 OK)" in box.log(), 10), \
+            box.log()[-3000:]
+        # bob calls alice: the call reaches her phone through the new address
+        s_in, sas_bob = call_secure(bob, "sip:alice@%s" % DOMAIN, [box], peer=bob)
+        alice.wait_connected(10)
+        hang_up(bob, alice)
+        log = k.log_text()
     assert took_down <= 3, took_down
     assert took_up <= 3, took_up
-    lines = [(s["network"], s["ip"]) for s in _box_lines(box)]
+    lines = [(s["network"], s["ip"]) for s in box_lines(box)]
     first_up = lines.index(("up", LAN_ADDR))  # (the lines before it: the box starting)
     down = lines.index(("down", None), first_up)
     assert ("up", NEW_ADDR) in lines[down:] and lines[-1] == ("up", NEW_ADDR), lines

@@ -13,76 +13,28 @@ import time
 
 import pytest
 
+from boxpeers import DOMAIN, call_secure, hang_up, nat_site, stop_all
 from boxproc import BoxProcess
-from kamailio_provider import Provider
-from linphone import Linphone
-from netlab import LAN_ADDR, NAT_PUBLIC, NET_ADDR, NET_EXTRA, Netlab
+from netlab import LAN_ADDR, NAT_PUBLIC, NET_ADDR, Netlab
 
-DOMAIN = "sip.example.test"
-USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 NAT_TIMEOUT_S = 3
 KEEPALIVE_S = 1
 
 
-def _stop(*things):
-    for t in things:
-        if t is not None:
-            try:
-                t.stop()
-            except Exception as e:
-                print("stop %r: %r" % (t, e))
-
-
-def _site(lab, tmp_path, interp, keepalive_s):
-    """Kamailio and the far phone bob in the "internet", the box and its plain phone alice in the
-    LAN; nothing started yet."""
-    k = Provider(tmp_path / "kam", NET_ADDR, 5060, 5060, USERS, domain=DOMAIN,
-                 prefix=lab.prefix("net"))
-    box = BoxProcess(tmp_path / "box", "A", interpreter=interp, proxy="%s:5060" % NET_ADDR)
-    box.prefix = lab.prefix("lan")
-    box.config["network"]["sip"] = "%s:5080" % LAN_ADDR
-    box.config["network"]["keepalive_s"] = keepalive_s
-    alice = Linphone(tmp_path / "alice", prefix=lab.prefix("lan"), auto_answer=True,
-                     account={"identity": "sip:alice@%s" % DOMAIN, "proxy": box.phone_uri,
-                              "route": box.phone_uri, "register": True, "username": "alice",
-                              "password": "alice-pw", "realm": DOMAIN, "expires": 300})
-    far = "sip:%s:5060" % NET_ADDR
-    bob = Linphone(tmp_path / "bob", prefix=lab.prefix("net"), address=NET_EXTRA[0],
-                   encryption="zrtp", auto_answer=True,
-                   account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
-                            "register": True, "username": "bob", "password": "bob-pw",
-                            "realm": DOMAIN, "expires": 300})
-    return k, box, alice, bob
-
-
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_box_behind_nat_keeps_ringing_and_calls_are_secure(tmp_path, interp):
-    with Netlab(udp_timeout_s=NAT_TIMEOUT_S) as lab:
-        k, box, alice, bob = _site(lab, tmp_path, interp, KEEPALIVE_S)
-        try:
-            k.start()
-            box.start()
-            alice.start()
-            bob.start()
-            alice.wait_registered(20)
-            bob.wait_registered(20)
-            time.sleep(3 * NAT_TIMEOUT_S + 1)  # the router would have forgotten us by now
-            bob.call("sip:alice@%s" % DOMAIN)
-            s_in = box.wait_secure(40)
-            sas_bob = bob.wait_encrypted(40)
-            time.sleep(1)
-            bob.terminate_call()
-            alice.wait_ended()
-            mark = len(bob.lines)
-            alice.call("sip:bob@%s" % DOMAIN)
-            s_out = box.wait_secure(40, call=2)
-            sas_out = bob.wait_for(r"Call \d+ is fully encrypted and auth token is (\S+)\.", 40,
-                                   start=mark).group(1)
-            time.sleep(1)
-            alice.terminate_call()
-            log = k.log_text()
-        finally:
-            _stop(alice, bob, box, k)
+    with nat_site(tmp_path, interp, KEEPALIVE_S, NAT_TIMEOUT_S) as (lab, k, box, alice, bob):
+        time.sleep(3 * NAT_TIMEOUT_S + 1)  # the router would have forgotten us by now
+        s_in, sas_bob = call_secure(bob, "sip:alice@%s" % DOMAIN, [box], peer=bob)
+        hang_up(bob, alice)
+        mark = len(bob.lines)
+        alice.call("sip:bob@%s" % DOMAIN)
+        s_out = box.wait_secure(40, call=2)
+        sas_out = bob.wait_for(r"Call \d+ is fully encrypted and auth token is (\S+)\.", 40,
+                               start=mark).group(1)
+        time.sleep(1)
+        alice.terminate_call()
+        log = k.log_text()
     assert s_in["direction"] == "in" and s_in["sas"] == sas_bob, (s_in, sas_bob)
     assert s_out["direction"] == "out" and s_out["sas"] == sas_out, (s_out, sas_out)
     box_lines = [s for s in box.statuses() if "call" not in s]
@@ -97,21 +49,11 @@ def test_box_behind_nat_keeps_ringing_and_calls_are_secure(tmp_path, interp):
 def test_without_keepalives_the_router_forgets_the_box(tmp_path):
     """The control: the same set-up with network.keepalive_s 0; after three NAT timeouts the far
     phone's INVITE no longer reaches the box (so the test above proves the keepalives)."""
-    with Netlab(udp_timeout_s=NAT_TIMEOUT_S) as lab:
-        k, box, alice, bob = _site(lab, tmp_path, "cpython", 0)
-        try:
-            k.start()
-            box.start()
-            alice.start()
-            bob.start()
-            alice.wait_registered(20)
-            bob.wait_registered(20)
-            time.sleep(3 * NAT_TIMEOUT_S + 1)
-            bob.call("sip:alice@%s" % DOMAIN)
-            time.sleep(8)
-            statuses = box.call_statuses()
-        finally:
-            _stop(alice, bob, box, k)
+    with nat_site(tmp_path, "cpython", 0, NAT_TIMEOUT_S) as (lab, k, box, alice, bob):
+        time.sleep(3 * NAT_TIMEOUT_S + 1)
+        bob.call("sip:alice@%s" % DOMAIN)
+        time.sleep(8)
+        statuses = box.call_statuses()
     assert statuses == [], statuses
 
 
@@ -138,7 +80,7 @@ def test_public_address_from_stun_at_coturn(tmp_path):
             assert wait_until(lambda: any(s.get("public") for s in box.statuses()
                                           if "call" not in s), 10), box.log()
         finally:
-            _stop(box)
+            stop_all(box)
             stop_process(turn)
     lines = [s for s in box.statuses() if "call" not in s and s.get("public")]
     assert lines[-1]["public"] == "%s:5080" % NAT_PUBLIC, lines[-1]

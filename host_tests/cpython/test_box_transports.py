@@ -14,29 +14,13 @@ import time
 import pytest
 
 import ports
+from boxpeers import (DOMAIN, USERS, box_lines, call_secure, hang_up, provider_account, start_all,
+                      stop_all, wait_registered)
 from boxproc import BoxProcess
 from hostenv import wait_until
 from kamailio_provider import Provider, tcp_port
 from linphone import Linphone
 from testca import TestCA
-
-DOMAIN = "sip.example.test"
-USERS = {"alice": "alice-pw", "bob": "bob-pw"}
-
-
-def _stop(*things):
-    for t in things:
-        if t is not None:
-            try:
-                t.stop()
-            except Exception as e:
-                print("stop %r: %r" % (t, e))
-
-
-def _account(box, user):
-    return {"identity": "sip:%s@%s" % (user, DOMAIN), "proxy": box.phone_uri,
-            "route": box.phone_uri, "register": True,
-            "username": user, "password": USERS[user], "realm": DOMAIN, "expires": 300}
 
 
 def _provider(tmp_path, cert_name=DOMAIN):
@@ -63,42 +47,27 @@ def _tcp_box(tmp_path, name, k, interpreter="cpython"):
     return box
 
 
-def _box_lines(box):
-    return [s for s in box.statuses() if "call" not in s]
-
-
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_tls_and_tcp_boxes_call_each_other_secure(tmp_path, interp):
     ca, k = _provider(tmp_path)
     box_a = _tls_box(tmp_path, "A", k, ca, interp)
     box_b = _tcp_box(tmp_path, "B", k)
-    a = Linphone(tmp_path / "alice", account=_account(box_a, "alice"), auto_answer=True)
-    b = Linphone(tmp_path / "bob", account=_account(box_b, "bob"), auto_answer=True)
+    a = Linphone(tmp_path / "alice", account=provider_account("alice", box_a.phone_uri),
+                 auto_answer=True)
+    b = Linphone(tmp_path / "bob", account=provider_account("bob", box_b.phone_uri),
+                 auto_answer=True)
     try:
-        k.start()
-        box_a.start()
-        box_b.start()
-        a.start()
-        b.start()
-        a.wait_registered(20)
-        b.wait_registered(20)
+        start_all(k, box_a, box_b, a, b)
+        wait_registered(20, a, b)
         # A (TLS) calls B (TCP)
-        a.call("sip:bob@%s" % DOMAIN)
-        sa = box_a.wait_secure(40)
-        sb = box_b.wait_secure(40)
-        time.sleep(1)
-        a.terminate_call()
-        b.wait_ended()
+        sa, sb = call_secure(a, "sip:bob@%s" % DOMAIN, [box_a, box_b])
+        hang_up(a, b)
         # B calls A: the INVITE reaches box A over its TLS connection
-        b.call("sip:alice@%s" % DOMAIN)
-        sa2 = box_a.wait_secure(40, call=2)
-        sb2 = box_b.wait_secure(40, call=2)
-        time.sleep(1)
-        b.terminate_call()
-        a.wait_ended()
+        sa2, sb2 = call_secure(b, "sip:alice@%s" % DOMAIN, [box_a, box_b], call=2)
+        hang_up(b, a)
         log = k.log_text()
     finally:
-        _stop(a, b, box_a, box_b, k)
+        stop_all(a, b, box_a, box_b, k)
     assert sa["sas"] and sa["sas"] == sb["sas"], (sa, sb)
     assert sa2["sas"] and sa2["sas"] == sb2["sas"], (sa2, sb2)
     assert sa["direction"] == "out" and sb["direction"] == "in"
@@ -109,7 +78,7 @@ def test_tls_and_tcp_boxes_call_each_other_secure(tmp_path, interp):
     assert re.search(r"REQ INVITE sip:alice@%s from tcp:" % DOMAIN, log)
     assert re.search(r"REQ BYE .* from (tls|tcp):", log)
     assert not re.search(r"REQ \S+ \S+ from udp:", log)  # nothing went over UDP
-    lines = _box_lines(box_a)
+    lines = box_lines(box_a)
     assert lines and lines[-1]["transport"] == "TLS"
     assert any(s["registered"] for s in lines)
 
@@ -166,14 +135,27 @@ def _header(msg, name):
     return None
 
 
+def _assert_whole(msg, pad, fmtp):
+    """MSG as it arrived has all 30 of the PAD headers _pad() wrote, a Content-Length that is
+    its body's, and every codec of _sdp() (with its fmtp line when FMTP). Returns the body."""
+    for i in range(30):
+        assert ("%s-%02d: %s" % (pad, i, "p" * 40)).encode() in msg, i
+    body = msg.split(b"\r\n\r\n", 1)[1]
+    assert int(_header(msg, b"Content-Length")) == len(body)
+    for pt, name in CODECS:
+        assert ("a=rtpmap:%d %s" % (pt, name)).encode() in body
+        if fmtp:
+            assert ("a=fmtp:%d mode=%s" % (pt, "x" * 20)).encode() in body
+    return body
+
+
 def test_large_invite_over_tcp_and_large_answer_come_through_whole(tmp_path):
     ca, k = _provider(tmp_path)
     k.auth = False
     box = BoxProcess(tmp_path / "boxA", "A", proxy="127.0.0.1:%d" % k.udp)  # UDP toward it
     phone, far = RawUA(), RawUA()
     try:
-        k.start()
-        box.start()
+        start_all(k, box)
         kam = ("127.0.0.1", k.udp)
         far.send(("REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKr1;"
                   "rport\r\nMax-Forwards: 70\r\nFrom: <sip:bob@%s>;tag=r1\r\nTo: <sip:bob@%s>\r\n"
@@ -193,13 +175,7 @@ def test_large_invite_over_tcp_and_large_answer_come_through_whole(tmp_path):
         phone.send(invite, ("127.0.0.1", box.phone_port))
         got, src = far.wait(lambda d: d.startswith(b"INVITE "))
         # whole: every header the phone wrote, in order, and every codec of the SDP
-        for i in range(30):
-            assert ("X-Pad-%02d: %s" % (i, "p" * 40)).encode() in got, i
-        fbody = got.split(b"\r\n\r\n", 1)[1]
-        assert int(_header(got, b"Content-Length")) == len(fbody)
-        for pt, name in CODECS:
-            assert ("a=rtpmap:%d %s" % (pt, name)).encode() in fbody
-            assert ("a=fmtp:%d mode=%s" % (pt, "x" * 20)).encode() in fbody
+        fbody = _assert_whole(got, "X-Pad", fmtp=True)
         assert b"a=zrtp-hash:" in fbody  # the box's own, it rewrote the SDP
         log = k.log_text()
         m = re.search(r"REQ INVITE sip:bob@%s from (\w+):127\.0\.0\.1:\d+ len (\d+)" % DOMAIN,
@@ -218,43 +194,36 @@ def test_large_invite_over_tcp_and_large_answer_come_through_whole(tmp_path):
         assert len(answer) > 4000
         far.send(answer, src)
         resp, _ = phone.wait(lambda d: d.startswith(b"SIP/2.0 200"))
-        for i in range(30):
-            assert ("X-Answer-%02d: %s" % (i, "p" * 40)).encode() in resp, i
-        rbody = resp.split(b"\r\n\r\n", 1)[1]
-        assert int(_header(resp, b"Content-Length")) == len(rbody)
-        for pt, name in CODECS:
-            assert ("a=rtpmap:%d %s" % (pt, name)).encode() in rbody
+        rbody = _assert_whole(resp, "X-Answer", fmtp=False)
         assert b"zrtp-hash" not in rbody  # stripped toward the phone
     finally:
         phone.close()
         far.close()
-        _stop(box, k)
+        stop_all(box, k)
 
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_wrong_certificate_name_refuses_registration_with_the_reason(tmp_path, interp):
     ca, k = _provider(tmp_path, cert_name="other.example.test")
     box = _tls_box(tmp_path, "A", k, ca, interp)
-    a = Linphone(tmp_path / "alice", account=_account(box, "alice"))
+    a = Linphone(tmp_path / "alice", account=provider_account("alice", box.phone_uri))
     try:
-        k.start()
-        box.start()
-        a.start()
+        start_all(k, box, a)
         assert wait_until(lambda: "LinphoneRegistrationFailed" in a.log_text(), 20,
                           interval=0.2), a.log_text()[-2000:]
-        assert wait_until(lambda: any(s.get("registration_error") for s in _box_lines(box)),
+        assert wait_until(lambda: any(s.get("registration_error") for s in box_lines(box)),
                           10, interval=0.1)
         time.sleep(1)
         log = k.log_text()
         alog = a.log_text()
     finally:
-        _stop(a, box, k)
-    err = [s["registration_error"] for s in _box_lines(box) if s.get("registration_error")][-1]
+        stop_all(a, box, k)
+    err = [s["registration_error"] for s in box_lines(box) if s.get("registration_error")][-1]
     assert err.startswith("network: tls: certificate verify failed: "), err
     assert "tls: certificate verify failed" in box.log()
     assert re.search(r"503 Service Unavailable", alog), alog[-3000:]
     assert "REQ " not in log  # Kamailio never got a SIP request, over no transport
-    assert not any(s["registered"] for s in _box_lines(box))
+    assert not any(s["registered"] for s in box_lines(box))
 
 
 def test_dns_srv_failover_to_the_second_target(tmp_path):
@@ -273,26 +242,23 @@ def test_dns_srv_failover_to_the_second_target(tmp_path):
         "host-record=sip-b.%s,127.0.0.1" % dom])
     box = BoxProcess(tmp_path / "boxA", "A", proxy=dom)
     box.config["network"]["dns"] = ["127.0.0.1:%d" % d.port]
-    acct = _account(box, "alice")
+    acct = provider_account("alice", box.phone_uri)
     acct.update({"identity": "sip:alice@%s" % dom, "realm": dom})
     a = Linphone(tmp_path / "alice", account=acct)
     try:
-        k.start()
-        d.start()
-        box.start()
-        a.start()
+        start_all(k, d, box, a)
         a.wait_registered(20)
         log = k.log_text()
         dlog = d.log_text()
     finally:
-        _stop(a, box, d, k)
+        stop_all(a, box, d, k)
     assert re.search(r"REQ REGISTER sip:%s from tcp:127\.0\.0\.1" % dom, log)
     assert "query[NAPTR]" in dlog and "query[SRV]" in dlog
     blog = box.log()
     assert "connect failed: [Errno 111] connection refused" in blog, blog
     assert re.search(r"network: %s failed \(connect failed.*\), next: <TCP 127\.0\.0\.1:%d"
                      % (dom, sip), blog), blog
-    assert any(s["registered"] for s in _box_lines(box))
+    assert any(s["registered"] for s in box_lines(box))
 
 
 def test_phone_over_tcp_and_malformed_streams_close_one_connection_only(tmp_path):
@@ -309,9 +275,7 @@ def test_phone_over_tcp_and_malformed_streams_close_one_connection_only(tmp_path
     b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
     conns = []
     try:
-        box.start()
-        a.start()
-        b.start()
+        start_all(box, a, b)
         a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
         sas = b.wait_encrypted(30)
         st = box.wait_secure(10)
@@ -344,7 +308,7 @@ def test_phone_over_tcp_and_malformed_streams_close_one_connection_only(tmp_path
     finally:
         for c in conns:
             c.close()
-        _stop(a, b, box)
+        stop_all(a, b, box)
     assert st["sas"] == sas
     log = box.log()
     assert "closed: framing: not a SIP message" in log, log
@@ -357,35 +321,22 @@ def test_far_phone_over_tls_at_kamailio_and_box_over_tls(tmp_path):
     reaches Kamailio over TLS. Calls both ways: SECURE, the box's SAS equals the far phone's."""
     ca, k = _provider(tmp_path)
     box = _tls_box(tmp_path, "A", k, ca)
-    alice = Linphone(tmp_path / "alice", account=_account(box, "alice"), auto_answer=True)
+    alice = Linphone(tmp_path / "alice", account=provider_account("alice", box.phone_uri),
+                     auto_answer=True)
     far = "sip:127.0.0.1:%d;transport=tls" % k.tls
     bob = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True, tls_port=tcp_port(),
-                   root_ca=str(ca.pem),
-                   account={"identity": "sip:bob@%s" % DOMAIN, "proxy": far, "route": far,
-                            "register": True, "username": "bob", "password": USERS["bob"],
-                            "realm": DOMAIN, "expires": 300})
+                   root_ca=str(ca.pem), account=provider_account("bob", far))
     try:
-        k.start()
-        box.start()
-        alice.start()
-        bob.start()
-        alice.wait_registered(20)
-        bob.wait_registered(20)
-        alice.call("sip:bob@%s" % DOMAIN)
-        s_out = box.wait_secure(40)
-        sas_out = bob.wait_encrypted(40)
-        time.sleep(1)
-        alice.terminate_call()
-        bob.wait_ended()
-        bob.call("sip:alice@%s" % DOMAIN)
-        s_in = box.wait_secure(40, call=2)
-        time.sleep(1)
-        bob.terminate_call()
-        alice.wait_ended()
+        start_all(k, box, alice, bob)
+        wait_registered(20, alice, bob)
+        s_out, sas_out = call_secure(alice, "sip:bob@%s" % DOMAIN, [box], peer=bob)
+        hang_up(alice, bob)
+        [s_in] = call_secure(bob, "sip:alice@%s" % DOMAIN, [box], call=2)
+        hang_up(bob, alice)
         log = k.log_text()
         blog = bob.log_text()
     finally:
-        _stop(alice, bob, box, k)
+        stop_all(alice, bob, box, k)
     assert s_out["sas"] == sas_out, (s_out, sas_out)
     assert s_in["sas"] and s_in["direction"] == "in"
     assert s_in["sas"] in blog
@@ -411,10 +362,7 @@ def test_dns_failover_on_503(tmp_path):
     box.config["network"]["transport"] = "udp"
     phone = RawUA()
     try:
-        k1.start()
-        k2.start()
-        d.start()
-        box.start()
+        start_all(k1, k2, d, box)
 
         def register(cseq):
             phone.send(("REGISTER sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;"
@@ -431,7 +379,7 @@ def test_dns_failover_on_503(tmp_path):
         log1, log2 = k1.log_text(), k2.log_text()
     finally:
         phone.close()
-        _stop(box, d, k2, k1)
+        stop_all(box, d, k2, k1)
     assert first.startswith(b"SIP/2.0 503"), first[:200]
     assert second.startswith(b"SIP/2.0 200"), second[:200]
     assert log1.count("REQ REGISTER") == 1 and log2.count("REQ REGISTER") == 1

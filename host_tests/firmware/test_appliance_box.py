@@ -136,10 +136,14 @@ def _drain(sock):
         n += 1
 
 
-def _call(b, phone, far, cid):
-    """The phone calls the far peer through the box; returns (phone rtp, far rtp, box rtp ports
-    toward phone and far)."""
-    prtp, frtp = phone.new_rtp(), far.new_rtp()
+def _audio_port(msg):
+    """The port of the m=audio line of MSG's SDP."""
+    return int(msg.body.decode().split("m=audio ")[1].split()[0])
+
+
+def _invite(b, phone, far, cid, prtp):
+    """The phone's INVITE (Call-ID CID, its media on PRTP) goes through the box to the far peer;
+    returns (the INVITE as the far peer got it, the box's rtp port toward the far peer)."""
     body = phone.sdp(prtp).encode()
     inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
@@ -153,7 +157,14 @@ def _call(b, phone, far, cid):
     far.receive()
     fwd = far.got[-1]
     assert fwd.method == "INVITE", fwd
-    box_net = int(fwd.body.decode().split("m=audio ")[1].split()[0])
+    return fwd, _audio_port(fwd)
+
+
+def _call(b, phone, far, cid):
+    """The phone calls the far peer through the box; returns (phone rtp, far rtp, box rtp ports
+    toward phone and far)."""
+    prtp, frtp = phone.new_rtp(), far.new_rtp()
+    fwd, box_net = _invite(b, phone, far, cid, prtp)
     body = far.sdp(frtp).encode()
     lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
@@ -165,8 +176,7 @@ def _call(b, phone, far, cid):
     phone.receive()
     ok = phone.got[-1]
     assert ok.status == 200, ok
-    box_phone = int(ok.body.decode().split("m=audio ")[1].split()[0])
-    return prtp, frtp, box_phone, box_net
+    return prtp, frtp, _audio_port(ok), box_net
 
 
 def _relays(b, prtp, frtp, box_phone, box_net, seq):

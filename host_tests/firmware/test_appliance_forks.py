@@ -30,23 +30,6 @@ def _response(fwd, code, reason, tag, far, rtp=None, cseq="1 INVITE"):
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-def _invite(b, phone, far, cid, prtp):
-    body = phone.sdp(prtp).encode()
-    inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
-           "From: <sip:alice@127.0.0.1>;tag=a%s\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
-           "Call-ID: %s\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
-           "Contact: <sip:alice@127.0.0.1:%d>\r\nContent-Type: application/sdp\r\n"
-           "Content-Length: %d\r\n\r\n" % (far.port, phone.port, cid, cid, far.port, cid,
-                                           phone.port, len(body))).encode() + body
-    phone.send(inv, b.cfg.phone.port)
-    rig._turn(b)
-    far.receive()
-    fwd = far.got[-1]
-    assert fwd.method == "INVITE", fwd
-    return fwd, int(fwd.body.decode().split("m=audio ")[1].split()[0])
-
-
 def _to_phone(b, far, phone, data):
     far.send(data, b.cfg.network.port)
     rig._turn(b)
@@ -54,28 +37,49 @@ def _to_phone(b, far, phone, data):
     return phone.got[-1]
 
 
-def _port_of(msg):
-    return int(msg.body.decode().split("m=audio ")[1].split()[0])
+class Forked:
+    """The phone calls; two forks (To tags A and B) answer 183 with SDP of their own. Used as
+    ``with Forked(name) as f:``, the box and both peers are closed when the block ends."""
 
+    def __init__(self, tmp):
+        self.b, self.logs = rig._box(scratch(tmp))
+        self.factory = moves.FakeFactory()
+        self.b.secure_factory = self.b.media_factory.secure_factory = self.factory
+        self.phone, self.far = rig.Peer("alice"), rig.Peer("bob")
+        try:
+            self.prtp = self.phone.new_rtp()
+            self.fa, self.fb = self.far.new_rtp(), self.far.new_rtp()
+            self.before = rig._open_fds()
+            self.fwd, self.box_net = rig._invite(self.b, self.phone, self.far, "fork1", self.prtp)
+            self.ra = self.answer(183, "Session Progress", "A", self.fa)
+            self.rb = self.answer(183, "Session Progress", "B", self.fb)
+        except Exception:
+            self.close()
+            raise
 
-def _forked(tmp):
-    """The phone calls; two forks (To tags A and B) answer 183 with SDP of their own."""
-    b, logs = rig._box(scratch(tmp))
-    factory = moves.FakeFactory()
-    b.secure_factory = b.media_factory.secure_factory = factory
-    phone, far = rig.Peer("alice"), rig.Peer("bob")
-    prtp, fa, fb = phone.new_rtp(), far.new_rtp(), far.new_rtp()
-    before = rig._open_fds()
-    fwd, box_net = _invite(b, phone, far, "fork1", prtp)
-    ra = _to_phone(b, far, phone, _response(fwd, 183, "Session Progress", "A", far, fa))
-    rb = _to_phone(b, far, phone, _response(fwd, 183, "Session Progress", "B", far, fb))
-    return b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before
+    def answer(self, code, reason, tag, rtp=None):
+        """The far peer answers CODE REASON as the fork with To tag TAG (with SDP for its socket
+        RTP, when given); returns what the phone gets."""
+        return _to_phone(self.b, self.far, self.phone,
+                         _response(self.fwd, code, reason, tag, self.far, rtp))
+
+    def close(self):
+        self.b.shutdown()
+        self.phone.close()
+        self.far.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def test_each_fork_with_sdp_gets_a_session_the_phone_hears_the_latest():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-two")
-    try:
-        assert ra.status == 183 and rb.status == 183
+    with Forked("fork-two") as f:
+        b, factory, far, prtp, box_net = f.b, f.factory, f.far, f.prtp, f.box_net
+        fa, fb = f.fa, f.fb
+        assert f.ra.status == 183 and f.rb.status == 183
         m = b.media[0]
         assert len(b.media) == 1 and sorted(m.forks) == ["A", "B"]
         sa, sb = m.forks["A"], m.forks["B"]
@@ -85,10 +89,10 @@ def test_each_fork_with_sdp_gets_a_session_the_phone_hears_the_latest():
         assert sb.paths[0].remote[0] == ("127.0.0.1", far.rtp_port[id(fb)])
         assert len(factory.legs[0].started) == 1 and len(factory.legs[1].started) == 1
         # one media port toward the phone for every fork: the same socket, no new one
-        box_phone = _port_of(ra)
-        assert _port_of(rb) == box_phone
-        if before is not None:
-            assert rig._open_fds() - before == 2  # forking takes no socket (boards/README.md)
+        box_phone = rig._audio_port(f.ra)
+        assert rig._audio_port(f.rb) == box_phone
+        if f.before is not None:
+            assert rig._open_fds() - f.before == 2  # forking takes no socket (boards/README.md)
         # each fork's media lands in its own session; the phone hears the active one (B)
         rig._drain(prtp)
         fa.sendto(rig._rtp(1), rig._addr(box_net))
@@ -103,31 +107,28 @@ def test_each_fork_with_sdp_gets_a_session_the_phone_hears_the_latest():
         prtp.sendto(rig._rtp(3), rig._addr(box_phone))
         rig._turn(b)
         assert rig._drain(fb) == 1 and rig._drain(fa) == 0
-        assert "call 1: fork B brings its own media session (2 early dialogs)" in logs
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
+        assert "call 1: fork B brings its own media session (2 early dialogs)" in f.logs
 
 
 def test_the_winning_fork_stays_and_the_others_media_is_closed():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-win")
-    try:
+    with Forked("fork-win") as f:
+        b, factory, phone, far, prtp, fa, fb, box_net = (f.b, f.factory, f.phone, f.far, f.prtp,
+                                                         f.fa, f.fb, f.box_net)
         m = b.media[0]
         sa, sb = m.forks["A"], m.forks["B"]
         # the phone heard A last: it is active until B's 2xx wins
-        _to_phone(b, far, phone, _response(fwd, 183, "Session Progress", "A", far, fa))
+        f.answer(183, "Session Progress", "A", fa)
         assert m.session is sa
-        ok = _to_phone(b, far, phone, _response(fwd, 200, "OK", "B", far, fb))
+        ok = f.answer(200, "OK", "B", fb)
         assert ok.status == 200 and ok.get("To").endswith("tag=B")
         assert m.session is sb and m.forks == {"B": sb} and m.forks_closed == 1
         assert sa.closed and factory.legs[0].closed and not sb.closed
         assert not factory.legs[1].closed
-        assert "call 1: fork A lost, its media closed" in logs
-        if before is not None:
-            assert rig._open_fds() - before == 2  # the winner keeps the call's two sockets
+        assert "call 1: fork A lost, its media closed" in f.logs
+        if f.before is not None:
+            assert rig._open_fds() - f.before == 2  # the winner keeps the call's two sockets
         # the winner's media flows both ways
-        got_far, got_phone = rig._relays(b, prtp, fb, _port_of(ok), box_net, 5)
+        got_far, got_phone = rig._relays(b, prtp, fb, rig._audio_port(ok), box_net, 5)
         assert (got_far, got_phone) == (1, 1)
         # the loser's late packets (it has not seen its CANCEL yet) reach nobody
         strangers = sb.counters.stranger
@@ -137,9 +138,9 @@ def test_the_winning_fork_stays_and_the_others_media_is_closed():
         assert sb.counters.relayed_in == 1
         # A answers late: the phone gets it rewritten (no media around the box) and BYEs it;
         # B's media and dialog stay
-        late = _to_phone(b, far, phone, _response(fwd, 200, "OK", "A", far, fa))
+        late = f.answer(200, "OK", "A", fa)
         assert late.status == 200 and late.get("To").endswith("tag=A")
-        assert b"c=IN IP4 127.0.0.1" in late.body and _port_of(late) == _port_of(ok)
+        assert b"c=IN IP4 127.0.0.1" in late.body and rig._audio_port(late) == rig._audio_port(ok)
         assert sb.paths[0].remote[0] == ("127.0.0.1", far.rtp_port[id(fb)])
         call = b.proxy.calls["fork1"]
         assert call.tag == "B" and call.phase == "confirmed"
@@ -152,18 +153,13 @@ def test_the_winning_fork_stays_and_the_others_media_is_closed():
         phone.send(bye, b.cfg.phone.port)
         rig._turn(b)
         assert call.phase == "confirmed" and b.media == [m] and not sb.closed
-        assert rig._relays(b, prtp, fb, _port_of(ok), box_net, 6) == (1, 1)
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
+        assert rig._relays(b, prtp, fb, rig._audio_port(ok), box_net, 6) == (1, 1)
     assert sb.closed
 
 
 def test_a_fork_status_is_kept_until_it_is_the_one_the_phone_hears():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-st")
-    try:
-        m = b.media[0]
+    with Forked("fork-st") as f:
+        m = f.b.media[0]
         sa, sb = m.forks["A"], m.forks["B"]
         # A (not heard by the phone) goes SECURE: the status does not show A's SAS
         sa.status.set_secure("aaaa", "B32", "S256", "AES1", "HS80", "X255", "00" * 12,
@@ -172,69 +168,51 @@ def test_a_fork_status_is_kept_until_it_is_the_one_the_phone_hears():
         sb.status.negotiating()
         assert m.call_status.security == st.NEGOTIATING
         # B wins before its exchange ends: still negotiating, A's SAS never shown
-        _to_phone(b, far, phone, _response(fwd, 200, "OK", "B", far, fb))
+        f.answer(200, "OK", "B", f.fb)
         assert m.call_status.sas is None and m.call_status.security == st.NEGOTIATING
         sb.status.set_secure("bbbb", "B32", "S256", "AES1", "HS80", "X255", "11" * 12,
                              st.CACHE_NEW, False)
         assert m.call_status.sas == "bbbb" and m.call_status.security == st.SECURE
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
     # and a fork that finished while the phone heard another shows its SAS once it is active
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-st2")
-    try:
-        m = b.media[0]
+    with Forked("fork-st2") as f:
+        m = f.b.media[0]
         sa = m.forks["A"]
         sa.status.set_secure("aaaa", "B32", "S256", "AES1", "HS80", "X255", "00" * 12,
                              st.CACHE_NEW, False)
         assert m.call_status.sas is None
-        _to_phone(b, far, phone, _response(fwd, 200, "OK", "A", far, fa))
+        f.answer(200, "OK", "A", f.fa)
         assert m.session is sa and m.call_status.sas == "aaaa"
         assert m.call_status.security == st.SECURE and m.forks_closed == 1
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
 
 
 def test_a_fork_that_brought_no_sdp_before_its_2xx_gets_a_session_then():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-late")
-    try:
+    with Forked("fork-late") as f:
+        b, factory, far, prtp, box_net = f.b, f.factory, f.far, f.prtp, f.box_net
         m = b.media[0]
         fc = far.new_rtp()
-        _to_phone(b, far, phone, _response(fwd, 180, "Ringing", "C", far))
+        f.answer(180, "Ringing", "C")
         assert sorted(m.forks) == ["A", "B"]  # a 180 without SDP opens nothing
-        ok = _to_phone(b, far, phone, _response(fwd, 200, "OK", "C", far, fc))
+        ok = f.answer(200, "OK", "C", fc)
         assert ok.status == 200 and list(m.forks) == ["C"] and m.forks_closed == 2
         assert m.session.paths[0].remote[0] == ("127.0.0.1", far.rtp_port[id(fc)])
         assert factory.legs[0].closed and factory.legs[1].closed and len(factory.legs) == 3
-        assert rig._relays(b, prtp, fc, _port_of(ok), box_net, 9) == (1, 1)
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
+        assert rig._relays(b, prtp, fc, rig._audio_port(ok), box_net, 9) == (1, 1)
 
 
 def test_forks_beyond_the_cap_share_the_last_session():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-cap")
-    try:
+    with Forked("fork-cap") as f:
+        b, factory, far, logs = f.b, f.factory, f.far, f.logs
         m = b.media[0]
         for tag in ("C", "D", "E"):
-            _to_phone(b, far, phone, _response(fwd, 183, "Session Progress", tag, far,
-                                               far.new_rtp()))
+            f.answer(183, "Session Progress", tag, far.new_rtp())
         assert len(m.forks) == runtime_box.MAX_FORKS == 4 and "E" not in m.forks
         assert "call 1: more than 4 forks with SDP; dialog E shares a session" in logs
         # E answers: it gets its own session all the same, and the four others close
         fe = far.new_rtp()
-        ok = _to_phone(b, far, phone, _response(fwd, 200, "OK", "E", far, fe))
+        ok = f.answer(200, "OK", "E", fe)
         assert ok.status == 200 and list(m.forks) == ["E"] and m.forks_closed == 4
         assert len(factory.legs) == 5 and [leg.closed for leg in factory.legs] == [True] * 4 + [False]
-        assert rig._relays(b, prtp, fe, _port_of(ok), box_net, 11) == (1, 1)
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
+        assert rig._relays(b, f.prtp, fe, rig._audio_port(ok), f.box_net, 11) == (1, 1)
 
 
 def test_a_fork_engine_shares_the_hello_the_offer_announced():
@@ -254,21 +232,17 @@ def test_a_fork_engine_shares_the_hello_the_offer_announced():
 
 
 def test_a_fork_media_goes_to_the_session_whose_sdp_named_it_before_any_latch():
-    b, logs, factory, phone, far, prtp, fa, fb, fwd, box_net, ra, rb, before = _forked("fork-sdp")
-    try:
+    with Forked("fork-sdp") as f:
+        b, fb = f.b, f.fb
         m = b.media[0]
         sa, sb = m.forks["A"], m.forks["B"]
-        fb_addr = ("127.0.0.1", far.rtp_port[id(fb)])
+        fb_addr = ("127.0.0.1", f.far.rtp_port[id(fb)])
         # A's path latched to B's address (B's packets came before B's 183, from A's host)
         sa.paths[0].remote[0] = fb_addr
-        fb.sendto(rig._rtp(4), rig._addr(box_net))
+        fb.sendto(rig._rtp(4), rig._addr(f.box_net))
         rig._turn(b)
         assert sb.counters.relayed_in == 1 and sa.counters.relayed_in == 0
         assert sa.counters.no_route == 0 and sb.sdp_remote[0] == fb_addr
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
 
 
 class DialogMedia(core.FakeMedia):
