@@ -130,6 +130,8 @@ ATTRIBUTES = {
     OTHER_ADDRESS: ("OTHER-ADDRESS", K_ADDRESS),
 }
 
+_KINDS = {t: v[1] for t, v in ATTRIBUTES.items()}  # type -> kind, for the parser
+
 _FIXED = {K_U32: 4, K_U64: 8, K_FLAG: 0, K_CHANNEL: 4, K_PROTOCOL: 4, K_INTEGRITY: 20}
 
 # Reason phrases of the error codes this package sends (RFC 8489 section 14.8, RFC 8445 7.3.1.1)
@@ -244,6 +246,20 @@ def pack_xor_address(addr, tid):
     """The value of an XOR-...-ADDRESS attribute carrying ADDR ``(ip, port)`` in a message with
     transaction id TID."""
     return _pack_address(addr, _xor_pad(tid))
+
+
+def xor_mapped_attr(addr, tid):
+    """The whole XOR-MAPPED-ADDRESS attribute (header and value) for ADDR in a message with
+    transaction id TID: what a Binding success response carries."""
+    ip, port = addr
+    raw = ip_to_bytes(ip)
+    port ^= 0x2112
+    if len(raw) == 4:
+        return bytes((0, 0x20, 0, 8, 0, 1, port >> 8, port & 0xFF, raw[0] ^ 0x21, raw[1] ^ 0x12,
+                      raw[2] ^ 0xA4, raw[3] ^ 0x42))
+    pad = _xor_pad(tid)
+    return bytes((0, 0x20, 0, 20, 0, 2, port >> 8, port & 0xFF)) + \
+        bytes(raw[i] ^ pad[i] for i in range(16))
 
 
 def _unpack_address(name, v, xor_pad):
@@ -414,12 +430,6 @@ class IntegrityKey:
 _sha1_copies = hasattr(hashlib.sha1(), "copy")
 
 
-def _hmac_sha1(key, data):
-    if isinstance(key, IntegrityKey):
-        return key.sha1(data)
-    return crypto.hmac_sha1(key, data)
-
-
 def _key_bytes(key):
     return key.key if isinstance(key, IntegrityKey) else key
 
@@ -454,7 +464,8 @@ def encode_raw(mtype, tid, body, key=None, sha256=False, fingerprint=False):
         if sha256:
             buf += b"\x00\x1c\x00\x20" + crypto.hmac_sha256(_key_bytes(key), buf)
         else:
-            buf += b"\x00\x08\x00\x14" + _hmac_sha1(key, buf)
+            buf += b"\x00\x08\x00\x14" + (key.sha1(buf) if type(key) is IntegrityKey else
+                                           crypto.hmac_sha1(key, buf))
     if fingerprint:
         length += 8
         buf[2] = length >> 8
@@ -560,7 +571,11 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        got = _hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+        length = at - HEADER_LENGTH + 24
+        b = bytearray(raw[:at])
+        b[2] = length >> 8
+        b[3] = length & 0xFF
+        got = key.sha1(b) if type(key) is IntegrityKey else crypto.hmac_sha1(key, b)
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
@@ -609,7 +624,7 @@ def parse(data):
     msg = Message(method, cls, tid)
     msg.raw = data
     attrs = msg.attrs
-    table = ATTRIBUTES
+    kinds = _KINDS
     pos = HEADER_LENGTH
     ignore = False
     while pos < n:
@@ -627,19 +642,18 @@ def parse(data):
                 raise ValueError("STUN FINGERPRINT is not the last attribute")
             if alen != 4:
                 raise ValueError("STUN FINGERPRINT: length %d, want 4" % alen)
-            if _u32(data, pos + 4) != crc_fingerprint(data[:pos]):
+            if _u32(data, pos + 4) != crc_fingerprint(memoryview(data)[:pos]):
                 raise ValueError("STUN FINGERPRINT does not match")
         elif ignore and t != MESSAGE_INTEGRITY_SHA256:
             pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
             continue
         v = data[pos + 4:end]
-        entry = table.get(t)
-        if entry is None:
+        kind = kinds.get(t)
+        if kind is None:
             item = [t, v]
             if t < 0x8000:
                 msg.unknown.append(t)
         else:
-            kind = entry[1]
             # the kinds of an ICE check and its answer first, the rest through _unpack
             if kind == K_U32 and alen == 4 or kind == K_U64 and alen == 8:
                 item = [t, int.from_bytes(v, "big")]
@@ -647,7 +661,7 @@ def parse(data):
                 try:
                     item = [t, str(v, "utf-8")]
                 except UnicodeError:
-                    raise ValueError("STUN %s is not UTF-8" % entry[0])
+                    raise ValueError("STUN %s is not UTF-8" % ATTRIBUTES[t][0])
             elif kind == K_FLAG and alen == 0:
                 item = [t, None]
             elif kind == K_INTEGRITY and alen == 20:
@@ -656,7 +670,7 @@ def parse(data):
                 item = [t, ("%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42),
                             ((v[2] << 8) | v[3]) ^ 0x2112)]
             else:
-                item = [t, _unpack(t, entry[0], kind, v, tid)]
+                item = [t, _unpack(t, ATTRIBUTES[t][0], kind, v, tid)]
                 # reserved bits (RFFU) set: keep the raw value, so that it encodes to itself
                 if (kind <= K_XOR_ADDRESS or K_ERROR <= kind <= K_PROTOCOL) and \
                         not _reserved_clear(kind, v):
