@@ -233,7 +233,7 @@ class Agent:
         self.remote_ufrag = None
         self.remote_pwd = None
         self._user_attr = None  # USERNAME of our checks, packed once the remote ufrag is known
-        self._heads = {}  # local priority (-1 - it when controlled) -> a check's fixed attributes
+        self._heads = {}  # (local priority << 1) | controlling -> a check's fixed attributes
         self.locals = []  # Candidates: host (advertised or not), srflx, relay
         self.remotes = []
         self.pairs = []  # the check list, best first
@@ -498,18 +498,16 @@ class Agent:
             nominate = True
         local = pair.local
         # USERNAME, PRIORITY and the role with its tie-breaker: the same for every check from
-        # one local candidate in one role, so packed once (set_remote and a role switch renew it)
-        head = self._heads.get(local.priority if controlling else -1 - local.priority)
+        # one local candidate in one role, so packed once (set_remote starts afresh)
+        head = self._heads.get((local.priority << 1) | controlling)
         if head is None:
             head = self._check_head(local.priority, controlling)
         data = stun.encode_raw(_BINDING_REQUEST, tid, head + _USE_CANDIDATE_ATTR if nominate
                                else head, self._remote_key, False, True)
         if consent:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
-                                  via=pair.local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 4, 8, local)
         else:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto,
-                                  via=pair.local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 7, 16, local)
             pair.state = IN_PROGRESS
         self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
@@ -519,7 +517,7 @@ class Agent:
         head = self._user_attr + _PRIORITY_HEAD + prio.to_bytes(4, "big") + \
             (_CONTROLLING_HEAD if controlling else _CONTROLLED_HEAD) + \
             self.tiebreaker.to_bytes(8, "big")
-        self._heads[local_priority if controlling else -1 - local_priority] = head
+        self._heads[(local_priority << 1) | controlling] = head
         return head
 
     # --- input --------------------------------------------------------------------------------
@@ -539,7 +537,7 @@ class Agent:
                 return None
             addr, data = got
             via_relay = True
-        if not data or data[0] >= 0x40 or not stun.is_stun(data):
+        if not stun.is_stun(data):
             return data if via_relay else bytes(data)
         try:
             msg = stun.parse(data)
@@ -599,8 +597,9 @@ class Agent:
             else:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
-        self._respond(stun.encode_raw(_BINDING_SUCCESS, msg.tid, stun.xor_mapped_attr(src, msg.tid),
-                                      key, False, True), src, via_relay, now)
+        tid = msg.tid
+        self._respond(stun.encode_raw(_BINDING_SUCCESS, tid, stun.xor_mapped_attr(src, tid), key,
+                                      False, True), src, via_relay, now)
         if prio is None:
             prio = 0
         if self.state != CHECKING and self.state != CONNECTED:
