@@ -227,18 +227,23 @@ class AsyncPeer:
                 self.got.append(bytes(got))
             for out, to in agent.datagrams_to_send():
                 sock.sendto(out, to)
-        self.flush()
+        self._after()
 
     def flush(self):
         for data, addr in self.agent.datagrams_to_send():
             self.sock.sendto(data, addr)
-        ev = self.agent.next_event()
+        self._after()
+
+    def _after(self):
+        """Events, then the loop timer: moved only when the agent's deadline came earlier."""
+        agent = self.agent
+        ev = agent.next_event()
         while ev is not None:
             self.events.append(ev)
             if ev[0] == "selected" and self.selected_at is None:
                 self.selected_at = time.monotonic()
-            ev = self.agent.next_event()
-        t = self.agent.timer()
+            ev = agent.next_event()
+        t = agent.timer()
         if t is not None and (self._when is None or t < self._when):
             if self._handle is not None:
                 self._handle.cancel()

@@ -325,3 +325,25 @@ def test_relay_only():
     assert _data_flows(net, ha, hb)
     # b never learned a's own addresses
     assert all(r.addr[0] == TURN[0] for r in hb.agent.remotes), hb.agent.remotes
+
+
+def test_a_check_counts_the_first_of_a_repeated_attribute():
+    # RFC 8489 section 14: only the first of an attribute repeated in a message counts; a check
+    # from an unknown source with PRIORITY twice gives a peer-reflexive candidate of the first
+    from zerotap.ice import stun
+    a = ice.Agent(False, _rand(7))
+    a.gather([("192.0.2.1", 4000)], 0)
+    a.set_remote("RUFR", "remote-password-0123456789", [])
+    a.start(0)
+    m = stun.Message(stun.BINDING, stun.REQUEST, bytes(range(12)))
+    m.add(stun.USERNAME, a.ufrag + ":RUFR").add(stun.PRIORITY, 1234).add(stun.PRIORITY, 99)
+    m.add(stun.ICE_CONTROLLING, 5).add(stun.USE_CANDIDATE).add(stun.USE_CANDIDATE)
+    m.add(stun.USERNAME, "x:y")
+    assert a.receive(m.encode(key=a.pwd.encode(), fingerprint=True), ("192.0.2.9", 5000),
+                     1) is None
+    out = a.datagrams_to_send()
+    r = stun.parse(out[0][0])
+    assert r.cls == stun.SUCCESS and r.get(stun.XOR_MAPPED_ADDRESS) == ("192.0.2.9", 5000)
+    assert [(c.type, c.addr, c.priority) for c in a.remotes] == [
+        (ice.PRFLX, ("192.0.2.9", 5000), 1234)]
+    assert a.pairs[0].remote_nominated

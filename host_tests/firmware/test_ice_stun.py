@@ -66,6 +66,12 @@ def test_rfc5769_with_a_prepared_key_and_packed_by_hand():
             assert stun.encode_raw(stun.message_type(stun.BINDING, stun.SUCCESS), m.tid, body,
                                    key, False, True) == data
             stun.parse(data).verify(key)
+        # XOR-MAPPED-ADDRESS packed whole, as the agent answers a check: the vector's bytes again
+        mapped = (v["mapped"][0], v["mapped"][1])
+        attr = stun.xor_mapped_attr(mapped, m.tid)
+        assert len(attr) == (12 if ":" not in mapped[0] else 24)
+        assert stun.encode_raw(stun.message_type(stun.BINDING, stun.SUCCESS), m.tid,
+                               body[:-len(attr)] + attr, key, False, True) == data
 
 
 def test_rfc5769_long_term():

@@ -99,6 +99,9 @@ _PRIORITY_HEAD = b"\x00\x24\x00\x04"  # PRIORITY, 4 bytes
 _CONTROLLED_HEAD = b"\x80\x29\x00\x08"  # ICE-CONTROLLED, 8 bytes
 _CONTROLLING_HEAD = b"\x80\x2a\x00\x08"  # ICE-CONTROLLING, 8 bytes
 _USE_CANDIDATE_ATTR = b"\x00\x25\x00\x00"
+# what an incoming check carries (RFC 8445 section 7.2.2), by its slot in _on_request
+_CHECK_ATTRS = {stun.USERNAME: 0, stun.PRIORITY: 1, stun.ICE_CONTROLLING: 2,
+                stun.ICE_CONTROLLED: 3, stun.USE_CANDIDATE: 4}
 ICE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -172,6 +175,7 @@ class Pair:
         self.nominated = False
         self.remote_nominated = False  # USE-CANDIDATE seen from the controlling peer
         self.mapped = None  # the local address the peer saw (valid pair's local candidate)
+        self.found = local.foundation + ":" + remote.foundation
         self.set_priority(controlling)
 
     def set_priority(self, controlling):
@@ -179,7 +183,7 @@ class Pair:
         self.priority = pair_priority(lp, rp) if controlling else pair_priority(rp, lp)
 
     def foundation(self):
-        return self.local.foundation + ":" + self.remote.foundation
+        return self.found
 
     def __repr__(self):
         return "<pair %r -> %r %s%s>" % (self.local, self.remote, PAIR_STATE_NAMES[self.state],
@@ -229,6 +233,7 @@ class Agent:
         self.remote_ufrag = None
         self.remote_pwd = None
         self._user_attr = None  # USERNAME of our checks, packed once the remote ufrag is known
+        self._heads = {}  # (local priority << 1) | controlling -> a check's fixed attributes
         self.locals = []  # Candidates: host (advertised or not), srflx, relay
         self.remotes = []
         self.pairs = []  # the check list, best first
@@ -365,6 +370,7 @@ class Agent:
         self.remote_pwd = pwd
         self._remote_key = stun.IntegrityKey(pwd.encode())
         self._user_attr = stun.pack_attr(stun.USERNAME, (ufrag + ":" + self.ufrag).encode())
+        self._heads = {}
         for c in candidates:
             if c.component == 1:
                 self._add_remote(c)
@@ -392,7 +398,7 @@ class Agent:
         self._sort()
         seen = []
         for p in self.pairs:  # RFC 8445 section 6.1.2.6: first of each foundation waits
-            f = p.foundation()
+            f = p.found
             if f not in seen:
                 seen.append(f)
                 p.state = WAITING
@@ -487,26 +493,32 @@ class Agent:
         # packed by hand (stun.encode_raw): USERNAME, PRIORITY, ICE-CONTROLLING/-CONTROLLED,
         # USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT (RFC 8445 section 7.2.2)
         tid = bytes(self.rand(12))
-        prio = priority(PRFLX, (pair.local.priority >> 8) & 0xFFFF)
-        body = self._user_attr + _PRIORITY_HEAD + prio.to_bytes(4, "big")
-        if self.controlling:
-            body += _CONTROLLING_HEAD + self.tiebreaker.to_bytes(8, "big")
-            if self.aggressive and not consent:
-                nominate = True
-            if nominate:
-                body += _USE_CANDIDATE_ATTR
-        else:
-            body += _CONTROLLED_HEAD + self.tiebreaker.to_bytes(8, "big")
-        data = stun.encode_raw(_BINDING_REQUEST, tid, body, self._remote_key, False, True)
+        controlling = self.controlling
+        if controlling and self.aggressive and not consent:
+            nominate = True
+        local = pair.local
+        # USERNAME, PRIORITY and the role with its tie-breaker: the same for every check from
+        # one local candidate in one role, so packed once (set_remote starts afresh)
+        head = self._heads.get((local.priority << 1) | controlling)
+        if head is None:
+            head = self._check_head(local.priority, controlling)
+        data = stun.encode_raw(_BINDING_REQUEST, tid, head + _USE_CANDIDATE_ATTR if nominate
+                               else head, self._remote_key, False, True)
         if consent:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto, rc=4, rm=8,
-                                  via=pair.local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 4, 8, local)
         else:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, rto=self.rto,
-                                  via=pair.local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 7, 16, local)
             pair.state = IN_PROGRESS
         self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
+
+    def _check_head(self, local_priority, controlling):
+        prio = priority(PRFLX, (local_priority >> 8) & 0xFFFF)
+        head = self._user_attr + _PRIORITY_HEAD + prio.to_bytes(4, "big") + \
+            (_CONTROLLING_HEAD if controlling else _CONTROLLED_HEAD) + \
+            self.tiebreaker.to_bytes(8, "big")
+        self._heads[(local_priority << 1) | controlling] = head
+        return head
 
     # --- input --------------------------------------------------------------------------------
     def receive(self, data, addr, now):
@@ -525,7 +537,7 @@ class Agent:
                 return None
             addr, data = got
             via_relay = True
-        if not data or data[0] >= 0x40 or not stun.is_stun(data):
+        if not stun.is_stun(data):
             return data if via_relay else bytes(data)
         try:
             msg = stun.parse(data)
@@ -547,25 +559,14 @@ class Agent:
         """RFC 8445 section 7.3 (and RFC 8489 section 9.1.3 for the credentials)."""
         if self.relay_only and not via_relay:
             return  # only the relayed address is ours to answer on
-        # one pass over the attributes for what a check carries (RFC 8445 section 7.2.2)
-        user = prio = controlling = controlled = None
-        use = False
-        for a in msg.attrs:
-            t = a[0]
-            if t == stun.USERNAME:
-                if user is None:
-                    user = a[1]
-            elif t == stun.PRIORITY:
-                if prio is None:
-                    prio = a[1]
-            elif t == stun.ICE_CONTROLLING:
-                if controlling is None:
-                    controlling = a[1]
-            elif t == stun.ICE_CONTROLLED:
-                if controlled is None:
-                    controlled = a[1]
-            elif t == stun.USE_CANDIDATE:
-                use = True
+        # one pass over the attributes for what a check carries (RFC 8445 section 7.2.2); last
+        # to first, so that the first of a repeated attribute is the one kept
+        got = [None, None, None, None, False]
+        for a in reversed(msg.attrs):
+            i = _CHECK_ATTRS.get(a[0])
+            if i is not None:
+                got[i] = a[1] if i < 4 else True
+        user, prio, controlling, controlled, use = got
         key = self._key
         if user is None or msg.integrity_at < 0:
             self._respond(stun.error_response(msg, 400), src, via_relay, now)
@@ -596,9 +597,9 @@ class Agent:
             else:
                 self._respond(stun.error_response(msg, 487, key), src, via_relay, now)
                 return
-        self._respond(stun.encode_raw(_BINDING_SUCCESS, msg.tid, stun.pack_attr(
-            stun.XOR_MAPPED_ADDRESS, stun.pack_xor_address(src, msg.tid)), key, False, True),
-            src, via_relay, now)
+        tid = msg.tid
+        self._respond(stun.encode_raw(_BINDING_SUCCESS, tid, stun.xor_mapped_attr(src, tid), key,
+                                      False, True), src, via_relay, now)
         if prio is None:
             prio = 0
         if self.state != CHECKING and self.state != CONNECTED:
@@ -698,9 +699,9 @@ class Agent:
                                   base=pair.local.base, related=pair.local.base)
             pair.mapped = known
         # RFC 8445 section 7.2.5.3.3: unfreeze the pairs of the same foundation
-        f = pair.foundation()
+        f = pair.found
         for p in self.pairs:
-            if p.state == FROZEN and p.foundation() == f:
+            if p.state == FROZEN and p.found == f:
                 p.state = WAITING
         if check.nominate and check.controlling:
             self._nominated(pair, now)

@@ -19,6 +19,7 @@ After MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count (RFC
 """
 import binascii
 import hashlib
+from struct import unpack_from
 
 from micropython import const
 
@@ -129,6 +130,8 @@ ATTRIBUTES = {
     RESPONSE_ORIGIN: ("RESPONSE-ORIGIN", K_ADDRESS),
     OTHER_ADDRESS: ("OTHER-ADDRESS", K_ADDRESS),
 }
+
+_KINDS = {t: v[1] for t, v in ATTRIBUTES.items()}  # type -> kind, for the parser
 
 _FIXED = {K_U32: 4, K_U64: 8, K_FLAG: 0, K_CHANNEL: 4, K_PROTOCOL: 4, K_INTEGRITY: 20}
 
@@ -244,6 +247,20 @@ def pack_xor_address(addr, tid):
     """The value of an XOR-...-ADDRESS attribute carrying ADDR ``(ip, port)`` in a message with
     transaction id TID."""
     return _pack_address(addr, _xor_pad(tid))
+
+
+def xor_mapped_attr(addr, tid):
+    """The whole XOR-MAPPED-ADDRESS attribute (header and value) for ADDR in a message with
+    transaction id TID: what a Binding success response carries."""
+    ip, port = addr
+    raw = ip_to_bytes(ip)
+    port ^= 0x2112
+    if len(raw) == 4:
+        return bytes((0, 0x20, 0, 8, 0, 1, port >> 8, port & 0xFF, raw[0] ^ 0x21, raw[1] ^ 0x12,
+                      raw[2] ^ 0xA4, raw[3] ^ 0x42))
+    pad = _xor_pad(tid)
+    return bytes((0, 0x20, 0, 20, 0, 2, port >> 8, port & 0xFF)) + \
+        bytes(raw[i] ^ pad[i] for i in range(16))
 
 
 def _unpack_address(name, v, xor_pad):
@@ -365,13 +382,6 @@ def message_type(method, cls):
     return (method & 0x000F) | ((method & 0x0070) << 1) | ((method & 0x0F80) << 2) | cls
 
 
-def _split_type(mtype):
-    cls = mtype & 0x0110
-    m = mtype & ~0x0110
-    method = (m & 0x000F) | ((m & 0x00E0) >> 1) | ((m & 0x3E00) >> 2)
-    return method, cls
-
-
 def crc_fingerprint(data):
     """FINGERPRINT of DATA (the message up to the attribute, with its length already counting
     it): CRC-32 xor 0x5354554E (RFC 8489 section 14.7)."""
@@ -414,12 +424,6 @@ class IntegrityKey:
 _sha1_copies = hasattr(hashlib.sha1(), "copy")
 
 
-def _hmac_sha1(key, data):
-    if isinstance(key, IntegrityKey):
-        return key.sha1(data)
-    return crypto.hmac_sha1(key, data)
-
-
 def _key_bytes(key):
     return key.key if isinstance(key, IntegrityKey) else key
 
@@ -442,19 +446,14 @@ def encode_raw(mtype, tid, body, key=None, sha256=False, fingerprint=False):
     length = len(body)
     if key is not None:
         length += 36 if sha256 else 24
-    buf = bytearray(HEADER_LENGTH)
-    buf[0] = mtype >> 8
-    buf[1] = mtype & 0xFF
-    buf[2] = length >> 8
-    buf[3] = length & 0xFF
-    buf[4:8] = _COOKIE
-    buf[8:20] = tid
-    buf += body
+    buf = bytearray(bytes((mtype >> 8, mtype & 0xFF, length >> 8, length & 0xFF)) + _COOKIE +
+                    tid + body)
     if key is not None:
         if sha256:
             buf += b"\x00\x1c\x00\x20" + crypto.hmac_sha256(_key_bytes(key), buf)
         else:
-            buf += b"\x00\x08\x00\x14" + _hmac_sha1(key, buf)
+            buf += b"\x00\x08\x00\x14" + (key.sha1(buf) if type(key) is IntegrityKey else
+                                           crypto.hmac_sha1(key, buf))
     if fingerprint:
         length += 8
         buf[2] = length >> 8
@@ -477,7 +476,13 @@ def _equal(a, b):
 
 
 class Message:
-    """One STUN message: ``method``, ``cls``, ``tid`` (12 bytes) and ``attrs``."""
+    """One STUN message: ``method``, ``cls``, ``tid`` (12 bytes) and ``attrs``; parsed ones also
+    ``raw``, ``integrity_at``, ``integrity256_at`` and ``unknown``."""
+
+    raw = None  # the parsed bytes (for integrity checks)
+    integrity_at = -1  # offset of MESSAGE-INTEGRITY in raw
+    integrity256_at = -1
+    unknown = ()  # comprehension-required types this table does not know (parse makes a list)
 
     def __init__(self, method, cls, tid, attrs=None):
         if len(tid) != 12:
@@ -486,10 +491,6 @@ class Message:
         self.cls = cls
         self.tid = bytes(tid)
         self.attrs = attrs if attrs is not None else []
-        self.raw = None  # the parsed bytes (for integrity checks)
-        self.integrity_at = -1  # offset of MESSAGE-INTEGRITY in raw
-        self.integrity256_at = -1
-        self.unknown = []  # comprehension-required types this table does not know
 
     def add(self, t, value=None):
         self.attrs.append([t, value])
@@ -560,7 +561,11 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        got = _hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+        length = at - HEADER_LENGTH + 24
+        b = bytearray(raw[:at])
+        b[2] = length >> 8
+        b[3] = length & 0xFF
+        got = key.sha1(b) if type(key) is IntegrityKey else crypto.hmac_sha1(key, b)
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
@@ -581,9 +586,9 @@ class Message:
 
 def is_stun(data):
     """True when DATA looks like STUN: first two bits 0, the magic cookie, a length that fits."""
-    return (len(data) >= HEADER_LENGTH and data[0] < 0x40 and data[4] == 0x21 and
-            data[5] == 0x12 and data[6] == 0xA4 and data[7] == 0x42 and
-            _u16(data, 2) == len(data) - HEADER_LENGTH)
+    n = len(data)
+    return n >= HEADER_LENGTH and data[0] < 0x40 and data[4] == 0x21 and data[5] == 0x12 and \
+        data[6] == 0xA4 and data[7] == 0x42 and (data[2] << 8) | data[3] == n - HEADER_LENGTH
 
 
 def parse(data):
@@ -591,10 +596,12 @@ def parse(data):
     n = len(data)
     if n < HEADER_LENGTH:
         raise ValueError("STUN message shorter than the 20-byte header")
+    if not isinstance(data, bytes):
+        data = bytes(data)
     mtype = (data[0] << 8) | data[1]
     if mtype & 0xC000:
         raise ValueError("STUN message type 0x%04x: the first two bits are not zero" % mtype)
-    if data[4] != 0x21 or data[5] != 0x12 or data[6] != 0xA4 or data[7] != 0x42:
+    if data[4:8] != _COOKIE:
         raise ValueError("STUN magic cookie 0x%08x is wrong" % _u32(data, 4))
     length = (data[2] << 8) | data[3]
     if length & 3:
@@ -602,79 +609,80 @@ def parse(data):
     if length != n - HEADER_LENGTH:
         raise ValueError("STUN message length %d does not match the %d bytes after the header"
                          % (length, n - HEADER_LENGTH))
-    if not isinstance(data, bytes):
-        data = bytes(data)
     tid = data[8:20]
-    method, cls = _split_type(mtype)
-    msg = Message(method, cls, tid)
+    m = mtype & 0x3EEF  # the method's bits (RFC 8489 section 5), the class's are 0x0110
+    msg = Message((m & 0x000F) | ((m & 0x00E0) >> 1) | ((m & 0x3E00) >> 2), mtype & 0x0110, tid)
     msg.raw = data
     attrs = msg.attrs
-    table = ATTRIBUTES
+    kinds = _KINDS
     pos = HEADER_LENGTH
     ignore = False
+    # the length is a multiple of 4 and so is every step: an attribute header always fits
     while pos < n:
-        if pos + 4 > n:
-            raise ValueError("STUN attribute at offset %d: truncated header" % pos)
-        t = (data[pos] << 8) | data[pos + 1]
-        alen = (data[pos + 2] << 8) | data[pos + 3]
+        t, alen = unpack_from(">HH", data, pos)
         end = pos + 4 + alen
         padded = (end + 3) & ~3  # attributes start on 4-byte boundaries
         if padded > n:
             raise ValueError("STUN attribute 0x%04x at offset %d: length %d runs past the end"
                              " of the message" % (t, pos, alen))
-        if t == FINGERPRINT:
-            if padded != n:
-                raise ValueError("STUN FINGERPRINT is not the last attribute")
-            if alen != 4:
-                raise ValueError("STUN FINGERPRINT: length %d, want 4" % alen)
-            if _u32(data, pos + 4) != crc_fingerprint(data[:pos]):
-                raise ValueError("STUN FINGERPRINT does not match")
-        elif ignore and t != MESSAGE_INTEGRITY_SHA256:
+        if ignore and t != FINGERPRINT and t != MESSAGE_INTEGRITY_SHA256:
             pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
             continue
         v = data[pos + 4:end]
-        entry = table.get(t)
-        if entry is None:
+        kind = kinds.get(t)
+        # the kinds of an ICE check and its answer first, the rest through _unpack
+        if kind == K_STRING:
+            try:
+                item = [t, str(v, "utf-8")]
+            except UnicodeError:
+                raise ValueError("STUN %s is not UTF-8" % ATTRIBUTES[t][0])
+        elif kind == K_U32 and alen == 4 or kind == K_U64 and alen == 8:
+            if t == FINGERPRINT:
+                _check_fingerprint(data, pos, padded, alen)
+            item = [t, int.from_bytes(v, "big")]
+        elif kind == K_INTEGRITY and alen == 20:
+            msg.integrity_at = pos
+            ignore = True
+            item = [t, v]
+        elif kind == K_FLAG and alen == 0:
+            item = [t, None]
+        elif kind == K_XOR_ADDRESS and alen == 8 and v[0] == 0 and v[1] == 1:
+            item = [t, ("%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42),
+                        ((v[2] << 8) | v[3]) ^ 0x2112)]
+        elif kind is None:
             item = [t, v]
             if t < 0x8000:
+                if not msg.unknown:
+                    msg.unknown = []
                 msg.unknown.append(t)
         else:
-            kind = entry[1]
-            # the kinds of an ICE check and its answer first, the rest through _unpack
-            if kind == K_U32 and alen == 4 or kind == K_U64 and alen == 8:
-                item = [t, int.from_bytes(v, "big")]
-            elif kind == K_STRING:
-                try:
-                    item = [t, str(v, "utf-8")]
-                except UnicodeError:
-                    raise ValueError("STUN %s is not UTF-8" % entry[0])
-            elif kind == K_FLAG and alen == 0:
-                item = [t, None]
-            elif kind == K_INTEGRITY and alen == 20:
-                item = [t, v]
-            elif kind == K_XOR_ADDRESS and alen == 8 and v[0] == 0 and v[1] == 1:
-                item = [t, ("%d.%d.%d.%d" % (v[4] ^ 0x21, v[5] ^ 0x12, v[6] ^ 0xA4, v[7] ^ 0x42),
-                            ((v[2] << 8) | v[3]) ^ 0x2112)]
-            else:
-                item = [t, _unpack(t, entry[0], kind, v, tid)]
-                # reserved bits (RFFU) set: keep the raw value, so that it encodes to itself
-                if (kind <= K_XOR_ADDRESS or K_ERROR <= kind <= K_PROTOCOL) and \
-                        not _reserved_clear(kind, v):
-                    item.append(_pad_of(data, end, padded))
-                    item.append(v)
+            if t == FINGERPRINT:
+                _check_fingerprint(data, pos, padded, alen)
+            item = [t, _unpack(t, ATTRIBUTES[t][0], kind, v, tid)]
+            # reserved bits (RFFU) set: keep the raw value, so that it encodes to itself
+            if (kind <= K_XOR_ADDRESS or K_ERROR <= kind <= K_PROTOCOL) and \
+                    not _reserved_clear(kind, v):
+                item.append(_pad_of(data, end, padded))
+                item.append(v)
+            if t == MESSAGE_INTEGRITY_SHA256:
+                msg.integrity256_at = pos
+                ignore = True
         if padded != end and len(item) == 2:
             pad = data[end:padded]
             if pad != _ZEROS[padded - end]:
                 item.append(pad)
         attrs.append(item)
-        if t == MESSAGE_INTEGRITY:
-            msg.integrity_at = pos
-            ignore = True
-        elif t == MESSAGE_INTEGRITY_SHA256:
-            msg.integrity256_at = pos
-            ignore = True
         pos = padded
     return msg
+
+
+def _check_fingerprint(data, pos, padded, alen):
+    if padded != len(data):
+        raise ValueError("STUN FINGERPRINT is not the last attribute")
+    if alen != 4:
+        raise ValueError("STUN FINGERPRINT: length %d, want 4" % alen)
+    if int.from_bytes(data[pos + 4:pos + 8], "big") != crc_fingerprint(memoryview(data)[:pos]):
+        raise ValueError("STUN FINGERPRINT does not match")
 
 
 def _pad_of(data, end, padded):
