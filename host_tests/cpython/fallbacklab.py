@@ -52,6 +52,14 @@ REDIS_PORT = 6390
 TURN_SECRET = "lab-turn-secret"
 AFTER_S = 3
 DEADLINE_S = 10
+PROBE_PORT = 9  # start_capture's probes, NET:9 -> site A's NAT:9 (discard; the NAT drops them)
+# the probe sender, run in "net": argv = source address, destination address, token; at most 15 s
+_PROBE = ("import socket, sys, time\n"
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+          "s.bind((sys.argv[1], %d))\n"
+          "for i in range(300):\n"
+          "    s.sendto(sys.argv[3].encode(), (sys.argv[2], %d))\n"
+          "    time.sleep(0.05)\n" % (PROBE_PORT, PROBE_PORT))
 
 
 class FallbackLab(Namespaces):
@@ -344,7 +352,15 @@ class World:
     # --- the wire -------------------------------------------------------------------------------
     def start_capture(self, name):
         """tshark in the internet namespace on site A's link (all that box A and alice send or
-        receive crosses it: the provider path and the direct path)."""
+        receive crosses it: the provider path and the direct path), live when this returns.
+
+        tshark prints "Capturing on" BEFORE it starts dumpcap, which opens the interface and
+        attaches the filter only then: measured here, packets sent up to 20-560 ms after the
+        message (more under load) are missing from the file, and a call placed at once lost its
+        INVITEs (the SDP offer) that way. So the capture counts as live only once its file holds
+        a probe: datagrams from NET:PROBE_PORT to site A's NAT (which drops them as unsolicited),
+        sent every 50 ms until one is there (dumpcap flushes its file while it captures).
+        ``udp_packets`` leaves the probes out."""
         path = self.dir / (name + ".pcapng")
         log = self.dir / (name + ".tshark.log")
         self.tshark = _Proc(self.lab.popen("net", [need("tshark", "tshark"), "-i", "toa", "-f",
@@ -352,6 +368,14 @@ class World:
                                            stdout=open(log, "wb"), stderr=subprocess.STDOUT), log)
         assert wait_until(lambda: "Capturing on" in self.tshark.text(), 15, self.tshark.proc), \
             self.tshark.text()
+        token = "zt-capture-live %d %s %.6f" % (self.lab.pid, name, time.time())
+        prober = self.lab.popen("net", [sys.executable, "-c", _PROBE, NET, SITES["a"][2], token])
+        try:
+            live = wait_until(lambda: path.exists() and token.encode() in path.read_bytes(), 15,
+                              self.tshark.proc)
+        finally:
+            stop_process(prober)
+        assert live, "the capture holds no probe within 15 s: %s" % self.tshark.text()
         self.capture_path = path
 
     def stop_capture(self):
@@ -360,7 +384,8 @@ class World:
             self.tshark = None
 
     def udp_packets(self):
-        """The capture's UDP datagrams: [(epoch, src, sport, dst, dport, payload bytes)]."""
+        """The capture's UDP datagrams but ``start_capture``'s probes: [(epoch, src, sport, dst,
+        dport, payload bytes)]."""
         out = subprocess.run([need("tshark", "tshark"), "-r", str(self.capture_path), "-T",
                               "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e",
                               "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport", "-e",
@@ -369,7 +394,7 @@ class World:
         rows = []
         for line in out.stdout.splitlines():
             f = line.split("\t")
-            if len(f) < 6 or not f[2]:
+            if len(f) < 6 or not f[2] or int(f[2]) == int(f[4]) == PROBE_PORT:
                 continue
             rows.append((float(f[0]), f[1], int(f[2]), f[3], int(f[4]),
                          bytes.fromhex(f[5].replace(":", ""))))
