@@ -51,8 +51,11 @@ def _compose():
 
 def test_compose_refers_to_files_that_exist():
     c = _compose()
-    for name in ("helper_conf", "turn_conf"):
-        assert (HERE / c["configs"][name]["file"]).is_file(), name
+    mounts = c["x-helper"]["volumes"] + c["services"]["coturn"]["volumes"]
+    assert mounts == ["./compose.conf:/etc/icehelper/icehelper.conf:ro",
+                      "./compose-turnserver.conf:/etc/coturn/turnserver.conf:ro"]
+    for m in mounts:
+        assert (HERE / m.split(":")[0]).is_file(), m
     assert c["x-helper"]["build"]["dockerfile"] == "tools/icehelper/Dockerfile"
     assert (ROOT / c["x-helper"]["build"]["dockerfile"]).is_file()
     for line in (HERE / "Dockerfile").read_text().splitlines():
