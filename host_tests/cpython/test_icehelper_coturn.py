@@ -34,7 +34,7 @@ def _transact(sock, addr, msg):
     raise AssertionError("no answer from coturn at %s:%d" % addr)
 
 
-def allocate(addr, username, password):
+def allocate(addr, username, password, expect_realm=REALM):
     """Allocate a UDP relay: ``(True, relayed address)`` or ``(False, (code, reason))``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(0.5)
@@ -44,7 +44,7 @@ def allocate(addr, username, password):
         reply = _transact(sock, addr, first)
         assert reply.message_class == stun.Class.ERROR and reply.error_code == 401, reply
         realm, nonce = reply.attributes["REALM"], reply.attributes["NONCE"]
-        assert realm == REALM
+        assert realm == expect_realm
         req = stun.Message(stun.Method.ALLOCATE, stun.Class.REQUEST, attributes={
             "REQUESTED-TRANSPORT": UDP, "LIFETIME": 600, "USERNAME": username, "REALM": realm,
             "NONCE": nonce})

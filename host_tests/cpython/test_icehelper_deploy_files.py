@@ -1,6 +1,8 @@
-"""The helper's deploy files, run as far as this machine allows (no systemd as PID 1, no container
-engine): the systemd unit through systemd-analyze verify, compose.yaml against the Compose
-Specification's schema, its coturn entrypoint through sh, install.sh through bash -n."""
+"""The helper's deploy files, checked quickly on this machine: the systemd unit through
+systemd-analyze verify, compose.yaml against the Compose Specification's schema, its coturn
+entrypoint through sh, install.sh through bash -n and its argument checks. They run for real in
+test_icehelper_deploy_systemd.py (install.sh and the unit in a booted Debian) and
+test_icehelper_deploy_compose.py (compose.yaml under podman-compose)."""
 import json
 import os
 import shutil
@@ -51,8 +53,11 @@ def _compose():
 
 def test_compose_refers_to_files_that_exist():
     c = _compose()
-    for name in ("helper_conf", "turn_conf"):
-        assert (HERE / c["configs"][name]["file"]).is_file(), name
+    mounts = c["x-helper"]["volumes"] + c["services"]["coturn"]["volumes"]
+    assert mounts == ["./compose.conf:/etc/icehelper/icehelper.conf:ro",
+                      "./compose-turnserver.conf:/etc/coturn/turnserver.conf:ro"]
+    for m in mounts:
+        assert (HERE / m.split(":")[0]).is_file(), m
     assert c["x-helper"]["build"]["dockerfile"] == "tools/icehelper/Dockerfile"
     assert (ROOT / c["x-helper"]["build"]["dockerfile"]).is_file()
     for line in (HERE / "Dockerfile").read_text().splitlines():
@@ -106,9 +111,8 @@ def test_coturn_gets_the_shared_secret_in_its_config_not_on_its_command_line(tmp
 
 
 def test_install_script_parses_and_refuses_bad_arguments():
-    """install.sh is not run to its end here: it installs Debian packages, a system user and
-    services as root on a Debian server (no systemd as PID 1 here, and the tests stay off the
-    network). What runs before it changes anything does run: its checks of the arguments."""
+    """What runs before install.sh changes anything: its checks of the arguments (on this
+    machine; the whole script runs in test_icehelper_deploy_systemd.py's Debian guest)."""
     script = str(HERE / "install.sh")
     r = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -2,7 +2,7 @@
 # Install the ICE helper server on a Debian 12 server, as root, from a checkout of this repository:
 #
 #   sudo tools/icehelper/install.sh --domain helper.example.org [--redis] [--coturn] \
-#        [--cert FILE --key FILE | --self-signed] [--no-plain-http]
+#        [--cert FILE --key FILE | --self-signed] [--no-plain-http] [--wheels DIR]
 #
 # - the helper in /opt/icehelper (its own venv), config in /etc/icehelper, a system user
 #   `icehelper`, and the hardened unit icehelper.service (enabled and started);
@@ -10,11 +10,14 @@
 # - --coturn: coturn with the TURN REST secret shared with the helper, relays to private and
 #   special-purpose ranges denied, TLS on 5349 with the same certificate;
 # - the certificate: --cert/--key (e.g. from certbot; copied, re-run after renewal or point the
-#   config at the live files), or --self-signed for a test (boxes must then trust it).
+#   config at the live files), or --self-signed for a test (boxes must then trust it);
+# - --wheels DIR: the Python packages from this folder of wheels, not from the package index (a
+#   server without internet access; fill it elsewhere with the same Python:
+#   pip download --only-binary=:all: -d DIR -r tools/icehelper/requirements.txt).
 # A second run keeps the existing config, secrets and passwords and updates the code.
 set -euo pipefail
 
-DOMAIN="" CERT="" KEY="" SELF_SIGNED=0 WITH_REDIS=0 WITH_COTURN=0 PLAIN_HTTP=1
+DOMAIN="" CERT="" KEY="" SELF_SIGNED=0 WITH_REDIS=0 WITH_COTURN=0 PLAIN_HTTP=1 WHEELS=""
 while (($#)); do
     case "$1" in
         --domain) DOMAIN=$2; shift 2 ;;
@@ -24,7 +27,8 @@ while (($#)); do
         --redis) WITH_REDIS=1; shift ;;
         --coturn) WITH_COTURN=1; shift ;;
         --no-plain-http) PLAIN_HTTP=0; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --wheels) WHEELS=$2; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -33,11 +37,21 @@ done
 if [ -z "$CERT" ] && [ "$SELF_SIGNED" -eq 0 ] && [ ! -f /etc/icehelper/tls/fullchain.pem ]; then
     echo "install.sh: give --cert FILE --key FILE, or --self-signed" >&2; exit 2
 fi
+if [ -n "$WHEELS" ] && [ ! -d "$WHEELS" ]; then
+    echo "install.sh: --wheels $WHEELS is not a folder" >&2; exit 2
+fi
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PREFIX=/opt/icehelper
 ETC=/etc/icehelper
 say() { printf 'icehelper install: %s\n' "$*"; }
+# DEST gets the contents of the file NEW (then removed) when they differ, keeping its owner and
+# mode; CHANGED=1 then. Redis and coturn restart only on a change: a restart of Redis drops every
+# live offer (no persistence), one of coturn every relay of the calls in progress.
+update() {
+    if ! cmp -s "$1" "$2"; then cat "$1" >"$2"; CHANGED=1; fi
+    rm -f "$1"
+}
 
 # --- packages -----------------------------------------------------------------------------------
 pkgs=(python3 python3-venv openssl)
@@ -60,7 +74,10 @@ install -m 0644 "$SRC/firmware/zerotap/__init__.py" "$SRC/firmware/zerotap/shim.
 install -m 0644 "$SRC/firmware/zerotap/dtmf/__init__.py" "$SRC/firmware/zerotap/dtmf/frame.py" \
     "$PREFIX/firmware/zerotap/dtmf/"
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "aiohttp>=3.9" "redis>=5" "hiredis>=2"
+pip_from=()
+[ -n "$WHEELS" ] && pip_from=(--no-index --find-links "$WHEELS")
+"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "${pip_from[@]}" \
+    -r "$SRC/tools/icehelper/requirements.txt"
 
 # --- TLS ----------------------------------------------------------------------------------------
 install -d -m 0750 -g icehelper "$ETC" "$ETC/tls"
@@ -111,8 +128,8 @@ if ((WITH_REDIS)); then
     say "configuring redis-server: loopback only, a password, no persistence (offers live 5 min)"
     conf=/etc/redis/redis.conf
     pw=$(cat "$ETC/redis-password")
-    sed -i -e '/^# icehelper:/,$d' "$conf"
-    cat >>"$conf" <<REDIS
+    new=$(mktemp)
+    { sed -e '/^# icehelper:/,$d' "$conf"; cat <<REDIS
 # icehelper: set by tools/icehelper/install.sh (a second run rewrites this block)
 bind 127.0.0.1 -::1
 protected-mode yes
@@ -125,17 +142,26 @@ rename-command FLUSHALL ""
 rename-command FLUSHDB ""
 rename-command CONFIG ""
 REDIS
+    } >"$new"
+    CHANGED=0
+    update "$new" "$conf"
     systemctl enable --now redis-server >/dev/null
-    systemctl restart redis-server
+    if ((CHANGED)); then systemctl restart redis-server; fi
 fi
 
 # --- coturn -------------------------------------------------------------------------------------
 if ((WITH_COTURN)); then
     say "configuring coturn: REST credentials with the shared secret, private peers denied, TLS"
+    CHANGED=0
     install -d -m 0750 -g turnserver /etc/coturn
-    install -m 0644 "$ETC/tls/fullchain.pem" /etc/coturn/fullchain.pem
-    install -m 0640 -g turnserver "$ETC/tls/privkey.pem" /etc/coturn/privkey.pem
-    (umask 0027; cat >/etc/turnserver.conf <<TURN
+    for f in fullchain.pem privkey.pem; do
+        [ -f /etc/coturn/$f ] || install -m 0640 -g turnserver /dev/null /etc/coturn/$f
+        new=$(mktemp); cat "$ETC/tls/$f" >"$new"; update "$new" /etc/coturn/$f
+    done
+    chmod 0644 /etc/coturn/fullchain.pem
+    [ -f /etc/turnserver.conf ] || install -m 0640 -g turnserver /dev/null /etc/turnserver.conf
+    new=$(mktemp)
+    cat >"$new" <<TURN
 # Written by tools/icehelper/install.sh: coturn for the ICE helper's boxes.
 realm=$DOMAIN
 server-name=$DOMAIN
@@ -182,11 +208,15 @@ denied-peer-ip=ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
 simple-log
 log-file=syslog
 TURN
-    )
+    update "$new" /etc/turnserver.conf
     chgrp turnserver /etc/turnserver.conf
-    [ -f /etc/default/coturn ] && sed -i 's/^#\?TURNSERVER_ENABLED=.*/TURNSERVER_ENABLED=1/' /etc/default/coturn
+    chmod 0640 /etc/turnserver.conf
+    if [ -f /etc/default/coturn ] && ! grep -q '^TURNSERVER_ENABLED=1' /etc/default/coturn; then
+        sed -i 's/^#\?TURNSERVER_ENABLED=.*/TURNSERVER_ENABLED=1/' /etc/default/coturn
+        CHANGED=1
+    fi
     systemctl enable --now coturn >/dev/null
-    systemctl restart coturn
+    if ((CHANGED)); then systemctl restart coturn; fi
 fi
 
 # --- the service --------------------------------------------------------------------------------
