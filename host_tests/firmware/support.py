@@ -9,6 +9,9 @@ imports only firmware modules):
     rng = Xorshift32(seed)             # the same numbers on both interpreters
     packets = packed(300, lambda i: tx.protect(rtp(i)))  # a list that stays packed on a board
     used = heap_used()                 # heap bytes in use after a collection (both interpreters)
+    config_refused(obj, "network.sip", "missing")  # config.parse(obj) must refuse, naming the key
+    shuttle(a, b, tamper=f)            # two ZRTP engines exchange packets until nothing moves
+    evs = events(a)                    # every event an engine has queued, in order
 
 Scratch directories get a random suffix, so that the two interpreters' runs (and other
 engineers' runs) on one machine never share one.
@@ -45,6 +48,56 @@ def raises(func, text):
     if got is None:
         raise AssertionError("no ValueError, want %r" % text)
     assert got == text, "got %r, want %r" % (got, text)
+
+
+def config_refused(obj, key, text):
+    """zerotap.config.parse(OBJ) must raise a ConfigError naming KEY, whose text is exactly
+    "KEY: TEXT"."""
+    from zerotap import config
+    try:
+        config.parse(obj)
+    except config.ConfigError as e:
+        assert e.key == key, (e.key, key, str(e))
+        assert str(e) == key + ": " + text, str(e)
+        return
+    raise AssertionError("accepted: %r" % (obj,))
+
+
+def events(x):
+    """Every event X (a ZRTP engine, or anything with next_event()) has queued, in order; its
+    queue is empty after."""
+    out = []
+    ev = x.next_event()
+    while ev is not None:
+        out.append(ev)
+        ev = x.next_event()
+    return out
+
+
+def shuttle(a, b, now=0, until=None, tamper=None, rounds=200):
+    """Deliver every packet between two ZRTP engines A and B both ways (no loss) at NOW, running
+    each one's slices of work while it is busy, until nothing moves, UNTIL() is true or ROUNDS
+    rounds have passed. TAMPER(src, packet) may change or drop (None) a packet. Returns the
+    packets each side sent, in order: {id(a): [...], id(b): [...]}."""
+    sent = {id(a): [], id(b): []}
+    for _ in range(rounds):
+        moved = False
+        for src, dst in ((a, b), (b, a)):
+            for p in src.datagrams_to_send():
+                sent[id(src)].append(p)
+                if tamper is not None:
+                    p = tamper(src, p)
+                if p is not None:
+                    moved = True
+                    dst.receive(p, now)
+            while src.busy:
+                src.handle_timer(now)
+                moved = True
+        if until is not None and until():
+            break
+        if not moved:
+            break
+    return sent
 
 
 def each_backend():
