@@ -4,79 +4,12 @@ part in the exchange: ZRTP only from the peer's media address, one unauthenticat
 elsewhere neither ends nor corrupts the exchange, the Hello hash is checked before anything else
 in a Hello, a good Confirm1 is never replaced by a bad one, and plain RTP from another host is not
 relayed to the phone before SECURE. Runs under both interpreters."""
-from support import events, shuttle
+from support import NET_A, NET_B, PHONE_A, MediaBox, events, media_pair, rtp, run_to_secure, shuttle
 from zerotap import crypto, media, status
 from zerotap.ui import canvas, screens
 from zerotap.zrtp import algorithms, engine as E, keys, packets
 
-PHONE_A = ("10.0.0.2", 4000)
-PHONE_B = ("10.0.1.2", 4100)
-NET_A = ("192.0.2.1", 42000)  # box A's network media address, as box B sees it
-NET_B = ("192.0.2.2", 43000)
 STRANGER = ("203.0.113.9", 43000)
-
-
-def _rtp(seq, payload=b"\x11" * 160, ssrc=0x01020304, pt=0):
-    return bytearray(bytes((0x80, pt, seq >> 8, seq & 0xFF, 0, 0, 0, seq & 0xFF,
-                            ssrc >> 24, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF, ssrc & 0xFF))
-                     + payload)
-
-
-class Box:
-    def __init__(self, name, policy="pass", initiate=True):
-        self.status = status.BoxStatus()
-        self.call = self.status.new_call(1, "out", "peer")
-        self.sent = []
-        cfg = E.Config(offer=algorithms.Offer(key_agreements=("X255",)), initiate=initiate)
-        self.engine = E.Engine(0x1000 + len(name), config=cfg)
-        self.leg = media.ZrtpLeg(self.engine, self.call)
-        self.session = media.MediaSession(self._transmit, policy, self.leg, self.call)
-        self.leg.bind(self.session)
-
-    def _transmit(self, leg, buf, n, addr):
-        self.sent.append((leg, bytes(buf[:n]), addr))
-
-    def take(self, leg=None):
-        out = [s for s in self.sent if leg is None or s[0] == leg]
-        self.sent = [s for s in self.sent if not (leg is None or s[0] == leg)]
-        return out
-
-
-def _pair(policy="pass", initiate_b=True):
-    a, b = Box("a", policy), Box("b", policy, initiate=initiate_b)
-    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
-    a.session.set_remote(1, NET_B[0], NET_B[1])
-    b.session.set_remote(0, PHONE_B[0], PHONE_B[1])
-    b.session.set_remote(1, NET_A[0], NET_A[1])
-    return a, b
-
-
-def _run(a, b, now, until_ms, inject=None):
-    """Deliver network-leg packets both ways and fire timers until both are secure (or UNTIL_MS).
-    INJECT(now) may return (box, packet, addr) to hand one more datagram to a box."""
-    a.session.secure.start(now)
-    b.session.secure.start(now)
-    while now < until_ms:
-        moved = False
-        for src, dst, addr in ((a, b, NET_A), (b, a, NET_B)):
-            for leg, data, _ in src.take(media.NET_RTP):
-                moved = True
-                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
-                if inject is not None:
-                    extra = inject(now, dst, data)
-                    if extra is not None:
-                        box, pkt, at = extra
-                        box.session.receive(media.NET_RTP, bytearray(pkt), len(pkt), at, now)
-        for box in (a, b):
-            t = box.session.timer()
-            if t is not None and t <= now:
-                box.session.handle_timer(now)
-                moved = True
-        if a.leg.is_secure and b.leg.is_secure and not a.sent and not b.sent:
-            return now
-        if not moved:
-            now += 10
-    return None
 
 
 def _frame(message, ssrc=0x0BADBEEF):
@@ -87,8 +20,8 @@ def _frame(message, ssrc=0x0BADBEEF):
 
 def test_a_late_zrtp_hash_that_does_not_match_ends_secure_loudly():
     for policy in ("pass", "block"):
-        a, b = _pair(policy)
-        now = _run(a, b, 0, 20000)
+        a, b = media_pair(policy)
+        now = run_to_secure(a, b, 0, 20000)
         assert now is not None and a.call.security == status.SECURE
         # a fast exchange; the 200 OK brings an a=zrtp-hash that is not the peer's Hello's
         a.leg.set_peer_hash(("1.10", "ab" * 32))
@@ -99,18 +32,18 @@ def test_a_late_zrtp_hash_that_does_not_match_ends_secure_loudly():
         buf = bytearray(canvas.buffer_size(128, 64))
         assert screens.render(a.status, canvas.frame(buf, 128, 64), 128, 64) == screens.ALARM
         # media follows the clear policy now: pass relays the phone's audio in clear, block nothing
-        pkt = _rtp(50)
+        pkt = rtp(50)
         a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, now + 10)
         out = a.take(media.NET_RTP)
         if policy == "block":
             assert out == [], out
         else:
-            assert len(out) == 1 and out[0][1] == bytes(_rtp(50)), "not plain: still SRTP?"
+            assert len(out) == 1 and out[0][1] == bytes(rtp(50)), "not plain: still SRTP?"
 
 
 def test_an_unacknowledged_error_after_secure_ends_secure_loudly():
-    a, b = _pair()
-    now = _run(a, b, 0, 20000)
+    a, b = media_pair()
+    now = run_to_secure(a, b, 0, 20000)
     # the peer asks to go clear; the box refuses with Error 0x100, which is never acknowledged
     k = b.engine._keys
     mackey = k.mackeyi if b.engine.role == E.INITIATOR else k.mackeyr
@@ -132,7 +65,7 @@ def test_an_unacknowledged_error_after_secure_ends_secure_loudly():
 # --- 3: no stranger in the exchange --------------------------------------------------------------------
 
 def test_zrtp_from_another_host_is_not_taken():
-    a, b = _pair()
+    a, b = media_pair()
     b.session.secure.start(0)
     hello = b.take(media.NET_RTP)[0][1]
     a.session.receive(media.NET_RTP, bytearray(hello), len(hello), STRANGER, 0)
@@ -144,8 +77,8 @@ def test_zrtp_from_another_host_is_not_taken():
 
 
 def test_before_the_answer_no_exchange_completes_with_anybody():
-    a = Box("a")  # an outgoing call: the answer (and its media address) not there yet
-    m = Box("m")
+    a = MediaBox("a")  # an outgoing call: the answer (and its media address) not there yet
+    m = MediaBox("m")
     m.session.set_remote(1, NET_A[0], NET_A[1])
     m.session.secure.start(0)
     for _ in range(5):
@@ -157,7 +90,7 @@ def test_before_the_answer_no_exchange_completes_with_anybody():
 
 
 def test_an_error_from_elsewhere_does_not_end_the_exchange():
-    a, b = _pair()
+    a, b = media_pair()
     err = _frame(packets.Error(packets.ERROR_TIMEOUT).encode())
     sent = [False]
 
@@ -167,7 +100,7 @@ def test_an_error_from_elsewhere_does_not_end_the_exchange():
             return a, err, STRANGER
         return None
 
-    assert _run(a, b, 0, 20000, inject) is not None
+    assert run_to_secure(a, b, 0, 20000, inject) is not None
     assert sent[0] and a.call.security == status.SECURE
 
 
@@ -269,13 +202,13 @@ def test_a_good_stored_confirm1_is_never_replaced_by_a_bad_one():
 
 
 def test_rtp_from_a_stranger_is_not_relayed_to_the_phone_before_secure():
-    a = Box("a")
+    a = MediaBox("a")
     a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
     a.session.set_remote(1, NET_B[0], NET_B[1])
-    pkt = _rtp(1)
+    pkt = rtp(1)
     a.session.receive(media.NET_RTP, pkt, len(pkt), STRANGER, 0)
     assert a.take(media.PHONE_RTP) == [] and a.session.counters.stranger == 1
-    pkt = _rtp(2)
+    pkt = rtp(2)
     a.session.receive(media.NET_RTP, pkt, len(pkt), NET_B, 0)
     assert len(a.take(media.PHONE_RTP)) == 1
     # and a stranger cannot steal the stream's address by latching either
