@@ -1,6 +1,7 @@
 """The real peers of a box test (Kamailio, boxes, linphonecs, dnsmasq ...) as one group: started
 in order, phones registered, a call placed until the boxes say SECURE, hung up, and every peer
-stopped whatever became of the others. The box tests (test_box_*.py) share these:
+stopped whatever became of the others. The box tests (test_box_*.py; test_web_browser.py its
+stop_all) share these:
 
     try:
         start_all(kam, box_a, box_b, alice, bob)        # in this order

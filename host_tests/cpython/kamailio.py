@@ -37,6 +37,11 @@ AUTH_ROUTE = r'''route[AUTH] {
 }
 '''
 
+# The modules every Kamailio of the tests loads (kamailio_provider.py too, and some more).
+LOAD_MODULES = "".join('loadmodule "%s.so"\n' % m for m in (
+    "kex", "corex", "tm", "tmx", "sl", "rr", "pv", "maxfwd", "usrloc", "registrar", "textops",
+    "siputils", "xlog", "sanity", "auth"))
+
 CFG = r'''#!KAMAILIO
 debug=2
 log_stderror=yes
@@ -49,22 +54,7 @@ alias="127.0.0.1:%(port)d"
 disable_tcp=yes
 enable_sctp=no
 mpath="%(modules)s"
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "sanity.so"
-loadmodule "auth.so"
-modparam("usrloc", "db_mode", 0)
+''' + LOAD_MODULES + r'''modparam("usrloc", "db_mode", 0)
 modparam("rr", "enable_full_lr", 1)
 modparam("rr", "append_fromtag", 1)
 modparam("registrar", "max_expires", 3600)

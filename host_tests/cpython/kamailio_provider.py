@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from hostenv import need, stop_process, text_of, wait_until
-from kamailio import AUTH_ROUTE, MODULES
+from kamailio import AUTH_ROUTE, LOAD_MODULES, MODULES
 
 CFG = r'''#!KAMAILIO
 debug=2
@@ -37,22 +37,7 @@ tcp_accept_aliases=yes
 tcp_connection_lifetime=3605
 tcp_max_connections=64
 mpath="%(modules)s"
-loadmodule "kex.so"
-loadmodule "corex.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "sanity.so"
-loadmodule "auth.so"
-loadmodule "nathelper.so"
+''' + LOAD_MODULES + r'''loadmodule "nathelper.so"
 %(tls_load)s
 %(rtp_load)s
 modparam("usrloc", "db_mode", 0)

@@ -37,6 +37,26 @@ def _run(interp, tmp_path, port, name, cafile, messages):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _against(interp, tmp_path, issued, ca, messages, mode="answer"):
+    """The stream client on INTERP, trusting CA, sends MESSAGES to a SipTlsServer (MODE) that
+    shows ISSUED (key, cert): (the client's events, the stopped server)."""
+    key, cert = issued
+    srv = SipTlsServer(cert, key).start()
+    srv.mode = mode
+    try:
+        res = _run(interp, tmp_path, srv.port, NAME, ca.pem, messages)
+    finally:
+        srv.stop()
+    return res["events"], srv
+
+
+def _verify_failed(ev, srv):
+    """The client closed at the handshake with a verify failure, and no request reached SRV."""
+    assert len(ev) == 1 and ev[0][0] == "closed", ev
+    assert ev[0][1].startswith("tls: certificate verify failed: "), ev
+    assert srv.requests == []
+
+
 @pytest.fixture
 def ca(tmp_path):
     return TestCA(tmp_path / "ca")
@@ -44,14 +64,8 @@ def ca(tmp_path):
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_tls_right_name_carries_sip_whole(interp, tmp_path, ca):
-    key, cert = ca.issue(NAME)
-    srv = SipTlsServer(cert, key).start()
-    try:
-        big = _options(b"a=x\r\n" * 1600)  # about 8 KB, several TLS records
-        res = _run(interp, tmp_path, srv.port, NAME, ca.pem, [_options(), big])
-    finally:
-        srv.stop()
-    ev = res["events"]
+    big = _options(b"a=x\r\n" * 1600)  # about 8 KB, several TLS records
+    ev, srv = _against(interp, tmp_path, ca.issue(NAME), ca, [_options(), big])
     assert ev[0] == ["open"]
     answer = b"SIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     assert ev[1] == ["message", len(answer), "SIP/2.0 200 OK"]
@@ -62,46 +76,24 @@ def test_tls_right_name_carries_sip_whole(interp, tmp_path, ca):
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_tls_wrong_name_is_refused_with_the_reason_and_nothing_in_clear(interp, tmp_path, ca):
-    key, cert = ca.issue("other.example.test")
-    srv = SipTlsServer(cert, key).start()
-    try:
-        res = _run(interp, tmp_path, srv.port, NAME, ca.pem, [_options()])
-    finally:
-        srv.stop()
-    ev = res["events"]
-    assert len(ev) == 1 and ev[0][0] == "closed", ev
-    assert ev[0][1].startswith("tls: certificate verify failed: "), ev
+    ev, srv = _against(interp, tmp_path, ca.issue("other.example.test"), ca, [_options()])
+    _verify_failed(ev, srv)
     if interp == "cpython":
         assert "other.example.test" in ev[0][1] or "Hostname mismatch" in ev[0][1], ev
     else:
         assert "CN" in ev[0][1] or "name" in ev[0][1].lower(), ev
-    assert srv.requests == []
     assert all(b[:1] == b"\x16" for b in srv.first_bytes) and len(srv.first_bytes) == 1
 
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_tls_unknown_ca_is_refused(interp, tmp_path, ca):
     other = TestCA(tmp_path / "other", name="Some Other CA")
-    key, cert = other.issue(NAME)
-    srv = SipTlsServer(cert, key).start()
-    try:
-        res = _run(interp, tmp_path, srv.port, NAME, ca.pem, [_options()])
-    finally:
-        srv.stop()
-    ev = res["events"]
-    assert len(ev) == 1 and ev[0][0] == "closed", ev
-    assert ev[0][1].startswith("tls: certificate verify failed: "), ev
-    assert srv.requests == []
+    ev, srv = _against(interp, tmp_path, other.issue(NAME), ca, [_options()])
+    _verify_failed(ev, srv)
 
 
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 @pytest.mark.parametrize("mode,reason", [("garbage", "framing: not a SIP message")])
 def test_garbage_on_a_tls_stream_closes_it(interp, mode, reason, tmp_path, ca):
-    key, cert = ca.issue(NAME)
-    srv = SipTlsServer(cert, key).start()
-    srv.mode = mode
-    try:
-        res = _run(interp, tmp_path, srv.port, NAME, ca.pem, [_options()])
-    finally:
-        srv.stop()
-    assert res["events"] == [["open"], ["closed", reason]], res
+    ev, srv = _against(interp, tmp_path, ca.issue(NAME), ca, [_options()], mode=mode)
+    assert ev == [["open"], ["closed", reason]], ev

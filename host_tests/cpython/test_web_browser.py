@@ -13,20 +13,12 @@ import socket
 import time
 
 import pytest
+from boxpeers import stop_all
 from hostenv import ROOT, wait_until
 from linphone import Linphone
 from webclient import WebClient, chromium, password_of, web_box
 
 INTERPRETERS = ("cpython", "micropython")
-
-
-def _stop(*things):
-    for t in things:
-        if t is not None:
-            try:
-                t.stop()
-            except Exception as e:  # keep stopping the others
-                print("stop %r: %r" % (t, e))
 
 
 def _secure_call(tmp_path, box, tag=""):
@@ -127,7 +119,7 @@ def test_browser_reads_sas_verifies_and_configures(tmp_path, interpreter):
             driver.save_screenshot(str(shots / "web_config.png"))
             assert box.wifi_secret not in driver.page_source
     finally:
-        _stop(a, b, box)
+        stop_all(a, b, box)
 
 
 def test_browser_shows_the_fallback_step_and_retries(tmp_path):
@@ -173,7 +165,7 @@ def test_browser_shows_the_fallback_step_and_retries(tmp_path):
             _wait(driver, lambda d: _text(d, "fb%d" % n) not in (None, ""))
     finally:
         closed.close()
-        _stop(a, b, box)
+        stop_all(a, b, box)
 
 
 def _raw(port, source, data=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
@@ -245,7 +237,7 @@ def test_page_security(tmp_path, interpreter):
         assert _raw(box.web_port, "127.0.0.1", b"GET /" + b"a" * 5000).startswith(
             b"HTTP/1.1 431")
     finally:
-        _stop(box)
+        stop_all(box)
 
 
 def test_heap_with_two_secure_calls_micropython(tmp_path):
@@ -276,5 +268,5 @@ def test_heap_with_two_secure_calls_micropython(tmp_path):
         assert free2 > 0 and used2 > used0
     finally:
         for a, b, _ in calls:
-            _stop(a, b)
-        _stop(box)
+            stop_all(a, b)
+        stop_all(box)

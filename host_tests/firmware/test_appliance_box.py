@@ -202,10 +202,28 @@ def _open_fds():
         return None
 
 
+class BoxAndPeers:
+    """`with BoxAndPeers(tag, timeout_s=..., clock=...) as (b, logs, phone, far):` the box (_box,
+    on the scratch directory TAG) with a phone ("alice") and a far end ("bob"), both Peers; the
+    box is shut down and both peers closed however the test ends."""
+
+    def __init__(self, tag, **box_args):
+        self.tag = tag
+        self.box_args = box_args
+
+    def __enter__(self):
+        self.b, logs = _box(scratch(self.tag), **self.box_args)
+        self.phone, self.far = Peer("alice"), Peer("bob")
+        return self.b, logs, self.phone, self.far
+
+    def __exit__(self, *exc):
+        self.b.shutdown()
+        self.phone.close()
+        self.far.close()
+
+
 def test_a_fault_in_one_calls_media_ends_that_call_only():
-    b, logs = _box(scratch("appl-fault"))
-    phone, far = Peer("alice"), Peer("bob")
-    try:
+    with BoxAndPeers("appl-fault") as (b, logs, phone, far):
         c1 = _call(b, phone, far, "call-one")
         c2 = _call(b, phone, far, "call-two")
         assert _relays(b, *c1, seq=1) == (1, 1) and _relays(b, *c2, seq=1) == (1, 1)
@@ -234,16 +252,10 @@ def test_a_fault_in_one_calls_media_ends_that_call_only():
         assert _relays(b, *c2, seq=3) == (1, 1)  # the other call still flows both ways
         assert not b.loop.stopping
         assert any("call %d: internal error in the call's media" % first.call in t for t in logs)
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
 
 
 def test_a_fault_in_one_calls_timer_and_engine_hook():
-    b, logs = _box(scratch("appl-timer"))
-    phone, far = Peer("alice"), Peer("bob")
-    try:
+    with BoxAndPeers("appl-timer") as (b, logs, phone, far):
         c1 = _call(b, phone, far, "t-one")
         c2 = _call(b, phone, far, "t-two")
         one, two = b.status.calls
@@ -274,17 +286,11 @@ def test_a_fault_in_one_calls_timer_and_engine_hook():
             assert str(e) == "fault injection is off (ZEROTAP_FAULTS=1 turns it on)"
         else:
             assert False
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
 
 
 def test_a_dead_far_end_ends_the_call_after_media_timeout_and_frees_its_sockets():
     clock = FakeClock()
-    b, logs = _box(scratch("appl-dead"), timeout_s=5, clock=clock)
-    phone, far = Peer("alice"), Peer("bob")
-    try:
+    with BoxAndPeers("appl-dead", timeout_s=5, clock=clock) as (b, logs, phone, far):
         before = _open_fds()
         fixed = runtime_box.fixed_sockets(b.cfg)
         assert len(b.loop._by_key) == fixed
@@ -312,10 +318,6 @@ def test_a_dead_far_end_ends_the_call_after_media_timeout_and_frees_its_sockets(
             # the two RTP sockets the test's peers made are the rest
             assert during - before - 2 == runtime_box.SOCKETS_PER_CALL, (before, during)
             assert _open_fds() == before + 2
-    finally:
-        b.shutdown()
-        phone.close()
-        far.close()
 
 
 def test_a_fault_in_the_loop_ends_run_after_a_clean_shutdown():

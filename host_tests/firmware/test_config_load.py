@@ -1,6 +1,7 @@
 """CONFIG.json: a good config loads; every refusal names the key at fault."""
 import json
 
+from support import config_refused
 from zerotap import config
 
 
@@ -10,16 +11,6 @@ def _good():
                   "rtp": "40000-40099"},
         "network": {"sip": "127.0.0.1:5080", "rtp": "42000-42099"},
     }
-
-
-def _refused(obj, key, text):
-    try:
-        config.parse(obj)
-    except config.ConfigError as e:
-        assert e.key == key, (e.key, key, str(e))
-        assert str(e) == key + ": " + text, str(e)
-        return
-    raise AssertionError("accepted: %r" % (obj,))
 
 
 def test_minimal_config_gets_defaults():
@@ -68,43 +59,43 @@ def test_allow_matches_addresses_and_cidrs():
         assert host not in allow, host
 
 
-def test_unknown_keys_are_refused():
+def test_unknown_keys_areconfig_refused():
     obj = _good()
     obj["phone"]["alow"] = []
-    _refused(obj, "phone.alow", "unknown key")
+    config_refused(obj, "phone.alow", "unknown key")
     obj = _good()
     obj["media"] = {"clear": "pass", "loud": 1}
-    _refused(obj, "media.loud", "unknown key")
+    config_refused(obj, "media.loud", "unknown key")
     obj = _good()
     obj["zrtp_cache"] = "x"
-    _refused(obj, "zrtp_cache", "unknown key")
+    config_refused(obj, "zrtp_cache", "unknown key")
 
 
 def test_missing_keys_are_named():
     obj = _good()
     del obj["phone"]["allow"]
-    _refused(obj, "phone.allow", "missing")
+    config_refused(obj, "phone.allow", "missing")
     obj = _good()
     del obj["network"]
-    _refused(obj, "network", "missing")
+    config_refused(obj, "network", "missing")
     obj = _good()
     del obj["network"]["rtp"]
-    _refused(obj, "network.rtp", "missing")
+    config_refused(obj, "network.rtp", "missing")
 
 
 def test_wrong_types_are_named():
     obj = _good()
     obj["phone"]["allow"] = "127.0.0.1"
-    _refused(obj, "phone.allow", "must be a list of addresses or CIDRs, not a string")
+    config_refused(obj, "phone.allow", "must be a list of addresses or CIDRs, not a string")
     obj = _good()
     obj["phone"]["sip"] = 5070
-    _refused(obj, "phone.sip", "must be a string 'host:port', not a number")
+    config_refused(obj, "phone.sip", "must be a string 'host:port', not a number")
     obj = _good()
     obj["media"] = {"clear": True}
-    _refused(obj, "media.clear", "must be a string, not a boolean")
+    config_refused(obj, "media.clear", "must be a string, not a boolean")
     obj = _good()
     obj["zrtp"] = {"cipher": "AES1"}
-    _refused(obj, "zrtp.cipher", "must be a list of ZRTP algorithm names, not a string")
+    config_refused(obj, "zrtp.cipher", "must be a list of ZRTP algorithm names, not a string")
 
 
 def test_bad_addresses_are_named():
@@ -124,38 +115,38 @@ def test_bad_addresses_are_named():
     for (side, key), value, name, text in cases:
         obj = _good()
         obj[side][key] = value
-        _refused(obj, name, text)
+        config_refused(obj, name, text)
     obj = _good()
     obj["phone"]["allow"] = ["127.0.0.1", "10.0.0.0/33"]
-    _refused(obj, "phone.allow[1]", "bad address or CIDR '10.0.0.0/33'")
+    config_refused(obj, "phone.allow[1]", "bad address or CIDR '10.0.0.0/33'")
     obj = _good()
     obj["phone"]["allow"] = ["1.2.3"]
-    _refused(obj, "phone.allow[0]", "bad address or CIDR '1.2.3'")
+    config_refused(obj, "phone.allow[0]", "bad address or CIDR '1.2.3'")
     obj = _good()
     obj["control"] = "10.0.0.1:5079"
-    _refused(obj, "control", "must be a loopback address, not '10.0.0.1'")
+    config_refused(obj, "control", "must be a loopback address, not '10.0.0.1'")
     obj = _good()
     obj["network"]["sip"] = "0.0.0.0:5080"
-    _refused(obj, "network.address", "missing: network.sip binds the wildcard address")
+    config_refused(obj, "network.address", "missing: network.sip binds the wildcard address")
 
 
 def test_bad_values_are_named():
     obj = _good()
     obj["media"] = {"clear": "loud"}
-    _refused(obj, "media.clear", "must be one of pass, mute, block, not 'loud'")
+    config_refused(obj, "media.clear", "must be one of pass, mute, block, not 'loud'")
     obj = _good()
     obj["zrtp"] = {"key_agreement": ["DH3k", "DH9k"]}
-    _refused(obj, "zrtp.key_agreement[1]",
-             "unknown algorithm 'DH9k' (known: DH3k, DH2k, EC25, EC38, X255, E255, Mult)")
+    config_refused(obj, "zrtp.key_agreement[1]",
+                   "unknown algorithm 'DH9k' (known: DH3k, DH2k, EC25, EC38, X255, E255, Mult)")
     obj = _good()
     obj["zrtp"] = {"sas": ["B32", "B32"]}
-    _refused(obj, "zrtp.sas[1]", "'B32' listed twice")
+    config_refused(obj, "zrtp.sas[1]", "'B32' listed twice")
     obj = _good()
     obj["network"]["sip"] = "127.0.0.1:5070"
-    _refused(obj, "network.sip", "same socket as phone.sip")
+    config_refused(obj, "network.sip", "same socket as phone.sip")
     obj = _good()
     obj["network"]["rtp"] = "40050-40200"
-    _refused(obj, "network.rtp", "overlaps phone.rtp on the same address")
+    config_refused(obj, "network.rtp", "overlaps phone.rtp on the same address")
 
 
 def test_not_json_and_not_an_object():
@@ -164,7 +155,7 @@ def test_not_json_and_not_an_object():
         raise AssertionError("accepted bad JSON")
     except config.ConfigError as e:
         assert e.key == "config" and str(e).startswith("config: not valid JSON")
-    _refused([], "config", "must be an object, not a list")
+    config_refused([], "config", "must be an object, not a list")
 
 
 def test_zrtp_defaults_have_one_home():

@@ -1,5 +1,6 @@
 """CONFIG.json's transport keys (docs/transports.md): network.transport, network.tls,
 network.dns, network.stun, network.keepalive_s, phone.tcp; every refusal names its key."""
+from support import config_refused
 from zerotap import config
 
 
@@ -8,16 +9,6 @@ def _good(**network):
     net.update(network)
     return {"phone": {"sip": "127.0.0.1:5070", "allow": ["127.0.0.1"], "rtp": "40000-40099"},
             "network": net}
-
-
-def _refused(obj, key, text):
-    try:
-        config.parse(obj)
-    except config.ConfigError as e:
-        assert e.key == key, (e.key, key, str(e))
-        assert str(e) == key + ": " + text, str(e)
-        return
-    raise AssertionError("accepted: %r" % (obj,))
 
 
 def test_defaults():
@@ -46,29 +37,31 @@ def test_all_keys():
 
 
 def test_refusals_name_the_key():
-    _refused(_good(transport="sctp"), "network.transport",
-             "must be one of udp, tcp, tls, not 'sctp'")
-    _refused(_good(transport=5), "network.transport", "must be a string, not a number")
-    _refused(_good(transport="tls", proxy="sip.example.test"), "network.tls",
-             "missing: network.transport tls needs a CA (network.tls.ca)")
-    _refused(_good(transport="tls", proxy="192.0.2.1:5061", tls={"ca": "x.pem"}),
-             "network.tls.name", "missing: the provider's certificate name (no domain in "
-             "network.proxy to check it against)")
-    _refused(_good(tls={"name": "a.test"}), "network.tls.ca",
-             "missing: a CA bundle or pinned CA (PEM file)")
-    _refused(_good(tls={"ca": "x.pem", "pin": 1}), "network.tls.pin", "unknown key")
-    _refused(_good(tls={"ca": "x.pem", "name": "bad name"}), "network.tls.name",
-             "bad host name 'bad name'")
-    _refused(_good(dns=[]), "network.dns", "must not be empty")
-    _refused(_good(dns=["resolver"]), "network.dns[0]", "bad address 'resolver': want host:port")
-    _refused(_good(stun="stun.example.test"), "network.stun",
-             "bad address 'stun.example.test': want host:port")
-    _refused(_good(keepalive_s=-1), "network.keepalive_s", "must be between 0 and 3600, not -1")
+    config_refused(_good(transport="sctp"), "network.transport",
+                   "must be one of udp, tcp, tls, not 'sctp'")
+    config_refused(_good(transport=5), "network.transport", "must be a string, not a number")
+    config_refused(_good(transport="tls", proxy="sip.example.test"), "network.tls",
+                   "missing: network.transport tls needs a CA (network.tls.ca)")
+    config_refused(_good(transport="tls", proxy="192.0.2.1:5061", tls={"ca": "x.pem"}),
+                   "network.tls.name", "missing: the provider's certificate name (no domain in "
+                   "network.proxy to check it against)")
+    config_refused(_good(tls={"name": "a.test"}), "network.tls.ca",
+                   "missing: a CA bundle or pinned CA (PEM file)")
+    config_refused(_good(tls={"ca": "x.pem", "pin": 1}), "network.tls.pin", "unknown key")
+    config_refused(_good(tls={"ca": "x.pem", "name": "bad name"}), "network.tls.name",
+                   "bad host name 'bad name'")
+    config_refused(_good(dns=[]), "network.dns", "must not be empty")
+    config_refused(_good(dns=["resolver"]), "network.dns[0]",
+                   "bad address 'resolver': want host:port")
+    config_refused(_good(stun="stun.example.test"), "network.stun",
+                   "bad address 'stun.example.test': want host:port")
+    config_refused(_good(keepalive_s=-1), "network.keepalive_s",
+                   "must be between 0 and 3600, not -1")
     obj = _good()
     obj["phone"]["tcp"] = "yes"
-    _refused(obj, "phone.tcp", "must be true or false, not a string")
-    _refused(_good(proxy="bad_name!"), "network.proxy",
-             "bad address 'bad_name!': want host:port")
+    config_refused(obj, "phone.tcp", "must be true or false, not a string")
+    config_refused(_good(proxy="bad_name!"), "network.proxy",
+                   "bad address 'bad_name!': want host:port")
 
 
 def test_a_board_takes_the_dhcp_resolver_and_its_datagram_limit():

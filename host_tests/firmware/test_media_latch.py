@@ -1,7 +1,7 @@
 """Latching on the network side behind NAT (issue 13): the box follows media to a new address
 only when it is authenticated (SRTP that passes its tag, or a ZRTP Hello whose hash the peer's
 SDP announced), never for plain RTP or an unannounced Hello from a stranger."""
-from test_media_session import NET_B, _pair, _rtp
+from support import NET_B, media_pair, rtp
 from zerotap import media
 
 NAT_B = ("198.51.100.7", 50000)  # where box B's media really comes from (its router)
@@ -16,13 +16,13 @@ def _hello(b, now=0):
 
 
 def test_plain_rtp_from_a_stranger_does_not_move_the_latch():
-    a, b = _pair()
-    a.session.receive(media.NET_RTP, _rtp(1), 172, NAT_B, 0)
+    a, b = media_pair()
+    a.session.receive(media.NET_RTP, rtp(1), 172, NAT_B, 0)
     assert a.session.path.remote[0] == NET_B
 
 
 def test_announced_hello_moves_the_latch_an_unannounced_one_does_not():
-    a, b = _pair()
+    a, b = media_pair()
     hello = _hello(b)
     a.session.receive(media.NET_RTP, bytearray(hello), len(hello), NAT_B, 0)
     assert a.session.path.remote[0] == NET_B  # no a=zrtp-hash known: not authenticated
@@ -30,7 +30,7 @@ def test_announced_hello_moves_the_latch_an_unannounced_one_does_not():
     a.session.secure.set_peer_hash((version, "00" * 32))  # another Hello's hash
     a.session.receive(media.NET_RTP, bytearray(hello), len(hello), NAT_B, 10)
     assert a.session.path.remote[0] == NET_B
-    a2, b2 = _pair()
+    a2, b2 = media_pair()
     hello = _hello(b2)
     version, hexhash = b2.session.secure.hello_hash().split()
     a2.session.secure.set_peer_hash((version, hexhash))
@@ -39,12 +39,13 @@ def test_announced_hello_moves_the_latch_an_unannounced_one_does_not():
 
 
 def test_srtp_that_authenticates_moves_the_latch():
-    from test_media_session import NET_A, _run
-    a, b = _pair()
+    from support import NET_A
+    from test_media_session import _run
+    a, b = media_pair()
     _run(a, b, 0, 20000)
     assert a.session.path.remote[0] == NET_B
     # B's phone talks; B's box protects it; it reaches A from B's router
-    b.session.receive(media.PHONE_RTP, _rtp(7), 172, ("10.0.1.2", 4100), 20000)
+    b.session.receive(media.PHONE_RTP, rtp(7), 172, ("10.0.1.2", 4100), 20000)
     out = b.take(media.NET_RTP)
     assert out
     srtp = out[-1][1]

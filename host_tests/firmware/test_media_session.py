@@ -1,19 +1,7 @@
 """The media session, sans-IO: two boxes' network legs wired back to back in memory, each with its
 real ZRTP engine (X25519, so that the MicroPython runner stays quick) and SRTP."""
-from support import raises
+from support import NET_A, NET_B, PHONE_A, PHONE_B, MediaBox, media_pair, raises, rtp, run_to_secure
 from zerotap import media, status
-from zerotap.zrtp import algorithms, engine
-
-PHONE_A = ("10.0.0.2", 4000)
-PHONE_B = ("10.0.1.2", 4100)
-NET_A = ("192.0.2.1", 42000)  # box A's network media address, as box B sees it
-NET_B = ("192.0.2.2", 43000)
-
-
-def _rtp(seq, payload=b"\x11" * 160, ssrc=0x01020304, pt=0):
-    return bytearray(bytes((0x80, pt, seq >> 8, seq & 0xFF, 0, 0, 0, seq & 0xFF,
-                            ssrc >> 24, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF, ssrc & 0xFF))
-                     + payload)
 
 
 def _rtcp_rr(ssrc=0x01020304):
@@ -22,62 +10,16 @@ def _rtcp_rr(ssrc=0x01020304):
                             ssrc & 0xFF)))
 
 
-class Box:
-    def __init__(self, name, policy="pass", zrtp=True):
-        self.status = status.BoxStatus()
-        self.call = self.status.new_call(1, "out", "peer")
-        self.sent = []
-        leg = None
-        if zrtp:
-            cfg = engine.Config(offer=algorithms.Offer(key_agreements=("X255",)))
-            leg = media.ZrtpLeg(engine.Engine(0x1000 + len(name), config=cfg), self.call)
-        self.session = media.MediaSession(self._transmit, policy, leg, self.call)
-        if leg is not None:
-            leg.bind(self.session)
-
-    def _transmit(self, leg, buf, n, addr):
-        self.sent.append((leg, bytes(buf[:n]), addr))
-
-    def take(self, leg=None):
-        out = [s for s in self.sent if leg is None or s[0] == leg]
-        self.sent = [s for s in self.sent if not (leg is None or s[0] == leg)]
-        return out
-
-
-def _pair(policy="pass"):
-    a, b = Box("a", policy), Box("b", policy)
-    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
-    a.session.set_remote(1, NET_B[0], NET_B[1])
-    b.session.set_remote(0, PHONE_B[0], PHONE_B[1])
-    b.session.set_remote(1, NET_A[0], NET_A[1])
-    return a, b
-
-
 def _run(a, b, now, until_ms):
     """Deliver network-leg packets both ways and fire timers, until both are secure."""
-    a.session.secure.start(now)
-    b.session.secure.start(now)
-    while now < until_ms:
-        moved = False
-        for src, dst, addr in ((a, b, NET_A), (b, a, NET_B)):
-            for leg, data, _ in src.take(media.NET_RTP):
-                moved = True
-                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
-        for box in (a, b):
-            t = box.session.timer()
-            if t is not None and t <= now:
-                box.session.handle_timer(now)
-                moved = True
-        if a.session.secure.is_secure and b.session.secure.is_secure and not a.sent \
-                and not b.sent:
-            return now
-        if not moved:
-            now += 10
-    raise AssertionError("not secure by %d ms" % until_ms)
+    t = run_to_secure(a, b, now, until_ms)
+    if t is None:
+        raise AssertionError("not secure by %d ms" % until_ms)
+    return t
 
 
 def test_zrtp_and_stun_from_the_phone_are_dropped():
-    a = Box("a")
+    a = MediaBox("a")
     a.session.set_remote(1, NET_B[0], NET_B[1])
     zrtp = bytearray(b"\x10\x00\x00\x01ZRTP" + b"\x00" * 20)
     stun = bytearray(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + b"\x00" * 12)
@@ -90,9 +32,9 @@ def test_zrtp_and_stun_from_the_phone_are_dropped():
 
 def test_clear_policy_before_secure():
     for policy, want in (("pass", b"\x11" * 160), ("mute", b"\xff" * 160), ("block", None)):
-        a = Box("a", policy)
+        a = MediaBox("a", policy)
         a.session.set_remote(1, NET_B[0], NET_B[1])
-        pkt = _rtp(1)
+        pkt = rtp(1)
         a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, 0)
         out = a.take(media.NET_RTP)
         if want is None:
@@ -100,22 +42,22 @@ def test_clear_policy_before_secure():
         else:
             assert len(out) == 1 and out[0][1][12:] == want and out[0][2] == NET_B, policy
     # mute: a codec the box cannot silence is dropped, never relayed
-    a = Box("a", "mute")
+    a = MediaBox("a", "mute")
     a.session.set_remote(1, NET_B[0], NET_B[1])
-    pkt = _rtp(2, pt=96)
+    pkt = rtp(2, pt=96)
     a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, 0)
     assert a.take() == []
 
 
 def test_secure_relay_both_ways_with_equal_sas():
-    a, b = _pair()
+    a, b = media_pair()
     now = _run(a, b, 0, 20000)
     sa, sb = a.call, b.call
     assert sa.security == status.SECURE and sb.security == status.SECURE
     assert sa.sas == sb.sas and sa.sas_type == sb.sas_type and sa.ka == "X255"
     assert sa.peer_zid and sb.peer_zid and sa.peer_zid != sb.peer_zid
     for seq in range(10, 20):
-        plain = _rtp(seq, bytes(range(160)))
+        plain = rtp(seq, bytes(range(160)))
         a.session.receive(media.PHONE_RTP, bytearray(plain), len(plain), PHONE_A, now)
         (leg, wire, dest), = a.take(media.NET_RTP)
         assert dest == NET_B and len(wire) == len(plain) + 10  # HS80 tag
@@ -131,7 +73,7 @@ def test_secure_relay_both_ways_with_equal_sas():
     (leg, out, dest), = a.take(media.PHONE_RTCP)
     assert out == rr and dest == (PHONE_A[0], PHONE_A[1] + 1)
     # a replayed SRTP packet is dropped and counted, not relayed twice
-    a.session.receive(media.PHONE_RTP, _rtp(30), 172, PHONE_A, now)
+    a.session.receive(media.PHONE_RTP, rtp(30), 172, PHONE_A, now)
     (leg, wire, dest), = a.take(media.NET_RTP)
     for _ in range(2):
         b.session.receive(media.NET_RTP, bytearray(wire), len(wire), NET_A, now)
@@ -139,16 +81,16 @@ def test_secure_relay_both_ways_with_equal_sas():
 
 
 def test_plain_rtp_after_secure_is_dropped_counted_and_alarmed():
-    a, b = _pair()
+    a, b = media_pair()
     now = _run(a, b, 0, 20000)
     assert not b.call.mitm
     # just after SECURE the peer may still send a few plain packets (RFC 6189 section 4.6)
-    early = _rtp(40)
+    early = rtp(40)
     b.session.receive(media.NET_RTP, early, len(early), NET_A, now + 10)
     assert b.take() == [] and b.session.counters.unauthenticated == 1 and not b.call.mitm
     later = now + media.SWITCH_GRACE_MS + 1
     for seq in range(41, 44):
-        pkt = _rtp(seq)
+        pkt = rtp(seq)
         b.session.receive(media.NET_RTP, pkt, len(pkt), NET_A, later)
     assert b.take() == [], "plain RTP reached the phone after SECURE"
     assert b.session.counters.unauthenticated == 4
@@ -160,7 +102,7 @@ def test_plain_rtp_after_secure_is_dropped_counted_and_alarmed():
 
 
 def test_peer_without_zrtp_leaves_the_call_clear():
-    a = Box("a")
+    a = MediaBox("a")
     a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
     a.session.set_remote(1, NET_B[0], NET_B[1])
     a.session.secure.start(0)
@@ -174,7 +116,7 @@ def test_peer_without_zrtp_leaves_the_call_clear():
         now += 50
         # the peer's plain audio keeps flowing to the phone meanwhile
         if now % 1000 == 0:
-            pkt = _rtp(now // 1000)
+            pkt = rtp(now // 1000)
             a.session.receive(media.NET_RTP, pkt, len(pkt), NET_B, now)
     hellos = [s for s in a.take(media.NET_RTP) if s[1][4:8] == b"ZRTP"]
     assert len(hellos) >= 10
@@ -187,7 +129,7 @@ ICE_B = ("203.0.113.9", 50000)  # box B's address on a second network path
 
 
 def test_a_second_network_path_carries_media_and_zrtp_rtcp_stays_on_the_provider_path():
-    a, b = _pair()
+    a, b = media_pair()
     now = _run(a, b, 0, 20000)
     s = a.session
     assert [p.name for p in s.paths] == [media.PROVIDER] and s.path is s.paths[0]
@@ -195,7 +137,7 @@ def test_a_second_network_path_carries_media_and_zrtp_rtcp_stays_on_the_provider
     ice.set_remote(ICE_B[0], ICE_B[1])
     s.use(ice)
     assert s.rtp_remote() == ICE_B
-    plain = _rtp(50, bytes(range(160)))
+    plain = rtp(50, bytes(range(160)))
     s.receive(media.PHONE_RTP, bytearray(plain), len(plain), PHONE_A, now)
     (leg, wire, dest), = a.take()
     assert leg == 4 and dest == ICE_B and len(wire) == len(plain) + 10  # SRTP, on the new path
@@ -204,11 +146,11 @@ def test_a_second_network_path_carries_media_and_zrtp_rtcp_stays_on_the_provider
     (leg, wire, dest), = a.take()
     assert leg == media.NET_RTCP and dest == (NET_B[0], NET_B[1] + 1)  # the provider path's RTCP
     # what comes in on the new path reaches the phone, and the new path latches its sender
-    b.session.receive(media.PHONE_RTP, _rtp(51), 172, PHONE_B, now)
+    b.session.receive(media.PHONE_RTP, rtp(51), 172, PHONE_B, now)
     (leg, wire, dest), = b.take(media.NET_RTP)
     s.receive(4, bytearray(wire), len(wire), (ICE_B[0], ICE_B[1] + 2), now)
     (leg, out, dest), = a.take()
-    assert leg == media.PHONE_RTP and out == _rtp(51) and ice.remote[0] == (ICE_B[0], ICE_B[1] + 2)
+    assert leg == media.PHONE_RTP and out == rtp(51) and ice.remote[0] == (ICE_B[0], ICE_B[1] + 2)
     # ZRTP goes out on the active path
     assert s.send_zrtp(b"\x10\x00\x00\x01ZRTP")
     assert [(leg, dest) for leg, _, dest in a.take()] == [(4, (ICE_B[0], ICE_B[1] + 2))]
@@ -217,7 +159,7 @@ def test_a_second_network_path_carries_media_and_zrtp_rtcp_stays_on_the_provider
 
 
 def test_paths_refuse_legs_out_of_order_and_strangers():
-    s = Box("a").session
+    s = MediaBox("a").session
     raises(lambda: s.add_path(media.Path("ice", 5, None)), "path ice: leg 5, the next free leg is 4")
     raises(lambda: s.add_path(media.Path("ice", 4, 6)), "path ice: leg 6, the next free leg is 5")
     assert len(s.paths) == 1 and len(s._leg_path) == 4  # nothing half added

@@ -2,7 +2,7 @@
 newcomers cannot empty the trust cache, the cache clock survives reboots, flash writes are
 counted, a failing write leaves the call SECURE with a warning, Mult is not offered and the
 configured algorithms are the policy when we answer a Commit. Runs under both interpreters."""
-from support import fresh_storage
+from support import events, fresh_storage, shuttle
 from zerotap.zrtp import algorithms, cache as zcache, engine as E, packets
 
 PEER = b"peer-zid-123"
@@ -16,32 +16,6 @@ class _Clock:
         return self.t
 
 
-def _events(x):
-    out = []
-    while True:
-        ev = x.next_event()
-        if ev is None:
-            return out
-        out.append(ev)
-
-
-def _shuttle(a, b, tamper=None, rounds=200):
-    for _ in range(rounds):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            for p in src.datagrams_to_send():
-                if tamper is not None:
-                    p = tamper(src, p)
-                if p is not None:
-                    moved = True
-                    dst.receive(p, 0)
-            while src.busy:
-                src.handle_timer(0)
-                moved = True
-        if not moved:
-            break
-
-
 def _engine(ssrc, cache=None, expiry=0xFFFFFFFF, offer=None, initiate=True):
     return E.Engine(ssrc, cache=cache, config=E.Config(offer=offer, cache_expiry=expiry, initiate=initiate))
 
@@ -49,8 +23,8 @@ def _engine(ssrc, cache=None, expiry=0xFFFFFFFF, offer=None, initiate=True):
 def _exchange(a, b, tamper=None):
     a.start(0)
     b.start(0)
-    _shuttle(a, b, tamper)
-    ea, eb = _events(a), _events(b)
+    shuttle(a, b, tamper=tamper)
+    ea, eb = events(a), events(b)
     sa = [e for e in ea if isinstance(e, E.Secure)]
     sb = [e for e in eb if isinstance(e, E.Secure)]
     return (sa[0] if sa else None), (sb[0] if sb else None), ea, eb

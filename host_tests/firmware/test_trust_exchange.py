@@ -4,78 +4,12 @@ part in the exchange: ZRTP only from the peer's media address, one unauthenticat
 elsewhere neither ends nor corrupts the exchange, the Hello hash is checked before anything else
 in a Hello, a good Confirm1 is never replaced by a bad one, and plain RTP from another host is not
 relayed to the phone before SECURE. Runs under both interpreters."""
+from support import NET_A, NET_B, PHONE_A, MediaBox, events, media_pair, rtp, run_to_secure, shuttle
 from zerotap import crypto, media, status
 from zerotap.ui import canvas, screens
 from zerotap.zrtp import algorithms, engine as E, keys, packets
 
-PHONE_A = ("10.0.0.2", 4000)
-PHONE_B = ("10.0.1.2", 4100)
-NET_A = ("192.0.2.1", 42000)  # box A's network media address, as box B sees it
-NET_B = ("192.0.2.2", 43000)
 STRANGER = ("203.0.113.9", 43000)
-
-
-def _rtp(seq, payload=b"\x11" * 160, ssrc=0x01020304, pt=0):
-    return bytearray(bytes((0x80, pt, seq >> 8, seq & 0xFF, 0, 0, 0, seq & 0xFF,
-                            ssrc >> 24, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF, ssrc & 0xFF))
-                     + payload)
-
-
-class Box:
-    def __init__(self, name, policy="pass", initiate=True):
-        self.status = status.BoxStatus()
-        self.call = self.status.new_call(1, "out", "peer")
-        self.sent = []
-        cfg = E.Config(offer=algorithms.Offer(key_agreements=("X255",)), initiate=initiate)
-        self.engine = E.Engine(0x1000 + len(name), config=cfg)
-        self.leg = media.ZrtpLeg(self.engine, self.call)
-        self.session = media.MediaSession(self._transmit, policy, self.leg, self.call)
-        self.leg.bind(self.session)
-
-    def _transmit(self, leg, buf, n, addr):
-        self.sent.append((leg, bytes(buf[:n]), addr))
-
-    def take(self, leg=None):
-        out = [s for s in self.sent if leg is None or s[0] == leg]
-        self.sent = [s for s in self.sent if not (leg is None or s[0] == leg)]
-        return out
-
-
-def _pair(policy="pass", initiate_b=True):
-    a, b = Box("a", policy), Box("b", policy, initiate=initiate_b)
-    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
-    a.session.set_remote(1, NET_B[0], NET_B[1])
-    b.session.set_remote(0, PHONE_B[0], PHONE_B[1])
-    b.session.set_remote(1, NET_A[0], NET_A[1])
-    return a, b
-
-
-def _run(a, b, now, until_ms, inject=None):
-    """Deliver network-leg packets both ways and fire timers until both are secure (or UNTIL_MS).
-    INJECT(now) may return (box, packet, addr) to hand one more datagram to a box."""
-    a.session.secure.start(now)
-    b.session.secure.start(now)
-    while now < until_ms:
-        moved = False
-        for src, dst, addr in ((a, b, NET_A), (b, a, NET_B)):
-            for leg, data, _ in src.take(media.NET_RTP):
-                moved = True
-                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
-                if inject is not None:
-                    extra = inject(now, dst, data)
-                    if extra is not None:
-                        box, pkt, at = extra
-                        box.session.receive(media.NET_RTP, bytearray(pkt), len(pkt), at, now)
-        for box in (a, b):
-            t = box.session.timer()
-            if t is not None and t <= now:
-                box.session.handle_timer(now)
-                moved = True
-        if a.leg.is_secure and b.leg.is_secure and not a.sent and not b.sent:
-            return now
-        if not moved:
-            now += 10
-    return None
 
 
 def _frame(message, ssrc=0x0BADBEEF):
@@ -86,8 +20,8 @@ def _frame(message, ssrc=0x0BADBEEF):
 
 def test_a_late_zrtp_hash_that_does_not_match_ends_secure_loudly():
     for policy in ("pass", "block"):
-        a, b = _pair(policy)
-        now = _run(a, b, 0, 20000)
+        a, b = media_pair(policy)
+        now = run_to_secure(a, b, 0, 20000)
         assert now is not None and a.call.security == status.SECURE
         # a fast exchange; the 200 OK brings an a=zrtp-hash that is not the peer's Hello's
         a.leg.set_peer_hash(("1.10", "ab" * 32))
@@ -98,18 +32,18 @@ def test_a_late_zrtp_hash_that_does_not_match_ends_secure_loudly():
         buf = bytearray(canvas.buffer_size(128, 64))
         assert screens.render(a.status, canvas.frame(buf, 128, 64), 128, 64) == screens.ALARM
         # media follows the clear policy now: pass relays the phone's audio in clear, block nothing
-        pkt = _rtp(50)
+        pkt = rtp(50)
         a.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE_A, now + 10)
         out = a.take(media.NET_RTP)
         if policy == "block":
             assert out == [], out
         else:
-            assert len(out) == 1 and out[0][1] == bytes(_rtp(50)), "not plain: still SRTP?"
+            assert len(out) == 1 and out[0][1] == bytes(rtp(50)), "not plain: still SRTP?"
 
 
 def test_an_unacknowledged_error_after_secure_ends_secure_loudly():
-    a, b = _pair()
-    now = _run(a, b, 0, 20000)
+    a, b = media_pair()
+    now = run_to_secure(a, b, 0, 20000)
     # the peer asks to go clear; the box refuses with Error 0x100, which is never acknowledged
     k = b.engine._keys
     mackey = k.mackeyi if b.engine.role == E.INITIATOR else k.mackeyr
@@ -131,7 +65,7 @@ def test_an_unacknowledged_error_after_secure_ends_secure_loudly():
 # --- 3: no stranger in the exchange --------------------------------------------------------------------
 
 def test_zrtp_from_another_host_is_not_taken():
-    a, b = _pair()
+    a, b = media_pair()
     b.session.secure.start(0)
     hello = b.take(media.NET_RTP)[0][1]
     a.session.receive(media.NET_RTP, bytearray(hello), len(hello), STRANGER, 0)
@@ -143,8 +77,8 @@ def test_zrtp_from_another_host_is_not_taken():
 
 
 def test_before_the_answer_no_exchange_completes_with_anybody():
-    a = Box("a")  # an outgoing call: the answer (and its media address) not there yet
-    m = Box("m")
+    a = MediaBox("a")  # an outgoing call: the answer (and its media address) not there yet
+    m = MediaBox("m")
     m.session.set_remote(1, NET_A[0], NET_A[1])
     m.session.secure.start(0)
     for _ in range(5):
@@ -156,7 +90,7 @@ def test_before_the_answer_no_exchange_completes_with_anybody():
 
 
 def test_an_error_from_elsewhere_does_not_end_the_exchange():
-    a, b = _pair()
+    a, b = media_pair()
     err = _frame(packets.Error(packets.ERROR_TIMEOUT).encode())
     sent = [False]
 
@@ -166,7 +100,7 @@ def test_an_error_from_elsewhere_does_not_end_the_exchange():
             return a, err, STRANGER
         return None
 
-    assert _run(a, b, 0, 20000, inject) is not None
+    assert run_to_secure(a, b, 0, 20000, inject) is not None
     assert sent[0] and a.call.security == status.SECURE
 
 
@@ -176,23 +110,6 @@ def _engines(hash_known=True):
     if hash_known:
         a.set_peer_hello_hash(b.hello_hash())
     return a, b
-
-
-def _shuttle(a, b, tamper=None, rounds=200):
-    for _ in range(rounds):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            for p in src.datagrams_to_send():
-                if tamper is not None:
-                    p = tamper(src, dst, p)
-                if p is not None:
-                    moved = True
-                    dst.receive(p, 0)
-            while src.busy:
-                src.handle_timer(0)
-                moved = True
-        if not moved:
-            break
 
 
 def _forged_hello(victim, version=packets.VERSION, zid=None):
@@ -213,7 +130,7 @@ def test_a_forged_hello_neither_ends_nor_corrupts_the_exchange():
                 p = _forged_hello(a, version=b"1.00", zid=b"mallory-zid1")
             a.receive(p, 0)  # first, before the real Hello
             assert a.state != E.FAILED, (hash_known, forged)
-            _shuttle(a, b)
+            shuttle(a, b)
             assert a.state == E.SECURE and b.state == E.SECURE, (hash_known, forged, a.state, b.state)
 
 
@@ -221,12 +138,7 @@ def test_the_hello_hash_is_checked_before_any_other_check():
     a, b = _engines(True)
     a.start(0)
     a.receive(_forged_hello(a), 0)  # our own ZID: with the hash known, it is a stranger's Hello
-    errors = []
-    while True:
-        ev = a.next_event()
-        if ev is None:
-            break
-        errors.append(ev)
+    errors = events(a)
     assert a.state == E.DISCOVERY and a.dropped == 1
     assert all(not e.fatal for e in errors) and errors and "a=zrtp-hash" in errors[0].reason, errors
 
@@ -245,13 +157,13 @@ def test_one_bad_confirm1_does_not_end_the_exchange():
     b.start(0)
     forged = [False]
 
-    def tamper(src, dst, p):
+    def tamper(src, p):
         if src is b and p[16:24] == b"Confirm1" and not forged[0]:
             forged[0] = True
-            dst.receive(_confirm1_forgery(p), 0)  # the stranger's copy first
+            a.receive(_confirm1_forgery(p), 0)  # the stranger's copy first
         return p
 
-    _shuttle(a, b, tamper)
+    shuttle(a, b, tamper=tamper)
     assert forged[0] and a.state == E.SECURE and b.state == E.SECURE, (a.state, b.state)
 
 
@@ -285,18 +197,18 @@ def test_a_good_stored_confirm1_is_never_replaced_by_a_bad_one():
     assert held and a.busy and a.state == E.DHPART2_SENT, (a.state, a.busy, held)
     a.receive(held[0], 0)  # the good Confirm1, stored until the keys exist
     a.receive(_confirm1_forgery(held[0]), 0)  # then a bad one
-    _shuttle(a, b)
+    shuttle(a, b)
     assert a.state == E.SECURE and b.state == E.SECURE, (a.state, b.state)
 
 
 def test_rtp_from_a_stranger_is_not_relayed_to_the_phone_before_secure():
-    a = Box("a")
+    a = MediaBox("a")
     a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
     a.session.set_remote(1, NET_B[0], NET_B[1])
-    pkt = _rtp(1)
+    pkt = rtp(1)
     a.session.receive(media.NET_RTP, pkt, len(pkt), STRANGER, 0)
     assert a.take(media.PHONE_RTP) == [] and a.session.counters.stranger == 1
-    pkt = _rtp(2)
+    pkt = rtp(2)
     a.session.receive(media.NET_RTP, pkt, len(pkt), NET_B, 0)
     assert len(a.take(media.PHONE_RTP)) == 1
     # and a stranger cannot steal the stream's address by latching either

@@ -4,7 +4,7 @@ new rs1 when the call ends (``Engine.wipe``); an SRTP session's keys on every ba
 (``Session.wipe``). The trust cache keeps its own copy of the retained secret. Runs under both
 interpreters (bytes objects cannot be overwritten by any interpreter: the secrets live in
 bytearrays)."""
-from support import each_backend
+from support import each_backend, shuttle
 from zerotap import crypto, srtp
 from zerotap.zrtp import cache as zcache, engine as E, keys
 
@@ -41,17 +41,7 @@ def _secure_pair(rec_a, rec_b, cache_a):
     b = E.Engine(0x0B0B0B0B, ka_backend=rec_b)
     a.start(0)
     b.start(0)
-    for _ in range(200):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            for p in src.datagrams_to_send():
-                dst.receive(p, 0)
-                moved = True
-            while src.busy:
-                src.handle_timer(0)
-                moved = True
-        if not moved:
-            break
+    shuttle(a, b)
     assert a.state == E.SECURE and b.state == E.SECURE
     ev = None
     while True:

@@ -1,7 +1,7 @@
 """The ZRTP engine's checks and timers: T1/T2 schedules, retransmissions, the Hello hash, loops,
 versions, Error/ErrorACK, GoClear, SASrelay, bad DH values, hvi, Confirm MACs, Ping, and mutated
 packets. Runs under both interpreters."""
-from support import Xorshift32, raises
+from support import Xorshift32, events, raises, shuttle
 from zerotap import crypto
 from zerotap.zrtp import algorithms, engine as E, packets
 
@@ -21,45 +21,12 @@ def _types(pkts):
     return [packets.message_type(p[12:-4]).decode().rstrip() for p in pkts]
 
 
-def _events(x):
-    out = []
-    while True:
-        ev = x.next_event()
-        if ev is None:
-            return out
-        out.append(ev)
-
-
-def _shuttle(a, b, now=0, until=None, tamper=None, rounds=200):
-    """Deliver every packet both ways (no loss) until nothing moves; TAMPER(src, packet) may
-    change or drop (None) a packet. Returns the packets each side sent, in order."""
-    sent = {id(a): [], id(b): []}
-    for _ in range(rounds):
-        moved = False
-        for src, dst in ((a, b), (b, a)):
-            for p in src.datagrams_to_send():
-                sent[id(src)].append(p)
-                if tamper is not None:
-                    p = tamper(src, p)
-                if p is not None:
-                    moved = True
-                    dst.receive(p, now)
-            while src.busy:
-                src.handle_timer(now)
-                moved = True
-        if until is not None and until():
-            break
-        if not moved:
-            break
-    return sent
-
-
 def _secure(a, b):
     a.start(0)
     b.start(0)
-    _shuttle(a, b)
+    shuttle(a, b)
     assert a.state == E.SECURE and b.state == E.SECURE, (a.state, b.state)
-    return _events(a), _events(b)
+    return events(a), events(b)
 
 
 T2_ROUNDS = 40
@@ -88,7 +55,7 @@ def test_hello_timer_t1_and_no_peer():
     seqs = [(p[2] << 8) | p[3] for p in pkts]
     assert 0 < seqs[0] < 0x1000 and seqs == list(range(seqs[0], seqs[0] + 21))
     assert all(p[4:-4] == pkts[0][4:-4] for p in pkts)  # same message, new sequence number and CRC
-    ev = _events(a)
+    ev = events(a)
     assert len(ev) == 1 and isinstance(ev[0], E.NoPeer) and ev[0].hellos == 21
     assert a.timer() is None and a.state == E.DISCOVERY  # still listening
 
@@ -112,7 +79,7 @@ def test_hellos_go_on_for_12_s_once_the_peer_is_heard():
         now = t
         a.handle_timer(now)
     assert times[-1] - times[0] >= 12000 and len(times) == 63
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.FAILED and ev[-1].code == 0xB0 and ev[-1].fatal and not ev[-1].sent
 
 
@@ -139,7 +106,7 @@ def test_commit_timer_t2_then_timeout():
     gaps = [y - x for x, y in zip(times, times[1:])]
     assert gaps == [150, 300, 600, 1200, 1200, 1200, 1200, 1200, 1200, 1200]  # 150 ms doubling to 1.2 s, 10 retries
     assert now - times[-1] == 1200
-    ev = _events(a)
+    ev = events(a)
     assert ev[-1].code == 0xB0 and ev[-1].fatal
 
 
@@ -153,7 +120,7 @@ def test_responder_answers_repeats_and_only_repeats():
         last.setdefault((id(src), _types([p])[0]), []).append(p)
         return p
 
-    _shuttle(a, b, tamper=record)
+    shuttle(a, b, tamper=record)
     assert a.state == b.state == E.SECURE
     for typ, answer in (("Commit", "DHPart1"), ("DHPart2", "Confirm1"), ("Confirm2", "Conf2ACK")):
         repeat = last[(id(a), typ)][-1]
@@ -174,7 +141,7 @@ def test_responder_answers_repeats_and_only_repeats():
         seen.setdefault(t, []).append(p)
         return None if t == "Confirm1" else p
 
-    _shuttle(a, b, tamper=hold_confirm1)
+    shuttle(a, b, tamper=hold_confirm1)
     assert b.state == E.CONFIRM1_SENT and a.state == E.DHPART2_SENT
     b.receive(seen["DHPart2"][0], 5)
     again = b.datagrams_to_send()
@@ -188,11 +155,11 @@ def test_srtp_confirms_when_conf2ack_is_lost():
     a, b = _pair(initiate_b=False)
     a.start(0)
     b.start(0)
-    _shuttle(a, b, tamper=lambda src, p: None if _types([p]) == ["Conf2ACK"] else p)
+    shuttle(a, b, tamper=lambda src, p: None if _types([p]) == ["Conf2ACK"] else p)
     assert a.state == E.CONFIRM2_SENT and b.state == E.SECURE
-    assert [type(e) for e in _events(a)] == [E.Sas]
+    assert [type(e) for e in events(a)] == [E.Sas]
     a.srtp_authenticated(50)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.SECURE and len(ev) == 1 and isinstance(ev[0], E.Secure) and a.timer() is None
 
 
@@ -208,8 +175,8 @@ def test_peer_hello_hash():
     a.set_peer_hello_hash(c.hello_hash())
     a.start(0)
     b.start(0)
-    _shuttle(a, b)
-    ev = _events(a)
+    shuttle(a, b)
+    ev = events(a)
     assert a.state == E.DISCOVERY and len(ev) == 1 and ev[0].code is None and not ev[0].fatal
     assert "does not match the a=zrtp-hash" in ev[0].reason
     assert a.dropped >= 1
@@ -220,7 +187,7 @@ def test_peer_hello_hash():
     b.receive(a.datagrams_to_send()[0], 0)
     a.receive(b.datagrams_to_send()[-1], 0)
     a.set_peer_hello_hash(c.hello_hash())
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.FAILED and ev[-1].fatal and "does not match the a=zrtp-hash" in ev[-1].reason
     raises(lambda: a.set_peer_hello_hash("1.10 abc"), "a=zrtp-hash needs 64 hex digits, got 3")
     raises(lambda: a.set_peer_hello_hash("2.0 " + "0" * 64), "a=zrtp-hash: unsupported version '2.0'")
@@ -234,7 +201,7 @@ def test_hello_with_our_own_zid_is_dropped_with_a_warning():
     a.start(0)
     hello = a.datagrams_to_send()[0]
     a.receive(hello, 10)  # our own Hello came back
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.DISCOVERY and len(ev) == 1 and not ev[0].fatal and "own ZID" in ev[0].reason
     assert a.datagrams_to_send() == [] and a.dropped == 1
 
@@ -250,11 +217,11 @@ def test_version_negotiation():
     a.start(0)
     a.datagrams_to_send()
     a.receive(_hello_with_version(b, b"2.00"), 5)  # newer: wait for the peer to come down to 1.10
-    assert a.state == E.DISCOVERY and a.datagrams_to_send() == [] and not _events(a)
+    assert a.state == E.DISCOVERY and a.datagrams_to_send() == [] and not events(a)
     # older than ours: RFC 6189 section 4.1.1 says Error 0x30, but an unauthenticated Hello must
     # not end the exchange (issue 12): dropped, with a warning
     a.receive(_hello_with_version(b, b"1.00"), 6)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.DISCOVERY and len(ev) == 1 and not ev[0].fatal and "version" in ev[0].reason
     assert a.datagrams_to_send() == []
     # 1.1x versions are 1.10 compatible
@@ -275,13 +242,13 @@ def test_error_from_the_peer():
     a.datagrams_to_send()
     err = _frame_from(b, packets.Error(0x52).encode())
     a.receive(err, 10)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.FAILED and len(ev) == 1
     assert (ev[0].code, ev[0].received, ev[0].sent, ev[0].fatal) == (0x52, True, False, True)
     assert ev[0].reason == "peer sent Error 0x52: Cipher Type not supported"
     assert _types(a.datagrams_to_send()) == ["ErrorACK"]
     a.receive(packets.reframe(err, 0x0101), 20)  # the peer lost our ErrorACK
-    assert _types(a.datagrams_to_send()) == ["ErrorACK"] and not _events(a)
+    assert _types(a.datagrams_to_send()) == ["ErrorACK"] and not events(a)
     assert a.timer() is None
 
 
@@ -295,9 +262,9 @@ def test_goclear_is_refused_by_default():
     a, b = _pair()
     _secure(a, b)
     a.receive(_goclear_from(b, b"GoClear?"), 5)  # a bad clear_mac: dropped
-    assert a.datagrams_to_send() == [] and not _events(a)
+    assert a.datagrams_to_send() == [] and not events(a)
     a.receive(_goclear_from(b), 6)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.SECURE and len(ev) == 1 and isinstance(ev[0], E.PeerCleared) and not ev[0].accepted
     out = a.datagrams_to_send()
     assert _types(out) == ["Error"] and packets.parse(out[0][12:-4]).code == 0x100
@@ -310,7 +277,7 @@ def test_goclear_accepted_when_allowed():
     a, b = _pair(allow_clear=True)
     ea, eb = _secure(a, b)
     a.receive(_goclear_from(b), 6)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.CLEAR and isinstance(ev[0], E.PeerCleared) and ev[0].accepted
     assert _types(a.datagrams_to_send()) == ["ClearACK"]
 
@@ -323,7 +290,7 @@ def test_sas_relay_from_an_untrusted_mitm_is_ignored():
     relay = packets.SasRelay.seal(packets.SasRelayBody(True, False, False, b"B32 ", bytes(range(32))), bytes(16),
                                   zk, mk, b._hash.hmac)
     a.receive(_frame_from(b, relay.encode()), 5)
-    ev = _events(a)
+    ev = events(a)
     assert _types(a.datagrams_to_send()) == ["RelayACK"]
     assert len(ev) == 1 and ev[0].code == 0x63 and not ev[0].fatal and a.state == E.SECURE
 
@@ -362,10 +329,10 @@ def test_bad_dh_public_values():
         a, b = _pair(offer, offer, pool_b=_BadPool(ka, public))
         a.start(0)
         b.start(0)
-        _shuttle(a, b)
-        ev = _events(a)
+        shuttle(a, b)
+        ev = events(a)
         assert a.state == E.FAILED and ev[-1].code == 0x61 and ev[-1].sent, (ka, a.state, ev)
-        assert b.state == E.FAILED and _events(b)[-1].received  # the Error reached the peer
+        assert b.state == E.FAILED and events(b)[-1].received  # the Error reached the peer
 
 
 def test_bad_hvi():
@@ -379,8 +346,8 @@ def test_bad_hvi():
             return _frame_from(a, a._build_dhpart(2, b"Initiator"))
         return p
 
-    _shuttle(a, b, tamper=swap_dhpart)
-    ev = _events(b)
+    shuttle(a, b, tamper=swap_dhpart)
+    ev = events(b)
     assert b.state == E.FAILED and ev[-1].code == 0x62 and ev[-1].sent
 
 
@@ -396,10 +363,10 @@ def test_tampered_confirm_fails_the_mac():
             return packets.frame(0x0200, src.ssrc, bytes(m))
         return p
 
-    _shuttle(a, b, tamper=flip)
+    shuttle(a, b, tamper=flip)
     # a Confirm1 whose MAC fails is dropped (issue 12: a stranger can send one); when no good one
     # comes, the DHPart2 retransmissions run out and the exchange ends with Error 0x70
-    assert a.state == E.DHPART2_SENT and not [e for e in _events(a) if e.fatal]
+    assert a.state == E.DHPART2_SENT and not [e for e in events(a) if e.fatal]
     now = 0
     for _ in range(T2_ROUNDS):
         t = a.timer()
@@ -412,7 +379,7 @@ def test_tampered_confirm_fails_the_mac():
                 b.receive(p, now)
                 for q in b.datagrams_to_send():
                     a.receive(flip(b, q), now)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.FAILED and ev[-1].code == 0x70 and ev[-1].sent and "MAC" in ev[-1].reason, ev
 
 
@@ -433,8 +400,8 @@ def test_commit_with_unsupported_algorithms():
                 return _frame_from(b, packets.seal(c.encode(), b._h[1]))
             return p
 
-        _shuttle(a, b, tamper=change)
-        ev = _events(a)
+        shuttle(a, b, tamper=change)
+        ev = events(a)
         assert a.state == E.FAILED and ev[-1].code == code and ev[-1].sent, (field, value, ev)
 
 
@@ -450,15 +417,15 @@ def test_commit_that_breaks_the_hash_chain_is_dropped():
             return _frame_from(b, packets.seal(c.encode(), b._h[1]))
         return p
 
-    _shuttle(a, b, tamper=forge)
-    assert a.state == E.DISCOVERY and a.dropped >= 1 and not _events(a)
+    shuttle(a, b, tamper=forge)
+    assert a.state == E.DISCOVERY and a.dropped >= 1 and not events(a)
 
 
 def test_exchange_timeout_after_the_peer_went_silent():
     a, b = _pair(initiate_a=False, initiate_b=False, timeout_ms=5000)
     a.start(0)
     b.start(0)
-    _shuttle(a, b)  # Hellos and HelloACKs; nobody commits
+    shuttle(a, b)  # Hellos and HelloACKs; nobody commits
     assert a.state == E.DISCOVERY
     now = 0
     while a.state != E.FAILED and now < 10000:
@@ -467,7 +434,7 @@ def test_exchange_timeout_after_the_peer_went_silent():
             break
         now = t
         a.handle_timer(now)
-    ev = _events(a)
+    ev = events(a)
     assert a.state == E.FAILED and ev[-1].code == 0xB0 and now == 5000
 
 
@@ -502,13 +469,13 @@ def test_mutated_packets_never_make_an_engine_secure_with_other_keys():
                 (b if src is a else a).receive(bad, count[0])  # the mutated copy goes first
             return p
 
-        _shuttle(a, b, tamper=maybe)
+        shuttle(a, b, tamper=maybe)
         for x, y in ((a, b), (b, a)):
             if x.state == E.SECURE:
                 assert y.state in (E.SECURE, E.CONFIRM2_SENT) and x._keys.srtp_key_i == y._keys.srtp_key_i
                 assert x.sas == y.sas
             if x.state == E.FAILED:
-                assert _events(x)[-1].fatal
+                assert events(x)[-1].fatal
 
 
 def test_confirm_with_a_broken_hash_chain():
@@ -526,8 +493,8 @@ def test_confirm_with_a_broken_hash_chain():
             return _frame_from(b, c.encode())
         return p
 
-    _shuttle(a, b, tamper=forge)
-    ev = _events(a)
+    shuttle(a, b, tamper=forge)
+    ev = events(a)
     assert a.state == E.FAILED and ev[-1].code == 0x70 and "H0" in ev[-1].reason
 
 

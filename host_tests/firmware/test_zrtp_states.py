@@ -14,6 +14,7 @@ An engine whose dispatcher skips the table shows that the check bites: its handl
 longer guard their state themselves, take what their state does not list."""
 import gc
 
+from support import events
 from test_zrtp_engine import Sim
 from vectors import each, unhex
 
@@ -75,15 +76,6 @@ class Recorder:
     def unlisted(self):
         """Handler calls the table does not list for their state, sorted."""
         return sorted((s, t, n) for s, t, n in self.taken | self.dropped if E.TAKES[s].get(t) != n)
-
-
-def _events(x):
-    out = []
-    ev = x.next_event()
-    while ev is not None:
-        out.append(ev)
-        ev = x.next_event()
-    return out
 
 
 def _shuttle(a, b, log, now=0, replay=False):
@@ -195,7 +187,7 @@ def _drive(rec):
     assert c.state == E.DHPART1_SENT and c.role == E.RESPONDER and c.peer_zid is not None
     c.receive(trace[("Commit", "87654321")], 8)  # DHPart1 again
     c.receive(trace[("DHPart2", "87654321")], 9)  # its hvi was made with bzrtp's Hello, not ours
-    assert c.state == E.FAILED and _events(c)[-1].code == packets.ERROR_BAD_HVI
+    assert c.state == E.FAILED and events(c)[-1].code == packets.ERROR_BAD_HVI
     # a Hello to an engine that has not started: it joins in
     d = rec.watch(E.Engine(0x0D0D0D0D))
     d.receive(trace[("Hello", "12345678")], 0)
