@@ -60,7 +60,7 @@ install -m 0644 "$SRC/firmware/zerotap/__init__.py" "$SRC/firmware/zerotap/shim.
 install -m 0644 "$SRC/firmware/zerotap/dtmf/__init__.py" "$SRC/firmware/zerotap/dtmf/frame.py" \
     "$PREFIX/firmware/zerotap/dtmf/"
 [ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "aiohttp>=3.9" "redis>=5" "hiredis>=2"
+"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "aiohttp>=3.9" "redis>=5" "hiredis>=2" "msgspec>=0.18"
 
 # --- TLS ----------------------------------------------------------------------------------------
 install -d -m 0750 -g icehelper "$ETC" "$ETC/tls"
