@@ -5,10 +5,11 @@ from its last write, the oldest is always first, and expiry pops from the front:
 entry, whatever the number of live ones (ZSipOs scans every entry on every request).
 
 An entry is a tuple of strings and numbers, its fields a flat tuple of strings (json key, json
-value, ...), replaced whole when it changes: the garbage collector stops tracking such tuples at
-its first pass over them (the fields' tuple is made before the entry's, so one pass does both),
-and its full passes do not walk the live offers, where an object per offer would be walked by
-every full pass for the five minutes it lives.
+value, ...), replaced whole when it changes: the garbage collector stops tracking such tuples in
+its first passes over them (the fields' tuple in the first, the entry in the next), and its full
+passes do not walk the live offers, where an object per offer would be walked by every full pass
+for the five minutes it lives (test_icehelper_memory.py checks it; a dict in the entry, even one
+the collector does not track, would keep the tuple tracked).
 """
 import asyncio
 import time

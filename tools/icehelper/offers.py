@@ -297,7 +297,7 @@ def encode_fields(data, raw=None):
 
 
 def fields_size(fields):
-    return sum(len(k) + len(v) for k, v in fields.items())
+    return sum(map(len, fields)) + sum(map(len, fields.values()))
 
 
 def render(fields, expires):
