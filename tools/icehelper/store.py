@@ -62,9 +62,12 @@ _DROP = bytes(range(234, 256))
 # An id's first nine digits: the first 1-9, each next one of the nine digits that differ from the
 # one before, all uniform, as frame.make_id draws them. Here they come from ONE uniform number
 # below 9**9 (its base-9 digits: the first digit, then the step from each digit to the next), so
-# that an id costs four bytes of the pool and a few table look-ups, not a loop over single bytes.
+# that an id costs a word (four bytes) of the pool and a few table look-ups, not a loop over
+# single bytes.
 # Four bytes are uniform below 11 * 9**9 (< 2**32); the rest (0.8 %) is drawn again.
 _SPAN = 9 ** 9
+_WORDS = []  # uniform 32-bit words from the pool, not yet used
+assert memoryview(b"1234").cast("I").itemsize == 4
 _BELOW = (1 << 32) // _SPAN * _SPAN
 # _PAIRS[state][k], STATE = 10 * prev + check (the digit before, and the icestorage checksum of
 # the digits so far, frame.icestorage_checksum's running value): (the next two digits as text, the
@@ -96,9 +99,11 @@ def new_id():
     """A fresh id from the CSPRNG: the digits as frame.make_id draws them, its icestorage checksum
     as the last digit, kept only if frame.valid_id holds for it (about 3 in 4). The store checks
     uniqueness."""
-    take, pairs, memo = _pool.take, _PAIRS, _VALID
+    pairs, memo, words = _PAIRS, _VALID, _WORDS
     while True:
-        r = int.from_bytes(take(4), "little")
+        if not words:  # 1024 words from one draw of the pool: no call per id
+            words.extend(memoryview(_pool.take(4096)).cast("I"))
+        r = words.pop()
         if r >= _BELOW:
             continue
         r %= _SPAN
