@@ -199,3 +199,23 @@ def test_the_fast_path_leaves_the_odd_cases_to_the_python_path():
     fields, ready = offers._parse_fast(b' {"candidates":[ ],"a":1e400 ,"b":[1,{"c":null}]}\n')
     assert fields == {'"candidates"': "[ ]", '"a"': "1e400", '"b"': '[1,{"c":null}]'}
     assert ready is False
+
+
+def test_the_fast_address_match_accepts_only_what_addr_ok_accepts():
+    rng = random.Random(11)
+    good_parts = ["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255"]
+    bad_parts = ["01", "00", "256", "299", "300", "999", "1000", "", " 1", "\u0661", "+1", "0x1"]
+    good_ports = ["1", "80", "9999", "10000", "59999", "60000", "64999", "65499", "65529", "65535"]
+    bad_ports = ["0", "080", "65536", "65540", "70000", "99999", "100000", "", "1 ", "\u0665"]
+    pick = lambda good, bad: rng.choice(good if rng.random() < 0.9 else bad)  # noqa: E731
+    matched = refused = 0
+    for _ in range(20000):
+        addr = ".".join(pick(good_parts, bad_parts) for _ in range(rng.choice([3, 4, 4, 4, 4, 5])))
+        addr += pick([":"], ["::", "", ": "]) + pick(good_ports, bad_ports)
+        if offers._V4_PORT(addr) is not None:
+            matched += 1
+            assert offers._addr_ok(addr), addr
+        refused += not offers._addr_ok(addr)
+    assert matched > 5000 and refused > 5000, (matched, refused)
+    for addr in ("0.0.0.0:1", "255.255.255.255:65535", "192.168.10.5:20012"):
+        assert offers._V4_PORT(addr) is not None and offers._addr_ok(addr)
