@@ -16,6 +16,7 @@ from zerotap.dtmf import frame  # noqa: E402
 def _seeded(monkeypatch, seed):
     rng = random.Random(seed)
     monkeypatch.setattr(store._pool, "take", rng.randbytes)
+    monkeypatch.setattr(store, "_WORDS", [])  # no words left from earlier draws
     return rng
 
 

@@ -102,3 +102,120 @@ def test_the_stored_text_is_the_body_s():
     fields, ready = offers.parse_offer(body)
     assert fields == {'"ufrag"': '"a\\u00e9b"', '"candidates"': "[ ]", '"x"': '{"y" : [1 ,2]}'}
     assert ready is False
+
+
+# -- the fast path (msgspec) against the Python path ------------------------------------------
+
+def _cand(rng):
+    c = {"foundation": rng.choice(["Hc0a80a05", "f", "x" * 32, "x" * 33, "", "\u00e9"]),
+         "prio": rng.choice([2130706431, 0, 4294967295, 4294967296, -1, 1.0, True, 10 ** 30]),
+         "compid": rng.choice([1, 2, 256, 0, 257, "1"]),
+         "addr": rng.choice(["192.168.10.5:20012", "[2001:db8::1]:5", "[::ffff:1.2.3.4]:9",
+                             "1.2.3.4:0", "1.2.3.4:65536", "1.2.3:4", "01.2.3.4:5", "1.2.3.4",
+                             "[1.2.3.4]:5", "2001:db8::1:5", "1.2.3.4:+5", "1.2.3.4:\u0665"]),
+         "default": rng.choice([True, False, 0, None]),
+         "type": rng.choice([0, 1, 2, 3, 4, -1, 2.5])}
+    if rng.random() < 0.1:
+        del c[rng.choice(list(c))]
+    if rng.random() < 0.1:
+        c["extra"] = _value(rng)
+    return c
+
+
+def _python(body):
+    try:
+        return offers._parse_offer_python(body)
+    except offers.OfferError as e:
+        return "error: %s" % e
+
+
+def _fast_agrees(body):
+    """The fast path answers only what the Python path answers alike: True when it answered."""
+    fast = offers._parse_fast(body)
+    if fast is None:
+        return False
+    assert fast == _python(body), (body, fast)
+    return True
+
+
+def test_the_fast_path_is_there():
+    # pyproject's dev extra installs msgspec: without it the helper works, slower; say so here
+    assert offers._FAST, "msgspec is not installed: the helper parses offers in Python only"
+
+
+def test_the_fast_path_answers_as_the_python_path_on_generated_offers():
+    rng = random.Random(9)
+    answered = errors = 0
+    for _ in range(3000):
+        top = {"k%d" % i: _value(rng) for i in range(rng.randrange(4))}
+        n = rng.choice([0, 1, 4, 16, 17])
+        if rng.random() < 0.8:
+            good = rng.random() < 0.5
+            top["candidates"] = [{"foundation": "Hc0a80a05", "prio": 2130706431, "compid": 1,
+                                  "addr": "192.168.10.5:20012", "default": False, "type": 0}
+                                 if good else _cand(rng) for _ in range(n)]
+        if rng.random() < 0.5:
+            top["ufrag"] = rng.choice(["Ab3dEf9h", "u" * 256, "u" * 257, 5, None, "\u20ac" * 256])
+        if rng.random() < 0.2:
+            top["_update_token"] = "x"
+        text = rng.choice(WS) + _dump(rng, top) + rng.choice(WS)
+        if rng.random() < 0.1:  # a key twice: the last value counts, in both
+            text = text.replace("{", '{"ufrag": 7, ', 1)
+        if rng.random() < 0.05:
+            text = text.replace("0.5", "NaN")
+        body = text.encode(rng.choice(["utf-8"] * 6 + ["utf-16", "utf-8-sig"]), "surrogatepass")
+        answered += _fast_agrees(body)
+        errors += isinstance(_python(body), str)
+    assert answered > 800 and errors > 800, (answered, errors)
+
+
+def test_the_fast_path_answers_as_the_python_path_on_mangled_offers():
+    rng = random.Random(10)
+    base = json.dumps({"ufrag": "Ab3dEf9h", "pwd": "pWd0", "candidates": [
+        {"foundation": "Hc0a80a05", "prio": 2130706431, "compid": 1, "addr": "192.168.10.5:2001",
+         "default": False, "type": 0}] * 2}).encode()
+    answered = 0
+    for _ in range(3000):
+        b = bytearray(base)
+        for _ in range(rng.randrange(1, 3)):
+            op, at = rng.randrange(3), rng.randrange(len(b) + 1)
+            if op == 0 and at < len(b):
+                del b[at]
+            elif op == 1:
+                b[at:at] = bytes([rng.choice(b'{}[]",: \\x01e.-+9\xff\xed\xa0\x80tu')])
+            elif at < len(b):
+                b[at] = rng.choice(b'{}[]",: \\x0e1.-+eE9\xc3')
+        answered += _fast_agrees(bytes(b))
+    assert answered > 300, answered
+
+
+def test_the_fast_path_leaves_the_odd_cases_to_the_python_path():
+    for body in [b'\xef\xbb\xbf{"a": 1}', '{"a": 1}'.encode("utf-16"), b'{"a": NaN}',
+                 b'{"a": "\\ud800"}', b'{"a": "\xed\xa0\x80"}', b'{"a": "\xff"}',
+                 b'{"x": ' + b"[" * 300 + b"]" * 300 + b"}", b"[]", b"", b"{} x",
+                 b'{"candidates": [{"foundation": "f", "prio": 1, "compid": 1, "addr": "1.2.3.4",'
+                 b' "default": true, "type": 0}]}']:
+        assert offers._parse_fast(body) is None, body
+    fields, ready = offers._parse_fast(b' {"candidates":[ ],"a":1e400 ,"b":[1,{"c":null}]}\n')
+    assert fields == {'"candidates"': "[ ]", '"a"': "1e400", '"b"': '[1,{"c":null}]'}
+    assert ready is False
+
+
+def test_the_fast_address_match_accepts_only_what_addr_ok_accepts():
+    rng = random.Random(11)
+    good_parts = ["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255"]
+    bad_parts = ["01", "00", "256", "299", "300", "999", "1000", "", " 1", "\u0661", "+1", "0x1"]
+    good_ports = ["1", "80", "9999", "10000", "59999", "60000", "64999", "65499", "65529", "65535"]
+    bad_ports = ["0", "080", "65536", "65540", "70000", "99999", "100000", "", "1 ", "\u0665"]
+    pick = lambda good, bad: rng.choice(good if rng.random() < 0.9 else bad)  # noqa: E731
+    matched = refused = 0
+    for _ in range(20000):
+        addr = ".".join(pick(good_parts, bad_parts) for _ in range(rng.choice([3, 4, 4, 4, 4, 5])))
+        addr += pick([":"], ["::", "", ": "]) + pick(good_ports, bad_ports)
+        if offers._V4_PORT(addr) is not None:
+            matched += 1
+            assert offers._addr_ok(addr), addr
+        refused += not offers._addr_ok(addr)
+    assert matched > 5000 and refused > 5000, (matched, refused)
+    for addr in ("0.0.0.0:1", "255.255.255.255:65535", "192.168.10.5:20012"):
+        assert offers._V4_PORT(addr) is not None and offers._addr_ok(addr)

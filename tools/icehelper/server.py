@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
+from multidict import CIMultiDict
 
 from . import offers, turn
 from .config import Config
@@ -37,8 +38,12 @@ _HEADERS = {"Content-Type": "application/json",
             "Pragma": "no-cache", "Expires": "0", "X-Content-Type-Options": "nosniff"}
 
 
+# made once: aiohttp copies the headers it is given, and a CIMultiDict copies faster than a dict
+_HEADERS_MD = CIMultiDict(_HEADERS)
+
+
 def _reply(status, body, extra=None):
-    headers = _HEADERS if extra is None else dict(_HEADERS, **extra)
+    headers = _HEADERS_MD if extra is None else dict(_HEADERS, **extra)
     return web.Response(status=status, body=body if type(body) is bytes else body.encode(),
                         headers=headers)
 

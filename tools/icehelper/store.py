@@ -62,20 +62,29 @@ _DROP = bytes(range(234, 256))
 # An id's first nine digits: the first 1-9, each next one of the nine digits that differ from the
 # one before, all uniform, as frame.make_id draws them. Here they come from ONE uniform number
 # below 9**9 (its base-9 digits: the first digit, then the step from each digit to the next), so
-# that an id costs four bytes of the pool and a few table look-ups, not a loop over single bytes.
+# that an id costs a word (four bytes) of the pool and a few table look-ups, not a loop over
+# single bytes.
 # Four bytes are uniform below 11 * 9**9 (< 2**32); the rest (0.8 %) is drawn again.
 _SPAN = 9 ** 9
+_WORDS = []  # uniform 32-bit words from the pool, not yet used
+assert memoryview(b"1234").cast("I").itemsize == 4
 _BELOW = (1 << 32) // _SPAN * _SPAN
-# _PAIRS[prev][k]: (the next two digits as text, the second) after digit PREV, for K in 0..80 = the
-# two steps k // 9 and k % 9, each 0..8 meaning "prev + 1 + step" (mod 10): never equal to prev.
+# _PAIRS[state][k], STATE = 10 * prev + check (the digit before, and the icestorage checksum of
+# the digits so far, frame.icestorage_checksum's running value): (the next two digits as text, the
+# state after them), for K in 0..80 = the two steps k // 9 and k % 9, each 0..8 meaning "prev + 1
+# + step" (mod 10): never equal to prev. The checksum thus comes with the digits, without a loop.
 _PAIRS = []
-for _prev in range(10):
+for _state in range(100):
+    _prev, _check = divmod(_state, 10)
     _row = []
     for _k in range(81):
         _a = (_prev + 1 + _k // 9) % 10
         _b = (_a + 1 + _k % 9) % 10
-        _row.append((chr(48 + _a) + chr(48 + _b), _b))
+        _c = ((_check ^ _a) % 10 ^ _b) % 10
+        _row.append((chr(48 + _a) + chr(48 + _b), 10 * _b + _c))
     _PAIRS.append(_row)
+# the first digit's state: (digit, checksum over it)
+_FIRST = [(chr(48 + _d), 10 * _d + (7 ^ _d) % 10) for _d in range(1, 10)]
 
 
 # frame.valid_id's answer for such a text depends only on its last two digits and the id mod 97
@@ -90,23 +99,28 @@ def new_id():
     """A fresh id from the CSPRNG: the digits as frame.make_id draws them, its icestorage checksum
     as the last digit, kept only if frame.valid_id holds for it (about 3 in 4). The store checks
     uniqueness."""
-    take, pairs, memo = _pool.take, _PAIRS, _VALID
-    checksum = frame.icestorage_checksum
+    pairs, memo, words = _PAIRS, _VALID, _WORDS
     while True:
-        r = int.from_bytes(take(4), "little")
+        if not words:  # 1024 words from one draw of the pool: no call per id
+            words.extend(memoryview(_pool.take(4096)).cast("I"))
+        r = words.pop()
         if r >= _BELOW:
             continue
         r %= _SPAN
-        d = r % 9 + 1
-        text = chr(48 + d)
+        text, state = _FIRST[r % 9]
         r //= 9
-        for _ in range(4):
-            two, d = pairs[d][r % 81]
-            text += two
-            r //= 81
-        last = checksum(text)
-        text += chr(48 + last)
-        key = (d * 10 + last) * 97 + int(text) % 97
+        two, state = pairs[state][r % 81]
+        text += two
+        r //= 81
+        two, state = pairs[state][r % 81]
+        text += two
+        r //= 81
+        two, state = pairs[state][r % 81]
+        text += two
+        two, state = pairs[state][r // 81]
+        text += two
+        text += chr(48 + state % 10)  # the checksum digit
+        key = state * 97 + int(text) % 97  # (9th digit, 10th digit, residue)
         ok = memo.get(key)
         if ok is None:
             ok = memo[key] = frame.valid_id(text)

@@ -1,0 +1,84 @@
+"""The memory store in process, with its clock driven by the test: offers expire in the order of
+their last write (a POST keeps one alive), a deleted one is not counted as expired, and the live
+offers are not walked by the garbage collector."""
+import asyncio
+import gc
+import json
+import sys
+
+from hostenv import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+from icehelper import memory, offers  # noqa: E402
+from icehelper.config import Config  # noqa: E402
+from icehelper.metrics import Metrics  # noqa: E402
+
+OFFER = {"ufrag": "u", "pwd": "p", "candidates": [
+    {"foundation": "f", "prio": 1, "compid": 1, "addr": "1.2.3.4:5", "default": True, "type": 0}]}
+
+
+def _store(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("[server]\nhttp = 127.0.0.1:1\n[store]\nlifetime = 300\nmax_reads = 100\n"
+                    "[limits]\nput = 0/1\npost = 0/1\nget = 0/1\nmiss = 0/1\n")
+    return memory.MemoryStore(Config.load(str(conf)), Metrics())
+
+
+def _run(coro):
+    return asyncio.new_event_loop().run_until_complete(coro)
+
+
+def test_offers_expire_in_the_order_of_their_last_write(tmp_path, monkeypatch):
+    s = _store(tmp_path)
+    clock = [1000.0]
+    monkeypatch.setattr(memory.time, "time", lambda: clock[0])
+    fields, ready = offers.parse_offer(json.dumps(OFFER).encode())
+
+    async def go():
+        ids = []
+        for _ in range(5):
+            ids.append(await s.put("a", dict(fields), ready, "h"))
+            clock[0] += 10
+        # t = 1050: the second offer written again; the fourth deleted
+        assert await s.post("a", ids[1], "h", {'"x"': "1"}, None)
+        assert await s.delete("a", ids[3], "h")
+        clock[0] = 1000 + 300 + 15  # the first two writes are over 300 s old: the first expires
+        assert await s.get("a", ids[0]) is None
+        assert (await s.get("a", ids[1])) is not None  # written again at 1050: alive
+        assert (await s.get("a", ids[2])) is not None
+        assert s.live() == 3 and s.metrics.expired == 1
+        clock[0] = 1045 + 300  # the third (1020) and the fifth (1040) are due, not the second
+        assert await s.get("a", ids[2]) is None and await s.get("a", ids[4]) is None
+        assert s.live() == 1 and s.metrics.expired == 3  # the deleted one is not counted
+        body = await s.get("a", ids[1])
+        assert json.loads(body)["expires"] == 1050 + 300
+        clock[0] = 1050 + 300
+        assert await s.get("a", ids[1]) is None
+        assert s.live() == 0 and s.metrics.expired == 4
+        assert not s._entries
+    _run(go())
+
+
+def test_live_offers_are_not_walked_by_the_garbage_collector(tmp_path):
+    s = _store(tmp_path)
+
+    async def go():
+        ids = []
+        for body in (json.dumps(OFFER).encode(), b'\xef\xbb\xbf{"a": [1, {"b": 2}]}'):
+            fields, ready = offers.parse_offer(body)  # the fast path and the Python path
+            ids.append(await s.put("a", fields, ready, "h"))
+        assert await s.post("a", ids[0], "h", offers.parse_offer(b'{"x": {"y": []}}')[0], None)
+        assert await s.get("a", ids[1])
+        return ids
+    ids = _run(go())
+    gc.collect()  # the fields' tuples stop being tracked here, the entries at the next pass
+    gc.collect()
+    for offer_id in ids:
+        entry = s._entries[offer_id]
+        assert not gc.is_tracked(entry) and not gc.is_tracked(entry[memory._PAIRS]), (
+            entry, [(type(x), gc.is_tracked(x)) for x in entry + entry[0]])
+    # and the check can fail: a list in an entry keeps it tracked
+    s._entries[ids[0]] = entry[:1] + ([],) + entry[2:]
+    gc.collect()
+    gc.collect()
+    assert gc.is_tracked(s._entries[ids[0]])
