@@ -347,3 +347,79 @@ def test_a_check_counts_the_first_of_a_repeated_attribute():
     assert [(c.type, c.addr, c.priority) for c in a.remotes] == [
         (ice.PRFLX, ("192.0.2.9", 5000), 1234)]
     assert a.pairs[0].remote_nominated
+
+
+def _relayed(pair):
+    return pair.local.type == ice.RELAY or pair.remote.type == ice.RELAY
+
+
+def _slow_box_run(slow, ta, late, a_kw=None):
+    """Port-restricted NATs on both sides and a TURN relay; one box paces its checks every TA ms
+    (a slow box under load), B starts LATE ms after A. The direct pair needs B's own check first
+    (A's NAT drops nothing, B's drops A's first checks), the relay pairs do not."""
+    kw = {"ta": ta}
+    akw = dict(a_kw or {})
+    if slow == "a":
+        akw.update(kw)
+    net, ha, hb, _ = _setup(PORT_RESTRICTED, PORT_RESTRICTED, relay=True, a_kw=akw,
+                            b_kw=kw if slow == "b" else None)
+    _exchange_offers(ha, hb)
+    t0 = net.now
+    ha.agent.start(net.now)
+    if late:
+        net.run(net.now + late)
+    hb.agent.start(net.now)
+    net.run(net.now + 60000, stop=lambda: _done(ha) and _done(hb))
+    return net, ha, hb, t0
+
+
+def test_a_slow_box_behind_port_restricted_nats_still_gets_the_direct_pair():
+    # A relay pair becomes valid first; the direct (server-reflexive) pair a little later. The
+    # controlling agent must not settle for the relay while a better pair is still being checked.
+    for slow in ("a", "b"):
+        for ta in (20, 100, 200, 300):
+            for late in (0, 300, 700):
+                net, ha, hb, t0 = _slow_box_run(slow, ta, late)
+                what = (slow, ta, late)
+                assert ha.event("selected") and hb.event("selected"), what
+                assert not _relayed(ha.agent.selected), (what, ha.agent.selected)
+                assert not _relayed(hb.agent.selected), (what, hb.agent.selected)
+                assert ha.event("selected")[1] - t0 < 4000, (what, ha.event("selected"))
+                assert _data_flows(net, ha, hb), what
+    # a box 25 times slower than ta sends its first direct check after 3 s: the default
+    # relay_wait gives up on it, a longer one waits for it
+    net, ha, hb, t0 = _slow_box_run("b", 500, 300)
+    assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected)
+    assert 1500 <= ha.event("selected")[1] - t0 < 2500, ha.event("selected")[1] - t0
+    net, ha, hb, t0 = _slow_box_run("b", 500, 300, a_kw={"relay_wait": 5000})
+    assert not _relayed(ha.agent.selected) and not _relayed(hb.agent.selected)
+    assert _data_flows(net, ha, hb)
+
+
+def test_relay_wait_bounds_the_wait_when_only_the_relay_works():
+    # symmetric NATs: the direct checks run on for tens of seconds; the relay is nominated
+    # relay_wait ms after it became valid, not when the direct checks give up
+    for wait in (200, 1500):
+        net, ha, hb, _ = _setup(SYMMETRIC, SYMMETRIC, relay=True, a_kw={"relay_wait": wait})
+        _exchange_offers(ha, hb)
+        t0 = net.now
+        ha.agent.start(t0)
+        hb.agent.start(t0)
+        net.run(t0 + 60000, stop=lambda: _done(ha) and _done(hb))
+        sel = ha.event("selected")
+        assert sel and hb.event("selected"), wait
+        assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected)
+        pending = [p for p in ha.agent.pairs if not _relayed(p) and p.state == ice.IN_PROGRESS]
+        assert pending, "the direct checks were still running"
+        assert wait <= sel[1] - t0 < wait + 1000, (wait, sel[1] - t0)
+        assert _data_flows(net, ha, hb)
+
+
+def test_relay_wait_is_a_clear_error_when_bad():
+    for bad in (-1, "1500", None):
+        try:
+            ice.Agent(True, _rand(1), relay_wait=bad)
+        except ValueError as e:
+            assert str(e) == "relay_wait must be a number of ms >= 0, not %r" % (bad,), str(e)
+        else:
+            assert False, bad

@@ -45,12 +45,22 @@ What it follows:
   Checks that arrive before ``start`` are answered and remembered (early checks).
 - Nomination: when controlling, regular nomination (8.1.1): once the best valid pair cannot be
   beaten by a pair still being checked, or ``nominate_wait`` ms after the first valid pair, a
-  check with USE-CANDIDATE on it. When controlled, USE-CANDIDATE on any check nominates its pair
-  once that pair is valid (7.3.1.5), which also accepts RFC 5245 aggressive nomination (pjnath,
-  aioice); the highest-priority nominated pair is the selected one, and a later, better
-  nomination replaces it (another ``selected`` event). ``aggressive=True`` makes a controlling
-  agent put USE-CANDIDATE in every check (RFC 5245 aggressive nomination, deprecated by RFC
-  8445; the tests use it to play pjnath's part).
+  check with USE-CANDIDATE on it. Stopping criterion (8.1.1 leaves it to the agent): while the
+  valid list holds only relayed pairs (a relayed candidate at either end) and a direct pair
+  (host, server- or peer-reflexive at both ends) is still being checked, the wait is
+  ``relay_wait`` ms after the first valid pair instead: behind port-restricted NATs the direct
+  pair succeeds only after the peer's own check opened its NAT, which a slow peer sends late,
+  while the relay pairs need no such opening. A direct pair that becomes valid in that time is
+  nominated ``nominate_wait`` ms after it (or at once when nothing better is pending); when
+  every direct pair failed the relay is nominated at once, so only the case where nothing but
+  the relay works (symmetric NATs) pays the longer wait. Once a pair is nominated the
+  controlling agent keeps it (8.1.1 forbids nominating another without an ICE restart).
+  When controlled, USE-CANDIDATE on any check nominates its pair once that pair is valid
+  (7.3.1.5), which also accepts RFC 5245 aggressive nomination (pjnath, aioice); the
+  highest-priority nominated pair is the selected one, and a later, better nomination replaces
+  it (another ``selected`` event). ``aggressive=True`` makes a controlling agent put
+  USE-CANDIDATE in every check (RFC 5245 aggressive nomination, deprecated by RFC 8445; the
+  tests use it to play pjnath's part).
 - Consent freshness (RFC 7675): after selection a Binding request on the selected pair every
   ``consent_interval`` ms (randomised 0.8..1.2); no authenticated answer for ``consent_timeout``
   ms gives ``consent-lost`` and the agent stops sending.
@@ -145,6 +155,11 @@ class Candidate:
                                          self.priority, self.foundation)
 
 
+def _relayed(pair):
+    """A pair through a TURN relay: a relayed candidate at either end."""
+    return pair.local.type == RELAY or pair.remote.type == RELAY
+
+
 def _family(addr):
     return 6 if ":" in addr[0] else 4
 
@@ -206,7 +221,10 @@ class Agent:
     def __init__(self, controlling, rand, ufrag=None, pwd=None, stun_server=None, turn=None,
                  host=True, ta=20, rto=500, software=None, tiebreaker=None,
                  nominate_wait=200, nomination_timeout=10000, consent_interval=5000,
-                 consent_timeout=30000, gather_rto=100, aggressive=False, relay_only=False):
+                 consent_timeout=30000, gather_rto=100, aggressive=False, relay_only=False,
+                 relay_wait=1500):
+        if type(relay_wait) is not int or relay_wait < 0:
+            raise ValueError("relay_wait must be a number of ms >= 0, not %r" % (relay_wait,))
         self.controlling = bool(controlling)
         self.rand = rand
         self.ufrag = ufrag or ice_string(rand, 8)
@@ -224,6 +242,7 @@ class Agent:
         self.gather_rto = gather_rto
         self.software = software
         self.nominate_wait = nominate_wait
+        self.relay_wait = relay_wait  # the wait while only relayed pairs are valid
         self.aggressive = aggressive  # RFC 5245 aggressive nomination when controlling (tests)
         self.nomination_timeout = nomination_timeout
         self.consent_interval = consent_interval
@@ -246,6 +265,8 @@ class Agent:
         self._gather_pending = 0
         self._next_check = None
         self._nominate_at = None
+        self._valid_at = None  # when the first valid pair appeared (controlling, not nominated)
+        self._direct_valid_at = None  # when the first valid direct (not relayed) pair appeared
         self._nominating = False
         self._idle_since = None
         self._consent_at = None
@@ -719,18 +740,40 @@ class Agent:
 
     def _maybe_nominate(self, now):
         """Regular nomination (RFC 8445 section 8.1.1): nominate the best valid pair once no
-        better pair is still pending, or ``nominate_wait`` ms after the first valid pair."""
+        better pair is still pending, or ``nominate_wait`` ms after the first valid pair;
+        ``relay_wait`` ms when only relayed pairs are valid and a direct one is pending."""
         best = self._best_valid()
         if best is None:
             return
+        if self._valid_at is None:
+            self._valid_at = now
+        relayed = _relayed(best)
+        if not relayed and self._direct_valid_at is None:
+            self._direct_valid_at = now
+        pending = False
+        direct_pending = False
         for p in self.pairs:
             if p is best:
                 break
             if p.state in (FROZEN, WAITING, IN_PROGRESS):
-                if self._nominate_at is None:
-                    self._nominate_at = now + self.nominate_wait
-                return
-        self._nominate(best, now)
+                pending = True
+                if not _relayed(p):
+                    direct_pending = True
+                    break
+        if not pending:
+            self._nominate(best, now)
+            return
+        long_wait = max(self.relay_wait, self.nominate_wait)
+        if not relayed:  # a direct pair: the short wait, from when the first one was valid
+            at = min(self._valid_at + long_wait, self._direct_valid_at + self.nominate_wait)
+        elif direct_pending:
+            at = self._valid_at + long_wait
+        else:
+            at = self._valid_at + self.nominate_wait
+        if at <= now:
+            self._nominate(best, now)
+        else:
+            self._nominate_at = at
 
     def _nominate(self, pair, now):
         self._nominating = True
@@ -852,10 +895,8 @@ class Agent:
         if self.state == CHECKING:
             if self._nominate_at is not None and self._nominate_at <= now and \
                     not self._nominating:
-                best = self._best_valid()
                 self._nominate_at = None
-                if best is not None:
-                    self._nominate(best, now)
+                self._maybe_nominate(now)  # re-judged: a direct pair may have come up
             if self._idle_since is not None and now >= self._idle_since + \
                     self.nomination_timeout:
                 self._fail("no nomination", now)

@@ -687,6 +687,9 @@ class Fallback:
         elif kind == "selected":
             first = self.selected is None
             self.selected = (ev[1], ev[2])
+            self._log_pairs("ICE selected %s:%s:%d -> %s:%s:%d" % (
+                _TYPES[ev[1].type], ev[1].addr[0], ev[1].addr[1], _TYPES[ev[2].type],
+                ev[2].addr[0], ev[2].addr[1]))
             if self.path is not None:
                 self.path.set_remote(ev[2].addr[0], ev[2].addr[1])
             if first and self.step not in (FAILED, WATCH):
@@ -699,6 +702,13 @@ class Fallback:
                                   "nothing goes in clear")
         elif kind == "turn-error" and self.log:
             self.log("fallback: TURN %s %s (%s)" % (ev[1], ev[2], ev[3]))
+
+    def _log_pairs(self, what):
+        """Log WHAT and the check list (pair states, 0 frozen .. 4 failed) when logging."""
+        if self.log and self.agent is not None:
+            self.log("fallback: %s, pairs %s" % (what, " ".join("%s->%s:%d=%s" % (
+                _TYPES[p.local.type], p.remote.addr[0], p.remote.addr[1], p.state)
+                for p in self.agent.pairs)))
 
     def _switch(self, now):
         """ICE selected a pair: a fresh ZRTP leg on the ICE path (1.1, 1.6)."""
@@ -843,11 +853,7 @@ class Fallback:
         self._stop_dtmf()
         s = self.session
         if self.agent is not None:
-            if self.log:
-                self.log("fallback: ICE %s, pairs %s" % (
-                    getattr(self.agent, "state", "?"), " ".join("%s->%s:%d=%s" % (
-                        _TYPES[p.local.type], p.remote.addr[0], p.remote.addr[1], p.state)
-                        for p in self.agent.pairs)))
+            self._log_pairs("ICE %s" % getattr(self.agent, "state", "?"))
             self.agent.close(now)
             self._flush(now)
         if self._socket:
