@@ -22,7 +22,9 @@ started with (fd 1 is pointed at stderr, so that nothing else can write there):
   starts its agent at once (aioice: ``await connect()``; ours: ``start()``, then the udp loop).
   When its side holds a nominated pair it notes ``t_end = time.monotonic()`` (aioice: its check
   list completes; ours: the agent's "selected" event) and answers
-  ``{"t_start", "t_end"}`` (t_end null if none within 5 s). It goes on serving its socket
+  ``{"t_start", "t_end", "runq_us"}`` (t_end null if none within 5 s); runq_us is how long
+  the process waited on a run queue (another task held its CPU) from just before the start
+  pipe to its end, from /proc/self/schedstat. It goes on serving its socket
   (the peer may still need answers) until a line arrives on stdin;
 - ``{"op": "end"}``: close the agent and its socket; answers ``{"closed": 1}``.
 """
@@ -70,6 +72,15 @@ class Pipe:
         os.write(self.out, (json.dumps(obj) + "\n").encode())
 
 
+_SCHEDSTAT = os.open("/proc/self/schedstat", os.O_RDONLY)
+
+
+def runq_ns():
+    """Nanoseconds this process has waited on a run queue (runnable while another task held
+    its CPU): /proc/self/schedstat's second field, about 1 us to read."""
+    return int(os.pread(_SCHEDSTAT, 128, 0).split()[1])
+
+
 def wait_barrier(fd):
     p = select.poll()
     p.register(fd, select.POLLIN)
@@ -102,12 +113,14 @@ class Ours:
     def _event(self, ev):
         if ev[0] == "selected" and self.t_end is None:
             self.t_end = time.monotonic()
+            self.runq_end = runq_ns()
 
     def run_round(self, msg):
         agent, driver, loop = self.agent, self.driver, self.loop
         agent.set_remote(msg["ufrag"], msg["pwd"], [from_sdp(c) for c in msg["cands"]])
         gc.collect()
         self.pipe.write({"ready": 1})
+        runq0 = runq_ns()
         t_start = wait_barrier(self.barrier)
         agent.start(loop.clock())
         driver.flush(loop.clock())
@@ -117,7 +130,9 @@ class Ours:
             if not reported:
                 if self.t_end is None and time.monotonic() - t_start < TIMEOUT:
                     return False
-                self.pipe.write({"t_start": t_start, "t_end": self.t_end})
+                self.pipe.write({"t_start": t_start, "t_end": self.t_end,
+                                 "runq_us": (self.runq_end - runq0) / 1000
+                                 if self.t_end is not None else None})
                 reported.append(1)
             return cmd_waiting()
         rt.run(loop, [driver], done, 60000, max_wait_ms=5)
@@ -129,8 +144,17 @@ class Ours:
 class Aioice:
     def __init__(self, controlling, barrier, pipe):
         from bench_ice import _timed_connection
+
+        class Timed(_timed_connection()):
+            runq_end = None
+
+            def _check_list_maybe_complete(self):
+                done = super()._check_list_maybe_complete()
+                if done and self.runq_end is None:
+                    self.runq_end = runq_ns()
+                return done
         aioice_on_loopback()
-        self.timed = _timed_connection()
+        self.timed = Timed
         self.controlling = controlling
         self.barrier = barrier
         self.pipe = pipe
@@ -159,6 +183,7 @@ class Aioice:
         await conn.add_remote_candidate(None)
         gc.collect()
         self.pipe.write({"ready": 1})
+        runq0 = runq_ns()
         t_start = wait_barrier(self.barrier)
         try:
             # connect() runs in this task: its body starts at once (wait_for would start it
@@ -167,7 +192,9 @@ class Aioice:
                 await conn.connect()
         except (TimeoutError, ConnectionError):
             pass
-        self.pipe.write({"t_start": t_start, "t_end": conn.nominated_at})
+        self.pipe.write({"t_start": t_start, "t_end": conn.nominated_at,
+                         "runq_us": (conn.runq_end - runq0) / 1000
+                         if conn.runq_end is not None else None})
         # serve the socket until the parent's next line
         got = self.loop.create_future()
         self.loop.add_reader(CMD, lambda: got.done() or got.set_result(None))
