@@ -48,12 +48,19 @@
      event) and reports it after the round, while the parent sleeps (30 ms: it wakes no core
      during a round). Figure: the later end minus t0, the earlier of the two starts;
    - with two or more CPUs, the two workers of a case are pinned to two different cores (the
-     roles swap cores every round), in every case alike (BENCH_ICE_PIN=0: no pinning; the
-     scheduler then often runs both on one core, one after the other). A round whose two
-     sides woke more than 100 us apart (another process held a core: no common start) is run
-     again, up to 10 times, in every case alike; the count is printed. One uncounted warm-up
-     round per case; then ROUNDS rounds, the cases interleaved (each first in turn); medians,
-     quartiles, min and max; the start skew and the wake-up after the parent's write are
+     roles swap cores from one round to the next), in every case alike (BENCH_ICE_PIN=0: no
+     pinning; the
+     scheduler then often runs both on one core, one after the other);
+   - the host is shared, so a round counts only when no other process held a worker's core:
+     the two sides woke at most 100 us apart, and neither waited more than 100 us in all on a
+     run queue between the start pipe and its end (/proc/self/schedstat, read in about 1 us
+     by every worker alike). Disturbed rounds are counted and printed, never mixed in: the
+     criterion is the other processes' doing, not the agents'. (A side that works longer is
+     disturbed more often, so a slow case needs more tries; the rounds it keeps are its own
+     time.) One uncounted warm-up round per case; then rounds, the cases interleaved (each
+     first in turn), until each case has ROUNDS undisturbed ones or 120 s have passed (fewer
+     than 7 in a case: ERROR, the host is too loaded to measure); medians, quartiles, min and
+     max; the start skew, the wake-up after the parent's write and the run-queue wait are
      printed too.
    TARGET: each of ours at most the two-process anchor's median (own TARGET lines, marked TWO
    PROCESSES; the one-loop lines of 1 stay as they are).
