@@ -49,8 +49,7 @@
      during a round). Figure: the later end minus t0, the earlier of the two starts;
    - with two or more CPUs, the two workers of a case are pinned to two different cores (the
      roles swap cores from one round to the next), in every case alike (BENCH_ICE_PIN=0: no
-     pinning; the
-     scheduler then often runs both on one core, one after the other);
+     pinning; the scheduler then often runs both on one core, one after the other);
    - the host is shared, so a round counts only when no other process held a worker's core:
      the two sides woke at most 100 us apart, and neither waited more than 100 us in all on a
      run queue between the start pipe and its end (/proc/self/schedstat, read in about 1 us
