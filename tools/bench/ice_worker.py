@@ -1,13 +1,15 @@
 """One ICE agent in a process of its own, for bench_ice.py's two-process measurement.
 
-    python ice_worker.py IMPL CONTROLLING AGGRESSIVE BARRIER_FD CPU
+    [ICE_WORKER_RT=PRIO] python ice_worker.py IMPL CONTROLLING AGGRESSIVE BARRIER_FD CPU
 
 IMPL is ``aioice`` (aioice's Connection in an asyncio event loop, as aioice runs) or ``ours``
 (zerotap.ice.agent.Agent driven by zerotap.runtime.ice over a zerotap.runtime.udp.Loop, as the
 box runs it). CONTROLLING and AGGRESSIVE are 0 or 1 (AGGRESSIVE only for ours); BARRIER_FD is
 the read end of the start pipe the parent shares with every worker; CPU is the core to pin this
-process to, or -1 for none. One worker serves many rounds: its event loop (asyncio's, or our
-udp.Loop) lives as long as the process; each round makes a new agent on a new socket.
+process to, or -1 for none; ICE_WORKER_RT asks for SCHED_FIFO at that priority (normal
+scheduling when not permitted; the hello line says which). One worker serves many rounds: its
+event loop (asyncio's, or our udp.Loop) lives as long as the process; each round makes a new
+agent on a new socket.
 
 Commands come as JSON lines on stdin, answers go as JSON lines on the stdout the process
 started with (fd 1 is pointed at stderr, so that nothing else can write there):
@@ -212,6 +214,16 @@ def main(argv):
         int(argv[4]), int(argv[5])
     if cpu >= 0:
         os.sched_setaffinity(0, {cpu})
+    rt_prio = int(os.environ.get("ICE_WORKER_RT", "0"))
+    got_rt = False
+    if rt_prio:
+        # real-time FIFO priority, for every worker alike: a datagram's wake-up preempts
+        # the shared host's other (normal) processes, as on a host of its own
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt_prio))
+            got_rt = True
+        except PermissionError:
+            pass
     pipe = Pipe()
     if impl == "ours":
         worker = Ours(controlling, aggressive, barrier, pipe)
@@ -221,7 +233,7 @@ def main(argv):
         worker = Aioice(controlling, barrier, pipe)
     else:
         raise ValueError("IMPL must be ours or aioice, not %r" % impl)
-    pipe.write({"hello": os.getpid()})
+    pipe.write({"hello": os.getpid(), "rt": got_rt})
     while True:
         msg = pipe.readline()
         op = msg["op"]
