@@ -383,11 +383,11 @@ def two_processes():
                     runq[k].append(r[3] * 1e6)
             i += 1
     finally:
+        os.close(barrier_w)  # a worker still waiting on the start pipe wakes to its end
         for pair in workers.values():
             for w in pair:
                 w.close()
         os.close(barrier_r)
-        os.close(barrier_w)
     med = {}
     short = []
     for k, what, _, _ in TWO_CASES:

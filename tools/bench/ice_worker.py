@@ -188,11 +188,14 @@ class Aioice:
         runq0 = runq_ns()
         t_start = wait_barrier(self.barrier)
         try:
-            # connect() runs in this task: its body starts at once (wait_for would start it
-            # one loop turn later)
-            async with asyncio.timeout(TIMEOUT):
-                await conn.connect()
-        except (TimeoutError, ConnectionError):
+            if hasattr(asyncio, "timeout"):
+                # connect() runs in this task: its body starts at once (wait_for would start
+                # it one loop turn later)
+                async with asyncio.timeout(TIMEOUT):
+                    await conn.connect()
+            else:  # Python < 3.11
+                await asyncio.wait_for(conn.connect(), TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionError):
             pass
         self.pipe.write({"t_start": t_start, "t_end": conn.nominated_at,
                          "runq_us": (conn.runq_end - runq0) / 1000
