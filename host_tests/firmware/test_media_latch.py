@@ -1,7 +1,7 @@
 """Latching on the network side behind NAT (issue 13): the box follows media to a new address
 only when it is authenticated (SRTP that passes its tag, or a ZRTP Hello whose hash the peer's
 SDP announced), never for plain RTP or an unannounced Hello from a stranger."""
-from support import NET_B, media_pair, rtp
+from backtoback import NET_B, media_pair, rtp
 from zerotap import media
 
 NAT_B = ("198.51.100.7", 50000)  # where box B's media really comes from (its router)
@@ -39,7 +39,7 @@ def test_announced_hello_moves_the_latch_an_unannounced_one_does_not():
 
 
 def test_srtp_that_authenticates_moves_the_latch():
-    from support import NET_A
+    from backtoback import NET_A
     from test_media_session import _run
     a, b = media_pair()
     _run(a, b, 0, 20000)

@@ -1,6 +1,7 @@
 """The media session, sans-IO: two boxes' network legs wired back to back in memory, each with its
 real ZRTP engine (X25519, so that the MicroPython runner stays quick) and SRTP."""
-from support import NET_A, NET_B, PHONE_A, PHONE_B, MediaBox, media_pair, raises, rtp, run_to_secure
+from support import raises
+from backtoback import NET_A, NET_B, PHONE_A, PHONE_B, MediaBox, media_pair, rtp, run_to_secure
 from zerotap import media, status
 
 

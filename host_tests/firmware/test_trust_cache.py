@@ -2,7 +2,8 @@
 newcomers cannot empty the trust cache, the cache clock survives reboots, flash writes are
 counted, a failing write leaves the call SECURE with a warning, Mult is not offered and the
 configured algorithms are the policy when we answer a Commit. Runs under both interpreters."""
-from support import events, fresh_storage, shuttle
+from support import fresh_storage
+from backtoback import events, shuttle
 from zerotap.zrtp import algorithms, cache as zcache, engine as E, packets
 
 PEER = b"peer-zid-123"

@@ -4,7 +4,7 @@ part in the exchange: ZRTP only from the peer's media address, one unauthenticat
 elsewhere neither ends nor corrupts the exchange, the Hello hash is checked before anything else
 in a Hello, a good Confirm1 is never replaced by a bad one, and plain RTP from another host is not
 relayed to the phone before SECURE. Runs under both interpreters."""
-from support import NET_A, NET_B, PHONE_A, MediaBox, events, media_pair, rtp, run_to_secure, shuttle
+from backtoback import NET_A, NET_B, PHONE_A, MediaBox, events, media_pair, rtp, run_to_secure, shuttle
 from zerotap import crypto, media, status
 from zerotap.ui import canvas, screens
 from zerotap.zrtp import algorithms, engine as E, keys, packets

@@ -4,7 +4,8 @@ new rs1 when the call ends (``Engine.wipe``); an SRTP session's keys on every ba
 (``Session.wipe``). The trust cache keeps its own copy of the retained secret. Runs under both
 interpreters (bytes objects cannot be overwritten by any interpreter: the secrets live in
 bytearrays)."""
-from support import each_backend, shuttle
+from support import each_backend
+from backtoback import shuttle
 from zerotap import crypto, srtp
 from zerotap.zrtp import cache as zcache, engine as E, keys
 

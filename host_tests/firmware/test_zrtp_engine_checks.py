@@ -1,7 +1,8 @@
 """The ZRTP engine's checks and timers: T1/T2 schedules, retransmissions, the Hello hash, loops,
 versions, Error/ErrorACK, GoClear, SASrelay, bad DH values, hvi, Confirm MACs, Ping, and mutated
 packets. Runs under both interpreters."""
-from support import Xorshift32, events, raises, shuttle
+from support import Xorshift32, raises
+from backtoback import events, shuttle
 from zerotap import crypto
 from zerotap.zrtp import algorithms, engine as E, packets
 

@@ -14,7 +14,7 @@ An engine whose dispatcher skips the table shows that the check bites: its handl
 longer guard their state themselves, take what their state does not list."""
 import gc
 
-from support import events
+from backtoback import events
 from test_zrtp_engine import Sim
 from vectors import each, unhex
 
