@@ -805,7 +805,8 @@ class Agent:
         return self.consent_interval * (80 + r * 40 // 255) // 100
 
     def _check_done(self, now):
-        """Fail when every pair failed; start the controlled side's nomination clock."""
+        """Fail when every pair failed; start the controlled side's nomination clock; when
+        controlling, re-judge the nomination (a pair that failed may be the last better one)."""
         if self.state != CHECKING:
             return
         pending = False
@@ -815,6 +816,12 @@ class Agent:
                 pending = True
             elif p.state == SUCCEEDED:
                 valid = True
+        if valid and self.controlling and self.selected is None and not self._nominating:
+            # a pair just failed: re-judge (when it was the last direct pair still being
+            # checked, the valid relay pair is nominated now, not relay_wait later)
+            self._maybe_nominate(now)
+            if self._nominating:
+                return
         if pending or self._triggered:
             self._idle_since = None
             return
