@@ -561,10 +561,7 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        length = at - HEADER_LENGTH + 24
-        b = bytearray(raw[:at])
-        b[2] = length >> 8
-        b[3] = length & 0xFF
+        b = _with_length(raw, at, at - HEADER_LENGTH + 24)
         got = key.sha1(b) if type(key) is IntegrityKey else crypto.hmac_sha1(key, b)
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
