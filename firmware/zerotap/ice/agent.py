@@ -91,6 +91,11 @@ SUCCEEDED = const(3)
 FAILED = const(4)
 PAIR_STATE_NAMES = ("frozen", "waiting", "in-progress", "succeeded", "failed")
 
+# A consent check's transaction (RFC 7675): fewer sends than a connectivity check's (stun.RC,
+# stun.RM), as consent_timeout, not one transaction, decides when consent is lost
+_CONSENT_RC = const(4)
+_CONSENT_RM = const(8)
+
 # Agent states
 NEW = const(0)
 GATHERING = const(1)
@@ -526,9 +531,11 @@ class Agent:
         data = stun.encode_raw(_BINDING_REQUEST, tid, head + _USE_CANDIDATE_ATTR if nominate
                                else head, self._remote_key, False, True)
         if consent:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 4, 8, local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, _CONSENT_RC,
+                                  _CONSENT_RM, local)
         else:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 7, 16, local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, stun.RC, stun.RM,
+                                  local)
             pair.state = IN_PROGRESS
         self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
@@ -558,7 +565,8 @@ class Agent:
                 return None
             addr, data = got
             via_relay = True
-        if not stun.is_stun(data):
+        # media is the common case: its first byte (RTP, ChannelData) rules STUN out at once
+        if not data or data[0] >= 0x40 or not stun.is_stun(data):
             return data if via_relay else bytes(data)
         try:
             msg = stun.parse(data)
