@@ -6,7 +6,8 @@ from icesim import (ENDPOINT_INDEPENDENT, NAT_NAMES, NONE, PORT_RESTRICTED, SYMM
 from support import Xorshift32
 
 from zerotap.ice import agent as ice
-from zerotap.ice import offer
+from zerotap.ice import offer, stun
+from zerotap.ice.agent import _relayed
 
 STUN = ("198.51.100.1", 3478)
 TURN = ("198.51.100.2", 3478)
@@ -349,10 +350,6 @@ def test_a_check_counts_the_first_of_a_repeated_attribute():
     assert a.pairs[0].remote_nominated
 
 
-def _relayed(pair):
-    return pair.local.type == ice.RELAY or pair.remote.type == ice.RELAY
-
-
 def _slow_box_run(slow, ta, late, a_kw=None):
     """Port-restricted NATs on both sides and a TURN relay; one box paces its checks every TA ms
     (a slow box under load), B starts LATE ms after A. The direct pair needs B's own check first
@@ -413,6 +410,49 @@ def test_relay_wait_bounds_the_wait_when_only_the_relay_works():
         assert pending, "the direct checks were still running"
         assert wait <= sel[1] - t0 < wait + 1000, (wait, sel[1] - t0)
         assert _data_flows(net, ha, hb)
+
+
+def _refuse_direct_checks(net, h, delay):
+    """H's firewall answers every direct Binding request with a signed 403, DELAY ms late, and
+    drops those from the peer's relayed address (so that relay pair stays in progress); checks
+    that come through H's own TURN allocation reach the agent."""
+    agent = h.agent
+
+    def receive(data, src, now):
+        if src != TURN and stun.is_stun(data):
+            m = stun.parse(data)
+            if m.cls == stun.REQUEST and m.method == stun.BINDING:
+                if src[0] != TURN[0]:
+                    net._queue(now + delay - net.latency, src, h.addr,
+                               stun.error_response(m, 403, agent.pwd.encode()))
+                return
+        got = agent.receive(data, src, now)
+        if got is not None:
+            h.data.append(bytes(got))
+    h.receive = receive
+
+
+def test_the_relay_is_nominated_once_every_direct_pair_failed():
+    # a relay pair is valid first, then every direct check gets an error while a lower relay
+    # pair is still in progress: nothing better can come, so the valid relay pair is nominated
+    # at once rather than relay_wait after it became valid
+    for delay in (300, 600, 1000):
+        net, ha, hb, _ = _setup(NONE, NONE, relay=True, a_kw={"relay_wait": 5000})
+        _refuse_direct_checks(net, hb, delay)
+        _exchange_offers(ha, hb)
+        t0 = net.now
+        ha.agent.start(t0)
+        hb.agent.start(t0)
+        net.run(t0 + 60000, stop=lambda: _done(ha) and _done(hb))
+        sel = ha.event("selected")
+        assert sel and hb.event("selected"), delay
+        assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected), delay
+        direct = [p for p in ha.agent.pairs if not _relayed(p)]
+        assert direct and all(p.state == ice.FAILED for p in direct), (delay, direct)
+        pending = [p for p in ha.agent.pairs if p.state == ice.IN_PROGRESS]
+        assert pending, "a relay pair was still being checked"
+        assert sel[1] - t0 < delay + 500, (delay, sel[1] - t0)
+        assert _data_flows(net, ha, hb), delay
 
 
 def test_relay_wait_is_a_clear_error_when_bad():

@@ -91,6 +91,11 @@ SUCCEEDED = const(3)
 FAILED = const(4)
 PAIR_STATE_NAMES = ("frozen", "waiting", "in-progress", "succeeded", "failed")
 
+# A consent check's transaction (RFC 7675): fewer sends than a connectivity check's (stun.RC,
+# stun.RM), as consent_timeout, not one transaction, decides when consent is lost
+_CONSENT_RC = const(4)
+_CONSENT_RM = const(8)
+
 # Agent states
 NEW = const(0)
 GATHERING = const(1)
@@ -526,9 +531,11 @@ class Agent:
         data = stun.encode_raw(_BINDING_REQUEST, tid, head + _USE_CANDIDATE_ATTR if nominate
                                else head, self._remote_key, False, True)
         if consent:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 4, 8, local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, _CONSENT_RC,
+                                  _CONSENT_RM, local)
         else:
-            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, 7, 16, local)
+            tx = stun.Transaction(None, data, pair.remote.addr, now, self.rto, stun.RC, stun.RM,
+                                  local)
             pair.state = IN_PROGRESS
         self._checks[tid] = _Check(tx, pair, nominate, consent, self.controlling)
         self._emit(data, pair.local, pair.remote.addr, now)
@@ -558,7 +565,8 @@ class Agent:
                 return None
             addr, data = got
             via_relay = True
-        if not stun.is_stun(data):
+        # media is the common case: its first byte (RTP, ChannelData) rules STUN out at once
+        if not data or data[0] >= 0x40 or not stun.is_stun(data):
             return data if via_relay else bytes(data)
         try:
             msg = stun.parse(data)
@@ -805,7 +813,8 @@ class Agent:
         return self.consent_interval * (80 + r * 40 // 255) // 100
 
     def _check_done(self, now):
-        """Fail when every pair failed; start the controlled side's nomination clock."""
+        """Fail when every pair failed; start the controlled side's nomination clock; when
+        controlling, re-judge the nomination (a pair that failed may be the last better one)."""
         if self.state != CHECKING:
             return
         pending = False
@@ -815,6 +824,12 @@ class Agent:
                 pending = True
             elif p.state == SUCCEEDED:
                 valid = True
+        if valid and self.controlling and self.selected is None and not self._nominating:
+            # a pair just failed: re-judge (when it was the last direct pair still being
+            # checked, the valid relay pair is nominated now, not relay_wait later)
+            self._maybe_nominate(now)
+            if self._nominating:
+                return
         if pending or self._triggered:
             self._idle_since = None
             return

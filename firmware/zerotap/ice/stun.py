@@ -28,6 +28,8 @@ from zerotap.crypto.mac import pads
 
 MAGIC_COOKIE = const(0x2112A442)  # RFC 8489 section 5
 HEADER_LENGTH = const(20)
+RC = const(7)  # RFC 8489 section 6.2.1: Rc, the sends of a client transaction over UDP
+RM = const(16)  # and Rm: it fails Rm x RTO after the last one
 FINGERPRINT_XOR = const(0x5354554E)  # RFC 8489 section 14.7
 
 # Classes (RFC 8489 section 5: bits C1 C0 at 0x0100 and 0x0010)
@@ -561,10 +563,7 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        length = at - HEADER_LENGTH + 24
-        b = bytearray(raw[:at])
-        b[2] = length >> 8
-        b[3] = length & 0xFF
+        b = _with_length(raw, at, at - HEADER_LENGTH + 24)
         got = key.sha1(b) if type(key) is IntegrityKey else crypto.hmac_sha1(key, b)
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
@@ -698,7 +697,7 @@ class Transaction:
     ``due(now)`` is called at ``deadline``: it returns the bytes to send again, or None when the
     transaction has just timed out (then ``timed_out`` is True)."""
 
-    def __init__(self, request, data, addr, now, rto=500, rc=7, rm=16, via=None):
+    def __init__(self, request, data, addr, now, rto=500, rc=RC, rm=RM, via=None):
         self.request = request  # the Message, when the caller wants to keep it
         self.data = data
         self.addr = addr
