@@ -65,7 +65,14 @@ def install(g, *extra):
                "--coturn", "--wheels", GUEST_WHEELS] + list(extra), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "icehelper install: done" in r.stdout
+    assert leftovers(g) == "", "install.sh left temporary files"
     return r
+
+
+def leftovers(g):
+    """install.sh's temporary files still there (they sit beside their destination)."""
+    return g.run(["sh", "-c", "find /tmp -maxdepth 1 -name 'tmp.*'; find /etc /opt/icehelper "
+                  "-maxdepth 4 -name '.*.??????' -type f"]).stdout
 
 
 def client(g, fn, *args):
@@ -206,6 +213,16 @@ def test_a_second_run_updates_without_dropping_offers_or_relays(guest):
     assert wait_until(lambda: healthy(guest), 15)
     status, got = https(guest, "GET", "/" + state(guest, "offer"))
     assert status == 200 and got["ufrag"] == "u1"
+    # a run that fails half way (a certificate that is not there) leaves no temporary file and
+    # the installed certificate whole
+    cert = guest.read("/etc/icehelper/tls/fullchain.pem")
+    r = guest.run(["bash", SRC + "/tools/icehelper/install.sh", "--domain", DOMAIN, "--redis",
+                   "--coturn", "--wheels", GUEST_WHEELS, "--cert", "/root/missing.pem", "--key",
+                   "/root/missing.pem"], timeout=300)
+    assert r.returncode != 0 and "missing.pem" in r.stderr, r.stdout + r.stderr
+    assert leftovers(guest) == ""
+    assert guest.read("/etc/icehelper/tls/fullchain.pem") == cert
+    assert {u: main_pid(guest, u) for u in pids} == pids
 
 
 def _turns_version(cafile):
