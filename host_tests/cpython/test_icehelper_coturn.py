@@ -103,3 +103,22 @@ def test_coturn_refuses_credentials_from_another_secret(coturn, tmp_path):
     creds = _minted(tmp_path, "some-other-secret", 3600)
     ok, error = allocate(coturn, creds["username"], creds["password"])
     assert not ok and error[0] == 401, error
+
+
+def test_the_minted_password_is_hmac_sha1_of_the_username():
+    # turn.credentials copies a keyed OpenSSL object (hmac.HMAC's private ``_hmac`` when there,
+    # the wrapper otherwise): whichever it took, the password is the plain HMAC of the username
+    import base64
+    import hashlib
+    import hmac
+    import sys
+    from hostenv import ROOT
+    sys.path.insert(0, str(ROOT / "tools"))
+    from icehelper import turn
+    for secret in (SECRET, "another", "s" * 100):
+        for user, now in (("box", 1000), ("", 0), ("123456789012", 1.7e9), ("ü x:y", 42.9)):
+            username, password = turn.credentials(secret, user, 3600, now)
+            assert username == "%d:%s" % (int(now) + 3600, user)
+            want = base64.b64encode(hmac.new(secret.encode(), username.encode(),
+                                             hashlib.sha1).digest()).decode()
+            assert password == want, (secret, username)

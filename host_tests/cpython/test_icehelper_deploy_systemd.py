@@ -65,7 +65,14 @@ def install(g, *extra):
                "--coturn", "--wheels", GUEST_WHEELS] + list(extra), timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "icehelper install: done" in r.stdout
+    assert leftovers(g) == "", "install.sh left temporary files"
     return r
+
+
+def leftovers(g):
+    """install.sh's temporary files still there (they sit beside their destination)."""
+    return g.run(["sh", "-c", "find /tmp -maxdepth 1 -name 'tmp.*'; find /etc /opt/icehelper "
+                  "-maxdepth 4 -name '.*.??????' -type f"]).stdout
 
 
 def client(g, fn, *args):
@@ -88,8 +95,15 @@ def _https(cafile, method, path, body=None, headers=None, port=443):
         conn.close()
 
 
+def state(g, key):
+    """What an earlier test of this module left for the later ones (they run in order)."""
+    assert key in g.state, ("%r is set by an earlier test of this module: run the whole module, "
+                            "not this test alone" % key)
+    return g.state[key]
+
+
 def https(g, method, path, body=None, headers=None):
-    return client(g, _https, g.state["ca"], method, path, body, headers)
+    return client(g, _https, state(g, "ca"), method, path, body, headers)
 
 
 def main_pid(g, unit):
@@ -148,7 +162,7 @@ def test_https_with_the_installed_certificate_and_not_without_it(guest):
     with pytest.raises(ssl.SSLCertVerificationError):
         client(guest, _https, None, "GET", "/healthz")  # the system's CAs do not know it
     # coturn's TLS port has the same certificate
-    assert client(guest, _turns_version, guest.state["ca"]) in ("TLSv1.2", "TLSv1.3")
+    assert client(guest, _turns_version, state(guest, "ca")) in ("TLSv1.2", "TLSv1.3")
 
 
 def test_offers_live_in_the_guests_redis(guest):
@@ -168,7 +182,7 @@ def test_offers_live_in_the_guests_redis(guest):
 
 
 def test_coturn_allocates_with_the_minted_credentials(guest):
-    t = guest.state["turn"]
+    t = state(guest, "turn")
     assert "turn:helper.test:3478?transport=udp" in t["uris"]
     ok, relayed = client(guest, allocate, (SERVER, 3478), t["username"], t["password"], DOMAIN)
     assert ok and relayed[0] == SERVER, relayed
@@ -183,20 +197,32 @@ def test_a_restart_of_the_unit_keeps_the_offers(guest):
     assert r.returncode == 0, r.stderr
     assert main_pid(guest, "icehelper") not in (0, before)
     assert wait_until(lambda: healthy(guest), 15)
-    status, got = https(guest, "GET", "/" + guest.state["offer"])
+    status, got = https(guest, "GET", "/" + state(guest, "offer"))
     assert status == 200 and got["ufrag"] == "u1"
 
 
 def test_a_second_run_updates_without_dropping_offers_or_relays(guest):
     """An update (install.sh again, same options) must not restart Redis (no persistence: every
     live offer would go) nor coturn (every relay of a call in progress would go)."""
-    pids = {u: main_pid(guest, u) for u in ("redis-server", "coturn")}
+    pids = {u: main_pid(guest, u) for u in ("icehelper", "redis-server", "coturn")}
     r = install(guest)
     assert "writing /etc/icehelper/icehelper.conf" not in r.stdout  # the config is kept
+    # nothing changed: the helper is not restarted either (with the memory store a restart drops
+    # every live offer)
     assert {u: main_pid(guest, u) for u in pids} == pids
     assert wait_until(lambda: healthy(guest), 15)
-    status, got = https(guest, "GET", "/" + guest.state["offer"])
+    status, got = https(guest, "GET", "/" + state(guest, "offer"))
     assert status == 200 and got["ufrag"] == "u1"
+    # a run that fails half way (a certificate that is not there) leaves no temporary file and
+    # the installed certificate whole
+    cert = guest.read("/etc/icehelper/tls/fullchain.pem")
+    r = guest.run(["bash", SRC + "/tools/icehelper/install.sh", "--domain", DOMAIN, "--redis",
+                   "--coturn", "--wheels", GUEST_WHEELS, "--cert", "/root/missing.pem", "--key",
+                   "/root/missing.pem"], timeout=300)
+    assert r.returncode != 0 and "missing.pem" in r.stderr, r.stdout + r.stderr
+    assert leftovers(guest) == ""
+    assert guest.read("/etc/icehelper/tls/fullchain.pem") == cert
+    assert {u: main_pid(guest, u) for u in pids} == pids
 
 
 def _turns_version(cafile):
@@ -223,16 +249,17 @@ def test_a_run_with_a_new_certificate_restarts_coturn_with_it(guest, tmp_path):
     for src, dst in ((cert, "/root/new-fullchain.pem"), (key, "/root/new-privkey.pem")):
         with open(src) as f:
             assert guest.run(["sh", "-c", "umask 077; cat > " + dst], stdin=f).returncode == 0
-    pids = {u: main_pid(guest, u) for u in ("redis-server", "coturn")}
+    pids = {u: main_pid(guest, u) for u in ("icehelper", "redis-server", "coturn")}
     install(guest, "--cert", "/root/new-fullchain.pem", "--key", "/root/new-privkey.pem")
     assert main_pid(guest, "redis-server") == pids["redis-server"]
     assert main_pid(guest, "coturn") not in (0, pids["coturn"])
-    old_ca, guest.state["ca"] = guest.state["ca"], ca
+    assert main_pid(guest, "icehelper") not in (0, pids["icehelper"])  # its TLS files changed
+    old_ca, guest.state["ca"] = state(guest, "ca"), ca
     assert wait_until(lambda: healthy(guest), 15)
     assert wait_until(lambda: _answers_tls(guest, ca), 10)
     with pytest.raises(ssl.SSLCertVerificationError):
         client(guest, _turns_version, old_ca)
-    status, got = https(guest, "GET", "/" + guest.state["offer"])
+    status, got = https(guest, "GET", "/" + state(guest, "offer"))
     assert status == 200 and got["ufrag"] == "u1"
 
 

@@ -9,7 +9,7 @@ import sys
 from hostenv import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
-from icehelper import memory, offers  # noqa: E402
+from icehelper import memory, offers, store  # noqa: E402
 from icehelper.config import Config  # noqa: E402
 from icehelper.metrics import Metrics  # noqa: E402
 
@@ -25,7 +25,7 @@ def _store(tmp_path):
 
 
 def _run(coro):
-    return asyncio.new_event_loop().run_until_complete(coro)
+    return asyncio.run(coro)  # a loop of its own, closed at the end
 
 
 def test_offers_expire_in_the_order_of_their_last_write(tmp_path, monkeypatch):
@@ -59,26 +59,64 @@ def test_offers_expire_in_the_order_of_their_last_write(tmp_path, monkeypatch):
     _run(go())
 
 
-def test_live_offers_are_not_walked_by_the_garbage_collector(tmp_path):
-    s = _store(tmp_path)
-
+def _put_and_collect(s):
     async def go():
         ids = []
         for body in (json.dumps(OFFER).encode(), b'\xef\xbb\xbf{"a": [1, {"b": 2}]}'):
             fields, ready = offers.parse_offer(body)  # the fast path and the Python path
             ids.append(await s.put("a", fields, ready, "h"))
-        assert await s.post("a", ids[0], "h", offers.parse_offer(b'{"x": {"y": []}}')[0], None)
-        assert await s.get("a", ids[1])
         return ids
     ids = _run(go())
     gc.collect()  # the fields' tuples stop being tracked here, the entries at the next pass
+    gc.collect()
+    return ids
+
+
+def test_live_offers_are_not_walked_by_the_garbage_collector(tmp_path):
+    s = _store(tmp_path)
+    ids = _put_and_collect(s)
+
+    async def go():
+        assert await s.post("a", ids[0], "h", offers.parse_offer(b'{"x": {"y": []}}')[0], None)
+        assert await s.get("a", ids[1])
+    _run(go())
+    gc.collect()
     gc.collect()
     for offer_id in ids:
         entry = s._entries[offer_id]
         assert not gc.is_tracked(entry) and not gc.is_tracked(entry[memory._PAIRS]), (
             entry, [(type(x), gc.is_tracked(x)) for x in entry + entry[0]])
-    # and the check can fail: a list in an entry keeps it tracked
-    s._entries[ids[0]] = entry[:1] + ([],) + entry[2:]
-    gc.collect()
-    gc.collect()
-    assert gc.is_tracked(s._entries[ids[0]])
+
+
+def test_the_collector_check_fails_on_fields_kept_in_a_dict(tmp_path, monkeypatch):
+    # the control: were the store to keep an entry's fields in a dict (all strings, so the
+    # collector does not track the dict itself), the entries would stay tracked and the test
+    # above would fail
+    monkeypatch.setattr(memory, "_flat", dict)
+    s = _store(tmp_path)
+    ids = _put_and_collect(s)
+    for offer_id in ids:
+        entry = s._entries[offer_id]
+        assert type(entry[memory._PAIRS]) is dict and not gc.is_tracked(entry[memory._PAIRS])
+        assert gc.is_tracked(entry)
+
+
+def test_limits_switched_off_count_nothing(tmp_path):
+    s = _store(tmp_path)  # every limit 0/1
+    ids = _put_and_collect(s)
+
+    async def go():
+        for offer_id in ids + ["0000000000"]:
+            await s.get("b", offer_id)
+            await s.post("c", offer_id, "wrong", {'"x"': "1"}, None)
+            await s.delete("d", offer_id, "wrong")
+    _run(go())
+    assert s._limits._counts == {}  # no window kept for a limit that is off
+
+
+def test_the_window_counter_keeps_no_window_for_a_limit_that_is_off(tmp_path):
+    limits = _store(tmp_path).config.limits
+    counter = store.WindowCounter(limits)
+    for kind in ("put", "post", "get", "miss"):
+        assert not counter.hit(kind, "a", 1000.0) and not counter.spent(kind, "a", 1000.0)
+    assert counter._counts == {}

@@ -201,6 +201,40 @@ def test_the_fast_path_leaves_the_odd_cases_to_the_python_path():
     assert ready is False
 
 
+def _long_int_bodies(digits):
+    return [b'{"x": ' + b"1" * digits + b"}", b'{"x": -' + b"1" * digits + b"}",
+            b'{"ufrag": "a", "x": [' + b"1" * digits + b"]}"]
+
+
+def test_the_fast_path_leaves_integers_json_refuses_to_the_python_path():
+    # json.loads refuses an integer literal of more than sys.get_int_max_str_digits() digits;
+    # the fast path must not store what the Python path answers 400 to.
+    limit = sys.get_int_max_str_digits()
+    assert limit, "this test needs the default limit on integer digits"
+    try:
+        for body in _long_int_bodies(limit + 1) + _long_int_bodies(5000):
+            assert offers._parse_fast(body) is None, body[:20]
+            try:
+                offers.parse_offer(body)
+            except offers.OfferError as e:
+                assert "not JSON" in str(e), e
+            else:
+                raise AssertionError("stored: %r..." % body[:20])
+        for body in _long_int_bodies(limit):  # at the limit both paths store it
+            assert offers._parse_fast(body) == offers._parse_offer_python(body)
+        body = b'{"x": ' + b"7" * (limit + 1) + b'e5, "y": "' + b"8" * 5000 + b'"}'
+        assert offers.parse_offer(body) == offers._parse_offer_python(body)  # no limit there
+        sys.set_int_max_str_digits(limit + 10)  # read at call time
+        body = _long_int_bodies(limit + 5)[0]
+        assert offers._parse_fast(body) == offers._parse_offer_python(body)
+        assert offers._parse_fast(_long_int_bodies(limit + 11)[0]) is None
+        sys.set_int_max_str_digits(0)  # 0: no limit
+        body = _long_int_bodies(limit * 3)[1]
+        assert offers._parse_fast(body) == offers._parse_offer_python(body)
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
 def test_the_fast_address_match_accepts_only_what_addr_ok_accepts():
     rng = random.Random(11)
     good_parts = ["0", "1", "9", "10", "99", "100", "199", "200", "249", "250", "255"]

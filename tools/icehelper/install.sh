@@ -14,7 +14,9 @@
 # - --wheels DIR: the Python packages from this folder of wheels, not from the package index (a
 #   server without internet access; fill it elsewhere with the same Python:
 #   pip download --only-binary=:all: -d DIR -r tools/icehelper/requirements.txt).
-# A second run keeps the existing config, secrets and passwords and updates the code.
+# A second run keeps the existing config, secrets and passwords and updates the code; it restarts
+# the helper only when its code, venv, unit, config or TLS files changed (with the memory store a
+# restart drops every live offer), Redis and coturn only when their config changed.
 set -euo pipefail
 
 DOMAIN="" CERT="" KEY="" SELF_SIGNED=0 WITH_REDIS=0 WITH_COTURN=0 PLAIN_HTTP=1 WHEELS=""
@@ -28,7 +30,7 @@ while (($#)); do
         --coturn) WITH_COTURN=1; shift ;;
         --no-plain-http) PLAIN_HTTP=0; shift ;;
         --wheels) WHEELS=$2; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -45,12 +47,39 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PREFIX=/opt/icehelper
 ETC=/etc/icehelper
 say() { printf 'icehelper install: %s\n' "$*"; }
-# DEST gets the contents of the file NEW (then removed) when they differ, keeping its owner and
-# mode; CHANGED=1 then. Redis and coturn restart only on a change: a restart of Redis drops every
-# live offer (no persistence), one of coturn every relay of the calls in progress.
+# Temporary files live beside their destination (mktemp: mode 0600, root's), never in /tmp: they
+# hold secrets (Redis's password, coturn's key and shared secret). The trap removes any left over.
+TEMPS=()
+trap 'rm -f ${TEMPS[@]+"${TEMPS[@]}"}' EXIT
+# beside DEST: NEW is a fresh empty temporary file in DEST's folder
+beside() {
+    NEW=$(mktemp -p "$(dirname "$1")" ".$(basename "$1").XXXXXX")
+    TEMPS+=("$NEW")
+}
+# DEST gets the contents of the file NEW (made by beside DEST) when they differ: NEW takes DEST's
+# owner and mode and replaces it in one rename (a failure half way leaves DEST whole); CHANGED=1
+# then. Otherwise NEW is removed. Redis, coturn and the helper restart only on a change: a restart
+# of Redis drops every live offer (no persistence), one of coturn every relay of the calls in
+# progress, one of the helper every offer of its memory store.
 update() {
-    if ! cmp -s "$1" "$2"; then cat "$1" >"$2"; CHANGED=1; fi
-    rm -f "$1"
+    if cmp -s "$1" "$2"; then
+        rm -f "$1"
+        return
+    fi
+    if [ -e "$2" ]; then
+        chown --reference="$2" "$1"
+        chmod --reference="$2" "$1"
+    fi
+    mv -f "$1" "$2"
+    CHANGED=1
+}
+# put SRC DEST MODE [GROUP]: DEST gets SRC's contents through update, then MODE (and GROUP)
+put() {
+    beside "$2"
+    cat "$1" >"$NEW"
+    update "$NEW" "$2"
+    chmod "$3" "$2"
+    if [ -n "${4:-}" ]; then chgrp "$4" "$2"; fi
 }
 
 # --- packages -----------------------------------------------------------------------------------
@@ -65,26 +94,33 @@ apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
 # --- user, code, venv ---------------------------------------------------------------------------
 id icehelper >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \
     --shell /usr/sbin/nologin icehelper
+# HELPER_CHANGED=1: the helper's code, venv, unit, config or TLS files changed (it restarts then)
+CHANGED=0
 install -d -m 0755 "$PREFIX/tools/icehelper" "$PREFIX/firmware/zerotap/dtmf"
-install -m 0644 "$SRC"/tools/icehelper/*.py "$SRC/tools/icehelper/README.md" \
-    "$SRC/tools/icehelper/icehelper.conf.example" "$PREFIX/tools/icehelper/"
+for f in "$SRC"/tools/icehelper/*.py "$SRC/tools/icehelper/README.md" \
+        "$SRC/tools/icehelper/icehelper.conf.example"; do
+    put "$f" "$PREFIX/tools/icehelper/$(basename "$f")" 0644
+done
 # the id rules come from the firmware's DTMF framing (zerotap.dtmf.frame), not from a copy
-install -m 0644 "$SRC/firmware/zerotap/__init__.py" "$SRC/firmware/zerotap/shim.py" \
-    "$PREFIX/firmware/zerotap/"
-install -m 0644 "$SRC/firmware/zerotap/dtmf/__init__.py" "$SRC/firmware/zerotap/dtmf/frame.py" \
-    "$PREFIX/firmware/zerotap/dtmf/"
-[ -x "$PREFIX/venv/bin/python" ] || python3 -m venv "$PREFIX/venv"
+for f in __init__.py shim.py dtmf/__init__.py dtmf/frame.py; do
+    put "$SRC/firmware/zerotap/$f" "$PREFIX/firmware/zerotap/$f" 0644
+done
+[ -x "$PREFIX/venv/bin/python" ] || { python3 -m venv "$PREFIX/venv"; CHANGED=1; }
 pip_from=()
 [ -n "$WHEELS" ] && pip_from=(--no-index --find-links "$WHEELS")
+freeze() { "$PREFIX/venv/bin/python" -m pip freeze --all --disable-pip-version-check 2>/dev/null; }
+before=$(freeze)
 "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "${pip_from[@]}" \
     -r "$SRC/tools/icehelper/requirements.txt"
+[ "$(freeze)" = "$before" ] || CHANGED=1
 
 # --- TLS ----------------------------------------------------------------------------------------
 install -d -m 0750 -g icehelper "$ETC" "$ETC/tls"
 if [ -n "$CERT" ]; then
-    install -m 0644 "$CERT" "$ETC/tls/fullchain.pem"
-    install -m 0640 -g icehelper "$KEY" "$ETC/tls/privkey.pem"
+    put "$CERT" "$ETC/tls/fullchain.pem" 0644
+    put "$KEY" "$ETC/tls/privkey.pem" 0640 icehelper
 elif [ "$SELF_SIGNED" -eq 1 ] && [ ! -f "$ETC/tls/fullchain.pem" ]; then
+    CHANGED=1
     say "making a self-signed certificate for $DOMAIN (a test only)"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
         -subj "/CN=$DOMAIN" -addext "subjectAltName=DNS:$DOMAIN" \
@@ -97,12 +133,14 @@ fi
 if [ ! -s "$ETC/turn-secret" ]; then
     (umask 0027; openssl rand -hex 32 >"$ETC/turn-secret")
     chgrp icehelper "$ETC/turn-secret"
+    CHANGED=1
 fi
 TURN_SECRET=$(cat "$ETC/turn-secret")
 
 # --- config -------------------------------------------------------------------------------------
 if [ ! -f "$ETC/icehelper.conf" ]; then
     say "writing $ETC/icehelper.conf"
+    CHANGED=1
     backend=memory redis_url="redis://127.0.0.1:6379/0"
     if ((WITH_REDIS)); then
         backend=redis
@@ -122,13 +160,14 @@ if [ ! -f "$ETC/icehelper.conf" ]; then
     chmod 0640 "$ETC/icehelper.conf"
     ((WITH_COTURN)) || sed -i -e 's|^secret_file = |# secret_file = |' "$ETC/icehelper.conf"
 fi
+HELPER_CHANGED=$CHANGED
 
 # --- Redis --------------------------------------------------------------------------------------
 if ((WITH_REDIS)); then
     say "configuring redis-server: loopback only, a password, no persistence (offers live 5 min)"
     conf=/etc/redis/redis.conf
     pw=$(cat "$ETC/redis-password")
-    new=$(mktemp)
+    beside "$conf"
     { sed -e '/^# icehelper:/,$d' "$conf"; cat <<REDIS
 # icehelper: set by tools/icehelper/install.sh (a second run rewrites this block)
 bind 127.0.0.1 -::1
@@ -142,9 +181,9 @@ rename-command FLUSHALL ""
 rename-command FLUSHDB ""
 rename-command CONFIG ""
 REDIS
-    } >"$new"
+    } >"$NEW"
     CHANGED=0
-    update "$new" "$conf"
+    update "$NEW" "$conf"
     systemctl enable --now redis-server >/dev/null
     if ((CHANGED)); then systemctl restart redis-server; fi
 fi
@@ -156,12 +195,12 @@ if ((WITH_COTURN)); then
     install -d -m 0750 -g turnserver /etc/coturn
     for f in fullchain.pem privkey.pem; do
         [ -f /etc/coturn/$f ] || install -m 0640 -g turnserver /dev/null /etc/coturn/$f
-        new=$(mktemp); cat "$ETC/tls/$f" >"$new"; update "$new" /etc/coturn/$f
+        beside /etc/coturn/$f; cat "$ETC/tls/$f" >"$NEW"; update "$NEW" /etc/coturn/$f
     done
     chmod 0644 /etc/coturn/fullchain.pem
     [ -f /etc/turnserver.conf ] || install -m 0640 -g turnserver /dev/null /etc/turnserver.conf
-    new=$(mktemp)
-    cat >"$new" <<TURN
+    beside /etc/turnserver.conf
+    cat >"$NEW" <<TURN
 # Written by tools/icehelper/install.sh: coturn for the ICE helper's boxes.
 realm=$DOMAIN
 server-name=$DOMAIN
@@ -208,7 +247,7 @@ denied-peer-ip=ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff
 simple-log
 log-file=syslog
 TURN
-    update "$new" /etc/turnserver.conf
+    update "$NEW" /etc/turnserver.conf
     chgrp turnserver /etc/turnserver.conf
     chmod 0640 /etc/turnserver.conf
     if [ -f /etc/default/coturn ] && ! grep -q '^TURNSERVER_ENABLED=1' /etc/default/coturn; then
@@ -220,10 +259,15 @@ TURN
 fi
 
 # --- the service --------------------------------------------------------------------------------
-install -m 0644 "$SRC/tools/icehelper/icehelper.service" /etc/systemd/system/icehelper.service
+CHANGED=$HELPER_CHANGED
+put "$SRC/tools/icehelper/icehelper.service" /etc/systemd/system/icehelper.service 0644
 systemctl daemon-reload
 systemctl enable icehelper >/dev/null
-systemctl restart icehelper
+if ((CHANGED)) || ! systemctl is-active -q icehelper; then
+    systemctl restart icehelper
+else
+    say "icehelper unchanged: not restarted (its live offers stay)"
+fi
 say "done: systemctl status icehelper; curl -s https://$DOMAIN/healthz"
 ((WITH_COTURN)) && say "open UDP/TCP 3478, TCP 5349 and UDP 49152-65535 for coturn"
 ((PLAIN_HTTP)) && say "plain HTTP for ZSipOs boxes on port 9090"

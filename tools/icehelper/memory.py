@@ -36,8 +36,6 @@ class MemoryStore:
         self.metrics = metrics
         self._entries = OrderedDict()
         self._limits = WindowCounter(config.limits)
-        # limits switched off (0/1) count nothing: their windows need not be kept
-        self._off = frozenset(kind for kind, limit in config.limits.items() if not limit.count)
         self._waiters = {}  # id -> asyncio.Event, set when the offer gets candidates
         self._sweeper = None
 
@@ -72,12 +70,11 @@ class MemoryStore:
             self._limits.prune(now)
 
     def _limit(self, kind, addr, now):
-        if kind not in self._off and self._limits.hit(kind, addr, now):
+        if self._limits.hit(kind, addr, now):
             raise Limited(kind)
 
     def _miss(self, addr, now):
-        if "miss" not in self._off:
-            self._limits.hit("miss", addr, now)
+        self._limits.hit("miss", addr, now)
 
     async def put(self, addr, fields, ready, token_hash):
         now = time.time()
@@ -127,7 +124,7 @@ class MemoryStore:
     async def get(self, addr, offer_id, need_ready=False, count=True):
         now = time.time()
         if count:
-            if "miss" not in self._off and self._limits.spent("miss", addr, now):
+            if self._limits.spent("miss", addr, now):
                 raise Limited("miss")
             self._limit("get", addr, now)
         e = self._lookup(offer_id, now)

@@ -14,6 +14,7 @@ and a ``GET`` reply is assembled from the stored JSON text without parsing it ag
 import json
 import re
 import socket
+import sys
 
 MAX_KEYS = 32
 MAX_CANDIDATES = 16  # pjnath's PJ_ICE_MAX_CAND: more fails the whole ICE on a ZSipOs box
@@ -221,7 +222,9 @@ def check_candidates(cands):
 #   answers "nested too deeply" where json's limit is hit);
 # - msgspec accepts it: its JSON grammar is json.loads's minus NaN/Infinity and lone surrogate
 #   escapes (test_icehelper_offers.py compares the two paths on generated and mangled bodies);
-#   its duplicate keys keep the last value, as json.loads does.
+#   its duplicate keys keep the last value, as json.loads does;
+# - no run of digits is longer than sys.get_int_max_str_digits() (read at each call; 0 means no
+#   limit): json.loads refuses such an integer literal, msgspec's Raw skips it unread.
 # Any refusal (malformed JSON, a candidate that breaks a rule, a wrong type) returns None, and the
 # Python path finds the same fault and words the message; nothing is decided here alone.
 try:
@@ -246,9 +249,24 @@ except ImportError:  # msgspec not installed: the Python path does everything
     _FAST = False
 
 
+_LONG_DIGITS = {}
+
+
+def _long_digits(limit):
+    """A pattern finding a run of more than LIMIT digits; the lookbehind starts it only at the
+    start of a run, so a search stays linear in the body."""
+    pattern = _LONG_DIGITS.get(limit)
+    if pattern is None:
+        pattern = _LONG_DIGITS[limit] = re.compile(rb"(?<![0-9])[0-9]{%d}" % (limit + 1))
+    return pattern
+
+
 def _parse_fast(body):
     """parse_offer's result for BODY, or None: then the Python path decides (see above)."""
     if body.count(b"[") + body.count(b"{") > 256:
+        return None
+    digits = sys.get_int_max_str_digits()
+    if digits and len(body) > digits and _long_digits(digits).search(body):
         return None
     try:
         body.decode("utf-8")

@@ -151,26 +151,29 @@ class WindowCounter:
         self.limits = limits
         self._counts = {}
 
-    def _slot(self, kind, addr, now):
-        limit = self.limits[kind]
+    def _slot(self, limit, kind, addr, now):
         window = int(now // limit.seconds)
         slot = self._counts.get((kind, addr))
         if slot is None or slot[0] != window:
             slot = self._counts[(kind, addr)] = [window, 0]
-        return limit, slot
+        return slot
 
     def hit(self, kind, addr, now):
-        """Count one request; True when it is over the limit."""
-        limit, slot = self._slot(kind, addr, now)
+        """Count one request; True when it is over the limit. A limit switched off (``0/1``)
+        counts nothing and keeps no window."""
+        limit = self.limits[kind]
         if not limit.count:
             return False
+        slot = self._slot(limit, kind, addr, now)
         slot[1] += 1
         return slot[1] > limit.count
 
     def spent(self, kind, addr, now):
         """True when KIND's budget of this window is used up (counts nothing)."""
-        limit, slot = self._slot(kind, addr, now)
-        return limit.count > 0 and slot[1] >= limit.count
+        limit = self.limits[kind]
+        if not limit.count:
+            return False
+        return self._slot(limit, kind, addr, now)[1] >= limit.count
 
     def prune(self, now):
         for key in [k for k, (window, _) in self._counts.items()
