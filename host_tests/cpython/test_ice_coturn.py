@@ -233,7 +233,10 @@ def test_two_calls_in_a_row_from_the_same_port_both_relayed():
         a4, ev4, _ = _call(loop, srv, port, user, password, "allocating")
         # its authenticated Allocate went out; then the call ended (a Refresh of LIFETIME 0
         # followed; coturn may handle it before that Allocate, which it authenticates apart)
-        assert a4.turn.state == turn.ALLOCATING and getattr(a4.turn, "_stale_tries", 0) == 0
+        # (under load its success may already have been taken before the call ended: then the
+        # release is the plain one)
+        assert a4.turn.state in (turn.ALLOCATING, turn.ALLOCATED), (a4.turn.state, ev4)
+        assert getattr(a4.turn, "_stale_tries", 0) == 0, ev4
         a5, ev5, _ = _call(loop, srv, port, user, password)
         assert _relayed(a5) and [e for e in ev5 if e[0] == "turn-error"] == [], ev5
         loop.close_all()
