@@ -276,3 +276,45 @@ def test_437_twice_is_reported_once():
     assert c2.t.state == turn.FAILED
     errors = [e for e in hc.events if e[0] == "error"]
     assert len(errors) == 1 and errors[0][2] == 437 and errors[0][4] == "Allocate", errors
+
+
+def _error(req, code, attrs=()):
+    m = stun.Message(req.method, stun.ERROR, req.tid).add(stun.ERROR_CODE, (code, "Error"))
+    for t, v in attrs:
+        m.add(t, v)
+    return m.encode(fingerprint=True)  # no MESSAGE-INTEGRITY
+
+
+def test_unsigned_437_to_the_authenticated_allocate_is_taken_as_stale():
+    # coturn answers 437 before it checks credentials: unsigned, also to an authenticated
+    # Allocate (another Allocate from the same 5-tuple won). Taken: stale Refresh, Allocate again
+    rng = Xorshift32(3)
+    c = turn.TurnClient(SERVER, "user", "secret",
+                        lambda n: bytes(rng.next() & 0xFF for _ in range(n)))
+    c.start(0)
+    req = stun.parse(c.datagrams_to_send()[0][0])
+    c.receive(_error(req, 401, [(stun.REALM, "r"), (stun.NONCE, b"n")]), SERVER, 10)
+    authed = stun.parse(c.datagrams_to_send()[0][0])
+    assert authed.method == stun.ALLOCATE and c.key is not None
+    c.receive(_error(authed, 437), SERVER, 20)
+    out = [stun.parse(d) for d, a in c.datagrams_to_send()]
+    assert [(m.method, m.get(stun.LIFETIME)) for m in out] == [(stun.REFRESH, 0)]
+    assert c.state == turn.ALLOCATING and c._stale_tries == 1 and c.next_event() is None
+    c.handle_timer(20 + turn.STALE_RETRY_MS)
+    again = [stun.parse(d) for d, a in c.datagrams_to_send()]
+    assert [m.method for m in again if m.method == stun.ALLOCATE] == [stun.ALLOCATE]
+
+
+def test_unsigned_437_to_an_authenticated_refresh_is_discarded():
+    rng = Xorshift32(4)
+    c = turn.TurnClient(SERVER, "user", "secret",
+                        lambda n: bytes(rng.next() & 0xFF for _ in range(n)))
+    c.start(0)
+    req = stun.parse(c.datagrams_to_send()[0][0])
+    c.receive(_error(req, 401, [(stun.REALM, "r"), (stun.NONCE, b"n")]), SERVER, 10)
+    c.datagrams_to_send()
+    c.release(20)  # the Refresh of LIFETIME 0 while the Allocate is under way
+    ref = stun.parse(c.datagrams_to_send()[0][0])
+    assert ref.method == stun.REFRESH
+    c.receive(_error(ref, 437), SERVER, 30)
+    assert ref.tid in c._tx and c.next_event() is None  # still waiting for a signed answer

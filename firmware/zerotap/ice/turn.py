@@ -18,7 +18,9 @@ the new NONCE and repeats the request, at most ``MAX_RETRIES`` times per request
 request that already carried credentials is final: an ("error", 401, reason, "Allocate") event
 (coturn answers so to an expired REST credential) and the client is ``FAILED``. Responses to
 authenticated requests are discarded unless their MESSAGE-INTEGRITY checks (RFC 8489 9.2.5), so
-a forged answer only costs retransmissions.
+a forged answer only costs retransmissions; except a 437 to an Allocate (coturn sends it unsigned
+also to an authenticated Allocate when another one from the same 5-tuple won): it frees the stale
+allocation and allocates again, at most ``STALE_TRIES`` times.
 
 :func:`rest_credentials` makes coturn's temporary credentials (the "TURN REST API" of coturn's
 README): username ``"<expiry>:<name>"``, password base64(HMAC-SHA1(secret, username)).
@@ -307,8 +309,14 @@ class TurnClient:
         tx, req = entry
         code = msg.error_code() if msg.cls == stun.ERROR else None
         sent_key = tx.authed
-        if sent_key and code not in (401, 438) and not msg.check(self.key):
+        if sent_key and code not in (401, 438) and not msg.check(self.key) and \
+                not (code == 437 and req.method == stun.ALLOCATE):
             return None  # RFC 8489 section 9.2.5: discard, retransmissions go on
+        # the exception: coturn answers 437 to an Allocate from a 5-tuple that already holds an
+        # allocation before it checks credentials, so without MESSAGE-INTEGRITY also when ours
+        # went with them (the previous call's Allocate won the race). Discarding it would only
+        # time out; taken, it frees the stale allocation and allocates again (at most
+        # STALE_TRIES times, as on the first Allocate), which is all a forged one can cause.
         del self._tx[msg.tid]
         if code in (401, 438):
             realm = msg.get(stun.REALM)
