@@ -398,11 +398,8 @@ def test_relay_wait_bounds_the_wait_when_only_the_relay_works():
     # relay_wait ms after it became valid, not when the direct checks give up
     for wait in (200, 1500):
         net, ha, hb, _ = _setup(SYMMETRIC, SYMMETRIC, relay=True, a_kw={"relay_wait": wait})
-        _exchange_offers(ha, hb)
         t0 = net.now
-        ha.agent.start(t0)
-        hb.agent.start(t0)
-        net.run(t0 + 60000, stop=lambda: _done(ha) and _done(hb))
+        _connect(net, ha, hb, 60000)
         sel = ha.event("selected")
         assert sel and hb.event("selected"), wait
         assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected)
@@ -439,11 +436,8 @@ def test_the_relay_is_nominated_once_every_direct_pair_failed():
     for delay in (300, 600, 1000):
         net, ha, hb, _ = _setup(NONE, NONE, relay=True, a_kw={"relay_wait": 5000})
         _refuse_direct_checks(net, hb, delay)
-        _exchange_offers(ha, hb)
         t0 = net.now
-        ha.agent.start(t0)
-        hb.agent.start(t0)
-        net.run(t0 + 60000, stop=lambda: _done(ha) and _done(hb))
+        _connect(net, ha, hb, 60000)
         sel = ha.event("selected")
         assert sel and hb.event("selected"), delay
         assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected), delay

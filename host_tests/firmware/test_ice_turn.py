@@ -285,15 +285,22 @@ def _error(req, code, attrs=()):
     return m.encode(fingerprint=True)  # no MESSAGE-INTEGRITY
 
 
-def test_unsigned_437_to_the_authenticated_allocate_is_taken_as_stale():
-    # coturn answers 437 before it checks credentials: unsigned, also to an authenticated
-    # Allocate (another Allocate from the same 5-tuple won). Taken: stale Refresh, Allocate again
-    rng = Xorshift32(3)
+def _past_401(seed):
+    """A client whose first Allocate got 401 with a realm and nonce (its authenticated Allocate
+    is queued)."""
+    rng = Xorshift32(seed)
     c = turn.TurnClient(SERVER, "user", "secret",
                         lambda n: bytes(rng.next() & 0xFF for _ in range(n)))
     c.start(0)
     req = stun.parse(c.datagrams_to_send()[0][0])
     c.receive(_error(req, 401, [(stun.REALM, "r"), (stun.NONCE, b"n")]), SERVER, 10)
+    return c
+
+
+def test_unsigned_437_to_the_authenticated_allocate_is_taken_as_stale():
+    # coturn answers 437 before it checks credentials: unsigned, also to an authenticated
+    # Allocate (another Allocate from the same 5-tuple won). Taken: stale Refresh, Allocate again
+    c = _past_401(3)
     authed = stun.parse(c.datagrams_to_send()[0][0])
     assert authed.method == stun.ALLOCATE and c.key is not None
     c.receive(_error(authed, 437), SERVER, 20)
@@ -306,12 +313,7 @@ def test_unsigned_437_to_the_authenticated_allocate_is_taken_as_stale():
 
 
 def test_unsigned_437_to_an_authenticated_refresh_is_discarded():
-    rng = Xorshift32(4)
-    c = turn.TurnClient(SERVER, "user", "secret",
-                        lambda n: bytes(rng.next() & 0xFF for _ in range(n)))
-    c.start(0)
-    req = stun.parse(c.datagrams_to_send()[0][0])
-    c.receive(_error(req, 401, [(stun.REALM, "r"), (stun.NONCE, b"n")]), SERVER, 10)
+    c = _past_401(4)
     c.datagrams_to_send()
     c.release(20)  # the Refresh of LIFETIME 0 while the Allocate is under way
     ref = stun.parse(c.datagrams_to_send()[0][0])
