@@ -77,22 +77,29 @@ def test_generated_offers_are_stored_alike():
         assert _same(new, old), (body, new, old)
 
 
-def test_mangled_bodies_fail_alike():
-    rng = random.Random(8)
-    base = _dump(rng, {"a": [1, {"b": "x"}], "c": "d", "e": {"f": None}}).encode()
-    seen_errors = 0
-    for _ in range(1500):
+def _mangled(rng, base, n, most, inserted, replaced):
+    """N copies of BASE, each with 1 to MOST-1 random edits: a byte deleted, one of INSERTED
+    inserted, or one replaced by one of REPLACED."""
+    for _ in range(n):
         b = bytearray(base)
-        for _ in range(rng.randrange(1, 4)):
+        for _ in range(rng.randrange(1, most)):
             op, at = rng.randrange(3), rng.randrange(len(b) + 1)
             if op == 0 and at < len(b):
                 del b[at]
             elif op == 1:
-                b[at:at] = bytes([rng.choice(b'{}[]",: \\x0e1\xff')])
+                b[at:at] = bytes([rng.choice(inserted)])
             elif at < len(b):
-                b[at] = rng.choice(b'{}[]",: \\x0e1')
-        new, old = _both(bytes(b))
-        assert _same(new, old), (bytes(b), new, old)
+                b[at] = rng.choice(replaced)
+        yield bytes(b)
+
+
+def test_mangled_bodies_fail_alike():
+    rng = random.Random(8)
+    base = _dump(rng, {"a": [1, {"b": "x"}], "c": "d", "e": {"f": None}}).encode()
+    seen_errors = 0
+    for b in _mangled(rng, base, 1500, 4, b'{}[]",: \\x0e1\xff', b'{}[]",: \\x0e1'):
+        new, old = _both(b)
+        assert _same(new, old), (b, new, old)
         seen_errors += isinstance(new, str)
     assert seen_errors > 500  # the mangling does break most bodies
 
@@ -175,17 +182,9 @@ def test_the_fast_path_answers_as_the_python_path_on_mangled_offers():
         {"foundation": "Hc0a80a05", "prio": 2130706431, "compid": 1, "addr": "192.168.10.5:2001",
          "default": False, "type": 0}] * 2}).encode()
     answered = 0
-    for _ in range(3000):
-        b = bytearray(base)
-        for _ in range(rng.randrange(1, 3)):
-            op, at = rng.randrange(3), rng.randrange(len(b) + 1)
-            if op == 0 and at < len(b):
-                del b[at]
-            elif op == 1:
-                b[at:at] = bytes([rng.choice(b'{}[]",: \\x01e.-+9\xff\xed\xa0\x80tu')])
-            elif at < len(b):
-                b[at] = rng.choice(b'{}[]",: \\x0e1.-+eE9\xc3')
-        answered += _fast_agrees(bytes(b))
+    for b in _mangled(rng, base, 3000, 3, b'{}[]",: \\x01e.-+9\xff\xed\xa0\x80tu',
+                      b'{}[]",: \\x0e1.-+eE9\xc3'):
+        answered += _fast_agrees(b)
     assert answered > 300, answered
 
 
