@@ -851,26 +851,36 @@ class Agent:
 
     # --- timers -------------------------------------------------------------------------------
     def timer(self):
+        # the earliest of the deadlines below (None: no deadline), without a list per call:
+        # the runtime asks after every datagram
         t = None
         for c in self._checks.values():
             d = c.tx.deadline
             if t is None or d < t:
                 t = d
         state = self.state
-        cands = []
         if state == CHECKING or (state == CONNECTED and not self.controlling):
-            if self._triggered or self._has_waiting():
-                cands.append(self._next_check)
+            d = self._next_check
+            if d is not None and (t is None or d < t) and (self._triggered or
+                                                          self._has_waiting()):
+                t = d
         if state == CHECKING:
-            cands.append(self._nominate_at)
+            d = self._nominate_at
+            if d is not None and (t is None or d < t):
+                t = d
             if self._idle_since is not None:
-                cands.append(self._idle_since + self.nomination_timeout)
+                d = self._idle_since + self.nomination_timeout
+                if t is None or d < t:
+                    t = d
         elif state == CONNECTED:
-            cands.append(self._consent_at)
-            cands.append(self._consent_expiry)
+            d = self._consent_at
+            if d is not None and (t is None or d < t):
+                t = d
+            d = self._consent_expiry
+            if d is not None and (t is None or d < t):
+                t = d
         if self.turn is not None:
-            cands.append(self.turn.timer())
-        for d in cands:
+            d = self.turn.timer()
             if d is not None and (t is None or d < t):
                 t = d
         return t

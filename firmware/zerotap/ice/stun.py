@@ -422,6 +422,21 @@ class IntegrityKey:
         o.update(h.digest())
         return o.digest()
 
+    def sha1_upto(self, raw, at):
+        """The MESSAGE-INTEGRITY of the message RAW whose attribute starts at offset AT: the
+        HMAC of RAW[:AT] with the header's length field counting up to that attribute's end
+        (RFC 8489 section 14.5). Where the hash states can be copied, the header and the rest
+        go into the hash in two pieces, without a copy of the message."""
+        length = at - HEADER_LENGTH + 24
+        if self._inner is None:
+            return crypto.hmac_sha1(self.key, _with_length(raw, at, length))
+        h = self._inner.copy()
+        h.update(bytes((raw[0], raw[1], length >> 8, length & 0xFF)))
+        h.update(memoryview(raw)[4:at])
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.digest()
+
 
 _sha1_copies = hasattr(hashlib.sha1(), "copy")
 
@@ -563,8 +578,10 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        b = _with_length(raw, at, at - HEADER_LENGTH + 24)
-        got = key.sha1(b) if type(key) is IntegrityKey else crypto.hmac_sha1(key, b)
+        if type(key) is IntegrityKey:
+            got = key.sha1_upto(raw, at)
+        else:
+            got = crypto.hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
         if not _equal(got, raw[at + 4:at + 24]):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
@@ -586,8 +603,8 @@ class Message:
 def is_stun(data):
     """True when DATA looks like STUN: first two bits 0, the magic cookie, a length that fits."""
     n = len(data)
-    return n >= HEADER_LENGTH and data[0] < 0x40 and data[4] == 0x21 and data[5] == 0x12 and \
-        data[6] == 0xA4 and data[7] == 0x42 and (data[2] << 8) | data[3] == n - HEADER_LENGTH
+    return n >= HEADER_LENGTH and data[0] < 0x40 and data[4:8] == _COOKIE and \
+        (data[2] << 8) | data[3] == n - HEADER_LENGTH
 
 
 def parse(data):
@@ -597,12 +614,11 @@ def parse(data):
         raise ValueError("STUN message shorter than the 20-byte header")
     if not isinstance(data, bytes):
         data = bytes(data)
-    mtype = (data[0] << 8) | data[1]
+    mtype, length = unpack_from(">HH", data, 0)
     if mtype & 0xC000:
         raise ValueError("STUN message type 0x%04x: the first two bits are not zero" % mtype)
     if data[4:8] != _COOKIE:
         raise ValueError("STUN magic cookie 0x%08x is wrong" % _u32(data, 4))
-    length = (data[2] << 8) | data[3]
     if length & 3:
         raise ValueError("STUN message length %d is not a multiple of 4" % length)
     if length != n - HEADER_LENGTH:
@@ -610,9 +626,10 @@ def parse(data):
                          % (length, n - HEADER_LENGTH))
     tid = data[8:20]
     m = mtype & 0x3EEF  # the method's bits (RFC 8489 section 5), the class's are 0x0110
-    msg = Message((m & 0x000F) | ((m & 0x00E0) >> 1) | ((m & 0x3E00) >> 2), mtype & 0x0110, tid)
+    attrs = []
+    msg = Message((m & 0x000F) | ((m & 0x00E0) >> 1) | ((m & 0x3E00) >> 2), mtype & 0x0110, tid,
+                  attrs)
     msg.raw = data
-    attrs = msg.attrs
     kinds = _KINDS
     pos = HEADER_LENGTH
     ignore = False
@@ -624,9 +641,14 @@ def parse(data):
         if padded > n:
             raise ValueError("STUN attribute 0x%04x at offset %d: length %d runs past the end"
                              " of the message" % (t, pos, alen))
-        if ignore and t != FINGERPRINT and t != MESSAGE_INTEGRITY_SHA256:
-            pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
-            continue
+        if ignore:  # RFC 8489 section 14.5: after MESSAGE-INTEGRITY only these two count
+            if t == FINGERPRINT:  # last, 4 bytes and matching, or ValueError
+                _check_fingerprint(data, pos, padded, alen)
+                attrs.append([t, _u32(data, pos + 4)])
+                break
+            if t != MESSAGE_INTEGRITY_SHA256:
+                pos = padded
+                continue
         v = data[pos + 4:end]
         kind = kinds.get(t)
         # the kinds of an ICE check and its answer first, the rest through _unpack
