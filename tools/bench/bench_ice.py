@@ -25,7 +25,9 @@
    TARGET: each of ours at most the anchor's median.
    What it measures: with both agents in one thread, the figure is the SUM of both agents' CPU
    work until both hold a nominated pair (loopback delivers within sendto, the loop never
-   waits), not the latency two hosts would see.
+   waits), not the latency two hosts would see. tools/bench/ice_breakdown.py shows where the
+   figure goes (our side, aioice's requests and answers, tasks, the loop) and
+   tools/bench/ice_phases.py counts our controlling side's work per phase.
 2. The same cases, each agent in a process of its own, like two hosts: the anchor (aioice
    against aioice), ours against ours, ours controlling (regular nomination) against aioice
    controlled, ours controlled against aioice controlling, and the INFO case (ours controlling
