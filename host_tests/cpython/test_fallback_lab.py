@@ -31,7 +31,7 @@ import pytest
 import audio
 from testca import TestCA
 from fallbacklab import (AFTER_S, DEADLINE_S, NET, RTP_MAX, RTP_MIN, SITES, FallbackLab,
-                         World)
+                         RunQueueWait, World)
 
 AUDIO_MIN = 0.9
 A_PUBLIC, B_PUBLIC = SITES["a"][2], SITES["b"][2]
@@ -210,13 +210,15 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     world.stop_helper()  # the autouse fixture starts it again
     if helper == "untrusted":
         world.start_helper(TestCA(tmp_path / "other", name="Not The Helper's CA"))
-    world.start_capture("case6" + helper)
-    c = world.call("bob", play=_signals(world))
-    failed = {}
-    for box in ("A", "B"):
-        failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2, "CLEAR, the fallback failed")
-    time.sleep(1.5)
-    world.hang_up(c)
+    world.start_capture("case6" + helper, box_side=True)
+    with RunQueueWait(world.boxes["A"].proc.pid) as waits:
+        c = world.call("bob", play=_signals(world))
+        failed = {}
+        for box in ("A", "B"):
+            failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2,
+                                 "CLEAR, the fallback failed")
+        time.sleep(1.5)
+        world.hang_up(c)
     world.stop_capture()
     world.stop_helper()
     for box, (s, at) in failed.items():
@@ -225,15 +227,37 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
         if helper == "untrusted":
             assert "certificate verify failed" in s["error"], s
         assert at - c.connected < AFTER_S + 12, (box, at - c.connected)  # not the deadline
-    # media never stalls: box A's RTP toward the provider keeps its 20 ms pace from before the
-    # fallback starts to the end of the call
+    # media never stalls, from before the fallback starts to the end of the call: box A's RTP
+    # reaches the provider at the 20 ms pace, and box A relays each of alice's packets at once.
     started = [s["at"] / 1000 for s in c.statuses("A") if s.get("fallback") == "blocked"][0]
+    end = c.ended - 0.3
     sent = [p[0] for p in world.udp_packets() if p[1] == A_PUBLIC and p[3] == NET and
-            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < c.ended - 0.3]
-    gaps = [b - a for a, b in zip(sent, sent[1:])]
-    assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
-    assert max(gaps) < 0.25, max(gaps)
-
+            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < end]
+    assert len(sent) > 40 * (end - started), len(sent)
+    # The stall is measured at the box itself, in site A's namespace: from alice's send (on lo)
+    # to box A's send of the same packet (on eth0, before the NAT), less the time the kernel
+    # kept box A waiting for a CPU meanwhile. Gaps between packets on the internet's link also
+    # hold alice's own pauses and the NAT's softirq latency, and under heavy load the CPU wait
+    # alone exceeded 0.25 s: that measured the machine, not the box.
+    lo_port, hi_port = world.boxes["A"].phone_rtp
+    into, out = {}, {}  # RTP sequence number and timestamp -> the epoch it was sent
+    for t, src, _, dst, dport, payload in world.box_packets():
+        if not _rtp(payload):
+            continue
+        if dst == "127.0.0.1" and lo_port <= dport <= hi_port and started - 1 < t < end:
+            into.setdefault(payload[2:8], t)
+        elif src == SITES["a"][0] and dst == NET and RTP_MIN <= dport <= RTP_MAX:
+            out.setdefault(payload[2:8], t)
+    assert len(into) > 40 * (end - started), len(into)
+    lost = [key.hex() for key in into if key not in out]
+    assert not lost, ("box A did not relay", len(lost), "of", len(into))
+    held = max((out[k] - t - waits.within(t, out[k]), out[k] - t, k.hex())
+               for k, t in into.items())
+    print("case 6 %s: box A held a packet at most %.3f s less the CPU wait (%.3f s in all); "
+          "its CPU wait in the call %.3f s; largest gap on the internet's link %.3f s"
+          % (helper, held[0], held[1], waits.waits[-1] - waits.waits[0],
+             max(b - a for a, b in zip(sent, sent[1:]))))
+    assert held[0] < 0.25, ("box A held a packet (s, less the CPU wait; s in all; seq+ts)", held)
 
 
 def test_3_provider_strips_telephone_events_number_in_band(world):

@@ -39,6 +39,7 @@ def in_one_window(run, window=WINDOW):
         except AssertionError:
             if attempt or int(time.time() // window) == started:
                 raise
+            print("a window boundary passed during the run: once more from fresh addresses")
             # a boundary passed: the new window began less than one run ago, so the rerun fits
 
 
