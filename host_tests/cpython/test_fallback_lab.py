@@ -163,8 +163,10 @@ def test_1_port_restricted_nats_secure_on_the_direct_path(world):
     assert "exchanging" in steps and "connecting" in steps, steps
     # audio both ways, after the switch
     got = _heard(world, c, "bob", wa, switched + 1, c.ended - 1)
+    print("case 1: alice -> bob %.3f" % got)
     assert got > AUDIO_MIN, ("alice -> bob", got)
     got = _heard(world, c, "alice", wb, switched + 1, c.ended - 1)
+    print("case 1: bob -> alice %.3f" % got)
     assert got > AUDIO_MIN, ("bob -> alice", got)
     # on the wire
     pkts = world.udp_packets()
@@ -211,8 +213,10 @@ def test_5_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(world)
     assert failed - c.connected <= AFTER_S + DEADLINE_S + 1.5, failed - c.connected
     # the call goes on in clear: audio both ways again after the failure
     got = _heard(world, c, "carol", wa, failed + 1, c.ended - 1)
+    print("case 5: alice -> carol %.3f" % got)
     assert got > AUDIO_MIN, ("alice -> carol", got)
     got = _heard(world, c, "alice", wc, failed + 1, c.ended - 1)
+    print("case 5: carol -> alice %.3f" % got)
     assert got > AUDIO_MIN, ("carol -> alice", got)
 
 
