@@ -234,6 +234,7 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
             failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2,
                                  "CLEAR, the fallback failed")
         time.sleep(1.5)
+        hung = time.time()
         world.hang_up(c)
     world.stop_capture()
     world.stop_helper()
@@ -252,26 +253,32 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     assert len(sent) > 40 * (end - started), len(sent)
     # The stall is measured at the box itself, in site A's namespace: from alice's send (on lo)
     # to box A's send of the same packet (on eth0, before the NAT), less the time the kernel
-    # kept box A waiting for a CPU meanwhile. Gaps between packets on the internet's link also
-    # hold alice's own pauses and the NAT's softirq latency, and under heavy load the CPU wait
-    # alone exceeded 0.25 s: that measured the machine, not the box.
+    # kept box A waiting for a CPU meanwhile (RunQueueWait). The gaps between packets on the
+    # internet's link, checked here before, also hold alice's own pauses, the NAT namespace's
+    # softirq latency and all of box A's CPU wait: under a load of about 7 on the two cores box
+    # A waited 0.5-1.4 s for a CPU in such a call and up to 0.07 s of a 0.1 s hold; a 0.255 s
+    # gap seen once on a busier machine measured the machine, not the box. A real stall still
+    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait.
+    # Alice's packets count up to 0.5 s before the hang-up (the box closes the call's media at
+    # the BYE; a packet held less than 0.25 s is out by then).
+    last = min(end, hung - 0.5)
     lo_port, hi_port = world.boxes["A"].phone_rtp
     into, out = {}, {}  # RTP sequence number and timestamp -> the epoch it was sent
     for t, src, _, dst, dport, payload in world.box_packets():
         if not _rtp(payload):
             continue
-        if dst == "127.0.0.1" and lo_port <= dport <= hi_port and started - 1 < t < end:
+        if dst == "127.0.0.1" and lo_port <= dport <= hi_port and started - 1 < t < last:
             into.setdefault(payload[2:8], t)
         elif src == SITES["a"][0] and dst == NET and RTP_MIN <= dport <= RTP_MAX:
             out.setdefault(payload[2:8], t)
-    assert len(into) > 40 * (end - started), len(into)
+    assert len(into) > 40 * (last - started), len(into)
     lost = [key.hex() for key in into if key not in out]
     assert not lost, ("box A did not relay", len(lost), "of", len(into))
     held = max((out[k] - t - waits.within(t, out[k]), out[k] - t, k.hex())
                for k, t in into.items())
     print("case 6 %s: box A held a packet at most %.3f s less the CPU wait (%.3f s in all); "
           "its CPU wait in the call %.3f s; largest gap on the internet's link %.3f s"
-          % (helper, held[0], held[1], waits.waits[-1] - waits.waits[0],
+          % (helper, held[0], held[1], waits.within(0, hung + 60),
              max(b - a for a, b in zip(sent, sent[1:]))))
     assert held[0] < 0.25, ("box A held a packet (s, less the CPU wait; s in all; seq+ts)", held)
 
