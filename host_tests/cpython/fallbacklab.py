@@ -27,9 +27,11 @@ this kernel has no ``netem`` qdisc). Names are ``zt<pid>-<k>`` (at most 15 chara
         finally:
             w.stop()
 """
+import bisect
 import json
 import subprocess
 import sys
+import threading
 import time
 
 from boxproc import BoxProcess
@@ -177,6 +179,53 @@ class _Proc:
         return text_of(self.log)
 
 
+class RunQueueWait:
+    """How long a process's main thread (a box's one thread: its event loop) waited for a CPU
+    while it could run: the kernel's schedstat ``run_delay``, sampled every PERIOD seconds by a
+    thread of the test (at most LIMIT_S seconds), so that a check of the box's own timing can
+    leave out what a loaded machine withheld from it. Used as ``with RunQueueWait(pid) as w:``.
+    """
+
+    def __init__(self, pid, period=0.005, limit_s=120):
+        self.path = "/proc/%d/schedstat" % pid
+        self.period = period
+        self.limit_s = limit_s
+        self.times, self.waits = [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        end = time.monotonic() + self.limit_s
+        while not self._stop.is_set() and time.monotonic() < end:
+            try:
+                with open(self.path) as f:
+                    wait = int(f.read().split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):  # the process ended
+                return
+            self.times.append(time.time())
+            self.waits.append(wait)
+            self._stop.wait(self.period)
+
+    def __enter__(self):
+        self._read_once()
+        self._thread.start()
+        return self
+
+    def _read_once(self):
+        with open(self.path) as f:  # fails loudly if this kernel keeps no schedstat
+            int(f.read().split()[1])
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def within(self, t0, t1):
+        """The wait between the first sample at or after epoch T0 and the last at or before T1:
+        never more than the wait within [T0, T1] (0 without two such samples)."""
+        i, j = bisect.bisect_left(self.times, t0), bisect.bisect_right(self.times, t1) - 1
+        return self.waits[j] - self.waits[i] if i < j else 0.0
+
+
 class Call:
     """One call from alice: the phones, the boxes' status lines of this call, times (epoch)."""
 
@@ -226,6 +275,7 @@ class World:
         self.helper = None
         self.ca = TestCA(folder / "ca")
         self.tshark = None
+        self.box_tshark = None
 
     # --- the internet ---------------------------------------------------------------------------
     def _popen(self, where, name, cmd):
@@ -350,43 +400,61 @@ class World:
         self.parts = []
 
     # --- the wire -------------------------------------------------------------------------------
-    def start_capture(self, name):
+    def start_capture(self, name, box_side=False):
         """tshark in the internet namespace on site A's link (all that box A and alice send or
         receive crosses it: the provider path and the direct path), live when this returns.
+        BOX_SIDE: a second tshark in site A's namespace on ``lo`` (alice and box A talk there)
+        and ``eth0`` (what box A sends, stamped as it leaves the box, before the NAT), read by
+        ``box_packets``.
 
         tshark prints "Capturing on" BEFORE it starts dumpcap, which opens the interface and
         attaches the filter only then: measured here, packets sent up to 20-560 ms after the
         message (more under load) are missing from the file, and a call placed at once lost its
         INVITEs (the SDP offer) that way. So the capture counts as live only once its file holds
-        a probe: datagrams from NET:PROBE_PORT to site A's NAT (which drops them as unsolicited),
-        sent every 50 ms until one is there (dumpcap flushes its file while it captures).
-        ``udp_packets`` leaves the probes out."""
+        a probe: datagrams from PROBE_PORT to PROBE_PORT (in "net" toward site A's NAT, which
+        drops them as unsolicited; in site A on ``lo``, to the prober's own socket, which never
+        reads), sent every 50 ms
+        until one is there (dumpcap flushes its file while it captures). ``udp_packets`` and
+        ``box_packets`` leave the probes out."""
+        self.tshark, self.capture_path = self._live_capture(
+            name, "net", ["-i", "toa", "-f", "udp or tcp port 5060"], NET, SITES["a"][2])
+        if box_side:
+            self.box_tshark, self.box_capture_path = self._live_capture(
+                name + ".site", "a", ["-i", "lo", "-i", "eth0", "-f", "udp"], "127.0.0.1",
+                "127.0.0.1")
+
+    def _live_capture(self, name, where, args, probe_from, probe_to):
         path = self.dir / (name + ".pcapng")
         log = self.dir / (name + ".tshark.log")
-        self.tshark = _Proc(self.lab.popen("net", [need("tshark", "tshark"), "-i", "toa", "-f",
-                                                   "udp or tcp port 5060", "-w", str(path)],
-                                           stdout=open(log, "wb"), stderr=subprocess.STDOUT), log)
-        assert wait_until(lambda: "Capturing on" in self.tshark.text(), 15, self.tshark.proc), \
-            self.tshark.text()
-        token = "zt-capture-live %d %s %.6f" % (self.lab.pid, name, time.time())
-        prober = self.lab.popen("net", [sys.executable, "-c", _PROBE, NET, SITES["a"][2], token])
+        tshark = _Proc(self.lab.popen(where, [need("tshark", "tshark")] + args + ["-w", str(path)],
+                                      stdout=open(log, "wb"), stderr=subprocess.STDOUT), log)
         try:
-            live = wait_until(lambda: path.exists() and token.encode() in path.read_bytes(), 15,
-                              self.tshark.proc)
-        finally:
-            stop_process(prober)
-        assert live, "the capture holds no probe within 15 s: %s" % self.tshark.text()
-        self.capture_path = path
+            assert wait_until(lambda: "Capturing on" in tshark.text(), 15, tshark.proc), \
+                tshark.text()
+            token = "zt-capture-live %d %s %.6f" % (self.lab.pid, name, time.time())
+            prober = self.lab.popen(where, [sys.executable, "-c", _PROBE, probe_from, probe_to,
+                                            token])
+            try:
+                live = wait_until(lambda: path.exists() and token.encode() in path.read_bytes(),
+                                  15, tshark.proc)
+            finally:
+                stop_process(prober)
+            assert live, "the capture holds no probe within 15 s: %s" % tshark.text()
+        except BaseException:
+            stop_process(tshark.proc)
+            raise
+        return tshark, path
 
     def stop_capture(self):
-        if self.tshark is not None:
-            stop_process(self.tshark.proc, __import__("signal").SIGINT)
-            self.tshark = None
+        for attr in ("tshark", "box_tshark"):
+            if getattr(self, attr, None) is not None:
+                stop_process(getattr(self, attr).proc, __import__("signal").SIGINT)
+                setattr(self, attr, None)
 
-    def udp_packets(self):
+    def udp_packets(self, path=None):
         """The capture's UDP datagrams but ``start_capture``'s probes: [(epoch, src, sport, dst,
         dport, payload bytes)]."""
-        out = subprocess.run([need("tshark", "tshark"), "-r", str(self.capture_path), "-T",
+        out = subprocess.run([need("tshark", "tshark"), "-r", str(path or self.capture_path), "-T",
                               "fields", "-e", "frame.time_epoch", "-e", "ip.src", "-e",
                               "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport", "-e",
                               "udp.payload"], capture_output=True, text=True)
@@ -399,6 +467,10 @@ class World:
             rows.append((float(f[0]), f[1], int(f[2]), f[3], int(f[4]),
                          bytes.fromhex(f[5].replace(":", ""))))
         return rows
+
+    def box_packets(self):
+        """``udp_packets`` of the site-side capture (``start_capture(..., box_side=True)``)."""
+        return self.udp_packets(self.box_capture_path)
 
     def sdp_bodies(self):
         """The SDP bodies of the SIP messages in the capture (UDP or TCP): [(src, dst, media

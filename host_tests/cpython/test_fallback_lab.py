@@ -31,9 +31,10 @@ import pytest
 import audio
 from testca import TestCA
 from fallbacklab import (AFTER_S, DEADLINE_S, NET, RTP_MAX, RTP_MIN, SITES, FallbackLab,
-                         World)
+                         RunQueueWait, World)
 
 AUDIO_MIN = 0.9
+HEARD_WINDOW_S = 0.25  # _heard's correlation windows
 A_PUBLIC, B_PUBLIC = SITES["a"][2], SITES["b"][2]
 
 
@@ -81,10 +82,21 @@ def _crop(src, dst, start_s, end_s):
 
 def _heard(w, c, listener, talker_wav, from_epoch, to_epoch):
     """Correlation of what LISTENER recorded with the part of TALKER_WAV played between the two
-    epochs (the players start when the call connects)."""
+    epochs (the players start when the call connects), in windows of HEARD_WINDOW_S.
+
+    The listener's adaptive jitter buffer moves its playout by 10-20 ms when the packets' arrival
+    jitter grows, as it does on a loaded machine (measured here under a load of about 7 on the
+    two cores: about one such step per direction in 5 s, the lag of the best match stepping from
+    12.136 to 12.146 s). The window holding a step scores about 0.5 (its two halves match at two
+    lags), the others 1.0. Case 5 checks about 3 s after the failure, of which audio.correlation
+    scores the middle 2 s: four half-second windows, whose median (the mean of the middle two)
+    two such steps pull to about 0.8 (seen once: 0.83). In quarter-second windows (eight) a step
+    spoils an eighth, not a quarter, of the verdict, and it takes four to fail it; silence or
+    another talker's signal still scores at most about 0.15 in such a window (the muted windows
+    before the failure scored 0.11-0.15 here)."""
     part = _crop(talker_wav, w.dir / ("part_%s.wav" % listener), from_epoch - c.connected,
                  to_epoch - c.connected)
-    return audio.correlation(w.dir / ("%s_heard.wav" % listener), part)
+    return audio.correlation(w.dir / ("%s_heard.wav" % listener), part, window=HEARD_WINDOW_S)
 
 
 def _rtp(payload):
@@ -151,8 +163,10 @@ def test_1_port_restricted_nats_secure_on_the_direct_path(world):
     assert "exchanging" in steps and "connecting" in steps, steps
     # audio both ways, after the switch
     got = _heard(world, c, "bob", wa, switched + 1, c.ended - 1)
+    print("case 1: alice -> bob %.3f" % got)
     assert got > AUDIO_MIN, ("alice -> bob", got)
     got = _heard(world, c, "alice", wb, switched + 1, c.ended - 1)
+    print("case 1: bob -> alice %.3f" % got)
     assert got > AUDIO_MIN, ("bob -> alice", got)
     # on the wire
     pkts = world.udp_packets()
@@ -199,8 +213,10 @@ def test_5_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(world)
     assert failed - c.connected <= AFTER_S + DEADLINE_S + 1.5, failed - c.connected
     # the call goes on in clear: audio both ways again after the failure
     got = _heard(world, c, "carol", wa, failed + 1, c.ended - 1)
+    print("case 5: alice -> carol %.3f" % got)
     assert got > AUDIO_MIN, ("alice -> carol", got)
     got = _heard(world, c, "alice", wc, failed + 1, c.ended - 1)
+    print("case 5: carol -> alice %.3f" % got)
     assert got > AUDIO_MIN, ("carol -> alice", got)
 
 
@@ -210,13 +226,16 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     world.stop_helper()  # the autouse fixture starts it again
     if helper == "untrusted":
         world.start_helper(TestCA(tmp_path / "other", name="Not The Helper's CA"))
-    world.start_capture("case6" + helper)
-    c = world.call("bob", play=_signals(world))
-    failed = {}
-    for box in ("A", "B"):
-        failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2, "CLEAR, the fallback failed")
-    time.sleep(1.5)
-    world.hang_up(c)
+    world.start_capture("case6" + helper, box_side=True)
+    with RunQueueWait(world.boxes["A"].proc.pid) as waits:
+        c = world.call("bob", play=_signals(world))
+        failed = {}
+        for box in ("A", "B"):
+            failed[box] = c.wait(box, _failed, AFTER_S + DEADLINE_S + 2,
+                                 "CLEAR, the fallback failed")
+        time.sleep(1.5)
+        hung = time.time()
+        world.hang_up(c)
     world.stop_capture()
     world.stop_helper()
     for box, (s, at) in failed.items():
@@ -225,15 +244,43 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
         if helper == "untrusted":
             assert "certificate verify failed" in s["error"], s
         assert at - c.connected < AFTER_S + 12, (box, at - c.connected)  # not the deadline
-    # media never stalls: box A's RTP toward the provider keeps its 20 ms pace from before the
-    # fallback starts to the end of the call
+    # media never stalls, from before the fallback starts to the end of the call: box A's RTP
+    # reaches the provider at the 20 ms pace, and box A relays each of alice's packets at once.
     started = [s["at"] / 1000 for s in c.statuses("A") if s.get("fallback") == "blocked"][0]
+    end = c.ended - 0.3
     sent = [p[0] for p in world.udp_packets() if p[1] == A_PUBLIC and p[3] == NET and
-            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < c.ended - 0.3]
-    gaps = [b - a for a, b in zip(sent, sent[1:])]
-    assert len(sent) > 40 * (c.ended - 0.3 - started), len(sent)
-    assert max(gaps) < 0.25, max(gaps)
-
+            RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < end]
+    assert len(sent) > 40 * (end - started), len(sent)
+    # The stall is measured at the box itself, in site A's namespace: from alice's send (on lo)
+    # to box A's send of the same packet (on eth0, before the NAT), less the time the kernel
+    # kept box A waiting for a CPU meanwhile (RunQueueWait). The gaps between packets on the
+    # internet's link, checked here before, also hold alice's own pauses, the NAT namespace's
+    # softirq latency and all of box A's CPU wait: under a load of about 7 on the two cores box
+    # A waited 0.5-1.4 s for a CPU in such a call and up to 0.07 s of a 0.1 s hold; a 0.255 s
+    # gap seen once on a busier machine measured the machine, not the box. A real stall still
+    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait.
+    # Alice's packets count up to 0.5 s before the hang-up (the box closes the call's media at
+    # the BYE; a packet held less than 0.25 s is out by then).
+    last = min(end, hung - 0.5)
+    lo_port, hi_port = world.boxes["A"].phone_rtp
+    into, out = {}, {}  # RTP sequence number and timestamp -> the epoch it was sent
+    for t, src, _, dst, dport, payload in world.box_packets():
+        if not _rtp(payload):
+            continue
+        if dst == "127.0.0.1" and lo_port <= dport <= hi_port and started - 1 < t < last:
+            into.setdefault(payload[2:8], t)
+        elif src == SITES["a"][0] and dst == NET and RTP_MIN <= dport <= RTP_MAX:
+            out.setdefault(payload[2:8], t)
+    assert len(into) > 40 * (last - started), len(into)
+    lost = [key.hex() for key in into if key not in out]
+    assert not lost, ("box A did not relay", len(lost), "of", len(into))
+    held = max((out[k] - t - waits.within(t, out[k]), out[k] - t, k.hex())
+               for k, t in into.items())
+    print("case 6 %s: box A held a packet at most %.3f s less the CPU wait (%.3f s in all); "
+          "its CPU wait in the call %.3f s; largest gap on the internet's link %.3f s"
+          % (helper, held[0], held[1], waits.within(0, hung + 60),
+             max(b - a for a, b in zip(sent, sent[1:]))))
+    assert held[0] < 0.25, ("box A held a packet (s, less the CPU wait; s in all; seq+ts)", held)
 
 
 def test_3_provider_strips_telephone_events_number_in_band(world):
