@@ -413,11 +413,14 @@ class IntegrityKey:
             self._inner = hashlib.sha1(ipad)
             self._outer = hashlib.sha1(opad)
 
-    def sha1(self, data):
+    def sha1(self, data, rest=None):
+        """The HMAC-SHA1 of DATA, followed by REST when given (one input in two pieces)."""
         if self._inner is None:
-            return crypto.hmac_sha1(self.key, data)
+            return crypto.hmac_sha1(self.key, data if rest is None else bytes(data) + bytes(rest))
         h = self._inner.copy()
         h.update(data)
+        if rest is not None:
+            h.update(rest)
         o = self._outer.copy()
         o.update(h.digest())
         return o.digest()
@@ -430,12 +433,8 @@ class IntegrityKey:
         length = at - HEADER_LENGTH + 24
         if self._inner is None:
             return crypto.hmac_sha1(self.key, _with_length(raw, at, length))
-        h = self._inner.copy()
-        h.update(bytes((raw[0], raw[1], length >> 8, length & 0xFF)))
-        h.update(memoryview(raw)[4:at])
-        o = self._outer.copy()
-        o.update(h.digest())
-        return o.digest()
+        return self.sha1(bytes((raw[0], raw[1], length >> 8, length & 0xFF)),
+                         memoryview(raw)[4:at])
 
 
 _sha1_copies = hasattr(hashlib.sha1(), "copy")
@@ -490,6 +489,17 @@ def _equal(a, b):
     if len(a) != len(b):
         return False
     return int.from_bytes(a, "big") ^ int.from_bytes(b, "big") == 0
+
+
+def _sha1_matches(key, raw, at):
+    """Whether the MESSAGE-INTEGRITY at offset AT of the parsed message RAW is the HMAC-SHA1
+    with KEY (bytes or an :class:`IntegrityKey`) of what it covers (RFC 8489 section 14.5):
+    :meth:`Message.verify` and :meth:`Message.check` both end here."""
+    if type(key) is IntegrityKey:
+        got = key.sha1_upto(raw, at)
+    else:
+        got = crypto.hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+    return _equal(got, raw[at + 4:at + 24])
 
 
 class Message:
@@ -578,19 +588,15 @@ class Message:
         at = self.integrity_at
         if at < 0:
             raise ValueError("STUN message has no MESSAGE-INTEGRITY")
-        if type(key) is IntegrityKey:
-            got = key.sha1_upto(raw, at)
-        else:
-            got = crypto.hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
-        if not _equal(got, raw[at + 4:at + 24]):
+        if not _sha1_matches(key, raw, at):
             raise ValueError("STUN MESSAGE-INTEGRITY does not match")
 
     def check(self, key):
         """True when :meth:`verify` passes."""
         at = self.integrity_at
-        if at >= 0 and self.integrity256_at < 0 and type(key) is IntegrityKey:
-            raw = self.raw  # verify's common case (an ICE check or its answer), without a raise
-            return _equal(key.sha1_upto(raw, at), raw[at + 4:at + 24])
+        if at >= 0 and self.integrity256_at < 0:
+            # verify's common case (an ICE check or its answer), without a raise
+            return _sha1_matches(key, self.raw, at)
         try:
             self.verify(key)
             return True
