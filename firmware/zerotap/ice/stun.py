@@ -613,8 +613,9 @@ class Message:
 def is_stun(data):
     """True when DATA looks like STUN: first two bits 0, the magic cookie, a length that fits."""
     n = len(data)
-    return n >= HEADER_LENGTH and data[0] < 0x40 and data[4:8] == _COOKIE and \
-        (data[2] << 8) | data[3] == n - HEADER_LENGTH
+    # the cookie byte by byte: a slice of it would allocate per datagram on MicroPython
+    return n >= HEADER_LENGTH and data[0] < 0x40 and data[4] == 0x21 and data[5] == 0x12 and \
+        data[6] == 0xA4 and data[7] == 0x42 and (data[2] << 8) | data[3] == n - HEADER_LENGTH
 
 
 def parse(data):
