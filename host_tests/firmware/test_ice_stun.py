@@ -1,9 +1,11 @@
 """STUN (RFC 8489): RFC 5769's vectors, exact errors for malformed messages, client
 transactions (RTO, Rc, Rm), and ChannelData in the media port's demux (RFC 7983)."""
+import gc
+
 from support import raises
 from vectors import load, unhex
 
-from zerotap import rtp
+from zerotap import crypto, rtp
 from zerotap.ice import stun
 
 V = load("stun_rfc5769.json")
@@ -199,6 +201,130 @@ def test_fingerprint_checks():
     raises(lambda: stun.parse(_msg(body)), "STUN FINGERPRINT is not the last attribute")
     raises(lambda: stun.parse(_msg(b"\x80\x28\x00\x08" + bytes(8))),
            "STUN FINGERPRINT: length 8, want 4")
+
+
+
+def _length_set(data, extra):
+    """DATA (a whole message) with its header's length field counting EXTRA more bytes."""
+    n = len(data) - 20 + extra
+    return data[:2] + bytes((n >> 8, n & 0xFF)) + data[4:]
+
+
+def _with_integrity(data, key, sha256=False):
+    """DATA followed by MESSAGE-INTEGRITY (or -SHA256, 32 bytes) with KEY (RFC 8489 14.5, 14.6)."""
+    head = _length_set(data, 36 if sha256 else 24)
+    if sha256:
+        return head + b"\x00\x1c\x00\x20" + crypto.hmac_sha256(key, head)
+    return head + b"\x00\x08\x00\x14" + crypto.hmac_sha1(key, head)
+
+
+def _with_fingerprint(data):
+    head = _length_set(data, 8)
+    return head + b"\x80\x28\x00\x04" + stun.crc_fingerprint(head).to_bytes(4, "big")
+
+
+def _rfc5769_request_signed():
+    """RFC 5769's request (MESSAGE-INTEGRITY, then FINGERPRINT), without its two last
+    attributes, its key, and the whole vector: the helpers above rebuild the vector."""
+    v = V["request"]
+    data = unhex(v["hex"])
+    bare = _length_set(data[:-32], 0)  # MESSAGE-INTEGRITY (24 bytes) and FINGERPRINT (8) off
+    key = v["password"].encode()
+    assert _with_fingerprint(_with_integrity(bare, key)) == data
+    return bare, key, data
+
+
+def test_fingerprint_after_message_integrity():
+    # after MESSAGE-INTEGRITY (and after -SHA256, with or without MESSAGE-INTEGRITY before it)
+    # FINGERPRINT is read at once (RFC 8489 section 14.5): last, 4 bytes and matching
+    bare, key, data = _rfc5769_request_signed()
+    for signed in (_with_integrity(bare, key),
+                   _with_integrity(_with_integrity(bare, key), key, sha256=True),
+                   _with_integrity(bare, key, sha256=True)):
+        good = _with_fingerprint(signed)
+        m = stun.parse(good)
+        assert m.attrs[-1] == [stun.FINGERPRINT, int.from_bytes(good[-4:], "big")]
+        m.verify(key)
+        bad = good[:-1] + bytes((good[-1] ^ 1,))
+        raises(lambda: stun.parse(bad), "STUN FINGERPRINT does not match")
+        # not last: an attribute after it (one that would be ignored after MESSAGE-INTEGRITY)
+        longer = _length_set(good, 8) + b"\x00\x24\x00\x04\x00\x00\x00\x01"
+        raises(lambda: stun.parse(longer), "STUN FINGERPRINT is not the last attribute")
+        eight = _length_set(signed, 12) + b"\x80\x28\x00\x08" + good[-4:] + bytes(4)
+        raises(lambda: stun.parse(eight), "STUN FINGERPRINT: length 8, want 4")
+    # RFC 5769's own request with its FINGERPRINT changed: refused the same way
+    raises(lambda: stun.parse(data[:-4] + bytes(4)), "STUN FINGERPRINT does not match")
+
+
+def _check_agrees(m, key):
+    """m.check(KEY), asserted equal to whether m.verify(KEY) passes."""
+    try:
+        m.verify(key)
+        passed = True
+    except ValueError:
+        passed = False
+    got = m.check(key)
+    assert got is passed, (got, passed)
+    return got
+
+
+def test_check_agrees_with_verify():
+    bare, key, _ = _rfc5769_request_signed()
+    other = b"VOkJxbRl1RmTxUk/WvJxBr"
+    both = stun.parse(_with_fingerprint(_with_integrity(_with_integrity(bare, key), key, True)))
+    assert both.integrity_at >= 0 and both.integrity256_at > both.integrity_at
+    # MESSAGE-INTEGRITY alone (check's fast path) and with -SHA256 after it (-SHA256 counts,
+    # RFC 8489 section 14.6): bytes keys and prepared ones, right and wrong
+    for m in (stun.parse(_with_integrity(bare, key)), both):
+        for k in (key, stun.IntegrityKey(key)):
+            assert _check_agrees(m, k)
+        for k in (other, stun.IntegrityKey(other)):
+            assert not _check_agrees(m, k)
+    raises(lambda: both.verify(stun.IntegrityKey(other)),
+           "STUN MESSAGE-INTEGRITY-SHA256 does not match")
+    # MESSAGE-INTEGRITY with one key, -SHA256 with another: only -SHA256's key passes
+    mixed = stun.parse(_with_integrity(_with_integrity(bare, key), other, True))
+    for k in (key, stun.IntegrityKey(key)):
+        assert not _check_agrees(mixed, k)
+    for k in (other, stun.IntegrityKey(other)):
+        assert _check_agrees(mixed, k)
+    # no integrity at all, and a message that was not parsed
+    assert not _check_agrees(stun.parse(bare), key)
+    assert not _check_agrees(stun.Message(stun.BINDING, stun.REQUEST, TID), key)
+
+
+def test_prepared_key_in_two_pieces():
+    # IntegrityKey.sha1(a, b): the HMAC of a + b, whether the hash states copy or not
+    key = stun.IntegrityKey(b"pass")
+    a, b = b"\x00\x01\x00\x08", bytes(range(40))
+    want = crypto.hmac_sha1(b"pass", a + b)
+    assert key.sha1(a + b) == want
+    assert key.sha1(a, b) == want
+    assert key.sha1(a, memoryview(b)) == want
+
+
+def test_is_stun():
+    bare, key, data = _rfc5769_request_signed()
+    assert stun.is_stun(data) and stun.is_stun(memoryview(data)) and stun.is_stun(bare)
+    for i, x in ((0, 0x40), (4, 0x20), (5, 0x13), (6, 0xA5), (7, 0x43), (3, 0x04)):
+        b = bytearray(data)
+        b[i] ^= x if i == 0 else 1
+        assert not stun.is_stun(bytes(b)), i
+    assert not stun.is_stun(data[:19]) and not stun.is_stun(data + bytes(4))
+    zrtp = b"\x10\x00\x00\x01\x5a\x52\x54\x50" + bytes(12)  # ZRTP's cookie (RFC 6189 5)
+    assert not stun.is_stun(zrtp)
+    if hasattr(gc, "mem_alloc"):  # MicroPython: no heap per datagram (it runs for each one)
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(20):
+                stun.is_stun(data)
+                stun.is_stun(zrtp)
+            grown = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        assert grown == 0, "is_stun allocated %d bytes" % grown
 
 
 def test_integrity_covers_the_message():
