@@ -161,58 +161,89 @@ def _units(units, t0, t1):
             break
 
 
-def hop(rounds=2000):
+def _fifo(pid):
+    """Ask for SCHED_FIFO priority 10 for PID (0: this process); whether it was granted."""
+    import os
+    try:
+        os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(10))
+    except OSError:  # PermissionError where real-time priority is not permitted
+        return False
+    return True
+
+
+def hop(rounds=2000, wait=1.0, max_lost=10):
     """Half the round trip of a small datagram between two processes on loopback, each
     pinned to a core of its own (when there are two) and blocking in recv, at SCHED_FIFO
     priority where permitted, as bench_ice.py's two-process workers: what one hop of the
-    two-process figure costs without any ICE work. Median, in ms."""
+    two-process figure costs without any ICE work. Returns the median in ms, the datagrams
+    lost (no echo within WAIT seconds; RuntimeError past MAX_LOST) and whether SCHED_FIFO was
+    granted to this process and to the echo process. Bounded: the echo process ends when it
+    hears nothing for 5 s, and is killed (by its pid) when the measurement ends, whatever
+    happened; this process gets back its CPU pinning and scheduling."""
     import os
+    import signal
     import socket
     cpus = sorted(os.sched_getaffinity(0))[:2]
     a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     a.bind(("127.0.0.1", 0))
     b.bind(("127.0.0.1", 0))
+    a.settimeout(wait)
+    b.settimeout(5.0)
+    to = b.getsockname()
+    affinity = os.sched_getaffinity(0)
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
     pid = os.fork()
-    if pid == 0:  # the echo side
+    if pid == 0:  # the echo side: until killed, or 5 s without a datagram
         try:
+            a.close()
             if len(cpus) > 1:
                 os.sched_setaffinity(0, {cpus[1]})
-            try:
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-            except PermissionError:
-                pass
-            for _ in range(rounds + 50):
+            _fifo(0)
+            while True:
                 data, addr = b.recvfrom(2048)
                 b.sendto(data, addr)
         finally:
             os._exit(0)
+    fifo = fifo_echo = False
+    lost = 0
     try:
+        b.close()
         if len(cpus) > 1:
             os.sched_setaffinity(0, {cpus[0]})
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-        except PermissionError:
-            pass
-        msg = bytes(80)
-        to = b.getsockname()
+        fifo = _fifo(0)
+        pad = bytes(76)
         rtt = []
         for i in range(rounds + 50):
+            msg = i.to_bytes(4, "big") + pad  # numbered: a late echo of a lost round is skipped
             t = time.monotonic()
             a.sendto(msg, to)
-            a.recvfrom(2048)
+            try:
+                while a.recvfrom(2048)[0] != msg:
+                    pass
+            except socket.timeout:
+                lost += 1
+                if lost > max_lost:
+                    raise RuntimeError("hop: %d datagrams without an echo within %.1f s"
+                                       % (lost, wait))
+                continue
             if i >= 50:
                 rtt.append(time.monotonic() - t)
             time.sleep(0.0005)  # the far side goes back to sleep, as between ICE datagrams
+        fifo_echo = os.sched_getscheduler(pid) == os.SCHED_FIFO
     finally:
         try:
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        except (PermissionError, OSError):
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
             pass
         os.waitpid(pid, 0)
         a.close()
-        b.close()
-    return statistics.median(rtt) * 1000 / 2
+        try:
+            os.sched_setscheduler(0, policy, param)
+        except OSError:
+            pass
+        os.sched_setaffinity(0, affinity)
+    return statistics.median(rtt) * 1000 / 2, lost, fifo, fifo_echo
 
 
 def main(argv):
@@ -266,8 +297,11 @@ def main(argv):
     print("aioice's steps in the regular case (medians): answer to our first check %.3f ms, "
           "to the USE-CANDIDATE check %.3f ms; the answer to its own check %.3f ms"
           % tuple(statistics.median(units[x]) for x in ("req1", "req2", "resp")))
+    half, lost, fifo, fifo_echo = hop()
     print("one hop between two processes (loopback datagram and wake-up, half a round "
-          "trip): %.3f ms" % hop())
+          "trip): %.3f ms; SCHED_FIFO %s for this process, %s for the echo process; %d "
+          "datagrams lost" % (half, "granted" if fifo else "NOT granted",
+                              "granted" if fifo_echo else "NOT granted", lost))
     return 0
 
 
