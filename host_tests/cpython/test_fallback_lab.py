@@ -273,7 +273,9 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     # softirq latency and all of box A's CPU wait: under a load of about 7 on the two cores box
     # A waited 0.5-1.4 s for a CPU in such a call and up to 0.07 s of a 0.1 s hold; a 0.255 s
     # gap seen once on a busier machine measured the machine, not the box. A real stall still
-    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait.
+    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait
+    # (again with this count of the wait: 0.387 s; under three busy loops, load about 6, 0.408 s
+    # of 0.423 s in all, box A's CPU wait in the call 0.82 s).
     # RunQueueWait.within counts only waits that surely began and ended within the hold, and no
     # load excuses a hold of a second or more. Alice's packets count up to 0.5 s before the
     # hang-up (the box closes the call's media at the BYE; a packet held less than 0.25 s is out
