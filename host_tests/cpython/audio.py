@@ -51,13 +51,12 @@ def _peak(rec, win):
     return float(np.max(cc / denom))
 
 
-def correlation(recorded, reference, window=0.5):
-    """How well REFERENCE (a WAV) shows up in RECORDED (a WAV): the median, over half-second
-    windows of the reference (from 0.5 s to 0.5 s before the end of the reference or of the
-    recording, whichever is shorter: a call shorter than the file hears only its start), of each
-    window's peak
-    normalised cross-correlation at any lag. One glitch (a lost packet, a jitter-buffer
-    adjustment) spoils one window, not the verdict."""
+def window_peaks(recorded, reference, window=0.5):
+    """How well REFERENCE (a WAV) shows up in RECORDED (a WAV), window by window: for each
+    WINDOW-second window of the reference (from 0.5 s to 0.5 s before the end of the reference
+    or of the recording, whichever is shorter: a call shorter than the file hears only its
+    start), its peak normalised cross-correlation at any lag in the recording. [] when no
+    window fits."""
     rec = read(recorded)
     ref = read(reference)
     w = int(RATE * window)
@@ -68,6 +67,14 @@ def correlation(recorded, reference, window=0.5):
         if len(rec) >= w:
             peaks.append(_peak(rec, ref[start:start + w]))
         start += w
+    return peaks
+
+
+def correlation(recorded, reference, window=0.5):
+    """The median of ``window_peaks`` (windows of WINDOW seconds, half a second unless told;
+    0.0 without a window). One glitch (a lost packet, a jitter-buffer adjustment) spoils one
+    window, not the verdict."""
+    peaks = window_peaks(recorded, reference, window)
     if not peaks:
         return 0.0
     return float(np.median(peaks))

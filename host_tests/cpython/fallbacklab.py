@@ -54,8 +54,12 @@ REDIS_PORT = 6390
 TURN_SECRET = "lab-turn-secret"
 AFTER_S = 3
 DEADLINE_S = 10
-PROBE_PORT = 9  # start_capture's probes, NET:9 -> site A's NAT:9 (discard; the NAT drops them)
-# the probe sender, run in "net": argv = source address, destination address, token; at most 15 s
+# start_capture's probes, from port 9 to port 9 (discard): NET:9 -> site A's NAT:9 in "net" (the
+# NAT drops them), and with box_side also 127.0.0.1:9 -> 127.0.0.1:9 on lo in site A's namespace
+# (to the prober's own socket, which never reads)
+PROBE_PORT = 9
+# the probe sender, run in "net" or site A: argv = source address, destination address, token;
+# at most 15 s
 _PROBE = ("import socket, sys, time\n"
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
           "s.bind((sys.argv[1], %d))\n"
@@ -183,47 +187,73 @@ class RunQueueWait:
     """How long a process's main thread (a box's one thread: its event loop) waited for a CPU
     while it could run: the kernel's schedstat ``run_delay``, sampled every PERIOD seconds by a
     thread of the test (at most LIMIT_S seconds), so that a check of the box's own timing can
-    leave out what a loaded machine withheld from it. Used as ``with RunQueueWait(pid) as w:``.
+    leave out what a loaded machine withheld from it. Used as ``with RunQueueWait(pid) as w:``;
+    leaving the block without an error fails loudly (AssertionError) if the kernel kept no
+    run-queue statistics for the process meanwhile (its schedstat timeslice count never moved:
+    ``run_delay`` would then read 0 and excuse nothing).
+
+    The kernel adds a wait to ``run_delay`` when it ends (the task gets a CPU back), so each
+    sample holds (before-stamp, after-stamp, run_delay) with the epoch read just before and just
+    after reading the file: the value was read somewhere between the two stamps.
     """
 
     def __init__(self, pid, period=0.005, limit_s=120):
         self.path = "/proc/%d/schedstat" % pid
         self.period = period
         self.limit_s = limit_s
-        self.times, self.waits = [], []
+        self.before, self.after, self.waits = [], [], []
+        self._slices = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self):
+        """(run_delay s, timeslices) of the process's main thread."""
+        with open(self.path) as f:
+            fields = f.read().split()
+        return int(fields[1]) / 1e9, int(fields[2])
 
     def _run(self):
         end = time.monotonic() + self.limit_s
         while not self._stop.is_set() and time.monotonic() < end:
+            before = time.time()
             try:
-                with open(self.path) as f:
-                    wait = int(f.read().split()[1]) / 1e9
+                wait = self._read()[0]
             except (OSError, ValueError, IndexError):  # the process ended
                 return
-            self.times.append(time.time())
+            self.after.append(time.time())
+            self.before.append(before)
             self.waits.append(wait)
             self._stop.wait(self.period)
 
     def __enter__(self):
-        self._read_once()
+        self._slices = self._read()[1]  # fails loudly if this kernel has no schedstat file
         self._thread.start()
         return self
 
-    def _read_once(self):
-        with open(self.path) as f:  # fails loudly if this kernel keeps no schedstat
-            int(f.read().split()[1])
-
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self._stop.set()
         self._thread.join()
+        if exc_type is None:
+            slices = self._read()[1]
+            assert slices > self._slices, \
+                "the kernel keeps no run-queue statistics (%s: timeslices %d, then %d)" % (
+                    self.path, self._slices, slices)
 
     def within(self, t0, t1):
-        """The wait between the first sample at or after epoch T0 and the last at or before T1:
-        never more than the wait within [T0, T1] (0 without two such samples)."""
-        i, j = bisect.bisect_left(self.times, t0), bisect.bisect_right(self.times, t1) - 1
-        return self.waits[j] - self.waits[i] if i < j else 0.0
+        """CPU wait that surely both began and ended within [epoch T0, epoch T1]: never more.
+
+        From the first sample read after T0 (before-stamp >= T0) to the last read before T1
+        (after-stamp <= T1), less the first increase after that first sample: a wait under way
+        at T0 is added only when it ends, so that increase may hold time before T0 (it is left
+        out whole, with any wait of the interval it holds). 0 without such samples."""
+        i = bisect.bisect_left(self.before, t0)
+        j = bisect.bisect_right(self.after, t1) - 1
+        if i >= j:
+            return 0.0
+        k = i + 1
+        while k <= j and self.waits[k] == self.waits[i]:
+            k += 1
+        return self.waits[j] - self.waits[k] if k < j else 0.0
 
 
 class Call:
@@ -420,7 +450,7 @@ class World:
             name, "net", ["-i", "toa", "-f", "udp or tcp port 5060"], NET, SITES["a"][2])
         if box_side:
             self.box_tshark, self.box_capture_path = self._live_capture(
-                name + ".site", "a", ["-i", "lo", "-i", "eth0", "-f", "udp"], "127.0.0.1",
+                name + ".site", "a", ["-f", "udp", "-i", "lo", "-i", "eth0"], "127.0.0.1",
                 "127.0.0.1")
 
     def _live_capture(self, name, where, args, probe_from, probe_to):

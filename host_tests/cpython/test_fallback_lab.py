@@ -23,6 +23,7 @@ The cases of issue 17, in this order (a box remembers a peer whose box answered 
 3. the provider strips telephone-events (rtpengine's codec-strip, the Request-URI "nodtmf-bob"):
    the number goes in-band, SECURE.
 """
+import math
 import time
 import wave
 
@@ -35,6 +36,7 @@ from fallbacklab import (AFTER_S, DEADLINE_S, NET, RTP_MAX, RTP_MIN, SITES, Fall
 
 AUDIO_MIN = 0.9
 HEARD_WINDOW_S = 0.25  # _heard's correlation windows
+HEARD_SHARE = 0.75  # of them at least this share must score AUDIO_MIN (6 of 8)
 A_PUBLIC, B_PUBLIC = SITES["a"][2], SITES["b"][2]
 
 
@@ -81,22 +83,27 @@ def _crop(src, dst, start_s, end_s):
 
 
 def _heard(w, c, listener, talker_wav, from_epoch, to_epoch):
-    """Correlation of what LISTENER recorded with the part of TALKER_WAV played between the two
-    epochs (the players start when the call connects), in windows of HEARD_WINDOW_S.
+    """How well what LISTENER recorded holds the part of TALKER_WAV played between the two
+    epochs (the players start when the call connects): (the number of windows of
+    HEARD_WINDOW_S scoring at least AUDIO_MIN, the number needed: HEARD_SHARE of them, at least
+    one; the windows' scores). Checked as ``got = _heard(...); assert got[0] >= got[1], got``.
 
     The listener's adaptive jitter buffer moves its playout by 10-20 ms when the packets' arrival
     jitter grows, as it does on a loaded machine (measured here under a load of about 7 on the
     two cores: about one such step per direction in 5 s, the lag of the best match stepping from
     12.136 to 12.146 s). The window holding a step scores about 0.5 (its two halves match at two
-    lags), the others 1.0. Case 5 checks about 3 s after the failure, of which audio.correlation
-    scores the middle 2 s: four half-second windows, whose median (the mean of the middle two)
-    two such steps pull to about 0.8 (seen once: 0.83). In quarter-second windows (eight) a step
-    spoils an eighth, not a quarter, of the verdict, and it takes four to fail it; silence or
-    another talker's signal still scores at most about 0.15 in such a window (the muted windows
-    before the failure scored 0.11-0.15 here)."""
+    lags), the others 1.0. Case 5 checks about 3 s after the failure, of which
+    audio.window_peaks scores the middle 2 s: four half-second windows, whose median (the mean
+    of the middle two) two such steps pull to about 0.8 (seen once: 0.83). In quarter-second
+    windows (eight) a step spoils one of eight; at least six must score AUDIO_MIN, so two steps
+    pass and a quarter of the windows bad is still the most allowed, as with the median of
+    four half-second windows. Silence or another talker's signal still scores at most about
+    0.15 in such a window (the muted windows before the failure scored 0.11-0.15 here)."""
     part = _crop(talker_wav, w.dir / ("part_%s.wav" % listener), from_epoch - c.connected,
                  to_epoch - c.connected)
-    return audio.correlation(w.dir / ("%s_heard.wav" % listener), part, window=HEARD_WINDOW_S)
+    peaks = audio.window_peaks(w.dir / ("%s_heard.wav" % listener), part, window=HEARD_WINDOW_S)
+    good = sum(1 for p in peaks if p >= AUDIO_MIN)
+    return good, max(1, math.ceil(HEARD_SHARE * len(peaks))), [round(p, 3) for p in peaks]
 
 
 def _rtp(payload):
@@ -163,11 +170,13 @@ def test_1_port_restricted_nats_secure_on_the_direct_path(world):
     assert "exchanging" in steps and "connecting" in steps, steps
     # audio both ways, after the switch
     got = _heard(world, c, "bob", wa, switched + 1, c.ended - 1)
-    print("case 1: alice -> bob %.3f" % got)
-    assert got > AUDIO_MIN, ("alice -> bob", got)
+    print("case 1: alice -> bob %d of %d windows >= %.2f (%d needed): %s"
+          % (got[0], len(got[2]), AUDIO_MIN, got[1], got[2]))
+    assert got[0] >= got[1], ("alice -> bob", got)
     got = _heard(world, c, "alice", wb, switched + 1, c.ended - 1)
-    print("case 1: bob -> alice %.3f" % got)
-    assert got > AUDIO_MIN, ("bob -> alice", got)
+    print("case 1: bob -> alice %d of %d windows >= %.2f (%d needed): %s"
+          % (got[0], len(got[2]), AUDIO_MIN, got[1], got[2]))
+    assert got[0] >= got[1], ("bob -> alice", got)
     # on the wire
     pkts = world.udp_packets()
     direct = [p for p in pkts if {p[1], p[3]} == {A_PUBLIC, B_PUBLIC}]
@@ -213,11 +222,13 @@ def test_5_no_box_at_the_far_end_clear_with_the_reason_and_audio_restored(world)
     assert failed - c.connected <= AFTER_S + DEADLINE_S + 1.5, failed - c.connected
     # the call goes on in clear: audio both ways again after the failure
     got = _heard(world, c, "carol", wa, failed + 1, c.ended - 1)
-    print("case 5: alice -> carol %.3f" % got)
-    assert got > AUDIO_MIN, ("alice -> carol", got)
+    print("case 5: alice -> carol %d of %d windows >= %.2f (%d needed): %s"
+          % (got[0], len(got[2]), AUDIO_MIN, got[1], got[2]))
+    assert got[0] >= got[1], ("alice -> carol", got)
     got = _heard(world, c, "alice", wc, failed + 1, c.ended - 1)
-    print("case 5: carol -> alice %.3f" % got)
-    assert got > AUDIO_MIN, ("carol -> alice", got)
+    print("case 5: carol -> alice %d of %d windows >= %.2f (%d needed): %s"
+          % (got[0], len(got[2]), AUDIO_MIN, got[1], got[2]))
+    assert got[0] >= got[1], ("carol -> alice", got)
 
 
 @pytest.mark.parametrize("helper", ["down", "untrusted"])
@@ -251,6 +262,10 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     sent = [p[0] for p in world.udp_packets() if p[1] == A_PUBLIC and p[3] == NET and
             RTP_MIN <= p[4] <= RTP_MAX and _rtp(p[5]) and started - 1 < p[0] < end]
     assert len(sent) > 40 * (end - started), len(sent)
+    gap = max(b - a for a, b in zip(sent, sent[1:]))
+    # a loose bound on the internet's side too (it holds alice's pauses, the NAT's softirq
+    # latency and all of box A's CPU wait, see below): no hole of a second or more
+    assert gap < 1.0, ("gap in box A's RTP on the internet's link (s)", gap)
     # The stall is measured at the box itself, in site A's namespace: from alice's send (on lo)
     # to box A's send of the same packet (on eth0, before the NAT), less the time the kernel
     # kept box A waiting for a CPU meanwhile (RunQueueWait). The gaps between packets on the
@@ -258,9 +273,13 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     # softirq latency and all of box A's CPU wait: under a load of about 7 on the two cores box
     # A waited 0.5-1.4 s for a CPU in such a call and up to 0.07 s of a 0.1 s hold; a 0.255 s
     # gap seen once on a busier machine measured the machine, not the box. A real stall still
-    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait.
-    # Alice's packets count up to 0.5 s before the hang-up (the box closes the call's media at
-    # the BYE; a packet held less than 0.25 s is out by then).
+    # fails: box A stopped (SIGSTOP) for 0.4 s held a packet 0.400 s, none of it CPU wait
+    # (again with this count of the wait: 0.387 s; under three busy loops, load about 6, 0.408 s
+    # of 0.423 s in all, box A's CPU wait in the call 0.82 s).
+    # RunQueueWait.within counts only waits that surely began and ended within the hold, and no
+    # load excuses a hold of a second or more. Alice's packets count up to 0.5 s before the
+    # hang-up (the box closes the call's media at the BYE; a packet held less than 0.25 s is out
+    # by then).
     last = min(end, hung - 0.5)
     lo_port, hi_port = world.boxes["A"].phone_rtp
     into, out = {}, {}  # RTP sequence number and timestamp -> the epoch it was sent
@@ -276,11 +295,13 @@ def test_6_helper_down_or_untrusted_clear_with_the_reason_media_never_stalls(wor
     assert not lost, ("box A did not relay", len(lost), "of", len(into))
     held = max((out[k] - t - waits.within(t, out[k]), out[k] - t, k.hex())
                for k, t in into.items())
-    print("case 6 %s: box A held a packet at most %.3f s less the CPU wait (%.3f s in all); "
-          "its CPU wait in the call %.3f s; largest gap on the internet's link %.3f s"
-          % (helper, held[0], held[1], waits.within(0, hung + 60),
-             max(b - a for a, b in zip(sent, sent[1:]))))
+    raw = max((out[k] - t, k.hex()) for k, t in into.items())
+    print("case 6 %s: box A held a packet at most %.3f s less the CPU wait (%.3f s in all), "
+          "at most %.3f s in all; its CPU wait in the call %.3f s; largest gap on the "
+          "internet's link %.3f s" % (helper, held[0], held[1], raw[0],
+                                     waits.waits[-1] - waits.waits[0], gap))
     assert held[0] < 0.25, ("box A held a packet (s, less the CPU wait; s in all; seq+ts)", held)
+    assert raw[0] < 1.0, ("box A held a packet (s in all; seq+ts)", raw)
 
 
 def test_3_provider_strips_telephone_events_number_in_band(world):
