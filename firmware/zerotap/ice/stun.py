@@ -425,17 +425,6 @@ class IntegrityKey:
         o.update(h.digest())
         return o.digest()
 
-    def sha1_upto(self, raw, at):
-        """The MESSAGE-INTEGRITY of the message RAW whose attribute starts at offset AT: the
-        HMAC of RAW[:AT] with the header's length field counting up to that attribute's end
-        (RFC 8489 section 14.5). Where the hash states can be copied, the header and the rest
-        go into the hash in two pieces, without a copy of the message."""
-        length = at - HEADER_LENGTH + 24
-        if self._inner is None:
-            return crypto.hmac_sha1(self.key, _with_length(raw, at, length))
-        return self.sha1(bytes((raw[0], raw[1], length >> 8, length & 0xFF)),
-                         memoryview(raw)[4:at])
-
 
 _sha1_copies = hasattr(hashlib.sha1(), "copy")
 
@@ -493,12 +482,19 @@ def _equal(a, b):
 
 def _sha1_matches(key, raw, at):
     """Whether the MESSAGE-INTEGRITY at offset AT of the parsed message RAW is the HMAC-SHA1
-    with KEY (bytes or an :class:`IntegrityKey`) of what it covers (RFC 8489 section 14.5):
-    :meth:`Message.verify` and :meth:`Message.check` both end here."""
+    with KEY (bytes or an :class:`IntegrityKey`) of RAW[:AT] with the header's length field
+    counting up to that attribute's end (RFC 8489 section 14.5). Where the hash states can be
+    copied, the header and the rest go into the hash in two pieces, without a copy of the
+    message. :meth:`Message.verify` and :meth:`Message.check` both end here."""
+    length = at - HEADER_LENGTH + 24
     if type(key) is IntegrityKey:
-        got = key.sha1_upto(raw, at)
+        if key._inner is None:
+            got = crypto.hmac_sha1(key.key, _with_length(raw, at, length))
+        else:
+            got = key.sha1(bytes((raw[0], raw[1], length >> 8, length & 0xFF)),
+                           memoryview(raw)[4:at])
     else:
-        got = crypto.hmac_sha1(key, _with_length(raw, at, at - HEADER_LENGTH + 24))
+        got = crypto.hmac_sha1(key, _with_length(raw, at, length))
     return _equal(got, raw[at + 4:at + 24])
 
 
@@ -652,14 +648,9 @@ def parse(data):
         if padded > n:
             raise ValueError("STUN attribute 0x%04x at offset %d: length %d runs past the end"
                              " of the message" % (t, pos, alen))
-        if ignore:  # RFC 8489 section 14.5: after MESSAGE-INTEGRITY only these two count
-            if t == FINGERPRINT:  # last, 4 bytes and matching, or ValueError
-                _check_fingerprint(data, pos, padded, alen)
-                attrs.append([t, _u32(data, pos + 4)])
-                break
-            if t != MESSAGE_INTEGRITY_SHA256:
-                pos = padded
-                continue
+        if ignore and t != FINGERPRINT and t != MESSAGE_INTEGRITY_SHA256:
+            pos = padded  # RFC 8489 section 14.5: ignored after MESSAGE-INTEGRITY
+            continue
         v = data[pos + 4:end]
         kind = kinds.get(t)
         # the kinds of an ICE check and its answer first, the rest through _unpack
