@@ -7,7 +7,6 @@ the operator's view. Nothing of an offer or a token is ever logged.
 import argparse
 import asyncio
 import gc
-import hashlib
 import ipaddress
 import json
 import logging
@@ -25,7 +24,7 @@ from . import offers, turn
 from .config import Config
 from .memory import MemoryStore
 from .metrics import Metrics
-from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token
+from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token_hashed, token_hash
 
 log = logging.getLogger("icehelper")
 
@@ -50,10 +49,6 @@ def _reply(status, body, extra=None):
 
 def _error(status, message, extra=None):
     return _reply(status, json.dumps({"error": message}), extra)
-
-
-def token_hash(token):
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def normalise(raw_path):
@@ -170,8 +165,8 @@ class Helper:
 
     async def put(self, request):
         fields, ready = offers.parse_offer(await self.body(request))
-        token = new_token(TOKEN_LEN)
-        offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
+        token, hashed = new_token_hashed()  # TOKEN_LEN letters and the hash the store keeps
+        offer_id = await self.store.put(self.client(request), fields, ready, hashed)
         self.metrics.stored += 1
         # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
         # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
