@@ -274,6 +274,16 @@ def test_the_fast_address_match_accepts_only_what_addr_ok_accepts():
     assert matched > 5000 and refused > 5000, (matched, refused)
     for addr in ("0.0.0.0:1", "255.255.255.255:65535", "192.168.10.5:20012"):
         assert offers._V4_PORT(addr) is not None and offers._addr_ok(addr)
+    for n in range(1000):  # every octet and port, with and without a leading zero
+        for text in ("%d" % n, "0%d" % n, "00%d" % n):
+            addr = "%s.0.255.9:1" % text
+            assert (offers._V4_PORT(addr) is not None) == offers._addr_ok(addr), addr
+    for n in range(70000):
+        for addr in ("1.2.3.4:%d" % n, "1.2.3.4:0%d" % n):
+            if offers._V4_PORT(addr) is not None:
+                assert offers._addr_ok(addr), addr
+            else:  # refused, or a port with a leading zero (which _addr_ok takes)
+                assert not offers._addr_ok(addr) or addr[8] == "0", addr
     # the fast path matches all of an offer's addresses at once, joined by ","
     joined_ok = 0
     for _ in range(5000):
