@@ -218,6 +218,14 @@ def test_the_fast_path_leaves_bracketed_addresses_to_addr_ok():
             good += 1
             assert offers._parse_fast(body) == python, addr
     assert (good, bad) == (3, 6)
+    # sixteen candidates, the last not "a.b.c.d:port": the joined match fails at its end and must
+    # not backtrack through the others (a pattern that did took minutes here, found by
+    # test_icehelper_api's sixteen-candidate PUT timing out)
+    cands = [{"foundation": "f", "prio": 1, "compid": 1, "default": True, "type": 0,
+              "addr": "192.168.10.%d:%d" % (i, 20012 + i)} for i in range(15)]
+    for last in ("[2001:db8::1]:5000", "1.2.3.4:65536"):
+        body = json.dumps({"candidates": cands + [dict(cands[0], addr=last)]}).encode()
+        assert offers._parse_fast(body) == (None if last[0] == "1" else _python(body))
 
 
 def _long_int_bodies(digits):

@@ -164,12 +164,8 @@ def _addr_ok(addr):
 # The common case of _addr_ok, "a.b.c.d:port" (octets 0-255 without leading zeros, as inet_pton
 # takes them; port 1-65535 without a leading zero), in one C match. A text it does not match is
 # not refused for that: _addr_ok decides (the test compares the two on generated addresses).
-# Each alternative starts with its own first digit, so that the matcher (which backtracks) never
-# tries a second one: 0-255 and 1-65535, a quarter cheaper than the plain alternations
-# (25[0-5]|2[0-4][0-9]|...); test_icehelper_offers.py checks every octet and port against _addr_ok.
-_OCTET = r"(?:1[0-9]?[0-9]?|2(?:[0-4][0-9]?|5[0-5]?|[6-9])?|[3-9][0-9]?|0)"
-_PORT = (r"(?:[1-5][0-9]{0,4}|6(?:[0-4][0-9]{0,3}|5(?:[0-4][0-9]{0,2}|5(?:[0-2][0-9]?|3[0-5]?"
-         r"|[4-9])?|[6-9][0-9]?)?|[6-9][0-9]{0,2})?|[7-9][0-9]{0,3})")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 _V4_TEXT = r"%s(?:\.%s){3}:%s" % (_OCTET, _OCTET, _PORT)
 _V4_PORT = re.compile(_V4_TEXT, re.ASCII).fullmatch
 # several of them joined by "," (which none of them holds): all candidates' addresses in one match
