@@ -316,8 +316,8 @@ def main():
         red = server("red", "redis")
         red2 = server("red2", "redis")  # a second front end: the same prefix, the same offers
         sc = {s.name: scripts(tmp / s.name, put_offers(s, 1000)) for s in (mem, red)}
-        print("wrk, 1 thread, %d connections, best of %d x %d s; cores: %d"
-              % (CONNS, REPEAT, SECONDS, os.cpu_count()), flush=True)
+        print("wrk, 1 thread, %d connections, best of %d x %d s (the 100k comparisons: %d); "
+              "cores: %d" % (CONNS, REPEAT, SECONDS, SCALE_REPEAT, os.cpu_count()), flush=True)
 
         def cost(*servers, with_redis=False):
             return lambda: [x.proc.pid for x in servers] + ([redis.pid] if with_redis else [])
