@@ -2,6 +2,7 @@
 the ids as frame.make_id does; its memo of frame.valid_id answers as valid_id does; tokens are
 32 lowercase letters."""
 import collections
+import hashlib
 import random
 import sys
 
@@ -17,6 +18,7 @@ def _seeded(monkeypatch, seed):
     rng = random.Random(seed)
     monkeypatch.setattr(store._pool, "take", rng.randbytes)
     monkeypatch.setattr(store, "_WORDS", [])  # no words left from earlier draws
+    monkeypatch.setattr(store, "_IDS", [])  # nor ids drawn ahead
     return rng
 
 
@@ -76,9 +78,19 @@ def test_the_valid_id_memo_answers_as_valid_id(monkeypatch):
     assert checked > 30000
 
 
-def test_tokens_are_32_lowercase_letters_all_used():
-    tokens = [store.new_token(32) for _ in range(2000)]
+def _check_tokens(tokens):
     assert all(len(t) == 32 and t.isascii() and t.isalpha() and t.islower() for t in tokens)
     counts = collections.Counter("".join(tokens))
     assert len(counts) == 26 and min(counts.values()) > 0.8 * 64000 / 26
     assert len(set(tokens)) == len(tokens)
+
+
+def test_tokens_are_32_lowercase_letters_all_used():
+    _check_tokens([store.new_token(32) for _ in range(2000)])
+
+
+def test_tokens_drawn_ahead_come_with_their_hash():
+    pairs = [store.new_token_hashed() for _ in range(2000)]  # some 20 batches
+    _check_tokens([t for t, _ in pairs])
+    for token, hashed in pairs:
+        assert hashed == hashlib.sha256(token.encode()).hexdigest() == store.token_hash(token)

@@ -200,6 +200,34 @@ def test_the_fast_path_leaves_the_odd_cases_to_the_python_path():
     assert ready is False
 
 
+def test_the_fast_path_leaves_bracketed_addresses_to_addr_ok():
+    # "[...]:digits" passes the fast path's address pattern only for _addr_ok to judge it, also
+    # when its "[" is written as an escape (then the body holds no "[" beside the list's)
+    good, bad = 0, 0
+    for addr in ("[2001:db8::1]:5", "\\u005b2001:db8::1]:5", "[::ffff:1.2.3.4]:9",
+                 "[nonsense]:5", "\\u005bnonsense]:5", "[::1]:65536", "[::1]:0", "[1.2.3.4]:5",
+                 "\\u005b1.2.3.4]:5"):
+        body = ('{"candidates": [{"foundation": "f", "prio": 1, "compid": 1, "addr": "%s", '
+                '"default": true, "type": 0}]}' % addr).encode()
+        python = _python(body)
+        if isinstance(python, str):
+            bad += 1
+            assert offers._parse_fast(body) is None, addr
+            assert "candidates[0].addr" in python, python
+        else:
+            good += 1
+            assert offers._parse_fast(body) == python, addr
+    assert (good, bad) == (3, 6)
+    # sixteen candidates, the last not "a.b.c.d:port": the joined match fails at its end and must
+    # not backtrack through the others (a pattern that did took minutes here, found by
+    # test_icehelper_api's sixteen-candidate PUT timing out)
+    cands = [{"foundation": "f", "prio": 1, "compid": 1, "default": True, "type": 0,
+              "addr": "192.168.10.%d:%d" % (i, 20012 + i)} for i in range(15)]
+    for last in ("[2001:db8::1]:5000", "1.2.3.4:65536"):
+        body = json.dumps({"candidates": cands + [dict(cands[0], addr=last)]}).encode()
+        assert offers._parse_fast(body) == (None if last[0] == "1" else _python(body))
+
+
 def _long_int_bodies(digits):
     return [b'{"x": ' + b"1" * digits + b"}", b'{"x": -' + b"1" * digits + b"}",
             b'{"ufrag": "a", "x": [' + b"1" * digits + b"]}"]
@@ -242,13 +270,34 @@ def test_the_fast_address_match_accepts_only_what_addr_ok_accepts():
     bad_ports = ["0", "080", "65536", "65540", "70000", "99999", "100000", "", "1 ", "\u0665"]
     pick = lambda good, bad: rng.choice(good if rng.random() < 0.9 else bad)  # noqa: E731
     matched = refused = 0
+    addrs = ["1.2.3.4:5,6.7.8.9:10"]  # holds the separator of the joined match
     for _ in range(20000):
         addr = ".".join(pick(good_parts, bad_parts) for _ in range(rng.choice([3, 4, 4, 4, 4, 5])))
         addr += pick([":"], ["::", "", ": "]) + pick(good_ports, bad_ports)
         if offers._V4_PORT(addr) is not None:
             matched += 1
             assert offers._addr_ok(addr), addr
+        addrs.append(addr)
         refused += not offers._addr_ok(addr)
     assert matched > 5000 and refused > 5000, (matched, refused)
     for addr in ("0.0.0.0:1", "255.255.255.255:65535", "192.168.10.5:20012"):
         assert offers._V4_PORT(addr) is not None and offers._addr_ok(addr)
+    for n in range(1000):  # every octet and port, with and without a leading zero
+        for text in ("%d" % n, "0%d" % n, "00%d" % n):
+            addr = "%s.0.255.9:1" % text
+            assert (offers._V4_PORT(addr) is not None) == offers._addr_ok(addr), addr
+    for n in range(70000):
+        for addr in ("1.2.3.4:%d" % n, "1.2.3.4:0%d" % n):
+            if offers._V4_PORT(addr) is not None:
+                assert offers._addr_ok(addr), addr
+            else:  # refused, or a port with a leading zero (which _addr_ok takes)
+                assert not offers._addr_ok(addr) or addr[8] == "0", addr
+    # the fast path matches all of an offer's addresses at once, joined by ","
+    joined_ok = 0
+    for _ in range(5000):
+        some = [rng.choice(addrs[:50] + addrs[:1] * 5) for _ in range(rng.randrange(1, 5))]
+        text = ",".join(some)
+        if text.count(",") == len(some) - 1 and offers._V4_PORTS(text) is not None:
+            joined_ok += 1
+            assert all(offers._V4_PORT(a) is not None for a in some), some
+    assert joined_ok > 300, joined_ok

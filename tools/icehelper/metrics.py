@@ -3,6 +3,7 @@
 Counters count what this process did; with several front ends, sum them (``sum(rate(...))``).
 ``icehelper_offers_live`` is the store's count (with Redis: all front ends together).
 """
+import collections
 
 _COUNTERS = (
     ("stored", "icehelper_offers_stored_total", "Offers stored (PUT)."),
@@ -22,11 +23,10 @@ class Metrics:
         for attr, _, _ in _COUNTERS:
             setattr(self, attr, 0)
         self.limited = dict.fromkeys(LIMIT_KINDS, 0)
-        self.responses = {}
+        self.responses = collections.Counter()
 
     def count_response(self, method, status):
-        key = (method, status)
-        self.responses[key] = self.responses.get(key, 0) + 1
+        self.responses[(method, status)] += 1
 
     def render(self, live, backend_up):
         out = []

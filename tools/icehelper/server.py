@@ -7,7 +7,6 @@ the operator's view. Nothing of an offer or a token is ever logged.
 import argparse
 import asyncio
 import gc
-import hashlib
 import ipaddress
 import json
 import logging
@@ -25,7 +24,7 @@ from . import offers, turn
 from .config import Config
 from .memory import MemoryStore
 from .metrics import Metrics
-from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token
+from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token_hashed, token_hash
 
 log = logging.getLogger("icehelper")
 
@@ -37,6 +36,8 @@ _HEADERS = {"Content-Type": "application/json",
             "Cache-Control": "no-cache, no-store, must-revalidate",
             "Pragma": "no-cache", "Expires": "0", "X-Content-Type-Options": "nosniff"}
 
+
+_parse_fast = offers._parse_fast if offers._FAST else None
 
 # made once: aiohttp copies the headers it is given, and a CIMultiDict copies faster than a dict
 _HEADERS_MD = CIMultiDict(_HEADERS)
@@ -50,10 +51,6 @@ def _reply(status, body, extra=None):
 
 def _error(status, message, extra=None):
     return _reply(status, json.dumps({"error": message}), extra)
-
-
-def token_hash(token):
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def normalise(raw_path):
@@ -78,8 +75,11 @@ class Helper:
         self.store = store
         self.metrics = metrics
         self.backend_up = True
+        self._responses = metrics.responses  # a Counter: {(method, status): count}
+        self._put_now = getattr(store, "put_now", None)
         self._turn_tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
             config.turn_ttl, json.dumps(config.turn_uris))
+        self._mint = config.turn_secret and turn.minter(config.turn_secret, config.turn_ttl)
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, request):
@@ -100,9 +100,25 @@ class Helper:
                 return addr
         return addr
 
-    async def body(self, request):
-        if request.content_length is not None and request.content_length > MAX_BODY:
+    def body_now(self, request):
+        """The body when it came whole with the headers (the usual case), else None."""
+        length = request.content_length
+        if length is None:
+            return None
+        if length > MAX_BODY:
             raise TooBig("body: at most %d bytes" % MAX_BODY)
+        content = request.content
+        if not content.is_eof():
+            return None
+        body = content.read_nowait()
+        if len(body) > MAX_BODY:  # decompressed (Content-Encoding) to more
+            raise TooBig("body: at most %d bytes" % MAX_BODY)
+        return body
+
+    async def body(self, request):
+        body = self.body_now(request)
+        if body is not None:
+            return body
         try:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -116,7 +132,9 @@ class Helper:
     async def handle(self, request):
         method = request.method
         try:
-            response = await self._dispatch(request, method)
+            response = self._route(request, method)
+            if type(response) is not web.Response:
+                response = await response
         except Limited as e:
             self.metrics.limited[e.kind] += 1
             response = _error(429, "too many requests from your address (%s limit): slow down"
@@ -136,7 +154,7 @@ class Helper:
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
-        self.metrics.count_response(method if method in _METHODS else "other", response.status)
+        self._responses[(method if method in _METHODS else "other", response.status)] += 1
         return response
 
     def _set_backend(self, up, why):
@@ -147,38 +165,46 @@ class Helper:
             else:
                 log.error("store: %s", why)
 
-    async def _dispatch(self, request, method):
+    def _route(self, request, method):
+        """The response, or the coroutine that makes it."""
         path, query = normalise(request.raw_path)
         ident = path[1:] if path[:1] == "/" else path
         if ident and not (len(ident) <= 32 and ident.isascii() and ident.isdigit()):
             if method == "GET" and path == "/healthz":
-                return await self.healthz()
+                return self.healthz()
             if method == "GET" and path == "/metrics":
                 return self.metrics_page(request)
             return self.not_found()
         if method == "PUT":  # ZSipOs's route takes a PUT on any /[0-9]* and ignores the digits
-            return await self.put(request)
+            return self.put(request)
         if method not in _METHODS:
             return _error(405, "method not allowed", {"Allow": ", ".join(_METHODS)})
         if not ident:
             return self.not_found()
         if method == "GET":
-            return await self.get(request, ident, query)
+            return self.get(request, ident, query)
         if method == "POST":
-            return await self.post(request, ident)
-        return await self.delete(request, ident)
+            return self.post(request, ident)
+        return self.delete(request, ident)
 
     async def put(self, request):
-        fields, ready = offers.parse_offer(await self.body(request))
-        token = new_token(TOKEN_LEN)
-        offer_id = await self.store.put(self.client(request), fields, ready, token_hash(token))
+        body = self.body_now(request)
+        if body is None:
+            body = await self.body(request)
+        got = _parse_fast(body) if _parse_fast else None  # offers.parse_offer, a call less
+        fields, ready = got if got is not None else offers.parse_offer(body)
+        token, hashed = new_token_hashed()  # TOKEN_LEN letters and the hash the store keeps
+        addr = self.client(request)
+        if self._put_now is not None:  # the memory store: no coroutine needed
+            offer_id = self._put_now(addr, fields, ready, hashed)
+        else:
+            offer_id = await self.store.put(addr, fields, ready, hashed)
         self.metrics.stored += 1
         # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
         # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
         if not self._turn_tail:
             return _reply(200, '{"id": "%s", "token": "%s"}' % (offer_id, token))
-        c = self.config
-        username, password = turn.credentials(c.turn_secret, offer_id, c.turn_ttl)
+        username, password = self._mint(offer_id)
         return _reply(200, '{"id": "%s", "token": "%s", "turn": {"password": "%s", %s, '
                       '"username": "%s"}}' % (offer_id, token, password, self._turn_tail, username))
 

@@ -13,10 +13,7 @@ import time
 _KEYED = {}
 
 
-def credentials(secret, user, ttl, now=None):
-    """``(username, password)`` valid for TTL seconds from NOW (epoch seconds)."""
-    expiry = int(time.time() if now is None else now) + int(ttl)
-    username = "%d:%s" % (expiry, user)
+def _keyed(secret):
     keyed = _KEYED.get(secret)
     if keyed is None:
         if len(_KEYED) >= 8:  # a server has one secret; tests may use a few
@@ -25,6 +22,26 @@ def credentials(secret, user, ttl, now=None):
         # hmac.HMAC wraps OpenSSL's HMAC object (``_hmac``) in Python; copy, update and digest
         # of the C object itself cost half as much. A Python without it keeps the wrapper.
         keyed = _KEYED[secret] = getattr(keyed, "_hmac", None) or keyed
-    mac = keyed.copy()
+    return keyed
+
+
+def credentials(secret, user, ttl, now=None):
+    """``(username, password)`` valid for TTL seconds from NOW (epoch seconds)."""
+    expiry = int(time.time() if now is None else now) + int(ttl)
+    username = "%d:%s" % (expiry, user)
+    mac = _keyed(secret).copy()
     mac.update(username.encode())
     return username, binascii.b2a_base64(mac.digest(), newline=False).decode()
+
+
+def minter(secret, ttl):
+    """``mint(user) -> credentials(secret, user, ttl)`` now: the server's, with the keyed
+    object, the TTL and the functions bound once."""
+    keyed, ttl, clock, b64 = _keyed(secret), int(ttl), time.time, binascii.b2a_base64
+
+    def mint(user):
+        username = "%d:%s" % (int(clock()) + ttl, user)
+        mac = keyed.copy()
+        mac.update(username.encode())
+        return username, b64(mac.digest(), newline=False).decode()
+    return mint
