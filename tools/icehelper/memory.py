@@ -17,7 +17,7 @@ from collections import OrderedDict
 from itertools import chain
 
 from .store import NOT_READY, wait_slot, Full, Limited, TooBig, WindowCounter, new_id, same_hash
-from .offers import render
+from .offers import fields_size, render
 
 
 # an entry: (fields k, v, k, v..., token hash, reads left, last write, size, has candidates, GET reply or None)
@@ -82,21 +82,19 @@ class MemoryStore:
     def put_now(self, addr, fields, ready, token_hash):
         """put() without a coroutine (the server calls it so): the new offer's id."""
         now = time.time()
-        if self._limits.hit("put", addr, now):
-            raise Limited("put")
+        self._limit("put", addr, now)
+        self._expire(now)
         entries = self._entries
-        if entries and entries[next(iter(entries))][_WRITTEN] <= now - self.config.lifetime:
-            self._expire(now)
         if len(entries) >= self.config.max_offers:
             raise Full()
-        flat = _flat(fields)
-        size = sum(map(len, flat))  # offers.fields_size: every key's and value's text
+        size = fields_size(fields)
         if size > self.config.max_offer_bytes:
             raise TooBig()
         offer_id = new_id()
         while offer_id in entries:
             offer_id = new_id()
-        entries[offer_id] = (flat, token_hash, self.config.max_reads, now, size, bool(ready), None)
+        entries[offer_id] = (_flat(fields), token_hash, self.config.max_reads, now, size,
+                             bool(ready), None)
         return offer_id
 
     def _lookup(self, offer_id, now):

@@ -37,7 +37,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .offers import render
+from .offers import fields_size, render
 from .store import NOT_READY, wait_slot, Full, Limited, TooBig, Unavailable, new_id
 
 log = logging.getLogger("icehelper.redis")
@@ -372,7 +372,7 @@ class RedisStore:
     async def put(self, addr, fields, ready, token_hash):
         c = self.config
         pairs = [x for kv in fields.items() for x in ("k" + kv[0], kv[1])]
-        size = sum(len(k) + len(v) for k, v in fields.items())
+        size = fields_size(fields)
         if size > c.max_offer_bytes:
             raise TooBig()
         limit = self._limit_args("put")

@@ -37,8 +37,6 @@ _HEADERS = {"Content-Type": "application/json",
             "Pragma": "no-cache", "Expires": "0", "X-Content-Type-Options": "nosniff"}
 
 
-_parse_fast = offers._parse_fast if offers._FAST else None
-
 # made once: aiohttp copies the headers it is given, and a CIMultiDict copies faster than a dict
 _HEADERS_MD = CIMultiDict(_HEADERS)
 
@@ -75,7 +73,6 @@ class Helper:
         self.store = store
         self.metrics = metrics
         self.backend_up = True
-        self._responses = metrics.responses  # a Counter: {(method, status): count}
         self._put_now = getattr(store, "put_now", None)
         self._turn_tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
             config.turn_ttl, json.dumps(config.turn_uris))
@@ -117,8 +114,10 @@ class Helper:
 
     async def body(self, request):
         body = self.body_now(request)
-        if body is not None:
-            return body
+        return body if body is not None else await self._read(request)
+
+    async def _read(self, request):
+        """The body that body_now could not take whole."""
         try:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -154,7 +153,7 @@ class Helper:
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
-        self._responses[(method if method in _METHODS else "other", response.status)] += 1
+        self.metrics.count_response(method if method in _METHODS else "other", response.status)
         return response
 
     def _set_backend(self, up, why):
@@ -189,10 +188,9 @@ class Helper:
 
     async def put(self, request):
         body = self.body_now(request)
-        if body is None:
-            body = await self.body(request)
-        got = _parse_fast(body) if _parse_fast else None  # offers.parse_offer, a call less
-        fields, ready = got if got is not None else offers.parse_offer(body)
+        if body is None:  # self.body() without its coroutine in the usual case
+            body = await self._read(request)
+        fields, ready = offers.parse_offer(body)
         token, hashed = new_token_hashed()  # TOKEN_LEN letters and the hash the store keeps
         addr = self.client(request)
         if self._put_now is not None:  # the memory store: no coroutine needed
