@@ -30,23 +30,14 @@ import pytest
 from debian_guest import in_netns, rootfs
 from hostenv import ROOT, need, wait_until
 from test_icehelper_coturn import allocate
-from netlab import Namespaces, _ip
-from test_icehelper_deploy_systemd import (CLIENT, DOMAIN, EXTRA_WHEELS, PACKAGES, SERVER,
-                                           _https)
+from test_icehelper_deploy_systemd import (DOMAIN, EXTRA_WHEELS, PACKAGES, SERVER, _https,
+                                           Lab as SystemdLab)
 
 HERE = ROOT / "tools" / "icehelper"
 
 
-class Lab(Namespaces):
-    KEYS = ("pod", "pcl")
-
-    def _make(self):
-        self._add_all()
-        _ip("-n", self.ns["pod"], "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-            "netns", self.ns["pcl"])
-        for key, addr in (("pod", SERVER), ("pcl", CLIENT)):
-            _ip("-n", self.ns[key], "addr", "add", addr + "/24", "dev", "eth0")
-            _ip("-n", self.ns[key], "link", "set", "eth0", "up")
+class Lab(SystemdLab):
+    KEYS = ("pod", "pcl")  # names of their own beside the systemd test's lab
 
 
 class Podman:

@@ -39,13 +39,16 @@ SRC = "/root/zerotap"  # the operator's checkout in the guest (read-only)
 
 
 class Lab(Namespaces):
+    """Two namespaces, the server's and the client's (KEYS in that order), joined by a veth pair
+    (eth0 on both sides, SERVER and CLIENT)."""
     KEYS = ("srv", "cli")
 
     def _make(self):
         self._add_all()
-        _ip("-n", self.ns["srv"], "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
-            "netns", self.ns["cli"])
-        for key, addr in (("srv", SERVER), ("cli", CLIENT)):
+        srv, cli = self.KEYS
+        _ip("-n", self.ns[srv], "link", "add", "eth0", "type", "veth", "peer", "name", "eth0",
+            "netns", self.ns[cli])
+        for key, addr in ((srv, SERVER), (cli, CLIENT)):
             _ip("-n", self.ns[key], "addr", "add", addr + "/24", "dev", "eth0")
             _ip("-n", self.ns[key], "link", "set", "eth0", "up")
 
