@@ -22,6 +22,7 @@ from .offers import fields_size, render
 
 # an entry: (fields k, v, k, v..., token hash, reads left, last write, size, has candidates, GET reply or None)
 _PAIRS, _HASH, _READS, _WRITTEN, _SIZE, _READY, _BODY = range(7)
+_NONE_YET = float("-inf")  # MemoryStore._oldest with no entry
 
 
 def _flat(fields):
@@ -38,6 +39,11 @@ class MemoryStore:
         self._limits = WindowCounter(config.limits)
         self._waiters = {}  # id -> asyncio.Event, set when the offer gets candidates
         self._sweeper = None
+        # the last write of the first entry as _expire last saw it (or earlier: a POST or DELETE
+        # of the first entry leaves it as it was): no entry expires before it does, so a PUT
+        # calls _expire only when this one is due
+        self._oldest = _NONE_YET
+        self._put_limited = bool(config.limits["put"].count)
 
     async def start(self):
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
@@ -57,10 +63,13 @@ class MemoryStore:
         entries = self._entries
         while entries:
             key = next(iter(entries))
-            if entries[key][_WRITTEN] > cutoff:
-                break
+            written = entries[key][_WRITTEN]
+            if written > cutoff:
+                self._oldest = written
+                return
             del entries[key]
             self.metrics.expired += 1
+        self._oldest = _NONE_YET
 
     async def _sweep_forever(self):
         while True:
@@ -77,25 +86,30 @@ class MemoryStore:
         self._limits.hit("miss", addr, now)
 
     async def put(self, addr, fields, ready, token_hash):
-        return self.put_now(addr, fields, ready, token_hash)
+        """Store an offer: its new id."""
+        return self.put_now(addr, fields, ready, lambda now: (new_id(), token_hash),
+                            time.time())[0]
 
-    def put_now(self, addr, fields, ready, token_hash):
-        """put() without a coroutine (the server calls it so): the new offer's id."""
-        now = time.time()
-        self._limit("put", addr, now)
-        self._expire(now)
+    def put_now(self, addr, fields, ready, draw, now):
+        """put() without a coroutine, the clock read by the caller (the server calls it so).
+        ``draw(now)`` gives a fresh ``(id, token hash, ...)``; drawn again while its id is taken.
+        Returns what it stored."""
+        if self._put_limited and self._limits.hit("put", addr, now):
+            raise Limited("put")
+        if now - self.config.lifetime >= self._oldest:
+            self._expire(now)
         entries = self._entries
         if len(entries) >= self.config.max_offers:
             raise Full()
-        size = fields_size(fields)
+        flat = _flat(fields)
+        size = sum(map(len, flat))
         if size > self.config.max_offer_bytes:
             raise TooBig()
-        offer_id = new_id()
-        while offer_id in entries:
-            offer_id = new_id()
-        entries[offer_id] = (_flat(fields), token_hash, self.config.max_reads, now, size,
-                             bool(ready), None)
-        return offer_id
+        ticket = draw(now)
+        while ticket[0] in entries:
+            ticket = draw(now)
+        entries[ticket[0]] = (flat, ticket[1], self.config.max_reads, now, size, bool(ready), None)
+        return ticket
 
     def _lookup(self, offer_id, now):
         self._expire(now)

@@ -370,6 +370,12 @@ class RedisStore:
         return [limit.count, limit.seconds]
 
     async def put(self, addr, fields, ready, token_hash):
+        """Store an offer: its new id."""
+        return (await self.put_drawn(addr, fields, ready, lambda now: (new_id(), token_hash)))[0]
+
+    async def put_drawn(self, addr, fields, ready, draw):
+        """put() with ``draw(now)`` giving a fresh ``(id, token hash, ...)``, drawn again while
+        its id is taken; returns what it stored."""
         c = self.config
         pairs = [x for kv in fields.items() for x in ("k" + kv[0], kv[1])]
         size = fields_size(fields)
@@ -377,16 +383,16 @@ class RedisStore:
             raise TooBig()
         limit = self._limit_args("put")
         for _ in range(8):
-            offer_id = new_id()
-            got = await self._call("put", [self.prefix, addr, offer_id] + limit + [
-                token_hash, c.lifetime * 1000, c.max_offers, c.max_reads, size, int(bool(ready))]
+            ticket = draw(time.time())
+            got = await self._call("put", [self.prefix, addr, ticket[0]] + limit + [
+                ticket[1], c.lifetime * 1000, c.max_offers, c.max_reads, size, int(bool(ready))]
                 + pairs)
             if got == -1:
                 raise Limited("put")
             if got == -2:
                 raise Full()
             if got:
-                return offer_id
+                return ticket
             limit = [0, 1]  # counted once already
         raise Full()
 

@@ -24,7 +24,8 @@ from . import offers, turn
 from .config import Config
 from .memory import MemoryStore
 from .metrics import Metrics
-from .store import NOT_READY, Full, Limited, TooBig, Unavailable, new_token_hashed, token_hash
+from .store import (NOT_READY, Full, Limited, TooBig, Unavailable, new_ids, new_tokens_hashed,
+                    token_hash)
 
 log = logging.getLogger("icehelper")
 
@@ -65,6 +66,64 @@ class _Server(web.Server):
                            client_max_size=MAX_BODY)
 
 
+_BATCH = 64  # tickets drawn at most at once
+
+
+class Tickets:
+    """What PUTs hand out, drawn ahead a batch at a time: ``(id, token hash, reply body, token,
+    second)``. A batch's ids and tokens come from the CSPRNG (store.new_ids, store.new_tokens_hashed;
+    each handed out once, the store still checks the id's uniqueness when it takes it) and its
+    replies are formatted, TURN credentials and all, in one loop: inside a request the same steps
+    cost several times more than in a loop of their own.
+
+    The TURN credentials of a batch are minted for the second SECOND it was drawn in (expiry
+    SECOND + ttl, what credentials minted in that second get), and :meth:`take` hands a ticket out
+    only in that second: what is left of a batch when the clock's second changes is dropped, ids
+    and tokens with it, unused. So handed-out credentials live more than ttl - 1 s from the moment
+    they are handed out, as those minted per request did. The batch size follows the rate: the
+    number taken in the last second, doubled when a batch runs out, at most _BATCH."""
+
+    def __init__(self, config):
+        self._tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
+            config.turn_ttl, json.dumps(config.turn_uris))
+        self._mint_all = config.turn_secret and turn.batch_minter(config.turn_secret,
+                                                                  config.turn_ttl)
+        self._batch = []
+        self._second = None
+        self._size = 1
+        self._taken = 0  # taken in the second self._second
+
+    def take(self, now):
+        """A fresh ticket, its credentials minted in NOW's second (epoch seconds)."""
+        second = int(now)
+        if second != self._second:  # what is left goes; the last second's count sizes the batch
+            self._size = max(1, min(_BATCH, self._taken))
+            self._taken = 0
+            self._refill(second)
+        elif not self._batch:  # used up within its second: twice as many
+            self._size = min(_BATCH, 2 * self._size)
+            self._refill(second)
+        self._taken += 1
+        return self._batch.pop()
+
+    def _refill(self, second):
+        self._second = second
+        self._batch = self.replies(new_ids(self._size), new_tokens_hashed(self._size), second)
+
+    def replies(self, ids, tokens, second):
+        """Tickets for IDS and TOKENS (``(token, hash)`` pairs), credentials minted in SECOND."""
+        if not self._tail:
+            return [(i, h, ('{"id": "%s", "token": "%s"}' % (i, t)).encode(), t, second)
+                    for i, (t, h) in zip(ids, tokens)]
+        # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
+        # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
+        fmt = '{"id": "%s", "token": "%s", "turn": {"password": "%s", ' + self._tail.replace(
+            "%", "%%") + ', "username": "%s"}}'
+        return [(i, h, (fmt % (i, t, password, username)).encode(), t, second)
+                for i, (t, h), (username, password)
+                in zip(ids, tokens, self._mint_all(ids, second))]
+
+
 class Helper:
     """The request handler: one instance per process."""
 
@@ -74,9 +133,8 @@ class Helper:
         self.metrics = metrics
         self.backend_up = True
         self._put_now = getattr(store, "put_now", None)
-        self._turn_tail = config.turn_secret and '"ttl": %d, "uris": %s' % (
-            config.turn_ttl, json.dumps(config.turn_uris))
-        self._mint = config.turn_secret and turn.minter(config.turn_secret, config.turn_ttl)
+        self.tickets = Tickets(config)
+        self._take = self.tickets.take
 
     # -- helpers ------------------------------------------------------------------------------
     def client(self, request):
@@ -166,7 +224,10 @@ class Helper:
 
     def _route(self, request, method):
         """The response, or the coroutine that makes it."""
-        path, query = normalise(request.raw_path)
+        raw_path = request.raw_path
+        if method == "PUT" and raw_path == "/":  # the usual PUT, as the lines below route it
+            return self.put(request)
+        path, query = normalise(raw_path)
         ident = path[1:] if path[:1] == "/" else path
         if ident and not (len(ident) <= 32 and ident.isascii() and ident.isdigit()):
             if method == "GET" and path == "/healthz":
@@ -186,25 +247,31 @@ class Helper:
             return self.post(request, ident)
         return self.delete(request, ident)
 
-    async def put(self, request):
+    def put(self, request):
+        """The response; or, for a body not come whole or the Redis store, the coroutine making
+        it."""
         body = self.body_now(request)
-        if body is None:  # self.body() without its coroutine in the usual case
+        if body is None or self._put_now is None:
+            return self._put_waiting(request, body)
+        fields, ready = offers.parse_offer(body)
+        ticket = self._put_now(self.client(request), fields, ready, self._take, time.time())
+        self.metrics.stored += 1
+        return web.Response(body=ticket[2], headers=_HEADERS_MD)
+
+    async def _put_waiting(self, request, body):
+        if body is None:
             body = await self._read(request)
         fields, ready = offers.parse_offer(body)
-        token, hashed = new_token_hashed()  # TOKEN_LEN letters and the hash the store keeps
         addr = self.client(request)
-        if self._put_now is not None:  # the memory store: no coroutine needed
-            offer_id = self._put_now(addr, fields, ready, hashed)
+        if self._put_now is not None:
+            ticket = self._put_now(addr, fields, ready, self._take, time.time())
         else:
-            offer_id = await self.store.put(addr, fields, ready, hashed)
+            ticket = await self.store.put_drawn(addr, fields, ready, self._take)
+            second = int(time.time())
+            if second != ticket[4]:  # the store took a second or more: credentials minted now
+                ticket = self.tickets.replies([ticket[0]], [(ticket[3], ticket[1])], second)[0]
         self.metrics.stored += 1
-        # ids are digits, tokens letters, the TURN username digits and ":", the password base64:
-        # nothing to escape, so the reply is formatted directly (keys sorted, as ZSipOs sends them)
-        if not self._turn_tail:
-            return _reply(200, '{"id": "%s", "token": "%s"}' % (offer_id, token))
-        username, password = self._mint(offer_id)
-        return _reply(200, '{"id": "%s", "token": "%s", "turn": {"password": "%s", %s, '
-                      '"username": "%s"}}' % (offer_id, token, password, self._turn_tail, username))
+        return _reply(200, ticket[2])
 
     async def post(self, request, ident):
         token = request.headers.get("X-icestorage-token", "")

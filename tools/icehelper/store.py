@@ -162,12 +162,32 @@ def token_hash(token):
 def new_token_hashed():
     """``(token, token_hash(token))`` for a fresh 32-letter token (as new_token(32) makes it)."""
     if not _TOKENS:
-        # 4 KiB of the pool give ~3,700 uniform letters: 100 tokens, hashed here in one loop
-        letters = _pool.take(4096).translate(_LETTERS, _DROP).decode()
-        sha256 = hashlib.sha256
-        _TOKENS.extend((t, sha256(t.encode()).hexdigest())
-                       for t in [letters[i:i + 32] for i in range(0, len(letters) - 31, 32)])
+        _draw_tokens()
     return _TOKENS.pop()
+
+
+def _draw_tokens():
+    # 4 KiB of the pool give ~3,700 uniform letters: 100 tokens, hashed here in one loop
+    letters = _pool.take(4096).translate(_LETTERS, _DROP).decode()
+    sha256 = hashlib.sha256
+    _TOKENS.extend((t, sha256(t.encode()).hexdigest())
+                   for t in [letters[i:i + 32] for i in range(0, len(letters) - 31, 32)])
+
+
+def new_ids(n):
+    """N fresh ids, as new_id draws them (each used once: the store checks uniqueness)."""
+    out = []
+    _draw_ids(out, n)
+    return out
+
+
+def new_tokens_hashed(n):
+    """N of new_token_hashed's pairs."""
+    while len(_TOKENS) < n:
+        _draw_tokens()
+    out = _TOKENS[-n:]
+    del _TOKENS[-n:]
+    return out
 
 
 def valid_id(text):

@@ -45,3 +45,20 @@ def minter(secret, ttl):
         mac.update(username.encode())
         return username, b64(mac.digest(), newline=False).decode()
     return mint
+
+
+def batch_minter(secret, ttl):
+    """``mint_all(users, now) -> [credentials(secret, user, ttl, now) for user in users]`` in one
+    loop (the server mints a batch of PUT replies ahead, see server.Tickets)."""
+    keyed, ttl, b64 = _keyed(secret), int(ttl), binascii.b2a_base64
+
+    def mint_all(users, now):
+        expiry = int(now) + ttl
+        out = []
+        for user in users:
+            username = "%d:%s" % (expiry, user)
+            mac = keyed.copy()
+            mac.update(username.encode())
+            out.append((username, b64(mac.digest(), newline=False).decode()))
+        return out
+    return mint_all
