@@ -6,6 +6,7 @@ implementation), the long-term credential steps are RFC 8656 section 7.2 (401 wi
 NONCE, then USERNAME, REALM, NONCE and MESSAGE-INTEGRITY with key MD5(user:realm:password)).
 """
 import socket
+import sys
 import time
 
 import pytest
@@ -122,3 +123,45 @@ def test_the_minted_password_is_hmac_sha1_of_the_username():
             want = base64.b64encode(hmac.new(secret.encode(), username.encode(),
                                              hashlib.sha1).digest()).decode()
             assert password == want, (secret, username)
+
+
+def _tickets(ttl, secret=SECRET):
+    from hostenv import ROOT
+    sys.path.insert(0, str(ROOT / "tools"))
+    from icehelper import server
+
+    class Conf:
+        turn_secret, turn_ttl, turn_uris = secret, ttl, ["turn:127.0.0.1:3478?transport=udp"]
+    return server.Tickets(Conf)
+
+
+def test_credentials_drawn_ahead_are_those_minted_when_handed_out():
+    # the server mints PUT replies a batch at a time; whenever one is handed out, its credentials
+    # are what turn.credentials gives at that moment: never from an earlier second, so never
+    # shorter-lived than the TTL by a second or more
+    import json
+    import random
+    from icehelper import store, turn
+    rng = random.Random(5)
+    tickets = _tickets(600)
+    now, seen = 1.7e9 + 0.25, set()
+    for _ in range(4000):
+        now += rng.choice([0.0, 0.0, 0.0001, 0.001, 0.01, 0.3, 0.7499, 1.0, 7.5])
+        offer_id, hashed, body, token, second = tickets.take(now)
+        reply = json.loads(body)
+        assert reply["id"] == offer_id and reply["token"] == token and second == int(now)
+        assert hashed == store.token_hash(token) and len(token) == 32
+        creds = reply["turn"]
+        assert (creds["username"], creds["password"]) == turn.credentials(SECRET, offer_id, 600,
+                                                                          now)
+        assert 599 < int(creds["username"].split(":")[0]) - now <= 600
+        assert creds["ttl"] == 600 and creds["uris"] == ["turn:127.0.0.1:3478?transport=udp"]
+        assert offer_id not in seen and store.valid_id(offer_id)
+        seen.add(offer_id)
+
+
+def test_replies_without_turn_have_id_and_token_only():
+    import json
+    tickets = _tickets(600, secret="")
+    offer_id, _, body, token, _ = tickets.take(1000.5)
+    assert json.loads(body) == {"id": offer_id, "token": token}

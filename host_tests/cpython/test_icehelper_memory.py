@@ -120,3 +120,16 @@ def test_the_window_counter_keeps_no_window_for_a_limit_that_is_off(tmp_path):
     for kind in ("put", "post", "get", "miss"):
         assert not counter.hit(kind, "a", 1000.0) and not counter.spent(kind, "a", 1000.0)
     assert counter._counts == {}
+
+
+def test_an_id_already_taken_is_drawn_again(tmp_path):
+    # ids are drawn ahead by the server; the store still refuses one that is taken and draws
+    # another (the first offer is left as it was)
+    s = _store(tmp_path)
+    fields, ready = offers.parse_offer(json.dumps(OFFER).encode())
+    first = s.put_now("a", dict(fields), ready, lambda now: (store.new_id(), "h1"), 1000.0)
+    other = store.new_id()
+    drawn = iter([(first[0], "h2"), (first[0], "h3"), (other, "h4")])
+    assert s.put_now("a", dict(fields), ready, lambda now: next(drawn), 1001.0) == (other, "h4")
+    assert s._entries[first[0]][memory._HASH] == "h1" and s._entries[other][memory._HASH] == "h4"
+    assert s.live() == 2
