@@ -134,6 +134,7 @@ class Helper:
         self.backend_up = True
         self._put_now = getattr(store, "put_now", None)
         self.tickets = Tickets(config)
+        self._responses = metrics.responses
         self._take = self.tickets.take
 
     # -- helpers ------------------------------------------------------------------------------
@@ -189,7 +190,10 @@ class Helper:
     async def handle(self, request):
         method = request.method
         try:
-            response = self._route(request, method)
+            if method == "PUT" and request.raw_path == "/":  # the usual PUT, as _route routes it
+                response = self.put(request)
+            else:
+                response = self._route(request, method)
             if type(response) is not web.Response:
                 response = await response
         except Limited as e:
@@ -211,7 +215,8 @@ class Helper:
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
-        self.metrics.count_response(method if method in _METHODS else "other", response.status)
+        # Metrics.count_response, without its call
+        self._responses[(method if method in _METHODS else "other", response.status)] += 1
         return response
 
     def _set_backend(self, up, why):
@@ -224,10 +229,7 @@ class Helper:
 
     def _route(self, request, method):
         """The response, or the coroutine that makes it."""
-        raw_path = request.raw_path
-        if method == "PUT" and raw_path == "/":  # the usual PUT, as the lines below route it
-            return self.put(request)
-        path, query = normalise(raw_path)
+        path, query = normalise(request.raw_path)
         ident = path[1:] if path[:1] == "/" else path
         if ident and not (len(ident) <= 32 and ident.isascii() and ident.isdigit()):
             if method == "GET" and path == "/healthz":
