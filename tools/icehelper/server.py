@@ -71,10 +71,10 @@ _BATCH = 64  # tickets drawn at most at once
 
 class Tickets:
     """What PUTs hand out, drawn ahead a batch at a time: ``(id, token hash, reply body, token,
-    second)``. A batch's ids and tokens come from the CSPRNG (store.new_ids, store.new_tokens_hashed;
-    each handed out once, the store still checks the id's uniqueness when it takes it) and its
-    replies are formatted, TURN credentials and all, in one loop: inside a request the same steps
-    cost several times more than in a loop of their own.
+    second)``. A batch's ids and tokens come from the CSPRNG (store.new_ids and
+    store.new_tokens_hashed; each handed out once, the store still checks the id's uniqueness
+    when it takes it) and its replies are formatted, TURN credentials and all, in one loop:
+    inside a request the same steps cost several times more than in a loop of their own.
 
     The TURN credentials of a batch are minted for the second SECOND it was drawn in (expiry
     SECOND + ttl, what credentials minted in that second get), and :meth:`take` hands a ticket out
