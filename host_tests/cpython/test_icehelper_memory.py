@@ -17,9 +17,10 @@ OFFER = {"ufrag": "u", "pwd": "p", "candidates": [
     {"foundation": "f", "prio": 1, "compid": 1, "addr": "1.2.3.4:5", "default": True, "type": 0}]}
 
 
-def _store(tmp_path):
+def _store(tmp_path, more=""):
     conf = tmp_path / "c.conf"
     conf.write_text("[server]\nhttp = 127.0.0.1:1\n[store]\nlifetime = 300\nmax_reads = 100\n"
+                    + more +
                     "[limits]\nput = 0/1\npost = 0/1\nget = 0/1\nmiss = 0/1\n")
     return memory.MemoryStore(Config.load(str(conf)), Metrics())
 
@@ -133,3 +134,29 @@ def test_an_id_already_taken_is_drawn_again(tmp_path):
     assert s.put_now("a", dict(fields), ready, lambda now: next(drawn), 1001.0) == (other, "h4")
     assert s._entries[first[0]][memory._HASH] == "h1" and s._entries[other][memory._HASH] == "h4"
     assert s.live() == 2
+
+
+def test_an_offer_due_after_the_clock_stepped_back_is_expired_by_a_put(tmp_path, monkeypatch):
+    # the wall clock steps back 100 s (an NTP step), then the first offer is written again (POST
+    # moves it to the end) or deleted and another one stored: the first in line is now older than
+    # what PUT's expiry shortcut (MemoryStore._oldest) last saw. Once that offer is due, a PUT must
+    # find it expired, as _expire walking from the front does, not count it against max_offers
+    clock = [1000.0]
+    monkeypatch.setattr(memory.time, "time", lambda: clock[0])
+    fields, ready = offers.parse_offer(json.dumps(OFFER).encode())
+
+    async def go(rewrite):
+        clock[0] = 1000.0
+        s = _store(tmp_path, "max_offers = 1\n")
+        first = await s.put("a", dict(fields), ready, "h")
+        clock[0] = 900.0
+        if rewrite == "post":
+            assert await s.post("a", first, "h", {'"x"': "1"}, None)  # written again at 900
+        else:
+            assert await s.delete("a", first, "h")
+            await s.put("a", dict(fields), ready, "h")  # written at 900
+        clock[0] = 900 + 300 + 0.5
+        assert await s.put("a", dict(fields), ready, "h")  # the one written at 900 is due
+        assert s.live() == 1 and s.metrics.expired == 1, rewrite
+    for rewrite in ("post", "delete"):
+        _run(go(rewrite))
