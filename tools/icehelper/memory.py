@@ -39,9 +39,9 @@ class MemoryStore:
         self._limits = WindowCounter(config.limits)
         self._waiters = {}  # id -> asyncio.Event, set when the offer gets candidates
         self._sweeper = None
-        # the last write of the first entry as _expire last saw it (or earlier: a POST or DELETE
-        # of the first entry leaves it as it was): no entry expires before it does, so a PUT
-        # calls _expire only when this one is due
+        # the last write of the first entry as _expire last saw it, or -inf once that entry is
+        # no longer first (a POST moved it to the end, a DELETE removed it: with a clock that
+        # stepped back, the next one may be older): a PUT calls _expire only when this is due
         self._oldest = _NONE_YET
         self._put_limited = bool(config.limits["put"].count)
 
@@ -132,9 +132,11 @@ class MemoryStore:
             raise TooBig()
         merged.update(fields)
         ready = e[_READY] if ready is None else bool(ready)
-        self._entries[offer_id] = (_flat(merged), e[_HASH], e[_READS], now, size, ready,
-                                   None)
-        self._entries.move_to_end(offer_id)
+        entries = self._entries
+        if next(iter(entries)) == offer_id:
+            self._oldest = _NONE_YET
+        entries[offer_id] = (_flat(merged), e[_HASH], e[_READS], now, size, ready, None)
+        entries.move_to_end(offer_id)
         if ready and offer_id in self._waiters:
             self._waiters.pop(offer_id)[0].set()
         return True
@@ -167,6 +169,8 @@ class MemoryStore:
         if e is None or not same_hash(e[_HASH], token_hash):
             self._miss(addr, now)
             return False
+        if next(iter(self._entries)) == offer_id:
+            self._oldest = _NONE_YET
         del self._entries[offer_id]
         return True
 
