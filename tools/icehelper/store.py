@@ -159,13 +159,6 @@ def token_hash(token):
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def new_token_hashed():
-    """``(token, token_hash(token))`` for a fresh 32-letter token (as new_token(32) makes it)."""
-    if not _TOKENS:
-        _draw_tokens()
-    return _TOKENS.pop()
-
-
 def _draw_tokens():
     # 4 KiB of the pool give ~3,700 uniform letters: 100 tokens, hashed here in one loop
     letters = _pool.take(4096).translate(_LETTERS, _DROP).decode()
@@ -182,7 +175,8 @@ def new_ids(n):
 
 
 def new_tokens_hashed(n):
-    """N of new_token_hashed's pairs."""
+    """N pairs ``(token, token_hash(token))``, each a fresh 32-letter token (as new_token(32)
+    makes it)."""
     while len(_TOKENS) < n:
         _draw_tokens()
     out = _TOKENS[-n:]

@@ -34,19 +34,6 @@ def credentials(secret, user, ttl, now=None):
     return username, binascii.b2a_base64(mac.digest(), newline=False).decode()
 
 
-def minter(secret, ttl):
-    """``mint(user) -> credentials(secret, user, ttl)`` now: the server's, with the keyed
-    object, the TTL and the functions bound once."""
-    keyed, ttl, clock, b64 = _keyed(secret), int(ttl), time.time, binascii.b2a_base64
-
-    def mint(user):
-        username = "%d:%s" % (int(clock()) + ttl, user)
-        mac = keyed.copy()
-        mac.update(username.encode())
-        return username, b64(mac.digest(), newline=False).decode()
-    return mint
-
-
 def batch_minter(secret, ttl):
     """``mint_all(users, now) -> [credentials(secret, user, ttl, now) for user in users]`` in one
     loop (the server mints a batch of PUT replies ahead, see server.Tickets)."""
