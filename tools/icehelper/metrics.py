@@ -23,10 +23,7 @@ class Metrics:
         for attr, _, _ in _COUNTERS:
             setattr(self, attr, 0)
         self.limited = dict.fromkeys(LIMIT_KINDS, 0)
-        self.responses = collections.Counter()
-
-    def count_response(self, method, status):
-        self.responses[(method, status)] += 1
+        self.responses = collections.Counter()  # (method, status) -> responses (server.handle)
 
     def render(self, live, backend_up):
         out = []

@@ -215,7 +215,6 @@ class Helper:
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
-        # Metrics.count_response, without its call
         self._responses[(method if method in _METHODS else "other", response.status)] += 1
         return response
 
