@@ -91,6 +91,18 @@ def test_put_with_the_offer_at_once_and_a_later_merge_replaces_whole_keys(helper
     assert got["candidates"] == [candidate(2)] and got["extra"] == [1, 2] and got["ufrag"] == "u1"
 
 
+def test_a_get_after_a_merge_shows_the_merge_though_the_offer_was_read_before(helper):
+    offer_id, token = put(helper, {"ufrag": "u1", "candidates": [candidate(0)]})
+    assert helper.request("GET", "/" + offer_id)[1]["ufrag"] == "u1"
+    for merge in ({"ufrag": "u2", "pwd": "p"}, {"candidates": [candidate(1)], "x": 1}):
+        assert helper.request("POST", "/" + offer_id, merge, {"X-icestorage-token": token}
+                              )[0] == 200
+        _, got, _ = helper.request("GET", "/" + offer_id)
+        assert all(got[k] == v for k, v in merge.items()), (merge, got)
+    got.pop("expires")
+    assert got == {"ufrag": "u2", "pwd": "p", "candidates": [candidate(1)], "x": 1}
+
+
 def test_server_keys_from_the_client_are_dropped(helper):
     offer_id, token = put(helper, {"_update_token": "mine", "expires": 1, "ufrag": "u"})
     _, got, _ = helper.request("GET", "/" + offer_id)

@@ -1,12 +1,19 @@
 """Two ICE helper front ends on one real redis-server: shared offers, a front end that dies, Redis
-that goes away and comes back."""
+that goes away and comes back; the GET reply that the store's script renders and keeps."""
+import http.client
+import sys
 import threading
 import time
 
 import pytest
+import redis
 
-from hostenv import wait_until
+from hostenv import ROOT, wait_until
 from icehelper_proc import Helper, Redis, candidate
+
+sys.path.insert(0, str(ROOT / "tools"))
+from icehelper import offers  # noqa: E402
+from icehelper.config import LIFETIME  # noqa: E402
 
 
 @pytest.fixture
@@ -111,3 +118,64 @@ def test_a_redis_that_hangs_is_503_within_seconds_and_then_serves_again(pair):
         os.kill(r.proc.pid, signal.SIGCONT)
     assert wait_until(lambda: a.request("GET", "/" + body["id"])[0] == 200, 10)
     assert a.request("GET", "/" + body["id"])[1]["ufrag"] == "before"
+
+
+def _raw_get(h, offer_id):
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    try:
+        conn.request("GET", "/" + offer_id)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
+
+
+def test_the_get_reply_is_offers_render_text_kept_per_write_and_rendered_again_after_one(pair):
+    """The script renders the reply (keys in byte order, expires as Python prints it) on the
+    first GET after a write and keeps it in the hash (b, rendered for the write at v); a merge,
+    an entry written before b existed, and a write by a front end that knows nothing of b all
+    get the reply of what is stored now."""
+    r, a, b = pair
+    db = redis.Redis(port=r.port)
+    # keys whose byte order differs from many locales' collation, one that "expires" prefixes,
+    # a non-ASCII key (stored as its \u escape) and value
+    offer = {"ufrag": "u", "B": [3], "a_b": 1, "ab": 2, "Z\u00e9": "\u00e9t\u00e9", "e": 0,
+             "expiresX": {"x": None}, "candidates": [candidate(0)]}
+    _, body, _ = a.request("PUT", "/", offer)
+    offer_id, token = body["id"], body["token"]
+    key = "icehelper:o:" + offer_id
+    db.hset(key, "r", 100)  # reads left: more than the default 10 are made here
+
+    def expected():
+        stored = {k.decode(): v for k, v in db.hgetall(key).items()}
+        fields = {k[1:]: v.decode() for k, v in stored.items() if k[:1] == "k"}
+        return offers.render(fields, (int(stored["w"]) + LIFETIME * 1000) / 1000)
+
+    first = _raw_get(b, offer_id)
+    assert first == (200, expected())
+    got = offers.json.loads(first[1])
+    assert got.pop("expires") > time.time() + LIFETIME - 5 and got == offer
+    written = db.hget(key, "w")
+    assert db.hget(key, "v") == written and db.hget(key, "b").decode() == first[1]  # kept
+    assert _raw_get(a, offer_id) == first
+
+    # expires as repr(round(x, 3)) prints it, every kind of trailing zeros: each write of w
+    # alone (as a front end without b writes) makes the script render the reply again
+    for w in (1765000000000, 1765000000100, 1765000000120, 1765000000123, 1765000000003,
+              1765000000020, 1765000000500):
+        db.hset(key, "w", w)
+        assert _raw_get(a, offer_id) == (200, expected()), w
+    db.hset(key, "w", written)
+    assert _raw_get(a, offer_id) == first and db.hget(key, "v") == written
+
+    # a merge within the same millisecond as the kept reply's write still shows
+    assert a.request("POST", "/" + offer_id, {"ab": "merged", "candidates": []},
+                     {"X-icestorage-token": token})[0] == 200
+    db.hset(key, "w", written)
+    status, text = _raw_get(b, offer_id)
+    assert (status, text) == (200, expected()) and '"ab":"merged"' in text
+
+    # an entry as the store wrote it before b existed: read as before, then kept
+    db.hdel(key, "b", "v")
+    assert _raw_get(a, offer_id) == (200, expected())
+    assert db.hget(key, "v") == db.hget(key, "w")

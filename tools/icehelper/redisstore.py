@@ -5,7 +5,14 @@ and the operation together. Keys (``P`` is ``redis_prefix``):
 
 - ``P o:<id>``: a hash with the offer's fields (``k<json key>`` = json value), ``t`` the SHA-256
   of the token, ``r`` reads left, ``w`` last write (ms, Redis's clock), ``s`` size, ``c`` has
-  candidates; it expires ``lifetime`` after the last write (PEXPIRE);
+  candidates, and the GET reply ``b`` (offers.render's text, made by the GET script at the first
+  read after a write) with ``v``, the ``w`` it was made for: ``b`` holds while ``v`` equals
+  ``w`` (a POST also sets ``v`` to "", for a merge in the same millisecond). So a GET returns
+  one string and the front end passes it on as it is. An entry without ``b`` (written before
+  it existed) or written by a front end that knows nothing of it (``w`` changed, ``v`` not) is
+  rendered again from its fields; the one hole is such a front end's merge within the same
+  millisecond as the write that ``b`` was made for. ``b`` about doubles an offer's memory in
+  Redis once it has been read. It expires ``lifetime`` after the last write (PEXPIRE);
 - ``P live``: a sorted set id -> expiry, for the live count, max_offers and the expired counter (a
   sweeper on every front end removes the expired ids; the one whose ZREM wins counts them);
 - ``P rl:<kind>:<address>:<window>``: fixed-window counters that expire with their window;
@@ -37,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .offers import fields_size, render
+from .offers import fields_size
 from .store import NOT_READY, wait_slot, Full, Limited, TooBig, Unavailable, new_id
 
 log = logging.getLogger("icehelper.redis")
@@ -45,12 +52,19 @@ log = logging.getLogger("icehelper.redis")
 _PRELUDE = """
 local P, addr, id = ARGV[1], ARGV[2], ARGV[3]
 local key = P .. 'o:' .. id
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
 local function slot(kind, window)
-  return P .. 'rl:' .. kind .. ':' .. addr .. ':' .. math.floor(now / 1000 / window)
+  return P .. 'rl:' .. kind .. ':' .. addr .. ':' .. math.floor(clock() / 1000 / window)
 end
 local function over(kind, limit, window)
+  if limit == '0' then return false end
   limit, window = tonumber(limit), tonumber(window)
   if limit <= 0 then return false end
   local k = slot(kind, window)
@@ -59,6 +73,7 @@ local function over(kind, limit, window)
   return n > limit
 end
 local function spent(kind, limit, window)
+  if limit == '0' then return false end
   limit, window = tonumber(limit), tonumber(window)
   if limit <= 0 then return false end
   local v = redis.call('GET', slot(kind, window))
@@ -69,6 +84,7 @@ end
 # ARGV 4 put limit, 5 window, 6 token hash, 7 lifetime ms, 8 max offers, 9 max reads, 10 size,
 # 11 has candidates, 12.. field, value. -> -1 limited, -2 full, 0 id taken, else now (ms)
 _PUT = _PRELUDE + """
+clock()
 if over('put', ARGV[4], ARGV[5]) then return -1 end
 if redis.call('ZCARD', P .. 'live') >= tonumber(ARGV[8]) then return -2 end
 if redis.call('EXISTS', key) == 1 then return 0 end
@@ -82,6 +98,7 @@ return now
 # ARGV 4 post limit, 5 window, 6 miss limit, 7 window, 8 token hash, 9 lifetime ms, 10 max bytes,
 # 11 has candidates (-1: unchanged), 12.. field, value. -> -1 limited, -3 too big, 0 no, else now
 _POST = _PRELUDE + """
+clock()
 if over('post', ARGV[4], ARGV[5]) then return -1 end
 if redis.call('HGET', key, 't') ~= ARGV[8] then
   over('miss', ARGV[6], ARGV[7])
@@ -96,7 +113,7 @@ for i = 12, #ARGV, 2 do
   end
 end
 if size > tonumber(ARGV[10]) then return -3 end
-redis.call('HSET', key, 's', size, 'w', now, unpack(ARGV, 12))
+redis.call('HSET', key, 's', size, 'w', now, 'v', '', unpack(ARGV, 12))
 if ARGV[11] ~= '-1' then redis.call('HSET', key, 'c', ARGV[11]) end
 redis.call('PEXPIRE', key, ARGV[9])
 redis.call('ZADD', P .. 'live', now + tonumber(ARGV[9]), id)
@@ -104,23 +121,58 @@ if redis.call('HGET', key, 'c') == '1' then redis.call('PUBLISH', P .. 'ready', 
 return now
 """
 
-# ARGV 4 get limit, 5 window, 6 miss limit, 7 window, 8 need candidates, 9 count (rate limits)
-# -> -1 get limited, -2 miss limited, 0 not found, -4 not ready, else the hash (HGETALL)
+# ARGV 4 get limit, 5 window, 6 miss limit, 7 window, 8 need candidates, 9 count (rate limits),
+# 10 lifetime ms -> -1 get limited, -2 miss limited, 0 not found, -4 not ready, else the reply.
+# The reply (offers.render's text) is kept in the hash as ``b``, rendered for the write at ``v``:
+# while ``v`` equals ``w`` the GET returns ``b`` as it is; else (the first GET after a write, or
+# an entry written before ``b`` existed) it renders the reply from the ``k`` fields here, keys in
+# byte order (Lua's ``<`` follows the server's locale), and keeps it.
 _GET = _PRELUDE + """
 local count = ARGV[9] == '1'
 if count then
   if spent('miss', ARGV[6], ARGV[7]) then return -2 end
   if over('get', ARGV[4], ARGV[5]) then return -1 end
 end
-local r = redis.call('HGET', key, 'r')
+local e = redis.call('HMGET', key, 'r', 'c', 'w', 'v', 'b')
+local r = e[1]
 if not r then
   if count then over('miss', ARGV[6], ARGV[7]) end
   return 0
 end
 if tonumber(r) <= 0 then return 0 end
-if ARGV[8] == '1' and redis.call('HGET', key, 'c') ~= '1' then return -4 end
+if ARGV[8] == '1' and e[2] ~= '1' then return -4 end
 redis.call('HINCRBY', key, 'r', -1)
-return redis.call('HGETALL', key)
+local w = e[3]
+if e[5] and e[4] == w then return e[5] end
+local names, values = {'"expires"'}, {}
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  local name = all[i]
+  if string.byte(name, 1) == 107 then
+    name = string.sub(name, 2)
+    names[#names + 1] = name
+    values[name] = all[i + 1]
+  end
+end
+-- expires in seconds as Python's repr(round(x, 3)) writes it: no trailing zeros but one
+local ms = tonumber(w) + tonumber(ARGV[10])
+local sec, frac = math.floor(ms / 1000), ms % 1000
+if frac == 0 then values['"expires"'] = string.format('%d.0', sec)
+elseif frac % 100 == 0 then values['"expires"'] = string.format('%d.%d', sec, frac / 100)
+elseif frac % 10 == 0 then values['"expires"'] = string.format('%d.%02d', sec, frac / 10)
+else values['"expires"'] = string.format('%d.%03d', sec, frac) end
+table.sort(names, function(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end)
+local parts = {}
+for i, name in ipairs(names) do parts[i] = name .. ':' .. values[name] end
+local body = '{' .. table.concat(parts, ',') .. '}'
+redis.call('HSET', key, 'b', body, 'v', w)
+return body
 """
 
 # ARGV 4 post limit, 5 window, 6 miss limit, 7 window, 8 token hash -> -1 limited, 0 no, 1 deleted
@@ -240,6 +292,7 @@ class RedisStore:
         self._scripts = {name: (src.encode(), hashlib.sha1(src.encode()).hexdigest().encode())
                          for name, src in (("put", _PUT), ("post", _POST), ("get", _GET),
                                            ("delete", _DELETE), ("sweep", _SWEEP))}
+        self._get_sha = self._scripts["get"][1]
         self._url = parse_url(config.redis_url)
         self._tls = config.redis_url.startswith("rediss:")
         self.where = "%s:%s" % (self._url.get("host", self._url.get("path", "?")),
@@ -247,6 +300,12 @@ class RedisStore:
             else self._url.get("path", "?")
         self._pipe = None
         self._connecting = asyncio.Lock()
+        limits = [str(x).encode() for kind in ("get", "miss")
+                  for x in (config.limits[kind].count, config.limits[kind].seconds)]
+        # get()'s arguments after the id, by (need_ready, count): made once
+        self._get_args = {(ready, count): tuple(limits) + (b"%d" % ready, b"%d" % count,
+                                                          b"%d" % (config.lifetime * 1000))
+                          for ready in (False, True) for count in (False, True)}
         self._live = 0
         self._waiters = {}
         self._tasks = []
@@ -311,20 +370,28 @@ class RedisStore:
             if pipe is not None and not pipe.closed and pipe.stalled(time.monotonic()):
                 pipe.transport.abort()
 
-    async def _call(self, name, args):
+    async def _call(self, name, args, reply=None):
+        """Script NAME's reply to ARGS. REPLY: an error that an EVALSHA of it already sent got
+        (get's inlined call), to be dealt with here."""
         src, sha = self._scripts[name]
         try:
-            pipe = await self._get_pipe()
-            reply = await pipe.call(b"EVALSHA", sha, b"0", *args)
+            pipe = self._pipe
+            if reply is None:
+                if pipe is None or pipe.closed:
+                    pipe = await self._get_pipe()
+                reply = await pipe.call(b"EVALSHA", sha, b"0", *args)
             if isinstance(reply, hiredis.ReplyError) and str(reply).startswith("NOSCRIPT"):
                 reply = await pipe.call(b"EVAL", src, b"0", *args)  # a SCRIPT FLUSH meanwhile
         except _DOWN as e:
-            self.metrics.backend_errors += 1
-            raise Unavailable("storage unavailable: Redis at %s does not answer (%s)"
-                              % (self.where, type(e).__name__)) from None
+            raise self._down(e) from None
         if isinstance(reply, hiredis.ReplyError):
             raise RuntimeError("Redis: %s" % reply)
         return reply
+
+    def _down(self, e):
+        self.metrics.backend_errors += 1
+        return Unavailable("storage unavailable: Redis at %s does not answer (%s)"
+                           % (self.where, type(e).__name__))
 
     async def health(self):
         try:
@@ -410,24 +477,26 @@ class RedisStore:
         return got > 0
 
     async def get(self, addr, offer_id, need_ready=False, count=True):
-        got = await self._call("get", [self.prefix, addr, offer_id] + self._limit_args("get")
-                               + self._limit_args("miss") + [int(need_ready), int(count)])
+        args = (self.prefix, addr, offer_id) + self._get_args[need_ready, count]
+        pipe = self._pipe
+        if pipe is None or pipe.closed:
+            got = await self._call("get", args)
+        else:  # _call's usual case inlined: a coroutine less per GET
+            try:
+                got = await pipe.call(b"EVALSHA", self._get_sha, b"0", *args)
+            except _DOWN as e:
+                raise self._down(e) from None
+            if isinstance(got, hiredis.ReplyError):
+                got = await self._call("get", args, got)
+        if type(got) is bytes:  # the reply, rendered by the script
+            return got
         if got == -1:
             raise Limited("get")
         if got == -2:
             raise Limited("miss")
         if got == -4:
             return NOT_READY
-        if not got:
-            return None
-        fields, written = {}, 0
-        for i in range(0, len(got), 2):
-            name = got[i]
-            if name[:1] == b"k":
-                fields[name[1:].decode()] = got[i + 1].decode()
-            elif name == b"w":
-                written = int(got[i + 1])
-        return render(fields, (written + self.config.lifetime * 1000) / 1000)
+        return None
 
     async def delete(self, addr, offer_id, token_hash):
         got = await self._call("delete", [self.prefix, addr, offer_id] + self._limit_args("post")
