@@ -260,12 +260,15 @@ class _Pipe(asyncio.Protocol):
     def call(self, *args):
         if self.closed:
             raise ConnectionError("connection to Redis lost")
+        # packed first: a command that cannot be packed (a str with no UTF-8 form) fails here
+        # alone; queued after, its reply slot would take the next command's reply
+        packed = _PACK(args)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.pending.append((fut, time.monotonic()))
         if not self._out:
             loop.call_soon(self._flush)
-        self._out.append(_PACK(args))
+        self._out.append(packed)
         return fut
 
     def _flush(self):
