@@ -191,6 +191,11 @@ def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     # nested deeper than json's recursion limit (was a RecursionError answered 500)
     (b"[" * 2000 + b"]" * 2000, "body: not JSON (nested too deeply)"),
     (b'{"x": ' + b"[" * 1900 + b"]" * 1900 + b"}", "body: not JSON (nested too deeply)"),
+    # a lone surrogate as raw text (encoded in UTF-8, or in UTF-16): json.loads takes it, but it
+    # has no UTF-8 form (was stored by the memory store and answered 500 on GET, 500 on Redis)
+    (b'{"a": "\xed\xa0\x80"}', "body: not UTF-8 text (a lone surrogate, U+D800, at character 7)"),
+    ('{"ab": "\udc00"}'.encode("utf-16-le", "surrogatepass"),
+     "body: not UTF-8 text (a lone surrogate, U+DC00, at character 8)"),
 ])
 def test_bodies_that_are_not_offers_are_400(helper, raw, message):
     status, body, _ = helper.request("PUT", "/", raw=raw)
