@@ -209,3 +209,28 @@ def test_a_command_that_cannot_be_sent_leaves_the_replies_matched(tmp_path):
         asyncio.run(_unsendable_then_get(r.port))
     finally:
         r.stop()
+
+
+def test_a_script_flush_while_running_costs_nothing(pair):
+    """SCRIPT FLUSH (or a Redis that lost its script cache) under running front ends: every call,
+    the GET's inlined one too, gets NOSCRIPT, runs the script by EVAL and answers as before."""
+    r, a, b = pair
+    db = redis.Redis(port=r.port)
+    _, body, _ = a.request("PUT", "/", {"ufrag": "u"})
+    offer_id, token = body["id"], body["token"]
+    first = _raw_get(b, offer_id)  # both front ends connected, the reply kept
+    assert first[0] == 200
+    db.script_flush()
+    assert _raw_get(a, offer_id) == first and _raw_get(b, offer_id) == first
+    db.script_flush()
+    assert b.request("POST", "/" + offer_id, {"pwd": "p"}, {"X-icestorage-token": token})[0] == 200
+    db.script_flush()
+    status, got, _ = a.request("GET", "/" + offer_id)
+    assert status == 200 and (got["ufrag"], got["pwd"]) == ("u", "p")
+    db.script_flush()
+    status, put, _ = b.request("PUT", "/", {})
+    assert status == 200
+    db.script_flush()
+    assert a.request("DELETE", "/" + offer_id, headers={"X-icestorage-token": token})[0] == 200
+    assert b.request("GET", "/" + offer_id)[0] == 404
+    assert a.request("GET", "/" + put["id"])[0] == 200
