@@ -181,6 +181,21 @@ def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     assert status == 200
 
 
+def test_a_merge_counts_a_non_ascii_value_as_the_put_did(helper):
+    """max_offer_bytes counts a value the same way when a PUT stores it and when a merge replaces
+    it, on both stores (the Redis store counted the PUT in characters and the merge in bytes:
+    replacing 1000 "\u00e9" freed 1000 more than was counted, and the offer grew past its limit)."""
+    status, body, _ = helper.request("PUT", "/", raw=('{"x": "%s"}' % ("\u00e9" * 1000)).encode())
+    assert status == 200, body
+    offer_id, token = body["id"], body["token"]
+    assert helper.request("POST", "/" + offer_id, {"x": ""}, {"X-icestorage-token": token})[0] \
+        == 200
+    for i in range(3):
+        status, _, _ = helper.request("POST", "/" + offer_id, {"pad%d" % i: "x" * 3000},
+                                      {"X-icestorage-token": token})
+        assert status == (200 if i < 2 else 413), i
+
+
 @pytest.mark.parametrize("raw, message", [
     (b"not json", "body: not JSON"),
     (b"[1, 2]", "body: an offer is a JSON object, got list"),
@@ -191,6 +206,11 @@ def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     # nested deeper than json's recursion limit (was a RecursionError answered 500)
     (b"[" * 2000 + b"]" * 2000, "body: not JSON (nested too deeply)"),
     (b'{"x": ' + b"[" * 1900 + b"]" * 1900 + b"}", "body: not JSON (nested too deeply)"),
+    # a lone surrogate as raw text (encoded in UTF-8, or in UTF-16): json.loads takes it, but it
+    # has no UTF-8 form (was stored by the memory store and answered 500 on GET, 500 on Redis)
+    (b'{"a": "\xed\xa0\x80"}', "body: not UTF-8 text (a lone surrogate, U+D800, at character 7)"),
+    ('{"ab": "\udc00"}'.encode("utf-16-le", "surrogatepass"),
+     "body: not UTF-8 text (a lone surrogate, U+DC00, at character 8)"),
 ])
 def test_bodies_that_are_not_offers_are_400(helper, raw, message):
     status, body, _ = helper.request("PUT", "/", raw=raw)

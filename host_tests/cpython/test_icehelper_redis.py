@@ -1,5 +1,6 @@
 """Two ICE helper front ends on one real redis-server: shared offers, a front end that dies, Redis
 that goes away and comes back; the GET reply that the store's script renders and keeps."""
+import asyncio
 import http.client
 import sys
 import threading
@@ -13,7 +14,9 @@ from icehelper_proc import Helper, Redis, candidate
 
 sys.path.insert(0, str(ROOT / "tools"))
 from icehelper import offers  # noqa: E402
-from icehelper.config import LIFETIME  # noqa: E402
+from icehelper.config import LIFETIME, Config  # noqa: E402
+from icehelper.metrics import Metrics  # noqa: E402
+from icehelper.redisstore import RedisStore  # noqa: E402
 
 
 @pytest.fixture
@@ -179,3 +182,55 @@ def test_the_get_reply_is_offers_render_text_kept_per_write_and_rendered_again_a
     db.hdel(key, "b", "v")
     assert _raw_get(a, offer_id) == (200, expected())
     assert db.hget(key, "v") == db.hget(key, "w")
+
+
+async def _unsendable_then_get(port):
+    config = Config("[server]\nhttp = 127.0.0.1:1\n[store]\nbackend = redis\n"
+                    "redis_url = redis://127.0.0.1:%d/0\n" % port)
+    store = RedisStore(config, Metrics())
+    try:
+        fields = {'"a"': "1"}
+        offer_id = await store.put("127.0.0.1", fields, None, "h")
+        with pytest.raises(UnicodeEncodeError):  # a lone surrogate has no UTF-8 form
+            await store.put("127.0.0.1", {'"a"': '"\ud800"'}, None, "h")
+        # the GET gets its own reply, not the one meant for the failed call (nor waits for it)
+        got = await asyncio.wait_for(store.get("127.0.0.1", offer_id), 3)
+        assert got is not None and got.startswith(b'{"a":1,"expires":'), got
+    finally:
+        await store.close()
+
+
+def test_a_command_that_cannot_be_sent_leaves_the_replies_matched(tmp_path):
+    """A call whose arguments cannot be written to Redis fails alone: the pipelined connection
+    awaits no reply for it, so the next calls still get their own replies (before, they got the
+    reply of the call before them: a GET another request's answer, until the connection stalled)."""
+    r = Redis(tmp_path / "redis").start()
+    try:
+        asyncio.run(_unsendable_then_get(r.port))
+    finally:
+        r.stop()
+
+
+def test_a_script_flush_while_running_costs_nothing(pair):
+    """SCRIPT FLUSH (or a Redis that lost its script cache) under running front ends: every call,
+    the GET's inlined one too, gets NOSCRIPT, runs the script by EVAL and answers as before."""
+    r, a, b = pair
+    db = redis.Redis(port=r.port)
+    _, body, _ = a.request("PUT", "/", {"ufrag": "u"})
+    offer_id, token = body["id"], body["token"]
+    first = _raw_get(b, offer_id)  # both front ends connected, the reply kept
+    assert first[0] == 200
+    db.script_flush()
+    assert _raw_get(a, offer_id) == first and _raw_get(b, offer_id) == first
+    db.script_flush()
+    assert b.request("POST", "/" + offer_id, {"pwd": "p"}, {"X-icestorage-token": token})[0] == 200
+    db.script_flush()
+    status, got, _ = a.request("GET", "/" + offer_id)
+    assert status == 200 and (got["ufrag"], got["pwd"]) == ("u", "p")
+    db.script_flush()
+    status, put, _ = b.request("PUT", "/", {})
+    assert status == 200
+    db.script_flush()
+    assert a.request("DELETE", "/" + offer_id, headers={"X-icestorage-token": token})[0] == 200
+    assert b.request("GET", "/" + offer_id)[0] == 404
+    assert a.request("GET", "/" + put["id"])[0] == 200

@@ -109,6 +109,8 @@ def _parse_offer_python(body):
     try:
         # as json.loads(bytes) decodes (UTF-8, a BOM, or UTF-16/32 told by the zero bytes)
         text = body.decode(json.detect_encoding(body), "surrogatepass")
+        if not body.isascii():
+            _no_lone_surrogate(text)
         top = _top_level(text)
         if top is None:
             data = json.loads(text)  # the error, or what kind of value it is
@@ -120,6 +122,16 @@ def _parse_offer_python(body):
     except RecursionError:  # "[[[[...": 4 KiB hold more levels than json's recursion allows
         raise OfferError("body: not JSON (nested too deeply)") from None
     return encode_fields(*top)
+
+
+def _no_lone_surrogate(text):
+    """OfferError for a lone surrogate in TEXT (raw, not a \\u escape): json.loads takes one from
+    "surrogatepass" decoding, but it has no UTF-8 form, so no store could keep or send it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise OfferError("body: not UTF-8 text (a lone surrogate, U+%04X, at character %d)"
+                         % (ord(text[e.start]), e.start)) from None
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode

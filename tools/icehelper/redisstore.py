@@ -104,12 +104,19 @@ if redis.call('HGET', key, 't') ~= ARGV[8] then
   over('miss', ARGV[6], ARGV[7])
   return 0
 end
+-- sizes in characters, as the PUT (offers.fields_size) and the memory store count them: a
+-- value's UTF-8 bytes less its continuation bytes (keys are ASCII, their \\u escapes)
+local function chars(text)
+  if not string.find(text, '[\\128-\\255]') then return #text end
+  return #text - select(2, string.gsub(text, '[\\128-\\191]', ''))
+end
 local size = tonumber(redis.call('HGET', key, 's'))
 for i = 12, #ARGV, 2 do
-  if redis.call('HEXISTS', key, ARGV[i]) == 1 then
-    size = size + #ARGV[i + 1] - redis.call('HSTRLEN', key, ARGV[i])
+  local old = redis.call('HGET', key, ARGV[i])
+  if old then
+    size = size + chars(ARGV[i + 1]) - chars(old)
   else
-    size = size + #ARGV[i] - 1 + #ARGV[i + 1]
+    size = size + #ARGV[i] - 1 + chars(ARGV[i + 1])
   end
 end
 if size > tonumber(ARGV[10]) then return -3 end
@@ -260,12 +267,15 @@ class _Pipe(asyncio.Protocol):
     def call(self, *args):
         if self.closed:
             raise ConnectionError("connection to Redis lost")
+        # packed first: a command that cannot be packed (a str with no UTF-8 form) fails here
+        # alone; queued after, its reply slot would take the next command's reply
+        packed = _PACK(args)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.pending.append((fut, time.monotonic()))
         if not self._out:
             loop.call_soon(self._flush)
-        self._out.append(_PACK(args))
+        self._out.append(packed)
         return fut
 
     def _flush(self):
