@@ -25,12 +25,12 @@ comparison runs once for 1 s, back to back, so that both see nearly the same sec
 the order turns by one side each round and runs backwards every other round (no side always
 first or always after another); each round gives one ratio, and the target is judged on the
 median of the rounds' ratios (quartiles printed). Until the sixth round each side's least CPU
-per request of 3-5 runs of 3 s was compared: a measurement of the anchor against a second,
-identical anchor process then came out anywhere from 0.93 to 1.20, too coarse for a 10 %
-target; paired medians of 16-32 rounds came out at 0.93-1.04, and the resolution grows with the
-number of rounds. Every run measures that control: a second anchor process paired against the
-anchor, beside the helper, in the same rounds (CONTROL lines); when its median is off by more
-than 5 %, the run says that the host moved too much to judge the targets.
+per request of 3-5 runs of 3 s was compared: that rule over 20 runs put a second, identical
+anchor process at 1.21 of the anchor, too coarse for a 10 % target; paired medians of 16-20
+rounds put it at 0.93-1.07, and the resolution grows with the number of rounds. Every run
+measures that control: a second anchor process paired against the anchor, beside the helper, in
+the same rounds (CONTROL lines); when its median is off by more than 5 %, the run says that the
+host moved too much to judge the targets.
 
 Why this is fair to both sides: the anchor gets the same requests from the same wrk script (it
 reads the same body; its answer is a constant of the PUT reply's size without TURN), runs on the
