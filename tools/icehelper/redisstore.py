@@ -310,11 +310,9 @@ class RedisStore:
             else self._url.get("path", "?")
         self._pipe = None
         self._connecting = asyncio.Lock()
-        limits = [str(x).encode() for kind in ("get", "miss")
-                  for x in (config.limits[kind].count, config.limits[kind].seconds)]
+        limits = tuple(self._limit_args("get") + self._limit_args("miss"))
         # get()'s arguments after the id, by (need_ready, count): made once
-        self._get_args = {(ready, count): tuple(limits) + (b"%d" % ready, b"%d" % count,
-                                                          b"%d" % (config.lifetime * 1000))
+        self._get_args = {(ready, count): limits + (int(ready), int(count), config.lifetime * 1000)
                           for ready in (False, True) for count in (False, True)}
         self._live = 0
         self._waiters = {}
