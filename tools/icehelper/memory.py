@@ -17,7 +17,7 @@ from collections import OrderedDict
 from itertools import chain
 
 from .store import NOT_READY, wait_slot, Full, Limited, TooBig, WindowCounter, new_id, same_hash
-from .offers import fields_size, render
+from .offers import render
 
 
 # an entry: (fields k, v, k, v..., token hash, reads left, last write, size, has candidates, GET reply or None)
