@@ -167,3 +167,26 @@ def test_paths_refuse_legs_out_of_order_and_strangers():
     raises(lambda: s.use(media.Path("other", 4, 5)), "path other is not one of this call's")
     s.add_path(media.Path("ice", 4, 5))
     assert len(s.paths) == 2 and s.path is s.paths[0]  # added, not used yet
+
+
+def test_media_from_a_stranger_on_the_phone_leg_is_dropped():
+    # Only the phone (the host its SDP named) speaks into the call: RTP or RTCP sent to the box's
+    # phone-side port from any other host is dropped and counted, in clear and after SECURE, so
+    # that no one on the phone's LAN can put audio into the protected stream toward the peer.
+    stranger = ("10.0.0.66", PHONE_A[1])
+    a = MediaBox("a")
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    a.session.receive(media.PHONE_RTP, rtp(1), 172, stranger, 0)
+    rr = _rtcp_rr()
+    a.session.receive(media.PHONE_RTCP, rr, len(rr), (stranger[0], stranger[1] + 1), 0)
+    assert a.take() == [] and a.session.counters.stranger == 2
+    a.session.receive(media.PHONE_RTP, rtp(2), 172, PHONE_A, 0)
+    assert len(a.take(media.NET_RTP)) == 1
+    a, b = media_pair()
+    now = _run(a, b, 0, 20000)
+    a.take()
+    a.session.receive(media.PHONE_RTP, rtp(30), 172, stranger, now)
+    assert a.take() == [] and a.session.counters.stranger == 1
+    a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
+    assert len(a.take(media.NET_RTP)) == 1
