@@ -16,6 +16,8 @@ filter do not care which path carries them.
 Rules (RFC 6189 section 10, and the box's promise to its user):
 - ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
   the far end, the box does.
+- Once the phone's SDP named its host, RTP and RTCP on the phone's legs are taken only from that
+  host (others are counted as ``stranger``): no one else on its LAN speaks into the call.
 - Before SECURE, audio follows ``media.clear``: ``pass`` relays it (the status says CLEAR or
   NEGOTIATING), ``mute`` relays silence (G.711 only; other payloads are dropped), ``block``
   relays nothing.
@@ -83,7 +85,8 @@ class Counters:
         self.unknown = 0
         self.clear_held = 0  # audio held back by media.clear = block/mute before SECURE
         self.no_route = 0  # nowhere to send yet
-        self.stranger = 0  # ZRTP, and RTP before SECURE, from a host other than the peer's
+        self.stranger = 0  # ZRTP, and RTP before SECURE, from a host other than the peer's;
+        # RTP/RTCP on the phone's legs from a host other than the phone's
         self.unauthenticated = 0  # network packets after SECURE that failed SRTP/SRTCP checks
         self.replayed = 0
         self.errors = 0
@@ -252,6 +255,13 @@ class MediaSession:
             return
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
+            return
+        host = self.phone.sdp_host
+        if host is not None and addr[0] != host:
+            # Only the phone speaks into the call: media from another host on its LAN would be
+            # protected toward the peer as the phone's, and its keypad events would act on the
+            # box (*#1: the SAS verified)
+            c.stranger += 1
             return
         self.phone.latch(leg, addr)
         keys = self.keys
