@@ -131,9 +131,9 @@ class Path:
     def latch(self, i, addr, authenticated=False):
         # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
         # SDP named, so that a stranger cannot steal the stream. AUTHENTICATED media (SRTP that
-        # passed its tag, a ZRTP Hello whose hash the peer's SDP announced) may move the latch to
-        # any address: a peer behind NAT sends from an address its SDP does not know
-        # (docs/transports.md).
+        # passed its tag; before SECURE, a ZRTP Hello whose hash the peer's SDP announced) may
+        # move the latch to any address: a peer behind NAT sends from an address its SDP does not
+        # know (docs/transports.md).
         cur = self.remote[i]
         if cur != addr and (authenticated or addr[0] == self.sdp_host or
                             cur is None and self.sdp_host is None):
@@ -337,7 +337,9 @@ class MediaSession:
             return  # the provider path after the switch to the ICE path: counted there
         if kind == _KIND_ZRTP:
             if i == 0 and sec is not None:
-                hello = _announced_hello(sec, buf, n)
+                # An announced Hello latches only before SECURE: it is sent in clear and anyone
+                # who saw it can send it again; after SECURE authenticated SRTP latches
+                hello = not sec.is_secure and _announced_hello(sec, buf, n)
                 if not (hello or path.from_peer(addr) or addr == path.remote[0]):
                     # ZRTP only from the peer's media host or where authenticated media latched
                     # (before the answer: from nowhere), or a Hello the peer's SDP announced
