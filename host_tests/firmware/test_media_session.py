@@ -190,3 +190,17 @@ def test_media_from_a_stranger_on_the_phone_leg_is_dropped():
     assert a.take() == [] and a.session.counters.stranger == 1
     a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
     assert len(a.take(media.NET_RTP)) == 1
+
+
+def test_a_stranger_on_the_phone_leg_is_dropped_while_the_phone_holds():
+    # a hold the old way (RFC 2543: c=0.0.0.0) names no host; the phone is still the host it was
+    stranger = ("10.0.0.66", PHONE_A[1])
+    a, b = media_pair()
+    now = _run(a, b, 0, 20000)
+    a.take()
+    a.session.set_remote(0, None, PHONE_A[1])
+    a.session.receive(media.PHONE_RTP, rtp(30), 172, stranger, now)
+    assert a.take() == [] and a.session.counters.stranger == 1
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])  # resumed
+    a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
+    assert len(a.take(media.NET_RTP)) == 1
