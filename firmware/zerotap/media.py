@@ -17,7 +17,8 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
 - ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
   the far end, the box does.
 - Once the phone's SDP named its host, RTP and RTCP on the phone's legs are taken only from that
-  host (others are counted as ``stranger``): no one else on its LAN speaks into the call.
+  host, also while it holds (others are counted as ``stranger``): no one else on its LAN speaks
+  into the call.
 - Before SECURE, audio follows ``media.clear``: ``pass`` relays it (the status says CLEAR or
   NEGOTIATING), ``mute`` relays silence (G.711 only; other payloads are dropped), ``block``
   relays nothing.
@@ -113,11 +114,14 @@ class Path:
         self.rtcp_leg = rtcp_leg
         self.remote = [None, None]
         self.sdp_host = None  # latch only from this host
+        self.host = None  # the last host its SDP named (a hold with c=0.0.0.0 keeps it)
 
     def set_remote(self, host, rtp_port, rtcp_port=None):
         """Media goes to HOST:RTP_PORT (and RTCP_PORT, default +1); HOST None or port 0: nowhere
         (on hold), and any host may be latched."""
         self.sdp_host = host
+        if host is not None:
+            self.host = host
         if host is None or rtp_port == 0:
             self.remote[0] = self.remote[1] = None
             return
@@ -256,7 +260,7 @@ class MediaSession:
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
             return
-        host = self.phone.sdp_host
+        host = self.phone.host
         if host is not None and addr[0] != host:
             # Only the phone speaks into the call: media from another host on its LAN would be
             # protected toward the peer as the phone's, and its keypad events would act on the
