@@ -204,3 +204,19 @@ def test_a_stranger_on_the_phone_leg_is_dropped_while_the_phone_holds():
     a.session.set_remote(0, PHONE_A[0], PHONE_A[1])  # resumed
     a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
     assert len(a.take(media.NET_RTP)) == 1
+
+
+def test_mute_relays_no_audio_from_a_packet_whose_padding_count_is_too_large():
+    # RFC 3550 section 5.1: the last octet counts the padding; a count larger than the payload is
+    # malformed, and a receiver that then ignores the padding (PJSIP does) plays the whole payload:
+    # under media.clear = mute such a packet must not carry its audio through, either way
+    for count in (255, 161, 0):
+        a = MediaBox("a", "mute")
+        a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+        a.session.set_remote(1, NET_B[0], NET_B[1])
+        pkt = rtp(1, b"\x11" * 159 + bytes((count,)))
+        pkt[0] |= 0x20
+        a.session.receive(media.PHONE_RTP, bytearray(pkt), len(pkt), PHONE_A, 0)
+        a.session.receive(media.NET_RTP, bytearray(pkt), len(pkt), NET_B, 0)
+        for _, data, _ in a.take():
+            assert b"\x11" not in data[12:], count
