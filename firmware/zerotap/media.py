@@ -326,7 +326,13 @@ class MediaSession:
             return False
         if not isinstance(buf, bytearray):
             return False  # the caller's copy is immutable: drop rather than relay audio
-        end = n - (buf[n - 1] if buf[0] & 0x20 and n > start else 0)
+        end = n
+        if buf[0] & 0x20 and n > start:
+            if buf[n - 1] > n - start:
+                # RFC 3550 section 5.1: padding longer than the payload is malformed, and a
+                # receiver that ignores it would play the whole payload: not relayed
+                return False
+            end = n - buf[n - 1]
         for i in range(start, end):
             buf[i] = fill
         return True
