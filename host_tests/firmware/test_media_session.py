@@ -220,3 +220,16 @@ def test_mute_relays_no_audio_from_a_packet_whose_padding_count_is_too_large():
         a.session.receive(media.NET_RTP, bytearray(pkt), len(pkt), NET_B, 0)
         for _, data, _ in a.take():
             assert b"\x11" not in data[12:], count
+
+
+def test_a_session_given_the_phone_s_host_as_a_fork_is_drops_strangers():
+    # the runtime gives a fork's session the first one's phone path by assignment
+    # (runtime/box.py: phone.remote and phone.sdp_host), not through set_remote
+    first = MediaBox("a")
+    first.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a = MediaBox("a")
+    a.session.phone.remote = list(first.session.phone.remote)
+    a.session.phone.sdp_host = first.session.phone.sdp_host
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    a.session.receive(media.PHONE_RTP, rtp(1), 172, ("10.0.0.66", PHONE_A[1]), 0)
+    assert a.take() == [] and a.session.counters.stranger == 1
