@@ -113,15 +113,25 @@ class Path:
         self.rtp_leg = rtp_leg
         self.rtcp_leg = rtcp_leg
         self.remote = [None, None]
-        self.sdp_host = None  # latch only from this host
         self.host = None  # the last host its SDP named (a hold with c=0.0.0.0 keeps it)
+        self.sdp_host = None  # latch only from this host
+
+    @property
+    def sdp_host(self):
+        return self._sdp_host
+
+    @sdp_host.setter
+    def sdp_host(self, host):
+        # set_remote sets it, and so does the runtime for a fork's session: either way the host
+        # stays known (self.host) over a hold that names none
+        self._sdp_host = host
+        if host is not None:
+            self.host = host
 
     def set_remote(self, host, rtp_port, rtcp_port=None):
         """Media goes to HOST:RTP_PORT (and RTCP_PORT, default +1); HOST None or port 0: nowhere
         (on hold), and any host may be latched."""
         self.sdp_host = host
-        if host is not None:
-            self.host = host
         if host is None or rtp_port == 0:
             self.remote[0] = self.remote[1] = None
             return

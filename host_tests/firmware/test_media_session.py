@@ -222,7 +222,7 @@ def test_mute_relays_no_audio_from_a_packet_whose_padding_count_is_too_large():
             assert b"\x11" not in data[12:], count
 
 
-def test_a_session_given_the_phone_s_host_as_a_fork_is_drops_strangers():
+def test_a_fork_s_session_given_the_phone_s_host_drops_strangers():
     # the runtime gives a fork's session the first one's phone path by assignment
     # (runtime/box.py: phone.remote and phone.sdp_host), not through set_remote
     first = MediaBox("a")
