@@ -261,7 +261,7 @@ def decode(codec, src, dst, n=None, dst_offset=0):
         _decode_viper(ULAW_TABLE if codec == PCMU else ALAW_TABLE, src, dst, n, dst_offset)
     else:
         table = _ULAW_LIST if codec == PCMU else _ALAW_LIST
-        out = memoryview(dst).cast("h")
+        out = memoryview(dst)[:2 * (dst_offset + n)].cast("h")  # an odd last byte would not cast
         out[dst_offset:dst_offset + n] = _array("h", [table[c] for c in bytes(src[:n])])
 
 

@@ -16,6 +16,9 @@ filter do not care which path carries them.
 Rules (RFC 6189 section 10, and the box's promise to its user):
 - ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
   the far end, the box does.
+- Once the phone's SDP named its host, RTP and RTCP on the phone's legs are taken only from that
+  host, also while it holds (others are counted as ``stranger``): no one else on its LAN speaks
+  into the call.
 - Before SECURE, audio follows ``media.clear``: ``pass`` relays it (the status says CLEAR or
   NEGOTIATING), ``mute`` relays silence (G.711 only; other payloads are dropped), ``block``
   relays nothing.
@@ -83,7 +86,8 @@ class Counters:
         self.unknown = 0
         self.clear_held = 0  # audio held back by media.clear = block/mute before SECURE
         self.no_route = 0  # nowhere to send yet
-        self.stranger = 0  # ZRTP, and RTP before SECURE, from a host other than the peer's
+        self.stranger = 0  # ZRTP, and RTP before SECURE, from a host other than the peer's;
+        # RTP/RTCP on the phone's legs from a host other than the phone's
         self.unauthenticated = 0  # network packets after SECURE that failed SRTP/SRTCP checks
         self.replayed = 0
         self.errors = 0
@@ -109,7 +113,20 @@ class Path:
         self.rtp_leg = rtp_leg
         self.rtcp_leg = rtcp_leg
         self.remote = [None, None]
+        self.host = None  # the last host its SDP named (a hold with c=0.0.0.0 keeps it)
         self.sdp_host = None  # latch only from this host
+
+    @property
+    def sdp_host(self):
+        return self._sdp_host
+
+    @sdp_host.setter
+    def sdp_host(self, host):
+        # set_remote sets it, and so does the runtime for a fork's session: either way the host
+        # stays known (self.host) over a hold that names none
+        self._sdp_host = host
+        if host is not None:
+            self.host = host
 
     def set_remote(self, host, rtp_port, rtcp_port=None):
         """Media goes to HOST:RTP_PORT (and RTCP_PORT, default +1); HOST None or port 0: nowhere
@@ -128,9 +145,9 @@ class Path:
     def latch(self, i, addr, authenticated=False):
         # Symmetric RTP (RFC 4961): answer where the packets come from, but only from the host the
         # SDP named, so that a stranger cannot steal the stream. AUTHENTICATED media (SRTP that
-        # passed its tag, a ZRTP Hello whose hash the peer's SDP announced) may move the latch to
-        # any address: a peer behind NAT sends from an address its SDP does not know
-        # (docs/transports.md).
+        # passed its tag; before SECURE, a ZRTP Hello whose hash the peer's SDP announced) may
+        # move the latch to any address: a peer behind NAT sends from an address its SDP does not
+        # know (docs/transports.md).
         cur = self.remote[i]
         if cur != addr and (authenticated or addr[0] == self.sdp_host or
                             cur is None and self.sdp_host is None):
@@ -253,6 +270,13 @@ class MediaSession:
         if kind != _KIND_RTP and kind != _KIND_RTCP:
             c.unknown += 1
             return
+        host = self.phone.host
+        if host is not None and addr[0] != host:
+            # Only the phone speaks into the call: media from another host on its LAN would be
+            # protected toward the peer as the phone's, and its keypad events would act on the
+            # box (*#1: the SAS verified)
+            c.stranger += 1
+            return
         self.phone.latch(leg, addr)
         keys = self.keys
         if keys is not None and kind == _KIND_RTP:
@@ -312,7 +336,13 @@ class MediaSession:
             return False
         if not isinstance(buf, bytearray):
             return False  # the caller's copy is immutable: drop rather than relay audio
-        end = n - (buf[n - 1] if buf[0] & 0x20 and n > start else 0)
+        end = n
+        if buf[0] & 0x20 and n > start:
+            if buf[n - 1] > n - start:
+                # RFC 3550 section 5.1: padding longer than the payload is malformed, and a
+                # receiver that ignores it would play the whole payload: not relayed
+                return False
+            end = n - buf[n - 1]
         for i in range(start, end):
             buf[i] = fill
         return True
@@ -327,7 +357,9 @@ class MediaSession:
             return  # the provider path after the switch to the ICE path: counted there
         if kind == _KIND_ZRTP:
             if i == 0 and sec is not None:
-                hello = _announced_hello(sec, buf, n)
+                # An announced Hello latches only before SECURE: it is sent in clear and anyone
+                # who saw it can send it again; after SECURE authenticated SRTP latches
+                hello = not sec.is_secure and _announced_hello(sec, buf, n)
                 if not (hello or path.from_peer(addr) or addr == path.remote[0]):
                     # ZRTP only from the peer's media host or where authenticated media latched
                     # (before the answer: from nowhere), or a Hello the peer's SDP announced

@@ -331,3 +331,25 @@ def test_the_sdp_rewrite_reads_telephone_event_payload_types():
     assert events(answer) == [101]
     assert events(b"v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n"
                   b"a=rtpmap:x telephone-event/8000\r\n") == []
+
+
+def test_keys_from_a_stranger_on_the_phone_leg_do_nothing():
+    # *#1 typed by someone else on the phone's LAN (the recorded stream, sent to the box's
+    # phone-side port from another host) must not mark the SAS verified, nor reach the network
+    actions = []
+    sent = []
+    keys = PhoneKeys(KeypadMatcher(), actions.append)
+    session = media.MediaSession(lambda leg, buf, n, addr: sent.append(leg), "pass", None, None,
+                                 None, keys)
+    session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    session.set_remote(1, NET_B[0], NET_B[1])
+    session.add_event_types((PT,))
+    for ms, data in _packets():
+        session.receive(media.PHONE_RTP, bytearray(data), len(data), ("10.0.0.66", 4000), ms)
+        session.handle_timer(ms)
+    session.handle_timer(60000)
+    assert actions == [] and sent == [] and keys.caught == 0
+    for ms, data in _packets():  # the phone itself: both codes act
+        session.receive(media.PHONE_RTP, bytearray(data), len(data), PHONE_A, 60000 + ms)
+        session.handle_timer(60000 + ms)
+    assert actions == ["verified", "unverified"]

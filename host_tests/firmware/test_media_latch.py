@@ -55,3 +55,23 @@ def test_srtp_that_authenticates_moves_the_latch():
     assert a.session.path.remote[0] == NET_B  # a bad tag moves nothing
     a.session.receive(media.NET_RTP, bytearray(srtp), len(srtp), NAT_B, 20002)
     assert a.session.path.remote[0] == NAT_B
+
+
+def test_a_replayed_hello_after_secure_does_not_move_the_latch():
+    # The peer's Hello crosses the provider's path in clear: anyone who saw it can send it again.
+    # Before SECURE it is how a peer behind NAT is found; after SECURE authenticated SRTP does
+    # that, and a Hello from a third party must not send the protected stream to it.
+    from test_media_session import _run
+    a, b = media_pair()
+    hello = _hello(b)
+    version, hexhash = b.session.secure.hello_hash().split()
+    a.session.secure.set_peer_hash((version, hexhash))
+    b.sent = []
+    now = _run(a, b, 10, 20000)
+    assert a.session.path.remote[0] == NET_B
+    third = ("203.0.113.9", 40000)
+    a.session.receive(media.NET_RTP, bytearray(hello), len(hello), third, now)
+    assert a.session.path.remote[0] == NET_B
+    a.take()
+    a.session.receive(media.PHONE_RTP, rtp(7), 172, ("10.0.0.2", 4000), now)
+    assert [d[2] for d in a.take(media.NET_RTP)] == [NET_B]

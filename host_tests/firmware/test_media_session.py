@@ -167,3 +167,69 @@ def test_paths_refuse_legs_out_of_order_and_strangers():
     raises(lambda: s.use(media.Path("other", 4, 5)), "path other is not one of this call's")
     s.add_path(media.Path("ice", 4, 5))
     assert len(s.paths) == 2 and s.path is s.paths[0]  # added, not used yet
+
+
+def test_media_from_a_stranger_on_the_phone_leg_is_dropped():
+    # Only the phone (the host its SDP named) speaks into the call: RTP or RTCP sent to the box's
+    # phone-side port from any other host is dropped and counted, in clear and after SECURE, so
+    # that no one on the phone's LAN can put audio into the protected stream toward the peer.
+    stranger = ("10.0.0.66", PHONE_A[1])
+    a = MediaBox("a")
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    a.session.receive(media.PHONE_RTP, rtp(1), 172, stranger, 0)
+    rr = _rtcp_rr()
+    a.session.receive(media.PHONE_RTCP, rr, len(rr), (stranger[0], stranger[1] + 1), 0)
+    assert a.take() == [] and a.session.counters.stranger == 2
+    a.session.receive(media.PHONE_RTP, rtp(2), 172, PHONE_A, 0)
+    assert len(a.take(media.NET_RTP)) == 1
+    a, b = media_pair()
+    now = _run(a, b, 0, 20000)
+    a.take()
+    a.session.receive(media.PHONE_RTP, rtp(30), 172, stranger, now)
+    assert a.take() == [] and a.session.counters.stranger == 1
+    a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
+    assert len(a.take(media.NET_RTP)) == 1
+
+
+def test_a_stranger_on_the_phone_leg_is_dropped_while_the_phone_holds():
+    # a hold the old way (RFC 2543: c=0.0.0.0) names no host; the phone is still the host it was
+    stranger = ("10.0.0.66", PHONE_A[1])
+    a, b = media_pair()
+    now = _run(a, b, 0, 20000)
+    a.take()
+    a.session.set_remote(0, None, PHONE_A[1])
+    a.session.receive(media.PHONE_RTP, rtp(30), 172, stranger, now)
+    assert a.take() == [] and a.session.counters.stranger == 1
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])  # resumed
+    a.session.receive(media.PHONE_RTP, rtp(31), 172, PHONE_A, now)
+    assert len(a.take(media.NET_RTP)) == 1
+
+
+def test_mute_relays_no_audio_from_a_packet_whose_padding_count_is_too_large():
+    # RFC 3550 section 5.1: the last octet counts the padding; a count larger than the payload is
+    # malformed, and a receiver that then ignores the padding (PJSIP does) plays the whole payload:
+    # under media.clear = mute such a packet must not carry its audio through, either way
+    for count in (255, 161, 0):
+        a = MediaBox("a", "mute")
+        a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+        a.session.set_remote(1, NET_B[0], NET_B[1])
+        pkt = rtp(1, b"\x11" * 159 + bytes((count,)))
+        pkt[0] |= 0x20
+        a.session.receive(media.PHONE_RTP, bytearray(pkt), len(pkt), PHONE_A, 0)
+        a.session.receive(media.NET_RTP, bytearray(pkt), len(pkt), NET_B, 0)
+        for _, data, _ in a.take():
+            assert b"\x11" not in data[12:], count
+
+
+def test_a_fork_s_session_given_the_phone_s_host_drops_strangers():
+    # the runtime gives a fork's session the first one's phone path by assignment
+    # (runtime/box.py: phone.remote and phone.sdp_host), not through set_remote
+    first = MediaBox("a")
+    first.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a = MediaBox("a")
+    a.session.phone.remote = list(first.session.phone.remote)
+    a.session.phone.sdp_host = first.session.phone.sdp_host
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    a.session.receive(media.PHONE_RTP, rtp(1), 172, ("10.0.0.66", PHONE_A[1]), 0)
+    assert a.take() == [] and a.session.counters.stranger == 1
