@@ -1,7 +1,7 @@
 """The ICE fallback (zerotap.ice.fallback) with two boxes on a simulated network (fallbacksim.py,
 icesim.py: a deterministic clock, port-restricted NATs, a provider path that drops ZRTP): the
 boxes swap their numbers as RFC 4733 events, meet over ICE and go SECURE there with equal SAS."""
-from fallbacksim import PROV, Sim
+from fallbacksim import PHONE, PROV, Sim
 from support import raises
 
 from zerotap import media, status
@@ -232,3 +232,73 @@ def test_zrtp_failing_on_the_provider_path_starts_the_fallback_from_the_timer():
     sim.run(1500)
     assert a.call.security != status.SECURE
     assert a.fb.attempts == 1 and a.fb.step != fbmod.WATCH, (a.fb.step, a.fb.attempts)
+
+
+def _press(sim, box, digit):
+    """The user of BOX's phone presses DIGIT: RFC 4733 events in the phone's stream (its SSRC,
+    its sequence numbers shared with its audio), from now on, one every 20 ms."""
+    s = events.EventSender(box.phone_ssrc, events.DEFAULT_PT)
+    t = sim.net.now
+    s.start(digit, t, (box.phone_seq - 1) & 0xFFFF, box.phone_ts)
+    while s.busy:
+        sim.run(t)
+        for pkt in s.datagrams_to_send(t):
+            buf = bytearray(pkt)
+            buf[2] = (box.phone_seq >> 8) & 0xFF
+            buf[3] = box.phone_seq & 0xFF
+            box.phone_seq += 1
+            box.session.receive(media.PHONE_RTP, buf, len(buf), PHONE[box.i], t)
+        t += 20
+
+
+def _phone_keys(box):
+    """The keys (RFC 4733 KEY_DOWN) that reach BOX's phone from now on, in a list."""
+    got = []
+    rx = events.EventReceiver()
+    send = box.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == media.PHONE_RTP and buf[1] & 0x7F == events.DEFAULT_PT:
+            for k in rx.receive_packet(bytes(buf[:n]), box.sim.net.now):
+                if k[0] == events.KEY_DOWN:
+                    got.append(k[1])
+        send(leg, buf, n, addr)
+    box.session.transmit = transmit
+    return got
+
+
+def test_the_phones_keys_after_the_fallback_reach_the_far_phone_whatever_its_ptime():
+    # phones at 40 ms: the frames (20 ms packets) shifted the phone's sequence numbers; its own
+    # keys (a voicemail PIN over the SECURE call) were left unshifted, reused numbers the audio
+    # had used, and SRTP refused every one of them (errors) -- none reached the far phone
+    sim = Sim(blocked=True, phone_ms=40)
+    end = sim.run(30000, stop=sim.both_secure)
+    a, b = sim.boxes
+    assert sim.both_secure() and a.fb._offset != 0
+    sim.run(end + 3000)
+    errors = a.session.counters.errors
+    got = _phone_keys(b)
+    _press(sim, a, "5")
+    _press(sim, a, "9")
+    sim.run(sim.net.now + 500)
+    assert a.session.counters.errors == errors
+    assert got == ["5", "9"], got
+
+
+def test_the_phones_keys_never_break_into_a_frame_of_ours():
+    # ice.clear pass (audio flows while the fallback runs): the user presses 5 while A's *A frame
+    # plays in the phone's stream. The key's packets were passed into the frame, with sequence
+    # numbers the frame used: the peer read *A...5... and dropped the frame
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    sim.run(30000, stop=lambda: a.fb._sender is not None and a.fb._sender.busy)
+    sim.run(sim.net.now + 200)
+    _press(sim, a, "5")
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    assert _keys_on_provider(sim, 0).startswith(frame.encode(a.fb.local_id)), \
+        _keys_on_provider(sim, 0)
+    seqs = [(d[2] << 8) | d[3] for t, s, dst, d in sim.net.provider_log
+            if s == PROV[0] and d[1] & 0x7F == events.DEFAULT_PT]
+    assert len(seqs) == len(set(seqs))  # no sequence number used twice

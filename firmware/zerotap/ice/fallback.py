@@ -294,13 +294,15 @@ class Fallback:
         seq = (buf[2] << 8) | buf[3]
         ts = (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
         pt = buf[1] & 0x7F
-        if pt in self.event_pts:
-            return True  # the phone's own keys: the keypad filter's business
         self._ssrc = (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
         self._seq = seq
-        self._ts = ts
-        self._ts_ms = now
-        self._pt = pt
+        if pt not in self.event_pts:
+            # the phone's own keys (the keypad filter passed them) share the stream's sequence
+            # numbers, so they are held back and renumbered as its audio is; but their timestamp
+            # is the key's start (RFC 4733 section 2.5.1.2), not the stream's clock
+            self._ts = ts
+            self._ts_ms = now
+            self._pt = pt
         s = self._sender
         if s is not None and s.busy and self.session.path is self.session.paths[0]:
             self.held += 1
