@@ -4,9 +4,12 @@ boxes swap their numbers as RFC 4733 events, meet over ICE and go SECURE there w
 from fallbacksim import PHONE, PROV, Sim
 from support import raises
 
+import json
+
 from zerotap import media, status
 from zerotap.dtmf import events, frame
 from zerotap.ice import fallback as fbmod
+from zerotap.ice import helper_client as hc
 
 
 def _keys_on_provider(sim, src):
@@ -302,3 +305,38 @@ def test_the_phones_keys_never_break_into_a_frame_of_ours():
     seqs = [(d[2] << 8) | d[3] for t, s, dst, d in sim.net.provider_log
             if s == PROV[0] and d[1] & 0x7F == events.DEFAULT_PT]
     assert len(seqs) == len(set(seqs))  # no sequence number used twice
+
+
+def test_a_put_answer_whose_token_is_not_text_ends_the_attempt_not_the_box():
+    # the helper answers {"id": ..., "token": 12345}: the number was taken, and the token went into
+    # the POST's header, where building the request raised TypeError (not ValueError) out of the
+    # runtime's HTTP client and its loop: the box restarted, every call ended
+    sim = Sim(blocked=True)
+    handle = sim.helper.handle
+
+    def helper(method, path, body, headers):
+        got = handle(method, path, body, headers)
+        if method == "PUT":
+            obj = json.loads(got[1])
+            obj["token"] = 12345
+            return 200, json.dumps(obj).encode()
+        return got
+    sim.helper.handle = helper
+    a = sim.boxes[0]
+    start = a.helper
+    url = hc.parse_url("https://helper.example.org/ice")
+
+    def request(tag, method, path, body, headers):
+        try:
+            hc.request(url, method, path, body, headers)  # what the runtime sends
+        except ValueError as e:
+            a.fb.helper_failed(tag, str(e), sim.net.now)
+            return
+        start(tag, method, path, body, headers)
+    a.helper = request
+    sim.run(fbmod.AFTER_MS + 1000)
+    assert a.fb.step == fbmod.FAILED and a.fb.attempts == 1
+    assert a.fb.reason == "helper: PUT answer is not {id, token}", a.fb.reason
+    # and the client refuses such a header by name
+    raises(lambda: hc.request(url, "POST", "/1", b"{}", [("X-icestorage-token", 12345)]),
+           "http: header 'X-icestorage-token' has a value that is not text")

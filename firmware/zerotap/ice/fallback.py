@@ -491,6 +491,10 @@ class Fallback:
             except (ValueError, KeyError, TypeError):
                 self._fail("helper: PUT answer is not {id, token}", now)
                 return
+            if not isinstance(token, str):
+                # it goes into a header of every later request (POST, DELETE)
+                self._fail("helper: PUT answer is not {id, token}", now)
+                return
             if not _frame.valid_id(local_id):
                 self._fail("helper: id %r does not frame" % (local_id,), now)
                 return

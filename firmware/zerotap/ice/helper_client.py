@@ -78,6 +78,8 @@ def request(url, method, path, body=None, headers=()):
     if not path.startswith("/"):
         raise ValueError("http: path %r must start with /" % path)
     for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ValueError("http: header %r has a value that is not text" % (name,))
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value or ":" in name:
             raise ValueError("http: header %r is not a single line" % name)
     lines = ["%s %s%s HTTP/1.1" % (method, url.path, path), "Host: " + _host_header(url),
