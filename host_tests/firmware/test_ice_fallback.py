@@ -340,3 +340,22 @@ def test_a_put_answer_whose_token_is_not_text_ends_the_attempt_not_the_box():
     # and the client refuses such a header by name
     raises(lambda: hc.request(url, "POST", "/1", b"{}", [("X-icestorage-token", 12345)]),
            "http: header 'X-icestorage-token' has a value that is not text")
+
+
+def test_helper_answers_nested_too_deep_are_refused_not_raised():
+    # 60,000 bytes of "[" (within the client's 64 KB body): json.loads raised RecursionError on
+    # CPython and MemoryError on MicroPython, neither a ValueError: out of helper_reply, out of
+    # the runtime's loop (the box restarted)
+    deep = b"[" * 60000
+    for method, reason in (("PUT", "helper: PUT answer is not {id, token}"),
+                           ("GET", "the peer's offer: not JSON")):
+        sim = Sim(blocked=True)
+        handle = sim.helper.handle
+
+        def helper(m, path, body, headers, method=method, handle=handle):
+            got = handle(m, path, body, headers)
+            return (200, deep) if m == method else got
+        sim.helper.handle = helper
+        a = sim.boxes[0]
+        sim.run(12000, stop=lambda: a.fb.step == fbmod.FAILED)
+        assert a.fb.step == fbmod.FAILED and a.fb.reason == reason, (method, a.fb.reason)
