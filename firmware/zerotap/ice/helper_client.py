@@ -117,7 +117,7 @@ class ResponseParser:
                 raise ValueError("http: %d bytes after the end of the response" % len(data))
             return True
         self._buf += bytes(data)
-        if self.status is None:
+        while self.status is None:
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > self.max_head:
@@ -127,6 +127,12 @@ class ResponseParser:
                 raise ValueError("http: headers longer than %d bytes" % self.max_head)
             self._head(self._buf[:end].decode())
             self._buf = self._buf[end + 4:]
+            if 100 <= self.status < 200:
+                # an interim response (100 Continue, 103 Early Hints), even unasked: the final
+                # one follows (RFC 9110 section 15.2)
+                self.status = None
+                self.reason = None
+                self.headers = {}
         self._body()
         return self.done
 
