@@ -113,3 +113,15 @@ def test_interim_1xx_responses_before_the_answer_are_skipped():
         p = _feed(data, step)
         assert p.done and p.status == 200 and p.reason == "OK", step
         assert p.body == b'{"id": "12"}\n' and "link" not in p.headers
+
+
+def test_bytes_over_0x7f_in_the_reason_or_a_value_are_read_not_refused():
+    # RFC 9112 sections 4 and 5.5: a reason phrase and a field value may hold obs-text (a Latin-1
+    # proxy: "Zugriff verweigert", "caf\xe9"). Decoding the head as UTF-8 refused the answer with
+    # UnicodeError, whose message is empty on MicroPython: the box showed "helper: " and no cause
+    data = (b"HTTP/1.1 403 Zugriff verweigert \xfc\r\nX-Note: caf\xe9\r\nContent-Length: 2\r\n\r\n"
+            b"{}")
+    for step in (len(data), 1):
+        p = _feed(data, step)
+        assert p.done and p.status == 403 and p.body == b"{}"
+        assert p.reason.startswith("Zugriff verweigert ") and p.headers["x-note"].startswith("caf")

@@ -92,6 +92,15 @@ def request(url, method, path, body=None, headers=()):
     return head + (body or b"")
 
 
+def _text(head):
+    """The bytes of a response head as str. A reason phrase or a field value may hold obs-text
+    (bytes 0x80-0xFF, RFC 9112 sections 4 and 5.5, such as a Latin-1 proxy's): read as "?"."""
+    try:
+        return head.decode()
+    except UnicodeError:
+        return bytes(c if c < 0x80 else 0x3F for c in head).decode()
+
+
 class ResponseParser:
     """Feeds on response bytes; ``done`` once the whole response is in."""
 
@@ -125,7 +134,7 @@ class ResponseParser:
                 return False
             if end > self.max_head:
                 raise ValueError("http: headers longer than %d bytes" % self.max_head)
-            self._head(self._buf[:end].decode())
+            self._head(_text(self._buf[:end]))
             self._buf = self._buf[end + 4:]
             if 100 <= self.status < 200:
                 # an interim response (100 Continue, 103 Early Hints), even unasked: the final
