@@ -359,3 +359,30 @@ def test_helper_answers_nested_too_deep_are_refused_not_raised():
         a = sim.boxes[0]
         sim.run(12000, stop=lambda: a.fb.step == fbmod.FAILED)
         assert a.fb.step == fbmod.FAILED and a.fb.reason == reason, (method, a.fb.reason)
+
+
+def _peer_frame(box, digits, pt, t=0):
+    """DIGITS from the far box as RFC 4733 events with payload type PT, into BOX from the
+    provider path (20 ms apart from T)."""
+    sender = events.EventSender(0x5555, pt)
+    sender.start(digits, t, 100, 8000)
+    while sender.busy:
+        for pkt in sender.datagrams_to_send(t):
+            buf = bytearray(pkt)
+            box.session.receive(media.NET_RTP, buf, len(buf), PROV[1], t)
+        t += 20
+    return t
+
+
+def test_the_peers_frame_in_the_payload_type_our_sdp_named_is_heard():
+    # RFC 3264 section 5.1: the far end sends events with the payload type of the SDP it got from
+    # us (the phone's, 101); the network's SDP named 96. The receiver listened to the type added
+    # last only (96), and never heard the peer's *A frame
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    a.fb.sdp_events(0, (101,))
+    a.fb.sdp_events(1, (96,))
+    peer = "3947361825"
+    assert frame.valid_id(peer)
+    _peer_frame(a, frame.encode(peer), 101)
+    assert a.fb.peer_id == peer and a.fb.step != fbmod.WATCH, (a.fb.peer_id, a.fb.step)

@@ -282,9 +282,6 @@ class Fallback:
         for t in types:
             if t not in self.event_pts:
                 self.event_pts.append(t)
-        if self.event_pts:
-            self._receiver.payload_type = self.event_pts[-1] if len(self.event_pts) > 1 \
-                else self.event_pts[0]
 
     def sdp_events(self, side, types):
         """SIDE's SDP (0 the phone's, 1 the network's) mapped TYPES to telephone-event (empty:
@@ -391,8 +388,12 @@ class Fallback:
         return True
 
     def _events_in(self, packet, now):
+        # any payload type an SDP of the call mapped to telephone-event (network() checked): the
+        # far end sends the one of the SDP it got from us (RFC 3264 section 5.1), which need not
+        # be the one its own SDP named
         try:
-            keys = self._receiver.receive_packet(packet, now)
+            marker, pt, seq, ts, ssrc, payload = _events.parse_rtp(packet)
+            keys = self._receiver.receive(ssrc, ts, payload, now)
         except ValueError:
             return
         for k in keys:
