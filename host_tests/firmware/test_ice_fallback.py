@@ -386,3 +386,17 @@ def test_the_peers_frame_in_the_payload_type_our_sdp_named_is_heard():
     assert frame.valid_id(peer)
     _peer_frame(a, frame.encode(peer), 101)
     assert a.fb.peer_id == peer and a.fb.step != fbmod.WATCH, (a.fb.peer_id, a.fb.step)
+
+
+def test_our_frames_go_in_the_payload_type_the_network_sdp_named():
+    # an incoming call: the network's offer names telephone-event 97, the phone's answer 96.
+    # RFC 3264 section 5.1: what we send toward the network carries the type the network's SDP
+    # named. The frames went in the type added last, the phone's 96
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    a.fb.sdp_events(1, (97,))
+    a.fb.sdp_events(0, (96,))
+    sim.run(30000, stop=lambda: a.fb.frames_sent[0] >= 1 and not a.fb._sender.busy)
+    pts = set(d[1] & 0x7F for t, s, dst, d in sim.net.provider_log
+              if s == PROV[0] and len(d) == 16)
+    assert pts == {97}, pts

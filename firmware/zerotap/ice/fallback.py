@@ -205,6 +205,7 @@ class Fallback:
         self.clear = clear  # ice.clear: audio while the fallback runs
         self.dtmf = dtmf  # ice.dtmf: auto, rfc4733 or inband
         self._sdp_events = [None, None]  # telephone-event in the phone's / network's SDP
+        self._send_pt = None  # the network's SDP's telephone-event type: ours go out in it
         self.log = log
         self.step = WATCH
         self.reason = None
@@ -289,6 +290,9 @@ class Fallback:
         self._sdp_events[side] = bool(types)
         if types:
             self.add_event_types(types)
+            if side == 1:
+                # RFC 3264 section 5.1: the far end receives the type its own SDP named
+                self._send_pt = types[0]
 
     def _form(self):
         """How our next frame goes: _EVENTS (RFC 4733) or _TONES (in-band)."""
@@ -622,7 +626,8 @@ class Fallback:
                                        tone_ms=max(self.tone_ms, _inband.TONE_MS),
                                        gap_ms=max(self.gap_ms, _inband.GAP_MS))
             else:
-                s = _events.EventSender(ssrc, self.event_pts[-1], interval_ms=20,
+                pt = self._send_pt if self._send_pt is not None else self.event_pts[-1]
+                s = _events.EventSender(ssrc, pt, interval_ms=20,
                                         tone_ms=self.tone_ms, gap_ms=self.gap_ms)
             s.form = form
             self._sender = s
