@@ -400,3 +400,21 @@ def test_our_frames_go_in_the_payload_type_the_network_sdp_named():
     pts = set(d[1] & 0x7F for t, s, dst, d in sim.net.provider_log
               if s == PROV[0] and len(d) == 16)
     assert pts == {97}, pts
+
+
+def test_the_answer_for_a_number_superseded_meanwhile_is_not_taken():
+    # A holds the peer's number X and asked the helper for X's offer; before the answer comes, a
+    # frame with another number Y arrives (the peer's retry, or X was a misread). The answer for
+    # X was taken as the peer's offer: ICE ran with X's credentials and Y was never fetched
+    sim = Sim(blocked=True, helper_ms=300)
+    a, b = sim.boxes
+    sim.run(30000, stop=lambda: a.fb._get_pending)
+    x = a.fb.peer_id
+    assert x == b.fb.local_id
+    y = "2946183750"
+    assert frame.valid_id(y) and y != x
+    _peer_frame(a, frame.encode(y), events.DEFAULT_PT, sim.net.now)
+    assert a.fb.peer_id == y
+    sim.run(sim.net.now + 1000)
+    assert a.fb._peer_offer is None and not a.fb._ice_started
+    assert ("GET", "/%s?wait=%d" % (y, fbmod.GET_WAIT_S)) in sim.helper.requests

@@ -252,6 +252,7 @@ class Fallback:
         self._repeat_at = None
         self._get_at = None
         self._get_pending = False
+        self._get_id = None  # the number the pending GET asked for
         self._peer_offer = None
         self._posted = False
         self._put_pending = False
@@ -554,6 +555,10 @@ class Fallback:
                 self._fail("helper: POST answered %d" % status, now)
         elif tag == "get":
             self._get_pending = False
+            if self._get_id != self.peer_id:
+                # the peer's number changed while we asked: that answer is not its offer
+                self._get_at = now
+                return
             if status == 404:
                 self._get_at = now + GET_RETRY_MS
                 return
@@ -852,6 +857,7 @@ class Fallback:
                 self.step not in (WATCH, FAILED):
             self._get_at = None
             self._get_pending = True
+            self._get_id = self.peer_id
             self.io.helper("get", "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S), None, [])
         if self._keepalive_at is not None and now >= self._keepalive_at:
             self._keepalive(now)
