@@ -7,7 +7,8 @@ carries the ZRTP cookie at payload offset 4, as the lab's nftables rule does. A 
 ``helper_ms``; ``helper_down`` makes every request fail. ``strip_events``: the provider drops
 RFC 4733 telephone-events (PT 101), as a PSTN leg does; ``sdp_events`` is what the boxes' SDPs
 said (None: not told; False: no telephone-event); ``nat`` SYMMETRIC with ``turn`` gives both boxes
-a TURN server (coturn's REST credentials, as the helper hands them out).
+a TURN server (coturn's REST credentials, as the helper hands them out); ``phone_ms`` is the
+phones' packet time.
 
     sim = Sim(blocked=True)
     sim.run(30000, stop=sim.both_secure)
@@ -108,7 +109,7 @@ class Helper:
 
 class Box(fbmod.FallbackIO):
     def __init__(self, sim, i, caller, memory=None, box=True, after_ms=fbmod.AFTER_MS,
-                 deadline_ms=fbmod.DEADLINE_MS, dtmf="auto", sdp_events=None):
+                 deadline_ms=fbmod.DEADLINE_MS, dtmf="auto", sdp_events=None, phone_ms=20):
         self.sim = sim
         self.i = i
         self.status = status.BoxStatus()
@@ -143,6 +144,7 @@ class Box(fbmod.FallbackIO):
         self.phone_ts = 50000 * (i + 1)
         self.phone_ssrc = 0x11110000 + i
         self.phone_on = True
+        self.phone_ms = phone_ms  # the phone's packet time (ptime)
 
     def _leg(self):
         self.legs_made += 1
@@ -192,12 +194,12 @@ class Box(fbmod.FallbackIO):
         s = self.phone_seq & 0xFFFF
         ts = self.phone_ts & 0xFFFFFFFF
         ssrc = self.phone_ssrc
-        payload = bytes(((self.i * 50 + k + s) & 0x7F) for k in range(160))
+        payload = bytes(((self.i * 50 + k + s) & 0x7F) for k in range(8 * self.phone_ms))
         pkt = bytearray(bytes((0x80, 0, s >> 8, s & 0xFF, ts >> 24, (ts >> 16) & 0xFF,
                                (ts >> 8) & 0xFF, ts & 0xFF, ssrc >> 24, (ssrc >> 16) & 0xFF,
                                (ssrc >> 8) & 0xFF, ssrc & 0xFF)) + payload)
         self.phone_seq += 1
-        self.phone_ts += 160
+        self.phone_ts += 8 * self.phone_ms
         return pkt
 
     def timer(self):
@@ -211,7 +213,7 @@ class Box(fbmod.FallbackIO):
 
     def handle_timer(self, now):
         if self.phone_on and now >= self.phone_at:
-            self.phone_at = now + 20
+            self.phone_at = now + self.phone_ms
             pkt = self.phone_packet(now)
             self.session.receive(media.PHONE_RTP, pkt, len(pkt), PHONE[self.i], now)
         due = [p for p in self.pending if p[0] <= now]
@@ -280,7 +282,7 @@ class Sim:
     def __init__(self, blocked=True, seed=1, loss=0.0, nat=PORT_RESTRICTED, memory=(None, None),
                  b_is_box=True, helper_ms=40, after_ms=fbmod.AFTER_MS,
                  deadline_ms=fbmod.DEADLINE_MS, strip_events=False, dtmf="auto",
-                 sdp_events=None, turn=False, helper_turn=None):
+                 sdp_events=None, turn=False, helper_turn=None, phone_ms=20):
         self.net = BlockingNet(blocked, PROV, strip_events, seed=seed, loss=loss)
         self.net.stun_server(STUN[0], STUN[1])
         self.turn = turn
@@ -298,7 +300,7 @@ class Sim:
         for i in range(2):
             box = Box(self, i, i == 0, memory=memory[i], box=(i == 0 or b_is_box),
                       after_ms=after_ms, deadline_ms=deadline_ms, dtmf=dtmf,
-                      sdp_events=sdp_events)
+                      sdp_events=sdp_events, phone_ms=phone_ms)
             self.boxes.append(box)
             self.ice_hosts[i].agent = IceNode(box)
             self.net.host(PROV[i][0], PROV[i][1], ProviderNode(box))

@@ -1,12 +1,15 @@
 """The ICE fallback (zerotap.ice.fallback) with two boxes on a simulated network (fallbacksim.py,
 icesim.py: a deterministic clock, port-restricted NATs, a provider path that drops ZRTP): the
 boxes swap their numbers as RFC 4733 events, meet over ICE and go SECURE there with equal SAS."""
-from fallbacksim import PROV, Sim
+from fallbacksim import PHONE, PROV, Sim
 from support import raises
+
+import json
 
 from zerotap import media, status
 from zerotap.dtmf import events, frame
 from zerotap.ice import fallback as fbmod
+from zerotap.ice import helper_client as hc
 
 
 def _keys_on_provider(sim, src):
@@ -232,3 +235,186 @@ def test_zrtp_failing_on_the_provider_path_starts_the_fallback_from_the_timer():
     sim.run(1500)
     assert a.call.security != status.SECURE
     assert a.fb.attempts == 1 and a.fb.step != fbmod.WATCH, (a.fb.step, a.fb.attempts)
+
+
+def _press(sim, box, digit):
+    """The user of BOX's phone presses DIGIT: RFC 4733 events in the phone's stream (its SSRC,
+    its sequence numbers shared with its audio), from now on, one every 20 ms."""
+    s = events.EventSender(box.phone_ssrc, events.DEFAULT_PT)
+    t = sim.net.now
+    s.start(digit, t, (box.phone_seq - 1) & 0xFFFF, box.phone_ts)
+    while s.busy:
+        sim.run(t)
+        for pkt in s.datagrams_to_send(t):
+            buf = bytearray(pkt)
+            buf[2] = (box.phone_seq >> 8) & 0xFF
+            buf[3] = box.phone_seq & 0xFF
+            box.phone_seq += 1
+            box.session.receive(media.PHONE_RTP, buf, len(buf), PHONE[box.i], t)
+        t += 20
+
+
+def _phone_keys(box):
+    """The keys (RFC 4733 KEY_DOWN) that reach BOX's phone from now on, in a list."""
+    got = []
+    rx = events.EventReceiver()
+    send = box.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == media.PHONE_RTP and buf[1] & 0x7F == events.DEFAULT_PT:
+            for k in rx.receive_packet(bytes(buf[:n]), box.sim.net.now):
+                if k[0] == events.KEY_DOWN:
+                    got.append(k[1])
+        send(leg, buf, n, addr)
+    box.session.transmit = transmit
+    return got
+
+
+def test_the_phones_keys_after_the_fallback_reach_the_far_phone_whatever_its_ptime():
+    # phones at 40 ms: the frames (20 ms packets) shifted the phone's sequence numbers; its own
+    # keys (a voicemail PIN over the SECURE call) were left unshifted, reused numbers the audio
+    # had used, and SRTP refused every one of them (errors) -- none reached the far phone
+    sim = Sim(blocked=True, phone_ms=40)
+    end = sim.run(30000, stop=sim.both_secure)
+    a, b = sim.boxes
+    assert sim.both_secure() and a.fb._offset != 0
+    sim.run(end + 3000)
+    errors = a.session.counters.errors
+    got = _phone_keys(b)
+    _press(sim, a, "5")
+    _press(sim, a, "9")
+    sim.run(sim.net.now + 500)
+    assert a.session.counters.errors == errors
+    assert got == ["5", "9"], got
+
+
+def test_the_phones_keys_never_break_into_a_frame_of_ours():
+    # ice.clear pass (audio flows while the fallback runs): the user presses 5 while A's *A frame
+    # plays in the phone's stream. The key's packets were passed into the frame, with sequence
+    # numbers the frame used: the peer read *A...5... and dropped the frame
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    sim.run(30000, stop=lambda: a.fb._sender is not None and a.fb._sender.busy)
+    sim.run(sim.net.now + 200)
+    _press(sim, a, "5")
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    assert _keys_on_provider(sim, 0).startswith(frame.encode(a.fb.local_id)), \
+        _keys_on_provider(sim, 0)
+    seqs = [(d[2] << 8) | d[3] for t, s, dst, d in sim.net.provider_log
+            if s == PROV[0] and d[1] & 0x7F == events.DEFAULT_PT]
+    assert len(seqs) == len(set(seqs))  # no sequence number used twice
+
+
+def test_a_put_answer_whose_token_is_not_text_ends_the_attempt_not_the_box():
+    # the helper answers {"id": ..., "token": 12345}: the number was taken, and the token went into
+    # the POST's header, where building the request raised TypeError (not ValueError) out of the
+    # runtime's HTTP client and its loop: the box restarted, every call ended
+    sim = Sim(blocked=True)
+    handle = sim.helper.handle
+
+    def helper(method, path, body, headers):
+        got = handle(method, path, body, headers)
+        if method == "PUT":
+            obj = json.loads(got[1])
+            obj["token"] = 12345
+            return 200, json.dumps(obj).encode()
+        return got
+    sim.helper.handle = helper
+    a = sim.boxes[0]
+    start = a.helper
+    url = hc.parse_url("https://helper.example.org/ice")
+
+    def request(tag, method, path, body, headers):
+        try:
+            hc.request(url, method, path, body, headers)  # what the runtime sends
+        except ValueError as e:
+            a.fb.helper_failed(tag, str(e), sim.net.now)
+            return
+        start(tag, method, path, body, headers)
+    a.helper = request
+    sim.run(fbmod.AFTER_MS + 1000)
+    assert a.fb.step == fbmod.FAILED and a.fb.attempts == 1
+    assert a.fb.reason == "helper: PUT answer is not {id, token}", a.fb.reason
+    # and the client refuses such a header by name
+    raises(lambda: hc.request(url, "POST", "/1", b"{}", [("X-icestorage-token", 12345)]),
+           "http: header 'X-icestorage-token' has a value that is not text")
+
+
+def test_helper_answers_nested_too_deep_are_refused_not_raised():
+    # 60,000 bytes of "[" (within the client's 64 KB body): json.loads raised RecursionError on
+    # CPython and MemoryError on MicroPython, neither a ValueError: out of helper_reply, out of
+    # the runtime's loop (the box restarted)
+    deep = b"[" * 60000
+    for method, reason in (("PUT", "helper: PUT answer is not {id, token}"),
+                           ("GET", "the peer's offer: not JSON")):
+        sim = Sim(blocked=True)
+        handle = sim.helper.handle
+
+        def helper(m, path, body, headers, method=method, handle=handle):
+            got = handle(m, path, body, headers)
+            return (200, deep) if m == method else got
+        sim.helper.handle = helper
+        a = sim.boxes[0]
+        sim.run(12000, stop=lambda: a.fb.step == fbmod.FAILED)
+        assert a.fb.step == fbmod.FAILED and a.fb.reason == reason, (method, a.fb.reason)
+
+
+def _peer_frame(box, digits, pt, t=0):
+    """DIGITS from the far box as RFC 4733 events with payload type PT, into BOX from the
+    provider path (20 ms apart from T)."""
+    sender = events.EventSender(0x5555, pt)
+    sender.start(digits, t, 100, 8000)
+    while sender.busy:
+        for pkt in sender.datagrams_to_send(t):
+            buf = bytearray(pkt)
+            box.session.receive(media.NET_RTP, buf, len(buf), PROV[1], t)
+        t += 20
+    return t
+
+
+def test_the_peers_frame_in_the_payload_type_our_sdp_named_is_heard():
+    # RFC 3264 section 5.1: the far end sends events with the payload type of the SDP it got from
+    # us (the phone's, 101); the network's SDP named 96. The receiver listened to the type added
+    # last only (96), and never heard the peer's *A frame
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    a.fb.sdp_events(0, (101,))
+    a.fb.sdp_events(1, (96,))
+    peer = "3947361825"
+    assert frame.valid_id(peer)
+    _peer_frame(a, frame.encode(peer), 101)
+    assert a.fb.peer_id == peer and a.fb.step != fbmod.WATCH, (a.fb.peer_id, a.fb.step)
+
+
+def test_our_frames_go_in_the_payload_type_the_network_sdp_named():
+    # an incoming call: the network's offer names telephone-event 97, the phone's answer 96.
+    # RFC 3264 section 5.1: what we send toward the network carries the type the network's SDP
+    # named. The frames went in the type added last, the phone's 96
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    a.fb.sdp_events(1, (97,))
+    a.fb.sdp_events(0, (96,))
+    sim.run(30000, stop=lambda: a.fb.frames_sent[0] >= 1 and not a.fb._sender.busy)
+    pts = set(d[1] & 0x7F for t, s, dst, d in sim.net.provider_log
+              if s == PROV[0] and len(d) == 16)
+    assert pts == {97}, pts
+
+
+def test_the_answer_for_a_number_superseded_meanwhile_is_not_taken():
+    # A holds the peer's number X and asked the helper for X's offer; before the answer comes, a
+    # frame with another number Y arrives (the peer's retry, or X was a misread). The answer for
+    # X was taken as the peer's offer: ICE ran with X's credentials and Y was never fetched
+    sim = Sim(blocked=True, helper_ms=300)
+    a, b = sim.boxes
+    sim.run(30000, stop=lambda: a.fb._get_pending)
+    x = a.fb.peer_id
+    assert x == b.fb.local_id
+    y = "2946183750"
+    assert frame.valid_id(y) and y != x
+    _peer_frame(a, frame.encode(y), events.DEFAULT_PT, sim.net.now)
+    assert a.fb.peer_id == y
+    sim.run(sim.net.now + 1000)
+    assert a.fb._peer_offer is None and not a.fb._ice_started
+    assert ("GET", "/%s?wait=%d" % (y, fbmod.GET_WAIT_S)) in sim.helper.requests

@@ -101,3 +101,27 @@ def test_bad_and_oversized_responses_are_refused_by_name():
     raises(p.eof, "http: connection closed in the middle of the body")
     p = hc.ResponseParser()
     raises(p.eof, "http: connection closed before the status line")
+
+
+def test_interim_1xx_responses_before_the_answer_are_skipped():
+    # RFC 9110 section 15.2: a client MUST parse 1xx responses that come before the final one,
+    # even unasked. "100 Continue" was taken for the whole answer, and the real one after it
+    # refused: "http: 96 bytes after the end of the response"
+    data = (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload"
+            b"\r\n\r\n" + RESP)
+    for step in (len(data), 1, 7):
+        p = _feed(data, step)
+        assert p.done and p.status == 200 and p.reason == "OK", step
+        assert p.body == b'{"id": "12"}\n' and "link" not in p.headers
+
+
+def test_bytes_over_0x7f_in_the_reason_or_a_value_are_read_not_refused():
+    # RFC 9112 sections 4 and 5.5: a reason phrase and a field value may hold obs-text (a Latin-1
+    # proxy: "Zugriff verweigert", "caf\xe9"). Decoding the head as UTF-8 refused the answer with
+    # UnicodeError, whose message is empty on MicroPython: the box showed "helper: " and no cause
+    data = (b"HTTP/1.1 403 Zugriff verweigert \xfc\r\nX-Note: caf\xe9\r\nContent-Length: 2\r\n\r\n"
+            b"{}")
+    for step in (len(data), 1):
+        p = _feed(data, step)
+        assert p.done and p.status == 403 and p.body == b"{}"
+        assert p.reason.startswith("Zugriff verweigert ") and p.headers["x-note"].startswith("caf")

@@ -91,10 +91,42 @@ _TONES = const(1)  # ... or in-band tones
 _SILENCE = {0: 0xFF, 8: 0xD5}
 
 
+_JSON_DEPTH = const(16)  # an offer nests 3 deep
+
+
+def _json(body):
+    """BODY, a helper's answer (bytes), parsed as JSON; ValueError if it is not JSON.
+
+    Nesting deeper than ``_JSON_DEPTH`` is refused before parsing: the parsers recurse, and a
+    64 KB answer of ``[`` raises RecursionError (CPython) or MemoryError (MicroPython), neither a
+    ValueError. The scan runs only when there are enough brackets to nest that deep."""
+    if body.count(b"[") + body.count(b"{") > _JSON_DEPTH:
+        depth = 0
+        quoted = False
+        escaped = False
+        for c in body:
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif c == 0x5C:  # backslash
+                    escaped = True
+                elif c == 0x22:
+                    quoted = False
+            elif c == 0x22:  # "
+                quoted = True
+            elif c == 0x5B or c == 0x7B:  # [ {
+                depth += 1
+                if depth > _JSON_DEPTH:
+                    raise ValueError("JSON nested deeper than %d" % _JSON_DEPTH)
+            elif c == 0x5D or c == 0x7D:
+                depth -= 1
+    return json.loads(body)
+
+
 def _no_candidates(body):
     """True when BODY is a JSON object whose candidate list is missing or empty."""
     try:
-        obj = json.loads(body)
+        obj = _json(body)
     except ValueError:
         return False
     return isinstance(obj, dict) and not obj.get("candidates")
@@ -173,6 +205,7 @@ class Fallback:
         self.clear = clear  # ice.clear: audio while the fallback runs
         self.dtmf = dtmf  # ice.dtmf: auto, rfc4733 or inband
         self._sdp_events = [None, None]  # telephone-event in the phone's / network's SDP
+        self._send_pt = None  # the network's SDP's telephone-event type: ours go out in it
         self.log = log
         self.step = WATCH
         self.reason = None
@@ -219,6 +252,7 @@ class Fallback:
         self._repeat_at = None
         self._get_at = None
         self._get_pending = False
+        self._get_id = None  # the number the pending GET asked for
         self._peer_offer = None
         self._posted = False
         self._put_pending = False
@@ -250,9 +284,6 @@ class Fallback:
         for t in types:
             if t not in self.event_pts:
                 self.event_pts.append(t)
-        if self.event_pts:
-            self._receiver.payload_type = self.event_pts[-1] if len(self.event_pts) > 1 \
-                else self.event_pts[0]
 
     def sdp_events(self, side, types):
         """SIDE's SDP (0 the phone's, 1 the network's) mapped TYPES to telephone-event (empty:
@@ -260,6 +291,9 @@ class Fallback:
         self._sdp_events[side] = bool(types)
         if types:
             self.add_event_types(types)
+            if side == 1:
+                # RFC 3264 section 5.1: the far end receives the type its own SDP named
+                self._send_pt = types[0]
 
     def _form(self):
         """How our next frame goes: _EVENTS (RFC 4733) or _TONES (in-band)."""
@@ -294,13 +328,15 @@ class Fallback:
         seq = (buf[2] << 8) | buf[3]
         ts = (buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]
         pt = buf[1] & 0x7F
-        if pt in self.event_pts:
-            return True  # the phone's own keys: the keypad filter's business
         self._ssrc = (buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]
         self._seq = seq
-        self._ts = ts
-        self._ts_ms = now
-        self._pt = pt
+        if pt not in self.event_pts:
+            # the phone's own keys (the keypad filter passed them) share the stream's sequence
+            # numbers, so they are held back and renumbered as its audio is; but their timestamp
+            # is the key's start (RFC 4733 section 2.5.1.2), not the stream's clock
+            self._ts = ts
+            self._ts_ms = now
+            self._pt = pt
         s = self._sender
         if s is not None and s.busy and self.session.path is self.session.paths[0]:
             self.held += 1
@@ -357,8 +393,12 @@ class Fallback:
         return True
 
     def _events_in(self, packet, now):
+        # any payload type an SDP of the call mapped to telephone-event (network() checked): the
+        # far end sends the one of the SDP it got from us (RFC 3264 section 5.1), which need not
+        # be the one its own SDP named
         try:
-            keys = self._receiver.receive_packet(packet, now)
+            marker, pt, seq, ts, ssrc, payload = _events.parse_rtp(packet)
+            keys = self._receiver.receive(ssrc, ts, payload, now)
         except ValueError:
             return
         for k in keys:
@@ -483,10 +523,14 @@ class Fallback:
                 self._fail("helper: PUT answered %d" % status, now)
                 return
             try:
-                obj = json.loads(body)
+                obj = _json(body)
                 local_id = obj["id"]
                 token = obj["token"]
             except (ValueError, KeyError, TypeError):
+                self._fail("helper: PUT answer is not {id, token}", now)
+                return
+            if not isinstance(token, str):
+                # it goes into a header of every later request (POST, DELETE)
                 self._fail("helper: PUT answer is not {id, token}", now)
                 return
             if not _frame.valid_id(local_id):
@@ -511,6 +555,10 @@ class Fallback:
                 self._fail("helper: POST answered %d" % status, now)
         elif tag == "get":
             self._get_pending = False
+            if self._get_id != self.peer_id:
+                # the peer's number changed while we asked: that answer is not its offer
+                self._get_at = now
+                return
             if status == 404:
                 self._get_at = now + GET_RETRY_MS
                 return
@@ -524,7 +572,11 @@ class Fallback:
                 self._get_at = now + GET_RETRY_MS
                 return
             try:
-                self._peer_offer = _offer.from_json(body)
+                try:
+                    obj = _json(body)
+                except ValueError:
+                    raise ValueError("offer: not JSON")  # as _offer.from_json words it
+                self._peer_offer = _offer.decode(obj)
             except ValueError as e:
                 self._fail("the peer's %s" % e, now)
                 return
@@ -579,7 +631,8 @@ class Fallback:
                                        tone_ms=max(self.tone_ms, _inband.TONE_MS),
                                        gap_ms=max(self.gap_ms, _inband.GAP_MS))
             else:
-                s = _events.EventSender(ssrc, self.event_pts[-1], interval_ms=20,
+                pt = self._send_pt if self._send_pt is not None else self.event_pts[-1]
+                s = _events.EventSender(ssrc, pt, interval_ms=20,
                                         tone_ms=self.tone_ms, gap_ms=self.gap_ms)
             s.form = form
             self._sender = s
@@ -804,6 +857,7 @@ class Fallback:
                 self.step not in (WATCH, FAILED):
             self._get_at = None
             self._get_pending = True
+            self._get_id = self.peer_id
             self.io.helper("get", "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S), None, [])
         if self._keepalive_at is not None and now >= self._keepalive_at:
             self._keepalive(now)

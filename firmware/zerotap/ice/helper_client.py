@@ -78,6 +78,8 @@ def request(url, method, path, body=None, headers=()):
     if not path.startswith("/"):
         raise ValueError("http: path %r must start with /" % path)
     for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ValueError("http: header %r has a value that is not text" % (name,))
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value or ":" in name:
             raise ValueError("http: header %r is not a single line" % name)
     lines = ["%s %s%s HTTP/1.1" % (method, url.path, path), "Host: " + _host_header(url),
@@ -88,6 +90,15 @@ def request(url, method, path, body=None, headers=()):
         lines.append("Content-Length: %d" % len(body or b""))
     head = ("\r\n".join(lines) + "\r\n\r\n").encode()
     return head + (body or b"")
+
+
+def _text(head):
+    """The bytes of a response head as str. A reason phrase or a field value may hold obs-text
+    (bytes 0x80-0xFF, RFC 9112 sections 4 and 5.5, such as a Latin-1 proxy's): read as "?"."""
+    try:
+        return head.decode()
+    except UnicodeError:
+        return bytes(c if c < 0x80 else 0x3F for c in head).decode()
 
 
 class ResponseParser:
@@ -115,7 +126,7 @@ class ResponseParser:
                 raise ValueError("http: %d bytes after the end of the response" % len(data))
             return True
         self._buf += bytes(data)
-        if self.status is None:
+        while self.status is None:
             end = self._buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self._buf) > self.max_head:
@@ -123,8 +134,14 @@ class ResponseParser:
                 return False
             if end > self.max_head:
                 raise ValueError("http: headers longer than %d bytes" % self.max_head)
-            self._head(self._buf[:end].decode())
+            self._head(_text(self._buf[:end]))
             self._buf = self._buf[end + 4:]
+            if 100 <= self.status < 200:
+                # an interim response (100 Continue, 103 Early Hints), even unasked: the final
+                # one follows (RFC 9110 section 15.2)
+                self.status = None
+                self.reason = None
+                self.headers = {}
         self._body()
         return self.done
 
