@@ -818,11 +818,12 @@ class Engine:
     def _lose_contention(self, peer):
         """Commit contention (section 4.2): True when the peer's Commit wins and we become responder."""
         ours = packets.Commit.parse(self._commit)
-        if ours.multistream != peer.multistream:
-            return ours.multistream  # a DH Commit beats a non-DH one
-        if ours.multistream:
-            return ours.nonce < peer.nonce
-        return ours.hvi < peer.hvi
+        ours_dh, peer_dh = ours.hvi is not None, peer.hvi is not None
+        if ours_dh != peer_dh:
+            return peer_dh  # a DH Commit beats a non-DH one (multistream or preshared)
+        if ours_dh:
+            return ours.hvi < peer.hvi
+        return ours.nonce < peer.nonce
 
     def _answer_commit(self):
         """Responder: send DHPart1 (section 4.4.1.2)."""
