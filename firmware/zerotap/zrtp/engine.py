@@ -982,6 +982,8 @@ class Engine:
         zrtpkey, mackey = (k.zrtpkeyr, k.mackeyr) if part == 1 else (k.zrtpkeyi, k.mackeyi)
         s = self._session
         v = bool(s.cache is not None and s.peer_zid is not None and s.cache.verified(s.peer_zid))
+        if self._had_secrets and not self._s1_matched and not self._multistream_exchange():
+            v = False  # a cache mismatch: the SAS must be read again (sections 4.3.2, 7.1)
         body = packets.ConfirmBody(self._h[0], False, v, self.config.allow_clear, False, self.config.cache_expiry)
         conf = packets.Confirm.seal(part, body, bytes(self._random(16)), zrtpkey, mackey, self._hash.hmac)
         self._confirm = conf.encode()
