@@ -107,6 +107,35 @@ def test_a_stranger_with_v1_and_a_live_but_unverified_entry_gets_no_verified():
     assert sa is not None and sa.cache == "mismatch" and sa.verified is False
 
 
+def test_a_responder_with_a_cache_mismatch_sends_no_v_flag():
+    # Our verified peer's ZID, a stranger without the retained secret, and the box answers the
+    # Commit: the mismatch is known before the box sends Confirm1, whose V flag must then be
+    # clear (RFC 6189 sections 4.3.2 and 7.1: the SAS must be read again). It said V=1: the
+    # flag was read from the cache before the mismatch cleared it.
+    box_cache = zcache.Cache(None, clock=_Clock(1000))
+    box = _engine(0x0A0A0A0A, box_cache, initiate=False)
+    peer = _engine(0x0B0B0B0B, zcache.Cache(None, clock=_Clock(1000)))
+    _exchange(box, peer)
+    box.set_verified(True)
+    assert box_cache.verified(peer.zid)
+    mallory_cache = zcache.Cache(None, clock=_Clock(1000))
+    mallory_cache.zid = peer.zid
+    box = _engine(0x0A0A0A0B, box_cache, initiate=False)
+    mallory = _engine(0x0C0C0C0C, mallory_cache)
+    confirms = []
+
+    def keep(src, p):
+        if src is box and packets.message_type(p[12:-4]) == packets.CONFIRM1:
+            confirms.append(packets.parse(p[12:-4]))
+        return p
+
+    sa, sb, _, _ = _exchange(box, mallory, tamper=keep)
+    assert sa is not None and sa.role == E.RESPONDER and sa.cache == "mismatch" and sa.verified is False
+    k = mallory._keys
+    assert confirms and confirms[0].open(k.zrtpkeyr, k.mackeyr, mallory._hash.hmac).v is False
+    assert sb is not None and sb.verified is False and not box_cache.verified(peer.zid)
+
+
 def test_verifying_after_the_entry_expired_stores_this_calls_secret_first():
     clock = _Clock(1000)
     box_cache = zcache.Cache(None, clock=clock)

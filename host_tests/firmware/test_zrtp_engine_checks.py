@@ -406,6 +406,22 @@ def test_commit_with_unsupported_algorithms():
         assert a.state == E.FAILED and ev[-1].code == code and ev[-1].sent, (field, value, ev)
 
 
+def test_a_preshared_commit_in_contention_is_discarded_for_our_dh_commit():
+    # Both commit at once, the peer in preshared mode (a GNU ZRTP-era peer with a cache, say):
+    # the Preshared Commit is discarded and our DH Commit proceeds (RFC 6189 section 4.2). It
+    # ended the exchange with Error 0x20 (a Prsh Commit carries no hvi to compare).
+    a, b = _pair(initiate_a=True, initiate_b=False)
+    a.start(0)
+    b.start(0)
+    shuttle(a, b, until=lambda: a.state == E.COMMIT_SENT, rounds=3)
+    assert a.state == E.COMMIT_SENT and b.state == E.DISCOVERY
+    c = packets.Commit(b._h[2], b.zid, b"S256", b"AES1", b"HS80", b"Prsh", b"B32 ", nonce=bytes(16), key_id=bytes(8))
+    a.receive(_frame_from(b, packets.seal(c.encode(), b._h[1])), 1)  # chains to b's Hello: the peer's
+    assert a.state == E.COMMIT_SENT and a.role == E.INITIATOR and not events(a)
+    shuttle(a, b)  # the peer answers our Commit
+    assert a.state == b.state == E.SECURE and a.sas == b.sas
+
+
 def test_commit_that_breaks_the_hash_chain_is_dropped():
     a, b = _pair(initiate_b=True, initiate_a=False)
     a.start(0)

@@ -818,11 +818,12 @@ class Engine:
     def _lose_contention(self, peer):
         """Commit contention (section 4.2): True when the peer's Commit wins and we become responder."""
         ours = packets.Commit.parse(self._commit)
-        if ours.multistream != peer.multistream:
-            return ours.multistream  # a DH Commit beats a non-DH one
-        if ours.multistream:
-            return ours.nonce < peer.nonce
-        return ours.hvi < peer.hvi
+        ours_dh, peer_dh = ours.hvi is not None, peer.hvi is not None
+        if ours_dh != peer_dh:
+            return peer_dh  # a DH Commit beats a non-DH one (multistream or preshared)
+        if ours_dh:
+            return ours.hvi < peer.hvi
+        return ours.nonce < peer.nonce
 
     def _answer_commit(self):
         """Responder: send DHPart1 (section 4.4.1.2)."""
@@ -981,6 +982,8 @@ class Engine:
         zrtpkey, mackey = (k.zrtpkeyr, k.mackeyr) if part == 1 else (k.zrtpkeyi, k.mackeyi)
         s = self._session
         v = bool(s.cache is not None and s.peer_zid is not None and s.cache.verified(s.peer_zid))
+        if self._had_secrets and not self._s1_matched and not self._multistream_exchange():
+            v = False  # a cache mismatch: the SAS must be read again (sections 4.3.2, 7.1)
         body = packets.ConfirmBody(self._h[0], False, v, self.config.allow_clear, False, self.config.cache_expiry)
         conf = packets.Confirm.seal(part, body, bytes(self._random(16)), zrtpkey, mackey, self._hash.hmac)
         self._confirm = conf.encode()
