@@ -110,8 +110,10 @@ class CallStatus:
             self._changed()
 
     def fail(self, reason):
-        """The call is not secure and will not become so; REASON says why."""
+        """The call is not secure and will not become so; REASON says why. A failed call is
+        never VERIFIED (only a SECURE one can be)."""
         self.security = FAILED
+        self.verified = False
         self.error = reason
         self._changed()
 

@@ -51,6 +51,20 @@ def test_failure_after_negotiating_keeps_the_reason():
     assert call.security == status.FAILED and call.error == "no ZRTP Hello from the peer"
 
 
+def test_a_verified_call_that_fails_no_longer_says_verified():
+    # After SECURE and VERIFIED, the call fails (say the peer's media stops authenticating):
+    # the status line must not go on saying verified beside security "failed".
+    box, _ = _box()
+    call = box.new_call(1, "out", "bob")
+    call.set_secure("ouga", "B32", "S256", "AES1", "HS80", "X255", "ab" * 12, status.CACHE_MATCH, True)
+    assert call.verified is True
+    call.fail("SRTP authentication failing")
+    line = json.loads(call.to_json())
+    assert line["security"] == "failed" and line["verified"] is False and call.verified is False
+    call.set_verified(True)
+    assert call.verified is False
+
+
 def test_selected_call_wraps_and_survives_ending():
     box, _ = _box()
     a = box.new_call(1, "out", "a")
