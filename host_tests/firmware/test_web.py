@@ -218,7 +218,7 @@ class _Host:
 
 
 def _req(method, path, body=b"", cookies=None):
-    head = "%s %s HTTP/1.1\r\nHost: box\r\n" % (method, path)
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n" % (method, path)
     if cookies:
         head += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in cookies.items())
     if method == "POST":
@@ -417,3 +417,47 @@ def test_the_page_retries_through_the_control_action():
     box.retried = False  # Box.action found no fallback that could start again
     raises(lambda: host.act("retry_fallback", 1),
            "call 1 has no ICE fallback to retry (it runs, or the call has none)")
+
+
+# --- DNS rebinding (review round 8) -----------------------------------------------------------
+def _req_host(method, path, host, body=b"", cookies=None):
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\n" % (method, path, host)
+    if cookies:
+        head += "Cookie: %s\r\n" % "; ".join("%s=%s" % kv for kv in cookies.items())
+    if method == "POST":
+        head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(
+            body)
+    return http.RequestParser().feed(head.encode() + b"\r\n" + body)
+
+
+def test_a_rebound_name_gets_no_page_and_cannot_lock_the_owner_out():
+    # a web site the phone-side browser visits rebinds its own name to the box's address: its
+    # script is then same-origin with the box (Host: its name) and could fetch /login and post
+    # wrong passwords from the owner's own browser (the same source): the login rate limit
+    # would lock the owner out, again and again. Only a Host that is an address (or localhost)
+    # is served.
+    host = _Host()
+    app = _app.WebApp(host, auth.Guard(auth.password_record("pw", bytes(16)), _random()),
+                      _random(3))
+    evil = "rebind.attacker.example"
+    t = 0
+    for i in range(auth.FREE_FAILURES + 1):
+        code, lines, body = _split(app.handle(_req_host("GET", "/login", evil), "127.0.0.1",
+                                              t)[0])
+        assert code == 403 and "Host" in body and _cookie(lines, "ztl")[0] is None, (code, body)
+        form = ("csrf=%s&password=guess%d" % ("ab" * 16, i)).encode()
+        code, _, body = _split(app.handle(_req_host("POST", "/login", evil + ":8080", form,
+                                                    {"ztl": "ab" * 16}), "127.0.0.1", t)[0])
+        assert code == 403 and "Host" in body, (code, body)
+        t += auth.BASE_DELAY_MS
+    assert app.guard.wait_ms("127.0.0.1", t) == 0
+    for name in ("127.0.0.1:8080", "127.0.0.1", "[::1]:8080", "localhost:8080"):
+        out, _ = app.handle(_req_host("GET", "/login", name), "127.0.0.1", t)
+        assert _split(out)[0] == 200, name
+    lt = "cd" * 16
+    out, _ = app.handle(_req_host("POST", "/login", "127.0.0.1:8080",
+                                  ("csrf=%s&password=pw" % lt).encode(), {"ztl": lt}),
+                        "127.0.0.1", t)
+    assert _split(out)[0] == 303
+    for bad in ("127.0.0.1.attacker.example", "[::1", "127.0.0.1:x", "", "a b"):
+        assert _split(app.handle(_req_host("GET", "/s.js", bad), "127.0.0.1", t)[0])[0] == 403, bad
