@@ -461,3 +461,11 @@ def test_a_rebound_name_gets_no_page_and_cannot_lock_the_owner_out():
     assert _split(out)[0] == 303
     for bad in ("127.0.0.1.attacker.example", "[::1", "127.0.0.1:x", "", "a b"):
         assert _split(app.handle(_req_host("GET", "/s.js", bad), "127.0.0.1", t)[0])[0] == 403, bad
+
+
+def test_content_length_takes_ascii_digits_only():
+    # CPython's str.isdigit() is true for '²' and '٣' too: int('²') then raised a bare
+    # ValueError out of the parser, the server sent no answer and held the connection
+    for digits in (b"\xc2\xb2", b"1\xc2\xb2", b"\xd9\xa3", b"+1", b"-1", b"1 1", b""):
+        head = b"POST / HTTP/1.1\r\nContent-Length: " + digits + b"\r\n\r\n"
+        assert _err(lambda: http.RequestParser().feed(head)) == (400, "bad Content-Length"), digits
