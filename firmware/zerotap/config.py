@@ -591,7 +591,7 @@ def loads(text, dhcp=False):
     """Parse CONFIG.json text; a JSON syntax error is a ConfigError for the key ``config``."""
     try:
         obj = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:  # CPython: RecursionError when nested too deep
         raise ConfigError("config", "not valid JSON (%s)" % (e,))
     return parse(obj, dhcp)
 

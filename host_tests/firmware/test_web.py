@@ -469,3 +469,22 @@ def test_content_length_takes_ascii_digits_only():
     for digits in (b"\xc2\xb2", b"1\xc2\xb2", b"\xd9\xa3", b"+1", b"-1", b"1 1", b""):
         head = b"POST / HTTP/1.1\r\nContent-Length: " + digits + b"\r\n\r\n"
         assert _err(lambda: http.RequestParser().feed(head)) == (400, "bad Content-Length"), digits
+
+
+def test_a_field_nested_too_deep_is_refused_naming_it():
+    # CPython's json.loads raises RecursionError (not a ValueError) on a few thousand '[': the
+    # save answered 500 instead of naming the field
+    deep = "[" * 3000
+    raises(lambda: _app.merge_form(BASE, {"phone.allow": deep}), "phone.allow: not valid JSON: '"
+           + deep[:40] + "'")
+    app, host, tok, csrf = _logged_in()
+    before = host.config_text()
+    body = ("csrf=%s&phone.allow=%s" % (csrf, "%5B" * 2600)).encode()
+    code, _, page = _split(app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1",
+                                      4)[0])
+    assert code == 400 and "Refused: <b>phone.allow</b>" in page and host.config_text() == before
+    try:
+        config.loads(deep)
+        raise AssertionError("accepted")
+    except config.ConfigError as e:
+        assert e.key == "config" and str(e).startswith("config: not valid JSON"), e

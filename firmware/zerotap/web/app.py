@@ -192,7 +192,7 @@ def merge_form(current, form, wifi=False):
         else:
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RuntimeError):  # CPython: RecursionError when nested too deep
                 raise ConfigError(key, "not valid JSON: %r" % text[:40])
         _set(new, key, value)
     return new
