@@ -488,3 +488,31 @@ def test_a_field_nested_too_deep_is_refused_naming_it():
         raise AssertionError("accepted")
     except config.ConfigError as e:
         assert e.key == "config" and str(e).startswith("config: not valid JSON"), e
+
+
+def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
+    # a board whose config.json does not parse runs its last good copy (zerotap.lastgood) and
+    # says so; the page where the person fixes it answered 500 (json.loads of the broken file)
+    from zerotap.runtime import web
+
+    class _StoreBox:
+        wifi_board = False
+
+    store = fresh_storage("web-broken-config")
+    store.write("config.json.good", json.dumps(BASE).encode())
+    for broken in (b'{"phone": {"sip": "127.0.0.1:50', b"\x00" * 40, b"[1, 2]", b"\xff{}"):
+        store.write("config.json", broken)
+        box = _StoreBox()
+        box.config_store = (store, "config.json")
+        app, _, tok, csrf = _logged_in()
+        app.host = web.BoxHost(box)
+        code, _, page = _split(app.handle(_req("GET", "/config", cookies={"zt": tok}),
+                                          "127.0.0.1", 3)[0])
+        assert code == 200 and 'name="web.listen" value="127.0.0.1:8080"' in page, broken
+        assert "wifisecret" not in page
+        body = ("csrf=%s&board.wifi.ssid=lab" % csrf).encode()
+        out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+        assert _split(out)[0] == 200 and after == "restart", (broken, out[-300:])
+        saved = json.loads(store.read("config.json").decode())
+        assert saved["board"]["wifi"] == {"ssid": "lab", "password": "wifisecret"}
+        assert saved["phone"] == BASE["phone"]

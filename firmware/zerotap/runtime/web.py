@@ -64,11 +64,21 @@ class BoxHost:
         return store
 
     def config_text(self):
+        """The config file's text; its last good copy when the file is missing or is no JSON
+        object (a file the box refused at boot, :mod:`zerotap.lastgood`: the form must still
+        come up to fix it); "{}" without either."""
         storage, name = self._store()
-        data = storage.read(name)
-        if data is None:
-            data = storage.read(name + ".good")
-        return data.decode() if data is not None else "{}"
+        for n in (name, name + ".good"):
+            data = storage.read(n)
+            if data is None:
+                continue
+            try:
+                text = data.decode()
+                if isinstance(json.loads(text), dict):
+                    return text
+            except (ValueError, RuntimeError):  # not UTF-8, not JSON, nested too deep
+                pass
+        return "{}"
 
     def save_config(self, text):
         """Validate as at boot (ConfigError naming the key), then replace the file atomically;
