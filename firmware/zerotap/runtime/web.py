@@ -20,11 +20,11 @@ A saved configuration restarts the box loop: the launcher (``python -m zerotap r
 """
 import gc
 import json
-import os
 import sys
 import time
 
 from zerotap import __version__
+from zerotap.crypto import drbg as _drbg
 from zerotap.runtime import stream
 from zerotap.storage import Storage
 from zerotap.web import app as _app
@@ -123,7 +123,13 @@ def _reset_reason():
     return "cause %d" % cause
 
 
-def password_guard(directory, log, random=os.urandom):
+def _random(n):
+    """N bytes from the box's random source (:mod:`zerotap.crypto.drbg`): on an Ethernet board
+    ``os.urandom`` alone is no true random source, and the password and tokens guard VERIFIED."""
+    return _drbg.random_bytes(n)
+
+
+def password_guard(directory, log, random=_random):
     """(Guard, new password or None): the stored record, or a new password at first start."""
     storage = Storage(directory)
     record = storage.read(PASSWORD_FILE)
@@ -150,7 +156,7 @@ class WebServer:
             box.status.web_password = password  # the panel shows it until someone logs in
             box.status.web_port = settings.listen[1]
             box.status.changed()
-        self.app = _app.WebApp(BoxHost(box), self.guard, os.urandom)
+        self.app = _app.WebApp(BoxHost(box), self.guard, _random)
         host, port = settings.listen
         self.streams = box.net.streams
         self.listener = self.streams.listen(host, port, self._event, framed=False)
