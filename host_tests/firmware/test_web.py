@@ -516,3 +516,34 @@ def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
         saved = json.loads(store.read("config.json").decode())
         assert saved["board"]["wifi"] == {"ssid": "lab", "password": "wifisecret"}
         assert saved["phone"] == BASE["phone"]
+
+
+def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
+    # a full flash (ENOSPC at the write): the save answered a bare 500 "internal error", the
+    # person's typed values gone and no reason given; the old config.json stays whole
+    from zerotap.runtime import web
+    from zerotap.storage import Storage
+
+    class _Full:
+        def stat(self, path):
+            import os
+            return os.stat(path)
+
+        def rename(self, old, new):
+            raise OSError(28)
+
+    class _StoreBox:
+        wifi_board = False
+
+    good = fresh_storage("web-full-flash")
+    good.write("config.json", json.dumps(BASE).encode())
+    box = _StoreBox()
+    box.config_store = (Storage(good.directory, fs=_Full()), "config.json")
+    app, _, tok, csrf = _logged_in()
+    app.host = web.BoxHost(box)
+    body = ("csrf=%s&board.wifi.ssid=lab" % csrf).encode()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+    code, _, page = _split(out)
+    assert code == 500 and after is None and "Refused: <b>config</b>: cannot save" in page, page
+    assert "Nothing was saved" in page and 'name="board.wifi.ssid" value="lab"' in page
+    assert json.loads(good.read("config.json").decode()) == BASE

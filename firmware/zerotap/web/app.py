@@ -356,6 +356,7 @@ class WebApp:
         from zerotap.config import ConfigError
         current = json.loads(self.host.config_text())
         error = None
+        status = 400
         if req.method == "POST":
             form = req.form()
             try:
@@ -363,6 +364,8 @@ class WebApp:
                 self.host.save_config(json.dumps(new))
             except ConfigError as e:
                 error = (e.key, e.reason)
+            except OSError as e:  # the flash cannot take it (full): the old file stays whole
+                error, status = ("config", "cannot save (%s)" % (e,)), 500
             else:
                 body = ("<p class=ok id=saved>Saved. The box restarts with the new configuration; "
                         "this page comes back in a few seconds.</p><p><a href=/>Status</a></p>")
@@ -370,7 +373,7 @@ class WebApp:
             shown = dict(form)
         else:
             shown = None
-        return Streamed(400 if error else 200, self._config_page(current, shown, error, session.csrf)), None
+        return Streamed(status if error else 200, self._config_page(current, shown, error, session.csrf)), None
 
     def _config_page(self, current, shown, error, csrf):
         """The configuration page in pieces: one field at a time (a board's config has some 50
