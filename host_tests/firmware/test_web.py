@@ -493,7 +493,7 @@ def test_a_field_nested_too_deep_is_refused_naming_it():
 def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
     # a board whose config.json does not parse runs its last good copy (zerotap.lastgood) and
     # says so; the page where the person fixes it answered 500 (json.loads of the broken file)
-    from zerotap.runtime import web
+    from zerotap.runtime import udp, web
 
     class _StoreBox:
         wifi_board = False
@@ -503,6 +503,7 @@ def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
     for broken in (b'{"phone": {"sip": "127.0.0.1:50', b"\x00" * 40, b"[1, 2]", b"\xff{}"):
         store.write("config.json", broken)
         box = _StoreBox()
+        box.loop = udp.Loop()
         box.config_store = (store, "config.json")
         app, _, tok, csrf = _logged_in()
         app.host = web.BoxHost(box)
@@ -521,7 +522,7 @@ def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
 def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
     # a full flash (ENOSPC at the write): the save answered a bare 500 "internal error", the
     # person's typed values gone and no reason given; the old config.json stays whole
-    from zerotap.runtime import web
+    from zerotap.runtime import udp, web
     from zerotap.storage import Storage
 
     class _Full:
@@ -538,6 +539,7 @@ def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
     good = fresh_storage("web-full-flash")
     good.write("config.json", json.dumps(BASE).encode())
     box = _StoreBox()
+    box.loop = udp.Loop()
     box.config_store = (Storage(good.directory, fs=_Full()), "config.json")
     app, _, tok, csrf = _logged_in()
     app.host = web.BoxHost(box)
@@ -547,3 +549,31 @@ def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
     assert code == 500 and after is None and "Refused: <b>config</b>: cannot save" in page, page
     assert "Nothing was saved" in page and 'name="board.wifi.ssid" value="lab"' in page
     assert json.loads(good.read("config.json").decode()) == BASE
+
+
+def test_a_config_with_an_address_not_the_box_s_is_refused_before_it_is_saved():
+    # phone.sip typed as an address the box does not have: the save passed (the syntax is
+    # good), the box restarted on it and could not bind: the host's process exited, a board
+    # halted on CONFIG ERROR with that config already copied to config.json.good: no page left
+    # to fix it from
+    from zerotap.runtime import udp, web
+
+    class _LoopBox:
+        wifi_board = False
+
+    store = fresh_storage("web-unbindable")
+    store.write("config.json", json.dumps(BASE).encode())
+    box = _LoopBox()
+    box.loop = udp.Loop()
+    box.config_store = (store, "config.json")
+    app, _, tok, csrf = _logged_in()
+    app.host = web.BoxHost(box)
+    body = ("csrf=%s&phone.sip=192.0.2.1:5070&web.listen=192.0.2.1:8080" % csrf).encode()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+    code, _, page = _split(out)
+    assert code == 400 and after is None, page[-400:]
+    assert "Refused: <b>phone.sip</b>: cannot bind 192.0.2.1" in page and "Nothing was saved" in page
+    assert json.loads(store.read("config.json").decode()) == BASE
+    body = ("csrf=%s&board.wifi.ssid=lab" % csrf).encode()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
+    assert _split(out)[0] == 200 and after == "restart"

@@ -85,9 +85,24 @@ class BoxHost:
         the box loop restarts with it (:mod:`zerotap.lastgood` keeps the last good copy)."""
         from zerotap import config as _config
         parse = getattr(self.box, "config_parser", None) or _config.loads
-        parse(text)
+        self._bindable(parse(text))
         storage, name = self._store()
         storage.write(name, text.encode())
+
+    def _bindable(self, cfg):
+        """ConfigError naming the key when an address of CFG is not this box's: the box could
+        not start again on it (the host's process would exit; a board would halt on CONFIG
+        ERROR with that config already its last good one), and no page would be left to fix it.
+        Port 0: the ports in use are the box's own."""
+        from zerotap.config import ConfigError
+        loop = self.box.loop
+        for key, host in (("phone.sip", cfg.phone.host), ("network.sip", cfg.network.host),
+                          ("control", cfg.control[0])):
+            try:
+                loop.close(loop.open(host, 0, None))
+            except OSError as e:
+                raise ConfigError(key, "cannot bind %s (%s): not an address of this box"
+                                  % (host, e))
 
     def device(self):
         impl = sys.implementation
