@@ -504,6 +504,7 @@ def test_a_broken_config_file_leaves_the_form_on_the_last_good_config():
         store.write("config.json", broken)
         box = _StoreBox()
         box.loop = udp.Loop()
+        box.cfg = config.loads(json.dumps(BASE))
         box.config_store = (store, "config.json")
         app, _, tok, csrf = _logged_in()
         app.host = web.BoxHost(box)
@@ -540,6 +541,7 @@ def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
     good.write("config.json", json.dumps(BASE).encode())
     box = _StoreBox()
     box.loop = udp.Loop()
+    box.cfg = config.loads(json.dumps(BASE))
     box.config_store = (Storage(good.directory, fs=_Full()), "config.json")
     app, _, tok, csrf = _logged_in()
     app.host = web.BoxHost(box)
@@ -565,6 +567,7 @@ def test_a_config_with_an_address_not_the_box_s_is_refused_before_it_is_saved():
     store.write("config.json", json.dumps(BASE).encode())
     box = _LoopBox()
     box.loop = udp.Loop()
+    box.cfg = config.loads(json.dumps(BASE))
     box.config_store = (store, "config.json")
     app, _, tok, csrf = _logged_in()
     app.host = web.BoxHost(box)
@@ -577,3 +580,41 @@ def test_a_config_with_an_address_not_the_box_s_is_refused_before_it_is_saved():
     body = ("csrf=%s&board.wifi.ssid=lab" % csrf).encode()
     out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
     assert _split(out)[0] == 200 and after == "restart"
+
+
+def test_a_web_port_another_program_holds_is_refused_before_it_is_saved():
+    # web.listen moved to a port something else listens on: saved, and the box could not start
+    # again (WebServer's listen raises in Box()): no box, no page
+    from zerotap.runtime import stream, udp, web
+
+    class _NetBox:
+        wifi_board = False
+
+    store = fresh_storage("web-port-taken")
+    store.write("config.json", json.dumps(BASE).encode())
+    box = _NetBox()
+    box.loop = udp.Loop()
+    box.cfg = config.loads(json.dumps(BASE))
+    box.net = _NetBox()
+    box.net.streams = stream.Streams(box.loop)
+    box.config_store = (store, "config.json")
+    other = None
+    for port in range(21000 + 2 * (len(store.directory) % 500), 23000, 7):
+        try:  # a TCP port that this test can hold (the way another program would)
+            other = stream.Streams(udp.Loop()).listen("127.0.0.1", port, None, framed=False)
+            break
+        except OSError:
+            pass
+    try:
+        app, _, tok, csrf = _logged_in()
+        app.host = web.BoxHost(box)
+        body = ("csrf=%s&web.listen=127.0.0.1:%d" % (csrf, port)).encode()
+        out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+        code, _, page = _split(out)
+        assert code == 400 and after is None, page[-300:]
+        assert ("Refused: <b>web.listen</b>: cannot listen on 127.0.0.1:%d" % port) in page
+        assert json.loads(store.read("config.json").decode()) == BASE
+    finally:
+        other.close()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
+    assert _split(out)[0] == 200 and after == "restart"  # free again: saved

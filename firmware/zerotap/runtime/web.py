@@ -103,6 +103,13 @@ class BoxHost:
             except OSError as e:
                 raise ConfigError(key, "cannot bind %s (%s): not an address of this box"
                                   % (host, e))
+        web, now = cfg.web, self.box.cfg.web
+        if web is not None and (now is None or now.listen[1] != web.listen[1]):
+            host, port = web.listen  # a new port for the page: is it free (a program holds it)?
+            try:
+                self.box.net.streams.listen(host, port, None, framed=False).close()
+            except OSError as e:
+                raise ConfigError("web.listen", "cannot listen on %s:%d (%s)" % (host, port, e))
 
     def device(self):
         impl = sys.implementation
