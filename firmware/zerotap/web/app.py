@@ -373,7 +373,8 @@ class WebApp:
             shown = dict(form)
         else:
             shown = None
-        return Streamed(status if error else 200, self._config_page(current, shown, error, session.csrf)), None
+        return Streamed(status if error else 200,
+                        self._config_page(current, shown, error, session.csrf)), None
 
     def _config_page(self, current, shown, error, csrf):
         """The configuration page in pieces: one field at a time (a board's config has some 50
