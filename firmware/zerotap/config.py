@@ -119,6 +119,16 @@ def _want(key, value, kind, what):
 
 # --- addresses ----------------------------------------------------------------------------------
 
+def _digits(text):
+    """TEXT is ASCII digits (CPython's str.isdigit() takes '²' and '٣' too; int('²') fails)."""
+    if not text:
+        return False
+    for c in text:
+        if c not in "0123456789":
+            return False
+    return True
+
+
 def _ipv4(text):
     """The 4 bytes of a dotted-quad IPv4 address, or None."""
     parts = text.split(".")
@@ -127,7 +137,7 @@ def _ipv4(text):
     out = bytearray(4)
     for i in range(4):
         p = parts[i]
-        if not p or len(p) > 3 or not p.isdigit() or (len(p) > 1 and p[0] == "0"):
+        if not p or len(p) > 3 or not _digits(p) or (len(p) > 1 and p[0] == "0"):
             return None
         n = int(p)
         if n > 255:
@@ -223,7 +233,7 @@ def parse_hostport(key, text, hostnames=False):
         port_text = text[i + 1:]
         if _ipv4(host) is None and not (hostnames and _hostname(host)):
             raise ConfigError(key, "bad %s %r" % ("host" if hostnames else "IPv4 address", host))
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not _digits(port_text) or not 0 < int(port_text) < 65536:
         raise ConfigError(key, "bad port %r" % port_text)
     return host, int(port_text)
 
@@ -245,7 +255,7 @@ class Network:
                 raise ConfigError(k, "bad address or CIDR %r" % text)
             width = 8 * len(packed)
             if bits:
-                if not bits.isdigit() or int(bits) > width:
+                if not _digits(bits) or int(bits) > width:
                     raise ConfigError(k, "bad address or CIDR %r" % text)
                 n = int(bits)
             else:
@@ -276,7 +286,7 @@ class Network:
 def _port_range(key, value):
     _want(key, value, str, "a string 'LOW-HIGH'")
     low, sep, high = value.partition("-")
-    if not sep or not low.isdigit() or not high.isdigit():
+    if not sep or not _digits(low) or not _digits(high):
         raise ConfigError(key, "bad port range %r: want LOW-HIGH" % value)
     low, high = int(low), int(high)
     if not 1024 <= low < 65536 or not 1024 <= high < 65536 or high < low + 1:
@@ -581,7 +591,7 @@ def loads(text, dhcp=False):
     """Parse CONFIG.json text; a JSON syntax error is a ConfigError for the key ``config``."""
     try:
         obj = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RuntimeError) as e:  # CPython: RecursionError when nested too deep
         raise ConfigError("config", "not valid JSON (%s)" % (e,))
     return parse(obj, dhcp)
 

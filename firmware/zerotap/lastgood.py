@@ -5,7 +5,8 @@ raises ``ConfigError`` naming the key):
 
     cfg, error = lastgood.load(storage, "config.json", config.loads, box)
 
-- a valid NAME is used, and copied to ``NAME.good`` (atomically, only when it changed);
+- a valid NAME is used, and copied to ``NAME.good`` (atomically, only when it changed; a flash
+  too full for the copy does not stop it);
 - an invalid or missing NAME is left where it is for the person to fix, ``NAME.good`` is used
   instead, and ``box.set_config_error(key, message)`` shows CONFIG ERROR with the key at fault
   (and "last good in use": ``box.config_fallback``, a field of the status model);
@@ -45,7 +46,10 @@ def load(storage, name, parse, box=None):
             error = _key_and_message(e)
         else:
             if storage.read(name + GOOD) != data:
-                storage.write(name + GOOD, data)
+                try:
+                    storage.write(name + GOOD, data)
+                except OSError:  # a full flash: the good config runs; the old copy stays whole
+                    pass
             if box is not None and box.config_error is not None:
                 box.set_config_error(None, None)
             return cfg, None

@@ -168,7 +168,7 @@ def test_browser_shows_the_fallback_step_and_retries(tmp_path):
         stop_all(a, b, box)
 
 
-def _raw(port, source, data=b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"):
+def _raw(port, source, data=b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"):
     """What a client at SOURCE gets back (b"" when the box closes without a byte)."""
     s = socket.socket()
     s.settimeout(5)
@@ -199,6 +199,9 @@ def test_page_security(tmp_path, interpreter):
         # the network side (a source outside phone.allow) gets nothing at all
         assert _raw(box.web_port, "127.0.0.2") == b""
         assert _raw(box.web_port, "127.0.0.1").startswith(b"HTTP/1.1 303")
+        # a name rebound to the box's address (DNS rebinding) gets no page, not even the login
+        assert _raw(box.web_port, "127.0.0.1", b"GET /login HTTP/1.1\r\nHost: rebind.example:"
+                    b"80\r\n\r\n").startswith(b"HTTP/1.1 403")
         # wrong passwords: three refused, then a wait, even for the right one
         guess = WebClient(box.web_port, "127.0.0.4")
         codes = []

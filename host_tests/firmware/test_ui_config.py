@@ -156,3 +156,38 @@ def test_a_board_may_bind_the_wildcard_without_an_address():
     cfg = config.parse(obj, dhcp=True)
     assert cfg.phone.address is None and cfg.network.address is None  # filled in at boot
     assert cfg.phone.host == "0.0.0.0" and cfg.network.port == 5062
+
+
+class _FullFlash:
+    """os, except that the flash is full: a rename of NAME.tmp fails with ENOSPC (28)."""
+
+    def __init__(self, name):
+        import os
+        self.os = os
+        self.name = name
+
+    def stat(self, path):
+        return self.os.stat(path)
+
+    def mkdir(self, path):
+        return self.os.mkdir(path)
+
+    def rename(self, old, new):
+        if new.endswith("/" + self.name):
+            raise OSError(28)
+        return self.os.rename(old, new)
+
+
+def test_a_full_flash_does_not_stop_a_good_config():
+    # the copy to config.json.good is a convenience: a flash too full to take it must not stop a
+    # box whose config.json is good (boot raised OSError out of lastgood.load: no box at all)
+    from zerotap.storage import Storage
+    s = fresh_storage("ui-config-full")
+    box = st.BoxStatus()
+    s.write("config.json", b'{"port": 5060}')
+    lastgood.load(s, "config.json", _parse, box)
+    s.write("config.json", b'{"port": 5070}')  # a new config, saved by the web page
+    full = Storage(s.directory, fs=_FullFlash("config.json.good"))
+    cfg, err = lastgood.load(full, "config.json", _parse, box)
+    assert cfg == {"port": 5070} and err is None and box.config_error is None
+    assert s.read("config.json.good") == b'{"port": 5060}'  # the old good copy is whole

@@ -20,11 +20,11 @@ A saved configuration restarts the box loop: the launcher (``python -m zerotap r
 """
 import gc
 import json
-import os
 import sys
 import time
 
 from zerotap import __version__
+from zerotap.crypto import drbg as _drbg
 from zerotap.runtime import stream
 from zerotap.storage import Storage
 from zerotap.web import app as _app
@@ -64,20 +64,52 @@ class BoxHost:
         return store
 
     def config_text(self):
+        """The config file's text; its last good copy when the file is missing or is no JSON
+        object (a file the box refused at boot, :mod:`zerotap.lastgood`: the form must still
+        come up to fix it); "{}" without either."""
         storage, name = self._store()
-        data = storage.read(name)
-        if data is None:
-            data = storage.read(name + ".good")
-        return data.decode() if data is not None else "{}"
+        for n in (name, name + ".good"):
+            data = storage.read(n)
+            if data is None:
+                continue
+            try:
+                text = data.decode()
+                if isinstance(json.loads(text), dict):
+                    return text
+            except (ValueError, RuntimeError):  # not UTF-8, not JSON, nested too deep
+                pass
+        return "{}"
 
     def save_config(self, text):
         """Validate as at boot (ConfigError naming the key), then replace the file atomically;
         the box loop restarts with it (:mod:`zerotap.lastgood` keeps the last good copy)."""
         from zerotap import config as _config
         parse = getattr(self.box, "config_parser", None) or _config.loads
-        parse(text)
+        self._bindable(parse(text))
         storage, name = self._store()
         storage.write(name, text.encode())
+
+    def _bindable(self, cfg):
+        """ConfigError naming the key when an address of CFG is not this box's: the box could
+        not start again on it (the host's process would exit; a board would halt on CONFIG
+        ERROR with that config already its last good one), and no page would be left to fix it.
+        Port 0: the ports in use are the box's own."""
+        from zerotap.config import ConfigError
+        loop = self.box.loop
+        for key, host in (("phone.sip", cfg.phone.host), ("network.sip", cfg.network.host),
+                          ("control", cfg.control[0])):
+            try:
+                loop.close(loop.open(host, 0, None))
+            except OSError as e:
+                raise ConfigError(key, "cannot bind %s (%s): not an address of this box"
+                                  % (host, e))
+        web, now = cfg.web, self.box.cfg.web
+        if web is not None and (now is None or now.listen[1] != web.listen[1]):
+            host, port = web.listen  # a new port for the page: is it free (a program holds it)?
+            try:
+                self.box.net.streams.listen(host, port, None, framed=False).close()
+            except OSError as e:
+                raise ConfigError("web.listen", "cannot listen on %s:%d (%s)" % (host, port, e))
 
     def device(self):
         impl = sys.implementation
@@ -113,7 +145,13 @@ def _reset_reason():
     return "cause %d" % cause
 
 
-def password_guard(directory, log, random=os.urandom):
+def _random(n):
+    """N bytes from the box's random source (:mod:`zerotap.crypto.drbg`): on an Ethernet board
+    ``os.urandom`` alone is no true random source, and the password and tokens guard VERIFIED."""
+    return _drbg.random_bytes(n)
+
+
+def password_guard(directory, log, random=_random):
     """(Guard, new password or None): the stored record, or a new password at first start."""
     storage = Storage(directory)
     record = storage.read(PASSWORD_FILE)
@@ -140,7 +178,7 @@ class WebServer:
             box.status.web_password = password  # the panel shows it until someone logs in
             box.status.web_port = settings.listen[1]
             box.status.changed()
-        self.app = _app.WebApp(BoxHost(box), self.guard, os.urandom)
+        self.app = _app.WebApp(BoxHost(box), self.guard, _random)
         host, port = settings.listen
         self.streams = box.net.streams
         self.listener = self.streams.listen(host, port, self._event, framed=False)

@@ -82,6 +82,28 @@ def _form(action, csrf, inner, inline=False):
                          inner))
 
 
+def is_address_host(text):
+    """True when a Host header (RFC 9110 section 7.2) names an IP address or ``localhost``,
+    with or without a port: no DNS name, so no name rebound to the box's address."""
+    from zerotap.config import ip_bytes
+    bracket = text.startswith("[")
+    if bracket:
+        end = text.find("]")
+        if end < 0:
+            return False
+        name, rest = text[1:end], text[end + 1:]
+    else:
+        name, sep, port = text.partition(":")
+        rest = sep + port
+    if rest and (rest[0] != ":" or len(rest) < 2 or
+                 not all(c in "0123456789" for c in rest[1:])):
+        return False
+    if name == "localhost":
+        return not bracket
+    packed = ip_bytes(name)
+    return packed is not None and (len(packed) == 16) == bracket
+
+
 def is_secret(key):
     last = key.split(".")[-1].split("[")[0].lower()
     for w in SECRET_WORDS:
@@ -170,7 +192,7 @@ def merge_form(current, form, wifi=False):
         else:
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RuntimeError):  # CPython: RecursionError when nested too deep
                 raise ConfigError(key, "not valid JSON: %r" % text[:40])
         _set(new, key, value)
     return new
@@ -239,6 +261,10 @@ class WebApp:
 
     def _route(self, req, source, now):
         path, m = req.path, req.method
+        host = req.headers.get("host")
+        if host is not None and not is_address_host(host):
+            # DNS rebinding: a site's script whose name now points at the box (docs/web.md)
+            raise HttpError(403, "Host %r: open the page by the box's address" % host[:64])
         if path == "/s.css":
             return response(200, CSS, "text/css"), None
         if path == "/s.js":
@@ -330,6 +356,7 @@ class WebApp:
         from zerotap.config import ConfigError
         current = json.loads(self.host.config_text())
         error = None
+        status = 400
         if req.method == "POST":
             form = req.form()
             try:
@@ -337,6 +364,8 @@ class WebApp:
                 self.host.save_config(json.dumps(new))
             except ConfigError as e:
                 error = (e.key, e.reason)
+            except OSError as e:  # the flash cannot take it (full): the old file stays whole
+                error, status = ("config", "cannot save (%s)" % (e,)), 500
             else:
                 body = ("<p class=ok id=saved>Saved. The box restarts with the new configuration; "
                         "this page comes back in a few seconds.</p><p><a href=/>Status</a></p>")
@@ -344,7 +373,8 @@ class WebApp:
             shown = dict(form)
         else:
             shown = None
-        return Streamed(400 if error else 200, self._config_page(current, shown, error, session.csrf)), None
+        return Streamed(status if error else 200,
+                        self._config_page(current, shown, error, session.csrf)), None
 
     def _config_page(self, current, shown, error, csrf):
         """The configuration page in pieces: one field at a time (a board's config has some 50

@@ -154,7 +154,7 @@ class RequestParser:
         if "transfer-encoding" in headers:
             raise HttpError(501, "transfer-encoding not implemented (send a Content-Length)")
         length = headers.get("content-length", "0")
-        if not length.isdigit():
+        if not length or not all(c in "0123456789" for c in length):  # (isdigit: '²' too)
             raise HttpError(400, "bad Content-Length")
         self.length = int(length)
         if self.length > self.max_body:
