@@ -195,6 +195,7 @@ class Conn:
         self.keepalive_ms = None
         self.ping_sent_at = None
         self.close_reason = None
+        self.closing = None  # (reason,): close once the queue is written (close_after_flush)
         self.server_name = None
         self.received_messages = 0
         self.listener = None  # the Listener that accepted it (inbound)
@@ -395,7 +396,7 @@ class Conn:
                 return
             self.out = self.out[n:]  # (MicroPython's bytearray has no slice deletion)
             self.last_sent = now
-        if not self.out and getattr(self, "closing", None) and self.state == OPEN:
+        if not self.out and self.closing and self.state == OPEN:
             self.close(self.closing[0])
             self._open(now)
             return
@@ -431,6 +432,8 @@ class Conn:
                 return
             self.out = self.out[n:]  # (MicroPython's bytearray has no slice deletion)
             self.last_sent = now
+        if self.closing and not self.out and self.state == OPEN:
+            self.close(self.closing[0])  # the last answer is written (close_after_flush)
 
     def _read(self, now):
         for _ in range(READS_PER_WAKE):
