@@ -157,14 +157,30 @@ def main(board, loop=None, log=None, give_up_ms=None):
     LOOP and LOG replace the UDP loop and the log function (tests). GIVE_UP_MS bounds the waits
     for a config and for the network (tests); without it they last until the board is reset.
     Returns the Box after it stopped, or None when it never ran.
+
+    A config saved from the web page (``box.restart``) starts it all again, in this loop, not by
+    calling itself: the stopped box is no longer referenced while the next one runs (a frame per
+    restart kept each old box, its trust cache and key pool on the heap: about 21 KB a restart
+    on the unix port), and the watchdog started at power-on is the one the next box feeds.
     """
+    global _watchdog
+    _watchdog = start_watchdog(board.machine, log or _log)
+    while True:
+        box = _start(board, loop, log, give_up_ms)
+        if box is None or not box.restart:
+            return box
+        box = None  # nothing of the old box while the next one runs
+        loop = None  # a new loop for it, as at power-on
+
+
+def _start(board, loop, log, give_up_ms):
+    """One start of the box (:func:`main`): from the config to the box's loop stopping."""
     from zerotap import board as support
     from zerotap.crypto import drbg
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
     from zerotap.storage import Storage
 
-    global _watchdog
     drbg.STRICT = True  # no key before the source is ready (issue 12)
     drbg.start(getattr(board, "noise", None))
     log = log or _log
@@ -174,7 +190,6 @@ def main(board, loop=None, log=None, give_up_ms=None):
     status = _status.BoxStatus()
     storage = Storage(board.STORAGE)
     machine = board.machine
-    _watchdog = start_watchdog(machine, log)
     last = last_reset(machine, storage)
     if last is not None:
         log("last reset: %s" % last)
@@ -229,9 +244,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
     except Exception as e:  # a fault in the loop itself: note it on flash, reset the board
         reset_after_fault(machine, storage, box.fault or "loop fault: %r" % (e,), log)
         raise
-    if box.restart:  # a config saved from the web page: start again with it
-        return main(board, None, log, give_up_ms)
-    return box
+    return box  # box.restart: a config saved from the web page; main starts again with it
 
 
 def start_watchdog(machine, log):
