@@ -313,3 +313,29 @@ def test_close_after_flush_closes_once_a_queued_answer_is_written():
     finally:
         client.close()
         loop.close_all()
+
+
+def test_a_keepalive_ping_into_a_reset_connection_closes_that_connection_only():
+    """The peer resets the connection (RST) after the loop's last poll and before its timers:
+    the keepalive ping's write fails (ECONNRESET). That closes the connection with the reason;
+    it must not leave the timer and end the loop (every call with it)."""
+    import socket
+    import struct
+    import time
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = _listen(streams, server)
+    client = Recorder()
+    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    _serve(loop, lambda: c.is_open and server.conns)
+    s = server.conns[0]
+    s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # an RST to the client
+    time.sleep(0.05)  # it arrives; no poll here: the timers run first
+    try:
+        streams.handle_timer(loop.clock() + 1000)  # the ping is due
+        assert c.closed and c.close_reason.startswith("[Errno"), c.close_reason
+        assert (stream.CLOSED_EVENT, c.close_reason) in client.kinds(c)
+    finally:
+        loop.close_all()

@@ -222,7 +222,11 @@ class Conn:
             return False
         self.out += data
         if self.state == OPEN:
-            self._flush(self.streams.loop.clock())
+            try:
+                self._flush(self.streams.loop.clock())
+            except OSError as e:  # reset since the last poll: this connection ends, nothing more
+                self.close(self._os_reason(e))
+                return False
         self._update_mask()
         return self.state != CLOSED
 
