@@ -382,3 +382,42 @@ def test_an_idle_box_holds_its_objects_within_the_budget():
     if hasattr(gc, "mem_alloc"):
         assert held <= _scaled_call(IDLE_OBJECTS_32), \
             "an idle box holds %d bytes (budget %d)" % (held, _scaled_call(IDLE_OBJECTS_32))
+
+
+class _FullLoop(udp.Loop):
+    """A loop on a board whose lwIP sockets are all spoken for (10 in stock firmware): opening
+    one more fails, as lwIP fails it (ENFILE), while ``full`` is set."""
+
+    full = True
+
+    def open(self, host, port, handler, max_datagram=udp.MAX_DATAGRAM):
+        if self.full:
+            raise OSError(23, "ENFILE")
+        return udp.Loop.open(self, host, port, handler, max_datagram)
+
+
+def test_a_lookup_with_no_socket_left_fails_that_lookup_not_the_loop():
+    """The ICE helper's name is looked up from a timer (runtime.http) while a board has no
+    socket left: the query's socket cannot be opened. That lookup waits for the resolver's
+    retries and then fails with a reason; nothing raises out of the loop's timers (a loop fault
+    ends every call)."""
+    from zerotap.runtime import resolver
+    now = [1000]
+    loop = _FullLoop(clock=lambda: now[0])
+    logs = []
+    r = resolver.Resolver(loop, [("127.0.0.1", 53)], log=logs.append)
+    got = []
+    try:
+        r.address(lambda ip, err: got.append((ip, err)), "helper.example.test")
+        for _ in range(10):
+            now[0] += 1000
+            loop.serve_timers()
+        assert got == [(None, "no answer from the resolver")], got
+        assert r.ep is None and logs[0].startswith("dns: no socket for the query: "), logs
+        loop.full = False  # a socket is free again: the next lookup goes out
+        now[0] += 10000
+        r.address(lambda ip, err: got.append((ip, err)), "helper.example.test")
+        assert r.ep is not None and r.ep.sent == 1
+    finally:
+        r.close()
+        loop.close_all()
