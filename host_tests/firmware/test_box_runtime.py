@@ -421,3 +421,38 @@ def test_a_lookup_with_no_socket_left_fails_that_lookup_not_the_loop():
     finally:
         r.close()
         loop.close_all()
+
+
+class _GlitchPanel(panels.MemoryPanel):
+    """An SSD1306 that stops answering on its I2C bus while ``broken``: micropython-lib's
+    driver then raises OSError (ENODEV: no ACK) from ``show``."""
+
+    broken = False
+
+    def show(self, buf):
+        if self.broken:
+            raise OSError(19, "ENODEV")
+        panels.MemoryPanel.show(self, buf)
+
+
+def test_a_display_that_stops_answering_ends_no_call_and_not_the_loop():
+    tmp = scratch("glitch")
+    cfg = _config(tmp)
+    status = st.BoxStatus()
+    panel = _GlitchPanel()
+    front = frontpanel.FrontPanel(display.Display(panel, status))
+    logs = []
+    b = runtime_box.Box(cfg, log=logs.append, status=status, front=front)
+    try:
+        one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+        panel.broken = True
+        _secure(one)  # the SAS to draw, on a bus that does not answer
+        b.handle_timer(b.loop.clock())
+        assert any(t.startswith("display: ") for t in logs), logs
+        assert status.calls == [one] and not b.loop.stopping
+        panel.broken = False
+        one.set_verified(True)  # the next change is drawn
+        b.handle_timer(b.loop.clock())
+        assert front.display.screen == screens.VERIFIED and panel.shown >= 1
+    finally:
+        b.shutdown()

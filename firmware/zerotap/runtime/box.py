@@ -694,7 +694,16 @@ class Box:
         if front is not None:
             t = front.timer()
             if t is not None and t <= now_ms:
-                front.handle_timer(now_ms)
+                self._tick_front(now_ms)
+
+    def _tick_front(self, now_ms):
+        """The front panel's turn. A display that stops answering on its bus (the ssd1306
+        driver's OSError: an I2C glitch, a loose wire) is logged: the calls and the loop go on,
+        and the next change is drawn again."""
+        try:
+            self.front.handle_timer(now_ms)
+        except OSError as e:
+            self.log("display: %s" % (e,))
 
     # --- bindings on flash (issue 14) --------------------------------------------------------------
     def _bindings_storage(self):
@@ -883,7 +892,7 @@ class Box:
         if self.status.ip != self.cfg.network.address or self.status.network != _status.NET_UP:
             self.status.set_network(True, self.cfg.network.address)
         if self.front is not None:
-            self.front.handle_timer(self.loop.clock())  # the panel shows the box before it serves
+            self._tick_front(self.loop.clock())  # the panel shows the box before it serves
         restore = _install_sigterm(self)
         try:
             self.loop.run(self)
@@ -920,7 +929,7 @@ class Box:
         self.net.close()
         self.loop.close_all()
         if self.front is not None:
-            self.front.handle_timer(self.loop.clock())  # the last frame: no call
+            self._tick_front(self.loop.clock())  # the last frame: no call
         self.stream.close()
         self.log("stopped")
 
