@@ -397,3 +397,41 @@ def test_unreadable_bindings_are_set_aside():
                    t.endswith("kept as bindings.json.bad") for t in logs), logs
     finally:
         b.shutdown()
+
+
+def _answer(b, far, fwd, cid, frtp, code, reason):
+    body = far.sdp(frtp).encode()
+    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
+    lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
+    lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
+              "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+              "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
+    _turn(b)
+
+
+def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended():
+    """A 183 with SDP (early media) and no RTP while the callee rings (early media is optional,
+    RFC 3960): the media watch is for answered calls (docs/appliance.md: an early call that never
+    answers ends after 5 minutes), so the call still rings after media.timeout_s; once answered,
+    silence ends it as before."""
+    clock = FakeClock()
+    with BoxAndPeers("appl-early183", timeout_s=5, clock=clock) as (b, logs, phone, far):
+        prtp, frtp = phone.new_rtp(), far.new_rtp()
+        fwd, box_net = _invite(b, phone, far, "ring-long", prtp)
+        _answer(b, far, fwd, "ring-long", frtp, 183, "Session Progress")
+        call = b.status.calls[0]
+        for _ in range(4):  # 20 s of ringing, not a packet either way
+            clock.now += 5000
+            _turn(b, 2)
+        far.receive()
+        assert b.status.calls == [call] and call.state == st.CALLING, call.error
+        assert [m for m in far.got if m.is_request and m.method == "CANCEL"] == []
+        _answer(b, far, fwd, "ring-long", frtp, 200, "OK")
+        assert call.state == st.ACTIVE
+        clock.now += 4900
+        _turn(b, 2)
+        assert b.status.calls == [call]
+        clock.now += 200
+        _turn(b, 2)
+        assert b.status.calls == [] and call.error == "no media from the network for 5 s", call.error

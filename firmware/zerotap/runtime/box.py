@@ -403,7 +403,11 @@ class CallMedia(seams.CallMedia):
             sec.set_peer_hash(value)
 
     def answered(self, now_ms):
-        self.watch.start(now_ms)
+        """The proxy passed on a 2xx, or a 183 with SDP (early media: ZRTP may start on it). The
+        media watch starts with the 2xx only: early media is optional (RFC 3960), and an early
+        call that never answers is the proxy's to end (CALL_SETUP_LIMIT_MS)."""
+        if self.call_status.state == _status.ACTIVE:
+            self.watch.start(now_ms)
         sec = self.session.secure
         if sec is not None and self.faulted is None:
             try:
