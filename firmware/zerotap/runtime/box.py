@@ -754,11 +754,17 @@ class Box:
         """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
         :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
-        to or advertising it follow it); ``network.address`` by default."""
+        to or advertising it follow it); by default what SOURCE reads now, else (no address
+        yet) ``network.address``. Not ``network.address`` first: that is what the box
+        advertises, a forwarded public address say, and the link's own address differing from
+        it is no change (taken for one, it ended the calls and advertised the private
+        address)."""
         from zerotap.runtime import link as _link
         if self.link is not None:
             self.link.close()
-        self.link = _link.Follower(self, source, address or self.cfg.network.address, poll_ms)
+        if address is None:
+            address = source.state()[1] or self.cfg.network.address
+        self.link = _link.Follower(self, source, address, poll_ms)
         return self.link
 
     def link_down(self, now_ms):
