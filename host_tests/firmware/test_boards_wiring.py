@@ -147,8 +147,12 @@ class _SSD1306_I2C:
         self.buffer = bytearray(width * height // 8)
         CALLS.append(("SSD1306_I2C", width, height, addr))
 
+    fails = False  # the panel stops answering on its bus: the driver's OSError
+
     def show(self):
         CALLS.append(("show",))
+        if _SSD1306_I2C.fails:
+            raise OSError(116, "ETIMEDOUT")
 
     def contrast(self, level):
         CALLS.append(("contrast", level))
@@ -631,3 +635,20 @@ def test_a_restart_for_a_saved_config_keeps_nothing_of_the_old_box():
     limit = 2048 if hasattr(__import__("gc"), "mem_alloc") else 11
     assert heap[-1] - heap[1] < limit, heap
     assert _RestartLoop.watchdogs == 1  # one watchdog, fed by every box
+
+
+def test_a_display_that_does_not_answer_does_not_keep_the_board_from_running_the_box():
+    """The SSD1306 found at boot (its address answers the scan) times out on every frame (a bad
+    wire on its data line): the box runs all the same, shows its status on the control, and
+    the errors are logged; before, boot's first frame raised out of main (no box, the watchdog
+    resetting the board a minute later, and again)."""
+    d = scratch("boards-deadpanel")
+    _SSD1306_I2C.fails = True
+    try:
+        result, logs, replies = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(
+            _board_config(d))}, commands=("status",))
+    finally:
+        _SSD1306_I2C.fails = False
+    assert result is not None and logs[-1] == "stopped", logs
+    assert replies[0]["ok"] and replies[0]["network"] == "up", replies
+    assert any(t.startswith("display: ") for t in logs), logs

@@ -90,7 +90,17 @@ def _front(board, settings, status, now_ms):
     return FrontPanel(display, pin, Button(hold_ms=settings.button.hold_ms))
 
 
-def _idle(front, clock, for_ms, deadline):
+def _tick(front, now_ms, log=None):
+    """The front panel's turn before the box runs. A display that does not answer on its bus
+    (the ssd1306 driver's OSError) is logged: the board goes on to run the box (the box's own
+    turns of the panel do the same, Box._tick_front)."""
+    try:
+        front.handle_timer(now_ms)
+    except OSError as e:
+        (log or _log)("display: %s" % (e,))
+
+
+def _idle(front, clock, for_ms, deadline, log=None):
     """Serve the display and the button alone for FOR_MS (or until DEADLINE, a clock value, when
     given). Returns False when DEADLINE passed."""
     end = clock() + for_ms
@@ -101,13 +111,13 @@ def _idle(front, clock, for_ms, deadline):
         if now >= end:
             return True
         _feed()
-        front.handle_timer(now)
+        _tick(front, now, log)
         udp.sleep_ms(IDLE_POLL_MS)
 
 
-def _halt(front, clock, deadline):
+def _halt(front, clock, deadline, log=None):
     """Show what is wrong until the board is reset (or DEADLINE, in tests)."""
-    while _idle(front, clock, 60000, deadline):
+    while _idle(front, clock, 60000, deadline, log):
         pass
 
 
@@ -200,20 +210,20 @@ def _start(board, loop, log, give_up_ms):
                                            "; the last good config runs" if cfg else ""))
     settings = cfg.board if cfg is not None else _config.BoardSettings()
     front = _front(board, settings, status, clock())
-    front.handle_timer(clock())  # ZeroTap starting... (or CONFIG ERROR)
+    _tick(front, clock(), log)  # ZeroTap starting... (or CONFIG ERROR)
 
     ip = None
     while ip is None:
         nic, ip = support.network_up(board.machine, board.network, board.time,
                                      getattr(board, "LAN", None), settings, status)
-        front.handle_timer(clock())
+        _tick(front, clock(), log)
         if ip is None:
             log("network: no address; trying again in %d s" % (NETWORK_RETRY_MS // 1000))
-            if not _idle(front, clock, NETWORK_RETRY_MS, deadline):
+            if not _idle(front, clock, NETWORK_RETRY_MS, deadline, log):
                 return None
     log("network: %s" % ip)
     if cfg is None:
-        _halt(front, clock, deadline)  # CONFIG ERROR until someone fixes the file and resets
+        _halt(front, clock, deadline, log)  # CONFIG ERROR until someone fixes it and resets
         return None
 
     _resolve(board, cfg, ip)
@@ -227,7 +237,7 @@ def _start(board, loop, log, give_up_ms):
     if refused is not None:
         status.set_config_error(refused[0], refused[1])
         log("cannot start: %s: %s" % refused)
-        _halt(front, clock, deadline)
+        _halt(front, clock, deadline, log)
         return None
     _transports(cfg, nic)
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
