@@ -435,3 +435,32 @@ def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended(
         clock.now += 200
         _turn(b, 2)
         assert b.status.calls == [] and call.error == "no media from the network for 5 s", call.error
+
+
+def test_a_status_file_that_cannot_be_written_fails_no_call():
+    """The status stream (``status``: a JSON line per change) on a full disk: each write fails
+    with ENOSPC (``/dev/full``; MicroPython writes at once, CPython when its buffer flushes).
+    The status model's listeners run inside the proxy and the calls' media: a failed line must
+    not abort the INVITE it reports (the call never reached the far end) or a call. It is
+    logged, once."""
+    d = scratch("appl-full")
+    p = _ports(3)
+    low = p[2] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "zrtp": {"cache": d + "/cache"}, "status": "/dev/full",
+        "control": "127.0.0.1:%d" % p[2]})
+    b, logs = _box(d, cfg=cfg)
+    phone, far = Peer("alice"), Peer("bob")
+    try:
+        c = _call(b, phone, far, "full-call")
+        assert _relays(b, *c, seq=1) == (1, 1)
+        assert b.status.calls[0].state == st.ACTIVE
+        assert len([t for t in logs if t.startswith("status: cannot write /dev/full")]) == 1, logs
+        assert not [t for t in logs if "internal error" in t], logs
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()

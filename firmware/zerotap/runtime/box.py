@@ -116,9 +116,11 @@ class StatusStream:
     """One JSON line per change of a call: the status model's fields, plus ``at`` (epoch ms),
     ``box`` (a name) and the media counters. PATH ``-`` is stdout."""
 
-    def __init__(self, path, name=None):
+    def __init__(self, path, name=None, log=None):
         self.path = path
         self.name = name
+        self.log = log
+        self.failed = 0  # lines that could not be written (a full disk): logged once
         self._file = None
         if path == "-":
             self._file = sys.stdout
@@ -139,16 +141,25 @@ class StatusStream:
             counters = getattr(call, "counters", None)
             if counters is not None:
                 line["dropped"] = counters.unauthenticated
-        self._file.write(json.dumps(line) + "\n")
+        # the listeners run inside the proxy and the calls' media: a line that cannot be
+        # written (ENOSPC, a closed pipe) is counted and logged once, never raised into them
         try:
-            self._file.flush()
-        except (AttributeError, OSError):
-            pass
+            self._file.write(json.dumps(line) + "\n")
+            flush = getattr(self._file, "flush", None)
+            if flush is not None:
+                flush()
+        except OSError as e:
+            self.failed += 1
+            if self.failed == 1 and self.log is not None:
+                self.log("status: cannot write %s: %s (the calls go on)" % (self.path, e))
 
     def close(self):
-        if self._file is not None and self._file is not sys.stdout:
-            self._file.close()
-        self._file = None
+        f, self._file = self._file, None
+        if f is not None and f is not sys.stdout:
+            try:
+                f.close()  # CPython writes what it buffered: the same full disk
+            except OSError:
+                self.failed += 1
 
 
 class MediaFactory(seams.MediaFactory):
@@ -553,7 +564,7 @@ class Box:
         self.front = front  # a zerotap.ui.frontpanel.FrontPanel, or None
         if front is not None and front.act is None:
             front.act = self.action
-        self.stream = StatusStream(cfg.status, name)
+        self.stream = StatusStream(cfg.status, name, self.log)
         self.status.listen(self.stream)
         self.secure_factory = secure_factory or seams.ClearFactory()
         self.media_factory = MediaFactory(self, self.secure_factory)
