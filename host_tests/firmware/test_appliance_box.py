@@ -464,3 +464,56 @@ def test_a_status_file_that_cannot_be_written_fails_no_call():
         b.shutdown()
         phone.close()
         far.close()
+
+
+def _reinvite(b, phone, far, ok, cid, cseq, sdp):
+    """The phone's re-INVITE in the dialog of OK (the 200 it got) with SDP, through the box; the
+    far end answers 200 with its own SDP (a held party's answer: its address, as always)."""
+    body = sdp.encode()
+    lines = ["INVITE sip:bob@127.0.0.1:%d SIP/2.0" % far.port,
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKre%s%d;rport" % (phone.port, cid, cseq),
+             "From: " + ok.get("From"), "To: " + ok.get("To"), "Call-ID: " + cid,
+             "CSeq: %d INVITE" % cseq, "Max-Forwards: 70",
+             "Contact: <sip:alice@127.0.0.1:%d>" % phone.port]
+    lines += ["Route: " + r for r in ok.get_all("Record-Route")]
+    lines += ["Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    phone.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.phone.port)
+    _turn(b)
+    far.receive()
+    fwd = far.got[-1]
+    assert fwd.method == "INVITE" and fwd.cseq().number == cseq, fwd
+    body = far.sdp(far.rtp[-1]).encode()
+    resp = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+    resp += ["From: " + fwd.get("From"), "To: " + fwd.get("To"), "Call-ID: " + cid,
+             "CSeq: %d INVITE" % cseq, "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+             "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    far.send(("\r\n".join(resp) + "\r\n\r\n").encode() + body, b.cfg.network.port)
+    _turn(b)
+    phone.receive()
+    assert phone.got[-1].status == 200 and phone.got[-1].cseq().number == cseq
+
+
+def test_a_call_on_hold_longer_than_the_media_timeout_is_not_ended():
+    """The phone holds the call the RFC 2543 way (``c=IN IP4 0.0.0.0``, which the box relays:
+    the far end has nowhere to send, RTCP included) for longer than media.timeout_s: the
+    silence is the hold's, not a dead peer's, so the call stays; after the resume, silence
+    ends it as before."""
+    clock = FakeClock()
+    with BoxAndPeers("appl-hold", timeout_s=5, clock=clock) as (b, logs, phone, far):
+        c = _call(b, phone, far, "hold-call")
+        ok = phone.got[-1]
+        call = b.status.calls[0]
+        held = ("v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+                "m=audio %d RTP/AVP 0\r\na=sendonly\r\n" % phone.rtp_port[id(c[0])])
+        _reinvite(b, phone, far, ok, "hold-call", 2, held)
+        for _ in range(4):  # 20 s on hold, not a packet either way
+            clock.now += 5000
+            _turn(b, 2)
+        assert b.status.calls == [call], call.error
+        _reinvite(b, phone, far, ok, "hold-call", 3, phone.sdp(c[0]))  # resumed
+        clock.now += 4900
+        _turn(b, 2)
+        assert b.status.calls == [call], call.error
+        clock.now += 200
+        _turn(b, 2)
+        assert b.status.calls == [] and call.error.startswith("no media from the "), call.error

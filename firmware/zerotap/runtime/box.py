@@ -221,6 +221,7 @@ class CallMedia(seams.CallMedia):
         self.session = None
         self.faulted = None  # why this call's media stopped (a fault, dead media), or None
         self.watch = _watch.MediaWatch(cfg.media.timeout_s * 1000)
+        self._held = [False, False]  # each side's SDP put the call on hold (set_remote)
         self._inject = None  # a fault injected for the tests: "media", "timer"
         self.rekeys = 0  # new ZRTP exchanges after the far media moved
         self.forks = {}  # forking: the callee's tag of each early dialog with SDP -> its session
@@ -388,7 +389,13 @@ class CallMedia(seams.CallMedia):
 
     def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
         now = self.box.loop.clock()
-        self.watch.hold(side, host is None or port == 0, now)
+        # a side's SDP without an address (RFC 2543 hold, c=0.0.0.0) or with port 0: the box
+        # relays it, so the other side has nowhere to send either (RTCP included): neither side
+        # is watched while one is held, and both count again from the resume
+        self._held[side] = host is None or port == 0
+        held = self._held[0] or self._held[1]
+        self.watch.hold(0, held, now)
+        self.watch.hold(1, held, now)
         moved = side == 1 and self._moves(host, port)
         if side == 0:
             for session in self._sessions():  # the phone's media is the same for every fork
