@@ -456,3 +456,60 @@ def test_a_display_that_stops_answering_ends_no_call_and_not_the_loop():
         assert front.display.screen == screens.VERIFIED and panel.shown >= 1
     finally:
         b.shutdown()
+
+
+class _Names:
+    """The resolver seam of runtime.fallback (``address(done, host)``): what DNS says now, as
+    the box's resolver gives it (its cache keeps an answer for its TTL, then asks again)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.asked = 0
+
+    def address(self, done, host):
+        self.asked += 1
+        done(self.ip, None)
+
+
+class _Attempt:
+    """A call's fallback as BoxFallback._servers sees it."""
+
+    def __init__(self):
+        self.ready = 0
+        self.failed = None
+
+    def agent_ready(self, now):
+        self.ready += 1
+
+    def fail(self, reason, now):
+        self.failed = reason
+
+
+def test_a_stun_server_name_is_resolved_again_once_its_address_may_have_changed():
+    """``ice.stun`` (or a TURN server) by name: the fallback of a later call, months on, must
+    not use the address the name had at the first call: the DNS answer's TTL (the resolver's
+    cache) decides, not a table kept for the box's lifetime."""
+    from zerotap.runtime import fallback as rfallback
+
+    class _Cfg:
+        ice = None
+    now = [1000]
+    loop = udp.Loop(clock=lambda: now[0])
+    names = _Names("192.0.2.10")
+    bf = rfallback.BoxFallback(_Cfg(), loop, None, resolver=names)
+    servers = [("stun.example.test", 3478), None]
+
+    def attempt():
+        a = _Attempt()
+        got = bf._servers(a, servers)
+        if got is None:  # resolving: agent_ready, then the agent is made with the addresses
+            assert a.ready == 1 and a.failed is None
+            got = bf._servers(a, servers)
+        return got
+    try:
+        assert attempt() == [("192.0.2.10", 3478), None]
+        names.ip = "192.0.2.20"  # the server moved; the old answer's TTL ran out long ago
+        now[0] += 30 * 86400 * 1000
+        assert attempt() == [("192.0.2.20", 3478), None], names.asked
+    finally:
+        loop.close_all()
