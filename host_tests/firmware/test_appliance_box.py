@@ -397,3 +397,123 @@ def test_unreadable_bindings_are_set_aside():
                    t.endswith("kept as bindings.json.bad") for t in logs), logs
     finally:
         b.shutdown()
+
+
+def _answer(b, far, fwd, cid, frtp, code, reason):
+    body = far.sdp(frtp).encode()
+    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
+    lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
+    lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
+              "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+              "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
+    _turn(b)
+
+
+def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended():
+    """A 183 with SDP (early media) and no RTP while the callee rings (early media is optional,
+    RFC 3960): the media watch is for answered calls (docs/appliance.md: an early call that never
+    answers ends after 5 minutes), so the call still rings after media.timeout_s; once answered,
+    silence ends it as before."""
+    clock = FakeClock()
+    with BoxAndPeers("appl-early183", timeout_s=5, clock=clock) as (b, logs, phone, far):
+        prtp, frtp = phone.new_rtp(), far.new_rtp()
+        fwd, box_net = _invite(b, phone, far, "ring-long", prtp)
+        _answer(b, far, fwd, "ring-long", frtp, 183, "Session Progress")
+        call = b.status.calls[0]
+        for _ in range(4):  # 20 s of ringing, not a packet either way
+            clock.now += 5000
+            _turn(b, 2)
+        far.receive()
+        assert b.status.calls == [call] and call.state == st.CALLING, call.error
+        assert [m for m in far.got if m.is_request and m.method == "CANCEL"] == []
+        _answer(b, far, fwd, "ring-long", frtp, 200, "OK")
+        assert call.state == st.ACTIVE
+        clock.now += 4900
+        _turn(b, 2)
+        assert b.status.calls == [call]
+        clock.now += 200
+        _turn(b, 2)
+        assert b.status.calls == [] and call.error == "no media from the network for 5 s", call.error
+
+
+def test_a_status_file_that_cannot_be_written_fails_no_call():
+    """The status stream (``status``: a JSON line per change) on a full disk: each write fails
+    with ENOSPC (``/dev/full``; MicroPython writes at once, CPython when its buffer flushes).
+    The status model's listeners run inside the proxy and the calls' media: a failed line must
+    not abort the INVITE it reports (the call never reached the far end) or a call. It is
+    logged, once."""
+    d = scratch("appl-full")
+    p = _ports(3)
+    low = p[2] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "zrtp": {"cache": d + "/cache"}, "status": "/dev/full",
+        "control": "127.0.0.1:%d" % p[2]})
+    b, logs = _box(d, cfg=cfg)
+    phone, far = Peer("alice"), Peer("bob")
+    try:
+        c = _call(b, phone, far, "full-call")
+        assert _relays(b, *c, seq=1) == (1, 1)
+        assert b.status.calls[0].state == st.ACTIVE
+        assert len([t for t in logs if t.startswith("status: cannot write /dev/full")]) == 1, logs
+        assert not [t for t in logs if "internal error" in t], logs
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()
+
+
+def _reinvite(b, phone, far, ok, cid, cseq, sdp):
+    """The phone's re-INVITE in the dialog of OK (the 200 it got) with SDP, through the box; the
+    far end answers 200 with its own SDP (a held party's answer: its address, as always)."""
+    body = sdp.encode()
+    lines = ["INVITE sip:bob@127.0.0.1:%d SIP/2.0" % far.port,
+             "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKre%s%d;rport" % (phone.port, cid, cseq),
+             "From: " + ok.get("From"), "To: " + ok.get("To"), "Call-ID: " + cid,
+             "CSeq: %d INVITE" % cseq, "Max-Forwards: 70",
+             "Contact: <sip:alice@127.0.0.1:%d>" % phone.port]
+    lines += ["Route: " + r for r in ok.get_all("Record-Route")]
+    lines += ["Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    phone.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.phone.port)
+    _turn(b)
+    far.receive()
+    fwd = far.got[-1]
+    assert fwd.method == "INVITE" and fwd.cseq().number == cseq, fwd
+    body = far.sdp(far.rtp[-1]).encode()
+    resp = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+    resp += ["From: " + fwd.get("From"), "To: " + fwd.get("To"), "Call-ID: " + cid,
+             "CSeq: %d INVITE" % cseq, "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+             "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
+    far.send(("\r\n".join(resp) + "\r\n\r\n").encode() + body, b.cfg.network.port)
+    _turn(b)
+    phone.receive()
+    assert phone.got[-1].status == 200 and phone.got[-1].cseq().number == cseq
+
+
+def test_a_call_on_hold_longer_than_the_media_timeout_is_not_ended():
+    """The phone holds the call the RFC 2543 way (``c=IN IP4 0.0.0.0``, which the box relays:
+    the far end has nowhere to send, RTCP included) for longer than media.timeout_s: the
+    silence is the hold's, not a dead peer's, so the call stays; after the resume, silence
+    ends it as before."""
+    clock = FakeClock()
+    with BoxAndPeers("appl-hold", timeout_s=5, clock=clock) as (b, logs, phone, far):
+        c = _call(b, phone, far, "hold-call")
+        ok = phone.got[-1]
+        call = b.status.calls[0]
+        held = ("v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+                "m=audio %d RTP/AVP 0\r\na=sendonly\r\n" % phone.rtp_port[id(c[0])])
+        _reinvite(b, phone, far, ok, "hold-call", 2, held)
+        for _ in range(4):  # 20 s on hold, not a packet either way
+            clock.now += 5000
+            _turn(b, 2)
+        assert b.status.calls == [call], call.error
+        _reinvite(b, phone, far, ok, "hold-call", 3, phone.sdp(c[0]))  # resumed
+        clock.now += 4900
+        _turn(b, 2)
+        assert b.status.calls == [call], call.error
+        clock.now += 200
+        _turn(b, 2)
+        assert b.status.calls == [] and call.error.startswith("no media from the "), call.error

@@ -369,3 +369,34 @@ def test_the_web_page_listens_on_the_new_address_too():
         assert refused, "the old address still takes connections"
     finally:
         b.shutdown()
+
+
+def test_a_box_advertising_a_forwarded_public_address_keeps_it_while_it_follows_its_link():
+    """``network.address`` is what the box advertises, not what its interface has: behind a
+    router that forwards the ports, the public address (config.py's example, 203.0.113.5). The
+    host box follows ``network.interface`` (``python -m zerotap run`` gives no address): the
+    interface's own, unchanged, address is no address change. Nothing is bound again, the
+    public address stays advertised, and a call goes on."""
+    d = scratch("appl-link-public")
+    p = tb._ports(3)
+    low = p[2] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39),
+                    "address": "203.0.113.5"},
+        "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
+        "control": "127.0.0.1:%d" % p[2]})
+    b, logs = tb._box(d, cfg=cfg)
+    phone, far = tb.Peer("alice"), tb.Peer("bob")
+    try:
+        c = tb._call(b, phone, far, "public-call")
+        b.follow_link(FakeLink("127.0.0.1"), poll_ms=20)  # as __main__ does: no address given
+        _turn(b, 8)  # 20 ms turns: several reads of the link
+        assert not [t for t in logs if t.startswith("network: address ")], logs
+        assert b.cfg.network.address == "203.0.113.5" and len(b.media) == 1
+        assert tb._byes(phone, "public-call") == [] and c is not None
+    finally:
+        b.shutdown()
+        phone.close()
+        far.close()

@@ -147,8 +147,12 @@ class _SSD1306_I2C:
         self.buffer = bytearray(width * height // 8)
         CALLS.append(("SSD1306_I2C", width, height, addr))
 
+    fails = False  # the panel stops answering on its bus: the driver's OSError
+
     def show(self):
         CALLS.append(("show",))
+        if _SSD1306_I2C.fails:
+            raise OSError(116, "ETIMEDOUT")
 
     def contrast(self, level):
         CALLS.append(("contrast", level))
@@ -574,3 +578,77 @@ def test_a_wifi_drop_is_shown_the_station_rejoins_and_the_box_comes_back():
     i = states.index(("down", None))
     assert ("up", "192.0.2.7") in states[:i] and ("up", "192.0.2.7") in states[i:], states
     assert replies[0]["network"] in ("up", "down")
+
+
+def _heap():
+    import gc
+    gc.collect()
+    if hasattr(gc, "mem_alloc"):
+        return gc.mem_alloc()  # MicroPython: bytes
+    return len(gc.get_objects())  # CPython: objects
+
+
+class _RestartLoop(_StopLoop):
+    """A loop that stops after a short while and asks for a restart (a config saved from the web
+    page) RESTARTS times; the heap after each run (every old box ended) in HEAP."""
+
+    restarts = 6
+    runs = 0
+    heap = []
+    watchdogs = 0
+
+    def run(self, app=None, max_wait_ms=1000):
+        self.stop_after_ms = 30
+        _StopLoop.run(self, app, max_wait_ms)
+        _RestartLoop.runs += 1
+        _RestartLoop.watchdogs += CALLS.count(("WDT", boot.WDT_TIMEOUT_MS))
+        del CALLS[:]  # what the stubs recorded is the test's, not the box's
+        del READS[:]
+        _RestartLoop.heap.append(_heap())
+        if _RestartLoop.runs <= _RestartLoop.restarts:
+            app.restart = True
+
+
+class _RestartUdp:
+    Loop = _RestartLoop
+    sleep_ms = staticmethod(udp.sleep_ms)
+
+
+def test_a_restart_for_a_saved_config_keeps_nothing_of_the_old_box():
+    """Each config saved from the web page restarts the box (boot.main again). Nothing of the
+    old box may stay referenced while the new one runs: the heap after the 2nd run and after the
+    7th are the same, not six whole boxes (proxy, status, trust cache, key pool) apart."""
+    d = scratch("boards-restart")
+    _RestartLoop.runs = 0
+    _RestartLoop.heap = []
+    _RestartLoop.watchdogs = 0
+    boot.udp = _RestartUdp  # the restarted box's loop: stopped again, and again asked to restart
+    try:
+        result, logs, _ = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(
+            _board_config(d))}, loop_class=_RestartLoop)
+    finally:
+        boot.udp = udp
+    assert result is not None and _RestartLoop.runs == _RestartLoop.restarts + 1, logs
+    assert logs.count("stopped") == _RestartLoop.restarts + 1
+    heap = _RestartLoop.heap
+    # one old box kept: about 21 KB on the unix port, 110 objects on CPython; allow a tenth
+    limit = 2048 if hasattr(__import__("gc"), "mem_alloc") else 11
+    assert heap[-1] - heap[1] < limit, heap
+    assert _RestartLoop.watchdogs == 1  # one watchdog, fed by every box
+
+
+def test_a_display_that_does_not_answer_does_not_keep_the_board_from_running_the_box():
+    """The SSD1306 found at boot (its address answers the scan) times out on every frame (a bad
+    wire on its data line): the box runs all the same, shows its status on the control, and
+    the errors are logged; before, boot's first frame raised out of main (no box, the watchdog
+    resetting the board a minute later, and again)."""
+    d = scratch("boards-deadpanel")
+    _SSD1306_I2C.fails = True
+    try:
+        result, logs, replies = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(
+            _board_config(d))}, commands=("status",))
+    finally:
+        _SSD1306_I2C.fails = False
+    assert result is not None and logs[-1] == "stopped", logs
+    assert replies[0]["ok"] and replies[0]["network"] == "up", replies
+    assert any(t.startswith("display: ") for t in logs), logs

@@ -382,3 +382,134 @@ def test_an_idle_box_holds_its_objects_within_the_budget():
     if hasattr(gc, "mem_alloc"):
         assert held <= _scaled_call(IDLE_OBJECTS_32), \
             "an idle box holds %d bytes (budget %d)" % (held, _scaled_call(IDLE_OBJECTS_32))
+
+
+class _FullLoop(udp.Loop):
+    """A loop on a board whose lwIP sockets are all spoken for (10 in stock firmware): opening
+    one more fails, as lwIP fails it (ENFILE), while ``full`` is set."""
+
+    full = True
+
+    def open(self, host, port, handler, max_datagram=udp.MAX_DATAGRAM):
+        if self.full:
+            raise OSError(23, "ENFILE")
+        return udp.Loop.open(self, host, port, handler, max_datagram)
+
+
+def test_a_lookup_with_no_socket_left_fails_that_lookup_not_the_loop():
+    """The ICE helper's name is looked up from a timer (runtime.http) while a board has no
+    socket left: the query's socket cannot be opened. That lookup waits for the resolver's
+    retries and then fails with a reason; nothing raises out of the loop's timers (a loop fault
+    ends every call)."""
+    from zerotap.runtime import resolver
+    now = [1000]
+    loop = _FullLoop(clock=lambda: now[0])
+    logs = []
+    r = resolver.Resolver(loop, [("127.0.0.1", 53)], log=logs.append)
+    got = []
+    try:
+        r.address(lambda ip, err: got.append((ip, err)), "helper.example.test")
+        for _ in range(10):
+            now[0] += 1000
+            loop.serve_timers()
+        assert got == [(None, "no answer from the resolver")], got
+        assert r.ep is None and logs[0].startswith("dns: no socket for the query: "), logs
+        loop.full = False  # a socket is free again: the next lookup goes out
+        now[0] += 10000
+        r.address(lambda ip, err: got.append((ip, err)), "helper.example.test")
+        assert r.ep is not None and r.ep.sent == 1
+    finally:
+        r.close()
+        loop.close_all()
+
+
+class _GlitchPanel(panels.MemoryPanel):
+    """An SSD1306 that stops answering on its I2C bus while ``broken``: micropython-lib's
+    driver then raises OSError (ENODEV: no ACK) from ``show``."""
+
+    broken = False
+
+    def show(self, buf):
+        if self.broken:
+            raise OSError(19, "ENODEV")
+        panels.MemoryPanel.show(self, buf)
+
+
+def test_a_display_that_stops_answering_ends_no_call_and_not_the_loop():
+    tmp = scratch("glitch")
+    cfg = _config(tmp)
+    status = st.BoxStatus()
+    panel = _GlitchPanel()
+    front = frontpanel.FrontPanel(display.Display(panel, status))
+    logs = []
+    b = runtime_box.Box(cfg, log=logs.append, status=status, front=front)
+    try:
+        one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+        panel.broken = True
+        _secure(one)  # the SAS to draw, on a bus that does not answer
+        b.handle_timer(b.loop.clock())
+        assert any(t.startswith("display: ") for t in logs), logs
+        assert status.calls == [one] and not b.loop.stopping
+        panel.broken = False
+        one.set_verified(True)  # the next change is drawn
+        b.handle_timer(b.loop.clock())
+        assert front.display.screen == screens.VERIFIED and panel.shown >= 1
+    finally:
+        b.shutdown()
+
+
+class _Names:
+    """The resolver seam of runtime.fallback (``address(done, host)``): what DNS says now, as
+    the box's resolver gives it (its cache keeps an answer for its TTL, then asks again)."""
+
+    def __init__(self, ip):
+        self.ip = ip
+        self.asked = 0
+
+    def address(self, done, host):
+        self.asked += 1
+        done(self.ip, None)
+
+
+class _Attempt:
+    """A call's fallback as BoxFallback._servers sees it."""
+
+    def __init__(self):
+        self.ready = 0
+        self.failed = None
+
+    def agent_ready(self, now):
+        self.ready += 1
+
+    def fail(self, reason, now):
+        self.failed = reason
+
+
+def test_a_stun_server_name_is_resolved_again_once_its_address_may_have_changed():
+    """``ice.stun`` (or a TURN server) by name: the fallback of a later call, months on, must
+    not use the address the name had at the first call: the DNS answer's TTL (the resolver's
+    cache) decides, not a table kept for the box's lifetime."""
+    from zerotap.runtime import fallback as rfallback
+
+    class _Cfg:
+        ice = None
+    now = [1000]
+    loop = udp.Loop(clock=lambda: now[0])
+    names = _Names("192.0.2.10")
+    bf = rfallback.BoxFallback(_Cfg(), loop, None, resolver=names)
+    servers = [("stun.example.test", 3478), None]
+
+    def attempt():
+        a = _Attempt()
+        got = bf._servers(a, servers)
+        if got is None:  # resolving: agent_ready, then the agent is made with the addresses
+            assert a.ready == 1 and a.failed is None
+            got = bf._servers(a, servers)
+        return got
+    try:
+        assert attempt() == [("192.0.2.10", 3478), None]
+        names.ip = "192.0.2.20"  # the server moved; the old answer's TTL ran out long ago
+        now[0] += 30 * 86400 * 1000
+        assert attempt() == [("192.0.2.20", 3478), None], names.asked
+    finally:
+        loop.close_all()

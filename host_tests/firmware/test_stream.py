@@ -250,3 +250,92 @@ def test_a_listener_keeps_at_most_max_inbound_connections():
     assert closed[0].close_reason.startswith("too many connections on port")
     assert len([c for c in streams.conns if c.inbound]) == stream.MAX_INBOUND
     loop.close_all()
+
+
+def test_close_after_flush_closes_once_a_queued_answer_is_written():
+    """A server's last answer larger than the socket takes at once (a board's lwIP send buffer
+    is about 5.7 KB; here the test makes both buffers small) stays queued; once the peer has read
+    it all, the connection closes: a web page streamed without Content-Length ends there (the
+    browser waits for it), and its socket is given back."""
+    import socket
+    answer = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"p" * 60000
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = []
+
+    def on_server(conn, kind, data, now):
+        if kind == stream.OPEN_EVENT:
+            conn.sock.setsockopt(socket.SOL_SOCKET, 7, 4096)  # SO_SNDBUF (Linux)
+            server.append(conn)
+            conn.send(answer)
+            conn.close_after_flush()
+
+    lst = None
+    for _ in range(50):
+        try:
+            lst = streams.listen("127.0.0.1", _port(), on_server, framed=False)
+            break
+        except OSError:
+            continue
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        client.setsockopt(socket.SOL_SOCKET, 8, 4096)  # SO_RCVBUF (Linux), before connect
+        client.connect(socket.getaddrinfo("127.0.0.1", lst.port)[0][-1])
+        client.setblocking(False)
+        got = []
+        eof = []
+
+        def read():
+            while True:
+                try:
+                    data = client.recv(8192)
+                except OSError:
+                    return
+                if data is None:
+                    return
+                if not data:
+                    eof.append(True)
+                    return
+                got.append(data)
+
+        def done():
+            read()
+            return eof
+        _serve(loop, lambda: server)
+        assert server[0].out, "the answer was written at once: the buffers are too large"
+        try:
+            _serve(loop, done, limit_ms=2000)
+        except AssertionError:
+            pass
+        assert b"".join(got) == answer
+        assert eof, "the connection stayed open after its last answer was written"
+        assert server[0].closed and server[0] not in streams.conns
+    finally:
+        client.close()
+        loop.close_all()
+
+
+def test_a_keepalive_ping_into_a_reset_connection_closes_that_connection_only():
+    """The peer resets the connection (RST) after the loop's last poll and before its timers:
+    the keepalive ping's write fails (ECONNRESET). That closes the connection with the reason;
+    it must not leave the timer and end the loop (every call with it)."""
+    import socket
+    import struct
+    import time
+    loop = udp.Loop()
+    streams = stream.Streams(loop)
+    server = Recorder()
+    lst = _listen(streams, server)
+    client = Recorder()
+    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    _serve(loop, lambda: c.is_open and server.conns)
+    s = server.conns[0]
+    s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # an RST to the client
+    time.sleep(0.05)  # it arrives; no poll here: the timers run first
+    try:
+        streams.handle_timer(loop.clock() + 1000)  # the ping is due
+        assert c.closed and c.close_reason.startswith("[Errno"), c.close_reason
+        assert (stream.CLOSED_EVENT, c.close_reason) in client.kinds(c)
+    finally:
+        loop.close_all()

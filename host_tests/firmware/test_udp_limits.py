@@ -113,3 +113,41 @@ def test_the_sip_datagram_limit_is_stated():
     # RFC 3261 18.1.1: a request within 200 bytes of the path MTU, or over 1300 bytes without an
     # MTU known, goes over TCP; the box takes SIP datagrams up to 8 KB and refuses larger ones
     assert udp.SIP_DATAGRAM_MAX == 8192
+
+
+class _CountingSocketModule:
+    """The socket module as udp sees it, counting the lookups of names (not literal addresses):
+    each one is the system resolver, blocking the one loop (seconds on a board whose DNS server
+    does not answer), and a name that does not resolve fails each time again."""
+
+    def __init__(self, real):
+        self.real = real
+        self.names = []
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def getaddrinfo(self, host, port, *args):
+        if host.replace(".", "").isdigit() or ":" in host:
+            return self.real.getaddrinfo(host, port, *args)
+        self.names.append(host)
+        raise OSError(-2, "Name or service not known")
+
+
+def test_a_name_as_a_media_destination_is_never_looked_up_in_the_loop():
+    """A far end's SDP may name its media host (``c=IN IP4 media.example.invalid``; the proxy
+    takes it as it comes). Sending there must not look the name up in the loop: the
+    architecture's rule (no blocking getaddrinfo in the loop), and 50 packets a second to a name
+    that does not resolve stalled every call's media. The send fails and is counted."""
+    loop = udp.Loop()
+    a, b = _free_pair(loop, lambda *args: None)
+    fake = _CountingSocketModule(udp.socket)
+    udp.socket = fake
+    try:
+        for _ in range(50):
+            assert not a.send(b"\x80" + bytes(171), ("media.example.invalid", 4000))
+        assert a.send(b"x", ("127.0.0.1", b.port))  # literal addresses as before
+    finally:
+        udp.socket = fake.real
+        loop.close_all()
+    assert fake.names == [] and a.send_errors == 50, fake.names[:3]

@@ -90,7 +90,17 @@ def _front(board, settings, status, now_ms):
     return FrontPanel(display, pin, Button(hold_ms=settings.button.hold_ms))
 
 
-def _idle(front, clock, for_ms, deadline):
+def _tick(front, now_ms, log=None):
+    """The front panel's turn before the box runs. A display that does not answer on its bus
+    (the ssd1306 driver's OSError) is logged: the board goes on to run the box (the box's own
+    turns of the panel do the same, Box._tick_front)."""
+    try:
+        front.handle_timer(now_ms)
+    except OSError as e:
+        (log or _log)("display: %s" % (e,))
+
+
+def _idle(front, clock, for_ms, deadline, log=None):
     """Serve the display and the button alone for FOR_MS (or until DEADLINE, a clock value, when
     given). Returns False when DEADLINE passed."""
     end = clock() + for_ms
@@ -101,13 +111,13 @@ def _idle(front, clock, for_ms, deadline):
         if now >= end:
             return True
         _feed()
-        front.handle_timer(now)
+        _tick(front, now, log)
         udp.sleep_ms(IDLE_POLL_MS)
 
 
-def _halt(front, clock, deadline):
+def _halt(front, clock, deadline, log=None):
     """Show what is wrong until the board is reset (or DEADLINE, in tests)."""
-    while _idle(front, clock, 60000, deadline):
+    while _idle(front, clock, 60000, deadline, log):
         pass
 
 
@@ -157,14 +167,30 @@ def main(board, loop=None, log=None, give_up_ms=None):
     LOOP and LOG replace the UDP loop and the log function (tests). GIVE_UP_MS bounds the waits
     for a config and for the network (tests); without it they last until the board is reset.
     Returns the Box after it stopped, or None when it never ran.
+
+    A config saved from the web page (``box.restart``) starts it all again, in this loop, not by
+    calling itself: the stopped box is no longer referenced while the next one runs (a frame per
+    restart kept each old box, its trust cache and key pool on the heap: about 21 KB a restart
+    on the unix port), and the watchdog started at power-on is the one the next box feeds.
     """
+    global _watchdog
+    _watchdog = start_watchdog(board.machine, log or _log)
+    while True:
+        box = _start(board, loop, log, give_up_ms)
+        if box is None or not box.restart:
+            return box
+        box = None  # nothing of the old box while the next one runs
+        loop = None  # a new loop for it, as at power-on
+
+
+def _start(board, loop, log, give_up_ms):
+    """One start of the box (:func:`main`): from the config to the box's loop stopping."""
     from zerotap import board as support
     from zerotap.crypto import drbg
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
     from zerotap.storage import Storage
 
-    global _watchdog
     drbg.STRICT = True  # no key before the source is ready (issue 12)
     drbg.start(getattr(board, "noise", None))
     log = log or _log
@@ -174,7 +200,6 @@ def main(board, loop=None, log=None, give_up_ms=None):
     status = _status.BoxStatus()
     storage = Storage(board.STORAGE)
     machine = board.machine
-    _watchdog = start_watchdog(machine, log)
     last = last_reset(machine, storage)
     if last is not None:
         log("last reset: %s" % last)
@@ -185,20 +210,20 @@ def main(board, loop=None, log=None, give_up_ms=None):
                                            "; the last good config runs" if cfg else ""))
     settings = cfg.board if cfg is not None else _config.BoardSettings()
     front = _front(board, settings, status, clock())
-    front.handle_timer(clock())  # ZeroTap starting... (or CONFIG ERROR)
+    _tick(front, clock(), log)  # ZeroTap starting... (or CONFIG ERROR)
 
     ip = None
     while ip is None:
         nic, ip = support.network_up(board.machine, board.network, board.time,
                                      getattr(board, "LAN", None), settings, status)
-        front.handle_timer(clock())
+        _tick(front, clock(), log)
         if ip is None:
             log("network: no address; trying again in %d s" % (NETWORK_RETRY_MS // 1000))
-            if not _idle(front, clock, NETWORK_RETRY_MS, deadline):
+            if not _idle(front, clock, NETWORK_RETRY_MS, deadline, log):
                 return None
     log("network: %s" % ip)
     if cfg is None:
-        _halt(front, clock, deadline)  # CONFIG ERROR until someone fixes the file and resets
+        _halt(front, clock, deadline, log)  # CONFIG ERROR until someone fixes it and resets
         return None
 
     _resolve(board, cfg, ip)
@@ -212,7 +237,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
     if refused is not None:
         status.set_config_error(refused[0], refused[1])
         log("cannot start: %s: %s" % refused)
-        _halt(front, clock, deadline)
+        _halt(front, clock, deadline, log)
         return None
     _transports(cfg, nic)
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
@@ -229,9 +254,7 @@ def main(board, loop=None, log=None, give_up_ms=None):
     except Exception as e:  # a fault in the loop itself: note it on flash, reset the board
         reset_after_fault(machine, storage, box.fault or "loop fault: %r" % (e,), log)
         raise
-    if box.restart:  # a config saved from the web page: start again with it
-        return main(board, None, log, give_up_ms)
-    return box
+    return box  # box.restart: a config saved from the web page; main starts again with it
 
 
 def start_watchdog(machine, log):

@@ -116,9 +116,11 @@ class StatusStream:
     """One JSON line per change of a call: the status model's fields, plus ``at`` (epoch ms),
     ``box`` (a name) and the media counters. PATH ``-`` is stdout."""
 
-    def __init__(self, path, name=None):
+    def __init__(self, path, name=None, log=None):
         self.path = path
         self.name = name
+        self.log = log
+        self.failed = 0  # lines that could not be written (a full disk): logged once
         self._file = None
         if path == "-":
             self._file = sys.stdout
@@ -139,16 +141,25 @@ class StatusStream:
             counters = getattr(call, "counters", None)
             if counters is not None:
                 line["dropped"] = counters.unauthenticated
-        self._file.write(json.dumps(line) + "\n")
+        # the listeners run inside the proxy and the calls' media: a line that cannot be
+        # written (ENOSPC, a closed pipe) is counted and logged once, never raised into them
         try:
-            self._file.flush()
-        except (AttributeError, OSError):
-            pass
+            self._file.write(json.dumps(line) + "\n")
+            flush = getattr(self._file, "flush", None)
+            if flush is not None:
+                flush()
+        except OSError as e:
+            self.failed += 1
+            if self.failed == 1 and self.log is not None:
+                self.log("status: cannot write %s: %s (the calls go on)" % (self.path, e))
 
     def close(self):
-        if self._file is not None and self._file is not sys.stdout:
-            self._file.close()
-        self._file = None
+        f, self._file = self._file, None
+        if f is not None and f is not sys.stdout:
+            try:
+                f.close()  # CPython writes what it buffered: the same full disk
+            except OSError:
+                self.failed += 1
 
 
 class MediaFactory(seams.MediaFactory):
@@ -210,6 +221,7 @@ class CallMedia(seams.CallMedia):
         self.session = None
         self.faulted = None  # why this call's media stopped (a fault, dead media), or None
         self.watch = _watch.MediaWatch(cfg.media.timeout_s * 1000)
+        self._held = [False, False]  # each side's SDP put the call on hold (set_remote)
         self._inject = None  # a fault injected for the tests: "media", "timer"
         self.rekeys = 0  # new ZRTP exchanges after the far media moved
         self.forks = {}  # forking: the callee's tag of each early dialog with SDP -> its session
@@ -377,7 +389,13 @@ class CallMedia(seams.CallMedia):
 
     def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
         now = self.box.loop.clock()
-        self.watch.hold(side, host is None or port == 0, now)
+        # a side's SDP without an address (RFC 2543 hold, c=0.0.0.0) or with port 0: the box
+        # relays it, so the other side has nowhere to send either (RTCP included): neither side
+        # is watched while one is held, and both count again from the resume
+        self._held[side] = host is None or port == 0
+        held = self._held[0] or self._held[1]
+        self.watch.hold(0, held, now)
+        self.watch.hold(1, held, now)
         moved = side == 1 and self._moves(host, port)
         if side == 0:
             for session in self._sessions():  # the phone's media is the same for every fork
@@ -403,7 +421,11 @@ class CallMedia(seams.CallMedia):
             sec.set_peer_hash(value)
 
     def answered(self, now_ms):
-        self.watch.start(now_ms)
+        """The proxy passed on a 2xx, or a 183 with SDP (early media: ZRTP may start on it). The
+        media watch starts with the 2xx only: early media is optional (RFC 3960), and an early
+        call that never answers is the proxy's to end (CALL_SETUP_LIMIT_MS)."""
+        if self.call_status.state == _status.ACTIVE:
+            self.watch.start(now_ms)
         sec = self.session.secure
         if sec is not None and self.faulted is None:
             try:
@@ -549,7 +571,7 @@ class Box:
         self.front = front  # a zerotap.ui.frontpanel.FrontPanel, or None
         if front is not None and front.act is None:
             front.act = self.action
-        self.stream = StatusStream(cfg.status, name)
+        self.stream = StatusStream(cfg.status, name, self.log)
         self.status.listen(self.stream)
         self.secure_factory = secure_factory or seams.ClearFactory()
         self.media_factory = MediaFactory(self, self.secure_factory)
@@ -694,7 +716,16 @@ class Box:
         if front is not None:
             t = front.timer()
             if t is not None and t <= now_ms:
-                front.handle_timer(now_ms)
+                self._tick_front(now_ms)
+
+    def _tick_front(self, now_ms):
+        """The front panel's turn. A display that stops answering on its bus (the ssd1306
+        driver's OSError: an I2C glitch, a loose wire) is logged: the calls and the loop go on,
+        and the next change is drawn again."""
+        try:
+            self.front.handle_timer(now_ms)
+        except OSError as e:
+            self.log("display: %s" % (e,))
 
     # --- bindings on flash (issue 14) --------------------------------------------------------------
     def _bindings_storage(self):
@@ -741,11 +772,17 @@ class Box:
         """Read SOURCE (:mod:`zerotap.runtime.link`: the host's interface, a board's Wi-Fi or
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
         :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
-        to or advertising it follow it); ``network.address`` by default."""
+        to or advertising it follow it); by default what SOURCE reads now, else (no address
+        yet) ``network.address``. Not ``network.address`` first: that is what the box
+        advertises, a forwarded public address say, and the link's own address differing from
+        it is no change (taken for one, it ended the calls and advertised the private
+        address)."""
         from zerotap.runtime import link as _link
         if self.link is not None:
             self.link.close()
-        self.link = _link.Follower(self, source, address or self.cfg.network.address, poll_ms)
+        if address is None:
+            address = source.state()[1] or self.cfg.network.address
+        self.link = _link.Follower(self, source, address, poll_ms)
         return self.link
 
     def link_down(self, now_ms):
@@ -883,7 +920,7 @@ class Box:
         if self.status.ip != self.cfg.network.address or self.status.network != _status.NET_UP:
             self.status.set_network(True, self.cfg.network.address)
         if self.front is not None:
-            self.front.handle_timer(self.loop.clock())  # the panel shows the box before it serves
+            self._tick_front(self.loop.clock())  # the panel shows the box before it serves
         restore = _install_sigterm(self)
         try:
             self.loop.run(self)
@@ -920,7 +957,7 @@ class Box:
         self.net.close()
         self.loop.close_all()
         if self.front is not None:
-            self.front.handle_timer(self.loop.clock())  # the last frame: no call
+            self._tick_front(self.loop.clock())  # the last frame: no call
         self.stream.close()
         self.log("stopped")
 

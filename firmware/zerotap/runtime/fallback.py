@@ -48,12 +48,18 @@ def _turn_from_helper(turn):
     return None
 
 
+# how long a STUN/TURN server's address, once resolved, serves the agents made from it: the
+# length of one attempt's preparation, not the box's lifetime (a server that moves is found again
+# at the next attempt; within the answer's TTL the resolver answers from its cache)
+ADDRESS_KEEP_MS = 60000
+
+
 class BoxFallback:
     def __init__(self, cfg, loop, streams, log=None, rand=None, resolver=None):
         self.cfg = cfg
         self.resolver = resolver  # the box's (network.dns), or one of our own made on demand
         self._own_resolver = False
-        self.addresses = {}  # server name -> IPv4 address, resolved for the agent
+        self.addresses = {}  # server name -> (IPv4 address, when resolved): for ADDRESS_KEEP_MS
         self.ice = cfg.ice
         self.loop = loop
         self.streams = streams
@@ -94,10 +100,15 @@ class BoxFallback:
         """SERVERS [(host, port) or None] with names replaced by addresses, or None while some
         are being resolved (FB's agent_ready follows; a failure ends FB's attempt)."""
         from zerotap.sip import locate as _locate
+        now = self.loop.clock()
+        known = self.addresses
+        for name in list(known):  # older answers are asked again (the resolver keeps the TTL)
+            if known[name][1] + ADDRESS_KEEP_MS <= now:
+                del known[name]
         missing = [a[0] for a in servers if a is not None and not _locate.is_ip(a[0])
-                   and a[0] not in self.addresses]
+                   and a[0] not in known]
         if not missing:
-            return [None if a is None else (self.addresses.get(a[0], a[0]), a[1])
+            return [None if a is None else (known[a[0]][0] if a[0] in known else a[0], a[1])
                     for a in servers]
         for host in missing:
             def done(ip, err, host=host):
@@ -105,7 +116,7 @@ class BoxFallback:
                 if ip is None:
                     fb.fail("cannot resolve %s: %s" % (host, err), now)
                     return
-                self.addresses[host] = ip
+                self.addresses[host] = (ip, now)
                 fb.agent_ready(now)
             self.resolve(done, host)
         return None

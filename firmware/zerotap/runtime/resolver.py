@@ -7,7 +7,8 @@ and RFC 3263 server location (:mod:`zerotap.sip.locate`) that never blocks the l
     r.address(done, "turn.example.test")             # done(ip or None, error): an A lookup
 
 The UDP socket is opened when a query goes out and closed when none is pending (a board has
-10 lwIP sockets in all). Answers are cached by TTL; a later ``locate`` of the same name is
+10 lwIP sockets in all); when none can be opened, the query waits for the client's next try, and
+after the last one its lookup fails ("no answer from the resolver"). Answers are cached by TTL; a later ``locate`` of the same name is
 answered from the cache without a datagram.
 """
 import os
@@ -93,7 +94,11 @@ class Resolver:
                     again = True
         out = self.client.datagrams()
         if out and self.ep is None:
-            self.ep = self.loop.open(self.bind, 0, self._on_datagram)
+            try:
+                self.ep = self.loop.open(self.bind, 0, self._on_datagram)
+            except OSError as e:  # no socket left (a board's 10): the client's retries try again
+                self.log("dns: no socket for the query: %s" % (e,))
+                return
         for data, dest in out:
             self.ep.send(data, dest)
         if self.ep is not None and not self.client.pending and not out:

@@ -195,6 +195,7 @@ class Conn:
         self.keepalive_ms = None
         self.ping_sent_at = None
         self.close_reason = None
+        self.closing = None  # (reason,): close once the queue is written (close_after_flush)
         self.server_name = None
         self.received_messages = 0
         self.listener = None  # the Listener that accepted it (inbound)
@@ -221,7 +222,11 @@ class Conn:
             return False
         self.out += data
         if self.state == OPEN:
-            self._flush(self.streams.loop.clock())
+            try:
+                self._flush(self.streams.loop.clock())
+            except OSError as e:  # reset since the last poll: this connection ends, nothing more
+                self.close(self._os_reason(e))
+                return False
         self._update_mask()
         return self.state != CLOSED
 
@@ -395,7 +400,7 @@ class Conn:
                 return
             self.out = self.out[n:]  # (MicroPython's bytearray has no slice deletion)
             self.last_sent = now
-        if not self.out and getattr(self, "closing", None) and self.state == OPEN:
+        if not self.out and self.closing and self.state == OPEN:
             self.close(self.closing[0])
             self._open(now)
             return
@@ -431,6 +436,8 @@ class Conn:
                 return
             self.out = self.out[n:]  # (MicroPython's bytearray has no slice deletion)
             self.last_sent = now
+        if self.closing and not self.out and self.state == OPEN:
+            self.close(self.closing[0])  # the last answer is written (close_after_flush)
 
     def _read(self, now):
         for _ in range(READS_PER_WAKE):

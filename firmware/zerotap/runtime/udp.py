@@ -75,6 +75,20 @@ class Clock:
         return self._ms
 
 
+def _is_address(host):
+    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad: what getaddrinfo turns
+    into a socket address without asking a DNS server."""
+    if ":" in host:
+        return True
+    parts = host.split(".")
+    if len(parts) != 4:
+        return False
+    for p in parts:
+        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+            return False
+    return True
+
+
 def sleep_ms(ms):
     if hasattr(time, "sleep_ms"):
         time.sleep_ms(ms)
@@ -140,9 +154,14 @@ class Loop:
 
     # --- addresses ------------------------------------------------------------------------------
     def sockaddr(self, addr):
-        """What ``sendto`` wants for ``(host, port)`` (cached)."""
+        """What ``sendto`` wants for ``(host, port)`` (cached). HOST must be an address: a name
+        (a far end's SDP may give one) raises OSError at once, never a lookup in the loop (the
+        system resolver blocks it: seconds on a board, and a name that does not resolve failed
+        again for every packet). Names are resolved in the loop by runtime.resolver."""
         s = self._sockaddr.get(addr)
         if s is None:
+            if not _is_address(addr[0]):
+                raise OSError(22, "not an address: %s" % (addr[0],))
             if len(self._sockaddr) >= _ADDR_CACHE_MAX:
                 self._sockaddr = {}
             s = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
