@@ -109,3 +109,28 @@ def test_uri_transport_wins_over_network_transport():
         b"BYE sip:bob@192.0.2.50:5060", b"BYE sips:bob@192.0.2.50:5061")
     out = _one(p.receive(proxy.PHONE, sips, PHONE, 1000))
     assert out[3] == "TLS"
+
+
+def test_a_callee_cannot_set_the_boxs_public_address_through_its_answer():
+    # The far UA writes the response it sends back, the box's Via included (a proxy between
+    # only pops its own). received/rport there is the callee's word, not the registrar's: taking
+    # it would show the callee's address in the box's Contact, Via, Record-Route and SDP
+    # (incoming calls and media would go to the callee). Only the registrar's answer counts.
+    from test_proxy_core import _response
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1000))
+    fwd = message.parse(out[1])
+    via = fwd.vias()[0]
+    via.set_param("received", "203.0.113.66")
+    via.set_param("rport", "4444")
+    fwd.set("Via", [str(via)] + fwd.get_all("Via")[1:])
+    out = _one(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), ("192.0.2.10", 5060),
+                         1200))
+    assert out[2] == PHONE
+    assert p.nat.public is None and p.status.public is None
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test", branch="z9hG4bK2",
+                                              cseq="21 INVITE").replace(b"c140wxXF0q", b"call-2"),
+                         PHONE, 1300))
+    msg = message.parse(out[1])
+    assert str(msg.vias()[0]).startswith("SIP/2.0/UDP 10.0.0.2:5080;")
+    assert b"c=IN IP4 10.0.0.2" in msg.body and b"203.0.113.66" not in out[1]

@@ -942,11 +942,14 @@ class Proxy:
             if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg"):
                 return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
-        if side == NETWORK and self.nat.learn_via(top, self.transport_in):  # RFC 3581
+        method = resp.cseq().method
+        # RFC 3581: received/rport on the box's Via say where the registrar saw it. Only a
+        # REGISTER's answer is the registrar's word: in any other response the far UA wrote
+        # the box's Via itself (a proxy between pops only its own)
+        if side == NETWORK and method == "REGISTER" and self.nat.learn_via(top, self.transport_in):
             self._public_changed()
         resp.set("Via", resp.get_all("Via")[1:])
         dest = vias[1].response_address()
-        method = resp.cseq().method
         code = resp.status
         call = self.calls.get(resp.call_id())
         if call is not None and call.box_answered is not None and method == "INVITE":
