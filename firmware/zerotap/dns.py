@@ -57,6 +57,7 @@ TRIES = 2
 NEGATIVE_TTL_S = 30  # when a negative answer carries no SOA (RFC 2308 says use SOA minimum)
 FAILURE_TTL_S = 5  # SERVFAIL or no answer: remembered briefly, then asked again
 MAX_TTL_S = 86400
+NEGATIVE_MAX_TTL_S = 10800  # RFC 2308 section 5: "one to three hours have been found to work well"
 CACHE_MAX = 64
 
 
@@ -392,12 +393,12 @@ def parse(data):
 
 def negative_ttl(msg):
     """How long a negative answer may be cached (RFC 2308 §5: the SOA's minimum, capped by the
-    SOA record's own TTL), or NEGATIVE_TTL_S without an SOA."""
+    SOA record's own TTL and by NEGATIVE_MAX_TTL_S), or NEGATIVE_TTL_S without an SOA."""
     for r in msg.authority:
         if r.rtype == SOA and isinstance(r.value, bytes) and len(r.value) >= 4:
             v = r.value
             minimum = (v[-4] << 24) | (v[-3] << 16) | (v[-2] << 8) | v[-1]
-            return min(minimum, r.ttl)
+            return min(minimum, r.ttl, NEGATIVE_MAX_TTL_S)
     return NEGATIVE_TTL_S
 
 

@@ -309,3 +309,39 @@ def test_client_retries_then_next_server_then_fails():
     before = client.refused
     assert client.receive(b"\x01\x02", ("127.0.0.53", 53), 0) is None
     assert client.refused == before + 1
+
+
+def _answer_to(query, answers=b"", an=0, authority=b"", ns=0, rcode=0):
+    """An answer to QUERY (its id and question copied) with the given records (wire form)."""
+    question = query.data[12:12 + len(dns.encode_name(query.wire_name)) + 4]
+    return (_header(qd=1, an=an, ns=ns, flags=0x8180 | rcode, qid=query.id) + question + answers
+            + authority)
+
+
+def _soa(ttl, minimum):
+    rdata = b"\xc0\x0c\xc0\x0c" + bytes(12) + b"\x00\x00\x0e\x10" + dns._u32(minimum)
+    return b"\xc0\x0c\x00\x06\x00\x01" + dns._u32(ttl) + dns._u16(len(rdata)) + rdata
+
+
+def test_a_negative_answer_is_cached_no_longer_than_rfc2308_allows():
+    # RFC 2308 section 5: the SOA's TTL and MINIMUM can say 68 years; a resolver limits how long
+    # it keeps a negative answer (no longer than a positive one, one to three hours work well).
+    # Else one NXDOMAIN while the provider fixes its zone keeps the box from it until a reboot.
+    for rcode in (dns.NXDOMAIN, dns.NOERROR):
+        client = dns.Client([("127.0.0.53", 53)], Counter())
+        assert client.lookup("_sip._udp.example.test", dns.SRV, 0) is None
+        data, server = client.datagrams()[0]
+        query = list(client.pending.values())[0].query
+        answer = _answer_to(query, authority=_soa(0x7FFFFFFF, 0xFFFFFFFF), ns=1, rcode=rcode)
+        assert client.receive(answer, server, 0) == ("_sip._udp.example.test", dns.SRV)
+        a = client.lookup("_sip._udp.example.test", dns.SRV, 0)
+        assert a.records == [] and a.error is None
+        assert a.expires == 1000 * dns.NEGATIVE_MAX_TTL_S <= 1000 * dns.MAX_TTL_S
+        assert client.lookup("_sip._udp.example.test", dns.SRV, a.expires) is None  # asked again
+    # a short SOA minimum is kept as it is
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("x.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    client.receive(_answer_to(query, authority=_soa(3600, 60), ns=1, rcode=dns.NXDOMAIN), server, 0)
+    assert client.lookup("x.example.test", dns.A, 0).expires == 60000
