@@ -345,3 +345,22 @@ def test_a_negative_answer_is_cached_no_longer_than_rfc2308_allows():
     query = list(client.pending.values())[0].query
     client.receive(_answer_to(query, authority=_soa(3600, 60), ns=1, rcode=dns.NXDOMAIN), server, 0)
     assert client.lookup("x.example.test", dns.A, 0).expires == 60000
+
+
+def test_an_answer_through_a_cname_lasts_no_longer_than_the_cname():
+    # The address of sip.example.test holds only while its CNAME does (RFC 1034 section 3.6.2:
+    # each record keeps its own TTL): a provider that moves its server by changing a 60 s CNAME
+    # must not find the box at the old address for a day.
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("sip.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    target = dns.encode_name("edge.example.test")
+    cname = b"\xc0\x0c\x00\x05\x00\x01" + dns._u32(60) + dns._u16(len(target)) + target
+    at = 12 + len(dns.encode_name(query.wire_name)) + 4 + 12  # the target's name in the answer
+    a = (bytes([0xC0 | (at >> 8), at & 0xFF]) + b"\x00\x01\x00\x01" + dns._u32(86400)
+         + b"\x00\x04\xc0\x00\x02\x21")
+    assert client.receive(_answer_to(query, cname + a, an=2), server, 0) is not None
+    got = client.lookup("sip.example.test", dns.A, 0)
+    assert [r.value for r in got.records] == ["192.0.2.33"]
+    assert got.expires == 60000
