@@ -297,6 +297,19 @@ def test_malformed_requests_get_400_and_garbage_gets_nothing():
     assert p.malformed >= 4
 
 
+def test_a_request_with_a_broken_via_gets_its_400_where_it_came_from():
+    # RFC 3261 section 8.2: the parser refused the Via, so the 400 goes back to the source
+    # address (the Via cannot say where); the proxy must not stop on it
+    p, _, logs = _proxy()
+    for via in (b"Via: SIP/2.0/UDP 127.0h=z9hG4bK1;rport", b"Via: SIP/2.0/UDP 127.0.0.1:5062;;"):
+        bad = _invite().replace(b"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK.KA8M82Eqj;rport",
+                                via)
+        out = p.receive(proxy.PHONE, bad, PHONE, 0)
+        assert len(out) == 1 and out[0][0] == proxy.PHONE and out[0][2] == PHONE, out
+        assert out[0][1].startswith(b"SIP/2.0 400 Via: "), out[0][1][:60]
+        assert b"\r\n" + via + b"\r\n" in out[0][1]  # copied as it came (RFC 3261 8.2.6.2)
+
+
 def test_max_forwards_zero_gets_483():
     p, _, _ = _proxy()
     _, resp, _ = _one(p.receive(proxy.PHONE, _invite().replace(b"Max-Forwards: 70",

@@ -349,6 +349,7 @@ class Proxy:
     def _send_reply(self, side, resp, src):
         try:
             dest = src
+            transport = self.transport_in
             vias = resp.get_all("Via")
             try:
                 top = _hdr.parse_via(vias[0]) if vias else None
@@ -358,7 +359,8 @@ class Proxy:
                 self._note_source(top, src, self.transport_in != "UDP")
                 resp.set("Via", [str(top)] + vias[1:])
                 dest = top.response_address()
-            return [_out(side, resp.serialize(), dest, self._via_transport(top))]
+                transport = self._via_transport(top)
+            return [_out(side, resp.serialize(), dest, transport)]
         except ValueError as e:
             self.log("sip: cannot answer: %s" % (e,))
             return []
