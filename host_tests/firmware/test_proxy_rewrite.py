@@ -69,3 +69,25 @@ def test_attribute_values_are_read_by_the_sdp_module():
     # values that do not parse (RFC 3605 port, RFC 6189 64 hex digits) are ignored, not half-read
     seen = rewrite.read(base + b"a=rtcp:99999\r\na=zrtp-hash:1.10 " + b"g" * 64 + b"\r\n")
     assert seen.rtcp_port == 0 and seen.zrtp_hash is None
+
+
+def test_a_bare_cr_or_nul_inside_a_line_is_refused():
+    # RFC 8866 section 9: a line holds no NUL, CR or LF. Parsers differ on a bare CR: pjsip's
+    # scanner ends a line at it, so "a=ptime:20\rc=IN IP4 203.0.113.9" is a second, hidden c=
+    # line for such a phone, which the rewrite (one line up to LF) would pass unchanged: the
+    # phone's media would go past the box in clear while the box says SECURE. Same for a
+    # hidden a=crypto. Refused, as zerotap.sip.sdp refuses it.
+    base = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+            b"m=audio 5004 RTP/AVP 0\r\n")
+    for hidden in (b"a=ptime:20\rc=IN IP4 203.0.113.9\r\n", b"a=ptime:20\ra=crypto:1 X inline:K\n",
+                   b"a=sendrecv\x00\r\nc=IN IP4 203.0.113.9\r\n"):
+        for call in (lambda: rewrite.rewrite(base + hidden, "10.0.0.1", 40000),
+                     lambda: rewrite.read(base + hidden)):
+            try:
+                call()
+            except ValueError as e:
+                assert str(e) == "SDP: NUL or CR inside line 7", str(e)
+                continue
+            raise AssertionError("accepted %r" % hidden)
+    # a CRLF (or a bare LF) line end is no such thing
+    assert rewrite.read(base.replace(b"\r\n", b"\n") + b"a=ptime:20\r\n").port == 5004

@@ -112,7 +112,7 @@ def rewrite(body, address, port, zrtp_hash=None, rtcp_port=None):
     ``"1.10 3f..."``). RTCP_PORT (an int): ``a=rtcp:RTCP_PORT`` is added (RFC 3605), so that the
     peer sends its RTCP there (the box's one socket per side takes RTP and RTCP, see
     boards/README.md). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
-    m= line, an audio stream without a connection address)."""
+    m= line, a NUL or bare CR inside a line, an audio stream without a connection address)."""
     return _walk(body, address, port, zrtp_hash, rtcp_port)
 
 
@@ -130,7 +130,13 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
     audio = -1  # the index of the relayed audio section
     audio_c = None
     in_audio = False
+    number = 0
     for line in lines:
+        number += 1
+        if b"\r" in line or b"\x00" in line:
+            # RFC 8866 section 9; a bare CR ends a line for some parsers (pjsip's): what the box
+            # passes as one line would carry a second, unrewritten one (c=, a=crypto) to them
+            raise ValueError("SDP: NUL or CR inside line %d" % number)
         if len(line) < 2 or line[1:2] != b"=":
             if not line:
                 continue  # tolerate blank lines
