@@ -310,6 +310,24 @@ def test_a_request_with_a_broken_via_gets_its_400_where_it_came_from():
         assert b"\r\n" + via + b"\r\n" in out[0][1]  # copied as it came (RFC 3261 8.2.6.2)
 
 
+def test_a_response_from_the_network_goes_only_to_a_phone():
+    # The callee writes its response, the phone's Via in it included: received/rport there
+    # would make the box send the callee's bytes from its phone-side socket to any host and
+    # port of the LAN (docs/trust.md section 8: toward the phone side only a phone).
+    p, _, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    vias = fwd.vias()
+    vias[1].set_param("received", "10.9.9.9")
+    vias[1].set_param("rport", "1900")
+    fwd.set("Via", [str(v) for v in vias])
+    assert p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 1100) == []
+    assert "not a phone of the box" in logs[-1], logs[-1]
+    # the phone's own Via as the box forwarded it still brings the answer home
+    _, fwd, _ = _forward_invite(p)
+    side, resp, dest = _one(p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 1200))
+    assert side == proxy.PHONE and dest == PHONE and resp.status == 180
+
+
 def test_max_forwards_zero_gets_483():
     p, _, _ = _proxy()
     _, resp, _ = _one(p.receive(proxy.PHONE, _invite().replace(b"Max-Forwards: 70",

@@ -952,6 +952,13 @@ class Proxy:
             self._public_changed()
         resp.set("Via", resp.get_all("Via")[1:])
         dest = vias[1].response_address()
+        if side == NETWORK and (dest[0] not in self.cfg.phone.allow or not self._is_phone(dest)):
+            # the callee wrote the phone's Via in its response: toward the phone side only a
+            # phone, as for requests (docs/trust.md section 8)
+            self.rejected += 1
+            self.log("sip: %d toward %s dropped: not a phone of the box"
+                     % (resp.status, join_hostport(*dest)))
+            return []
         code = resp.status
         call = self.calls.get(resp.call_id())
         if call is not None and call.box_answered is not None and method == "INVITE":
