@@ -134,3 +134,35 @@ def test_a_callee_cannot_set_the_boxs_public_address_through_its_answer():
     msg = message.parse(out[1])
     assert str(msg.vias()[0]).startswith("SIP/2.0/UDP 10.0.0.2:5080;")
     assert b"c=IN IP4 10.0.0.2" in msg.body and b"203.0.113.66" not in out[1]
+
+
+def test_a_response_that_claims_another_method_changes_no_registration():
+    # CSeq in a response is the sender's word too: a callee answering the box's INVITE with
+    # "CSeq: 20 REGISTER" must not pass for the registrar (public address, bindings). Only a
+    # response to a REGISTER the box forwarded (its branch) is the registrar's.
+    from test_proxy_core import _response
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    reg = ("REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKr1;rport\r\n"
+           "From: <sip:alice@sip.example.test>;tag=r1\r\nTo: <sip:alice@sip.example.test>\r\n"
+           "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    out = _one(p.receive(proxy.PHONE, reg, PHONE, 1000))
+    msg = message.parse(out[1])
+    box_contact = msg.get("Contact")
+    ok = message.make_response(msg, 200, "OK")
+    ok.add("Contact", box_contact + ";expires=300")
+    _one(p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1100))
+    assert list(p.bindings) == ["1"] and p.status.registered and p.nat.public is None
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1200))
+    fwd = message.parse(out[1])
+    via = fwd.vias()[0]
+    via.set_param("received", "203.0.113.66")
+    via.set_param("rport", "4444")
+    fwd.set("Via", [str(via)] + fwd.get_all("Via")[1:])
+    fwd.set("CSeq", "20 REGISTER")
+    forged = _response(fwd, 200, "OK", extra="Contact: %s;expires=0" % box_contact)
+    p.receive(proxy.NETWORK, forged, ("192.0.2.10", 5060), 1300)
+    assert p.nat.public is None
+    assert list(p.bindings) == ["1"] and p.status.registered

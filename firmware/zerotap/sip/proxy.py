@@ -264,6 +264,7 @@ class Proxy:
         # network changes (issue 14): the last REGISTER the box forwarded for each AOR, as it
         # left ((request, dest, transport)), which the box sends again for the phone
         self.registers = {}
+        self._register_branches = []  # the box's branches of the REGISTERs it forwarded
         self.rand = rand
         self._rereg_cseq = 0
         self._rereg_tag = None
@@ -644,6 +645,7 @@ class Proxy:
         if out_side == NETWORK and req.method == "REGISTER":
             self.nat.flow(dest, transport, fwd.now_ms)
             self.registers[str(req.address("To").uri)] = (req, dest, transport)
+            _remember(self._register_branches, fwd.branch)
         call = fwd.call
         if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
                 call.phase == EARLY:
@@ -744,6 +746,11 @@ class Proxy:
         return uri.address()
 
     # --- REGISTER --------------------------------------------------------------------------------
+    def _forwarded_register(self, via):
+        """True when VIA (the box's, atop a response) is that of a REGISTER the box forwarded
+        (one of the last _LEARNED_MAX)."""
+        return via.branch in self._register_branches
+
     def _register_request(self, req, src, now_ms):
         contacts = req.addresses("Contact")
         aor = str(req.address("To").uri)
@@ -945,10 +952,13 @@ class Proxy:
                 return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
         method = resp.cseq().method
-        # RFC 3581: received/rport on the box's Via say where the registrar saw it. Only a
-        # REGISTER's answer is the registrar's word: in any other response the far UA wrote
-        # the box's Via itself (a proxy between pops only its own)
-        if side == NETWORK and method == "REGISTER" and self.nat.learn_via(top, self.transport_in):
+        # the registrar's answer: a response to a REGISTER the box forwarded (its branch; the
+        # CSeq of a response is only its sender's word)
+        registrar = side == NETWORK and method == "REGISTER" and self._forwarded_register(top)
+        # RFC 3581: received/rport on the box's Via say where the registrar saw it. Only the
+        # registrar's word counts: in any other response the far UA wrote the box's Via itself
+        # (a proxy between pops only its own)
+        if registrar and self.nat.learn_via(top, self.transport_in):
             self._public_changed()
         resp.set("Via", resp.get_all("Via")[1:])
         dest = vias[1].response_address()
@@ -963,7 +973,7 @@ class Proxy:
         call = self.calls.get(resp.call_id())
         if call is not None and call.box_answered is not None and method == "INVITE":
             return self._after_cancel(call, side, resp, now_ms)
-        if method == "REGISTER" and side == NETWORK:
+        if registrar:
             _remember(self.providers, src[0])  # the registrar: it may call the phone
             if 200 <= code < 300:
                 self._register_response(resp, now_ms)
