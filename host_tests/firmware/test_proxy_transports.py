@@ -166,3 +166,39 @@ def test_a_response_that_claims_another_method_changes_no_registration():
     p.receive(proxy.NETWORK, forged, ("192.0.2.10", 5060), 1300)
     assert p.nat.public is None
     assert list(p.bindings) == ["1"] and p.status.registered
+
+
+def test_only_the_answer_to_the_boxs_own_register_is_taken_as_such():
+    # The box's own REGISTER (reregister, after a network change) has a branch of its own
+    # (z9hG4bKztreg<tag><n>); a response with that prefix from anybody, the box having sent
+    # nothing, must not set the public address nor remove the phone's binding.
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    reg = ("REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKr1;rport\r\n"
+           "From: <sip:alice@sip.example.test>;tag=r1\r\nTo: <sip:alice@sip.example.test>\r\n"
+           "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    msg = message.parse(_one(p.receive(proxy.PHONE, reg, PHONE, 1000))[1])
+    box_contact = msg.get("Contact")
+    ok = message.make_response(msg, 200, "OK")
+    ok.add("Contact", box_contact + ";expires=300")
+    _one(p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1100))
+    assert list(p.bindings) == ["1"] and p.nat.public is None
+    forged = ("SIP/2.0 200 OK\r\n"
+              "Via: SIP/2.0/UDP 10.0.0.2:5080;branch=z9hG4bKztreg0;rport=4444;received=203.0.113.66\r\n"
+              "From: <sip:alice@sip.example.test>;tag=x\r\nTo: <sip:alice@sip.example.test>;tag=y\r\n"
+              "Call-ID: whatever\r\nCSeq: 1 REGISTER\r\nContact: %s;expires=0\r\n"
+              "Content-Length: 0\r\n\r\n" % box_contact).encode()
+    assert p.receive(proxy.NETWORK, forged, ("198.51.100.66", 5060), 1200) == []
+    assert p.nat.public is None and list(p.bindings) == ["1"] and p.status.registered
+    # the answer to a REGISTER the box did send is still taken
+    again = message.parse(p.reregister(1300)[0][1])
+    ok = message.make_response(again, 200, "OK")
+    via = ok.vias()[0]
+    via.set_param("received", "203.0.113.1")
+    via.set_param("rport", "61000")
+    ok.set("Via", [str(via)])
+    ok.add("Contact", box_contact + ";expires=300")
+    assert p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1400) == []
+    assert p.nat.public == ("203.0.113.1", 61000) and list(p.bindings) == ["1"]

@@ -264,7 +264,7 @@ class Proxy:
         # network changes (issue 14): the last REGISTER the box forwarded for each AOR, as it
         # left ((request, dest, transport)), which the box sends again for the phone
         self.registers = {}
-        self._register_branches = []  # the box's branches of the REGISTERs it forwarded
+        self._register_branches = []  # the box's branches of the REGISTERs it forwarded or sent
         self.rand = rand
         self._rereg_cseq = 0
         self._rereg_tag = None
@@ -747,8 +747,8 @@ class Proxy:
 
     # --- REGISTER --------------------------------------------------------------------------------
     def _forwarded_register(self, via):
-        """True when VIA (the box's, atop a response) is that of a REGISTER the box forwarded
-        (one of the last _LEARNED_MAX)."""
+        """True when VIA (the box's, atop a response) is that of a REGISTER the box forwarded or
+        sent itself (one of the last _LEARNED_MAX)."""
         return via.branch in self._register_branches
 
     def _register_request(self, req, src, now_ms):
@@ -948,7 +948,8 @@ class Proxy:
         if not (top.branch or "").startswith(BRANCH_MAGIC + "zt"):
             return []
         if len(vias) == 1:
-            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg"):
+            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg") and \
+                    self._forwarded_register(top):
                 return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
         method = resp.cseq().method
@@ -1281,8 +1282,9 @@ class Proxy:
             self._rereg_cseq += 1
             try:
                 r = _sip.Request("REGISTER", req.uri.copy())
-                r.add("Via", self._own_via(NETWORK, transport, "%sztreg%s%d" % (
-                    BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)))
+                branch = "%sztreg%s%d" % (BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)
+                r.add("Via", self._own_via(NETWORK, transport, branch))
+                _remember(self._register_branches, branch)
                 r.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
                 for name in ("Route", "From", "To"):
                     for v in req.get_all(name):
