@@ -202,3 +202,24 @@ def test_only_the_answer_to_the_boxs_own_register_is_taken_as_such():
     ok.add("Contact", box_contact + ";expires=300")
     assert p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1400) == []
     assert p.nat.public == ("203.0.113.1", 61000) and list(p.bindings) == ["1"]
+
+
+def test_a_tls_hop_without_a_port_goes_to_5061():
+    # RFC 3261 section 19.1.2 and RFC 3263 section 4.2: the default port of TLS (and sips:)
+    # is 5061; a Record-Route entry or a sips: target that names no port is no TLS on 5060
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    bye = ("BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
+           "Route: <sip:192.0.2.10;transport=tls;lr>\r\n"
+           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
+           "Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    out = _one(p.receive(proxy.PHONE, bye, PHONE, 1000))
+    assert out[2] == ("192.0.2.10", 5061) and out[3] == "TLS"
+    sips = bye.replace(b"Route: <sip:192.0.2.10;transport=tls;lr>\r\n", b"").replace(
+        b"BYE sip:bob@192.0.2.50:5060", b"BYE sips:bob@192.0.2.50")
+    out = _one(p.receive(proxy.PHONE, sips, PHONE, 1000))
+    assert out[2] == ("192.0.2.50", 5061) and out[3] == "TLS"
+    # UDP and TCP keep 5060
+    out = _one(p.receive(proxy.PHONE, bye.replace(b"transport=tls", b"transport=tcp"), PHONE, 1000))
+    assert out[2] == ("192.0.2.10", 5060) and out[3] == "TCP"

@@ -102,6 +102,21 @@ def _uri(value):
     return _hdr.parse_address(value).uri
 
 
+def _hop(uri):
+    """(host without brackets, port or None) of a SIP URI a request goes to next; the port is
+    filled in by :func:`_port_for` once the transport is known."""
+    host, _ = uri.address()  # ValueError for a URI that is not sip/sips
+    return host, uri.port
+
+
+def _port_for(dest, transport):
+    """DEST with the default port of TRANSPORT when it names none (RFC 3263 section 4.2: 5061
+    for TLS, 5060 else)."""
+    if dest[1] is not None:
+        return dest
+    return dest[0], _locate.DEFAULT_PORT[transport]
+
+
 def _sent_by(via):
     """A Via's sent-by as a socket address (host without brackets, port or None)."""
     return unbracket(via.host), via.port
@@ -630,6 +645,8 @@ class Proxy:
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
         transport = self._transport_to(out_side, req, fwd.routes, dest)
+        if dest is not self.cfg.network.proxy:  # a domain alone there: RFC 3263 finds the port
+            dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
         if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
@@ -715,13 +732,13 @@ class Proxy:
                 routes.append("<%s>" % req.uri)
                 req.uri = _uri(routes.pop(0))
                 req.set("Route", routes)
-            return first.address()
+            return _hop(first)
         if out_side == NETWORK and self.cfg.network.proxy is not None and (
                 to_tag is None or not _locate.is_ip(_urimod.unbracket(req.uri.host or ""))):
             # an outbound proxy (RFC 3261 section 8.1.2); also for a request without a route
             # set toward a domain (an ACK to a 407 carries the AoR): the proxy knows the domain
             return self.cfg.network.proxy
-        host, port = req.uri.address()
+        host, port = _hop(req.uri)
         return (req.uri.param("maddr") or host), port
 
     def _phone_target(self, req):
@@ -1051,8 +1068,9 @@ class Proxy:
         try:
             req = _sip.Request("BYE", target.copy())
             routes = call.route[to_side]
-            dest = (_uri(routes[0]) if routes else target).address()
+            dest = _hop(_uri(routes[0]) if routes else target)
             transport = self._transport_to(to_side, req, routes, dest)
+            dest = _port_for(dest, transport)
             branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
             req.add("Via", self._own_via(to_side, transport, branch))
             req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
@@ -1219,8 +1237,9 @@ class Proxy:
         try:
             ack = _sip.Request("ACK", target.copy())
             routes = call.route[side]
-            dest = (_uri(routes[0]) if routes else target).address()
+            dest = _hop(_uri(routes[0]) if routes else target)
             transport = self._transport_to(side, ack, routes, dest)
+            dest = _port_for(dest, transport)
             ack.add("Via", self._own_via(side, transport, "%sztack%d" % (BRANCH_MAGIC,
                                                                          call.number)))
             ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
