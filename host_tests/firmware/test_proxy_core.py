@@ -328,6 +328,20 @@ def test_a_response_from_the_network_goes_only_to_a_phone():
     assert side == proxy.PHONE and dest == PHONE and resp.status == 180
 
 
+def test_an_invite_that_cannot_be_forwarded_leaves_no_call_behind():
+    # The call (its status on the display, its media sockets) opens before the request goes
+    # on; a request refused after that (a tel: Request-URI or Route with no network.proxy to
+    # send it to) got its 400 but left the call ringing on the display for 5 minutes, holding
+    # media sockets: a few of them and the board has no sockets left for real calls.
+    for extra, uri in (("", "tel:+15551234"), ("Route: <tel:+1555>\r\n", "sip:bob@192.0.2.50")):
+        p, box, logs = _proxy()
+        side, resp, dest = _one(p.receive(proxy.PHONE, _invite(uri=uri, extra=extra), PHONE, 0))
+        assert resp.status == 400 and dest == PHONE
+        assert p.calls == {} and box.calls == []
+        assert [m.closed for m in p.media.opened] == [True]
+        assert p.timer() is None
+
+
 def test_max_forwards_zero_gets_483():
     p, _, _ = _proxy()
     _, resp, _ = _one(p.receive(proxy.PHONE, _invite().replace(b"Max-Forwards: 70",

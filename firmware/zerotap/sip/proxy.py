@@ -240,6 +240,7 @@ class _Forward:
         self.dest = None  # where it goes, when a step decided it
         self.to_tag = None
         self.call = None
+        self.opened = False  # this request opened its call
 
 
 class Proxy:
@@ -420,11 +421,21 @@ class Proxy:
     def _request(self, side, req, src, now_ms):
         """A request from SIDE, in steps; a step returns the answer that stops it, or None."""
         fwd = _Forward(side, req, src, now_ms)
-        for step in (self._admit, self._provider, self._routes, self._register, self._target, self._track):
-            out = step(fwd)
-            if out is not None:
-                return out
-        return self._forward(fwd)
+        try:
+            for step in (self._admit, self._provider, self._routes, self._register, self._target,
+                         self._track):
+                out = step(fwd)
+                if out is not None:
+                    return out
+            return self._forward(fwd)
+        except ValueError as e:
+            call = fwd.call
+            if fwd.opened and call is not None:
+                # refused after its call opened: no call rings on, no media sockets stay held
+                self._end(call, now_ms, "request refused: %s" % e)
+                if self.calls.get(call.call_id) is call:
+                    del self.calls[call.call_id]
+            raise
 
     def _admit(self, fwd):
         """May the request pass at all? phone.allow, the Via it came with, loops, Max-Forwards."""
@@ -585,6 +596,7 @@ class Proxy:
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
+            fwd.opened = True
         fwd.call = call
         if method == "ACK" and call is not None and call.box_answered is not None and \
                 to_tag == call.box_answered:
