@@ -91,3 +91,25 @@ def test_a_bare_cr_or_nul_inside_a_line_is_refused():
             raise AssertionError("accepted %r" % hidden)
     # a CRLF (or a bare LF) line end is no such thing
     assert rewrite.read(base.replace(b"\r\n", b"\n") + b"a=ptime:20\r\n").port == 5004
+
+
+def test_the_added_attributes_keep_the_rfc8866_line_order():
+    # RFC 8866 section 9: media-description = m= [i=] *c= *b= [k=] *a=. Parsers built on that
+    # grammar refuse an a= line before the section's c= (the box's a=rtcp and a=zrtp-hash went
+    # right after m=, before a media-level c=).
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nt=0 0\r\n"
+           b"m=audio 5004 RTP/AVP 0\r\ni=voice\r\nc=IN IP4 192.0.2.5\r\nb=AS:64\r\na=sendrecv\r\n"
+           b"m=video 5006 RTP/AVP 31\r\nc=IN IP4 192.0.2.5\r\n")
+    body, _ = rewrite.rewrite(sdp, "10.0.0.1", 40000, "1.10 " + "ab" * 32, 40003)
+    assert body.split(b"\r\n")[4:11] == [
+        b"m=audio 40000 RTP/AVP 0", b"i=voice", b"c=IN IP4 10.0.0.1", b"b=AS:64",
+        b"a=rtcp:40003", b"a=zrtp-hash:1.10 " + b"ab" * 32, b"a=sendrecv"], body
+    # a section without attributes gets them at its end, before the next m= or the end
+    for tail in (b"m=video 5006 RTP/AVP 31\r\n", b""):
+        sdp = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nt=0 0\r\n"
+               b"m=audio 5004 RTP/AVP 0\r\nc=IN IP4 192.0.2.5\r\n" + tail)
+        body, _ = rewrite.rewrite(sdp, "10.0.0.1", 40000, "1.10 " + "ab" * 32)
+        lines = body.split(b"\r\n")
+        assert lines[4:7] == [b"m=audio 40000 RTP/AVP 0", b"c=IN IP4 10.0.0.1",
+                              b"a=zrtp-hash:1.10 " + b"ab" * 32], body
+        assert lines[7:] == ([b"m=video 0 RTP/AVP 31", b""] if tail else [b""]), body

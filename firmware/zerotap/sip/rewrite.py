@@ -130,6 +130,7 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
     audio = -1  # the index of the relayed audio section
     audio_c = None
     in_audio = False
+    added = []  # the box's a= lines for the relayed section, written before its first a= line
     number = 0
     for line in lines:
         number += 1
@@ -156,11 +157,13 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
             elif address is not None and p != 0:
                 parts[1] = b"0"  # RFC 3264 section 6: a stream the box does not relay
                 line = b"m=" + b" ".join(parts)
+            out += added  # the previous section had no a= line: its end
+            added = []
             out.append(line)
             if in_audio and address is not None and rtcp_port is not None:
-                out.append(b"a=rtcp:" + str(rtcp_port).encode())
+                added.append(b"a=rtcp:" + str(rtcp_port).encode())
             if in_audio and address is not None and zrtp_hash:
-                out.append(b"a=zrtp-hash:" + zrtp_hash.encode())
+                added.append(b"a=zrtp-hash:" + zrtp_hash.encode())
             continue
         if t == b"c":
             host = _parse_c(line)
@@ -183,6 +186,8 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
             out.append(line)
             continue
         if t == b"a":
+            out += added  # RFC 8866 section 9: a= lines come after the section's i= c= b= k=
+            added = []
             if in_audio or section < 0:
                 if line.startswith(b"a=zrtp-hash:"):
                     media.zrtp_hash = _value(line, _sdp.parse_zrtp_hash) or media.zrtp_hash
@@ -205,6 +210,7 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
                 if stripped:
                     continue
         out.append(line)
+    out += added
     if audio >= 0:
         host = audio_c or session_c
         if host is None:
