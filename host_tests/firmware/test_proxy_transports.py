@@ -186,8 +186,10 @@ def test_only_the_answer_to_the_boxs_own_register_is_taken_as_such():
     _one(p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1100))
     assert list(p.bindings) == ["1"] and p.nat.public is None
     forged = ("SIP/2.0 200 OK\r\n"
-              "Via: SIP/2.0/UDP 10.0.0.2:5080;branch=z9hG4bKztreg0;rport=4444;received=203.0.113.66\r\n"
-              "From: <sip:alice@sip.example.test>;tag=x\r\nTo: <sip:alice@sip.example.test>;tag=y\r\n"
+              "Via: SIP/2.0/UDP 10.0.0.2:5080;branch=z9hG4bKztreg0;rport=4444;"
+              "received=203.0.113.66\r\n"
+              "From: <sip:alice@sip.example.test>;tag=x\r\n"
+              "To: <sip:alice@sip.example.test>;tag=y\r\n"
               "Call-ID: whatever\r\nCSeq: 1 REGISTER\r\nContact: %s;expires=0\r\n"
               "Content-Length: 0\r\n\r\n" % box_contact).encode()
     assert p.receive(proxy.NETWORK, forged, ("198.51.100.66", 5060), 1200) == []
