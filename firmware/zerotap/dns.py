@@ -57,6 +57,7 @@ TRIES = 2
 NEGATIVE_TTL_S = 30  # when a negative answer carries no SOA (RFC 2308 says use SOA minimum)
 FAILURE_TTL_S = 5  # SERVFAIL or no answer: remembered briefly, then asked again
 MAX_TTL_S = 86400
+NEGATIVE_MAX_TTL_S = 10800  # RFC 2308 section 5: "one to three hours have been found to work well"
 CACHE_MAX = 64
 
 
@@ -217,9 +218,10 @@ class Query:
         self.wire_name = wire_name
         self.data = build_query(qid, wire_name, qtype)
 
-    def check(self, msg):
+    def check(self, msg, aliases=None):
         """The answer section's records for this query's name (the CNAME chain followed) from
-        MSG, a parsed answer to it. Raises ValueError when MSG is not the answer to it."""
+        MSG, a parsed answer to it; the CNAME records followed are appended to ALIASES (a list).
+        Raises ValueError when MSG is not the answer to it."""
         if not msg.is_response:
             raise ValueError("dns: not a response (QR is 0)")
         if msg.id != self.id:
@@ -237,12 +239,13 @@ class Query:
             raise ValueError("dns: answer is for %r, want %r" % (qname, self.wire_name))
         if msg.truncated:
             raise ValueError("dns: answer truncated (TC)")
-        return records_for(msg, self.name, self.qtype)
+        return records_for(msg, self.name, self.qtype, aliases)
 
 
-def records_for(msg, name, qtype):
+def records_for(msg, name, qtype, aliases=None):
     """The records of type QTYPE for NAME in MSG's answer section, following CNAMEs that the
-    same answer holds (at most 8)."""
+    same answer holds (at most 8); each CNAME followed is appended to ALIASES (a list) when
+    given: the answer holds only as long as they do."""
     want = _lower(name)
     for _ in range(8):
         out = [r for r in msg.answers if r.rtype == qtype and _lower(r.name) == want]
@@ -251,6 +254,8 @@ def records_for(msg, name, qtype):
         alias = [r for r in msg.answers if r.rtype == CNAME and _lower(r.name) == want]
         if not alias:
             return []
+        if aliases is not None:
+            aliases.append(alias[0])
         want = _lower(alias[0].value)
     return []
 
@@ -392,12 +397,12 @@ def parse(data):
 
 def negative_ttl(msg):
     """How long a negative answer may be cached (RFC 2308 §5: the SOA's minimum, capped by the
-    SOA record's own TTL), or NEGATIVE_TTL_S without an SOA."""
+    SOA record's own TTL and by NEGATIVE_MAX_TTL_S), or NEGATIVE_TTL_S without an SOA."""
     for r in msg.authority:
         if r.rtype == SOA and isinstance(r.value, bytes) and len(r.value) >= 4:
             v = r.value
             minimum = (v[-4] << 24) | (v[-3] << 16) | (v[-2] << 8) | v[-1]
-            return min(minimum, r.ttl)
+            return min(minimum, r.ttl, NEGATIVE_MAX_TTL_S)
     return NEGATIVE_TTL_S
 
 
@@ -510,8 +515,9 @@ class Client:
                 continue
             if tuple(src) != tuple(self.servers[p.server]):
                 continue
+            aliases = []
             try:
-                records = p.query.check(msg)
+                records = p.query.check(msg, aliases)
             except ValueError as e:
                 self.refused += 1
                 self.log("%s (from %s:%d)" % (e, src[0], src[1]))
@@ -520,7 +526,8 @@ class Client:
             rcode = msg.rcode
             if rcode == NOERROR or rcode == NXDOMAIN:
                 if records:
-                    ttl = min(min(r.ttl for r in records), MAX_TTL_S)
+                    # through CNAMEs, the answer lasts as long as the shortest link of the chain
+                    ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
                 else:
                     ttl = negative_ttl(msg)
                 # a TTL of 0 still answers the lookup that asked (one second, not a loop)

@@ -309,3 +309,58 @@ def test_client_retries_then_next_server_then_fails():
     before = client.refused
     assert client.receive(b"\x01\x02", ("127.0.0.53", 53), 0) is None
     assert client.refused == before + 1
+
+
+def _answer_to(query, answers=b"", an=0, authority=b"", ns=0, rcode=0):
+    """An answer to QUERY (its id and question copied) with the given records (wire form)."""
+    question = query.data[12:12 + len(dns.encode_name(query.wire_name)) + 4]
+    return (_header(qd=1, an=an, ns=ns, flags=0x8180 | rcode, qid=query.id) + question + answers
+            + authority)
+
+
+def _soa(ttl, minimum):
+    rdata = b"\xc0\x0c\xc0\x0c" + bytes(12) + b"\x00\x00\x0e\x10" + dns._u32(minimum)
+    return b"\xc0\x0c\x00\x06\x00\x01" + dns._u32(ttl) + dns._u16(len(rdata)) + rdata
+
+
+def test_a_negative_answer_is_cached_no_longer_than_rfc2308_allows():
+    # RFC 2308 section 5: the SOA's TTL and MINIMUM can say 68 years; a resolver limits how long
+    # it keeps a negative answer (no longer than a positive one, one to three hours work well).
+    # Else one NXDOMAIN while the provider fixes its zone keeps the box from it until a reboot.
+    for rcode in (dns.NXDOMAIN, dns.NOERROR):
+        client = dns.Client([("127.0.0.53", 53)], Counter())
+        assert client.lookup("_sip._udp.example.test", dns.SRV, 0) is None
+        data, server = client.datagrams()[0]
+        query = list(client.pending.values())[0].query
+        answer = _answer_to(query, authority=_soa(0x7FFFFFFF, 0xFFFFFFFF), ns=1, rcode=rcode)
+        assert client.receive(answer, server, 0) == ("_sip._udp.example.test", dns.SRV)
+        a = client.lookup("_sip._udp.example.test", dns.SRV, 0)
+        assert a.records == [] and a.error is None
+        assert a.expires == 1000 * dns.NEGATIVE_MAX_TTL_S <= 1000 * dns.MAX_TTL_S
+        assert client.lookup("_sip._udp.example.test", dns.SRV, a.expires) is None  # asked again
+    # a short SOA minimum is kept as it is
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("x.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    client.receive(_answer_to(query, authority=_soa(3600, 60), ns=1, rcode=dns.NXDOMAIN), server, 0)
+    assert client.lookup("x.example.test", dns.A, 0).expires == 60000
+
+
+def test_an_answer_through_a_cname_lasts_no_longer_than_the_cname():
+    # The address of sip.example.test holds only while its CNAME does (RFC 1034 section 3.6.2:
+    # each record keeps its own TTL): a provider that moves its server by changing a 60 s CNAME
+    # must not find the box at the old address for a day.
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("sip.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    target = dns.encode_name("edge.example.test")
+    cname = b"\xc0\x0c\x00\x05\x00\x01" + dns._u32(60) + dns._u16(len(target)) + target
+    at = 12 + len(dns.encode_name(query.wire_name)) + 4 + 12  # the target's name in the answer
+    a = (bytes([0xC0 | (at >> 8), at & 0xFF]) + b"\x00\x01\x00\x01" + dns._u32(86400)
+         + b"\x00\x04\xc0\x00\x02\x21")
+    assert client.receive(_answer_to(query, cname + a, an=2), server, 0) is not None
+    got = client.lookup("sip.example.test", dns.A, 0)
+    assert [r.value for r in got.records] == ["192.0.2.33"]
+    assert got.expires == 60000

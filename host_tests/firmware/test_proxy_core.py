@@ -297,6 +297,51 @@ def test_malformed_requests_get_400_and_garbage_gets_nothing():
     assert p.malformed >= 4
 
 
+def test_a_request_with_a_broken_via_gets_its_400_where_it_came_from():
+    # RFC 3261 section 8.2: the parser refused the Via, so the 400 goes back to the source
+    # address (the Via cannot say where); the proxy must not stop on it
+    p, _, logs = _proxy()
+    for via in (b"Via: SIP/2.0/UDP 127.0h=z9hG4bK1;rport", b"Via: SIP/2.0/UDP 127.0.0.1:5062;;"):
+        bad = _invite().replace(b"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK.KA8M82Eqj;rport",
+                                via)
+        out = p.receive(proxy.PHONE, bad, PHONE, 0)
+        assert len(out) == 1 and out[0][0] == proxy.PHONE and out[0][2] == PHONE, out
+        assert out[0][1].startswith(b"SIP/2.0 400 Via: "), out[0][1][:60]
+        assert b"\r\n" + via + b"\r\n" in out[0][1]  # copied as it came (RFC 3261 8.2.6.2)
+
+
+def test_a_response_from_the_network_goes_only_to_a_phone():
+    # The callee writes its response, the phone's Via in it included: received/rport there
+    # would make the box send the callee's bytes from its phone-side socket to any host and
+    # port of the LAN (docs/trust.md section 8: toward the phone side only a phone).
+    p, _, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    vias = fwd.vias()
+    vias[1].set_param("received", "10.9.9.9")
+    vias[1].set_param("rport", "1900")
+    fwd.set("Via", [str(v) for v in vias])
+    assert p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 1100) == []
+    assert "not a phone of the box" in logs[-1], logs[-1]
+    # the phone's own Via as the box forwarded it still brings the answer home
+    _, fwd, _ = _forward_invite(p)
+    side, resp, dest = _one(p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 1200))
+    assert side == proxy.PHONE and dest == PHONE and resp.status == 180
+
+
+def test_an_invite_that_cannot_be_forwarded_leaves_no_call_behind():
+    # The call (its status on the display, its media sockets) opens before the request goes
+    # on; a request refused after that (a tel: Request-URI or Route with no network.proxy to
+    # send it to) got its 400 but left the call ringing on the display for 5 minutes, holding
+    # media sockets: a few of them and the board has no sockets left for real calls.
+    for extra, uri in (("", "tel:+15551234"), ("Route: <tel:+1555>\r\n", "sip:bob@192.0.2.50")):
+        p, box, logs = _proxy()
+        side, resp, dest = _one(p.receive(proxy.PHONE, _invite(uri=uri, extra=extra), PHONE, 0))
+        assert resp.status == 400 and dest == PHONE
+        assert p.calls == {} and box.calls == []
+        assert [m.closed for m in p.media.opened] == [True]
+        assert p.timer() is None
+
+
 def test_max_forwards_zero_gets_483():
     p, _, _ = _proxy()
     _, resp, _ = _one(p.receive(proxy.PHONE, _invite().replace(b"Max-Forwards: 70",

@@ -69,3 +69,47 @@ def test_attribute_values_are_read_by_the_sdp_module():
     # values that do not parse (RFC 3605 port, RFC 6189 64 hex digits) are ignored, not half-read
     seen = rewrite.read(base + b"a=rtcp:99999\r\na=zrtp-hash:1.10 " + b"g" * 64 + b"\r\n")
     assert seen.rtcp_port == 0 and seen.zrtp_hash is None
+
+
+def test_a_bare_cr_or_nul_inside_a_line_is_refused():
+    # RFC 8866 section 9: a line holds no NUL, CR or LF. Parsers differ on a bare CR: pjsip's
+    # scanner ends a line at it, so "a=ptime:20\rc=IN IP4 203.0.113.9" is a second, hidden c=
+    # line for such a phone, which the rewrite (one line up to LF) would pass unchanged: the
+    # phone's media would go past the box in clear while the box says SECURE. Same for a
+    # hidden a=crypto. Refused, as zerotap.sip.sdp refuses it.
+    base = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+            b"m=audio 5004 RTP/AVP 0\r\n")
+    for hidden in (b"a=ptime:20\rc=IN IP4 203.0.113.9\r\n", b"a=ptime:20\ra=crypto:1 X inline:K\n",
+                   b"a=sendrecv\x00\r\nc=IN IP4 203.0.113.9\r\n"):
+        for call in (lambda: rewrite.rewrite(base + hidden, "10.0.0.1", 40000),
+                     lambda: rewrite.read(base + hidden)):
+            try:
+                call()
+            except ValueError as e:
+                assert str(e) == "SDP: NUL or CR inside line 7", str(e)
+                continue
+            raise AssertionError("accepted %r" % hidden)
+    # a CRLF (or a bare LF) line end is no such thing
+    assert rewrite.read(base.replace(b"\r\n", b"\n") + b"a=ptime:20\r\n").port == 5004
+
+
+def test_the_added_attributes_keep_the_rfc8866_line_order():
+    # RFC 8866 section 9: media-description = m= [i=] *c= *b= [k=] *a=. Parsers built on that
+    # grammar refuse an a= line before the section's c= (the box's a=rtcp and a=zrtp-hash went
+    # right after m=, before a media-level c=).
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nt=0 0\r\n"
+           b"m=audio 5004 RTP/AVP 0\r\ni=voice\r\nc=IN IP4 192.0.2.5\r\nb=AS:64\r\na=sendrecv\r\n"
+           b"m=video 5006 RTP/AVP 31\r\nc=IN IP4 192.0.2.5\r\n")
+    body, _ = rewrite.rewrite(sdp, "10.0.0.1", 40000, "1.10 " + "ab" * 32, 40003)
+    assert body.split(b"\r\n")[4:11] == [
+        b"m=audio 40000 RTP/AVP 0", b"i=voice", b"c=IN IP4 10.0.0.1", b"b=AS:64",
+        b"a=rtcp:40003", b"a=zrtp-hash:1.10 " + b"ab" * 32, b"a=sendrecv"], body
+    # a section without attributes gets them at its end, before the next m= or the end
+    for tail in (b"m=video 5006 RTP/AVP 31\r\n", b""):
+        sdp = (b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nt=0 0\r\n"
+               b"m=audio 5004 RTP/AVP 0\r\nc=IN IP4 192.0.2.5\r\n" + tail)
+        body, _ = rewrite.rewrite(sdp, "10.0.0.1", 40000, "1.10 " + "ab" * 32)
+        lines = body.split(b"\r\n")
+        assert lines[4:7] == [b"m=audio 40000 RTP/AVP 0", b"c=IN IP4 10.0.0.1",
+                              b"a=zrtp-hash:1.10 " + b"ab" * 32], body
+        assert lines[7:] == ([b"m=video 0 RTP/AVP 31", b""] if tail else [b""]), body

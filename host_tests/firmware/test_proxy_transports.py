@@ -109,3 +109,119 @@ def test_uri_transport_wins_over_network_transport():
         b"BYE sip:bob@192.0.2.50:5060", b"BYE sips:bob@192.0.2.50:5061")
     out = _one(p.receive(proxy.PHONE, sips, PHONE, 1000))
     assert out[3] == "TLS"
+
+
+def test_a_callee_cannot_set_the_boxs_public_address_through_its_answer():
+    # The far UA writes the response it sends back, the box's Via included (a proxy between
+    # only pops its own). received/rport there is the callee's word, not the registrar's: taking
+    # it would show the callee's address in the box's Contact, Via, Record-Route and SDP
+    # (incoming calls and media would go to the callee). Only the registrar's answer counts.
+    from test_proxy_core import _response
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1000))
+    fwd = message.parse(out[1])
+    via = fwd.vias()[0]
+    via.set_param("received", "203.0.113.66")
+    via.set_param("rport", "4444")
+    fwd.set("Via", [str(via)] + fwd.get_all("Via")[1:])
+    out = _one(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), ("192.0.2.10", 5060),
+                         1200))
+    assert out[2] == PHONE
+    assert p.nat.public is None and p.status.public is None
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test", branch="z9hG4bK2",
+                                              cseq="21 INVITE").replace(b"c140wxXF0q", b"call-2"),
+                         PHONE, 1300))
+    msg = message.parse(out[1])
+    assert str(msg.vias()[0]).startswith("SIP/2.0/UDP 10.0.0.2:5080;")
+    assert b"c=IN IP4 10.0.0.2" in msg.body and b"203.0.113.66" not in out[1]
+
+
+def test_a_response_that_claims_another_method_changes_no_registration():
+    # CSeq in a response is the sender's word too: a callee answering the box's INVITE with
+    # "CSeq: 20 REGISTER" must not pass for the registrar (public address, bindings). Only a
+    # response to a REGISTER the box forwarded (its branch) is the registrar's.
+    from test_proxy_core import _response
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    reg = ("REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKr1;rport\r\n"
+           "From: <sip:alice@sip.example.test>;tag=r1\r\nTo: <sip:alice@sip.example.test>\r\n"
+           "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    out = _one(p.receive(proxy.PHONE, reg, PHONE, 1000))
+    msg = message.parse(out[1])
+    box_contact = msg.get("Contact")
+    ok = message.make_response(msg, 200, "OK")
+    ok.add("Contact", box_contact + ";expires=300")
+    _one(p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1100))
+    assert list(p.bindings) == ["1"] and p.status.registered and p.nat.public is None
+    out = _one(p.receive(proxy.PHONE, _invite(uri="sip:bob@sip.example.test"), PHONE, 1200))
+    fwd = message.parse(out[1])
+    via = fwd.vias()[0]
+    via.set_param("received", "203.0.113.66")
+    via.set_param("rport", "4444")
+    fwd.set("Via", [str(via)] + fwd.get_all("Via")[1:])
+    fwd.set("CSeq", "20 REGISTER")
+    forged = _response(fwd, 200, "OK", extra="Contact: %s;expires=0" % box_contact)
+    p.receive(proxy.NETWORK, forged, ("192.0.2.10", 5060), 1300)
+    assert p.nat.public is None
+    assert list(p.bindings) == ["1"] and p.status.registered
+
+
+def test_only_the_answer_to_the_boxs_own_register_is_taken_as_such():
+    # The box's own REGISTER (reregister, after a network change) has a branch of its own
+    # (z9hG4bKztreg<tag><n>); a response with that prefix from anybody, the box having sent
+    # nothing, must not set the public address nor remove the phone's binding.
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    reg = ("REGISTER sip:127.0.0.1:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKr1;rport\r\n"
+           "From: <sip:alice@sip.example.test>;tag=r1\r\nTo: <sip:alice@sip.example.test>\r\n"
+           "Call-ID: reg-1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+           "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    msg = message.parse(_one(p.receive(proxy.PHONE, reg, PHONE, 1000))[1])
+    box_contact = msg.get("Contact")
+    ok = message.make_response(msg, 200, "OK")
+    ok.add("Contact", box_contact + ";expires=300")
+    _one(p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1100))
+    assert list(p.bindings) == ["1"] and p.nat.public is None
+    forged = ("SIP/2.0 200 OK\r\n"
+              "Via: SIP/2.0/UDP 10.0.0.2:5080;branch=z9hG4bKztreg0;rport=4444;"
+              "received=203.0.113.66\r\n"
+              "From: <sip:alice@sip.example.test>;tag=x\r\n"
+              "To: <sip:alice@sip.example.test>;tag=y\r\n"
+              "Call-ID: whatever\r\nCSeq: 1 REGISTER\r\nContact: %s;expires=0\r\n"
+              "Content-Length: 0\r\n\r\n" % box_contact).encode()
+    assert p.receive(proxy.NETWORK, forged, ("198.51.100.66", 5060), 1200) == []
+    assert p.nat.public is None and list(p.bindings) == ["1"] and p.status.registered
+    # the answer to a REGISTER the box did send is still taken
+    again = message.parse(p.reregister(1300)[0][1])
+    ok = message.make_response(again, 200, "OK")
+    via = ok.vias()[0]
+    via.set_param("received", "203.0.113.1")
+    via.set_param("rport", "61000")
+    ok.set("Via", [str(via)])
+    ok.add("Contact", box_contact + ";expires=300")
+    assert p.receive(proxy.NETWORK, ok.serialize(), ("192.0.2.10", 5060), 1400) == []
+    assert p.nat.public == ("203.0.113.1", 61000) and list(p.bindings) == ["1"]
+
+
+def test_a_tls_hop_without_a_port_goes_to_5061():
+    # RFC 3261 section 19.1.2 and RFC 3263 section 4.2: the default port of TLS (and sips:)
+    # is 5061; a Record-Route entry or a sips: target that names no port is no TLS on 5060
+    p = _proxy(transport="udp", proxy="192.0.2.10:5060")
+    bye = ("BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
+           "Route: <sip:192.0.2.10;transport=tls;lr>\r\n"
+           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
+           "Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+           ).encode()
+    out = _one(p.receive(proxy.PHONE, bye, PHONE, 1000))
+    assert out[2] == ("192.0.2.10", 5061) and out[3] == "TLS"
+    sips = bye.replace(b"Route: <sip:192.0.2.10;transport=tls;lr>\r\n", b"").replace(
+        b"BYE sip:bob@192.0.2.50:5060", b"BYE sips:bob@192.0.2.50")
+    out = _one(p.receive(proxy.PHONE, sips, PHONE, 1000))
+    assert out[2] == ("192.0.2.50", 5061) and out[3] == "TLS"
+    # UDP and TCP keep 5060
+    out = _one(p.receive(proxy.PHONE, bye.replace(b"transport=tls", b"transport=tcp"), PHONE, 1000))
+    assert out[2] == ("192.0.2.10", 5060) and out[3] == "TCP"

@@ -56,6 +56,19 @@ def test_framing_errors_are_precise():
     raises(lambda: f.feed(INVITE), "framing: not a SIP message")  # broken stays broken
 
 
+def test_framing_takes_any_token_as_a_method():
+    # RFC 4475 section 3.1.1.4 (intmeth, a valid message whose Via says TCP): a method is any
+    # token, "!interesting-Method..." included; the stream must not close on it (with the
+    # messages pipelined behind it)
+    from vectors import VECTORS
+    with open(VECTORS + "/sip_rfc4475/intmeth.dat", "rb") as f:
+        intmeth = f.read()
+    f = framing.Framer()
+    assert f.feed(intmeth + INVITE) == [(framing.MESSAGE, intmeth), (framing.MESSAGE, INVITE)]
+    raises(lambda: framing.Framer().feed(b"!garbage\r\nl: 0\r\n\r\n"),
+           "framing: not a SIP message")
+
+
 # --- streams on loopback ------------------------------------------------------------------------
 def _port():
     return 20000 + (int.from_bytes(os.urandom(2), "big") % 20000)

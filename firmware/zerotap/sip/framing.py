@@ -25,6 +25,25 @@ MAX_HEADER = 16384
 MAX_BODY = 16384
 
 
+# RFC 3261 section 25.1 token: what a method may be made of
+_TOKEN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+
+
+def _start_line(line):
+    """True for a Status-Line or a Request-Line shape: ``SIP/...`` or ``token SP ... SIP/...``
+    (bytes on anything else: a TLS record, garbage)."""
+    upper = line.upper()
+    if upper[:4] == b"SIP/":
+        return True
+    sp = line.find(b" ")
+    if sp <= 0 or b" SIP/" not in upper:
+        return False
+    for c in line[:sp]:
+        if c not in _TOKEN:
+            return False
+    return True
+
+
 def _printable(b):
     return "".join(chr(c) if 32 <= c < 127 else "?" for c in b)
 
@@ -116,7 +135,7 @@ class Framer:
             return False
         if end + 4 > self.max_header:
             raise ValueError("framing: header longer than %d bytes" % self.max_header)
-        if not (buf[:4] == b"SIP/" or (65 <= buf[0] <= 90)):
+        if not _start_line(buf[:buf.find(b"\r\n")]):
             raise ValueError("framing: not a SIP message")
         n = content_length(buf[:end])
         if n > self.max_body:

@@ -1,7 +1,7 @@
 """The box behind NAT, on the network side, sans-IO: its public address and keeping the mapping.
 
     nat = Nat(("10.0.0.2", 5080), keepalive_ms=20000, rand=os.urandom)
-    nat.learn_via(via)                  # our top Via in a response from the network: received and
+    nat.learn_via(via)                  # our top Via in a REGISTER response: received and
                                         # rport (RFC 3581) say where the registrar saw us
     data = nat.stun_request(now_ms)     # a STUN Binding request (RFC 5389) for network.stun
     nat.stun_response(datagram)         # its answer: XOR-MAPPED-ADDRESS

@@ -102,6 +102,21 @@ def _uri(value):
     return _hdr.parse_address(value).uri
 
 
+def _hop(uri):
+    """(host without brackets, port or None) of a SIP URI a request goes to next; the port is
+    filled in by :func:`_port_for` once the transport is known."""
+    host, _ = uri.address()  # ValueError for a URI that is not sip/sips
+    return host, uri.port
+
+
+def _port_for(dest, transport):
+    """DEST with the default port of TRANSPORT when it names none (RFC 3263 section 4.2: 5061
+    for TLS, 5060 else)."""
+    if dest[1] is not None:
+        return dest
+    return dest[0], _locate.DEFAULT_PORT[transport]
+
+
 def _sent_by(via):
     """A Via's sent-by as a socket address (host without brackets, port or None)."""
     return unbracket(via.host), via.port
@@ -225,6 +240,7 @@ class _Forward:
         self.dest = None  # where it goes, when a step decided it
         self.to_tag = None
         self.call = None
+        self.opened = False  # this request opened its call
 
 
 class Proxy:
@@ -264,6 +280,7 @@ class Proxy:
         # network changes (issue 14): the last REGISTER the box forwarded for each AOR, as it
         # left ((request, dest, transport)), which the box sends again for the phone
         self.registers = {}
+        self._register_branches = []  # the box's branches of the REGISTERs it forwarded or sent
         self.rand = rand
         self._rereg_cseq = 0
         self._rereg_tag = None
@@ -349,6 +366,7 @@ class Proxy:
     def _send_reply(self, side, resp, src):
         try:
             dest = src
+            transport = self.transport_in
             vias = resp.get_all("Via")
             try:
                 top = _hdr.parse_via(vias[0]) if vias else None
@@ -358,7 +376,8 @@ class Proxy:
                 self._note_source(top, src, self.transport_in != "UDP")
                 resp.set("Via", [str(top)] + vias[1:])
                 dest = top.response_address()
-            return [_out(side, resp.serialize(), dest, self._via_transport(top))]
+                transport = self._via_transport(top)
+            return [_out(side, resp.serialize(), dest, transport)]
         except ValueError as e:
             self.log("sip: cannot answer: %s" % (e,))
             return []
@@ -402,11 +421,21 @@ class Proxy:
     def _request(self, side, req, src, now_ms):
         """A request from SIDE, in steps; a step returns the answer that stops it, or None."""
         fwd = _Forward(side, req, src, now_ms)
-        for step in (self._admit, self._provider, self._routes, self._register, self._target, self._track):
-            out = step(fwd)
-            if out is not None:
-                return out
-        return self._forward(fwd)
+        try:
+            for step in (self._admit, self._provider, self._routes, self._register, self._target,
+                         self._track):
+                out = step(fwd)
+                if out is not None:
+                    return out
+            return self._forward(fwd)
+        except ValueError as e:
+            call = fwd.call
+            if fwd.opened and call is not None:
+                # refused after its call opened: no call rings on, no media sockets stay held
+                self._end(call, now_ms, "request refused: %s" % e)
+                if self.calls.get(call.call_id) is call:
+                    del self.calls[call.call_id]
+            raise
 
     def _admit(self, fwd):
         """May the request pass at all? phone.allow, the Via it came with, loops, Max-Forwards."""
@@ -567,6 +596,7 @@ class Proxy:
             call = self._new_call(side, req, now_ms)
             if call is None:
                 return self._reply(side, req, src, 503, "Service Unavailable")
+            fwd.opened = True
         fwd.call = call
         if method == "ACK" and call is not None and call.box_answered is not None and \
                 to_tag == call.box_answered:
@@ -627,6 +657,8 @@ class Proxy:
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
         transport = self._transport_to(out_side, req, fwd.routes, dest)
+        if dest is not self.cfg.network.proxy:  # a domain alone there: RFC 3263 finds the port
+            dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
         if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
@@ -642,6 +674,7 @@ class Proxy:
         if out_side == NETWORK and req.method == "REGISTER":
             self.nat.flow(dest, transport, fwd.now_ms)
             self.registers[str(req.address("To").uri)] = (req, dest, transport)
+            _remember(self._register_branches, fwd.branch)
         call = fwd.call
         if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
                 call.phase == EARLY:
@@ -711,13 +744,13 @@ class Proxy:
                 routes.append("<%s>" % req.uri)
                 req.uri = _uri(routes.pop(0))
                 req.set("Route", routes)
-            return first.address()
+            return _hop(first)
         if out_side == NETWORK and self.cfg.network.proxy is not None and (
                 to_tag is None or not _locate.is_ip(_urimod.unbracket(req.uri.host or ""))):
             # an outbound proxy (RFC 3261 section 8.1.2); also for a request without a route
             # set toward a domain (an ACK to a 407 carries the AoR): the proxy knows the domain
             return self.cfg.network.proxy
-        host, port = req.uri.address()
+        host, port = _hop(req.uri)
         return (req.uri.param("maddr") or host), port
 
     def _phone_target(self, req):
@@ -742,6 +775,11 @@ class Proxy:
         return uri.address()
 
     # --- REGISTER --------------------------------------------------------------------------------
+    def _forwarded_register(self, via):
+        """True when VIA (the box's, atop a response) is that of a REGISTER the box forwarded or
+        sent itself (one of the last _LEARNED_MAX)."""
+        return via.branch in self._register_branches
+
     def _register_request(self, req, src, now_ms):
         contacts = req.addresses("Contact")
         aor = str(req.address("To").uri)
@@ -939,19 +977,33 @@ class Proxy:
         if not (top.branch or "").startswith(BRANCH_MAGIC + "zt"):
             return []
         if len(vias) == 1:
-            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg"):
+            if (top.branch or "").startswith(BRANCH_MAGIC + "ztreg") and \
+                    self._forwarded_register(top):
                 return self._reregistered(resp, now_ms)
             return []  # a response to a request the box made itself (BYE at shutdown)
-        if side == NETWORK and self.nat.learn_via(top, self.transport_in):  # RFC 3581
+        method = resp.cseq().method
+        # the registrar's answer: a response to a REGISTER the box forwarded (its branch; the
+        # CSeq of a response is only its sender's word)
+        registrar = side == NETWORK and method == "REGISTER" and self._forwarded_register(top)
+        # RFC 3581: received/rport on the box's Via say where the registrar saw it. Only the
+        # registrar's word counts: in any other response the far UA wrote the box's Via itself
+        # (a proxy between pops only its own)
+        if registrar and self.nat.learn_via(top, self.transport_in):
             self._public_changed()
         resp.set("Via", resp.get_all("Via")[1:])
         dest = vias[1].response_address()
-        method = resp.cseq().method
+        if side == NETWORK and (dest[0] not in self.cfg.phone.allow or not self._is_phone(dest)):
+            # the callee wrote the phone's Via in its response: toward the phone side only a
+            # phone, as for requests (docs/trust.md section 8)
+            self.rejected += 1
+            self.log("sip: %d toward %s dropped: not a phone of the box"
+                     % (resp.status, join_hostport(*dest)))
+            return []
         code = resp.status
         call = self.calls.get(resp.call_id())
         if call is not None and call.box_answered is not None and method == "INVITE":
             return self._after_cancel(call, side, resp, now_ms)
-        if method == "REGISTER" and side == NETWORK:
+        if registrar:
             _remember(self.providers, src[0])  # the registrar: it may call the phone
             if 200 <= code < 300:
                 self._register_response(resp, now_ms)
@@ -1028,8 +1080,9 @@ class Proxy:
         try:
             req = _sip.Request("BYE", target.copy())
             routes = call.route[to_side]
-            dest = (_uri(routes[0]) if routes else target).address()
+            dest = _hop(_uri(routes[0]) if routes else target)
             transport = self._transport_to(to_side, req, routes, dest)
+            dest = _port_for(dest, transport)
             branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
             req.add("Via", self._own_via(to_side, transport, branch))
             req.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
@@ -1196,8 +1249,9 @@ class Proxy:
         try:
             ack = _sip.Request("ACK", target.copy())
             routes = call.route[side]
-            dest = (_uri(routes[0]) if routes else target).address()
+            dest = _hop(_uri(routes[0]) if routes else target)
             transport = self._transport_to(side, ack, routes, dest)
+            dest = _port_for(dest, transport)
             ack.add("Via", self._own_via(side, transport, "%sztack%d" % (BRANCH_MAGIC,
                                                                          call.number)))
             ack.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
@@ -1259,8 +1313,9 @@ class Proxy:
             self._rereg_cseq += 1
             try:
                 r = _sip.Request("REGISTER", req.uri.copy())
-                r.add("Via", self._own_via(NETWORK, transport, "%sztreg%s%d" % (
-                    BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)))
+                branch = "%sztreg%s%d" % (BRANCH_MAGIC, self._rereg_tag, self._rereg_cseq)
+                r.add("Via", self._own_via(NETWORK, transport, branch))
+                _remember(self._register_branches, branch)
                 r.add("Max-Forwards", str(DEFAULT_MAX_FORWARDS))
                 for name in ("Route", "From", "To"):
                     for v in req.get_all(name):

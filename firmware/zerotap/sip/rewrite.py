@@ -112,7 +112,7 @@ def rewrite(body, address, port, zrtp_hash=None, rtcp_port=None):
     ``"1.10 3f..."``). RTCP_PORT (an int): ``a=rtcp:RTCP_PORT`` is added (RFC 3605), so that the
     peer sends its RTCP there (the box's one socket per side takes RTP and RTCP, see
     boards/README.md). Raises ValueError for SDP that the box cannot relay (no v= line, a bad c= or
-    m= line, an audio stream without a connection address)."""
+    m= line, a NUL or bare CR inside a line, an audio stream without a connection address)."""
     return _walk(body, address, port, zrtp_hash, rtcp_port)
 
 
@@ -130,7 +130,14 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
     audio = -1  # the index of the relayed audio section
     audio_c = None
     in_audio = False
+    added = []  # the box's a= lines for the relayed section, written before its first a= line
+    number = 0
     for line in lines:
+        number += 1
+        if b"\r" in line or b"\x00" in line:
+            # RFC 8866 section 9; a bare CR ends a line for some parsers (pjsip's): what the box
+            # passes as one line would carry a second, unrewritten one (c=, a=crypto) to them
+            raise ValueError("SDP: NUL or CR inside line %d" % number)
         if len(line) < 2 or line[1:2] != b"=":
             if not line:
                 continue  # tolerate blank lines
@@ -150,11 +157,13 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
             elif address is not None and p != 0:
                 parts[1] = b"0"  # RFC 3264 section 6: a stream the box does not relay
                 line = b"m=" + b" ".join(parts)
+            out += added  # the previous section had no a= line: its end
+            added = []
             out.append(line)
             if in_audio and address is not None and rtcp_port is not None:
-                out.append(b"a=rtcp:" + str(rtcp_port).encode())
+                added.append(b"a=rtcp:" + str(rtcp_port).encode())
             if in_audio and address is not None and zrtp_hash:
-                out.append(b"a=zrtp-hash:" + zrtp_hash.encode())
+                added.append(b"a=zrtp-hash:" + zrtp_hash.encode())
             continue
         if t == b"c":
             host = _parse_c(line)
@@ -177,6 +186,8 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
             out.append(line)
             continue
         if t == b"a":
+            out += added  # RFC 8866 section 9: a= lines come after the section's i= c= b= k=
+            added = []
             if in_audio or section < 0:
                 if line.startswith(b"a=zrtp-hash:"):
                     media.zrtp_hash = _value(line, _sdp.parse_zrtp_hash) or media.zrtp_hash
@@ -199,6 +210,7 @@ def _walk(body, address, port, zrtp_hash, rtcp_port=None):
                 if stripped:
                     continue
         out.append(line)
+    out += added
     if audio >= 0:
         host = audio_c or session_c
         if host is None:
