@@ -595,3 +595,29 @@ def test_a_far_end_whose_sdp_names_its_media_host_gets_media_once_the_name_resol
             assert _relays(b, prtp, frtp, box_phone, box_net, seq + 1) == (1, 1)
     finally:
         dns.close()
+
+
+def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_dns():
+    """No network.dns and the provider by address (the box made no resolver at boot): the media
+    host's name goes to the system's DNS servers (resolv.conf), through a resolver in the loop
+    made for it and closed with the box."""
+    from zerotap.runtime import resolver as _resolver
+    dns, dns_port = _udp()
+    asked = []
+    real = _resolver.system_servers
+    _resolver.system_servers = lambda path="/etc/resolv.conf": [("127.0.0.1", dns_port)]
+    try:
+        with BoxAndPeers("named-media-host-system") as (b, logs, phone, far):
+            assert b.net.resolver is None
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "named3", "media.far.test")
+            _named_turns(b, dns, {"media.far.test": "127.0.0.1"}, asked)
+            assert asked == ["media.far.test"], asked
+            got = (0, 0)
+            for seq in range(1, 4):
+                got = _relays(b, prtp, frtp, box_phone, box_net, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        _resolver.system_servers = real
+        dns.close()
