@@ -31,17 +31,20 @@ def _ports(n):
     return out
 
 
-def _box(tmp, timeout_s=0, clock=None, cfg=None):
+def _box(tmp, timeout_s=0, clock=None, cfg=None, dns=None):
     if cfg is not None:
         logs = []
         b = runtime_box.Box(cfg, log=logs.append, name="T")
         return b, logs
     p = _ports(3)
     low = p[2] + 100
+    network = {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)}
+    if dns is not None:
+        network["dns"] = ["127.0.0.1:%d" % dns]
     cfg = config.parse({
         "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
                   "rtp": "%d-%d" % (low, low + 19)},
-        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "network": network,
         "media": {"timeout_s": timeout_s},
         "zrtp": {"cache": tmp + "/cache"},
         "status": tmp + "/status.jsonl",
@@ -92,10 +95,10 @@ class Peer:
         self.rtp_port[id(s)] = port
         return s
 
-    def sdp(self, rtp):
+    def sdp(self, rtp, host="127.0.0.1"):
         port = self.rtp_port[id(rtp)]
-        return ("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-                "m=audio %d RTP/AVP 0\r\n" % (self.name, port))
+        return ("v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+                "m=audio %d RTP/AVP 0\r\n" % (self.name, host, port))
 
     def send(self, data, port):
         self.sip.sendto(data, _addr(port))
@@ -160,12 +163,12 @@ def _invite(b, phone, far, cid, prtp):
     return fwd, _audio_port(fwd)
 
 
-def _call(b, phone, far, cid):
-    """The phone calls the far peer through the box; returns (phone rtp, far rtp, box rtp ports
-    toward phone and far)."""
+def _call(b, phone, far, cid, far_host="127.0.0.1"):
+    """The phone calls the far peer through the box (its SDP names FAR_HOST); returns (phone rtp,
+    far rtp, box rtp ports toward phone and far)."""
     prtp, frtp = phone.new_rtp(), far.new_rtp()
     fwd, box_net = _invite(b, phone, far, cid, prtp)
-    body = far.sdp(frtp).encode()
+    body = far.sdp(frtp, far_host).encode()
     lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
     lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
@@ -517,3 +520,104 @@ def test_a_call_on_hold_longer_than_the_media_timeout_is_not_ended():
         clock.now += 200
         _turn(b, 2)
         assert b.status.calls == [] and call.error.startswith("no media from the "), call.error
+
+
+def _dns_answers(sock, names, asked):
+    """Answer the DNS queries waiting on SOCK: an A record of NAMES (lower-case name -> IPv4), or
+    NXDOMAIN; each name asked is appended to ASKED."""
+    while True:
+        try:
+            q, src = sock.recvfrom(512)
+        except OSError:
+            return
+        pos = 12
+        labels = []
+        while q[pos]:
+            labels.append(q[pos + 1:pos + 1 + q[pos]].decode())
+            pos += 1 + q[pos]
+        end = pos + 5  # the root label, QTYPE, QCLASS
+        name = ".".join(labels).lower()
+        asked.append(name)
+        ip = names.get(name)
+        head = q[:2] + (b"\x81\x80" if ip else b"\x81\x83") + b"\x00\x01"
+        head += (b"\x00\x01" if ip else b"\x00\x00") + b"\x00\x00\x00\x00"
+        out = head + q[12:end]
+        if ip:
+            out += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04"
+            out += bytes(int(x) for x in ip.split("."))
+        sock.sendto(out, src)
+
+
+def _named_turns(b, dns, names, asked, rounds=6):
+    for _ in range(rounds):
+        _dns_answers(dns, names, asked)
+        _turn(b, 1)
+
+
+def test_a_far_end_whose_sdp_names_its_media_host_gets_media_once_the_name_resolves():
+    """RFC 8866 section 5.7: the connection address may be a name (``c=IN IP4 media.far.test``).
+    The box resolves it once through its resolver, in the loop (never the blocking system
+    lookup), and media flows to the address it resolves to, the host the latch takes media
+    from. A name that does not resolve leaves that one call's media nowhere to go (logged),
+    and another call goes on."""
+    dns, dns_port = _udp()
+    names = {"media.far.test": "127.0.0.1"}
+    asked = []
+    try:
+        with BoxAndPeers("named-media-host", dns=dns_port) as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "named1", "Media.Far.Test")
+            _named_turns(b, dns, names, asked)
+            seq = 1
+            # the far end's media comes from the resolved host: the latch takes it to the phone
+            # and the phone's media goes to the far end
+            for _ in range(3):
+                to_far, to_phone = _relays(b, prtp, frtp, box_phone, box_net, seq)
+                seq += 1
+                if to_far and to_phone:
+                    break
+            assert (to_far, to_phone) == (1, 1), (to_far, to_phone, logs[-5:])
+            assert b.media[0].eps[2].send_errors == 0
+            assert asked == ["media.far.test"], asked
+            # the name is asked once, not per packet
+            for _ in range(5):
+                _relays(b, prtp, frtp, box_phone, box_net, seq)
+                seq += 1
+            _named_turns(b, dns, names, asked, 2)
+            assert asked == ["media.far.test"], asked
+            # a name that does not resolve: that call's media waits, logged; the first goes on
+            p2, f2, bp2, bn2 = _call(b, phone, far, "named2", "nowhere.far.test")
+            _named_turns(b, dns, names, asked)
+            assert asked[-1] == "nowhere.far.test", asked
+            assert _relays(b, p2, f2, bp2, bn2, seq)[0] == 0
+            assert [t for t in logs if "nowhere.far.test" in t and "resolve" in t], logs[-5:]
+            m2 = b.media[1]
+            assert m2.session.counters.no_route >= 1 and m2.eps[2].send_errors == 0
+            assert _relays(b, prtp, frtp, box_phone, box_net, seq + 1) == (1, 1)
+    finally:
+        dns.close()
+
+
+def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_dns():
+    """No network.dns and the provider by address (the box made no resolver at boot): the media
+    host's name goes to the system's DNS servers (resolv.conf), through a resolver in the loop
+    made for it and closed with the box."""
+    from zerotap.runtime import resolver as _resolver
+    dns, dns_port = _udp()
+    asked = []
+    real = _resolver.system_servers
+    _resolver.system_servers = lambda path="/etc/resolv.conf": [("127.0.0.1", dns_port)]
+    try:
+        with BoxAndPeers("named-media-host-system") as (b, logs, phone, far):
+            assert b.net.resolver is None
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "named3", "media.far.test")
+            _named_turns(b, dns, {"media.far.test": "127.0.0.1"}, asked)
+            assert asked == ["media.far.test"], asked
+            got = (0, 0)
+            for seq in range(1, 4):
+                got = _relays(b, prtp, frtp, box_phone, box_net, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        _resolver.system_servers = real
+        dns.close()

@@ -228,6 +228,8 @@ class CallMedia(seams.CallMedia):
         self.forks_closed = 0  # sessions of forks that lost (another fork's 2xx won)
         self._lost = []  # far media addresses of the forks that lost: their late packets dropped
         self._keys = None
+        self._naming = [0, 0]  # each side's SDPs so far (a late name for an older one: dropped)
+        self._closed = False
         fs = ForkStatus(self, call_status)  # the first dialog's (forking: see dialog())
         secure = factory.secure_factory.leg(fs, self)
         keys = None
@@ -388,6 +390,50 @@ class CallMedia(seams.CallMedia):
         return sec.hello_hash() if sec is not None else None
 
     def set_remote(self, side, host, port, rtcp_port=None, event_types=None):
+        self._naming[side] += 1  # an answer for an earlier SDP of this side is out of date
+        if host is not None and port and not udp._is_address(host):
+            self._resolve(side, host, port, rtcp_port, event_types)
+            return
+        self._set_remote(side, host, port, rtcp_port, event_types)
+
+    def _resolve(self, side, name, port, rtcp_port, event_types):
+        """SIDE's SDP names its media host NAME (RFC 8866 section 5.7 allows a name): it is
+        resolved once, through the box's resolver in the loop (a blocking lookup would stall
+        every call; udp refuses names). Until it resolves, that side's media has nowhere to go
+        (counted as no_route, as on hold); then it goes to the address, the host the latch takes
+        media from. A name that does not resolve leaves this call's media nowhere to go, logged."""
+        ticket = self._naming[side]
+        session = self.session
+        for s in (self._sessions() if side == 0 else (session,)):
+            s.set_remote(side, None, 0)
+        # not a hold: the SDP names a place, so the media watch counts as on a resume
+        self._held[side] = False
+        held = self._held[0] or self._held[1]
+        now = self.box.loop.clock()
+        self.watch.hold(0, held, now)
+        self.watch.hold(1, held, now)
+        call = self.call_status.call
+
+        def done(ip, error):
+            if ticket != self._naming[side] or self._closed or self.faulted is not None:
+                return  # a later SDP of this side, or the call is over
+            if ip is None:
+                self.box.log("call %d: the %s media host %s does not resolve (%s): no media goes "
+                             "there" % (call, "phone's" if side == 0 else "far", name, error))
+                return
+            self.box.log("call %d: media host %s is %s" % (call, name, ip))
+            if side == 1 and session is not self.session:  # another fork is active by now
+                if session.closed:
+                    return
+                session.set_remote(side, ip, port, rtcp_port)
+                session.sdp_remote = ((ip, port), (ip, rtcp_port or port + 1))
+                return
+            self._set_remote(side, ip, port, rtcp_port, event_types)
+
+        self.box.resolve(done, name, (self.box.cfg.phone if side == 0 else
+                                      self.box.cfg.network).host)
+
+    def _set_remote(self, side, host, port, rtcp_port, event_types):
         now = self.box.loop.clock()
         # a side's SDP without an address (RFC 2543 hold, c=0.0.0.0) or with port 0: the box
         # relays it, so the other side has nowhere to send either (RTCP included): neither side
@@ -548,6 +594,7 @@ class CallMedia(seams.CallMedia):
         self.forks = {tag: self.session}
 
     def close(self):
+        self._closed = True
         for session in self._sessions():
             session.close()
         self._close_sockets()
@@ -622,6 +669,24 @@ class Box:
             if m.call_status is call_status and m.session.secure is not None:
                 m.session.secure.set_verified(verified)
         call_status.set_verified(verified)
+
+    def resolve(self, done, host, local="0.0.0.0"):
+        """DONE(ip, None) or DONE(None, reason) for the name HOST (an IPv6 address when LOCAL,
+        the socket that sends there, is one): through the box's resolver in the loop (network.dns,
+        or the system's servers, made on first use), never a blocking lookup."""
+        r = self.net.resolver
+        if r is None:
+            from zerotap.runtime import resolver as _resolver
+            servers = getattr(self.cfg.network, "dns", None) or _resolver.system_servers()
+            if not servers:
+                done(None, "no DNS resolver (network.dns, or the system's)")
+                return
+            r = self.net.resolver = _resolver.Resolver(self.loop, servers, os.urandom, self.log)
+        if ":" in local:
+            from zerotap import dns as _dns
+            r.address(done, host, _dns.AAAA)
+        else:
+            r.address(done, host)
 
     def action(self, name, call=None):
         """A user's action: ``verified``, ``unverified``, ``toggle_verified`` or ``switch_call``,
