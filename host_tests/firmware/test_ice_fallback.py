@@ -10,6 +10,8 @@ from zerotap import media, status
 from zerotap.dtmf import events, frame
 from zerotap.ice import fallback as fbmod
 from zerotap.ice import helper_client as hc
+from zerotap.phonekeys import PhoneKeys
+from zerotap.ui.keypad import KeypadMatcher
 
 
 def _keys_on_provider(sim, src):
@@ -286,6 +288,28 @@ def test_the_phones_keys_after_the_fallback_reach_the_far_phone_whatever_its_pti
     sim.run(sim.net.now + 500)
     assert a.session.counters.errors == errors
     assert got == ["5", "9"], got
+
+
+def test_keys_the_keypad_held_back_reach_the_far_phone_after_the_fallback():
+    # * may start a keypad code (*#1), so the keypad filter holds it back; 5 then releases *5,
+    # re-sent by the box in the phone's stream. They went out without the fallback's renumbering
+    # (phones at 40 ms: the frames shifted the stream), on sequence numbers the audio had used:
+    # SRTP refused them (errors) and no key reached the far phone
+    sim = Sim(blocked=True, phone_ms=40)
+    end = sim.run(30000, stop=sim.both_secure)
+    a, b = sim.boxes
+    assert sim.both_secure() and a.fb._offset != 0
+    a.session.keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    a.session.add_event_types((events.DEFAULT_PT,))
+    sim.run(end + 3000)
+    errors = a.session.counters.errors
+    got = _phone_keys(b)
+    _press(sim, a, "*")
+    _press(sim, a, "5")
+    sim.run(sim.net.now + 1000)
+    assert a.session.keys.released == 2
+    assert a.session.counters.errors == errors, a.session.counters.errors - errors
+    assert got == ["*", "5"], got
 
 
 def test_the_phones_keys_never_break_into_a_frame_of_ours():
