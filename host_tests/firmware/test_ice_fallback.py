@@ -312,6 +312,34 @@ def test_keys_the_keypad_held_back_reach_the_far_phone_after_the_fallback():
     assert got == ["*", "5"], got
 
 
+def test_keys_the_keypad_held_back_never_go_in_clear_on_the_direct_path():
+    # ice.clear pass: after the switch to the ICE path, before ZRTP there went SECURE, the
+    # fallback holds the phone's stream back (nothing in clear on the ICE path). The keys the
+    # keypad filter released (*5) went past it: 12 plain event packets on the ICE path
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    a.session.keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    a.session.add_event_types((events.DEFAULT_PT,))
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and a.session.path is a.fb.path)
+    assert a.fb.step == fbmod.ZRTP and not a.session.secure.is_secure
+    b.ice_open = False  # B hears nothing for now: ZRTP on the ICE path stays unfinished
+    clear = []
+    send = a.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == a.fb.ice_leg and not a.session.secure.is_secure and \
+                buf[1] & 0x7F == events.DEFAULT_PT:
+            clear.append(n)
+        send(leg, buf, n, addr)
+    a.session.transmit = transmit
+    _press(sim, a, "*")
+    _press(sim, a, "5")
+    sim.run(sim.net.now + 600)
+    assert a.session.keys.released == 2 and not a.session.secure.is_secure
+    assert clear == [], len(clear)
+
+
 def test_the_phones_keys_never_break_into_a_frame_of_ours():
     # ice.clear pass (audio flows while the fallback runs): the user presses 5 while A's *A frame
     # plays in the phone's stream. The key's packets were passed into the frame, with sequence
