@@ -287,19 +287,21 @@ class MediaSession:
             if verdict:
                 buf = self._writable(buf, n)
                 keys.renumber(buf)
+        self._send_out(leg, kind, buf, n, now_ms)
+
+    def _send_out(self, i, kind, buf, n, now_ms):
+        """Phone -> network (I: 0 from the phone's RTP leg, 1 from its RTCP leg): the phone's
+        packets and the keys the keypad filter re-sends in its stream alike. The ICE fallback's
+        frames play in that stream, then SRTP once SECURE, before that what media.clear says."""
+        c = self.counters
         fb = self.fallback
         if fb is not None and kind == _KIND_RTP:
-            # the ICE fallback's number exchange plays in this stream (zerotap.ice.fallback)
+            # the ICE fallback's number exchange plays in this stream (zerotap.ice.fallback): it
+            # holds the stream back while a frame plays and renumbers it past the frames
             buf = self._writable(buf, n)
             if not fb.phone_rtp(buf, n, now_ms):
                 c.clear_held += 1
-                return
-        self._send_out(leg, kind, buf, n)
-
-    def _send_out(self, i, kind, buf, n):
-        """Phone -> network (I: 0 from the phone's RTP leg, 1 from its RTCP leg): SRTP once
-        SECURE, before that what media.clear says."""
-        c = self.counters
+                return False
         path = self.path
         if i and path.rtcp_leg is None:
             path = self.paths[0]
@@ -313,7 +315,7 @@ class MediaSession:
             n = sec.protect(buf, n, kind == _KIND_RTCP)
             if n <= 0:
                 c.errors += 1
-                return
+                return False
         elif not self._clear_allowed(kind, buf, n):
             c.clear_held += 1
             return False
@@ -445,7 +447,7 @@ class MediaSession:
             if t is not None and t <= now_ms:
                 for packet in keys.handle_timer(now_ms):
                     buf = self._writable(packet, len(packet))
-                    if self._send_out(0, _KIND_RTP, buf, len(packet)):
+                    if self._send_out(0, _KIND_RTP, buf, len(packet), now_ms):
                         self.counters.keys_sent += 1
         fb = self.fallback
         if fb is not None and not self.closed:

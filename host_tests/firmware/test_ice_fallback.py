@@ -10,6 +10,8 @@ from zerotap import media, status
 from zerotap.dtmf import events, frame
 from zerotap.ice import fallback as fbmod
 from zerotap.ice import helper_client as hc
+from zerotap.phonekeys import PhoneKeys
+from zerotap.ui.keypad import KeypadMatcher
 
 
 def _keys_on_provider(sim, src):
@@ -286,6 +288,56 @@ def test_the_phones_keys_after_the_fallback_reach_the_far_phone_whatever_its_pti
     sim.run(sim.net.now + 500)
     assert a.session.counters.errors == errors
     assert got == ["5", "9"], got
+
+
+def test_keys_the_keypad_held_back_reach_the_far_phone_after_the_fallback():
+    # * may start a keypad code (*#1), so the keypad filter holds it back; 5 then releases *5,
+    # re-sent by the box in the phone's stream. They went out without the fallback's renumbering
+    # (phones at 40 ms: the frames shifted the stream), on sequence numbers the audio had used:
+    # SRTP refused them (errors) and no key reached the far phone
+    sim = Sim(blocked=True, phone_ms=40)
+    end = sim.run(30000, stop=sim.both_secure)
+    a, b = sim.boxes
+    assert sim.both_secure() and a.fb._offset != 0
+    a.session.keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    a.session.add_event_types((events.DEFAULT_PT,))
+    sim.run(end + 3000)
+    errors = a.session.counters.errors
+    got = _phone_keys(b)
+    _press(sim, a, "*")
+    _press(sim, a, "5")
+    sim.run(sim.net.now + 1000)
+    assert a.session.keys.released == 2
+    assert a.session.counters.errors == errors, a.session.counters.errors - errors
+    assert got == ["*", "5"], got
+
+
+def test_keys_the_keypad_held_back_never_go_in_clear_on_the_direct_path():
+    # ice.clear pass: after the switch to the ICE path, before ZRTP there went SECURE, the
+    # fallback holds the phone's stream back (nothing in clear on the ICE path). The keys the
+    # keypad filter released (*5) went past it: 12 plain event packets on the ICE path
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    a.session.keys = PhoneKeys(KeypadMatcher(), lambda action: None)
+    a.session.add_event_types((events.DEFAULT_PT,))
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and a.session.path is a.fb.path)
+    assert a.fb.step == fbmod.ZRTP and not a.session.secure.is_secure
+    b.ice_open = False  # B hears nothing for now: ZRTP on the ICE path stays unfinished
+    clear = []
+    send = a.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == a.fb.ice_leg and not a.session.secure.is_secure and \
+                buf[1] & 0x7F == events.DEFAULT_PT:
+            clear.append(n)
+        send(leg, buf, n, addr)
+    a.session.transmit = transmit
+    _press(sim, a, "*")
+    _press(sim, a, "5")
+    sim.run(sim.net.now + 600)
+    assert a.session.keys.released == 2 and not a.session.secure.is_secure
+    assert clear == [], len(clear)
 
 
 def test_the_phones_keys_never_break_into_a_frame_of_ours():
