@@ -11,6 +11,11 @@ raises ``ConfigError`` naming the key):
   instead, and ``box.set_config_error(key, message)`` shows CONFIG ERROR with the key at fault
   (and "last good in use": ``box.config_fallback``, a field of the status model);
 - ``cfg`` is None when there is no good copy either.
+
+A board's boot passes ``keep=False``: a config that parses may still name an address the box
+does not have, or a port another program holds, so it becomes the good copy only once the box
+started on it (its sockets bound: :func:`started`); one that cannot start is refused with
+:func:`fallback`, as one that does not parse, and the good copy runs instead.
 """
 GOOD = ".good"
 
@@ -34,8 +39,21 @@ def _parse(parse, data):
     return parse(data.decode() if isinstance(data, (bytes, bytearray)) else data)
 
 
-def load(storage, name, parse, box=None):
-    """(config, error): ERROR is None or (key, message). See the module doc."""
+def started(storage, name):
+    """NAME (the box started on it) becomes the good copy ``NAME.good``: atomically, only when it
+    changed; a flash too full for the copy leaves the old copy whole."""
+    data = storage.read(name)
+    if data is not None and storage.read(name + GOOD) != data:
+        try:
+            storage.write(name + GOOD, data)
+        except OSError:  # a full flash: the good config runs; the old copy stays whole
+            pass
+
+
+def load(storage, name, parse, box=None, keep=True):
+    """(config, error): ERROR is None or (key, message). See the module doc; with KEEP false a
+    valid NAME is not copied to the good copy (the caller calls :func:`started` once the box
+    runs on it)."""
     data = storage.read(name)
     if data is None:
         error = ("config", "%s is missing" % name)
@@ -45,21 +63,25 @@ def load(storage, name, parse, box=None):
         except ValueError as e:  # ConfigError, JSON errors, UnicodeError
             error = _key_and_message(e)
         else:
-            if storage.read(name + GOOD) != data:
-                try:
-                    storage.write(name + GOOD, data)
-                except OSError:  # a full flash: the good config runs; the old copy stays whole
-                    pass
+            if keep:
+                started(storage, name)
             if box is not None and box.config_error is not None:
                 box.set_config_error(None, None)
             return cfg, None
+    return fallback(storage, name, parse, box, error), error
+
+
+def fallback(storage, name, parse, box, error):
+    """The good copy's config for a NAME refused for ERROR ((key, message)), or None when there
+    is none (or it is NAME itself: a config refused for what it says, not for its syntax).
+    BOX shows ERROR, and "last good in use" when there is one."""
     cfg = None
     good = storage.read(name + GOOD)
-    if good is not None:
+    if good is not None and good != storage.read(name):
         try:
             cfg = _parse(parse, good)
         except ValueError:
             cfg = None  # the good copy no longer parses (a newer firmware's rules): nothing to use
     if box is not None:
         box.set_config_error(error[0], error[1], cfg is not None)  # "last good in use" when set
-    return cfg, error
+    return cfg

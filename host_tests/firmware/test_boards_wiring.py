@@ -416,6 +416,40 @@ def test_boot_with_a_bad_config_runs_the_last_good_and_shows_the_key():
     assert r["config_fallback"] is True and r["screen"] == screens.CONFIG_ERROR, r
 
 
+def test_boot_with_an_unbindable_config_keeps_the_last_good_and_runs_on_it():
+    # a hand-edited config.json that parses but names an address the box does not have: it was
+    # copied over config.json.good before the sockets were tried, and the board halted with no
+    # good copy left. It must be refused like a config that does not parse.
+    d = scratch("boards-bootbind")
+    good = _board_config(d)
+    bad = dict(good)
+    bad["phone"] = dict(good["phone"], sip="192.0.2.99:" + good["phone"]["sip"].split(":")[1])
+    files = {"config.json": json.dumps(bad), "config.json.good": json.dumps(good)}
+    result, logs, replies = _boot("wt32_eth01", d, files, give_up_ms=1500, commands=("status",))
+    s = storage.Storage(d)
+    assert s.read("config.json.good") == json.dumps(good).encode(), "the good copy was overwritten"
+    assert s.read("config.json") == json.dumps(bad).encode()  # left for the person to fix
+    assert result is not None, logs
+    refusals = [t for t in logs if t.startswith("config refused: phone.sip: cannot bind 192.0.2.99:")]
+    assert len(refusals) == 1 and refusals[0].endswith("; the last good config runs"), logs
+    r = replies[0]
+    assert r["config_error"][0] == "phone.sip", r
+    assert r["config_error"][1].startswith("cannot bind 192.0.2.99:"), r
+    assert r["config_fallback"] is True and r["screen"] == screens.CONFIG_ERROR, r
+    assert result.cfg.phone.host == "127.0.0.1"
+
+
+def test_boot_with_an_unbindable_config_and_no_good_copy_halts_and_keeps_none():
+    d = scratch("boards-bootbind0")
+    cfg = _board_config(d)
+    cfg["network"] = dict(cfg["network"], sip="192.0.2.99:" + cfg["network"]["sip"].split(":")[1])
+    result, logs, replies = _boot("wt32_eth01", d, {"config.json": json.dumps(cfg)},
+                                  give_up_ms=300)
+    assert result is None
+    assert any(t.startswith("cannot start: network.sip: cannot bind 192.0.2.99:") for t in logs), logs
+    assert storage.Storage(d).read("config.json.good") is None  # never started on it
+
+
 def test_boot_without_any_config_shows_config_error_and_waits():
     d = scratch("boards-bootnone")
     result, logs, replies = _boot("esp32_devkit", d, {}, give_up_ms=300)

@@ -105,3 +105,66 @@ def test_switch_via():
     assert sw(two, "TLS") == two.replace(b"UDP a", b"TLS a")
     assert sw(b"INVITE x SIP/2.0\r\nv: SIP/2.0/UDP a\r\n", "TCP") == \
         b"INVITE x SIP/2.0\r\nv: SIP/2.0/TCP a\r\n"
+
+
+# --- destinations by name (RFC 3263): what the transport remembers of them -----------------------
+
+class _Answer:
+    error = None
+
+    def __init__(self, name, ip):
+        from zerotap import dns
+        self.records = [dns.Record(name, dns.A, 60, ip)]
+
+
+class _Client:
+    """Every name has the address 127.0.0.1 (a DNS client with it cached)."""
+
+    def rand(self, n):
+        return os.urandom(n)
+
+    def lookup(self, name, qtype, now):
+        return _Answer(name, "127.0.0.1")
+
+
+class _Resolver:
+    def __init__(self):
+        self.client = _Client()
+        self.calls = 0
+
+    def locate(self, done, host, port=None, transport=None, secure=False):
+        from zerotap.sip import locate
+        self.calls += 1
+        loc = locate.Locate(self.client, host, port, transport, secure)
+        done(loc, loc.step(0))
+        return loc
+
+
+def test_a_name_sent_to_on_another_port_goes_to_that_port():
+    loop, streams, eps, t, got = _setup()
+    t.resolver = _Resolver()
+    a, b = [], []
+    far_a = _open_udp(loop, lambda ep, d, n, addr, now: a.append(bytes(d[:n])))
+    far_b = _open_udp(loop, lambda ep, d, n, addr, now: b.append(bytes(d[:n])))
+    assert t.send(1, b"first", ("sip.example.test", far_a.port), "UDP")
+    assert t.send(1, b"second", ("sip.example.test", far_b.port), "UDP")
+    _serve(loop, lambda: len(a) + len(b) >= 2)
+    assert a == [b"first"] and b == [b"second"], (a, b)
+    loop.close_all()
+
+
+def test_names_sent_to_are_remembered_in_a_bounded_table():
+    # one entry per distinct name, never removed: a box up for months that calls many domains
+    # (or a peer that makes it send to many names) grew it without bound
+    loop, streams, eps, t, got = _setup()
+    t.resolver = _Resolver()
+    far = []
+    dest = _open_udp(loop, lambda ep, d, n, addr, now: far.append(1))
+    for i in range(200):
+        assert t.send(1, b"x", ("h%d.example.test" % i, dest.port), "UDP")
+    assert len(t.located) <= siptransport.LOCATED_MAX, len(t.located)
+    # the names in use stay located: sending again to the last one asks no new lookup
+    calls = t.resolver.calls
+    assert t.send(1, b"y", ("h199.example.test", dest.port), "UDP")
+    assert t.resolver.calls == calls
+    loop.close_all()

@@ -16,7 +16,10 @@ modules it imported (read from it, so that tests pass stand-ins), and optionally
    once Wi-Fi runs) and before any ZID or key exists (from here on nothing draws before it);
 1. makes the status model and opens the storage on flash (``board.STORAGE``);
 2. loads ``config.json`` with the last-good fallback (:mod:`zerotap.lastgood`): a refused config
-   shows CONFIG ERROR naming the key, and the last good copy runs meanwhile;
+   shows CONFIG ERROR naming the key, and the last good copy runs meanwhile. A config that parses
+   but cannot start (a socket that cannot be bound: an address the board does not have, a port
+   taken; a trust cache that cannot be opened) is refused the same way, once the network is up;
+   a config becomes the last good copy only once the box started on it;
 3. starts the display (the board's factory; without a panel the box runs all the same) and the
    button: the front panel (:mod:`zerotap.ui.frontpanel`);
 4. brings the network up (Ethernet, then ``board.wifi``), retrying while there is none; the address
@@ -143,6 +146,18 @@ def _unbindable(loop, cfg):
     return None
 
 
+def _startable(loop, cfg, log, secure):
+    """(refused, secure factory): REFUSED is None, or (key, message) for what of CFG keeps the box
+    from starting on it: a socket that cannot be bound, a trust cache that cannot be opened."""
+    refused = _unbindable(loop, cfg)
+    if refused is not None:
+        return refused, None
+    try:
+        return None, secure.factory(cfg, log)
+    except OSError as e:  # the cache directory cannot be made
+        return ("zrtp.cache", "cannot open %s (%s)" % (cfg.zrtp.cache, e)), None
+
+
 # MicroPython's ESP32 builds do not reassemble IP fragments (docs/transports.md): no UDP datagram
 # over one Ethernet frame's payload ever arrives on a board
 BOARD_SIP_DATAGRAM = 1472
@@ -204,7 +219,7 @@ def _start(board, loop, log, give_up_ms):
     if last is not None:
         log("last reset: %s" % last)
         status.set_warning("restarted: %s" % last)
-    cfg, error = lastgood.load(storage, CONFIG, _parse_board_config, status)
+    cfg, error = lastgood.load(storage, CONFIG, _parse_board_config, status, keep=False)
     if error is not None:
         log("config refused: %s: %s%s" % (error[0], error[1],
                                            "; the last good config runs" if cfg else ""))
@@ -227,13 +242,17 @@ def _start(board, loop, log, give_up_ms):
         return None
 
     _resolve(board, cfg, ip)
-    refused = _unbindable(loop, cfg)
-    secure = None
-    if refused is None:
-        try:
-            secure = _secure.factory(cfg, log)
-        except OSError as e:  # the cache directory cannot be made
-            refused = ("zrtp.cache", "cannot open %s (%s)" % (cfg.zrtp.cache, e))
+    refused, secure = _startable(loop, cfg, log, _secure)
+    if refused is not None and error is None:
+        # config.json parses but cannot start: refused as one that does not parse, the last
+        # good copy (never this config: it is kept only once the box started on it) runs
+        cfg = lastgood.fallback(storage, CONFIG, _parse_board_config, status, refused)
+        log("config refused: %s: %s%s" % (refused[0], refused[1],
+                                           "; the last good config runs" if cfg else ""))
+        if cfg is not None:
+            error = refused
+            _resolve(board, cfg, ip)
+            refused, secure = _startable(loop, cfg, log, _secure)
     if refused is not None:
         status.set_config_error(refused[0], refused[1])
         log("cannot start: %s: %s" % refused)
@@ -243,6 +262,8 @@ def _start(board, loop, log, give_up_ms):
     box = _box.Box(cfg, loop=loop, log=log, name=board.NAME, secure_factory=secure,
                    status=status, front=front)
     box.watchdog = _watchdog
+    if error is None:
+        lastgood.started(storage, CONFIG)  # its sockets are bound: the new last good copy
     from zerotap.runtime.link import NicLink
     box.follow_link(NicLink(nic), address=ip)  # a Wi-Fi drop, a new DHCP address (issue 14)
     box.config_store = (storage, CONFIG)  # the web page saves here (docs/web.md)

@@ -18,13 +18,17 @@
   (``network: tls: certificate verify failed: ...``) and never retried in clear.
 - A destination given by name is located with RFC 3263 (:mod:`zerotap.runtime.resolver`): the
   message waits for the answer; a transport error or timeout moves to the next target
-  (:meth:`SipTransport.failed` does it for a 503 too).
+  (:meth:`SipTransport.failed` does it for a 503 too). What was located is kept per name, port
+  and transport (a send to the same name on another port or transport is located for that),
+  for the :data:`LOCATED_MAX` destinations used last; each send steps it again through the DNS
+  client's cache, so that the records' TTLs still hold.
 """
 from zerotap.runtime import stream
 from zerotap.sip import locate as _locate
 
 SIDE_NAMES = ("phone", "network")
 LARGE = 1300  # RFC 3261 §18.1.1
+LOCATED_MAX = 16  # destinations by name remembered (the least recently used one goes)
 
 
 def _switch_via(data, transport):
@@ -63,8 +67,9 @@ class SipTransport:
         self.listener = None
         self.side_of = {}  # id(conn) -> side
         self.fallback = {}  # id(conn) -> [(data, dest)] to send over UDP if TCP fails
-        self.located = {}  # name -> Locate
-        self.waiting = {}  # name -> [(side, data, port, transport)]
+        self.located = {}  # (name, port, transport) -> [Locate, last use], LOCATED_MAX at most
+        self.waiting = {}  # (name, port, transport) -> [(side, data)]
+        self._uses = 0
         self.unsent = {}  # id(conn) -> messages given to a connection that has not opened yet
         self.switched = 0  # requests moved from UDP to TCP for their size
         self.last_error = None
@@ -138,31 +143,47 @@ class SipTransport:
         if self.resolver is None:
             self._error(side, "%s: no DNS resolver configured" % name)
             return False
-        loc = self.located.get(name)
-        if loc is not None and loc.current() is not None and loc.step(self.loop.clock()):
-            t = loc.current()
-            return self._send_target(side, data, t)
-        queue = self.waiting.get(name)
+        key = (name.lower(), port, transport)
+        entry = self.located.get(key)
+        if entry is not None:
+            loc = entry[0]
+            if loc.current() is not None and loc.step(self.loop.clock()):
+                self._uses += 1
+                entry[1] = self._uses
+                return self._send_target(side, data, loc.current())
+        queue = self.waiting.get(key)
         if queue is not None:
-            queue.append((side, data, port, transport))
+            queue.append((side, data))
             return True
-        self.waiting[name] = [(side, data, port, transport)]
+        self.waiting[key] = [(side, data)]
 
         def done(loc, targets):
-            self.located[name] = loc
-            pending = self.waiting.pop(name, [])
+            self._remember(key, loc)
+            pending = self.waiting.pop(key, [])
             if not targets:
                 self._error(side, loc.error or "%s: not found" % name)
                 return
             if self.located_hook is not None:
                 self.located_hook(name, targets)
-            for s, d, p, tr in pending:
+            for s, d in pending:
                 self._send_target(s, d, loc.current())
         # UDP is the default: with it, NAPTR and SRV choose; TCP or TLS ask for that transport
         self.resolver.locate(done, name, port=port,
                              transport=None if transport == "UDP" else transport,
                              secure=transport == "TLS")
         return True
+
+    def _remember(self, key, loc):
+        """KEY located as LOC; the least recently used destination goes when LOCATED_MAX are
+        remembered (it is located again, through the DNS cache, if it is used again)."""
+        self._uses += 1
+        if key not in self.located and len(self.located) >= LOCATED_MAX:
+            oldest = None
+            for k in self.located:
+                if oldest is None or self.located[k][1] < self.located[oldest][1]:
+                    oldest = k
+            del self.located[oldest]
+        self.located[key] = [loc, self._uses]
 
     def _send_target(self, side, data, target):
         if target.transport == "UDP":
@@ -176,12 +197,20 @@ class SipTransport:
 
     def failed(self, name, reason):
         """The current target of NAME failed (a 503, a timeout): use the next one."""
-        loc = self.located.get(name)
-        if loc is not None:
-            nxt = loc.failed(self.loop.clock(), reason)
-            self.log("network: %s failed (%s), next: %s" % (name, reason, nxt))
-            return nxt
+        entry = None
+        name = name.lower()
+        for key in self.located:  # the destination of that name used last
+            e = self.located[key]
+            if key[0] == name and (entry is None or e[1] > entry[1]):
+                entry = e
+        if entry is not None:
+            return self._failed(name, entry[0], reason)
         return None
+
+    def _failed(self, name, loc, reason):
+        nxt = loc.failed(self.loop.clock(), reason)
+        self.log("network: %s failed (%s), next: %s" % (name, reason, nxt))
+        return nxt
 
     # --- receiving ----------------------------------------------------------------------------
     def _on_stream(self, conn, kind, data, now):
@@ -207,11 +236,11 @@ class SipTransport:
             if conn.opened_at is None and not data.startswith("tls:"):
                 # RFC 3263 §4.3: a located target that failed: the next one gets what was lost
                 # (a certificate that does not verify is no transport error: no failover)
-                for name, loc in list(self.located.items()):
-                    t = loc.current()
+                for key, entry in list(self.located.items()):
+                    t = entry[0].current()
                     if t is not None and t.host == conn.peer[0] and t.port == conn.peer[1] and \
                             t.transport == conn.transport:
-                        nxt = self.failed(name, data)
+                        nxt = self._failed(key[0], entry[0], data)
                         if nxt is not None and lost:
                             for d in lost:
                                 self._send_target(side, d, nxt)
