@@ -587,11 +587,45 @@ def parse(obj, dhcp=False):
     return cfg
 
 
+JSON_DEPTH = 16  # the config nests 4 deep, an ICE offer 3
+
+
+def json_value(text):
+    """TEXT (str or bytes) parsed as JSON; ValueError if it is not JSON.
+
+    Nesting deeper than ``JSON_DEPTH`` is refused before parsing: the parsers recurse, and a
+    long run of ``[`` raises RecursionError (CPython) or MemoryError (MicroPython, on a board's
+    heap), neither a ValueError. The scan runs only when there are enough brackets to nest that
+    deep. Used for the config file, the web page's form fields and the ICE helper's answers."""
+    raw = text.encode() if isinstance(text, str) else text
+    if raw.count(b"[") + raw.count(b"{") > JSON_DEPTH:
+        depth = 0
+        quoted = False
+        escaped = False
+        for c in raw:
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif c == 0x5C:  # backslash
+                    escaped = True
+                elif c == 0x22:
+                    quoted = False
+            elif c == 0x22:  # "
+                quoted = True
+            elif c == 0x5B or c == 0x7B:  # [ {
+                depth += 1
+                if depth > JSON_DEPTH:
+                    raise ValueError("JSON nested deeper than %d" % JSON_DEPTH)
+            elif c == 0x5D or c == 0x7D:
+                depth -= 1
+    return json.loads(text)
+
+
 def loads(text, dhcp=False):
     """Parse CONFIG.json text; a JSON syntax error is a ConfigError for the key ``config``."""
     try:
-        obj = json.loads(text)
-    except (ValueError, RuntimeError) as e:  # CPython: RecursionError when nested too deep
+        obj = json_value(text)
+    except ValueError as e:
         raise ConfigError("config", "not valid JSON (%s)" % (e,))
     return parse(obj, dhcp)
 

@@ -57,6 +57,7 @@ import json
 from micropython import const
 
 from zerotap import rtp as _rtp
+from zerotap.config import json_value as _json_value
 from zerotap.dtmf import events as _events
 from zerotap.dtmf import frame as _frame
 from zerotap.dtmf import inband as _inband
@@ -91,42 +92,10 @@ _TONES = const(1)  # ... or in-band tones
 _SILENCE = {0: 0xFF, 8: 0xD5}
 
 
-_JSON_DEPTH = const(16)  # an offer nests 3 deep
-
-
-def _json(body):
-    """BODY, a helper's answer (bytes), parsed as JSON; ValueError if it is not JSON.
-
-    Nesting deeper than ``_JSON_DEPTH`` is refused before parsing: the parsers recurse, and a
-    64 KB answer of ``[`` raises RecursionError (CPython) or MemoryError (MicroPython), neither a
-    ValueError. The scan runs only when there are enough brackets to nest that deep."""
-    if body.count(b"[") + body.count(b"{") > _JSON_DEPTH:
-        depth = 0
-        quoted = False
-        escaped = False
-        for c in body:
-            if quoted:
-                if escaped:
-                    escaped = False
-                elif c == 0x5C:  # backslash
-                    escaped = True
-                elif c == 0x22:
-                    quoted = False
-            elif c == 0x22:  # "
-                quoted = True
-            elif c == 0x5B or c == 0x7B:  # [ {
-                depth += 1
-                if depth > _JSON_DEPTH:
-                    raise ValueError("JSON nested deeper than %d" % _JSON_DEPTH)
-            elif c == 0x5D or c == 0x7D:
-                depth -= 1
-    return json.loads(body)
-
-
 def _no_candidates(body):
     """True when BODY is a JSON object whose candidate list is missing or empty."""
     try:
-        obj = _json(body)
+        obj = _json_value(body)
     except ValueError:
         return False
     return isinstance(obj, dict) and not obj.get("candidates")
@@ -523,7 +492,7 @@ class Fallback:
                 self._fail("helper: PUT answered %d" % status, now)
                 return
             try:
-                obj = _json(body)
+                obj = _json_value(body)
                 local_id = obj["id"]
                 token = obj["token"]
             except (ValueError, KeyError, TypeError):
@@ -573,7 +542,7 @@ class Fallback:
                 return
             try:
                 try:
-                    obj = _json(body)
+                    obj = _json_value(body)
                 except ValueError:
                     raise ValueError("offer: not JSON")  # as _offer.from_json words it
                 self._peer_offer = _offer.decode(obj)

@@ -169,7 +169,7 @@ def merge_form(current, form, wifi=False):
     A field's JSON type is the stored value's: a string stays text, anything else is parsed as
     JSON. An empty secret field keeps the stored secret. ConfigError naming the key for a value
     that is not JSON; unknown fields are refused."""
-    from zerotap.config import ConfigError
+    from zerotap.config import ConfigError, json_value
     new = json.loads(json.dumps(current))
     stored = dict(flatten(current))
     known = [k for k, _, _ in form_fields(current, wifi)]
@@ -191,8 +191,8 @@ def merge_form(current, form, wifi=False):
             value = text
         else:
             try:
-                value = json.loads(text)
-            except (ValueError, RuntimeError):  # CPython: RecursionError when nested too deep
+                value = json_value(text)
+            except ValueError:
                 raise ConfigError(key, "not valid JSON: %r" % text[:40])
         _set(new, key, value)
     return new
