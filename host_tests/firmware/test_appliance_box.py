@@ -621,3 +621,29 @@ def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_d
     finally:
         _resolver.system_servers = real
         dns.close()
+
+
+def test_a_far_sdp_whose_media_host_has_non_ascii_digits_ends_nothing_but_its_media():
+    """A far SDP whose connection address looks like a dotted quad but has a digit outside ASCII
+    (``c=IN IP4 192.0.2.\\u00b2``, UTF-8 on the wire) is a name, not an address, on both
+    interpreters: it goes to the box's resolver like any name (which finds nothing), that call's
+    media has nowhere to go, and another call goes on."""
+    dns, dns_port = _udp()
+    asked = []
+    try:
+        with BoxAndPeers("non-ascii-media-host", dns=dns_port) as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "odd1", "192.0.2.\u00b2")
+            _named_turns(b, dns, {}, asked)
+            assert len(b.media) == 1 and b.media[0].faulted is None, logs[-5:]
+            assert _relays(b, prtp, frtp, box_phone, box_net, 1)[0] == 0
+            assert b.media[0].session.counters.no_route >= 1, logs[-5:]
+            assert b.media[0].eps[2].send_errors == 0
+            p2, f2, bp2, bn2 = _call(b, phone, far, "odd2")
+            got = (0, 0)
+            for seq in range(2, 5):
+                got = _relays(b, p2, f2, bp2, bn2, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        dns.close()

@@ -76,17 +76,12 @@ class Clock:
 
 
 def _is_address(host):
-    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad: what getaddrinfo turns
-    into a socket address without asking a DNS server."""
-    if ":" in host:
-        return True
-    parts = host.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
-            return False
-    return True
+    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad of ASCII digits: what
+    getaddrinfo turns into a socket address without asking a DNS server. The one check of the
+    SIP side (zerotap.sip.locate.is_ip): str.isdigit is true for digits outside ASCII on CPython
+    (int() then raised, or took '\u0661' for 1 and a lookup followed), never on MicroPython."""
+    from zerotap.sip.locate import is_ip
+    return is_ip(host)
 
 
 def sleep_ms(ms):
