@@ -647,3 +647,83 @@ def test_a_far_sdp_whose_media_host_has_non_ascii_digits_ends_nothing_but_its_me
             assert got == (1, 1), (got, logs[-5:])
     finally:
         dns.close()
+
+
+def _udp6():
+    """A non-blocking UDP socket on ::1 and a free port: (socket, port)."""
+    while True:
+        port = _ports(1)[0]
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo("::1", port, 0, socket.SOCK_DGRAM)[0][-1])
+        except OSError:
+            s.close()
+            continue
+        s.setblocking(False)
+        return s, port
+
+
+def test_a_phone_whose_sdp_writes_its_ipv6_address_in_full_is_heard():
+    """RFC 4291 section 2.2: an IPv6 address has several text forms. A phone on ::1 whose SDP
+    says ``c=IN IP6 0:0:0:0:0:0:0:1`` sends its media from ::1 (the form the socket gives): it is
+    the phone's host, and its audio reaches the far end (the phone leg takes media only from the
+    phone's host, whatever form the SDP wrote it in)."""
+    p = _ports(3)
+    low = p[2] + 100
+    tmp = scratch("ipv6-phone")
+    cfg = config.parse({
+        "phone": {"sip": "[::1]:%d" % p[0], "allow": ["::1"], "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "media": {"timeout_s": 0}, "zrtp": {"cache": tmp + "/cache"},
+        "status": tmp + "/status.jsonl", "control": "127.0.0.1:%d" % p[2]})
+    logs = []
+    b = runtime_box.Box(cfg, log=logs.append, name="T")
+    far = Peer("bob")
+    psip, pport = _udp6()
+    prtp, prtp_port = _udp6()
+    try:
+        body = ("v=0\r\no=alice 1 1 IN IP6 0:0:0:0:0:0:0:1\r\ns=-\r\nc=IN IP6 0:0:0:0:0:0:0:1\r\n"
+                "t=0 0\r\nm=audio %d RTP/AVP 0\r\n" % prtp_port).encode()
+        inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP [::1]:%d;branch=z9hG4bKv6;rport\r\n"
+               "From: <sip:alice@[::1]>;tag=av6\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
+               "Call-ID: v6\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+               "Contact: <sip:alice@[::1]:%d>\r\nContent-Type: application/sdp\r\n"
+               "Content-Length: %d\r\n\r\n" % (far.port, pport, far.port, pport,
+                                               len(body))).encode() + body
+        box6 = socket.getaddrinfo("::1", cfg.phone.port, 0, socket.SOCK_DGRAM)[0][-1]
+        psip.sendto(inv, box6)
+        _turn(b)
+        far.receive()
+        fwd = [m for m in far.got if m.is_request and m.method == "INVITE"][-1]
+        frtp = far.new_rtp()
+        fbody = far.sdp(frtp).encode()
+        lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+        lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
+        lines += ["From: " + fwd.get("From"), "To: %s;tag=bv6" % fwd.get("To"),
+                  "Call-ID: v6", "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+                  "Content-Type: application/sdp", "Content-Length: %d" % len(fbody)]
+        far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + fbody, cfg.network.port)
+        _turn(b)
+        ok = message.parse(psip.recv(4096))
+        assert ok.status == 200, ok
+        box_phone = socket.getaddrinfo("::1", _audio_port(ok), 0, socket.SOCK_DGRAM)[0][-1]
+        box_net = _audio_port(fwd)
+        got = (0, 0)
+        for seq in range(1, 4):
+            _drain(prtp)
+            _drain(frtp)
+            prtp.sendto(_rtp(seq), box_phone)
+            frtp.sendto(_rtp(seq), _addr(box_net))
+            _turn(b)
+            got = (_drain(frtp), _drain(prtp))
+            if got == (1, 1):
+                break
+        counters = b.media[0].session.counters
+        assert got == (1, 1), (got, counters.stranger, logs[-5:])
+        assert counters.stranger == 0
+    finally:
+        b.shutdown()
+        far.close()
+        psip.close()
+        prtp.close()

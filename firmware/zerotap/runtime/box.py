@@ -421,6 +421,7 @@ class CallMedia(seams.CallMedia):
                 self.box.log("call %d: the %s media host %s does not resolve (%s): no media goes "
                              "there" % (call, "phone's" if side == 0 else "far", name, error))
                 return
+            ip = udp.host_text(ip)
             self.box.log("call %d: media host %s is %s" % (call, name, ip))
             if side == 1 and session is not self.session:  # another fork is active by now
                 if session.closed:
@@ -435,6 +436,10 @@ class CallMedia(seams.CallMedia):
 
     def _set_remote(self, side, host, port, rtcp_port, event_types):
         now = self.box.loop.clock()
+        if host is not None:
+            # the form the packets' source has: the phone leg takes media only from this host,
+            # the far leg latches to it (an SDP may write ::1 as 0:0:0:0:0:0:0:1)
+            host = udp.host_text(host)
         # a side's SDP without an address (RFC 2543 hold, c=0.0.0.0) or with port 0: the box
         # relays it, so the other side has nowhere to send either (RTCP included): neither side
         # is watched while one is held, and both count again from the resume

@@ -84,6 +84,19 @@ def _is_address(host):
     return is_ip(host)
 
 
+def host_text(host):
+    """HOST (an address) in the text the sockets give a datagram's source: an IPv6 address as
+    inet_ntop writes it (RFC 5952: "0:0:0:0:0:0:0:1" is "::1"), so that an SDP's form of it
+    matches the packets' source. Unchanged where there is no inet_pton (an ESP32's sockets)
+    or when it does not convert."""
+    if ":" not in host or not hasattr(socket, "inet_pton"):
+        return host
+    try:
+        return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
+    except (OSError, ValueError):
+        return host
+
+
 def sleep_ms(ms):
     if hasattr(time, "sleep_ms"):
         time.sleep_ms(ms)
