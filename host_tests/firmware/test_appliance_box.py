@@ -144,10 +144,11 @@ def _audio_port(msg):
     return int(msg.body.decode().split("m=audio ")[1].split()[0])
 
 
-def _invite(b, phone, far, cid, prtp):
-    """The phone's INVITE (Call-ID CID, its media on PRTP) goes through the box to the far peer;
-    returns (the INVITE as the far peer got it, the box's rtp port toward the far peer)."""
-    body = phone.sdp(prtp).encode()
+def _invite(b, phone, far, cid, prtp, phone_host="127.0.0.1"):
+    """The phone's INVITE (Call-ID CID, its media on PRTP, its SDP naming PHONE_HOST) goes
+    through the box to the far peer; returns (the INVITE as the far peer got it, the box's rtp
+    port toward the far peer)."""
+    body = phone.sdp(prtp, phone_host).encode()
     inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
            "From: <sip:alice@127.0.0.1>;tag=a%s\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
@@ -163,11 +164,11 @@ def _invite(b, phone, far, cid, prtp):
     return fwd, _audio_port(fwd)
 
 
-def _call(b, phone, far, cid, far_host="127.0.0.1"):
-    """The phone calls the far peer through the box (its SDP names FAR_HOST); returns (phone rtp,
-    far rtp, box rtp ports toward phone and far)."""
+def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
+    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
+    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
     prtp, frtp = phone.new_rtp(), far.new_rtp()
-    fwd, box_net = _invite(b, phone, far, cid, prtp)
+    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
     body = far.sdp(frtp, far_host).encode()
     lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
@@ -727,3 +728,43 @@ def test_a_phone_whose_sdp_writes_its_ipv6_address_in_full_is_heard():
         far.close()
         psip.close()
         prtp.close()
+
+
+def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile():
+    """The phone's SDP names its media host by name (``c=IN IP4 phone.lan.test``) and the name
+    does not resolve (or has not yet): the phone leg takes media from no host until it does.
+    Before, the call knew no phone host meanwhile: a stranger on the LAN (127.0.0.2 here) was
+    latched as the phone, heard the far end's audio and spoke into the call as the phone."""
+    dns, dns_port = _udp()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    asked = []
+    try:
+        with BoxAndPeers("named-phone-host", dns=dns_port) as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "nph1",
+                                                   phone_host="phone.lan.test")
+            _named_turns(b, dns, {}, asked)
+            assert asked == ["phone.lan.test"], asked
+            heard = spoke = 0
+            for seq in range(1, 4):
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b, 1)
+                frtp.sendto(_rtp(seq), _addr(box_net))
+                _turn(b)
+                heard += _drain(stranger)
+                spoke += _drain(frtp)
+            assert (heard, spoke) == (0, 0), (heard, spoke, logs[-5:])
+            assert b.media[0].session.counters.stranger >= 3
+            # a name that resolves: the phone at that address is heard, and hears the far end
+            p2, f2, bp2, bn2 = _call(b, phone, far, "nph2", phone_host="phone2.lan.test")
+            _named_turns(b, dns, {"phone2.lan.test": "127.0.0.1"}, asked)
+            got = (0, 0)
+            for seq in range(10, 13):
+                got = _relays(b, p2, f2, bp2, bn2, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        stranger.close()
+        dns.close()

@@ -400,12 +400,18 @@ class CallMedia(seams.CallMedia):
         """SIDE's SDP names its media host NAME (RFC 8866 section 5.7 allows a name): it is
         resolved once, through the box's resolver in the loop (a blocking lookup would stall
         every call; udp refuses names). Until it resolves, that side's media has nowhere to go
-        (counted as no_route, as on hold); then it goes to the address, the host the latch takes
-        media from. A name that does not resolve leaves this call's media nowhere to go, logged."""
+        (counted as no_route, as on hold), and the phone leg takes media from no host; then it
+        goes to the address, the host the latch takes media from. A name that does not resolve
+        leaves this call's media nowhere to go, logged."""
         ticket = self._naming[side]
         session = self.session
         for s in (self._sessions() if side == 0 else (session,)):
             s.set_remote(side, None, 0)
+            if side == 0:
+                # the phone leg takes media only from the phone's host: until the name resolves
+                # that is no host (not any host: a stranger on the LAN would be latched as the
+                # phone, hear the call and speak into it)
+                s.phone.host = name
         # not a hold: the SDP names a place, so the media watch counts as on a resume
         self._held[side] = False
         held = self._held[0] or self._held[1]
