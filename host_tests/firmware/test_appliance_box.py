@@ -768,3 +768,34 @@ def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile
     finally:
         stranger.close()
         dns.close()
+
+
+def test_a_fork_opened_while_the_phone_s_host_name_resolves_takes_no_strangers():
+    """As above, with forking (RFC 3261 section 16.7): a fork's session (its 183 with SDP) opened
+    while the phone's host name is still being resolved takes, like the first one, media on the
+    phone leg from no host until the name resolves."""
+    import test_appliance_forks as forks
+    dns, dns_port = _udp()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("named-phone-fork", dns=dns_port) as (b, logs, phone, far):
+            prtp, fa, fb = phone.new_rtp(), far.new_rtp(), far.new_rtp()
+            fwd, box_net = _invite(b, phone, far, "nphf", prtp, "phone.lan.test")
+            # the DNS server does not answer yet: the name is still being resolved
+            forks._to_phone(b, far, phone, forks._response(fwd, 183, "Session Progress", "A",
+                                                           far, fa))
+            got = forks._to_phone(b, far, phone, forks._response(fwd, 183, "Session Progress",
+                                                                 "B", far, fb))
+            m = b.media[0]
+            assert sorted(m.forks) == ["A", "B"] and m.session is m.forks["B"]
+            box_phone = _audio_port(got)
+            for seq in range(1, 4):
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b, 1)
+            assert (_drain(fa), _drain(fb)) == (0, 0), logs[-5:]
+            assert m.session.counters.stranger == 3
+    finally:
+        stranger.close()
+        dns.close()

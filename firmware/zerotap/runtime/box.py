@@ -550,6 +550,9 @@ class CallMedia(seams.CallMedia):
         fs.session = session
         session.phone.remote = list(first.phone.remote)
         session.phone.sdp_host = first.phone.sdp_host
+        # and the host the phone leg takes media from, also where the SDP names none now (a
+        # hold with c=0.0.0.0) or a name still being resolved (then: no host)
+        session.phone.host = first.phone.host
         if secure is not None:
             secure.bind(session)
         self.box.log("call %d: fork %s brings its own media session (%d early dialogs)"
