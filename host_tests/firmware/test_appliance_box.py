@@ -799,3 +799,28 @@ def test_a_fork_opened_while_the_phone_s_host_name_resolves_takes_no_strangers()
     finally:
         stranger.close()
         dns.close()
+
+
+def test_a_stranger_on_the_phone_leg_does_not_keep_a_dead_call_alive():
+    """The phone stops sending (it lost power) while the far end still talks, and another host
+    on the LAN (127.0.0.2) keeps sending to the box's phone-side port: its packets are dropped as
+    a stranger's (the phone leg takes media only from the phone's host), so they are no sign of
+    the phone's life either: the call ends after media.timeout_s as for a silent phone."""
+    clock = FakeClock()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("appl-stranger-alive", timeout_s=5, clock=clock) as (b, logs, phone,
+                                                                                far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "stranger-alive")
+            call = b.status.calls[0]
+            for seq in range(1, 8):  # 7 s: the far end and the stranger send, the phone not
+                clock.now += 1000
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                frtp.sendto(_rtp(seq), _addr(box_net))
+                _turn(b, 2)
+            assert b.status.calls == [], logs[-5:]
+            assert call.error == "no media from the phone for 5 s", call.error
+    finally:
+        stranger.close()

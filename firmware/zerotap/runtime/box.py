@@ -267,19 +267,27 @@ class CallMedia(seams.CallMedia):
         leg = self._legs[id(ep)]
         if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
-        self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
+        phone = leg <= _media.PHONE_RTCP
+        if not phone:
+            self.watch.heard(1, now)
         session = self.session
         if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
             if addr in self._lost:
                 session.counters.stranger += 1  # a fork that lost, still sending for a while
                 return
             session = self._fork_of(addr) or session
+        strangers = session.counters.stranger
         try:
             if self._inject == "media":
                 raise RuntimeError("injected fault: media handler")
             session.receive(leg, data, n, addr, now)
         except Exception as e:  # one call's fault ends that call, not the box
             self.box.call_fault(self, "media", e)
+            return
+        if phone and session.counters.stranger == strangers:
+            # the phone leg takes media only from the phone's host: another host's packets
+            # (dropped, counted as stranger) are no sign that the phone is still there
+            self.watch.heard(0, now)
 
     # --- timers: the session's (ZRTP, keypad) and the media watch -------------------------------
     def timer(self):
