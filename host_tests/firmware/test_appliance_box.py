@@ -824,3 +824,28 @@ def test_a_stranger_on_the_phone_leg_does_not_keep_a_dead_call_alive():
             assert call.error == "no media from the phone for 5 s", call.error
     finally:
         stranger.close()
+
+
+def test_a_phone_that_sends_from_another_of_its_addresses_than_its_sdp_names_is_heard():
+    """A phone with two addresses (two interfaces, a VPN) may name one in its SDP
+    (``c=IN IP4 127.0.0.2`` here) while its packets, routed toward the box, leave from the other
+    (127.0.0.1), the one its SIP comes from too. The phone leg takes media from the phone's
+    host: the one its SDP named and the one its SIP comes from; another host stays a stranger."""
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.3", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("multihomed-phone") as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "mh1", phone_host="127.0.0.2")
+            spoke = 0
+            for seq in range(1, 4):
+                _drain(frtp)
+                prtp.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b)
+                spoke += _drain(frtp)
+            assert spoke == 3, (spoke, b.media[0].session.counters.stranger, logs[-5:])
+            stranger.sendto(_rtp(9), _addr(box_phone))
+            _turn(b)
+            assert _drain(frtp) == 0 and b.media[0].session.counters.stranger == 1
+    finally:
+        stranger.close()

@@ -448,6 +448,14 @@ class CallMedia(seams.CallMedia):
         self.box.resolve(done, name, (self.box.cfg.phone if side == 0 else
                                       self.box.cfg.network).host)
 
+    def phone_source(self, host):
+        """The phone's SDP came from HOST (its SIP): a phone with two addresses may name one in
+        its SDP and send its media from the other, the one its packets toward the box leave
+        from; the phone leg takes media from either (media.Path.source)."""
+        host = udp.host_text(host)
+        for session in self._sessions():
+            session.phone.source = host
+
     def _set_remote(self, side, host, port, rtcp_port, event_types):
         now = self.box.loop.clock()
         if host is not None:
@@ -561,6 +569,7 @@ class CallMedia(seams.CallMedia):
         # and the host the phone leg takes media from, also where the SDP names none now (a
         # hold with c=0.0.0.0) or a name still being resolved (then: no host)
         session.phone.host = first.phone.host
+        session.phone.source = first.phone.source
         if secure is not None:
             secure.bind(session)
         self.box.log("call %d: fork %s brings its own media session (%d early dialogs)"
