@@ -869,15 +869,20 @@ class Box:
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
         :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
         to or advertising it follow it); by default what SOURCE reads now, else (no address
-        yet) ``network.address``. Not ``network.address`` first: that is what the box
-        advertises, a forwarded public address say, and the link's own address differing from
-        it is no change (taken for one, it ended the calls and advertised the private
-        address)."""
+        yet) the address the network socket is bound to (``network.address`` when that is a
+        wildcard). Not ``network.address`` first: that is what the box advertises, a forwarded
+        public address say, and the link's own address differing from it is no change (taken
+        for one, it ended the calls and advertised the private address)."""
         from zerotap.runtime import link as _link
         if self.link is not None:
             self.link.close()
         if address is None:
-            address = source.state()[1] or self.cfg.network.address
+            address = source.state()[1]
+        if address is None:
+            # the link has no address yet (DHCP late, no cable): the one the network socket is
+            # bound to is the link's; network.address only with a wildcard bind
+            host = self.cfg.network.host
+            address = host if host not in ("0.0.0.0", "::") else self.cfg.network.address
         self.link = _link.Follower(self, source, address, poll_ms)
         return self.link
 
