@@ -17,8 +17,8 @@ Rules (RFC 6189 section 10, and the box's promise to its user):
 - ZRTP (and STUN) packets from the phone are dropped: the phone's stack must never run ZRTP with
   the far end, the box does.
 - Once the phone's SDP named its host, RTP and RTCP on the phone's legs are taken only from that
-  host, also while it holds (others are counted as ``stranger``): no one else on its LAN speaks
-  into the call.
+  host (or the one its SIP comes from: a phone with two addresses), also while it holds (others
+  are counted as ``stranger``): no one else on its LAN speaks into the call.
 - Before SECURE, audio follows ``media.clear``: ``pass`` relays it (the status says CLEAR or
   NEGOTIATING), ``mute`` relays silence (G.711 only; other payloads are dropped), ``block``
   relays nothing.
@@ -114,6 +114,7 @@ class Path:
         self.rtcp_leg = rtcp_leg
         self.remote = [None, None]
         self.host = None  # the last host its SDP named (a hold with c=0.0.0.0 keeps it)
+        self.source = None  # the phone's: the host its SIP comes from (runtime), media may too
         self.sdp_host = None  # latch only from this host
 
     @property
@@ -271,7 +272,7 @@ class MediaSession:
             c.unknown += 1
             return
         host = self.phone.host
-        if host is not None and addr[0] != host:
+        if host is not None and addr[0] != host and addr[0] != self.phone.source:
             # Only the phone speaks into the call: media from another host on its LAN would be
             # protected toward the peer as the phone's, and its keypad events would act on the
             # box (*#1: the SAS verified)

@@ -144,10 +144,11 @@ def _audio_port(msg):
     return int(msg.body.decode().split("m=audio ")[1].split()[0])
 
 
-def _invite(b, phone, far, cid, prtp):
-    """The phone's INVITE (Call-ID CID, its media on PRTP) goes through the box to the far peer;
-    returns (the INVITE as the far peer got it, the box's rtp port toward the far peer)."""
-    body = phone.sdp(prtp).encode()
+def _invite(b, phone, far, cid, prtp, phone_host="127.0.0.1"):
+    """The phone's INVITE (Call-ID CID, its media on PRTP, its SDP naming PHONE_HOST) goes
+    through the box to the far peer; returns (the INVITE as the far peer got it, the box's rtp
+    port toward the far peer)."""
+    body = phone.sdp(prtp, phone_host).encode()
     inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
            "From: <sip:alice@127.0.0.1>;tag=a%s\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
@@ -163,11 +164,11 @@ def _invite(b, phone, far, cid, prtp):
     return fwd, _audio_port(fwd)
 
 
-def _call(b, phone, far, cid, far_host="127.0.0.1"):
-    """The phone calls the far peer through the box (its SDP names FAR_HOST); returns (phone rtp,
-    far rtp, box rtp ports toward phone and far)."""
+def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
+    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
+    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
     prtp, frtp = phone.new_rtp(), far.new_rtp()
-    fwd, box_net = _invite(b, phone, far, cid, prtp)
+    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
     body = far.sdp(frtp, far_host).encode()
     lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
@@ -621,3 +622,230 @@ def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_d
     finally:
         _resolver.system_servers = real
         dns.close()
+
+
+def test_a_far_sdp_whose_media_host_has_non_ascii_digits_ends_nothing_but_its_media():
+    """A far SDP whose connection address looks like a dotted quad but has a digit outside ASCII
+    (``c=IN IP4 192.0.2.\\u00b2``, UTF-8 on the wire) is a name, not an address, on both
+    interpreters: it goes to the box's resolver like any name (which finds nothing), that call's
+    media has nowhere to go, and another call goes on."""
+    dns, dns_port = _udp()
+    asked = []
+    try:
+        with BoxAndPeers("non-ascii-media-host", dns=dns_port) as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "odd1", "192.0.2.\u00b2")
+            _named_turns(b, dns, {}, asked)
+            assert len(b.media) == 1 and b.media[0].faulted is None, logs[-5:]
+            assert _relays(b, prtp, frtp, box_phone, box_net, 1)[0] == 0
+            assert b.media[0].session.counters.no_route >= 1, logs[-5:]
+            assert b.media[0].eps[2].send_errors == 0
+            p2, f2, bp2, bn2 = _call(b, phone, far, "odd2")
+            got = (0, 0)
+            for seq in range(2, 5):
+                got = _relays(b, p2, f2, bp2, bn2, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        dns.close()
+
+
+def _udp6():
+    """A non-blocking UDP socket on ::1 and a free port: (socket, port)."""
+    while True:
+        port = _ports(1)[0]
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            s.bind(socket.getaddrinfo("::1", port, 0, socket.SOCK_DGRAM)[0][-1])
+        except OSError:
+            s.close()
+            continue
+        s.setblocking(False)
+        return s, port
+
+
+def test_a_phone_whose_sdp_writes_its_ipv6_address_in_full_is_heard():
+    """RFC 4291 section 2.2: an IPv6 address has several text forms. A phone on ::1 whose SDP
+    says ``c=IN IP6 0:0:0:0:0:0:0:1`` sends its media from ::1 (the form the socket gives): it is
+    the phone's host, and its audio reaches the far end (the phone leg takes media only from the
+    phone's host, whatever form the SDP wrote it in)."""
+    p = _ports(3)
+    low = p[2] + 100
+    tmp = scratch("ipv6-phone")
+    cfg = config.parse({
+        "phone": {"sip": "[::1]:%d" % p[0], "allow": ["::1"], "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
+        "media": {"timeout_s": 0}, "zrtp": {"cache": tmp + "/cache"},
+        "status": tmp + "/status.jsonl", "control": "127.0.0.1:%d" % p[2]})
+    logs = []
+    b = runtime_box.Box(cfg, log=logs.append, name="T")
+    far = Peer("bob")
+    psip, pport = _udp6()
+    prtp, prtp_port = _udp6()
+    try:
+        body = ("v=0\r\no=alice 1 1 IN IP6 0:0:0:0:0:0:0:1\r\ns=-\r\nc=IN IP6 0:0:0:0:0:0:0:1\r\n"
+                "t=0 0\r\nm=audio %d RTP/AVP 0\r\n" % prtp_port).encode()
+        inv = ("INVITE sip:bob@127.0.0.1:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP [::1]:%d;branch=z9hG4bKv6;rport\r\n"
+               "From: <sip:alice@[::1]>;tag=av6\r\nTo: <sip:bob@127.0.0.1:%d>\r\n"
+               "Call-ID: v6\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+               "Contact: <sip:alice@[::1]:%d>\r\nContent-Type: application/sdp\r\n"
+               "Content-Length: %d\r\n\r\n" % (far.port, pport, far.port, pport,
+                                               len(body))).encode() + body
+        box6 = socket.getaddrinfo("::1", cfg.phone.port, 0, socket.SOCK_DGRAM)[0][-1]
+        psip.sendto(inv, box6)
+        _turn(b)
+        far.receive()
+        fwd = [m for m in far.got if m.is_request and m.method == "INVITE"][-1]
+        frtp = far.new_rtp()
+        fbody = far.sdp(frtp).encode()
+        lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+        lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
+        lines += ["From: " + fwd.get("From"), "To: %s;tag=bv6" % fwd.get("To"),
+                  "Call-ID: v6", "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
+                  "Content-Type: application/sdp", "Content-Length: %d" % len(fbody)]
+        far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + fbody, cfg.network.port)
+        _turn(b)
+        ok = message.parse(psip.recv(4096))
+        assert ok.status == 200, ok
+        box_phone = socket.getaddrinfo("::1", _audio_port(ok), 0, socket.SOCK_DGRAM)[0][-1]
+        box_net = _audio_port(fwd)
+        got = (0, 0)
+        for seq in range(1, 4):
+            _drain(prtp)
+            _drain(frtp)
+            prtp.sendto(_rtp(seq), box_phone)
+            frtp.sendto(_rtp(seq), _addr(box_net))
+            _turn(b)
+            got = (_drain(frtp), _drain(prtp))
+            if got == (1, 1):
+                break
+        counters = b.media[0].session.counters
+        assert got == (1, 1), (got, counters.stranger, logs[-5:])
+        assert counters.stranger == 0
+    finally:
+        b.shutdown()
+        far.close()
+        psip.close()
+        prtp.close()
+
+
+def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile():
+    """The phone's SDP names its media host by name (``c=IN IP4 phone.lan.test``) and the name
+    does not resolve (or has not yet): the phone leg takes media from no host until it does.
+    Before, the call knew no phone host meanwhile: a stranger on the LAN (127.0.0.2 here) was
+    latched as the phone, heard the far end's audio and spoke into the call as the phone."""
+    dns, dns_port = _udp()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    asked = []
+    try:
+        with BoxAndPeers("named-phone-host", dns=dns_port) as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "nph1",
+                                                   phone_host="phone.lan.test")
+            _named_turns(b, dns, {}, asked)
+            assert asked == ["phone.lan.test"], asked
+            heard = spoke = 0
+            for seq in range(1, 4):
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b, 1)
+                frtp.sendto(_rtp(seq), _addr(box_net))
+                _turn(b)
+                heard += _drain(stranger)
+                spoke += _drain(frtp)
+            assert (heard, spoke) == (0, 0), (heard, spoke, logs[-5:])
+            assert b.media[0].session.counters.stranger >= 3
+            # a name that resolves: the phone at that address is heard, and hears the far end
+            p2, f2, bp2, bn2 = _call(b, phone, far, "nph2", phone_host="phone2.lan.test")
+            _named_turns(b, dns, {"phone2.lan.test": "127.0.0.1"}, asked)
+            got = (0, 0)
+            for seq in range(10, 13):
+                got = _relays(b, p2, f2, bp2, bn2, seq)
+                if got == (1, 1):
+                    break
+            assert got == (1, 1), (got, logs[-5:])
+    finally:
+        stranger.close()
+        dns.close()
+
+
+def test_a_fork_opened_while_the_phone_s_host_name_resolves_takes_no_strangers():
+    """As above, with forking (RFC 3261 section 16.7): a fork's session (its 183 with SDP) opened
+    while the phone's host name is still being resolved takes, like the first one, media on the
+    phone leg from no host until the name resolves."""
+    import test_appliance_forks as forks
+    dns, dns_port = _udp()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("named-phone-fork", dns=dns_port) as (b, logs, phone, far):
+            prtp, fa, fb = phone.new_rtp(), far.new_rtp(), far.new_rtp()
+            fwd, box_net = _invite(b, phone, far, "nphf", prtp, "phone.lan.test")
+            # the DNS server does not answer yet: the name is still being resolved
+            forks._to_phone(b, far, phone, forks._response(fwd, 183, "Session Progress", "A",
+                                                           far, fa))
+            got = forks._to_phone(b, far, phone, forks._response(fwd, 183, "Session Progress",
+                                                                 "B", far, fb))
+            m = b.media[0]
+            assert sorted(m.forks) == ["A", "B"] and m.session is m.forks["B"]
+            box_phone = _audio_port(got)
+            for seq in range(1, 4):
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b, 1)
+            assert (_drain(fa), _drain(fb)) == (0, 0), logs[-5:]
+            assert m.session.counters.stranger == 3
+    finally:
+        stranger.close()
+        dns.close()
+
+
+def test_a_stranger_on_the_phone_leg_does_not_keep_a_dead_call_alive():
+    """The phone stops sending (it lost power) while the far end still talks, and another host
+    on the LAN (127.0.0.2) keeps sending to the box's phone-side port: its packets are dropped as
+    a stranger's (the phone leg takes media only from the phone's host), so they are no sign of
+    the phone's life either: the call ends after media.timeout_s as for a silent phone."""
+    clock = FakeClock()
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("appl-stranger-alive", timeout_s=5, clock=clock) as (b, logs, phone,
+                                                                                far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "stranger-alive")
+            call = b.status.calls[0]
+            for seq in range(1, 8):  # 7 s: the far end and the stranger send, the phone not
+                clock.now += 1000
+                stranger.sendto(_rtp(seq), _addr(box_phone))
+                frtp.sendto(_rtp(seq), _addr(box_net))
+                _turn(b, 2)
+            assert b.status.calls == [], logs[-5:]
+            assert call.error == "no media from the phone for 5 s", call.error
+    finally:
+        stranger.close()
+
+
+def test_a_phone_that_sends_from_another_of_its_addresses_than_its_sdp_names_is_heard():
+    """A phone with two addresses (two interfaces, a VPN) may name one in its SDP
+    (``c=IN IP4 127.0.0.2`` here) while its packets, routed toward the box, leave from the other
+    (127.0.0.1), the one its SIP comes from too. The phone leg takes media from the phone's
+    host: the one its SDP named and the one its SIP comes from; another host stays a stranger."""
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(socket.getaddrinfo("127.0.0.3", 0, 0, socket.SOCK_DGRAM)[0][-1])
+    stranger.setblocking(False)
+    try:
+        with BoxAndPeers("multihomed-phone") as (b, logs, phone, far):
+            prtp, frtp, box_phone, box_net = _call(b, phone, far, "mh1", phone_host="127.0.0.2")
+            spoke = 0
+            for seq in range(1, 4):
+                _drain(frtp)
+                prtp.sendto(_rtp(seq), _addr(box_phone))
+                _turn(b)
+                spoke += _drain(frtp)
+            assert spoke == 3, (spoke, b.media[0].session.counters.stranger, logs[-5:])
+            stranger.sendto(_rtp(9), _addr(box_phone))
+            _turn(b)
+            assert _drain(frtp) == 0 and b.media[0].session.counters.stranger == 1
+    finally:
+        stranger.close()

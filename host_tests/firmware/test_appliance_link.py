@@ -400,3 +400,31 @@ def test_a_box_advertising_a_forwarded_public_address_keeps_it_while_it_follows_
         b.shutdown()
         phone.close()
         far.close()
+
+
+def test_a_box_started_before_its_link_has_an_address_keeps_its_forwarded_public_address():
+    """As above, but the interface has no address yet when the box starts (DHCP late, the cable
+    still out): when the link comes up with the address the box's sockets are bound to, that is
+    no address change either. Nothing is bound again and the public address stays advertised."""
+    d = scratch("appl-link-public-late")
+    p = tb._ports(3)
+    low = p[2] + 100
+    cfg = config.parse({
+        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
+                  "rtp": "%d-%d" % (low, low + 19)},
+        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39),
+                    "address": "203.0.113.5"},
+        "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
+        "control": "127.0.0.1:%d" % p[2]})
+    b, logs = tb._box(d, cfg=cfg)
+    try:
+        link = FakeLink("127.0.0.1")
+        link.up = False  # no address yet
+        b.follow_link(link, poll_ms=20)  # as __main__ does: no address given
+        _turn(b, 4)
+        link.up = True  # DHCP answered: the address the sockets are bound to
+        _turn(b, 8)
+        assert not [t for t in logs if t.startswith("network: address ")], logs
+        assert b.cfg.network.address == "203.0.113.5"
+    finally:
+        b.shutdown()

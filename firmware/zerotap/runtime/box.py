@@ -267,19 +267,27 @@ class CallMedia(seams.CallMedia):
         leg = self._legs[id(ep)]
         if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
-        self.watch.heard(0 if leg <= _media.PHONE_RTCP else 1, now)
+        phone = leg <= _media.PHONE_RTCP
+        if not phone:
+            self.watch.heard(1, now)
         session = self.session
         if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
             if addr in self._lost:
                 session.counters.stranger += 1  # a fork that lost, still sending for a while
                 return
             session = self._fork_of(addr) or session
+        strangers = session.counters.stranger
         try:
             if self._inject == "media":
                 raise RuntimeError("injected fault: media handler")
             session.receive(leg, data, n, addr, now)
         except Exception as e:  # one call's fault ends that call, not the box
             self.box.call_fault(self, "media", e)
+            return
+        if phone and session.counters.stranger == strangers:
+            # the phone leg takes media only from the phone's host: another host's packets
+            # (dropped, counted as stranger) are no sign that the phone is still there
+            self.watch.heard(0, now)
 
     # --- timers: the session's (ZRTP, keypad) and the media watch -------------------------------
     def timer(self):
@@ -400,12 +408,18 @@ class CallMedia(seams.CallMedia):
         """SIDE's SDP names its media host NAME (RFC 8866 section 5.7 allows a name): it is
         resolved once, through the box's resolver in the loop (a blocking lookup would stall
         every call; udp refuses names). Until it resolves, that side's media has nowhere to go
-        (counted as no_route, as on hold); then it goes to the address, the host the latch takes
-        media from. A name that does not resolve leaves this call's media nowhere to go, logged."""
+        (counted as no_route, as on hold), and the phone leg takes media from no host; then it
+        goes to the address, the host the latch takes media from. A name that does not resolve
+        leaves this call's media nowhere to go, logged."""
         ticket = self._naming[side]
         session = self.session
         for s in (self._sessions() if side == 0 else (session,)):
             s.set_remote(side, None, 0)
+            if side == 0:
+                # the phone leg takes media only from the phone's host: until the name resolves
+                # that is no host (not any host: a stranger on the LAN would be latched as the
+                # phone, hear the call and speak into it)
+                s.phone.host = name
         # not a hold: the SDP names a place, so the media watch counts as on a resume
         self._held[side] = False
         held = self._held[0] or self._held[1]
@@ -421,6 +435,7 @@ class CallMedia(seams.CallMedia):
                 self.box.log("call %d: the %s media host %s does not resolve (%s): no media goes "
                              "there" % (call, "phone's" if side == 0 else "far", name, error))
                 return
+            ip = udp.host_text(ip)
             self.box.log("call %d: media host %s is %s" % (call, name, ip))
             if side == 1 and session is not self.session:  # another fork is active by now
                 if session.closed:
@@ -433,8 +448,20 @@ class CallMedia(seams.CallMedia):
         self.box.resolve(done, name, (self.box.cfg.phone if side == 0 else
                                       self.box.cfg.network).host)
 
+    def phone_source(self, host):
+        """The phone's SDP came from HOST (its SIP): a phone with two addresses may name one in
+        its SDP and send its media from the other, the one its packets toward the box leave
+        from; the phone leg takes media from either (media.Path.source)."""
+        host = udp.host_text(host)
+        for session in self._sessions():
+            session.phone.source = host
+
     def _set_remote(self, side, host, port, rtcp_port, event_types):
         now = self.box.loop.clock()
+        if host is not None:
+            # the form the packets' source has: the phone leg takes media only from this host,
+            # the far leg latches to it (an SDP may write ::1 as 0:0:0:0:0:0:0:1)
+            host = udp.host_text(host)
         # a side's SDP without an address (RFC 2543 hold, c=0.0.0.0) or with port 0: the box
         # relays it, so the other side has nowhere to send either (RTCP included): neither side
         # is watched while one is held, and both count again from the resume
@@ -539,6 +566,10 @@ class CallMedia(seams.CallMedia):
         fs.session = session
         session.phone.remote = list(first.phone.remote)
         session.phone.sdp_host = first.phone.sdp_host
+        # and the host the phone leg takes media from, also where the SDP names none now (a
+        # hold with c=0.0.0.0) or a name still being resolved (then: no host)
+        session.phone.host = first.phone.host
+        session.phone.source = first.phone.source
         if secure is not None:
             secure.bind(session)
         self.box.log("call %d: fork %s brings its own media session (%d early dialogs)"
@@ -838,15 +869,20 @@ class Box:
         Ethernet) every second and follow it: :meth:`link_down`, :meth:`rebind`,
         :meth:`reregister`, :meth:`link_up`. ADDRESS: the link's address now (the sides bound
         to or advertising it follow it); by default what SOURCE reads now, else (no address
-        yet) ``network.address``. Not ``network.address`` first: that is what the box
-        advertises, a forwarded public address say, and the link's own address differing from
-        it is no change (taken for one, it ended the calls and advertised the private
-        address)."""
+        yet) the address the network socket is bound to (``network.address`` when that is a
+        wildcard). Not ``network.address`` first: that is what the box advertises, a forwarded
+        public address say, and the link's own address differing from it is no change (taken
+        for one, it ended the calls and advertised the private address)."""
         from zerotap.runtime import link as _link
         if self.link is not None:
             self.link.close()
         if address is None:
-            address = source.state()[1] or self.cfg.network.address
+            address = source.state()[1]
+        if address is None:
+            # the link has no address yet (DHCP late, no cable): the one the network socket is
+            # bound to is the link's; network.address only with a wildcard bind
+            host = self.cfg.network.host
+            address = host if host not in ("0.0.0.0", "::") else self.cfg.network.address
         self.link = _link.Follower(self, source, address, poll_ms)
         return self.link
 

@@ -76,17 +76,25 @@ class Clock:
 
 
 def _is_address(host):
-    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad: what getaddrinfo turns
-    into a socket address without asking a DNS server."""
-    if ":" in host:
-        return True
-    parts = host.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
-            return False
-    return True
+    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad of ASCII digits: what
+    getaddrinfo turns into a socket address without asking a DNS server. The one check of the
+    SIP side (zerotap.sip.locate.is_ip): str.isdigit is true for digits outside ASCII on CPython
+    (int() then raised, or took '\u0661' for 1 and a lookup followed), never on MicroPython."""
+    from zerotap.sip.locate import is_ip
+    return is_ip(host)
+
+
+def host_text(host):
+    """HOST (an address) in the text the sockets give a datagram's source: an IPv6 address as
+    inet_ntop writes it (RFC 5952: "0:0:0:0:0:0:0:1" is "::1"), so that an SDP's form of it
+    matches the packets' source. Unchanged where there is no inet_pton (an ESP32's sockets)
+    or when it does not convert."""
+    if ":" not in host or not hasattr(socket, "inet_pton"):
+        return host
+    try:
+        return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
+    except (OSError, ValueError):
+        return host
 
 
 def sleep_ms(ms):

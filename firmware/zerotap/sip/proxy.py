@@ -613,7 +613,7 @@ class Proxy:
             if not other:
                 self._note_dialog(call, side, req)
             if method in ("INVITE", "UPDATE", "PRACK", "ACK") and req.body:
-                self._media_body(call, side, req, now_ms)
+                self._media_body(call, side, req, now_ms, src)
             if method == "BYE" and not other:
                 self._end(call, now_ms, None)
         elif _has_sdp(req) and method in ("INVITE", "UPDATE"):
@@ -926,9 +926,10 @@ class Proxy:
         tag = self._callee_tag(call, side, msg)
         return tag is not None and tag != call.tag
 
-    def _media_body(self, call, side, msg, now_ms):
+    def _media_body(self, call, side, msg, now_ms, src=None):
         """Rewrite MSG's SDP so that its media flows through the box, and tell the call's media
-        where SIDE's media goes. Forking (issue 14): the SDP belongs to the dialog of its
+        where SIDE's media goes (and, from the phone, SRC: the host its SIP came from, which
+        its media may come from too). Forking (issue 14): the SDP belongs to the dialog of its
         callee's tag, which gets a media session of its own (``media.dialog``); the SDP of a
         fork that lost is rewritten (nothing bypasses the box) but changes no media."""
         if msg.content_type() != SDP_TYPE:
@@ -950,6 +951,8 @@ class Proxy:
             return
         session.set_remote(side, seen.host if not seen.hold or seen.host not in ("0.0.0.0", "::")
                            else None, seen.port, seen.rtcp_port or None, seen.event_types)
+        if side == PHONE and src is not None and hasattr(session, "phone_source"):
+            session.phone_source(src[0])
         if side == NETWORK:
             session.set_peer_hash(seen.zrtp_hash)
         msg.body = new_body
@@ -1022,7 +1025,7 @@ class Proxy:
             # a fork that lost answers late: the phone gets it (and ACKs and BYEs it, RFC 3261
             # section 13.2.2.4) with its SDP rewritten; the winner's dialog and media stay
             if resp.body and code < 300:
-                self._media_body(call, side, resp, now_ms)
+                self._media_body(call, side, resp, now_ms, src)
             return [_out(1 - side, resp.serialize(), dest, self._via_transport(vias[1]))]
         if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
@@ -1038,7 +1041,7 @@ class Proxy:
                         call.media.confirmed(call.tag, now_ms)  # the other forks' media closed
                     call.status.set_state(_status.ACTIVE)
                 if resp.body and code < 300:
-                    self._media_body(call, side, resp, now_ms)
+                    self._media_body(call, side, resp, now_ms, src)
                 if 200 <= code < 300 or (code == 183 and resp.body):
                     call.media.answered(now_ms)
                 if code in (401, 407) and call.phase != CONFIRMED:
@@ -1049,7 +1052,7 @@ class Proxy:
                     call.pending = None
                     self._end(call, now_ms, "%d %s" % (code, resp.reason))
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
-                self._media_body(call, side, resp, now_ms)
+                self._media_body(call, side, resp, now_ms, src)
             if method in ("INVITE", "UPDATE") and 200 <= code < 300:
                 self._session_timer(call, resp, now_ms)
         return [_out(1 - side, resp.serialize(), dest, self._via_transport(vias[1]))]
