@@ -42,6 +42,8 @@ import select
 import socket
 import time
 
+from zerotap.sip.locate import is_ip as _is_address
+
 MAX_DATAGRAM = 2048  # media sockets: RTP/ZRTP/STUN datagrams are far smaller
 SIP_DATAGRAM_MAX = 8192  # SIP over UDP (RFC 3261 18.1.1: larger messages go over TCP)
 _BURST = 32  # datagrams read from one socket per wake-up, so that one busy socket starves none
@@ -75,13 +77,12 @@ class Clock:
         return self._ms
 
 
-def _is_address(host):
-    """True for an IPv6 address (it has a colon) or an IPv4 dotted quad of ASCII digits: what
-    getaddrinfo turns into a socket address without asking a DNS server. The one check of the
-    SIP side (zerotap.sip.locate.is_ip): str.isdigit is true for digits outside ASCII on CPython
-    (int() then raised, or took '\u0661' for 1 and a lookup followed), never on MicroPython."""
-    from zerotap.sip.locate import is_ip
-    return is_ip(host)
+# _is_address(host), imported above: True for an IPv6 address (it has a colon) or an IPv4 dotted
+# quad of ASCII digits, what getaddrinfo turns into a socket address without asking a DNS server.
+# The one check of the SIP side (str.isdigit is true for digits outside ASCII on CPython: int()
+# then raised, or took '\u0661' for 1 and a lookup followed; never on MicroPython). Imported with
+# the module, not at the first send: an idle box has zerotap.sip.locate loaded already, and a
+# lazy import would put that module's heap on whatever sends first (bench_ice's agents).
 
 
 def host_text(host):
