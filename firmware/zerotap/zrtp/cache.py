@@ -158,37 +158,62 @@ class Entry:
         return bool(self.rs1 or self.rs2)
 
 
-def encode(zid, entries, clock=0, version=LEGACY_VERSION, count=None):
+def encode(zid, entries, clock=0, version=LEGACY_VERSION, count=None, write=None):
     """The single-file bytes for our ZID, :class:`Entry` objects and the cache clock: the earlier
     format (version 1) as an export, or with no entries (version 2) the header file. ENTRIES may
-    be any iterable when COUNT says how many it yields; the file is filled in one buffer."""
+    be any iterable when COUNT says how many it yields; the file is filled in one buffer.
+
+    With WRITE, the file goes to ``write(piece)`` in pieces instead and the number of bytes is
+    returned: the header, one entry at a time, the CRC. No block is larger than an entry, so a
+    full cache (21,796 bytes) is exported on a board's fragmented heap too; each piece is one
+    reused buffer, valid only during its call."""
     if len(zid) != 12:
         raise ValueError("own ZID must be 12 bytes, got %d" % len(zid))
     if count is None:
         count = len(entries)
-    out = bytearray(HEADER_LENGTH + count * ENTRY_LENGTH + TRAILER_LENGTH)
+    if write is None:
+        out = bytearray(HEADER_LENGTH + count * ENTRY_LENGTH + TRAILER_LENGTH)
+        piece = None
+    else:
+        out = bytearray(HEADER_LENGTH)
+        piece = bytearray(ENTRY_LENGTH)
     out[0:8] = MAGIC + bytes((version, 0)) + _be16(count)
     out[8:20] = zid
     out[20:24] = _be32(clock & 0xFFFFFFFF)
     i = HEADER_LENGTH
+    if piece is not None:
+        crc = crc32c(out)
+        write(out)
+        out = piece
     n = 0
     for e in entries:
         if n == count:
             raise ValueError("ZRTP cache: more than %d entries" % count)
-        out[i:i + 12] = e.zid
-        out[i + 12] = (F_VERIFIED if e.verified else 0) | (F_RS1 if e.rs1 else 0) | (F_RS2 if e.rs2 else 0)
-        out[i + 13:i + 17] = _be32(e.expires)
-        out[i + 17:i + 21] = _be32(e.last_used & 0xFFFFFFFF)
-        if e.rs1:
-            out[i + 21:i + 53] = e.rs1
-        if e.rs2:
-            out[i + 53:i + 85] = e.rs2
+        j = 0 if piece is not None else i
+        out[j:j + 12] = e.zid
+        out[j + 12] = (F_VERIFIED if e.verified else 0) | (F_RS1 if e.rs1 else 0) | (F_RS2 if e.rs2 else 0)
+        out[j + 13:j + 17] = _be32(e.expires)
+        out[j + 17:j + 21] = _be32(e.last_used & 0xFFFFFFFF)
+        for k, rs in ((j + 21, e.rs1), (j + 53, e.rs2)):
+            if rs:
+                out[k:k + 32] = rs
+            elif piece is not None:  # the reused piece holds the entry before
+                for m in range(k, k + 32):
+                    out[m] = 0
+        if piece is not None:
+            crc = crc32c(piece, crc)
+            write(piece)
         i += ENTRY_LENGTH
         n += 1
     if n != count:
         raise ValueError("ZRTP cache: %d entries, not %d" % (n, count))
-    crc = crc32c(memoryview(out)[:i])
-    out[i:i + 4] = bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
+    if piece is None:
+        crc = crc32c(memoryview(out)[:i])
+    tail = bytes((crc & 0xFF, (crc >> 8) & 0xFF, (crc >> 16) & 0xFF, (crc >> 24) & 0xFF))
+    if piece is not None:
+        write(tail)
+        return i + TRAILER_LENGTH
+    out[i:i + 4] = tail
     return out  # a bytearray: no second copy of a file that may be 21.8 KB
 
 
@@ -564,10 +589,11 @@ class Cache:
         if had:
             self._count -= 1
 
-    def encode(self):
-        """The whole cache in the earlier single-file format (an export for tests and tools: it
-        is one block of 32 + 85 bytes per entry; the box never makes it)."""
-        return encode(self.zid, self._each(), self.clock(), count=len(self))
+    def encode(self, write=None):
+        """The whole cache in the earlier single-file format (an export for tests and tools; the
+        box never makes it): one block of 32 + 85 bytes per entry, or with WRITE in pieces of
+        at most an entry (see :func:`encode`), the number of bytes returned."""
+        return encode(self.zid, self._each(), self.clock(), count=len(self), write=write)
 
     def save(self):
         """Write the records that calls changed, each atomically (temporary file, then rename).
