@@ -94,15 +94,19 @@ def test_register_contact_carries_transport_and_public_address_after_rport():
     assert b"c=IN IP4 203.0.113.1" in msg.body
 
 
+def _bye_via_route(route):
+    """An in-dialog BYE from the phone whose route set is ROUTE (bytes)."""
+    return (b"BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
+            b"Route: " + route + b"\r\n"
+            b"From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
+            b"Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+
+
 def test_uri_transport_wins_over_network_transport():
     p = _proxy(transport="udp", proxy="192.0.2.10:5060")
     # an in-dialog request whose route set says TLS
-    bye = ("BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
-           "Route: <sip:192.0.2.10:5061;transport=tls;lr>\r\n"
-           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
-           "Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-           ).encode()
+    bye = _bye_via_route(b"<sip:192.0.2.10:5061;transport=tls;lr>")
     out = _one(p.receive(proxy.PHONE, bye, PHONE, 1000))
     assert out[2] == ("192.0.2.10", 5061) and out[3] == "TLS"
     sips = bye.replace(b"Route: <sip:192.0.2.10:5061;transport=tls;lr>\r\n", b"").replace(
@@ -210,12 +214,7 @@ def test_a_tls_hop_without_a_port_goes_to_5061():
     # RFC 3261 section 19.1.2 and RFC 3263 section 4.2: the default port of TLS (and sips:)
     # is 5061; a Record-Route entry or a sips: target that names no port is no TLS on 5060
     p = _proxy(transport="udp", proxy="192.0.2.10:5060")
-    bye = ("BYE sip:bob@192.0.2.50:5060 SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKb1;rport\r\n"
-           "Route: <sip:192.0.2.10;transport=tls;lr>\r\n"
-           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@192.0.2.50>;tag=b1\r\n"
-           "Call-ID: x-1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-           ).encode()
+    bye = _bye_via_route(b"<sip:192.0.2.10;transport=tls;lr>")
     out = _one(p.receive(proxy.PHONE, bye, PHONE, 1000))
     assert out[2] == ("192.0.2.10", 5061) and out[3] == "TLS"
     sips = bye.replace(b"Route: <sip:192.0.2.10;transport=tls;lr>\r\n", b"").replace(

@@ -555,22 +555,31 @@ def test_a_save_the_flash_cannot_take_is_refused_and_says_why():
     assert json.loads(good.read("config.json").decode()) == BASE
 
 
+class _SavingBox:
+    """What web.BoxHost reads of a box for a save: its loop, config and config store."""
+    wifi_board = False
+
+
+def _saving_box(name):
+    """(store, box): a box on a fresh store NAME holding BASE as config.json."""
+    from zerotap.runtime import udp
+    store = fresh_storage(name)
+    store.write("config.json", json.dumps(BASE).encode())
+    box = _SavingBox()
+    box.loop = udp.Loop()
+    box.cfg = config.loads(json.dumps(BASE))
+    box.config_store = (store, "config.json")
+    return store, box
+
+
 def test_a_config_with_an_address_not_the_box_s_is_refused_before_it_is_saved():
     # phone.sip typed as an address the box does not have: the save passed (the syntax is
     # good), the box restarted on it and could not bind: the host's process exited, a board
     # halted on CONFIG ERROR with that config already copied to config.json.good: no page left
     # to fix it from
-    from zerotap.runtime import udp, web
+    from zerotap.runtime import web
 
-    class _LoopBox:
-        wifi_board = False
-
-    store = fresh_storage("web-unbindable")
-    store.write("config.json", json.dumps(BASE).encode())
-    box = _LoopBox()
-    box.loop = udp.Loop()
-    box.cfg = config.loads(json.dumps(BASE))
-    box.config_store = (store, "config.json")
+    store, box = _saving_box("web-unbindable")
     app, _, tok, csrf = _logged_in()
     app.host = web.BoxHost(box)
     body = ("csrf=%s&phone.sip=192.0.2.1:5070&web.listen=192.0.2.1:8080" % csrf).encode()
@@ -590,17 +599,9 @@ def test_a_web_port_another_program_holds_is_refused_before_it_is_saved():
     # again (WebServer's listen raises in Box()): no box, no page
     from zerotap.runtime import stream, udp, web
 
-    class _NetBox:
-        wifi_board = False
-
-    store = fresh_storage("web-port-taken")
-    store.write("config.json", json.dumps(BASE).encode())
-    box = _NetBox()
-    box.loop = udp.Loop()
-    box.cfg = config.loads(json.dumps(BASE))
-    box.net = _NetBox()
+    store, box = _saving_box("web-port-taken")
+    box.net = _SavingBox()
     box.net.streams = stream.Streams(box.loop)
-    box.config_store = (store, "config.json")
     other = None
     for port in range(21000 + 2 * (len(store.directory) % 500), 23000, 7):
         try:  # a TCP port that this test can hold (the way another program would)
