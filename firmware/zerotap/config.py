@@ -20,7 +20,7 @@ A whole example, every key shown (only ``phone.sip``, ``phone.allow``, ``network
   address or a bracketed IPv6 one (``[::1]:5070``).
 - ``phone.allow``: the addresses or CIDRs allowed to use the box; other sources get 403.
 - ``phone.rtp`` / ``network.rtp``: ``"LOW-HIGH"`` port ranges; each call takes one even/odd pair
-  (RTP, RTCP) on each side.
+  (RTP, RTCP) on each side, so a range that holds no such pair (``"40001-40002"``) is refused.
 - ``phone.contact``: optional SIP URI where calls from the network go while no phone has
   registered through the box.
 - ``network.proxy``: optional upstream proxy (``host:port``): the first hop of requests that start
@@ -291,6 +291,9 @@ def _port_range(key, value):
     low, high = int(low), int(high)
     if not 1024 <= low < 65536 or not 1024 <= high < 65536 or high < low + 1:
         raise ConfigError(key, "bad port range %r: want 1024 <= LOW < HIGH <= 65535" % value)
+    if high < (low + 1) | 1:  # RTP on an even port, RTCP on the next (RFC 3550 section 11)
+        raise ConfigError(key, "bad port range %r: no even/odd port pair (RTP, RTCP) in it"
+                          % value)
     return low, high
 
 

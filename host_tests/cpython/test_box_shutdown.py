@@ -70,3 +70,18 @@ def test_bad_config_is_refused_naming_the_key(tmp_path):
         assert r.returncode == 3, (interpreter, r)
         assert "config refused: media.clear: must be one of pass, mute, block, not " \
                "'sometimes'" in r.stderr, (interpreter, r.stderr)
+
+
+def test_check_refuses_an_rtp_range_without_an_even_odd_pair(tmp_path):
+    # `python -m zerotap check` names the key and the reason: RTP takes an even port and RTCP
+    # the next odd one, and 40001-40002 holds no such pair
+    for interpreter in ("cpython", "micropython"):
+        box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
+        box.config["network"]["rtp"] = "40001-40002"
+        box.config_path.write_text(json.dumps(box.config))
+        r = subprocess.run(box.base_command() + ["check", str(box.config_path)],
+                           capture_output=True, text=True, env=box.env(), cwd=str(ROOT),
+                           timeout=60)
+        assert r.returncode == 3, (interpreter, r)
+        assert "config refused: network.rtp: bad port range '40001-40002': no even/odd port " \
+               "pair (RTP, RTCP) in it" in r.stderr, (interpreter, r.stderr)

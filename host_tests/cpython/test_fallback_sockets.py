@@ -8,7 +8,7 @@ import json
 import sys
 
 from hostenv import FIRMWARE, micropython_env, need
-from ports import udp_port
+from ports import udp_pair, udp_port
 from test_fallback_loopback import BOX, Relay, _ports, helper  # noqa: F401
 
 sys.path.insert(0, str(FIRMWARE))
@@ -19,7 +19,7 @@ SCRIPT = BOX.parent / "fallback_calls.py"
 
 
 def _config(net_port, helper, ca):
-    phone = udp_port()
+    phone = udp_pair()  # an even port and the next, both free: the phone side's RTP pair
     return {"phone": {"sip": "127.0.0.1:%d" % udp_port(), "allow": ["127.0.0.1"],
                       "rtp": "%d-%d" % (phone, phone + 1), "tcp": False},
             "network": {"sip": "127.0.0.1:%d" % udp_port(),

@@ -149,6 +149,27 @@ def test_bad_values_are_named():
     config_refused(obj, "network.rtp", "overlaps phone.rtp on the same address")
 
 
+def test_an_rtp_range_without_an_even_odd_pair_is_refused():
+    # RTP takes an even port and RTCP the next odd one (RFC 3550 section 11): a range with no
+    # such pair is refused at load, naming the key, not when the first call finds no port
+    for side, value in (("phone", "40001-40002"), ("network", "42001-42002"),
+                        ("phone", "65533-65534")):
+        obj = _good()
+        obj[side]["rtp"] = value
+        config_refused(obj, side + ".rtp", "bad port range %r: no even/odd port pair "
+                       "(RTP, RTCP) in it" % value)
+    for value in ("40001-40001", "40002-40002"):  # a single port, odd or even
+        obj = _good()
+        obj["phone"]["rtp"] = value
+        config_refused(obj, "phone.rtp",
+                       "bad port range %r: want 1024 <= LOW < HIGH <= 65535" % value)
+    for value, pair in (("40000-40001", (40000, 40001)), ("40001-40003", (40001, 40003)),
+                        ("65534-65535", (65534, 65535))):
+        obj = _good()
+        obj["phone"]["rtp"] = value
+        assert config.parse(obj).phone.rtp == pair
+
+
 def test_not_json_and_not_an_object():
     try:
         config.loads("{nope")

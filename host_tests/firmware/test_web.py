@@ -309,6 +309,18 @@ def test_config_page_refuses_naming_the_key_and_saves_a_good_one():
     assert saved["media"]["clear"] == "mute" and saved["board"]["wifi"]["password"] == "wifisecret"
 
 
+def test_config_page_refuses_an_rtp_range_without_an_even_odd_pair():
+    # the form shares the config's validation: a range with no RTP/RTCP pair is named and
+    # nothing is saved
+    app, host, tok, csrf = _logged_in()
+    body = "csrf=%s&phone.rtp=40001-40002" % csrf
+    code, _, page = _split(app.handle(_req("POST", "/config", body.encode(), {"zt": tok}),
+                                      "127.0.0.1", 4)[0])
+    assert code == 400 and "Refused: <b>phone.rtp</b>: bad port range" in page
+    assert "no even/odd port pair (RTP, RTCP) in it" in page and "Nothing was saved" in page
+    assert json.loads(host.config_text())["phone"]["rtp"] == "40000-40009"
+
+
 def test_no_page_carries_a_secret():
     app, host, tok, csrf = _logged_in()
     for path in ("/", "/config", "/device", "/api/status", "/s.js", "/s.css"):
