@@ -111,8 +111,9 @@ def _hop(uri):
 
 def _port_for(dest, transport):
     """DEST with the default port of TRANSPORT when it names none (RFC 3263 section 4.2: 5061
-    for TLS, 5060 else)."""
-    if dest[1] is not None:
+    for TLS, 5060 else); a host name without a port stays so: the transport locates it (RFC 3263
+    section 4.1: SRV first, A with the default port only without SRV)."""
+    if dest[1] is not None or not _locate.is_ip(dest[0]):
         return dest
     return dest[0], _locate.DEFAULT_PORT[transport]
 
@@ -657,8 +658,7 @@ class Proxy:
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
         transport = self._transport_to(out_side, req, fwd.routes, dest)
-        if dest is not self.cfg.network.proxy:  # a domain alone there: RFC 3263 finds the port
-            dest = _port_for(dest, transport)
+        dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
         if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):

@@ -1,0 +1,119 @@
+"""A next hop named by a host name without a port is located with RFC 3263 (sections 4.1, 4.2):
+SRV first, then A/AAAA of the SRV target; A on the default port (5060, 5061 for TLS) only when
+the name has no SRV record. The box (CPython and MicroPython) has no network.proxy, so its
+requests go by Route and Request-URI; dnsmasq is its DNS server; a bare UDP socket from the test
+is the phone, and plain sockets stand where the records point."""
+import random
+import socket
+import time
+
+import pytest
+
+import ports
+from boxproc import BoxProcess
+from dnsmasq import Dnsmasq
+from test_box_transports import RawUA
+from testca import TestCA
+
+
+def _loopback(port, kind=socket.SOCK_DGRAM):
+    """A socket on a free loopback address of 127.0.0.0/8 (none of the usual 127.0.0.1) bound to
+    PORT (5060 and 5061 are the defaults under test): (socket, address)."""
+    for _ in range(50):
+        host = "127.%d.%d.%d" % (random.randrange(16, 250), random.randrange(0, 250),
+                                 random.randrange(2, 250))
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind((host, port))
+        except OSError:
+            s.close()
+            continue
+        if kind == socket.SOCK_STREAM:
+            s.listen(4)
+        s.settimeout(0.2)
+        return s, host
+    raise AssertionError("no free loopback address for port %d" % port)
+
+
+def _options(phone, box, uri, tag, route=None):
+    msg = ("OPTIONS %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\n%sFrom: <sip:alice@127.0.0.1>;tag=%s\r\nTo: <%s>\r\n"
+           "Call-ID: %s@srv\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+           % (uri, phone.port, tag, ("Route: <%s>\r\n" % route) if route else "", tag, uri, tag))
+    phone.send(msg.encode(), ("127.0.0.1", box.phone_port))
+
+
+def _datagram(sock, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return sock.recvfrom(65535)[0]
+        except OSError:
+            continue
+    return None
+
+
+def _connection(sock, timeout=10):
+    """The first bytes of the first connection accepted on SOCK (a TLS ClientHello), or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            continue
+        conn.settimeout(5)
+        try:
+            return conn.recv(16)
+        finally:
+            conn.close()
+    return None
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
+    srv_target = ports.udp_port()  # where the SRV record of edge.test points
+    srv_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    srv_sock.bind(("127.0.0.1", srv_target))
+    srv_sock.settimeout(0.2)
+    edge_a, edge_host = _loopback(5060)    # edge.test's own A record, on 5060: not to be used
+    plain_a, plain_host = _loopback(5060)  # plain.test: an A record only, no SRV
+    tls_a, tls_host = _loopback(5061, socket.SOCK_STREAM)  # tls.test: an A record only
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+        "srv-host=_sip._udp.edge.test,sip-t.edge.test,%d,10,0" % srv_target,
+        "host-record=sip-t.edge.test,127.0.0.1",
+        "host-record=edge.test,%s" % edge_host,
+        "host-record=plain.test,%s" % plain_host,
+        "host-record=tls.test,%s" % tls_host])
+    ca = TestCA(tmp_path / "ca")
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port], "tls": {"ca": str(ca.pem)}})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        # a Route whose host has SRV records: the SRV target's port, not edge.test:5060
+        _options(phone, box, "sip:bob@far.example", "r1", route="sip:edge.test;lr")
+        got = _datagram(srv_sock)
+        wrong = _datagram(edge_a, 1)
+        assert got is not None and got.startswith(b"OPTIONS sip:bob@far.example SIP/2.0\r\n"), \
+            (got, "at edge.test:5060: %r" % (wrong,), box.log()[-2000:])
+        assert wrong is None
+        # a Request-URI host with no SRV record: its A record on 5060
+        _options(phone, box, "sip:bob@plain.test", "p1")
+        got = _datagram(plain_a)
+        assert got is not None and got.startswith(b"OPTIONS sip:bob@plain.test SIP/2.0\r\n"), \
+            (got, box.log()[-2000:])
+        # a TLS Route with no SRV record: its A record on 5061
+        _options(phone, box, "sip:bob@far.example", "t1", route="sip:tls.test;transport=tls;lr")
+        hello = _connection(tls_a)
+        assert hello is not None and hello[:1] == b"\x16", (hello, box.log()[-2000:])
+        dlog = d.log_text().lower()  # the queries carry 0x20 random letter case
+    finally:
+        phone.close()
+        for s in (srv_sock, edge_a, plain_a, tls_a):
+            s.close()
+        box.stop()
+        d.stop()
+    assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
+    assert "query[srv] _sip._udp.plain.test" in dlog, dlog[-2000:]
+    assert "query[srv] _sips._tcp.tls.test" in dlog, dlog[-2000:]
