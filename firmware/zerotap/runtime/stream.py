@@ -37,7 +37,9 @@ Timers: a connection (TCP connect plus TLS handshake) must be up within ``CONNEC
 begun must end within ``MESSAGE_MS`` (a peer that stops mid-message is closed); with
 ``keepalive_ms``, a ping (CRLF CRLF) goes out after that long without sending and its pong (CRLF)
 must come within ``PONG_MS`` (RFC 5626 §4.4.1). Errors of one connection close that connection
-only.
+only. A listener whose accept fails for want of descriptors (EMFILE, ENFILE: the connection
+stays queued, so the listener would be ready again at once) is left unpolled for a second at a
+time, logged once, until an accept works; the open connections go on meanwhile.
 """
 import select
 import socket
@@ -539,16 +541,27 @@ class Listener:
         self.closed = False
         self.accepted = 0
         self.max_conns = MAX_INBOUND
+        self.rest = None  # while out of descriptors: when the listener is polled again
+        self.failing = False  # an accept failed for want of descriptors, none worked since
 
     def ready(self, flags, now):
         for _ in range(8):
             try:
                 s, raw = self.sock.accept()
             except OSError as e:
-                if _errno(e) in _EAGAIN:
+                n = _errno(e)
+                if n in _EAGAIN:
                     return
-                self.streams.log("tcp: accept on %d failed: %s" % (self.port, e))
+                if not self.failing:  # once per episode, not once per try
+                    self.streams.log("tcp: accept on %d failed: %s" % (self.port, e))
+                if n in (23, 24, 105, 12):
+                    # ENFILE, EMFILE, ENOBUFS, ENOMEM: the peer stays queued and the listener
+                    # would be ready again at once (a spin): a second unpolled, then try again
+                    self.failing = True
+                    self.rest = now + 1000
+                    self.streams.loop.unwatch(self.sock)
                 return
+            self.failing = False
             s.setblocking(False)
             _nodelay(s)
             self.accepted += 1
@@ -658,6 +671,9 @@ class Streams:
             d = c.timer()
             if d is not None and (t is None or d < t):
                 t = d
+        for lst in self.listeners:  # one resting for want of descriptors
+            if lst.rest is not None and (t is None or lst.rest < t):
+                t = lst.rest
         return t
 
     def handle_timer(self, now):
@@ -665,6 +681,10 @@ class Streams:
             d = c.timer()
             if d is not None and d <= now:
                 c.handle_timer(now)
+        for lst in self.listeners:
+            if lst.rest is not None and lst.rest <= now:
+                lst.rest = None
+                self.loop.watch(lst.sock, lst, select.POLLIN)
 
     def close_all(self, reason="closing"):
         for c in list(self.conns):
