@@ -457,3 +457,29 @@ def test_relay_wait_is_a_clear_error_when_bad():
             assert str(e) == "relay_wait must be a number of ms >= 0, not %r" % (bad,), str(e)
         else:
             assert False, bad
+
+
+def test_checks_from_many_sources_keep_the_remote_candidates_bounded():
+    # a peer that knows the credentials (the helper serves the offer to whoever asks with the
+    # id) sends authenticated checks from ever new ports: every one is answered, but the
+    # peer-reflexive candidates it makes are bounded by the check list (MAX_PAIRS), not kept
+    # one per source for the rest of the call
+    from zerotap.ice import stun
+    a = ice.Agent(False, _rand(11))
+    a.gather([("192.0.2.1", 4000)], 0)
+    a.set_remote("RUFR", "remote-password-0123456789", [])
+    a.start(0)
+    key = a.pwd.encode()
+    n = ice.MAX_PAIRS + 60
+    for i in range(n):
+        m = stun.Message(stun.BINDING, stun.REQUEST, i.to_bytes(12, "big"))
+        m.add(stun.USERNAME, a.ufrag + ":RUFR").add(stun.PRIORITY, 1234)
+        m.add(stun.ICE_CONTROLLING, 5)
+        assert a.receive(m.encode(key=key, fingerprint=True), ("192.0.2.9", 1000 + i),
+                         1 + i) is None
+        out = a.datagrams_to_send()
+        assert stun.parse(out[0][0]).cls == stun.SUCCESS  # answered all the same
+    assert len(a.pairs) == ice.MAX_PAIRS
+    assert len(a.remotes) == ice.MAX_PAIRS, len(a.remotes)
+    # every remote candidate kept is one the check list pairs
+    assert [r.addr for r in a.remotes] == [("192.0.2.9", 1000 + i) for i in range(ice.MAX_PAIRS)]
