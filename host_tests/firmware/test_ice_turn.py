@@ -320,3 +320,22 @@ def test_unsigned_437_to_an_authenticated_refresh_is_discarded():
     assert ref.method == stun.REFRESH
     c.receive(_error(ref, 437), SERVER, 30)
     assert ref.tid in c._tx and c.next_event() is None  # still waiting for a signed answer
+
+
+def test_released_during_a_refresh_asks_for_no_more_timer():
+    # a Refresh is under way (the periodic one; a server granting a short LIFETIME makes it
+    # come early) when the client releases the allocation: the Refresh's success arrives
+    # before the release's. Released, the client must not leave a deadline that handle_timer
+    # never consumes (the runtime would call it again and again: a busy loop for the call)
+    net, srv, c, hc, peer, hp = _world()
+    _allocate(net, c, hc)
+    c.t.refresh(net.now)
+    c.t.release(net.now)
+    net.run(net.now + 2000)
+    assert hc.event("released") is not None and c.t.state == turn.RELEASED
+    assert srv.requests[-2:] == [(stun.REFRESH, 200), (stun.REFRESH, 200)]
+    assert c.t.timer() is None
+    net.run(net.now + 700000)  # past where the Refresh's lifetime would have been renewed
+    d = c.t.timer()
+    assert d is None, d
+    assert c.t.datagrams_to_send() == []

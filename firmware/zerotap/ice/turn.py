@@ -138,14 +138,16 @@ class TurnClient:
         return self._events.pop(0) if self._events else None
 
     def timer(self):
-        t = self._refresh_at
-        if self._allocate_at is not None and (t is None or self._allocate_at < t):
-            t = self._allocate_at
+        t = self._allocate_at
         for tx, _ in self._tx.values():
             if t is None or tx.deadline < t:
                 t = tx.deadline
         if self.state != ALLOCATED:
-            return t  # released or failed: no permission or channel is refreshed any more
+            # released or failed: no allocation, permission or channel is refreshed any more
+            # (handle_timer would not consume their deadlines: the caller would spin on them)
+            return t
+        if self._refresh_at is not None and (t is None or self._refresh_at < t):
+            t = self._refresh_at
         for p in self._perms.values():
             if p[1] is not None and (t is None or p[1] < t):
                 t = p[1]
