@@ -483,3 +483,47 @@ def test_checks_from_many_sources_keep_the_remote_candidates_bounded():
     assert len(a.remotes) == ice.MAX_PAIRS, len(a.remotes)
     # every remote candidate kept is one the check list pairs
     assert [r.addr for r in a.remotes] == [("192.0.2.9", 1000 + i) for i in range(ice.MAX_PAIRS)]
+
+
+def _outage_at_turn_refresh(when):
+    """Two agents behind symmetric NATs connected through a relay; the relaying side's
+    datagrams are all lost for 9 s from WHEN(turn client) on: a short outage (a Wi-Fi
+    roam), which consent freshness (30 s) rides out. Returns (net, relaying host, other)."""
+    net, ha, hb, tsrv = _setup(SYMMETRIC, SYMMETRIC, relay=True, seed=3)
+    assert _connect(net, ha, hb)
+    net.run(net.now + 2000)  # the ChannelBind completes
+    h, other = (ha, hb) if ha.agent.selected.local.type == ice.RELAY else (hb, ha)
+    t = h.agent.turn
+    assert t.channel(h.agent.selected.remote.addr) is not None
+    start = when(t) - 50
+    net.run(start)
+    h.mute = True
+    net.run(start + 9000)
+    h.mute = False
+    return net, h, other
+
+
+def test_a_short_outage_at_the_permission_refresh_keeps_the_relayed_path():
+    # the CreatePermission refresh (240 s) meets the outage; the server's permission would
+    # lapse at 300 s and the relay drop everything for that peer: consent lost, the call's
+    # path gone, though the network came back after 9 s
+    def perm_refresh(t):
+        return min(p[1] for p in t._perms.values())
+    net, h, other = _outage_at_turn_refresh(perm_refresh)
+    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
+    assert h.event("consent-lost") is None and other.event("consent-lost") is None
+    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
+    assert _data_flows(net, h, other)
+
+
+def test_a_short_outage_at_the_allocation_and_channel_refresh_keeps_the_relayed_path():
+    # the allocation's Refresh and the ChannelBind refresh (540 s) meet the outage: the
+    # allocation would lapse at 600 s, and a channel given up by the client while the server
+    # still relays on it drops what comes in on it
+    def alloc_refresh(t):
+        return t._refresh_at
+    net, h, other = _outage_at_turn_refresh(alloc_refresh)
+    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
+    assert h.event("consent-lost") is None and other.event("consent-lost") is None
+    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
+    assert _data_flows(net, h, other)
