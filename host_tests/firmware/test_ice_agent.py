@@ -383,12 +383,14 @@ def test_a_slow_box_behind_port_restricted_nats_still_gets_the_direct_pair():
                 assert not _relayed(hb.agent.selected), (what, hb.agent.selected)
                 assert ha.event("selected")[1] - t0 < 4000, (what, ha.event("selected"))
                 assert _data_flows(net, ha, hb), what
-    # a box 25 times slower than ta sends its first direct check after 3 s: the default
-    # relay_wait gives up on it, a longer one waits for it
-    net, ha, hb, t0 = _slow_box_run("b", 500, 300)
+    # a box 50 times slower than ta sends its first direct check after 3 s: the default
+    # relay_wait gives up on it, a longer one waits for it (25 times slower, 500 ms, its
+    # check came at 2 s: A's own check goes again at once then, RFC 8445 section 7.3.1.4, and
+    # the direct pair is valid within relay_wait)
+    net, ha, hb, t0 = _slow_box_run("b", 1000, 300)
     assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected)
     assert 1500 <= ha.event("selected")[1] - t0 < 2500, ha.event("selected")[1] - t0
-    net, ha, hb, t0 = _slow_box_run("b", 500, 300, a_kw={"relay_wait": 5000})
+    net, ha, hb, t0 = _slow_box_run("b", 1000, 300, a_kw={"relay_wait": 5000})
     assert not _relayed(ha.agent.selected) and not _relayed(hb.agent.selected)
     assert _data_flows(net, ha, hb)
 
@@ -527,3 +529,19 @@ def test_a_short_outage_at_the_allocation_and_channel_refresh_keeps_the_relayed_
     assert h.event("consent-lost") is None and other.event("consent-lost") is None
     assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
     assert _data_flows(net, h, other)
+
+
+def test_a_check_in_progress_goes_again_when_the_peer_checks_that_pair():
+    # RFC 8445 section 7.3.1.4: a check from the peer on a pair whose own check is in progress
+    # triggers a check at once. Behind two port-restricted NATs A's checks are dropped by B's
+    # NAT until B starts (here 10 s and 16 s later): B's check opens it; A's next
+    # retransmission was seconds away (7.5 s, 15.5 s, 31.5 s after its first), so the path
+    # came up that long after B started, past the fallback's 20 s ICE deadline in the second
+    for late in (10000, 16000):
+        net, ha, hb, _ = _setup(PORT_RESTRICTED, PORT_RESTRICTED)
+        t0 = net.now
+        assert _connect(net, ha, hb, start_b_late=late)
+        for h in (ha, hb):
+            took = h.event("selected")[1] - t0 - late
+            assert took < 1000, (late, took)
+        assert _data_flows(net, ha, hb)

@@ -663,6 +663,14 @@ class Agent:
             if pair not in self._triggered:
                 self._triggered.append(pair)
             self._wake(now)
+        elif pair.state == IN_PROGRESS:
+            # 7.3.1.4 too: the peer's check shows the path open now. Our check, unanswered
+            # for an RTO already, most likely met the peer's NAT still closed: it goes again
+            # at once (as pjnath does), not at its next retransmission, seconds away
+            for c in self._checks.values():
+                if c.pair is pair and not c.consent and c.tx.sent > 1:
+                    self._emit(c.tx.data, c.tx.via, c.tx.addr, now)
+                    break
         # Nomination seen by the controlled agent, RFC 8445 section 7.3.1.5
         if use and not self.controlling:
             pair.remote_nominated = True
