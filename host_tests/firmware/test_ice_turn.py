@@ -339,3 +339,19 @@ def test_released_during_a_refresh_asks_for_no_more_timer():
     d = c.t.timer()
     assert d is None, d
     assert c.t.datagrams_to_send() == []
+
+
+def test_released_before_the_401_allocates_nothing():
+    # released while the first, unauthenticated Allocate is still out (its 401 not yet in: the
+    # server is slow or its first answers were lost) and the socket stays open (a direct path
+    # won, the call goes on): the 401 that comes later must not lead to an authenticated
+    # Allocate, an allocation held and refreshed at the server for the rest of the call
+    net, srv, c, hc, peer, hp = _world()
+    c.t.start(net.now)
+    assert c.t.key is None
+    c.t.release(net.now)
+    net.run(net.now + 700000)
+    assert srv.allocs == {}, srv.requests
+    assert [code for m, code in srv.requests] == [401]
+    assert c.t.state == turn.RELEASED and hc.event("allocated") is None
+    assert c.t.timer() is None

@@ -209,6 +209,11 @@ class TurnClient:
         elif self.state == ALLOCATING and self.key is not None:
             self._release = True
             self.refresh(now, 0)
+        elif self.state == ALLOCATING:
+            # the Allocate without credentials (before its 401) makes nothing: its answer is
+            # not wanted, no authenticated one follows
+            self._tx.clear()
+            self._set_state(RELEASED)
 
     def permit(self, ips, now):
         """CreatePermission for every IP in IPS not yet permitted or pending (one request)."""
