@@ -52,7 +52,7 @@ MAX_QUEUED = const(8)  # datagrams waiting for a permission, per peer IP
 # The refreshes' RTO, whatever the client's (an agent gathers with 100 ms): RFC 8489's 500 ms
 # makes a transaction of 39.5 s, which outlasts any outage consent freshness rides out (30 s);
 # a refresh given up earlier lets the server drop the permission, channel or allocation
-REFRESH_RTO = const(500)
+_REFRESH_RTO = const(500)
 
 _METHOD_NAMES = {stun.ALLOCATE: "Allocate", stun.REFRESH: "Refresh",
                  stun.CREATE_PERMISSION: "CreatePermission", stun.CHANNEL_BIND: "ChannelBind"}
@@ -190,7 +190,7 @@ class TurnClient:
         lt = self.lifetime if lifetime is None else lifetime
         req = _Request(stun.REFRESH, [[stun.LIFETIME, lt]], lt)
         if lt:
-            req.rto = REFRESH_RTO
+            req.rto = _REFRESH_RTO
         self._request(req, now)
 
     def release(self, now):
@@ -478,8 +478,8 @@ class TurnClient:
                 p[1] = None
                 due.append(ip)
         if due:
-            self._permission_request(due, now, REFRESH_RTO)
+            self._permission_request(due, now, _REFRESH_RTO)
         for peer, c in self._channels.items():
             if c[2] is not None and c[2] <= now:
                 c[2] = None
-                self._channel_request(peer, c[0], now, REFRESH_RTO)
+                self._channel_request(peer, c[0], now, _REFRESH_RTO)
