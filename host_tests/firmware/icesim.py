@@ -96,7 +96,10 @@ class StunServer:
 class TurnServer:
     """Enough of RFC 8656 for the agent: long-term credentials with a nonce (``stale()`` makes
     the next request get a 438), Allocate, Refresh, CreatePermission, ChannelBind, Send and Data
-    indications, ChannelData; permissions by IP, relayed addresses on the server's IP."""
+    indications, ChannelData; permissions by IP, relayed addresses on the server's IP.
+    Permissions last 300 s and channels 600 s from their last install or refresh (RFC 8656
+    sections 9 and 12): nothing is relayed for a peer whose permission has expired. An
+    allocation lasts its LIFETIME from the last Allocate or Refresh."""
 
     def __init__(self, addr, username, password, realm="sim.test"):
         self.addr = addr
@@ -115,16 +118,25 @@ class TurnServer:
     def _key(self):
         return stun.long_term_key(self.username, self.realm, self.password)
 
+    def _alloc(self, client, now):
+        """The allocation of CLIENT, None when there is none or it expired (then freed)."""
+        a = self.allocs.get(client)
+        if a is not None and a["until"] <= now:
+            del self.allocs[client]
+            self.by_relay.pop(a["relay"][1], None)
+            a = None
+        return a
+
     def receive(self, net, data, src, dst, now):
         if dst != self.addr:  # to a relayed address, from a peer
             client = self.by_relay.get(dst[1])
-            if client is None:
+            a = self._alloc(client, now) if client is not None else None
+            if a is None:
                 return
-            a = self.allocs[client]
-            if src[0] not in a["perms"]:
+            if a["perms"].get(src[0], -1) <= now:
                 return
             num = a["chan_by_peer"].get(src)
-            if num is not None:
+            if num is not None and a["chan_until"].get(num, -1) > now:
                 net.send_public(self.addr, client, turn.channel_data(num, data), now)
             else:
                 m = stun.Message(stun.DATA, stun.INDICATION, bytes(12))
@@ -133,19 +145,20 @@ class TurnServer:
                 net.send_public(self.addr, client, m.encode(), now)
             return
         if 0x40 <= data[0] <= 0x4F:
-            a = self.allocs.get(src)
+            a = self._alloc(src, now)
             if a is None:
                 return
             num, payload = turn.parse_channel_data(data)
             peer = a["peer_by_chan"].get(num)
-            if peer is not None:
+            if peer is not None and a["chan_until"].get(num, -1) > now and \
+                    a["perms"].get(peer[0], -1) > now:
                 net.send_public(a["relay"], peer, payload, now)
             return
         m = stun.parse(data)
         if m.cls == stun.INDICATION and m.method == stun.SEND:
-            a = self.allocs.get(src)
+            a = self._alloc(src, now)
             peer = m.get(stun.XOR_PEER_ADDRESS)
-            if a is not None and peer[0] in a["perms"]:
+            if a is not None and a["perms"].get(peer[0], -1) > now:
                 net.send_public(a["relay"], peer, m.get(stun.DATA_ATTR), now)
             return
         if m.cls != stun.REQUEST:
@@ -166,7 +179,7 @@ class TurnServer:
             return
         key = self._key()
         r = stun.Message(m.method, stun.SUCCESS, m.tid)
-        a = self.allocs.get(src)
+        a = self._alloc(src, now)
         if m.method == stun.ALLOCATE:
             if a is not None and a.get("tid", m.tid) != m.tid:
                 # as coturn: another allocation holds this 5-tuple (RFC 8656 section 7.2)
@@ -175,8 +188,8 @@ class TurnServer:
             if a is None:
                 relay = (self.addr[0], self.next_port)
                 self.next_port += 1
-                a = {"relay": relay, "perms": [], "chan_by_peer": {}, "peer_by_chan": {},
-                     "tid": m.tid}
+                a = {"relay": relay, "perms": {}, "chan_by_peer": {}, "peer_by_chan": {},
+                     "chan_until": {}, "tid": m.tid, "until": now + 600000}
                 self.allocs[src] = a
                 self.by_relay[relay[1]] = src
             r.add(stun.XOR_RELAYED_ADDRESS, a["relay"])
@@ -190,17 +203,18 @@ class TurnServer:
             if not m.get(stun.LIFETIME):  # LIFETIME 0: the allocation is freed
                 del self.allocs[src]
                 self.by_relay.pop(a["relay"][1], None)
+            else:
+                a["until"] = now + m.get(stun.LIFETIME) * 1000
         elif m.method == stun.CREATE_PERMISSION:
             for peer in m.get_all(stun.XOR_PEER_ADDRESS):
-                if peer[0] not in a["perms"]:
-                    a["perms"].append(peer[0])
+                a["perms"][peer[0]] = now + 300000
         elif m.method == stun.CHANNEL_BIND:
             peer = m.get(stun.XOR_PEER_ADDRESS)
             num = m.get(stun.CHANNEL_NUMBER)
             a["chan_by_peer"][peer] = num
             a["peer_by_chan"][num] = peer
-            if peer[0] not in a["perms"]:
-                a["perms"].append(peer[0])
+            a["chan_until"][num] = now + 600000
+            a["perms"][peer[0]] = now + 300000  # ChannelBind installs or refreshes it too
         self.requests.append((m.method, 200))
         net.send_public(self.addr, src, r.encode(key=key, fingerprint=True), now)
 

@@ -383,12 +383,14 @@ def test_a_slow_box_behind_port_restricted_nats_still_gets_the_direct_pair():
                 assert not _relayed(hb.agent.selected), (what, hb.agent.selected)
                 assert ha.event("selected")[1] - t0 < 4000, (what, ha.event("selected"))
                 assert _data_flows(net, ha, hb), what
-    # a box 25 times slower than ta sends its first direct check after 3 s: the default
-    # relay_wait gives up on it, a longer one waits for it
-    net, ha, hb, t0 = _slow_box_run("b", 500, 300)
+    # a box 50 times slower than ta sends its first direct check after 3 s: the default
+    # relay_wait gives up on it, a longer one waits for it (25 times slower, 500 ms, its
+    # check came at 2 s: A's own check goes again at once then, RFC 8445 section 7.3.1.4, and
+    # the direct pair is valid within relay_wait)
+    net, ha, hb, t0 = _slow_box_run("b", 1000, 300)
     assert _relayed(ha.agent.selected) and _relayed(hb.agent.selected)
     assert 1500 <= ha.event("selected")[1] - t0 < 2500, ha.event("selected")[1] - t0
-    net, ha, hb, t0 = _slow_box_run("b", 500, 300, a_kw={"relay_wait": 5000})
+    net, ha, hb, t0 = _slow_box_run("b", 1000, 300, a_kw={"relay_wait": 5000})
     assert not _relayed(ha.agent.selected) and not _relayed(hb.agent.selected)
     assert _data_flows(net, ha, hb)
 
@@ -457,3 +459,89 @@ def test_relay_wait_is_a_clear_error_when_bad():
             assert str(e) == "relay_wait must be a number of ms >= 0, not %r" % (bad,), str(e)
         else:
             assert False, bad
+
+
+def test_checks_from_many_sources_keep_the_remote_candidates_bounded():
+    # a peer that knows the credentials (the helper serves the offer to whoever asks with the
+    # id) sends authenticated checks from ever new ports: every one is answered, but the
+    # peer-reflexive candidates it makes are bounded by the check list (MAX_PAIRS), not kept
+    # one per source for the rest of the call
+    from zerotap.ice import stun
+    a = ice.Agent(False, _rand(11))
+    a.gather([("192.0.2.1", 4000)], 0)
+    a.set_remote("RUFR", "remote-password-0123456789", [])
+    a.start(0)
+    key = a.pwd.encode()
+    n = ice.MAX_PAIRS + 60
+    for i in range(n):
+        m = stun.Message(stun.BINDING, stun.REQUEST, i.to_bytes(12, "big"))
+        m.add(stun.USERNAME, a.ufrag + ":RUFR").add(stun.PRIORITY, 1234)
+        m.add(stun.ICE_CONTROLLING, 5)
+        assert a.receive(m.encode(key=key, fingerprint=True), ("192.0.2.9", 1000 + i),
+                         1 + i) is None
+        out = a.datagrams_to_send()
+        assert stun.parse(out[0][0]).cls == stun.SUCCESS  # answered all the same
+    assert len(a.pairs) == ice.MAX_PAIRS
+    assert len(a.remotes) == ice.MAX_PAIRS, len(a.remotes)
+    # every remote candidate kept is one the check list pairs
+    assert [r.addr for r in a.remotes] == [("192.0.2.9", 1000 + i) for i in range(ice.MAX_PAIRS)]
+
+
+def _outage_at_turn_refresh(when):
+    """Two agents behind symmetric NATs connected through a relay; the relaying side's
+    datagrams are all lost for 9 s from WHEN(turn client) on: a short outage (a Wi-Fi
+    roam), which consent freshness (30 s) rides out. Returns (net, relaying host, other)."""
+    net, ha, hb, tsrv = _setup(SYMMETRIC, SYMMETRIC, relay=True, seed=3)
+    assert _connect(net, ha, hb)
+    net.run(net.now + 2000)  # the ChannelBind completes
+    h, other = (ha, hb) if ha.agent.selected.local.type == ice.RELAY else (hb, ha)
+    t = h.agent.turn
+    assert t.channel(h.agent.selected.remote.addr) is not None
+    start = when(t) - 50
+    net.run(start)
+    h.mute = True
+    net.run(start + 9000)
+    h.mute = False
+    return net, h, other
+
+
+def test_a_short_outage_at_the_permission_refresh_keeps_the_relayed_path():
+    # the CreatePermission refresh (240 s) meets the outage; the server's permission would
+    # lapse at 300 s and the relay drop everything for that peer: consent lost, the call's
+    # path gone, though the network came back after 9 s
+    def perm_refresh(t):
+        return min(p[1] for p in t._perms.values())
+    net, h, other = _outage_at_turn_refresh(perm_refresh)
+    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
+    assert h.event("consent-lost") is None and other.event("consent-lost") is None
+    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
+    assert _data_flows(net, h, other)
+
+
+def test_a_short_outage_at_the_allocation_and_channel_refresh_keeps_the_relayed_path():
+    # the allocation's Refresh and the ChannelBind refresh (540 s) meet the outage: the
+    # allocation would lapse at 600 s, and a channel given up by the client while the server
+    # still relays on it drops what comes in on it
+    def alloc_refresh(t):
+        return t._refresh_at
+    net, h, other = _outage_at_turn_refresh(alloc_refresh)
+    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
+    assert h.event("consent-lost") is None and other.event("consent-lost") is None
+    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
+    assert _data_flows(net, h, other)
+
+
+def test_a_check_in_progress_goes_again_when_the_peer_checks_that_pair():
+    # RFC 8445 section 7.3.1.4: a check from the peer on a pair whose own check is in progress
+    # triggers a check at once. Behind two port-restricted NATs A's checks are dropped by B's
+    # NAT until B starts (here 10 s and 16 s later): B's check opens it; A's next
+    # retransmission was seconds away (7.5 s, 15.5 s, 31.5 s after its first), so the path
+    # came up that long after B started, past the fallback's 20 s ICE deadline in the second
+    for late in (10000, 16000):
+        net, ha, hb, _ = _setup(PORT_RESTRICTED, PORT_RESTRICTED)
+        t0 = net.now
+        assert _connect(net, ha, hb, start_b_late=late)
+        for h in (ha, hb):
+            took = h.event("selected")[1] - t0 - late
+            assert took < 1000, (late, took)
+        assert _data_flows(net, ha, hb)

@@ -107,3 +107,20 @@ def test_refusals_name_the_field():
            "offer: candidates[1].addr is not \"ip:port\"")
     raises(lambda: offer.decode(_with(addr="[2001:db8::1]5")),
            "offer: candidates[1].addr is not \"[ip]:port\"")
+
+
+def test_addresses_that_are_not_plain_ip_text_are_refused():
+    # what inet_pton (and pjnath) refuse is refused here too, on both interpreters. A leading
+    # zero is octal to the system's resolver: "010.1.1.1" would have gone to 8.1.1.1 from the
+    # socket but to 10.1.1.1 through TURN (the STUN codec reads it decimal). int() also took a
+    # sign, blanks, "0x" and "_" in IPv6 groups, and CPython's isdigit() other scripts' digits
+    for addr in ("010.1.1.1:5000", "1.2.3.04:5000", "\u0661.2.3.4:5000", "[::0x1]:5000",
+                 "[::+1]:5000", "[:: 1]:5000", "[::1_0]:5000", "[-1::]:5000", "[::1 ]:5000"):
+        raises(lambda: offer.decode(_with(addr=addr)),
+               "offer: candidates[1].addr has a bad IP address")
+    for addr in ("1.2.3.4:\u0665", "1.2.3.4:\u0665000"):
+        raises(lambda: offer.decode(_with(addr=addr)), "offer: candidates[1].addr has a bad port")
+    # what they accept still is
+    for addr, want in (("0.0.0.0:1", ("0.0.0.0", 1)), ("10.0.0.1:5000", ("10.0.0.1", 5000)),
+                       ("[::ffff:a00:1]:9", ("::ffff:a00:1", 9)), ("[FE80::A]:9", ("FE80::A", 9))):
+        assert offer.parse_addr(addr) == want

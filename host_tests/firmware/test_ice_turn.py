@@ -320,3 +320,38 @@ def test_unsigned_437_to_an_authenticated_refresh_is_discarded():
     assert ref.method == stun.REFRESH
     c.receive(_error(ref, 437), SERVER, 30)
     assert ref.tid in c._tx and c.next_event() is None  # still waiting for a signed answer
+
+
+def test_released_during_a_refresh_asks_for_no_more_timer():
+    # a Refresh is under way (the periodic one; a server granting a short LIFETIME makes it
+    # come early) when the client releases the allocation: the Refresh's success arrives
+    # before the release's. Released, the client must not leave a deadline that handle_timer
+    # never consumes (the runtime would call it again and again: a busy loop for the call)
+    net, srv, c, hc, peer, hp = _world()
+    _allocate(net, c, hc)
+    c.t.refresh(net.now)
+    c.t.release(net.now)
+    net.run(net.now + 2000)
+    assert hc.event("released") is not None and c.t.state == turn.RELEASED
+    assert srv.requests[-2:] == [(stun.REFRESH, 200), (stun.REFRESH, 200)]
+    assert c.t.timer() is None
+    net.run(net.now + 700000)  # past where the Refresh's lifetime would have been renewed
+    d = c.t.timer()
+    assert d is None, d
+    assert c.t.datagrams_to_send() == []
+
+
+def test_released_before_the_401_allocates_nothing():
+    # released while the first, unauthenticated Allocate is still out (its 401 not yet in: the
+    # server is slow or its first answers were lost) and the socket stays open (a direct path
+    # won, the call goes on): the 401 that comes later must not lead to an authenticated
+    # Allocate, an allocation held and refreshed at the server for the rest of the call
+    net, srv, c, hc, peer, hp = _world()
+    c.t.start(net.now)
+    assert c.t.key is None
+    c.t.release(net.now)
+    net.run(net.now + 700000)
+    assert srv.allocs == {}, srv.requests
+    assert [code for m, code in srv.requests] == [401]
+    assert c.t.state == turn.RELEASED and hc.event("allocated") is None
+    assert c.t.timer() is None

@@ -642,10 +642,9 @@ class Agent:
         for r in self.remotes:
             if r.addr == src:
                 remote = r
-        if remote is None:  # RFC 8445 section 7.3.1.3: a remote peer-reflexive candidate
-            self._prflx_count += 1
-            remote = Candidate(PRFLX, src, prio, "rp%d" % self._prflx_count)
-            self.remotes.append(remote)
+        new = remote is None
+        if new:  # RFC 8445 section 7.3.1.3: a remote peer-reflexive candidate
+            remote = Candidate(PRFLX, src, prio, "rp%d" % (self._prflx_count + 1))
         pair = self._find_pair(via_relay, src)
         if pair is None:
             local = self._local_for(via_relay)
@@ -655,12 +654,23 @@ class Agent:
             if pair is None:
                 return
             self._sort()
+        if new:  # kept with its pair only: the check list's bound (MAX_PAIRS) bounds them
+            self._prflx_count += 1
+            self.remotes.append(remote)
         # Triggered check, RFC 8445 section 7.3.1.4
         if pair.state in (FROZEN, WAITING, FAILED):
             pair.state = WAITING
             if pair not in self._triggered:
                 self._triggered.append(pair)
             self._wake(now)
+        elif pair.state == IN_PROGRESS:
+            # 7.3.1.4 too: the peer's check shows the path open now. Our check, unanswered
+            # for an RTO already, most likely met the peer's NAT still closed: it goes again
+            # at once (as pjnath does), not at its next retransmission, seconds away
+            for c in self._checks.values():
+                if c.pair is pair and not c.consent and c.tx.sent > 1:
+                    self._emit(c.tx.data, c.tx.via, c.tx.addr, now)
+                    break
         # Nomination seen by the controlled agent, RFC 8445 section 7.3.1.5
         if use and not self.controlling:
             pair.remote_nominated = True

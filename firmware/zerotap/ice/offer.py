@@ -39,11 +39,15 @@ def parse_addr(text):
         ip, sep, port = text.rpartition(":")
         if not sep or ":" in ip:
             raise ValueError("is not \"ip:port\"")
-    if not port.isdigit() or len(port) > 5 or not 0 < int(port) < 65536:
+    if not port or port.strip("0123456789") or len(port) > 5 or not 0 < int(port) < 65536:
         raise ValueError("has a bad port")
     try:
-        stun.ip_to_bytes(ip)
+        raw = stun.ip_to_bytes(ip)
     except ValueError:
+        raw = None
+    # IPv4 as inet_pton takes it: no leading zero ("010.1.1.1" is 8.1.1.1 to the system's
+    # resolver, but 10.1.1.1 to the STUN codec, so through TURN)
+    if raw is None or len(raw) == 4 and stun.ip_from_bytes(raw) != ip:
         raise ValueError("has a bad IP address")
     return ip, int(port)
 

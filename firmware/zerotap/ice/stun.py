@@ -179,7 +179,8 @@ def _ip_to_bytes(ip):
         out = bytearray(4)
         for i in range(4):
             p = parts[i]
-            if not p or len(p) > 3 or not p.isdigit() or int(p) > 255:
+            # ASCII digits: CPython's isdigit() takes other scripts' too
+            if not p or len(p) > 3 or p.strip("0123456789") or int(p) > 255:
                 raise ValueError("not an IP address: %r" % ip)
             out[i] = int(p)
         return bytes(out)
@@ -192,7 +193,8 @@ def _ip_to_bytes(ip):
             return []
         out = []
         for g in text.split(":"):
-            if not g or len(g) > 4:
+            # hex digits only: int(g, 16) also takes a sign, blanks, "0x" and "_"
+            if not g or len(g) > 4 or g.strip("0123456789abcdefABCDEF"):
                 raise ValueError("not an IP address: %r" % ip)
             try:
                 out.append(int(g, 16))

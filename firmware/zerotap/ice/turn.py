@@ -49,6 +49,10 @@ CHANNEL_FIRST = const(0x4000)  # RFC 8656 section 12
 CHANNEL_LAST = const(0x4FFF)
 MAX_RETRIES = const(3)  # 401/438 rounds per request
 MAX_QUEUED = const(8)  # datagrams waiting for a permission, per peer IP
+# The refreshes' RTO, whatever the client's (an agent gathers with 100 ms): RFC 8489's 500 ms
+# makes a transaction of 39.5 s, which outlasts any outage consent freshness rides out (30 s);
+# a refresh given up earlier lets the server drop the permission, channel or allocation
+_REFRESH_RTO = const(500)
 
 _METHOD_NAMES = {stun.ALLOCATE: "Allocate", stun.REFRESH: "Refresh",
                  stun.CREATE_PERMISSION: "CreatePermission", stun.CHANNEL_BIND: "ChannelBind"}
@@ -90,6 +94,8 @@ _STALE = "stale"  # the Refresh that frees a stale allocation after a 437 on All
 
 
 class _Request:
+    rto = 0  # its transaction's RTO; 0: the client's
+
     def __init__(self, method, attrs, what):
         self.method = method
         self.attrs = attrs  # the request's own attributes, without credentials
@@ -138,14 +144,16 @@ class TurnClient:
         return self._events.pop(0) if self._events else None
 
     def timer(self):
-        t = self._refresh_at
-        if self._allocate_at is not None and (t is None or self._allocate_at < t):
-            t = self._allocate_at
+        t = self._allocate_at
         for tx, _ in self._tx.values():
             if t is None or tx.deadline < t:
                 t = tx.deadline
         if self.state != ALLOCATED:
-            return t  # released or failed: no permission or channel is refreshed any more
+            # released or failed: no allocation, permission or channel is refreshed any more
+            # (handle_timer would not consume their deadlines: the caller would spin on them)
+            return t
+        if self._refresh_at is not None and (t is None or self._refresh_at < t):
+            t = self._refresh_at
         for p in self._perms.values():
             if p[1] is not None and (t is None or p[1] < t):
                 t = p[1]
@@ -167,7 +175,7 @@ class TurnClient:
             data = m.encode(key=self.key, fingerprint=True)
         else:
             data = m.encode(fingerprint=True)
-        tx = stun.Transaction(None, data, self.server, now, rto=self.rto)
+        tx = stun.Transaction(None, data, self.server, now, rto=req.rto or self.rto)
         tx.authed = self.key is not None
         self._tx[tid] = (tx, req)
         self._out.append((data, self.server))
@@ -180,7 +188,10 @@ class TurnClient:
 
     def refresh(self, now, lifetime=None):
         lt = self.lifetime if lifetime is None else lifetime
-        self._request(_Request(stun.REFRESH, [[stun.LIFETIME, lt]], lt), now)
+        req = _Request(stun.REFRESH, [[stun.LIFETIME, lt]], lt)
+        if lt:
+            req.rto = _REFRESH_RTO
+        self._request(req, now)
 
     def release(self, now):
         """Refresh with LIFETIME 0 (RFC 8656 section 7): the server frees the allocation.
@@ -198,6 +209,11 @@ class TurnClient:
         elif self.state == ALLOCATING and self.key is not None:
             self._release = True
             self.refresh(now, 0)
+        elif self.state == ALLOCATING:
+            # the Allocate without credentials (before its 401) makes nothing: its answer is
+            # not wanted, no authenticated one follows
+            self._tx.clear()
+            self._set_state(RELEASED)
 
     def permit(self, ips, now):
         """CreatePermission for every IP in IPS not yet permitted or pending (one request)."""
@@ -207,9 +223,11 @@ class TurnClient:
         if new and self.state == ALLOCATED:
             self._permission_request(new, now)
 
-    def _permission_request(self, ips, now):
-        attrs = [[stun.XOR_PEER_ADDRESS, (ip, 0)] for ip in ips]
-        self._request(_Request(stun.CREATE_PERMISSION, attrs, ips), now)
+    def _permission_request(self, ips, now, rto=0):
+        req = _Request(stun.CREATE_PERMISSION, [[stun.XOR_PEER_ADDRESS, (ip, 0)] for ip in ips],
+                       ips)
+        req.rto = rto
+        self._request(req, now)
 
     def permitted(self, ip):
         p = self._perms.get(ip)
@@ -227,10 +245,11 @@ class TurnClient:
         self._by_number[number] = peer
         self._channel_request(peer, number, now)
 
-    def _channel_request(self, peer, number, now):
-        self._request(_Request(stun.CHANNEL_BIND, [[stun.CHANNEL_NUMBER, number],
-                                                   [stun.XOR_PEER_ADDRESS, peer]],
-                               (peer, number)), now)
+    def _channel_request(self, peer, number, now, rto=0):
+        req = _Request(stun.CHANNEL_BIND, [[stun.CHANNEL_NUMBER, number],
+                                           [stun.XOR_PEER_ADDRESS, peer]], (peer, number))
+        req.rto = rto
+        self._request(req, now)
 
     def channel(self, peer):
         """The bound channel number for PEER, or None."""
@@ -459,8 +478,8 @@ class TurnClient:
                 p[1] = None
                 due.append(ip)
         if due:
-            self._permission_request(due, now)
+            self._permission_request(due, now, _REFRESH_RTO)
         for peer, c in self._channels.items():
             if c[2] is not None and c[2] <= now:
                 c[2] = None
-                self._channel_request(peer, c[0], now)
+                self._channel_request(peer, c[0], now, _REFRESH_RTO)
