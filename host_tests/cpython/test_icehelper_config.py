@@ -16,6 +16,7 @@ def test_defaults():
     assert (c.limits["miss"].count, c.limits["miss"].seconds) == (10, 60)
     assert c.limits["miss"].count < c.limits["get"].count  # the enumeration brake is lower
     assert c.turn_secret == "" and c.turn_ttl == 12 * 3600
+    assert c.max_connections_per_address == 64
 
 
 def test_the_example_config_loads(tmp_path):
@@ -32,6 +33,8 @@ def test_the_example_config_loads(tmp_path):
     ("[server]\nhttps = 0.0.0.0:443\n", "config: [server] https needs cert and key"),
     ("[server]\nhttp = 9090\n", "config: [server] http: '9090' is not HOST:PORT"),
     ("[server]\nhttp = :1\ntrusted_proxies = 10.0.0.0/33\n", "config: [server] trusted_proxies:"),
+    ("[server]\nhttp = :1\nmax_connections_per_address = -1\n",
+     "config: [server] max_connections_per_address: at least 0"),
     ("[server]\nhttp = :1\n[store]\nbackend = mysql\n",
      "config: [store] backend: memory or redis, not 'mysql'"),
     ("[server]\nhttp = :1\n[store]\nmax_reads = 0\n", "config: [store] max_reads: at least 1"),

@@ -77,6 +77,7 @@ class Config:
         self.metrics_from = _networks("[server] metrics_from",
                                       g("server", "metrics_from", "127.0.0.0/8 ::1"))
         self.log_level = g("server", "log_level", "info").upper()
+        self.max_connections_per_address = num("server", "max_connections_per_address", 64)
 
         self.backend = g("store", "backend", "memory")
         if self.backend not in ("memory", "redis"):

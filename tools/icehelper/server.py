@@ -60,10 +60,65 @@ def normalise(raw_path):
     return path, query
 
 
+def _address_key(addr):
+    """What the limits count per: the address, IPv6 as its /64."""
+    if ":" in addr:
+        try:
+            return str(ipaddress.ip_network(addr + "/64", strict=False).network_address)
+        except ValueError:
+            return addr
+    return addr
+
+
 class _Server(web.Server):
+    """aiohttp's server, with at most ``max_connections_per_address`` open connections per
+    client address (IPv6: per /64; trusted proxies are not counted): the process's descriptors
+    are shared by every client, and one address holding them all (idle or half-sent requests)
+    would lock every other box out. A connection over the cap is reset at once."""
+
+    def __init__(self, handler, config, **kwargs):
+        super().__init__(handler, **kwargs)
+        self._cap = config.max_connections_per_address
+        self._proxies = config.trusted_proxies
+        self._open = {}  # address key -> open connections
+        self._keys = {}  # handler -> its address key (the connections counted)
+
     def _make_request(self, message, payload, protocol, writer, task):
         return BaseRequest(message, payload, protocol, writer, task, self._loop,
                            client_max_size=MAX_BODY)
+
+    def connection_made(self, handler, transport):
+        super().connection_made(handler, transport)
+        if not self._cap:
+            return
+        peer = transport.get_extra_info("peername")
+        if not peer:
+            return
+        addr = peer[0]
+        if self._proxies:
+            try:
+                ip = ipaddress.ip_address(addr)
+                if any(ip in net for net in self._proxies):
+                    return
+            except ValueError:
+                pass
+        key = _address_key(addr)
+        n = self._open.get(key, 0)
+        if n >= self._cap:
+            transport.abort()
+            return
+        self._open[key] = n + 1
+        self._keys[handler] = key
+
+    def connection_lost(self, handler, exc=None):
+        key = self._keys.pop(handler, None)
+        if key is not None:
+            n = self._open[key] - 1
+            if n:
+                self._open[key] = n
+            else:
+                del self._open[key]
+        super().connection_lost(handler, exc)
 
 
 _BATCH = 64  # tickets drawn at most at once
@@ -149,12 +204,7 @@ class Helper:
                     addr = forwarded or addr
             except ValueError:
                 pass
-        if ":" in addr:
-            try:
-                return str(ipaddress.ip_network(addr + "/64", strict=False).network_address)
-            except ValueError:
-                return addr
-        return addr
+        return _address_key(addr)
 
     def body_now(self, request):
         """The body when it came whole with the headers (the usual case), else None."""
@@ -363,7 +413,8 @@ async def serve(config, stop):
     store = make_store(config, metrics)
     await store.start()
     helper = Helper(config, store, metrics)
-    runner = web.ServerRunner(_Server(helper.handle, access_log=None), handle_signals=False)
+    runner = web.ServerRunner(_Server(helper.handle, config, access_log=None),
+                              handle_signals=False)
     await runner.setup()
     sites = []
     if config.https:
