@@ -16,7 +16,7 @@ def test_defaults():
     assert (c.limits["miss"].count, c.limits["miss"].seconds) == (10, 60)
     assert c.limits["miss"].count < c.limits["get"].count  # the enumeration brake is lower
     assert c.turn_secret == "" and c.turn_ttl == 12 * 3600
-    assert c.max_connections_per_address == 64
+    assert c.max_connections_per_address == 64 and c.request_timeout == 10
 
 
 def test_the_example_config_loads(tmp_path):

@@ -4,6 +4,7 @@ The helper runs as ``python tools/icehelper`` in its own process; its file-descr
 lowered with prlimit (as the unit's LimitNOFILE bounds it in production, only smaller), and the
 hostile client connects from its own loopback address.
 """
+import json
 import resource
 import select
 import socket
@@ -75,3 +76,60 @@ def test_idle_connections_of_one_address_do_not_lock_others_out(small_helper):
             s.close()
     # once they are gone, that address is served again
     assert h.request("GET", "/healthz", source="127.0.0.2", timeout=5)[0] == 200
+
+
+@pytest.fixture
+def quick_helper(tmp_path):
+    h = Helper(tmp_path / "h", server={"request_timeout": "2"}).start()
+    yield h
+    assert h.stop() == 0, h.logs()
+
+
+def _trickle(s, first, byte, seconds):
+    """Send FIRST, then BYTE every 0.25 s for at most SECONDS while the server keeps the
+    connection: ``(seconds until it answered or closed, what it sent)``."""
+    t0 = time.monotonic()
+    s.sendall(first)
+    got = b""
+    s.settimeout(0.25)
+    while time.monotonic() - t0 < seconds:
+        try:
+            data = s.recv(4096)
+            if not data:
+                break
+            got += data
+            break
+        except socket.timeout:
+            pass
+        except OSError:
+            break
+        try:
+            s.sendall(byte)
+        except OSError:
+            break
+    return time.monotonic() - t0, got
+
+
+def test_headers_sent_a_byte_at_a_time_do_not_hold_a_connection(quick_helper):
+    s = _connect(quick_helper, "127.0.0.2")
+    try:
+        took, _ = _trickle(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a", 12)
+    finally:
+        s.close()
+    assert took < 5, took  # request_timeout (2 s) and a margin; before, an hour
+    # the helper serves as before
+    assert quick_helper.request("GET", "/healthz")[0] == 200
+
+
+def test_a_body_sent_a_byte_at_a_time_gets_408(quick_helper):
+    s = _connect(quick_helper, "127.0.0.2")
+    try:
+        took, got = _trickle(s, b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 200\r\n\r\n{", b" ", 12)
+    finally:
+        s.close()
+    assert took < 5, took  # before: waited for the body as long as it came
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), got
+    assert json.loads(body)["error"] == "body: not complete within 2 s"
+    assert quick_helper.request("PUT", "/", {})[0] == 200

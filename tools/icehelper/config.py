@@ -78,6 +78,7 @@ class Config:
                                       g("server", "metrics_from", "127.0.0.0/8 ::1"))
         self.log_level = g("server", "log_level", "info").upper()
         self.max_connections_per_address = num("server", "max_connections_per_address", 64)
+        self.request_timeout = num("server", "request_timeout", 10, 1)
 
         self.backend = g("store", "backend", "memory")
         if self.backend not in ("memory", "redis"):

@@ -70,6 +70,10 @@ def _address_key(addr):
     return addr
 
 
+class _TooSlow(Exception):
+    """The body did not come whole within request_timeout (408)."""
+
+
 class _Server(web.Server):
     """aiohttp's server, with at most ``max_connections_per_address`` open connections per
     client address (IPv6: per /64; trusted proxies are not counted): the process's descriptors
@@ -226,11 +230,14 @@ class Helper:
         return body if body is not None else await self._read(request)
 
     async def _read(self, request):
-        """The body that body_now could not take whole."""
+        """The body that body_now could not take whole, within request_timeout: a client that
+        sends it a byte at a time gets 408 instead of holding the request for ever."""
         try:
-            return await request.read()
+            return await asyncio.wait_for(request.read(), self.config.request_timeout)
         except web.HTTPRequestEntityTooLarge:
             raise TooBig("body: at most %d bytes" % MAX_BODY) from None
+        except asyncio.TimeoutError:
+            raise _TooSlow() from None
 
     def not_found(self):
         self.metrics.not_found += 1
@@ -262,6 +269,9 @@ class Helper:
                               % self.config.max_offer_bytes)
         except offers.OfferError as e:
             response = _error(400, str(e))
+        except _TooSlow:
+            response = _error(408, "body: not complete within %d s" % self.config.request_timeout)
+            response.force_close()
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
@@ -413,7 +423,11 @@ async def serve(config, stop):
     store = make_store(config, metrics)
     await store.start()
     helper = Helper(config, store, metrics)
-    runner = web.ServerRunner(_Server(helper.handle, config, access_log=None),
+    # keepalive_timeout: a connection must bring a request's head within request_timeout of
+    # its start or of the last answer, or it is closed (aiohttp's default is an hour, which a
+    # client sending its headers a byte at a time would hold)
+    runner = web.ServerRunner(_Server(helper.handle, config, access_log=None,
+                                      keepalive_timeout=config.request_timeout),
                               handle_signals=False)
     await runner.setup()
     sites = []
