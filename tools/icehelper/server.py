@@ -61,12 +61,17 @@ def normalise(raw_path):
 
 
 def _address_key(addr):
-    """What the limits count per: the address, IPv6 as its /64."""
+    """What the limits count per: the address, IPv6 as its /64; an IPv4-mapped IPv6 address
+    (``::ffff:a.b.c.d``, as a dual-stack proxy forwards its IPv4 clients) as its IPv4 address,
+    which its /64 (``::``, shared by all of IPv4) is not."""
     if ":" in addr:
         try:
-            return str(ipaddress.ip_network(addr + "/64", strict=False).network_address)
+            ip = ipaddress.IPv6Address(addr)
         except ValueError:
             return addr
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address)
     return addr
 
 
