@@ -155,6 +155,33 @@ def test_requests_while_redis_hangs_all_get_503_within_seconds_not_one_after_ano
     assert wait_until(lambda: a.request("GET", "/" + body["id"])[0] == 200, 10)
 
 
+def test_a_redis_that_refuses_writes_is_503_naming_why_and_then_serves_again(pair):
+    """A Redis out of memory (maxmemory reached, policy noeviction) refuses every script that
+    writes; a replica after a failover (READONLY) likewise. Before: a bare 500 (text, not JSON),
+    backend_up still 1, nothing counted."""
+    r, a, _ = pair
+    _, body, _ = a.request("PUT", "/", {"ufrag": "before"})
+    admin = redis.Redis(port=r.port)
+    admin.config_set("maxmemory", "1")  # over it at once; the default policy evicts nothing
+    try:
+        for method, path, data in (("PUT", "/", {}), ("GET", "/" + body["id"], None),
+                                   ("POST", "/" + body["id"], {})):
+            status, got, headers = a.request(method, path, data,
+                                             {"X-icestorage-token": body["token"]})
+            assert status == 503, (method, status, got)
+            assert got["error"].startswith("storage unavailable: Redis at 127.0.0.1:%d refused "
+                                           "(OOM " % r.port), got
+            assert headers["Retry-After"] == "1"
+        _, text, _ = a.request("GET", "/metrics")
+        assert "icehelper_backend_up 0" in text and "icehelper_backend_errors_total 3" in text
+    finally:
+        admin.config_set("maxmemory", "0")
+        admin.close()
+    assert a.request("GET", "/" + body["id"])[1]["ufrag"] == "before"
+    assert a.request("PUT", "/", {})[0] == 200
+    assert "icehelper_backend_up 1" in a.request("GET", "/metrics")[1]
+
+
 def _raw_get(h, offer_id):
     conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
     try:

@@ -405,7 +405,11 @@ class RedisStore:
         except _DOWN as e:
             raise self._down(e) from None
         if isinstance(reply, hiredis.ReplyError):
-            raise RuntimeError("Redis: %s" % reply)
+            # out of memory (OOM), a replica after a failover (READONLY), still loading: the
+            # store cannot serve, as when it does not answer (503, backend_up 0), with its word
+            self.metrics.backend_errors += 1
+            raise Unavailable("storage unavailable: Redis at %s refused (%s)"
+                              % (self.where, str(reply)[:200]))
         return reply
 
     def _down(self, e):
