@@ -461,6 +461,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         config = Config.load(args.config)
+        if config.https:
+            try:
+                tls_context(config)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError("config: [server] cert, key: cannot load them (%s)" % e) from None
     except (OSError, ValueError) as e:
         print("icehelper: %s" % e, file=sys.stderr)
         return 2
