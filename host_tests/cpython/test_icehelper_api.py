@@ -169,6 +169,20 @@ def test_compressed_bodies_count_as_they_decompress(helper):
     assert (status, body) == (413, {"error": "body: at most 4096 bytes"})
 
 
+def test_a_body_that_is_not_what_its_content_encoding_says_is_400(helper):
+    # before: 500 in text ("Server got itself in trouble") and a traceback in the log for
+    # each such request
+    offer_id, token = put(helper)
+    for method, path in (("PUT", "/"), ("POST", "/" + offer_id)):
+        status, body, _ = helper.request(method, path, raw=b'{"ufrag": "u"}',
+                                         headers={"Content-Encoding": "gzip",
+                                                  "X-icestorage-token": token})
+        assert status == 400, body
+        assert body["error"].startswith("body: cannot decode its content-encoding"), body
+    time.sleep(0.2)
+    assert "Traceback" not in helper.logs()
+
+
 def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     offer_id, token = put(helper)
     for i in range(3):

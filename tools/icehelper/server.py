@@ -17,6 +17,8 @@ import time
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
@@ -73,6 +75,10 @@ def _address_key(addr):
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address)
     return addr
+
+
+class _BadBody(offers.OfferError):
+    """A body that cannot be read as its headers describe it (400; the connection is closed)."""
 
 
 class _TooSlow(Exception):
@@ -243,6 +249,14 @@ class Helper:
             raise TooBig("body: at most %d bytes" % MAX_BODY) from None
         except asyncio.TimeoutError:
             raise _TooSlow() from None
+        except RequestPayloadError as e:  # a gzip body that is no gzip, a broken chunk framing
+            # the rest is not read: aiohttp would read it after the answer, meet the error again
+            # and log it with a traceback
+            request.content.feed_eof()
+            if isinstance(e.__cause__, ContentEncodingError):
+                raise _BadBody("body: cannot decode its content-encoding (%s)"
+                               % request.headers.get("Content-Encoding", "")) from None
+            raise _BadBody("body: cannot read it (%s)" % type(e.__cause__).__name__) from None
 
     def not_found(self):
         self.metrics.not_found += 1
@@ -272,6 +286,9 @@ class Helper:
         except TooBig as e:
             response = _error(413, str(e) or "offer: at most %d bytes once merged"
                               % self.config.max_offer_bytes)
+        except _BadBody as e:
+            response = _error(400, str(e))
+            response.force_close()
         except offers.OfferError as e:
             response = _error(400, str(e))
         except _TooSlow:
