@@ -402,6 +402,20 @@ def test_metrics_only_for_allowed_addresses(tmp_path, backend, redis_server):
         h.stop()
 
 
+def test_metrics_through_a_trusted_proxy_only_for_allowed_clients(tmp_path, backend,
+                                                                    redis_server):
+    # the usual reverse proxy on the same machine: its own address (127.0.0.1) is allowed, but
+    # what it forwards comes from the internet; before, everybody read /metrics through it
+    h = start(tmp_path, backend, redis_server,
+              server={"metrics_from": "127.0.0.0/8", "trusted_proxies": "127.0.0.1/32"})
+    try:
+        assert h.request("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.5"})[0] == 404
+        assert h.request("GET", "/metrics", headers={"X-Forwarded-For": "127.0.0.9"})[0] == 200
+        assert h.request("GET", "/metrics")[0] == 200  # the proxy's own request
+    finally:
+        h.stop()
+
+
 def test_the_store_limit_answers_503(tmp_path, backend, redis_server):
     h = start(tmp_path, backend, redis_server, store={"max_offers": "5"})
     try:

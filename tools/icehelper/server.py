@@ -212,14 +212,20 @@ class Helper:
         """The client's address for the limits: IPv6 as its /64, the proxy's word if trusted."""
         addr = request.remote or "?"
         if self.config.trusted_proxies:
-            try:
-                ip = ipaddress.ip_address(addr)
-                if any(ip in net for net in self.config.trusted_proxies):
-                    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-                    addr = forwarded or addr
-            except ValueError:
-                pass
+            addr = self._forwarded(request, addr)
         return _address_key(addr)
+
+    def _forwarded(self, request, addr):
+        """ADDR, the connection's address; or, when it is a trusted proxy, the client it names
+        (the last X-Forwarded-For entry, the one the proxy added)."""
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return addr
+        if any(ip in net for net in self.config.trusted_proxies):
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            return forwarded or addr
+        return addr
 
     def body_now(self, request):
         """The body when it came whole with the headers (the usual case), else None."""
@@ -414,8 +420,11 @@ class Helper:
                                        "live": self.store.live()}))
 
     def metrics_page(self, request):
+        addr = request.remote or ""
+        if self.config.trusted_proxies:  # what a proxy forwards comes from its client
+            addr = self._forwarded(request, addr)
         try:
-            ip = ipaddress.ip_address(request.remote or "")
+            ip = ipaddress.ip_address(addr)
         except ValueError:
             ip = None
         if ip is None or not any(ip in net for net in self.config.metrics_from):
