@@ -120,7 +120,9 @@ class _Server(web.Server):
         key = _address_key(addr)
         n = self._open.get(key, 0)
         if n >= self._cap:
-            transport.abort()
+            # at the loop's next turn: the handler's task, started after this, must find the
+            # connection still there (else aiohttp logs a traceback for each one reset)
+            self._loop.call_soon(transport.abort)
             return
         self._open[key] = n + 1
         self._keys[handler] = key
