@@ -136,3 +136,24 @@ def test_a_body_sent_a_byte_at_a_time_gets_408(quick_helper):
     assert head.startswith(b"HTTP/1.1 408 "), got
     assert json.loads(body)["error"] == "body: not complete within 2 s"
     assert quick_helper.request("PUT", "/", {})[0] == 200
+
+
+def test_a_client_that_never_reads_its_answers_does_not_hold_a_connection(quick_helper):
+    # pipelined requests, no answer read: the answers pile up in the socket buffers until the
+    # server cannot write; before, that connection (and its handler) stayed for ever
+    s = _connect(quick_helper, "127.0.0.2")
+    s.setblocking(False)
+    requests = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 100
+    t0 = time.monotonic()
+    reset = False
+    while time.monotonic() - t0 < 20 and not reset:
+        try:
+            s.send(requests)
+        except BlockingIOError:
+            time.sleep(0.05)
+        except OSError:
+            reset = True
+    took = time.monotonic() - t0
+    s.close()
+    assert reset and took < 15, took  # the answers stalled, then request_timeout (2 s)
+    assert quick_helper.request("GET", "/healthz")[0] == 200

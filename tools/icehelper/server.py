@@ -97,6 +97,26 @@ class _Server(web.Server):
         self._proxies = config.trusted_proxies
         self._open = {}  # address key -> open connections
         self._keys = {}  # handler -> its address key (the connections counted)
+        self._timeout = config.request_timeout
+        self._stalled = {}  # handler -> when its answers were first seen waiting to be sent
+
+    async def watch_writes(self):
+        """Once a second: a connection whose answers have waited to be sent (the client reads
+        nothing: its buffers and ours are full) for request_timeout is reset. Its handler waits
+        for the write, which would otherwise never end."""
+        while True:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            stalled = {}
+            for handler, transport in list(self._connections.items()):
+                if transport.is_closing() or not transport.get_write_buffer_size():
+                    continue
+                since = self._stalled.get(handler, now)
+                if now - since >= self._timeout:
+                    transport.abort()
+                else:
+                    stalled[handler] = since
+            self._stalled = stalled
 
     def _make_request(self, message, payload, protocol, writer, task):
         return BaseRequest(message, payload, protocol, writer, task, self._loop,
@@ -459,9 +479,9 @@ async def serve(config, stop):
     # keepalive_timeout: a connection must bring a request's head within request_timeout of
     # its start or of the last answer, or it is closed (aiohttp's default is an hour, which a
     # client sending its headers a byte at a time would hold)
-    runner = web.ServerRunner(_Server(helper.handle, config, access_log=None,
-                                      keepalive_timeout=config.request_timeout),
-                              handle_signals=False)
+    server = _Server(helper.handle, config, access_log=None,
+                     keepalive_timeout=config.request_timeout)
+    runner = web.ServerRunner(server, handle_signals=False)
     await runner.setup()
     sites = []
     if config.https:
@@ -476,10 +496,12 @@ async def serve(config, stop):
     # collector's way, so that its full passes walk only what requests made.
     gc.collect()
     gc.freeze()
+    watch = asyncio.get_running_loop().create_task(server.watch_writes())
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # a client that reads nothing is reset meanwhile: watch goes on
+        watch.cancel()
         await store.close()
 
 
