@@ -157,3 +157,19 @@ def test_a_client_that_never_reads_its_answers_does_not_hold_a_connection(quick_
     s.close()
     assert reset and took < 15, took  # the answers stalled, then request_timeout (2 s)
     assert quick_helper.request("GET", "/healthz")[0] == 200
+
+
+def test_a_trusted_proxy_is_not_capped(tmp_path):
+    # every box behind the proxy comes over its connections: the cap is per client, not per proxy
+    h = Helper(tmp_path / "h", server={"max_connections_per_address": "2",
+                                       "trusted_proxies": "127.0.0.4/32"}).start()
+    socks = []
+    try:
+        for source in ("127.0.0.4",) * 5 + ("127.0.0.5",) * 5:
+            socks.append(_connect(h, source, b"GET /healthz HTTP/1.1\r\nHo"))
+        open_ = _open_after(socks, 1.5)
+        assert socks[:5] == open_[:5] and len(open_) == 7, len(open_)  # 127.0.0.5: 2 kept
+    finally:
+        for s in socks:
+            s.close()
+        assert h.stop() == 0, h.logs()
