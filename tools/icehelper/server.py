@@ -235,7 +235,7 @@ class Helper:
         addr = request.remote or "?"
         if self.config.trusted_proxies:
             addr = self._forwarded(request, addr)
-        return _address_key(addr)
+        return _address_key(addr) if ":" in addr else addr
 
     def _forwarded(self, request, addr):
         """ADDR, the connection's address; or, when it is a trusted proxy, the client it names
