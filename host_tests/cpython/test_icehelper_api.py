@@ -169,6 +169,20 @@ def test_compressed_bodies_count_as_they_decompress(helper):
     assert (status, body) == (413, {"error": "body: at most 4096 bytes"})
 
 
+def test_a_body_that_is_not_what_its_content_encoding_says_is_400(helper):
+    # before: 500 in text ("Server got itself in trouble") and a traceback in the log for
+    # each such request
+    offer_id, token = put(helper)
+    for method, path in (("PUT", "/"), ("POST", "/" + offer_id)):
+        status, body, _ = helper.request(method, path, raw=b'{"ufrag": "u"}',
+                                         headers={"Content-Encoding": "gzip",
+                                                  "X-icestorage-token": token})
+        assert status == 400, body
+        assert body["error"].startswith("body: cannot decode its content-encoding"), body
+    time.sleep(0.2)
+    assert "Traceback" not in helper.logs()
+
+
 def test_merges_cannot_grow_an_offer_past_its_limit(helper):
     offer_id, token = put(helper)
     for i in range(3):
@@ -384,6 +398,20 @@ def test_metrics_only_for_allowed_addresses(tmp_path, backend, redis_server):
     try:
         assert h.request("GET", "/metrics")[0] == 200
         assert h.request("GET", "/metrics", source="127.0.0.2")[0] == 404
+    finally:
+        h.stop()
+
+
+def test_metrics_through_a_trusted_proxy_only_for_allowed_clients(tmp_path, backend,
+                                                                    redis_server):
+    # the usual reverse proxy on the same machine: its own address (127.0.0.1) is allowed, but
+    # what it forwards comes from the internet; before, everybody read /metrics through it
+    h = start(tmp_path, backend, redis_server,
+              server={"metrics_from": "127.0.0.0/8", "trusted_proxies": "127.0.0.1/32"})
+    try:
+        assert h.request("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.5"})[0] == 404
+        assert h.request("GET", "/metrics", headers={"X-Forwarded-For": "127.0.0.9"})[0] == 200
+        assert h.request("GET", "/metrics")[0] == 200  # the proxy's own request
     finally:
         h.stop()
 

@@ -144,3 +144,27 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(tmp_path):
         in_one_window(run)
     finally:
         h.stop()
+
+
+def test_behind_a_dual_stack_proxy_ipv4_clients_each_have_their_own_budget(tmp_path):
+    """A proxy listening on a dual-stack socket (nginx ``listen [::]:443 ipv6only=off``, HAProxy
+    on ``:::443``) forwards its IPv4 clients as IPv4-mapped IPv6 addresses (``::ffff:a.b.c.d``).
+    Taken as IPv6 and cut to their /64, they were all ``::``: every IPv4 box shared one budget,
+    and one enumerating client braked all of them."""
+    h = Helper(tmp_path / "h", limits={"miss": "3/60"},
+               server={"trusted_proxies": "127.0.0.1/32"}).start()
+    try:
+        def guess(forwarded):
+            return h.request("GET", "/1234567890", source="127.0.0.1",
+                             headers={"X-Forwarded-For": forwarded})[0]
+
+        def run(attempt):
+            first, second = ("::ffff:198.51.100.%d" % (n + 10 * attempt) for n in (7, 8))
+            assert [guess(first) for _ in range(4)] == [404, 404, 404, 429]
+            assert guess(second) == 404
+            # the same client seen through an IPv4 socket is the same client
+            assert guess(first.replace("::ffff:", "")) == 429
+
+        in_one_window(run)
+    finally:
+        h.stop()

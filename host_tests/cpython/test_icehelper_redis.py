@@ -123,6 +123,65 @@ def test_a_redis_that_hangs_is_503_within_seconds_and_then_serves_again(pair):
     assert a.request("GET", "/" + body["id"])[1]["ufrag"] == "before"
 
 
+def test_requests_while_redis_hangs_all_get_503_within_seconds_not_one_after_another(pair):
+    import os
+    import signal
+    r, a, _ = pair
+    _, body, _ = a.request("PUT", "/", {"ufrag": "before"})
+    os.kill(r.proc.pid, signal.SIGSTOP)  # the kernel still accepts connections; Redis answers none
+    try:
+        # the first request finds the connection stalled and drops it
+        assert a.request("GET", "/" + body["id"], timeout=15)[0] == 503
+        answers = []
+
+        def one(i):
+            t0 = time.monotonic()
+            status, got, _ = a.request("GET", "/" + body["id"], timeout=30)
+            answers.append((status, time.monotonic() - t0, got))
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        assert len(answers) == 8
+        for status, took, got in answers:
+            # one connection attempt's time (2 s for the handshake's answer) and a margin; before,
+            # the attempts ran one after another: the 8th request waited 8 of them
+            assert status == 503 and got["error"].startswith("storage unavailable"), got
+            assert took < 6, sorted(t for _, t, _ in answers)
+    finally:
+        os.kill(r.proc.pid, signal.SIGCONT)
+    assert wait_until(lambda: a.request("GET", "/" + body["id"])[0] == 200, 10)
+
+
+def test_a_redis_that_refuses_writes_is_503_naming_why_and_then_serves_again(pair):
+    """A Redis out of memory (maxmemory reached, policy noeviction) refuses every script that
+    writes; a replica after a failover (READONLY) likewise. Before: a bare 500 (text, not JSON),
+    backend_up still 1, nothing counted."""
+    r, a, _ = pair
+    _, body, _ = a.request("PUT", "/", {"ufrag": "before"})
+    admin = redis.Redis(port=r.port)
+    admin.config_set("maxmemory", "1")  # over it at once; the default policy evicts nothing
+    try:
+        for method, path, data in (("PUT", "/", {}), ("GET", "/" + body["id"], None),
+                                   ("POST", "/" + body["id"], {})):
+            status, got, headers = a.request(method, path, data,
+                                             {"X-icestorage-token": body["token"]})
+            assert status == 503, (method, status, got)
+            assert got["error"].startswith("storage unavailable: Redis at 127.0.0.1:%d refused "
+                                           "(OOM " % r.port), got
+            assert headers["Retry-After"] == "1"
+        _, text, _ = a.request("GET", "/metrics")
+        assert "icehelper_backend_up 0" in text and "icehelper_backend_errors_total 3" in text
+    finally:
+        admin.config_set("maxmemory", "0")
+        admin.close()
+    assert a.request("GET", "/" + body["id"])[1]["ufrag"] == "before"
+    assert a.request("PUT", "/", {})[0] == 200
+    assert "icehelper_backend_up 1" in a.request("GET", "/metrics")[1]
+
+
 def _raw_get(h, offer_id):
     conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
     try:

@@ -78,6 +78,12 @@ def test_bad_and_oversized_responses_are_refused_by_name():
         (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "http: bad Content-Length 'x'"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
          "http: two different Content-Length values"),
+        # one field with a list of values (RFC 9110 section 8.6): that differ, the framing is
+        # invalid (RFC 9112 section 6.3); before, the first was taken and "{}" was the answer
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 20\r\n\r\n{}",
+         "http: two different Content-Length values"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 3\r\n\r\n{}",
+         "http: two different Content-Length values"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n",
          "http: body of 70000 bytes, at most 65536"),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",

@@ -36,7 +36,27 @@ def _hostport(where, text):
     host, sep, port = text.strip().rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError("config: %s: %r is not HOST:PORT" % (where, text))
+    if not 0 < int(port) < 65536:
+        raise ValueError("config: %s: port %s is not 1-65535" % (where, port))
     return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def _read(cp, text):
+    """TEXT into CP; a file that is no INI file is a ValueError naming the line."""
+    try:
+        cp.read_string(text)
+    except configparser.MissingSectionHeaderError as e:
+        raise ValueError("config: line %d: no [section] before %r" % (e.lineno, e.line)) from None
+    except configparser.DuplicateOptionError as e:
+        raise ValueError("config: line %d: [%s] %s given twice" % (e.lineno, e.section, e.option)
+                         ) from None
+    except configparser.DuplicateSectionError as e:
+        raise ValueError("config: line %d: [%s] given twice" % (e.lineno, e.section)) from None
+    except configparser.ParsingError as e:
+        lineno, line = e.errors[0]
+        raise ValueError("config: line %d: not KEY = VALUE: %s" % (lineno, line)) from None
+    except configparser.Error as e:
+        raise ValueError("config: %s" % e.message) from None
 
 
 def _networks(where, text):
@@ -49,7 +69,7 @@ def _networks(where, text):
 class Config:
     def __init__(self, text="", base=Path(".")):
         cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#",))
-        cp.read_string(text)
+        _read(cp, text)
         g = lambda sec, key, default="": cp.get(sec, key, fallback=default).strip()  # noqa: E731
 
         def num(sec, key, default, low=0):
@@ -77,11 +97,19 @@ class Config:
         self.metrics_from = _networks("[server] metrics_from",
                                       g("server", "metrics_from", "127.0.0.0/8 ::1"))
         self.log_level = g("server", "log_level", "info").upper()
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("config: [server] log_level: debug, info, warning or error, not %r"
+                             % g("server", "log_level"))
+        self.max_connections_per_address = num("server", "max_connections_per_address", 64)
+        self.request_timeout = num("server", "request_timeout", 10, 1)
 
         self.backend = g("store", "backend", "memory")
         if self.backend not in ("memory", "redis"):
             raise ValueError("config: [store] backend: memory or redis, not %r" % self.backend)
         self.redis_url = g("store", "redis_url", "redis://127.0.0.1:6379/0")
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("config: [store] redis_url: redis://, rediss:// or unix://, not %r"
+                             % self.redis_url)
         self.redis_prefix = g("store", "redis_prefix", "icehelper:")
         self.lifetime = num("store", "lifetime", LIFETIME, 1)
         self.max_offers = num("store", "max_offers", 100000, 1)
@@ -95,7 +123,11 @@ class Config:
 
         secret = g("turn", "secret")
         if g("turn", "secret_file"):
-            secret = Path(path("turn", "secret_file")).read_text().strip()
+            try:
+                secret = Path(path("turn", "secret_file")).read_text().strip()
+            except OSError as e:
+                raise ValueError("config: [turn] secret_file: cannot read %s (%s)"
+                                 % (path("turn", "secret_file"), e.strerror)) from None
         self.turn_secret = secret
         self.turn_ttl = num("turn", "ttl", 12 * 3600, 1)
         self.turn_uris = g("turn", "uris").split()

@@ -309,7 +309,7 @@ class RedisStore:
                                 self._url.get("port", "")) if "host" in self._url \
             else self._url.get("path", "?")
         self._pipe = None
-        self._connecting = asyncio.Lock()
+        self._attempt = None  # the connection attempt in progress (a future), shared
         limits = tuple(self._limit_args("get") + self._limit_args("miss"))
         # get()'s arguments after the id, by (need_ready, count): made once
         self._get_args = {(ready, count): limits + (int(ready), int(count), config.lifetime * 1000)
@@ -327,6 +327,8 @@ class RedisStore:
     async def close(self):
         for task in self._tasks:
             task.cancel()
+        if self._attempt is not None:
+            self._attempt.cancel()
         if self._pipe is not None and self._pipe.transport is not None:
             self._pipe.transport.close()
         for client in (self.r, self._sub):
@@ -362,13 +364,23 @@ class RedisStore:
         return pipe
 
     async def _get_pipe(self):
+        """The connection, made if there is none. Requests that come while an attempt is under
+        way wait for that attempt and share its outcome: with a Redis that accepts and answers
+        nothing, each attempt takes seconds, and attempts made one after another would make the
+        n-th request wait n of them."""
         pipe = self._pipe
         if pipe is not None and not pipe.closed:
             return pipe
-        async with self._connecting:
-            if self._pipe is None or self._pipe.closed:
-                self._pipe = await self._connect()
-            return self._pipe
+        attempt = self._attempt
+        if attempt is None:
+            attempt = self._attempt = asyncio.ensure_future(self._connect())
+            attempt.add_done_callback(self._attempted)
+        return await asyncio.shield(attempt)
+
+    def _attempted(self, attempt):
+        self._attempt = None
+        if not attempt.cancelled() and attempt.exception() is None:
+            self._pipe = attempt.result()
 
     async def _watch_forever(self):
         """A Redis that accepts but does not answer: drop the connection, fail what waits."""
@@ -393,7 +405,11 @@ class RedisStore:
         except _DOWN as e:
             raise self._down(e) from None
         if isinstance(reply, hiredis.ReplyError):
-            raise RuntimeError("Redis: %s" % reply)
+            # out of memory (OOM), a replica after a failover (READONLY), still loading: the
+            # store cannot serve, as when it does not answer (503, backend_up 0), with its word
+            self.metrics.backend_errors += 1
+            raise Unavailable("storage unavailable: Redis at %s refused (%s)"
+                              % (self.where, str(reply)[:200]))
         return reply
 
     def _down(self, e):

@@ -17,6 +17,8 @@ import time
 from urllib.parse import parse_qs
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.web_protocol import RequestPayloadError
 from aiohttp.web_request import BaseRequest
 from multidict import CIMultiDict
 
@@ -60,10 +62,100 @@ def normalise(raw_path):
     return path, query
 
 
+def _address_key(addr):
+    """What the limits count per: the address, IPv6 as its /64; an IPv4-mapped IPv6 address
+    (``::ffff:a.b.c.d``, as a dual-stack proxy forwards its IPv4 clients) as its IPv4 address,
+    which its /64 (``::``, shared by all of IPv4) is not."""
+    if ":" in addr:
+        try:
+            ip = ipaddress.IPv6Address(addr)
+        except ValueError:
+            return addr
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False).network_address)
+    return addr
+
+
+class _BadBody(offers.OfferError):
+    """A body that cannot be read as its headers describe it (400; the connection is closed)."""
+
+
+class _TooSlow(Exception):
+    """The body did not come whole within request_timeout (408)."""
+
+
 class _Server(web.Server):
+    """aiohttp's server, with at most ``max_connections_per_address`` open connections per
+    client address (IPv6: per /64; trusted proxies are not counted): the process's descriptors
+    are shared by every client, and one address holding them all (idle or half-sent requests)
+    would lock every other box out. A connection over the cap is reset at once."""
+
+    def __init__(self, handler, config, **kwargs):
+        super().__init__(handler, **kwargs)
+        self._cap = config.max_connections_per_address
+        self._proxies = config.trusted_proxies
+        self._open = {}  # address key -> open connections
+        self._keys = {}  # handler -> its address key (the connections counted)
+        self._timeout = config.request_timeout
+        self._stalled = {}  # handler -> when its answers were first seen waiting to be sent
+
+    async def watch_writes(self):
+        """Once a second: a connection whose answers have waited to be sent (the client reads
+        nothing: its buffers and ours are full) for request_timeout is reset. Its handler waits
+        for the write, which would otherwise never end."""
+        while True:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            stalled = {}
+            for handler, transport in list(self._connections.items()):
+                if transport.is_closing() or not transport.get_write_buffer_size():
+                    continue
+                since = self._stalled.get(handler, now)
+                if now - since >= self._timeout:
+                    transport.abort()
+                else:
+                    stalled[handler] = since
+            self._stalled = stalled
+
     def _make_request(self, message, payload, protocol, writer, task):
         return BaseRequest(message, payload, protocol, writer, task, self._loop,
                            client_max_size=MAX_BODY)
+
+    def connection_made(self, handler, transport):
+        super().connection_made(handler, transport)
+        if not self._cap:
+            return
+        peer = transport.get_extra_info("peername")
+        if not peer:
+            return
+        addr = peer[0]
+        if self._proxies:
+            try:
+                ip = ipaddress.ip_address(addr)
+                if any(ip in net for net in self._proxies):
+                    return
+            except ValueError:
+                pass
+        key = _address_key(addr)
+        n = self._open.get(key, 0)
+        if n >= self._cap:
+            # at the loop's next turn: the handler's task, started after this, must find the
+            # connection still there (else aiohttp logs a traceback for each one reset)
+            self._loop.call_soon(transport.abort)
+            return
+        self._open[key] = n + 1
+        self._keys[handler] = key
+
+    def connection_lost(self, handler, exc=None):
+        key = self._keys.pop(handler, None)
+        if key is not None:
+            n = self._open[key] - 1
+            if n:
+                self._open[key] = n
+            else:
+                del self._open[key]
+        super().connection_lost(handler, exc)
 
 
 _BATCH = 64  # tickets drawn at most at once
@@ -142,18 +234,19 @@ class Helper:
         """The client's address for the limits: IPv6 as its /64, the proxy's word if trusted."""
         addr = request.remote or "?"
         if self.config.trusted_proxies:
-            try:
-                ip = ipaddress.ip_address(addr)
-                if any(ip in net for net in self.config.trusted_proxies):
-                    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-                    addr = forwarded or addr
-            except ValueError:
-                pass
-        if ":" in addr:
-            try:
-                return str(ipaddress.ip_network(addr + "/64", strict=False).network_address)
-            except ValueError:
-                return addr
+            addr = self._forwarded(request, addr)
+        return _address_key(addr) if ":" in addr else addr
+
+    def _forwarded(self, request, addr):
+        """ADDR, the connection's address; or, when it is a trusted proxy, the client it names
+        (the last X-Forwarded-For entry, the one the proxy added)."""
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return addr
+        if any(ip in net for net in self.config.trusted_proxies):
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            return forwarded or addr
         return addr
 
     def body_now(self, request):
@@ -176,11 +269,22 @@ class Helper:
         return body if body is not None else await self._read(request)
 
     async def _read(self, request):
-        """The body that body_now could not take whole."""
+        """The body that body_now could not take whole, within request_timeout: a client that
+        sends it a byte at a time gets 408 instead of holding the request for ever."""
         try:
-            return await request.read()
+            return await asyncio.wait_for(request.read(), self.config.request_timeout)
         except web.HTTPRequestEntityTooLarge:
             raise TooBig("body: at most %d bytes" % MAX_BODY) from None
+        except asyncio.TimeoutError:
+            raise _TooSlow() from None
+        except RequestPayloadError as e:  # a gzip body that is no gzip, a broken chunk framing
+            # the rest is not read: aiohttp would read it after the answer, meet the error again
+            # and log it with a traceback
+            request.content.feed_eof()
+            if isinstance(e.__cause__, ContentEncodingError):
+                raise _BadBody("body: cannot decode its content-encoding (%s)"
+                               % request.headers.get("Content-Encoding", "")) from None
+            raise _BadBody("body: cannot read it (%s)" % type(e.__cause__).__name__) from None
 
     def not_found(self):
         self.metrics.not_found += 1
@@ -210,8 +314,14 @@ class Helper:
         except TooBig as e:
             response = _error(413, str(e) or "offer: at most %d bytes once merged"
                               % self.config.max_offer_bytes)
+        except _BadBody as e:
+            response = _error(400, str(e))
+            response.force_close()
         except offers.OfferError as e:
             response = _error(400, str(e))
+        except _TooSlow:
+            response = _error(408, "body: not complete within %d s" % self.config.request_timeout)
+            response.force_close()
         else:
             if response.status < 500 and not self.backend_up:
                 self._set_backend(True, "")
@@ -332,8 +442,11 @@ class Helper:
                                        "live": self.store.live()}))
 
     def metrics_page(self, request):
+        addr = request.remote or ""
+        if self.config.trusted_proxies:  # what a proxy forwards comes from its client
+            addr = self._forwarded(request, addr)
         try:
-            ip = ipaddress.ip_address(request.remote or "")
+            ip = ipaddress.ip_address(addr)
         except ValueError:
             ip = None
         if ip is None or not any(ip in net for net in self.config.metrics_from):
@@ -363,7 +476,12 @@ async def serve(config, stop):
     store = make_store(config, metrics)
     await store.start()
     helper = Helper(config, store, metrics)
-    runner = web.ServerRunner(_Server(helper.handle, access_log=None), handle_signals=False)
+    # keepalive_timeout: a connection must bring a request's head within request_timeout of
+    # its start or of the last answer, or it is closed (aiohttp's default is an hour, which a
+    # client sending its headers a byte at a time would hold)
+    server = _Server(helper.handle, config, access_log=None,
+                     keepalive_timeout=config.request_timeout)
+    runner = web.ServerRunner(server, handle_signals=False)
     await runner.setup()
     sites = []
     if config.https:
@@ -378,10 +496,12 @@ async def serve(config, stop):
     # collector's way, so that its full passes walk only what requests made.
     gc.collect()
     gc.freeze()
+    watch = asyncio.get_running_loop().create_task(server.watch_writes())
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # a client that reads nothing is reset meanwhile: watch goes on
+        watch.cancel()
         await store.close()
 
 
@@ -391,6 +511,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         config = Config.load(args.config)
+        if config.https:
+            try:
+                tls_context(config)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError("config: [server] cert, key: cannot load them (%s)" % e) from None
     except (OSError, ValueError) as e:
         print("icehelper: %s" % e, file=sys.stderr)
         return 2

@@ -163,8 +163,6 @@ class ResponseParser:
             name = name.lower()
             value = value.strip()
             if name in hdrs:
-                if name == "content-length" and hdrs[name] != value:
-                    raise ValueError("http: two different Content-Length values")
                 hdrs[name] = hdrs[name] + ", " + value
             else:
                 hdrs[name] = value
@@ -180,7 +178,13 @@ class ResponseParser:
                 raise ValueError("http: Transfer-Encoding %r not supported" % te)
             self._mode = "chunked"
         elif "content-length" in hdrs:
-            cl = hdrs["content-length"].split(",")[0].strip()
+            # repeated, or one field with a list (RFC 9110 section 8.6): all the same value, or
+            # the framing is invalid (RFC 9112 section 6.3)
+            cls = hdrs["content-length"].split(",")
+            cl = cls[0].strip()
+            for v in cls:
+                if v.strip() != cl:
+                    raise ValueError("http: two different Content-Length values")
             if not cl.isdigit():
                 raise ValueError("http: bad Content-Length %r" % cl)
             n = int(cl)
