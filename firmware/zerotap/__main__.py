@@ -32,7 +32,12 @@ def _control(args):
     s = socket.socket(family, socket.SOCK_DGRAM)
     s.settimeout(3)
     dest = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
-    s.sendto(" ".join(args).encode(), dest)
+    try:
+        s.sendto(" ".join(args).encode(), dest)
+    except OSError as e:  # no route, a network that is down, a broadcast address
+        s.close()
+        print(json.dumps({"ok": False, "error": "cannot send to %s:%d: %s" % (addr + (e,))}))
+        return 2
     try:
         data = s.recvfrom(65536)[0]
     except OSError:
