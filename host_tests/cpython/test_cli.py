@@ -61,3 +61,30 @@ def test_control_to_an_address_it_cannot_send_to_answers_in_json():
         answer = json.loads(r.stdout)
         assert answer["ok"] is False and \
             answer["error"].startswith("cannot send to 255.255.255.255:5079: "), (name, answer)
+
+
+def test_run_that_cannot_start_says_why_without_a_traceback(tmp_path):
+    """A valid config the box cannot start on (its phone-side port taken by a box that runs; a
+    status file in a folder that does not exist): one line naming the key, as a board shows it
+    (boot), exit 1 (the service retries), not a traceback."""
+    from boxproc import BoxProcess
+
+    first = BoxProcess(tmp_path / "first", "A").start()
+    try:
+        for name in _both():
+            second = tmp_path / ("second_%s.json" % name)
+            second.write_text(json.dumps(first.config))
+            r = _zerotap(name, "run", str(second))
+            assert r.returncode == 1, (name, r)
+            assert r.stderr.startswith("zerotap: cannot start: phone.sip: cannot bind "
+                                       "127.0.0.1:%d (" % first.phone_port), (name, r.stderr)
+            cfg = dict(BoxProcess(tmp_path / ("third_" + name), "C").config,  # free ports
+                       status=str(tmp_path / "no-such-folder" / "status.jsonl"))
+            third = tmp_path / ("third_%s.json" % name)
+            third.write_text(json.dumps(cfg))
+            r = _zerotap(name, "run", str(third))
+            assert r.returncode == 1, (name, r)
+            assert r.stderr.startswith("zerotap: cannot start: status: cannot open %s (" %
+                                       cfg["status"]), (name, r.stderr)
+    finally:
+        first.stop()
