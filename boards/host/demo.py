@@ -127,6 +127,19 @@ def _apply(box, calls, d):
     box.changed(call)
 
 
+def _make_dirs(path):
+    """PATH and its parents, as `mkdir -p` (MicroPython's os has no makedirs)."""
+    import os
+    part = ""
+    for name in path.split("/"):
+        part = part + name + "/" if part or name else "/"
+        if name:
+            try:
+                os.mkdir(part.rstrip("/"))
+            except OSError:  # there already (or not makeable: the PNG write then says why)
+                pass
+
+
 def main(argv):
     mode = "--script"
     png_dir = None
@@ -154,6 +167,9 @@ def main(argv):
             print(__doc__)
             return 2
         i += 1
+    if png_dir:
+        png_dir = png_dir.rstrip("/") or "/"
+        _make_dirs(png_dir)
     left = Side("alice's box", png_dir and png_dir + "/left.png")
     right = Side("bob's box", png_dir and png_dir + "/right.png")
     if mode == "--script":

@@ -32,7 +32,12 @@ def _control(args):
     s = socket.socket(family, socket.SOCK_DGRAM)
     s.settimeout(3)
     dest = socket.getaddrinfo(addr[0], addr[1], 0, socket.SOCK_DGRAM)[0][-1]
-    s.sendto(" ".join(args).encode(), dest)
+    try:
+        s.sendto(" ".join(args).encode(), dest)
+    except OSError as e:  # no route, a network that is down, a broadcast address
+        s.close()
+        print(json.dumps({"ok": False, "error": "cannot send to %s:%d: %s" % (addr + (e,))}))
+        return 2
     try:
         data = s.recvfrom(65536)[0]
     except OSError:
@@ -62,11 +67,25 @@ def _run_once(cfg, args):
     from zerotap.runtime import box as _box
     from zerotap.runtime import secure as _secure
     from zerotap.storage import Storage
+    from zerotap.runtime import udp as _udp
     name = args[1] if len(args) > 1 else None
+    # what a board checks before its box starts (boot._startable): the sockets bind (not taken,
+    # an address of this host) and the trust cache opens; then the status file opens
+    loop = _udp.Loop()
+    refused, secure = _boot._startable(loop, cfg, _box.stderr_log, _secure)
+    if refused is not None:
+        raise CannotStart("%s: %s" % refused)
+    if cfg.status != "-":
+        try:
+            open(cfg.status, "a").close()
+        except OSError as e:
+            raise CannotStart("status: cannot open %s (%s)" % (cfg.status, e))
     status = _status.BoxStatus()
     front = _boot.host_front_panel(cfg, status, name)  # board.display.terminal / .png, or None
-    b = _box.Box(cfg, name=name, secure_factory=_secure.factory(cfg, _box.stderr_log),
-                 status=status, front=front)
+    try:
+        b = _box.Box(cfg, loop=loop, name=name, secure_factory=secure, status=status, front=front)
+    except OSError as e:  # a socket of its own (the phone side's TCP listener, the web page)
+        raise CannotStart(str(e))
     b.faults = _getenv("ZEROTAP_FAULTS") == "1"  # the control's fault injection, for tests
     iface = getattr(cfg.network, "interface", None)
     if iface:  # follow the interface: link down, a new address (docs/appliance.md)
@@ -84,6 +103,11 @@ def _run_once(cfg, args):
 
 
 EXIT_LOOP_FAULT = 70  # EX_SOFTWARE (sysexits.h); boards/host/zerotap.service restarts on it
+EXIT_CANNOT_START = 1  # a port taken, an address not (yet) this host's: the service retries
+
+
+class CannotStart(Exception):
+    """The config is valid, but the box cannot start on this host now (see _run_once)."""
 
 
 def _getenv(name):
@@ -117,6 +141,9 @@ def main(argv):
     except config.ConfigError as e:
         sys.stderr.write("zerotap: config refused: %s\n" % e)
         return 3
+    except CannotStart as e:
+        sys.stderr.write("zerotap: cannot start: %s\n" % e)
+        return EXIT_CANNOT_START
     print(USAGE)
     return 2
 
