@@ -73,3 +73,30 @@ def test_a_box_idle_for_a_week_expires_a_trust_cache_entry_on_time():
         assert factory.cache.get(peer) is None, "an entry 8 days old with 7 days to live is still used"
     finally:
         b.shutdown()
+
+
+def test_the_page_s_uptime_is_not_moved_by_the_wall_clock():
+    # A host without a clock of its own (a Raspberry Pi) starts the box before NTP sets the
+    # time, which then jumps by the hours or days the host was off: the device page's uptime
+    # counted from the wall clock jumped with it (and went negative when it was set back).
+    import time as real_time
+    from zerotap.runtime import web
+
+    class Wall:  # the wall clock, set 30 days forward since the box started
+        @staticmethod
+        def time():
+            return real_time.time() + 30 * 86400
+
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+    class Box:
+        wifi_board = False
+
+    saved = web.time
+    web.time = Wall()
+    try:
+        rows = dict(web.BoxHost(Box()).device())
+    finally:
+        web.time = saved
+    assert rows["uptime"].startswith("0d "), rows["uptime"]
