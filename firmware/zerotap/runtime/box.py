@@ -652,6 +652,9 @@ class Box:
         self.stream = StatusStream(cfg.status, name, self.log)
         self.status.listen(self.stream)
         self.secure_factory = secure_factory or seams.ClearFactory()
+        clock = getattr(getattr(self.secure_factory, "cache", None), "clock", None)
+        if hasattr(clock, "follow"):  # the trust cache's clock: the loop's never wraps
+            clock.follow(self.loop.clock)
         self.media_factory = MediaFactory(self, self.secure_factory)
         self.media = self.media_factory.calls  # CallMedia objects alive
         self.proxy = _proxy.Proxy(cfg, self.media_factory, self.status, self.log, os.urandom)

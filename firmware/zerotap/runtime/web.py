@@ -34,7 +34,10 @@ from zerotap.web import http as _http
 MAX_CONNS = 4
 REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
 PASSWORD_FILE = "web_password"
-_STARTED = time.time()
+# the uptime's clock: CPython's monotonic one (the wall clock jumps when NTP sets it after the box
+# started, on a host without a clock of its own); a board's time.time, which nothing sets
+_clock = getattr(time, "monotonic", time.time)
+_STARTED = _clock()
 
 
 class BoxHost:
@@ -116,7 +119,7 @@ class BoxHost:
         rows = [("board", getattr(self.box, "board_name", None) or "host (%s)" % sys.platform),
                 ("firmware", "ZeroTap " + __version__),
                 ("interpreter", "%s %s" % (impl.name, ".".join(str(x) for x in impl.version[:3]))),
-                ("uptime", _uptime(int(time.time() - _STARTED)))]
+                ("uptime", _uptime(int(_clock() - _STARTED)))]
         gc.collect()
         free = getattr(gc, "mem_free", None)
         if free is not None:

@@ -698,8 +698,7 @@ class Proxy:
     def _public_changed(self):
         pub = self.nat.public
         for a in (pub, (pub[0], self.addr[NETWORK][1])):
-            if a not in self.public_seen:
-                self.public_seen.append(a)
+            _remember(self.public_seen, a)  # the recent ones: a new one each day for months
         if hasattr(self.status, "set_public"):
             self.status.set_public("%s:%d" % pub)
 

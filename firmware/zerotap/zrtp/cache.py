@@ -53,8 +53,9 @@ The rules that keep the cache trustworthy (issue 12):
   largest of them at boot. No board needs SNTP (which an attacker on the network could spoof to
   make entries expire), and nothing depends on a wall clock. Time while the box is off is not
   counted, so an entry lives at least as long as its interval asks (longer when the box was
-  off). The clock must be read at least every few days to follow the uptime counter's wrap
-  (about 12 days on boards): every call reads it.
+  off). The uptime counter wraps (2**30 ms on boards, and ticks_diff tells only +-6.2 days), so
+  the box has the clock follow its loop's clock (:meth:`CacheClock.follow`: milliseconds that
+  never wrap, read at every turn), not only calls: a week without a call lost the week.
 - **Flash writes.** Files are written only when something changed: the header once when a new
   ZID is made, and a peer's record at most once per call, when it ends (``Engine.end``): the new
   rs1 and the user's verdict on the SAS together; nothing for a call whose exchange never reached
@@ -117,7 +118,11 @@ def _uptime_ms():
 
     if hasattr(time, "ticks_ms"):  # MicroPython: wraps (2**30 ms on boards), ticks_diff handles it
         return time.ticks_ms, time.ticks_diff
-    return (lambda: int(time.monotonic() * 1000)), (lambda a, b: a - b)
+    return (lambda: int(time.monotonic() * 1000)), _sub
+
+
+def _sub(a, b):
+    return a - b
 
 
 class CacheClock:
@@ -138,6 +143,14 @@ class CacheClock:
             self._ms += d
         self._last = t
         return min(self.base + self._ms // 1000, NEVER - 1)
+
+    def follow(self, ms):
+        """From now on count the uptime with MS(): milliseconds that never wrap (the box's loop
+        clock), not the uptime counter, which must be read every few days to be followed."""
+        self()
+        self._ticks_ms = ms
+        self._diff = _sub
+        self._last = ms()
 
 
 class Entry:
