@@ -470,3 +470,32 @@ def test_the_answer_for_a_number_superseded_meanwhile_is_not_taken():
     sim.run(sim.net.now + 1000)
     assert a.fb._peer_offer is None and not a.fb._ice_started
     assert ("GET", "/%s?wait=%d" % (y, fbmod.GET_WAIT_S)) in sim.helper.requests
+
+
+def test_a_frame_or_the_retry_action_on_a_secure_call_starts_no_fallback():
+    # ZRTP went through on the provider path: both calls SECURE. A *A frame then arrives at each
+    # box there as RFC 4733 events in clear (unauthenticated: anyone on the path can send them), and the
+    # fallback started on the SECURE call: its frames went in clear into the SRTP stream, the
+    # boxes met over ICE and the SECURE leg was closed for a fresh one there; when that one
+    # did not finish (here: the peer's ICE socket goes deaf), the fallback failed back to the
+    # provider path with no secure leg at all, the audio in clear, and the status still SECURE
+    sim = Sim(blocked=False)
+    a, b = sim.boxes
+    sim.run(6000)
+    assert a.call.security == status.SECURE and b.call.security == status.SECURE
+    _peer_frame(a, frame.encode("3947361825"), events.DEFAULT_PT, sim.net.now)
+    _peer_frame(b, frame.encode("2946183750"), events.DEFAULT_PT, sim.net.now)
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and b.fb.step == fbmod.ZRTP)
+    b.ice_open = False
+    sim.run(sim.net.now + fbmod.DEADLINE_MS + 1000)
+    for box in (a, b):
+        sec = box.session.secure
+        if box.call.security == status.SECURE:  # never SECURE without SRTP under it
+            assert sec is not None and sec.is_secure, (box.i, box.fb.step, box.fb.reason)
+    for box in (a, b):
+        assert box.call.security == status.SECURE and box.session.secure.is_secure
+        assert box.fb.step == fbmod.WATCH and box.fb.attempts == 0, (box.i, box.fb.step)
+    assert sim.helper.requests == []
+    # the user's retry action (control, keypad code, button) on a SECURE call does nothing
+    assert not a.fb.retry(sim.net.now)
+    assert a.fb.step == fbmod.WATCH and not a.ice_open and a.session.policy == "pass"

@@ -398,10 +398,10 @@ class Fallback:
                 self._reset_attempt()
                 self.session.policy = self._policy0
             self._start(now, "the peer's box asked (*A)")
+            if self.step in (WATCH, FAILED):
+                return
             self.insync = True
             self.peer_frames = 1
-            if self.step == FAILED:
-                return
         new = peer_id != self.peer_id
         self.peer_id = peer_id
         if new:
@@ -415,7 +415,10 @@ class Fallback:
 
     # --- the start ----------------------------------------------------------------------------
     def _start(self, now, why):
-        if self.step not in (WATCH, FAILED):
+        sec = self.session.secure
+        if self.step not in (WATCH, FAILED) or (sec is not None and sec.is_secure):
+            # a SECURE call keeps its path and its keys: a frame (in clear, anyone on the path
+            # can send one) or the retry action must not trade them for an attempt elsewhere
             return
         self.attempts += 1
         self.started_at = now
@@ -424,8 +427,7 @@ class Fallback:
             self.log("fallback: start (%s)" % why)
         self._set_step(PREPARE)
         self.session.policy = self.clear  # ice.clear while the fallback runs
-        sec = self.session.secure
-        if sec is not None and not sec.is_secure:
+        if sec is not None:
             # stop the provider path's engine: ZRTP runs again, fresh, on the ICE path (1.1)
             sec.close()
             self.session.secure = None
@@ -789,9 +791,7 @@ class Fallback:
         self._now = now
         t = self._trigger_at()
         if t is not None and now >= t:
-            sec = self.session.secure
-            if sec is None or not sec.is_secure:
-                self._start(now, "no ZRTP from the peer within %d ms" % self.after_ms)
+            self._start(now, "no ZRTP from the peer within %d ms" % self.after_ms)
         sec = self.session.secure
         if self.step == WATCH and self._zrtp_seen and sec is not None and sec.failed:
             self._start(now, "ZRTP on the provider path failed")
@@ -907,7 +907,7 @@ class Fallback:
         self._reset_attempt()
         self.session.policy = self._policy0
         self._start(now, "retry")
-        return True
+        return self.step != WATCH  # not on a SECURE call
 
     def close(self, now):
         """The call ended."""
