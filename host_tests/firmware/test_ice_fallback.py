@@ -8,6 +8,7 @@ import json
 
 from zerotap import media, status
 from zerotap.dtmf import events, frame
+from zerotap.ice import agent as ice_agent
 from zerotap.ice import fallback as fbmod
 from zerotap.ice import helper_client as hc
 from zerotap.phonekeys import PhoneKeys
@@ -499,3 +500,26 @@ def test_a_frame_or_the_retry_action_on_a_secure_call_starts_no_fallback():
     # the user's retry action (control, keypad code, button) on a SECURE call does nothing
     assert not a.fb.retry(sim.net.now)
     assert a.fb.step == fbmod.WATCH and not a.ice_open and a.session.policy == "pass"
+
+
+def test_consent_lost_on_the_direct_path_the_call_is_no_longer_shown_secure():
+    # RFC 7675: the direct path stops answering consent checks in the middle of the call; after
+    # 30 s the agent stops sending. The box raised the alarm, but the call stayed SECURE in the
+    # status (stream, control, web page) while no media went anywhere
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    end = sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    for h in sim.ice_hosts:
+        h.mute = True
+    n = len(sim.net.provider_log)
+    audio = sim.net.provider_audio
+    sim.run(end + 40000)
+    for box in (a, b):
+        assert box.fb.agent.state != ice_agent.CONNECTED
+        assert box.call.security != status.SECURE and not box.call.verified, box.call.security
+        assert box.call.mitm and "consent" in box.call.error, box.call.error
+    # and nothing went in clear on the provider path: keepalives (silence) only
+    assert sim.net.provider_audio == audio
+    for t, s, d, data in sim.net.provider_log[n:]:
+        assert data[12:] in (b"\xff" * 160, b"\xd5" * 160), data[:16]

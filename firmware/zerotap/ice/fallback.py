@@ -721,9 +721,13 @@ class Fallback:
         elif kind == "failed":
             self._fail("ICE failed: %s" % ev[1], now)
         elif kind == "consent-lost":
-            if self.status is not None:
-                self.status.alarm("the direct path was lost (no ICE consent): media stopped, "
-                                  "nothing goes in clear")
+            st = self.status
+            if st is not None:
+                # no longer SECURE: no media goes anywhere (as after a ZRTP failure, media.py)
+                why = "the direct path was lost (no ICE consent): media stopped, nothing goes " \
+                    "in clear"
+                st.fail(why)
+                st.alarm(why)
         elif kind == "turn-error" and self.log:
             self.log("fallback: TURN %s %s (%s)" % (ev[1], ev[2], ev[3]))
 
