@@ -484,32 +484,41 @@ class Fallback:
         return _offer.encode(a.ufrag, a.pwd, a.local_candidates(), a.default_candidate())
 
     # --- helper answers -----------------------------------------------------------------------
+    def _put_answer(self, status, body):
+        """(answer, id, token) from the helper's answer to our PUT, or why it is none (text)."""
+        if status != 200:
+            return "PUT answered %d" % status
+        try:
+            obj = _json_value(body)
+            local_id = obj["id"]
+            token = obj["token"]
+        except (ValueError, KeyError, TypeError):
+            return "PUT answer is not {id, token}"
+        if not isinstance(token, str):
+            # it goes into a header of every later request (POST, DELETE)
+            return "PUT answer is not {id, token}"
+        if not _frame.valid_id(local_id):
+            return "id %r does not frame" % (local_id,)
+        return obj, local_id, token
+
     def helper_reply(self, tag, status, body, now):
         self._now = now
-        if self.step in (WATCH, FAILED):
-            return
         if tag == "put":
+            got = self._put_answer(status, body)
+            if self.step in (WATCH, FAILED) or not self._put_pending:
+                # the answer came after its attempt ended (a hang-up, the deadline): the record
+                # it made at the helper goes at once
+                if not isinstance(got, str):
+                    self._delete(got[1], got[2])
+                return
             self._put_pending = False
-            if status != 200:
-                self._fail("helper: PUT answered %d" % status, now)
+            if isinstance(got, str):
+                self._fail("helper: " + got, now)
                 return
-            try:
-                obj = _json_value(body)
-                local_id = obj["id"]
-                token = obj["token"]
-            except (ValueError, KeyError, TypeError):
-                self._fail("helper: PUT answer is not {id, token}", now)
-                return
-            if not isinstance(token, str):
-                # it goes into a header of every later request (POST, DELETE)
-                self._fail("helper: PUT answer is not {id, token}", now)
-                return
-            if not _frame.valid_id(local_id):
-                self._fail("helper: id %r does not frame" % (local_id,), now)
-                return
+            obj, local_id, token = got
             self.local_id = local_id
             self.token = token
-            turn = (obj.get("turn") if isinstance(obj, dict) else None) or {}
+            turn = obj.get("turn") or {}
             if self.agent is None:  # the factory waited for the helper's TURN part
                 self._make_agent(turn, now)
             if self._gathered and not self._posted:
@@ -521,6 +530,8 @@ class Fallback:
                 if self.insync or self._last_rx is not None:
                     at = max(now, (self._last_rx or now) + GAP_MS)
                 self._send_at = at
+        elif self.step in (WATCH, FAILED):
+            return
         elif tag == "post":
             if status != 200:
                 self._fail("helper: POST answered %d" % status, now)
@@ -562,6 +573,12 @@ class Fallback:
         if tag == "delete" or self.step in (WATCH, FAILED):
             return
         self._fail("helper: %s" % reason, now)
+
+    def _delete(self, local_id, token):
+        """Our offer goes from the helper (read by anyone who asks for the number until then)."""
+        if token is not None:
+            self.io.helper("delete", "DELETE", "/" + local_id, None,
+                           [("X-icestorage-token", token)])
 
     def _post(self):
         self._posted = True
@@ -846,6 +863,8 @@ class Fallback:
                 self.secure_at = now
                 self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
+                self._delete(self.local_id, self.token)  # the peer is done with our offer
+                self.token = None
                 a = self.agent
                 if a is not None and a.turn is not None and a.selected is not None and \
                         a.selected.local.type != _agent.RELAY:
@@ -886,9 +905,7 @@ class Fallback:
         if self._socket:
             self.io.close_ice()
             self._socket = False
-        if self.local_id is not None and self.token is not None:
-            self.io.helper("delete", "DELETE", "/" + self.local_id, None,
-                           [("X-icestorage-token", self.token)])
+        self._delete(self.local_id, self.token)
         if s.path is not s.paths[0]:
             s.use(s.paths[0])
         if self._leg is not None:
