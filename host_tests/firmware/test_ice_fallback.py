@@ -523,3 +523,29 @@ def test_consent_lost_on_the_direct_path_the_call_is_no_longer_shown_secure():
     assert sim.net.provider_audio == audio
     for t, s, d, data in sim.net.provider_log[n:]:
         assert data[12:] in (b"\xff" * 160, b"\xd5" * 160), data[:16]
+
+
+def test_a_helper_failure_after_secure_direct_leaves_the_call_secure():
+    # the helper stored our POST, but its answer was lost; the runtime gives up on the request
+    # after two tries of 5 s, by when the call is SECURE (direct). The failure ended the fallback
+    # then: back to the provider path, the direct path's ZRTP leg closed, the audio in clear
+    # there, while the status still said SECURE
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    lost = []
+    start = a.helper
+
+    def request(tag, method, path, body, headers):
+        if method == "POST":
+            sim.helper.handle(method, path, body, headers)  # stored; the answer is lost
+            lost.append(tag)
+            return
+        start(tag, method, path, body, headers)
+    a.helper = request
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure() and lost == ["post"]
+    a.fb.helper_failed("post", "no answer within 5000 ms", sim.net.now)
+    a.fb.helper_reply("post", 500, b"", sim.net.now)  # or an error status, as late
+    sim.run(sim.net.now + 2000)
+    assert a.call.security == status.SECURE and a.session.secure.is_secure
+    assert a.fb.step == fbmod.DIRECT and a.session.path is a.fb.path, a.fb.reason

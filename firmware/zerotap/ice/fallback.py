@@ -894,8 +894,8 @@ class Fallback:
 
     # --- the end ------------------------------------------------------------------------------
     def _fail(self, reason, now):
-        if self.step == FAILED:
-            return
+        if self.step in (FAILED, DIRECT):
+            return  # a late failure (the helper's, say) ends no SECURE call (close() frees it)
         self._stop_dtmf()
         s = self.session
         if self.agent is not None:
