@@ -2,7 +2,9 @@
 one CPython process on loopback: the provider path is a relay that drops ZRTP, the helper is the
 real tools/icehelper (plain HTTP, as for tests), each box's phone a UDP socket of the test playing
 G.711. What the proxy would do on SIP is called on the call media directly (set_remote for an SDP,
-answered for a 2xx): a re-INVITE during the call is one more set_remote."""
+answered for a 2xx, close for a BYE): a re-INVITE during the call is one more set_remote. Also:
+many calls in a row leave nothing behind (sockets, timer sources, requests, per-call objects,
+offers at the helper)."""
 import socket
 import sys
 import time
@@ -143,6 +145,74 @@ def test_a_reinvite_moving_the_provider_media_keeps_the_secure_direct_call(helpe
         relay.stop()
         if relay2 is not None:
             relay2.stop()
+        for box in boxes:
+            box.shutdown()
+        for p in phones:
+            p.sock.close()
+
+
+def _counts(box):
+    import gc
+    from zerotap.ice import agent, fallback
+    from zerotap.runtime import fallback as rfallback
+    gc.collect()
+    objs = [o for o in gc.get_objects() if isinstance(o, (fallback.Fallback, agent.Agent,
+                                                            rfallback.CallFallback,
+                                                            rb.CallMedia))]
+    http = box.fallback._http
+    return {"sockets": len(box.loop._by_key), "timer_sources": len(box.loop._timer_sources),
+            "media": len(box.media), "http_pending": len(http.pending) if http else 0,
+            "http_closing": len(http._closing) if http else 0, "objects": len(objs),
+            "peers": len(box.fallback.memory.peers), "addresses": len(box.fallback.addresses)}
+
+
+def test_many_fallback_calls_leave_nothing_behind(helper, tmp_path):
+    # a box that runs for months: after N calls through the fallback (SECURE direct, then
+    # hang-up; every other one hung up while the numbers go) the same sockets, timer sources,
+    # requests and per-call objects (none) as after the first, and no offer left at the helper
+    a, pa = _box(tmp_path, "A", helper)
+    b, pb = _box(tmp_path, "B", helper)
+    relay = Relay(pa, pb).start()
+    boxes, phones = (a, b), (Phone(0x30), Phone(0x50))
+    seen = []
+    ids = []
+    try:
+        for n in range(4):
+            medias = []
+            for i, box in enumerate(boxes):
+                call = box.status.new_call(n + 1, "out" if i == 0 else "in", "sip:peer%d@x" % i)
+                call.set_state(st.ACTIVE)
+                m = box.media_factory.open(call)
+                medias.append(m)
+                m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
+                m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
+                phones[i].dest = ("127.0.0.1", m.ports(0)[0])
+                m.answered(box.loop.clock())
+
+            def direct():
+                return all(m.call_status.security == st.SECURE and
+                           m.call_status.path == "direct" for m in medias)
+
+            def exchanging():  # every other call ends while the numbers go
+                return all(m.fallback.local_id is not None for m in medias)
+            assert _run(boxes, phones, 40, exchanging if n % 2 else direct), \
+                [(m.call_status.security, m.call_status.error) for m in medias]
+            _run(boxes, phones, 0.2 if n % 2 else 1)
+            for i, box in enumerate(boxes):
+                ids.append(medias[i].fallback.local_id)
+                medias[i].close()
+                phones[i].dest = None
+            del medias, m
+            _run(boxes, phones, 3)  # the DELETEs and the TURN releases go out
+            seen.append([_counts(box) for box in boxes])
+        assert seen[-1] == seen[1] and seen[-2] == seen[0], seen
+        assert all(c["media"] == 0 and c["http_pending"] == 0 for c in seen[-1]), seen[-1]
+        # and none of the offers stayed at the helper
+        assert len(ids) == 8 and None not in ids
+        for i in ids:
+            assert helper.request("GET", "/" + i)[0] == 404, i
+    finally:
+        relay.stop()
         for box in boxes:
             box.shutdown()
         for p in phones:
