@@ -549,3 +549,40 @@ def test_a_helper_failure_after_secure_direct_leaves_the_call_secure():
     sim.run(sim.net.now + 2000)
     assert a.call.security == status.SECURE and a.session.secure.is_secure
     assert a.fb.step == fbmod.DIRECT and a.session.path is a.fb.path, a.fb.reason
+
+
+def test_a_strangers_packets_on_the_ice_socket_do_not_reach_the_phone():
+    # while ZRTP runs on the direct path (not SECURE yet; ice.clear pass), a datagram from a
+    # stranger arrives at the call's ICE socket (its port is the top of network.rtp, the same in
+    # every call). The fallback handed it to the media session as if it came from the selected
+    # pair's far end: the stranger's audio reached the phone (the provider path takes media only
+    # from the peer's host before SECURE), and its ZRTP would reach the fresh engine
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and a.session.path is a.fb.path)
+    assert a.fb.step == fbmod.ZRTP and not a.session.secure.is_secure
+    b.ice_open = False  # B hears nothing for now: ZRTP on the ICE path stays unfinished
+    stranger = ("198.51.100.66", 4000)
+    assert stranger != a.fb.selected[1].addr
+    got = _phone_packets(a)
+    before = a.session.counters.stranger
+    for k in range(5):
+        pkt = bytes((0x80, 0, 0, k, 0, 0, k, 0, 9, 9, 9, 9)) + b"\x42" * 160
+        a.fb.receive_ice(pkt, stranger, sim.net.now)
+    sim.run(sim.net.now + 100)
+    assert [p for p in got if p[12:] == b"\x42" * 160] == []
+    assert a.session.counters.stranger - before == 5
+
+
+def _phone_packets(box):
+    """The packets that reach BOX's phone from now on, in a list."""
+    got = []
+    send = box.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == media.PHONE_RTP:
+            got.append(bytes(buf[:n]))
+        send(leg, buf, n, addr)
+    box.session.transmit = transmit
+    return got

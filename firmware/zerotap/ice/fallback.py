@@ -688,8 +688,11 @@ class Fallback:
             return
         got = a.receive(data, addr, now)
         if got is not None and self.selected is not None and self.path is not None:
+            if a.turn is not None and addr == a.turn.server:
+                addr = self.selected[1].addr  # relayed (the TURN server's permission: the peer)
+            # the session takes media only from the selected pair's far end before SECURE
             buf = bytearray(got)
-            self.session.receive(self.path.rtp_leg, buf, len(buf), self.selected[1].addr, now)
+            self.session.receive(self.path.rtp_leg, buf, len(buf), addr, now)
         self._flush(now)
         self.poll(now)
 
