@@ -586,3 +586,18 @@ def _phone_packets(box):
         send(leg, buf, n, addr)
     box.session.transmit = transmit
     return got
+
+
+def test_the_tone_detector_goes_once_secure_on_the_direct_path():
+    # docs/fallback.md: the in-band detector (4.6 KB of heap on the unix port, one per call) is
+    # made with the first G.711 packet from the provider path and dropped once the call is
+    # SECURE. After the switch to the direct path it was kept for the rest of the call: two
+    # calls SECURE (direct) held two on a board with a few hundred bytes of margin
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    sim.run(30000, stop=lambda: a.fb._tones is not None and b.fb._tones is not None)
+    assert a.fb._tones is not None and b.fb._tones is not None  # made while watching
+    end = sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    sim.run(end + 1000)
+    assert a.fb._tones is None and b.fb._tones is None

@@ -866,6 +866,7 @@ class Fallback:
                 self.secure_at = now
                 self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
+                self._tones = None  # no tones are listened for on the provider path now
                 self._delete(self.local_id, self.token)  # the peer is done with our offer
                 self.token = None
                 a = self.agent
