@@ -36,13 +36,13 @@ def _even_port():
             return p
 
 
-def _box(tmp, name, helper):
+def _box(tmp, name, helper, timeout_s=60):
     net, phone = _even_port(), _even_port()
     cfg = config.parse({
         "phone": {"sip": "127.0.0.1:%d" % _udp_port(), "allow": ["127.0.0.1"],
                   "rtp": "%d-%d" % (phone, phone + 1)},
         "network": {"sip": "127.0.0.1:%d" % _udp_port(), "rtp": "%d-%d" % (net, net + 3)},
-        "media": {"clear": "pass"},
+        "media": {"clear": "pass", "timeout_s": timeout_s},
         "zrtp": {"cache": str(tmp / (name + ".cache"))},
         "control": "127.0.0.1:%d" % _udp_port(),
         "ice": {"helper_url": "http://127.0.0.1:%d" % helper.port, "after_s": 2,
@@ -211,6 +211,49 @@ def test_many_fallback_calls_leave_nothing_behind(helper, tmp_path):
         assert len(ids) == 8 and None not in ids
         for i in ids:
             assert helper.request("GET", "/" + i)[0] == 404, i
+    finally:
+        relay.stop()
+        for box in boxes:
+            box.shutdown()
+        for p in phones:
+            p.sock.close()
+
+
+def test_a_call_on_the_direct_path_is_not_ended_as_dead_when_the_provider_path_goes_quiet(
+        helper, tmp_path):
+    # media.timeout_s 5 (its least): both calls SECURE (direct), audio flowing there; the
+    # provider's media relay then goes away (only the peer's 5 s keepalives came that way
+    # anyway). The media watch heard only the provider path's socket, so it took the call for
+    # dead and ended it, though its media flowed on the direct path
+    a, pa = _box(tmp_path, "A", helper, timeout_s=5)
+    b, pb = _box(tmp_path, "B", helper, timeout_s=5)
+    relay = Relay(pa, pb).start()
+    boxes, phones, medias = (a, b), (Phone(0x30), Phone(0x50)), []
+    try:
+        for i, box in enumerate(boxes):
+            call = box.status.new_call(1, "out" if i == 0 else "in", "sip:peer%d@x" % (1 - i))
+            call.set_state(st.ACTIVE)
+            m = box.media_factory.open(call)
+            medias.append(m)
+            m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
+            m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
+            phones[i].dest = ("127.0.0.1", m.ports(0)[0])
+            m.answered(box.loop.clock())
+
+        def direct():
+            return all(m.call_status.security == st.SECURE and m.call_status.path == "direct"
+                       for m in medias)
+        assert _run(boxes, phones, 40, direct), [(m.call_status.security, m.call_status.error,
+                                                  m.fallback.step) for m in medias]
+        relay.stop()
+        _run(boxes, phones, 8)
+        for p in phones:
+            p.heard = 0
+        _run(boxes, phones, 2)
+        for m in medias:
+            assert m.faulted is None and m.call_status.error is None, m.call_status.error
+            assert m.call_status.security == st.SECURE
+        assert phones[0].heard > 50 and phones[1].heard > 50, (phones[0].heard, phones[1].heard)
     finally:
         relay.stop()
         for box in boxes:

@@ -190,6 +190,9 @@ class CallFallback(_fallback.FallbackIO):
         return [(cfg.network.address if host in ("0.0.0.0", "::") else host, port)]
 
     def _datagram(self, ep, data, n, addr, now):
+        m = self.call_media
+        if m is not None:  # media on the direct path: the media watch hears the far end here
+            m.watch.heard(1, now)
         if self.fb is not None:
             self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now)
 
