@@ -484,38 +484,36 @@ class Fallback:
         return _offer.encode(a.ufrag, a.pwd, a.local_candidates(), a.default_candidate())
 
     # --- helper answers -----------------------------------------------------------------------
-    def _put_answer(self, status, body):
-        """(answer, id, token) from the helper's answer to our PUT, or why it is none (text)."""
-        if status != 200:
-            return "PUT answered %d" % status
-        try:
-            obj = _json_value(body)
-            local_id = obj["id"]
-            token = obj["token"]
-        except (ValueError, KeyError, TypeError):
-            return "PUT answer is not {id, token}"
-        if not isinstance(token, str):
-            # it goes into a header of every later request (POST, DELETE)
-            return "PUT answer is not {id, token}"
-        if not _frame.valid_id(local_id):
-            return "id %r does not frame" % (local_id,)
-        return obj, local_id, token
-
     def helper_reply(self, tag, status, body, now):
         self._now = now
         if tag == "put":
-            got = self._put_answer(status, body)
-            if self.step in (WATCH, FAILED) or not self._put_pending:
+            late = self.step in (WATCH, FAILED) or not self._put_pending
+            self._put_pending = False
+            why = None
+            if status != 200:
+                why = "PUT answered %d" % status
+            else:
+                try:
+                    obj = _json_value(body)
+                    local_id = obj["id"]
+                    token = obj["token"]
+                except (ValueError, KeyError, TypeError):
+                    why = "PUT answer is not {id, token}"
+                else:
+                    if not isinstance(token, str):
+                        # it goes into a header of every later request (POST, DELETE)
+                        why = "PUT answer is not {id, token}"
+                    elif not _frame.valid_id(local_id):
+                        why = "id %r does not frame" % (local_id,)
+            if late:
                 # the answer came after its attempt ended (a hang-up, the deadline): the record
                 # it made at the helper goes at once
-                if not isinstance(got, str):
-                    self._delete(got[1], got[2])
+                if why is None:
+                    self._delete(local_id, token)
                 return
-            self._put_pending = False
-            if isinstance(got, str):
-                self._fail("helper: " + got, now)
+            if why is not None:
+                self._fail("helper: " + why, now)
                 return
-            obj, local_id, token = got
             self.local_id = local_id
             self.token = token
             turn = obj.get("turn") or {}
