@@ -601,3 +601,32 @@ def test_the_tone_detector_goes_once_secure_on_the_direct_path():
     assert sim.both_secure()
     sim.run(end + 1000)
     assert a.fb._tones is None and b.fb._tones is None
+
+
+def test_early_media_longer_than_after_s_starts_no_fallback_before_the_answer():
+    # the provider plays ringback as early media (a 183 with SDP) for 8 s; the far end (a ZRTP
+    # phone without a box) answers then and speaks ZRTP on the provider path, which carries it.
+    # The fallback counted after_s from the first early-media packet: it started while the call
+    # still rang, muted the ringback, closed the provider path's ZRTP leg, and the call, whose
+    # ZRTP would have gone through, ended CLEAR ("no box at the far end answered")
+    import fallbacksim
+    own = fallbacksim.Box._leg
+    fallbacksim.Box._leg = lambda box: own(box) if box.i == 0 else None  # B: not answered yet
+    try:
+        sim = Sim(blocked=False)
+    finally:
+        fallbacksim.Box._leg = own
+    a, b = sim.boxes
+    b.session.fallback = b.fb = None  # a ZRTP phone, no box
+    a.call.set_state(status.RINGING)
+    sim.run(8000)
+    assert a.fb.step == fbmod.WATCH and a.fb.attempts == 0, (a.fb.step, a.fb.reason)
+    a.call.set_state(status.ACTIVE)  # the 2xx
+    leg = own(b)
+    leg.bind(b.session)
+    b.session.secure = leg
+    leg.start(sim.net.now)
+    sim.run(sim.net.now + fbmod.AFTER_MS + fbmod.DEADLINE_MS)
+    assert a.call.security == status.SECURE and b.call.security == status.SECURE, \
+        (a.call.security, a.call.error)
+    assert a.fb.attempts == 0 and a.call.path == "provider"

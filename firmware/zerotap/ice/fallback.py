@@ -282,7 +282,9 @@ class Fallback:
 
     def _media(self, now):
         self._now = now
-        if self._media_at is None:
+        # after_s counts from the answer's media: early media (a ringback, an announcement)
+        # come before the far end's box can speak ZRTP
+        if self._media_at is None and getattr(self.status, "state", "active") == "active":
             self._media_at = now
             if self.memory is not None and self.peer in self.memory and self.step == WATCH:
                 self._start(now, "the peer's provider path carried no ZRTP last time")
