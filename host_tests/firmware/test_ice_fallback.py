@@ -475,9 +475,9 @@ def test_the_answer_for_a_number_superseded_meanwhile_is_not_taken():
 
 def test_a_frame_or_the_retry_action_on_a_secure_call_starts_no_fallback():
     # ZRTP went through on the provider path: both calls SECURE. A *A frame then arrives at each
-    # box there as RFC 4733 events in clear (unauthenticated: anyone on the path can send them), and the
-    # fallback started on the SECURE call: its frames went in clear into the SRTP stream, the
-    # boxes met over ICE and the SECURE leg was closed for a fresh one there; when that one
+    # box there as RFC 4733 events in clear (unauthenticated: anyone on the path can send them),
+    # and the fallback started on the SECURE call: its frames went in clear into the SRTP stream,
+    # the boxes met over ICE and the SECURE leg was closed for a fresh one there; when that one
     # did not finish (here: the peer's ICE socket goes deaf), the fallback failed back to the
     # provider path with no secure leg at all, the audio in clear, and the status still SECURE
     sim = Sim(blocked=False)
