@@ -28,6 +28,7 @@ def main(path):
     streams = stream.Streams(loop)
     box = status.BoxStatus()
     call = box.new_call(1, s["direction"], s["peer"])
+    call.set_state(status.ACTIVE)  # answered (the fallback counts from the answer)
     out = {"to_phone": 0, "to_phone_secure": 0, "phone_sample": None, "steps": [],
            "to_phone_after_fail": 0, "failed_ms": None}
     state = {"secure_at": None, "t0": loop.clock()}

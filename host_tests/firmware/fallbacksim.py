@@ -114,6 +114,7 @@ class Box(fbmod.FallbackIO):
         self.i = i
         self.status = status.BoxStatus()
         self.call = self.status.new_call(1, "out" if caller else "in", "peer")
+        self.call.set_state(status.ACTIVE)  # answered (the fallback counts from the answer)
         self.to_phone = 0  # packets relayed to the phone
         self.last_to_phone = None
         self.net_out = []

@@ -8,6 +8,7 @@ import json
 
 from zerotap import media, status
 from zerotap.dtmf import events, frame
+from zerotap.ice import agent as ice_agent
 from zerotap.ice import fallback as fbmod
 from zerotap.ice import helper_client as hc
 from zerotap.phonekeys import PhoneKeys
@@ -470,3 +471,162 @@ def test_the_answer_for_a_number_superseded_meanwhile_is_not_taken():
     sim.run(sim.net.now + 1000)
     assert a.fb._peer_offer is None and not a.fb._ice_started
     assert ("GET", "/%s?wait=%d" % (y, fbmod.GET_WAIT_S)) in sim.helper.requests
+
+
+def test_a_frame_or_the_retry_action_on_a_secure_call_starts_no_fallback():
+    # ZRTP went through on the provider path: both calls SECURE. A *A frame then arrives at each
+    # box there as RFC 4733 events in clear (unauthenticated: anyone on the path can send them),
+    # and the fallback started on the SECURE call: its frames went in clear into the SRTP stream,
+    # the boxes met over ICE and the SECURE leg was closed for a fresh one there; when that one
+    # did not finish (here: the peer's ICE socket goes deaf), the fallback failed back to the
+    # provider path with no secure leg at all, the audio in clear, and the status still SECURE
+    sim = Sim(blocked=False)
+    a, b = sim.boxes
+    sim.run(6000)
+    assert a.call.security == status.SECURE and b.call.security == status.SECURE
+    _peer_frame(a, frame.encode("3947361825"), events.DEFAULT_PT, sim.net.now)
+    _peer_frame(b, frame.encode("2946183750"), events.DEFAULT_PT, sim.net.now)
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and b.fb.step == fbmod.ZRTP)
+    b.ice_open = False
+    sim.run(sim.net.now + fbmod.DEADLINE_MS + 1000)
+    for box in (a, b):
+        sec = box.session.secure
+        if box.call.security == status.SECURE:  # never SECURE without SRTP under it
+            assert sec is not None and sec.is_secure, (box.i, box.fb.step, box.fb.reason)
+    for box in (a, b):
+        assert box.call.security == status.SECURE and box.session.secure.is_secure
+        assert box.fb.step == fbmod.WATCH and box.fb.attempts == 0, (box.i, box.fb.step)
+    assert sim.helper.requests == []
+    # the user's retry action (control, keypad code, button) on a SECURE call does nothing
+    assert not a.fb.retry(sim.net.now)
+    assert a.fb.step == fbmod.WATCH and not a.ice_open and a.session.policy == "pass"
+
+
+def test_consent_lost_on_the_direct_path_the_call_is_no_longer_shown_secure():
+    # RFC 7675: the direct path stops answering consent checks in the middle of the call; after
+    # 30 s the agent stops sending. The box raised the alarm, but the call stayed SECURE in the
+    # status (stream, control, web page) while no media went anywhere
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    end = sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    for h in sim.ice_hosts:
+        h.mute = True
+    n = len(sim.net.provider_log)
+    audio = sim.net.provider_audio
+    sim.run(end + 40000)
+    for box in (a, b):
+        assert box.fb.agent.state != ice_agent.CONNECTED
+        assert box.call.security != status.SECURE and not box.call.verified, box.call.security
+        assert box.call.mitm and "consent" in box.call.error, box.call.error
+    # and nothing went in clear on the provider path: keepalives (silence) only
+    assert sim.net.provider_audio == audio
+    for t, s, d, data in sim.net.provider_log[n:]:
+        assert data[12:] in (b"\xff" * 160, b"\xd5" * 160), data[:16]
+
+
+def test_a_helper_failure_after_secure_direct_leaves_the_call_secure():
+    # the helper stored our POST, but its answer was lost; the runtime gives up on the request
+    # after two tries of 5 s, by when the call is SECURE (direct). The failure ended the fallback
+    # then: back to the provider path, the direct path's ZRTP leg closed, the audio in clear
+    # there, while the status still said SECURE
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    lost = []
+    start = a.helper
+
+    def request(tag, method, path, body, headers):
+        if method == "POST":
+            sim.helper.handle(method, path, body, headers)  # stored; the answer is lost
+            lost.append(tag)
+            return
+        start(tag, method, path, body, headers)
+    a.helper = request
+    sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure() and lost == ["post"]
+    a.fb.helper_failed("post", "no answer within 5000 ms", sim.net.now)
+    a.fb.helper_reply("post", 500, b"", sim.net.now)  # or an error status, as late
+    sim.run(sim.net.now + 2000)
+    assert a.call.security == status.SECURE and a.session.secure.is_secure
+    assert a.fb.step == fbmod.DIRECT and a.session.path is a.fb.path, a.fb.reason
+
+
+def test_a_strangers_packets_on_the_ice_socket_do_not_reach_the_phone():
+    # while ZRTP runs on the direct path (not SECURE yet; ice.clear pass), a datagram from a
+    # stranger arrives at the call's ICE socket (its port is the top of network.rtp, the same in
+    # every call). The fallback handed it to the media session as if it came from the selected
+    # pair's far end: the stranger's audio reached the phone (the provider path takes media only
+    # from the peer's host before SECURE), and its ZRTP would reach the fresh engine
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    a.fb.clear = "pass"
+    sim.run(30000, stop=lambda: a.fb.step == fbmod.ZRTP and a.session.path is a.fb.path)
+    assert a.fb.step == fbmod.ZRTP and not a.session.secure.is_secure
+    b.ice_open = False  # B hears nothing for now: ZRTP on the ICE path stays unfinished
+    stranger = ("198.51.100.66", 4000)
+    assert stranger != a.fb.selected[1].addr
+    got = _phone_packets(a)
+    before = a.session.counters.stranger
+    for k in range(5):
+        pkt = bytes((0x80, 0, 0, k, 0, 0, k, 0, 9, 9, 9, 9)) + b"\x42" * 160
+        a.fb.receive_ice(pkt, stranger, sim.net.now)
+    sim.run(sim.net.now + 100)
+    assert [p for p in got if p[12:] == b"\x42" * 160] == []
+    assert a.session.counters.stranger - before == 5
+
+
+def _phone_packets(box):
+    """The packets that reach BOX's phone from now on, in a list."""
+    got = []
+    send = box.session.transmit
+
+    def transmit(leg, buf, n, addr):
+        if leg == media.PHONE_RTP:
+            got.append(bytes(buf[:n]))
+        send(leg, buf, n, addr)
+    box.session.transmit = transmit
+    return got
+
+
+def test_the_tone_detector_goes_once_secure_on_the_direct_path():
+    # docs/fallback.md: the in-band detector (4.6 KB of heap on the unix port, one per call) is
+    # made with the first G.711 packet from the provider path and dropped once the call is
+    # SECURE. After the switch to the direct path it was kept for the rest of the call: two
+    # calls SECURE (direct) held two on a board with a few hundred bytes of margin
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    sim.run(30000, stop=lambda: a.fb._tones is not None and b.fb._tones is not None)
+    assert a.fb._tones is not None and b.fb._tones is not None  # made while watching
+    end = sim.run(30000, stop=sim.both_secure)
+    assert sim.both_secure()
+    sim.run(end + 1000)
+    assert a.fb._tones is None and b.fb._tones is None
+
+
+def test_early_media_longer_than_after_s_starts_no_fallback_before_the_answer():
+    # the provider plays ringback as early media (a 183 with SDP) for 8 s; the far end (a ZRTP
+    # phone without a box) answers then and speaks ZRTP on the provider path, which carries it.
+    # The fallback counted after_s from the first early-media packet: it started while the call
+    # still rang, muted the ringback, closed the provider path's ZRTP leg, and the call, whose
+    # ZRTP would have gone through, ended CLEAR ("no box at the far end answered")
+    import fallbacksim
+    own = fallbacksim.Box._leg
+    fallbacksim.Box._leg = lambda box: own(box) if box.i == 0 else None  # B: not answered yet
+    try:
+        sim = Sim(blocked=False)
+    finally:
+        fallbacksim.Box._leg = own
+    a, b = sim.boxes
+    b.session.fallback = b.fb = None  # a ZRTP phone, no box
+    a.call.set_state(status.RINGING)
+    sim.run(8000)
+    assert a.fb.step == fbmod.WATCH and a.fb.attempts == 0, (a.fb.step, a.fb.reason)
+    a.call.set_state(status.ACTIVE)  # the 2xx
+    leg = own(b)
+    leg.bind(b.session)
+    b.session.secure = leg
+    leg.start(sim.net.now)
+    sim.run(sim.net.now + fbmod.AFTER_MS + fbmod.DEADLINE_MS)
+    assert a.call.security == status.SECURE and b.call.security == status.SECURE, \
+        (a.call.security, a.call.error)
+    assert a.fb.attempts == 0 and a.call.path == "provider"

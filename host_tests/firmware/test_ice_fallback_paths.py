@@ -187,3 +187,35 @@ def test_turn_released_when_a_direct_pair_wins_and_at_hang_up():
         box.session.close()  # hang-up
     sim.run(sim.net.now + 1000)
     assert sim.turn_server.allocs == {}
+
+
+def test_hang_up_in_every_step_frees_the_socket_the_allocation_and_the_helper_record():
+    # box A's call ends while its PUT is on its way, while the numbers go, while ICE checks,
+    # while ZRTP runs on the direct path, and once SECURE (direct). Our offer stayed at the
+    # helper (readable by anyone who asks for the number, with our addresses, until the helper
+    # expires it) when the call ended SECURE (direct), and when the PUT's answer came after the
+    # hang-up (the number came back to nobody, and nobody deleted it)
+    def put_pending(a):
+        return a.fb._put_pending
+
+    def step(name):
+        return lambda a: a.fb.step == name and not a.fb._put_pending
+    for phase, when in (("put", put_pending), (fbmod.EXCHANGE, step(fbmod.EXCHANGE)),
+                        (fbmod.CONNECT, step(fbmod.CONNECT)), (fbmod.ZRTP, step(fbmod.ZRTP)),
+                        (fbmod.DIRECT, step(fbmod.DIRECT))):
+        sim = Sim(blocked=True, turn=True, helper_ms=150)
+        a, b = sim.boxes
+        sim.run(LIMIT, stop=lambda: when(a))
+        assert when(a), (phase, a.fb.step)
+        ufrag = a.fb.agent.ufrag
+        ours = [k for k, o in sim.helper.offers.items() if o[0]["ufrag"] == ufrag]
+        assert phase == "put" or ours, phase
+        a.session.close()  # hang-up
+        sim.run(sim.net.now + 3000)
+        assert not a.ice_open and a.ice_closed == 1, phase
+        # the TURN allocation released (Refresh, LIFETIME 0)
+        mine = [c for c in sim.turn_server.allocs if c[0] == "203.0.113.1"]
+        assert mine == [], (phase, mine)
+        # our offer deleted at the helper
+        left = [k for k, o in sim.helper.offers.items() if o[0]["ufrag"] == ufrag]
+        assert left == [], (phase, left)

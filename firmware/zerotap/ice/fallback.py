@@ -282,7 +282,9 @@ class Fallback:
 
     def _media(self, now):
         self._now = now
-        if self._media_at is None:
+        # after_s counts from the answer's media: early media (a ringback, an announcement)
+        # come before the far end's box can speak ZRTP
+        if self._media_at is None and getattr(self.status, "state", "active") == "active":
             self._media_at = now
             if self.memory is not None and self.peer in self.memory and self.step == WATCH:
                 self._start(now, "the peer's provider path carried no ZRTP last time")
@@ -398,10 +400,10 @@ class Fallback:
                 self._reset_attempt()
                 self.session.policy = self._policy0
             self._start(now, "the peer's box asked (*A)")
+            if self.step in (WATCH, FAILED):
+                return
             self.insync = True
             self.peer_frames = 1
-            if self.step == FAILED:
-                return
         new = peer_id != self.peer_id
         self.peer_id = peer_id
         if new:
@@ -415,7 +417,10 @@ class Fallback:
 
     # --- the start ----------------------------------------------------------------------------
     def _start(self, now, why):
-        if self.step not in (WATCH, FAILED):
+        sec = self.session.secure
+        if self.step not in (WATCH, FAILED) or (sec is not None and sec.is_secure):
+            # a SECURE call keeps its path and its keys: a frame (in clear, anyone on the path
+            # can send one) or the retry action must not trade them for an attempt elsewhere
             return
         self.attempts += 1
         self.started_at = now
@@ -424,8 +429,7 @@ class Fallback:
             self.log("fallback: start (%s)" % why)
         self._set_step(PREPARE)
         self.session.policy = self.clear  # ice.clear while the fallback runs
-        sec = self.session.secure
-        if sec is not None and not sec.is_secure:
+        if sec is not None:
             # stop the provider path's engine: ZRTP runs again, fresh, on the ICE path (1.1)
             sec.close()
             self.session.secure = None
@@ -484,30 +488,37 @@ class Fallback:
     # --- helper answers -----------------------------------------------------------------------
     def helper_reply(self, tag, status, body, now):
         self._now = now
-        if self.step in (WATCH, FAILED):
-            return
         if tag == "put":
+            late = self.step in (WATCH, FAILED) or not self._put_pending
             self._put_pending = False
+            why = None
             if status != 200:
-                self._fail("helper: PUT answered %d" % status, now)
+                why = "PUT answered %d" % status
+            else:
+                try:
+                    obj = _json_value(body)
+                    local_id = obj["id"]
+                    token = obj["token"]
+                except (ValueError, KeyError, TypeError):
+                    why = "PUT answer is not {id, token}"
+                else:
+                    if not isinstance(token, str):
+                        # it goes into a header of every later request (POST, DELETE)
+                        why = "PUT answer is not {id, token}"
+                    elif not _frame.valid_id(local_id):
+                        why = "id %r does not frame" % (local_id,)
+            if late:
+                # the answer came after its attempt ended (a hang-up, the deadline): the record
+                # it made at the helper goes at once
+                if why is None:
+                    self._delete(local_id, token)
                 return
-            try:
-                obj = _json_value(body)
-                local_id = obj["id"]
-                token = obj["token"]
-            except (ValueError, KeyError, TypeError):
-                self._fail("helper: PUT answer is not {id, token}", now)
-                return
-            if not isinstance(token, str):
-                # it goes into a header of every later request (POST, DELETE)
-                self._fail("helper: PUT answer is not {id, token}", now)
-                return
-            if not _frame.valid_id(local_id):
-                self._fail("helper: id %r does not frame" % (local_id,), now)
+            if why is not None:
+                self._fail("helper: " + why, now)
                 return
             self.local_id = local_id
             self.token = token
-            turn = (obj.get("turn") if isinstance(obj, dict) else None) or {}
+            turn = obj.get("turn") or {}
             if self.agent is None:  # the factory waited for the helper's TURN part
                 self._make_agent(turn, now)
             if self._gathered and not self._posted:
@@ -519,6 +530,8 @@ class Fallback:
                 if self.insync or self._last_rx is not None:
                     at = max(now, (self._last_rx or now) + GAP_MS)
                 self._send_at = at
+        elif self.step in (WATCH, FAILED):
+            return
         elif tag == "post":
             if status != 200:
                 self._fail("helper: POST answered %d" % status, now)
@@ -560,6 +573,12 @@ class Fallback:
         if tag == "delete" or self.step in (WATCH, FAILED):
             return
         self._fail("helper: %s" % reason, now)
+
+    def _delete(self, local_id, token):
+        """Our offer goes from the helper (read by anyone who asks for the number until then)."""
+        if token is not None:
+            self.io.helper("delete", "DELETE", "/" + local_id, None,
+                           [("X-icestorage-token", token)])
 
     def _post(self):
         self._posted = True
@@ -669,8 +688,11 @@ class Fallback:
             return
         got = a.receive(data, addr, now)
         if got is not None and self.selected is not None and self.path is not None:
+            if a.turn is not None and addr == a.turn.server:
+                addr = self.selected[1].addr  # relayed (the TURN server's permission: the peer)
+            # the session takes media only from the selected pair's far end before SECURE
             buf = bytearray(got)
-            self.session.receive(self.path.rtp_leg, buf, len(buf), self.selected[1].addr, now)
+            self.session.receive(self.path.rtp_leg, buf, len(buf), addr, now)
         self._flush(now)
         self.poll(now)
 
@@ -719,9 +741,13 @@ class Fallback:
         elif kind == "failed":
             self._fail("ICE failed: %s" % ev[1], now)
         elif kind == "consent-lost":
-            if self.status is not None:
-                self.status.alarm("the direct path was lost (no ICE consent): media stopped, "
-                                  "nothing goes in clear")
+            st = self.status
+            if st is not None:
+                # no longer SECURE: no media goes anywhere (as after a ZRTP failure, media.py)
+                why = "the direct path was lost (no ICE consent): media stopped, nothing goes " \
+                    "in clear"
+                st.fail(why)
+                st.alarm(why)
         elif kind == "turn-error" and self.log:
             self.log("fallback: TURN %s %s (%s)" % (ev[1], ev[2], ev[3]))
 
@@ -789,9 +815,7 @@ class Fallback:
         self._now = now
         t = self._trigger_at()
         if t is not None and now >= t:
-            sec = self.session.secure
-            if sec is None or not sec.is_secure:
-                self._start(now, "no ZRTP from the peer within %d ms" % self.after_ms)
+            self._start(now, "no ZRTP from the peer within %d ms" % self.after_ms)
         sec = self.session.secure
         if self.step == WATCH and self._zrtp_seen and sec is not None and sec.failed:
             self._start(now, "ZRTP on the provider path failed")
@@ -842,6 +866,9 @@ class Fallback:
                 self.secure_at = now
                 self._stop_dtmf()  # the peer is SECURE with us: it held our number
                 self._set_step(DIRECT)
+                self._tones = None  # no tones are listened for on the provider path now
+                self._delete(self.local_id, self.token)  # the peer is done with our offer
+                self.token = None
                 a = self.agent
                 if a is not None and a.turn is not None and a.selected is not None and \
                         a.selected.local.type != _agent.RELAY:
@@ -871,8 +898,8 @@ class Fallback:
 
     # --- the end ------------------------------------------------------------------------------
     def _fail(self, reason, now):
-        if self.step == FAILED:
-            return
+        if self.step in (FAILED, DIRECT):
+            return  # a late failure (the helper's, say) ends no SECURE call (close() frees it)
         self._stop_dtmf()
         s = self.session
         if self.agent is not None:
@@ -882,9 +909,7 @@ class Fallback:
         if self._socket:
             self.io.close_ice()
             self._socket = False
-        if self.local_id is not None and self.token is not None:
-            self.io.helper("delete", "DELETE", "/" + self.local_id, None,
-                           [("X-icestorage-token", self.token)])
+        self._delete(self.local_id, self.token)
         if s.path is not s.paths[0]:
             s.use(s.paths[0])
         if self._leg is not None:
@@ -907,7 +932,7 @@ class Fallback:
         self._reset_attempt()
         self.session.policy = self._policy0
         self._start(now, "retry")
-        return True
+        return self.step != WATCH  # not on a SECURE call
 
     def close(self, now):
         """The call ended."""

@@ -329,10 +329,12 @@ class CallMedia(seams.CallMedia):
     def _moves(self, host, port):
         """True when the far end's SDP names another media address than the one the secure leg
         keyed with, after SECURE: an announced move (music on hold, a transfer, re-anchoring)."""
-        sec = self.session.secure
-        if sec is None or not sec.is_secure or host is None or port == 0:
-            return False
-        return self.session.keyed_with != (host, port)  # hold and resume to it: no move
+        s = self.session
+        sec = s.secure
+        if sec is None or not sec.is_secure or host is None or port == 0 or \
+                s.path is not s.paths[0]:
+            return False  # (media on the ICE fallback's direct path: its far end did not move)
+        return s.keyed_with != (host, port)  # hold and resume to it: no move
 
     def _rekey(self, now_ms, host, port):
         """The far media moved to HOST:PORT after SECURE: a new secure leg (a new ZRTP exchange,

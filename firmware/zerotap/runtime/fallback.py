@@ -189,9 +189,23 @@ class CallFallback(_fallback.FallbackIO):
             raise err or OSError("no port free in network.rtp")
         return [(cfg.network.address if host in ("0.0.0.0", "::") else host, port)]
 
+    def _guard(self, f, *args):
+        """F(*ARGS), this call's: a fault in it ends this call alone, as in its media handler
+        (runtime.box: one fault, one call), not the box's loop."""
+        try:
+            f(*args)
+        except Exception as e:
+            m = self.call_media
+            if m is None:
+                raise
+            m.box.call_fault(m, "ICE fallback", e)
+
     def _datagram(self, ep, data, n, addr, now):
+        m = self.call_media
+        if m is not None:  # media on the direct path: the media watch hears the far end here
+            m.watch.heard(1, now)
         if self.fb is not None:
-            self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now)
+            self._guard(self.fb.receive_ice, bytes(memoryview(data)[:n]), addr, now)
 
     def send_ice(self, data, addr):
         if self.ep is not None and not self.ep.closed:
@@ -210,6 +224,7 @@ class CallFallback(_fallback.FallbackIO):
             reason = "no trust for the helper: %s" % e
             fb.helper_failed(tag, reason, self.bf.loop.clock())
             return
+        g = self._guard
         http.request(tag, method, path, body, headers,
-                     lambda t, status, b, now: fb.helper_reply(t, status, b, now),
-                     lambda t, reason, now: fb.helper_failed(t, reason, now))
+                     lambda t, status, b, now: g(fb.helper_reply, t, status, b, now),
+                     lambda t, reason, now: g(fb.helper_failed, t, reason, now))
