@@ -146,3 +146,35 @@ def test_native_cpu_paths_give_the_same_bytes():
                         assert outs[0] == outs[1], (name, size, tag_len, features())
         finally:
             features(True)
+
+
+class _Index:
+    """An int-like argument (CPython converts it through __index__, running Python code)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+    def __int__(self):
+        return self.v
+
+
+def test_a_span_that_is_not_an_int_raises_a_type_error():
+    # A bad span followed by an int-like argument: the native binding went on converting the
+    # later arguments with the span's TypeError pending, and Python code run then (__index__)
+    # turned it into "SystemError: ... returned a result with an exception set" (fuzz finding:
+    # protect(buf, None, 20, 20, 1, 1, <int-like>)).
+    for name, b in each_backend():
+        t = b.SrtpTransform(bytes(16), bytes(14), bytes(20), 10)
+        for call in (t.protect, t.unprotect):
+            for span in ((None, 20, 20), (12, "20", 20), (12, 20, None)):
+                buf = bytearray(40)
+                try:
+                    call(buf, span[0], span[1], span[2], 1, 1, _Index(0))
+                except TypeError:
+                    pass
+                else:
+                    raise AssertionError("no TypeError: %s %r" % (name, span))
+                assert bytes(buf) == bytes(40), name
