@@ -178,3 +178,54 @@ def test_a_span_that_is_not_an_int_raises_a_type_error():
                 else:
                     raise AssertionError("no TypeError: %s %r" % (name, span))
                 assert bytes(buf) == bytes(40), name
+
+
+class _Grows:
+    """A span whose conversion to an int (__int__ on MicroPython, __index__ on CPython) first
+    runs THEN: Python code in the middle of the call."""
+
+    def __init__(self, v, then):
+        self.v = v
+        self.then = then
+
+    def __index__(self):
+        self.then()
+        return self.v
+
+    __int__ = __index__
+
+
+def test_a_buffer_resized_while_the_spans_convert_is_not_written_where_it_was():
+    # MicroPython's native binding took the bytearray's address before it converted the spans:
+    # a span whose conversion grows the bytearray moves it, and the transform then wrote the
+    # keystream and the tag into the freed block, over the objects the heap had put there since.
+    for name, b in each_backend():
+        t = b.SrtpTransform(bytes(16), bytes(14), bytes(20), 10)
+        plain = bytes(range(40))
+        want = bytearray(plain + bytes(10))
+        t.protect(want, 12, 40, 40, 1, 5, 0)
+        stream = getattr(b, "SrtpStream", None)
+        calls = [lambda buf, grows: t.protect(buf, 12, grows(40), 40, 1, 5, 0)]
+        if stream is not None:
+            rtp = b"\x80\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x01" + plain[12:]
+            fresh = bytearray(rtp + bytes(10))
+            t.protect_next(fresh, 40, stream(b"\x00\x00\x00\x01", 1, 5))
+            calls.append(lambda buf, grows: t.protect_next(buf, grows(40), stream(b"\x00\x00\x00\x01", 1, 5)))
+        for i, call in enumerate(calls):
+            buf = bytearray((plain if i == 0 else rtp) + bytes(10))
+            victims = []
+
+            def grow():
+                buf.extend(bytes(4096))  # moves the bytearray's data to a new block
+                for _ in range(48):  # the freed block goes to whatever comes next
+                    victims.append(bytearray(b"\xaa" * 50))
+
+            try:
+                n = call(buf, lambda v: _Grows(v, grow))
+            except TypeError:
+                n = None  # a pure backend takes no int-like spans: nothing written
+            for v in victims:
+                assert v == b"\xaa" * 50, (name, i, "a freed block was written")
+            if n is not None:
+                assert n == 50, (name, i, n)
+                assert bytes(buf[0:50]) == (want if i == 0 else fresh), (name, i)

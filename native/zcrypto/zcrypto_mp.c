@@ -262,10 +262,12 @@ typedef struct {
 static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 4, 4, false);
     mp_buffer_info_t key, salt, auth;
+    /* ints first, buffers last: a conversion can run Python code (__int__) that resizes a
+     * bytearray, and a buffer taken before it would then point into the freed block */
+    int tag_len = mp_obj_get_int(args[3]);
     mp_get_buffer_raise(args[0], &key, MP_BUFFER_READ);
     mp_get_buffer_raise(args[1], &salt, MP_BUFFER_READ);
     mp_get_buffer_raise(args[2], &auth, MP_BUFFER_READ);
-    int tag_len = mp_obj_get_int(args[3]);
     if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
     zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
     o->wiped = 0;
@@ -279,13 +281,14 @@ static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
-    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
+    /* the buffer last, after every conversion (see zc_srtp_make_new) */
     mp_int_t es = mp_obj_get_int(args[2]), ee = mp_obj_get_int(args[3]), ae = mp_obj_get_int(args[4]);
     uint64_t ssrc, index, suffix = 0;
     bool has_suffix = !(mp_obj_is_small_int(args[7]) && MP_OBJ_SMALL_INT_VALUE(args[7]) < 0);
     if (!get_bits(args[5], 32, &ssrc)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP SSRC must fit 32 bits"));
     if (!get_bits(args[6], 48, &index)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP index must fit 48 bits"));
     if (has_suffix && !get_bits(args[7], 32, &suffix)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP suffix must fit 32 bits"));
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     long r = ZC_ERR_SPAN;
     if (es >= 0 && ee >= 0 && ae >= 0) {
         int64_t sfx = has_suffix ? (int64_t)suffix : -1;
@@ -325,9 +328,9 @@ static mp_obj_t zc_srtp_next_in_place(const mp_obj_t *args, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
-    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
-    mp_int_t length = mp_obj_get_int(args[2]);
+    mp_int_t length = mp_obj_get_int(args[2]); /* before the buffer is taken (see zc_srtp_make_new) */
     zc_stream_obj_t *st = stream_arg(args[3]);
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     if (length < 0 || (size_t)length > b.len) return MP_OBJ_NEW_SMALL_INT(-1);
     int64_t index = zc_srtp_next(&self->t, &st->s, b.buf, (size_t)length, unprotect);
     if (index < 0) return MP_OBJ_NEW_SMALL_INT(-1);
