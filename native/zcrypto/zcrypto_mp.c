@@ -295,10 +295,11 @@ static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
         r = protect ? zc_srtp_protect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx)
                     : zc_srtp_unprotect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx);
     }
+    /* the condition is an argument, not in the format: MicroPython writes one byte past its
+     * stack buffer when the text it raises is the longest of the build (77 characters here) */
     if (r == ZC_ERR_SPAN)
-        mp_raise_msg_varg(&mp_type_ValueError,
-                          MP_ERROR_TEXT("SRTP spans must satisfy 0 <= enc_start <= enc_end <= auth_end, got %d, %d, %d"),
-                          (int)es, (int)ee, (int)ae);
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("SRTP spans must satisfy %s, got %d, %d, %d"),
+                          "0 <= enc_start <= enc_end <= auth_end", (int)es, (int)ee, (int)ae);
     if (r == ZC_ERR_ROOM)
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("SRTP buffer of %d bytes has no room for the tag at %d"),
                           (int)b.len, (int)ae);
