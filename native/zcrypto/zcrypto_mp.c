@@ -269,7 +269,9 @@ static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_
     mp_get_buffer_raise(args[1], &salt, MP_BUFFER_READ);
     mp_get_buffer_raise(args[2], &auth, MP_BUFFER_READ);
     if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
-    zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
+    /* with a finaliser (__del__, that is wipe()): the session keys of a transform dropped without
+     * wipe() are overwritten when the collector frees it, not left in the free heap */
+    zc_srtp_obj_t *o = mp_obj_malloc_with_finaliser(zc_srtp_obj_t, type);
     o->wiped = 0;
     int r = zc_srtp_init(&o->t, key.buf, key.len, salt.buf, auth.buf, tag_len);
     if (r) fail(r);
@@ -397,6 +399,7 @@ static mp_obj_t zc_srtp_wipe(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(zc_srtp_wipe_obj, zc_srtp_wipe);
 
 static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_wipe), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
     {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
