@@ -146,3 +146,124 @@ def test_native_cpu_paths_give_the_same_bytes():
                         assert outs[0] == outs[1], (name, size, tag_len, features())
         finally:
             features(True)
+
+
+class _Index:
+    """An int-like argument (CPython converts it through __index__, running Python code)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+    def __int__(self):
+        return self.v
+
+
+def test_a_span_that_is_not_an_int_raises_a_type_error():
+    # A bad span followed by an int-like argument: the native binding went on converting the
+    # later arguments with the span's TypeError pending, and Python code run then (__index__)
+    # turned it into "SystemError: ... returned a result with an exception set" (fuzz finding:
+    # protect(buf, None, 20, 20, 1, 1, <int-like>)).
+    for name, b in each_backend():
+        t = b.SrtpTransform(bytes(16), bytes(14), bytes(20), 10)
+        for call in (t.protect, t.unprotect):
+            for span in ((None, 20, 20), (12, "20", 20), (12, 20, None)):
+                buf = bytearray(40)
+                try:
+                    call(buf, span[0], span[1], span[2], 1, 1, _Index(0))
+                except TypeError:
+                    pass
+                else:
+                    raise AssertionError("no TypeError: %s %r" % (name, span))
+                assert bytes(buf) == bytes(40), name
+
+
+class _Grows:
+    """A span whose conversion to an int (__int__ on MicroPython, __index__ on CPython) first
+    runs THEN: Python code in the middle of the call."""
+
+    def __init__(self, v, then):
+        self.v = v
+        self.then = then
+
+    def __index__(self):
+        self.then()
+        return self.v
+
+    __int__ = __index__
+
+
+def test_a_buffer_resized_while_the_spans_convert_is_not_written_where_it_was():
+    # MicroPython's native binding took the bytearray's address before it converted the spans:
+    # a span whose conversion grows the bytearray moves it, and the transform then wrote the
+    # keystream and the tag into the freed block, over the objects the heap had put there since.
+    for name, b in each_backend():
+        t = b.SrtpTransform(bytes(16), bytes(14), bytes(20), 10)
+        plain = bytes(range(40))
+        want = bytearray(plain + bytes(10))
+        t.protect(want, 12, 40, 40, 1, 5, 0)
+        stream = getattr(b, "SrtpStream", None)
+        calls = [lambda buf, grows: t.protect(buf, 12, grows(40), 40, 1, 5, 0)]
+        if stream is not None:
+            rtp = b"\x80\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x01" + plain[12:]
+            fresh = bytearray(rtp + bytes(10))
+            t.protect_next(fresh, 40, stream(b"\x00\x00\x00\x01", 1, 5))
+            calls.append(lambda buf, grows: t.protect_next(buf, grows(40), stream(b"\x00\x00\x00\x01", 1, 5)))
+        for i, call in enumerate(calls):
+            buf = bytearray((plain if i == 0 else rtp) + bytes(10))
+            victims = []
+
+            def grow():
+                buf.extend(bytes(4096))  # moves the bytearray's data to a new block
+                for _ in range(48):  # the freed block goes to whatever comes next
+                    victims.append(bytearray(b"\xaa" * 50))
+
+            try:
+                n = call(buf, lambda v: _Grows(v, grow))
+            except TypeError:
+                n = None  # a pure backend takes no int-like spans: nothing written
+            for v in victims:
+                assert v == b"\xaa" * 50, (name, i, "a freed block was written")
+            if n is not None:
+                assert n == 50, (name, i, n)
+                assert bytes(buf[0:50]) == (want if i == 0 else fresh), (name, i)
+
+
+def _read_memory(addr, out):
+    """Copy len(OUT) bytes of this process's memory at ADDR into OUT (allocated beforehand, so
+    that the copy does not land in the memory it reads)."""
+    try:
+        import uctypes
+        out[:] = uctypes.bytearray_at(addr, len(out))
+    except ImportError:
+        import ctypes
+        out[:] = ctypes.string_at(addr, len(out))
+
+
+def _dropped_transform(b, salt):
+    t = b.SrtpTransform(bytes(16), salt, bytes(20), 10)
+    buf = bytearray(60)
+    t.protect(buf, 12, 40, 40, 1, 5, 0)
+    return id(t)  # the object's address on both interpreters
+
+
+def _deep(n):
+    return _deep(n - 1) + 1 if n else 0
+
+
+def test_a_transform_dropped_without_wipe_leaves_no_key_in_the_free_heap():
+    # The call's session ends in Session.wipe(); a transform dropped on another path was freed by
+    # MicroPython's collector with its C state (session salt, AES round keys, HMAC pad states)
+    # intact in the free heap. The object's own memory must hold no key once it is collected.
+    import gc
+    for name, b in each_backend():
+        salt = bytes((0x5A + 37 * i) & 0xFF for i in range(14))
+        seen = bytearray(1024)
+        addr = _dropped_transform(b, salt)
+        _deep(40)  # no stale reference to it on the C stack
+        gc.collect()
+        gc.collect()
+        _read_memory(addr, seen)
+        assert salt not in seen, name

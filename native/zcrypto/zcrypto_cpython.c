@@ -300,7 +300,14 @@ static int srtp_error(long r, Py_ssize_t size, Py_ssize_t es, Py_ssize_t ee, Py_
 static PyObject *srtp_call(SrtpObject *self, PyObject *const *args, Py_ssize_t nargs, int protect) {
     if (!self->ready) return PyErr_Format(PyExc_ValueError, "SRTP transform was wiped");
     if (nargs != 7) return PyErr_Format(PyExc_TypeError, "expected 7 arguments, got %zd", nargs);
-    Py_ssize_t es = PyLong_AsSsize_t(args[1]), ee = PyLong_AsSsize_t(args[2]), ae = PyLong_AsSsize_t(args[3]);
+    /* each conversion checked at once: a later one may run Python code (__index__), which must
+     * not start with an exception pending */
+    Py_ssize_t es = PyLong_AsSsize_t(args[1]);
+    if (es == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t ee = PyLong_AsSsize_t(args[2]);
+    if (ee == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t ae = PyLong_AsSsize_t(args[3]);
+    if (ae == -1 && PyErr_Occurred()) return NULL;
     unsigned long long ssrc = PyLong_AsUnsignedLongLong(args[4]);
     if (ssrc == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
@@ -312,7 +319,7 @@ static PyObject *srtp_call(SrtpObject *self, PyObject *const *args, Py_ssize_t n
         return PyErr_Format(PyExc_ValueError, "SRTP index must fit 48 bits");
     }
     long long suffix = PyLong_AsLongLong(args[6]);
-    if (PyErr_Occurred()) return NULL;
+    if (suffix == -1 && PyErr_Occurred()) return NULL;
     if (es < 0 || ee < 0 || ae < 0) {
         srtp_error(ZC_ERR_SPAN, 0, es, ee, ae);
         return NULL;

@@ -262,12 +262,16 @@ typedef struct {
 static mp_obj_t zc_srtp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 4, 4, false);
     mp_buffer_info_t key, salt, auth;
+    /* ints first, buffers last: a conversion can run Python code (__int__) that resizes a
+     * bytearray, and a buffer taken before it would then point into the freed block */
+    int tag_len = mp_obj_get_int(args[3]);
     mp_get_buffer_raise(args[0], &key, MP_BUFFER_READ);
     mp_get_buffer_raise(args[1], &salt, MP_BUFFER_READ);
     mp_get_buffer_raise(args[2], &auth, MP_BUFFER_READ);
-    int tag_len = mp_obj_get_int(args[3]);
     if (salt.len != 14 || auth.len != 20) fail(ZC_ERR_ARG);
-    zc_srtp_obj_t *o = mp_obj_malloc(zc_srtp_obj_t, type);
+    /* with a finaliser (__del__, that is wipe()): the session keys of a transform dropped without
+     * wipe() are overwritten when the collector frees it, not left in the free heap */
+    zc_srtp_obj_t *o = mp_obj_malloc_with_finaliser(zc_srtp_obj_t, type);
     o->wiped = 0;
     int r = zc_srtp_init(&o->t, key.buf, key.len, salt.buf, auth.buf, tag_len);
     if (r) fail(r);
@@ -279,23 +283,25 @@ static mp_obj_t zc_srtp_call(size_t n_args, const mp_obj_t *args, int protect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
-    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
+    /* the buffer last, after every conversion (see zc_srtp_make_new) */
     mp_int_t es = mp_obj_get_int(args[2]), ee = mp_obj_get_int(args[3]), ae = mp_obj_get_int(args[4]);
     uint64_t ssrc, index, suffix = 0;
     bool has_suffix = !(mp_obj_is_small_int(args[7]) && MP_OBJ_SMALL_INT_VALUE(args[7]) < 0);
     if (!get_bits(args[5], 32, &ssrc)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP SSRC must fit 32 bits"));
     if (!get_bits(args[6], 48, &index)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP index must fit 48 bits"));
     if (has_suffix && !get_bits(args[7], 32, &suffix)) mp_raise_ValueError(MP_ERROR_TEXT("SRTP suffix must fit 32 bits"));
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     long r = ZC_ERR_SPAN;
     if (es >= 0 && ee >= 0 && ae >= 0) {
         int64_t sfx = has_suffix ? (int64_t)suffix : -1;
         r = protect ? zc_srtp_protect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx)
                     : zc_srtp_unprotect(&self->t, b.buf, b.len, es, ee, ae, (uint32_t)ssrc, index, sfx);
     }
+    /* the condition is an argument, not in the format: MicroPython writes one byte past its
+     * stack buffer when the text it raises is the longest of the build (77 characters here) */
     if (r == ZC_ERR_SPAN)
-        mp_raise_msg_varg(&mp_type_ValueError,
-                          MP_ERROR_TEXT("SRTP spans must satisfy 0 <= enc_start <= enc_end <= auth_end, got %d, %d, %d"),
-                          (int)es, (int)ee, (int)ae);
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("SRTP spans must satisfy %s, got %d, %d, %d"),
+                          "0 <= enc_start <= enc_end <= auth_end", (int)es, (int)ee, (int)ae);
     if (r == ZC_ERR_ROOM)
         mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("SRTP buffer of %d bytes has no room for the tag at %d"),
                           (int)b.len, (int)ae);
@@ -325,9 +331,9 @@ static mp_obj_t zc_srtp_next_in_place(const mp_obj_t *args, int unprotect) {
     zc_srtp_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     ZC_NOT_WIPED(self);
     mp_buffer_info_t b;
-    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
-    mp_int_t length = mp_obj_get_int(args[2]);
+    mp_int_t length = mp_obj_get_int(args[2]); /* before the buffer is taken (see zc_srtp_make_new) */
     zc_stream_obj_t *st = stream_arg(args[3]);
+    mp_get_buffer_raise(args[1], &b, MP_BUFFER_WRITE);
     if (length < 0 || (size_t)length > b.len) return MP_OBJ_NEW_SMALL_INT(-1);
     int64_t index = zc_srtp_next(&self->t, &st->s, b.buf, (size_t)length, unprotect);
     if (index < 0) return MP_OBJ_NEW_SMALL_INT(-1);
@@ -393,6 +399,7 @@ static mp_obj_t zc_srtp_wipe(mp_obj_t self_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(zc_srtp_wipe_obj, zc_srtp_wipe);
 
 static const mp_rom_map_elem_t zc_srtp_locals_table[] = {
+    {MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_wipe), MP_ROM_PTR(&zc_srtp_wipe_obj)},
     {MP_ROM_QSTR(MP_QSTR_protect), MP_ROM_PTR(&zc_srtp_protect_obj)},
     {MP_ROM_QSTR(MP_QSTR_unprotect), MP_ROM_PTR(&zc_srtp_unprotect_obj)},
