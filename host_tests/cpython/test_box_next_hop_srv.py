@@ -117,3 +117,38 @@ def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
     assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
     assert "query[srv] _sip._udp.plain.test" in dlog, dlog[-2000:]
     assert "query[srv] _sips._tcp.tls.test" in dlog, dlog[-2000:]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_dotted_quad_with_a_leading_zero_is_not_an_address(tmp_path, interp):
+    """`127.0.0.010` in a Request-URI: the system's resolver (inet_aton) reads the leading zero
+    as octal, 127.0.0.8, where the text reads 127.0.0.10 (and config, the ICE offer and
+    inet_pton refuse it). Not an address, then: a name for DNS, which does not know it (the box
+    logs so); nothing goes to 127.0.0.8 (nor to 127.0.0.10)."""
+    port = ports.udp_port()
+    octal = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    octal.bind(("127.0.0.8", port))
+    octal.settimeout(0.2)
+    decimal = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    decimal.bind(("127.0.0.10", port))
+    decimal.settimeout(0.2)
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [])
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        _options(phone, box, "sip:bob@127.0.0.010:%d" % port, "z1")
+        sent = _datagram(octal, 3), _datagram(decimal, 1)
+        assert sent == (None, None), (sent, box.log()[-2000:])
+        dlog = d.log_text().lower()
+        blog = box.log()
+    finally:
+        phone.close()
+        octal.close()
+        decimal.close()
+        box.stop()
+        d.stop()
+    assert "query[a] 127.0.0.010 " in dlog, dlog[-2000:]
+    assert "network: 127.0.0.010 A: " in blog, blog[-2000:]
