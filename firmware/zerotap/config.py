@@ -640,6 +640,8 @@ def load(path):
             text = f.read()
     except OSError as e:
         raise ConfigError("config", "cannot read %s (%s)" % (path, e))
+    except UnicodeError:  # a text file in another encoding
+        raise ConfigError("config", "cannot read %s (not UTF-8 text)" % path)
     return loads(text)
 
 

@@ -117,3 +117,81 @@ def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
     assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
     assert "query[srv] _sip._udp.plain.test" in dlog, dlog[-2000:]
     assert "query[srv] _sips._tcp.tls.test" in dlog, dlog[-2000:]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_dotted_quad_with_a_leading_zero_is_not_an_address(tmp_path, interp):
+    """`127.0.0.010` in a Request-URI: the system's resolver (inet_aton) reads the leading zero
+    as octal, 127.0.0.8, where the text reads 127.0.0.10 (and config, the ICE offer and
+    inet_pton refuse it). Not an address, then: a name for DNS, which does not know it (the box
+    logs so); nothing goes to 127.0.0.8 (nor to 127.0.0.10)."""
+    port = ports.udp_port()
+    octal = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    octal.bind(("127.0.0.8", port))
+    octal.settimeout(0.2)
+    decimal = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    decimal.bind(("127.0.0.10", port))
+    decimal.settimeout(0.2)
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [])
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        _options(phone, box, "sip:bob@127.0.0.010:%d" % port, "z1")
+        sent = _datagram(octal, 3), _datagram(decimal, 1)
+        assert sent == (None, None), (sent, box.log()[-2000:])
+        dlog = d.log_text().lower()
+        blog = box.log()
+    finally:
+        phone.close()
+        octal.close()
+        decimal.close()
+        box.stop()
+        d.stop()
+    assert "query[a] 127.0.0.010 " in dlog, dlog[-2000:]
+    assert "network: 127.0.0.010 A: " in blog, blog[-2000:]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_transport_udp_in_the_uri_is_used_without_naptr(tmp_path, interp):
+    """RFC 3263 section 4.1: a URI whose transport parameter names UDP is located over UDP: SRV
+    of _sip._udp (section 4.2), no NAPTR, even when NAPTR would offer TCP first. The Route
+    `sip:edge.test;transport=udp;lr`: the request reaches the _sip._udp SRV target as a datagram,
+    and nothing connects to the TCP target NAPTR prefers."""
+    udp_target = ports.udp_port()
+    udp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp_sock.bind(("127.0.0.1", udp_target))
+    udp_sock.settimeout(0.2)
+    tcp_sock, tcp_host = _loopback(0, socket.SOCK_STREAM)
+    tcp_target = tcp_sock.getsockname()[1]
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+        "naptr-record=edge.test,10,50,s,SIP+D2T,,_sip._tcp.edge.test",
+        "naptr-record=edge.test,20,50,s,SIP+D2U,,_sip._udp.edge.test",
+        "srv-host=_sip._tcp.edge.test,tcp.edge.test,%d,10,0" % tcp_target,
+        "srv-host=_sip._udp.edge.test,udp.edge.test,%d,10,0" % udp_target,
+        "host-record=tcp.edge.test,%s" % tcp_host,
+        "host-record=udp.edge.test,127.0.0.1"])
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        _options(phone, box, "sip:bob@far.example", "u1", route="sip:edge.test;transport=udp;lr")
+        got = _datagram(udp_sock)
+        over_tcp = _connection(tcp_sock, 1)
+        assert got is not None and got.startswith(b"OPTIONS sip:bob@far.example SIP/2.0\r\n"), \
+            (got, "over TCP: %r" % (over_tcp,), box.log()[-2000:])
+        assert over_tcp is None
+        assert b"Via: SIP/2.0/UDP " in got, got
+        dlog = d.log_text().lower()
+    finally:
+        phone.close()
+        udp_sock.close()
+        tcp_sock.close()
+        box.stop()
+        d.stop()
+    assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
+    assert "query[naptr]" not in dlog, dlog[-2000:]

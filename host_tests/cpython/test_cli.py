@@ -88,3 +88,18 @@ def test_run_that_cannot_start_says_why_without_a_traceback(tmp_path):
                                        cfg["status"]), (name, r.stderr)
     finally:
         first.stop()
+
+
+def test_a_config_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+    """A CONFIG.json saved in Latin-1 (a name with an accent typed in an old editor): `check`,
+    `run` and `control -c` refuse it as a config error naming the file (exit 3), not a
+    UnicodeError traceback."""
+    cfg = tmp_path / "latin1.json"
+    cfg.write_bytes(json.dumps(dict(EXAMPLE, status="-")).replace('"-"', '"caf\xe9"')
+                    .encode("latin-1"))
+    want = "zerotap: config refused: config: cannot read %s (not UTF-8 text)" % cfg
+    for name in _both():
+        for args in (("check", str(cfg)), ("run", str(cfg)), ("control", "-c", str(cfg), "status")):
+            r = _zerotap(name, *args)
+            assert r.returncode == 3, (name, args, r)
+            assert want in r.stderr, (name, args, r.stderr)

@@ -364,3 +364,12 @@ def test_an_answer_through_a_cname_lasts_no_longer_than_the_cname():
     got = client.lookup("sip.example.test", dns.A, 0)
     assert [r.value for r in got.records] == ["192.0.2.33"]
     assert got.expires == 60000
+
+
+def test_is_ip_refuses_a_leading_zero():
+    """A dotted quad with a leading zero is octal to the system's resolver ("010.1.1.1" is
+    8.1.1.1), decimal to a reader: not an address (then a name for DNS)."""
+    for text in ("10.1.1.1", "0.0.0.0", "127.0.0.10", "255.255.255.255", "::1"):
+        assert locate.is_ip(text), text
+    for text in ("010.1.1.1", "127.0.0.010", "127.0.0.01", "00.0.0.0", "1.2.3", "1.2.3.256"):
+        assert not locate.is_ip(text), text

@@ -87,7 +87,7 @@ class BoxNetwork:
             side, data, dest = item[0], item[1], item[2]
             if side == 0 and data.startswith(b"SIP/2.0 503 ") and b'399 zerotap "' not in data:
                 self._server_busy()
-            transport = item[3] if len(item) > 3 else "UDP"
+            transport = item[3] if len(item) > 3 else None  # None: UDP, or NAPTR for a name
             try:
                 self.transport.send(side, data, dest, transport)
             except OSError as e:  # getaddrinfo of a name that does not resolve
@@ -149,7 +149,7 @@ class BoxNetwork:
             if _locate.is_ip(dest[0]):
                 self.box.sip[1].send(data, dest)
             else:  # the registrar by name: where RFC 3263 located it (cached), never blocking
-                self.transport.send(1, data, dest, "UDP")
+                self.transport.send(1, data, dest)
 
     def rebind(self, sides):
         """The box's address changed; SIDES were bound again (:meth:`Box.rebind`): the

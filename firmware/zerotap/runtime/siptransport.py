@@ -83,10 +83,11 @@ class SipTransport:
 
     # --- sending ------------------------------------------------------------------------------
     def send(self, side, data, dest, transport=None):
+        named = transport  # None: not named, RFC 3263 NAPTR chooses for a name
         transport = (transport or "UDP").upper()
         host, port = dest[0], dest[1]
         if host and not _locate.is_ip(host):
-            return self._send_named(side, data, host, port, transport)
+            return self._send_named(side, data, host, port, transport, named)
         if transport == "UDP":
             if len(data) > LARGE and self.large_over_tcp[side] and _is_request(data):
                 self.switched += 1
@@ -139,7 +140,7 @@ class SipTransport:
         self.log("%s: %s" % (SIDE_NAMES[side], text))
 
     # --- names (RFC 3263) ----------------------------------------------------------------------
-    def _send_named(self, side, data, name, port, transport):
+    def _send_named(self, side, data, name, port, transport, named):
         if self.resolver is None:
             self._error(side, "%s: no DNS resolver configured" % name)
             return False
@@ -167,9 +168,8 @@ class SipTransport:
                 self.located_hook(name, targets)
             for s, d in pending:
                 self._send_target(s, d, loc.current())
-        # UDP is the default: with it, NAPTR and SRV choose; TCP or TLS ask for that transport
-        self.resolver.locate(done, name, port=port,
-                             transport=None if transport == "UDP" else transport,
+        # no transport named: NAPTR and SRV choose; a named one is asked for (RFC 3263 §4.1)
+        self.resolver.locate(done, name, port=port, transport=named and transport,
                              secure=transport == "TLS")
         return True
 

@@ -38,14 +38,16 @@ SRV_PREFIX = {UDP: "_sip._udp.", TCP: "_sip._tcp.", TLS: "_sips._tcp."}
 
 
 def is_ip(host):
-    """True for an IPv4 dotted quad or an IPv6 address (text, no brackets)."""
+    """True for an IPv4 dotted quad or an IPv6 address (text, no brackets). No leading zero:
+    the system's resolver reads "010.1.1.1" as octal, 8.1.1.1 (inet_pton, config refuse it)."""
     if ":" in host:
         return True
     parts = host.split(".")
     if len(parts) != 4:
         return False
     for p in parts:
-        if not p or len(p) > 3 or not all("0" <= c <= "9" for c in p) or int(p) > 255:
+        if not p or len(p) > 3 or not all("0" <= c <= "9" for c in p) or int(p) > 255 or \
+                p[0] == "0" and len(p) > 1:
             return False
     return True
 

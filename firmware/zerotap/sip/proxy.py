@@ -132,10 +132,11 @@ def _remember(items, item):
         items.pop(0)
 
 
-def _out(side, data, dest, transport):
+def _out(side, data, dest, transport, named=False):
     """What the runtime sends: (side, bytes, (host, port)) over UDP, with a fourth element, the
-    transport (TCP, TLS), otherwise."""
-    if transport == "UDP":
+    transport (TCP, TLS; UDP that the next hop's URI NAMED for a name without a port: RFC 3263
+    section 4.1, it is located without NAPTR), otherwise."""
+    if transport == "UDP" and (not named or dest[1] is not None):
         return (side, data, dest)
     return (side, data, dest, transport)
 
@@ -657,7 +658,7 @@ class Proxy:
         dest = fwd.dest
         if dest is None:
             dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
-        transport = self._transport_to(out_side, req, fwd.routes, dest)
+        transport, named = self._transport_to(out_side, req, fwd.routes, dest)
         dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
@@ -679,7 +680,7 @@ class Proxy:
         if req.method == "INVITE" and fwd.to_tag is None and call is not None and \
                 call.phase == EARLY:
             call.pending = (req, dest, transport, out_side, vias_in)
-        return [_out(out_side, req.serialize(), dest, transport)]
+        return [_out(out_side, req.serialize(), dest, transport, named)]
 
     def _rr(self, side, transport="UDP"):
         tp = "" if transport == "UDP" else ";transport=%s" % transport.lower()
@@ -708,19 +709,19 @@ class Proxy:
         return t if t in _locate.TRANSPORTS else "UDP"
 
     def _transport_to(self, out_side, req, routes, dest):
-        """The transport of a request toward OUT_SIDE: the next hop's URI says it (transport=,
-        sips:); else network.transport toward the network, UDP toward the phone."""
+        """(transport, named) of a request toward OUT_SIDE: the next hop's URI names it
+        (transport=, sips:); else network.transport toward the network, UDP toward the phone."""
         uri = _uri(routes[0]) if routes else req.uri
         if out_side == NETWORK and self.cfg.network.proxy is not None and \
                 dest == self.cfg.network.proxy:
-            return self.net_transport
+            return self.net_transport, False
         try:
             t, _ = _locate.transport_of(uri)
         except ValueError:
             t = None
         if t is None:
-            return self.net_transport if out_side == NETWORK else "UDP"
-        return t
+            return (self.net_transport if out_side == NETWORK else "UDP"), False
+        return t, True
 
     def _branch(self, incoming, req, out_side):
         # RFC 3261 section 16.11: a stateless proxy derives its branch from the incoming one.
@@ -1083,7 +1084,7 @@ class Proxy:
             req = _sip.Request("BYE", target.copy())
             routes = call.route[to_side]
             dest = _hop(_uri(routes[0]) if routes else target)
-            transport = self._transport_to(to_side, req, routes, dest)
+            transport, named = self._transport_to(to_side, req, routes, dest)
             dest = _port_for(dest, transport)
             branch = "%s%s%d%d" % (BRANCH_MAGIC, "ztbye", call.number, to_side)
             req.add("Via", self._own_via(to_side, transport, branch))
@@ -1095,7 +1096,7 @@ class Proxy:
             req.add("Call-ID", call.call_id)
             req.add("CSeq", "%d BYE" % (call.cseq[frm] + 1))
             req.add("Reason", 'SIP;cause=200;text="%s"' % text.replace('"', "'").replace("\\", "/"))
-            return _out(to_side, req.serialize(), dest, transport)
+            return _out(to_side, req.serialize(), dest, transport, named)
         except ValueError as e:
             self.log("call %d: cannot build BYE: %s" % (call.number, e))
             return None
@@ -1252,7 +1253,7 @@ class Proxy:
             ack = _sip.Request("ACK", target.copy())
             routes = call.route[side]
             dest = _hop(_uri(routes[0]) if routes else target)
-            transport = self._transport_to(side, ack, routes, dest)
+            transport, named = self._transport_to(side, ack, routes, dest)
             dest = _port_for(dest, transport)
             ack.add("Via", self._own_via(side, transport, "%sztack%d" % (BRANCH_MAGIC,
                                                                          call.number)))
@@ -1263,7 +1264,7 @@ class Proxy:
             ack.add("To", resp.get("To"))
             ack.add("Call-ID", call.call_id)
             ack.add("CSeq", "%d ACK" % resp.cseq().number)
-            return [_out(side, ack.serialize(), dest, transport)]
+            return [_out(side, ack.serialize(), dest, transport, named)]
         except ValueError as e:
             self.log("call %d: cannot build ACK: %s" % (call.number, e))
             return []
