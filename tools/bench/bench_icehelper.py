@@ -181,6 +181,10 @@ class Server:
                 "[server]", "http = 127.0.0.1:%d" % self.port,
                 "https = 127.0.0.1:%d" % self.tls_port, "cert = %s" % self.cert,
                 "key = %s" % self.key, "log_level = warning",
+                # wrk's connections from 127.0.0.1 stand for many boxes, as [limits] are off:
+                # no cap per address (a new round's connections would meet the last round's
+                # not yet closed and be reset)
+                "max_connections_per_address = 0",
                 "[store]", "backend = %s" % self.backend, "redis_url = %s" % self.redis_url,
                 "redis_prefix = %s:" % self.prefix, "lifetime = 3600", "max_offers = 1000000",
                 "max_reads = 1000000000",
