@@ -193,6 +193,24 @@ def _relays(b, prtp, frtp, box_phone, box_net, seq):
     return _drain(frtp), _drain(prtp)
 
 
+def _relays_until_both(b, prtp, frtp, box_phone, box_net, seqs):
+    """_relays with each seq of seqs until a packet arrives at both ends: the last count."""
+    got = (0, 0)
+    for seq in seqs:
+        got = _relays(b, prtp, frtp, box_phone, box_net, seq)
+        if got == (1, 1):
+            break
+    return got
+
+
+def _stranger(host):
+    """A non-blocking UDP socket on another loopback address (host), any port: a stranger."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(socket.getaddrinfo(host, 0, 0, socket.SOCK_DGRAM)[0][-1])
+    s.setblocking(False)
+    return s
+
+
 def _byes(peer, cid):
     peer.receive()
     return [m for m in peer.got if m.is_request and m.method == "BYE" and
@@ -613,11 +631,7 @@ def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_d
             prtp, frtp, box_phone, box_net = _call(b, phone, far, "named3", "media.far.test")
             _named_turns(b, dns, {"media.far.test": "127.0.0.1"}, asked)
             assert asked == ["media.far.test"], asked
-            got = (0, 0)
-            for seq in range(1, 4):
-                got = _relays(b, prtp, frtp, box_phone, box_net, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, prtp, frtp, box_phone, box_net, range(1, 4))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         _resolver.system_servers = real
@@ -640,11 +654,7 @@ def test_a_far_sdp_whose_media_host_has_non_ascii_digits_ends_nothing_but_its_me
             assert b.media[0].session.counters.no_route >= 1, logs[-5:]
             assert b.media[0].eps[2].send_errors == 0
             p2, f2, bp2, bn2 = _call(b, phone, far, "odd2")
-            got = (0, 0)
-            for seq in range(2, 5):
-                got = _relays(b, p2, f2, bp2, bn2, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, p2, f2, bp2, bn2, range(2, 5))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         dns.close()
@@ -736,9 +746,7 @@ def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile
     Before, the call knew no phone host meanwhile: a stranger on the LAN (127.0.0.2 here) was
     latched as the phone, heard the far end's audio and spoke into the call as the phone."""
     dns, dns_port = _udp()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     asked = []
     try:
         with BoxAndPeers("named-phone-host", dns=dns_port) as (b, logs, phone, far):
@@ -759,11 +767,7 @@ def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile
             # a name that resolves: the phone at that address is heard, and hears the far end
             p2, f2, bp2, bn2 = _call(b, phone, far, "nph2", phone_host="phone2.lan.test")
             _named_turns(b, dns, {"phone2.lan.test": "127.0.0.1"}, asked)
-            got = (0, 0)
-            for seq in range(10, 13):
-                got = _relays(b, p2, f2, bp2, bn2, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, p2, f2, bp2, bn2, range(10, 13))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         stranger.close()
@@ -776,9 +780,7 @@ def test_a_fork_opened_while_the_phone_s_host_name_resolves_takes_no_strangers()
     phone leg from no host until the name resolves."""
     import test_appliance_forks as forks
     dns, dns_port = _udp()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     try:
         with BoxAndPeers("named-phone-fork", dns=dns_port) as (b, logs, phone, far):
             prtp, fa, fb = phone.new_rtp(), far.new_rtp(), far.new_rtp()
@@ -807,9 +809,7 @@ def test_a_stranger_on_the_phone_leg_does_not_keep_a_dead_call_alive():
     a stranger's (the phone leg takes media only from the phone's host), so they are no sign of
     the phone's life either: the call ends after media.timeout_s as for a silent phone."""
     clock = FakeClock()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     try:
         with BoxAndPeers("appl-stranger-alive", timeout_s=5, clock=clock) as (b, logs, phone,
                                                                                 far):
@@ -831,9 +831,7 @@ def test_a_phone_that_sends_from_another_of_its_addresses_than_its_sdp_names_is_
     (``c=IN IP4 127.0.0.2`` here) while its packets, routed toward the box, leave from the other
     (127.0.0.1), the one its SIP comes from too. The phone leg takes media from the phone's
     host: the one its SDP named and the one its SIP comes from; another host stays a stranger."""
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.3", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.3")
     try:
         with BoxAndPeers("multihomed-phone") as (b, logs, phone, far):
             prtp, frtp, box_phone, box_net = _call(b, phone, far, "mh1", phone_host="127.0.0.2")
