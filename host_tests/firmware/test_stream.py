@@ -105,13 +105,20 @@ class Recorder:
         return [(k, d) for c, k, d in self.events if conn is None or c is conn]
 
 
-def test_tcp_messages_both_ways_beside_udp():
+def _client_and_server(**connect_args):
+    """A loop, its Streams, a listener with a Recorder (server), and a connection to it with
+    another (client): (loop, streams, server, listener, client, connection)."""
     loop = udp.Loop()
     streams = stream.Streams(loop)
     server = Recorder()
     lst = _listen(streams, server)
     client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client)
+    c = streams.connect("127.0.0.1", lst.port, client, **connect_args)
+    return loop, streams, server, lst, client, c
+
+
+def test_tcp_messages_both_ways_beside_udp():
+    loop, streams, server, lst, client, c = _client_and_server()
     assert streams.find("TCP", "127.0.0.1", lst.port) is c  # reuse while it opens
     big = _msg(b"v" * 9000)
     assert c.send(INVITE) and c.send(big)
@@ -134,12 +141,7 @@ def test_tcp_messages_both_ways_beside_udp():
 
 
 def test_keepalive_ping_pong_and_missing_pong():
-    loop = udp.Loop()
-    streams = stream.Streams(loop)
-    server = Recorder()
-    lst = _listen(streams, server)
-    client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    loop, streams, server, lst, client, c = _client_and_server(keepalive_ms=100)
     _serve(loop, lambda: c.is_open and server.conns)
     t_open = loop.clock()
     _serve(loop, lambda: c.ping_sent_at is not None)
@@ -335,12 +337,7 @@ def test_a_keepalive_ping_into_a_reset_connection_closes_that_connection_only():
     import socket
     import struct
     import time
-    loop = udp.Loop()
-    streams = stream.Streams(loop)
-    server = Recorder()
-    lst = _listen(streams, server)
-    client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    loop, streams, server, lst, client, c = _client_and_server(keepalive_ms=100)
     _serve(loop, lambda: c.is_open and server.conns)
     s = server.conns[0]
     s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
