@@ -164,19 +164,24 @@ def _invite(b, phone, far, cid, prtp, phone_host="127.0.0.1"):
     return fwd, _audio_port(fwd)
 
 
-def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
-    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
-    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
-    prtp, frtp = phone.new_rtp(), far.new_rtp()
-    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
+def _answer(b, far, fwd, cid, frtp, code, reason, far_host="127.0.0.1"):
+    """The far peer answers the INVITE fwd (code, reason) with an SDP naming FAR_HOST."""
     body = far.sdp(frtp, far_host).encode()
-    lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
     lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
               "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
               "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
     far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
     _turn(b)
+
+
+def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
+    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
+    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
+    prtp, frtp = phone.new_rtp(), far.new_rtp()
+    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
+    _answer(b, far, fwd, cid, frtp, 200, "OK", far_host)
     phone.receive()
     ok = phone.got[-1]
     assert ok.status == 200, ok
@@ -419,17 +424,6 @@ def test_unreadable_bindings_are_set_aside():
                    t.endswith("kept as bindings.json.bad") for t in logs), logs
     finally:
         b.shutdown()
-
-
-def _answer(b, far, fwd, cid, frtp, code, reason):
-    body = far.sdp(frtp).encode()
-    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
-    lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
-    lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
-              "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
-              "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
-    far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
-    _turn(b)
 
 
 def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended():
