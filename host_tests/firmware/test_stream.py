@@ -74,10 +74,10 @@ def _port():
     return 20000 + (int.from_bytes(os.urandom(2), "big") % 20000)
 
 
-def _listen(streams, handler):
+def _listen(streams, handler, **listen_args):
     for _ in range(50):
         try:
-            return streams.listen("127.0.0.1", _port(), handler)
+            return streams.listen("127.0.0.1", _port(), handler, **listen_args)
         except OSError:
             continue
     raise AssertionError("no free TCP port")
@@ -226,13 +226,7 @@ def test_raw_streams_carry_bytes_as_they_come():
     loop = udp.Loop()
     streams = stream.Streams(loop)
     server = Recorder()
-    lst = None
-    for _ in range(50):
-        try:
-            lst = streams.listen("127.0.0.1", _port(), server, framed=False)
-            break
-        except OSError:
-            continue
+    lst = _listen(streams, server, framed=False)
     client = Recorder()
     c = streams.connect("127.0.0.1", lst.port, client, framed=False)
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -285,13 +279,7 @@ def test_close_after_flush_closes_once_a_queued_answer_is_written():
             conn.send(answer)
             conn.close_after_flush()
 
-    lst = None
-    for _ in range(50):
-        try:
-            lst = streams.listen("127.0.0.1", _port(), on_server, framed=False)
-            break
-        except OSError:
-            continue
+    lst = _listen(streams, on_server, framed=False)
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         client.setsockopt(socket.SOL_SOCKET, 8, 4096)  # SO_RCVBUF (Linux), before connect
