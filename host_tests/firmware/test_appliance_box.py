@@ -164,19 +164,24 @@ def _invite(b, phone, far, cid, prtp, phone_host="127.0.0.1"):
     return fwd, _audio_port(fwd)
 
 
-def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
-    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
-    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
-    prtp, frtp = phone.new_rtp(), far.new_rtp()
-    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
+def _answer(b, far, fwd, cid, frtp, code, reason, far_host="127.0.0.1"):
+    """The far peer answers the INVITE fwd (code, reason) with an SDP naming FAR_HOST."""
     body = far.sdp(frtp, far_host).encode()
-    lines = ["SIP/2.0 200 OK"] + ["Via: " + v for v in fwd.get_all("Via")]
+    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
     lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
     lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
               "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
               "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
     far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
     _turn(b)
+
+
+def _call(b, phone, far, cid, far_host="127.0.0.1", phone_host="127.0.0.1"):
+    """The phone calls the far peer through the box (the SDPs name PHONE_HOST and FAR_HOST);
+    returns (phone rtp, far rtp, box rtp ports toward phone and far)."""
+    prtp, frtp = phone.new_rtp(), far.new_rtp()
+    fwd, box_net = _invite(b, phone, far, cid, prtp, phone_host)
+    _answer(b, far, fwd, cid, frtp, 200, "OK", far_host)
     phone.receive()
     ok = phone.got[-1]
     assert ok.status == 200, ok
@@ -191,6 +196,24 @@ def _relays(b, prtp, frtp, box_phone, box_net, seq):
     frtp.sendto(_rtp(seq), _addr(box_net))
     _turn(b)
     return _drain(frtp), _drain(prtp)
+
+
+def _relays_until_both(b, prtp, frtp, box_phone, box_net, seqs):
+    """_relays with each seq of seqs until a packet arrives at both ends: the last count."""
+    got = (0, 0)
+    for seq in seqs:
+        got = _relays(b, prtp, frtp, box_phone, box_net, seq)
+        if got == (1, 1):
+            break
+    return got
+
+
+def _stranger(host):
+    """A non-blocking UDP socket on another loopback address (host), any port: a stranger."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(socket.getaddrinfo(host, 0, 0, socket.SOCK_DGRAM)[0][-1])
+    s.setblocking(False)
+    return s
 
 
 def _byes(peer, cid):
@@ -403,17 +426,6 @@ def test_unreadable_bindings_are_set_aside():
         b.shutdown()
 
 
-def _answer(b, far, fwd, cid, frtp, code, reason):
-    body = far.sdp(frtp).encode()
-    lines = ["SIP/2.0 %d %s" % (code, reason)] + ["Via: " + v for v in fwd.get_all("Via")]
-    lines += ["Record-Route: " + r for r in fwd.get_all("Record-Route")]
-    lines += ["From: " + fwd.get("From"), "To: %s;tag=b%s" % (fwd.get("To"), cid),
-              "Call-ID: " + cid, "CSeq: 1 INVITE", "Contact: <sip:bob@127.0.0.1:%d>" % far.port,
-              "Content-Type: application/sdp", "Content-Length: %d" % len(body)]
-    far.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, b.cfg.network.port)
-    _turn(b)
-
-
 def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended():
     """A 183 with SDP (early media) and no RTP while the callee rings (early media is optional,
     RFC 3960): the media watch is for answered calls (docs/appliance.md: an early call that never
@@ -613,11 +625,7 @@ def test_a_named_media_host_is_resolved_by_the_systems_servers_without_network_d
             prtp, frtp, box_phone, box_net = _call(b, phone, far, "named3", "media.far.test")
             _named_turns(b, dns, {"media.far.test": "127.0.0.1"}, asked)
             assert asked == ["media.far.test"], asked
-            got = (0, 0)
-            for seq in range(1, 4):
-                got = _relays(b, prtp, frtp, box_phone, box_net, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, prtp, frtp, box_phone, box_net, range(1, 4))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         _resolver.system_servers = real
@@ -640,11 +648,7 @@ def test_a_far_sdp_whose_media_host_has_non_ascii_digits_ends_nothing_but_its_me
             assert b.media[0].session.counters.no_route >= 1, logs[-5:]
             assert b.media[0].eps[2].send_errors == 0
             p2, f2, bp2, bn2 = _call(b, phone, far, "odd2")
-            got = (0, 0)
-            for seq in range(2, 5):
-                got = _relays(b, p2, f2, bp2, bn2, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, p2, f2, bp2, bn2, range(2, 5))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         dns.close()
@@ -736,9 +740,7 @@ def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile
     Before, the call knew no phone host meanwhile: a stranger on the LAN (127.0.0.2 here) was
     latched as the phone, heard the far end's audio and spoke into the call as the phone."""
     dns, dns_port = _udp()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     asked = []
     try:
         with BoxAndPeers("named-phone-host", dns=dns_port) as (b, logs, phone, far):
@@ -759,11 +761,7 @@ def test_a_phone_whose_sdp_names_its_host_by_a_name_takes_no_strangers_meanwhile
             # a name that resolves: the phone at that address is heard, and hears the far end
             p2, f2, bp2, bn2 = _call(b, phone, far, "nph2", phone_host="phone2.lan.test")
             _named_turns(b, dns, {"phone2.lan.test": "127.0.0.1"}, asked)
-            got = (0, 0)
-            for seq in range(10, 13):
-                got = _relays(b, p2, f2, bp2, bn2, seq)
-                if got == (1, 1):
-                    break
+            got = _relays_until_both(b, p2, f2, bp2, bn2, range(10, 13))
             assert got == (1, 1), (got, logs[-5:])
     finally:
         stranger.close()
@@ -776,9 +774,7 @@ def test_a_fork_opened_while_the_phone_s_host_name_resolves_takes_no_strangers()
     phone leg from no host until the name resolves."""
     import test_appliance_forks as forks
     dns, dns_port = _udp()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     try:
         with BoxAndPeers("named-phone-fork", dns=dns_port) as (b, logs, phone, far):
             prtp, fa, fb = phone.new_rtp(), far.new_rtp(), far.new_rtp()
@@ -807,9 +803,7 @@ def test_a_stranger_on_the_phone_leg_does_not_keep_a_dead_call_alive():
     a stranger's (the phone leg takes media only from the phone's host), so they are no sign of
     the phone's life either: the call ends after media.timeout_s as for a silent phone."""
     clock = FakeClock()
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.2", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.2")
     try:
         with BoxAndPeers("appl-stranger-alive", timeout_s=5, clock=clock) as (b, logs, phone,
                                                                                 far):
@@ -831,9 +825,7 @@ def test_a_phone_that_sends_from_another_of_its_addresses_than_its_sdp_names_is_
     (``c=IN IP4 127.0.0.2`` here) while its packets, routed toward the box, leave from the other
     (127.0.0.1), the one its SIP comes from too. The phone leg takes media from the phone's
     host: the one its SDP named and the one its SIP comes from; another host stays a stranger."""
-    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    stranger.bind(socket.getaddrinfo("127.0.0.3", 0, 0, socket.SOCK_DGRAM)[0][-1])
-    stranger.setblocking(False)
+    stranger = _stranger("127.0.0.3")
     try:
         with BoxAndPeers("multihomed-phone") as (b, logs, phone, far):
             prtp, frtp, box_phone, box_net = _call(b, phone, far, "mh1", phone_host="127.0.0.2")

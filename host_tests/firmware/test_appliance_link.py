@@ -334,17 +334,27 @@ def test_the_box_follows_its_link_down_up_and_to_a_new_address():
     assert lines.index(("down", None)) < lines.index(("up", "127.0.0.2"))
 
 
-def test_the_web_page_listens_on_the_new_address_too():
-    import socket
-    d = scratch("appl-link-web")
-    p = tb._ports(4)
-    low = p[3] + 100
-    cfg = config.parse({
+def _link_cfg(d, p, network=None, **more):
+    """A box's config on the ports p (phone SIP, network SIP, control, ...), its RTP ranges
+    above the last of them, its files in d; network: more of the network section, more: more
+    sections."""
+    low = p[-1] + 100
+    obj = {
         "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
                   "rtp": "%d-%d" % (low, low + 19)},
         "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39)},
         "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
-        "control": "127.0.0.1:%d" % p[2], "web": {"listen": "127.0.0.1:%d" % p[3]}})
+        "control": "127.0.0.1:%d" % p[2]}
+    obj["network"].update(network or {})
+    obj.update(more)
+    return config.parse(obj)
+
+
+def test_the_web_page_listens_on_the_new_address_too():
+    import socket
+    d = scratch("appl-link-web")
+    p = tb._ports(4)
+    cfg = _link_cfg(d, p, web={"listen": "127.0.0.1:%d" % p[3]})
     b, logs = tb._box(d, cfg=cfg)
     link = FakeLink("127.0.0.1")
     b.follow_link(link, poll_ms=20)
@@ -379,14 +389,7 @@ def test_a_box_advertising_a_forwarded_public_address_keeps_it_while_it_follows_
     public address stays advertised, and a call goes on."""
     d = scratch("appl-link-public")
     p = tb._ports(3)
-    low = p[2] + 100
-    cfg = config.parse({
-        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
-                  "rtp": "%d-%d" % (low, low + 19)},
-        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39),
-                    "address": "203.0.113.5"},
-        "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
-        "control": "127.0.0.1:%d" % p[2]})
+    cfg = _link_cfg(d, p, network={"address": "203.0.113.5"})
     b, logs = tb._box(d, cfg=cfg)
     phone, far = tb.Peer("alice"), tb.Peer("bob")
     try:
@@ -408,14 +411,7 @@ def test_a_box_started_before_its_link_has_an_address_keeps_its_forwarded_public
     no address change either. Nothing is bound again and the public address stays advertised."""
     d = scratch("appl-link-public-late")
     p = tb._ports(3)
-    low = p[2] + 100
-    cfg = config.parse({
-        "phone": {"sip": "127.0.0.1:%d" % p[0], "allow": ["127.0.0.1"],
-                  "rtp": "%d-%d" % (low, low + 19)},
-        "network": {"sip": "127.0.0.1:%d" % p[1], "rtp": "%d-%d" % (low + 20, low + 39),
-                    "address": "203.0.113.5"},
-        "zrtp": {"cache": d + "/cache"}, "status": d + "/status.jsonl",
-        "control": "127.0.0.1:%d" % p[2]})
+    cfg = _link_cfg(d, p, network={"address": "203.0.113.5"})
     b, logs = tb._box(d, cfg=cfg)
     try:
         link = FakeLink("127.0.0.1")

@@ -30,10 +30,17 @@ def _keys_on_provider(sim, src):
     return "".join(out)
 
 
-def test_zrtp_blocked_two_boxes_go_secure_on_the_direct_path_with_equal_sas():
-    sim = Sim(blocked=True)
+def _secured(**sim_args):
+    """A Sim with ZRTP blocked (sim_args: more of its arguments), run until both boxes are
+    SECURE or 30 s: (sim, the time it stopped, box a, box b)."""
+    sim = Sim(blocked=True, **sim_args)
     end = sim.run(30000, stop=sim.both_secure)
     a, b = sim.boxes
+    return sim, end, a, b
+
+
+def test_zrtp_blocked_two_boxes_go_secure_on_the_direct_path_with_equal_sas():
+    sim, end, a, b = _secured()
     assert sim.both_secure(), (a.fb.step, a.fb.reason, b.fb.step, b.fb.reason)
     assert sim.net.zrtp_dropped > 0
     assert a.call.sas == b.call.sas and a.call.sas
@@ -273,20 +280,26 @@ def _phone_keys(box):
     return got
 
 
+def _keys_from_a_to_b(sim, end, digits, then_ms):
+    """From 3 s after END, a's phone presses DIGITS and the sim runs THEN_MS more: (a's SRTP
+    errors before the keys, the list of keys that reach b's phone)."""
+    a, b = sim.boxes
+    sim.run(end + 3000)
+    errors = a.session.counters.errors
+    got = _phone_keys(b)
+    for digit in digits:
+        _press(sim, a, digit)
+    sim.run(sim.net.now + then_ms)
+    return errors, got
+
+
 def test_the_phones_keys_after_the_fallback_reach_the_far_phone_whatever_its_ptime():
     # phones at 40 ms: the frames (20 ms packets) shifted the phone's sequence numbers; its own
     # keys (a voicemail PIN over the SECURE call) were left unshifted, reused numbers the audio
     # had used, and SRTP refused every one of them (errors) -- none reached the far phone
-    sim = Sim(blocked=True, phone_ms=40)
-    end = sim.run(30000, stop=sim.both_secure)
-    a, b = sim.boxes
+    sim, end, a, b = _secured(phone_ms=40)
     assert sim.both_secure() and a.fb._offset != 0
-    sim.run(end + 3000)
-    errors = a.session.counters.errors
-    got = _phone_keys(b)
-    _press(sim, a, "5")
-    _press(sim, a, "9")
-    sim.run(sim.net.now + 500)
+    errors, got = _keys_from_a_to_b(sim, end, "59", 500)
     assert a.session.counters.errors == errors
     assert got == ["5", "9"], got
 
@@ -296,18 +309,11 @@ def test_keys_the_keypad_held_back_reach_the_far_phone_after_the_fallback():
     # re-sent by the box in the phone's stream. They went out without the fallback's renumbering
     # (phones at 40 ms: the frames shifted the stream), on sequence numbers the audio had used:
     # SRTP refused them (errors) and no key reached the far phone
-    sim = Sim(blocked=True, phone_ms=40)
-    end = sim.run(30000, stop=sim.both_secure)
-    a, b = sim.boxes
+    sim, end, a, b = _secured(phone_ms=40)
     assert sim.both_secure() and a.fb._offset != 0
     a.session.keys = PhoneKeys(KeypadMatcher(), lambda action: None)
     a.session.add_event_types((events.DEFAULT_PT,))
-    sim.run(end + 3000)
-    errors = a.session.counters.errors
-    got = _phone_keys(b)
-    _press(sim, a, "*")
-    _press(sim, a, "5")
-    sim.run(sim.net.now + 1000)
+    errors, got = _keys_from_a_to_b(sim, end, "*5", 1000)
     assert a.session.keys.released == 2
     assert a.session.counters.errors == errors, a.session.counters.errors - errors
     assert got == ["*", "5"], got

@@ -74,10 +74,10 @@ def _port():
     return 20000 + (int.from_bytes(os.urandom(2), "big") % 20000)
 
 
-def _listen(streams, handler):
+def _listen(streams, handler, **listen_args):
     for _ in range(50):
         try:
-            return streams.listen("127.0.0.1", _port(), handler)
+            return streams.listen("127.0.0.1", _port(), handler, **listen_args)
         except OSError:
             continue
     raise AssertionError("no free TCP port")
@@ -105,13 +105,20 @@ class Recorder:
         return [(k, d) for c, k, d in self.events if conn is None or c is conn]
 
 
-def test_tcp_messages_both_ways_beside_udp():
+def _client_and_server(**connect_args):
+    """A loop, its Streams, a listener with a Recorder (server), and a connection to it with
+    another (client): (loop, streams, server, listener, client, connection)."""
     loop = udp.Loop()
     streams = stream.Streams(loop)
     server = Recorder()
     lst = _listen(streams, server)
     client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client)
+    c = streams.connect("127.0.0.1", lst.port, client, **connect_args)
+    return loop, streams, server, lst, client, c
+
+
+def test_tcp_messages_both_ways_beside_udp():
+    loop, streams, server, lst, client, c = _client_and_server()
     assert streams.find("TCP", "127.0.0.1", lst.port) is c  # reuse while it opens
     big = _msg(b"v" * 9000)
     assert c.send(INVITE) and c.send(big)
@@ -134,12 +141,7 @@ def test_tcp_messages_both_ways_beside_udp():
 
 
 def test_keepalive_ping_pong_and_missing_pong():
-    loop = udp.Loop()
-    streams = stream.Streams(loop)
-    server = Recorder()
-    lst = _listen(streams, server)
-    client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    loop, streams, server, lst, client, c = _client_and_server(keepalive_ms=100)
     _serve(loop, lambda: c.is_open and server.conns)
     t_open = loop.clock()
     _serve(loop, lambda: c.ping_sent_at is not None)
@@ -224,13 +226,7 @@ def test_raw_streams_carry_bytes_as_they_come():
     loop = udp.Loop()
     streams = stream.Streams(loop)
     server = Recorder()
-    lst = None
-    for _ in range(50):
-        try:
-            lst = streams.listen("127.0.0.1", _port(), server, framed=False)
-            break
-        except OSError:
-            continue
+    lst = _listen(streams, server, framed=False)
     client = Recorder()
     c = streams.connect("127.0.0.1", lst.port, client, framed=False)
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -283,13 +279,7 @@ def test_close_after_flush_closes_once_a_queued_answer_is_written():
             conn.send(answer)
             conn.close_after_flush()
 
-    lst = None
-    for _ in range(50):
-        try:
-            lst = streams.listen("127.0.0.1", _port(), on_server, framed=False)
-            break
-        except OSError:
-            continue
+    lst = _listen(streams, on_server, framed=False)
     client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         client.setsockopt(socket.SOL_SOCKET, 8, 4096)  # SO_RCVBUF (Linux), before connect
@@ -335,12 +325,7 @@ def test_a_keepalive_ping_into_a_reset_connection_closes_that_connection_only():
     import socket
     import struct
     import time
-    loop = udp.Loop()
-    streams = stream.Streams(loop)
-    server = Recorder()
-    lst = _listen(streams, server)
-    client = Recorder()
-    c = streams.connect("127.0.0.1", lst.port, client, keepalive_ms=100)
+    loop, streams, server, lst, client, c = _client_and_server(keepalive_ms=100)
     _serve(loop, lambda: c.is_open and server.conns)
     s = server.conns[0]
     s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
