@@ -4,15 +4,17 @@ The helper runs as ``python tools/icehelper`` in its own process; its file-descr
 lowered with prlimit (as the unit's LimitNOFILE bounds it in production, only smaller), and the
 hostile client connects from its own loopback address.
 """
+import http.client
 import json
 import resource
 import select
 import socket
+import ssl
 import time
 
 import pytest
 
-from icehelper_proc import Helper
+from icehelper_proc import Helper, https_helper
 
 
 def _connect(h, source, data=b""):
@@ -172,4 +174,79 @@ def test_a_trusted_proxy_is_not_capped(tmp_path):
     finally:
         for s in socks:
             s.close()
+        assert h.stop() == 0, h.logs()
+
+
+# The start of a TLS 1.2 ClientHello record (handshake, version, a length of 512) and no more:
+# a client that begins the handshake and never finishes it.
+_PARTIAL_HELLO = bytes.fromhex("160301020001") + b"\x00\x01\xfc\x03\x03" + bytes(32)
+
+
+def _tls_connect(h, source):
+    s = socket.socket()
+    s.settimeout(5)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", h.tls_port))
+    return s
+
+
+def _https_healthz(h, ca, source):
+    ctx = ssl.create_default_context(cafile=str(ca.pem))
+    conn = http.client.HTTPSConnection("127.0.0.1", h.tls_port, context=ctx, timeout=5,
+                                       source_address=(source, 0))
+    try:
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def test_connections_that_never_start_tls_do_not_lock_others_out(tmp_path):
+    # the cap counts a connection to the HTTPS port from its accept, not from the end of its
+    # handshake: before, those waiting for a handshake were not counted at all (asyncio holds each
+    # 60 s), and 200 of them from one address took the process's descriptors from every other box
+    h, ca = https_helper(tmp_path, server={"max_connections_per_address": "20"})
+    resource.prlimit(h.proc.pid, resource.RLIMIT_NOFILE, (128, 128))
+    hostile = []
+    try:
+        for i in range(200):  # half send nothing, half the start of a ClientHello
+            s = _tls_connect(h, "127.0.0.2")
+            if i % 2:
+                s.sendall(_PARTIAL_HELLO)
+            hostile.append(s)
+        end = time.monotonic() + 10
+        still_open = hostile
+        while len(still_open) > 20 and time.monotonic() < end:
+            still_open = _open_after(still_open, 0.5)
+        t0 = time.monotonic()
+        status, body = _https_healthz(h, ca, "127.0.0.3")
+        assert status == 200 and body["status"] == "ok"
+        assert time.monotonic() - t0 < 2
+        assert len(still_open) <= 20, len(still_open)
+    finally:
+        for s in hostile:
+            s.close()
+    # once they are gone, that address is served again; resetting them logged no error of its own
+    assert _https_healthz(h, ca, "127.0.0.2")[0] == 200
+    assert "Task exception was never retrieved" not in h.logs(), h.logs()[-3000:]
+    assert "Error on transport" not in h.logs(), h.logs()[-3000:]
+    assert h.stop() == 0, h.logs()
+
+
+def test_a_handshake_never_finished_is_closed_after_request_timeout(tmp_path):
+    h, ca = https_helper(tmp_path, server={"request_timeout": "2"})
+    try:
+        t0 = time.monotonic()
+        idle = _tls_connect(h, "127.0.0.2")
+        partial = _tls_connect(h, "127.0.0.2")
+        partial.sendall(_PARTIAL_HELLO)
+        still_open = _open_after([idle, partial], 15)
+        took = time.monotonic() - t0
+        idle.close()
+        partial.close()
+        assert not still_open and took < 5, (len(still_open), took)  # before: 60 s
+        # a handshake in time is served as before
+        assert _https_healthz(h, ca, "127.0.0.2")[0] == 200
+    finally:
         assert h.stop() == 0, h.logs()

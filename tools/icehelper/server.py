@@ -14,6 +14,7 @@ import signal
 import ssl
 import sys
 import time
+from asyncio import sslproto
 from urllib.parse import parse_qs
 
 from aiohttp import web
@@ -89,7 +90,9 @@ class _Server(web.Server):
     """aiohttp's server, with at most ``max_connections_per_address`` open connections per
     client address (IPv6: per /64; trusted proxies are not counted): the process's descriptors
     are shared by every client, and one address holding them all (idle or half-sent requests)
-    would lock every other box out. A connection over the cap is reset at once."""
+    would lock every other box out. A connection over the cap is reset at once. On the HTTPS
+    port a connection is counted from its accept (by _TLSConnection), not from the end of its
+    handshake, when aiohttp first sees it."""
 
     def __init__(self, handler, config, **kwargs):
         super().__init__(handler, **kwargs)
@@ -124,38 +127,82 @@ class _Server(web.Server):
 
     def connection_made(self, handler, transport):
         super().connection_made(handler, transport)
-        if not self._cap:
-            return
+        # a TLS connection was counted at its accept
+        if self._cap and transport.get_extra_info("sslcontext") is None and not self.admit(
+                handler, transport):
+            # at the loop's next turn: the handler's task, started after this, must find the
+            # connection still there (else aiohttp logs a traceback for each one reset)
+            self._loop.call_soon(transport.abort)
+
+    def admit(self, conn, transport):
+        """Whether CONN (on TRANSPORT) is within its address's cap; it is counted if so."""
         peer = transport.get_extra_info("peername")
         if not peer:
-            return
+            return True
         addr = peer[0]
         if self._proxies:
             try:
                 ip = ipaddress.ip_address(addr)
                 if any(ip in net for net in self._proxies):
-                    return
+                    return True
             except ValueError:
                 pass
         key = _address_key(addr)
         n = self._open.get(key, 0)
         if n >= self._cap:
-            # at the loop's next turn: the handler's task, started after this, must find the
-            # connection still there (else aiohttp logs a traceback for each one reset)
-            self._loop.call_soon(transport.abort)
-            return
+            return False
         self._open[key] = n + 1
-        self._keys[handler] = key
+        self._keys[conn] = key
+        return True
 
-    def connection_lost(self, handler, exc=None):
-        key = self._keys.pop(handler, None)
+    def release(self, conn):
+        key = self._keys.pop(conn, None)
         if key is not None:
             n = self._open[key] - 1
             if n:
                 self._open[key] = n
             else:
                 del self._open[key]
+
+    def connection_lost(self, handler, exc=None):
+        self.release(handler)
         super().connection_lost(handler, exc)
+
+
+class _TLSConnection(sslproto.SSLProtocol):
+    """One connection to the HTTPS port: asyncio's TLS layer over aiohttp's handler, as
+    ``loop.create_server(ssl=...)`` makes it, but counted against max_connections_per_address
+    from its accept, and with request_timeout for its handshake (asyncio's default is 60 s). A
+    connection that never starts TLS would otherwise be seen by nobody's cap until then.
+    (asyncio.sslproto is the loop's own module, not public API: its SSLProtocol takes these
+    arguments from Python 3.7 on; the HTTPS tests would fail, not pass quietly, if it changed.)"""
+
+    def __init__(self, server, ctx):
+        super().__init__(server._loop, server(), ctx, None, server_side=True,
+                         ssl_handshake_timeout=server._timeout)
+        self._owner = server
+
+    def connection_made(self, transport):
+        if self._owner._cap and not self._owner.admit(self, transport):
+            transport.abort()  # before the handshake: aiohttp's handler never saw it
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, exc):
+        self._owner.release(self)
+        super().connection_lost(exc)
+
+
+class _TLSSite(web.TCPSite):
+    """aiohttp's TCP site serving HTTPS through _TLSConnection."""
+
+    async def start(self):
+        await web.BaseSite.start(self)  # registers the site with its runner
+        server, ctx = self._runner.server, self._ssl_context
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _TLSConnection(server, ctx), self._host, self._port, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port)
+        self._bound_port = self._server.sockets[0].getsockname()[1]
 
 
 _BATCH = 64  # tickets drawn at most at once
@@ -485,8 +532,8 @@ async def serve(config, stop):
     await runner.setup()
     sites = []
     if config.https:
-        sites.append(web.TCPSite(runner, config.https[0], config.https[1], backlog=1024,
-                                 ssl_context=tls_context(config)))
+        sites.append(_TLSSite(runner, config.https[0], config.https[1], backlog=1024,
+                              ssl_context=tls_context(config)))
     if config.http:
         sites.append(web.TCPSite(runner, config.http[0], config.http[1], backlog=1024))
     for site in sites:
