@@ -21,7 +21,8 @@
   (:meth:`SipTransport.failed` does it for a 503 too). What was located is kept per name, port
   and transport (a send to the same name on another port or transport is located for that),
   for the :data:`LOCATED_MAX` destinations used last; each send steps it again through the DNS
-  client's cache, so that the records' TTLs still hold.
+  client's cache, so that the records' TTLs still hold. A name that does not resolve (or no
+  resolver) hands its waiting messages to ``failure``, as a connection that never opened does.
 """
 from zerotap.runtime import stream
 from zerotap.sip import locate as _locate
@@ -74,6 +75,7 @@ class SipTransport:
         self.switched = 0  # requests moved from UDP to TCP for their size
         self.last_error = None
         self.failure = None  # failure(side, [bytes], reason): messages lost with a connection
+        # that never opened or a name that did not resolve
         self.located_hook = None  # located_hook(name, targets): what RFC 3263 found for a name
 
     # --- listening ----------------------------------------------------------------------------
@@ -143,6 +145,8 @@ class SipTransport:
     def _send_named(self, side, data, name, port, transport, named):
         if self.resolver is None:
             self._error(side, "%s: no DNS resolver configured" % name)
+            if self.failure is not None:  # answered (a 503 toward the phone), not dropped
+                self.failure(side, [data], self.last_error)
             return False
         key = (name.lower(), port, transport)
         entry = self.located.get(key)
@@ -163,6 +167,9 @@ class SipTransport:
             pending = self.waiting.pop(key, [])
             if not targets:
                 self._error(side, loc.error or "%s: not found" % name)
+                if self.failure is not None:  # RFC 3263 §4.3: each waiting request answered
+                    for s, d in pending:
+                        self.failure(s, [d], self.last_error)
                 return
             if self.located_hook is not None:
                 self.located_hook(name, targets)
