@@ -286,3 +286,27 @@ def test_next_hop_by_name_without_a_resolver_is_answered_503(tmp_path, interp):
     assert b'Warning: 399 zerotap "network: far.test: no DNS resolver configured"' in got, got
     assert invite and invite[-1] == b"SIP/2.0 503 Service Unavailable", (invite, blog[-2000:])
     assert "internal error" not in blog, blog[-2000:]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_tls_next_hop_without_a_ca_is_answered_503(tmp_path, interp):
+    """A Route that asks for TLS when the box has no network.tls.ca (nothing to check the server
+    with): no connection, and the phone gets a prompt 503 saying why, not silence; nothing in
+    clear either."""
+    tls_sock, tls_host = _loopback(5061, socket.SOCK_STREAM)
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    phone = RawUA()
+    try:
+        box.start()
+        _request(phone, box, "OPTIONS", "sip:bob@far.example", "c1",
+                 route="sip:%s;transport=tls;lr" % tls_host)
+        got = _final(phone, "c1", 2)
+        hello = _connection(tls_sock, 0.5)
+        blog = box.log()
+    finally:
+        phone.close()
+        tls_sock.close()
+        box.stop()
+    assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, blog[-2000:])
+    assert b'Warning: 399 zerotap "network: tls: no CA configured' in got, got
+    assert hello is None

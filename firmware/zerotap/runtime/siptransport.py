@@ -22,7 +22,8 @@
   and transport (a send to the same name on another port or transport is located for that),
   for the :data:`LOCATED_MAX` destinations used last; each send steps it again through the DNS
   client's cache, so that the records' TTLs still hold. A name that does not resolve (or no
-  resolver) hands its waiting messages to ``failure``, as a connection that never opened does.
+  resolver), or a connection that cannot be made (TLS without a CA), hands its messages to
+  ``failure``, as a connection that never opened does.
 """
 from zerotap.runtime import stream
 from zerotap.sip import locate as _locate
@@ -102,6 +103,8 @@ class SipTransport:
             return self.udp[side].send(data, (host, port))
         conn = self._conn(side, transport, (host, port), response=not _is_request(data))
         if conn is None:
+            if self.failure is not None:  # no connection to wait on: answered, not dropped
+                self.failure(side, [data], self.last_error)
             return False
         return self._queue(conn, data)
 
@@ -198,6 +201,8 @@ class SipTransport:
         data = _switch_via(data, target.transport) if _is_request(data) else data
         c = self._conn(side, target.transport, (target.host, target.port), target.server_name)
         if c is None:
+            if self.failure is not None:
+                self.failure(side, [data], self.last_error)
             return False
         c.target_name = target.server_name
         return self._queue(c, data)
