@@ -195,3 +195,118 @@ def test_transport_udp_in_the_uri_is_used_without_naptr(tmp_path, interp):
         d.stop()
     assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
     assert "query[naptr]" not in dlog, dlog[-2000:]
+
+
+def _request(phone, box, method, uri, tag, route=None, cseq=1):
+    msg = ("%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\n%sFrom: <sip:alice@127.0.0.1>;tag=%s\r\nTo: <%s>\r\n"
+           "Call-ID: %s@srv\r\nCSeq: %d %s\r\n%sContent-Length: 0\r\n\r\n"
+           % (method, uri, phone.port, tag, ("Route: <%s>\r\n" % route) if route else "", tag,
+              uri, tag, cseq, method,
+              "Contact: <sip:alice@127.0.0.1:%d>\r\n" % phone.port if method == "INVITE" else ""))
+    phone.send(msg.encode(), ("127.0.0.1", box.phone_port))
+
+
+def _final(phone, tag, timeout):
+    """The first final response (not 1xx) of the phone's transaction TAG within TIMEOUT s, or
+    None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = _datagram(phone.sock, max(0.05, deadline - time.monotonic()))
+        if got is not None and got.startswith(b"SIP/2.0 ") and not got.startswith(b"SIP/2.0 1") \
+                and ("branch=z9hG4bK%s;" % tag).encode() in got:
+            return got
+    return None
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_next_hop_that_does_not_resolve_is_answered_503(tmp_path, interp):
+    """RFC 3263 section 4.3, RFC 3261 section 16.7: a next hop whose name does not resolve (an
+    unknown name, an SRV target with no address) gets the phone a prompt 503 with the reason in
+    a Warning, not silence until its own Timer B (32 s); the status shows the reason. An ACK gets
+    no answer; a name that resolves still takes the requests."""
+    plain_a, plain_host = _loopback(5060)
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+        "srv-host=_sip._udp.empty.test,gone.empty.test,5060,10,0",  # a target with no address
+        "host-record=plain.test,%s" % plain_host])
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        _request(phone, box, "OPTIONS", "sip:bob@far.example", "n1", route="sip:nothere.test;lr")
+        got = _final(phone, "n1", 2)
+        assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, box.log()[-2000:])
+        assert b'Warning: 399 zerotap "network: nothere.test' in got, got
+        _request(phone, box, "INVITE", "sip:bob@empty.test", "i1")
+        got = _final(phone, "i1", 2)
+        assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, box.log()[-2000:])
+        assert b'Warning: 399 zerotap "network: empty.test: ' in got, got
+        _request(phone, box, "ACK", "sip:bob@nothere2.test", "a1")
+        assert _final(phone, "a1", 1.5) is None
+        _request(phone, box, "OPTIONS", "sip:bob@plain.test", "p1")
+        got = _datagram(plain_a)
+        assert got is not None and got.startswith(b"OPTIONS sip:bob@plain.test SIP/2.0\r\n"), \
+            (got, box.log()[-2000:])
+        errors = [s.get("registration_error") for s in box.statuses() if "call" not in s]
+        blog = box.log()
+    finally:
+        phone.close()
+        plain_a.close()
+        box.stop()
+        d.stop()
+    errors = [e for e in errors if e]
+    assert errors and errors[0].startswith("network: nothere.test"), (errors, blog[-2000:])
+    assert any(e.startswith("network: empty.test: ") for e in errors), errors
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_next_hop_by_name_without_a_resolver_is_answered_503(tmp_path, interp):
+    """No network.dns and network.proxy no domain: the box has no resolver; a request whose next
+    hop is a name gets the phone a prompt 503 saying so, not silence."""
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    phone = RawUA()
+    try:
+        box.start()
+        _request(phone, box, "OPTIONS", "sip:bob@far.test", "r1")
+        got = _final(phone, "r1", 2)
+        _request(phone, box, "INVITE", "sip:bob@far.test", "r2")
+        invite = []  # what the phone gets for its INVITE: no provisional after the final one
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            d = _datagram(phone.sock, 0.3)
+            if d is not None and b"branch=z9hG4bKr2;" in d:
+                invite.append(d.split(b"\r\n", 1)[0])
+        blog = box.log()
+    finally:
+        phone.close()
+        box.stop()
+    assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, blog[-2000:])
+    assert b'Warning: 399 zerotap "network: far.test: no DNS resolver configured"' in got, got
+    assert invite and invite[-1] == b"SIP/2.0 503 Service Unavailable", (invite, blog[-2000:])
+    assert "internal error" not in blog, blog[-2000:]
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_tls_next_hop_without_a_ca_is_answered_503(tmp_path, interp):
+    """A Route that asks for TLS when the box has no network.tls.ca (nothing to check the server
+    with): no connection, and the phone gets a prompt 503 saying why, not silence; nothing in
+    clear either."""
+    tls_sock, tls_host = _loopback(5061, socket.SOCK_STREAM)
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    phone = RawUA()
+    try:
+        box.start()
+        _request(phone, box, "OPTIONS", "sip:bob@far.example", "c1",
+                 route="sip:%s;transport=tls;lr" % tls_host)
+        got = _final(phone, "c1", 2)
+        hello = _connection(tls_sock, 0.5)
+        blog = box.log()
+    finally:
+        phone.close()
+        tls_sock.close()
+        box.stop()
+    assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, blog[-2000:])
+    assert b'Warning: 399 zerotap "network: tls: no CA configured' in got, got
+    assert hello is None

@@ -276,6 +276,35 @@ def test_register_rewrites_contact_and_incoming_calls_reach_the_phone():
     assert box.calls[0].direction == "in" and box.calls[0].peer == "sip:bob@example.org"
 
 
+def test_a_registration_clears_the_error_of_an_earlier_failure():
+    """The provider could not be reached once (a name that did not resolve, a connection that
+    never opened: the network layer shows the reason as the registration error); the phone's
+    next REGISTER is answered 200 by the provider: the error goes, although the box was
+    registered all along (it said so on the display and web page until the box restarted)."""
+    p, box, _ = _proxy(network_proxy="203.0.113.9:5060")
+
+    def register(cseq, branch):
+        reg = ("REGISTER sip:example.org SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK.%s;rport\r\n"
+               "From: <sip:alice@example.org>;tag=PphMmJuJI\r\nTo: sip:alice@example.org\r\n"
+               "CSeq: %d REGISTER\r\nCall-ID: r1ltsV6l0F\r\nMax-Forwards: 70\r\n"
+               "Contact: <sip:alice@127.0.0.1:5062;transport=udp>\r\nExpires: 600\r\n"
+               "Content-Length: 0\r\n\r\n" % (branch, cseq))
+        _, fwd, _ = _one(p.receive(proxy.PHONE, reg.encode(), PHONE, cseq * 1000))
+        ok = _response(fwd, 200, "OK").replace(
+            b"Contact: <sip:bob@192.0.2.50:5060>",
+            ("Contact: " + fwd.get("Contact") + ";expires=600").encode())
+        _, resp, dest = _one(p.receive(proxy.NETWORK, ok, ("203.0.113.9", 5060), cseq * 1000))
+        assert dest == PHONE and resp.status == 200
+
+    register(1, "r1")
+    assert box.registered and box.registration_error is None
+    box.set_registration_error("network: sip.example.org: no SIP server found")
+    register(2, "r2")
+    assert box.registered
+    assert box.registration_error is None, box.registration_error
+
+
 def test_phone_outside_allow_gets_403():
     p, box, logs = _proxy()
     side, resp, dest = _one(p.receive(proxy.PHONE, _invite(), ("192.168.9.9", 5062), 0))

@@ -111,7 +111,8 @@ class BoxNetwork:
             self.transport.failed(proxy[0], "503 Service Unavailable")
 
     def _failed(self, side, messages, reason):
-        """Requests that waited on a connection that never opened: 503 toward the phone."""
+        """Requests that waited on a connection that never opened, or on a name that did not
+        resolve: 503 toward the phone."""
         if side != 1:
             return
         text = "network: " + reason

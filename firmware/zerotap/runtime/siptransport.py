@@ -21,7 +21,9 @@
   (:meth:`SipTransport.failed` does it for a 503 too). What was located is kept per name, port
   and transport (a send to the same name on another port or transport is located for that),
   for the :data:`LOCATED_MAX` destinations used last; each send steps it again through the DNS
-  client's cache, so that the records' TTLs still hold.
+  client's cache, so that the records' TTLs still hold. A name that does not resolve (or no
+  resolver), or a connection that cannot be made (TLS without a CA), hands its messages to
+  ``failure``, as a connection that never opened does.
 """
 from zerotap.runtime import stream
 from zerotap.sip import locate as _locate
@@ -74,6 +76,7 @@ class SipTransport:
         self.switched = 0  # requests moved from UDP to TCP for their size
         self.last_error = None
         self.failure = None  # failure(side, [bytes], reason): messages lost with a connection
+        # that never opened or a name that did not resolve
         self.located_hook = None  # located_hook(name, targets): what RFC 3263 found for a name
 
     # --- listening ----------------------------------------------------------------------------
@@ -100,6 +103,8 @@ class SipTransport:
             return self.udp[side].send(data, (host, port))
         conn = self._conn(side, transport, (host, port), response=not _is_request(data))
         if conn is None:
+            if self.failure is not None:  # no connection to wait on: answered, not dropped
+                self.failure(side, [data], self.last_error)
             return False
         return self._queue(conn, data)
 
@@ -143,6 +148,8 @@ class SipTransport:
     def _send_named(self, side, data, name, port, transport, named):
         if self.resolver is None:
             self._error(side, "%s: no DNS resolver configured" % name)
+            if self.failure is not None:  # answered (a 503 toward the phone), not dropped
+                self.failure(side, [data], self.last_error)
             return False
         key = (name.lower(), port, transport)
         entry = self.located.get(key)
@@ -163,6 +170,9 @@ class SipTransport:
             pending = self.waiting.pop(key, [])
             if not targets:
                 self._error(side, loc.error or "%s: not found" % name)
+                if self.failure is not None:  # RFC 3263 §4.3: each waiting request answered
+                    for s, d in pending:
+                        self.failure(s, [d], self.last_error)
                 return
             if self.located_hook is not None:
                 self.located_hook(name, targets)
@@ -191,6 +201,8 @@ class SipTransport:
         data = _switch_via(data, target.transport) if _is_request(data) else data
         c = self._conn(side, target.transport, (target.host, target.port), target.server_name)
         if c is None:
+            if self.failure is not None:
+                self.failure(side, [data], self.last_error)
             return False
         c.target_name = target.server_name
         return self._queue(c, data)

@@ -851,8 +851,9 @@ class Proxy:
             c.uri = b.contact_uri.copy()  # the phone sees its own contact again
             values[i] = str(c)
         resp.set("Contact", values)
-        if registered != self.status.registered:
-            self.status.set_registered(registered)
+        if registered != self.status.registered or \
+                (registered and self.status.registration_error is not None):
+            self.status.set_registered(registered)  # a 200 clears an earlier failure's error
 
     def _drop_binding(self, key):
         b = self.bindings.pop(key, None)
