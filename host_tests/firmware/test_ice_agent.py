@@ -505,17 +505,23 @@ def _outage_at_turn_refresh(when):
     return net, h, other
 
 
+def _outage_keeps_the_relayed_path(when):
+    """The outage of _outage_at_turn_refresh(WHEN), then 200 s: no consent lost, both agents
+    still connected, data flowing on the relayed path."""
+    net, h, other = _outage_at_turn_refresh(when)
+    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
+    assert h.event("consent-lost") is None and other.event("consent-lost") is None
+    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
+    assert _data_flows(net, h, other)
+
+
 def test_a_short_outage_at_the_permission_refresh_keeps_the_relayed_path():
     # the CreatePermission refresh (240 s) meets the outage; the server's permission would
     # lapse at 300 s and the relay drop everything for that peer: consent lost, the call's
     # path gone, though the network came back after 9 s
     def perm_refresh(t):
         return min(p[1] for p in t._perms.values())
-    net, h, other = _outage_at_turn_refresh(perm_refresh)
-    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
-    assert h.event("consent-lost") is None and other.event("consent-lost") is None
-    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
-    assert _data_flows(net, h, other)
+    _outage_keeps_the_relayed_path(perm_refresh)
 
 
 def test_a_short_outage_at_the_allocation_and_channel_refresh_keeps_the_relayed_path():
@@ -524,11 +530,7 @@ def test_a_short_outage_at_the_allocation_and_channel_refresh_keeps_the_relayed_
     # still relays on it drops what comes in on it
     def alloc_refresh(t):
         return t._refresh_at
-    net, h, other = _outage_at_turn_refresh(alloc_refresh)
-    net.run(net.now + 200000, stop=lambda: h.event("consent-lost") or other.event("consent-lost"))
-    assert h.event("consent-lost") is None and other.event("consent-lost") is None
-    assert h.agent.state == ice.CONNECTED and other.agent.state == ice.CONNECTED
-    assert _data_flows(net, h, other)
+    _outage_keeps_the_relayed_path(alloc_refresh)
 
 
 def test_a_check_in_progress_goes_again_when_the_peer_checks_that_pair():
