@@ -231,6 +231,34 @@ def _relay_buffers():
     return bytearray(12 + 160), bytearray(8), bytearray(256), [0, 0, 0]
 
 
+def _phone_packet(media, near, far, seq, now, rtp, rtcp, rtcp_from):
+    """The phone's packet SEQ at NOW into NEAR's session, built in place in RTP (and an RTCP
+    report in RTCP when SEQ % 10 == 9); then the timers of NEAR and FAR that are due."""
+    r = rtp
+    r[0] = 0x80
+    r[1] = 0
+    r[2] = (seq >> 8) & 0xFF
+    r[3] = seq & 0xFF
+    r[4] = r[5] = 0
+    r[6] = (seq * 160 >> 8) & 0xFF
+    r[7] = (seq * 160) & 0xFF
+    r[8] = r[9] = r[11] = 0
+    r[10] = 0x10
+    near.session.receive(media.PHONE_RTP, r, 172, PHONE, now)
+    if seq % 10 == 9:  # RTCP too
+        c = rtcp
+        c[0] = 0x80
+        c[1] = 0xC9
+        c[2] = c[4] = c[5] = c[7] = 0
+        c[3] = 1
+        c[6] = 0x10
+        near.session.receive(media.PHONE_RTCP, c, 8, rtcp_from, now)
+    for x in (near, far):
+        t = x.session.timer()
+        if t is not None and t <= now:
+            x.session.handle_timer(now)
+
+
 def _relay(calls, packets, bufs, first=0):
     """PACKETS RTP packets (and one RTCP report in ten) from each phone through both boxes of
     every call: protected by one box, unprotected by the other, the engines' and the sessions'
@@ -258,29 +286,7 @@ def _relay(calls, packets, bufs, first=0):
             seq = first
             while seq < first + packets:
                 now[2] = 1000 + 20 * seq
-                r = rtp
-                r[0] = 0x80
-                r[1] = 0
-                r[2] = (seq >> 8) & 0xFF
-                r[3] = seq & 0xFF
-                r[4] = r[5] = 0
-                r[6] = (seq * 160 >> 8) & 0xFF
-                r[7] = (seq * 160) & 0xFF
-                r[8] = r[9] = r[11] = 0
-                r[10] = 0x10
-                near.session.receive(media.PHONE_RTP, r, 172, PHONE, now[2])
-                if seq % 10 == 9:  # RTCP too
-                    c = rtcp
-                    c[0] = 0x80
-                    c[1] = 0xC9
-                    c[2] = c[4] = c[5] = c[7] = 0
-                    c[3] = 1
-                    c[6] = 0x10
-                    near.session.receive(media.PHONE_RTCP, c, 8, rtcp_from, now[2])
-                for x in (near, far):
-                    t = x.session.timer()
-                    if t is not None and t <= now[2]:
-                        x.session.handle_timer(now[2])
+                _phone_packet(media, near, far, seq, now[2], rtp, rtcp, rtcp_from)
                 seq += 1
             near.relay = far.relay = None
     return got

@@ -6,7 +6,7 @@ then goes SECURE by the same timers, relays every packet and holds no more heap 
 than at boot. The Box itself (sockets) is in test_months_box.py."""
 import gc
 
-from test_heap_budget import NET, PHONE, _configs, _relay_buffers, _Side
+from test_heap_budget import NET, PHONE, _configs, _phone_packet, _relay_buffers, _Side
 
 DAY_MS = 86400 * 1000
 # up a minute; 13 days (past 2**30 ms), 25 days (past 2**31), 50 days (past 2**32)
@@ -79,29 +79,7 @@ def _relay(a, b, t0, first, packets, bufs, counts):
                 gc.disable()
                 before = measure() if measure else 0
             now[2] = t0 + 20 * seq
-            r = rtp
-            r[0] = 0x80
-            r[1] = 0
-            r[2] = (seq >> 8) & 0xFF
-            r[3] = seq & 0xFF
-            r[4] = r[5] = 0
-            r[6] = (seq * 160 >> 8) & 0xFF
-            r[7] = (seq * 160) & 0xFF
-            r[8] = r[9] = r[11] = 0
-            r[10] = 0x10
-            near.session.receive(media.PHONE_RTP, r, 172, PHONE, now[2])
-            if seq % 10 == 9:
-                c = rtcp
-                c[0] = 0x80
-                c[1] = 0xC9
-                c[2] = c[4] = c[5] = c[7] = 0
-                c[3] = 1
-                c[6] = 0x10
-                near.session.receive(media.PHONE_RTCP, c, 8, rtcp_from, now[2])
-            for x in (near, far):
-                t = x.session.timer()
-                if t is not None and t <= now[2]:
-                    x.session.handle_timer(now[2])
+            _phone_packet(media, near, far, seq, now[2], rtp, rtcp, rtcp_from)
             seq += 1
             if seq % 10 == 0:
                 if measure:
