@@ -187,6 +187,37 @@ class _Side:
             self.out.append((leg, bytes(buf[:n])))
 
 
+def _exchange(media, a, b, t0=0, lost=0):
+    """The ZRTP exchange of one call between A and B (_Side), their clocks at T0 when it starts,
+    until both are SECURE or 20 s have gone by; the first LOST packets are lost (sent again by
+    the engines' timers). Returns (ms it took, ZRTP packets exchanged)."""
+    for x, me, peer in ((a, 0, 1), (b, 1, 0)):
+        x.session.set_remote(0, PHONE[0], PHONE[1] + me)
+        x.session.set_remote(1, NET[peer][0], NET[peer][1])
+    now = t0
+    a.session.secure.start(now)
+    b.session.secure.start(now)
+    packets = 0
+    while now < t0 + 20000 and not (a.session.secure.is_secure and b.session.secure.is_secure):
+        moved = False
+        for src, dst, addr in ((a, b, NET[0]), (b, a, NET[1])):
+            out, src.out = src.out, []
+            for leg, data in out:
+                moved = True
+                packets += 1
+                if packets <= lost:
+                    continue
+                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
+        for x in (a, b):
+            t = x.session.timer()
+            if t is not None and t <= now:
+                x.session.handle_timer(now)
+                moved = True
+        if not moved:
+            now += 10
+    return now - t0, packets
+
+
 def _secure_calls(pairs, ka="X255"):
     """PAIRS calls between two boxes, each made SECURE by its real engines; [(a, b)] of _Side."""
     from zerotap import media, status
@@ -196,26 +227,7 @@ def _secure_calls(pairs, ka="X255"):
     for p in range(pairs):
         a = _Side(box_a, ca, 0x1000 + p, "b")
         b = _Side(box_b, cb, 0x2000 + p, "a")
-        for x, me, peer in ((a, 0, 1), (b, 1, 0)):
-            x.session.set_remote(0, PHONE[0], PHONE[1] + me)
-            x.session.set_remote(1, NET[peer][0], NET[peer][1])
-        now = 0
-        a.session.secure.start(now)
-        b.session.secure.start(now)
-        while now < 20000 and not (a.session.secure.is_secure and b.session.secure.is_secure):
-            moved = False
-            for src, dst, addr in ((a, b, NET[0]), (b, a, NET[1])):
-                out, src.out = src.out, []
-                for leg, data in out:
-                    moved = True
-                    dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
-            for x in (a, b):
-                t = x.session.timer()
-                if t is not None and t <= now:
-                    x.session.handle_timer(now)
-                    moved = True
-            if not moved:
-                now += 10
+        _exchange(media, a, b)
         assert a.session.secure.is_secure and b.session.secure.is_secure, "not SECURE"
         assert a.call.sas == b.call.sas
         calls.append((a, b))

@@ -6,7 +6,7 @@ then goes SECURE by the same timers, relays every packet and holds no more heap 
 than at boot. The Box itself (sockets) is in test_months_box.py."""
 import gc
 
-from test_heap_budget import NET, PHONE, _configs, _phone_packet, _relay_buffers, _Side
+from test_heap_budget import NET, PHONE, _configs, _exchange, _phone_packet, _relay_buffers, _Side
 
 DAY_MS = 86400 * 1000
 # up a minute; 13 days (past 2**30 ms), 25 days (past 2**31), 50 days (past 2**32)
@@ -20,33 +20,11 @@ def _secure_call(t0):
     ca, cb = _configs("X255")
     a = _Side(status.BoxStatus(), ca, 0x1000, "b")
     b = _Side(status.BoxStatus(), cb, 0x2000, "a")
-    for x, me, peer in ((a, 0, 1), (b, 1, 0)):
-        x.session.set_remote(0, PHONE[0], PHONE[1] + me)
-        x.session.set_remote(1, NET[peer][0], NET[peer][1])
-    now = t0
-    a.session.secure.start(now)
-    b.session.secure.start(now)
-    packets = 0
-    while now < t0 + 20000 and not (a.session.secure.is_secure and b.session.secure.is_secure):
-        moved = False
-        for src, dst, addr in ((a, b, NET[0]), (b, a, NET[1])):
-            out, src.out = src.out, []
-            for leg, data in out:
-                moved = True
-                packets += 1
-                if packets <= 2:
-                    continue  # lost: the first Hellos, sent again by the engines' timers
-                dst.session.receive(media.NET_RTP, bytearray(data), len(data), addr, now)
-        for x in (a, b):
-            t = x.session.timer()
-            if t is not None and t <= now:
-                x.session.handle_timer(now)
-                moved = True
-        if not moved:
-            now += 10
+    # the first Hellos are lost, sent again by the engines' timers
+    took, packets = _exchange(media, a, b, t0, lost=2)
     assert a.session.secure.is_secure and b.session.secure.is_secure, "not SECURE at %d ms" % t0
     assert a.call.sas == b.call.sas
-    return a, b, now - t0, packets
+    return a, b, took, packets
 
 
 def _relay(a, b, t0, first, packets, bufs, counts):
