@@ -3,6 +3,7 @@ SRV first, then A/AAAA of the SRV target; A on the default port (5060, 5061 for 
 the name has no SRV record. The box (CPython and MicroPython) has no network.proxy, so its
 requests go by Route and Request-URI; dnsmasq is its DNS server; a bare UDP socket from the test
 is the phone, and plain sockets stand where the records point."""
+import contextlib
 import random
 import socket
 import time
@@ -69,6 +70,28 @@ def _connection(sock, timeout=10):
     return None
 
 
+@contextlib.contextmanager
+def _box_on_dns(tmp_path, interp, records, socks=(), network=None):
+    """A box (INTERP) whose DNS server is a dnsmasq serving RECORDS, NETWORK more of its network
+    config, and a bare UDP socket as its phone, all started: (dnsmasq, box, phone). After: the
+    phone and the test's SOCKS closed, the box and dnsmasq stopped."""
+    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), records)
+    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
+    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
+    box.config["network"].update(network or {})
+    phone = RawUA()
+    try:
+        d.start()
+        box.start()
+        yield d, box, phone
+    finally:
+        phone.close()
+        for s in socks:
+            s.close()
+        box.stop()
+        d.stop()
+
+
 @pytest.mark.parametrize("interp", ["cpython", "micropython"])
 def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
     srv_target = ports.udp_port()  # where the SRV record of edge.test points
@@ -78,19 +101,15 @@ def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
     edge_a, edge_host = _loopback(5060)    # edge.test's own A record, on 5060: not to be used
     plain_a, plain_host = _loopback(5060)  # plain.test: an A record only, no SRV
     tls_a, tls_host = _loopback(5061, socket.SOCK_STREAM)  # tls.test: an A record only
-    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+    records = [
         "srv-host=_sip._udp.edge.test,sip-t.edge.test,%d,10,0" % srv_target,
         "host-record=sip-t.edge.test,127.0.0.1",
         "host-record=edge.test,%s" % edge_host,
         "host-record=plain.test,%s" % plain_host,
-        "host-record=tls.test,%s" % tls_host])
+        "host-record=tls.test,%s" % tls_host]
     ca = TestCA(tmp_path / "ca")
-    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
-    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port], "tls": {"ca": str(ca.pem)}})
-    phone = RawUA()
-    try:
-        d.start()
-        box.start()
+    with _box_on_dns(tmp_path, interp, records, (srv_sock, edge_a, plain_a, tls_a),
+                     {"tls": {"ca": str(ca.pem)}}) as (d, box, phone):
         # a Route whose host has SRV records: the SRV target's port, not edge.test:5060
         _options(phone, box, "sip:bob@far.example", "r1", route="sip:edge.test;lr")
         got = _datagram(srv_sock)
@@ -108,12 +127,6 @@ def test_named_next_hop_without_a_port_asks_srv_first(tmp_path, interp):
         hello = _connection(tls_a)
         assert hello is not None and hello[:1] == b"\x16", (hello, box.log()[-2000:])
         dlog = d.log_text().lower()  # the queries carry 0x20 random letter case
-    finally:
-        phone.close()
-        for s in (srv_sock, edge_a, plain_a, tls_a):
-            s.close()
-        box.stop()
-        d.stop()
     assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
     assert "query[srv] _sip._udp.plain.test" in dlog, dlog[-2000:]
     assert "query[srv] _sips._tcp.tls.test" in dlog, dlog[-2000:]
@@ -132,24 +145,12 @@ def test_dotted_quad_with_a_leading_zero_is_not_an_address(tmp_path, interp):
     decimal = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     decimal.bind(("127.0.0.10", port))
     decimal.settimeout(0.2)
-    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [])
-    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
-    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
-    phone = RawUA()
-    try:
-        d.start()
-        box.start()
+    with _box_on_dns(tmp_path, interp, [], (octal, decimal)) as (d, box, phone):
         _options(phone, box, "sip:bob@127.0.0.010:%d" % port, "z1")
         sent = _datagram(octal, 3), _datagram(decimal, 1)
         assert sent == (None, None), (sent, box.log()[-2000:])
         dlog = d.log_text().lower()
         blog = box.log()
-    finally:
-        phone.close()
-        octal.close()
-        decimal.close()
-        box.stop()
-        d.stop()
     assert "query[a] 127.0.0.010 " in dlog, dlog[-2000:]
     assert "network: 127.0.0.010 A: " in blog, blog[-2000:]
 
@@ -166,19 +167,14 @@ def test_transport_udp_in_the_uri_is_used_without_naptr(tmp_path, interp):
     udp_sock.settimeout(0.2)
     tcp_sock, tcp_host = _loopback(0, socket.SOCK_STREAM)
     tcp_target = tcp_sock.getsockname()[1]
-    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+    records = [
         "naptr-record=edge.test,10,50,s,SIP+D2T,,_sip._tcp.edge.test",
         "naptr-record=edge.test,20,50,s,SIP+D2U,,_sip._udp.edge.test",
         "srv-host=_sip._tcp.edge.test,tcp.edge.test,%d,10,0" % tcp_target,
         "srv-host=_sip._udp.edge.test,udp.edge.test,%d,10,0" % udp_target,
         "host-record=tcp.edge.test,%s" % tcp_host,
-        "host-record=udp.edge.test,127.0.0.1"])
-    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
-    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
-    phone = RawUA()
-    try:
-        d.start()
-        box.start()
+        "host-record=udp.edge.test,127.0.0.1"]
+    with _box_on_dns(tmp_path, interp, records, (udp_sock, tcp_sock)) as (d, box, phone):
         _options(phone, box, "sip:bob@far.example", "u1", route="sip:edge.test;transport=udp;lr")
         got = _datagram(udp_sock)
         over_tcp = _connection(tcp_sock, 1)
@@ -187,12 +183,6 @@ def test_transport_udp_in_the_uri_is_used_without_naptr(tmp_path, interp):
         assert over_tcp is None
         assert b"Via: SIP/2.0/UDP " in got, got
         dlog = d.log_text().lower()
-    finally:
-        phone.close()
-        udp_sock.close()
-        tcp_sock.close()
-        box.stop()
-        d.stop()
     assert "query[srv] _sip._udp.edge.test" in dlog, dlog[-2000:]
     assert "query[naptr]" not in dlog, dlog[-2000:]
 
@@ -226,15 +216,10 @@ def test_next_hop_that_does_not_resolve_is_answered_503(tmp_path, interp):
     a Warning, not silence until its own Timer B (32 s); the status shows the reason. An ACK gets
     no answer; a name that resolves still takes the requests."""
     plain_a, plain_host = _loopback(5060)
-    d = Dnsmasq(tmp_path / "dns", ports.udp_port(), [
+    records = [
         "srv-host=_sip._udp.empty.test,gone.empty.test,5060,10,0",  # a target with no address
-        "host-record=plain.test,%s" % plain_host])
-    box = BoxProcess(tmp_path / "box", "A", interpreter=interp)
-    box.config["network"].update({"dns": ["127.0.0.1:%d" % d.port]})
-    phone = RawUA()
-    try:
-        d.start()
-        box.start()
+        "host-record=plain.test,%s" % plain_host]
+    with _box_on_dns(tmp_path, interp, records, (plain_a,)) as (d, box, phone):
         _request(phone, box, "OPTIONS", "sip:bob@far.example", "n1", route="sip:nothere.test;lr")
         got = _final(phone, "n1", 2)
         assert got is not None and got.startswith(b"SIP/2.0 503 "), (got, box.log()[-2000:])
@@ -251,11 +236,6 @@ def test_next_hop_that_does_not_resolve_is_answered_503(tmp_path, interp):
             (got, box.log()[-2000:])
         errors = [s.get("registration_error") for s in box.statuses() if "call" not in s]
         blog = box.log()
-    finally:
-        phone.close()
-        plain_a.close()
-        box.stop()
-        d.stop()
     errors = [e for e in errors if e]
     assert errors and errors[0].startswith("network: nothere.test"), (errors, blog[-2000:])
     assert any(e.startswith("network: empty.test: ") for e in errors), errors
