@@ -59,14 +59,21 @@ def test_sigterm_through_the_micropython_wrapper(tmp_path):
     _secure_call_then_signal(tmp_path, "micropython", signal.SIGTERM, wrapper=True)
 
 
+def _zerotap_on_config(tmp_path, interpreter, command, edit):
+    """`zerotap COMMAND` (run, check) on INTERPRETER with box A's config as EDIT(config) leaves
+    it: the finished process."""
+    box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
+    edit(box.config)
+    box.config_path.write_text(json.dumps(box.config))
+    return subprocess.run(box.base_command() + [command, str(box.config_path)],
+                          capture_output=True, text=True, env=box.env(), cwd=str(ROOT), timeout=60)
+
+
 def test_bad_config_is_refused_naming_the_key(tmp_path):
+    def edit(config):
+        config["media"] = {"clear": "sometimes"}
     for interpreter in ("cpython", "micropython"):
-        box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
-        box.config["media"] = {"clear": "sometimes"}
-        box.config_path.write_text(json.dumps(box.config))
-        r = subprocess.run(box.base_command() + ["run", str(box.config_path)],
-                           capture_output=True, text=True, env=box.env(), cwd=str(ROOT),
-                           timeout=60)
+        r = _zerotap_on_config(tmp_path, interpreter, "run", edit)
         assert r.returncode == 3, (interpreter, r)
         assert "config refused: media.clear: must be one of pass, mute, block, not " \
                "'sometimes'" in r.stderr, (interpreter, r.stderr)
@@ -75,13 +82,10 @@ def test_bad_config_is_refused_naming_the_key(tmp_path):
 def test_check_refuses_an_rtp_range_without_an_even_odd_pair(tmp_path):
     # `python -m zerotap check` names the key and the reason: RTP takes an even port and RTCP
     # the next odd one, and 40001-40002 holds no such pair
+    def edit(config):
+        config["network"]["rtp"] = "40001-40002"
     for interpreter in ("cpython", "micropython"):
-        box = BoxProcess(tmp_path / interpreter, "A", interpreter=interpreter)
-        box.config["network"]["rtp"] = "40001-40002"
-        box.config_path.write_text(json.dumps(box.config))
-        r = subprocess.run(box.base_command() + ["check", str(box.config_path)],
-                           capture_output=True, text=True, env=box.env(), cwd=str(ROOT),
-                           timeout=60)
+        r = _zerotap_on_config(tmp_path, interpreter, "check", edit)
         assert r.returncode == 3, (interpreter, r)
         assert "config refused: network.rtp: bad port range '40001-40002': no even/odd port " \
                "pair (RTP, RTCP) in it" in r.stderr, (interpreter, r.stderr)
