@@ -98,6 +98,44 @@ def _run(boxes, phones, secs, stop=None):
     return stop is not None and stop()
 
 
+def _open_calls(boxes, phones, relay, call_id=1, peers=(1, 0)):
+    """A call on each box (CALL_ID, to sip:peer<PEERS[i]>@x), ACTIVE and answered, as the proxy
+    would make it: its phone side PHONES[i], its provider side the RELAY. The call media, box by
+    box."""
+    medias = []
+    for i, box in enumerate(boxes):
+        call = box.status.new_call(call_id, "out" if i == 0 else "in", "sip:peer%d@x" % peers[i])
+        call.set_state(st.ACTIVE)
+        m = box.media_factory.open(call)
+        medias.append(m)
+        m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
+        m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
+        phones[i].dest = ("127.0.0.1", m.ports(0)[0])
+        m.answered(box.loop.clock())
+    return medias
+
+
+def _direct(medias):
+    return all(m.call_status.security == st.SECURE and m.call_status.path == "direct"
+               for m in medias)
+
+
+def _until_direct(boxes, phones, medias):
+    """Runs the boxes until every call is SECURE on the direct path, 40 s at most."""
+    assert _run(boxes, phones, 40, lambda: _direct(medias)), [
+        (m.call_status.security, m.call_status.error, m.fallback.step) for m in medias]
+
+
+def _close(boxes, phones, *relays):
+    for relay in relays:
+        if relay is not None:
+            relay.stop()
+    for box in boxes:
+        box.shutdown()
+    for p in phones:
+        p.sock.close()
+
+
 def test_a_reinvite_moving_the_provider_media_keeps_the_secure_direct_call(helper, tmp_path):
     # both calls SECURE on the direct path; a re-INVITE (a session refresh, the provider's SBC
     # moving its media anchor) names another port of the provider's media. The box took it for
@@ -108,23 +146,10 @@ def test_a_reinvite_moving_the_provider_media_keeps_the_secure_direct_call(helpe
     b, pb = _box(tmp_path, "B", helper)
     relay = Relay(pa, pb).start()
     relay2 = None
-    boxes, phones, medias = (a, b), (Phone(0x30), Phone(0x50)), []
+    boxes, phones = (a, b), (Phone(0x30), Phone(0x50))
     try:
-        for i, box in enumerate(boxes):
-            call = box.status.new_call(1, "out" if i == 0 else "in", "sip:peer%d@x" % (1 - i))
-            call.set_state(st.ACTIVE)
-            m = box.media_factory.open(call)
-            medias.append(m)
-            m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
-            m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
-            phones[i].dest = ("127.0.0.1", m.ports(0)[0])
-            m.answered(box.loop.clock())
-
-        def direct():
-            return all(m.call_status.security == st.SECURE and m.call_status.path == "direct"
-                       for m in medias)
-        assert _run(boxes, phones, 40, direct), [(m.call_status.security, m.call_status.error,
-                                                  m.fallback.step) for m in medias]
+        medias = _open_calls(boxes, phones, relay)
+        _until_direct(boxes, phones, medias)
         sas = medias[0].call_status.sas
         assert sas == medias[1].call_status.sas
         # the provider moves its media anchor for box A's side: a re-INVITE names another port
@@ -142,13 +167,7 @@ def test_a_reinvite_moving_the_provider_media_keeps_the_secure_direct_call(helpe
         # the provider path's keepalives go where the re-INVITE said
         assert [n for t, side, n, head in relay2.log if side == 0], relay2.log
     finally:
-        relay.stop()
-        if relay2 is not None:
-            relay2.stop()
-        for box in boxes:
-            box.shutdown()
-        for p in phones:
-            p.sock.close()
+        _close(boxes, phones, relay, relay2)
 
 
 def _counts(box):
@@ -178,20 +197,10 @@ def test_many_fallback_calls_leave_nothing_behind(helper, tmp_path):
     ids = []
     try:
         for n in range(4):
-            medias = []
-            for i, box in enumerate(boxes):
-                call = box.status.new_call(n + 1, "out" if i == 0 else "in", "sip:peer%d@x" % i)
-                call.set_state(st.ACTIVE)
-                m = box.media_factory.open(call)
-                medias.append(m)
-                m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
-                m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
-                phones[i].dest = ("127.0.0.1", m.ports(0)[0])
-                m.answered(box.loop.clock())
+            medias = _open_calls(boxes, phones, relay, n + 1, (0, 1))
 
             def direct():
-                return all(m.call_status.security == st.SECURE and
-                           m.call_status.path == "direct" for m in medias)
+                return _direct(medias)
 
             def exchanging():  # every other call ends while the numbers go
                 return all(m.fallback.local_id is not None for m in medias)
@@ -202,7 +211,7 @@ def test_many_fallback_calls_leave_nothing_behind(helper, tmp_path):
                 ids.append(medias[i].fallback.local_id)
                 medias[i].close()
                 phones[i].dest = None
-            del medias, m
+            del medias
             _run(boxes, phones, 3)  # the DELETEs and the TURN releases go out
             seen.append([_counts(box) for box in boxes])
         assert seen[-1] == seen[1] and seen[-2] == seen[0], seen
@@ -212,11 +221,7 @@ def test_many_fallback_calls_leave_nothing_behind(helper, tmp_path):
         for i in ids:
             assert helper.request("GET", "/" + i)[0] == 404, i
     finally:
-        relay.stop()
-        for box in boxes:
-            box.shutdown()
-        for p in phones:
-            p.sock.close()
+        _close(boxes, phones, relay)
 
 
 def test_a_call_on_the_direct_path_is_not_ended_as_dead_when_the_provider_path_goes_quiet(
@@ -228,23 +233,10 @@ def test_a_call_on_the_direct_path_is_not_ended_as_dead_when_the_provider_path_g
     a, pa = _box(tmp_path, "A", helper, timeout_s=5)
     b, pb = _box(tmp_path, "B", helper, timeout_s=5)
     relay = Relay(pa, pb).start()
-    boxes, phones, medias = (a, b), (Phone(0x30), Phone(0x50)), []
+    boxes, phones = (a, b), (Phone(0x30), Phone(0x50))
     try:
-        for i, box in enumerate(boxes):
-            call = box.status.new_call(1, "out" if i == 0 else "in", "sip:peer%d@x" % (1 - i))
-            call.set_state(st.ACTIVE)
-            m = box.media_factory.open(call)
-            medias.append(m)
-            m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
-            m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
-            phones[i].dest = ("127.0.0.1", m.ports(0)[0])
-            m.answered(box.loop.clock())
-
-        def direct():
-            return all(m.call_status.security == st.SECURE and m.call_status.path == "direct"
-                       for m in medias)
-        assert _run(boxes, phones, 40, direct), [(m.call_status.security, m.call_status.error,
-                                                  m.fallback.step) for m in medias]
+        medias = _open_calls(boxes, phones, relay)
+        _until_direct(boxes, phones, medias)
         relay.stop()
         _run(boxes, phones, 8)
         for p in phones:
@@ -255,11 +247,7 @@ def test_a_call_on_the_direct_path_is_not_ended_as_dead_when_the_provider_path_g
             assert m.call_status.security == st.SECURE
         assert phones[0].heard > 50 and phones[1].heard > 50, (phones[0].heard, phones[1].heard)
     finally:
-        relay.stop()
-        for box in boxes:
-            box.shutdown()
-        for p in phones:
-            p.sock.close()
+        _close(boxes, phones, relay)
 
 
 def test_a_fault_on_the_direct_path_ends_that_call_not_the_box(helper, tmp_path):
@@ -270,25 +258,13 @@ def test_a_fault_on_the_direct_path_ends_that_call_not_the_box(helper, tmp_path)
     a, pa = _box(tmp_path, "A", helper)
     b, pb = _box(tmp_path, "B", helper)
     relay = Relay(pa, pb).start()
-    boxes, phones, medias = (a, b), (Phone(0x30), Phone(0x50)), []
+    boxes, phones = (a, b), (Phone(0x30), Phone(0x50))
     try:
-        for i, box in enumerate(boxes):
-            call = box.status.new_call(1, "out" if i == 0 else "in", "sip:peer%d@x" % (1 - i))
-            call.set_state(st.ACTIVE)
-            m = box.media_factory.open(call)
-            medias.append(m)
-            m.set_remote(0, "127.0.0.1", phones[i].port, event_types=(101,))
-            m.set_remote(1, "127.0.0.1", relay.ports[i], event_types=(101,))
-            phones[i].dest = ("127.0.0.1", m.ports(0)[0])
-            m.answered(box.loop.clock())
+        medias = _open_calls(boxes, phones, relay)
         assert _run(boxes, phones, 40, lambda: medias[0].fallback.step == "zrtp")
         medias[0].inject("engine")
         _run(boxes, phones, 3)  # raised out of the loop before
         assert medias[0].faulted is not None and "ICE fallback" in medias[0].faulted, \
             medias[0].faulted
     finally:
-        relay.stop()
-        for box in boxes:
-            box.shutdown()
-        for p in phones:
-            p.sock.close()
+        _close(boxes, phones, relay)
