@@ -205,7 +205,13 @@ class CallFallback(_fallback.FallbackIO):
         if m is not None:  # media on the direct path: the media watch hears the far end here
             m.watch.heard(1, now)
         if self.fb is not None:
-            self._guard(self.fb.receive_ice, bytes(memoryview(data)[:n]), addr, now)
+            # _guard's work inline: no argument tuple per datagram on the direct media path
+            try:
+                self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now)
+            except Exception as e:
+                if m is None:
+                    raise
+                m.box.call_fault(m, "ICE fallback", e)
 
     def send_ice(self, data, addr):
         if self.ep is not None and not self.ep.closed:
