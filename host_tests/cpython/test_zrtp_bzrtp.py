@@ -205,6 +205,38 @@ def test_cache_with_bzrtp(tmp_path):
     assert s.cache == "new" and not s.verified and bz.cache_mismatch
 
 
+def test_crossed_retained_secrets_with_bzrtp(tmp_path):
+    """Our rs1 is bzrtp's rs2 and the other way round (two calls with the same peer ended in
+    opposite orders on the two sides): bzrtp takes the initiator's rs1 first; so must we, in
+    either role. As responder we took our own rs1, and the exchange failed on the Confirm MAC."""
+    ours_store = Storage(str(tmp_path / "ours"))
+    bz_file = tmp_path / "bzrtp.sqlite"
+    older, newer = os.urandom(32), os.urandom(32)
+    peer = None
+    for initiate in (None, False, True):
+        cache = zcache.Cache(ours_store)
+        if peer is not None:
+            cache.forget(peer)
+            cache.store(peer, older)
+            cache.store(peer, newer)  # ours: rs1 newer, rs2 older
+            db = sqlite3.connect(str(bz_file))
+            db.execute("UPDATE zrtp SET rs1 = ?, rs2 = ?", (older, newer))  # bzrtp's: crossed
+            db.commit()
+            db.close()
+        ctx = _sqlite_cache(bz_file)
+        try:
+            ours = _engine(cache=cache, initiate=initiate is not False)
+            s = _check(bzrtp.Duel(ours, ctx.main, seed=7).run())
+            if initiate is False:
+                assert s.role == E.RESPONDER
+            if peer is not None:
+                assert s.cache == "match" and not ctx.main.cache_mismatch, initiate
+            peer = ours.peer_zid
+            ours.end()
+        finally:
+            ctx.close()
+
+
 def test_multistream_with_bzrtp():
     ctx = bzrtp.BzrtpContext(THEIRS)
     try:

@@ -273,6 +273,25 @@ def test_a_wiped_cache_gives_a_mismatch_on_the_other_side():
     assert sa.cache == sb.cache == "match"
 
 
+def test_crossed_retained_secrets_pick_the_initiators_first():
+    # Two calls between the same two boxes at once, ending in opposite orders on the two sides,
+    # leave each side's rs1 as the other's rs2 (section 4.6.1 shifts them). Both sides must pick
+    # the same s1: the initiator's rs1 when the responder has it, as bzrtp does. The responder
+    # picked its own rs1 first, so s0 differed and every later call failed on the Confirm MAC
+    # (test_zrtp_bzrtp checks the order against bzrtp).
+    older, newer = bytes(range(32)), bytes(range(32, 64))
+    for a_initiates in (True, False):
+        ca, cb = zcache.Cache(None, clock=_clock()), zcache.Cache(None, clock=_clock())
+        a, b = _engines(cache_a=ca, cache_b=cb, initiate_a=a_initiates, initiate_b=not a_initiates)
+        for first, second, cache, peer in ((older, newer, ca, b), (newer, older, cb, a)):
+            cache.store(peer.zid, first)
+            cache.store(peer.zid, second)
+        sa, sb = _check_secure_pair(Sim(a, b, seed=4).run())
+        assert sa.cache == sb.cache == "match", a_initiates
+        assert (sa.role == E.INITIATOR) == a_initiates
+        assert ca.get(b.zid).rs1 == cb.get(a.zid).rs1 not in (older, newer)  # the new rs1, on both sides
+
+
 def test_cache_is_written_when_the_call_ends():
     st = fresh_storage("zrtp-engine")
     ca = zcache.Cache(st, clock=_clock())

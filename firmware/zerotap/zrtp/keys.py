@@ -55,12 +55,20 @@ def select_s1(hmac, rs1, rs2, peer_rs1_id, peer_rs2_id, peer_label):
     """s1 for s0: our rs1 if the peer has it, else our rs2 if the peer has it, else None (section 4.3).
 
     PEER_LABEL is the label the peer made its IDs with (b"Responder" when we are the initiator).
-    Returns ``(s1, matched)``: MATCHED is False when we had a secret the peer does not have."""
-    for rs in (rs1, rs2):
-        if rs is not None:
-            i = rs_id(hmac, rs, peer_label)
+    Returns ``(s1, matched)``: MATCHED is False when we had a secret the peer does not have.
+    Both sides take the initiator's first secret the responder has (the initiator's rs1 before
+    its rs2, as bzrtp): when each side's rs1 is the other's rs2, "our rs1 first" on both sides
+    would pick two different secrets."""
+    ids = [(rs, rs_id(hmac, rs, peer_label)) for rs in (rs1, rs2) if rs is not None]
+    if peer_label == b"Responder":  # we initiate: our own order
+        for rs, i in ids:
             if i == peer_rs1_id or i == peer_rs2_id:
                 return rs, True
+    else:  # we respond: the initiator's order
+        for pid in (peer_rs1_id, peer_rs2_id):
+            for rs, i in ids:
+                if i == pid:
+                    return rs, True
     return None, False
 
 
