@@ -195,6 +195,27 @@ def test_peer_hello_hash():
     raises(lambda: a.set_peer_hello_hash("x" * 64), "a=zrtp-hash is not hex: '%s'" % ("x" * 64))
 
 
+def test_a_rejected_hello_is_the_reason_when_the_exchange_times_out():
+    # The peer's Hello does not match its a=zrtp-hash (a man in the middle, or a signalling path
+    # that rewrote it): ignored; when the exchange then times out, its fatal Error (what the status
+    # shows) names that Hello, not only "not secure after 60 s" with the cause in a log line.
+    a, b = _pair(timeout_ms=5000)
+    a.set_peer_hello_hash(E.Engine(0x0C0C0C0C).hello_hash())
+    a.start(0)
+    b.start(0)
+    shuttle(a, b)
+    now = 0
+    for _ in range(200):
+        t = a.timer()
+        if t is None or a.state == E.FAILED:
+            break
+        now = t
+        a.handle_timer(now)
+    ev = events(a)
+    assert a.state == E.FAILED and now == 5000 and ev[-1].fatal and ev[-1].code == 0xB0, ev
+    assert "not secure 5000 ms" in ev[-1].reason and "does not match the a=zrtp-hash" in ev[-1].reason
+
+
 def test_hello_with_our_own_zid_is_dropped_with_a_warning():
     # RFC 6189 says Error 0x90; but a Hello is unauthenticated and anyone can send one with our
     # (public) ZID: it must not end the exchange (issue 12, test_trust_exchange.py)

@@ -267,7 +267,7 @@ class Engine:
         self._hello = self._build_hello()
         self._peer_hello = None
         self._peer_hello_hash = None
-        self._hello_hash_warned = False
+        self._hello_warning = None  # why a Hello was ignored (the first reason), for the timeout's Error
         self._hello_acked = False
         self._heard_ms = None
         self._no_peer_reported = False
@@ -425,7 +425,10 @@ class Engine:
                 if self._bad_confirm is not None:
                     self._fail(packets.ERROR_CONFIRM_MAC, self._bad_confirm)
                 else:
-                    self._fail(packets.ERROR_TIMEOUT, "not secure %d ms after the peer was heard" % self.config.timeout_ms)
+                    why = "not secure %d ms after the peer was heard" % self.config.timeout_ms
+                    if self._peer_hello is None and self._hello_warning is not None:
+                        why += ": " + self._hello_warning  # the cause, not only the timeout
+                    self._fail(packets.ERROR_TIMEOUT, why)
                 return
             if self._rtx.at is not None and now_ms >= self._rtx.at:
                 self._retransmit(now_ms)
@@ -624,8 +627,8 @@ class Engine:
         self._try_commit(now_ms)
 
     def _warn_hello(self, reason):
-        if not self._hello_hash_warned:  # once per exchange: a flood of them must not flood the log
-            self._hello_hash_warned = True
+        if self._hello_warning is None:  # once per exchange: a flood of them must not flood the log
+            self._hello_warning = reason
             self._events.append(Error(None, reason, fatal=False))
 
     def _hello_again(self, h, now_ms):
