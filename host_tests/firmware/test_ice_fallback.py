@@ -549,9 +549,9 @@ def test_a_helper_failure_after_secure_direct_leaves_the_call_secure():
         start(tag, method, path, body, headers)
     a.helper = request
     sim.run(30000, stop=sim.both_secure)
-    assert sim.both_secure() and lost == ["post"]
-    a.fb.helper_failed("post", "no answer within 5000 ms", sim.net.now)
-    a.fb.helper_reply("post", 500, b"", sim.net.now)  # or an error status, as late
+    assert sim.both_secure() and [t[0] for t in lost] == ["post"]
+    a.fb.helper_failed(lost[0], "no answer within 5000 ms", sim.net.now)
+    a.fb.helper_reply(lost[0], 500, b"", sim.net.now)  # or an error status, as late
     sim.run(sim.net.now + 2000)
     assert a.call.security == status.SECURE and a.session.secure.is_secure
     assert a.fb.step == fbmod.DIRECT and a.session.path is a.fb.path, a.fb.reason

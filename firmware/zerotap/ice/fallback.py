@@ -445,7 +445,8 @@ class Fallback:
         # offer without candidates makes the helper's GET ?wait hold the peer until then)
         body = json.dumps(self._offer_dict(False)).encode()
         self._put_pending = True
-        self.io.helper("put", "PUT", "/", body, [("Content-Type", "application/json")])
+        self.io.helper(("put", self.attempts), "PUT", "/", body,
+                       [("Content-Type", "application/json")])
 
     def _make_agent(self, turn, now):
         if self.agent is not None:
@@ -488,9 +489,11 @@ class Fallback:
     # --- helper answers -----------------------------------------------------------------------
     def helper_reply(self, tag, status, body, now):
         self._now = now
+        tag, n = tag  # (kind, the attempt that asked): an earlier attempt's answer is not ours
         if tag == "put":
-            late = self.step in (WATCH, FAILED) or not self._put_pending
-            self._put_pending = False
+            late = n != self.attempts or self.step in (WATCH, FAILED) or not self._put_pending
+            if n == self.attempts:
+                self._put_pending = False
             why = None
             if status != 200:
                 why = "PUT answered %d" % status
@@ -530,7 +533,7 @@ class Fallback:
                 if self.insync or self._last_rx is not None:
                     at = max(now, (self._last_rx or now) + GAP_MS)
                 self._send_at = at
-        elif self.step in (WATCH, FAILED):
+        elif self.step in (WATCH, FAILED) or n != self.attempts:
             return
         elif tag == "post":
             if status != 200:
@@ -570,20 +573,20 @@ class Fallback:
 
     def helper_failed(self, tag, reason, now):
         self._now = now
-        if tag == "delete" or self.step in (WATCH, FAILED):
+        if tag[0] == "delete" or tag[1] != self.attempts or self.step in (WATCH, FAILED):
             return
         self._fail("helper: %s" % reason, now)
 
     def _delete(self, local_id, token):
         """Our offer goes from the helper (read by anyone who asks for the number until then)."""
         if token is not None:
-            self.io.helper("delete", "DELETE", "/" + local_id, None,
+            self.io.helper(("delete", self.attempts), "DELETE", "/" + local_id, None,
                            [("X-icestorage-token", token)])
 
     def _post(self):
         self._posted = True
         body = json.dumps(self._offer_dict()).encode()
-        self.io.helper("post", "POST", "/" + self.local_id, body,
+        self.io.helper(("post", self.attempts), "POST", "/" + self.local_id, body,
                        [("Content-Type", "application/json"), ("X-icestorage-token", self.token)])
 
     # --- DTMF out -----------------------------------------------------------------------------
@@ -851,7 +854,8 @@ class Fallback:
             self._get_at = None
             self._get_pending = True
             self._get_id = self.peer_id
-            self.io.helper("get", "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S), None, [])
+            self.io.helper(("get", self.attempts), "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S),
+                           None, [])
         if self._keepalive_at is not None and now >= self._keepalive_at:
             self._keepalive(now)
         a = self.agent
