@@ -684,20 +684,25 @@ class Fallback:
         self._flush(now)
 
     def receive_ice(self, data, addr, now):
-        """A datagram on the call's ICE socket."""
+        """A datagram on the call's ICE socket. True when it came from the selected pair's far
+        end (what tells the media watch that the far end is there; a stranger's does not)."""
         self._now = now
         a = self.agent
         if a is None:
-            return
+            return False
         got = a.receive(data, addr, now)
-        if got is not None and self.selected is not None and self.path is not None:
+        sel = self.selected
+        far = sel is not None and addr == sel[1].addr
+        if got is not None and sel is not None and self.path is not None:
             if a.turn is not None and addr == a.turn.server:
-                addr = self.selected[1].addr  # relayed (the TURN server's permission: the peer)
+                addr = sel[1].addr  # relayed (the TURN server's permission: the peer)
+                far = True
             # the session takes media only from the selected pair's far end before SECURE
             buf = bytearray(got)
             self.session.receive(self.path.rtp_leg, buf, len(buf), addr, now)
         self._flush(now)
         self.poll(now)
+        return far
 
     def send_media(self, buf, n):
         """The media session's transmit for the ICE leg: on the selected pair (direct or TURN)."""
