@@ -68,20 +68,24 @@ def test_the_put_answer_of_an_earlier_attempt_is_not_taken_by_the_retry():
 
 
 def test_a_late_get_of_an_earlier_attempt_is_not_taken_as_the_peers_offer():
-    # A asked for B's offer; the answer comes after A's attempt ended and its retry began (with
-    # a new number, a new agent): it was taken as the offer of the peer of the new attempt, ICE
-    # ran against it before any frame of this attempt was heard
+    # A asked for B's offer (complete at the helper by then); the answer arrives after A's
+    # attempt ended and its retry began (with a new number, a new agent): it was taken as the
+    # offer of the peer of the new attempt, and ICE ran against it before any frame of this
+    # attempt was heard
     sim = Sim(blocked=True)
     a, b = sim.boxes
-    _until(sim, lambda: any(p[2] == "GET" for p in a.pending))
+
+    def complete():
+        o = sim.helper.offers.get(b.fb.local_id)
+        return o is not None and o[0]["candidates"] != []
+    _until(sim, lambda: complete() and any(p[2] == "GET" for p in a.pending))
     old = _held(a, "GET")
+    answers = [sim.helper.handle(p[2], p[3], p[4], p[5]) for p in old]
+    assert [g[0] for g in answers] == [200]
     _fail_and_retry(sim, a)
     sim.run(sim.net.now + 100)
-    _until(sim, lambda: b.fb._peer_offer is not None)  # B's own offer is complete by now
     now = sim.net.now
-    for p in old:
-        got = sim.helper.handle(p[2], p[3], p[4], p[5])
-        assert got[0] == 200
+    for p, got in zip(old, answers):
         a.fb.helper_reply(p[1], got[0], got[1], now)
     sim.run(now + 200)
     # no check list before a frame of the peer was heard in this attempt
@@ -104,3 +108,19 @@ def test_no_second_get_goes_beside_the_one_out():
     sim.run(now + fbmod.GET_RETRY_MS + 100)
     gets = [p for p in a.pending if p[2] == "GET"]
     assert len(gets) == 1, gets
+
+
+def test_a_retry_on_one_box_while_the_other_still_checks_goes_secure():
+    # both boxes check (ICE on the direct path); box A gives up (its attempt ends) and its user
+    # presses retry: A has a new number and a new agent, and sends "*A" + the new number. Box B
+    # went on with its attempt: ICE against A's old offer, its own number already sent and
+    # confirmed, so it stayed silent; A never heard B again ("no box at the far end answered")
+    # and B ran into its deadline
+    sim = Sim(blocked=True)
+    a, b = sim.boxes
+    _until(sim, lambda: a.fb.step == fbmod.CONNECT and b.fb.step == fbmod.CONNECT)
+    _fail_and_retry(sim, a, "ICE failed: no pair")
+    sim.run(sim.net.now + fbmod.DEADLINE_MS, stop=sim.both_secure)
+    assert sim.both_secure(), (a.fb.step, a.fb.reason, b.fb.step, b.fb.reason)
+    assert a.call.sas == b.call.sas and a.call.security == status.SECURE
+    assert a.fb.peer_id == b.fb.local_id and b.fb.peer_id == a.fb.local_id

@@ -387,6 +387,11 @@ class Fallback:
     def _frame(self, kind, peer_id, now, form=None):
         if peer_id == self.local_id:
             return  # our own frame, echoed
+        if kind == _frame.OFFER and self.peer_id not in (None, peer_id):
+            # "*A" with another number than the one we hold: the peer's box started over (its
+            # user's retry) and holds nothing of ours; ICE against its old offer cannot meet it,
+            # so we start over too (the frame restarts us as after a failure; we answer "#A")
+            self._fail("the peer's box started over", now)
         if form is not None:
             self._peer_form = form
         self.peer_frames += 1
