@@ -268,3 +268,36 @@ def test_a_fault_on_the_direct_path_ends_that_call_not_the_box(helper, tmp_path)
             medias[0].faulted
     finally:
         _close(boxes, phones, relay)
+
+
+def test_a_strangers_datagrams_on_the_ice_socket_do_not_keep_a_dead_call_alive(helper, tmp_path):
+    # media.timeout_s 5: both calls SECURE (direct), then box B vanishes with the provider's
+    # relay (power cut, link gone). Box A's call is dead and must end in about 5 s. But a stranger
+    # sends datagrams to A's ICE socket (its port is the top of network.rtp, the same in every
+    # call): every one of them counted as the far end heard, and the dead call was kept for as
+    # long as the stranger went on
+    a, pa = _box(tmp_path, "A", helper, timeout_s=5)
+    b, pb = _box(tmp_path, "B", helper, timeout_s=5)
+    relay = Relay(pa, pb).start()
+    boxes, phones = (a, b), (Phone(0x30), Phone(0x50))
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.1", 0))
+    try:
+        medias = _open_calls(boxes, phones, relay)
+        _until_direct(boxes, phones, medias)
+        target = medias[0].fallback.io.ep.sock.getsockname()
+        relay.stop()
+        b.shutdown()
+        pkt = bytes((0x80, 0, 0, 1, 0, 0, 0, 1, 9, 9, 9, 9)) + b"\x42" * 160
+        at = [0]
+
+        def spray():
+            if time.time() >= at[0]:
+                at[0] = time.time() + 0.05
+                stranger.sendto(pkt, target)
+            return medias[0].faulted is not None
+        assert _run((a,), phones[:1], 12, spray), medias[0].call_status.as_dict()
+        assert "network" in medias[0].faulted, medias[0].faulted
+    finally:
+        stranger.close()
+        _close((a,), phones, relay)

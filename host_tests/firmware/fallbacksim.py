@@ -124,6 +124,7 @@ class Box(fbmod.FallbackIO):
         self.ice_closed = 0
         self.zid_seed = 0x1000 + i
         self.legs_made = 0
+        self.agents_made = 0  # each later agent (a retry) draws credentials of its own
         leg = self._leg() if box else None
         self.session = media.MediaSession(self._transmit, "pass", leg, self.call)
         if leg is not None:
@@ -154,16 +155,18 @@ class Box(fbmod.FallbackIO):
 
     def _agent(self, controlling, turn):
         tconf = None
+        if self.sim.helper_turn is not None and not turn:
+            return None  # no ice.stun/ice.turn: wait for the helper's PUT answer
+        seed = 5 + self.i + 10 * self.agents_made
+        self.agents_made += 1
         if self.sim.helper_turn is not None:
-            if not turn:
-                return None  # no ice.stun/ice.turn: wait for the helper's PUT answer
             # the helper's TURN server (at an address where nothing answers: gathering ends
             # only when the Allocate times out)
-            return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN,
+            return ice.Agent(controlling, rand_from(seed), stun_server=STUN,
                              turn=(tuple(turn["server"]), turn["username"], turn["password"]))
         if self.sim.turn:
             tconf = (TURN, "1900000000:box", "secret")
-        return ice.Agent(controlling, rand_from(5 + self.i), stun_server=STUN, turn=tconf)
+        return ice.Agent(controlling, rand_from(seed), stun_server=STUN, turn=tconf)
 
     # FallbackIO
     def open_ice(self):

@@ -387,6 +387,11 @@ class Fallback:
     def _frame(self, kind, peer_id, now, form=None):
         if peer_id == self.local_id:
             return  # our own frame, echoed
+        if kind == _frame.OFFER and self.peer_id not in (None, peer_id):
+            # "*A" with another number than the one we hold: the peer's box started over (its
+            # user's retry) and holds nothing of ours; ICE against its old offer cannot meet it,
+            # so we start over too (the frame restarts us as after a failure; we answer "#A")
+            self._fail("the peer's box started over", now)
         if form is not None:
             self._peer_form = form
         self.peer_frames += 1
@@ -445,7 +450,8 @@ class Fallback:
         # offer without candidates makes the helper's GET ?wait hold the peer until then)
         body = json.dumps(self._offer_dict(False)).encode()
         self._put_pending = True
-        self.io.helper("put", "PUT", "/", body, [("Content-Type", "application/json")])
+        self.io.helper(("put", self.attempts), "PUT", "/", body,
+                       [("Content-Type", "application/json")])
 
     def _make_agent(self, turn, now):
         if self.agent is not None:
@@ -488,9 +494,11 @@ class Fallback:
     # --- helper answers -----------------------------------------------------------------------
     def helper_reply(self, tag, status, body, now):
         self._now = now
+        tag, n = tag  # (kind, the attempt that asked): an earlier attempt's answer is not ours
         if tag == "put":
-            late = self.step in (WATCH, FAILED) or not self._put_pending
-            self._put_pending = False
+            late = n != self.attempts or self.step in (WATCH, FAILED) or not self._put_pending
+            if n == self.attempts:
+                self._put_pending = False
             why = None
             if status != 200:
                 why = "PUT answered %d" % status
@@ -530,7 +538,7 @@ class Fallback:
                 if self.insync or self._last_rx is not None:
                     at = max(now, (self._last_rx or now) + GAP_MS)
                 self._send_at = at
-        elif self.step in (WATCH, FAILED):
+        elif self.step in (WATCH, FAILED) or n != self.attempts:
             return
         elif tag == "post":
             if status != 200:
@@ -570,20 +578,20 @@ class Fallback:
 
     def helper_failed(self, tag, reason, now):
         self._now = now
-        if tag == "delete" or self.step in (WATCH, FAILED):
+        if tag[0] == "delete" or tag[1] != self.attempts or self.step in (WATCH, FAILED):
             return
         self._fail("helper: %s" % reason, now)
 
     def _delete(self, local_id, token):
         """Our offer goes from the helper (read by anyone who asks for the number until then)."""
         if token is not None:
-            self.io.helper("delete", "DELETE", "/" + local_id, None,
+            self.io.helper(("delete", self.attempts), "DELETE", "/" + local_id, None,
                            [("X-icestorage-token", token)])
 
     def _post(self):
         self._posted = True
         body = json.dumps(self._offer_dict()).encode()
-        self.io.helper("post", "POST", "/" + self.local_id, body,
+        self.io.helper(("post", self.attempts), "POST", "/" + self.local_id, body,
                        [("Content-Type", "application/json"), ("X-icestorage-token", self.token)])
 
     # --- DTMF out -----------------------------------------------------------------------------
@@ -681,20 +689,25 @@ class Fallback:
         self._flush(now)
 
     def receive_ice(self, data, addr, now):
-        """A datagram on the call's ICE socket."""
+        """A datagram on the call's ICE socket. True when it came from the selected pair's far
+        end (what tells the media watch that the far end is there; a stranger's does not)."""
         self._now = now
         a = self.agent
         if a is None:
-            return
+            return False
         got = a.receive(data, addr, now)
-        if got is not None and self.selected is not None and self.path is not None:
+        sel = self.selected
+        far = sel is not None and addr == sel[1].addr
+        if got is not None and sel is not None and self.path is not None:
             if a.turn is not None and addr == a.turn.server:
-                addr = self.selected[1].addr  # relayed (the TURN server's permission: the peer)
+                addr = sel[1].addr  # relayed (the TURN server's permission: the peer)
+                far = True
             # the session takes media only from the selected pair's far end before SECURE
             buf = bytearray(got)
             self.session.receive(self.path.rtp_leg, buf, len(buf), addr, now)
         self._flush(now)
         self.poll(now)
+        return far
 
     def send_media(self, buf, n):
         """The media session's transmit for the ICE leg: on the selected pair (direct or TURN)."""
@@ -851,7 +864,8 @@ class Fallback:
             self._get_at = None
             self._get_pending = True
             self._get_id = self.peer_id
-            self.io.helper("get", "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S), None, [])
+            self.io.helper(("get", self.attempts), "GET", "/%s?wait=%d" % (self.peer_id, GET_WAIT_S),
+                           None, [])
         if self._keepalive_at is not None and now >= self._keepalive_at:
             self._keepalive(now)
         a = self.agent

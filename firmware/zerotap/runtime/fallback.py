@@ -202,12 +202,13 @@ class CallFallback(_fallback.FallbackIO):
 
     def _datagram(self, ep, data, n, addr, now):
         m = self.call_media
-        if m is not None:  # media on the direct path: the media watch hears the far end here
-            m.watch.heard(1, now)
         if self.fb is not None:
             # _guard's work inline: no argument tuple per datagram on the direct media path
             try:
-                self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now)
+                # media on the direct path: the media watch hears the far end here (the selected
+                # pair's far end, not a stranger)
+                if self.fb.receive_ice(bytes(memoryview(data)[:n]), addr, now) and m is not None:
+                    m.watch.heard(1, now)
             except Exception as e:
                 if m is None:
                     raise
