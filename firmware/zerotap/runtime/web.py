@@ -21,7 +21,6 @@ A saved configuration restarts the box loop: the launcher (``python -m zerotap r
 import gc
 import json
 import sys
-import time
 
 from zerotap import __version__
 from zerotap.crypto import drbg as _drbg
@@ -34,10 +33,6 @@ from zerotap.web import http as _http
 MAX_CONNS = 4
 REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
 PASSWORD_FILE = "web_password"
-# the uptime's clock: CPython's monotonic one (the wall clock jumps when NTP sets it after the box
-# started, on a host without a clock of its own); a board's time.time, which nothing sets
-_clock = getattr(time, "monotonic", time.time)
-_STARTED = _clock()
 
 
 class BoxHost:
@@ -119,7 +114,9 @@ class BoxHost:
         rows = [("board", getattr(self.box, "board_name", None) or "host (%s)" % sys.platform),
                 ("firmware", "ZeroTap " + __version__),
                 ("interpreter", "%s %s" % (impl.name, ".".join(str(x) for x in impl.version[:3]))),
-                ("uptime", _uptime(int(_clock() - _STARTED)))]
+                # the box's loop clock: made with the loop at the box's start (a config saved here
+                # starts it again), never wraps, not moved when NTP sets the wall clock
+                ("uptime", _uptime(self.box.loop.clock() // 1000))]
         gc.collect()
         free = getattr(gc, "mem_free", None)
         if free is not None:
