@@ -216,7 +216,10 @@ class BoxStatus:
     def end_call(self, status):
         status.state = ENDED
         if status in self.calls:
+            i = self.calls.index(status)
             self.calls.remove(status)
+            if i < self.selected:  # a call before the shown one: the shown one stays shown
+                self.selected -= 1
         if self.selected >= len(self.calls):
             self.selected = 0
         self.changed(status)
