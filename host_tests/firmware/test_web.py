@@ -3,7 +3,7 @@ record, sessions, CSRF, the login rate limit, the config form, and the pages thr
 the real config validation and a real Storage (docs/web.md)."""
 import json
 
-from support import Xorshift32, fresh_storage, raises
+from support import Xorshift32, fresh_storage, raises, scratch
 from zerotap import config
 from zerotap.web import app as _app
 from zerotap.web import auth
@@ -201,7 +201,7 @@ class _Host:
         return {"ok": True, "network": "up", "calls": [{"call": 1, "security": "secure",
                                                         "sas": "ab12", "verified": False}]}
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         if call != 1:
             raise ValueError("no call %d" % call)
         self.acts.append((action, call))
@@ -281,11 +281,11 @@ def test_action_needs_csrf():
                         "127.0.0.1", 3)
     code, _, body = _split(out)
     assert code == 403 and "CSRF" in body and host.acts == []
-    body = ("csrf=%s&call=1&action=verified" % csrf).encode()
+    body = ("csrf=%s&call=1&action=verified&sas=ab12" % csrf).encode()
     code, lines, _ = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
                                        "127.0.0.1", 4)[0])
     assert code == 303 and host.acts == [("verified", 1)]
-    body = ("csrf=%s&call=2&action=verified" % csrf).encode()
+    body = ("csrf=%s&call=2&action=verified&sas=ab12" % csrf).encode()
     code, _, text = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
                                       "127.0.0.1", 4)[0])
     assert code == 400 and "no call 2" in text
@@ -354,7 +354,7 @@ class _FallbackHost(_Host):
             {"call": 2, "security": "secure", "sas": "ab12", "verified": False,
              "fallback": "direct", "path": "direct"}]}
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         if call != 1:
             raise ValueError("call %d has no ICE fallback to retry" % call)
         self.acts.append((action, call))
@@ -634,3 +634,59 @@ def test_a_web_port_another_program_holds_is_refused_before_it_is_saved():
         other.close()
     out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
     assert _split(out)[0] == 200 and after == "restart"  # free again: saved
+
+
+# --- the action applies to the SAS the page showed (review round 10) ----------------------------
+def test_verified_on_the_page_applies_only_to_the_sas_it_showed():
+    # The page shows call 1's SAS; the person reads it aloud with the far end and presses
+    # "SAS matches: verified". Meanwhile the call's far media moved (a re-INVITE to another
+    # peer): a new ZRTP exchange, a new SAS, which nobody compared. The press named only the
+    # call, and the box marked the new exchange VERIFIED (the trust cache keeps the flag for
+    # the new peer's ZID).
+    from test_months_box import _config
+    from zerotap import status
+    from zerotap.runtime import box as runtime_box
+    from zerotap.runtime import web
+
+    b = runtime_box.Box(_config(scratch("web-sas-shown")), log=lambda text: None, name="S")
+    try:
+        app, _, tok, csrf = _logged_in()
+        app.host = web.BoxHost(b)
+        call = b.status.new_call(1, "out", "sip:bob@x")
+        call.set_secure("ab12", "B32", "S256", "AES1", "HS32", "X255", "aa" * 12,
+                        status.CACHE_NEW, False)
+        code, _, body = _split(app.handle(_req("GET", "/api/status", cookies={"zt": tok}),
+                                          "127.0.0.1", 3)[0])
+        shown = json.loads(body)["calls"][0]
+        assert code == 200 and shown["sas"] == "ab12" and shown["verified"] is False
+        # the page's form carries the SAS it shows
+        js = app.handle(_req("GET", "/s.js", cookies={"zt": tok}), "127.0.0.1", 3)[0].decode()
+        assert "name=sas value=\"'+e(c.sas)+'\"" in js
+        call.rekeying()
+        call.set_secure("zz99", "B32", "S256", "AES1", "HS32", "X255", "bb" * 12,
+                        status.CACHE_NEW, False)
+        body = "csrf=%s&call=1&action=verified&sas=%s" % (csrf, shown["sas"])
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 4)[0])
+        assert code == 400 and "SAS is now zz99, not ab12" in text, text[-300:]
+        assert call.verified is False
+        body = "csrf=%s&call=1&action=verified" % csrf  # no SAS named: nothing to hold it to
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 5)[0])
+        assert code == 400 and call.verified is False
+        body = "csrf=%s&call=1&action=verified&sas=zz99" % csrf  # the page shows the new one
+        code, lines, _ = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                           "127.0.0.1", 6)[0])
+        assert code == 303 and call.verified is True
+        body = "csrf=%s&call=1&action=unverified&sas=ab12" % csrf
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 7)[0])
+        assert code == 400 and call.verified is True
+        # the local control takes the SAS too (python -m zerotap control verify 1 zz99)
+        raises(lambda: b.control.command(["unverify", "1", "ab12"]),
+               "call 1's SAS is now zz99, not ab12")
+        assert b.control.command(["unverify", "1", "zz99"])["call"]["verified"] is False
+        assert b.control.command(["verify", "1"])["call"]["verified"] is True
+    finally:
+        b.shutdown()
+

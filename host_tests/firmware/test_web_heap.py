@@ -168,7 +168,7 @@ def test_the_page_fits_its_share_of_the_heap_with_two_secure_calls():
     peaks = []
     for method, path, body in (("GET", "/", b""), ("GET", "/api/status", b""), ("GET", "/s.js", b""),
                                ("GET", "/s.css", b""), ("GET", "/device", b""), ("GET", "/config", b""),
-                               ("POST", "/action", ("csrf=%s&call=1&action=verified" % csrf).encode())):
+                               ("POST", "/action", ("csrf=%s&call=1&action=verified&sas=ab12" % csrf).encode())):
         raw = _raw(method, path, body, {"zt": tok})
         conn, grown = _allocated(lambda: _serve(app, raw, 3))
         assert conn.code() in (200, 303), (path, conn.first)

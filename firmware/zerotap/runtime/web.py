@@ -48,11 +48,12 @@ class BoxHost:
     def status(self):
         return self.box.control.command(["status"])
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         """ACTION (``verified``, ``unverified``, ``retry_fallback``) on call number CALL, as the
-        local control does it (ValueError with the reason when it does not apply)."""
+        local control does it (ValueError with the reason when it does not apply); SAS: only
+        while that is the call's SAS."""
         words = {"verified": "verify", "unverified": "unverify"}.get(action, action)
-        self.box.control.command([words, str(call)])
+        self.box.control.command([words, str(call)] + ([sas] if sas else []))
 
     def _store(self):
         store = getattr(self.box, "config_store", None)

@@ -6,9 +6,10 @@ bytes out). docs/web.md is the user's guide.
                                                        # restarts once OUT went out)
 
 HOST is what the pages need of the box (:class:`zerotap.runtime.web.BoxHost` on a box; tests
-pass their own): ``status()`` (the control's ``status`` reply), ``act(action, call)``,
-``config_text()``, ``save_config(text)`` (validates as at boot, raises ``ConfigError`` naming the
-key, writes atomically), ``device()`` (a dict) and ``wifi`` (True on a Wi-Fi board).
+pass their own): ``status()`` (the control's ``status`` reply), ``act(action, call, sas)`` (SAS:
+the one the page showed, or None), ``config_text()``, ``save_config(text)`` (validates as at
+boot, raises ``ConfigError`` naming the key, writes atomically), ``device()`` (a dict) and
+``wifi`` (True on a Wi-Fi board).
 
 Pages: ``/login``, ``/`` (status, with the actions: verified / not verified for a secure call,
 "Retry the fallback" for a call whose ICE fallback failed), ``/config``, ``/device``; ``/api/status``
@@ -37,7 +38,8 @@ JS = b"""var t=document.getElementById('st');function e(s){return String(s==null
 .replace(/[&<>"']/g,function(c){return'&#'+c.charCodeAt(0)+';'})}
 function f(c,k){var x=document.body.dataset.csrf;return'<form method=post action=/action>'+
 '<input type=hidden name=csrf value="'+e(x)+'"><input type=hidden name=call value="'+c.call+
-'"><button name=action value='+k+' id='+k+c.call+'>'+(k=='verified'?'SAS matches: verified':
+'"><input type=hidden name=sas value="'+e(c.sas)+'"><button name=action value='+k+' id='+k+
+c.call+'>'+(k=='verified'?'SAS matches: verified':
 k=='unverified'?'Not verified':'Retry the fallback')+'</button></form>'}
 function r(s){var h='<p>Network: '+e(s.network)+' '+e(s.ip)+' ('+e(s.transport)+
 (s.public?', public '+e(s.public):'')+')<br>Registration: '+(s.registered?'<b class=ok>registered</b>':
@@ -340,8 +342,11 @@ class WebApp:
         if action is None or not call.isdigit():
             raise HttpError(400, "action must be verified, unverified or retry_fallback, with a call "
                                  "number")
+        sas = form.get("sas")
+        if action != "retry_fallback" and not sas:  # the SAS the page showed, and no other
+            raise HttpError(400, "verified or not verified: the form names the SAS it showed")
         try:
-            self.host.act(action, int(call))
+            self.host.act(action, int(call), sas)
         except ValueError as e:
             raise HttpError(400, str(e))
         return _redirect("/"), None
