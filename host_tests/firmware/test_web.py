@@ -690,3 +690,31 @@ def test_verified_on_the_page_applies_only_to_the_sas_it_showed():
     finally:
         b.shutdown()
 
+
+def test_a_config_whose_status_file_or_trust_cache_cannot_open_is_refused_before_it_is_saved():
+    # status (the JSON lines' file) typed as a path in a folder that does not exist, or
+    # zrtp.cache as a folder that cannot be made: the save passed, the box restarted on it and
+    # could not start (the host's process exits with "cannot start: status: cannot open",
+    # its service manager starts it again on the same file): no box, no page to fix it from
+    from zerotap.runtime import web
+
+    store, box = _saving_box("web-unopenable")
+    d = scratch("web-unopenable-paths")
+    with open(d + "/a-file", "w") as f:
+        f.write("not a folder")
+    base = dict(BASE, status=d + "/status.jsonl", zrtp={"cache": d + "/cache"})
+    store.write("config.json", json.dumps(base).encode())
+    app, _, tok, csrf = _logged_in()
+    app.host = web.BoxHost(box)
+    for key, value in (("status", d + "/no-such-folder/status.jsonl"),
+                       ("zrtp.cache", d + "/a-file/cache")):
+        body = ("csrf=%s&%s=%s" % (csrf, key, value)).encode()
+        out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+        code, _, page = _split(out)
+        assert code == 400 and after is None, page[-400:]
+        assert ("Refused: <b>%s</b>: cannot open %s" % (key, value)) in page, page[-400:]
+        assert json.loads(store.read("config.json").decode()) == base
+    body = ("csrf=%s&status=%s" % (csrf, d + "/status2.jsonl")).encode()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
+    assert _split(out)[0] == 200 and after == "restart"
+    assert json.loads(store.read("config.json").decode())["status"] == d + "/status2.jsonl"

@@ -89,10 +89,11 @@ class BoxHost:
         storage.write(name, text.encode())
 
     def _bindable(self, cfg):
-        """ConfigError naming the key when an address of CFG is not this box's: the box could
-        not start again on it (the host's process would exit; a board would halt on CONFIG
-        ERROR with that config already its last good one), and no page would be left to fix it.
-        Port 0: the ports in use are the box's own."""
+        """ConfigError naming the key when an address of CFG is not this box's, or its status
+        file or trust cache cannot be opened: the box could not start again on it (the host's
+        process would exit; a board would halt on CONFIG ERROR with that config already its
+        last good one), and no page would be left to fix it. Port 0: the ports in use are the
+        box's own."""
         from zerotap.config import ConfigError
         loop = self.box.loop
         for key, host in (("phone.sip", cfg.phone.host), ("network.sip", cfg.network.host),
@@ -102,6 +103,14 @@ class BoxHost:
             except OSError as e:
                 raise ConfigError(key, "cannot bind %s (%s): not an address of this box"
                                   % (host, e))
+        for key, path in (("status", cfg.status), ("zrtp.cache", cfg.zrtp.cache)):
+            try:  # as the box opens them at its start
+                if key == "zrtp.cache":
+                    Storage(path)
+                elif path != "-":
+                    open(path, "a").close()
+            except OSError as e:
+                raise ConfigError(key, "cannot open %s (%s)" % (path, e))
         web, now = cfg.web, self.box.cfg.web
         if web is not None and (now is None or now.listen[1] != web.listen[1]):
             host, port = web.listen  # a new port for the page: is it free (a program holds it)?
