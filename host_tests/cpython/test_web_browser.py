@@ -273,3 +273,40 @@ def test_heap_with_two_secure_calls_micropython(tmp_path):
         for a, b, _ in calls:
             stop_all(a, b)
         stop_all(box)
+
+
+def test_a_long_peer_keeps_the_page_on_a_phone_s_screen(tmp_path):
+    """A live secure call whose far end is a long SIP URI (a user part of 240 characters, no
+    space to break at), on the page in a phone-wide Chromium: the page must not grow wider
+    than the screen (the SAS and the verified button pushed off it, a page to scroll sideways
+    to read the SAS), and the URI is shown as text, not markup."""
+    box = web_box(tmp_path / "box", "L", "cpython", clear="pass")
+    a = b = None
+    user = "<b>" + "x" * 240
+    try:
+        box.start()
+        password = password_of(box)
+        url = "http://127.0.0.1:%d" % box.web_port
+        a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+        b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
+        a.start()
+        b.start()
+        a.call("sip:%s@127.0.0.1:%d" % (user.replace("<", "%3C").replace(">", "%3E"),
+                                         b.sip_port))
+        sas = b.wait_encrypted(25)
+        st = box.wait_secure(15)
+        n = st["call"]
+        assert "x" * 240 in st["peer"], st["peer"]
+        with chromium(tmp_path) as driver:
+            _login(driver, url, password)
+            _wait(driver, lambda d: _text(d, "sas%d" % n) == sas)
+            assert "x" * 240 in _text(driver, "call%d" % n)
+            from selenium.webdriver.common.by import By
+            assert driver.find_elements(By.CSS_SELECTOR, "#call%d b b" % n) == []  # no markup
+            wide = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth,"
+                " document.getElementById('verified%d').getBoundingClientRect().right]" % n)
+            driver.save_screenshot(str(tmp_path / "long_peer.png"))
+            assert wide[0] <= wide[1] and wide[2] <= wide[1], wide
+    finally:
+        stop_all(a, b, box)

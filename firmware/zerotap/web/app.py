@@ -27,7 +27,7 @@ LOGIN_COOKIE = "ztl"
 SECRET_WORDS = ("password", "secret")
 ACTIONS = {"verified": "verified", "unverified": "unverified", "retry_fallback": "retry_fallback"}
 
-CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em}
+CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em;overflow-wrap:break-word}
 nav a{margin-right:1em}h1{font-size:1.3em}.sas{font:bold 2.6em monospace;letter-spacing:.1em}
 .call{border:1px solid #888;border-radius:6px;padding:.5em;margin:.5em 0}.bad{color:#b00}
 .ok{color:#070}input,select,button{font-size:1em;padding:.3em}input{width:100%;box-sizing:border-box}
