@@ -34,7 +34,7 @@ nav a{margin-right:1em}h1{font-size:1.3em}.sas{font:bold 2.6em monospace;letter-
 label{display:block;margin-top:.5em;font-size:.85em;color:#444}button{margin:.3em .3em 0 0}
 .err{background:#fdd;padding:.5em}table{border-collapse:collapse}td{padding:.2em .6em .2em 0}"""
 
-JS = b"""var t=document.getElementById('st');function e(s){return String(s==null?'':s)
+JS = b"""var t=document.getElementById('st'),w=0;function e(s){return String(s==null?'':s)
 .replace(/[&<>"']/g,function(c){return'&#'+c.charCodeAt(0)+';'})}
 function f(c,k){var x=document.body.dataset.csrf;return'<form method=post action=/action>'+
 '<input type=hidden name=csrf value="'+e(x)+'"><input type=hidden name=call value="'+c.call+
@@ -55,8 +55,10 @@ h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(c.fallback)h+='<
 e(c.path)+'</span>'+(c.fallback=='failed'?f(c,'retry_fallback'):'');if(v){h+='<div class=sas id=sas'+
 c.call+'>'+e(c.sas)+'</div>'+e([c.ka,c.cipher,c.auth,c.hash,c.sas_type].join(' '))+
 '<br>Cache: '+e(c.cache)+f(c,c.verified?'unverified':'verified')}h+='</div>'});
-t.innerHTML=h}function p(){fetch('/api/status').then(function(x){if(x.status==403)
-location='/login';return x.json()}).then(r).catch(function(){})}if(t){p();setInterval(p,1500)}"""
+t.innerHTML=h;w=Date.now()}function p(){if(w&&Date.now()-w>5000)t.innerHTML='<p class=err>'+
+'The box does not answer: its calls are not shown.</p>';fetch('/api/status').then(function(x)
+{if(x.status==403)location='/login';return x.json()}).then(r).catch(function(){})}
+if(t){p();setInterval(p,1500)}"""
 
 
 def _page_start(title, csrf=None, nav=True):
