@@ -31,6 +31,9 @@ from zerotap.web import auth as _auth
 from zerotap.web import http as _http
 
 MAX_CONNS = 4
+# the bytes all unfinished requests may hold together: one whole request's (four slow clients
+# each with a form's worth held four times the page's share of a board's heap)
+BUFFERED = _http.MAX_HEAD + _http.MAX_BODY
 REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
 PASSWORD_FILE = "web_password"
 
@@ -218,7 +221,12 @@ class WebServer:
         p = self.parsers.get(key)
         if p is None or kind != stream.DATA:
             return
+        held = len(data)
+        for q in self.parsers.values():
+            held += len(q.buf)
         try:
+            if held > BUFFERED:
+                raise _http.HttpError(503, "busy with other requests: try again")
             req = p.feed(data)
         except _http.HttpError as e:
             self.opened.pop(key, None)
