@@ -718,3 +718,57 @@ def test_a_config_whose_status_file_or_trust_cache_cannot_open_is_refused_before
     out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
     assert _split(out)[0] == 200 and after == "restart"
     assert json.loads(store.read("config.json").decode())["status"] == d + "/status2.jsonl"
+
+
+def test_fuzzed_requests_get_an_answer_or_a_refusal_and_nothing_else():
+    # bounded fuzz (review round 10): well-formed requests mutated (bytes cut, inserted,
+    # flipped, lines repeated) and fed in random pieces: the parser gives a Request or an
+    # HttpError with a status it knows, its buffer stays within its limits, and the app answers
+    # every request it gets with one response
+    rng = Xorshift32(1010)
+    app, _, tok, csrf = _logged_in()
+    seeds = [b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: zt=%s\r\n\r\n" % tok.encode(),
+             b"POST /action HTTP/1.1\r\nHost: [::1]:80\r\nCookie: zt=%s\r\nContent-Type: "
+             b"application/x-www-form-urlencoded\r\nContent-Length: 45\r\n\r\ncsrf=%s&call=1&"
+             b"action=verified&sas=ab12" % (tok.encode(), csrf.encode()),
+             b"POST /login HTTP/1.1\r\nContent-Length: 22\r\nCookie: ztl=ab\r\n\r\n"
+             b"csrf=ab&password=%41%zz",
+             b"GET /config?x=%C3%A9 HTTP/1.0\r\nHost: localhost:8080\r\n\r\n",
+             b"HEAD /s.js HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]
+    pieces = [b"\r\n", b"\r\n\r\n", b":", b" ", b"%", b"%zz", b"\xff", b"\x00", b"&", b"=",
+              b"Content-Length: 99999\r\n", b"Content-Length: \xd9\xa1\r\n", b"Host: [\r\n",
+              b"\xe2\x80\xa8", b"9" * 20]
+    answered = refused = 0
+    for _ in range(1500):
+        d = bytearray(seeds[rng.next() % len(seeds)])
+        for _ in range(rng.next() % 6):
+            at = rng.next() % (len(d) + 1)
+            op = rng.next() % 4
+            if op == 0:
+                d[at:at + 1 + rng.next() % 8] = b""
+            elif op == 1:
+                d[at:at] = pieces[rng.next() % len(pieces)]
+            elif op == 2 and at < len(d):
+                d[at] = rng.next() & 0xFF
+            else:
+                d[at:at] = d[:rng.next() % 40]
+        p = http.RequestParser()
+        req = None
+        i = 0
+        try:
+            while req is None and i < len(d):
+                n = 1 + rng.next() % 64
+                req = p.feed(bytes(d[i:i + n]))
+                i += n
+                assert len(p.buf) <= http.MAX_HEAD + http.MAX_BODY
+        except http.HttpError as e:
+            assert e.status in http.REASONS, e.status
+            refused += 1
+            continue
+        if req is None:
+            continue
+        out = []
+        app.serve(req, "127.0.0.1", 10, out.append)
+        assert out and out[0][:9] == b"HTTP/1.1 " and int(out[0][9:12]) in http.REASONS, out[:1]
+        answered += 1
+    assert answered > 150 and refused > 300, (answered, refused)
