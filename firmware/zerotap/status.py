@@ -89,6 +89,7 @@ class CallStatus:
         self.verified = bool(verified) and cache != CACHE_MISMATCH
         if cache == CACHE_MISMATCH:
             self.mitm = True
+            self._box.show(self)
         self.error = None
         self._changed()
 
@@ -131,6 +132,7 @@ class CallStatus:
         """Something an attacker could cause (plain RTP after SECURE, say): flag it, keep the state."""
         self.mitm = True
         self.error = reason
+        self._box.show(self)
         self._changed()
 
 
@@ -216,7 +218,10 @@ class BoxStatus:
     def end_call(self, status):
         status.state = ENDED
         if status in self.calls:
+            i = self.calls.index(status)
             self.calls.remove(status)
+            if i < self.selected:  # a call before the shown one: the shown one stays shown
+                self.selected -= 1
         if self.selected >= len(self.calls):
             self.selected = 0
         self.changed(status)
@@ -225,6 +230,12 @@ class BoxStatus:
         if not self.calls:
             return None
         return self.calls[self.selected % len(self.calls)]
+
+    def show(self, call):
+        """CALL on the panel: a warning (a cache mismatch, an alarm) is not left behind another
+        call's calm screen."""
+        if call in self.calls:
+            self.selected = self.calls.index(call)
 
     def select_next(self):
         if len(self.calls) > 1:

@@ -273,3 +273,72 @@ def test_heap_with_two_secure_calls_micropython(tmp_path):
         for a, b, _ in calls:
             stop_all(a, b)
         stop_all(box)
+
+
+def test_a_long_peer_keeps_the_page_on_a_phone_s_screen(tmp_path):
+    """A live secure call whose far end is a long SIP URI (a user part of 240 characters, no
+    space to break at), on the page in a phone-wide Chromium: the page must not grow wider
+    than the screen (the SAS and the verified button pushed off it, a page to scroll sideways
+    to read the SAS), and the URI is shown as text, not markup."""
+    box = web_box(tmp_path / "box", "L", "cpython", clear="pass")
+    a = b = None
+    user = "<b>" + "x" * 240
+    try:
+        box.start()
+        password = password_of(box)
+        url = "http://127.0.0.1:%d" % box.web_port
+        a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
+        b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True)
+        a.start()
+        b.start()
+        a.call("sip:%s@127.0.0.1:%d" % (user.replace("<", "%3C").replace(">", "%3E"),
+                                         b.sip_port))
+        sas = b.wait_encrypted(25)
+        st = box.wait_secure(15)
+        n = st["call"]
+        assert "x" * 240 in st["peer"], st["peer"]
+        with chromium(tmp_path) as driver:
+            _login(driver, url, password)
+            _wait(driver, lambda d: _text(d, "sas%d" % n) == sas)
+            assert "x" * 240 in _text(driver, "call%d" % n)
+            from selenium.webdriver.common.by import By
+            assert driver.find_elements(By.CSS_SELECTOR, "#call%d b b" % n) == []  # no markup
+            wide = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth,"
+                " document.getElementById('verified%d').getBoundingClientRect().right]" % n)
+            driver.save_screenshot(str(tmp_path / "long_peer.png"))
+            assert wide[0] <= wide[1] and wide[2] <= wide[1], wide
+    finally:
+        stop_all(a, b, box)
+
+
+def test_a_box_that_stops_answering_takes_the_call_off_the_page(tmp_path):
+    """The page shows a live secure call's SAS; then the box stops answering (its loop stuck:
+    the box process stopped, its listening socket still taking connections; then gone). The
+    page went on showing SECURE and the SAS of a call it knew nothing more of (a failed poll
+    changed nothing), for as long as the tab stayed open. Within a few polls it must say that
+    the box does not answer, with no call and no SAS; and show the calls again once it does."""
+    import signal
+    box = web_box(tmp_path / "box", "T", "cpython", clear="pass")
+    a = b = None
+    try:
+        box.start()
+        password = password_of(box)
+        url = "http://127.0.0.1:%d" % box.web_port
+        a, b, sas = _secure_call(tmp_path, box)
+        n = box.wait_secure(15)["call"]
+        with chromium(tmp_path) as driver:
+            _login(driver, url, password)
+            _wait(driver, lambda d: _text(d, "sas%d" % n) == sas)
+            os.kill(box.proc.pid, signal.SIGSTOP)
+            try:
+                t0 = time.monotonic()
+                _wait(driver, lambda d: _text(d, "sas%d" % n) is None, 10)
+                assert time.monotonic() - t0 < 8
+                page = _text(driver, "st")
+                assert "SECURE" not in page and sas not in page and "does not answer" in page, page
+            finally:
+                os.kill(box.proc.pid, signal.SIGCONT)
+            _wait(driver, lambda d: _text(d, "sas%d" % n) == sas, 10)  # answering again
+    finally:
+        stop_all(a, b, box)

@@ -513,3 +513,53 @@ def test_a_stun_server_name_is_resolved_again_once_its_address_may_have_changed(
         assert attempt() == [("192.0.2.20", 3478), None], names.asked
     finally:
         loop.close_all()
+
+
+def test_a_press_applies_only_to_the_call_and_sas_shown_when_it_began():
+    # The person presses the button on call 1's SAS (it matched); before the press ends,
+    # call 1's far end hangs up and the panel shows call 2, whose SAS nobody compared: the
+    # release verified call 2 (and the trust cache kept the flag for its peer). Likewise a new
+    # exchange under the finger (the far media moved): the release verified its new SAS.
+    tmp = scratch("press-race")
+    cfg = _config(tmp)
+    status = st.BoxStatus()
+    pin = _Pin()
+    front, panel = _front(status=status, pin=pin)
+    b = runtime_box.Box(cfg, log=lambda text: None, status=status, front=front)
+    t = [b.loop.clock()]
+
+    def turns(ms, pressed):  # the loop's turns, 5 ms apart, the button held or not
+        pin.level = pressed
+        end = t[0] + ms
+        while t[0] < end:
+            t[0] += 5
+            b.handle_timer(t[0])
+    try:
+        one = status.new_call(1, "out", "sip:bob@192.0.2.9")
+        _secure(one)
+        two = status.new_call(2, "in", "sip:carol@192.0.2.10")
+        _secure(two)
+        turns(100, False)
+        assert status.shown_call() is one and front.display.screen == screens.SECURE
+        turns(150, True)
+        status.end_call(one)
+        turns(50, True)
+        assert status.shown_call() is two and front.display.screen == screens.SECURE
+        turns(100, False)
+        assert not two.verified
+        turns(150, True)  # a press that began on call 2's SAS
+        turns(100, False)
+        assert two.verified and front.display.screen == screens.VERIFIED
+        turns(150, True)
+        two.rekeying()
+        two.set_secure("zz99", "B32", "S256", "AES1", "HS80", "X255", "11" * 12, st.CACHE_NEW,
+                       False)
+        turns(50, True)
+        assert front.display.screen == screens.SECURE
+        turns(100, False)
+        assert not two.verified
+        turns(150, True)
+        turns(100, False)
+        assert two.verified
+    finally:
+        b.shutdown()

@@ -74,3 +74,25 @@ def test_selected_call_wraps_and_survives_ending():
     assert box.shown_call() is b
     box.end_call(b)
     assert box.shown_call() is a and b.state == status.ENDED
+
+
+def test_the_shown_call_stays_shown_when_an_earlier_call_ends():
+    # Three calls, the panel on the second (the person reads its SAS, about to press the button
+    # that marks the shown call verified). The first call ends: the panel went over to the third
+    # call, one the person had not looked at, and the press verified that one.
+    box, seen = _box()
+    a = box.new_call(1, "in", "a")
+    b = box.new_call(2, "in", "b")
+    c = box.new_call(3, "in", "c")
+    box.select_next()
+    assert box.shown_call() is b
+    box.end_call(a)
+    assert box.shown_call() is b
+    box.select_next()
+    assert box.shown_call() is c
+    box.end_call(b)  # the shown call is the one that ends: the one after it (wrapping) shows
+    assert box.shown_call() is c
+    box.end_call(c)
+    assert box.shown_call() is None
+    d = box.new_call(4, "out", "d")
+    assert box.shown_call() is d

@@ -126,3 +126,29 @@ def test_too_small_a_panel_is_refused():
         raise AssertionError("accepted 96x16")
     except ValueError as e:
         assert str(e) == "panel 96x16 is too small: 128x32 at least"
+
+
+def test_a_warning_on_a_call_not_shown_takes_the_panel():
+    # Two calls; the panel on call 1, secure and verified. The person talks on call 2 (the
+    # phone put call 1 on hold), whose exchange ends in a cache mismatch (a possible man in
+    # the middle): the panel went on showing call 1's SECURE VERIFIED, the warning hidden
+    # behind it until someone held the button. The same for an alarm (unauthenticated media).
+    box = st.BoxStatus()
+    box.set_network(True, "192.0.2.2")
+    one = box.new_call(1, "out", "sip:bob@192.0.2.9")
+    one.set_secure("ouga", "B32", "S256", "AES1", "HS80", "X255", "00" * 12, st.CACHE_MATCH, True)
+    two = box.new_call(2, "in", "sip:carol@192.0.2.10")
+    assert _render(box, 128, 64)[0] == screens.VERIFIED
+    two.set_secure("8ejk", "B32", "S256", "AES1", "HS80", "X255", "11" * 12, st.CACHE_MISMATCH,
+                   False)
+    log = []
+    name, _ = screens.render(box, canvas.frame(bytearray(1024), 128, 64), 128, 64, log), None
+    assert name == screens.MISMATCH and "8ejk" in log and "2/2" in log, (name, log)
+    box.select_next()  # the person looks at call 1 again: their choice
+    assert _render(box, 128, 64)[0] == screens.VERIFIED
+    three = box.new_call(3, "in", "sip:dave@192.0.2.11")
+    three.set_secure("abcd", "B32", "S256", "AES1", "HS80", "X255", "22" * 12, st.CACHE_NEW,
+                     False)
+    assert _render(box, 128, 64)[0] == screens.VERIFIED
+    three.alarm("12 unauthenticated media packets from the network after SECURE")
+    assert box.shown_call() is three and _render(box, 128, 64)[0] == screens.ALARM

@@ -3,7 +3,7 @@ record, sessions, CSRF, the login rate limit, the config form, and the pages thr
 the real config validation and a real Storage (docs/web.md)."""
 import json
 
-from support import Xorshift32, fresh_storage, raises
+from support import Xorshift32, fresh_storage, raises, scratch
 from zerotap import config
 from zerotap.web import app as _app
 from zerotap.web import auth
@@ -201,7 +201,7 @@ class _Host:
         return {"ok": True, "network": "up", "calls": [{"call": 1, "security": "secure",
                                                         "sas": "ab12", "verified": False}]}
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         if call != 1:
             raise ValueError("no call %d" % call)
         self.acts.append((action, call))
@@ -281,11 +281,11 @@ def test_action_needs_csrf():
                         "127.0.0.1", 3)
     code, _, body = _split(out)
     assert code == 403 and "CSRF" in body and host.acts == []
-    body = ("csrf=%s&call=1&action=verified" % csrf).encode()
+    body = ("csrf=%s&call=1&action=verified&sas=ab12" % csrf).encode()
     code, lines, _ = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
                                        "127.0.0.1", 4)[0])
     assert code == 303 and host.acts == [("verified", 1)]
-    body = ("csrf=%s&call=2&action=verified" % csrf).encode()
+    body = ("csrf=%s&call=2&action=verified&sas=ab12" % csrf).encode()
     code, _, text = _split(app.handle(_req("POST", "/action", body, {"zt": tok}),
                                       "127.0.0.1", 4)[0])
     assert code == 400 and "no call 2" in text
@@ -354,7 +354,7 @@ class _FallbackHost(_Host):
             {"call": 2, "security": "secure", "sas": "ab12", "verified": False,
              "fallback": "direct", "path": "direct"}]}
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         if call != 1:
             raise ValueError("call %d has no ICE fallback to retry" % call)
         self.acts.append((action, call))
@@ -634,3 +634,141 @@ def test_a_web_port_another_program_holds_is_refused_before_it_is_saved():
         other.close()
     out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
     assert _split(out)[0] == 200 and after == "restart"  # free again: saved
+
+
+# --- the action applies to the SAS the page showed (review round 10) ----------------------------
+def test_verified_on_the_page_applies_only_to_the_sas_it_showed():
+    # The page shows call 1's SAS; the person reads it aloud with the far end and presses
+    # "SAS matches: verified". Meanwhile the call's far media moved (a re-INVITE to another
+    # peer): a new ZRTP exchange, a new SAS, which nobody compared. The press named only the
+    # call, and the box marked the new exchange VERIFIED (the trust cache keeps the flag for
+    # the new peer's ZID).
+    from test_months_box import _config
+    from zerotap import status
+    from zerotap.runtime import box as runtime_box
+    from zerotap.runtime import web
+
+    b = runtime_box.Box(_config(scratch("web-sas-shown")), log=lambda text: None, name="S")
+    try:
+        app, _, tok, csrf = _logged_in()
+        app.host = web.BoxHost(b)
+        call = b.status.new_call(1, "out", "sip:bob@x")
+        call.set_secure("ab12", "B32", "S256", "AES1", "HS32", "X255", "aa" * 12,
+                        status.CACHE_NEW, False)
+        code, _, body = _split(app.handle(_req("GET", "/api/status", cookies={"zt": tok}),
+                                          "127.0.0.1", 3)[0])
+        shown = json.loads(body)["calls"][0]
+        assert code == 200 and shown["sas"] == "ab12" and shown["verified"] is False
+        # the page's form carries the SAS it shows
+        js = app.handle(_req("GET", "/s.js", cookies={"zt": tok}), "127.0.0.1", 3)[0].decode()
+        assert "name=sas value=\"'+e(c.sas)+'\"" in js
+        call.rekeying()
+        call.set_secure("zz99", "B32", "S256", "AES1", "HS32", "X255", "bb" * 12,
+                        status.CACHE_NEW, False)
+        body = "csrf=%s&call=1&action=verified&sas=%s" % (csrf, shown["sas"])
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 4)[0])
+        assert code == 400 and "SAS is now zz99, not ab12" in text, text[-300:]
+        assert call.verified is False
+        body = "csrf=%s&call=1&action=verified" % csrf  # no SAS named: nothing to hold it to
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 5)[0])
+        assert code == 400 and call.verified is False
+        body = "csrf=%s&call=1&action=verified&sas=zz99" % csrf  # the page shows the new one
+        code, lines, _ = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                           "127.0.0.1", 6)[0])
+        assert code == 303 and call.verified is True
+        body = "csrf=%s&call=1&action=unverified&sas=ab12" % csrf
+        code, _, text = _split(app.handle(_req("POST", "/action", body.encode(), {"zt": tok}),
+                                          "127.0.0.1", 7)[0])
+        assert code == 400 and call.verified is True
+        # the local control takes the SAS too (python -m zerotap control verify 1 zz99)
+        raises(lambda: b.control.command(["unverify", "1", "ab12"]),
+               "call 1's SAS is now zz99, not ab12")
+        assert b.control.command(["unverify", "1", "zz99"])["call"]["verified"] is False
+        assert b.control.command(["verify", "1"])["call"]["verified"] is True
+    finally:
+        b.shutdown()
+
+
+def test_a_config_whose_status_file_or_trust_cache_cannot_open_is_refused_before_it_is_saved():
+    # status (the JSON lines' file) typed as a path in a folder that does not exist, or
+    # zrtp.cache as a folder that cannot be made: the save passed, the box restarted on it and
+    # could not start (the host's process exits with "cannot start: status: cannot open",
+    # its service manager starts it again on the same file): no box, no page to fix it from
+    from zerotap.runtime import web
+
+    store, box = _saving_box("web-unopenable")
+    d = scratch("web-unopenable-paths")
+    with open(d + "/a-file", "w") as f:
+        f.write("not a folder")
+    base = dict(BASE, status=d + "/status.jsonl", zrtp={"cache": d + "/cache"})
+    store.write("config.json", json.dumps(base).encode())
+    app, _, tok, csrf = _logged_in()
+    app.host = web.BoxHost(box)
+    for key, value in (("status", d + "/no-such-folder/status.jsonl"),
+                       ("zrtp.cache", d + "/a-file/cache")):
+        body = ("csrf=%s&%s=%s" % (csrf, key, value)).encode()
+        out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 4)
+        code, _, page = _split(out)
+        assert code == 400 and after is None, page[-400:]
+        assert ("Refused: <b>%s</b>: cannot open %s" % (key, value)) in page, page[-400:]
+        assert json.loads(store.read("config.json").decode()) == base
+    body = ("csrf=%s&status=%s" % (csrf, d + "/status2.jsonl")).encode()
+    out, after = app.handle(_req("POST", "/config", body, {"zt": tok}), "127.0.0.1", 5)
+    assert _split(out)[0] == 200 and after == "restart"
+    assert json.loads(store.read("config.json").decode())["status"] == d + "/status2.jsonl"
+
+
+def test_fuzzed_requests_get_an_answer_or_a_refusal_and_nothing_else():
+    # bounded fuzz (review round 10): well-formed requests mutated (bytes cut, inserted,
+    # flipped, lines repeated) and fed in random pieces: the parser gives a Request or an
+    # HttpError with a status it knows, its buffer stays within its limits, and the app answers
+    # every request it gets with one response
+    rng = Xorshift32(1010)
+    app, _, tok, csrf = _logged_in()
+    seeds = [b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: zt=%s\r\n\r\n" % tok.encode(),
+             b"POST /action HTTP/1.1\r\nHost: [::1]:80\r\nCookie: zt=%s\r\nContent-Type: "
+             b"application/x-www-form-urlencoded\r\nContent-Length: 45\r\n\r\ncsrf=%s&call=1&"
+             b"action=verified&sas=ab12" % (tok.encode(), csrf.encode()),
+             b"POST /login HTTP/1.1\r\nContent-Length: 22\r\nCookie: ztl=ab\r\n\r\n"
+             b"csrf=ab&password=%41%zz",
+             b"GET /config?x=%C3%A9 HTTP/1.0\r\nHost: localhost:8080\r\n\r\n",
+             b"HEAD /s.js HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]
+    pieces = [b"\r\n", b"\r\n\r\n", b":", b" ", b"%", b"%zz", b"\xff", b"\x00", b"&", b"=",
+              b"Content-Length: 99999\r\n", b"Content-Length: \xd9\xa1\r\n", b"Host: [\r\n",
+              b"\xe2\x80\xa8", b"9" * 20]
+    answered = refused = 0
+    for _ in range(1500):
+        d = bytearray(seeds[rng.next() % len(seeds)])
+        for _ in range(rng.next() % 6):
+            at = rng.next() % (len(d) + 1)
+            op = rng.next() % 4
+            if op == 0:
+                d[at:at + 1 + rng.next() % 8] = b""
+            elif op == 1:
+                d[at:at] = pieces[rng.next() % len(pieces)]
+            elif op == 2 and at < len(d):
+                d[at] = rng.next() & 0xFF
+            else:
+                d[at:at] = d[:rng.next() % 40]
+        p = http.RequestParser()
+        req = None
+        i = 0
+        try:
+            while req is None and i < len(d):
+                n = 1 + rng.next() % 64
+                req = p.feed(bytes(d[i:i + n]))
+                i += n
+                assert len(p.buf) <= http.MAX_HEAD + http.MAX_BODY
+        except http.HttpError as e:
+            assert e.status in http.REASONS, e.status
+            refused += 1
+            continue
+        if req is None:
+            continue
+        out = []
+        app.serve(req, "127.0.0.1", 10, out.append)
+        assert out and out[0][:9] == b"HTTP/1.1 " and int(out[0][9:12]) in http.REASONS, out[:1]
+        answered += 1
+    assert answered > 150 and refused > 300, (answered, refused)

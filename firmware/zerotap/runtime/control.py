@@ -1,7 +1,9 @@
 """The local control: a loopback UDP socket that takes one command per datagram.
 
-    verify CALL      mark call CALL's SAS as verified (both parties read it aloud and it matched)
-    unverify CALL    take that back
+    verify CALL [SAS]   mark call CALL's SAS as verified (both parties read it aloud and it
+                     matched); with SAS (what was read: the web page sends it), refused unless
+                     it is still the call's SAS (a new exchange since brought another)
+    unverify CALL [SAS]  take that back
     toggle_verified  the board button's short press: toggle verified on the shown call
     switch_call      the board button's long press: show the next call
     retry_fallback CALL  start call CALL's ICE fallback again (docs/fallback.md): after a
@@ -39,8 +41,8 @@ class Control:
             reply = {"ok": False, "error": str(e)}
         ep.send(json.dumps(reply).encode(), addr)
 
-    def _call(self, words):
-        if len(words) != 2 or not words[1].isdigit():
+    def _call(self, words, most=2):
+        if not 2 <= len(words) <= most or not words[1].isdigit():
             raise ValueError("usage: %s CALL" % (words[0] if words else "verify"))
         number = int(words[1])
         for call in self.box.status.calls:
@@ -53,9 +55,12 @@ class Control:
             raise ValueError("empty command")
         cmd = words[0]
         if cmd in ("verify", "unverify"):
-            call = self._call(words)
+            call = self._call(words, 3)
             if call.security != states.SECURE:
                 raise ValueError("call %d is not secure" % call.call)
+            if len(words) == 3 and words[2] != call.sas:
+                raise ValueError("call %d's SAS is now %s, not %s" % (call.call, call.sas,
+                                                                   words[2]))
             self.box.action(states.SET_VERIFIED if cmd == "verify" else states.SET_UNVERIFIED, call)
             return {"ok": True, "call": call.as_dict()}
         if cmd == states.TOGGLE_VERIFIED:

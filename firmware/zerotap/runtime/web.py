@@ -21,7 +21,6 @@ A saved configuration restarts the box loop: the launcher (``python -m zerotap r
 import gc
 import json
 import sys
-import time
 
 from zerotap import __version__
 from zerotap.crypto import drbg as _drbg
@@ -32,12 +31,11 @@ from zerotap.web import auth as _auth
 from zerotap.web import http as _http
 
 MAX_CONNS = 4
+# the bytes all unfinished requests may hold together: one whole request's (four slow clients
+# each with a form's worth held four times the page's share of a board's heap)
+BUFFERED = _http.MAX_HEAD + _http.MAX_BODY
 REQUEST_MS = 10000  # a connection must bring its whole request within this (browsers preconnect)
 PASSWORD_FILE = "web_password"
-# the uptime's clock: CPython's monotonic one (the wall clock jumps when NTP sets it after the box
-# started, on a host without a clock of its own); a board's time.time, which nothing sets
-_clock = getattr(time, "monotonic", time.time)
-_STARTED = _clock()
 
 
 class BoxHost:
@@ -53,11 +51,12 @@ class BoxHost:
     def status(self):
         return self.box.control.command(["status"])
 
-    def act(self, action, call):
+    def act(self, action, call, sas=None):
         """ACTION (``verified``, ``unverified``, ``retry_fallback``) on call number CALL, as the
-        local control does it (ValueError with the reason when it does not apply)."""
+        local control does it (ValueError with the reason when it does not apply); SAS: only
+        while that is the call's SAS."""
         words = {"verified": "verify", "unverified": "unverify"}.get(action, action)
-        self.box.control.command([words, str(call)])
+        self.box.control.command([words, str(call)] + ([sas] if sas else []))
 
     def _store(self):
         store = getattr(self.box, "config_store", None)
@@ -93,10 +92,11 @@ class BoxHost:
         storage.write(name, text.encode())
 
     def _bindable(self, cfg):
-        """ConfigError naming the key when an address of CFG is not this box's: the box could
-        not start again on it (the host's process would exit; a board would halt on CONFIG
-        ERROR with that config already its last good one), and no page would be left to fix it.
-        Port 0: the ports in use are the box's own."""
+        """ConfigError naming the key when an address of CFG is not this box's, or its status
+        file or trust cache cannot be opened: the box could not start again on it (the host's
+        process would exit; a board would halt on CONFIG ERROR with that config already its
+        last good one), and no page would be left to fix it. Port 0: the ports in use are the
+        box's own."""
         from zerotap.config import ConfigError
         loop = self.box.loop
         for key, host in (("phone.sip", cfg.phone.host), ("network.sip", cfg.network.host),
@@ -106,6 +106,14 @@ class BoxHost:
             except OSError as e:
                 raise ConfigError(key, "cannot bind %s (%s): not an address of this box"
                                   % (host, e))
+        for key, path in (("status", cfg.status), ("zrtp.cache", cfg.zrtp.cache)):
+            try:  # as the box opens them at its start
+                if key == "zrtp.cache":
+                    Storage(path)
+                elif path != "-":
+                    open(path, "a").close()
+            except OSError as e:
+                raise ConfigError(key, "cannot open %s (%s)" % (path, e))
         web, now = cfg.web, self.box.cfg.web
         if web is not None and (now is None or now.listen[1] != web.listen[1]):
             host, port = web.listen  # a new port for the page: is it free (a program holds it)?
@@ -119,7 +127,9 @@ class BoxHost:
         rows = [("board", getattr(self.box, "board_name", None) or "host (%s)" % sys.platform),
                 ("firmware", "ZeroTap " + __version__),
                 ("interpreter", "%s %s" % (impl.name, ".".join(str(x) for x in impl.version[:3]))),
-                ("uptime", _uptime(int(_clock() - _STARTED)))]
+                # the box's loop clock: made with the loop at the box's start (a config saved here
+                # starts it again), never wraps, not moved when NTP sets the wall clock
+                ("uptime", _uptime(self.box.loop.clock() // 1000))]
         gc.collect()
         free = getattr(gc, "mem_free", None)
         if free is not None:
@@ -211,7 +221,12 @@ class WebServer:
         p = self.parsers.get(key)
         if p is None or kind != stream.DATA:
             return
+        held = len(data)
+        for q in self.parsers.values():
+            held += len(q.buf)
         try:
+            if held > BUFFERED:
+                raise _http.HttpError(503, "busy with other requests: try again")
             req = p.feed(data)
         except _http.HttpError as e:
             self.opened.pop(key, None)

@@ -27,7 +27,8 @@ Which screen (first match wins):
    ``idle`` (the phone registered).
 
 With more than one call, the header shows ``n/N`` for the shown call, and the 128x64 screens say
-how to switch (hold the button).
+how to switch (hold the button). A call whose exchange ends in a cache mismatch, or that raises an
+alarm, is shown at once (``BoxStatus.show``): no warning waits behind another call's calm screen.
 """
 from zerotap import status as st
 from zerotap.ui import canvas

@@ -6,9 +6,10 @@ bytes out). docs/web.md is the user's guide.
                                                        # restarts once OUT went out)
 
 HOST is what the pages need of the box (:class:`zerotap.runtime.web.BoxHost` on a box; tests
-pass their own): ``status()`` (the control's ``status`` reply), ``act(action, call)``,
-``config_text()``, ``save_config(text)`` (validates as at boot, raises ``ConfigError`` naming the
-key, writes atomically), ``device()`` (a dict) and ``wifi`` (True on a Wi-Fi board).
+pass their own): ``status()`` (the control's ``status`` reply), ``act(action, call, sas)`` (SAS:
+the one the page showed, or None), ``config_text()``, ``save_config(text)`` (validates as at
+boot, raises ``ConfigError`` naming the key, writes atomically), ``device()`` (a dict) and
+``wifi`` (True on a Wi-Fi board).
 
 Pages: ``/login``, ``/`` (status, with the actions: verified / not verified for a secure call,
 "Retry the fallback" for a call whose ICE fallback failed), ``/config``, ``/device``; ``/api/status``
@@ -26,18 +27,19 @@ LOGIN_COOKIE = "ztl"
 SECRET_WORDS = ("password", "secret")
 ACTIONS = {"verified": "verified", "unverified": "unverified", "retry_fallback": "retry_fallback"}
 
-CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em}
+CSS = b"""body{font:16px sans-serif;margin:0 auto;max-width:40em;padding:.5em;overflow-wrap:break-word}
 nav a{margin-right:1em}h1{font-size:1.3em}.sas{font:bold 2.6em monospace;letter-spacing:.1em}
 .call{border:1px solid #888;border-radius:6px;padding:.5em;margin:.5em 0}.bad{color:#b00}
 .ok{color:#070}input,select,button{font-size:1em;padding:.3em}input{width:100%;box-sizing:border-box}
 label{display:block;margin-top:.5em;font-size:.85em;color:#444}button{margin:.3em .3em 0 0}
 .err{background:#fdd;padding:.5em}table{border-collapse:collapse}td{padding:.2em .6em .2em 0}"""
 
-JS = b"""var t=document.getElementById('st');function e(s){return String(s==null?'':s)
+JS = b"""var t=document.getElementById('st'),w=0;function e(s){return String(s==null?'':s)
 .replace(/[&<>"']/g,function(c){return'&#'+c.charCodeAt(0)+';'})}
 function f(c,k){var x=document.body.dataset.csrf;return'<form method=post action=/action>'+
 '<input type=hidden name=csrf value="'+e(x)+'"><input type=hidden name=call value="'+c.call+
-'"><button name=action value='+k+' id='+k+c.call+'>'+(k=='verified'?'SAS matches: verified':
+'"><input type=hidden name=sas value="'+e(c.sas)+'"><button name=action value='+k+' id='+k+
+c.call+'>'+(k=='verified'?'SAS matches: verified':
 k=='unverified'?'Not verified':'Retry the fallback')+'</button></form>'}
 function r(s){var h='<p>Network: '+e(s.network)+' '+e(s.ip)+' ('+e(s.transport)+
 (s.public?', public '+e(s.public):'')+')<br>Registration: '+(s.registered?'<b class=ok>registered</b>':
@@ -53,8 +55,10 @@ h+=' <b class=bad>ALARM</b>';if(c.error)h+='<br>'+e(c.error);if(c.fallback)h+='<
 e(c.path)+'</span>'+(c.fallback=='failed'?f(c,'retry_fallback'):'');if(v){h+='<div class=sas id=sas'+
 c.call+'>'+e(c.sas)+'</div>'+e([c.ka,c.cipher,c.auth,c.hash,c.sas_type].join(' '))+
 '<br>Cache: '+e(c.cache)+f(c,c.verified?'unverified':'verified')}h+='</div>'});
-t.innerHTML=h}function p(){fetch('/api/status').then(function(x){if(x.status==403)
-location='/login';return x.json()}).then(r).catch(function(){})}if(t){p();setInterval(p,1500)}"""
+t.innerHTML=h;w=Date.now()}function p(){if(w&&Date.now()-w>5000)t.innerHTML='<p class=err>'+
+'The box does not answer: its calls are not shown.</p>';fetch('/api/status').then(function(x)
+{if(x.status==403)location='/login';return x.json()}).then(r).catch(function(){})}
+if(t){p();setInterval(p,1500)}"""
 
 
 def _page_start(title, csrf=None, nav=True):
@@ -340,8 +344,11 @@ class WebApp:
         if action is None or not call.isdigit():
             raise HttpError(400, "action must be verified, unverified or retry_fallback, with a call "
                                  "number")
+        sas = form.get("sas")
+        if action != "retry_fallback" and not sas:  # the SAS the page showed, and no other
+            raise HttpError(400, "verified or not verified: the form names the SAS it showed")
         try:
-            self.host.act(action, int(call))
+            self.host.act(action, int(call), sas)
         except ValueError as e:
             raise HttpError(400, str(e))
         return _redirect("/"), None

@@ -127,7 +127,8 @@ class RequestParser:
             raise HttpError(400, "bytes after the request (one request per connection)")
         self.done = True
         method, target, headers = self.head
-        return Request(method, target, headers, bytes(self.buf))
+        body, self.buf = bytes(self.buf), bytearray()  # (not held while the answer goes out)
+        return Request(method, target, headers, body)
 
     def _head(self, raw):
         try:
