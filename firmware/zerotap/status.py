@@ -123,7 +123,7 @@ class CallStatus:
         "zrtp", "direct", "failed"); REASON with "failed". SECURE still comes only through
         :meth:`set_secure` (the fresh ZRTP engine on the direct path)."""
         self.fallback = step
-        self.path = "direct" if step == "direct" else "provider"
+        self.path = "direct" if step in ("zrtp", "direct") else "provider"
         if reason is not None:
             self.error = reason
         self._changed()

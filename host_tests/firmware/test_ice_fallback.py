@@ -192,6 +192,22 @@ def test_the_status_walks_the_steps_and_the_panel_shows_them():
     assert a.call.as_dict()["path"] == "direct" and a.call.as_dict()["fallback"] == "direct"
 
 
+def test_the_status_path_is_direct_while_zrtp_runs_on_the_ice_path():
+    # in the zrtp step the media are held on the ICE path: the status must not say "provider"
+    sim = Sim(blocked=True)
+    a = sim.boxes[0]
+    seen = []
+
+    def record(box, call):
+        if call is not None and call.fallback in ("connecting", "zrtp", "direct"):
+            seen.append((call.fallback, call.path))
+    a.status.listen(record)
+    sim.run(30000, stop=sim.both_secure)
+    assert ("zrtp", "direct") in seen, seen
+    assert ("zrtp", "provider") not in seen, seen
+    assert ("connecting", "direct") not in seen, seen
+
+
 def test_turn_taking_a_frame_never_starts_while_the_peer_sends():
     # ZSipOs boxes ignore what arrives while they send (ICE.md 1.4): B starts first, A waits
     sim = Sim(blocked=True)
