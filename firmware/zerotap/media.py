@@ -617,10 +617,10 @@ class ZrtpLeg(_seams.SecureLeg):
     def _keys(self, ev, rx_only):
         if self.rx is None:
             self.profile = ev.profile
-            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt)
+            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt, zrtp=True)
             self.can_unprotect = True
         if not rx_only and self.tx is None:
-            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt)
+            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt, zrtp=True)
 
     def protect(self, buf, n, rtcp):
         if rtcp:

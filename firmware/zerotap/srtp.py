@@ -27,7 +27,8 @@ from zerotap import rtp as _rtp
 
 # Profiles by their RFC 4568 section 6.2 / RFC 6188 section 6 names:
 # name -> (master key length, SRTP tag length, SRTCP tag length).
-# RFC 4568 section 6.2.2 and RFC 6188 section 6: the _32 profiles keep an 80-bit SRTCP tag.
+# RFC 4568 section 6.2.2 and RFC 6188 section 6: the _32 profiles keep an 80-bit SRTCP tag (SDES;
+# keys from ZRTP take the SRTP tag for SRTCP too: Session's zrtp=True).
 AES_CM_128_HMAC_SHA1_80 = "AES_CM_128_HMAC_SHA1_80"
 AES_CM_128_HMAC_SHA1_32 = "AES_CM_128_HMAC_SHA1_32"
 AES_256_CM_HMAC_SHA1_80 = "AES_256_CM_HMAC_SHA1_80"
@@ -302,13 +303,19 @@ class _Streams:
 
 
 class Session:
-    """SRTP and SRTCP for one direction under one master key and salt, any number of SSRCs."""
+    """SRTP and SRTCP for one direction under one master key and salt, up to MAX_SSRCS SSRCs.
 
-    def __init__(self, profile, master_key, master_salt, backend=None):
+    ``zrtp=True``: keys from ZRTP, whose implementations (bzrtp with mediastreamer2, GNU ZRTP)
+    give SRTCP the negotiated tag length too, HS32 included; the 80-bit SRTCP tag of the _32
+    profiles is RFC 4568's, for SDES."""
+
+    def __init__(self, profile, master_key, master_salt, backend=None, zrtp=False):
         params = PROFILES.get(profile)
         if params is None:
             raise ValueError("unknown SRTP profile %r" % (profile,))
         key_length, tag_length, rtcp_tag_length = params
+        if zrtp:
+            rtcp_tag_length = tag_length
         if len(master_key) != key_length:
             raise ValueError("master key must be %d bytes for %s" % (key_length, profile))
         if len(master_salt) != MASTER_SALT_LENGTH:
