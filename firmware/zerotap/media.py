@@ -73,6 +73,7 @@ _SCRATCH = bytearray(2048 + _TRAILER_ROOM)
 # What ZrtpLeg.unprotect returns besides a length
 UNPROTECT_FAILED = const(0)
 UNPROTECT_REPLAY = const(-2)
+UNPROTECT_REFUSED = const(-3)  # authentic, but refused (srtp.ERR_SSRCS: too many SSRCs)
 
 
 class Counters:
@@ -389,6 +390,9 @@ class MediaSession:
                 if n2 == UNPROTECT_REPLAY:
                     c.replayed += 1
                     return
+                if n2 == UNPROTECT_REFUSED:
+                    c.errors += 1
+                    return
                 c.unauthenticated += 1
                 if sec.is_secure and now_ms - sec.secure_at >= SWITCH_GRACE_MS:
                     self._alarm()
@@ -613,10 +617,10 @@ class ZrtpLeg(_seams.SecureLeg):
     def _keys(self, ev, rx_only):
         if self.rx is None:
             self.profile = ev.profile
-            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt)
+            self.rx = _srtp.Session(ev.profile, ev.remote_key, ev.remote_salt, zrtp=True)
             self.can_unprotect = True
         if not rx_only and self.tx is None:
-            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt)
+            self.tx = _srtp.Session(ev.profile, ev.local_key, ev.local_salt, zrtp=True)
 
     def protect(self, buf, n, rtcp):
         if rtcp:
@@ -625,13 +629,17 @@ class ZrtpLeg(_seams.SecureLeg):
 
     def unprotect(self, buf, n, rtcp, now_ms):
         rx = self.rx
-        before = self.drops.replay
+        d = self.drops
+        before = d.replay
+        other = d.other
         if rtcp:
-            m = rx.unprotect_rtcp_into(buf, n, self.drops)
+            m = rx.unprotect_rtcp_into(buf, n, d)
         else:
-            m = rx.unprotect_into(buf, n, self.drops)
+            m = rx.unprotect_into(buf, n, d)
         if m <= 0:
-            return UNPROTECT_REPLAY if self.drops.replay != before else UNPROTECT_FAILED
+            if d.replay != before:
+                return UNPROTECT_REPLAY
+            return UNPROTECT_REFUSED if d.other != other else UNPROTECT_FAILED
         if not self.is_secure:
             self._now = now_ms
             self.engine.srtp_authenticated(now_ms)  # RFC 6189 section 4.6: stands for Conf2ACK

@@ -7,9 +7,9 @@ Shaped like pylibsrtp: one :class:`Session` per direction and master key,
     srtcp = tx.protect_rtcp(rtcp)     rtcp = rx.unprotect_rtcp(srtcp)
 
 and, for the media path, in-place variants that work on the caller's buffer and return the new
-length: ``protect_into(buf, length)`` and so on. One session serves any number of SSRCs (as
-libsrtp's ssrc_any_inbound/outbound): the rollover counter, the replay window and the SRTCP index
-are kept per SSRC, in objects made once when an SSRC is first seen.
+length: ``protect_into(buf, length)`` and so on. One session serves up to MAX_SSRCS SSRCs (as
+libsrtp's ssrc_any_inbound/outbound, but bounded): the rollover counter, the replay window and
+the SRTCP index are kept per SSRC, in objects made once when an SSRC is first seen.
 
 Errors: a packet that is too short or malformed raises :class:`MalformedError`, a wrong tag
 :class:`AuthenticationError`, a replayed packet or one older than the window :class:`ReplayError`;
@@ -27,7 +27,8 @@ from zerotap import rtp as _rtp
 
 # Profiles by their RFC 4568 section 6.2 / RFC 6188 section 6 names:
 # name -> (master key length, SRTP tag length, SRTCP tag length).
-# RFC 4568 section 6.2.2 and RFC 6188 section 6: the _32 profiles keep an 80-bit SRTCP tag.
+# RFC 4568 section 6.2.2 and RFC 6188 section 6: the _32 profiles keep an 80-bit SRTCP tag (SDES;
+# keys from ZRTP take the SRTP tag for SRTCP too: Session's zrtp=True).
 AES_CM_128_HMAC_SHA1_80 = "AES_CM_128_HMAC_SHA1_80"
 AES_CM_128_HMAC_SHA1_32 = "AES_CM_128_HMAC_SHA1_32"
 AES_256_CM_HMAC_SHA1_80 = "AES_256_CM_HMAC_SHA1_80"
@@ -64,6 +65,12 @@ REPLAY_WINDOW = const(128)
 _WINDOW_MASK = const(127)
 _WINDOW_BYTES = const(16)
 
+# At most this many SSRCs per direction, for SRTP and for SRTCP: a new SSRC beyond them is dropped
+# (ERR_SSRCS), never given state, so that a stream of new SSRCs (a peer holding the keys, a host
+# sending as the phone) cannot fill the heap. Never evicted: a sender's state dropped and made
+# again would reuse its keystream, a receiver's would take its old packets again.
+MAX_SSRCS = const(16)
+
 SRTCP_INDEX_LENGTH = const(4)  # RFC 3711 section 3.4: E flag and 31-bit SRTCP index
 SRTCP_INDEX_MAX = const(0x7FFFFFFF)
 _SEQ_MEDIAN = const(32768)  # RFC 3711 Appendix A: 2^15
@@ -84,6 +91,7 @@ ERR_RTCP_TOO_OLD = const(-33)
 ERR_INDEX_USED = const(-34)
 ERR_INDEX_TOO_OLD = const(-35)
 ERR_RTCP_INDEX_EXHAUSTED = const(-40)
+ERR_SSRCS = const(-41)
 
 ERRORS = {
     ERR_SRTP_SHORT: "SRTP packet shorter than an RTP header and its authentication tag",
@@ -100,6 +108,7 @@ ERRORS = {
     ERR_INDEX_USED: "SRTP index already protected: refusing to reuse the keystream",
     ERR_INDEX_TOO_OLD: "SRTP index older than the replay window: refusing to protect",
     ERR_RTCP_INDEX_EXHAUSTED: "SRTCP index space exhausted: re-key the session",
+    ERR_SSRCS: "too many SSRCs: a packet of a new one dropped",
 }
 for _code in _rtp.ERRORS:
     ERRORS[_code] = _rtp.ERRORS[_code]
@@ -294,13 +303,19 @@ class _Streams:
 
 
 class Session:
-    """SRTP and SRTCP for one direction under one master key and salt, any number of SSRCs."""
+    """SRTP and SRTCP for one direction under one master key and salt, up to MAX_SSRCS SSRCs.
 
-    def __init__(self, profile, master_key, master_salt, backend=None):
+    ``zrtp=True``: keys from ZRTP, whose implementations (bzrtp with mediastreamer2, GNU ZRTP)
+    give SRTCP the negotiated tag length too, HS32 included; the 80-bit SRTCP tag of the _32
+    profiles is RFC 4568's, for SDES."""
+
+    def __init__(self, profile, master_key, master_salt, backend=None, zrtp=False):
         params = PROFILES.get(profile)
         if params is None:
             raise ValueError("unknown SRTP profile %r" % (profile,))
         key_length, tag_length, rtcp_tag_length = params
+        if zrtp:
+            rtcp_tag_length = tag_length
         if len(master_key) != key_length:
             raise ValueError("master key must be %d bytes for %s" % (key_length, profile))
         if len(master_salt) != MASTER_SALT_LENGTH:
@@ -450,6 +465,8 @@ class Session:
         streams = self._tx
         s = streams.find(buf, 8)
         if s is None:
+            if len(streams.by_ssrc) >= MAX_SSRCS:
+                return ERR_SSRCS
             index = seq
             ssrc = _ssrc(buf, 8)
         else:
@@ -477,7 +494,7 @@ class Session:
         if s is None:
             index = seq  # RFC 3711 section 3.3.1: a new SSRC starts with ROC 0
             ssrc = _ssrc(buf, 8)
-            code = 0
+            code = ERR_SSRCS if len(self._rx.by_ssrc) >= MAX_SSRCS else 0
         else:
             index = estimate_index(s.highest, seq)
             ssrc = s.ssrc
@@ -515,6 +532,8 @@ class Session:
         streams = self._tx_rtcp
         s = streams.find(buf, 4)
         if s is None:
+            if len(streams.by_ssrc) >= MAX_SSRCS:
+                return ERR_SSRCS
             ssrc = _ssrc(buf, 4)
             s = streams.add(buf, 4, ssrc, 0)
         index = s.next  # RFC 3711 section 3.4: zero for the first packet, then + 1
@@ -539,6 +558,8 @@ class Session:
         code = 0
         if s is None:
             ssrc = _ssrc(buf, 4)
+            if len(self._rx_rtcp.by_ssrc) >= MAX_SSRCS:
+                code = ERR_SSRCS
         else:
             ssrc = s.ssrc
             code = s.check(index)

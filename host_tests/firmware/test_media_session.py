@@ -233,3 +233,57 @@ def test_a_fork_s_session_given_the_phone_s_host_drops_strangers():
     a.session.set_remote(1, NET_B[0], NET_B[1])
     a.session.receive(media.PHONE_RTP, rtp(1), 172, ("10.0.0.66", PHONE_A[1]), 0)
     assert a.take() == [] and a.session.counters.stranger == 1
+
+
+def test_authentic_packets_of_too_many_ssrcs_are_dropped_without_an_alarm():
+    # The peer's keys protect packets on ever new SSRCs: past srtp.MAX_SSRCS they are dropped
+    # and counted as errors; they did authenticate, so no "unauthenticated" alarm is raised,
+    # and the peer's own stream still reaches the phone.
+    from zerotap import srtp
+    a, b = media_pair()
+    now = _run(a, b, 0, 20000) + media.SWITCH_GRACE_MS + 1
+    tx = a.session.secure.tx
+    for i in range(srtp.MAX_SSRCS + 20):
+        tx._tx.by_ssrc.clear()  # a's own bound aside: the hostile sender has no such bound
+        tx._tx.last = None
+        wire = bytearray(tx.protect(bytes(rtp(1, ssrc=0x5000 + i))))
+        b.session.receive(media.NET_RTP, wire, len(wire), NET_A, now)
+    assert len(b.take(media.PHONE_RTP)) == srtp.MAX_SSRCS
+    c = b.session.counters
+    assert c.errors == 20 and c.unauthenticated == 0 and not b.call.mitm, c.as_dict()
+    plain = rtp(2, ssrc=0x5000)
+    tx._tx.by_ssrc.clear()
+    tx._tx.last = None
+    wire = bytearray(tx.protect(bytes(plain)))
+    b.session.receive(media.NET_RTP, wire, len(wire), NET_A, now)
+    assert [p[1] for p in b.take(media.PHONE_RTP)] == [plain]
+
+
+def test_hs32_keys_give_srtcp_the_32_bit_tag_of_zrtp_peers():
+    # bzrtp with mediastreamer2 and GNU ZRTP protect SRTCP with the negotiated tag, HS32 too
+    # (test_srtcp_linphone checks it against linphonec); an 80-bit tag here had every RTCP packet
+    # refused both ways and the unauthenticated-media alarm raised on a good call
+    from zerotap.zrtp import algorithms, engine
+    a = MediaBox("a")
+    b = MediaBox("b")
+    for box in (a, b):
+        offer = algorithms.Offer(key_agreements=("X255",), auth_tags=("HS32",))
+        box.engine = engine.Engine(box.engine.ssrc, config=engine.Config(offer=offer))
+        box.leg.engine = box.engine
+    a.session.set_remote(0, PHONE_A[0], PHONE_A[1])
+    a.session.set_remote(1, NET_B[0], NET_B[1])
+    b.session.set_remote(0, PHONE_B[0], PHONE_B[1])
+    b.session.set_remote(1, NET_A[0], NET_A[1])
+    now = _run(a, b, 0, 20000)
+    assert a.call.auth == b.call.auth == "HS32"
+    plain = rtp(10)
+    a.session.receive(media.PHONE_RTP, bytearray(plain), len(plain), PHONE_A, now)
+    (leg, wire, dest), = a.take(media.NET_RTP)
+    assert len(wire) == len(plain) + 4
+    rr = _rtcp_rr()
+    a.session.receive(media.PHONE_RTCP, bytearray(rr), len(rr), (PHONE_A[0], PHONE_A[1] + 1), now)
+    (leg, wire, dest), = a.take(media.NET_RTCP)
+    assert len(wire) == len(rr) + 4 + 4  # E||index, the 32-bit tag
+    b.session.receive(media.NET_RTCP, bytearray(wire), len(wire), (NET_A[0], NET_A[1] + 1), now)
+    (leg, out, dest), = b.take(media.PHONE_RTCP)
+    assert out == rr and b.session.counters.unauthenticated == 0

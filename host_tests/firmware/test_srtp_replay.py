@@ -246,3 +246,48 @@ def test_media_path_allocates_nothing():
     assert after - before == 0, after - before
     assert drops.replay == 500 and drops.total == 500
     assert rx._rx.last.highest == 500
+
+
+def _rr(ssrc):
+    return b"\x80\xc9\x00\x01" + bytes(((ssrc >> 24) & 0xFF, (ssrc >> 16) & 0xFF, (ssrc >> 8) & 0xFF,
+                                        ssrc & 0xFF))
+
+
+def test_state_stays_bounded_under_a_stream_of_new_ssrcs():
+    # Every new SSRC gets its own replay state (a few hundred bytes on a board). A peer holding
+    # the keys, or a host on the phone's LAN sending as the phone, that sends on ever new SSRCs
+    # must not grow it without bound (a 112 KiB heap ends the box, every call with it): past
+    # MAX_SSRCS a session drops the packets of a new SSRC, counted, and its streams go on.
+    assert 4 <= srtp.MAX_SSRCS <= 16
+    for c in _backends():
+        tx, rx = _sessions(c=c)
+        good = 0x600DF00D
+        drops = srtp.Drops()
+
+        def both_ways(seq, ssrc):
+            buf = bytearray(_rtp(seq, ssrc)) + bytearray(20)
+            n = tx.protect_into(buf, 17, drops)
+            m = rx.unprotect_into(buf, n, drops) if n > 0 else n
+            rb = bytearray(_rr(ssrc)) + bytearray(20)
+            k = tx.protect_rtcp_into(rb, 8, drops)
+            r = rx.unprotect_rtcp_into(rb, k, drops) if k > 0 else k
+            return m, r
+
+        assert both_ways(65530, good) == (17, 8)
+        # the phone changed its SSRC mid-call: a few new ones are taken, as RFC 3550 allows
+        for i in range(srtp.MAX_SSRCS - 1):
+            assert both_ways(7, 0xA0000000 + i) == (17, 8), i
+        for i in range(200):  # the hostile stream
+            assert both_ways(i, 0xB0000000 + i) == (srtp.ERR_SSRCS, srtp.ERR_SSRCS), i
+        for table in (tx._tx, rx._rx, tx._tx_rtcp, rx._rx_rtcp):
+            assert len(table.by_ssrc) == srtp.MAX_SSRCS
+        assert drops.other == 400 and drops.authentication == drops.replay == 0
+        # the good stream and the others taken go on, across the wrap
+        for seq in (65531, 65535, 0, 1):
+            assert both_ways(seq, good) == (17, 8), seq
+        assert both_ways(8, 0xA0000000) == (17, 8)
+        assert rx._rx.by_ssrc[good].highest == 65536 + 1
+        _raises(srtp.SrtpError, srtp.ERRORS[srtp.ERR_SSRCS], tx.protect, _rtp(1, 0xC0000000))
+        # a forged packet of a new SSRC still reads as an authentication failure
+        forged = bytearray(_rtp(1, 0xC0000001)) + bytearray(10)
+        assert rx.unprotect_into(forged, len(forged), drops) == srtp.ERR_AUTH
