@@ -51,7 +51,8 @@ MAX_POINTERS = 16  # compression pointers followed in one name
 MAX_RECORDS = 64  # records per section that we read; more is refused
 EDNS_PAYLOAD = 1232
 
-# Client timing: each server gets TRIES queries RETRY_MS apart, then the next server
+# Client timing: each server gets TRIES queries RETRY_MS apart, then the next server (at once
+# after a server error: SERVFAIL, REFUSED)
 RETRY_MS = 1000
 TRIES = 2
 NEGATIVE_TTL_S = 30  # when a negative answer carries no SOA (RFC 2308 says use SOA minimum)
@@ -483,15 +484,20 @@ class Client:
             if p.next_at > now_ms:
                 continue
             if p.tries >= TRIES:
-                p.server += 1
-                p.tries = 0
-                if p.server >= len(self.servers):
-                    del self.pending[key]
-                    self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000,
-                                            "no answer from the resolver"))
-                    continue
-                # the query goes to the next server with a new id and case
-                p.query = make_query(key[0], key[1], self.rand)
+                self._next(key, p, now_ms, "no answer from the resolver")
+            else:
+                self._transmit(p, now_ms)
+
+    def _next(self, key, p, now_ms, error):
+        """P's server failed with ERROR: the query goes to the next server with a new id and case
+        (RFC 1034 5.3.3 step 4), or after the last one the lookup fails with ERROR."""
+        p.server += 1
+        p.tries = 0
+        if p.server >= len(self.servers):
+            del self.pending[key]
+            self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000, error))
+        else:
+            p.query = make_query(key[0], key[1], self.rand)
             self._transmit(p, now_ms)
 
     def _store(self, key, answer):
@@ -501,8 +507,9 @@ class Client:
         self.cache[key] = answer
 
     def receive(self, data, src, now_ms):
-        """A datagram from SRC. Returns the (name, type) it answered, or None when it answered
-        nothing pending (malformed, spoofed, late: counted in ``refused`` and logged)."""
+        """A datagram from SRC. Returns the (name, type) it answered (a server error: asked
+        again of the next server), or None when it answered nothing pending (malformed, spoofed,
+        late: counted in ``refused`` and logged)."""
         try:
             msg = parse(data)
         except ValueError as e:
@@ -522,19 +529,18 @@ class Client:
                 self.refused += 1
                 self.log("%s (from %s:%d)" % (e, src[0], src[1]))
                 return None
-            del self.pending[key]
             rcode = msg.rcode
-            if rcode == NOERROR or rcode == NXDOMAIN:
-                if records:
-                    # through CNAMEs, the answer lasts as long as the shortest link of the chain
-                    ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
-                else:
-                    ttl = negative_ttl(msg)
-                # a TTL of 0 still answers the lookup that asked (one second, not a loop)
-                self._store(key, Answer(records, now_ms + 1000 * max(ttl, 1)))
+            if rcode != NOERROR and rcode != NXDOMAIN:  # SERVFAIL, REFUSED: the next server
+                self._next(key, p, now_ms, "resolver answered rcode %d" % rcode)
+                return key
+            del self.pending[key]
+            if records:
+                # through CNAMEs, the answer lasts as long as the shortest link of the chain
+                ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
             else:
-                self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000,
-                                        "resolver answered rcode %d" % rcode))
+                ttl = negative_ttl(msg)
+            # a TTL of 0 still answers the lookup that asked (one second, not a loop)
+            self._store(key, Answer(records, now_ms + 1000 * max(ttl, 1)))
             return key
         self.refused += 1
         return None

@@ -87,3 +87,24 @@ def test_no_naptr_no_srv_falls_back_to_a_and_nxdomain_says_so(interp, tmp_path):
         d.stop()
     assert nx["targets"] == [] and nx["error"] == "missing.test: no SIP server found", nx
     assert plain["targets"] == [["TLS", "127.0.0.1", 5061, "plain.test"]], plain
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_a_resolver_that_refuses_gives_the_question_to_the_next(interp, tmp_path):
+    # network.dns lists two resolvers; the first (a dnsmasq with no upstream, as a router whose
+    # uplink is not configured yet) answers REFUSED for a name it does not serve. RFC 1034
+    # section 5.3.3: a server error drops that server, the next one is asked.
+    first = Dnsmasq(tmp_path / "dns1", udp_port(), []).start()
+    second = Dnsmasq(tmp_path / "dns2", udp_port(),
+                     ["local=/invalid/", "host-record=voip.invalid,127.0.0.1"], ttl=60).start()
+    try:
+        res = _run(interp, "%d,%d" % (first.port, second.port), "voip.invalid", "locate-only")
+        log1, log2 = first.log_text(), second.log_text()
+    finally:
+        first.stop()
+        second.stop()
+    assert "REFUSED" in log1, log1[-2000:]  # the first server did refuse
+    assert "query[A] voip.invalid" in log2.lower().replace("query[a]", "query[A]"), log2[-2000:]
+    assert res["error"] is None, res
+    # RFC 3263 section 4.1: no NAPTR, no SRV: UDP to the name's address
+    assert res["targets"] == [["UDP", "127.0.0.1", 5060, "voip.invalid"]], res

@@ -373,3 +373,35 @@ def test_is_ip_refuses_a_leading_zero():
         assert locate.is_ip(text), text
     for text in ("010.1.1.1", "127.0.0.010", "127.0.0.01", "00.0.0.0", "1.2.3", "1.2.3.256"):
         assert not locate.is_ip(text), text
+
+
+def test_a_server_error_sends_the_question_to_the_next_server():
+    # RFC 1034 section 5.3.3 step 4: a response that "shows a server error" (SERVFAIL,
+    # REFUSED: a resolver without upstream, dnsmasq's answer for a name it does not serve)
+    # drops that server and asks the next one. The box with network.dns = [router, other] must
+    # not fail a lookup that the second resolver answers.
+    for rcode in (dns.SERVFAIL, 5):  # 5: REFUSED
+        client = dns.Client([("127.0.0.53", 53), ("127.0.0.54", 53)], Counter())
+        assert client.lookup("sip.example.test", dns.A, 0) is None
+        data, server = client.datagrams()[0]
+        query = list(client.pending.values())[0].query
+        client.receive(_answer_to(query, rcode=rcode), server, 5)
+        assert client.lookup("sip.example.test", dns.A, 5) is None  # still pending
+        nxt = client.datagrams()
+        assert [d for _, d in nxt] == [("127.0.0.54", 53)], nxt  # at once, not after a timer
+        query2 = list(client.pending.values())[0].query
+        assert query2.id != query.id or query2.wire_name != query.wire_name
+        a = b"\xc0\x0c\x00\x01\x00\x01" + dns._u32(60) + b"\x00\x04\xc0\x00\x02\x0a"
+        assert client.receive(_answer_to(query2, a, an=1), ("127.0.0.54", 53), 10) == \
+            ("sip.example.test", dns.A)
+        got = client.lookup("sip.example.test", dns.A, 10)
+        assert got.error is None and [r.value for r in got.records] == ["192.0.2.10"]
+    # the last server's error ends the lookup with its reason
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("sip.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    assert client.receive(_answer_to(query, rcode=dns.SERVFAIL), server, 0) is not None
+    got = client.lookup("sip.example.test", dns.A, 0)
+    assert got.records == [] and got.error == "resolver answered rcode 2"
+    assert client.datagrams() == [] and client.timer() is None
