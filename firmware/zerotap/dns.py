@@ -24,7 +24,8 @@ Safety (an answer comes from the network):
     must guess 16 bits of id plus one bit per letter;
   - errors are ``ValueError`` with a precise text (``dns: ...``).
 An EDNS0 OPT record (RFC 6891) offers a 1232-byte UDP payload, so that SRV and NAPTR answers
-are rarely truncated; a truncated answer (TC) is refused (there is no DNS over TCP here).
+are rarely truncated; a truncated answer (TC) is not used (there is no DNS over TCP here): the
+next server is asked, and after the last one the lookup fails saying so.
 """
 A = 1
 NS = 2
@@ -60,6 +61,7 @@ FAILURE_TTL_S = 5  # SERVFAIL or no answer: remembered briefly, then asked again
 MAX_TTL_S = 86400
 NEGATIVE_MAX_TTL_S = 10800  # RFC 2308 section 5: "one to three hours have been found to work well"
 CACHE_MAX = 64
+_TC = "dns: answer truncated (TC): too large for UDP"
 
 
 def type_name(rtype):
@@ -239,7 +241,7 @@ class Query:
                 raise ValueError("dns: answer's question differs in letter case (0x20)")
             raise ValueError("dns: answer is for %r, want %r" % (qname, self.wire_name))
         if msg.truncated:
-            raise ValueError("dns: answer truncated (TC)")
+            raise ValueError(_TC)
         return records_for(msg, self.name, self.qtype, aliases)
 
 
@@ -526,8 +528,11 @@ class Client:
             try:
                 records = p.query.check(msg, aliases)
             except ValueError as e:
-                self.refused += 1
                 self.log("%s (from %s:%d)" % (e, src[0], src[1]))
+                if e.args[0] == _TC:  # truncated again if asked again, and no TCP here
+                    self._next(key, p, now_ms, _TC[5:])
+                    return key
+                self.refused += 1
                 return None
             rcode = msg.rcode
             if rcode != NOERROR and rcode != NXDOMAIN:  # SERVFAIL, REFUSED: the next server

@@ -108,3 +108,23 @@ def test_a_resolver_that_refuses_gives_the_question_to_the_next(interp, tmp_path
     assert res["error"] is None, res
     # RFC 3263 section 4.1: no NAPTR, no SRV: UDP to the name's address
     assert res["targets"] == [["UDP", "127.0.0.1", 5060, "voip.invalid"]], res
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_an_srv_set_too_large_for_udp_fails_at_once_saying_so(interp, tmp_path):
+    # 40 SRV targets with long names do not fit the 1232 bytes the box offers: dnsmasq answers
+    # with TC set. The box has no DNS over TCP; it says so at once, not "no answer" seconds later.
+    records = ["naptr-record=big.test,10,10,s,SIP+D2U,,_sip._udp.big.test"]
+    for i in range(40):
+        records.append("srv-host=_sip._udp.big.test,sip-%02d.a-rather-long-host-name.big.test,"
+                       "5060,10,%d" % (i, i))
+    d = Dnsmasq(tmp_path / "dns", udp_port(), records).start()
+    try:
+        res = _run(interp, d.port, "big.test", "locate-only")
+        log = d.log_text()
+    finally:
+        d.stop()
+    queries = [line for line in log.splitlines() if "query[SRV]" in line]
+    assert len(queries) == 1, log[-3000:]  # asked once: the same server would truncate again
+    assert res["targets"] == [], res
+    assert "truncated" in res["error"], res

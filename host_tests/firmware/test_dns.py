@@ -405,3 +405,30 @@ def test_a_server_error_sends_the_question_to_the_next_server():
     got = client.lookup("sip.example.test", dns.A, 0)
     assert got.records == [] and got.error == "resolver answered rcode 2"
     assert client.datagrams() == [] and client.timer() is None
+
+
+def test_a_truncated_answer_ends_the_lookup_with_its_reason():
+    # An answer too large for the 1232 bytes offered comes back with TC set (RFC 1035 4.1.1;
+    # dnsmasq does so for a large SRV set). The same server truncates the same answer again,
+    # and the box has no DNS over TCP: asking it again only delays the failure by seconds and
+    # ends it as "no answer from the resolver", which is not what happened.
+    client = dns.Client([("127.0.0.53", 53)], Counter())
+    client.lookup("_sip._udp.example.test", dns.SRV, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    tc = bytearray(_answer_to(query))
+    tc[2] |= 0x02  # TC
+    client.receive(bytes(tc), server, 20)
+    got = client.lookup("_sip._udp.example.test", dns.SRV, 20)
+    assert got is not None, "still waiting after a truncated answer"
+    assert got.records == [] and got.error == "answer truncated (TC): too large for UDP"
+    assert client.datagrams() == [] and client.timer() is None
+    # with a second resolver, it is asked at once (it may answer in full)
+    client = dns.Client([("127.0.0.53", 53), ("127.0.0.54", 53)], Counter())
+    client.lookup("_sip._udp.example.test", dns.SRV, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    tc = bytearray(_answer_to(query))
+    tc[2] |= 0x02
+    client.receive(bytes(tc), server, 20)
+    assert [d for _, d in client.datagrams()] == [("127.0.0.54", 53)]
