@@ -128,3 +128,20 @@ def test_an_srv_set_too_large_for_udp_fails_at_once_saying_so(interp, tmp_path):
     assert len(queries) == 1, log[-3000:]  # asked once: the same server would truncate again
     assert res["targets"] == [], res
     assert "truncated" in res["error"], res
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_an_ipv6_resolver_written_in_another_form_is_heard(interp, tmp_path):
+    # network.dns takes any valid text of an IPv6 address ("0:0:0:0:0:0:0:1", upper-case hex as
+    # providers print them); its answers come from the socket's form of it ("::1"). The box
+    # took answers only from the server's text as configured: every answer was refused, and
+    # every lookup failed as "no answer from the resolver".
+    d = Dnsmasq(tmp_path / "dns", udp_port(), ["host-record=v6.test,127.0.0.1"],
+                listen="::1").start()
+    try:
+        res = _run(interp, "0:0:0:0:0:0:0:1@%d" % d.port, "v6.test", "locate-only")
+    finally:
+        d.stop()
+    assert res["error"] is None, res
+    assert res["targets"] == [["UDP", "127.0.0.1", 5060, "v6.test"]], res
+    assert res["dns_queries_refused"] == 0, res

@@ -14,6 +14,7 @@ answered from the cache without a datagram.
 import os
 
 from zerotap import dns
+from zerotap.runtime.udp import host_text
 from zerotap.sip import locate as _locate
 
 
@@ -54,6 +55,9 @@ class Resolver:
     def __init__(self, loop, servers, rand=None, log=None, bind="0.0.0.0"):
         self.loop = loop
         self.log = log or (lambda text: None)
+        # an answer's source is the socket's text of the address ("::1", not "0:0::1"): the
+        # client takes answers only from the server it asked, compared as text
+        servers = [(host_text(h), p) for h, p in servers]
         self.client = dns.Client(servers, rand or os.urandom, lambda t: self.log(t))
         self.bind = "::" if servers and ":" in servers[0][0] else bind
         self.ep = None
