@@ -59,6 +59,11 @@ TRIES = 2
 NEGATIVE_TTL_S = 30  # when a negative answer carries no SOA (RFC 2308 says use SOA minimum)
 FAILURE_TTL_S = 5  # SERVFAIL or no answer: remembered briefly, then asked again
 MAX_TTL_S = 86400
+# RFC 1035 3.2.1: a TTL of 0 still serves "the transaction in progress": here a whole RFC 3263
+# walk (NAPTR, then SRV, then A, each up to TRIES * RETRY_MS per server). An answer kept for less
+# than the walk takes expired before its last lookup came back, and the walk began again, for
+# ever, behind a resolver 500 ms away
+MIN_TTL_S = 30
 NEGATIVE_MAX_TTL_S = 10800  # RFC 2308 section 5: "one to three hours have been found to work well"
 CACHE_MAX = 64
 _TC = "dns: answer truncated (TC): too large for UDP"
@@ -544,8 +549,7 @@ class Client:
                 ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
             else:
                 ttl = negative_ttl(msg)
-            # a TTL of 0 still answers the lookup that asked (one second, not a loop)
-            self._store(key, Answer(records, now_ms + 1000 * max(ttl, 1)))
+            self._store(key, Answer(records, now_ms + 1000 * max(ttl, MIN_TTL_S)))
             return key
         self.refused += 1
         return None

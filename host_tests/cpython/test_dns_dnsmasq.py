@@ -145,3 +145,71 @@ def test_an_ipv6_resolver_written_in_another_form_is_heard(interp, tmp_path):
     assert res["error"] is None, res
     assert res["targets"] == [["UDP", "127.0.0.1", 5060, "v6.test"]], res
     assert res["dns_queries_refused"] == 0, res
+
+
+class _SlowPath:
+    """A UDP relay on 127.0.0.1 that hands each answer of the server at TARGET back DELAY_S
+    after it came: a resolver far away, or one that must ask an authoritative server every
+    time (TTL 0 records are cached nowhere)."""
+
+    def __init__(self, target, delay_s):
+        import socket
+        import threading
+        self.target = target
+        self.delay = delay_s
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.bind(("127.0.0.1", 0))
+        self.port = self.front.getsockname()[1]
+        self.queries = 0
+        self._client = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        import select
+        import time
+        due = []  # [(when, data)]
+        while not self._stop:
+            wait = 0.05 if not due else max(0.0, min(0.05, due[0][0] - time.monotonic()))
+            ready, _, _ = select.select([self.front, self.back], [], [], wait)
+            for s in ready:
+                data, src = s.recvfrom(4096)
+                if s is self.front:
+                    self._client = src
+                    self.queries += 1
+                    self.back.sendto(data, self.target)
+                else:
+                    due.append((time.monotonic() + self.delay, data))
+            while due and due[0][0] <= time.monotonic():
+                self.front.sendto(due.pop(0)[1], self._client)
+
+    def close(self):
+        self._stop = True
+        self._thread.join(5)
+        self.front.close()
+        self.back.close()
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_records_with_ttl_0_behind_a_slow_resolver_are_located(interp, tmp_path):
+    # TTL 0 (dnsmasq's default for its own records; providers' load balancers use 0 or 1) and
+    # a resolver 600 ms away: NAPTR, then SRV, then A, one after the other. Each answer was
+    # kept one second: by the time the A record came, the NAPTR had expired and was asked
+    # again, then the SRV, then the A... for ever (RFC 1035 3.2.1: a TTL of 0 still serves
+    # "the transaction in progress", here the whole location).
+    records = ["naptr-record=slow.test,10,10,s,SIP+D2U,,_sip._udp.slow.test",
+               "srv-host=_sip._udp.slow.test,sip.slow.test,5062,10,0",
+               "host-record=sip.slow.test,127.0.0.1"]
+    d = Dnsmasq(tmp_path / "dns", udp_port(), records, ttl=0).start()
+    relay = _SlowPath(("127.0.0.1", d.port), 0.6)
+    try:
+        res = _run(interp, relay.port, "slow.test", "locate-only")
+    finally:
+        relay.close()
+        d.stop()
+    assert res["error"] is None, res
+    assert res["targets"] == [["UDP", "127.0.0.1", 5062, "slow.test"]], res
+    assert relay.queries == 3, relay.queries  # NAPTR, SRV, A: each asked once
