@@ -213,3 +213,25 @@ def test_records_with_ttl_0_behind_a_slow_resolver_are_located(interp, tmp_path)
     assert res["error"] is None, res
     assert res["targets"] == [["UDP", "127.0.0.1", 5062, "slow.test"]], res
     assert relay.queries == 3, relay.queries  # NAPTR, SRV, A: each asked once
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_resolvers_of_both_families_are_each_asked_over_their_own(interp, tmp_path):
+    # network.dns (or resolv.conf, where a dual-stack router puts both) lists an IPv4 resolver,
+    # then an IPv6 one. The box had one socket, of the first server's family: the question for
+    # the second could not leave it (sendto failed, counted, unseen), and every lookup the
+    # first could not answer failed after the second's retries.
+    first = Dnsmasq(tmp_path / "dns1", udp_port(), []).start()  # REFUSED: no upstream
+    second = Dnsmasq(tmp_path / "dns2", udp_port(),
+                     ["local=/invalid/", "host-record=voip.invalid,127.0.0.1"],
+                     listen="::1").start()
+    try:
+        res = _run(interp, "127.0.0.1@%d,::1@%d" % (first.port, second.port), "voip.invalid",
+                   "locate-only")
+        log2 = second.log_text()
+    finally:
+        first.stop()
+        second.stop()
+    assert "query[" in log2, log2[-2000:]
+    assert res["error"] is None, res
+    assert res["targets"] == [["UDP", "127.0.0.1", 5060, "voip.invalid"]], res
