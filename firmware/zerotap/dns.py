@@ -460,13 +460,17 @@ class Client:
 
     def lookup(self, name, qtype, now_ms):
         """The cached :class:`Answer` for NAME/QTYPE, or None after starting (or while waiting
-        for) a query."""
+        for) a query; a failed Answer (not cached) for a name no question can carry."""
         a = self.cached(name, qtype, now_ms)
         if a is not None:
             return a
         key = (_lower(name.rstrip(".")), qtype)
         if key not in self.pending:
-            p = _Pending(make_query(key[0], qtype, self.rand), now_ms)
+            try:
+                q = make_query(key[0], qtype, self.rand)
+            except ValueError as e:  # a label over 63 bytes, an empty one: no question to ask
+                return Answer([], now_ms, str(e))
+            p = _Pending(q, now_ms)
             self.pending[key] = p
             self._transmit(p, now_ms)
         return None
