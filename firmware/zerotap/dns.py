@@ -450,6 +450,15 @@ class Client:
         self._out = []
         self.refused = 0  # datagrams that were not a valid answer to a pending query
 
+    def use(self, servers):
+        """Ask SERVERS from now on (the network changed); a pending query goes to the first of
+        them at its next try."""
+        if servers and servers != self.servers:
+            self.servers = list(servers)
+            for p in self.pending.values():
+                p.server = 0
+                p.tries = 0
+
     def cached(self, name, qtype, now_ms):
         key = (_lower(name.rstrip(".")), qtype)
         a = self.cache.get(key)

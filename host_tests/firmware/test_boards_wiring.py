@@ -104,9 +104,15 @@ class _Nic:
     def isconnected(self):
         return self.connects
 
+    addr = "192.0.2.7"  # the DHCP lease: the address, and the resolver it names
+    dns = "0.0.0.0"
+
     def ipconfig(self, what):
         assert what == "addr4"
-        return ("192.0.2.7" if self.connects else "0.0.0.0", 24)
+        return (_Nic.addr if self.connects else "0.0.0.0", 24)
+
+    def ifconfig(self):
+        return (_Nic.addr if self.connects else "0.0.0.0", "255.255.255.0", "192.0.2.1", _Nic.dns)
 
 
 class _Network:
@@ -651,6 +657,41 @@ class _RestartLoop(_StopLoop):
 class _RestartUdp:
     Loop = _RestartLoop
     sleep_ms = staticmethod(udp.sleep_ms)
+
+
+class _NewLeaseLoop(_StopLoop):
+    """The box's loop; the interface gets a new DHCP lease (another address, another resolver:
+    a new router) LEASE_MS after the loop starts."""
+
+    lease_ms = 150
+
+    def run_once(self, timeout_ms):
+        _StopLoop.run_once(self, timeout_ms)
+        if self.clock() - (self._stop_at - self.stop_after_ms) >= self.lease_ms:
+            _Nic.addr, _Nic.dns = "198.51.100.7", "198.51.100.1"
+
+
+def test_a_new_dhcp_lease_brings_its_resolver():
+    """A board takes its resolver from the DHCP lease when the config names none. A new lease
+    (the router replaced: another subnet, another resolver) moves the box to the new address;
+    its DNS questions went on to the old resolver, out of reach, and every name (a provider by
+    name, the ICE helper, TURN) failed until the board was reset."""
+    from zerotap import netwatch
+    d = scratch("boards-lease")
+    saved = netwatch.POLL_MS, _Nic.addr, _Nic.dns
+    netwatch.POLL_MS = 40
+    _Nic.dns = "192.0.2.1"
+    try:
+        result, logs, _ = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(
+            _board_config(d))}, stop_after_ms=500, loop_class=_NewLeaseLoop)
+    finally:
+        netwatch.POLL_MS, _Nic.addr, _Nic.dns = saved
+    assert result is not None, logs
+    assert "network: address 192.0.2.7 -> 198.51.100.7: the sockets are bound again" in logs, logs
+    assert result.net.resolver is not None
+    assert result.net.resolver.client.servers == [("198.51.100.1", 53)], \
+        result.net.resolver.client.servers
+    assert result.cfg.network.dns == [("198.51.100.1", 53)]  # a resolver made later asks it too
 
 
 def test_a_restart_for_a_saved_config_keeps_nothing_of_the_old_box():

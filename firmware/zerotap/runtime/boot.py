@@ -163,17 +163,23 @@ def _startable(loop, cfg, log, secure):
 BOARD_SIP_DATAGRAM = 1472
 
 
+def _lease_dns(nic):
+    """[(the resolver the interface's DHCP lease names, 53)], or []."""
+    try:
+        server = nic.ifconfig()[3]
+    except (AttributeError, IndexError, OSError, TypeError):
+        server = None
+    return [(server, 53)] if server and server != "0.0.0.0" else []
+
+
 def _transports(cfg, nic):
     """What a board adds to the transport settings: its SIP datagram limit, and the resolver that
-    DHCP gave when the config names none (``network.dns``)."""
+    DHCP gave when the config names none (``network.dns``), read again with each new lease
+    (``network.dns_source``, :meth:`zerotap.runtime.network.BoxNetwork.rebind`)."""
     cfg.network.max_datagram = BOARD_SIP_DATAGRAM
     if getattr(cfg.network, "dns", None) is None:
-        try:
-            server = nic.ifconfig()[3]
-        except (AttributeError, IndexError, OSError, TypeError):
-            server = None
-        if server and server != "0.0.0.0":
-            cfg.network.dns = [(server, 53)]
+        cfg.network.dns = _lease_dns(nic) or None
+        cfg.network.dns_source = lambda: _lease_dns(nic)
 
 
 def main(board, loop=None, log=None, give_up_ms=None):

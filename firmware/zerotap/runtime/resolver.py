@@ -33,6 +33,12 @@ def system_servers(path="/etc/resolv.conf"):
     return out
 
 
+def _texts(servers):
+    # an answer's source is the socket's text of the address ("::1", not "0:0::1"): the
+    # client takes answers only from the server it asked, compared as text
+    return [(host_text(h), p) for h, p in servers]
+
+
 class _Address:
     """An address lookup among the resolver's waiting items (``step`` as Locate has it)."""
 
@@ -56,15 +62,16 @@ class Resolver:
     def __init__(self, loop, servers, rand=None, log=None, bind="0.0.0.0"):
         self.loop = loop
         self.log = log or (lambda text: None)
-        # an answer's source is the socket's text of the address ("::1", not "0:0::1"): the
-        # client takes answers only from the server it asked, compared as text
-        servers = [(host_text(h), p) for h, p in servers]
-        self.client = dns.Client(servers, rand or os.urandom, lambda t: self.log(t))
+        self.client = dns.Client(_texts(servers), rand or os.urandom, lambda t: self.log(t))
         self.bind = bind
         self.ep = None  # toward IPv4 servers; ep6 toward IPv6 ones (network.dns may list both)
         self.ep6 = None
         self.waiting = []  # [(Locate, done)]
         loop.add_timer_source(self)
+
+    def use(self, servers):
+        """Ask SERVERS from now on (a new network's resolver)."""
+        self.client.use(_texts(servers))
 
     def locate(self, done, host, port=None, transport=None, secure=False,
                transports=_locate.TRANSPORTS, families=(dns.A,)):
