@@ -450,6 +450,23 @@ def test_boot_with_an_unbindable_config_keeps_the_last_good_and_runs_on_it():
     assert result.cfg.phone.host == "127.0.0.1"
 
 
+def test_a_config_whose_sockets_share_a_port_keeps_the_last_good_and_runs_on_it():
+    # control on phone.sip's port (saved from the web page, or edited by hand): each socket
+    # bound alone when boot tried them, one after the other; the box then could not open its
+    # control and the error left main: no box, and on a board the same at every boot (the
+    # watchdog's reset), the last good copy never run. It is refused as an unbindable config.
+    d = scratch("boards-bootshare")
+    good = _board_config(d)
+    bad = dict(good, control=good["phone"]["sip"])
+    files = {"config.json": json.dumps(bad), "config.json.good": json.dumps(good)}
+    result, logs, _ = _boot("wt32_eth01", d, files, give_up_ms=1500)
+    assert result is not None, logs
+    refusals = [t for t in logs if t.startswith("config refused: control: cannot bind ")]
+    assert len(refusals) == 1 and refusals[0].endswith("; the last good config runs"), logs
+    assert result.cfg.control[1] != result.cfg.phone.port  # the good copy runs
+    assert storage.Storage(d).read("config.json.good") == json.dumps(good).encode()
+
+
 def test_boot_with_an_unbindable_config_and_no_good_copy_halts_and_keeps_none():
     d = scratch("boards-bootbind0")
     cfg = _board_config(d)

@@ -135,15 +135,21 @@ def _resolve(board, cfg, ip):
 
 def _unbindable(loop, cfg):
     """(key, message) for the first socket of CFG that cannot be bound (an address that is not
-    this board's, a port taken), else None."""
-    for key, host, port in (("phone.sip", cfg.phone.host, cfg.phone.port),
-                            ("network.sip", cfg.network.host, cfg.network.port),
-                            ("control", cfg.control[0], cfg.control[1])):
-        try:
-            loop.close(loop.open(host, port, None))
-        except OSError as e:
-            return key, "cannot bind %s:%d (%s)" % (host, port, e)
-    return None
+    this board's, a port taken: also by another of them, so all are held until the last),
+    else None."""
+    eps = []
+    try:
+        for key, host, port in (("phone.sip", cfg.phone.host, cfg.phone.port),
+                                ("network.sip", cfg.network.host, cfg.network.port),
+                                ("control", cfg.control[0], cfg.control[1])):
+            try:
+                eps.append(loop.open(host, port, None))
+            except OSError as e:
+                return key, "cannot bind %s:%d (%s)" % (host, port, e)
+        return None
+    finally:
+        for ep in eps:
+            loop.close(ep)
 
 
 def _startable(loop, cfg, log, secure):
