@@ -581,6 +581,20 @@ def test_a_loop_fault_is_noted_on_flash_resets_and_is_shown_after_the_reset():
     assert not any(t.startswith("last reset") for t in logs) and replies[0]["warning"] is None
 
 
+def test_a_reset_note_that_cannot_be_read_does_not_stop_the_boot():
+    # reset.txt there but unreadable (a directory in its place, as damaged flash metadata may
+    # leave; littlefs answers EIO): the box starts all the same. The OSError left boot before
+    # the config was even read: no box, at every boot.
+    d = scratch("boards-badnote")
+    files = {"config.json": json.dumps(_board_config(d))}
+    os.mkdir(d + "/" + boot.RESET_NOTE)
+    try:
+        result, logs, replies = _boot("olimex_esp32_poe", d, files, commands=("status",))
+    finally:
+        os.rmdir(d + "/" + boot.RESET_NOTE)
+    assert result is not None and replies[0]["ok"], logs
+
+
 def test_a_watchdog_reset_is_shown_after_the_reset():
     d = scratch("boards-wdt")
     files = {"config.json": json.dumps(_board_config(d))}

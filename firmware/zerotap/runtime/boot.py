@@ -306,7 +306,10 @@ def start_watchdog(machine, log):
 def last_reset(machine, storage):
     """Why the board last reset, or None after an ordinary power-on: the note a loop fault left
     on flash (read once, then removed), else the watchdog's reset cause."""
-    note = storage.read(RESET_NOTE)
+    try:
+        note = storage.read(RESET_NOTE)
+    except OSError:  # a damaged flash: the boot goes on without the reason
+        note = None
     if note is not None:
         storage.remove(RESET_NOTE)
         return note.decode("utf-8", "replace") if hasattr(note, "decode") else str(note)
