@@ -536,11 +536,13 @@ class Client:
             self.refused += 1
             self.log("%s (from %s:%d)" % (e, src[0], src[1]))
             return None
+        asked = None
         for key in list(self.pending):
             p = self.pending[key]
             if p.query.id != msg.id:
                 continue
             if tuple(src) != tuple(self.servers[p.server]):
+                asked = key[0], self.servers[p.server]
                 continue
             aliases = []
             try:
@@ -565,4 +567,7 @@ class Client:
             self._store(key, Answer(records, now_ms + 1000 * max(ttl, MIN_TTL_S)))
             return key
         self.refused += 1
+        if asked is not None:  # a resolver answering from another of its addresses, or a spoof
+            self.log("dns: answer for %s from %s:%d, not from the server asked (%s:%d): not taken"
+                     % (asked[0], src[0], src[1], asked[1][0], asked[1][1]))
         return None

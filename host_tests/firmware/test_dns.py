@@ -462,3 +462,24 @@ def test_mutated_answers_are_parsed_or_refused_with_a_value_error():
         dns.negative_ttl(msg)
         parsed += 1
     assert 0 < parsed < 3000, parsed  # both outcomes were exercised
+
+
+def test_an_answer_from_another_address_than_the_server_asked_is_logged():
+    # A resolver on a host with several addresses may answer from another one than the box
+    # asked (a known misconfiguration). Such answers are not taken (anyone could send them),
+    # but the box said nothing: the person saw only "no answer from the resolver" three
+    # seconds later, and no hint that answers had come.
+    logs = []
+    client = dns.Client([("127.0.0.53", 53)], Counter(), logs.append)
+    client.lookup("sip.example.test", dns.A, 0)
+    data, server = client.datagrams()[0]
+    query = list(client.pending.values())[0].query
+    assert client.receive(_answer_to(query), ("127.0.0.99", 53), 5) is None
+    assert client.lookup("sip.example.test", dns.A, 5) is None  # still waiting
+    assert logs == ["dns: answer for sip.example.test from 127.0.0.99:53, not from the server "
+                    "asked (127.0.0.53:53): not taken"], logs
+    # the server's own answer, repeated (a retransmission answered twice): taken once, and the
+    # second is no misconfiguration to report
+    answer = _answer_to(query)
+    assert client.receive(answer, server, 6) is not None
+    assert client.receive(answer, server, 7) is None and len(logs) == 1, logs
