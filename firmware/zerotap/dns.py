@@ -24,7 +24,8 @@ Safety (an answer comes from the network):
     must guess 16 bits of id plus one bit per letter;
   - errors are ``ValueError`` with a precise text (``dns: ...``).
 An EDNS0 OPT record (RFC 6891) offers a 1232-byte UDP payload, so that SRV and NAPTR answers
-are rarely truncated; a truncated answer (TC) is refused (there is no DNS over TCP here).
+are rarely truncated; a truncated answer (TC) is not used (there is no DNS over TCP here): the
+next server is asked, and after the last one the lookup fails saying so.
 """
 A = 1
 NS = 2
@@ -51,14 +52,21 @@ MAX_POINTERS = 16  # compression pointers followed in one name
 MAX_RECORDS = 64  # records per section that we read; more is refused
 EDNS_PAYLOAD = 1232
 
-# Client timing: each server gets TRIES queries RETRY_MS apart, then the next server
+# Client timing: each server gets TRIES queries RETRY_MS apart, then the next server (at once
+# after a server error: SERVFAIL, REFUSED)
 RETRY_MS = 1000
 TRIES = 2
 NEGATIVE_TTL_S = 30  # when a negative answer carries no SOA (RFC 2308 says use SOA minimum)
 FAILURE_TTL_S = 5  # SERVFAIL or no answer: remembered briefly, then asked again
 MAX_TTL_S = 86400
+# RFC 1035 3.2.1: a TTL of 0 still serves "the transaction in progress": here a whole RFC 3263
+# walk (NAPTR, then SRV, then A, each up to TRIES * RETRY_MS per server). An answer kept for less
+# than the walk takes expired before its last lookup came back, and the walk began again, for
+# ever, behind a resolver 500 ms away
+MIN_TTL_S = 30
 NEGATIVE_MAX_TTL_S = 10800  # RFC 2308 section 5: "one to three hours have been found to work well"
 CACHE_MAX = 64
+_TC = "dns: answer truncated (TC): too large for UDP"
 
 
 def type_name(rtype):
@@ -238,7 +246,7 @@ class Query:
                 raise ValueError("dns: answer's question differs in letter case (0x20)")
             raise ValueError("dns: answer is for %r, want %r" % (qname, self.wire_name))
         if msg.truncated:
-            raise ValueError("dns: answer truncated (TC)")
+            raise ValueError(_TC)
         return records_for(msg, self.name, self.qtype, aliases)
 
 
@@ -442,6 +450,15 @@ class Client:
         self._out = []
         self.refused = 0  # datagrams that were not a valid answer to a pending query
 
+    def use(self, servers):
+        """Ask SERVERS from now on (the network changed); a pending query goes to the first of
+        them at its next try."""
+        if servers and servers != self.servers:
+            self.servers = list(servers)
+            for p in self.pending.values():
+                p.server = 0
+                p.tries = 0
+
     def cached(self, name, qtype, now_ms):
         key = (_lower(name.rstrip(".")), qtype)
         a = self.cache.get(key)
@@ -452,13 +469,17 @@ class Client:
 
     def lookup(self, name, qtype, now_ms):
         """The cached :class:`Answer` for NAME/QTYPE, or None after starting (or while waiting
-        for) a query."""
+        for) a query; a failed Answer (not cached) for a name no question can carry."""
         a = self.cached(name, qtype, now_ms)
         if a is not None:
             return a
         key = (_lower(name.rstrip(".")), qtype)
         if key not in self.pending:
-            p = _Pending(make_query(key[0], qtype, self.rand), now_ms)
+            try:
+                q = make_query(key[0], qtype, self.rand)
+            except ValueError as e:  # a label over 63 bytes, an empty one: no question to ask
+                return Answer([], now_ms, str(e))
+            p = _Pending(q, now_ms)
             self.pending[key] = p
             self._transmit(p, now_ms)
         return None
@@ -483,15 +504,20 @@ class Client:
             if p.next_at > now_ms:
                 continue
             if p.tries >= TRIES:
-                p.server += 1
-                p.tries = 0
-                if p.server >= len(self.servers):
-                    del self.pending[key]
-                    self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000,
-                                            "no answer from the resolver"))
-                    continue
-                # the query goes to the next server with a new id and case
-                p.query = make_query(key[0], key[1], self.rand)
+                self._next(key, p, now_ms, "no answer from the resolver")
+            else:
+                self._transmit(p, now_ms)
+
+    def _next(self, key, p, now_ms, error):
+        """P's server failed with ERROR: the query goes to the next server with a new id and case
+        (RFC 1034 5.3.3 step 4), or after the last one the lookup fails with ERROR."""
+        p.server += 1
+        p.tries = 0
+        if p.server >= len(self.servers):
+            del self.pending[key]
+            self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000, error))
+        else:
+            p.query = make_query(key[0], key[1], self.rand)
             self._transmit(p, now_ms)
 
     def _store(self, key, answer):
@@ -501,40 +527,47 @@ class Client:
         self.cache[key] = answer
 
     def receive(self, data, src, now_ms):
-        """A datagram from SRC. Returns the (name, type) it answered, or None when it answered
-        nothing pending (malformed, spoofed, late: counted in ``refused`` and logged)."""
+        """A datagram from SRC. Returns the (name, type) it answered (a server error: asked
+        again of the next server), or None when it answered nothing pending (malformed, spoofed,
+        late: counted in ``refused`` and logged)."""
         try:
             msg = parse(data)
         except ValueError as e:
             self.refused += 1
             self.log("%s (from %s:%d)" % (e, src[0], src[1]))
             return None
+        asked = None
         for key in list(self.pending):
             p = self.pending[key]
             if p.query.id != msg.id:
                 continue
             if tuple(src) != tuple(self.servers[p.server]):
+                asked = key[0], self.servers[p.server]
                 continue
             aliases = []
             try:
                 records = p.query.check(msg, aliases)
             except ValueError as e:
-                self.refused += 1
                 self.log("%s (from %s:%d)" % (e, src[0], src[1]))
+                if e.args[0] == _TC:  # truncated again if asked again, and no TCP here
+                    self._next(key, p, now_ms, _TC[5:])
+                    return key
+                self.refused += 1
                 return None
-            del self.pending[key]
             rcode = msg.rcode
-            if rcode == NOERROR or rcode == NXDOMAIN:
-                if records:
-                    # through CNAMEs, the answer lasts as long as the shortest link of the chain
-                    ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
-                else:
-                    ttl = negative_ttl(msg)
-                # a TTL of 0 still answers the lookup that asked (one second, not a loop)
-                self._store(key, Answer(records, now_ms + 1000 * max(ttl, 1)))
+            if rcode != NOERROR and rcode != NXDOMAIN:  # SERVFAIL, REFUSED: the next server
+                self._next(key, p, now_ms, "resolver answered rcode %d" % rcode)
+                return key
+            del self.pending[key]
+            if records:
+                # through CNAMEs, the answer lasts as long as the shortest link of the chain
+                ttl = min(min(r.ttl for r in records + aliases), MAX_TTL_S)
             else:
-                self._store(key, Answer([], now_ms + FAILURE_TTL_S * 1000,
-                                        "resolver answered rcode %d" % rcode))
+                ttl = negative_ttl(msg)
+            self._store(key, Answer(records, now_ms + 1000 * max(ttl, MIN_TTL_S)))
             return key
         self.refused += 1
+        if asked is not None:  # a resolver answering from another of its addresses, or a spoof
+            self.log("dns: answer for %s from %s:%d, not from the server asked (%s:%d): not taken"
+                     % (asked[0], src[0], src[1], asked[1][0], asked[1][1]))
         return None

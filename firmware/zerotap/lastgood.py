@@ -35,6 +35,15 @@ def _key_and_message(e):
     return key, reason
 
 
+def _read(storage, name):
+    """NAME's bytes, None when it is missing, or the OSError that reading it raised (a damaged
+    flash: littlefs answers EIO)."""
+    try:
+        return storage.read(name)
+    except OSError as e:
+        return e
+
+
 def _parse(parse, data):
     return parse(data.decode() if isinstance(data, (bytes, bytearray)) else data)
 
@@ -54,9 +63,11 @@ def load(storage, name, parse, box=None, keep=True):
     """(config, error): ERROR is None or (key, message). See the module doc; with KEEP false a
     valid NAME is not copied to the good copy (the caller calls :func:`started` once the box
     runs on it)."""
-    data = storage.read(name)
+    data = _read(storage, name)
     if data is None:
         error = ("config", "%s is missing" % name)
+    elif isinstance(data, OSError):
+        error = ("config", "%s cannot be read (%s)" % (name, data))
     else:
         try:
             cfg = _parse(parse, data)
@@ -76,8 +87,8 @@ def fallback(storage, name, parse, box, error):
     is none (or it is NAME itself: a config refused for what it says, not for its syntax).
     BOX shows ERROR, and "last good in use" when there is one."""
     cfg = None
-    good = storage.read(name + GOOD)
-    if good is not None and good != storage.read(name):
+    good = _read(storage, name + GOOD)
+    if isinstance(good, bytes) and good != _read(storage, name):
         try:
             cfg = _parse(parse, good)
         except ValueError:

@@ -1,9 +1,10 @@
 """One RFC 3263 location and a connection with failover, under either interpreter (the dnsmasq
 tests start it).
 
-    micropython locate_client.py DNS_PORT DOMAIN [secure] [locate-only]
+    micropython locate_client.py DNS_PORT[,DNS_PORT...] DOMAIN [secure] [locate-only]
 
-Locates DOMAIN through the resolver at 127.0.0.1:DNS_PORT (zerotap.runtime.resolver), then
+Locates DOMAIN through the resolvers at 127.0.0.1:DNS_PORT (or HOST@DNS_PORT), in order
+(zerotap.runtime.resolver), then
 connects to the targets in order over TCP (zerotap.runtime.stream) until one opens, sending an
 OPTIONS on it; UDP targets are skipped (noted). Prints one JSON line: the targets, every
 attempt with its outcome, the first line of the answer, and a second location's targets (from
@@ -16,11 +17,15 @@ from zerotap.runtime import resolver, stream, udp
 
 
 def main(argv):
-    dns_port, domain = int(argv[0]), argv[1]
+    servers = []
+    for item in argv[0].split(","):
+        host, _, port = item.rpartition("@")
+        servers.append((host or "127.0.0.1", int(port)))
+    domain = argv[1]
     secure = "secure" in argv[2:]
     connect = "locate-only" not in argv[2:]
     loop = udp.Loop()
-    res = resolver.Resolver(loop, [("127.0.0.1", dns_port)])
+    res = resolver.Resolver(loop, servers)
     streams = stream.Streams(loop)
     out = {"targets": None, "attempts": [], "answer": None, "cached": None, "error": None}
     state = {"loc": None}

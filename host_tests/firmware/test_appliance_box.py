@@ -426,6 +426,26 @@ def test_unreadable_bindings_are_set_aside():
         b.shutdown()
 
 
+def test_bindings_of_the_wrong_shape_are_set_aside_and_the_box_starts():
+    """bindings.json is JSON but not what the box wrote (a contact or an address of record that
+    is not text: another firmware's file, or one written by hand):
+    the file is set aside and the box starts without it. The proxy's parser raised
+    AttributeError here, out of the box's start: on a board, no box at every boot until the
+    file is erased by hand."""
+    from zerotap.storage import Storage
+    for i, data in enumerate((b'{"bindings": [["1", 5, "sip:a@127.0.0.1", 60]]}',
+                              b'{"bindings": [["1", null, null, 60]]}')):
+        tmp = scratch("appl-bindshape%d" % i)
+        Storage(tmp + "/cache").write(runtime_box.BINDINGS_FILE, data)
+        b, logs = _box(tmp)
+        try:
+            assert b.proxy.bindings == {}
+            assert any(t.startswith("bindings: bindings.json unreadable (") and
+                       t.endswith("kept as bindings.json.bad") for t in logs), logs
+        finally:
+            b.shutdown()
+
+
 def test_an_early_media_call_ringing_longer_than_the_media_timeout_is_not_ended():
     """A 183 with SDP (early media) and no RTP while the callee rings (early media is optional,
     RFC 3960): the media watch is for answered calls (docs/appliance.md: an early call that never

@@ -104,9 +104,15 @@ class _Nic:
     def isconnected(self):
         return self.connects
 
+    addr = "192.0.2.7"  # the DHCP lease: the address, and the resolver it names
+    dns = "0.0.0.0"
+
     def ipconfig(self, what):
         assert what == "addr4"
-        return ("192.0.2.7" if self.connects else "0.0.0.0", 24)
+        return (_Nic.addr if self.connects else "0.0.0.0", 24)
+
+    def ifconfig(self):
+        return (_Nic.addr if self.connects else "0.0.0.0", "255.255.255.0", "192.0.2.1", _Nic.dns)
 
 
 class _Network:
@@ -444,6 +450,23 @@ def test_boot_with_an_unbindable_config_keeps_the_last_good_and_runs_on_it():
     assert result.cfg.phone.host == "127.0.0.1"
 
 
+def test_a_config_whose_sockets_share_a_port_keeps_the_last_good_and_runs_on_it():
+    # control on phone.sip's port (saved from the web page, or edited by hand): each socket
+    # bound alone when boot tried them, one after the other; the box then could not open its
+    # control and the error left main: no box, and on a board the same at every boot (the
+    # watchdog's reset), the last good copy never run. It is refused as an unbindable config.
+    d = scratch("boards-bootshare")
+    good = _board_config(d)
+    bad = dict(good, control=good["phone"]["sip"])
+    files = {"config.json": json.dumps(bad), "config.json.good": json.dumps(good)}
+    result, logs, _ = _boot("wt32_eth01", d, files, give_up_ms=1500)
+    assert result is not None, logs
+    refusals = [t for t in logs if t.startswith("config refused: control: cannot bind ")]
+    assert len(refusals) == 1 and refusals[0].endswith("; the last good config runs"), logs
+    assert result.cfg.control[1] != result.cfg.phone.port  # the good copy runs
+    assert storage.Storage(d).read("config.json.good") == json.dumps(good).encode()
+
+
 def test_boot_with_an_unbindable_config_and_no_good_copy_halts_and_keeps_none():
     d = scratch("boards-bootbind0")
     cfg = _board_config(d)
@@ -558,6 +581,20 @@ def test_a_loop_fault_is_noted_on_flash_resets_and_is_shown_after_the_reset():
     assert not any(t.startswith("last reset") for t in logs) and replies[0]["warning"] is None
 
 
+def test_a_reset_note_that_cannot_be_read_does_not_stop_the_boot():
+    # reset.txt there but unreadable (a directory in its place, as damaged flash metadata may
+    # leave; littlefs answers EIO): the box starts all the same. The OSError left boot before
+    # the config was even read: no box, at every boot.
+    d = scratch("boards-badnote")
+    files = {"config.json": json.dumps(_board_config(d))}
+    os.mkdir(d + "/" + boot.RESET_NOTE)
+    try:
+        result, logs, replies = _boot("olimex_esp32_poe", d, files, commands=("status",))
+    finally:
+        os.rmdir(d + "/" + boot.RESET_NOTE)
+    assert result is not None and replies[0]["ok"], logs
+
+
 def test_a_watchdog_reset_is_shown_after_the_reset():
     d = scratch("boards-wdt")
     files = {"config.json": json.dumps(_board_config(d))}
@@ -651,6 +688,41 @@ class _RestartLoop(_StopLoop):
 class _RestartUdp:
     Loop = _RestartLoop
     sleep_ms = staticmethod(udp.sleep_ms)
+
+
+class _NewLeaseLoop(_StopLoop):
+    """The box's loop; the interface gets a new DHCP lease (another address, another resolver:
+    a new router) LEASE_MS after the loop starts."""
+
+    lease_ms = 150
+
+    def run_once(self, timeout_ms):
+        _StopLoop.run_once(self, timeout_ms)
+        if self.clock() - (self._stop_at - self.stop_after_ms) >= self.lease_ms:
+            _Nic.addr, _Nic.dns = "198.51.100.7", "198.51.100.1"
+
+
+def test_a_new_dhcp_lease_brings_its_resolver():
+    """A board takes its resolver from the DHCP lease when the config names none. A new lease
+    (the router replaced: another subnet, another resolver) moves the box to the new address;
+    its DNS questions went on to the old resolver, out of reach, and every name (a provider by
+    name, the ICE helper, TURN) failed until the board was reset."""
+    from zerotap import netwatch
+    d = scratch("boards-lease")
+    saved = netwatch.POLL_MS, _Nic.addr, _Nic.dns
+    netwatch.POLL_MS = 40
+    _Nic.dns = "192.0.2.1"
+    try:
+        result, logs, _ = _boot("olimex_esp32_poe", d, {"config.json": json.dumps(
+            _board_config(d))}, stop_after_ms=500, loop_class=_NewLeaseLoop)
+    finally:
+        netwatch.POLL_MS, _Nic.addr, _Nic.dns = saved
+    assert result is not None, logs
+    assert "network: address 192.0.2.7 -> 198.51.100.7: the sockets are bound again" in logs, logs
+    assert result.net.resolver is not None
+    assert result.net.resolver.client.servers == [("198.51.100.1", 53)], \
+        result.net.resolver.client.servers
+    assert result.cfg.network.dns == [("198.51.100.1", 53)]  # a resolver made later asks it too
 
 
 def test_a_restart_for_a_saved_config_keeps_nothing_of_the_old_box():

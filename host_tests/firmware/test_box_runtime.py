@@ -384,6 +384,38 @@ def test_an_idle_box_holds_its_objects_within_the_budget():
             "an idle box holds %d bytes (budget %d)" % (held, _scaled_call(IDLE_OBJECTS_32))
 
 
+def test_a_name_dns_cannot_carry_fails_its_lookup_not_the_loop():
+    """A name with a label over 63 bytes or an empty label (a far end's Contact or
+    Record-Route host the box must send an ACK or BYE to; the SIP grammar allows both) cannot
+    be put in a DNS question. Its location fails with the reason (the request is answered 503),
+    and the names after it resolve. Before, the query builder's ValueError left
+    Resolver.locate (out of the box's datagram handler: a loop fault, every call ended) and
+    the location stayed among the resolver's waiting items, raising again from every later
+    answer and timer."""
+    from zerotap.runtime import resolver
+    now = [1000]
+    loop = udp.Loop(clock=lambda: now[0])
+    r = resolver.Resolver(loop, [("127.0.0.1", 9)])
+    got = []
+    try:
+        for name in ("x" * 64 + ".example.test", "a..example.test"):
+            r.locate(lambda loc, targets: got.append((targets, loc.error)), name, port=5060,
+                     transport="UDP")
+        assert [t for t, _ in got] == [[], []], got
+        assert "label longer than 63 bytes" in got[0][1] and "empty label" in got[1][1], got
+        assert r.waiting == [] and r.client.pending == {}
+        r.locate(lambda loc, targets: got.append((targets, loc.error)), "ok.example.test",
+                 port=5060, transport="UDP")
+        assert len(r.client.pending) == 1 and r.ep is not None  # its question went out
+        now[0] += 20000
+        loop.serve_timers()
+        loop.serve_timers()
+        loop.serve_timers()
+    finally:
+        r.close()
+        loop.close_all()
+
+
 class _FullLoop(udp.Loop):
     """A loop on a board whose lwIP sockets are all spoken for (10 in stock firmware): opening
     one more fails, as lwIP fails it (ENFILE), while ``full`` is set."""

@@ -67,3 +67,30 @@ def test_keepalive_schedule():
     assert n.timer() == 2500
     n.flow(("198.51.100.5", 5061), "TLS", 1600)  # streams ping themselves
     assert n.timer() is None
+
+
+def test_a_stun_server_that_never_answers_gets_seven_requests_then_the_attempt_ends():
+    # RFC 5389 section 7.2.1: a request over UDP is retransmitted at doubling intervals, Rc = 7
+    # requests in all, and the transaction fails Rm = 16 RTOs after the last. network.stun
+    # pointing at a server that is down (or filtered) got a Binding request every second for
+    # ever: 300 per attempt, the next attempt (BoxNetwork, every 5 min) starting before.
+    n = nat.Nat(("10.0.0.2", 5080), stun=("198.51.100.9", 3478),
+                rand=lambda k: bytes(range(k)))
+    sent = [0]
+    assert n.stun_request(0) == nat.binding_request(bytes(range(12)))
+    for _ in range(400):
+        t = n.timer()
+        if t is None or t > 300000:
+            break
+        for data, dest in n.keepalives(t):
+            assert dest == ("198.51.100.9", 3478) and data == nat.binding_request(bytes(range(12)))
+            sent.append(t)
+    assert len(sent) == 7, sent
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert gaps == [nat.STUN_RETRY_MS << i for i in range(6)], gaps
+    assert n.timer() is None  # the attempt is over: nothing more until the next stun_request
+    resp = bytearray(unhex(V["response_ipv4"]["hex"]))
+    resp[8:20] = bytes(range(12))
+    assert n.stun_response(bytes(resp))  # a late answer to our request is still taken
+    # the next attempt starts afresh
+    assert n.stun_request(300000) is not None and n.timer() == 300000 + nat.STUN_RETRY_MS

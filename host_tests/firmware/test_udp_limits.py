@@ -151,3 +151,20 @@ def test_a_name_as_a_media_destination_is_never_looked_up_in_the_loop():
         udp.socket = fake.real
         loop.close_all()
     assert fake.names == [] and a.send_errors == 50, fake.names[:3]
+
+
+def test_a_destination_of_the_other_address_family_fails_the_send_and_is_counted():
+    """An IPv4 socket asked to send to an IPv6 address (a far end's ``c=IN IP6`` toward a box
+    on IPv4, the second resolver of a dual-stack router's pair): the send fails and is counted,
+    as documented. On CPython ``sendto`` raised TypeError ("AF_INET address must be a pair"),
+    which left the loop: its caller (a call's media, the resolver's pump) ended in a loop
+    fault."""
+    loop = udp.Loop()
+    a, b = _free_pair(loop, lambda *args: None)
+    try:
+        for _ in range(3):
+            assert not a.send(b"\x80" + bytes(171), ("::1", 4000))
+        assert a.send(b"x", ("127.0.0.1", b.port))  # the socket still works
+    finally:
+        loop.close_all()
+    assert a.send_errors == 3 and a.sent == 1

@@ -191,3 +191,24 @@ def test_a_full_flash_does_not_stop_a_good_config():
     cfg, err = lastgood.load(full, "config.json", _parse, box)
     assert cfg == {"port": 5070} and err is None and box.config_error is None
     assert s.read("config.json.good") == b'{"port": 5060}'  # the old good copy is whole
+
+
+def test_a_config_that_cannot_be_read_runs_the_last_good():
+    # config.json is there but reading it fails (here a real one: a directory in its place, as
+    # a flash's damaged metadata may leave; littlefs answers such reads with EIO): like a config
+    # that does not parse, the good copy runs and CONFIG ERROR says why. The OSError left
+    # lastgood.load, and boot with it: no box, on a board at every boot.
+    import os
+    s = fresh_storage("ui-config-unreadable")
+    box = st.BoxStatus()
+    s.write("config.json", b'{"port": 5060}')
+    lastgood.load(s, "config.json", _parse, box)
+    s.remove("config.json")
+    os.mkdir(s.path("config.json"))
+    try:
+        cfg, err = lastgood.load(s, "config.json", _parse, box)
+    finally:
+        os.rmdir(s.path("config.json"))
+    assert cfg == {"port": 5060}, cfg
+    assert err[0] == "config" and err[1].startswith("config.json cannot be read"), err
+    assert box.config_error[0] == "config" and box.config_fallback, box.config_error

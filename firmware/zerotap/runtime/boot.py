@@ -135,15 +135,21 @@ def _resolve(board, cfg, ip):
 
 def _unbindable(loop, cfg):
     """(key, message) for the first socket of CFG that cannot be bound (an address that is not
-    this board's, a port taken), else None."""
-    for key, host, port in (("phone.sip", cfg.phone.host, cfg.phone.port),
-                            ("network.sip", cfg.network.host, cfg.network.port),
-                            ("control", cfg.control[0], cfg.control[1])):
-        try:
-            loop.close(loop.open(host, port, None))
-        except OSError as e:
-            return key, "cannot bind %s:%d (%s)" % (host, port, e)
-    return None
+    this board's, a port taken: also by another of them, so all are held until the last),
+    else None."""
+    eps = []
+    try:
+        for key, host, port in (("phone.sip", cfg.phone.host, cfg.phone.port),
+                                ("network.sip", cfg.network.host, cfg.network.port),
+                                ("control", cfg.control[0], cfg.control[1])):
+            try:
+                eps.append(loop.open(host, port, None))
+            except OSError as e:
+                return key, "cannot bind %s:%d (%s)" % (host, port, e)
+        return None
+    finally:
+        for ep in eps:
+            loop.close(ep)
 
 
 def _startable(loop, cfg, log, secure):
@@ -163,17 +169,23 @@ def _startable(loop, cfg, log, secure):
 BOARD_SIP_DATAGRAM = 1472
 
 
+def _lease_dns(nic):
+    """[(the resolver the interface's DHCP lease names, 53)], or []."""
+    try:
+        server = nic.ifconfig()[3]
+    except (AttributeError, IndexError, OSError, TypeError):
+        server = None
+    return [(server, 53)] if server and server != "0.0.0.0" else []
+
+
 def _transports(cfg, nic):
     """What a board adds to the transport settings: its SIP datagram limit, and the resolver that
-    DHCP gave when the config names none (``network.dns``)."""
+    DHCP gave when the config names none (``network.dns``), read again with each new lease
+    (``network.dns_source``, :meth:`zerotap.runtime.network.BoxNetwork.rebind`)."""
     cfg.network.max_datagram = BOARD_SIP_DATAGRAM
     if getattr(cfg.network, "dns", None) is None:
-        try:
-            server = nic.ifconfig()[3]
-        except (AttributeError, IndexError, OSError, TypeError):
-            server = None
-        if server and server != "0.0.0.0":
-            cfg.network.dns = [(server, 53)]
+        cfg.network.dns = _lease_dns(nic) or None
+        cfg.network.dns_source = lambda: _lease_dns(nic)
 
 
 def main(board, loop=None, log=None, give_up_ms=None):
@@ -294,7 +306,10 @@ def start_watchdog(machine, log):
 def last_reset(machine, storage):
     """Why the board last reset, or None after an ordinary power-on: the note a loop fault left
     on flash (read once, then removed), else the watchdog's reset cause."""
-    note = storage.read(RESET_NOTE)
+    try:
+        note = storage.read(RESET_NOTE)
+    except OSError:  # a damaged flash: the boot goes on without the reason
+        note = None
     if note is not None:
         storage.remove(RESET_NOTE)
         return note.decode("utf-8", "replace") if hasattr(note, "decode") else str(note)

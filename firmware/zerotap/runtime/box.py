@@ -852,7 +852,7 @@ class Box:
             return
         try:
             self.proxy.import_bindings(json.loads(data), self.loop.clock())
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, AttributeError) as e:  # not what the box wrote
             aside = s.set_aside(BINDINGS_FILE)
             self.log("bindings: %s unreadable (%s), kept as %s" % (BINDINGS_FILE, e, aside))
         self._saved_bindings = self.proxy.binding_keys()

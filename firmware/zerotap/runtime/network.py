@@ -47,11 +47,17 @@ class BoxNetwork:
         if tls_name is None and proxy is not None and not _locate.is_ip(proxy[0]):
             tls_name = proxy[0]
         self.resolver = None
+        # where the resolver comes from when the config names none: read again at each new
+        # address (a board's DHCP lease, boot sets it; the host's resolv.conf)
+        self.dns_source = getattr(net, "dns_source", None)
         servers = getattr(net, "dns", None)
         if servers or (proxy is not None and not _locate.is_ip(proxy[0])):
             # imported only here: a box whose proxy is an address loads no DNS code (issue 19)
             from zerotap.runtime import resolver as _resolver
-            servers = servers or _resolver.system_servers()
+            if not servers:
+                if self.dns_source is None:
+                    self.dns_source = _resolver.system_servers
+                servers = self.dns_source()
             if servers:
                 self.resolver = _resolver.Resolver(loop, servers, os.urandom, self.log)
             else:
@@ -159,6 +165,12 @@ class BoxNetwork:
         for c in list(self.streams.conns):
             if not c.inbound or 0 in sides:
                 c.close("the box's address changed")
+        servers = self.dns_source() if self.dns_source is not None else None
+        if servers:  # the new network's resolver: the old one may be out of reach
+            if getattr(self.box.cfg.network, "dns_source", None) is not None:
+                self.box.cfg.network.dns = servers  # for a resolver made later (Box.resolve)
+            if self.resolver is not None:
+                self.resolver.use(servers)
         t = self.transport
         if 0 in sides and t.listener is not None:
             t.listener.close()

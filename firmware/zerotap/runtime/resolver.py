@@ -6,14 +6,16 @@ and RFC 3263 server location (:mod:`zerotap.sip.locate`) that never blocks the l
     loc.current(), loc.failed(now, reason)           # failover, as in zerotap.sip.locate
     r.address(done, "turn.example.test")             # done(ip or None, error): an A lookup
 
-The UDP socket is opened when a query goes out and closed when none is pending (a board has
-10 lwIP sockets in all); when none can be opened, the query waits for the client's next try, and
-after the last one its lookup fails ("no answer from the resolver"). Answers are cached by TTL; a later ``locate`` of the same name is
-answered from the cache without a datagram.
+The UDP socket (one per address family of the servers asked) is opened when a query goes out and
+closed when none is pending (a board has 10 lwIP sockets in all); when none can be opened, the
+query waits for the client's next try, and after the last one its lookup fails ("no answer from
+the resolver"). Answers are cached by TTL; a later ``locate`` of the same name is answered from
+the cache without a datagram.
 """
 import os
 
 from zerotap import dns
+from zerotap.runtime.udp import host_text
 from zerotap.sip import locate as _locate
 
 
@@ -29,6 +31,12 @@ def system_servers(path="/etc/resolv.conf"):
     except OSError:
         pass
     return out
+
+
+def _texts(servers):
+    # an answer's source is the socket's text of the address ("::1", not "0:0::1"): the
+    # client takes answers only from the server it asked, compared as text
+    return [(host_text(h), p) for h, p in servers]
 
 
 class _Address:
@@ -54,11 +62,16 @@ class Resolver:
     def __init__(self, loop, servers, rand=None, log=None, bind="0.0.0.0"):
         self.loop = loop
         self.log = log or (lambda text: None)
-        self.client = dns.Client(servers, rand or os.urandom, lambda t: self.log(t))
-        self.bind = "::" if servers and ":" in servers[0][0] else bind
-        self.ep = None
+        self.client = dns.Client(_texts(servers), rand or os.urandom, lambda t: self.log(t))
+        self.bind = bind
+        self.ep = None  # toward IPv4 servers; ep6 toward IPv6 ones (network.dns may list both)
+        self.ep6 = None
         self.waiting = []  # [(Locate, done)]
         loop.add_timer_source(self)
+
+    def use(self, servers):
+        """Ask SERVERS from now on (a new network's resolver)."""
+        self.client.use(_texts(servers))
 
     def locate(self, done, host, port=None, transport=None, secure=False,
                transports=_locate.TRANSPORTS, families=(dns.A,)):
@@ -93,17 +106,32 @@ class Resolver:
                     done(loc, targets)
                     again = True
         out = self.client.datagrams()
-        if out and self.ep is None:
+        for data, dest in out:
+            ep = self._socket(":" in dest[0])
+            if ep is not None:
+                ep.send(data, dest)
+        if not self.client.pending and not out:
+            self._close()
+
+    def _socket(self, six):
+        ep = self.ep6 if six else self.ep
+        if ep is None:
             try:
-                self.ep = self.loop.open(self.bind, 0, self._on_datagram)
+                ep = self.loop.open("::" if six else self.bind, 0, self._on_datagram)
             except OSError as e:  # no socket left (a board's 10): the client's retries try again
                 self.log("dns: no socket for the query: %s" % (e,))
-                return
-        for data, dest in out:
-            self.ep.send(data, dest)
-        if self.ep is not None and not self.client.pending and not out:
-            self.ep.close()
-            self.ep = None
+                return None
+            if six:
+                self.ep6 = ep
+            else:
+                self.ep = ep
+        return ep
+
+    def _close(self):
+        for ep in (self.ep, self.ep6):
+            if ep is not None:
+                ep.close()
+        self.ep = self.ep6 = None
 
     def _on_datagram(self, ep, data, n, addr, now):
         self.client.receive(bytes(data[:n]), addr, now)
@@ -118,6 +146,4 @@ class Resolver:
 
     def close(self):
         self.loop.remove_timer_source(self)
-        if self.ep is not None:
-            self.ep.close()
-            self.ep = None
+        self._close()

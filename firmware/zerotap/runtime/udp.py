@@ -129,7 +129,7 @@ class Endpoint:
             self.sock.sendto(data, self.loop.sockaddr(addr))
             self.sent += 1
             return True
-        except OSError:
+        except (OSError, TypeError):  # TypeError: CPython, an address of the other family
             self.send_errors += 1
             return False
 

@@ -21,7 +21,8 @@ BINDING_SUCCESS = 0x0101
 ATTR_MAPPED_ADDRESS = 0x0001
 ATTR_XOR_MAPPED_ADDRESS = 0x0020
 KEEPALIVE = b"\r\n\r\n"
-STUN_RETRY_MS = 1000
+STUN_RETRY_MS = 1000  # RFC 5389 7.2.1: the RTO, doubled after each request
+STUN_REQUESTS = 7  # Rc: then no more until the next attempt
 
 
 def is_stun(data):
@@ -109,6 +110,7 @@ class Nat:
         self._next_keepalive = None
         self._stun_txid = None
         self._stun_at = None
+        self._stun_n = 0  # requests sent in this attempt
 
     def advertised(self):
         return self.public or self.local
@@ -148,6 +150,7 @@ class Nat:
             return None
         self._stun_txid = bytes(self.rand(12))
         self._stun_at = now_ms
+        self._stun_n = 1
         return binding_request(self._stun_txid)
 
     def stun_response(self, data):
@@ -179,11 +182,16 @@ class Nat:
         if self._next_keepalive is not None:
             self._next_keepalive = now_ms + self.keepalive_ms
 
+    def _stun_due(self):
+        if self._stun_txid is None or self._stun_n >= STUN_REQUESTS:
+            return None
+        return self._stun_at + (STUN_RETRY_MS << (self._stun_n - 1))
+
     def timer(self):
         t = self._next_keepalive
-        if self._stun_txid is not None:
-            r = self._stun_at + STUN_RETRY_MS
-            t = r if t is None or r < t else t
+        r = self._stun_due()
+        if r is not None and (t is None or r < t):
+            t = r
         return t
 
     def keepalives(self, now_ms):
@@ -192,7 +200,9 @@ class Nat:
         if self._next_keepalive is not None and now_ms >= self._next_keepalive:
             out.append((KEEPALIVE, self.flow_dest))
             self._next_keepalive = now_ms + self.keepalive_ms
-        if self._stun_txid is not None and now_ms >= self._stun_at + STUN_RETRY_MS:
+        r = self._stun_due()
+        if r is not None and now_ms >= r:
             self._stun_at = now_ms
+            self._stun_n += 1
             out.append((binding_request(self._stun_txid), self.stun))
         return out
