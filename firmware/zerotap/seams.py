@@ -85,8 +85,9 @@ class SecureLeg:
     - ``timer() -> ms or None``, ``handle_timer(now_ms)``: the next deadline, and running it;
     - ``protect(buf, n, rtcp) -> n``: SRTP/SRTCP in place (BUF has room for the trailer);
       n <= 0 on failure;
-    - ``unprotect(buf, n, rtcp, now_ms) -> n``: in place; ``UNPROTECT_FAILED`` (0) or
-      ``UNPROTECT_REPLAY`` (-2) of :mod:`zerotap.media` when the packet must be dropped;
+    - ``unprotect(buf, n, rtcp, now_ms) -> n``: in place; ``UNPROTECT_FAILED`` (0),
+      ``UNPROTECT_REPLAY`` (-2) or ``UNPROTECT_REFUSED`` (-3: authentic, but its SSRC is one
+      too many) of :mod:`zerotap.media` when the packet must be dropped;
     - ``set_verified(verified)``: the user compared the SAS (or takes it back);
     - ``close()``: forget the keys."""
 
