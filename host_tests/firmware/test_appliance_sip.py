@@ -36,3 +36,20 @@ def test_an_invite_the_system_refuses_to_send_is_answered_503_and_its_call_ends(
         call = b.proxy.calls["refused"]
         assert call.phase == "ended" and call.status.state == st.ENDED
         assert [m for m in b.media if m.call_status is call.status] == []  # its sockets closed
+
+
+def test_an_invite_to_an_ipv6_address_from_an_ipv4_box_is_answered_503_and_the_box_goes_on():
+    # the box's network socket is IPv4; the phone calls sip:bob@[::1] (or ACKs and BYEs a far
+    # end whose Contact is an IPv6 address). On CPython sendto raised TypeError ("AF_INET
+    # address must be a pair"), which udp.Endpoint.send does not count: it left the loop's
+    # handler and ended the box's loop (a restart, every call ended). On MicroPython it is an
+    # OSError. Either way: 503 to the phone, and the next call goes through
+    with BoxAndPeers("sip-v6") as (b, logs, phone, far):
+        prtp = phone.new_rtp()
+        _invite_to(b, phone, "[::1]:5060", "v6", phone.sdp(prtp).encode())
+        got = _responses(phone, "v6")
+        assert [r.status for r in got if r.status >= 200] == [503], [r.status for r in got]
+        assert "udp [::1]:5060" in (got[-1].get("Warning") or ""), got[-1].get("Warning")
+        _invite_to(b, phone, "127.0.0.1:%d" % far.port, "next", phone.sdp(prtp).encode())
+        far.receive()
+        assert [m.method for m in far.got if m.is_request] == ["INVITE"]

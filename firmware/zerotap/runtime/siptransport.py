@@ -110,11 +110,15 @@ class SipTransport:
         return self._queue(conn, data)
 
     def _udp(self, side, data, dest):
-        if self.udp[side].send(data, dest):
-            return True
+        try:
+            if self.udp[side].send(data, dest):
+                return True
+        except TypeError:  # CPython: an IPv6 address for an IPv4 socket (not an OSError)
+            pass
         # RFC 3261 §8.1.3.1, §16.9: a transport error; what could not be sent is handed to
         # failure (a request gets 503 with the reason), never dropped in silence
-        self._error(side, "udp %s:%d: the system refused to send" % (dest[0], dest[1]))
+        host = "[%s]" % dest[0] if ":" in dest[0] else dest[0]
+        self._error(side, "udp %s:%d: the system refused to send" % (host, dest[1]))
         if self.failure is not None:
             self.failure(side, [data], self.last_error)
         return False
