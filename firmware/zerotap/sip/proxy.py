@@ -1005,6 +1005,13 @@ class Proxy:
             return []
         code = resp.status
         call = self.calls.get(resp.call_id())
+        if call is not None and method == "INVITE" and call.phase == ENDED and 200 <= code < 300 \
+                and not call.was_confirmed and call.box_answered is None and call.pending:
+            # a 2xx that crossed the caller's CANCEL (RFC 3261 section 9.1): the call's media is
+            # closed and its SDP would take the media past the box. The caller gets the 487 its
+            # CANCEL asked for from the box, the callee ACK and BYE (_after_cancel)
+            self.log("call %d: %d after the CANCEL: ACK and BYE" % (call.number, code))
+            return self._answer_caller(call, 487) + self._after_cancel(call, side, resp, now_ms)
         if call is not None and call.box_answered is not None and method == "INVITE":
             return self._after_cancel(call, side, resp, now_ms)
         if registrar:
@@ -1149,29 +1156,35 @@ class Proxy:
         self._end(call, now_ms, reason)
         return out
 
-    def _cancel(self, call, reason):
-        """CANCEL toward the callee of CALL's pending INVITE and the box's own 500 to the caller
-        (with REASON in a Reason header, RFC 3326)."""
+    def _cancel(self, call, reason, code=500):
+        """CANCEL toward the callee of CALL's pending INVITE and the box's own final response
+        CODE to the caller (with REASON in a Reason header, RFC 3326)."""
         if call.pending is None:
             return []
         req, dest, transport, out_side, vias_in = call.pending
         text = ("ZeroTap: " + reason).replace('"', "'").replace("\\", "/")
-        out = []
         try:
             cancel = _sip.make_cancel(req)
-            cancel.add("Reason", 'SIP;cause=500;text="%s"' % text)
-            out.append(_out(out_side, cancel.serialize(), dest, transport))
-            tag = "zt%d" % call.number
-            resp = _sip.make_response(req, 500, "Server Internal Error", tag)
-            resp.set("Via", vias_in)
-            resp.add("Reason", 'SIP;cause=500;text="%s"' % text)
-            top = _hdr.parse_via(vias_in[0])
-            out.append(_out(1 - out_side, resp.serialize(), top.response_address(),
-                            self._via_transport(top)))
-            call.box_answered = tag
+            cancel.add("Reason", 'SIP;cause=%d;text="%s"' % (code, text))
+            return [_out(out_side, cancel.serialize(), dest, transport)] + \
+                self._answer_caller(call, code, text)
         except ValueError as e:
             self.log("call %d: cannot build CANCEL: %s" % (call.number, e))
-        return out
+            return []
+
+    def _answer_caller(self, call, code, text=None):
+        """The box's own final response CODE to the caller of CALL's pending INVITE (TEXT in a
+        Reason header); the caller's ACK of it ends at the box. Raises ValueError."""
+        req, _, _, out_side, vias_in = call.pending
+        tag = "zt%d" % call.number
+        resp = _sip.make_response(req, code, None, tag)
+        resp.set("Via", vias_in)
+        if text:
+            resp.add("Reason", 'SIP;cause=%d;text="%s"' % (code, text))
+        top = _hdr.parse_via(vias_in[0])
+        call.box_answered = tag
+        return [_out(1 - out_side, resp.serialize(), top.response_address(),
+                     self._via_transport(top))]
 
     def _after_cancel(self, call, side, resp, now_ms):
         """A response to the INVITE of a call the box cancelled and answered itself: nothing

@@ -1,0 +1,88 @@
+"""The proxy's dialogs at their edges, sans-IO: responses that cross a CANCEL, calls that ring
+long, the box giving up on a call. Nothing the box cannot relay reaches either side with the
+other side's media address (the call's media would bypass the box: no ZRTP, no SRTP)."""
+from test_proxy_core import (FAR, PHONE, SDP_FAR, SDP_PHONE, _forward_invite, _invite, _proxy,
+                             _response)
+from zerotap.sip import message, proxy
+
+
+def _parsed(out):
+    return [(o[0], message.parse(o[1]), o[2]) for o in out]
+
+
+def _cancel_from_phone():
+    c = _invite(sdp="").replace(b"INVITE sip:bob@192.0.2.50 SIP/2.0",
+                                b"CANCEL sip:bob@192.0.2.50 SIP/2.0")
+    return c.replace(b"CSeq: 20 INVITE", b"CSeq: 20 CANCEL").replace(
+        b"Content-Type: application/sdp\r\n", b"")
+
+
+def _no_far_media(msgs):
+    for side, m, dest in msgs:
+        if side == proxy.PHONE and m.body:
+            assert b"192.0.2.50" not in m.body and b"a=crypto" not in m.body, m.body
+
+
+def test_a_200_that_crosses_the_phones_cancel_is_acked_and_byed_and_the_phone_gets_487():
+    # RFC 3261 9.1: a CANCEL does not stop a 2xx already on its way. The box closed the call's
+    # media at the CANCEL; the 200 then went to the phone as the far end wrote it: its address,
+    # its a=crypto keys, its a=zrtp-hash. A phone that took it talked to the far end directly,
+    # in clear, while the box showed no call. Now the box completes the far end's dialog (ACK,
+    # BYE) and gives the phone the 487 its CANCEL asked for
+    p, box, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 1100)
+    p.receive(proxy.PHONE, _cancel_from_phone(), PHONE, 1500)
+    assert p.media.opened[0].closed
+    out = _parsed(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), FAR, 1600))
+    _no_far_media(out)
+    to_far = [(m.method, dest) for side, m, dest in out if side == proxy.NETWORK]
+    assert to_far == [("ACK", ("192.0.2.50", 5060)), ("BYE", ("192.0.2.50", 5060))], to_far
+    to_phone = [m for side, m, dest in out if side == proxy.PHONE]
+    assert [m.status for m in to_phone] == [487], to_phone
+    tag = to_phone[0].address("To").tag
+    assert tag and to_phone[0].get("Via") == fwd.get_all("Via")[1]
+    # the phone's ACK of that 487 ends at the box; a retransmitted 200 gets ACK and BYE again
+    ack = _invite(sdp="").replace(b"INVITE sip:bob@192.0.2.50 SIP/2.0",
+                                  b"ACK sip:bob@192.0.2.50 SIP/2.0")
+    ack = ack.replace(b"CSeq: 20 INVITE", b"CSeq: 20 ACK").replace(
+        b"To: sip:bob@192.0.2.50", b"To: sip:bob@192.0.2.50;tag=" + tag.encode())
+    assert p.receive(proxy.PHONE, ack, PHONE, 1700) == []
+    again = _parsed(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), FAR, 2000))
+    assert [(s, m.method) for s, m, d in again] == [(proxy.NETWORK, "ACK"),
+                                                     (proxy.NETWORK, "BYE")]
+    assert box.calls == []
+
+
+def test_a_487_after_the_phones_cancel_still_reaches_the_phone():
+    p, box, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)
+    p.receive(proxy.PHONE, _cancel_from_phone(), PHONE, 1500)
+    out = _parsed(p.receive(proxy.NETWORK, _response(fwd, 487, "Request Terminated"), FAR,
+                            1600))
+    assert [(s, m.status) for s, m, d in out] == [(proxy.PHONE, 487)]
+
+
+def test_a_phones_200_that_crosses_the_callers_cancel_is_acked_and_byed_there():
+    # the same race on an incoming call: the phone's 200 went to the network with the phone's
+    # own address and no a=zrtp-hash
+    p, box, logs = _proxy(phone_contact="sip:desk@127.0.0.1:5062", network_allow=["192.0.2.0/24"])
+    invite = _invite(sdp=SDP_FAR, uri="sip:alice@198.51.100.7:5080").replace(
+        b"127.0.0.1:5062;branch", b"192.0.2.50:5060;branch").replace(
+        b"Contact: <sip:alice@127.0.0.1:5062>", b"Contact: <sip:bob@192.0.2.50:5060>")
+    [(side, fwd, dest)] = _parsed(p.receive(proxy.NETWORK, invite, FAR, 1000))
+    assert side == proxy.PHONE
+    cancel = invite.split(b"\r\n\r\n")[0].replace(b"INVITE sip:", b"CANCEL sip:").replace(
+        b"CSeq: 20 INVITE", b"CSeq: 20 CANCEL").replace(b"Content-Type: application/sdp\r\n",
+                                                        b"")
+    cancel = cancel.split(b"Content-Length:")[0] + b"Content-Length: 0\r\n\r\n"
+    p.receive(proxy.NETWORK, cancel, FAR, 1500)
+    ok = _response(fwd, 200, "OK", SDP_PHONE).replace(b"Contact: <sip:bob@192.0.2.50:5060>",
+                                                      b"Contact: <sip:desk@127.0.0.1:5062>")
+    out = _parsed(p.receive(proxy.PHONE, ok, PHONE, 1600))
+    for side, m, dest in out:
+        if side == proxy.NETWORK:
+            assert b"127.0.0.1" not in m.body, m.body
+    to_phone = [(m.method, dest) for side, m, dest in out if side == proxy.PHONE]
+    assert to_phone == [("ACK", PHONE), ("BYE", PHONE)], to_phone
+    assert [m.status for side, m, dest in out if side == proxy.NETWORK] == [487]
