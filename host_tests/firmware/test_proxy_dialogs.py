@@ -86,3 +86,27 @@ def test_a_phones_200_that_crosses_the_callers_cancel_is_acked_and_byed_there():
     to_phone = [(m.method, dest) for side, m, dest in out if side == proxy.PHONE]
     assert to_phone == [("ACK", PHONE), ("BYE", PHONE)], to_phone
     assert [m.status for side, m, dest in out if side == proxy.NETWORK] == [487]
+
+
+def test_a_call_that_rings_past_the_setup_limit_with_provisionals_stays_relayed():
+    # RFC 3261 16.7 item 2 (Timer C): a provisional response other than 100 resets the limit;
+    # a UAS that does not answer sends one every minute (13.3.1.1), a queue with early media
+    # for longer than five minutes is common. The box forgot the call at CALL_SETUP_LIMIT_MS
+    # after the INVITE whatever came: its early media stopped, and the 200 that came then went
+    # to the phone as the far end wrote it (its address, its keys): a call in clear past the box
+    p, box, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)  # at 1000
+    t = 1000
+    while t < 1000 + proxy.CALL_SETUP_LIMIT_MS + 120000:
+        t += 60000
+        out = _parsed(p.receive(proxy.NETWORK, _response(fwd, 183, "Session Progress", SDP_FAR),
+                                FAR, t))
+        _no_far_media(out)
+        assert p.timer() == t + proxy.CALL_SETUP_LIMIT_MS
+        p.handle_timer(t + 1)
+        assert not p.media.opened[0].closed, t
+    out = _parsed(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), FAR, t + 1000))
+    _no_far_media(out)
+    assert [(s, m.status) for s, m, d in out] == [(proxy.PHONE, 200)]
+    assert b"m=audio 40000 " in out[0][1].body
+    assert box.calls[0].state == "active"

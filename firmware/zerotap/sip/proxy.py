@@ -77,7 +77,7 @@ SIDE_NAMES = ("phone", "network")
 BRANCH_MAGIC = "z9hG4bK"  # RFC 3261 section 8.1.1.7
 DEFAULT_MAX_FORWARDS = 70
 REGISTRATION_GRACE_MS = 10000
-CALL_SETUP_LIMIT_MS = 300000  # an INVITE left unanswered for 5 minutes is forgotten
+CALL_SETUP_LIMIT_MS = 300000  # Timer C: an INVITE with no answer and no 18x for 5 minutes
 ENDED_LINGER_MS = 32000  # Timer J/H: keep an ended call for late retransmissions (64*T1)
 
 SDP_TYPE = "application/sdp"
@@ -177,7 +177,8 @@ class Binding:
 
 
 # A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
-EARLY = "early"  # the INVITE is on its way, no final response yet: forgotten after CALL_SETUP_LIMIT_MS
+EARLY = "early"  # the INVITE is on its way, no final response yet: forgotten CALL_SETUP_LIMIT_MS
+# after it or its last provisional response (Timer C, RFC 3261 section 16.8)
 CHALLENGED = "challenged"  # a 401/407 to the INVITE: kept ENDED_LINGER_MS for the retry with credentials
 CONFIRMED = "confirmed"  # a 2xx to the INVITE: the call lasts until BYE (or shutdown)
 ENDED = "ended"  # media closed; kept ENDED_LINGER_MS for late retransmissions (Timer J/H)
@@ -197,6 +198,7 @@ class Call:
         self.status = status
         self.media = media
         self.created = now_ms
+        self.heard = now_ms  # the INVITE, or the last provisional response but 100 (Timer C)
         self.phase = EARLY
         self.since = now_ms  # when the call entered its phase
         # dialog state for BYE at shutdown: per side, what that side said
@@ -221,7 +223,7 @@ class Call:
         """When the proxy must next look at this call, or None."""
         phase = self.phase
         if phase == EARLY:
-            return self.created + CALL_SETUP_LIMIT_MS
+            return self.heard + CALL_SETUP_LIMIT_MS
         if phase == CONFIRMED:
             return self.session_expires
         return self.since + ENDED_LINGER_MS  # CHALLENGED, ENDED
@@ -1038,6 +1040,8 @@ class Proxy:
         if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
             if method == "INVITE":
+                if 100 < code < 200:
+                    call.heard = now_ms  # RFC 3261 16.7 item 2: Timer C starts again
                 if 200 <= code < 300:
                     if call.phase != CONFIRMED:
                         self._note_routes(call, resp, side)
