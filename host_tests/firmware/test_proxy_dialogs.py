@@ -110,3 +110,24 @@ def test_a_call_that_rings_past_the_setup_limit_with_provisionals_stays_relayed(
     assert [(s, m.status) for s, m, d in out] == [(proxy.PHONE, 200)]
     assert b"m=audio 40000 " in out[0][1].body
     assert box.calls[0].state == "active"
+
+
+def test_a_call_past_its_setup_limit_is_cancelled_and_the_caller_gets_408():
+    # RFC 3261 16.8: when Timer C fires the proxy CANCELs the INVITE (a provisional came) and
+    # the caller gets 408. The box forgot the call without a word: the phone, past Timer B with
+    # its 180, rang on for ever, the far end too, and an answer then went past the box
+    p, box, logs = _proxy()
+    _, fwd, _ = _forward_invite(p)  # at 1000
+    p.receive(proxy.NETWORK, _response(fwd, 180, "Ringing"), FAR, 2000)
+    p.handle_timer(2000 + proxy.CALL_SETUP_LIMIT_MS)
+    out = _parsed(p.take_outbox())
+    assert [(s, m.method if m.is_request else m.status, d) for s, m, d in out] == [
+        (proxy.NETWORK, "CANCEL", ("192.0.2.50", 5060)), (proxy.PHONE, 408, PHONE)], out
+    assert out[0][1].vias()[0].branch == fwd.vias()[0].branch  # the INVITE's (RFC 3261 9.1)
+    assert p.media.opened[0].closed and box.calls == [] and "no answer" in logs[-1]
+    # the far end's 487 is the box's to ACK; a 200 that crossed the CANCEL gets ACK and BYE
+    out = _parsed(p.receive(proxy.NETWORK, _response(fwd, 200, "OK", SDP_FAR), FAR, 303000))
+    _no_far_media(out)
+    assert [(s, m.method) for s, m, d in out] == [(proxy.NETWORK, "ACK"), (proxy.NETWORK, "BYE")]
+    p.handle_timer(2000 + proxy.CALL_SETUP_LIMIT_MS + proxy.ENDED_LINGER_MS)
+    assert p.calls == {}

@@ -355,9 +355,10 @@ class Proxy:
                                              failed=False) or []
             elif call.phase == CHALLENGED:
                 self._end(call, now_ms, "authentication not retried")  # lingers from now
-            else:  # EARLY
+            else:  # EARLY: Timer C fired (RFC 3261 16.8): CANCEL, 408 to the caller; it
+                # lingers for the callee's 487, or a 2xx that crossed (_after_cancel)
+                self.outbox += self._cancel(call, "no answer", 408)
                 self._end(call, now_ms, "no answer")
-                del self.calls[cid]
 
     # --- responses the box makes itself ------------------------------------------------------------
     def _reply(self, side, req, src, code, reason):
