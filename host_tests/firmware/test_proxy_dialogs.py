@@ -131,3 +131,25 @@ def test_a_call_past_its_setup_limit_is_cancelled_and_the_caller_gets_408():
     assert [(s, m.method) for s, m, d in out] == [(proxy.NETWORK, "ACK"), (proxy.NETWORK, "BYE")]
     p.handle_timer(2000 + proxy.CALL_SETUP_LIMIT_MS + proxy.ENDED_LINGER_MS)
     assert p.calls == {}
+
+
+def test_the_ack_of_a_final_error_goes_where_its_invite_went():
+    # RFC 3261 17.1.1.3 (and 16.11: a stateless proxy's routing must send it the same way): the
+    # ACK of a non-2xx final response goes to the INVITE's next hop. With network.proxy and a
+    # Request-URI naming an address, the ACK (it has a To tag) went to that address instead of
+    # the proxy: the proxy, never ACKed, sent its 486 or 407 again until its Timer H, and a
+    # stranger got the ACK
+    for code, reason in ((486, "Busy Here"), (407, "Proxy Authentication Required"),
+                         (503, "Service Unavailable")):
+        p, box, logs = _proxy(network_proxy="203.0.113.9:5060")
+        [(side, fwd, dest)] = _parsed(p.receive(proxy.PHONE, _invite(), PHONE, 1000))
+        assert dest == ("203.0.113.9", 5060)
+        p.receive(proxy.NETWORK, _response(fwd, code, reason), ("203.0.113.9", 5060), 1100)
+        ack = _invite(sdp="").replace(b"INVITE sip:bob@192.0.2.50 SIP/2.0",
+                                      b"ACK sip:bob@192.0.2.50 SIP/2.0")
+        ack = ack.replace(b"CSeq: 20 INVITE", b"CSeq: 20 ACK").replace(
+            b"To: sip:bob@192.0.2.50", b"To: sip:bob@192.0.2.50;tag=fcd4026e").replace(
+            b"Content-Type: application/sdp\r\n", b"")
+        [(side, fwd_ack, dest)] = _parsed(p.receive(proxy.PHONE, ack, PHONE, 1200))
+        assert (side, dest) == (proxy.NETWORK, ("203.0.113.9", 5060)), (code, dest)
+        assert fwd_ack.vias()[0].branch == fwd.vias()[0].branch

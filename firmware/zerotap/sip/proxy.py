@@ -659,10 +659,16 @@ class Proxy:
         """Record-Route, the next hop, the box's Via: the request as it leaves."""
         side, out_side, req = fwd.side, fwd.out_side, fwd.req
         dest = fwd.dest
-        if dest is None:
-            dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
-        transport, named = self._transport_to(out_side, req, fwd.routes, dest)
-        dest = _port_for(dest, transport)
+        pending = fwd.call.pending if fwd.call is not None else None
+        if dest is None and req.method == "ACK" and pending and \
+                pending[0].vias()[0].branch == fwd.branch:
+            # the ACK of a final error: where its INVITE went (RFC 3261 section 17.1.1.3)
+            dest, transport, named = pending[1], pending[2], False
+        else:
+            if dest is None:
+                dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
+            transport, named = self._transport_to(out_side, req, fwd.routes, dest)
+            dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
         if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
@@ -1062,8 +1068,7 @@ class Proxy:
                     # Call-ID; keep the call (and its media ports) for that long
                     call.enter(CHALLENGED, now_ms)
                 elif code >= 300 and call.phase != CONFIRMED:
-                    call.pending = None
-                    self._end(call, now_ms, "%d %s" % (code, resp.reason))
+                    self._end(call, now_ms, "%d %s" % (code, resp.reason))  # pending: its ACK
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms, src)
             if method in ("INVITE", "UPDATE") and 200 <= code < 300:
