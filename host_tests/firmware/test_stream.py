@@ -56,6 +56,21 @@ def test_framing_errors_are_precise():
     raises(lambda: f.feed(INVITE), "framing: not a SIP message")  # broken stays broken
 
 
+def test_framing_hands_on_the_whole_messages_before_an_error_in_the_same_data():
+    # a read that holds a whole message and then bytes that break the framing: the message was
+    # lost with the error, or handed on, as the peer's segments happened to cut the stream (a
+    # BYE then a message over the body limit, one segment: the BYE lost)
+    bad = _msg(cl=20000)
+    for data in (INVITE + bad, INVITE + b"\r\n\r\n" + b"garbage\r\n\r\n"):
+        f = framing.Framer()
+        got = f.feed(data)
+        assert got[0] == (framing.MESSAGE, INVITE), got
+        assert f.broken and f.pending() == 0
+        raises(lambda: f.feed(INVITE), f.broken)  # broken stays broken
+        f = framing.Framer()
+        assert f.feed(data[:len(INVITE)]) == [(framing.MESSAGE, INVITE)]  # as when cut there
+
+
 def test_framing_takes_any_token_as_a_method():
     # RFC 4475 section 3.1.1.4 (intmeth, a valid message whose Via says TCP): a method is any
     # token, "!interesting-Method..." included; the stream must not close on it (with the
@@ -184,6 +199,15 @@ def test_malformed_input_closes_that_connection_only():
     good.send(INVITE)
     _serve(loop, lambda: (stream.MESSAGE, INVITE) in server.kinds())
     assert [c for c in server.conns if not c.closed][0].received_messages == 1
+    # a whole message, then garbage, in one write: the message comes, then the close
+    both = streams.connect("127.0.0.1", lst.port, Recorder())
+    _serve(loop, lambda: len(server.conns) == 4)
+    both.send(_msg(b"last") + b"\x16\x03\x01 not sip\r\n\r\n")
+    _serve(loop, lambda: server.conns[3].closed)
+    assert server.conns[3].received_messages == 1
+    assert server.conns[3].close_reason == "framing: not a SIP message"
+    assert (stream.MESSAGE, _msg(b"last")) in server.kinds()
+    server.conns.pop()
     assert any("closed: framing: not a SIP message" in t for t in logged), logged
     # the peer stops in the middle of a message: closed with that reason
     half = streams.connect("127.0.0.1", lst.port, Recorder())

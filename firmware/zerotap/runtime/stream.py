@@ -486,6 +486,9 @@ class Conn:
                 self._emit(MESSAGE, unit, now)
             if self.state == CLOSED:
                 return
+        if self.framer.broken:  # bytes after those units broke the framing
+            self.close(self.framer.broken)
+            return
         self.partial_since = (self.partial_since or now) if self.framer.pending() else None
 
     # --- timers ---------------------------------------------------------------------------------

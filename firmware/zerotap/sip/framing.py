@@ -11,7 +11,9 @@ and a lone ``CRLF`` is its pong (RFC 5626 §4.4.1); other CRLFs between messages
 (RFC 3261 §7.5).
 
 Anything else is an error: :meth:`Framer.feed` raises ``ValueError`` (``framing: ...``) and the
-stream is no longer usable: its connection must be closed (only that one). Limits: a header of
+stream is no longer usable: its connection must be closed (only that one). Whole units that came
+before the error in the same data are returned first, with ``broken`` set to the error (the next
+feed raises it), so that what arrives does not depend on how the peer's segments cut it. Limits: a header of
 at most ``max_header`` bytes, a body of at most ``max_body``; a message that stays unfinished is
 the stream layer's business (it closes a connection whose message does not complete in time).
 """
@@ -95,8 +97,9 @@ class Framer:
         except ValueError as e:
             self.broken = str(e)
             self.buf = b""
-            raise
-        return out
+            if not out:
+                raise
+        return out  # whole units before an error come first: the next feed raises it
 
     def _one(self, out):
         buf = self.buf
