@@ -153,3 +153,27 @@ def test_the_ack_of_a_final_error_goes_where_its_invite_went():
         [(side, fwd_ack, dest)] = _parsed(p.receive(proxy.PHONE, ack, PHONE, 1200))
         assert (side, dest) == (proxy.NETWORK, ("203.0.113.9", 5060)), (code, dest)
         assert fwd_ack.vias()[0].branch == fwd.vias()[0].branch
+
+
+def test_a_register_again_that_could_not_be_sent_is_sent_again():
+    # after a network change the link may be up before its routes are: the REGISTER the box
+    # sends for the phone fails at sendto, and the box answers it 503 itself (its Warning 399
+    # zerotap: runtime/network.py, as for a connection that never opened). That is no answer
+    # from the registrar: the REGISTER goes again after REREGISTER_RETRY_MS. The box's own 503
+    # ended the retries, and the binding at the old address stayed until the phone's refresh
+    from test_appliance_link import _register
+    p, box, logs = _proxy()
+    _register(p, 1000)
+    p.readdress(proxy.NETWORK, "198.51.100.9", "198.51.100.9")
+    [(side, first, dest)] = _parsed(p.reregister(5000))
+    resp = message.make_response(first, 503, "Service Unavailable")
+    resp.add("Warning", '399 zerotap "network: udp 192.0.2.10:5060: the system refused to send"')
+    assert p.receive(proxy.NETWORK, resp.serialize(), ("0.0.0.0", 0), 5001) == []
+    assert p.timer() == 5000 + proxy.REREGISTER_RETRY_MS
+    p.handle_timer(p.timer())
+    again = _parsed(p.take_outbox())
+    assert [m.method for s, m, d in again] == ["REGISTER"], again
+    # the registrar's own 503 is an answer (it says why): no more tries
+    resp = message.make_response(again[0][1], 503, "Service Unavailable")
+    assert p.receive(proxy.NETWORK, resp.serialize(), ("192.0.2.10", 5060), 7100) == []
+    assert "503" in box.registration_error and p.timer() > 100000

@@ -1378,7 +1378,9 @@ class Proxy:
     def _reregistered(self, resp, now_ms):
         """The registrar's answer to :meth:`reregister`: bindings renewed, or why not."""
         code = resp.status
-        if code < 200:
+        if code < 200 or (code == 503 and '399 zerotap "' in (resp.get("Warning") or "")):
+            # the box's own 503: the REGISTER could not be sent (no route yet after the change,
+            # runtime/network.py); no answer from the registrar: it goes again at _rereg_due
             return []
         self._rereg_due = None
         if code < 300:
