@@ -38,9 +38,9 @@ begun must end within ``MESSAGE_MS`` (a peer that stops mid-message is closed); 
 ``keepalive_ms``, a ping (CRLF CRLF) goes out after that long without sending and its pong (CRLF)
 must come within ``PONG_MS`` (RFC 5626 §4.4.1). Errors of one connection close that connection
 only (a MemoryError too: a board's heap may not hold a peer's large message). A listener whose
-accept fails for want of descriptors (EMFILE, ENFILE: the connection
-stays queued, so the listener would be ready again at once) is left unpolled for a second at a
-time, logged once, until an accept works; the open connections go on meanwhile.
+accept fails for want of descriptors (EMFILE, ENFILE: the connection stays queued, so the
+listener would be ready again at once) is left unpolled for a second at a time, logged once,
+until an accept works; the open connections go on meanwhile.
 """
 import select
 import socket

@@ -13,9 +13,10 @@ and a lone ``CRLF`` is its pong (RFC 5626 §4.4.1); other CRLFs between messages
 Anything else is an error: :meth:`Framer.feed` raises ``ValueError`` (``framing: ...``) and the
 stream is no longer usable: its connection must be closed (only that one). Whole units that came
 before the error in the same data are returned first, with ``broken`` set to the error (the next
-feed raises it), so that what arrives does not depend on how the peer's segments cut it. Limits: a header of
-at most ``max_header`` bytes, a body of at most ``max_body``; a message that stays unfinished is
-the stream layer's business (it closes a connection whose message does not complete in time).
+feed raises it), so that what arrives does not depend on how the peer's segments cut it.
+Limits: a header of at most ``max_header`` bytes, a body of at most ``max_body``; a message that
+stays unfinished is the stream layer's business (it closes a connection whose message does not
+complete in time).
 """
 MESSAGE = "message"
 PING = "ping"
