@@ -2,6 +2,7 @@
 loopback TCP sockets in the same loop as UDP, under both interpreters. TLS against a real TLS
 server is in host_tests/cpython/test_stream_tls.py (it needs a CA made by the test)."""
 import os
+import time
 
 from support import raises
 from zerotap.runtime import stream, udp
@@ -69,6 +70,38 @@ def test_framing_hands_on_the_whole_messages_before_an_error_in_the_same_data():
         raises(lambda: f.feed(INVITE), f.broken)  # broken stays broken
         f = framing.Framer()
         assert f.feed(data[:len(INVITE)]) == [(framing.MESSAGE, INVITE)]  # as when cut there
+
+
+def _ms():
+    return time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)
+
+
+def test_framing_a_large_message_in_tiny_pieces_costs_what_small_ones_do():
+    # a peer (the phone side's TCP listener takes anyone on the LAN) that sends a large message
+    # a byte at a time: each piece copied and searched the whole buffer again, so the work grew
+    # with the square of the message (32 KB: 7 s of CPU on the unix port, minutes on a board,
+    # every call's media stalled meanwhile). The same bytes in the same number of pieces cost
+    # about the same whether they make one large message or 64 small ones
+    def message(pad, body):
+        return (b"OPTIONS sip:x SIP/2.0\r\nX-Pad: " + b"a" * pad +
+                b"\r\nContent-Length: %d\r\n\r\n" % body + b"b" * body)
+
+    def cost(data, count):
+        f = framing.Framer()
+        got = 0
+        t0 = _ms()
+        for i in range(len(data)):
+            got += len(f.feed(data[i:i + 1]))
+        t = _ms() - t0
+        assert got == count and f.pending() == 0
+        return t
+
+    large = message(7000, 16000)
+    small = message(7000 // 64, 16000 // 64) * 64
+    assert len(large) < len(small) < len(large) + 64 * 64
+    one, many = cost(large, 1), cost(small, 64)
+    print("framing: one large message %d ms, 64 small %d ms" % (one, many))
+    assert one <= 3 * many + 100, (one, many)
 
 
 def test_framing_takes_any_token_as_a_method():
