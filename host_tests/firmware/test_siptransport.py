@@ -168,3 +168,39 @@ def test_names_sent_to_are_remembered_in_a_bounded_table():
     assert t.send(1, b"y", ("h199.example.test", dest.port), "UDP")
     assert t.resolver.calls == calls
     loop.close_all()
+
+
+# --- a datagram the system will not send (RFC 3261 §8.1.3.1, §16.9: a transport error) -----------
+
+def test_a_request_whose_udp_send_fails_is_handed_to_failure():
+    # sendto to the broadcast address on a socket without SO_BROADCAST fails (EACCES), as it
+    # does toward a network without a route (ENETUNREACH): the request was only counted in the
+    # socket's send_errors and logged nowhere; the phone got no answer and retransmitted to its
+    # Timer B. Handed to failure (the box answers 503 with the reason), as a connection that
+    # never opened is
+    loop, streams, eps, t, got = _setup()
+    failed = []
+    t.failure = lambda side, messages, reason: failed.append((side, messages, reason))
+    req = _request(200)
+    assert t.send(1, req, ("255.255.255.255", 5060), "UDP") is False
+    assert eps[1].send_errors == 1
+    assert failed == [(1, [req], "udp 255.255.255.255:5060: the system refused to send")], failed
+    assert t.last_error == failed[0][2]
+    # a response that cannot be sent goes the same way (failure decides what it answers)
+    resp = b"SIP/2.0 180 Ringing\r\nCall-ID: c\r\nContent-Length: 0\r\n\r\n"
+    assert t.send(1, resp, ("255.255.255.255", 5060), "UDP") is False
+    assert len(failed) == 2 and failed[1][1] == [resp]
+    loop.close_all()
+
+
+def test_a_large_request_whose_tcp_and_udp_both_fail_is_handed_to_failure():
+    # over 1300 bytes: TCP first (RFC 3261 §18.1.1); the connection cannot be made, and the
+    # UDP datagram after it cannot be sent either: failure, not silence
+    loop, streams, eps, t, got = _setup()
+    failed = []
+    t.failure = lambda side, messages, reason: failed.append((side, messages, reason))
+    big = _request(4000)
+    t.send(1, big, ("255.255.255.255", 5060), "UDP")
+    _serve(loop, lambda: failed, limit_ms=3000)
+    assert failed[0][0] == 1 and failed[0][1] == [big], failed
+    loop.close_all()

@@ -2,6 +2,7 @@
 loopback TCP sockets in the same loop as UDP, under both interpreters. TLS against a real TLS
 server is in host_tests/cpython/test_stream_tls.py (it needs a CA made by the test)."""
 import os
+import time
 
 from support import raises
 from zerotap.runtime import stream, udp
@@ -54,6 +55,53 @@ def test_framing_errors_are_precise():
     f = framing.Framer()
     raises(lambda: f.feed(b"garbage\r\n\r\n"), "framing: not a SIP message")
     raises(lambda: f.feed(INVITE), "framing: not a SIP message")  # broken stays broken
+
+
+def test_framing_hands_on_the_whole_messages_before_an_error_in_the_same_data():
+    # a read that holds a whole message and then bytes that break the framing: the message was
+    # lost with the error, or handed on, as the peer's segments happened to cut the stream (a
+    # BYE then a message over the body limit, one segment: the BYE lost)
+    bad = _msg(cl=20000)
+    for data in (INVITE + bad, INVITE + b"\r\n\r\n" + b"garbage\r\n\r\n"):
+        f = framing.Framer()
+        got = f.feed(data)
+        assert got[0] == (framing.MESSAGE, INVITE), got
+        assert f.broken and f.pending() == 0
+        raises(lambda: f.feed(INVITE), f.broken)  # broken stays broken
+        f = framing.Framer()
+        assert f.feed(data[:len(INVITE)]) == [(framing.MESSAGE, INVITE)]  # as when cut there
+
+
+def _ms():
+    return time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)
+
+
+def test_framing_a_large_message_in_tiny_pieces_costs_what_small_ones_do():
+    # a peer (the phone side's TCP listener takes anyone on the LAN) that sends a large message
+    # a byte at a time: each piece copied and searched the whole buffer again, so the work grew
+    # with the square of the message (32 KB: 7 s of CPU on the unix port, minutes on a board,
+    # every call's media stalled meanwhile). The same bytes in the same number of pieces cost
+    # about the same whether they make one large message or 64 small ones
+    def message(pad, body):
+        return (b"OPTIONS sip:x SIP/2.0\r\nX-Pad: " + b"a" * pad +
+                b"\r\nContent-Length: %d\r\n\r\n" % body + b"b" * body)
+
+    def cost(data, count):
+        f = framing.Framer()
+        got = 0
+        t0 = _ms()
+        for i in range(len(data)):
+            got += len(f.feed(data[i:i + 1]))
+        t = _ms() - t0
+        assert got == count and f.pending() == 0
+        return t
+
+    large = message(7000, 16000)
+    small = message(7000 // 64, 16000 // 64) * 64
+    assert len(large) < len(small) < len(large) + 64 * 64
+    one, many = cost(large, 1), cost(small, 64)
+    print("framing: one large message %d ms, 64 small %d ms" % (one, many))
+    assert one <= 3 * many + 100, (one, many)
 
 
 def test_framing_takes_any_token_as_a_method():
@@ -184,6 +232,15 @@ def test_malformed_input_closes_that_connection_only():
     good.send(INVITE)
     _serve(loop, lambda: (stream.MESSAGE, INVITE) in server.kinds())
     assert [c for c in server.conns if not c.closed][0].received_messages == 1
+    # a whole message, then garbage, in one write: the message comes, then the close
+    both = streams.connect("127.0.0.1", lst.port, Recorder())
+    _serve(loop, lambda: len(server.conns) == 4)
+    both.send(_msg(b"last") + b"\x16\x03\x01 not sip\r\n\r\n")
+    _serve(loop, lambda: server.conns[3].closed)
+    assert server.conns[3].received_messages == 1
+    assert server.conns[3].close_reason == "framing: not a SIP message"
+    assert (stream.MESSAGE, _msg(b"last")) in server.kinds()
+    server.conns.pop()
     assert any("closed: framing: not a SIP message" in t for t in logged), logged
     # the peer stops in the middle of a message: closed with that reason
     half = streams.connect("127.0.0.1", lst.port, Recorder())

@@ -23,7 +23,8 @@
   for the :data:`LOCATED_MAX` destinations used last; each send steps it again through the DNS
   client's cache, so that the records' TTLs still hold. A name that does not resolve (or no
   resolver), or a connection that cannot be made (TLS without a CA), hands its messages to
-  ``failure``, as a connection that never opened does.
+  ``failure``, as a connection that never opened does; so does a datagram the system refused
+  to send (no route, a broadcast address: RFC 3261 §8.1.3.1, the phone gets 503).
 """
 from zerotap.runtime import stream
 from zerotap.sip import locate as _locate
@@ -100,13 +101,27 @@ class SipTransport:
                         self.fallback.setdefault(id(conn), []).append((data, (host, port)))
                     conn.send(_switch_via(data, "TCP"))
                     return True
-            return self.udp[side].send(data, (host, port))
+            return self._udp(side, data, (host, port))
         conn = self._conn(side, transport, (host, port), response=not _is_request(data))
         if conn is None:
             if self.failure is not None:  # no connection to wait on: answered, not dropped
                 self.failure(side, [data], self.last_error)
             return False
         return self._queue(conn, data)
+
+    def _udp(self, side, data, dest):
+        try:
+            if self.udp[side].send(data, dest):
+                return True
+        except TypeError:  # CPython: an IPv6 address for an IPv4 socket (not an OSError)
+            pass
+        # RFC 3261 §8.1.3.1, §16.9: a transport error; what could not be sent is handed to
+        # failure (a request gets 503 with the reason), never dropped in silence
+        host = "[%s]" % dest[0] if ":" in dest[0] else dest[0]
+        self._error(side, "udp %s:%d: the system refused to send" % (host, dest[1]))
+        if self.failure is not None:
+            self.failure(side, [data], self.last_error)
+        return False
 
     def _queue(self, conn, data):
         if conn.state != stream.OPEN:
@@ -240,7 +255,7 @@ class SipTransport:
                 for d, dest in queued:  # TCP refused: over UDP after all
                     self.log("%s: tcp to %s:%d failed (%s): the large request goes over UDP"
                              % (SIDE_NAMES[side], dest[0], dest[1], data))
-                    self.udp[side].send(d, dest)
+                    self._udp(side, d, dest)
                 return
             if conn.opened_at is None or data.startswith("tls:") or data.startswith("framing:"):
                 self._error(side, data if data.startswith("tls:") else "%s %s:%d: %s" % (

@@ -37,9 +37,10 @@ Timers: a connection (TCP connect plus TLS handshake) must be up within ``CONNEC
 begun must end within ``MESSAGE_MS`` (a peer that stops mid-message is closed); with
 ``keepalive_ms``, a ping (CRLF CRLF) goes out after that long without sending and its pong (CRLF)
 must come within ``PONG_MS`` (RFC 5626 §4.4.1). Errors of one connection close that connection
-only. A listener whose accept fails for want of descriptors (EMFILE, ENFILE: the connection
-stays queued, so the listener would be ready again at once) is left unpolled for a second at a
-time, logged once, until an accept works; the open connections go on meanwhile.
+only (a MemoryError too: a board's heap may not hold a peer's large message). A listener whose
+accept fails for want of descriptors (EMFILE, ENFILE: the connection stays queued, so the
+listener would be ready again at once) is left unpolled for a second at a time, logged once,
+until an accept works; the open connections go on meanwhile.
 """
 import select
 import socket
@@ -335,6 +336,10 @@ class Conn:
             self.close(self._os_reason(e))
         except ValueError as e:  # mbedTLS reports certificate errors as ValueError
             self.close(_tls_reason(e) if self.transport == "TLS" else str(e))
+        except MemoryError:  # a board's heap: this peer's message does not fit; the box goes on
+            pending = self.framer.pending() if self.framer is not None else 0
+            self.framer = None  # its buffer goes first, then the reason can be written
+            self.close("out of memory with %d bytes of a message" % pending)
 
     def _os_reason(self, e):
         if self.transport == "TLS" and _ssl is not None and _CPYTHON and \
@@ -486,6 +491,9 @@ class Conn:
                 self._emit(MESSAGE, unit, now)
             if self.state == CLOSED:
                 return
+        if self.framer.broken:  # bytes after those units broke the framing
+            self.close(self.framer.broken)
+            return
         self.partial_since = (self.partial_since or now) if self.framer.pending() else None
 
     # --- timers ---------------------------------------------------------------------------------

@@ -11,9 +11,12 @@ and a lone ``CRLF`` is its pong (RFC 5626 §4.4.1); other CRLFs between messages
 (RFC 3261 §7.5).
 
 Anything else is an error: :meth:`Framer.feed` raises ``ValueError`` (``framing: ...``) and the
-stream is no longer usable: its connection must be closed (only that one). Limits: a header of
-at most ``max_header`` bytes, a body of at most ``max_body``; a message that stays unfinished is
-the stream layer's business (it closes a connection whose message does not complete in time).
+stream is no longer usable: its connection must be closed (only that one). Whole units that came
+before the error in the same data are returned first, with ``broken`` set to the error (the next
+feed raises it), so that what arrives does not depend on how the peer's segments cut it.
+Limits: a header of at most ``max_header`` bytes, a body of at most ``max_body``; a message that
+stays unfinished is the stream layer's business (it closes a connection whose message does not
+complete in time).
 """
 MESSAGE = "message"
 PING = "ping"
@@ -77,17 +80,45 @@ class Framer:
         self.max_header = max_header
         self.max_body = max_body
         self.buf = b""  # bytes: MicroPython's bytearray has neither find nor slice deletion
+        # a message under way in many pieces: they wait in _more, joined once it can end (its
+        # length _need is known, or the piece holds its header's end), not copied and searched
+        # again with each piece (the work grew with the square of the message)
+        self._more = []
+        self._size = 0  # len(buf) and the pieces in _more
+        self._need = 0  # the message's whole length once its header is read
+        self._tail = b""  # the last 3 bytes buffered: a header's end may start in them
         self.expect_pong = False  # set by whoever sent a ping: a lone CRLF is then its pong
         self.broken = None  # the error text once the stream is unusable
 
     def pending(self):
-        return len(self.buf)
+        return self._size
 
     def feed(self, data):
         """Add DATA; returns [(kind, bytes)] for every whole unit now complete."""
         if self.broken:
             raise ValueError(self.broken)
-        self.buf += bytes(data)
+        data = bytes(data)
+        size = self._size + len(data)
+        buf = self.buf
+        if buf and (self._need or buf[0] not in b"\r\n"):
+            tail = self._tail + data
+            if size < self._need or not self._need and size <= self.max_header and \
+                    tail.find(b"\r\n\r\n") < 0:
+                more = self._more
+                if more and len(more[-1]) < 512:
+                    more[-1] += data  # tiny pieces as a few blocks: no heap object per byte
+                else:
+                    more.append(data)
+                self._size = size
+                self._tail = tail[-3:]
+                return []
+        if self._more:  # one join: the pieces and the message, no third copy
+            pieces = [buf] + self._more
+            pieces.append(data)
+            self._more = []
+            self.buf = b"".join(pieces)
+        else:
+            self.buf = buf + data
         out = []
         try:
             while self._one(out):
@@ -95,8 +126,12 @@ class Framer:
         except ValueError as e:
             self.broken = str(e)
             self.buf = b""
-            raise
-        return out
+            if not out:
+                self._size = 0
+                raise
+        self._size = len(self.buf)
+        self._tail = self.buf[-3:]
+        return out  # whole units before an error come first: the next feed raises it
 
     def _one(self, out):
         buf = self.buf
@@ -142,7 +177,9 @@ class Framer:
             raise ValueError("framing: Content-Length %d beyond the limit %d" % (n, self.max_body))
         total = end + 4 + n
         if len(buf) < total:
+            self._need = total
             return False
         out.append((MESSAGE, buf[:total]))
         self.buf = buf[total:]
+        self._need = 0
         return True

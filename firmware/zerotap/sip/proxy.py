@@ -77,7 +77,7 @@ SIDE_NAMES = ("phone", "network")
 BRANCH_MAGIC = "z9hG4bK"  # RFC 3261 section 8.1.1.7
 DEFAULT_MAX_FORWARDS = 70
 REGISTRATION_GRACE_MS = 10000
-CALL_SETUP_LIMIT_MS = 300000  # an INVITE left unanswered for 5 minutes is forgotten
+CALL_SETUP_LIMIT_MS = 300000  # Timer C: an INVITE with no answer and no 18x for 5 minutes
 ENDED_LINGER_MS = 32000  # Timer J/H: keep an ended call for late retransmissions (64*T1)
 
 SDP_TYPE = "application/sdp"
@@ -177,7 +177,8 @@ class Binding:
 
 
 # A call's phase (Call.phase): where it is in its life, and so when the proxy must next look at it.
-EARLY = "early"  # the INVITE is on its way, no final response yet: forgotten after CALL_SETUP_LIMIT_MS
+EARLY = "early"  # the INVITE is on its way, no final response yet: forgotten CALL_SETUP_LIMIT_MS
+# after it or its last provisional response (Timer C, RFC 3261 section 16.8)
 CHALLENGED = "challenged"  # a 401/407 to the INVITE: kept ENDED_LINGER_MS for the retry with credentials
 CONFIRMED = "confirmed"  # a 2xx to the INVITE: the call lasts until BYE (or shutdown)
 ENDED = "ended"  # media closed; kept ENDED_LINGER_MS for late retransmissions (Timer J/H)
@@ -197,6 +198,7 @@ class Call:
         self.status = status
         self.media = media
         self.created = now_ms
+        self.heard = now_ms  # the INVITE, or the last provisional response but 100 (Timer C)
         self.phase = EARLY
         self.since = now_ms  # when the call entered its phase
         # dialog state for BYE at shutdown: per side, what that side said
@@ -221,7 +223,7 @@ class Call:
         """When the proxy must next look at this call, or None."""
         phase = self.phase
         if phase == EARLY:
-            return self.created + CALL_SETUP_LIMIT_MS
+            return self.heard + CALL_SETUP_LIMIT_MS
         if phase == CONFIRMED:
             return self.session_expires
         return self.since + ENDED_LINGER_MS  # CHALLENGED, ENDED
@@ -353,9 +355,10 @@ class Proxy:
                                              failed=False) or []
             elif call.phase == CHALLENGED:
                 self._end(call, now_ms, "authentication not retried")  # lingers from now
-            else:  # EARLY
+            else:  # EARLY: Timer C fired (RFC 3261 16.8): CANCEL, 408 to the caller; it
+                # lingers for the callee's 487, or a 2xx that crossed (_after_cancel)
+                self.outbox += self._cancel(call, "no answer", 408)
                 self._end(call, now_ms, "no answer")
-                del self.calls[cid]
 
     # --- responses the box makes itself ------------------------------------------------------------
     def _reply(self, side, req, src, code, reason):
@@ -656,10 +659,16 @@ class Proxy:
         """Record-Route, the next hop, the box's Via: the request as it leaves."""
         side, out_side, req = fwd.side, fwd.out_side, fwd.req
         dest = fwd.dest
-        if dest is None:
-            dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
-        transport, named = self._transport_to(out_side, req, fwd.routes, dest)
-        dest = _port_for(dest, transport)
+        pending = fwd.call.pending if fwd.call is not None else None
+        if dest is None and req.method == "ACK" and pending and \
+                pending[0].vias()[0].branch == fwd.branch:
+            # the ACK of a final error: where its INVITE went (RFC 3261 section 17.1.1.3)
+            dest, transport, named = pending[1], pending[2], False
+        else:
+            if dest is None:
+                dest = self._next_hop(out_side, req, fwd.routes, fwd.to_tag)
+            transport, named = self._transport_to(out_side, req, fwd.routes, dest)
+            dest = _port_for(dest, transport)
         # Record-Route for dialog-creating requests (RFC 3261 section 16.6 item 4, RFC 5658);
         # each entry names the transport of its own leg
         if fwd.to_tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
@@ -1005,6 +1014,13 @@ class Proxy:
             return []
         code = resp.status
         call = self.calls.get(resp.call_id())
+        if call is not None and method == "INVITE" and call.phase == ENDED and 200 <= code < 300 \
+                and not call.was_confirmed and call.box_answered is None and call.pending:
+            # a 2xx that crossed the caller's CANCEL (RFC 3261 section 9.1): the call's media is
+            # closed and its SDP would take the media past the box. The caller gets the 487 its
+            # CANCEL asked for from the box, the callee ACK and BYE (_after_cancel)
+            self.log("call %d: %d after the CANCEL: ACK and BYE" % (call.number, code))
+            return self._answer_caller(call, 487) + self._after_cancel(call, side, resp, now_ms)
         if call is not None and call.box_answered is not None and method == "INVITE":
             return self._after_cancel(call, side, resp, now_ms)
         if registrar:
@@ -1031,6 +1047,8 @@ class Proxy:
         if call is not None and call.phase != ENDED:
             self._note_dialog(call, side, resp)
             if method == "INVITE":
+                if 100 < code < 200:
+                    call.heard = now_ms  # RFC 3261 16.7 item 2: Timer C starts again
                 if 200 <= code < 300:
                     if call.phase != CONFIRMED:
                         self._note_routes(call, resp, side)
@@ -1050,8 +1068,7 @@ class Proxy:
                     # Call-ID; keep the call (and its media ports) for that long
                     call.enter(CHALLENGED, now_ms)
                 elif code >= 300 and call.phase != CONFIRMED:
-                    call.pending = None
-                    self._end(call, now_ms, "%d %s" % (code, resp.reason))
+                    self._end(call, now_ms, "%d %s" % (code, resp.reason))  # pending: its ACK
             elif method in ("UPDATE", "PRACK") and resp.body and code < 300:
                 self._media_body(call, side, resp, now_ms, src)
             if method in ("INVITE", "UPDATE") and 200 <= code < 300:
@@ -1149,29 +1166,35 @@ class Proxy:
         self._end(call, now_ms, reason)
         return out
 
-    def _cancel(self, call, reason):
-        """CANCEL toward the callee of CALL's pending INVITE and the box's own 500 to the caller
-        (with REASON in a Reason header, RFC 3326)."""
+    def _cancel(self, call, reason, code=500):
+        """CANCEL toward the callee of CALL's pending INVITE and the box's own final response
+        CODE to the caller (with REASON in a Reason header, RFC 3326)."""
         if call.pending is None:
             return []
         req, dest, transport, out_side, vias_in = call.pending
         text = ("ZeroTap: " + reason).replace('"', "'").replace("\\", "/")
-        out = []
         try:
             cancel = _sip.make_cancel(req)
-            cancel.add("Reason", 'SIP;cause=500;text="%s"' % text)
-            out.append(_out(out_side, cancel.serialize(), dest, transport))
-            tag = "zt%d" % call.number
-            resp = _sip.make_response(req, 500, "Server Internal Error", tag)
-            resp.set("Via", vias_in)
-            resp.add("Reason", 'SIP;cause=500;text="%s"' % text)
-            top = _hdr.parse_via(vias_in[0])
-            out.append(_out(1 - out_side, resp.serialize(), top.response_address(),
-                            self._via_transport(top)))
-            call.box_answered = tag
+            cancel.add("Reason", 'SIP;cause=%d;text="%s"' % (code, text))
+            return [_out(out_side, cancel.serialize(), dest, transport)] + \
+                self._answer_caller(call, code, text)
         except ValueError as e:
             self.log("call %d: cannot build CANCEL: %s" % (call.number, e))
-        return out
+            return []
+
+    def _answer_caller(self, call, code, text=None):
+        """The box's own final response CODE to the caller of CALL's pending INVITE (TEXT in a
+        Reason header); the caller's ACK of it ends at the box. Raises ValueError."""
+        req, _, _, out_side, vias_in = call.pending
+        tag = "zt%d" % call.number
+        resp = _sip.make_response(req, code, None, tag)
+        resp.set("Via", vias_in)
+        if text:
+            resp.add("Reason", 'SIP;cause=%d;text="%s"' % (code, text))
+        top = _hdr.parse_via(vias_in[0])
+        call.box_answered = tag
+        return [_out(1 - out_side, resp.serialize(), top.response_address(),
+                     self._via_transport(top))]
 
     def _after_cancel(self, call, side, resp, now_ms):
         """A response to the INVITE of a call the box cancelled and answered itself: nothing
@@ -1355,7 +1378,9 @@ class Proxy:
     def _reregistered(self, resp, now_ms):
         """The registrar's answer to :meth:`reregister`: bindings renewed, or why not."""
         code = resp.status
-        if code < 200:
+        if code < 200 or (code == 503 and '399 zerotap "' in (resp.get("Warning") or "")):
+            # the box's own 503: the REGISTER could not be sent (no route yet after the change,
+            # runtime/network.py); no answer from the registrar: it goes again at _rereg_due
             return []
         self._rereg_due = None
         if code < 300:
