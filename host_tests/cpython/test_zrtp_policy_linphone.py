@@ -2,7 +2,7 @@
 "cipher": ["AES3"]) against linphonec's default offer (AES1, AES3; HS80, HS32). Every Hello
 offers the mandatory algorithms, listed or not (section 5.2), and bzrtp commits its own first
 choice: when linphonec's Commit wins the contention it picks AES1 and HS80. The box refused that
-Commit (Error 0x52 "Commit chose unsupported cipher") and the call failed; it must take it."""
+Commit (Error 0x52, "Commit chose unsupported cipher") and the call failed; it must take it."""
 import time
 
 from boxpeers import start_all, stop_all
@@ -24,7 +24,7 @@ def _one_call(d):
         a.wait_ended()
     finally:
         stop_all(a, b, box)
-    assert "Commit chose unsupported" not in box.log(), box.log()[-3000:]
+    assert "Commit chose" not in box.log(), box.log()[-3000:]
     algos = b.algorithms()
     assert (st["cipher"], st["auth"]) == (algos["cipher"], algos["auth"]), (st, algos)
     return st

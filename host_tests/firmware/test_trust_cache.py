@@ -273,12 +273,16 @@ def test_a_commit_outside_the_configured_policy_is_refused():
     # the box is configured for a policy; the peer commits an algorithm outside it that is not
     # one of the RFC's mandatory ones (those every Hello offers, see the test below), or
     # multistream
-    for policy, field, value, code in (
-            (dict(hashes=["S256"]), "hash", b"S384", 0x51),
-            (dict(ciphers=["AES1"]), "cipher", b"AES3", 0x52),
-            (dict(key_agreements=["DH3k"]), "key_agreement", b"X255", 0x53),
-            (dict(sas_types=["B32"]), "sas", b"B256", 0x55),
-            (dict(), "key_agreement", algorithms.MULTISTREAM, 0x53)):
+    # the reason (the panel's and the status's error) names the algorithm and the configuration
+    # key readably
+    for policy, field, value, code, reason in (
+            (dict(hashes=["S256"]), "hash", b"S384", 0x51, "Commit chose hash S384, which zrtp.hash does not list"),
+            (dict(ciphers=["AES1"]), "cipher", b"AES3", 0x52, "Commit chose cipher AES3, which zrtp.cipher does not list"),
+            (dict(key_agreements=["DH3k"]), "key_agreement", b"X255", 0x53,
+             "Commit chose key agreement X255, which zrtp.key_agreement does not list"),
+            (dict(sas_types=["B32"]), "sas", b"B256", 0x55, "Commit chose SAS type B256, which zrtp.sas does not list"),
+            (dict(), "key_agreement", algorithms.MULTISTREAM, 0x53,
+             "Commit chose multistream (Mult), which the box does not run")):
         box = _engine(0x0A0A0A0A, offer=algorithms.Offer(**policy), initiate=False)
         peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(key_agreements=["DH3k"]))
 
@@ -294,7 +298,7 @@ def test_a_commit_outside_the_configured_policy_is_refused():
         sa, _, ea, _ = _exchange(box, peer, change)
         errors = [e for e in ea if isinstance(e, E.Error)]
         assert sa is None and box.state == E.FAILED and errors and errors[-1].code == code, (field, value, ea)
-        assert "Commit chose unsupported" in errors[-1].reason, errors[-1].reason
+        assert errors[-1].reason == reason, errors[-1].reason
 
 
 def test_a_commit_for_a_mandatory_algorithm_outside_the_configured_list_is_taken():
@@ -320,3 +324,21 @@ def test_a_commit_for_a_mandatory_algorithm_outside_the_configured_list_is_taken
     sa, sb, ea, _ = _exchange(box, peer)
     assert sa is not None and sb is not None and sa.role == E.INITIATOR, ea
     assert (sa.hash, sa.cipher, sa.auth, sa.ka, sa.sas_type) == ("S256", "AES1", "HS32", "DH3k", "B32")
+
+
+def test_a_commit_naming_no_text_is_refused_with_its_family_error():
+    # a hostile Commit's cipher block is not text: the refusal still names it (no internal error)
+    box = _engine(0x0A0A0A0A, offer=algorithms.Offer(ciphers=["AES1"]), initiate=False)
+    peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(key_agreements=["DH3k"]))
+
+    def change(src, p):
+        if src is peer and p[16:24] == b"Commit  ":
+            c = packets.parse(p[12:-4])
+            c.cipher = b"\xff\xfe\x00\x80"
+            return packets.frame(0x0100, peer.ssrc, packets.seal(c.encode(), peer._h[1]))
+        return p
+
+    sa, _, ea, _ = _exchange(box, peer, change)
+    errors = [e for e in ea if isinstance(e, E.Error)]
+    assert sa is None and errors and errors[-1].code == 0x52, ea
+    assert errors[-1].reason.startswith("Commit chose cipher ") and "zrtp.cipher" in errors[-1].reason, errors[-1].reason

@@ -215,19 +215,21 @@ def check_commit(offer, commit):
     algorithm list"; bzrtp adds them to every Hello it reads, and commits them).
 
     Raises NoCommonAlgorithm with the RFC 6189 error code for the first part outside it."""
-    for code, family, value, ours, mandatory in (
-            (0x51, "hash", commit.hash, offer.hashes, MANDATORY_HASH),
-            (0x52, "cipher", commit.cipher, offer.ciphers, MANDATORY_CIPHER),
-            (0x54, "auth tag", commit.auth_tag, offer.auth_tags, MANDATORY_AUTH_TAG),
-            (0x55, "SAS type", commit.sas, offer.sas_types, MANDATORY_SAS)):
-        if value not in ours and value not in mandatory:
-            raise NoCommonAlgorithm(code, "Commit chose unsupported %s %r" % (family, value))
     ka = commit.key_agreement
-    if ka == MULTISTREAM:
-        if not offer.multistream:
-            raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r (we offer no multistream)" % (ka,))
-    elif ka not in offer.key_agreements and ka not in MANDATORY_KEY_AGREEMENT:
-        raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r" % (ka,))
+    for code, family, key, value, ours, mandatory in (
+            (0x51, "hash", "hash", commit.hash, offer.hashes, MANDATORY_HASH),
+            (0x52, "cipher", "cipher", commit.cipher, offer.ciphers, MANDATORY_CIPHER),
+            (0x54, "auth tag", "auth", commit.auth_tag, offer.auth_tags, MANDATORY_AUTH_TAG),
+            (0x55, "SAS type", "sas", commit.sas, offer.sas_types, MANDATORY_SAS),
+            (0x53, "key agreement", "key_agreement", ka, offer.hello_key_agreements, MANDATORY_KEY_AGREEMENT)):
+        if value not in ours and value not in mandatory:
+            if value == MULTISTREAM:
+                raise NoCommonAlgorithm(code, "Commit chose multistream (Mult), which the box does not run")
+            try:
+                value = text(value)
+            except Exception:  # not text: say so as bytes
+                pass
+            raise NoCommonAlgorithm(code, "Commit chose %s %s, which zrtp.%s does not list" % (family, value, key))
     return Choice(commit.hash, commit.cipher, commit.auth_tag, ka, commit.sas)
 
 
