@@ -95,3 +95,5 @@ def test_verified_flags_disagreeing_and_agreeing_with_linphonec(tmp_path):
     # both ends show the same in every call: bzrtp too shows a call verified only when both V agree
     shown = [st["verified"] for st in (st1, st2, st3, st4)]
     assert _bob_previously_verified(b, 4)[:4] == shown == [False, False, True, False], b.log_text()[-2000:]
+    # and bzrtp, like the box, keeps its own flag through the peer's V=0 of call 4
+    assert _bob_pvs(b) == [b"\x01"], _bob_pvs(b)
