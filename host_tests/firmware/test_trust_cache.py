@@ -342,3 +342,15 @@ def test_a_commit_naming_no_text_is_refused_with_its_family_error():
     errors = [e for e in ea if isinstance(e, E.Error)]
     assert sa is None and errors and errors[-1].code == 0x52, ea
     assert errors[-1].reason.startswith("Commit chose cipher ") and "zrtp.cipher" in errors[-1].reason, errors[-1].reason
+
+
+def test_a_hello_that_lists_no_algorithm_offers_the_mandatory_ones():
+    # RFC 6189 section 5.2: counts of zero mean only the mandatory algorithms (implementations
+    # that support nothing else send such a Hello); a box configured without them still agrees on
+    # them with that peer, as initiator
+    empty = packets.Hello.parse(packets.Hello(packets.VERSION, b"minimal         ", bytes(32), bytes(12)).encode())
+    assert (empty.hashes, empty.ciphers, empty.auth_tags, empty.key_agreements, empty.sas_types) == ([],) * 5
+    policy = algorithms.Offer(hashes=["S384"], ciphers=["AES3"], auth_tags=["HS32"], key_agreements=["X255"],
+                              sas_types=["B256"])
+    c = algorithms.choose(policy, empty)
+    assert (c.hash, c.cipher, c.auth_tag, c.key_agreement, c.sas) == (b"S256", b"AES1", b"HS32", b"DH3k", b"B32 ")
