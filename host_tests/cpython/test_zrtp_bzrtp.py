@@ -305,3 +305,26 @@ def test_bzrtp_packets_round_trip_through_our_parser():
             assert packets.frame(seq, ssrc, msg.encode()) == p
     finally:
         ctx.close()
+
+
+def test_a_box_configured_without_a_mandatory_algorithm_takes_bzrtps_commit_for_it():
+    # RFC 6189 section 5.2: a Hello's algorithm count of zero "means that only the mandatory-to-
+    # implement algorithms are supported", and mandatory algorithms "MAY be included" in a list:
+    # our Hello offers them even when the configuration leaves them out. bzrtp (like Linphone)
+    # adds them to every Hello it reads, and its Commit picks its own first choice: HS80 against a
+    # box set to "auth": ["HS32"], AES1 against "cipher": ["AES3"]. The box answers; the call is
+    # secure with what bzrtp chose, in both roles.
+    for offer, field, expected in ((algorithms.Offer(auth_tags=["HS32"]), "auth", "HS80"),
+                                   (algorithms.Offer(ciphers=["AES3"]), "cipher", "AES1")):
+        for seed, initiate in ((1, False), (2, True)):
+            ctx = bzrtp.BzrtpContext(THEIRS, ciphers=["AES1", "AES3"], auth_tags=["HS80", "HS32"])
+            try:
+                ours = _engine(offer, initiate=initiate)
+                d = bzrtp.Duel(ours, ctx.main, seed=seed, start_theirs=0 if initiate else 30).run()
+                assert not d.of(E.Error), (field, initiate, d.events)
+                s = _check(d)
+                if not initiate:
+                    assert s.role == E.RESPONDER
+                    assert getattr(s, field) == expected, (field, s.__dict__)
+            finally:
+                ctx.close()

@@ -269,30 +269,88 @@ def test_hello_offers_no_multistream():
     assert algorithms.MULTISTREAM in algorithms.Offer(multistream=True).hello_key_agreements
 
 
-def _commit_from(b, field, value):
-    def change(src, p):
-        if src is b and p[16:24] == b"Commit  ":
-            c = packets.parse(p[12:-4])
-            c.hash, c.cipher, c.auth_tag, c.sas = b"S384", b"AES3", b"HS80", b"B256"  # the policy's...
-            setattr(c, field, value)  # ...but for this one
-            if value == algorithms.MULTISTREAM:
-                c.nonce, c.hvi = bytes(16), None
-            return packets.frame(0x0100, b.ssrc, packets.seal(c.encode(), b._h[1]))
-        return p
-    return change
-
-
 def test_a_commit_outside_the_configured_policy_is_refused():
-    # the box is configured for AES-256 and SHA-384 only; the peer commits the mandatory AES1 /
-    # S256 / DH3k / B32 anyway, or multistream
-    policy = algorithms.Offer(hashes=["S384"], ciphers=["AES3"], auth_tags=["HS80"], key_agreements=["X255"],
-                              sas_types=["B256"])
-    for field, value, code in (("cipher", b"AES1", 0x52), ("hash", b"S256", 0x51), ("auth_tag", b"HS32", 0x54),
-                               ("key_agreement", b"DH3k", 0x53), ("sas", b"B32 ", 0x55),
-                               ("key_agreement", algorithms.MULTISTREAM, 0x53)):
-        box = _engine(0x0A0A0A0A, offer=policy, initiate=False)
-        peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(hashes=["S256", "S384"], ciphers=["AES1", "AES3"],
-                                                          key_agreements=["X255", "DH3k"]))
-        sa, _, ea, _ = _exchange(box, peer, _commit_from(peer, field, value))
+    # the box is configured for a policy; the peer commits an algorithm outside it that is not
+    # one of the RFC's mandatory ones (those every Hello offers, see the test below), or
+    # multistream
+    # the reason (the panel's and the status's error) names the algorithm and the configuration
+    # key readably
+    for policy, field, value, code, reason in (
+            (dict(hashes=["S256"]), "hash", b"S384", 0x51, "Commit chose hash S384, which zrtp.hash does not list"),
+            (dict(ciphers=["AES1"]), "cipher", b"AES3", 0x52, "Commit chose cipher AES3, which zrtp.cipher does not list"),
+            (dict(key_agreements=["DH3k"]), "key_agreement", b"X255", 0x53,
+             "Commit chose key agreement X255, which zrtp.key_agreement does not list"),
+            (dict(sas_types=["B32"]), "sas", b"B256", 0x55, "Commit chose SAS type B256, which zrtp.sas does not list"),
+            (dict(), "key_agreement", algorithms.MULTISTREAM, 0x53,
+             "Commit chose multistream (Mult), which the box does not run")):
+        box = _engine(0x0A0A0A0A, offer=algorithms.Offer(**policy), initiate=False)
+        peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(key_agreements=["DH3k"]))
+
+        def change(src, p, peer=peer, field=field, value=value):
+            if src is peer and p[16:24] == b"Commit  ":
+                c = packets.parse(p[12:-4])
+                setattr(c, field, value)
+                if value == algorithms.MULTISTREAM:
+                    c.nonce, c.hvi = bytes(16), None
+                return packets.frame(0x0100, peer.ssrc, packets.seal(c.encode(), peer._h[1]))
+            return p
+
+        sa, _, ea, _ = _exchange(box, peer, change)
         errors = [e for e in ea if isinstance(e, E.Error)]
         assert sa is None and box.state == E.FAILED and errors and errors[-1].code == code, (field, value, ea)
+        assert errors[-1].reason == reason, errors[-1].reason
+
+
+def test_a_commit_for_a_mandatory_algorithm_outside_the_configured_list_is_taken():
+    # RFC 6189 section 5.2: "A count of zero means that only the mandatory-to-implement
+    # algorithms are supported. Mandatory algorithms MAY be included in the algorithm list."
+    # Every Hello offers them, listed or not, and a peer that commits one honours our Hello (bzrtp
+    # and Linphone do: HS80 against a box set to "auth": ["HS32"]). The box takes such a Commit.
+    policy = algorithms.Offer(hashes=["S384"], ciphers=["AES3"], auth_tags=["HS32"], key_agreements=["X255"],
+                              sas_types=["B256"])
+    peer_offer = algorithms.Offer(hashes=["S256"], ciphers=["AES1"], auth_tags=["HS80"], key_agreements=["DH3k"],
+                                  sas_types=["B32"])
+    box = _engine(0x0A0A0A0A, offer=policy, initiate=False)
+    peer = _engine(0x0B0B0B0B, offer=peer_offer)
+    sa, sb, ea, _ = _exchange(box, peer)
+    assert sa is not None and sb is not None, ea
+    assert (sa.hash, sa.cipher, sa.auth, sa.ka, sa.sas_type) == ("S256", "AES1", "HS80", "DH3k", "B32")
+    assert sa.sas == sb.sas and sa.local_key == sb.remote_key
+    # as initiator, the box too ranks the mandatory algorithms after its list: its own HS32 (which
+    # the peer's Hello offers by leaving it out), and the mandatory ones where its list has nothing
+    # in common with the peer's
+    box = _engine(0x0A0A0A0A, offer=policy)
+    peer = _engine(0x0B0B0B0B, offer=peer_offer, initiate=False)
+    sa, sb, ea, _ = _exchange(box, peer)
+    assert sa is not None and sb is not None and sa.role == E.INITIATOR, ea
+    assert (sa.hash, sa.cipher, sa.auth, sa.ka, sa.sas_type) == ("S256", "AES1", "HS32", "DH3k", "B32")
+
+
+def test_a_commit_naming_no_text_is_refused_with_its_family_error():
+    # a hostile Commit's cipher block is not text: the refusal still names it (no internal error)
+    box = _engine(0x0A0A0A0A, offer=algorithms.Offer(ciphers=["AES1"]), initiate=False)
+    peer = _engine(0x0B0B0B0B, offer=algorithms.Offer(key_agreements=["DH3k"]))
+
+    def change(src, p):
+        if src is peer and p[16:24] == b"Commit  ":
+            c = packets.parse(p[12:-4])
+            c.cipher = b"\xff\xfe\x00\x80"
+            return packets.frame(0x0100, peer.ssrc, packets.seal(c.encode(), peer._h[1]))
+        return p
+
+    sa, _, ea, _ = _exchange(box, peer, change)
+    errors = [e for e in ea if isinstance(e, E.Error)]
+    assert sa is None and errors and errors[-1].code == 0x52, ea
+    assert errors[-1].reason.startswith("Commit chose cipher ") and "zrtp.cipher" in errors[-1].reason, errors[-1].reason
+
+
+def test_a_hello_that_lists_no_algorithm_offers_the_mandatory_ones():
+    # RFC 6189 section 5.2: counts of zero mean only the mandatory algorithms (implementations
+    # that support nothing else send such a Hello); a box configured without them still agrees on
+    # them with that peer, as initiator
+    empty = packets.Hello.parse(packets.Hello(packets.VERSION, b"minimal         ", bytes(32), bytes(12)).encode())
+    assert (empty.hashes, empty.ciphers, empty.auth_tags, empty.key_agreements, empty.sas_types) == ([],) * 5
+    policy = algorithms.Offer(hashes=["S384"], ciphers=["AES3"], auth_tags=["HS32"], key_agreements=["X255"],
+                              sas_types=["B256"])
+    c = algorithms.choose(policy, empty)
+    assert (c.hash, c.cipher, c.auth_tag, c.key_agreement, c.sas) == (b"S256", b"AES1", b"HS32", b"DH3k", b"B32 ")

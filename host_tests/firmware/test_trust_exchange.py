@@ -62,6 +62,39 @@ def test_an_unacknowledged_error_after_secure_ends_secure_loudly():
     assert a.call.security == status.FAILED and a.call.mitm and not a.leg.is_secure
 
 
+def test_a_forged_goclear_after_secure_is_dropped_without_an_error():
+    # anyone on the path can send a GoClear in clear; only its clear_mac (keyed with the peer's
+    # mackey) tells the peer's from a forgery. A forged one must not start the Error above, whose
+    # T2 timer would end the secure call: it is dropped, nothing is sent, no timer runs.
+    a, b = media_pair()
+    now = run_to_secure(a, b, 0, 20000)
+    k = b.engine._keys
+    theirs = k.mackeyi if b.engine.role == E.INITIATOR else k.mackeyr
+    ours = k.mackeyr if b.engine.role == E.INITIATOR else k.mackeyi
+    right = b.engine._hash.hmac(theirs, b"GoClear")[:8]
+    forged = (bytes(8), b"\xff" * 8, b.engine._hash.hmac(ours, b"GoClear")[:8],  # the box's own key
+              b.engine._hash.hmac(theirs, b"GoClear ")[:8], bytes([right[0] ^ 1]) + right[1:])
+    t = now + 10
+    for clear_mac in forged:
+        dropped = a.engine.dropped
+        g = _frame(packets.GoClear(clear_mac).encode(), b.engine.ssrc)
+        a.session.receive(media.NET_RTP, bytearray(g), len(g), NET_B, t)
+        assert a.engine.dropped == dropped + 1, clear_mac
+        assert not [p for p in a.take() if p[1][12:20] == b"Error   "], clear_mac
+        assert a.engine._rtx.message is None and a.engine.timer() is None, clear_mac
+        assert a.engine.state == E.SECURE and a.call.security == status.SECURE and not a.call.mitm, clear_mac
+        assert a.call.error is None, a.call.error
+    for _ in range(200):  # 30 s of the session's timers: nothing ends the call
+        nxt = a.session.timer()
+        if nxt is None or nxt > t + 30000:
+            break
+        t = max(t, nxt)
+        a.session.handle_timer(t)
+        a.take()
+    assert a.engine.state == E.SECURE
+    assert a.call.security == status.SECURE and not a.call.mitm and a.leg.is_secure
+
+
 # --- 3: no stranger in the exchange --------------------------------------------------------------------
 
 def test_zrtp_from_another_host_is_not_taken():

@@ -104,8 +104,9 @@ class Offer:
     (``Engine.new_stream``). The box runs one audio stream, so it does not offer Mult, and a
     Commit for it is refused (issue 12: say only what the box does).
 
-    The offer is also the policy when we answer a Commit: :func:`check_commit` takes only what
-    is listed here, the RFC's mandatory algorithms included only when they are listed."""
+    The offer is also the policy when we answer a Commit: :func:`check_commit` takes what is
+    listed here and the RFC's mandatory algorithms, which every Hello offers whether it lists
+    them or not (RFC 6189 section 5.2); :func:`choose` ranks them after the listed ones."""
 
     def __init__(self, hashes=DEFAULT_HASHES, ciphers=DEFAULT_CIPHERS, auth_tags=DEFAULT_AUTH_TAGS,
                  key_agreements=DEFAULT_KEY_AGREEMENTS, sas_types=DEFAULT_SAS_TYPES, multistream=False):
@@ -178,18 +179,21 @@ def choose(offer, hello):
 
     HELLO is the peer's parsed Hello; the mandatory algorithms are implied in its lists."""
     peer_kas = [k for k in _with_mandatory(hello.key_agreements, MANDATORY_KEY_AGREEMENT) if k in KEY_AGREEMENTS]
-    ours = _common(offer.key_agreements, peer_kas)
-    theirs = _common(peer_kas, offer.key_agreements)
+    our_kas = _with_mandatory(offer.key_agreements, MANDATORY_KEY_AGREEMENT)
+    ours = _common(our_kas, peer_kas)
+    theirs = _common(peer_kas, our_kas)
     if not ours:
         raise NoCommonAlgorithm(0x53, "no common ZRTP key agreement")
     if ours[0] == theirs[0]:
         ka = ours[0]
     else:
         ka = ours[0] if _SPEED.index(ours[0]) <= _SPEED.index(theirs[0]) else theirs[0]
-    hashes = _common(offer.hashes, _with_mandatory(hello.hashes, MANDATORY_HASH))
-    ciphers = _common(offer.ciphers, _with_mandatory(hello.ciphers, MANDATORY_CIPHER))
-    tags = _common(offer.auth_tags, _with_mandatory(hello.auth_tags, MANDATORY_AUTH_TAG))
-    sas = _common(offer.sas_types, _with_mandatory(hello.sas_types, MANDATORY_SAS))
+    hashes = _common(_with_mandatory(offer.hashes, MANDATORY_HASH), _with_mandatory(hello.hashes, MANDATORY_HASH))
+    ciphers = _common(_with_mandatory(offer.ciphers, MANDATORY_CIPHER),
+                      _with_mandatory(hello.ciphers, MANDATORY_CIPHER))
+    tags = _common(_with_mandatory(offer.auth_tags, MANDATORY_AUTH_TAG),
+                   _with_mandatory(hello.auth_tags, MANDATORY_AUTH_TAG))
+    sas = _common(_with_mandatory(offer.sas_types, MANDATORY_SAS), _with_mandatory(hello.sas_types, MANDATORY_SAS))
     for code, family, names in ((0x51, "hash", hashes), (0x52, "cipher", ciphers), (0x54, "auth tag", tags),
                                 (0x55, "SAS type", sas)):
         if not names:
@@ -205,26 +209,27 @@ def choose(offer, hello):
 
 
 def check_commit(offer, commit):
-    """The Choice a peer's Commit made, after checking that our offer (the configured policy)
-    lists every part of it.
+    """The Choice a peer's Commit made, after checking that our Hello offered every part of it:
+    the configured lists and the mandatory algorithms (section 5.1), which every Hello offers
+    whether it lists them or not (section 5.2: "Mandatory algorithms MAY be included in the
+    algorithm list"; bzrtp adds them to every Hello it reads, and commits them).
 
-    Raises NoCommonAlgorithm with the RFC 6189 error code for the first part outside it. The
-    mandatory algorithms (section 5.1) are not implied here: a box configured without them must
-    not be talked into them (it offers only its list, so a peer that honours our Hello never
-    picks another)."""
-    for code, family, value, ours in (
-            (0x51, "hash", commit.hash, offer.hashes),
-            (0x52, "cipher", commit.cipher, offer.ciphers),
-            (0x54, "auth tag", commit.auth_tag, offer.auth_tags),
-            (0x55, "SAS type", commit.sas, offer.sas_types)):
-        if value not in ours:
-            raise NoCommonAlgorithm(code, "Commit chose unsupported %s %r" % (family, value))
+    Raises NoCommonAlgorithm with the RFC 6189 error code for the first part outside it."""
     ka = commit.key_agreement
-    if ka == MULTISTREAM:
-        if not offer.multistream:
-            raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r (we offer no multistream)" % (ka,))
-    elif ka not in offer.key_agreements:
-        raise NoCommonAlgorithm(0x53, "Commit chose unsupported key agreement %r" % (ka,))
+    for code, family, key, value, ours, mandatory in (
+            (0x51, "hash", "hash", commit.hash, offer.hashes, MANDATORY_HASH),
+            (0x52, "cipher", "cipher", commit.cipher, offer.ciphers, MANDATORY_CIPHER),
+            (0x54, "auth tag", "auth", commit.auth_tag, offer.auth_tags, MANDATORY_AUTH_TAG),
+            (0x55, "SAS type", "sas", commit.sas, offer.sas_types, MANDATORY_SAS),
+            (0x53, "key agreement", "key_agreement", ka, offer.hello_key_agreements, MANDATORY_KEY_AGREEMENT)):
+        if value not in ours and value not in mandatory:
+            if value == MULTISTREAM:
+                raise NoCommonAlgorithm(code, "Commit chose multistream (Mult), which the box does not run")
+            try:
+                value = text(value)
+            except Exception:  # not text: say so as bytes
+                pass
+            raise NoCommonAlgorithm(code, "Commit chose %s %s, which zrtp.%s does not list" % (family, value, key))
     return Choice(commit.hash, commit.cipher, commit.auth_tag, ka, commit.sas)
 
 
