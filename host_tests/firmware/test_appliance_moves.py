@@ -138,3 +138,46 @@ def test_an_unannounced_move_still_raises_the_alarm():
     finally:
         m.close()
         b.shutdown()
+
+
+def _key_packets(key, seq, ts):
+    """The phone's RFC 4733 packets for one KEY (its start and its end): seq SEQ on, time TS."""
+    event = "0123456789*#".index(key)
+    out = []
+    for i, (flags, duration) in enumerate(((0x0A, 160), (0x8A, 800))):
+        head = bytes((0x80, 101, (seq + i) >> 8 & 0xFF, (seq + i) & 0xFF)) + ts.to_bytes(4, "big")
+        out.append(bytearray(head + b"\x11\x22\x33\x44" + bytes((event, flags, duration >> 8,
+                                                                 duration & 0xFF))))
+    return out
+
+
+def test_a_keypad_code_applies_only_to_the_sas_shown_when_its_first_key_came():
+    # The person compares call 1's SAS and types *#1; while they type, the far media moves
+    # (a re-INVITE) and a new exchange brings another SAS before the last key: the code marked
+    # the NEW SAS verified, which nobody compared (the panel's button and the page check it).
+    b, logs, factory, call, m = _secure_call(scratch("appl-keypad-move"))
+    try:
+        m.session.add_event_types((101,))
+        now = [b.loop.clock()]
+        seq = [100]
+
+        def typed(keys):
+            for key in keys:
+                for pkt in _key_packets(key, seq[0], seq[0] * 160):
+                    m.session.receive(0, pkt, len(pkt), ("127.0.0.1", 30000), now[0])
+                seq[0] += 2
+                now[0] += 300
+
+        typed("*#")
+        m.set_remote(1, "192.0.2.99", 41000)  # the far media moved: a new exchange
+        factory.legs[1].is_secure = factory.legs[1].can_unprotect = True
+        call.set_secure("zz99", "B32", "S256", "AES1", "HS80", "X255", "11" * 12, st.CACHE_NEW,
+                        False)
+        typed("1")
+        assert call.security == st.SECURE and call.sas == "zz99"
+        assert not call.verified  # nobody compared zz99
+        typed("*#1")  # typed whole on the new SAS: it is the one compared
+        assert call.verified and m.session.counters.keys_held > 0
+    finally:
+        m.close()
+        b.shutdown()

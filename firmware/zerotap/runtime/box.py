@@ -237,7 +237,8 @@ class CallMedia(seams.CallMedia):
             from zerotap.phonekeys import PhoneKeys
             from zerotap.ui.keypad import KeypadMatcher
             keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
-                             lambda action: box.action(action, call_status), box.log)
+                             lambda action: box.action(action, call_status), box.log,
+                             call_status)
         self._keys = keys
         self.session = _media.MediaSession(self._transmit_for(None), cfg.media.clear, secure, fs,
                                            box.log, keys)
