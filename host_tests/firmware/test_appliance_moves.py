@@ -181,3 +181,34 @@ def test_a_keypad_code_applies_only_to_the_sas_shown_when_its_first_key_came():
     finally:
         m.close()
         b.shutdown()
+
+
+def test_a_stranger_on_the_network_leg_does_not_keep_a_dead_secure_call_alive():
+    """After SECURE the far end goes silent (its box lost power) while another host (127.0.0.2)
+    keeps sending to the box's network-side port: its packets fail SRTP's checks, and a stranger
+    sending garbage is not the far end either; the call must end after media.timeout_s as for a
+    silent far end. The watch counted every datagram on the network socket as the far end's, so
+    the dead call (its sockets, a call slot) lived as long as the stranger sent."""
+    clock = rig.FakeClock()
+    stranger = rig._stranger("127.0.0.2")
+    try:
+        with rig.BoxAndPeers("appl-net-stranger", timeout_s=5, clock=clock) as (b, logs, phone,
+                                                                                  far):
+            factory = FakeFactory()
+            b.secure_factory = b.media_factory.secure_factory = factory
+            prtp, frtp, box_phone, box_net = rig._call(b, phone, far, "net-stranger")
+            call = b.status.calls[0]
+            leg = factory.legs[0]
+            leg.is_secure = leg.can_unprotect = True
+            call.set_secure("abcd", "B32", "S256", "AES1", "HS80", "X255", "00" * 12,
+                            st.CACHE_NEW, False)
+            for seq in range(1, 8):  # 7 s: the phone and the stranger send, the far end not
+                clock.now += 1000
+                prtp.sendto(rig._rtp(seq), rig._addr(box_phone))
+                stranger.sendto(rig._rtp(seq), rig._addr(box_net))
+                stranger.sendto(b"\x00" * 8, rig._addr(box_net))  # nor anything else
+                rig._turn(b, 2)
+            assert b.status.calls == [], logs[-5:]
+            assert call.error == "no media from the network for 5 s", call.error
+    finally:
+        stranger.close()

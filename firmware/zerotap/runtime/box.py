@@ -269,8 +269,6 @@ class CallMedia(seams.CallMedia):
         if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
         phone = leg <= _media.PHONE_RTCP
-        if not phone:
-            self.watch.heard(1, now)
         session = self.session
         if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
             if addr in self._lost:
@@ -285,10 +283,13 @@ class CallMedia(seams.CallMedia):
         except Exception as e:  # one call's fault ends that call, not the box
             self.box.call_fault(self, "media", e)
             return
-        if phone and session.counters.stranger == strangers:
-            # the phone leg takes media only from the phone's host: another host's packets
-            # (dropped, counted as stranger) are no sign that the phone is still there
-            self.watch.heard(0, now)
+        if phone:
+            if session.counters.stranger == strangers:
+                # the phone leg takes media only from the phone's host: another host's packets
+                # (dropped, counted as stranger) are no sign that the phone is still there
+                self.watch.heard(0, now)
+        elif addr in session.paths[0].remote or session.paths[0].from_peer(addr):
+            self.watch.heard(1, now)  # from the far end (its SDP's host, or where it latched)
 
     # --- timers: the session's (ZRTP, keypad) and the media watch -------------------------------
     def timer(self):
