@@ -122,8 +122,12 @@ class StatusStream:
         self.log = log
         self.failed = 0  # lines that could not be written (a full disk): logged once
         self._file = None
+        self._out = None  # stdout's poll: a line goes out only when its write cannot block
         if path == "-":
+            import select
             self._file = sys.stdout
+            self._out = select.poll()
+            self._out.register(sys.stdout, select.POLLOUT)
         else:
             self._file = open(path, "a")
 
@@ -142,8 +146,12 @@ class StatusStream:
             if counters is not None:
                 line["dropped"] = counters.unauthenticated
         # the listeners run inside the proxy and the calls' media: a line that cannot be
-        # written (ENOSPC, a closed pipe) is counted and logged once, never raised into them
+        # written (ENOSPC, a closed or full pipe) is counted and logged once, never raised into
+        # them
         try:
+            if self._out is not None and not self._out.poll(0):
+                # a reader that stalls (a full pipe): a write would stop the loop, media and all
+                raise OSError(11, "the reader does not read")
             self._file.write(json.dumps(line) + "\n")
             flush = getattr(self._file, "flush", None)
             if flush is not None:
