@@ -682,7 +682,7 @@ class Box:
         if ice is not None and ice.enabled:
             from zerotap.runtime import fallback as _rfallback
             self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log,
-                                                   resolver=self.net.resolver)
+                                                   resolver=self.resolve)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)
