@@ -114,7 +114,9 @@ def stderr_log(text):
 
 class StatusStream:
     """One JSON line per change of a call: the status model's fields, plus ``at`` (epoch ms),
-    ``box`` (a name) and the media counters. PATH ``-`` is stdout."""
+    ``box`` (a name) and the media counters. PATH ``-`` is stdout: there a line goes out only
+    when its write cannot block, so a reader that stalls costs lines (``failed``, logged once),
+    never the loop."""
 
     def __init__(self, path, name=None, log=None):
         self.path = path
