@@ -124,12 +124,8 @@ class StatusStream:
         self.log = log
         self.failed = 0  # lines that could not be written (a full disk): logged once
         self._file = None
-        self._out = None  # stdout's poll: a line goes out only when its write cannot block
         if path == "-":
-            import select
             self._file = sys.stdout
-            self._out = select.poll()
-            self._out.register(sys.stdout, select.POLLOUT)
         else:
             self._file = open(path, "a")
 
@@ -151,9 +147,14 @@ class StatusStream:
         # written (ENOSPC, a closed or full pipe) is counted and logged once, never raised into
         # them
         try:
-            if self._out is not None and not self._out.poll(0):
+            if self._file is sys.stdout:
                 # a reader that stalls (a full pipe): a write would stop the loop, media and all
-                raise OSError(11, "the reader does not read")
+                # (a poll made for the line: an idle box keeps none on its heap)
+                import select
+                p = select.poll()
+                p.register(sys.stdout, select.POLLOUT)
+                if not p.poll(0):
+                    raise OSError(11, "the reader does not read")
             self._file.write(json.dumps(line) + "\n")
             flush = getattr(self._file, "flush", None)
             if flush is not None:
