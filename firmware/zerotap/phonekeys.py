@@ -1,7 +1,7 @@
 """The phone's keypad on the media path: RFC 4733 telephone-events from the phone are matched
 against the keypad codes, sans-IO, one filter per call (phone -> network only).
 
-    keys = PhoneKeys(KeypadMatcher(codes), on_action)     # zerotap.ui.keypad
+    keys = PhoneKeys(KeypadMatcher(codes), on_action, log, call)  # zerotap.ui.keypad
     keys.add_event_types((101,))                          # telephone-event payload types (SDP)
     verdict = keys.filter(buf, n, now_ms)                 # every RTP packet from the phone
         PASS      forward it as it is
@@ -12,7 +12,9 @@ against the keypad codes, sans-IO, one filter per call (phone -> network only).
 
 - A key that forms, or may still start, a code (``*#1``) is held back: none of its packets are
   forwarded. A complete code becomes ``on_action(action)`` (``verified``/``unverified``) and its
-  keys are never forwarded.
+  keys are never forwarded. With CALL (the call's status), the code acts only when the call's SAS
+  is still the one it had at the code's first key: a new exchange meanwhile (the far media moved)
+  brought a SAS nobody compared.
 - Keys that form no code (``*`` then ``5``, or ``*`` alone for longer than the matcher's timeout)
   are released: re-sent as new RFC 4733 events (:class:`zerotap.dtmf.events.EventSender`) with the
   phone's SSRC and payload type, sequence numbers continuing the stream and timestamps running on
@@ -45,10 +47,12 @@ _CLOCK_RATE = const(8000)  # telephone-event/8000 (RFC 4733 section 7.1.1)
 
 
 class PhoneKeys:
-    def __init__(self, matcher, on_action, log=None):
+    def __init__(self, matcher, on_action, log=None, call=None):
         self.matcher = matcher
         self.on_action = on_action
         self.log = log
+        self.call = call
+        self._sas = None  # the call's SAS at the first key of the code being typed
         self.event_types = []
         self.caught = 0  # keys held back (those of codes, and those released later)
         self.released = 0  # keys re-sent
@@ -152,14 +156,20 @@ class PhoneKeys:
 
     def _key_down(self, digit, now_ms):
         forwarded = ""
+        d = self.matcher.deadline()
         for kind, value in self.matcher.feed(digit, now_ms):
             if kind == FORWARD:
                 forwarded += value
             elif kind == ACTION:
                 self.actions += 1
+                ok = self.call is None or self.call.sas == self._sas
                 if self.log:
-                    self.log("keypad: code for %s" % value)
-                self.on_action(value)
+                    self.log("keypad: code for %s%s" % (value, "" if ok else
+                                                        " ignored: a new SAS since its first key"))
+                if ok:
+                    self.on_action(value)
+        if self.call is not None and self.matcher.deadline() != d:
+            self._sas = self.call.sas  # a code began: it is for the SAS shown now
         if (forwarded == digit and not self.matcher.held and not self._pending
                 and self._sender is None):
             return True  # an ordinary key, nothing held back before it: it passes as it comes

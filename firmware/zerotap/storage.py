@@ -86,12 +86,14 @@ class Storage:
         self.fs.rename(tmp, path)
 
     def set_aside(self, name):
-        """Keep a corrupt NAME as NAME.bad (NAME.bad1, ...) and return the new name."""
+        """Keep a corrupt NAME as NAME.bad (NAME.bad1 to NAME.bad3) and return the new name. At
+        most four copies: the first three stay, the newest replaces NAME.bad3 (the flash does
+        not fill with a file that keeps getting corrupt)."""
         path = self.path(name)
         n = 0
         while True:
             aside = name + ".bad" + (str(n) if n else "")
-            if not _exists(self.fs, self.path(aside)):
+            if n == 3 or not _exists(self.fs, self.path(aside)):
                 break
             n += 1
         self.fs.rename(path, self.path(aside))

@@ -138,3 +138,77 @@ def test_an_unannounced_move_still_raises_the_alarm():
     finally:
         m.close()
         b.shutdown()
+
+
+def _key_packets(key, seq, ts):
+    """The phone's RFC 4733 packets for one KEY (its start and its end): seq SEQ on, time TS."""
+    event = "0123456789*#".index(key)
+    out = []
+    for i, (flags, duration) in enumerate(((0x0A, 160), (0x8A, 800))):
+        head = bytes((0x80, 101, (seq + i) >> 8 & 0xFF, (seq + i) & 0xFF)) + ts.to_bytes(4, "big")
+        out.append(bytearray(head + b"\x11\x22\x33\x44" + bytes((event, flags, duration >> 8,
+                                                                 duration & 0xFF))))
+    return out
+
+
+def test_a_keypad_code_applies_only_to_the_sas_shown_when_its_first_key_came():
+    # The person compares call 1's SAS and types *#1; while they type, the far media moves
+    # (a re-INVITE) and a new exchange brings another SAS before the last key: the code marked
+    # the NEW SAS verified, which nobody compared (the panel's button and the page check it).
+    b, logs, factory, call, m = _secure_call(scratch("appl-keypad-move"))
+    try:
+        m.session.add_event_types((101,))
+        now = [b.loop.clock()]
+        seq = [100]
+
+        def typed(keys):
+            for key in keys:
+                for pkt in _key_packets(key, seq[0], seq[0] * 160):
+                    m.session.receive(0, pkt, len(pkt), ("127.0.0.1", 30000), now[0])
+                seq[0] += 2
+                now[0] += 300
+
+        typed("*#")
+        m.set_remote(1, "192.0.2.99", 41000)  # the far media moved: a new exchange
+        factory.legs[1].is_secure = factory.legs[1].can_unprotect = True
+        call.set_secure("zz99", "B32", "S256", "AES1", "HS80", "X255", "11" * 12, st.CACHE_NEW,
+                        False)
+        typed("1")
+        assert call.security == st.SECURE and call.sas == "zz99"
+        assert not call.verified  # nobody compared zz99
+        typed("*#1")  # typed whole on the new SAS: it is the one compared
+        assert call.verified and m.session.counters.keys_held > 0
+    finally:
+        m.close()
+        b.shutdown()
+
+
+def test_a_stranger_on_the_network_leg_does_not_keep_a_dead_secure_call_alive():
+    """After SECURE the far end goes silent (its box lost power) while another host (127.0.0.2)
+    keeps sending to the box's network-side port: its packets fail SRTP's checks, and a stranger
+    sending garbage is not the far end either; the call must end after media.timeout_s as for a
+    silent far end. The watch counted every datagram on the network socket as the far end's, so
+    the dead call (its sockets, a call slot) lived as long as the stranger sent."""
+    clock = rig.FakeClock()
+    stranger = rig._stranger("127.0.0.2")
+    try:
+        with rig.BoxAndPeers("appl-net-stranger", timeout_s=5, clock=clock) as (b, logs, phone,
+                                                                                  far):
+            factory = FakeFactory()
+            b.secure_factory = b.media_factory.secure_factory = factory
+            prtp, frtp, box_phone, box_net = rig._call(b, phone, far, "net-stranger")
+            call = b.status.calls[0]
+            leg = factory.legs[0]
+            leg.is_secure = leg.can_unprotect = True
+            call.set_secure("abcd", "B32", "S256", "AES1", "HS80", "X255", "00" * 12,
+                            st.CACHE_NEW, False)
+            for seq in range(1, 8):  # 7 s: the phone and the stranger send, the far end not
+                clock.now += 1000
+                prtp.sendto(rig._rtp(seq), rig._addr(box_phone))
+                stranger.sendto(rig._rtp(seq), rig._addr(box_net))
+                stranger.sendto(b"\x00" * 8, rig._addr(box_net))  # nor anything else
+                rig._turn(b, 2)
+            assert b.status.calls == [], logs[-5:]
+            assert call.error == "no media from the network for 5 s", call.error
+    finally:
+        stranger.close()

@@ -595,3 +595,46 @@ def test_a_press_applies_only_to_the_call_and_sas_shown_when_it_began():
         assert two.verified
     finally:
         b.shutdown()
+
+
+def test_the_fallback_s_names_go_to_the_resolver_of_the_new_lease():
+    """A board whose config names no resolver takes the lease's (network.dns_source); the
+    provider by address, so the box makes no resolver of its own at the start. The ICE
+    fallback's names (the helper, STUN, TURN) are looked up through a resolver made on first
+    use; after a new lease (another router) rebind re-points the box's resolver, but the
+    fallback kept one of its own, toward the old network's resolver, out of reach: every
+    later fallback failed with 'cannot resolve' until the board was reset."""
+    tmp = scratch("fallback-lease")
+    servers = udp.Loop()  # two resolvers that never answer: what each was asked
+    asked = {}
+
+    def heard(ep, data, n, addr, now):
+        asked[ep.port] = asked.get(ep.port, 0) + 1
+    old, new = _free_pair(servers, heard)
+    lease = [[]]
+    cfg = _config(tmp, ice={"helper_url": "http://helper.example.test:8080"})
+    cfg.network.dns_source = lambda: lease[0]
+    b = runtime_box.Box(cfg, log=lambda text: None, name="T")
+    try:
+        assert b.net.resolver is None and b.fallback is not None
+        lease[0] = [("127.0.0.1", old.port)]  # a lease with a resolver now
+        b.rebind("192.0.2.7", "192.0.2.8", b.loop.clock())
+        b.fallback.resolve(lambda ip, err: None, "helper.example.test")
+        assert _asked(b, servers, asked, old) == 1 and _asked(b, servers, asked, new) == 0
+        lease[0] = [("127.0.0.1", new.port)]  # the router replaced
+        b.rebind("192.0.2.8", "192.0.2.9", b.loop.clock())
+        b.fallback.resolve(lambda ip, err: None, "stun.example.test")
+        assert _asked(b, servers, asked, new) == 1, "the fallback asked the old resolver"
+        b.resolve(lambda ip, err: None, "turn.example.test")  # the box's own names alike
+        assert _asked(b, servers, asked, new) == 1 and _asked(b, servers, asked, old) == 0
+    finally:
+        b.shutdown()
+        servers.close_all()
+
+
+def _asked(b, servers, asked, server):
+    """How many DNS questions reached SERVER (an endpoint of the loop SERVERS) meanwhile."""
+    for _ in range(5):
+        b.loop.run_once(10)
+        servers.run_once(0)
+    return asked.pop(server.port, 0)

@@ -68,3 +68,20 @@ def test_names_cannot_escape_the_directory():
             raise AssertionError("accepted %r" % bad)
         except ValueError as e:
             assert "bad storage file name" in str(e)
+
+
+def test_set_aside_keeps_a_bounded_number_of_bad_copies():
+    # a file that keeps getting corrupt (a failing flash sector, a power cut at every boot):
+    # each time another NAME.badN was made, without a bound, until the flash was full; and
+    # each set-aside looked at every earlier copy first. The first copies are kept (what went
+    # wrong first) and the newest (what goes wrong now) replaces the last one.
+    st = fresh_storage("aside-bound")
+    for i in range(20):
+        st.write("bindings.json", b"garbage %d" % i)
+        st.set_aside("bindings.json")
+    bad = sorted(st.names("bindings.json.bad"))
+    assert bad == ["bindings.json.bad", "bindings.json.bad1", "bindings.json.bad2",
+                   "bindings.json.bad3"], bad
+    assert st.read("bindings.json.bad") == b"garbage 0"
+    assert st.read("bindings.json.bad2") == b"garbage 2"
+    assert st.read("bindings.json.bad3") == b"garbage 19"

@@ -114,7 +114,9 @@ def stderr_log(text):
 
 class StatusStream:
     """One JSON line per change of a call: the status model's fields, plus ``at`` (epoch ms),
-    ``box`` (a name) and the media counters. PATH ``-`` is stdout."""
+    ``box`` (a name) and the media counters. PATH ``-`` is stdout: there a line goes out only
+    when its write cannot block, so a reader that stalls costs lines (``failed``, logged once),
+    never the loop."""
 
     def __init__(self, path, name=None, log=None):
         self.path = path
@@ -142,8 +144,17 @@ class StatusStream:
             if counters is not None:
                 line["dropped"] = counters.unauthenticated
         # the listeners run inside the proxy and the calls' media: a line that cannot be
-        # written (ENOSPC, a closed pipe) is counted and logged once, never raised into them
+        # written (ENOSPC, a closed or full pipe) is counted and logged once, never raised into
+        # them
         try:
+            if self._file is sys.stdout:
+                # a reader that stalls (a full pipe): a write would stop the loop, media and all
+                # (a poll made for the line: an idle box keeps none on its heap)
+                import select
+                p = select.poll()
+                p.register(sys.stdout, select.POLLOUT)
+                if not p.poll(0):
+                    raise OSError(11, "the reader does not read")
             self._file.write(json.dumps(line) + "\n")
             flush = getattr(self._file, "flush", None)
             if flush is not None:
@@ -237,7 +248,8 @@ class CallMedia(seams.CallMedia):
             from zerotap.phonekeys import PhoneKeys
             from zerotap.ui.keypad import KeypadMatcher
             keys = PhoneKeys(KeypadMatcher(cfg.board.keypad),
-                             lambda action: box.action(action, call_status), box.log)
+                             lambda action: box.action(action, call_status), box.log,
+                             call_status)
         self._keys = keys
         self.session = _media.MediaSession(self._transmit_for(None), cfg.media.clear, secure, fs,
                                            box.log, keys)
@@ -268,8 +280,6 @@ class CallMedia(seams.CallMedia):
         if leg <= _media.NET_RTP and _rtp.demux(data, n) == _rtp.PACKET_RTCP:
             leg += 1  # RTCP on the side's one socket: the session's RTCP leg
         phone = leg <= _media.PHONE_RTCP
-        if not phone:
-            self.watch.heard(1, now)
         session = self.session
         if leg >= _media.NET_RTP and (len(self.forks) > 1 or self._lost):
             if addr in self._lost:
@@ -284,10 +294,13 @@ class CallMedia(seams.CallMedia):
         except Exception as e:  # one call's fault ends that call, not the box
             self.box.call_fault(self, "media", e)
             return
-        if phone and session.counters.stranger == strangers:
-            # the phone leg takes media only from the phone's host: another host's packets
-            # (dropped, counted as stranger) are no sign that the phone is still there
-            self.watch.heard(0, now)
+        if phone:
+            if session.counters.stranger == strangers:
+                # the phone leg takes media only from the phone's host: another host's packets
+                # (dropped, counted as stranger) are no sign that the phone is still there
+                self.watch.heard(0, now)
+        elif addr in session.paths[0].remote or session.paths[0].from_peer(addr):
+            self.watch.heard(1, now)  # from the far end (its SDP's host, or where it latched)
 
     # --- timers: the session's (ZRTP, keypad) and the media watch -------------------------------
     def timer(self):
@@ -672,7 +685,7 @@ class Box:
         if ice is not None and ice.enabled:
             from zerotap.runtime import fallback as _rfallback
             self.fallback = _rfallback.BoxFallback(cfg, self.loop, self.net.streams, self.log,
-                                                   resolver=self.net.resolver)
+                                                   resolver=self.resolve)
         self.control = None
         from zerotap.runtime import control as _control
         self.control = _control.Control(self, cfg.control)

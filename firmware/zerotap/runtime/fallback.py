@@ -7,13 +7,14 @@ server-reflexive and relayed candidates all use it) is opened only when the fall
 closed when it fails or the call ends; a helper request holds one TCP/TLS socket for its length
 and no longer (``Connection: close``).
 
-    bf = BoxFallback(cfg, loop, streams, log, resolver=net.resolver)   # one per box
+    bf = BoxFallback(cfg, loop, streams, log, resolver=box.resolve)   # one per box
     fb = bf.attach(call_media, call_status, session, make_leg)   # per call
 
 Names (the helper URL's host without ``ice.helper_address``, ``ice.stun``, ``ice.turn``'s server,
 the TURN URIs the helper hands out) are resolved through :mod:`zerotap.runtime.resolver` in the
-loop, never by a blocking lookup: the box's resolver when it has one, else one of its own toward
-``network.dns`` or the system's servers, opened on demand. The helper's name is looked up before
+loop, never by a blocking lookup: the box's (``Box.resolve``: made on first use, re-pointed with
+a new DHCP lease), else one of its own toward ``network.dns`` or the system's servers, opened on
+demand. The helper's name is looked up before
 each request (the resolver caches by TTL); a STUN/TURN name while the fallback prepares: the agent
 is made once the addresses are known, and a name that does not resolve ends the attempt
 ("cannot resolve ...").
@@ -57,7 +58,9 @@ ADDRESS_KEEP_MS = 60000
 class BoxFallback:
     def __init__(self, cfg, loop, streams, log=None, rand=None, resolver=None):
         self.cfg = cfg
-        self.resolver = resolver  # the box's (network.dns), or one of our own made on demand
+        # the box's resolve(done, host), a resolver (address(done, host)), or one of our own
+        # made on demand
+        self.resolver = resolver
         self._own_resolver = False
         self.addresses = {}  # server name -> (IPv4 address, when resolved): for ADDRESS_KEEP_MS
         self.ice = cfg.ice
@@ -94,6 +97,9 @@ class BoxFallback:
                 return
             r = self.resolver = _resolver.Resolver(self.loop, servers, self.rand, self.log)
             self._own_resolver = True
+        elif callable(r):  # the box's resolve: its resolver, the one a new lease re-points
+            r(done, host)
+            return
         r.address(done, host)
 
     def _servers(self, fb, servers):
