@@ -68,8 +68,10 @@ _WINDOW_BYTES = const(16)
 # At most this many SSRCs per direction, for SRTP and for SRTCP: a new SSRC beyond them is dropped
 # (ERR_SSRCS), never given state, so that a stream of new SSRCs (a peer holding the keys, a host
 # sending as the phone) cannot fill the heap. Never evicted: a sender's state dropped and made
-# again would reuse its keystream, a receiver's would take its old packets again.
-MAX_SSRCS = const(16)
+# again would reuse its keystream, a receiver's would take its old packets again. Four: an SSRC
+# changes within one ZRTP-keyed session only on a collision or a sender's restart (RFC 3550 8.2),
+# and each costs about 130 bytes per table on a 32-bit board, where a call has 8 KiB.
+MAX_SSRCS = const(4)
 
 SRTCP_INDEX_LENGTH = const(4)  # RFC 3711 section 3.4: E flag and 31-bit SRTCP index
 SRTCP_INDEX_MAX = const(0x7FFFFFFF)

@@ -291,3 +291,4 @@ def test_state_stays_bounded_under_a_stream_of_new_ssrcs():
         # a forged packet of a new SSRC still reads as an authentication failure
         forged = bytearray(_rtp(1, 0xC0000001)) + bytearray(10)
         assert rx.unprotect_into(forged, len(forged), drops) == srtp.ERR_AUTH
+        tx = rx = None  # one backend's sessions at a time: a board's heap holds no more
