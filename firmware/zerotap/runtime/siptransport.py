@@ -110,11 +110,8 @@ class SipTransport:
         return self._queue(conn, data)
 
     def _udp(self, side, data, dest):
-        try:
-            if self.udp[side].send(data, dest):
-                return True
-        except TypeError:  # CPython: an IPv6 address for an IPv4 socket (not an OSError)
-            pass
+        if self.udp[side].send(data, dest):  # False: refused (an address of the other family too)
+            return True
         # RFC 3261 §8.1.3.1, §16.9: a transport error; what could not be sent is handed to
         # failure (a request gets 503 with the reason), never dropped in silence
         host = "[%s]" % dest[0] if ":" in dest[0] else dest[0]
