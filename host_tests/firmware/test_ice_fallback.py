@@ -240,29 +240,27 @@ def test_ten_percent_loss_on_the_provider_path_still_secure_in_time():
 
 
 def test_zrtp_failing_on_the_provider_path_starts_the_fallback_from_the_timer():
-    # the exchange on the provider path fails at once: the provider path changes one byte of the
-    # peer's DH public value (CRC made good again; every ZRTP peer shares the mandatory
-    # algorithms, RFC 6189 5.2, so no policy can make two engines disagree), and the fallback
-    # must start without waiting for anything else to wake it (its timer says it is due)
+    # the exchange on the provider path fails at once: the peer answers our Hello, then refuses
+    # with an Error (here in place of its Commit or DHPart: every ZRTP peer shares the mandatory
+    # algorithms, RFC 6189 5.2, so no policy of two engines can disagree), and the fallback must
+    # start without waiting for anything else to wake it (its timer says it is due)
     from zerotap.zrtp import packets
     sim = Sim(blocked=False)
     net = sim.net
     queue = net._queue
-    tampered = []
+    refused = []
 
-    def tamper(now, dst, src, data, lan=False):
+    def refuse(now, dst, src, data, lan=False):
         if src == PROV[1] and bytes(data[4:8]) == packets.MAGIC_COOKIE and \
-                bytes(data[16:22]) == b"DHPart":
-            seq, ssrc, msg = packets.unframe(data)
-            msg = bytearray(msg)
-            msg[100] ^= 0x01  # inside pvi/pvr (after the hash image and the four secret IDs)
-            data = packets.frame(seq, ssrc, bytes(msg))
-            tampered.append(now)
+                bytes(data[16:24]) in (b"Commit  ", b"DHPart1 ", b"DHPart2 "):
+            seq, ssrc, _ = packets.unframe(data)
+            data = packets.frame(seq, ssrc, packets.Error(packets.ERROR_KEY_AGREEMENT).encode())
+            refused.append(now)
         queue(now, dst, src, data, lan)
-    net._queue = tamper
+    net._queue = refuse
     a = sim.boxes[0]
     sim.run(1500)
-    assert tampered
+    assert refused
     assert a.call.security != status.SECURE
     assert a.fb.attempts == 1 and a.fb.step != fbmod.WATCH, (a.fb.step, a.fb.attempts)
 
