@@ -10,12 +10,14 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 
 import pytest
 from boxpeers import stop_all
 from hostenv import ROOT, wait_until
 from linphone import Linphone
+from test_box_dialogs import Pbx
 from webclient import WebClient, chromium, password_of, web_box
 
 INTERPRETERS = ("cpython", "micropython")
@@ -123,17 +125,23 @@ def test_browser_reads_sas_verifies_and_configures(tmp_path, interpreter):
 
 
 def test_browser_shows_the_fallback_step_and_retries(tmp_path):
-    """A real ICE fallback on a CPython box: ZRTP on the provider path fails (the far phone,
-    linphonec, commits only DH3k; the box takes only X255), so the fallback starts; its helper does not answer (a closed loopback port), so
-    it fails. The page shows the step and the path; the retry form posts (with its CSRF token)
-    and the fallback starts again (the status stream shows its first step a second time)."""
+    """A real ICE fallback on a CPython box: no ZRTP comes over the provider path (the far end,
+    a script, answers with a plain SDP and sends plain audio, as a provider that filters ZRTP would
+    leave it; a box and a peer that both speak ZRTP always agree, RFC 6189 5.2), so after the
+    phone's first media the fallback starts; its helper does not answer (a closed loopback
+    port), so it fails. The page shows the step and the path; the retry form posts (with its
+    CSRF token) and the fallback starts again (the status stream shows its first step a second
+    time)."""
     box = web_box(tmp_path / "box", "F", "cpython", clear="pass")
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
     box.config["ice"] = {"helper_url": "http://127.0.0.1:%d" % closed.getsockname()[1],
                          "helper_address": "127.0.0.1", "after_s": 1, "deadline_s": 5}
-    box.config.setdefault("zrtp", {})["key_agreement"] = ["X255"]
-    a = b = None
+    a = pbx = None
+    talking = threading.Event()
+    talking.set()
+    quiet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    quiet.bind(("127.0.0.1", 0))  # the far end's media: plain audio, no ZRTP
     shots = tmp_path
     if os.environ.get("ZEROTAP_WEB_SCREENSHOTS") == "1":
         shots = ROOT / "docs" / "screens"
@@ -142,11 +150,22 @@ def test_browser_shows_the_fallback_step_and_retries(tmp_path):
         password = password_of(box)
         url = "http://127.0.0.1:%d" % box.web_port
         a = Linphone(tmp_path / "alice", account=box.phone_account("alice"))
-        b = Linphone(tmp_path / "bob", encryption="zrtp", auto_answer=True,
-                     zrtp={"key_agreements": "MS_ZRTP_KEY_AGREEMENT_DH3K"})
+        pbx = Pbx()
         a.start()
-        b.start()
-        a.call("sip:bob@127.0.0.1:%d" % b.sip_port)
+        a.call("sip:bob@127.0.0.1:%d" % pbx.port)
+        inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
+        head = ["Via: %s" % v for v in inv.get_all("Via")]
+        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
+        head += ["From: %s" % inv.get("From"), "To: %s;tag=far" % inv.get("To"),
+                 "Call-ID: %s" % inv.call_id(), "CSeq: %s" % inv.get("CSeq")]
+        sdp = ("v=0\r\no=far 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+               % quiet.getsockname()[1]).encode()
+        pbx.send(["SIP/2.0 200 OK"] + head + ["Contact: <sip:far@127.0.0.1:%d>" % pbx.port,
+                                              "Content-Type: application/sdp"], sdp, inv.src)
+        # the far end's plain audio toward the box's network side, for at most 60 s
+        box_media = ("127.0.0.1", int(re.search(rb"m=audio (\d+)", inv.body).group(1)))
+        threading.Thread(target=_plain_audio, args=(quiet, box_media, talking), daemon=True).start()
         st = box.wait_status(lambda s: s.get("fallback") == "failed", 20, "a failed fallback")
         n = st["call"]
         started = len([s for s in box.call_statuses(n) if s.get("fallback") == "blocked"])
@@ -164,8 +183,29 @@ def test_browser_shows_the_fallback_step_and_retries(tmp_path):
                 10, "the fallback started again")
             _wait(driver, lambda d: _text(d, "fb%d" % n) not in (None, ""))
     finally:
+        talking.clear()
+        time.sleep(0.05)
         closed.close()
-        stop_all(a, b, box)
+        quiet.close()
+        stop_all(a, box)
+        if pbx is not None:
+            pbx.close()
+
+
+def _plain_audio(sock, dest, talking, seconds=60):
+    """PCMU silence from SOCK to DEST every 20 ms while TALKING is set, for at most SECONDS."""
+    seq, ts = 1, 0
+    end = time.monotonic() + seconds
+    while talking.is_set() and time.monotonic() < end:
+        try:
+            sock.sendto(bytes((0x80, 0, seq >> 8, seq & 0xFF, ts >> 24, (ts >> 16) & 0xFF,
+                               (ts >> 8) & 0xFF, ts & 0xFF, 0xFA, 0x0E, 0, 1)) + b"\xff" * 160,
+                        dest)
+        except OSError:
+            return
+        seq = (seq + 1) & 0xFFFF
+        ts = (ts + 160) & 0xFFFFFFFF
+        time.sleep(0.02)
 
 
 def _raw(port, source, data=b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"):
