@@ -23,11 +23,7 @@ def test_a_200_crossing_linphonecs_cancel_is_acked_and_byed_by_the_box(tmp_path)
         alice.call("sip:queue@127.0.0.1:%d" % pbx.port)
         inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
         cid = inv.call_id()
-        head = ["Via: %s" % v for v in inv.get_all("Via")]
-        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
-        to = inv.get("To") + ";tag=pbxcall"
-        head += ["From: %s" % inv.get("From"), "To: %s" % to, "Call-ID: %s" % cid,
-                 "CSeq: %s" % inv.get("CSeq")]
+        head, to = pbx.uas_head(inv)
         pbx.send(["SIP/2.0 180 Ringing"] + head, b"", inv.src)
         alice.wait_for(r"(?i)ringing|remote ringing", 10)
         alice.terminate_call()

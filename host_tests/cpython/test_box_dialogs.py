@@ -300,6 +300,17 @@ class Pbx:
                 m.src = addr
                 self.kept.append(m)
 
+    @staticmethod
+    def uas_head(inv, tag="pbxcall"):
+        """The headers of the PBX's responses to INV as its UAS (Via, Record-Route, From, To with
+        TAG, Call-ID, CSeq), and that To."""
+        to = inv.get("To") + ";tag=" + tag
+        head = ["Via: %s" % v for v in inv.get_all("Via")]
+        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
+        head += ["From: %s" % inv.get("From"), "To: %s" % to, "Call-ID: %s" % inv.call_id(),
+                 "CSeq: %s" % inv.get("CSeq")]
+        return head, to
+
     def final(self, call_id, method="INVITE"):
         return self.wait(lambda m: not m.is_request and m.call_id() == call_id and
                          m.status >= 200 and m.cseq().method == method,
@@ -354,11 +365,7 @@ def test_a_reinvite_moves_the_far_media_to_another_linphonec_new_sas_no_alarm(tm
         alice.call("sip:queue@127.0.0.1:%d" % pbx.port)
         inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
         cid = inv.call_id()
-        head = ["Via: %s" % v for v in inv.get_all("Via")]
-        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
-        to = inv.get("To") + ";tag=pbxcall"
-        head += ["From: %s" % inv.get("From"), "To: %s" % to, "Call-ID: %s" % cid,
-                 "CSeq: %s" % inv.get("CSeq")]
+        head, to = pbx.uas_head(inv)
         pbx.send(["SIP/2.0 100 Trying"] + head, b"", inv.src)
         # 1. bridge the box's call to A: the box's offer to A, A's answer to the box
         leg_a = pbx.invite_leg(pa, inv.body)

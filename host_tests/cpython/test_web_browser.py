@@ -154,10 +154,7 @@ def test_browser_shows_the_fallback_step_and_retries(tmp_path):
         a.start()
         a.call("sip:bob@127.0.0.1:%d" % pbx.port)
         inv = pbx.wait(lambda m: m.is_request and m.method == "INVITE", "the box's INVITE")
-        head = ["Via: %s" % v for v in inv.get_all("Via")]
-        head += ["Record-Route: %s" % r for r in inv.get_all("Record-Route")]
-        head += ["From: %s" % inv.get("From"), "To: %s;tag=far" % inv.get("To"),
-                 "Call-ID: %s" % inv.call_id(), "CSeq: %s" % inv.get("CSeq")]
+        head, _ = pbx.uas_head(inv, "far")
         sdp = ("v=0\r\no=far 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
                % quiet.getsockname()[1]).encode()
